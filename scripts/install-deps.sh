@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs every Debian package that Cairn's build, tests and the real S3 clients
+# used by the tests need. Idempotent: when everything is present it only runs
+# dpkg-query and returns in well under a second.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake pkg-config clang-format
+  # libraries (see docs/dependencies.md for why each one is here)
+  libisal-dev libmicrohttpd-dev libleveldb-dev libsnappy-dev check libsubunit-dev
+  libcurl4-openssl-dev libssl-dev libxml2-dev protobuf-c-compiler libprotobuf-c-dev
+  # test tooling
+  curl python3 iproute2 util-linux e2fsprogs procps psmisc
+  # real S3 clients driven by the integration tests
+  awscli s3cmd rclone s3fs fuse3 python3-boto3
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# THE test command. On a fresh machine: installs what is missing, configures,
+# builds (warnings are errors), and runs the whole suite through ctest:
+#   1. an AddressSanitizer + UndefinedBehaviorSanitizer build runs every unit
+#      test and the deterministic simulation (labels "unit" and "sim");
+#   2. the release build runs everything, integration tests with real daemons
+#      and real S3 clients included.
+# Exits non-zero on any failure.
+#
+# Environment: JOBS (build parallelism, default nproc), CAIRN_SKIP_ASAN=1 to
+# skip step 1 while iterating locally (CI never sets it).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+JOBS="${JOBS:-$(nproc)}"
+cd "$ROOT"
+
+echo "== install-deps"
+"$ROOT/scripts/install-deps.sh"
+
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+
+if [ "${CAIRN_SKIP_ASAN:-0}" != 1 ]; then
+  echo "== build (ASan + UBSan)"
+  cmake -S "$ROOT" -B "$ROOT/build-asan" -DCAIRN_WERROR=ON -DCAIRN_SANITIZE=ON \
+        -DCMAKE_BUILD_TYPE=Debug >/dev/null
+  cmake --build "$ROOT/build-asan" -j"$JOBS"
+  echo "== unit + simulation tests under ASan + UBSan"
+  ctest --test-dir "$ROOT/build-asan" -L 'unit|sim' --output-on-failure --no-tests=error
+fi
+
+echo "== build (release, -Werror)"
+cmake -S "$ROOT" -B "$ROOT/build" -DCAIRN_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$ROOT/build" -j"$JOBS"
+echo "== the whole suite"
+ctest --test-dir "$ROOT/build" --output-on-failure --no-tests=error
