@@ -1,0 +1,928 @@
+#include "cn_http_server.h"
+#include "cn_auth.h"
+#include "cn_error.h"
+#include "cn_log.h"
+#include "cn_util.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <microhttpd.h>
+#include <openssl/evp.h>
+
+#define DEFAULT_CONN_TIMEOUT_S  60
+#define DEFAULT_MEMORY_LIMIT    (256 * 1024)
+#define MIN_MEMORY_LIMIT        (64 * 1024)
+#define DEFAULT_MAX_CONNECTIONS 256
+#define DEFAULT_MAX_BUFFERED    (64u << 20)
+#define DEFAULT_RESP_BLOCK      (256 * 1024)
+#define MAX_REQUEST_ID          64
+
+struct route {
+    char *method; /* NULL = any */
+    char *prefix;
+    size_t prefix_len;
+    unsigned flags;
+    struct cn_http_handler handler;
+    void *cls;
+};
+
+struct cn_http_server {
+    struct cn_http_server_opts opts;
+    char *bind_addr;
+    char *log_module;
+    struct route *routes;
+    size_t n_routes;
+    struct MHD_Daemon *daemon;
+    uint16_t port;
+    int started;
+};
+
+struct resp_header {
+    char *name;
+    char *value;
+    struct resp_header *next;
+};
+
+struct cn_http_req {
+    struct cn_http_server *srv;
+    struct MHD_Connection *conn;
+    char *target;      /* raw request-target (owned) */
+    const char *query; /* into target, after '?', or "" */
+    const char *method;
+    const char *path;
+    const struct route *route;
+    char id[MAX_REQUEST_ID + 1];
+    void *data;
+    int64_t content_length;
+
+    int started;  /* first access-handler call done */
+    int in_begin; /* inside begin(): buffer_body allowed */
+    int begun;    /* begin() was reached: done() is owed */
+    int stopped;  /* no more body()/end(): discard the rest of the body */
+    int rejected; /* body failed its signed hash */
+    int end_reached;
+
+    int buffering;
+    size_t buf_max;
+    char *body;
+    size_t body_len, body_cap;
+
+    EVP_MD_CTX *sha; /* when the signature covers the body */
+    char expected_sha[65];
+
+    struct resp_header *hdrs;
+    struct resp_header **hdrs_tail;
+    struct MHD_Response *response; /* prepared, not yet queued (our reference) */
+    unsigned status;
+    int responded;
+};
+
+/* ---- error / status mapping ---- */
+
+unsigned cn_http_status_for_error(int err)
+{
+    switch (err) {
+    case CAIRN_E_NOTFOUND:
+        return 404;
+    case CAIRN_E_EXISTS:
+        return 409;
+    case CAIRN_E_INVAL:
+    case CAIRN_E_PROTO:
+        return 400;
+    case CAIRN_E_AUTH:
+        return 401;
+    case CAIRN_E_RANGE:
+        return 416;
+    case CAIRN_E_PRECOND:
+        return 412;
+    case CAIRN_E_BUSY:
+    case CAIRN_E_UNAVAIL:
+    case CAIRN_E_SHUTDOWN:
+        return 503;
+    case CAIRN_E_NOSPACE:
+        return 507;
+    case CAIRN_E_TIMEOUT:
+        return 504;
+    case CAIRN_E_NOTLEADER:
+        return 421;
+    case CAIRN_E_UNSUPPORTED:
+        return 501;
+    default:
+        return 500;
+    }
+}
+
+/* ---- range helper ---- */
+
+static int parse_u64(const char **p, uint64_t *out)
+{
+    const char *s = *p;
+    if (*s < '0' || *s > '9')
+        return -1;
+    uint64_t v = 0;
+    while (*s >= '0' && *s <= '9') {
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+        s++;
+    }
+    *p = s;
+    *out = v;
+    return 0;
+}
+
+int cn_http_parse_range(const char *header, uint64_t size, uint64_t *off, uint64_t *len)
+{
+    if (!header)
+        return CN_HTTP_RANGE_NONE;
+    const char *p = header;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (strncasecmp(p, "bytes=", 6) != 0)
+        return CN_HTTP_RANGE_NONE;
+    p += 6;
+    while (*p == ' ')
+        p++;
+    if (strchr(p, ','))
+        return CN_HTTP_RANGE_NONE; /* multi-range: serve the whole body */
+    uint64_t a = 0, b = 0;
+    int have_a = 0, have_b = 0;
+    if (*p != '-') {
+        if (parse_u64(&p, &a) < 0)
+            return CN_HTTP_RANGE_NONE;
+        have_a = 1;
+    }
+    if (*p != '-')
+        return CN_HTTP_RANGE_NONE;
+    p++;
+    if (*p >= '0' && *p <= '9') {
+        if (parse_u64(&p, &b) < 0)
+            return CN_HTTP_RANGE_NONE;
+        have_b = 1;
+    }
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p != 0 || (!have_a && !have_b))
+        return CN_HTTP_RANGE_NONE;
+    if (!have_a) {
+        /* suffix range: last b bytes */
+        if (b == 0 || size == 0)
+            return CAIRN_E_RANGE;
+        if (b > size)
+            b = size;
+        *off = size - b;
+        *len = b;
+        return 0;
+    }
+    if (have_b && b < a)
+        return CN_HTTP_RANGE_NONE; /* invalid: ignore the header */
+    if (a >= size)
+        return CAIRN_E_RANGE;
+    if (!have_b || b >= size)
+        b = size - 1;
+    *off = a;
+    *len = b - a + 1;
+    return 0;
+}
+
+char *cn_http_format_content_range(uint64_t off, uint64_t len, uint64_t size, char *buf,
+                                   size_t buflen)
+{
+    if (len == 0)
+        snprintf(buf, buflen, "bytes */%" PRIu64, size);
+    else
+        snprintf(buf, buflen, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, off, off + len - 1, size);
+    return buf;
+}
+
+/* ---- server lifecycle ---- */
+
+int cn_http_server_new(const struct cn_http_server_opts *opts, struct cn_http_server **out)
+{
+    if (!opts || !out)
+        return CAIRN_E_INVAL;
+    struct cn_http_server *s = calloc(1, sizeof(*s));
+    if (!s)
+        return CAIRN_E_NOMEM;
+    s->opts = *opts;
+    s->bind_addr = strdup(opts->bind_addr ? opts->bind_addr : "127.0.0.1");
+    s->log_module = strdup(opts->log_module ? opts->log_module : "http");
+    if (!s->bind_addr || !s->log_module) {
+        free(s->bind_addr);
+        free(s->log_module);
+        free(s);
+        return CAIRN_E_NOMEM;
+    }
+    s->opts.bind_addr = s->bind_addr;
+    s->opts.log_module = s->log_module;
+    if (!s->opts.conn_timeout_s)
+        s->opts.conn_timeout_s = DEFAULT_CONN_TIMEOUT_S;
+    if (!s->opts.conn_memory_limit)
+        s->opts.conn_memory_limit = DEFAULT_MEMORY_LIMIT;
+    if (s->opts.conn_memory_limit < MIN_MEMORY_LIMIT)
+        s->opts.conn_memory_limit = MIN_MEMORY_LIMIT;
+    if (!s->opts.max_connections)
+        s->opts.max_connections = DEFAULT_MAX_CONNECTIONS;
+    if (!s->opts.max_buffered_body)
+        s->opts.max_buffered_body = DEFAULT_MAX_BUFFERED;
+    if (!s->opts.response_block_size)
+        s->opts.response_block_size = DEFAULT_RESP_BLOCK;
+    *out = s;
+    return 0;
+}
+
+int cn_http_server_route(struct cn_http_server *srv, const char *method, const char *prefix,
+                         unsigned flags, const struct cn_http_handler *handler, void *cls)
+{
+    if (!srv || srv->started || !prefix || !handler || !handler->end)
+        return CAIRN_E_INVAL;
+    struct route *grown = realloc(srv->routes, (srv->n_routes + 1) * sizeof(*grown));
+    if (!grown)
+        return CAIRN_E_NOMEM;
+    srv->routes = grown;
+    struct route *r = &srv->routes[srv->n_routes];
+    memset(r, 0, sizeof(*r));
+    if (method && strcmp(method, "*") != 0) {
+        r->method = strdup(method);
+        if (!r->method)
+            return CAIRN_E_NOMEM;
+    }
+    r->prefix = strdup(prefix);
+    if (!r->prefix) {
+        free(r->method);
+        return CAIRN_E_NOMEM;
+    }
+    r->prefix_len = strlen(prefix);
+    r->flags = flags;
+    r->handler = *handler;
+    r->cls = cls;
+    srv->n_routes++;
+    return 0;
+}
+
+/* ---- per-request helpers ---- */
+
+static void drop_staged_headers(struct cn_http_req *req);
+
+static void req_free(struct cn_http_req *req)
+{
+    drop_staged_headers(req);
+    if (req->response)
+        MHD_destroy_response(req->response);
+    if (req->sha)
+        EVP_MD_CTX_free(req->sha);
+    free(req->body);
+    free(req->target);
+    free(req);
+}
+
+static struct cn_http_req *req_alloc(struct cn_http_server *srv, const char *uri)
+{
+    struct cn_http_req *req = calloc(1, sizeof(*req));
+    if (!req)
+        return NULL;
+    req->srv = srv;
+    req->target = strdup(uri ? uri : "/");
+    if (!req->target) {
+        free(req);
+        return NULL;
+    }
+    char *q = strchr(req->target, '?');
+    req->query = q ? q + 1 : "";
+    req->hdrs_tail = &req->hdrs;
+    req->content_length = -1;
+    return req;
+}
+
+static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)conn;
+    return req_alloc(cls, uri);
+}
+
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+    struct cn_http_server *srv = cls;
+    char line[512];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    size_t n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = 0;
+    CN_WARN(srv->log_module, "microhttpd: %s", line);
+}
+
+static int sane_request_id(const char *id)
+{
+    size_t n = 0;
+    for (; id[n]; n++) {
+        char c = id[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return 0;
+    }
+    return n > 0 && n <= MAX_REQUEST_ID;
+}
+
+static const struct route *find_route(const struct cn_http_server *srv, const char *method,
+                                      const char *path, int *path_known)
+{
+    *path_known = 0;
+    for (size_t i = 0; i < srv->n_routes; i++) {
+        const struct route *r = &srv->routes[i];
+        int match = (r->flags & CN_HTTP_ROUTE_EXACT) ? strcmp(path, r->prefix) == 0
+                                                     : strncmp(path, r->prefix, r->prefix_len) == 0;
+        if (!match)
+            continue;
+        if (r->method && strcmp(r->method, method) != 0) {
+            *path_known = 1;
+            continue;
+        }
+        return r;
+    }
+    return NULL;
+}
+
+static int apply_headers(struct cn_http_req *req, struct MHD_Response *resp)
+{
+    if (MHD_add_response_header(resp, CN_HTTP_HDR_REQUEST_ID, req->id) != MHD_YES)
+        return CAIRN_E_NOMEM;
+    for (struct resp_header *h = req->hdrs; h; h = h->next) {
+        /* MHD refuses empty values; a lone space is the same value on the wire
+         * (optional whitespace around field values is not part of them). */
+        if (MHD_add_response_header(resp, h->name, h->value[0] ? h->value : " ") != MHD_YES) {
+            CN_WARN(req->srv->log_module, "req %s: cannot add response header %s", req->id,
+                    h->name);
+            return CAIRN_E_INVAL;
+        }
+    }
+    return 0;
+}
+
+static int prepare(struct cn_http_req *req, unsigned status, struct MHD_Response *resp)
+{
+    int rc = apply_headers(req, resp);
+    if (rc < 0) {
+        MHD_destroy_response(resp);
+        return rc;
+    }
+    req->response = resp;
+    req->status = status;
+    req->responded = 1;
+    return 0;
+}
+
+int cn_http_req_responded(const struct cn_http_req *req)
+{
+    return req->responded;
+}
+
+int cn_http_resp_header(struct cn_http_req *req, const char *name, const char *value)
+{
+    if (req->responded || !name || !*name || !value || strpbrk(name, "\r\n: \t") ||
+        strpbrk(value, "\r\n"))
+        return CAIRN_E_INVAL;
+    /* framing is the server's: the respond call's size decides it */
+    if (strcasecmp(name, "Content-Length") == 0 || strcasecmp(name, "Transfer-Encoding") == 0)
+        return CAIRN_E_INVAL;
+    struct resp_header *h = calloc(1, sizeof(*h));
+    if (!h)
+        return CAIRN_E_NOMEM;
+    h->name = strdup(name);
+    h->value = strdup(value);
+    if (!h->name || !h->value) {
+        free(h->name);
+        free(h->value);
+        free(h);
+        return CAIRN_E_NOMEM;
+    }
+    *req->hdrs_tail = h;
+    req->hdrs_tail = &h->next;
+    return 0;
+}
+
+int cn_http_respond(struct cn_http_req *req, unsigned status, const char *content_type,
+                    const void *data, size_t len)
+{
+    if (req->responded || (len && !data))
+        return CAIRN_E_INVAL;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)(len ? data : ""), MHD_RESPMEM_MUST_COPY);
+    if (!resp)
+        return CAIRN_E_NOMEM;
+    if (content_type &&
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES) {
+        MHD_destroy_response(resp);
+        return CAIRN_E_NOMEM;
+    }
+    return prepare(req, status, resp);
+}
+
+int cn_http_respond_error(struct cn_http_req *req, unsigned status, const char *msg)
+{
+    char text[512];
+    const char *reason = MHD_get_reason_phrase_for(status);
+    snprintf(text, sizeof(text), "%s\n", msg ? msg : (reason && *reason ? reason : "error"));
+    return cn_http_respond(req, status, "text/plain; charset=utf-8", text, strlen(text));
+}
+
+int cn_http_respond_stream(struct cn_http_req *req, unsigned status, const char *content_type,
+                           int64_t size, cn_http_reader_fn reader, void *cls,
+                           void (*free_cls)(void *cls))
+{
+    if (req->responded || !reader || size < -1) {
+        if (free_cls)
+            free_cls(cls);
+        return CAIRN_E_INVAL;
+    }
+    /* The reader's contract matches MHD_ContentReaderCallback exactly
+     * (CN_HTTP_READER_* == MHD_CONTENT_READER_*). */
+    struct MHD_Response *resp = MHD_create_response_from_callback(
+        size < 0 ? MHD_SIZE_UNKNOWN : (uint64_t)size, req->srv->opts.response_block_size, reader,
+        cls, free_cls);
+    if (!resp) {
+        if (free_cls)
+            free_cls(cls);
+        return CAIRN_E_NOMEM;
+    }
+    if (content_type &&
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES) {
+        MHD_destroy_response(resp); /* calls free_cls */
+        return CAIRN_E_NOMEM;
+    }
+    return prepare(req, status, resp);
+}
+
+/* ---- request accessors ---- */
+
+const char *cn_http_req_method(const struct cn_http_req *req)
+{
+    return req->method;
+}
+
+const char *cn_http_req_path(const struct cn_http_req *req)
+{
+    return req->path;
+}
+
+const char *cn_http_req_target(const struct cn_http_req *req)
+{
+    return req->target;
+}
+
+const char *cn_http_req_query(const struct cn_http_req *req)
+{
+    return req->query;
+}
+
+const char *cn_http_req_arg(const struct cn_http_req *req, const char *name)
+{
+    const char *value = NULL;
+    size_t len = 0;
+    if (MHD_lookup_connection_value_n(req->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), &value,
+                                      &len) != MHD_YES)
+        return NULL;
+    return value ? value : "";
+}
+
+const char *cn_http_req_header(const struct cn_http_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+struct foreach_ctx {
+    int (*fn)(const char *, const char *, void *);
+    void *cls;
+};
+
+static enum MHD_Result header_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    struct foreach_ctx *c = cls;
+    return c->fn(key, value ? value : "", c->cls) ? MHD_NO : MHD_YES;
+}
+
+void cn_http_req_headers_foreach(const struct cn_http_req *req,
+                                 int (*fn)(const char *name, const char *value, void *cls),
+                                 void *cls)
+{
+    struct foreach_ctx c = {fn, cls};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, header_iter, &c);
+}
+
+int64_t cn_http_req_content_length(const struct cn_http_req *req)
+{
+    return req->content_length;
+}
+
+const char *cn_http_req_id(const struct cn_http_req *req)
+{
+    return req->id;
+}
+
+void cn_http_req_peer(const struct cn_http_req *req, char *buf, size_t len)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr || ci->client_addr->sa_family != AF_INET) {
+        snprintf(buf, len, "?");
+        return;
+    }
+    const struct sockaddr_in *sin = (const struct sockaddr_in *)ci->client_addr;
+    char ip[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
+    snprintf(buf, len, "%s:%u", ip, (unsigned)ntohs(sin->sin_port));
+}
+
+void cn_http_req_set_data(struct cn_http_req *req, void *data)
+{
+    req->data = data;
+}
+
+void *cn_http_req_data(const struct cn_http_req *req)
+{
+    return req->data;
+}
+
+int cn_http_req_buffer_body(struct cn_http_req *req, size_t max)
+{
+    if (!req->in_begin)
+        return CAIRN_E_INVAL;
+    req->buffering = 1;
+    req->buf_max = max < req->srv->opts.max_buffered_body ? max : req->srv->opts.max_buffered_body;
+    return 0;
+}
+
+const void *cn_http_req_body(const struct cn_http_req *req, size_t *len)
+{
+    if (len)
+        *len = req->body_len;
+    return req->body;
+}
+
+/* ---- the MHD access handler ---- */
+
+static void drop_staged_headers(struct cn_http_req *req)
+{
+    struct resp_header *h = req->hdrs;
+    while (h) {
+        struct resp_header *next = h->next;
+        free(h->name);
+        free(h->value);
+        free(h);
+        h = next;
+    }
+    req->hdrs = NULL;
+    req->hdrs_tail = &req->hdrs;
+}
+
+static int fail(struct cn_http_req *req, int err)
+{
+    req->stopped = 1;
+    if (!req->responded) {
+        unsigned status = cn_http_status_for_error(err);
+        if (cn_http_respond_error(req, status, cairn_strerror(err)) < 0) {
+            /* the handler's staged headers may be what failed: send the error
+             * without them */
+            drop_staged_headers(req);
+            if (cn_http_respond_error(req, status, cairn_strerror(err)) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static enum MHD_Result queue(struct cn_http_req *req)
+{
+    enum MHD_Result r = MHD_queue_response(req->conn, req->status, req->response);
+    MHD_destroy_response(req->response);
+    req->response = NULL;
+    if (r != MHD_YES)
+        CN_WARN(req->srv->log_module, "req %s: cannot queue response %u", req->id, req->status);
+    return r;
+}
+
+static int parse_content_length(const char *v, int64_t *out)
+{
+    if (!v)
+        return 0;
+    int64_t n = 0;
+    if (!*v)
+        return -1;
+    for (const char *p = v; *p; p++) {
+        if (*p < '0' || *p > '9' || n > (INT64_MAX - 9) / 10)
+            return -1;
+        n = n * 10 + (*p - '0');
+    }
+    *out = n;
+    return 0;
+}
+
+static void first_call(struct cn_http_req *req, struct MHD_Connection *conn, const char *url,
+                       const char *method)
+{
+    struct cn_http_server *srv = req->srv;
+    req->conn = conn;
+    req->method = method;
+    req->path = url;
+
+    const char *rid = cn_http_req_header(req, CN_HTTP_HDR_REQUEST_ID);
+    if (rid && sane_request_id(rid)) {
+        snprintf(req->id, sizeof(req->id), "%s", rid);
+    } else {
+        unsigned char raw[8];
+        if (cn_random_bytes(raw, sizeof(raw)) < 0)
+            memset(raw, 0, sizeof(raw));
+        cn_hex_encode(raw, sizeof(raw), req->id);
+    }
+    if (parse_content_length(cn_http_req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH),
+                             &req->content_length) < 0) {
+        fail(req, CAIRN_E_PROTO);
+        return;
+    }
+
+    int path_known;
+    req->route = find_route(srv, method, url, &path_known);
+    if (!req->route && strcmp(method, "HEAD") == 0) /* HEAD falls back to GET */
+        req->route = find_route(srv, "GET", url, &path_known);
+    if (!req->route) {
+        req->stopped = 1;
+        cn_http_respond_error(req, path_known ? 405 : 404, NULL);
+        return;
+    }
+    if (!(req->route->flags & CN_HTTP_ROUTE_PUBLIC)) {
+        const char *body_hdr = cn_http_req_header(req, CN_AUTH_HDR_BODY);
+        int rc = srv->opts.auth
+                     ? cn_auth_verify(srv->opts.auth, method, req->target,
+                                      cn_http_req_header(req, CN_AUTH_HDR_DATE), body_hdr,
+                                      cn_http_req_header(req, CN_AUTH_HDR_AUTH), cn_wall_s())
+                     : CAIRN_E_AUTH;
+        if (rc < 0) {
+            char peer[64];
+            cn_http_req_peer(req, peer, sizeof(peer));
+            CN_WARN(srv->log_module, "req %s: %s %s from %s: authentication failed", req->id,
+                    method, url, peer);
+            req->stopped = 1;
+            cn_http_respond_error(req, 401, "authentication failed");
+            return;
+        }
+        if (cn_auth_body_is_signed(body_hdr)) {
+            req->sha = EVP_MD_CTX_new();
+            if (!req->sha || !EVP_DigestInit_ex(req->sha, EVP_sha256(), NULL)) {
+                fail(req, CAIRN_E_NOMEM);
+                return;
+            }
+            memcpy(req->expected_sha, body_hdr, 65);
+        }
+    }
+
+    req->begun = 1;
+    if (req->route->handler.begin) {
+        req->in_begin = 1;
+        int rc = req->route->handler.begin(req, req->route->cls);
+        req->in_begin = 0;
+        if (rc < 0) {
+            fail(req, rc);
+            return;
+        }
+    }
+    if (req->responded) {
+        req->stopped = 1;
+        return;
+    }
+    if (req->buffering && req->content_length > (int64_t)req->buf_max) {
+        req->stopped = 1;
+        cn_http_respond_error(req, 413, "request body too large");
+    }
+}
+
+static void body_chunk(struct cn_http_req *req, const char *data, size_t len)
+{
+    if (req->sha && !EVP_DigestUpdate(req->sha, data, len)) {
+        fail(req, CAIRN_E_NOMEM);
+        return;
+    }
+    if (req->buffering) {
+        if (req->body_len + len > req->buf_max) {
+            req->stopped = 1;
+            if (!req->responded)
+                cn_http_respond_error(req, 413, "request body too large");
+            return;
+        }
+        if (req->body_len + len + 1 > req->body_cap) {
+            size_t cap = req->body_cap ? req->body_cap : 64 * 1024;
+            while (cap < req->body_len + len + 1)
+                cap *= 2;
+            if (cap > req->buf_max + 1)
+                cap = req->buf_max + 1;
+            char *grown = realloc(req->body, cap);
+            if (!grown) {
+                fail(req, CAIRN_E_NOMEM);
+                return;
+            }
+            req->body = grown;
+            req->body_cap = cap;
+        }
+        memcpy(req->body + req->body_len, data, len);
+        req->body_len += len;
+        req->body[req->body_len] = 0;
+        return;
+    }
+    if (req->route->handler.body) {
+        int rc = req->route->handler.body(req, data, len, req->route->cls);
+        if (rc < 0)
+            fail(req, rc);
+        else if (req->responded)
+            req->stopped = 1;
+    } else {
+        /* A route without body() takes no body. */
+        fail(req, CAIRN_E_INVAL);
+    }
+}
+
+static void final_call(struct cn_http_req *req)
+{
+    if (req->stopped)
+        return;
+    if (req->sha) {
+        unsigned char md[32];
+        unsigned int mdlen = 0;
+        char hex[65];
+        if (!EVP_DigestFinal_ex(req->sha, md, &mdlen) || mdlen != 32) {
+            fail(req, CAIRN_E_NOMEM);
+            return;
+        }
+        cn_hex_encode(md, 32, hex);
+        if (strcmp(hex, req->expected_sha) != 0) {
+            CN_WARN(req->srv->log_module, "req %s: %s %s: body does not match its signed hash",
+                    req->id, req->method, req->path);
+            req->rejected = 1;
+            req->stopped = 1;
+            if (!req->responded)
+                cn_http_respond_error(req, 401, "body does not match X-Cairn-Content-SHA256");
+            return;
+        }
+    }
+    req->end_reached = 1;
+    int rc = req->route->handler.end(req, req->route->cls);
+    if (rc < 0)
+        fail(req, rc);
+    else if (!req->responded)
+        fail(req, CAIRN_E_IO);
+}
+
+static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    struct cn_http_server *srv = cls;
+    struct cn_http_req *req = *con_cls;
+    if (!req) {
+        req = req_alloc(srv, url);
+        if (!req)
+            return MHD_NO;
+        *con_cls = req;
+    }
+    if (!req->started) {
+        req->started = 1;
+        first_call(req, conn, url, method);
+        if (req->responded)
+            return queue(req);
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        if (!req->stopped)
+            body_chunk(req, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    final_call(req);
+    if (!req->responded)
+        return MHD_NO; /* could not even build an error response: drop the connection */
+    return queue(req);
+}
+
+static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    struct cn_http_req *req = *con_cls;
+    if (!req)
+        return;
+    *con_cls = NULL;
+    if (req->begun && req->route->handler.done) {
+        int ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && !req->rejected;
+        req->route->handler.done(req, ok, req->route->cls);
+    }
+    req_free(req);
+}
+
+int cn_http_server_start(struct cn_http_server *srv)
+{
+    if (!srv || srv->started)
+        return CAIRN_E_INVAL;
+    if (!srv->opts.auth) {
+        for (size_t i = 0; i < srv->n_routes; i++) {
+            if (!(srv->routes[i].flags & CN_HTTP_ROUTE_PUBLIC)) {
+                CN_ERROR(srv->log_module, "route %s needs authentication but no auth is set",
+                         srv->routes[i].prefix);
+                return CAIRN_E_INVAL;
+            }
+        }
+    }
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(srv->opts.port);
+    if (inet_pton(AF_INET, srv->bind_addr, &sin.sin_addr) != 1) {
+        CN_ERROR(srv->log_module, "bad bind address '%s'", srv->bind_addr);
+        return CAIRN_E_INVAL;
+    }
+    unsigned flags =
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    srv->daemon = MHD_start_daemon(
+        flags, srv->opts.port, NULL, NULL, access_cb, srv,
+        /* the logger first, so MHD logs nothing through its own logger */
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+        MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, srv, MHD_OPTION_NOTIFY_COMPLETED, completed_cb,
+        srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT, srv->opts.conn_memory_limit,
+        MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.conn_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+        srv->opts.max_connections, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+    if (!srv->daemon) {
+        CN_ERROR(srv->log_module, "cannot listen on %s:%u", srv->bind_addr,
+                 (unsigned)srv->opts.port);
+        return CAIRN_E_IO;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = di ? di->port : srv->opts.port;
+    srv->started = 1;
+    CN_INFO(srv->log_module, "listening on %s:%u", srv->bind_addr, (unsigned)srv->port);
+    return 0;
+}
+
+uint16_t cn_http_server_port(const struct cn_http_server *srv)
+{
+    return srv && srv->daemon ? srv->port : 0;
+}
+
+void cn_http_server_stop(struct cn_http_server *srv)
+{
+    if (!srv || !srv->daemon)
+        return;
+    MHD_stop_daemon(srv->daemon);
+    srv->daemon = NULL;
+    srv->port = 0;
+}
+
+void cn_http_server_free(struct cn_http_server *srv)
+{
+    if (!srv)
+        return;
+    cn_http_server_stop(srv);
+    for (size_t i = 0; i < srv->n_routes; i++) {
+        free(srv->routes[i].method);
+        free(srv->routes[i].prefix);
+    }
+    free(srv->routes);
+    free(srv->bind_addr);
+    free(srv->log_module);
+    free(srv);
+}
+
+int cn_http_daemon_setup(const struct cn_http_daemon_config *cfg, const char *log_module,
+                         struct cn_http_server_opts *opts, struct cn_auth **auth)
+{
+    const char *mod = log_module ? log_module : "http";
+    if (!cfg || !opts || !auth)
+        return CAIRN_E_INVAL;
+    if (!cfg->cluster_secret_file || !cfg->cluster_secret_file[0]) {
+        CN_ERROR(mod, "--cluster-secret-file is required (internal requests are authenticated)");
+        return CAIRN_E_INVAL;
+    }
+    int rc =
+        cn_auth_new_from_file(cfg->cluster_secret_file, (cfg->auth_max_skew_ms + 999) / 1000, auth);
+    if (rc < 0) {
+        CN_ERROR(mod, "cannot use cluster secret file %s: %s", cfg->cluster_secret_file,
+                 rc == CAIRN_E_INVAL ? "must hold 16..4096 bytes" : cairn_strerror(rc));
+        return rc;
+    }
+    memset(opts, 0, sizeof(*opts));
+    opts->bind_addr = cfg->listen;
+    opts->port = (uint16_t)cfg->port;
+    opts->auth = *auth;
+    opts->log_module = log_module;
+    opts->conn_timeout_s = (unsigned)((cfg->conn_timeout_ms + 999) / 1000);
+    opts->conn_memory_limit = (size_t)cfg->conn_memory;
+    opts->max_connections = (unsigned)cfg->max_connections;
+    return 0;
+}

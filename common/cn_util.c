@@ -1,0 +1,243 @@
+#include "cn_util.h"
+#include "cn_error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+static int64_t clock_ns(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t cn_mono_ms(void)
+{
+    return clock_ns(CLOCK_MONOTONIC) / 1000000;
+}
+
+int64_t cn_mono_us(void)
+{
+    return clock_ns(CLOCK_MONOTONIC) / 1000;
+}
+
+int64_t cn_wall_s(void)
+{
+    return clock_ns(CLOCK_REALTIME) / 1000000000;
+}
+
+int64_t cn_wall_ms(void)
+{
+    return clock_ns(CLOCK_REALTIME) / 1000000;
+}
+
+void cn_sleep_ms(int64_t ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+char *cn_hex_encode(const void *data, size_t len, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * len] = 0;
+    return out;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int cn_hex_decode(const char *hex, void *out, size_t len)
+{
+    unsigned char *p = out;
+    for (size_t i = 0; i < len; i++) {
+        if (!hex[2 * i] || !hex[2 * i + 1])
+            return CAIRN_E_INVAL;
+        int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return CAIRN_E_INVAL;
+        p[i] = (unsigned char)(hi << 4 | lo);
+    }
+    if (hex[2 * len] != 0)
+        return CAIRN_E_INVAL;
+    return 0;
+}
+
+int cn_random_bytes(void *buf, size_t len)
+{
+    if (len > INT_MAX)
+        return CAIRN_E_INVAL;
+    return RAND_bytes(buf, (int)len) == 1 ? 0 : CAIRN_E_IO;
+}
+
+int cn_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno == ENOSPC ? CAIRN_E_NOSPACE : CAIRN_E_IO;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int cn_pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+    char *p = buf;
+    while (len > 0) {
+        ssize_t n = pread(fd, p, len, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return CAIRN_E_IO;
+        }
+        if (n == 0)
+            return CAIRN_E_CORRUPT;
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+int cn_fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return CAIRN_E_IO;
+    int rc = fsync(fd) == 0 ? 0 : CAIRN_E_IO;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
+int cn_fsync_parent(const char *file_path)
+{
+    size_t n = strlen(file_path);
+    char *copy = malloc(n + 1);
+    if (!copy)
+        return CAIRN_E_NOMEM;
+    memcpy(copy, file_path, n + 1);
+    int rc = cn_fsync_dir(dirname(copy));
+    free(copy);
+    return rc;
+}
+
+int cn_read_file(const char *path, size_t max, char **out, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? CAIRN_E_NOTFOUND : CAIRN_E_IO;
+    int rc = CAIRN_E_IO;
+    size_t cap = 4096, used = 0;
+    char *buf = malloc(cap);
+    if (!buf) {
+        rc = CAIRN_E_NOMEM;
+        goto err_after_open;
+    }
+    for (;;) {
+        if (cap - used < 2) {
+            if (cap > max + 1) {
+                rc = CAIRN_E_RANGE;
+                goto err_after_alloc;
+            }
+            char *grown = realloc(buf, cap * 2);
+            if (!grown) {
+                rc = CAIRN_E_NOMEM;
+                goto err_after_alloc;
+            }
+            buf = grown;
+            cap *= 2;
+        }
+        ssize_t n = read(fd, buf + used, cap - used - 1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            goto err_after_alloc;
+        }
+        if (n == 0)
+            break;
+        used += (size_t)n;
+        if (used > max) {
+            rc = CAIRN_E_RANGE;
+            goto err_after_alloc;
+        }
+    }
+    close(fd);
+    buf[used] = 0;
+    *out = buf;
+    *len = used;
+    return 0;
+
+err_after_alloc:
+    free(buf);
+err_after_open:
+    close(fd);
+    return rc;
+}
+
+static void shutdown_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+}
+
+int cn_signals_block(void)
+{
+    sigset_t set;
+    shutdown_signals(&set);
+    sigaddset(&set, SIGPIPE);
+    return pthread_sigmask(SIG_BLOCK, &set, NULL) == 0 ? 0 : CAIRN_E_IO;
+}
+
+int cn_signals_wait(int *signo)
+{
+    sigset_t set;
+    shutdown_signals(&set);
+    int sig = 0;
+    for (;;) {
+        int rc = sigwait(&set, &sig);
+        if (rc == 0)
+            break;
+        if (rc != EINTR)
+            return CAIRN_E_IO;
+    }
+    if (signo)
+        *signo = sig;
+    return 0;
+}

@@ -1,0 +1,58 @@
+/* Small helpers shared by every Cairn module: clocks, hex, random bytes and
+ * the write/fsync idioms that "durable" relies on. All functions are
+ * thread-safe and keep no state. */
+#ifndef CAIRN_CN_UTIL_H
+#define CAIRN_CN_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Milliseconds on CLOCK_MONOTONIC (never jumps; use for timeouts, leases). */
+int64_t cn_mono_ms(void);
+/* Microseconds on CLOCK_MONOTONIC (use for measuring). */
+int64_t cn_mono_us(void);
+/* Seconds since the Unix epoch on CLOCK_REALTIME (wall clock; use only for
+ * timestamps that leave the process, e.g. the X-Cairn-Date header). */
+int64_t cn_wall_s(void);
+/* Milliseconds since the Unix epoch on CLOCK_REALTIME. */
+int64_t cn_wall_ms(void);
+/* Sleeps for ms milliseconds (restarts after signals). */
+void cn_sleep_ms(int64_t ms);
+
+/* Writes 2*len lowercase hex digits and a NUL to out (out must hold
+ * 2*len+1 bytes). Returns out. */
+char *cn_hex_encode(const void *data, size_t len, char *out);
+/* Decodes exactly 2*len hex digits (either case) from hex into out[len].
+ * Returns 0, or CAIRN_E_INVAL if hex is shorter, longer or not hex. */
+int cn_hex_decode(const char *hex, void *out, size_t len);
+
+/* Fills buf with len cryptographically strong random bytes (OpenSSL
+ * RAND_bytes). Returns 0 or CAIRN_E_IO. */
+int cn_random_bytes(void *buf, size_t len);
+
+/* write()s all len bytes, retrying short writes and EINTR. Returns 0 or
+ * CAIRN_E_IO (errno kept) / CAIRN_E_NOSPACE on ENOSPC. */
+int cn_write_all(int fd, const void *buf, size_t len);
+/* pread()s exactly len bytes at off. Returns 0, CAIRN_E_IO, or
+ * CAIRN_E_CORRUPT if the file ends first. */
+int cn_pread_all(int fd, void *buf, size_t len, uint64_t off);
+/* fsync()s the directory at path, so a rename or create inside it is
+ * durable. Returns 0 or CAIRN_E_IO. */
+int cn_fsync_dir(const char *path);
+/* fsync()s the directory that contains file_path (its dirname). */
+int cn_fsync_parent(const char *file_path);
+/* Reads a whole file of at most max bytes into a new malloc'd buffer with a
+ * terminating NUL (not counted in *len). On success the caller owns *out.
+ * Returns 0, CAIRN_E_NOTFOUND, CAIRN_E_RANGE (larger than max), CAIRN_E_IO
+ * or CAIRN_E_NOMEM. */
+int cn_read_file(const char *path, size_t max, char **out, size_t *len);
+
+/* Clean shutdown for daemons: call cn_signals_block() first thing in main
+ * (before any thread starts, so every thread inherits the mask), then start
+ * the servers, then cn_signals_wait() returns the first SIGINT/SIGTERM/SIGHUP
+ * received (SIGPIPE stays blocked: sockets report EPIPE instead).
+ * Returns 0 or CAIRN_E_IO. */
+int cn_signals_block(void);
+int cn_signals_wait(int *signo);
+
+#endif
