@@ -1,0 +1,345 @@
+#include "md_check.h"
+#include "md_sm.h"
+#include "md_txn.h"
+#include "meta.pb-c.h"
+#include "cn_error.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct checker {
+    struct md_txn txn;
+    char *why;
+    size_t why_len;
+    uint64_t live_fragments; /* fragment-index keys the records call for */
+    uint64_t live_groups;    /* locators the records call for */
+    uint64_t garbage_cs;     /* per-chunkserver garbage keys the entries call for */
+    uint64_t sessions;       /* session records seen */
+};
+
+static int violation(struct checker *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int violation(struct checker *c, const char *fmt, ...)
+{
+    if (c->why && c->why_len) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->why, c->why_len, fmt, ap);
+        va_end(ap);
+    }
+    return CAIRN_E_CORRUPT;
+}
+
+static int exists(struct checker *c, const struct md_key *k)
+{
+    void *v;
+    size_t vl;
+    int rc = md_txn_get(&c->txn, k->b, k->n, &v, &vl);
+    if (rc == 0) {
+        free(v);
+        return 1;
+    }
+    return rc == CAIRN_E_NOTFOUND ? 0 : rc;
+}
+
+/* The groups of one record (object or part) at rkey. */
+static int check_extents(struct checker *c, const unsigned char *rkey, size_t rklen,
+                         Md__Extent *const *ext, size_t n, uint64_t size)
+{
+    uint64_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        const Md__ChunkGroup *g = ext[i] ? ext[i]->group : NULL;
+        if (!g || g->id.len != 16 || g->n_fragment_cs != (size_t)g->k + g->m || g->k == 0)
+            return violation(c, "record %.*s: extent %zu malformed", (int)rklen, rkey, i);
+        if (ext[i]->offset != off)
+            return violation(c, "record %.*s: extent %zu at %" PRIu64 ", expected %" PRIu64,
+                             (int)rklen, rkey, i, ext[i]->offset, off);
+        off += g->data_length;
+        c->live_groups++;
+        struct md_key k;
+        md_key_start(&k, MD_K_LOCATOR);
+        md_key_bytes(&k, g->id.data, 16);
+        void *v;
+        size_t vl;
+        int rc = md_txn_get(&c->txn, k.b, k.n, &v, &vl);
+        if (rc == CAIRN_E_NOTFOUND)
+            return violation(c, "record %.*s: group of extent %zu has no locator", (int)rklen, rkey,
+                             i);
+        if (rc)
+            return rc;
+        Md__GroupLocator *loc = md__group_locator__unpack(NULL, vl, v);
+        free(v);
+        int same =
+            loc && loc->record_key.len == rklen && memcmp(loc->record_key.data, rkey, rklen) == 0;
+        if (loc)
+            md__group_locator__free_unpacked(loc, NULL);
+        if (!same)
+            return violation(c, "record %.*s: locator of extent %zu names another record",
+                             (int)rklen, rkey, i);
+        for (size_t f = 0; f < g->n_fragment_cs; f++) {
+            md_key_start(&k, MD_K_FRAGMENT);
+            md_key_be64(&k, g->fragment_cs[f]);
+            md_key_bytes(&k, g->id.data, 16);
+            md_key_be32(&k, (uint32_t)f);
+            rc = exists(c, &k);
+            if (rc < 0)
+                return rc;
+            if (!rc)
+                return violation(c, "record %.*s: fragment %zu of extent %zu not indexed",
+                                 (int)rklen, rkey, f, i);
+            c->live_fragments++;
+        }
+    }
+    if (off != size)
+        return violation(c, "record %.*s: extents hold %" PRIu64 " bytes, size %" PRIu64,
+                         (int)rklen, rkey, off, size);
+    return 0;
+}
+
+/* Iterates every key with the one-byte type; calls fn(c, key, klen, val, vlen). */
+static int each(struct checker *c, char type,
+                int (*fn)(struct checker *, const unsigned char *, size_t, const void *, size_t))
+{
+    struct md_key pre;
+    md_key_start(&pre, type);
+    struct md_titer *it;
+    int rc = md_titer_new(&c->txn, &it);
+    if (rc)
+        return rc;
+    for (md_titer_seek(it, pre.b, pre.n); md_titer_has_prefix(it, pre.b, pre.n);
+         md_titer_next(it)) {
+        size_t kl, vl;
+        const unsigned char *k = md_titer_key(it, &kl);
+        const void *v = md_titer_value(it, &vl);
+        if ((rc = fn(c, k, kl, v, vl)))
+            break;
+    }
+    if (!rc)
+        rc = md_titer_status(it);
+    md_titer_free(it);
+    return rc;
+}
+
+static int check_object(struct checker *c, const unsigned char *k, size_t kl, const void *v,
+                        size_t vl)
+{
+    const unsigned char *z = memchr(k + 2, 0, kl - 2);
+    if (!z)
+        return violation(c, "object key without bucket separator");
+    struct md_key bk;
+    md_key_start(&bk, MD_K_BUCKET);
+    md_key_bytes(&bk, k + 2, (size_t)(z - (k + 2)));
+    int rc = exists(c, &bk);
+    if (rc <= 0)
+        return rc < 0 ? rc : violation(c, "object %.*s in a missing bucket", (int)kl, k);
+    Md__ObjectRecord *o = md__object_record__unpack(NULL, vl, v);
+    if (!o)
+        return violation(c, "object %.*s undecodable", (int)kl, k);
+    if (o->has_inline)
+        rc = o->n_extents || o->inline_data.len != o->size
+                 ? violation(c, "object %.*s: bad inline record", (int)kl, k)
+                 : 0;
+    else
+        rc = check_extents(c, k, kl, o->extents, o->n_extents, o->size);
+    md__object_record__free_unpacked(o, NULL);
+    return rc;
+}
+
+static int check_part(struct checker *c, const unsigned char *k, size_t kl, const void *v,
+                      size_t vl)
+{
+    /* "Sp" bucket 0 key 0 upload 0 be32 -> its upload is "Su" bucket 0 key 0 upload */
+    if (kl < 2 + 5 + 4 || k[kl - 5] != 0)
+        return violation(c, "part key malformed");
+    struct md_key uk;
+    md_key_start(&uk, MD_K_UPLOAD);
+    md_key_bytes(&uk, k + 2, kl - 2 - 5);
+    int rc = exists(c, &uk);
+    if (rc <= 0)
+        return rc < 0 ? rc : violation(c, "part %.*s of a missing upload", (int)kl, k);
+    Md__PartRecord *p = md__part_record__unpack(NULL, vl, v);
+    if (!p)
+        return violation(c, "part %.*s undecodable", (int)kl, k);
+    rc = p->part_number == md_get_be32(k + kl - 4)
+             ? check_extents(c, k, kl, p->extents, p->n_extents, p->size)
+             : violation(c, "part %.*s: number differs from its key", (int)kl, k);
+    md__part_record__free_unpacked(p, NULL);
+    return rc;
+}
+
+static int check_locator(struct checker *c, const unsigned char *k, size_t kl, const void *v,
+                         size_t vl)
+{
+    if (kl != 18)
+        return violation(c, "locator key malformed");
+    Md__GroupLocator *loc = md__group_locator__unpack(NULL, vl, v);
+    if (!loc)
+        return violation(c, "locator undecodable");
+    struct md_key rk;
+    int ok = loc->record_key.len >= 2 && loc->record_key.len <= sizeof(rk.b);
+    if (ok) {
+        memcpy(rk.b, loc->record_key.data, loc->record_key.len);
+        rk.n = loc->record_key.len;
+    }
+    md__group_locator__free_unpacked(loc, NULL);
+    if (!ok)
+        return violation(c, "locator names a malformed key");
+    int rc = exists(c, &rk);
+    if (rc <= 0)
+        return rc < 0 ? rc : violation(c, "locator names a missing record");
+    /* Each record's groups were proved to have a locator naming it; equal
+     * counts then mean no locator is stray. */
+    c->live_groups--;
+    return 0;
+}
+
+static int check_fragment(struct checker *c, const unsigned char *k, size_t kl, const void *v,
+                          size_t vl)
+{
+    (void)v;
+    (void)vl;
+    if (kl != 2 + 8 + 16 + 4)
+        return violation(c, "fragment key malformed");
+    /* Each record's fragments were proved indexed; equal counts then mean no
+     * fragment key is stray. */
+    c->live_fragments--;
+    return 0;
+}
+
+static int check_garbage(struct checker *c, const unsigned char *k, size_t kl, const void *v,
+                         size_t vl)
+{
+    if (kl != 10)
+        return violation(c, "garbage key malformed");
+    Md__GarbageRecord *g = md__garbage_record__unpack(NULL, vl, v);
+    if (!g)
+        return violation(c, "garbage entry undecodable");
+    int rc = 0, any = 0;
+    if (g->seq != md_get_be64(k + 2) || !g->group)
+        rc = violation(c, "garbage entry %" PRIu64 " inconsistent", md_get_be64(k + 2));
+    for (size_t f = 0; !rc && f < g->group->n_fragment_cs; f++) {
+        uint64_t cs = g->group->fragment_cs[f];
+        if (!cs)
+            continue;
+        any = 1;
+        int dup = 0;
+        for (size_t e = 0; e < f; e++)
+            dup |= g->group->fragment_cs[e] == cs;
+        if (dup)
+            continue;
+        struct md_key hk;
+        md_key_start(&hk, MD_K_GARB_CS);
+        md_key_be64(&hk, cs);
+        md_key_be64(&hk, g->seq);
+        rc = exists(c, &hk);
+        rc = rc < 0 ? rc
+                    : (rc ? 0
+                          : violation(c, "garbage %" PRIu64 " not indexed for cs %" PRIu64, g->seq,
+                                      cs));
+        c->garbage_cs++;
+    }
+    if (!rc && !any)
+        rc = violation(c, "garbage entry %" PRIu64 " with nothing left to delete", g->seq);
+    md__garbage_record__free_unpacked(g, NULL);
+    return rc;
+}
+
+static int check_garbage_cs(struct checker *c, const unsigned char *k, size_t kl, const void *v,
+                            size_t vl)
+{
+    (void)v;
+    (void)vl;
+    if (kl != 18)
+        return violation(c, "garbage index key malformed");
+    c->garbage_cs--;
+    return 0;
+}
+
+static int check_session(struct checker *c, const unsigned char *k, size_t kl, const void *v,
+                         size_t vl)
+{
+    if (kl != 10)
+        return violation(c, "session key malformed");
+    Md__Session *s = md__session__unpack(NULL, vl, v);
+    if (!s)
+        return violation(c, "session undecodable");
+    struct md_key ak;
+    md_key_start(&ak, MD_K_SESS_AGE);
+    md_key_be64(&ak, s->last_index);
+    md_key_be64(&ak, s->client_id);
+    int rc = s->client_id == md_get_be64(k + 2) ? exists(c, &ak) : 0;
+    md__session__free_unpacked(s, NULL);
+    c->sessions++;
+    return rc < 0 ? rc : (rc ? 0 : violation(c, "session without its age key"));
+}
+
+static int check_session_age(struct checker *c, const unsigned char *k, size_t kl, const void *v,
+                             size_t vl)
+{
+    (void)v;
+    (void)vl;
+    if (kl != 18)
+        return violation(c, "session age key malformed");
+    c->sessions--;
+    return 0;
+}
+
+int md_sm_check(struct md_store *store, char *why, size_t why_len)
+{
+    struct checker c = {.why = why, .why_len = why_len};
+    if (why && why_len)
+        why[0] = 0;
+    int rc = md_txn_init_snapshot(&c.txn, store);
+    if (rc)
+        return rc;
+    struct md_key ik;
+    md_key_start(&ik, MD_K_INFO);
+    Md__StoreInfo *info = NULL;
+    rc = md_txn_get_msg(&c.txn, &ik, &md__store_info__descriptor, (ProtobufCMessage **)&info);
+    if (rc) {
+        rc = rc == CAIRN_E_NOTFOUND || rc == CAIRN_E_CORRUPT
+                 ? violation(&c, "no readable StoreInfo record")
+                 : rc;
+        goto out;
+    }
+    if (info->format != MD_SM_FORMAT) {
+        rc = violation(&c, "format %u", info->format);
+        goto out;
+    }
+    if ((rc = each(&c, MD_K_OBJECT, check_object)) || (rc = each(&c, MD_K_PART, check_part)) ||
+        (rc = each(&c, MD_K_LOCATOR, check_locator)) ||
+        (rc = each(&c, MD_K_FRAGMENT, check_fragment)) ||
+        (rc = each(&c, MD_K_GARBAGE, check_garbage)) ||
+        (rc = each(&c, MD_K_GARB_CS, check_garbage_cs)) ||
+        (rc = each(&c, MD_K_SESSION, check_session)))
+        goto out;
+    if (c.live_groups) {
+        rc = violation(&c, "locator count differs from live groups");
+        goto out;
+    }
+    if (c.live_fragments) {
+        rc = violation(&c, "fragment index count differs from live fragments");
+        goto out;
+    }
+    if (c.garbage_cs) {
+        rc = violation(&c, "garbage index count differs from garbage locations");
+        goto out;
+    }
+    if (c.sessions != info->session_count) {
+        rc = violation(&c, "%" PRIu64 " sessions, StoreInfo says %" PRIu64, c.sessions,
+                       info->session_count);
+        goto out;
+    }
+    if ((rc = each(&c, MD_K_SESS_AGE, check_session_age)))
+        goto out;
+    if (c.sessions)
+        rc = violation(&c, "session age index count differs from sessions");
+out:
+    if (info)
+        md__store_info__free_unpacked(info, NULL);
+    md_txn_destroy(&c.txn);
+    return rc;
+}

@@ -1,0 +1,170 @@
+/* md_cmd: builders for state-machine commands and queries, and result
+ * parsing, so callers (gateway, chunkserver heartbeats via the leader, cli)
+ * never fill protobuf structs by hand.
+ *
+ * Every md_cmd_* builder packs one md.Command into a malloc'ed buffer
+ * (*out, *outlen; free() it) and returns 0, CAIRN_E_INVAL (a required
+ * argument missing) or CAIRN_E_NOMEM. Strings are copied into the packed
+ * bytes; NULL strings mean "". (client_id, seq) are the caller's request id:
+ * one command in flight per client_id, seq 1, 2, 3, ... (md_sm.h).
+ *
+ * Every md_q_* builder packs one md.Query the same way; md_query() (or the
+ * daemon's read path) runs it. */
+#ifndef CAIRN_MD_CMD_H
+#define CAIRN_MD_CMD_H
+
+#include "meta.pb-c.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One chunk group; fragment_cs has k+m entries (0 = no location). */
+struct md_group_desc {
+    uint8_t id[16];
+    uint32_t k, m, unit;
+    uint64_t data_length;
+    const uint64_t *fragment_cs;
+};
+
+struct md_meta_kv {
+    const char *name, *value;
+};
+
+struct md_attrs_desc {
+    const char *content_type, *content_encoding, *content_disposition, *cache_control;
+    const char *expires, *content_language, *storage_class;
+    const struct md_meta_kv *user_meta;
+    size_t n_user_meta;
+};
+
+/* An object to store: inline (has_inline, inline_len == size) or groups in
+ * object order (their data lengths add up to size; offsets are computed). */
+struct md_object_desc {
+    uint64_t size;
+    const char *etag; /* without quotes */
+    int64_t mtime_ms;
+    struct md_attrs_desc attrs;
+    int has_inline;
+    const void *inline_data;
+    size_t inline_len;
+    const struct md_group_desc *groups;
+    size_t n_groups;
+};
+
+enum md_cond {
+    MD_COND_NONE = 0,
+    MD_COND_IF_NONE_MATCH = 1, /* If-None-Match: * */
+    MD_COND_IF_MATCH = 2,      /* If-Match: etag ("*" = exists) */
+};
+
+struct md_part_ref {
+    uint32_t part_number;
+    const char *etag;
+};
+
+struct md_cs_desc {
+    uint64_t id;
+    const char *address, *host, *rack, *zone;
+    uint64_t capacity, free;
+};
+
+int md_cmd_noop(uint64_t client_id, uint64_t seq, uint8_t **out, size_t *outlen);
+int md_cmd_create_bucket(uint64_t client_id, uint64_t seq, const char *bucket, const char *owner,
+                         const char *storage_class, int public_read, int64_t now_ms, uint8_t **out,
+                         size_t *outlen);
+int md_cmd_delete_bucket(uint64_t client_id, uint64_t seq, const char *bucket, uint8_t **out,
+                         size_t *outlen);
+int md_cmd_put_object(uint64_t client_id, uint64_t seq, const char *bucket, const char *key,
+                      const struct md_object_desc *obj, enum md_cond cond, const char *if_match,
+                      uint8_t **out, size_t *outlen);
+int md_cmd_delete_object(uint64_t client_id, uint64_t seq, const char *bucket, const char *key,
+                         enum md_cond cond, const char *if_match, uint8_t **out, size_t *outlen);
+/* One key of a DeleteObjects command. */
+struct md_delete_desc {
+    const char *key;
+    enum md_cond cond; /* MD_COND_NONE or MD_COND_IF_MATCH */
+    const char *if_match;
+};
+
+/* S3 DeleteObjects: up to 1000 keys decided one by one; the Result's keys[i]
+ * holds key i's status, reason and whether it existed. */
+int md_cmd_delete_objects(uint64_t client_id, uint64_t seq, const char *bucket,
+                          const struct md_delete_desc *objs, size_t n, uint8_t **out,
+                          size_t *outlen);
+/* Replaces an object's attributes (not its data, size or ETag) and mtime:
+ * S3 CopyObject of an object onto itself with the REPLACE directive. */
+int md_cmd_update_attrs(uint64_t client_id, uint64_t seq, const char *bucket, const char *key,
+                        const struct md_attrs_desc *attrs, int64_t mtime_ms, enum md_cond cond,
+                        const char *if_match, uint8_t **out, size_t *outlen);
+int md_cmd_create_upload(uint64_t client_id, uint64_t seq, const char *bucket, const char *key,
+                         const char *upload_id, const char *owner,
+                         const struct md_attrs_desc *attrs, int64_t now_ms, uint8_t **out,
+                         size_t *outlen);
+/* A part's groups are in part order; offsets are relative to the part. */
+int md_cmd_put_part(uint64_t client_id, uint64_t seq, const char *bucket, const char *key,
+                    const char *upload_id, uint32_t part_number, const char *etag, uint64_t size,
+                    int64_t mtime_ms, const struct md_group_desc *groups, size_t n_groups,
+                    uint8_t **out, size_t *outlen);
+int md_cmd_complete_upload(uint64_t client_id, uint64_t seq, const char *bucket, const char *key,
+                           const char *upload_id, const struct md_part_ref *parts, size_t n_parts,
+                           enum md_cond cond, const char *if_match, int64_t now_ms, uint8_t **out,
+                           size_t *outlen);
+int md_cmd_abort_upload(uint64_t client_id, uint64_t seq, const char *bucket, const char *key,
+                        const char *upload_id, uint8_t **out, size_t *outlen);
+int md_cmd_register_cs(uint64_t client_id, uint64_t seq, const struct md_cs_desc *cs,
+                       int64_t now_ms, uint8_t **out, size_t *outlen);
+/* state: -1 = leave unchanged, else an Md__ChunkserverState. space_valid: set
+ * capacity and free. */
+int md_cmd_set_cs_state(uint64_t client_id, uint64_t seq, uint64_t id, int state, int space_valid,
+                        uint64_t capacity, uint64_t free_bytes, int64_t now_ms, uint8_t **out,
+                        size_t *outlen);
+int md_cmd_move_fragment(uint64_t client_id, uint64_t seq, const uint8_t group_id[16],
+                         uint32_t index, uint64_t old_cs, uint64_t new_cs, uint8_t **out,
+                         size_t *outlen);
+int md_cmd_garbage_add(uint64_t client_id, uint64_t seq, const struct md_group_desc *groups,
+                       size_t n, uint8_t **out, size_t *outlen);
+/* Entry i: chunkserver cs[i] deleted its fragments of garbage entry seqs[i]. */
+int md_cmd_garbage_ack(uint64_t client_id, uint64_t seq, const uint64_t *seqs, const uint64_t *cs,
+                       size_t n, uint8_t **out, size_t *outlen);
+int md_cmd_create_access_key(uint64_t client_id, uint64_t seq, const char *key_id,
+                             const char *secret, const char *owner, int admin, int64_t now_ms,
+                             uint8_t **out, size_t *outlen);
+int md_cmd_delete_access_key(uint64_t client_id, uint64_t seq, const char *key_id, uint8_t **out,
+                             size_t *outlen);
+
+/* Unpacks a packed md.Result (free with md_result_free). NULL on bad bytes. */
+Md__Result *md_result_decode(const void *buf, size_t len);
+void md_result_free(Md__Result *r);
+/* The status (0 or CAIRN_E_*) in a packed result; CAIRN_E_PROTO if undecodable.
+ * If reason is not NULL it receives the Md__Reason. */
+int md_result_status(const void *buf, size_t len, int *reason);
+
+/* Query builders. */
+int md_q_get_object(const char *bucket, const char *key, uint8_t **out, size_t *outlen);
+int md_q_head_bucket(const char *bucket, uint8_t **out, size_t *outlen);
+int md_q_list_buckets(uint8_t **out, size_t *outlen);
+int md_q_list_objects(const char *bucket, const char *prefix, const char *delimiter,
+                      const char *marker, uint32_t max_keys, uint8_t **out, size_t *outlen);
+int md_q_list_parts(const char *bucket, const char *key, const char *upload_id,
+                    uint32_t part_number_marker, uint32_t max_parts, uint8_t **out, size_t *outlen);
+int md_q_list_uploads(const char *bucket, const char *prefix, const char *delimiter,
+                      const char *key_marker, const char *upload_id_marker, uint32_t max_uploads,
+                      uint8_t **out, size_t *outlen);
+int md_q_list_chunkservers(uint8_t **out, size_t *outlen);
+int md_q_get_group(const uint8_t group_id[16], uint8_t **out, size_t *outlen);
+int md_q_fragments_on(uint64_t cs, const uint8_t *after_group_id, uint32_t after_index,
+                      uint32_t max, uint8_t **out, size_t *outlen);
+int md_q_list_garbage(uint64_t after_seq, uint32_t max, uint8_t **out, size_t *outlen);
+/* Garbage entries holding a fragment on chunkserver cs (what its heartbeat
+ * reply should tell it to delete), seq > after_seq. */
+int md_q_list_garbage_for(uint64_t cs, uint64_t after_seq, uint32_t max, uint8_t **out,
+                          size_t *outlen);
+int md_q_get_access_key(const char *key_id, uint8_t **out, size_t *outlen);
+int md_q_list_access_keys(uint8_t **out, size_t *outlen);
+int md_q_state_info(uint8_t **out, size_t *outlen);
+
+/* Unpacks a packed md.QueryResult (free with md_query_result_free from
+ * md_query.h, or md__query_result__free_unpacked). NULL on bad bytes. */
+Md__QueryResult *md_query_result_decode(const void *buf, size_t len);
+
+#endif
