@@ -1,17 +1,72 @@
-/* cairn: the Cairn admin tool. Not built yet: this entry point says so and
- * exits non-zero rather than pretending to work (issue #6 fills it in). */
+/* cairn: the Cairn admin tool.
+ *
+ *   cairn [global options] status
+ *   cairn [global options] bench meta [--clients 1,16,64,256] [--duration 5s]
+ *                                      [--fsync-dir DIR]
+ *
+ * Global options name the metadata replicas and the cluster secret; see
+ * `cairn --help`. repair, scrub, drain and keys come with the self-healing
+ * issue (#6) and say so. */
+#include "cli_bench.h"
+#include "cli_common.h"
+#include "cn_config.h"
+#include "cn_error.h"
+#include "cn_log.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+static const char *const later[] = {"repair", "scrub", "drain", "keys", NULL};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "\ncommands:\n"
+                 "  status                 each metadata replica: role, leader, commit, applied\n"
+                 "  state-hash             applied slot and state hash of the first --meta\n"
+                 "                         replica (equal on two replicas = identical state)\n"
+                 "  bench meta [options]   committed commands/s and latency of the metadata\n"
+                 "                         group, next to one fdatasync (cairn bench meta --help)\n"
+                 "  repair, scrub, drain, keys   not built yet (issue #6)\n");
+}
 
 int main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: cairn [options]\n\n"
-                   "The Cairn admin tool. Not implemented yet (issue #6).\n");
-            return 0;
-        }
+    struct cli_global g;
+    int next = 0;
+    int rc = cli_global_load(&g, argc, argv, &next);
+    if (rc == CN_CONFIG_HELP) {
+        usage(stdout);
+        return 0;
     }
-    fprintf(stderr, "cairn: not implemented yet (issue #6); see --help\n");
-    return 2;
+    if (rc != 0)
+        return 2;
+    if (next >= argc) {
+        fprintf(stderr, "cairn: a command is required (see --help)\n");
+        return 2;
+    }
+    const char *cmd = argv[next];
+    if (!strcmp(cmd, "status")) {
+        rc = cli_status(&g);
+    } else if (!strcmp(cmd, "state-hash")) {
+        rc = cli_state_hash(&g);
+    } else if (!strcmp(cmd, "bench")) {
+        if (next + 1 >= argc || strcmp(argv[next + 1], "meta") != 0) {
+            fprintf(stderr, "cairn bench: only 'meta' exists yet (cairn bench meta --help)\n");
+            rc = 2;
+        } else {
+            rc = cli_bench_meta(&g, argc - next - 1, argv + next + 1);
+        }
+    } else {
+        rc = 2;
+        for (int i = 0; later[i]; i++)
+            if (!strcmp(cmd, later[i])) {
+                fprintf(stderr, "cairn %s: not built yet (issue #6)\n", cmd);
+                cli_global_release(&g);
+                return 2;
+            }
+        fprintf(stderr, "cairn: unknown command '%s' (see --help)\n", cmd);
+    }
+    cli_global_release(&g);
+    return rc;
 }

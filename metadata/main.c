@@ -1,17 +1,186 @@
-/* cairn-meta: the Cairn metadata service replica. Not built yet: this entry point says so and
- * exits non-zero rather than pretending to work (issue #3 fills it in). */
+/* cairn-meta: one replica of Cairn's Multi-Paxos metadata service. */
+#include "cn_auth.h"
+#include "cn_config.h"
+#include "cn_error.h"
+#include "cn_log.h"
+#include "md_server.h"
+
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+static struct {
+    int64_t id;
+    char *listen;
+    struct cn_config_list peers;
+    char *data_dir;
+    char *secret_file;
+    char *secret;
+    int64_t heartbeat_ms, election_ms, request_timeout_ms;
+    int64_t trim_every, trim_keep, window, down_after_ms;
+    char *log_level;
+} conf;
+
+static const struct cn_config_option options[] = {
+    CN_CONF_OPT_INT("id", "0", 0, 65535, "this replica's id; must appear in --peers", &conf.id),
+    CN_CONF_OPT_STRING("listen", "127.0.0.1:7001", "address:port to serve on", &conf.listen),
+    CN_CONF_OPT_LIST("peers", "", "every replica, this one included: ID=http://HOST:PORT,ID=...",
+                     &conf.peers),
+    CN_CONF_OPT_STRING("data-dir", "./var/meta", "directory of this replica's LevelDB store",
+                       &conf.data_dir),
+    CN_CONF_OPT_STRING("cluster-secret-file", "", "file holding the cluster secret (>= 16 bytes)",
+                       &conf.secret_file),
+    CN_CONF_OPT_STRING("secret", "",
+                       "the cluster secret itself (visible in ps: prefer --cluster-secret-file)",
+                       &conf.secret),
+    CN_CONF_OPT_DURATION("heartbeat", "50ms", 5, 10000, "leader heartbeat interval",
+                         &conf.heartbeat_ms),
+    CN_CONF_OPT_DURATION("election-timeout", "500ms", 20, 60000,
+                         "election timeout base (randomised in [T, 2T))", &conf.election_ms),
+    CN_CONF_OPT_DURATION("request-timeout", "10s", 100, 600000,
+                         "how long a client command or read waits to be applied",
+                         &conf.request_timeout_ms),
+    CN_CONF_OPT_INT("trim-every", "10000", 1, 100000000,
+                    "trim the Paxos log after this many applied slots", &conf.trim_every),
+    CN_CONF_OPT_INT("trim-keep", "1000", 0, 100000000,
+                    "slots kept in the log behind the applied one (lagging replicas catch up "
+                    "from the log; further behind, by snapshot)",
+                    &conf.trim_keep),
+    CN_CONF_OPT_INT("window", "8", 1, 1024, "Paxos slots in flight beyond the commit index",
+                    &conf.window),
+    CN_CONF_OPT_DURATION("down-after", "30s", 100, 86400000,
+                         "a chunkserver silent this long is down (gets no new fragments)",
+                         &conf.down_after_ms),
+    CN_CONF_OPT_STRING("log-level", "info", "debug, info, warn or error", &conf.log_level),
+};
+
+static const struct cn_config_table table = {
+    .program = "cairn-meta",
+    .summary = "One replica of Cairn's Multi-Paxos metadata service (3 or 5 form a group).",
+    .options = options,
+    .n_options = sizeof(options) / sizeof(options[0]),
+};
+
+/* Parses "ID=URL" peers into cfg. */
+static int parse_peers(struct md_server_config *cfg, char *err, size_t errlen)
+{
+    if (conf.peers.n == 0 || conf.peers.n > MD_MAX_PEERS) {
+        snprintf(err, errlen, "--peers: give 1..%d replicas as ID=http://HOST:PORT", MD_MAX_PEERS);
+        return CAIRN_E_INVAL;
+    }
+    int self = 0;
+    for (size_t i = 0; i < conf.peers.n; i++) {
+        char *item = conf.peers.items[i];
+        char *eq = strchr(item, '=');
+        char *end;
+        unsigned long id = eq ? strtoul(item, &end, 10) : 0;
+        if (!eq || end != eq || id == 0 || id > 65535 || strncmp(eq + 1, "http://", 7) != 0) {
+            snprintf(err, errlen, "--peers: '%s' is not ID=http://HOST:PORT", item);
+            return CAIRN_E_INVAL;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (cfg->peer_ids[j] == id) {
+                snprintf(err, errlen, "--peers: id %lu appears twice", id);
+                return CAIRN_E_INVAL;
+            }
+        cfg->peer_ids[i] = (uint32_t)id;
+        cfg->peer_urls[i] = eq + 1;
+        if (id == (unsigned long)conf.id)
+            self = 1;
+    }
+    cfg->n_peers = (uint32_t)conf.peers.n;
+    if (!self) {
+        snprintf(err, errlen, "--id %lld is not one of --peers", (long long)conf.id);
+        return CAIRN_E_INVAL;
+    }
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: cairn-meta [options]\n\n"
-                   "The Cairn metadata service replica. Not implemented yet (issue #3).\n");
-            return 0;
-        }
+    char err[512] = "";
+    int rc = cn_config_load(&table, argc, argv, NULL, err, sizeof(err));
+    if (rc == CN_CONFIG_HELP)
+        return 0;
+    if (rc != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
     }
-    fprintf(stderr, "cairn-meta: not implemented yet (issue #3); see --help\n");
-    return 2;
+    enum cn_log_level lv;
+    if (cn_log_parse_level(conf.log_level, &lv) != 0) {
+        fprintf(stderr, "cairn-meta: --log-level: '%s' is not debug, info, warn or error\n",
+                conf.log_level);
+        return 2;
+    }
+    cn_log_set_level(lv);
+
+    struct md_server_config cfg = {0};
+    cfg.id = (uint32_t)conf.id;
+    if (conf.id == 0) {
+        fprintf(stderr, "cairn-meta: --id is required (see --help)\n");
+        return 2;
+    }
+    if (parse_peers(&cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "cairn-meta: %s\n", err);
+        return 2;
+    }
+    char *colon = strrchr(conf.listen, ':');
+    char *end;
+    unsigned long port = colon ? strtoul(colon + 1, &end, 10) : 0;
+    if (!colon || *end || port > 65535) {
+        fprintf(stderr, "cairn-meta: --listen: '%s' is not ADDRESS:PORT\n", conf.listen);
+        return 2;
+    }
+    *colon = 0;
+    cfg.bind_addr = conf.listen;
+    cfg.port = (uint16_t)port;
+
+    struct cn_auth *auth = NULL;
+    if (*conf.secret_file)
+        rc = cn_auth_new_from_file(conf.secret_file, 0, &auth);
+    else if (*conf.secret)
+        rc = cn_auth_new(conf.secret, strlen(conf.secret), 0, &auth);
+    else
+        rc = CAIRN_E_INVAL;
+    if (rc != 0) {
+        fprintf(stderr,
+                "cairn-meta: a cluster secret of at least %d bytes is required "
+                "(--cluster-secret-file or --secret): %s\n",
+                CN_AUTH_MIN_SECRET, cairn_strerror(rc));
+        return 2;
+    }
+    cfg.data_dir = conf.data_dir;
+    cfg.auth = auth;
+    cfg.heartbeat_ms = (uint64_t)conf.heartbeat_ms;
+    cfg.election_ms = (uint64_t)conf.election_ms;
+    cfg.trim_every = (uint64_t)conf.trim_every;
+    cfg.trim_keep = (uint64_t)conf.trim_keep;
+    cfg.request_timeout_ms = (uint64_t)conf.request_timeout_ms;
+    cfg.window = (uint32_t)conf.window;
+    cfg.down_after_ms = (uint64_t)conf.down_after_ms;
+
+    /* Block the stop signals in every thread; the main thread waits for them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct md_server *srv = NULL;
+    rc = md_server_start(&cfg, &srv);
+    if (rc != 0) {
+        fprintf(stderr, "cairn-meta: cannot start: %s\n", cairn_strerror(rc));
+        cn_auth_free(auth);
+        cn_config_release(&table);
+        return 1;
+    }
+    int sig = 0;
+    sigwait(&set, &sig);
+    CN_INFO("meta", "signal %d: shutting down", sig);
+    md_server_stop(srv);
+    cn_auth_free(auth);
+    cn_config_release(&table);
+    return 0;
 }

@@ -1,0 +1,253 @@
+#include "cli_bench.h"
+
+#include "cli_common.h"
+#include "cn_config.h"
+#include "cn_error.h"
+#include "cn_util.h"
+#include "md_client.h"
+#include "md_cmd.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_SAMPLES_PER_THREAD 200000
+
+static struct {
+    struct cn_config_list clients;
+    int64_t seconds;
+    int64_t read_clients;
+    char *fsync_dir;
+    char *bucket;
+} bconf;
+
+static const struct cn_config_option bench_options[] = {
+    CN_CONF_OPT_LIST("clients", "1,16,64,256", "concurrent clients, one run per count",
+                     &bconf.clients),
+    CN_CONF_OPT_DURATION("duration", "5s", 100, 3600000, "length of each run (e.g. 5s)",
+                         &bconf.seconds),
+    CN_CONF_OPT_INT("read-clients", "64", 0, 1024, "clients for the read run (0 = skip)",
+                    &bconf.read_clients),
+    CN_CONF_OPT_STRING("fsync-dir", ".",
+                       "directory on the replicas' disk for the fdatasync baseline",
+                       &bconf.fsync_dir),
+    CN_CONF_OPT_STRING("bucket", "cairn-bench", "bucket the benchmark writes into", &bconf.bucket),
+};
+
+static const struct cn_config_table bench_table = {
+    .program = "cairn bench meta",
+    .summary = "Commits/s and latency of the metadata group next to one fdatasync.",
+    .options = bench_options,
+    .n_options = sizeof(bench_options) / sizeof(bench_options[0]),
+};
+
+struct worker {
+    struct cli_global *g;
+    pthread_t th;
+    int id;
+    int reads;
+    atomic_int *stop;
+    uint32_t *lat_us;
+    size_t n_lat;
+    uint64_t ops, errors;
+};
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static struct md_client *client_for(struct cli_global *g)
+{
+    struct md_client_opts o = {.replicas = (const char *const *)g->replicas,
+                               .n_replicas = g->n_replicas,
+                               .auth = g->auth,
+                               .timeout_ms = 10000};
+    struct md_client *c = NULL;
+    md_client_new(&o, &c);
+    return c;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct md_client *c = client_for(w->g);
+    if (!c)
+        return NULL;
+    char key[64], etag[40];
+    uint8_t payload[64];
+    memset(payload, 'x', sizeof(payload));
+    uint64_t i = 0;
+    while (!atomic_load(w->stop)) {
+        int64_t t0 = cn_mono_us();
+        int rc;
+        uint8_t *buf = NULL, *res = NULL;
+        size_t len = 0, rlen = 0;
+        snprintf(key, sizeof(key), "w%d/%" PRIu64, w->id, w->reads ? i % 64 : i);
+        if (w->reads) {
+            rc = md_q_get_object(bconf.bucket, key, &buf, &len);
+            if (rc == 0)
+                rc = md_client_read(c, buf, len, &res, &rlen);
+        } else {
+            snprintf(etag, sizeof(etag), "%032" PRIx64, i);
+            struct md_object_desc obj = {.size = sizeof(payload),
+                                         .etag = etag,
+                                         .mtime_ms = cn_wall_ms(),
+                                         .has_inline = 1,
+                                         .inline_data = payload,
+                                         .inline_len = sizeof(payload)};
+            uint64_t seq = md_client_next_seq(c);
+            rc = md_cmd_put_object(md_client_id(c), seq, bconf.bucket, key, &obj, MD_COND_NONE,
+                                   NULL, &buf, &len);
+            if (rc == 0)
+                rc = md_client_command(c, seq, buf, len, &res, &rlen);
+            if (rc == 0)
+                rc = md_result_status(res, rlen, NULL);
+        }
+        free(buf);
+        free(res);
+        int64_t dt = cn_mono_us() - t0;
+        if (rc != 0) {
+            w->errors++;
+        } else {
+            w->ops++;
+            if (w->n_lat < MAX_SAMPLES_PER_THREAD)
+                w->lat_us[w->n_lat++] = (uint32_t)(dt > UINT32_MAX ? UINT32_MAX : dt);
+        }
+        i++;
+    }
+    md_client_free(c);
+    return NULL;
+}
+
+/* Runs n workers for the configured time; prints one row. */
+static int run(struct cli_global *g, int n, int reads, const char *label)
+{
+    struct worker *ws = calloc((size_t)n, sizeof(*ws));
+    atomic_int stop = 0;
+    if (!ws)
+        return 1;
+    for (int i = 0; i < n; i++) {
+        ws[i] = (struct worker){.g = g, .id = reads ? i : i, .reads = reads, .stop = &stop};
+        ws[i].lat_us = malloc(MAX_SAMPLES_PER_THREAD * sizeof(uint32_t));
+    }
+    int64_t t0 = cn_mono_us();
+    for (int i = 0; i < n; i++)
+        pthread_create(&ws[i].th, NULL, worker_main, &ws[i]);
+    cn_sleep_ms(bconf.seconds);
+    atomic_store(&stop, 1);
+    uint64_t ops = 0, errors = 0;
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        pthread_join(ws[i].th, NULL);
+        ops += ws[i].ops;
+        errors += ws[i].errors;
+        total += ws[i].n_lat;
+    }
+    double secs = (double)(cn_mono_us() - t0) / 1e6;
+    uint32_t *all = malloc((total ? total : 1) * sizeof(uint32_t));
+    size_t k = 0;
+    for (int i = 0; i < n; i++) {
+        memcpy(all + k, ws[i].lat_us, ws[i].n_lat * sizeof(uint32_t));
+        k += ws[i].n_lat;
+        free(ws[i].lat_us);
+    }
+    qsort(all, total, sizeof(uint32_t), cmp_u32);
+    double p50 = total ? all[total / 2] / 1000.0 : 0;
+    double p99 = total ? all[(size_t)((double)total * 0.99)] / 1000.0 : 0;
+    printf("%-8s %8d %12.0f %10.2f %10.2f %8" PRIu64 "\n", label, n, (double)ops / secs, p50, p99,
+           errors);
+    fflush(stdout);
+    free(all);
+    free(ws);
+    return ops == 0;
+}
+
+/* Median latency of a 4 KiB write + fdatasync in dir, over ~1 s. */
+static double fsync_baseline_ms(const char *dir, double *per_sec)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/.cairn-bench-fsync.%d", dir, (int)getpid());
+    int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+    if (fd < 0)
+        return -1;
+    char buf[4096];
+    memset(buf, 1, sizeof(buf));
+    uint32_t lat[20000];
+    size_t n = 0;
+    int64_t start = cn_mono_us();
+    while (n < 20000 && cn_mono_us() - start < 1000000) {
+        int64_t t0 = cn_mono_us();
+        if (pwrite(fd, buf, sizeof(buf), (off_t)(n % 256) * 4096) != (ssize_t)sizeof(buf) ||
+            fdatasync(fd) != 0)
+            break;
+        lat[n++] = (uint32_t)(cn_mono_us() - t0);
+    }
+    double secs = (double)(cn_mono_us() - start) / 1e6;
+    close(fd);
+    unlink(path);
+    if (n == 0)
+        return -1;
+    *per_sec = (double)n / secs;
+    qsort(lat, n, sizeof(uint32_t), cmp_u32);
+    return lat[n / 2] / 1000.0;
+}
+
+int cli_bench_meta(struct cli_global *g, int argc, char **argv)
+{
+    char err[512] = "";
+    int rc = cn_config_load(&bench_table, argc, argv, NULL, err, sizeof(err));
+    if (rc == CN_CONFIG_HELP)
+        return 0;
+    if (rc != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
+    }
+    struct md_client *c = client_for(g);
+    if (!c) {
+        cn_config_release(&bench_table);
+        return 1;
+    }
+    uint64_t seq = md_client_next_seq(c);
+    uint8_t *cmd = NULL, *res = NULL;
+    size_t clen, rlen;
+    md_cmd_create_bucket(md_client_id(c), seq, bconf.bucket, "bench", "", 0, cn_wall_ms(), &cmd,
+                         &clen);
+    rc = md_client_command(c, seq, cmd, clen, &res, &rlen);
+    free(cmd);
+    free(res);
+    md_client_free(c);
+    if (rc != 0) {
+        fprintf(stderr, "cairn bench meta: cannot reach the metadata group: %s\n",
+                cairn_strerror(rc));
+        cn_config_release(&bench_table);
+        return 1;
+    }
+
+    double fsync_rate = 0;
+    double fsync_ms = fsync_baseline_ms(bconf.fsync_dir, &fsync_rate);
+    printf("baseline: one 4 KiB write + fdatasync in %s: median %.3f ms (%.0f/s)\n",
+           bconf.fsync_dir, fsync_ms, fsync_rate);
+    printf("%-8s %8s %12s %10s %10s %8s\n", "op", "clients", "ops/s", "p50 ms", "p99 ms", "errors");
+    int failed = 0;
+    for (size_t i = 0; i < bconf.clients.n; i++) {
+        int n = atoi(bconf.clients.items[i]);
+        if (n < 1 || n > 4096) {
+            fprintf(stderr, "cairn bench meta: --clients: '%s' is not 1..4096\n",
+                    bconf.clients.items[i]);
+            failed = 1;
+            break;
+        }
+        failed |= run(g, n, 0, "commit");
+    }
+    if (bconf.read_clients > 0 && !failed)
+        failed |= run(g, (int)bconf.read_clients, 1, "read");
+    cn_config_release(&bench_table);
+    return failed;
+}

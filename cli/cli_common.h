@@ -1,0 +1,29 @@
+/* Options every `cairn` command shares, and the commands that only read. */
+#ifndef CAIRN_CLI_COMMON_H
+#define CAIRN_CLI_COMMON_H
+
+#include <stddef.h>
+
+struct cn_auth;
+
+struct cli_global {
+    char *replicas[16]; /* metadata replica base URLs (owned) */
+    size_t n_replicas;
+    struct cn_auth *auth;
+};
+
+/* Parses the global options of argv (up to the command word, whose index goes
+ * to *next). Returns 0, CN_CONFIG_HELP after printing help, or an error (a
+ * message was printed). */
+int cli_global_load(struct cli_global *g, int argc, char **argv, int *next);
+void cli_global_release(struct cli_global *g);
+
+/* `cairn status`: prints every replica's view. Returns 0 when a leader is
+ * known to a majority, 1 otherwise. */
+int cli_status(struct cli_global *g);
+
+/* `cairn state-hash`: prints "applied N hash HEX" of the first replica.
+ * Returns 0, or 1 when it cannot be reached. */
+int cli_state_hash(struct cli_global *g);
+
+#endif

@@ -1,0 +1,179 @@
+#include "md_client.h"
+
+#include "cn_error.h"
+#include "cn_http_client.h"
+#include "cn_log.h"
+#include "cn_util.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct md_client {
+    char *replicas[MD_CLIENT_MAX_REPLICAS];
+    size_t n;
+    size_t leader; /* index of the replica tried first */
+    uint64_t id, seq;
+    int64_t timeout_ms, attempt_ms;
+    struct cn_http_client *http;
+};
+
+int md_client_new(const struct md_client_opts *o, struct md_client **out)
+{
+    if (!o || o->n_replicas == 0 || o->n_replicas > MD_CLIENT_MAX_REPLICAS)
+        return CAIRN_E_INVAL;
+    struct md_client *c = calloc(1, sizeof(*c));
+    if (!c)
+        return CAIRN_E_NOMEM;
+    c->n = o->n_replicas;
+    for (size_t i = 0; i < c->n; i++) {
+        c->replicas[i] = strdup(o->replicas[i]);
+        if (!c->replicas[i])
+            goto err;
+    }
+    c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 15000;
+    c->attempt_ms = o->attempt_timeout_ms > 0 ? o->attempt_timeout_ms : 5000;
+    c->id = o->client_id;
+    while (c->id == 0)
+        if (cn_random_bytes(&c->id, sizeof(c->id)) != 0)
+            goto err;
+    struct cn_http_client_opts ho = {.auth = o->auth,
+                                     .connect_timeout_ms = 500,
+                                     .timeout_ms = c->attempt_ms,
+                                     .stall_timeout_ms = c->attempt_ms};
+    if (cn_http_client_new(&ho, &c->http) != 0)
+        goto err;
+    *out = c;
+    return 0;
+err:
+    md_client_free(c);
+    return CAIRN_E_NOMEM;
+}
+
+void md_client_free(struct md_client *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n; i++)
+        free(c->replicas[i]);
+    cn_http_client_free(c->http);
+    free(c);
+}
+
+uint64_t md_client_id(const struct md_client *c)
+{
+    return c->id;
+}
+
+uint64_t md_client_next_seq(struct md_client *c)
+{
+    return ++c->seq;
+}
+
+const char *md_client_leader(const struct md_client *c)
+{
+    return c->replicas[c->leader];
+}
+
+/* Points c->leader at the hinted URL if it is one of ours; else moves on. */
+static int follow_hint(struct md_client *c, const struct cn_http_response *resp)
+{
+    const char *url = cn_http_response_header(resp, "X-Cairn-Leader-Url");
+    if (url) {
+        for (size_t i = 0; i < c->n; i++) {
+            if (strcmp(c->replicas[i], url) == 0 && i != c->leader) {
+                c->leader = i;
+                return 1;
+            }
+        }
+    }
+    c->leader = (c->leader + 1) % c->n;
+    return 0;
+}
+
+static int call(struct md_client *c, const char *method, const char *target,
+                const char *const *headers, const void *body, size_t len, uint8_t **result,
+                size_t *result_len)
+{
+    int64_t deadline = cn_mono_ms() + c->timeout_ms;
+    int last = CAIRN_E_TIMEOUT;
+    unsigned misses = 0;
+    while (cn_mono_ms() < deadline) {
+        int64_t left = deadline - cn_mono_ms();
+        struct cn_http_request req = {.method = method,
+                                      .base_url = c->replicas[c->leader],
+                                      .target = target,
+                                      .headers = headers,
+                                      .body = body,
+                                      .body_len = len,
+                                      .resp_max = 64u << 20,
+                                      .timeout_ms = left < c->attempt_ms ? left : c->attempt_ms};
+        struct cn_http_response resp = {0};
+        int rc = cn_http_client_do(c->http, &req, &resp);
+        if (rc == 0 && resp.status == 200) {
+            *result = (uint8_t *)resp.body;
+            *result_len = resp.body_len;
+            resp.body = NULL;
+            cn_http_response_clear(&resp);
+            return 0;
+        }
+        int hinted = 0;
+        if (rc == 0 && resp.status == 421) {
+            hinted = follow_hint(c, &resp);
+            last = CAIRN_E_NOTLEADER;
+        } else if (rc == 0 && resp.status >= 400 && resp.status < 500 && resp.status != 408) {
+            /* The request itself is wrong: retrying will not help. */
+            CN_WARN("md-client", "%s refused: %d %s", target, resp.status,
+                    resp.body ? resp.body : "");
+            cn_http_response_clear(&resp);
+            return resp.status == 401 ? CAIRN_E_AUTH : CAIRN_E_INVAL;
+        } else {
+            last = rc ? rc : CAIRN_E_UNAVAIL;
+            c->leader = (c->leader + 1) % c->n;
+        }
+        cn_http_response_clear(&resp);
+        /* Back off once every replica was tried without a useful answer
+         * (an election is probably under way). */
+        if (!hinted && ++misses % c->n == 0)
+            cn_sleep_ms(misses / c->n < 5 ? 20 * (int64_t)(misses / c->n) : 100);
+    }
+    return last == CAIRN_E_NOTLEADER || last == CAIRN_E_UNAVAIL ? CAIRN_E_TIMEOUT : last;
+}
+
+int md_client_command(struct md_client *c, uint64_t seq, const void *cmd, size_t len,
+                      uint8_t **result, size_t *result_len)
+{
+    if (!c || !cmd || len == 0 || seq == 0)
+        return CAIRN_E_INVAL;
+    char h1[48], h2[48];
+    snprintf(h1, sizeof(h1), "X-Cairn-Client: %" PRIu64, c->id);
+    snprintf(h2, sizeof(h2), "X-Cairn-Seq: %" PRIu64, seq);
+    const char *headers[] = {h1, h2, "Content-Type: application/x-protobuf", NULL};
+    return call(c, "POST", "/v1/cmd", headers, cmd, len, result, result_len);
+}
+
+int md_client_read(struct md_client *c, const void *query, size_t len, uint8_t **result,
+                   size_t *result_len)
+{
+    if (!c || (!query && len))
+        return CAIRN_E_INVAL;
+    const char *headers[] = {"Content-Type: application/x-protobuf", NULL};
+    return call(c, "POST", "/v1/read", headers, query, len, result, result_len);
+}
+
+int md_client_post(struct md_client *c, const char *target, const void *body, size_t len,
+                   uint8_t **result, size_t *result_len)
+{
+    if (!c || !target)
+        return CAIRN_E_INVAL;
+    const char *headers[] = {"Content-Type: application/x-protobuf", NULL};
+    return call(c, "POST", target, headers, body, len, result, result_len);
+}
+
+int md_client_get(struct md_client *c, const char *target, char **body, size_t *len)
+{
+    if (!c || !target)
+        return CAIRN_E_INVAL;
+    return call(c, "GET", target, NULL, NULL, 0, (uint8_t **)body, len);
+}

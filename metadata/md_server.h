@@ -1,0 +1,75 @@
+/* md_server: one cairn-meta replica — the Paxos core (paxos.h) driven by the
+ * real network, clock and LevelDB, with the state machine (md_sm.h) applied
+ * to the same store.
+ *
+ * Threads:
+ *   - the core thread owns struct paxos, the state machine and every store
+ *     write; it drains an event queue (received messages, client commands,
+ *     reads, installed snapshots), ticks the core, and turns the core's
+ *     persist records into one synced LevelDB write per round before telling
+ *     the core they are durable (so one fsync covers every record of a round);
+ *   - HTTP handler threads (cn_http_server) decode requests into events and
+ *     wait for their outcome with a timeout;
+ *   - one sender thread per peer drains a bounded queue of encoded messages,
+ *     several per POST; a full queue drops messages (Paxos tolerates loss);
+ *   - a snapshot sender thread, started on demand.
+ *
+ * HTTP API (every route HMAC-authenticated except /metrics):
+ *   POST /paxos/msg       framed px.Msg messages from a peer       -> 204
+ *   POST /paxos/snapshot  a state-machine snapshot stream (md_snap) -> 204
+ *   POST /v1/cmd          packed md.Command; headers X-Cairn-Client, X-Cairn-Seq
+ *                         -> 200 packed md.Result once applied, or 421 with
+ *                         X-Cairn-Leader(-Url) when not the leader, 503 busy
+ *   POST /v1/read         packed md.Query -> 200 packed md.QueryResult
+ *                         (linearizable: read index), or 421 as above
+ *   GET  /v1/place?count=N[&exclude=ID,...]  leader only: N chunkservers for a
+ *                         new chunk group, one "ID ADDRESS" line each
+ *   POST /v1/heartbeat    leader only: cl.Heartbeat from a chunkserver (soft
+ *                         liveness state) -> cl.HeartbeatReply
+ *   GET  /v1/status       text: one "name value" per line (?hash adds the state hash)
+ *   GET  /metrics         Prometheus text
+ */
+#ifndef CAIRN_MD_SERVER_H
+#define CAIRN_MD_SERVER_H
+
+#include <stdint.h>
+
+#define MD_MAX_PEERS 16
+
+struct cn_auth;
+struct md_server;
+
+struct md_server_config {
+    uint32_t id;                     /* this replica's id (1..65535) */
+    uint32_t n_peers;                /* replicas in the group, this one included */
+    uint32_t peer_ids[MD_MAX_PEERS]; /* replica ids */
+    char *peer_urls[MD_MAX_PEERS];   /* "http://127.0.0.1:7001" (borrowed) */
+    const char *bind_addr;           /* listen address, e.g. "127.0.0.1" */
+    uint16_t port;                   /* listen port */
+    const char *data_dir;            /* holds the LevelDB store "db" */
+    const struct cn_auth *auth;      /* cluster secret (borrowed) */
+    uint64_t heartbeat_ms;           /* leader heartbeat interval */
+    uint64_t election_ms;            /* election timeout base */
+    uint64_t trim_every;             /* trim the log after this many applied slots */
+    uint64_t trim_keep;              /* slots kept in the log behind the applied one */
+    uint64_t request_timeout_ms;     /* how long /v1/cmd and /v1/read wait */
+    uint32_t window;                 /* Paxos pipeline window (slots in flight) */
+    uint64_t down_after_ms;          /* a chunkserver silent this long gets no new
+                                        fragments (0 = 30000) */
+};
+
+/* Opens the store in cfg->data_dir (creating it on first start), recovers the
+ * Paxos state and the state machine from it, and starts serving. A store that
+ * cannot be opened or is damaged is refused: the replica does not vote, and the
+ * reason is logged and returned (CAIRN_E_IO / CAIRN_E_CORRUPT). cfg is copied
+ * (strings too). On success *out is owned by the caller. */
+int md_server_start(const struct md_server_config *cfg, struct md_server **out);
+
+/* Stops serving, waits for every thread, makes the store durable and closes
+ * it. NULL is fine. */
+void md_server_stop(struct md_server *srv);
+
+/* The bound HTTP port. */
+uint16_t md_server_port(const struct md_server *srv);
+
+#endif
