@@ -1,0 +1,581 @@
+#include "cs_fragment.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cn_error.h"
+#include "ec_codec.h"
+#include "ec_crc.h"
+
+/* Small appends are staged in a buffer of this size; large ones are written
+ * straight from the caller's memory (no copy besides the kernel's). */
+#define STAGE_LEN (64u * 1024u)
+
+static void put_u16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint16_t get_u16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int cs_group_parse(const char *hex, uint8_t out[CS_GROUP_ID_LEN])
+{
+    if (hex == NULL)
+        return CAIRN_E_INVAL;
+    for (int i = 0; i < CS_GROUP_ID_LEN; i++) {
+        int hi = hex_digit(hex[2 * i]);
+        if (hi < 0)
+            return CAIRN_E_INVAL;
+        int lo = hex_digit(hex[2 * i + 1]);
+        if (lo < 0)
+            return CAIRN_E_INVAL;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return hex[CS_GROUP_HEX_LEN] == '\0' ? 0 : CAIRN_E_INVAL;
+}
+
+void cs_group_format(const uint8_t group[CS_GROUP_ID_LEN], char out[CS_GROUP_HEX_LEN + 1])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < CS_GROUP_ID_LEN; i++) {
+        out[2 * i] = digits[group[i] >> 4];
+        out[2 * i + 1] = digits[group[i] & 15];
+    }
+    out[CS_GROUP_HEX_LEN] = '\0';
+}
+
+int cs_frag_meta_check(const cs_frag_meta *meta)
+{
+    if (meta->k < 1 || meta->k > EC_MAX_K || meta->m < 1 || meta->m > EC_MAX_M)
+        return CAIRN_E_INVAL;
+    if (meta->index >= (uint32_t)meta->k + meta->m || meta->unit == 0)
+        return CAIRN_E_INVAL;
+    if (meta->data_len > CS_FRAG_MAX_LEN)
+        return CAIRN_E_INVAL;
+    return 0;
+}
+
+uint64_t cs_frag_block_count(uint64_t data_len)
+{
+    return (data_len + EC_CRC_BLOCK - 1) / EC_CRC_BLOCK;
+}
+
+uint64_t cs_frag_file_size(uint64_t data_len)
+{
+    return CS_FRAG_HEADER_LEN + data_len + 4 * cs_frag_block_count(data_len);
+}
+
+void cs_frag_header_encode(const cs_frag_meta *meta, uint32_t table_crc,
+                           uint8_t out[CS_FRAG_HEADER_LEN])
+{
+    memset(out, 0, CS_FRAG_HEADER_LEN);
+    memcpy(out, CS_FRAG_MAGIC, 8);
+    put_u16(out + 8, CS_FRAG_VERSION);
+    put_u16(out + 10, CS_FRAG_HEADER_LEN);
+    put_u32(out + 12, EC_CRC_BLOCK);
+    memcpy(out + 16, meta->group, CS_GROUP_ID_LEN);
+    put_u32(out + 32, meta->index);
+    put_u16(out + 36, meta->k);
+    put_u16(out + 38, meta->m);
+    put_u32(out + 40, meta->unit);
+    put_u32(out + 44, meta->data_crc);
+    put_u64(out + 48, meta->data_len);
+    put_u32(out + 56, table_crc);
+    put_u32(out + 60, ec_crc32c(out, 60));
+}
+
+int cs_frag_header_decode(const uint8_t in[CS_FRAG_HEADER_LEN], cs_frag_meta *meta,
+                          uint32_t *table_crc)
+{
+    if (memcmp(in, CS_FRAG_MAGIC, 8) != 0)
+        return CAIRN_E_CORRUPT;
+    if (get_u32(in + 60) != ec_crc32c(in, 60))
+        return CAIRN_E_CORRUPT;
+    if (get_u16(in + 8) != CS_FRAG_VERSION || get_u16(in + 10) != CS_FRAG_HEADER_LEN ||
+        get_u32(in + 12) != EC_CRC_BLOCK)
+        return CAIRN_E_UNSUPPORTED;
+    memcpy(meta->group, in + 16, CS_GROUP_ID_LEN);
+    meta->index = get_u32(in + 32);
+    meta->k = get_u16(in + 36);
+    meta->m = get_u16(in + 38);
+    meta->unit = get_u32(in + 40);
+    meta->data_crc = get_u32(in + 44);
+    meta->data_len = get_u64(in + 48);
+    if (table_crc)
+        *table_crc = get_u32(in + 56);
+    return cs_frag_meta_check(meta) == 0 ? 0 : CAIRN_E_CORRUPT;
+}
+
+static int errno_to_cairn(int e)
+{
+    return (e == ENOSPC || e == EDQUOT) ? CAIRN_E_NOSPACE : CAIRN_E_IO;
+}
+
+/* Writes all of buf at off; returns 0 or a CAIRN_E code. */
+static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+    const uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = pwrite(fd, p, len, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno_to_cairn(errno);
+        }
+        if (n == 0)
+            return CAIRN_E_IO;
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+/* Reads exactly len bytes at off; a short file is CAIRN_E_CORRUPT. */
+static int pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+    uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = pread(fd, p, len, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return CAIRN_E_IO;
+        }
+        if (n == 0)
+            return CAIRN_E_CORRUPT;
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+/* CRC32C combination (the zlib crc32_combine method over the Castagnoli
+ * polynomial): crc(A || B) from crc(A), crc(B) and len(B). The writer
+ * computes each block's CRC once and derives the whole-data CRC from them,
+ * instead of a second pass over every byte. */
+#define CRC32C_POLY_REFLECTED 0x82f63b78u
+
+/* a * b modulo the CRC polynomial (reflected bit order). */
+static uint32_t crc_multmodp(uint32_t a, uint32_t b)
+{
+    uint32_t m = 1u << 31, p = 0;
+    for (;;) {
+        if (a & m) {
+            p ^= b;
+            if ((a & (m - 1)) == 0)
+                break;
+        }
+        m >>= 1;
+        b = (b & 1) ? (b >> 1) ^ CRC32C_POLY_REFLECTED : b >> 1;
+    }
+    return p;
+}
+
+/* x^(8 * len) modulo the polynomial: the operator that shifts a CRC past len
+ * zero bytes. */
+static uint32_t crc_shift_op(uint64_t len)
+{
+    uint32_t x2n = 1u << 30; /* x^1 */
+    uint32_t p = 1u << 31;   /* x^0 */
+    /* Square up to x^8 (one byte), then walk the bits of len. */
+    for (int i = 0; i < 3; i++)
+        x2n = crc_multmodp(x2n, x2n);
+    while (len) {
+        if (len & 1)
+            p = crc_multmodp(x2n, p);
+        len >>= 1;
+        x2n = crc_multmodp(x2n, x2n);
+    }
+    return p;
+}
+
+static uint32_t crc_combine(uint32_t crc_a, uint32_t crc_b, uint32_t shift_op_b)
+{
+    return crc_multmodp(shift_op_b, crc_a) ^ crc_b;
+}
+
+struct cs_frag_writer {
+    int fd;
+    cs_frag_meta meta;
+    uint64_t written; /* data bytes accepted */
+    uint64_t flushed; /* data bytes written to the file */
+    uint64_t writeback_bytes;
+    uint64_t writeback_done; /* data bytes handed to sync_file_range */
+    uint32_t data_crc;       /* of the blocks completed so far */
+    uint32_t block_op;       /* crc_shift_op(EC_CRC_BLOCK) */
+    uint32_t table_crc;
+    uint32_t *table;      /* one CRC per block */
+    uint64_t blocks_done; /* table entries filled */
+    uint32_t block_crc;   /* running CRC of the current partial block */
+    uint32_t block_fill;  /* bytes in the current partial block */
+    uint8_t *buf;         /* STAGE_LEN staging buffer */
+    size_t fill;
+    int failed;
+};
+
+int cs_frag_writer_new(int fd, const cs_frag_meta *meta, uint64_t writeback_bytes,
+                       cs_frag_writer **out)
+{
+    if (cs_frag_meta_check(meta) != 0)
+        return CAIRN_E_INVAL;
+    cs_frag_writer *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return CAIRN_E_NOMEM;
+    uint64_t blocks = cs_frag_block_count(meta->data_len);
+    w->table = malloc(blocks > 0 ? blocks * 4 : 4);
+    if (w->table == NULL)
+        goto err_after_alloc;
+    w->buf = malloc(STAGE_LEN);
+    if (w->buf == NULL)
+        goto err_after_table;
+    w->fd = fd;
+    w->meta = *meta;
+    w->writeback_bytes = writeback_bytes;
+    w->block_op = crc_shift_op(EC_CRC_BLOCK);
+    *out = w;
+    return 0;
+
+err_after_table:
+    free(w->table);
+err_after_alloc:
+    free(w);
+    return CAIRN_E_NOMEM;
+}
+
+/* Feeds data into the per-block CRCs. */
+static void writer_crc(cs_frag_writer *w, const uint8_t *p, size_t len)
+{
+    while (len > 0) {
+        size_t take = EC_CRC_BLOCK - w->block_fill;
+        if (take > len)
+            take = len;
+        if (take == EC_CRC_BLOCK) {
+            uint32_t crc = ec_crc32c(p, take);
+            w->table[w->blocks_done++] = crc;
+            w->data_crc = crc_combine(w->data_crc, crc, w->block_op);
+        } else {
+            w->block_crc = ec_crc32c_update(w->block_crc, p, take);
+            w->block_fill += (uint32_t)take;
+            if (w->block_fill == EC_CRC_BLOCK) {
+                w->table[w->blocks_done++] = w->block_crc;
+                w->data_crc = crc_combine(w->data_crc, w->block_crc, w->block_op);
+                w->block_crc = 0;
+                w->block_fill = 0;
+            }
+        }
+        p += take;
+        len -= take;
+    }
+}
+
+/* Writes len bytes of data at the current flush position. */
+static int writer_flush(cs_frag_writer *w, const uint8_t *data, size_t len)
+{
+    if (len == 0)
+        return 0;
+    int rc = pwrite_all(w->fd, data, len, CS_FRAG_HEADER_LEN + w->flushed);
+    if (rc != 0)
+        return rc;
+    w->flushed += len;
+    if (w->writeback_bytes > 0 && w->flushed - w->writeback_done >= w->writeback_bytes) {
+        /* Start writeback early; errors surface at the final fsync. */
+        (void)sync_file_range(w->fd, (off_t)(CS_FRAG_HEADER_LEN + w->writeback_done),
+                              (off_t)(w->flushed - w->writeback_done), SYNC_FILE_RANGE_WRITE);
+        w->writeback_done = w->flushed;
+    }
+    return 0;
+}
+
+int cs_frag_writer_append(cs_frag_writer *w, const void *buf, size_t len)
+{
+    if (w->failed)
+        return w->failed;
+    if (len > w->meta.data_len - w->written) {
+        w->failed = CAIRN_E_RANGE;
+        return CAIRN_E_RANGE;
+    }
+    const uint8_t *p = buf;
+    writer_crc(w, p, len);
+    w->written += len;
+    int rc = 0;
+    if (len < STAGE_LEN / 4 && w->fill + len <= STAGE_LEN) {
+        memcpy(w->buf + w->fill, p, len);
+        w->fill += len;
+        if (w->fill == STAGE_LEN) {
+            rc = writer_flush(w, w->buf, w->fill);
+            w->fill = 0;
+        }
+    } else {
+        rc = writer_flush(w, w->buf, w->fill);
+        w->fill = 0;
+        if (rc == 0)
+            rc = writer_flush(w, p, len);
+    }
+    if (rc != 0)
+        w->failed = rc;
+    return rc;
+}
+
+uint64_t cs_frag_writer_written(const cs_frag_writer *w)
+{
+    return w->written;
+}
+
+int cs_frag_writer_finish(cs_frag_writer *w, uint32_t *data_crc)
+{
+    if (w->failed)
+        return w->failed;
+    if (w->written != w->meta.data_len)
+        return CAIRN_E_RANGE;
+    int rc = writer_flush(w, w->buf, w->fill);
+    if (rc != 0)
+        goto err;
+    w->fill = 0;
+    if (w->block_fill > 0) {
+        w->table[w->blocks_done++] = w->block_crc;
+        w->data_crc = crc_combine(w->data_crc, w->block_crc, crc_shift_op(w->block_fill));
+        w->block_fill = 0;
+    }
+    uint64_t blocks = cs_frag_block_count(w->meta.data_len);
+    /* The table is stored little-endian. */
+    uint8_t *table_bytes = (uint8_t *)w->table;
+    for (uint64_t b = 0; b < blocks; b++)
+        put_u32(table_bytes + 4 * b, w->table[b]);
+    uint32_t table_crc = ec_crc32c(table_bytes, blocks * 4);
+    w->table_crc = table_crc;
+    rc = pwrite_all(w->fd, table_bytes, blocks * 4, CS_FRAG_HEADER_LEN + w->meta.data_len);
+    if (rc != 0)
+        goto err;
+    w->meta.data_crc = w->data_crc;
+    uint8_t header[CS_FRAG_HEADER_LEN];
+    cs_frag_header_encode(&w->meta, table_crc, header);
+    rc = pwrite_all(w->fd, header, sizeof(header), 0);
+    if (rc != 0)
+        goto err;
+    *data_crc = w->data_crc;
+    return 0;
+err:
+    w->failed = rc;
+    return rc;
+}
+
+uint32_t cs_frag_writer_table_crc(const cs_frag_writer *w)
+{
+    return w->table_crc;
+}
+
+void cs_frag_writer_free(cs_frag_writer *w)
+{
+    if (w == NULL)
+        return;
+    free(w->buf);
+    free(w->table);
+    free(w);
+}
+
+struct cs_frag_reader {
+    int fd;
+    cs_frag_meta meta;
+    uint32_t table_crc;
+    uint64_t blocks;
+    uint32_t *table; /* host order */
+};
+
+int cs_frag_reader_open(int fd, cs_frag_reader **out)
+{
+    uint8_t header[CS_FRAG_HEADER_LEN];
+    int rc = pread_all(fd, header, sizeof(header), 0);
+    if (rc != 0)
+        return rc;
+    cs_frag_reader *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return CAIRN_E_NOMEM;
+    rc = cs_frag_header_decode(header, &r->meta, &r->table_crc);
+    if (rc != 0)
+        goto err_after_alloc;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        rc = CAIRN_E_IO;
+        goto err_after_alloc;
+    }
+    if ((uint64_t)st.st_size != cs_frag_file_size(r->meta.data_len)) {
+        rc = CAIRN_E_CORRUPT;
+        goto err_after_alloc;
+    }
+    r->blocks = cs_frag_block_count(r->meta.data_len);
+    r->table = malloc(r->blocks > 0 ? r->blocks * 4 : 4);
+    if (r->table == NULL) {
+        rc = CAIRN_E_NOMEM;
+        goto err_after_alloc;
+    }
+    rc = pread_all(fd, r->table, r->blocks * 4, CS_FRAG_HEADER_LEN + r->meta.data_len);
+    if (rc != 0)
+        goto err_after_table;
+    if (ec_crc32c(r->table, r->blocks * 4) != r->table_crc) {
+        rc = CAIRN_E_CORRUPT;
+        goto err_after_table;
+    }
+    uint8_t *table_bytes = (uint8_t *)r->table;
+    for (uint64_t b = 0; b < r->blocks; b++)
+        r->table[b] = get_u32(table_bytes + 4 * b);
+    r->fd = fd;
+    *out = r;
+    return 0;
+
+err_after_table:
+    free(r->table);
+err_after_alloc:
+    free(r);
+    return rc;
+}
+
+const cs_frag_meta *cs_frag_reader_meta(const cs_frag_reader *r)
+{
+    return &r->meta;
+}
+
+uint32_t cs_frag_reader_table_crc(const cs_frag_reader *r)
+{
+    return r->table_crc;
+}
+
+static uint64_t block_len(const cs_frag_reader *r, uint64_t b)
+{
+    uint64_t start = b * EC_CRC_BLOCK;
+    uint64_t left = r->meta.data_len - start;
+    return left < EC_CRC_BLOCK ? left : EC_CRC_BLOCK;
+}
+
+int cs_frag_reader_verify_block(cs_frag_reader *r, uint64_t block, void *scratch)
+{
+    if (block >= r->blocks)
+        return CAIRN_E_RANGE;
+    size_t blen = (size_t)block_len(r, block);
+    int rc = pread_all(r->fd, scratch, blen, CS_FRAG_HEADER_LEN + block * EC_CRC_BLOCK);
+    if (rc != 0)
+        return rc;
+    return ec_crc32c(scratch, blen) == r->table[block] ? 0 : CAIRN_E_CORRUPT;
+}
+
+int cs_frag_reader_read(cs_frag_reader *r, uint64_t off, size_t len, void *buf, uint64_t *bad_block)
+{
+    if (off > r->meta.data_len || len > r->meta.data_len - off)
+        return CAIRN_E_RANGE;
+    if (len == 0)
+        return 0;
+    uint8_t *dst = buf;
+    uint8_t *scratch = NULL;
+    uint64_t end = off + len;
+    uint64_t pos = off;
+    int rc = 0;
+    while (pos < end) {
+        uint64_t b = pos / EC_CRC_BLOCK;
+        uint64_t bstart = b * EC_CRC_BLOCK;
+        uint64_t blen = block_len(r, b);
+        if (pos == bstart && end >= bstart + blen) {
+            /* Whole blocks: read straight into the caller's buffer, as many
+             * as the range covers, then check each. */
+            uint64_t nblocks = 1;
+            while (b + nblocks < r->blocks &&
+                   end >= (b + nblocks) * EC_CRC_BLOCK + block_len(r, b + nblocks))
+                nblocks++;
+            uint64_t span =
+                (b + nblocks - 1) * EC_CRC_BLOCK + block_len(r, b + nblocks - 1) - bstart;
+            uint8_t *at = dst + (pos - off);
+            rc = pread_all(r->fd, at, (size_t)span, CS_FRAG_HEADER_LEN + bstart);
+            if (rc != 0)
+                goto out;
+            for (uint64_t i = 0; i < nblocks; i++) {
+                size_t l = (size_t)block_len(r, b + i);
+                if (ec_crc32c(at + i * EC_CRC_BLOCK, l) != r->table[b + i]) {
+                    if (bad_block)
+                        *bad_block = b + i;
+                    rc = CAIRN_E_CORRUPT;
+                    goto out;
+                }
+            }
+            pos += span;
+        } else {
+            /* A partly covered block: check it whole, copy out the part. */
+            if (scratch == NULL) {
+                scratch = malloc(EC_CRC_BLOCK);
+                if (scratch == NULL) {
+                    rc = CAIRN_E_NOMEM;
+                    goto out;
+                }
+            }
+            rc = cs_frag_reader_verify_block(r, b, scratch);
+            if (rc != 0) {
+                if (rc == CAIRN_E_CORRUPT && bad_block)
+                    *bad_block = b;
+                goto out;
+            }
+            uint64_t take = bstart + blen - pos;
+            if (take > end - pos)
+                take = end - pos;
+            memcpy(dst + (pos - off), scratch + (pos - bstart), (size_t)take);
+            pos += take;
+        }
+    }
+out:
+    free(scratch);
+    return rc;
+}
+
+void cs_frag_reader_close(cs_frag_reader *r)
+{
+    if (r == NULL)
+        return;
+    close(r->fd);
+    free(r->table);
+    free(r);
+}

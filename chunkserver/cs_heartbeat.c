@@ -1,0 +1,198 @@
+#include "cs_heartbeat.h"
+
+#include "cluster.pb-c.h"
+#include "cn_error.h"
+#include "cn_log.h"
+#include "cn_util.h"
+#include "md_client.h"
+#include "md_cmd.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOG "chunk-hb"
+
+struct cs_heartbeat {
+    struct cs_heartbeat_opts o;
+    char *address, *host, *rack, *zone;
+    struct md_client *meta;
+    uint64_t id;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stopping;
+    atomic_int registered;
+};
+
+uint64_t cs_heartbeat_node_id(const char *hex)
+{
+    uint64_t id = 0;
+    for (int i = 0; i < 16 && hex[i]; i++) {
+        char c = hex[i];
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : 0;
+        id = id << 4 | (uint64_t)v;
+    }
+    return id ? id : 1;
+}
+
+static int do_register(struct cs_heartbeat *hb, const cs_store_stats *st)
+{
+    struct md_cs_desc d = {.id = hb->id,
+                           .address = hb->address,
+                           .host = hb->host,
+                           .rack = hb->rack,
+                           .zone = hb->zone,
+                           .capacity = st->capacity_bytes,
+                           .free = st->free_bytes};
+    uint64_t seq = md_client_next_seq(hb->meta);
+    uint8_t *cmd = NULL, *res = NULL;
+    size_t clen, rlen;
+    int rc = md_cmd_register_cs(md_client_id(hb->meta), seq, &d, cn_wall_ms(), &cmd, &clen);
+    if (rc == 0)
+        rc = md_client_command(hb->meta, seq, cmd, clen, &res, &rlen);
+    if (rc == 0)
+        rc = md_result_status(res, rlen, NULL);
+    free(cmd);
+    free(res);
+    if (rc == 0) {
+        if (!hb->registered)
+            CN_INFO(LOG, "registered with the metadata service as %016llx at %s",
+                    (unsigned long long)hb->id, hb->address);
+        hb->registered = 1;
+    } else {
+        CN_WARN(LOG, "registration failed: %s (will retry)", cairn_strerror(rc));
+    }
+    return rc;
+}
+
+static void beat(struct cs_heartbeat *hb)
+{
+    cs_store_stats st;
+    memset(&st, 0, sizeof(st));
+    cs_store_stats_get(hb->o.store, &st);
+    if (!hb->registered && do_register(hb, &st) != 0)
+        return;
+    Cl__Heartbeat m = CL__HEARTBEAT__INIT;
+    m.id = hb->id;
+    m.address = hb->address;
+    m.capacity = st.capacity_bytes;
+    m.free = st.free_bytes;
+    m.fragments = st.fragments;
+    uint8_t buf[512];
+    size_t len = cl__heartbeat__get_packed_size(&m);
+    if (len > sizeof(buf))
+        return;
+    cl__heartbeat__pack(&m, buf);
+    uint8_t *res = NULL;
+    size_t rlen = 0;
+    int rc = md_client_post(hb->meta, "/v1/heartbeat", buf, len, &res, &rlen);
+    if (rc != 0) {
+        CN_DEBUG(LOG, "heartbeat failed: %s", cairn_strerror(rc));
+        return;
+    }
+    Cl__HeartbeatReply *rep = cl__heartbeat_reply__unpack(NULL, rlen, res);
+    free(res);
+    if (rep && rep->register_) {
+        CN_INFO(LOG, "the leader does not know this chunkserver: registering again");
+        hb->registered = 0;
+        do_register(hb, &st);
+    }
+    if (rep)
+        cl__heartbeat_reply__free_unpacked(rep, NULL);
+}
+
+static void *hb_main(void *arg)
+{
+    struct cs_heartbeat *hb = arg;
+    int64_t interval = hb->o.interval_ms > 0 ? hb->o.interval_ms : 1000;
+    pthread_mutex_lock(&hb->mu);
+    while (!hb->stopping) {
+        pthread_mutex_unlock(&hb->mu);
+        beat(hb);
+        pthread_mutex_lock(&hb->mu);
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += interval / 1000;
+        ts.tv_nsec += (interval % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        while (!hb->stopping && pthread_cond_timedwait(&hb->cv, &hb->mu, &ts) == 0)
+            ;
+    }
+    pthread_mutex_unlock(&hb->mu);
+    return NULL;
+}
+
+int cs_heartbeat_start(const struct cs_heartbeat_opts *o, struct cs_heartbeat **out)
+{
+    if (!o || !o->store || !o->address || o->n_meta == 0)
+        return CAIRN_E_INVAL;
+    struct cs_heartbeat *hb = calloc(1, sizeof(*hb));
+    if (!hb)
+        return CAIRN_E_NOMEM;
+    hb->o = *o;
+    hb->address = strdup(o->address);
+    hb->host = strdup(o->host ? o->host : "");
+    hb->rack = strdup(o->rack ? o->rack : "");
+    hb->zone = strdup(o->zone ? o->zone : "");
+    hb->id = cs_heartbeat_node_id(cs_store_id(o->store));
+    struct md_client_opts mo = {.replicas = o->meta_urls,
+                                .n_replicas = o->n_meta,
+                                .auth = o->auth,
+                                .timeout_ms = 3000,
+                                .attempt_timeout_ms = 1000};
+    int rc = CAIRN_E_NOMEM;
+    if (!hb->address || !hb->host || !hb->rack || !hb->zone ||
+        (rc = md_client_new(&mo, &hb->meta)) != 0)
+        goto err;
+    pthread_mutex_init(&hb->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&hb->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&hb->thread, NULL, hb_main, hb) != 0) {
+        rc = CAIRN_E_NOMEM;
+        pthread_mutex_destroy(&hb->mu);
+        pthread_cond_destroy(&hb->cv);
+        goto err;
+    }
+    *out = hb;
+    return 0;
+err:
+    md_client_free(hb->meta);
+    free(hb->address);
+    free(hb->host);
+    free(hb->rack);
+    free(hb->zone);
+    free(hb);
+    return rc;
+}
+
+void cs_heartbeat_stop(struct cs_heartbeat *hb)
+{
+    if (!hb)
+        return;
+    pthread_mutex_lock(&hb->mu);
+    hb->stopping = 1;
+    pthread_cond_signal(&hb->cv);
+    pthread_mutex_unlock(&hb->mu);
+    pthread_join(hb->thread, NULL);
+    pthread_mutex_destroy(&hb->mu);
+    pthread_cond_destroy(&hb->cv);
+    md_client_free(hb->meta);
+    free(hb->address);
+    free(hb->host);
+    free(hb->rack);
+    free(hb->zone);
+    free(hb);
+}
+
+int cs_heartbeat_registered(const struct cs_heartbeat *hb)
+{
+    return hb->registered;
+}

@@ -1,0 +1,39 @@
+/* cs_heartbeat: a chunkserver's link to the metadata service. On start it
+ * registers itself (a replicated command: id, address, failure-domain
+ * labels, capacity, free space), then sends a heartbeat to the leader every
+ * interval (soft state: liveness, free space, fragment count). When the
+ * leader answers that it does not know this chunkserver (or knows it at
+ * another address), it registers again. Runs on its own thread; failures are
+ * logged and retried, never fatal. */
+#ifndef CAIRN_CS_HEARTBEAT_H
+#define CAIRN_CS_HEARTBEAT_H
+
+#include "cs_store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cn_auth;
+struct cs_heartbeat;
+
+struct cs_heartbeat_opts {
+    const char *const *meta_urls; /* metadata replicas (copied) */
+    size_t n_meta;
+    const struct cn_auth *auth;     /* borrowed */
+    const char *address;            /* host:port others reach this chunkserver at */
+    const char *host, *rack, *zone; /* failure-domain labels ("" = none) */
+    cs_store *store;                /* borrowed: id, capacity, free space */
+    int64_t interval_ms;            /* 0 = 1000 */
+};
+
+/* The metadata id of a chunkserver: the first 64 bits of its stable store
+ * id (never 0). */
+uint64_t cs_heartbeat_node_id(const char *store_id_hex);
+
+int cs_heartbeat_start(const struct cs_heartbeat_opts *opts, struct cs_heartbeat **out);
+/* Stops the thread (waits for it; at most one request timeout). NULL is fine. */
+void cs_heartbeat_stop(struct cs_heartbeat *hb);
+/* 1 once registration has been applied by the metadata service. */
+int cs_heartbeat_registered(const struct cs_heartbeat *hb);
+
+#endif

@@ -1,0 +1,816 @@
+#include "cs_store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "cn_error.h"
+#include "cn_log.h"
+#include "cn_util.h"
+#include "ec_codec.h"
+#include "ec_crc.h"
+
+#define MOD          "store"
+#define LOCK_STRIPES 64
+#define ID_FILE      "chunkserver-id"
+
+struct cs_store {
+    int lock_fd; /* DIR/lock, flock'd: one process per data directory */
+    char *dir;
+    char *tmp_dir;
+    char *frag_dir;
+    char id[CS_ID_HEX_LEN + 1];
+    bool durable;
+    uint64_t reserve_bytes;
+    uint64_t writeback_bytes;
+    atomic_uint_fast64_t tmp_seq;
+    pthread_mutex_t stripe[LOCK_STRIPES]; /* one fragment's check+rename/unlink */
+    pthread_mutex_t dir_lock;             /* creating fan-out directories */
+    pthread_mutex_t lock;                 /* the fields below */
+    uint64_t inflight_bytes;
+    uint64_t fragments;
+    uint64_t fragment_bytes;
+    uint64_t digest;
+    cs_hist fsync_hist;
+};
+
+struct cs_put {
+    cs_store *store;
+    cs_frag_meta meta;
+    int fd;
+    char tmp_path[PATH_MAX];
+    cs_frag_writer *writer;
+    uint64_t reserved; /* still counted in the store's inflight_bytes */
+    uint64_t accepted; /* bytes taken by cs_put_write */
+};
+
+static uint64_t frag_hash(const uint8_t group[CS_GROUP_ID_LEN], uint32_t index)
+{
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 */
+    for (int i = 0; i < CS_GROUP_ID_LEN; i++)
+        h = (h ^ group[i]) * 0x100000001b3ull;
+    for (int i = 0; i < 4; i++)
+        h = (h ^ ((index >> (8 * i)) & 0xff)) * 0x100000001b3ull;
+    return h;
+}
+
+static pthread_mutex_t *stripe_lock(cs_store *s, const uint8_t *group, uint32_t index)
+{
+    return &s->stripe[(frag_hash(group, index) >> 7) % LOCK_STRIPES];
+}
+
+static void frag_path(const cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index,
+                      char out[PATH_MAX])
+{
+    char hex[CS_GROUP_HEX_LEN + 1];
+    cs_group_format(group, hex);
+    snprintf(out, PATH_MAX, "%s/%.2s/%.2s/%s.%u", s->frag_dir, hex, hex + 2, hex, index);
+}
+
+static void timed_fsync_record(cs_store *s, int64_t t0)
+{
+    cs_hist_record(&s->fsync_hist, (uint64_t)(cn_mono_us() - t0));
+}
+
+static int fsync_dir_timed(cs_store *s, const char *path)
+{
+    int64_t t0 = cn_mono_us();
+    int rc = cn_fsync_dir(path);
+    timed_fsync_record(s, t0);
+    return rc;
+}
+
+/* mkdir that accepts an existing directory; *created says whether it was new. */
+static int make_dir(const char *path, bool *created)
+{
+    if (mkdir(path, 0755) == 0) {
+        if (created)
+            *created = true;
+        return 0;
+    }
+    if (errno == EEXIST) {
+        if (created)
+            *created = false;
+        return 0;
+    }
+    CN_ERROR(MOD, "mkdir %s: %s", path, strerror(errno));
+    return errno == ENOSPC ? CAIRN_E_NOSPACE : CAIRN_E_IO;
+}
+
+/* Makes sure frags/XX/YY of group exists and (durable mode) is itself durable
+ * before any fragment is renamed into it. */
+static int ensure_fanout(cs_store *s, const uint8_t *group)
+{
+    char l1[PATH_MAX], l2[PATH_MAX];
+    snprintf(l1, sizeof(l1), "%s/%02x", s->frag_dir, group[0]);
+    snprintf(l2, sizeof(l2), "%s/%02x/%02x", s->frag_dir, group[0], group[1]);
+    pthread_mutex_lock(&s->dir_lock);
+    bool created = false;
+    int rc = make_dir(l1, &created);
+    if (rc == 0 && created && s->durable)
+        rc = fsync_dir_timed(s, s->frag_dir);
+    if (rc == 0)
+        rc = make_dir(l2, &created);
+    if (rc == 0 && created && s->durable)
+        rc = fsync_dir_timed(s, l1);
+    pthread_mutex_unlock(&s->dir_lock);
+    return rc;
+}
+
+static int remove_temporaries(cs_store *s)
+{
+    DIR *d = opendir(s->tmp_dir);
+    if (d == NULL)
+        return CAIRN_E_IO;
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+            removed++;
+        else
+            CN_WARN(MOD, "cannot remove temporary %s: %s", e->d_name, strerror(errno));
+    }
+    closedir(d);
+    if (removed > 0) {
+        CN_INFO(MOD, "removed %d leftover temporary file(s)", removed);
+        if (s->durable)
+            cn_fsync_dir(s->tmp_dir);
+    }
+    return 0;
+}
+
+static int load_or_create_id(cs_store *s)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", s->dir, ID_FILE);
+    char *text = NULL;
+    size_t len = 0;
+    int rc = cn_read_file(path, 256, &text, &len);
+    if (rc == 0) {
+        uint8_t raw[CS_ID_HEX_LEN / 2];
+        if (len >= CS_ID_HEX_LEN && (len == CS_ID_HEX_LEN || text[CS_ID_HEX_LEN] == '\n')) {
+            text[CS_ID_HEX_LEN] = '\0';
+            rc = cn_hex_decode(text, raw, sizeof(raw));
+        } else {
+            rc = CAIRN_E_INVAL;
+        }
+        if (rc == 0)
+            cn_hex_encode(raw, sizeof(raw), s->id);
+        else
+            CN_ERROR(MOD, "%s is not a valid chunkserver id", path);
+        free(text);
+        return rc == 0 ? 0 : CAIRN_E_CORRUPT;
+    }
+    if (rc != CAIRN_E_NOTFOUND)
+        return rc;
+
+    uint8_t raw[CS_ID_HEX_LEN / 2];
+    rc = cn_random_bytes(raw, sizeof(raw));
+    if (rc != 0)
+        return rc;
+    cn_hex_encode(raw, sizeof(raw), s->id);
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof(tmp), "%s/%s.new", s->tmp_dir, ID_FILE);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return CAIRN_E_IO;
+    char line[CS_ID_HEX_LEN + 2];
+    memcpy(line, s->id, CS_ID_HEX_LEN);
+    line[CS_ID_HEX_LEN] = '\n';
+    rc = cn_write_all(fd, line, CS_ID_HEX_LEN + 1);
+    if (rc == 0 && fsync(fd) != 0)
+        rc = CAIRN_E_IO;
+    close(fd);
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = CAIRN_E_IO;
+    if (rc == 0)
+        rc = cn_fsync_dir(s->dir);
+    if (rc != 0) {
+        unlink(tmp);
+        return rc;
+    }
+    CN_INFO(MOD, "created chunkserver id %s", s->id);
+    return 0;
+}
+
+static int count_one(void *arg, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index)
+{
+    cs_store *s = arg;
+    char path[PATH_MAX];
+    frag_path(s, group, index, path);
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return 0;
+    s->fragments++;
+    s->fragment_bytes += (uint64_t)st.st_size;
+    s->digest ^= frag_hash(group, index);
+    return 0;
+}
+
+int cs_store_open(const cs_store_opts *opts, cs_store **out)
+{
+    /* Every path the store builds is the directory plus < 100 bytes. */
+    if (opts->dir == NULL || opts->dir[0] == '\0' || strlen(opts->dir) > PATH_MAX - 200)
+        return CAIRN_E_INVAL;
+    cs_store *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return CAIRN_E_NOMEM;
+    int rc = CAIRN_E_NOMEM;
+    s->dir = strdup(opts->dir);
+    if (s->dir == NULL || asprintf(&s->tmp_dir, "%s/tmp", opts->dir) < 0) {
+        s->tmp_dir = NULL;
+        goto err_after_alloc;
+    }
+    if (asprintf(&s->frag_dir, "%s/frags", opts->dir) < 0) {
+        s->frag_dir = NULL;
+        goto err_after_alloc;
+    }
+    s->durable = opts->durable;
+    s->reserve_bytes = opts->reserve_bytes;
+    s->writeback_bytes = opts->writeback_bytes;
+    atomic_init(&s->tmp_seq, 0);
+    cs_hist_init(&s->fsync_hist);
+    for (int i = 0; i < LOCK_STRIPES; i++)
+        pthread_mutex_init(&s->stripe[i], NULL);
+    pthread_mutex_init(&s->dir_lock, NULL);
+    pthread_mutex_init(&s->lock, NULL);
+
+    bool c1 = false, c2 = false, c3 = false;
+    rc = make_dir(s->dir, &c1);
+    if (rc == 0)
+        rc = make_dir(s->tmp_dir, &c2);
+    if (rc == 0)
+        rc = make_dir(s->frag_dir, &c3);
+    if (rc == 0 && c1)
+        rc = cn_fsync_parent(s->dir);
+    if (rc == 0 && (c2 || c3))
+        rc = cn_fsync_dir(s->dir);
+    if (rc != 0)
+        goto err_after_locks;
+    /* Another process on the same directory would have its temporaries
+     * removed under it and its renames raced: refuse to share. */
+    char lock_path[PATH_MAX];
+    snprintf(lock_path, sizeof(lock_path), "%s/lock", s->dir);
+    s->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (s->lock_fd < 0) {
+        CN_ERROR(MOD, "cannot open %s: %s", lock_path, strerror(errno));
+        rc = CAIRN_E_IO;
+        goto err_after_locks;
+    }
+    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        CN_ERROR(MOD, "data directory %s is in use by another process", s->dir);
+        rc = errno == EWOULDBLOCK ? CAIRN_E_BUSY : CAIRN_E_IO;
+        goto err_after_lockfile;
+    }
+    rc = remove_temporaries(s);
+    if (rc != 0)
+        goto err_after_lockfile;
+    rc = load_or_create_id(s);
+    if (rc != 0)
+        goto err_after_lockfile;
+    rc = cs_store_foreach(s, NULL, 0, count_one, s);
+    if (rc != 0)
+        goto err_after_lockfile;
+    CN_INFO(MOD, "opened %s: id %s, %llu fragment(s), %llu bytes, %s", s->dir, s->id,
+            (unsigned long long)s->fragments, (unsigned long long)s->fragment_bytes,
+            s->durable ? "durable" : "NOT durable (sync=none)");
+    *out = s;
+    return 0;
+
+err_after_lockfile:
+    close(s->lock_fd);
+err_after_locks:
+    for (int i = 0; i < LOCK_STRIPES; i++)
+        pthread_mutex_destroy(&s->stripe[i]);
+    pthread_mutex_destroy(&s->dir_lock);
+    pthread_mutex_destroy(&s->lock);
+err_after_alloc:
+    free(s->frag_dir);
+    free(s->tmp_dir);
+    free(s->dir);
+    free(s);
+    return rc;
+}
+
+void cs_store_free(cs_store *s)
+{
+    if (s == NULL)
+        return;
+    close(s->lock_fd); /* releases the flock */
+    for (int i = 0; i < LOCK_STRIPES; i++)
+        pthread_mutex_destroy(&s->stripe[i]);
+    pthread_mutex_destroy(&s->dir_lock);
+    pthread_mutex_destroy(&s->lock);
+    free(s->frag_dir);
+    free(s->tmp_dir);
+    free(s->dir);
+    free(s);
+}
+
+const char *cs_store_id(const cs_store *s)
+{
+    return s->id;
+}
+
+const char *cs_store_dir(const cs_store *s)
+{
+    return s->dir;
+}
+
+bool cs_store_durable(const cs_store *s)
+{
+    return s->durable;
+}
+
+const cs_hist *cs_store_fsync_hist(const cs_store *s)
+{
+    return &s->fsync_hist;
+}
+
+static int fs_space(const cs_store *s, uint64_t *capacity, uint64_t *avail)
+{
+    struct statvfs v;
+    if (statvfs(s->dir, &v) != 0)
+        return CAIRN_E_IO;
+    *capacity = (uint64_t)v.f_blocks * v.f_frsize;
+    *avail = (uint64_t)v.f_bavail * v.f_frsize;
+    return 0;
+}
+
+int cs_store_put_begin(cs_store *s, const cs_frag_meta *meta, cs_put **out)
+{
+    if (cs_frag_meta_check(meta) != 0)
+        return CAIRN_E_INVAL;
+    /* The file plus a little for its inode and directory entry. */
+    uint64_t need = cs_frag_file_size(meta->data_len) + 8192;
+    uint64_t capacity, avail;
+    int rc = fs_space(s, &capacity, &avail);
+    if (rc != 0)
+        return rc;
+    pthread_mutex_lock(&s->lock);
+    bool fits = avail >= s->reserve_bytes && avail - s->reserve_bytes >= s->inflight_bytes &&
+                avail - s->reserve_bytes - s->inflight_bytes >= need;
+    if (fits)
+        s->inflight_bytes += need;
+    pthread_mutex_unlock(&s->lock);
+    if (!fits)
+        return CAIRN_E_NOSPACE;
+
+    cs_put *p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        rc = CAIRN_E_NOMEM;
+        goto err_after_reserve;
+    }
+    p->store = s;
+    p->meta = *meta;
+    p->reserved = need;
+    char hex[CS_GROUP_HEX_LEN + 1];
+    cs_group_format(meta->group, hex);
+    unsigned long long seq = atomic_fetch_add(&s->tmp_seq, 1);
+    snprintf(p->tmp_path, sizeof(p->tmp_path), "%s/%s.%u.%llu.tmp", s->tmp_dir, hex, meta->index,
+             seq);
+    p->fd = open(p->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (p->fd < 0) {
+        rc = errno == ENOSPC ? CAIRN_E_NOSPACE : CAIRN_E_IO;
+        CN_ERROR(MOD, "create %s: %s", p->tmp_path, strerror(errno));
+        goto err_after_put;
+    }
+    rc = cs_frag_writer_new(p->fd, meta, s->durable ? s->writeback_bytes : 0, &p->writer);
+    if (rc != 0)
+        goto err_after_open;
+    *out = p;
+    return 0;
+
+err_after_open:
+    close(p->fd);
+    unlink(p->tmp_path);
+err_after_put:
+    free(p);
+err_after_reserve:
+    pthread_mutex_lock(&s->lock);
+    s->inflight_bytes -= need;
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+/* Data now in the file shows in the filesystem's free space: stop counting
+ * it as promised too (keep the header, table and slack promised). */
+static void release_written(cs_put *p, size_t len)
+{
+    uint64_t release = len;
+    uint64_t keep = CS_FRAG_HEADER_LEN + 4 * cs_frag_block_count(p->meta.data_len) + 8192;
+    if (p->reserved < keep + release)
+        release = p->reserved > keep ? p->reserved - keep : 0;
+    if (release > 0) {
+        cs_store *s = p->store;
+        pthread_mutex_lock(&s->lock);
+        s->inflight_bytes -= release;
+        pthread_mutex_unlock(&s->lock);
+        p->reserved -= release;
+    }
+}
+
+int cs_put_write(cs_put *p, const void *buf, size_t len)
+{
+    int rc = cs_frag_writer_append(p->writer, buf, len);
+    if (rc == 0) {
+        p->accepted += len;
+        release_written(p, len);
+    }
+    return rc;
+}
+
+uint64_t cs_put_written(const cs_put *p)
+{
+    return p->accepted;
+}
+
+static void put_release(cs_put *p, bool remove_tmp)
+{
+    if (p->fd >= 0)
+        close(p->fd);
+    if (remove_tmp)
+        unlink(p->tmp_path);
+    cs_frag_writer_free(p->writer);
+    cs_store *s = p->store;
+    pthread_mutex_lock(&s->lock);
+    s->inflight_bytes -= p->reserved;
+    pthread_mutex_unlock(&s->lock);
+    free(p);
+}
+
+void cs_put_abort(cs_put *p)
+{
+    if (p != NULL)
+        put_release(p, true);
+}
+
+/* Compares a committed file with the new content. Returns 1 if identical
+ * (and every stored block verifies), 0 if different, -1 if the existing file
+ * is unreadable or damaged. */
+static int same_content(const char *path, const cs_frag_meta *meta, uint32_t table_crc)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    cs_frag_reader *r;
+    if (cs_frag_reader_open(fd, &r) != 0) {
+        close(fd);
+        return -1;
+    }
+    const cs_frag_meta *old = cs_frag_reader_meta(r);
+    int same = memcmp(old->group, meta->group, CS_GROUP_ID_LEN) == 0 && old->index == meta->index &&
+               old->k == meta->k && old->m == meta->m && old->unit == meta->unit &&
+               old->data_len == meta->data_len && old->data_crc == meta->data_crc &&
+               cs_frag_reader_table_crc(r) == table_crc;
+    if (same) {
+        /* Identical by description: make sure the stored bytes still are, or
+         * a re-put meant to repair a damaged copy would be a no-op. */
+        uint8_t *scratch = malloc(EC_CRC_BLOCK);
+        if (scratch == NULL) {
+            same = -1;
+        } else {
+            uint64_t blocks = cs_frag_block_count(old->data_len);
+            for (uint64_t b = 0; b < blocks && same == 1; b++)
+                if (cs_frag_reader_verify_block(r, b, scratch) != 0)
+                    same = -1;
+            free(scratch);
+        }
+    }
+    cs_frag_reader_close(r);
+    return same;
+}
+
+int cs_put_commit(cs_put *p, bool check_crc, uint32_t expected_crc, bool replace,
+                  enum cs_put_result *result)
+{
+    cs_store *s = p->store;
+    uint32_t data_crc;
+    int rc = cs_frag_writer_finish(p->writer, &data_crc);
+    if (rc != 0)
+        goto err;
+    if (check_crc && data_crc != expected_crc) {
+        rc = CAIRN_E_CORRUPT;
+        goto err;
+    }
+    p->meta.data_crc = data_crc;
+    uint32_t table_crc = cs_frag_writer_table_crc(p->writer);
+    if (s->durable) {
+        int64_t t0 = cn_mono_us();
+        int frc = fdatasync(p->fd);
+        timed_fsync_record(s, t0);
+        if (frc != 0) {
+            CN_ERROR(MOD, "fdatasync %s: %s", p->tmp_path, strerror(errno));
+            rc = errno == ENOSPC ? CAIRN_E_NOSPACE : CAIRN_E_IO;
+            goto err;
+        }
+    }
+    close(p->fd);
+    p->fd = -1;
+    rc = ensure_fanout(s, p->meta.group);
+    if (rc != 0)
+        goto err;
+
+    char path[PATH_MAX];
+    frag_path(s, p->meta.group, p->meta.index, path);
+    pthread_mutex_t *lk = stripe_lock(s, p->meta.group, p->meta.index);
+    pthread_mutex_lock(lk);
+    struct stat old_st;
+    bool existed = stat(path, &old_st) == 0;
+    enum cs_put_result res = CS_PUT_CREATED;
+    if (existed) {
+        int same = same_content(path, &p->meta, table_crc);
+        if (same == 1) {
+            /* The stored copy may come from a commit whose directory sync
+             * failed; sync again before acknowledging it. */
+            if (s->durable) {
+                char dir[PATH_MAX];
+                snprintf(dir, sizeof(dir), "%s", path);
+                *strrchr(dir, '/') = '\0';
+                rc = fsync_dir_timed(s, dir);
+            }
+            pthread_mutex_unlock(lk);
+            put_release(p, true);
+            if (rc != 0)
+                return rc;
+            if (result)
+                *result = CS_PUT_IDENTICAL;
+            return 0;
+        }
+        if (same == 0 && !replace) {
+            pthread_mutex_unlock(lk);
+            rc = CAIRN_E_EXISTS;
+            goto err;
+        }
+        res = CS_PUT_REPLACED;
+    }
+    if (rename(p->tmp_path, path) != 0) {
+        CN_ERROR(MOD, "rename %s -> %s: %s", p->tmp_path, path, strerror(errno));
+        pthread_mutex_unlock(lk);
+        rc = CAIRN_E_IO;
+        goto err;
+    }
+    if (s->durable) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s", path);
+        *strrchr(dir, '/') = '\0';
+        rc = fsync_dir_timed(s, dir);
+    }
+    pthread_mutex_unlock(lk);
+    uint64_t new_size = cs_frag_file_size(p->meta.data_len);
+    pthread_mutex_lock(&s->lock);
+    if (existed) {
+        s->fragment_bytes -= (uint64_t)old_st.st_size;
+    } else {
+        s->fragments++;
+        s->digest ^= frag_hash(p->meta.group, p->meta.index);
+    }
+    s->fragment_bytes += new_size;
+    pthread_mutex_unlock(&s->lock);
+    put_release(p, false);
+    if (rc != 0) {
+        /* The rename happened but its directory could not be synced: the
+         * fragment is visible yet not known durable, so it is not acknowledged. */
+        CN_ERROR(MOD, "fsync of directory of %s failed", path);
+        return rc;
+    }
+    if (result)
+        *result = res;
+    return 0;
+
+err:
+    put_release(p, true);
+    return rc;
+}
+
+int cs_store_open_fragment(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index,
+                           cs_frag_reader **out)
+{
+    char path[PATH_MAX];
+    frag_path(s, group, index, path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? CAIRN_E_NOTFOUND : CAIRN_E_IO;
+    int rc = cs_frag_reader_open(fd, out);
+    if (rc != 0) {
+        close(fd);
+        return rc;
+    }
+    const cs_frag_meta *m = cs_frag_reader_meta(*out);
+    if (memcmp(m->group, group, CS_GROUP_ID_LEN) != 0 || m->index != index) {
+        /* A valid file under the wrong name is damage too. */
+        cs_frag_reader_close(*out);
+        *out = NULL;
+        return CAIRN_E_CORRUPT;
+    }
+    return 0;
+}
+
+int cs_store_delete(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index)
+{
+    char path[PATH_MAX];
+    frag_path(s, group, index, path);
+    pthread_mutex_t *lk = stripe_lock(s, group, index);
+    pthread_mutex_lock(lk);
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        pthread_mutex_unlock(lk);
+        return errno == ENOENT ? CAIRN_E_NOTFOUND : CAIRN_E_IO;
+    }
+    if (unlink(path) != 0) {
+        int e = errno;
+        pthread_mutex_unlock(lk);
+        return e == ENOENT ? CAIRN_E_NOTFOUND : CAIRN_E_IO;
+    }
+    int rc = 0;
+    if (s->durable) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s", path);
+        *strrchr(dir, '/') = '\0';
+        rc = fsync_dir_timed(s, dir);
+    }
+    pthread_mutex_unlock(lk);
+    pthread_mutex_lock(&s->lock);
+    s->fragments--;
+    s->fragment_bytes -= (uint64_t)st.st_size;
+    s->digest ^= frag_hash(group, index);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int cs_store_stats_get(cs_store *s, cs_store_stats *out)
+{
+    uint64_t capacity, avail;
+    int rc = fs_space(s, &capacity, &avail);
+    if (rc != 0)
+        return rc;
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&s->lock);
+    out->capacity_bytes = capacity;
+    out->free_bytes = avail;
+    out->reserve_bytes = s->reserve_bytes;
+    out->inflight_bytes = s->inflight_bytes;
+    uint64_t taken = s->reserve_bytes + s->inflight_bytes;
+    out->usable_bytes = avail > taken ? avail - taken : 0;
+    out->fragments = s->fragments;
+    out->fragment_bytes = s->fragment_bytes;
+    out->inventory_digest = s->digest;
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+}
+
+/* Parses a two-hex-digit fan-out directory name. */
+static int parse_byte_name(const char *name)
+{
+    uint8_t b;
+    if (strlen(name) != 2 || cn_hex_decode(name, &b, 1) != 0)
+        return -1;
+    return b;
+}
+
+/* Parses "<32 hex>.<index>"; returns 0 or -1. */
+static int parse_frag_name(const char *name, uint8_t group[CS_GROUP_ID_LEN], uint32_t *index)
+{
+    if (strlen(name) < CS_GROUP_HEX_LEN + 2 || name[CS_GROUP_HEX_LEN] != '.')
+        return -1;
+    char hex[CS_GROUP_HEX_LEN + 1];
+    memcpy(hex, name, CS_GROUP_HEX_LEN);
+    hex[CS_GROUP_HEX_LEN] = '\0';
+    if (cs_group_parse(hex, group) != 0)
+        return -1;
+    const char *num = name + CS_GROUP_HEX_LEN + 1;
+    if (strlen(num) > 3)
+        return -1;
+    uint32_t v = 0;
+    for (const char *c = num; *c; c++) {
+        if (*c < '0' || *c > '9')
+            return -1;
+        v = v * 10 + (uint32_t)(*c - '0');
+    }
+    if (v >= EC_MAX_FRAGS)
+        return -1;
+    *index = v;
+    return 0;
+}
+
+typedef struct frag_name {
+    uint8_t group[CS_GROUP_ID_LEN];
+    uint32_t index;
+} frag_name;
+
+static int frag_name_cmp(const void *a, const void *b)
+{
+    const frag_name *x = a, *y = b;
+    int c = memcmp(x->group, y->group, CS_GROUP_ID_LEN);
+    if (c != 0)
+        return c;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Sorted byte values of the two-hex-digit subdirectories of path. */
+static int list_fanout(const char *path, uint8_t out[256], int *count)
+{
+    *count = 0;
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return errno == ENOENT ? 0 : CAIRN_E_IO;
+    bool seen[256] = {false};
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int b = parse_byte_name(e->d_name);
+        if (b >= 0)
+            seen[b] = true;
+    }
+    closedir(d);
+    for (int b = 0; b < 256; b++)
+        if (seen[b])
+            out[(*count)++] = (uint8_t)b;
+    return 0;
+}
+
+static int visit_leaf(const char *path, const frag_name *after, cs_store_visit_fn fn, void *arg)
+{
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return errno == ENOENT ? 0 : CAIRN_E_IO;
+    size_t n = 0, cap = 64;
+    frag_name *names = malloc(cap * sizeof(*names));
+    if (names == NULL) {
+        closedir(d);
+        return CAIRN_E_NOMEM;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        frag_name f;
+        if (parse_frag_name(e->d_name, f.group, &f.index) != 0)
+            continue;
+        if (after != NULL && frag_name_cmp(&f, after) <= 0)
+            continue;
+        if (n == cap) {
+            frag_name *bigger = realloc(names, 2 * cap * sizeof(*names));
+            if (bigger == NULL) {
+                free(names);
+                closedir(d);
+                return CAIRN_E_NOMEM;
+            }
+            names = bigger;
+            cap *= 2;
+        }
+        names[n++] = f;
+    }
+    closedir(d);
+    qsort(names, n, sizeof(*names), frag_name_cmp);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = fn(arg, names[i].group, names[i].index);
+    free(names);
+    return rc;
+}
+
+int cs_store_foreach(cs_store *s, const uint8_t *after_group, uint32_t after_index,
+                     cs_store_visit_fn fn, void *arg)
+{
+    frag_name after;
+    if (after_group) {
+        memcpy(after.group, after_group, CS_GROUP_ID_LEN);
+        after.index = after_index;
+    }
+    uint8_t l1[256];
+    int n1;
+    int rc = list_fanout(s->frag_dir, l1, &n1);
+    if (rc != 0)
+        return rc;
+    for (int i = 0; i < n1; i++) {
+        if (after_group && l1[i] < after.group[0])
+            continue;
+        char p1[PATH_MAX];
+        snprintf(p1, sizeof(p1), "%s/%02x", s->frag_dir, l1[i]);
+        uint8_t l2[256];
+        int n2;
+        rc = list_fanout(p1, l2, &n2);
+        if (rc != 0)
+            return rc;
+        for (int j = 0; j < n2; j++) {
+            if (after_group && l1[i] == after.group[0] && l2[j] < after.group[1])
+                continue;
+            char p2[PATH_MAX + 8];
+            snprintf(p2, sizeof(p2), "%s/%02x", p1, l2[j]);
+            rc = visit_leaf(p2, after_group ? &after : NULL, fn, arg);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return 0;
+}

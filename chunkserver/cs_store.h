@@ -1,0 +1,121 @@
+/* The fragment store: one data directory, one file per fragment.
+ *
+ *   DIR/chunkserver-id            32 hex digits: this server's stable id
+ *   DIR/lock                      flock'd while a process serves DIR
+ *   DIR/tmp/                      fragments being written (removed at open)
+ *   DIR/frags/XX/YY/<group>.<i>   committed fragments; XX, YY = first two
+ *                                 bytes of the group id in hex
+ *
+ * Paths are rendered only from parsed binary ids (cs_group_parse), never from
+ * request text. A put streams to a temporary file and becomes visible only at
+ * commit: in durable mode the file is fdatasync'd, renamed into place and its
+ * directory fsync'd before commit returns 0. A crash at any moment leaves
+ * either the old state or the complete new fragment, plus temporaries that
+ * the next open removes.
+ *
+ * Thread safety: every function may be called from any thread, concurrently,
+ * except cs_store_open/cs_store_free. A cs_put belongs to one thread at a
+ * time. */
+#ifndef CAIRN_CS_STORE_H
+#define CAIRN_CS_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cs_fragment.h"
+#include "cs_hist.h"
+
+#define CS_ID_HEX_LEN 32
+
+typedef struct cs_store cs_store;
+typedef struct cs_put cs_put;
+
+typedef struct cs_store_opts {
+    const char *dir;          /* data directory (created if missing) */
+    uint64_t reserve_bytes;   /* free space a put must leave on the filesystem */
+    bool durable;             /* fsync before acknowledging (false: benchmarks only) */
+    uint64_t writeback_bytes; /* durable mode: start writeback every this many bytes of a
+                                 put (0 = only the final fdatasync) */
+} cs_store_opts;
+
+typedef struct cs_store_stats {
+    uint64_t capacity_bytes;   /* filesystem size */
+    uint64_t free_bytes;       /* filesystem space available to us */
+    uint64_t reserve_bytes;    /* as configured */
+    uint64_t inflight_bytes;   /* space promised to puts in progress */
+    uint64_t usable_bytes;     /* what new puts may still take */
+    uint64_t fragments;        /* committed fragment files */
+    uint64_t fragment_bytes;   /* their total file size */
+    uint64_t inventory_digest; /* XOR of a 64-bit hash of every (group, index) */
+} cs_store_stats;
+
+/* Outcome of a successful commit. */
+enum cs_put_result {
+    CS_PUT_CREATED = 0,   /* new fragment stored */
+    CS_PUT_IDENTICAL = 1, /* the same content was already stored; nothing changed */
+    CS_PUT_REPLACED =
+        2, /* an unreadable (corrupt) copy or, with replace, a different one was replaced */
+};
+
+/* Opens (creating if needed) the store in opts->dir: creates the layout,
+ * takes an exclusive lock on DIR/lock (one process per directory), creates
+ * the chunkserver id on first start, removes every leftover temporary and
+ * counts the committed fragments. Returns 0 and *out; CAIRN_E_BUSY (another
+ * store holds the directory), CAIRN_E_IO (see the log), CAIRN_E_NOMEM. Free
+ * with cs_store_free, which releases the lock. */
+int cs_store_open(const cs_store_opts *opts, cs_store **out);
+void cs_store_free(cs_store *s);
+
+/* The stable chunkserver id: 32 lowercase hex digits, owned by the store. */
+const char *cs_store_id(const cs_store *s);
+const char *cs_store_dir(const cs_store *s);
+bool cs_store_durable(const cs_store *s);
+
+/* Starts a put of the fragment described by meta (data_crc ignored). Space
+ * for the whole file is reserved at once: if the filesystem would drop below
+ * the reserve, returns CAIRN_E_NOSPACE and nothing is created. Also
+ * CAIRN_E_INVAL (bad meta), CAIRN_E_IO, CAIRN_E_NOMEM. On success the caller
+ * owns *out and must end it with cs_put_commit or cs_put_abort. */
+int cs_store_put_begin(cs_store *s, const cs_frag_meta *meta, cs_put **out);
+/* Appends data. Returns 0, CAIRN_E_RANGE (more than data_len),
+ * CAIRN_E_NOSPACE, CAIRN_E_IO. After an error only cs_put_abort is allowed. */
+int cs_put_write(cs_put *p, const void *buf, size_t len);
+/* Bytes written so far. */
+uint64_t cs_put_written(const cs_put *p);
+/* Finishes the put. If check_crc, the CRC32C of all data must equal
+ * expected_crc. Then the fragment is made durable and visible. An existing
+ * fragment with the same content is left as it is (CS_PUT_IDENTICAL); one
+ * with different content is CAIRN_E_EXISTS unless replace is set or it is
+ * unreadable. Returns 0 and *result (may be NULL); CAIRN_E_RANGE (short
+ * body), CAIRN_E_CORRUPT (CRC mismatch), CAIRN_E_EXISTS, CAIRN_E_NOSPACE,
+ * CAIRN_E_IO. Always consumes p: on failure nothing of the put remains. */
+int cs_put_commit(cs_put *p, bool check_crc, uint32_t expected_crc, bool replace,
+                  enum cs_put_result *result);
+/* Abandons a put and removes its temporary file. Consumes p (NULL is fine). */
+void cs_put_abort(cs_put *p);
+
+/* Opens a committed fragment for verified reads. Returns 0 and a reader the
+ * caller closes with cs_frag_reader_close; CAIRN_E_NOTFOUND; CAIRN_E_CORRUPT
+ * (header, size or CRC table damaged); CAIRN_E_IO; CAIRN_E_NOMEM. */
+int cs_store_open_fragment(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index,
+                           cs_frag_reader **out);
+
+/* Deletes a fragment durably. Returns 0, CAIRN_E_NOTFOUND, CAIRN_E_IO. */
+int cs_store_delete(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index);
+
+/* Capacity, free space and inventory. Returns 0 or CAIRN_E_IO. */
+int cs_store_stats_get(cs_store *s, cs_store_stats *out);
+
+/* Calls fn for each committed fragment, in path order, starting after the
+ * fragment (after_group, after_index) when after_group is not NULL (so a
+ * scrubber can resume where it stopped). Stops early and returns fn's value
+ * if it returns non-zero; else returns 0 (or CAIRN_E_IO). Fragments put or
+ * deleted during the walk may or may not be seen. */
+typedef int (*cs_store_visit_fn)(void *arg, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index);
+int cs_store_foreach(cs_store *s, const uint8_t *after_group, uint32_t after_index,
+                     cs_store_visit_fn fn, void *arg);
+
+/* Latency of the fdatasync/fsync calls of commits and deletes. */
+const cs_hist *cs_store_fsync_hist(const cs_store *s);
+
+#endif
