@@ -1,0 +1,806 @@
+#include "gw_data.h"
+
+#include "cn_error.h"
+#include "cn_http_client.h"
+#include "cn_log.h"
+#include "cn_util.h"
+#include "ec_codec.h"
+#include "ec_crc.h"
+#include "md_client.h"
+#include "md_query.h"
+
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOG      "gw-data"
+#define MAX_CS   1024
+#define ADDR_LEN 128
+
+struct cs_addr {
+    uint64_t id;
+    char addr[ADDR_LEN];
+};
+
+struct gw_ctx {
+    char *meta[MD_CLIENT_MAX_REPLICAS];
+    size_t n_meta;
+    const struct cn_auth *auth;
+    uint32_t quorum_extra;
+    int64_t frag_timeout_ms;
+
+    pthread_key_t tls; /* struct tls_res per thread */
+
+    pthread_mutex_t mu; /* guards codecs and addrs */
+    ec_codec *codecs[EC_MAX_K + 1][EC_MAX_M + 1];
+    struct cs_addr addrs[MAX_CS];
+    size_t n_addrs;
+
+    atomic_uint_fast64_t degraded, decodes, frag_errors, short_groups;
+};
+
+/* Per-thread resources: a metadata client and an HTTP fan-out handle, each
+ * keeping its connections alive between requests of the thread. */
+struct tls_res {
+    struct md_client *meta;
+    struct cn_http_fanout *fanout;
+};
+
+static void tls_free(void *p)
+{
+    struct tls_res *t = p;
+    md_client_free(t->meta);
+    cn_http_fanout_free(t->fanout);
+    free(t);
+}
+
+static struct tls_res *tls_get(struct gw_ctx *ctx)
+{
+    struct tls_res *t = pthread_getspecific(ctx->tls);
+    if (t)
+        return t;
+    t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    struct md_client_opts mo = {.replicas = (const char *const *)ctx->meta,
+                                .n_replicas = ctx->n_meta,
+                                .auth = ctx->auth,
+                                .timeout_ms = 15000};
+    struct cn_http_client_opts ho = {.auth = ctx->auth,
+                                     .connect_timeout_ms = 1000,
+                                     .timeout_ms = ctx->frag_timeout_ms,
+                                     .stall_timeout_ms = ctx->frag_timeout_ms};
+    if (md_client_new(&mo, &t->meta) != 0 || cn_http_fanout_new(&ho, &t->fanout) != 0) {
+        tls_free(t);
+        return NULL;
+    }
+    pthread_setspecific(ctx->tls, t);
+    return t;
+}
+
+int gw_ctx_new(const struct gw_ctx_opts *o, struct gw_ctx **out)
+{
+    if (!o || o->n_meta == 0 || o->n_meta > MD_CLIENT_MAX_REPLICAS || !o->auth)
+        return CAIRN_E_INVAL;
+    struct gw_ctx *ctx = calloc(1, sizeof(*ctx));
+    if (!ctx)
+        return CAIRN_E_NOMEM;
+    for (size_t i = 0; i < o->n_meta; i++) {
+        ctx->meta[i] = strdup(o->meta_urls[i]);
+        if (!ctx->meta[i]) {
+            ctx->n_meta = i;
+            gw_ctx_free(ctx);
+            return CAIRN_E_NOMEM;
+        }
+    }
+    ctx->n_meta = o->n_meta;
+    ctx->auth = o->auth;
+    ctx->quorum_extra = o->write_quorum_extra;
+    ctx->frag_timeout_ms = o->fragment_timeout_ms > 0 ? o->fragment_timeout_ms : 10000;
+    pthread_mutex_init(&ctx->mu, NULL);
+    pthread_key_create(&ctx->tls, tls_free);
+    *out = ctx;
+    return 0;
+}
+
+void gw_ctx_free(struct gw_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    struct tls_res *t = pthread_getspecific(ctx->tls);
+    if (t) {
+        tls_free(t);
+        pthread_setspecific(ctx->tls, NULL);
+    }
+    pthread_key_delete(ctx->tls);
+    for (int k = 0; k <= EC_MAX_K; k++)
+        for (int m = 0; m <= EC_MAX_M; m++)
+            ec_codec_free(ctx->codecs[k][m]);
+    for (size_t i = 0; i < ctx->n_meta; i++)
+        free(ctx->meta[i]);
+    pthread_mutex_destroy(&ctx->mu);
+    free(ctx);
+}
+
+struct md_client *gw_ctx_meta(struct gw_ctx *ctx)
+{
+    struct tls_res *t = tls_get(ctx);
+    return t ? t->meta : NULL;
+}
+
+void gw_ctx_stats(struct gw_ctx *ctx, struct gw_data_stats *out)
+{
+    out->degraded_reads = ctx->degraded;
+    out->decodes = ctx->decodes;
+    out->fragment_errors = ctx->frag_errors;
+    out->short_groups = ctx->short_groups;
+}
+
+/* Shared codec for k+m (created once, then read-only but for its locked
+ * decode cache). */
+static ec_codec *codec_for(struct gw_ctx *ctx, uint32_t k, uint32_t m)
+{
+    if (k < 1 || k > EC_MAX_K || m < 1 || m > EC_MAX_M)
+        return NULL;
+    pthread_mutex_lock(&ctx->mu);
+    if (!ctx->codecs[k][m])
+        ec_codec_new((int)k, (int)m, &ctx->codecs[k][m]);
+    ec_codec *c = ctx->codecs[k][m];
+    pthread_mutex_unlock(&ctx->mu);
+    return c;
+}
+
+static void addr_remember(struct gw_ctx *ctx, uint64_t id, const char *addr)
+{
+    pthread_mutex_lock(&ctx->mu);
+    size_t i;
+    for (i = 0; i < ctx->n_addrs; i++)
+        if (ctx->addrs[i].id == id)
+            break;
+    if (i == ctx->n_addrs && ctx->n_addrs < MAX_CS)
+        ctx->n_addrs++;
+    if (i < MAX_CS) {
+        ctx->addrs[i].id = id;
+        snprintf(ctx->addrs[i].addr, ADDR_LEN, "%s", addr);
+    }
+    pthread_mutex_unlock(&ctx->mu);
+}
+
+static int addr_lookup(struct gw_ctx *ctx, uint64_t id, char out[ADDR_LEN])
+{
+    int found = 0;
+    pthread_mutex_lock(&ctx->mu);
+    for (size_t i = 0; i < ctx->n_addrs; i++)
+        if (ctx->addrs[i].id == id) {
+            memcpy(out, ctx->addrs[i].addr, ADDR_LEN);
+            found = 1;
+        }
+    pthread_mutex_unlock(&ctx->mu);
+    return found;
+}
+
+/* Chunkserver id -> "http://host:port"; refreshes the cache from the
+ * metadata service on a miss. */
+static int cs_url(struct gw_ctx *ctx, uint64_t id, char out[ADDR_LEN + 8])
+{
+    char addr[ADDR_LEN];
+    if (!addr_lookup(ctx, id, addr)) {
+        struct md_client *mc = gw_ctx_meta(ctx);
+        uint8_t *q = NULL, *res = NULL;
+        size_t qlen, rlen;
+        if (!mc || md_q_list_chunkservers(&q, &qlen) != 0)
+            return CAIRN_E_NOMEM;
+        int rc = md_client_read(mc, q, qlen, &res, &rlen);
+        free(q);
+        if (rc != 0)
+            return rc;
+        Md__QueryResult *r = md_query_result_decode(res, rlen);
+        free(res);
+        if (!r)
+            return CAIRN_E_PROTO;
+        for (size_t i = 0; i < r->n_chunkservers; i++)
+            addr_remember(ctx, r->chunkservers[i]->id, r->chunkservers[i]->address);
+        md__query_result__free_unpacked(r, NULL);
+        if (!addr_lookup(ctx, id, addr))
+            return CAIRN_E_NOTFOUND;
+    }
+    snprintf(out, ADDR_LEN + 8, "http://%s", addr);
+    return 0;
+}
+
+static void fragment_target(const uint8_t gid[16], uint32_t index, char out[64])
+{
+    char hex[33];
+    cn_hex_encode(gid, 16, hex);
+    snprintf(out, 64, "/v1/fragment/%s/%u", hex, index);
+}
+
+/* ------------------------------------------------------------------ PUT -- */
+
+struct stream_hdrs {
+    char k[32], m[32], unit[40], len[48];
+    const char *list[5];
+};
+
+struct gw_put {
+    struct gw_ctx *ctx;
+    ec_layout l;
+    ec_codec *codec;
+    uint64_t size, pos;
+    EVP_MD_CTX *md5;
+    uint32_t n; /* k + m */
+
+    uint64_t n_groups;
+    struct md_group_desc *groups;
+    uint64_t *cs_ids; /* n_groups * n */
+
+    /* the group being written */
+    int group_open;
+    uint64_t g, group_len, stripe, fill;
+    uint8_t *stripe_buf; /* k * unit */
+    uint8_t *parity;     /* m * unit */
+    uint32_t crc[EC_MAX_FRAGS];
+    char urls[EC_MAX_FRAGS][ADDR_LEN + 8];
+    char targets[EC_MAX_FRAGS][64];
+    struct stream_hdrs hdrs;
+    int failed;
+};
+
+int gw_put_begin(struct gw_ctx *ctx, const ec_layout *l, uint64_t size, struct gw_put **out)
+{
+    if (!ctx || ec_layout_check(l) != 0)
+        return CAIRN_E_INVAL;
+    struct gw_put *p = calloc(1, sizeof(*p));
+    if (!p)
+        return CAIRN_E_NOMEM;
+    p->ctx = ctx;
+    p->l = *l;
+    p->size = size;
+    p->n = l->k + l->m;
+    p->codec = codec_for(ctx, l->k, l->m);
+    p->n_groups = ec_layout_group_count(l, size);
+    p->groups = calloc(p->n_groups ? p->n_groups : 1, sizeof(*p->groups));
+    p->cs_ids = calloc((p->n_groups ? p->n_groups : 1) * p->n, sizeof(uint64_t));
+    p->stripe_buf = malloc((size_t)l->k * l->unit);
+    p->parity = malloc((size_t)l->m * l->unit);
+    p->md5 = EVP_MD_CTX_new();
+    if (!p->codec || !p->groups || !p->cs_ids || !p->stripe_buf || !p->parity || !p->md5 ||
+        EVP_DigestInit_ex(p->md5, EVP_md5(), NULL) != 1) {
+        gw_put_free(p);
+        return CAIRN_E_NOMEM;
+    }
+    *out = p;
+    return 0;
+}
+
+/* Asks the leader for k+m chunkservers and opens one PUT stream to each. */
+static int open_group(struct gw_put *p)
+{
+    struct gw_ctx *ctx = p->ctx;
+    struct tls_res *t = tls_get(ctx);
+    if (!t)
+        return CAIRN_E_NOMEM;
+    struct md_group_desc *gd = &p->groups[p->g];
+    cn_random_bytes(gd->id, sizeof(gd->id));
+    gd->k = p->l.k;
+    gd->m = p->l.m;
+    gd->unit = p->l.unit;
+    gd->data_length = p->group_len = ec_layout_group_len(&p->l, p->size, p->g);
+    gd->fragment_cs = p->cs_ids + p->g * p->n;
+
+    char target[64];
+    snprintf(target, sizeof(target), "/v1/place?count=%u", p->n);
+    char *body = NULL;
+    size_t blen;
+    int rc = md_client_get(t->meta, target, &body, &blen);
+    if (rc != 0) {
+        CN_WARN(LOG, "no placement for a %u+%u group: %s", p->l.k, p->l.m, cairn_strerror(rc));
+        return CAIRN_E_UNAVAIL;
+    }
+    uint32_t got = 0;
+    for (char *line = strtok(body, "\n"); line && got < p->n; line = strtok(NULL, "\n")) {
+        char addr[ADDR_LEN];
+        uint64_t id;
+        if (sscanf(line, "%" SCNu64 " %127s", &id, addr) != 2)
+            continue;
+        addr_remember(ctx, id, addr);
+        p->cs_ids[p->g * p->n + got] = id;
+        snprintf(p->urls[got], sizeof(p->urls[got]), "http://%s", addr);
+        got++;
+    }
+    free(body);
+    if (got != p->n)
+        return CAIRN_E_UNAVAIL;
+
+    uint64_t flen = ec_layout_frag_len(&p->l, p->group_len);
+    struct stream_hdrs *h = &p->hdrs;
+    snprintf(h->k, sizeof(h->k), "X-Cairn-K: %u", p->l.k);
+    snprintf(h->m, sizeof(h->m), "X-Cairn-M: %u", p->l.m);
+    snprintf(h->unit, sizeof(h->unit), "X-Cairn-Unit: %u", p->l.unit);
+    snprintf(h->len, sizeof(h->len), "X-Cairn-Data-Length: %" PRIu64, flen);
+    h->list[0] = h->k;
+    h->list[1] = h->m;
+    h->list[2] = h->unit;
+    h->list[3] = h->len;
+    h->list[4] = NULL;
+    struct cn_http_request reqs[EC_MAX_FRAGS];
+    memset(reqs, 0, sizeof(reqs));
+    for (uint32_t i = 0; i < p->n; i++) {
+        fragment_target(gd->id, i, p->targets[i]);
+        reqs[i] = (struct cn_http_request){.method = "PUT",
+                                           .base_url = p->urls[i],
+                                           .target = p->targets[i],
+                                           .headers = h->list,
+                                           .body_size = (int64_t)flen};
+        p->crc[i] = 0;
+    }
+    rc = cn_http_fanout_begin(t->fanout, reqs, p->n);
+    if (rc != 0)
+        return rc;
+    p->group_open = 1;
+    p->stripe = 0;
+    p->fill = 0;
+    return 0;
+}
+
+/* Ends the group's streams and checks which fragments are durable. */
+static int close_group(struct gw_put *p)
+{
+    struct tls_res *t = tls_get(p->ctx);
+    struct cn_http_response resps[EC_MAX_FRAGS];
+    int errs[EC_MAX_FRAGS];
+    memset(resps, 0, sizeof(resps));
+    cn_http_fanout_finish(t->fanout, resps, errs);
+    p->group_open = 0;
+    uint32_t ok = 0;
+    for (uint32_t i = 0; i < p->n; i++) {
+        int good = errs[i] == 0 && resps[i].status / 100 == 2;
+        const char *crc = good ? cn_http_response_header(&resps[i], "X-Cairn-Data-CRC32C") : NULL;
+        if (good && (!crc || strtoul(crc, NULL, 16) != p->crc[i])) {
+            CN_WARN(LOG, "fragment %u stored with CRC %s, sent %08x", i, crc ? crc : "-",
+                    p->crc[i]);
+            good = 0;
+        }
+        if (!good) {
+            CN_WARN(LOG, "fragment %u of a group to %s failed (%s, HTTP %d)", i, p->urls[i],
+                    cairn_strerror(errs[i]), resps[i].status);
+            p->ctx->frag_errors++;
+            p->cs_ids[p->g * p->n + i] = 0; /* missing: to be repaired */
+        } else {
+            ok++;
+        }
+        cn_http_response_clear(&resps[i]);
+    }
+    if (ok < p->l.k + p->ctx->quorum_extra || ok < p->l.k) {
+        CN_WARN(LOG, "group reached %u of %u fragments, below its write quorum", ok, p->n);
+        return CAIRN_E_UNAVAIL;
+    }
+    if (ok < p->n)
+        p->ctx->short_groups++;
+    p->g++;
+    return 0;
+}
+
+/* Encodes the full (or last, short) stripe in stripe_buf and pushes it. */
+static int flush_stripe(struct gw_put *p)
+{
+    struct tls_res *t = tls_get(p->ctx);
+    uint32_t su = ec_layout_stripe_unit(&p->l, p->group_len, p->stripe);
+    uint64_t sdl = ec_layout_stripe_data_len(&p->l, p->group_len, p->stripe);
+    uint32_t k = p->l.k, m = p->l.m;
+    /* Zero-pad the short stripe's tail so every unit is su bytes. */
+    memset(p->stripe_buf + sdl, 0, (size_t)k * su - sdl);
+    const uint8_t *data[EC_MAX_K];
+    uint8_t *par[EC_MAX_M];
+    const void *bufs[EC_MAX_FRAGS];
+    size_t lens[EC_MAX_FRAGS];
+    for (uint32_t f = 0; f < k; f++) {
+        data[f] = p->stripe_buf + (size_t)f * su;
+        bufs[f] = data[f];
+    }
+    for (uint32_t i = 0; i < m; i++) {
+        par[i] = p->parity + (size_t)i * su;
+        bufs[k + i] = par[i];
+    }
+    int rc = ec_encode(p->codec, su, data, par);
+    if (rc)
+        return rc;
+    for (uint32_t i = 0; i < k + m; i++) {
+        lens[i] = su;
+        p->crc[i] = ec_crc32c_update(p->crc[i], bufs[i], su);
+    }
+    cn_http_fanout_write(t->fanout, bufs, lens);
+    p->stripe++;
+    p->fill = 0;
+    if (p->stripe == ec_layout_stripe_count(&p->l, p->group_len))
+        return close_group(p);
+    return 0;
+}
+
+int gw_put_write(struct gw_put *p, const void *data, size_t len)
+{
+    if (p->failed)
+        return p->failed;
+    if (len > p->size - p->pos)
+        return p->failed = CAIRN_E_RANGE;
+    EVP_DigestUpdate(p->md5, data, len);
+    const uint8_t *d = data;
+    while (len > 0) {
+        if (!p->group_open) {
+            int rc = open_group(p);
+            if (rc)
+                return p->failed = rc;
+        }
+        uint64_t sdl = ec_layout_stripe_data_len(&p->l, p->group_len, p->stripe);
+        size_t n = (size_t)(sdl - p->fill) < len ? (size_t)(sdl - p->fill) : len;
+        memcpy(p->stripe_buf + p->fill, d, n);
+        p->fill += n;
+        p->pos += n;
+        d += n;
+        len -= n;
+        if (p->fill == sdl) {
+            int rc = flush_stripe(p);
+            if (rc)
+                return p->failed = rc;
+        }
+    }
+    return 0;
+}
+
+int gw_put_finish(struct gw_put *p, uint8_t md5[16], const struct md_group_desc **groups,
+                  size_t *n_groups)
+{
+    if (p->failed)
+        return p->failed;
+    if (p->pos != p->size || p->group_open)
+        return CAIRN_E_RANGE;
+    unsigned int mdlen = 16;
+    EVP_DigestFinal_ex(p->md5, md5, &mdlen);
+    *groups = p->groups;
+    *n_groups = (size_t)p->n_groups;
+    return 0;
+}
+
+void gw_put_free(struct gw_put *p)
+{
+    if (!p)
+        return;
+    if (p->group_open) {
+        /* Abandon the streams: the chunkservers discard unfinished temporaries. */
+        struct tls_res *t = tls_get(p->ctx);
+        if (t) {
+            for (uint32_t i = 0; i < p->n; i++)
+                cn_http_fanout_drop(t->fanout, i);
+            struct cn_http_response resps[EC_MAX_FRAGS];
+            int errs[EC_MAX_FRAGS];
+            memset(resps, 0, sizeof(resps));
+            cn_http_fanout_finish(t->fanout, resps, errs);
+            for (uint32_t i = 0; i < p->n; i++)
+                cn_http_response_clear(&resps[i]);
+        }
+    }
+    EVP_MD_CTX_free(p->md5);
+    free(p->groups);
+    free(p->cs_ids);
+    free(p->stripe_buf);
+    free(p->parity);
+    free(p);
+}
+
+/* ------------------------------------------------------------------ GET -- */
+
+struct get_group {
+    uint64_t offset; /* object offset of the group's first byte */
+    uint8_t id[16];
+    uint32_t k, m, unit;
+    uint64_t data_length;
+    uint64_t cs[EC_MAX_FRAGS];
+    uint64_t bad; /* fragments that failed during this read: not asked again */
+};
+
+struct gw_get {
+    struct gw_ctx *ctx;
+    uint64_t pos, end;
+    /* inline objects */
+    uint8_t *inline_data;
+    /* erasure-coded objects */
+    struct get_group *groups;
+    size_t n_groups;
+    uint8_t *out; /* bytes ready for the reader */
+    size_t out_len, out_pos, out_cap;
+    uint8_t *units[EC_MAX_FRAGS]; /* degraded reads: one stripe unit per fragment */
+    size_t unit_cap;
+};
+
+int gw_get_open(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t off, uint64_t len,
+                struct gw_get **out)
+{
+    if (!ctx || !rec || off > rec->size || len > rec->size - off)
+        return CAIRN_E_INVAL;
+    struct gw_get *g = calloc(1, sizeof(*g));
+    if (!g)
+        return CAIRN_E_NOMEM;
+    g->ctx = ctx;
+    g->pos = off;
+    g->end = off + len;
+    if (rec->has_inline) {
+        if (rec->inline_data.len != rec->size)
+            goto err_inval;
+        g->inline_data = malloc(rec->size ? rec->size : 1);
+        if (!g->inline_data)
+            goto err_nomem;
+        memcpy(g->inline_data, rec->inline_data.data, rec->size);
+        *out = g;
+        return 0;
+    }
+    g->n_groups = rec->n_extents;
+    g->groups = calloc(g->n_groups ? g->n_groups : 1, sizeof(*g->groups));
+    if (!g->groups)
+        goto err_nomem;
+    size_t max_stripe = 0;
+    for (size_t i = 0; i < rec->n_extents; i++) {
+        const Md__Extent *e = rec->extents[i];
+        const Md__ChunkGroup *cg = e->group;
+        if (!cg || cg->id.len != 16 || cg->k < 1 || cg->k > EC_MAX_K || cg->m < 1 ||
+            cg->m > EC_MAX_M || cg->unit == 0 || cg->n_fragment_cs != cg->k + cg->m)
+            goto err_inval;
+        struct get_group *gg = &g->groups[i];
+        gg->offset = e->offset;
+        memcpy(gg->id, cg->id.data, 16);
+        gg->k = cg->k;
+        gg->m = cg->m;
+        gg->unit = cg->unit;
+        gg->data_length = cg->data_length;
+        memcpy(gg->cs, cg->fragment_cs, sizeof(uint64_t) * (cg->k + cg->m));
+        size_t sb = (size_t)cg->k * cg->unit;
+        if (sb > max_stripe)
+            max_stripe = sb;
+    }
+    g->out_cap = max_stripe;
+    g->out = malloc(max_stripe ? max_stripe : 1);
+    if (!g->out)
+        goto err_nomem;
+    *out = g;
+    return 0;
+err_inval:
+    gw_get_close(g);
+    return CAIRN_E_INVAL;
+err_nomem:
+    gw_get_close(g);
+    return CAIRN_E_NOMEM;
+}
+
+void gw_get_close(struct gw_get *g)
+{
+    if (!g)
+        return;
+    free(g->inline_data);
+    free(g->groups);
+    free(g->out);
+    for (int i = 0; i < EC_MAX_FRAGS; i++)
+        free(g->units[i]);
+    free(g);
+}
+
+/* A single-group layout: stripe math of a group on its own. */
+static ec_layout group_layout(const struct get_group *gg)
+{
+    uint64_t sb = (uint64_t)gg->k * gg->unit;
+    uint64_t stripes = gg->data_length / sb + 1;
+    ec_layout l = {.k = gg->k, .m = gg->m, .unit = gg->unit, .frag_max = stripes * gg->unit};
+    return l;
+}
+
+struct fetch {
+    uint8_t *dst; /* where the bytes go */
+    size_t len;
+    size_t got;
+    int failed;
+};
+
+static int fetch_writer(void *cls, const void *data, size_t len)
+{
+    struct fetch *f = cls;
+    if (f->got + len > f->len)
+        return CAIRN_E_PROTO;
+    memcpy(f->dst + f->got, data, len);
+    f->got += len;
+    return 0;
+}
+
+/* Fetches n fragment ranges in parallel into their destinations. Sets
+ * fetch[i].failed for every one that did not arrive whole and verified. */
+static void fetch_ranges(struct gw_get *g, struct get_group *gg, const uint32_t *frag,
+                         const uint64_t *off, struct fetch *fs, size_t n)
+{
+    struct tls_res *t = tls_get(g->ctx);
+    struct cn_http_request reqs[EC_MAX_FRAGS];
+    struct cn_http_response resps[EC_MAX_FRAGS];
+    int errs[EC_MAX_FRAGS];
+    char urls[EC_MAX_FRAGS][ADDR_LEN + 8], targets[EC_MAX_FRAGS][64], ranges[EC_MAX_FRAGS][80];
+    const char *hdrs[EC_MAX_FRAGS][2];
+    size_t idx[EC_MAX_FRAGS], nreq = 0;
+    memset(resps, 0, sizeof(resps));
+    for (size_t i = 0; i < n; i++) {
+        fs[i].got = 0;
+        fs[i].failed = 0;
+        if (!t || (gg->bad & (1ull << frag[i])) || gg->cs[frag[i]] == 0 ||
+            cs_url(g->ctx, gg->cs[frag[i]], urls[i]) != 0) {
+            fs[i].failed = 1;
+            gg->bad |= 1ull << frag[i];
+            continue;
+        }
+        fragment_target(gg->id, frag[i], targets[i]);
+        snprintf(ranges[i], sizeof(ranges[i]), "Range: bytes=%" PRIu64 "-%" PRIu64, off[i],
+                 off[i] + fs[i].len - 1);
+        hdrs[i][0] = ranges[i];
+        hdrs[i][1] = NULL;
+        reqs[nreq] = (struct cn_http_request){.method = "GET",
+                                              .base_url = urls[i],
+                                              .target = targets[i],
+                                              .headers = hdrs[i],
+                                              .resp_writer = fetch_writer,
+                                              .resp_cls = &fs[i]};
+        idx[nreq++] = i;
+    }
+    if (nreq > 0 && cn_http_fanout_run(t->fanout, reqs, nreq, resps, errs) != 0) {
+        for (size_t r = 0; r < nreq; r++)
+            fs[idx[r]].failed = 1;
+        nreq = 0;
+    }
+    for (size_t r = 0; r < nreq; r++) {
+        struct fetch *f = &fs[idx[r]];
+        int good =
+            errs[r] == 0 && (resps[r].status == 206 || resps[r].status == 200) && f->got == f->len;
+        const char *crc = good ? cn_http_response_header(&resps[r], "X-Cairn-Range-CRC32C") : NULL;
+        if (good && crc && strtoul(crc, NULL, 16) != ec_crc32c(f->dst, f->len))
+            good = 0; /* damaged in flight */
+        if (!good) {
+            /* Logged once per fragment and read; later stripes skip it. */
+            f->failed = 1;
+            g->ctx->frag_errors++;
+            gg->bad |= 1ull << frag[idx[r]];
+            CN_WARN(LOG, "fragment %u read from %s failed (%s, HTTP %d): reading around it",
+                    frag[idx[r]], urls[idx[r]], cairn_strerror(errs[r]), resps[r].status);
+        }
+        cn_http_response_clear(&resps[r]);
+    }
+}
+
+/* Rebuilds the units of stripe s that the failed pieces need, then copies
+ * those pieces out. lost = data fragments whose pieces failed. */
+static int degraded_stripe(struct gw_get *g, struct get_group *gg, uint64_t s, uint32_t su,
+                           uint64_t lost, const ec_piece *pieces, const struct fetch *fs,
+                           size_t n_pieces, uint64_t base)
+{
+    uint32_t n = gg->k + gg->m;
+    if (g->unit_cap < su) {
+        for (uint32_t i = 0; i < EC_MAX_FRAGS; i++) {
+            free(g->units[i]);
+            g->units[i] = NULL;
+        }
+        g->unit_cap = 0;
+        for (uint32_t i = 0; i < n; i++)
+            if (!(g->units[i] = malloc(su)))
+                return CAIRN_E_NOMEM;
+        g->unit_cap = su;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        if (!g->units[i] && !(g->units[i] = malloc(g->unit_cap)))
+            return CAIRN_E_NOMEM;
+    /* Fetch whole units from every fragment not known lost, data first,
+     * until k have arrived. */
+    uint64_t present = 0;
+    uint64_t tried = lost | gg->bad;
+    while ((uint32_t)__builtin_popcountll(present) < gg->k) {
+        uint32_t frag[EC_MAX_FRAGS];
+        uint64_t off[EC_MAX_FRAGS];
+        struct fetch fs2[EC_MAX_FRAGS];
+        size_t want = gg->k - (uint32_t)__builtin_popcountll(present), c = 0;
+        for (uint32_t i = 0; i < n && c < want; i++) {
+            if (tried & (1ull << i))
+                continue;
+            tried |= 1ull << i;
+            frag[c] = i;
+            off[c] = s * gg->unit;
+            fs2[c] = (struct fetch){.dst = g->units[i], .len = su};
+            c++;
+        }
+        if (c == 0)
+            return CAIRN_E_ERASURES; /* more than m fragments lost */
+        fetch_ranges(g, gg, frag, off, fs2, c);
+        for (size_t i = 0; i < c; i++)
+            if (!fs2[i].failed)
+                present |= 1ull << frag[i];
+    }
+    ec_codec *codec = codec_for(g->ctx, gg->k, gg->m);
+    if (!codec)
+        return CAIRN_E_NOMEM;
+    int rc = ec_decode(codec, su, g->units, present, lost);
+    if (rc)
+        return rc;
+    g->ctx->degraded++;
+    g->ctx->decodes += (uint64_t)__builtin_popcountll(lost & ~present);
+    for (size_t i = 0; i < n_pieces; i++) {
+        if (!fs[i].failed)
+            continue;
+        const ec_piece *pc = &pieces[i];
+        memcpy(g->out + (pc->obj_off - base), g->units[pc->frag] + (pc->frag_off - s * gg->unit),
+               pc->len);
+    }
+    return 0;
+}
+
+/* Fills g->out with the next stripe's worth of the requested range. */
+static int fill(struct gw_get *g)
+{
+    size_t gi = 0;
+    while (gi < g->n_groups && !(g->pos >= g->groups[gi].offset &&
+                                 g->pos < g->groups[gi].offset + g->groups[gi].data_length))
+        gi++;
+    if (gi == g->n_groups)
+        return CAIRN_E_CORRUPT; /* extents do not cover the object */
+    struct get_group *gg = &g->groups[gi];
+    ec_layout l = group_layout(gg);
+    uint64_t in_group = g->pos - gg->offset;
+    uint64_t sb = (uint64_t)gg->k * gg->unit;
+    uint64_t s = in_group / sb;
+    uint64_t stripe_end = gg->offset + s * sb + ec_layout_stripe_data_len(&l, gg->data_length, s);
+    uint64_t stop = g->end < stripe_end ? g->end : stripe_end;
+    uint32_t su = ec_layout_stripe_unit(&l, gg->data_length, s);
+
+    ec_piece pieces[EC_MAX_K];
+    struct fetch fs[EC_MAX_K];
+    uint32_t frag[EC_MAX_K];
+    uint64_t off[EC_MAX_K];
+    size_t n = 0;
+    ec_range_iter it;
+    ec_range_iter_init(&it, &l, gg->data_length, in_group, stop - g->pos);
+    while (n < EC_MAX_K && ec_range_iter_next(&it, &pieces[n])) {
+        pieces[n].obj_off += gg->offset;
+        frag[n] = pieces[n].frag;
+        off[n] = pieces[n].frag_off;
+        fs[n] = (struct fetch){.dst = g->out + (pieces[n].obj_off - g->pos),
+                               .len = (size_t)pieces[n].len};
+        n++;
+    }
+    fetch_ranges(g, gg, frag, off, fs, n);
+    uint64_t lost = 0;
+    for (size_t i = 0; i < n; i++)
+        if (fs[i].failed)
+            lost |= 1ull << frag[i];
+    if (lost) {
+        int rc = degraded_stripe(g, gg, s, su, lost, pieces, fs, n, g->pos);
+        if (rc)
+            return rc;
+    }
+    g->out_len = (size_t)(stop - g->pos);
+    g->out_pos = 0;
+    g->pos = stop;
+    return 0;
+}
+
+ssize_t gw_get_read(struct gw_get *g, void *buf, size_t max)
+{
+    if (g->inline_data) {
+        size_t n = (size_t)(g->end - g->pos) < max ? (size_t)(g->end - g->pos) : max;
+        memcpy(buf, g->inline_data + g->pos, n);
+        g->pos += n;
+        return (ssize_t)n;
+    }
+    if (g->out_pos == g->out_len) {
+        if (g->pos >= g->end)
+            return 0;
+        int rc = fill(g);
+        if (rc)
+            return rc;
+    }
+    size_t n = g->out_len - g->out_pos < max ? g->out_len - g->out_pos : max;
+    memcpy(buf, g->out + g->out_pos, n);
+    g->out_pos += n;
+    return (ssize_t)n;
+}

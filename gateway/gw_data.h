@@ -1,0 +1,90 @@
+/* gw_data: the gateway's erasure-coded data path (DESIGN.md "Data paths").
+ *
+ * PUT: gw_put_* takes the object body as it streams in, cuts it into chunk
+ * groups and stripes (ec_layout), encodes every stripe with ISA-L and pushes
+ * the k+m fragment pieces to the group's chunkservers in parallel (one HTTP
+ * stream per fragment), computing the MD5 ETag and each fragment's CRC32C on
+ * the way. Memory per upload: one stripe of data plus its parity. A group is
+ * accepted when at least k + write_quorum_extra fragments are durable (each
+ * chunkserver fsyncs before it answers); fragments that failed are recorded
+ * as missing (chunkserver id 0) for repair.
+ *
+ * GET: gw_get_* produces the bytes of an object range stripe by stripe,
+ * reading only the stripes and fragments the range needs, data fragments
+ * first. A fragment that is missing, unreachable, slow past the timeout, or
+ * whose bytes fail their CRC is read around: the stripe's units are fetched
+ * from the other fragments and the lost ones decoded.
+ *
+ * Threads: a gw_ctx is shared by every request thread; gw_put / gw_get
+ * objects belong to one request (one thread at a time). */
+#ifndef CAIRN_GW_DATA_H
+#define CAIRN_GW_DATA_H
+
+#include "ec_layout.h"
+#include "md_cmd.h"
+#include "meta.pb-c.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct cn_auth;
+struct gw_ctx;
+struct gw_put;
+struct gw_get;
+
+struct gw_ctx_opts {
+    const char *const *meta_urls; /* metadata replicas (copied) */
+    size_t n_meta;
+    const struct cn_auth *auth;  /* cluster secret, borrowed */
+    uint32_t write_quorum_extra; /* a group needs k + this many fragments (default 1) */
+    int64_t fragment_timeout_ms; /* one chunkserver request; 0 = 10000 */
+};
+
+int gw_ctx_new(const struct gw_ctx_opts *opts, struct gw_ctx **out);
+void gw_ctx_free(struct gw_ctx *ctx);
+
+/* The calling thread's metadata client (created on first use, freed when the
+ * thread exits). NULL when out of memory. */
+struct md_client *gw_ctx_meta(struct gw_ctx *ctx);
+
+/* Counters for /metrics. */
+struct gw_data_stats {
+    uint64_t degraded_reads;  /* stripes served by decoding */
+    uint64_t decodes;         /* fragments rebuilt by decoding */
+    uint64_t fragment_errors; /* fragment reads or writes that failed */
+    uint64_t short_groups;    /* groups committed with fewer than k+m fragments */
+};
+void gw_ctx_stats(struct gw_ctx *ctx, struct gw_data_stats *out);
+
+/* ---- PUT ---- */
+
+/* Starts an upload of exactly size bytes laid out by l. Returns 0,
+ * CAIRN_E_INVAL (bad layout) or CAIRN_E_NOMEM. */
+int gw_put_begin(struct gw_ctx *ctx, const ec_layout *l, uint64_t size, struct gw_put **out);
+/* Feeds the next body bytes. Returns 0, CAIRN_E_RANGE (more than size bytes),
+ * CAIRN_E_UNAVAIL (a group could not reach its write quorum, or no placement)
+ * or another error; after an error only gw_put_free is valid. */
+int gw_put_write(struct gw_put *p, const void *data, size_t len);
+/* After exactly size bytes: completes the last group. On success fills
+ * md5[16] and returns the group list in *groups / *n_groups (owned by p, valid
+ * until gw_put_free). CAIRN_E_RANGE if fewer than size bytes arrived. */
+int gw_put_finish(struct gw_put *p, uint8_t md5[16], const struct md_group_desc **groups,
+                  size_t *n_groups);
+/* Frees the upload. Fragments of an upload that never committed become
+ * orphans that garbage collection removes (their groups are in no record). */
+void gw_put_free(struct gw_put *p);
+
+/* ---- GET ---- */
+
+/* Opens a reader over bytes [off, off+len) of the object described by rec
+ * (copied). Returns 0, CAIRN_E_INVAL or CAIRN_E_NOMEM. */
+int gw_get_open(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t off, uint64_t len,
+                struct gw_get **out);
+/* Writes up to max next bytes into buf. Returns the count (> 0), 0 at the
+ * end, or a negative CAIRN_E_* (CAIRN_E_ERASURES: a stripe lost more than m
+ * fragments; CAIRN_E_UNAVAIL: too few chunkservers answered). */
+ssize_t gw_get_read(struct gw_get *g, void *buf, size_t max);
+void gw_get_close(struct gw_get *g);
+
+#endif
