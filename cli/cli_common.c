@@ -4,6 +4,7 @@
 #include "cn_config.h"
 #include "cn_error.h"
 #include "cn_http_client.h"
+#include "md_client.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,4 +154,32 @@ int cli_state_hash(struct cli_global *g)
     cn_http_response_clear(&resp);
     cn_http_client_free(h);
     return failed;
+}
+
+int cli_repair(struct cli_global *g, const char *group_hex)
+{
+    struct md_client_opts o = {.replicas = (const char *const *)g->replicas,
+                               .n_replicas = g->n_replicas,
+                               .auth = g->auth,
+                               .timeout_ms = 10000};
+    struct md_client *c;
+    if (md_client_new(&o, &c) != 0)
+        return 1;
+    char target[96];
+    if (group_hex)
+        snprintf(target, sizeof(target), "/v1/repair?group=%.32s", group_hex);
+    else
+        snprintf(target, sizeof(target), "/v1/repair");
+    uint8_t *res = NULL;
+    size_t rlen = 0;
+    int rc = md_client_post(c, target, "", 0, &res, &rlen);
+    free(res);
+    md_client_free(c);
+    if (rc != 0) {
+        fprintf(stderr, "cairn repair: %s\n", cairn_strerror(rc));
+        return 1;
+    }
+    printf(group_hex ? "repair of group %s queued first\n" : "rescan started%s\n",
+           group_hex ? group_hex : "");
+    return 0;
 }

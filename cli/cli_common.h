@@ -26,4 +26,8 @@ int cli_status(struct cli_global *g);
  * Returns 0, or 1 when it cannot be reached. */
 int cli_state_hash(struct cli_global *g);
 
+/* `cairn repair [GROUP_HEX]`: asks the leader to rescan for degraded groups
+ * now, or to repair one chunk group first. Returns 0 when accepted. */
+int cli_repair(struct cli_global *g, const char *group_hex);
+
 #endif

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const later[] = {"repair", "scrub", "drain", "keys", NULL};
+static const char *const later[] = {"scrub", "drain", "keys", NULL};
 
 static void usage(FILE *out)
 {
@@ -27,7 +27,9 @@ static void usage(FILE *out)
                  "                         replica (equal on two replicas = identical state)\n"
                  "  bench meta [options]   committed commands/s and latency of the metadata\n"
                  "                         group, next to one fdatasync (cairn bench meta --help)\n"
-                 "  repair, scrub, drain, keys   not built yet (issue #6)\n");
+                 "  repair [GROUP]         rescan for degraded groups now, or repair one\n"
+                 "                         chunk group (32 hex digits) first\n"
+                 "  scrub, drain, keys     not built yet (issue #6)\n");
 }
 
 int main(int argc, char **argv)
@@ -48,6 +50,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[next];
     if (!strcmp(cmd, "status")) {
         rc = cli_status(&g);
+    } else if (!strcmp(cmd, "repair")) {
+        rc = cli_repair(&g, next + 1 < argc ? argv[next + 1] : NULL);
     } else if (!strcmp(cmd, "state-hash")) {
         rc = cli_state_hash(&g);
     } else if (!strcmp(cmd, "bench")) {

@@ -18,7 +18,8 @@ static struct {
     char *secret_file;
     char *secret;
     int64_t heartbeat_ms, election_ms, request_timeout_ms;
-    int64_t trim_every, trim_keep, window, down_after_ms;
+    int64_t trim_every, trim_keep, window, down_after_ms, out_after_ms;
+    int64_t repair_concurrency, repair_bandwidth, repair_scan_ms;
     char *log_level;
 } conf;
 
@@ -52,6 +53,17 @@ static const struct cn_config_option options[] = {
     CN_CONF_OPT_DURATION("down-after", "30s", 100, 86400000,
                          "a chunkserver silent this long is down (gets no new fragments)",
                          &conf.down_after_ms),
+    CN_CONF_OPT_DURATION("out-after", "10m", 1000, 604800000,
+                         "a chunkserver silent this long is out: its fragments are rebuilt "
+                         "elsewhere (until then a returning one is simply up again)",
+                         &conf.out_after_ms),
+    CN_CONF_OPT_INT("repair-concurrency", "2", 1, 64, "rebuilds running at once, cluster-wide",
+                    &conf.repair_concurrency),
+    CN_CONF_OPT_INT("repair-bandwidth", "0", 0, 100000,
+                    "repair budget in MB/s of rebuilt fragments (0 = unlimited)",
+                    &conf.repair_bandwidth),
+    CN_CONF_OPT_DURATION("repair-scan-interval", "10s", 100, 86400000,
+                         "pause between full scans for degraded groups", &conf.repair_scan_ms),
     CN_CONF_OPT_STRING("log-level", "info", "debug, info, warn or error", &conf.log_level),
 };
 
@@ -159,6 +171,10 @@ int main(int argc, char **argv)
     cfg.request_timeout_ms = (uint64_t)conf.request_timeout_ms;
     cfg.window = (uint32_t)conf.window;
     cfg.down_after_ms = (uint64_t)conf.down_after_ms;
+    cfg.out_after_ms = (uint64_t)conf.out_after_ms;
+    cfg.repair_concurrency = (uint32_t)conf.repair_concurrency;
+    cfg.repair_bandwidth_mb_s = (double)conf.repair_bandwidth;
+    cfg.repair_scan_ms = (uint64_t)conf.repair_scan_ms;
 
     /* Block the stop signals in every thread; the main thread waits for them. */
     sigset_t set;

@@ -111,7 +111,7 @@ static int call(struct md_client *c, const char *method, const char *target,
                                       .timeout_ms = left < c->attempt_ms ? left : c->attempt_ms};
         struct cn_http_response resp = {0};
         int rc = cn_http_client_do(c->http, &req, &resp);
-        if (rc == 0 && resp.status == 200) {
+        if (rc == 0 && resp.status / 100 == 2) {
             *result = (uint8_t *)resp.body;
             *result_len = resp.body_len;
             resp.body = NULL;

@@ -6,8 +6,10 @@
 #include "cn_http_server.h"
 #include "cn_log.h"
 #include "cn_util.h"
+#include "md_cmd.h"
 #include "md_place.h"
 #include "md_query.h"
+#include "md_repair.h"
 #include "md_sm.h"
 #include "md_snap.h"
 #include "md_store.h"
@@ -250,7 +252,9 @@ struct md_server {
     struct hb_entry {
         uint64_t id, capacity, free;
         int64_t last_seen_ms;
+        char address[MD_REPAIR_ADDR_MAX];
     } hb[MAX_TRACKED_CS];
+    struct md_repair *repair;
     size_t n_hb;
     atomic_llong leader_since_ms; /* when this replica last became leader; -1 if not */
 
@@ -760,9 +764,13 @@ static void publish_status(struct md_server *s)
         s->last_leader = st.leader;
     if (s->last_role == PAXOS_LEADER && st.role != PAXOS_LEADER && s->n_pending)
         fail_all_pending(s, st.leader);
-    if (st.role == PAXOS_LEADER && s->last_role != PAXOS_LEADER)
+    if (st.role == PAXOS_LEADER && s->last_role != PAXOS_LEADER) {
+        /* Heartbeats from an earlier term must not read as silence now. */
+        pthread_mutex_lock(&s->hb_mu);
+        s->n_hb = 0;
+        pthread_mutex_unlock(&s->hb_mu);
         s->leader_since_ms = cn_mono_ms();
-    else if (st.role != PAXOS_LEADER)
+    } else if (st.role != PAXOS_LEADER)
         s->leader_since_ms = -1;
     s->last_role = st.role;
     pthread_mutex_lock(&s->st_mu);
@@ -1382,6 +1390,101 @@ static int heartbeat_end(struct cn_http_req *req, void *cls)
     return cn_http_respond(req, 200, "application/x-protobuf", out, olen);
 }
 
+/* ---------------------------------------------------------------- repair --
+ * The repair executor (md_repair.h) runs beside the core: it reads the store,
+ * asks chunkservers to rebuild, and commits each move through Paxos like any
+ * client command. */
+static int repair_live(void *ctx, uint64_t id, struct md_repair_live *out)
+{
+    struct md_server *s = ctx;
+    int rc = CAIRN_E_NOTFOUND;
+    pthread_mutex_lock(&s->hb_mu);
+    for (size_t i = 0; i < s->n_hb; i++) {
+        if (s->hb[i].id == id) {
+            out->last_seen_ms = s->hb[i].last_seen_ms;
+            out->free = s->hb[i].free;
+            memcpy(out->address, s->hb[i].address, sizeof(out->address));
+            rc = 0;
+        }
+    }
+    pthread_mutex_unlock(&s->hb_mu);
+    return rc;
+}
+
+static int repair_is_leader(void *ctx)
+{
+    return ((struct md_server *)ctx)->leader_since_ms >= 0;
+}
+
+static int repair_commit(void *ctx, uint64_t client_id, uint64_t seq, const uint8_t *cmd,
+                         size_t len)
+{
+    struct md_server *s = ctx;
+    struct event *e = calloc(1, sizeof(*e));
+    struct waiter *w = waiter_new();
+    uint8_t *data = malloc(len ? len : 1);
+    if (!e || !w || !data) {
+        free(e);
+        free(data);
+        if (w) {
+            waiter_put(w);
+            waiter_put(w);
+        }
+        return CAIRN_E_NOMEM;
+    }
+    memcpy(data, cmd, len);
+    e->type = EV_SUBMIT;
+    e->client_id = client_id;
+    e->seq = seq;
+    e->data = data;
+    e->len = (uint32_t)len;
+    e->w = w;
+    post_event(s, e);
+    int rc;
+    if (!waiter_wait(w, (int64_t)s->cfg.request_timeout_ms))
+        rc = CAIRN_E_TIMEOUT;
+    else if (w->status != 0)
+        rc = w->status;
+    else
+        rc = md_result_status(w->result, w->result_len, NULL);
+    waiter_put(w);
+    return rc;
+}
+
+/* POST /v1/repair/damage?group=HEX&index=N&cs=ID: a gateway's degraded read
+ * or a chunkserver's scrub found a fragment bad. POST /v1/repair[?group=HEX]:
+ * rescan everything now, or repair one group first. Leader only. */
+static int repair_end(struct cn_http_req *req, void *cls)
+{
+    struct md_server *s = cls;
+    const char *ghex = cn_http_req_arg(req, "group");
+    uint8_t gid[16];
+    if (ghex && cn_hex_decode(ghex, gid, sizeof(gid)) != 0)
+        return cn_http_respond_error(req, 400, "group must be 32 hex digits");
+    int rc;
+    if (strcmp(cn_http_req_path(req), "/v1/repair/damage") == 0) {
+        uint64_t index, cs;
+        if (!ghex || parse_u64(cn_http_req_arg(req, "index"), &index) ||
+            parse_u64(cn_http_req_arg(req, "cs"), &cs) || index >= 64)
+            return cn_http_respond_error(req, 400, "group, index and cs are required");
+        rc = md_repair_report_damage(s->repair, gid, (uint32_t)index, cs);
+    } else if (ghex) {
+        rc = md_repair_repair_group(s->repair, gid);
+    } else {
+        rc = md_repair_rescan(s->repair);
+    }
+    if (rc == CAIRN_E_NOTLEADER) {
+        struct paxos_status st;
+        pthread_mutex_lock(&s->st_mu);
+        st = s->st;
+        pthread_mutex_unlock(&s->st_mu);
+        return respond_not_leader(req, s, st.leader);
+    }
+    if (rc != 0)
+        return cn_http_respond_error(req, cn_http_status_for_error(rc), cairn_strerror(rc));
+    return cn_http_respond(req, 202, NULL, NULL, 0);
+}
+
 /* GET /v1/place?count=N[&exclude=ID,ID]: the leader picks N chunkservers for
  * a new chunk group (DESIGN.md: no Paxos write; group ids are random). The
  * answer is one "ID ADDRESS" line per fragment index. */
@@ -1484,7 +1587,7 @@ static int metrics_end(struct cn_http_req *req, void *cls)
     pthread_mutex_lock(&s->st_mu);
     st = s->st;
     pthread_mutex_unlock(&s->st_mu);
-    char buf[4096];
+    char buf[8192];
     int n = snprintf(
         buf, sizeof(buf),
         "# TYPE cairn_meta_is_leader gauge\ncairn_meta_is_leader %d\n"
@@ -1513,6 +1616,8 @@ static int metrics_end(struct cn_http_req *req, void *cls)
         (uint64_t)s->m_leader_changes, (uint64_t)s->m_fsyncs, (double)s->m_fsync_us / 1e6,
         (uint64_t)s->m_msgs_sent, (uint64_t)s->m_msgs_dropped, (uint64_t)s->m_msgs_recv,
         (uint64_t)s->m_reads, (uint64_t)s->m_snap_sent, (uint64_t)s->m_snap_installed);
+    if (n > 0 && (size_t)n < sizeof(buf) && s->repair)
+        n += (int)md_repair_metrics(s->repair, buf + n, sizeof(buf) - (size_t)n);
     return cn_http_respond(req, 200, "text/plain; version=0.0.4", buf, (size_t)n);
 }
 
@@ -1612,6 +1717,7 @@ static int register_routes(struct md_server *s)
         .begin = snap_begin, .body = snap_body, .end = snap_end, .done = snap_done};
     const struct cn_http_handler status = {.end = status_end};
     const struct cn_http_handler place = {.end = place_end};
+    const struct cn_http_handler repair = {.end = repair_end};
     const struct cn_http_handler heartbeat = {.begin = buffer_begin, .end = heartbeat_end};
     const struct cn_http_handler metrics = {.end = metrics_end};
     int rc = 0;
@@ -1629,6 +1735,7 @@ static int register_routes(struct md_server *s)
     rc = rc ? rc
             : cn_http_server_route(s->http, "POST", "/v1/heartbeat", CN_HTTP_ROUTE_EXACT,
                                    &heartbeat, s);
+    rc = rc ? rc : cn_http_server_route(s->http, "POST", "/v1/repair", 0, &repair, s);
     rc = rc ? rc
             : cn_http_server_route(s->http, "GET", "/metrics",
                                    CN_HTTP_ROUTE_EXACT | CN_HTTP_ROUTE_PUBLIC, &metrics, s);
@@ -1789,6 +1896,27 @@ int md_server_start(const struct md_server_config *cfg, struct md_server **out)
         CN_ERROR(LOG, "cannot listen on %s:%u: %s", s->bind_addr, cfg->port, cairn_strerror(rc));
         goto err;
     }
+    struct md_repair_opts ro;
+    md_repair_opts_default(&ro);
+    ro.plan.down_after_ms = (int64_t)s->cfg.down_after_ms;
+    if (cfg->out_after_ms)
+        ro.plan.out_after_ms = (int64_t)cfg->out_after_ms;
+    ro.plan.live = repair_live;
+    ro.plan.live_ctx = s;
+    ro.store = s->store;
+    ro.auth = cfg->auth;
+    ro.is_leader = repair_is_leader;
+    ro.commit = repair_commit;
+    ro.ctx = s;
+    if (cfg->repair_concurrency)
+        ro.max_inflight = cfg->repair_concurrency;
+    ro.bandwidth_mb_s = cfg->repair_bandwidth_mb_s;
+    if (cfg->repair_scan_ms)
+        ro.plan.scan_interval_ms = (int64_t)cfg->repair_scan_ms;
+    if ((rc = md_repair_start(&ro, &s->repair)) != 0) {
+        CN_ERROR(LOG, "cannot start the repair executor: %s", cairn_strerror(rc));
+        goto err;
+    }
     CN_INFO(LOG, "replica %u serving on %s:%u (%u replicas)", cfg->id, s->bind_addr,
             cn_http_server_port(s->http), cfg->n_peers);
     *out = s;
@@ -1808,7 +1936,9 @@ void md_server_stop(struct md_server *s)
 {
     if (!s)
         return;
-    /* The HTTP server first, so no handler waits on a stopped core. */
+    /* Repair first, while the core can still answer its commits; then the
+     * HTTP server, so no handler waits on a stopped core. */
+    md_repair_stop(s->repair);
     if (s->http)
         cn_http_server_stop(s->http);
     pthread_mutex_lock(&s->qmu);

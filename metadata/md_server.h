@@ -12,7 +12,9 @@
  *     wait for their outcome with a timeout;
  *   - one sender thread per peer drains a bounded queue of encoded messages,
  *     several per POST; a full queue drops messages (Paxos tolerates loss);
- *   - a snapshot sender thread, started on demand.
+ *   - a snapshot sender thread, started on demand;
+ *   - the repair executor (md_repair.h): a scanner and a few workers that act
+ *     only while this replica leads.
  *
  * HTTP API (every route HMAC-authenticated except /metrics):
  *   POST /paxos/msg       framed px.Msg messages from a peer       -> 204
@@ -26,6 +28,8 @@
  *                         new chunk group, one "ID ADDRESS" line each
  *   POST /v1/heartbeat    leader only: cl.Heartbeat from a chunkserver (soft
  *                         liveness state) -> cl.HeartbeatReply
+ *   POST /v1/repair[?group=HEX]  leader only: rescan now / repair one group first
+ *   POST /v1/repair/damage?group=HEX&index=N&cs=ID  a fragment read or scrubbed bad
  *   GET  /v1/status       text: one "name value" per line (?hash adds the state hash)
  *   GET  /metrics         Prometheus text
  */
@@ -56,6 +60,11 @@ struct md_server_config {
     uint32_t window;                 /* Paxos pipeline window (slots in flight) */
     uint64_t down_after_ms;          /* a chunkserver silent this long gets no new
                                         fragments (0 = 30000) */
+    uint64_t out_after_ms;           /* silent this long: its fragments are rebuilt
+                                        elsewhere (0 = 600000) */
+    uint32_t repair_concurrency;     /* rebuilds at once, cluster-wide (0 = 2) */
+    double repair_bandwidth_mb_s;    /* repair budget, MB/s (0 = unlimited) */
+    uint64_t repair_scan_ms;         /* pause between full repair scans (0 = 10000) */
 };
 
 /* Opens the store in cfg->data_dir (creating it on first start), recovers the
