@@ -24,6 +24,8 @@ struct cs_heartbeat {
     pthread_cond_t cv;
     int stopping;
     atomic_int registered;
+    uint64_t damage_reported; /* cs_damage_total at the last report */
+    int64_t damage_report_ms;
 };
 
 uint64_t cs_heartbeat_node_id(const char *hex)
@@ -67,6 +69,46 @@ static int do_register(struct cs_heartbeat *hb, const cs_store_stats *st)
     return rc;
 }
 
+/* Sends every listed damaged fragment to the leader's repair queue. */
+static void report_damage(struct cs_heartbeat *hb)
+{
+    if (!hb->o.damage || cs_damage_count(hb->o.damage) == 0)
+        return;
+    uint64_t total = cs_damage_total(hb->o.damage);
+    int64_t now = cn_mono_ms();
+    if (total == hb->damage_reported && now - hb->damage_report_ms < 30000)
+        return;
+    char *list = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&list, &len);
+    if (!f)
+        return;
+    cs_damage_write(hb->o.damage, f);
+    fclose(f);
+    int failed = 0;
+    for (char *line = strtok(list, "\n"); line; line = strtok(NULL, "\n")) {
+        char group[40];
+        unsigned index;
+        if (sscanf(line, "%39s %u", group, &index) != 2)
+            continue;
+        char target[160];
+        snprintf(target, sizeof(target), "/v1/repair/damage?group=%s&index=%u&cs=%llu", group,
+                 index, (unsigned long long)hb->id);
+        uint8_t *res = NULL;
+        size_t rlen;
+        if (md_client_post(hb->meta, target, "", 0, &res, &rlen) != 0)
+            failed = 1;
+        free(res);
+    }
+    free(list);
+    if (!failed) {
+        hb->damage_reported = total;
+        hb->damage_report_ms = now;
+        CN_INFO(LOG, "reported %llu damaged fragment(s) to the metadata leader",
+                (unsigned long long)cs_damage_count(hb->o.damage));
+    }
+}
+
 static void beat(struct cs_heartbeat *hb)
 {
     cs_store_stats st;
@@ -101,6 +143,7 @@ static void beat(struct cs_heartbeat *hb)
     }
     if (rep)
         cl__heartbeat_reply__free_unpacked(rep, NULL);
+    report_damage(hb);
 }
 
 static void *hb_main(void *arg)

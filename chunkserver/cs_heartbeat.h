@@ -3,11 +3,14 @@
  * labels, capacity, free space), then sends a heartbeat to the leader every
  * interval (soft state: liveness, free space, fragment count). When the
  * leader answers that it does not know this chunkserver (or knows it at
- * another address), it registers again. Runs on its own thread; failures are
+ * another address), it registers again. Fragments found damaged (by reads or
+ * the scrubber) are reported to the leader's repair queue whenever the list
+ * grows, and again every 30 s while they stay damaged. Runs on its own thread; failures are
  * logged and retried, never fatal. */
 #ifndef CAIRN_CS_HEARTBEAT_H
 #define CAIRN_CS_HEARTBEAT_H
 
+#include "cs_damage.h"
 #include "cs_store.h"
 
 #include <stddef.h>
@@ -23,6 +26,7 @@ struct cs_heartbeat_opts {
     const char *address;            /* host:port others reach this chunkserver at */
     const char *host, *rack, *zone; /* failure-domain labels ("" = none) */
     cs_store *store;                /* borrowed: id, capacity, free space */
+    cs_damage *damage;              /* borrowed, may be NULL: damaged fragments to report */
     int64_t interval_ms;            /* 0 = 1000 */
 };
 

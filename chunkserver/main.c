@@ -253,6 +253,7 @@ int main(int argc, char **argv)
                                        .rack = conf.rack,
                                        .zone = conf.zone,
                                        .store = store,
+                                       .damage = damage,
                                        .interval_ms = conf.heartbeat_ms};
         rc = cs_heartbeat_start(&hb, &heartbeat);
         if (rc != 0) {

@@ -612,6 +612,26 @@ static int fetch_writer(void *cls, const void *data, size_t len)
     return 0;
 }
 
+/* Tells the leader's repair queue that a chunkserver answered for a fragment
+ * but could not give its bytes (missing, corrupt, or damaged in flight). A
+ * chunkserver that does not answer at all is the heartbeats' business. */
+static void report_damage(struct gw_ctx *ctx, const struct get_group *gg, uint32_t index)
+{
+    struct md_client *mc = gw_ctx_meta(ctx);
+    if (!mc)
+        return;
+    char hex[33], target[160];
+    cn_hex_encode(gg->id, 16, hex);
+    snprintf(target, sizeof(target), "/v1/repair/damage?group=%s&index=%u&cs=%" PRIu64, hex, index,
+             gg->cs[index]);
+    uint8_t *res = NULL;
+    size_t rlen;
+    int rc = md_client_post(mc, target, "", 0, &res, &rlen);
+    free(res);
+    if (rc != 0)
+        CN_WARN(LOG, "could not report a damaged fragment to the leader: %s", cairn_strerror(rc));
+}
+
 /* Fetches n fragment ranges in parallel into their destinations. Sets
  * fetch[i].failed for every one that did not arrive whole and verified. */
 static void fetch_ranges(struct gw_get *g, struct get_group *gg, const uint32_t *frag,
@@ -666,6 +686,8 @@ static void fetch_ranges(struct gw_get *g, struct get_group *gg, const uint32_t 
             gg->bad |= 1ull << frag[idx[r]];
             CN_WARN(LOG, "fragment %u read from %s failed (%s, HTTP %d): reading around it",
                     frag[idx[r]], urls[idx[r]], cairn_strerror(errs[r]), resps[r].status);
+            if (errs[r] == 0 && resps[r].status != 0)
+                report_damage(g->ctx, gg, frag[idx[r]]);
         }
         cn_http_response_clear(&resps[r]);
     }

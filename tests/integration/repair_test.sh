@@ -43,6 +43,20 @@ wait_for 20 tool put bucket1 a "$TEST_DIR/a"
 cs_id() { cut -c1-16 "$TEST_DIR/c$1/chunkserver-id"; }
 holders() { tool info bucket1 "$1" | awk '/^group/ { for (i = 8; i <= NF; i++) print $i }'; }
 
+echo "== a corrupt fragment found by a read is rebuilt in place"
+# A data fragment (index 0..3): the read uses it, finds it corrupt, reports it.
+FRAG=$(find "$TEST_DIR"/c[1-5]/frags -type f -name '*.[0-3]' | head -n 1)
+[ -n "$FRAG" ] || fail "no data fragment found"
+byte_at() { od -An -tu1 -j "$2" -N 1 "$1" | tr -d ' '; }
+ORIG=$(byte_at "$FRAG" 164)
+printf "\\$(printf '%03o' $(( (ORIG + 1) % 256 )))" | dd of="$FRAG" bs=1 seek=164 conv=notrunc 2>/dev/null
+[ "$(byte_at "$FRAG" 164)" != "$ORIG" ] || fail "could not corrupt the fragment"
+tool get bucket1 a "$TEST_DIR/out.a" || fail "degraded read of a corrupt fragment"
+cmp -s "$TEST_DIR/a" "$TEST_DIR/out.a" || fail "corrupt fragment leaked into a read"
+repaired() { [ -f "$FRAG" ] && [ "$(byte_at "$FRAG" 164)" = "$ORIG" ]; }
+wait_for 30 repaired || fail "the corrupt fragment was not rebuilt in place"
+echo "corrupt fragment rebuilt"
+
 echo "== a PUT with a dead chunkserver leaves a hole; repair fills it"
 kill -9 "${CPID[6]}"
 DEAD6=$(cs_id 6)
