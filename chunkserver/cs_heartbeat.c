@@ -109,6 +109,51 @@ static void report_damage(struct cs_heartbeat *hb)
     }
 }
 
+/* Deletes the fragments the leader listed, then commits the acknowledgement
+ * (md.GarbageAck) so the entries leave the garbage list. A fragment already
+ * gone counts as deleted; one that cannot be deleted now is not acknowledged
+ * and comes back in a later heartbeat. */
+static void collect_garbage(struct cs_heartbeat *hb, const Cl__HeartbeatReply *rep)
+{
+    uint64_t *seqs = calloc(rep->n_deletions, sizeof(*seqs));
+    uint64_t *css = calloc(rep->n_deletions, sizeof(*css));
+    size_t n = 0;
+    for (size_t i = 0; seqs && css && i < rep->n_deletions; i++) {
+        const Cl__Deletion *d = rep->deletions[i];
+        if (d->group_id.len != CS_GROUP_ID_LEN)
+            continue;
+        int ok = 1;
+        for (size_t j = 0; j < d->n_indices; j++) {
+            int rc = cs_store_delete(hb->o.store, d->group_id.data, d->indices[j]);
+            if (rc != 0 && rc != CAIRN_E_NOTFOUND)
+                ok = 0;
+        }
+        if (ok) {
+            seqs[n] = d->seq;
+            css[n] = hb->id;
+            n++;
+        }
+    }
+    if (n > 0) {
+        uint64_t seq = md_client_next_seq(hb->meta);
+        uint8_t *cmd = NULL, *res = NULL;
+        size_t clen, rlen;
+        int rc = md_cmd_garbage_ack(md_client_id(hb->meta), seq, seqs, css, n, &cmd, &clen);
+        if (rc == 0)
+            rc = md_client_command(hb->meta, seq, cmd, clen, &res, &rlen);
+        if (rc == 0)
+            rc = md_result_status(res, rlen, NULL);
+        free(cmd);
+        free(res);
+        if (rc == 0)
+            CN_INFO(LOG, "deleted the fragments of %zu garbage group(s)", n);
+        else
+            CN_WARN(LOG, "garbage acknowledgement failed: %s (will repeat)", cairn_strerror(rc));
+    }
+    free(seqs);
+    free(css);
+}
+
 static void beat(struct cs_heartbeat *hb)
 {
     cs_store_stats st;
@@ -136,6 +181,8 @@ static void beat(struct cs_heartbeat *hb)
     }
     Cl__HeartbeatReply *rep = cl__heartbeat_reply__unpack(NULL, rlen, res);
     free(res);
+    if (rep && rep->n_deletions > 0)
+        collect_garbage(hb, rep);
     if (rep && rep->register_) {
         CN_INFO(LOG, "the leader does not know this chunkserver: registering again");
         hb->registered = 0;

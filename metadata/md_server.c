@@ -1381,13 +1381,55 @@ static int heartbeat_end(struct cn_http_req *req, void *cls)
                      strcmp(r->chunkservers[j]->address, hb->address) == 0;
         md_query_result_free(r);
     }
-    cl__heartbeat__free_unpacked(hb, NULL);
     Cl__HeartbeatReply rep = CL__HEARTBEAT_REPLY__INIT;
     rep.register_ = !known;
     rep.down_after_ms = s->cfg.down_after_ms;
-    uint8_t out[64];
-    size_t olen = cl__heartbeat_reply__pack(&rep, out);
-    return cn_http_respond(req, 200, "application/x-protobuf", out, olen);
+
+    /* Garbage collection: the fragments of deleted or overwritten objects
+     * that this chunkserver holds (at most 256 entries a heartbeat). */
+    Md__ListGarbageQ lq = MD__LIST_GARBAGE_Q__INIT;
+    lq.cs = hb->id;
+    lq.max = 256;
+    Md__Query q = MD__QUERY__INIT;
+    q.q_case = MD__QUERY__Q_LIST_GARBAGE;
+    q.list_garbage = &lq;
+    Md__QueryResult *gr = NULL;
+    Cl__Deletion *dels = NULL, **delp = NULL;
+    uint32_t *idx = NULL;
+    if (known && md_query_exec(s->store, &q, &gr) == 0 && gr->n_garbage > 0) {
+        dels = calloc(gr->n_garbage, sizeof(*dels));
+        delp = calloc(gr->n_garbage, sizeof(*delp));
+        idx = calloc(gr->n_garbage * MD_REPAIR_MAX_FRAGS, sizeof(*idx));
+        for (size_t gi = 0; dels && delp && idx && gi < gr->n_garbage; gi++) {
+            const Md__ChunkGroup *g = gr->garbage[gi]->group;
+            Cl__Deletion *d = &dels[rep.n_deletions];
+            cl__deletion__init(d);
+            d->seq = gr->garbage[gi]->seq;
+            d->group_id = g ? g->id : (ProtobufCBinaryData){0, NULL};
+            d->indices = idx + gi * MD_REPAIR_MAX_FRAGS;
+            for (size_t f = 0; g && f < g->n_fragment_cs && f < MD_REPAIR_MAX_FRAGS; f++)
+                if (g->fragment_cs[f] == hb->id)
+                    d->indices[d->n_indices++] = (uint32_t)f;
+            if (d->n_indices > 0)
+                delp[rep.n_deletions++] = d;
+        }
+        rep.deletions = delp;
+    }
+    cl__heartbeat__free_unpacked(hb, NULL);
+    size_t olen = cl__heartbeat_reply__get_packed_size(&rep);
+    uint8_t *out = malloc(olen ? olen : 1);
+    int rc = CAIRN_E_NOMEM;
+    if (out) {
+        cl__heartbeat_reply__pack(&rep, out);
+        rc = cn_http_respond(req, 200, "application/x-protobuf", out, olen);
+    }
+    free(out);
+    free(dels);
+    free(delp);
+    free(idx);
+    if (gr)
+        md_query_result_free(gr);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- repair --

@@ -5,6 +5,7 @@
  *   ec-path-tool put  OPTS BUCKET KEY FILE   stream FILE in, commit the record
  *   ec-path-tool get  OPTS BUCKET KEY OUT [OFF LEN]   read (a range) back
  *   ec-path-tool info OPTS BUCKET KEY        print the groups and locations
+ *   ec-path-tool delete OPTS BUCKET KEY      delete the object (its groups become garbage)
  *
  * OPTS: --meta URLS --cluster-secret-file F [--scheme K+M] [--unit BYTES]
  *       [--frag-max BYTES]. Exit 0 on success, 1 on failure. */
@@ -152,6 +153,25 @@ static int do_get(struct gw_ctx *ctx, const char *bucket, const char *key, const
     return 0;
 }
 
+static int do_delete(struct gw_ctx *ctx, const char *bucket, const char *key)
+{
+    struct md_client *mc = gw_ctx_meta(ctx);
+    uint64_t seq = md_client_next_seq(mc);
+    uint8_t *cmd, *res;
+    size_t clen, rlen;
+    int rc =
+        md_cmd_delete_object(md_client_id(mc), seq, bucket, key, MD_COND_NONE, NULL, &cmd, &clen);
+    if (rc)
+        return die("build delete", rc);
+    rc = md_client_command(mc, seq, cmd, clen, &res, &rlen);
+    free(cmd);
+    if (rc)
+        return die("delete", rc);
+    rc = md_result_status(res, rlen, NULL);
+    free(res);
+    return rc ? die("delete refused", rc) : 0;
+}
+
 static int do_info(struct gw_ctx *ctx, const char *bucket, const char *key)
 {
     Md__QueryResult *holder = NULL;
@@ -161,8 +181,11 @@ static int do_info(struct gw_ctx *ctx, const char *bucket, const char *key)
     printf("size %" PRIu64 " etag %s inline %d groups %zu\n", rec->size, rec->etag, rec->has_inline,
            rec->n_extents);
     for (size_t i = 0; i < rec->n_extents; i++) {
-        printf("group %zu offset %" PRIu64 " len %" PRIu64 " cs", i, rec->extents[i]->offset,
-               rec->extents[i]->group->data_length);
+        char gid[33] = "";
+        if (rec->extents[i]->group->id.len == 16)
+            cn_hex_encode(rec->extents[i]->group->id.data, 16, gid);
+        printf("group %zu offset %" PRIu64 " len %" PRIu64 " id %s cs", i, rec->extents[i]->offset,
+               rec->extents[i]->group->data_length, gid);
         for (size_t j = 0; j < rec->extents[i]->group->n_fragment_cs; j++)
             printf(" %016" PRIx64, rec->extents[i]->group->fragment_cs[j]);
         printf("\n");
@@ -194,9 +217,10 @@ int main(int argc, char **argv)
         }
     }
     if (argc - i < 3 || !secret_file || !n_meta) {
-        fprintf(stderr, "usage: ec-path-tool put|get|info --meta URLS --cluster-secret-file F "
-                        "[--scheme K+M] [--unit N] [--frag-max N] BUCKET KEY [FILE|OUT [OFF "
-                        "LEN]]\n");
+        fprintf(stderr,
+                "usage: ec-path-tool put|get|info|delete --meta URLS --cluster-secret-file F "
+                "[--scheme K+M] [--unit N] [--frag-max N] BUCKET KEY [FILE|OUT [OFF "
+                "LEN]]\n");
         return 2;
     }
     struct cn_auth *auth;
@@ -216,6 +240,8 @@ int main(int argc, char **argv)
         rc = do_put(ctx, argv[i + 1], argv[i + 2], argv[i + 3]);
     else if (!strcmp(op, "get") && argc - i >= 4)
         rc = do_get(ctx, argv[i + 1], argv[i + 2], argv[i + 3], argc - i - 4, argv + i + 4);
+    else if (!strcmp(op, "delete"))
+        rc = do_delete(ctx, argv[i + 1], argv[i + 2]);
     else if (!strcmp(op, "info"))
         rc = do_info(ctx, argv[i + 1], argv[i + 2]);
     else

@@ -5,7 +5,9 @@
 #   - the fragments of a chunkserver that stays silent past out-after are
 #     rebuilt on another host and the moves committed through Paxos;
 #   - the rebuilt fragments are real: with two more chunkservers killed, every
-#     object still reads back byte-exact.
+#     object still reads back byte-exact;
+#   - a deleted object's fragments are deleted from the live chunkservers
+#     (garbage list -> heartbeat reply -> delete -> acknowledged through Paxos).
 source "$(dirname "$0")/lib.sh"
 
 META="$CAIRN_BUILD/metadata/cairn-meta"
@@ -41,7 +43,7 @@ wait_for 20 tool put bucket1 a "$TEST_DIR/a"
 
 # Chunkserver ids as the metadata service knows them (first 64 bits).
 cs_id() { cut -c1-16 "$TEST_DIR/c$1/chunkserver-id"; }
-holders() { tool info bucket1 "$1" | awk '/^group/ { for (i = 8; i <= NF; i++) print $i }'; }
+holders() { tool info bucket1 "$1" | awk '/^group/ { for (i = 10; i <= NF; i++) print $i }'; }
 
 echo "== a corrupt fragment found by a read is rebuilt in place"
 # A data fragment (index 0..3): the read uses it, finds it corrupt, reports it.
@@ -84,4 +86,12 @@ for k in a b; do
   cmp -s "$TEST_DIR/$k" "$TEST_DIR/out.$k" || fail "$k differs after repair"
 done
 curl -sf "http://127.0.0.1:${MP[0]}/metrics" | grep -q cairn_repair || true
+echo "== garbage collection: a deleted object's fragments leave every chunkserver"
+GID=$(tool info bucket1 b | awk '/^group/ { print $8 }')
+LIVE=("$TEST_DIR"/c{3,4,5,7}/frags)  # the dead ones delete theirs when they return
+[ -n "$(find "${LIVE[@]}" -name "$GID.*")" ] || fail "no fragments of b found before delete"
+tool delete bucket1 b
+no_frags() { [ -z "$(find "${LIVE[@]}" -name "$GID.*")" ]; }
+wait_for 20 no_frags || fail "fragments of a deleted object are still stored"
+echo "garbage collected"
 echo "repair: all checks passed"
