@@ -5,6 +5,8 @@
 #include "cn_error.h"
 #include "cn_http_client.h"
 #include "md_client.h"
+#include "md_cmd.h"
+#include "cn_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,5 +183,129 @@ int cli_repair(struct cli_global *g, const char *group_hex)
     }
     printf(group_hex ? "repair of group %s queued first\n" : "rescan started%s\n",
            group_hex ? group_hex : "");
+    return 0;
+}
+
+static int set_cs_state(struct md_client *c, uint64_t id, int state)
+{
+    uint64_t seq = md_client_next_seq(c);
+    uint8_t *cmd = NULL, *res = NULL;
+    size_t clen, rlen;
+    int rc =
+        md_cmd_set_cs_state(md_client_id(c), seq, id, state, 0, 0, 0, cn_wall_ms(), &cmd, &clen);
+    if (rc == 0)
+        rc = md_client_command(c, seq, cmd, clen, &res, &rlen);
+    if (rc == 0)
+        rc = md_result_status(res, rlen, NULL);
+    free(cmd);
+    free(res);
+    return rc;
+}
+
+/* Fragments the committed state still places on chunkserver id (counted in
+ * pages); negative on error. */
+static long fragments_on(struct md_client *c, uint64_t id)
+{
+    long total = 0;
+    uint8_t after[16];
+    uint32_t after_index = 0;
+    int have_after = 0;
+    for (;;) {
+        uint8_t *q = NULL, *res = NULL;
+        size_t qlen, rlen;
+        int rc = md_q_fragments_on(id, have_after ? after : NULL, after_index, 1000, &q, &qlen);
+        if (rc == 0)
+            rc = md_client_read(c, q, qlen, &res, &rlen);
+        free(q);
+        if (rc != 0)
+            return rc;
+        Md__QueryResult *r = md_query_result_decode(res, rlen);
+        free(res);
+        if (!r)
+            return CAIRN_E_PROTO;
+        total += (long)r->n_fragments;
+        int more = r->truncated && r->n_fragments > 0;
+        if (more) {
+            const Md__FragmentRef *last = r->fragments[r->n_fragments - 1];
+            if (last->group_id.len == 16)
+                memcpy(after, last->group_id.data, 16);
+            after_index = last->index;
+            have_after = 1;
+        }
+        md__query_result__free_unpacked(r, NULL);
+        if (!more)
+            return total;
+    }
+}
+
+int cli_drain(struct cli_global *g, int argc, char **argv)
+{
+    if (argc < 1 || !strcmp(argv[0], "--help")) {
+        fprintf(argc < 1 ? stderr : stdout,
+                "usage: cairn drain CHUNKSERVER_ID [--no-wait]\n"
+                "Moves every fragment off the chunkserver (it keeps serving meanwhile), then\n"
+                "marks it retired. The id is the decimal or 16-hex-digit id `cairn status`\n"
+                "and the chunkserver's log show.\n");
+        return argc < 1 ? 2 : 0;
+    }
+    char *end;
+    uint64_t id = strlen(argv[0]) == 16 ? strtoull(argv[0], &end, 16) : strtoull(argv[0], &end, 10);
+    if (*end || id == 0) {
+        fprintf(stderr, "cairn drain: '%s' is not a chunkserver id\n", argv[0]);
+        return 2;
+    }
+    int wait = !(argc > 1 && !strcmp(argv[1], "--no-wait"));
+    struct md_client_opts o = {.replicas = (const char *const *)g->replicas,
+                               .n_replicas = g->n_replicas,
+                               .auth = g->auth,
+                               .timeout_ms = 15000};
+    struct md_client *c;
+    if (md_client_new(&o, &c) != 0)
+        return 1;
+    int rc = set_cs_state(c, id, MD__CHUNKSERVER_STATE__CS_DRAINING);
+    if (rc != 0) {
+        fprintf(stderr, "cairn drain: %s\n", cairn_strerror(rc));
+        md_client_free(c);
+        return 1;
+    }
+    long start = fragments_on(c, id);
+    printf("chunkserver %016llx is draining: %ld fragment(s) to move\n", (unsigned long long)id,
+           start);
+    fflush(stdout);
+    if (!wait) {
+        md_client_free(c);
+        return 0;
+    }
+    long left = start, shown = -1;
+    int64_t last_change = cn_mono_ms();
+    int hinted = 0;
+    while (left != 0) {
+        if (left < 0) {
+            fprintf(stderr, "cairn drain: %s\n", cairn_strerror((int)left));
+            md_client_free(c);
+            return 1;
+        }
+        if (left != shown) {
+            printf("  %ld fragment(s) left\n", left);
+            fflush(stdout);
+            shown = left;
+            last_change = cn_mono_ms();
+        } else if (!hinted && cn_mono_ms() - last_change > 30000) {
+            printf("  no progress for 30 s: is there a live chunkserver on another host for\n"
+                   "  every group? (the leader's log says when it finds no placement)\n");
+            fflush(stdout);
+            hinted = 1;
+        }
+        cn_sleep_ms(500);
+        left = fragments_on(c, id);
+    }
+    rc = set_cs_state(c, id, MD__CHUNKSERVER_STATE__CS_RETIRED);
+    md_client_free(c);
+    if (rc != 0) {
+        fprintf(stderr, "cairn drain: drained, but could not mark it retired: %s\n",
+                cairn_strerror(rc));
+        return 1;
+    }
+    printf("chunkserver %016llx drained and retired\n", (unsigned long long)id);
     return 0;
 }

@@ -30,4 +30,10 @@ int cli_state_hash(struct cli_global *g);
  * now, or to repair one chunk group first. Returns 0 when accepted. */
 int cli_repair(struct cli_global *g, const char *group_hex);
 
+/* `cairn drain ID [--no-wait]`: marks chunkserver ID (decimal or 16 hex
+ * digits) DRAINING so repair moves every fragment off it while it keeps
+ * serving, shows progress until none is left, then marks it RETIRED.
+ * Returns 0 when drained (or, with --no-wait, when draining started). */
+int cli_drain(struct cli_global *g, int argc, char **argv);
+
 #endif

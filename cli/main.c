@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const later[] = {"scrub", "drain", "keys", NULL};
+static const char *const later[] = {"scrub", "keys", NULL};
 
 static void usage(FILE *out)
 {
@@ -29,7 +29,9 @@ static void usage(FILE *out)
                  "                         group, next to one fdatasync (cairn bench meta --help)\n"
                  "  repair [GROUP]         rescan for degraded groups now, or repair one\n"
                  "                         chunk group (32 hex digits) first\n"
-                 "  scrub, drain, keys     not built yet (issue #6)\n");
+                 "  drain ID [--no-wait]   move every fragment off chunkserver ID, then\n"
+                 "                         retire it (progress shown)\n"
+                 "  scrub, keys            not built yet (issue #6)\n");
 }
 
 int main(int argc, char **argv)
@@ -50,6 +52,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[next];
     if (!strcmp(cmd, "status")) {
         rc = cli_status(&g);
+    } else if (!strcmp(cmd, "drain")) {
+        rc = cli_drain(&g, argc - next - 1, argv + next + 1);
     } else if (!strcmp(cmd, "repair")) {
         rc = cli_repair(&g, next + 1 < argc ? argv[next + 1] : NULL);
     } else if (!strcmp(cmd, "state-hash")) {

@@ -50,7 +50,8 @@ void md_repair_plan_opts_default(struct md_repair_plan_opts *o)
 struct cs_entry {
     uint64_t id;
     enum md_repair_cs_state st;
-    int active; /* record state ACTIVE: may receive fragments */
+    int active;   /* record state ACTIVE: may receive fragments */
+    int draining; /* record state DRAINING: its fragments move elsewhere while it serves */
     uint64_t free;
     char *host, *rack, *zone;
     char address[MD_REPAIR_ADDR_MAX];
@@ -64,6 +65,7 @@ struct entry {
     uint64_t skip_until_gen; /* not evaluated while gen < this */
     uint64_t lost_mask;      /* lost, OUT or damaged fragments */
     uint64_t down_mask;      /* fragments on DOWN chunkservers */
+    uint64_t drain_mask;     /* fragments on DRAINING chunkservers that are UP */
     uint32_t attempts;
     uint32_t n_damage;
     uint8_t in_flight, forced, unrecoverable;
@@ -313,6 +315,7 @@ static int cs_refresh(struct md_repair_planner *p, struct md_store *store, int64
             break;
         }
         c->active = r->state == MD__CHUNKSERVER_STATE__CS_ACTIVE;
+        c->draining = r->state == MD__CHUNKSERVER_STATE__CS_DRAINING;
         struct md_repair_live lv;
         memset(&lv, 0, sizeof(lv));
         int lrc = p->o.live(p->o.live_ctx, r->id, &lv);
@@ -358,7 +361,7 @@ static int pass_start(struct md_repair_planner *p)
     p->n_suspects = 0;
     s[p->n_suspects++] = 0;
     for (size_t i = 0; i < p->n_cs; i++)
-        if (p->cs[i].st != MD_REPAIR_CS_UP)
+        if (p->cs[i].st != MD_REPAIR_CS_UP || p->cs[i].draining)
             s[p->n_suspects++] = p->cs[i].id;
     p->gen++;
     p->pos = 0;
@@ -383,16 +386,20 @@ static int scan_key(struct md_repair_planner *p, uint64_t cs, const uint8_t *gid
                     int64_t now_ms)
 {
     enum md_repair_cs_state st = cs ? md_repair_plan_cs_state(p, cs) : MD_REPAIR_CS_OUT;
-    if (st == MD_REPAIR_CS_UP || index >= MD_REPAIR_MAX_FRAGS)
+    const struct cs_entry *c = cs ? cs_find(p, cs) : NULL;
+    int draining = st == MD_REPAIR_CS_UP && c && c->draining;
+    if ((st == MD_REPAIR_CS_UP && !draining) || index >= MD_REPAIR_MAX_FRAGS)
         return 0; /* came back since the pass started */
     struct entry *e = entry_get(p, gid, now_ms);
     if (!e)
         return CAIRN_E_NOMEM;
     if (e->pass_gen != p->gen) {
         e->pass_gen = p->gen;
-        e->lost_mask = e->down_mask = 0;
+        e->lost_mask = e->down_mask = e->drain_mask = 0;
     }
-    if (st == MD_REPAIR_CS_OUT)
+    if (draining)
+        e->drain_mask |= 1ull << index;
+    else if (st == MD_REPAIR_CS_OUT)
         e->lost_mask |= 1ull << index;
     else
         e->down_mask |= 1ull << index;
@@ -482,10 +489,11 @@ static int entry_order(const struct entry *a, const struct entry *b)
 static int entry_ready(const struct md_repair_planner *p, const struct entry *e, int64_t now_ms)
 {
     return !e->in_flight && e->retry_after_ms <= now_ms && e->skip_until_gen <= p->gen &&
-           (e->lost_mask || e->n_damage || e->forced);
+           (e->lost_mask || e->drain_mask || e->n_damage || e->forced);
 }
 
-enum frag_kind { F_LIVE, F_LOST, F_OUT, F_DOWN, F_DAMAGED };
+/* F_DRAIN: on a DRAINING chunkserver that is up: still a source, but moved. */
+enum frag_kind { F_LIVE, F_LOST, F_OUT, F_DOWN, F_DAMAGED, F_DRAIN };
 
 /* Re-reads e's group and either fills task (0), or decides the group needs
  * nothing now (1; e may have been removed), or fails (<0). */
@@ -520,8 +528,8 @@ static int evaluate(struct md_repair_planner *p, struct md_store *store, struct 
     }
     e = entry_find(p, gid);
     enum frag_kind kind[MD_REPAIR_MAX_FRAGS];
-    uint32_t n_live = 0, n_down = 0, n_rebuild = 0;
-    uint64_t lost = 0, down = 0;
+    uint32_t n_live = 0, n_down = 0, n_rebuild = 0, n_drain = 0;
+    uint64_t lost = 0, down = 0, drain = 0;
     for (uint32_t f = 0; f < n; f++) {
         uint64_t cs = g->fragment_cs[f];
         if (!cs) {
@@ -534,11 +542,17 @@ static int evaluate(struct md_repair_planner *p, struct md_store *store, struct 
                 kind[f] = F_DOWN;
             else if (damage_find(p, gid, f, cs))
                 kind[f] = F_DAMAGED;
+            else if (cs_find(p, cs) && cs_find(p, cs)->draining)
+                kind[f] = F_DRAIN;
             else
                 kind[f] = F_LIVE;
         }
         if (kind[f] == F_LIVE) {
             n_live++;
+        } else if (kind[f] == F_DRAIN) {
+            n_live++;
+            n_drain++;
+            drain |= 1ull << f;
         } else if (kind[f] == F_DOWN) {
             n_down++;
             down |= 1ull << f;
@@ -549,9 +563,10 @@ static int evaluate(struct md_repair_planner *p, struct md_store *store, struct 
     }
     e->lost_mask = lost;
     e->down_mask = down;
+    e->drain_mask = drain;
     e->pass_gen = p->gen;
     e->forced = 0;
-    if (!n_rebuild && !n_down) { /* healthy */
+    if (!n_rebuild && !n_down && !n_drain) { /* healthy */
         entry_remove(p, e);
         md_query_result_free(qr);
         return 1;
@@ -570,14 +585,25 @@ static int evaluate(struct md_repair_planner *p, struct md_store *store, struct 
         return 1;
     }
     e->unrecoverable = 0;
-    if (!n_rebuild || n_live < g->k) { /* waiting for DOWN chunkservers */
+    if ((!n_rebuild && !n_drain) || n_live < g->k) { /* waiting for DOWN chunkservers */
         e->skip_until_gen = p->gen + 1;
         md_query_result_free(qr);
         return 1;
     }
+    /* Lost, out and damaged fragments first; a draining one when none is. */
     uint32_t idx = 0;
-    while (kind[idx] == F_LIVE || kind[idx] == F_DOWN)
+    while (idx < n && (kind[idx] == F_LIVE || kind[idx] == F_DOWN || kind[idx] == F_DRAIN))
         idx++;
+    if (idx == n) {
+        idx = 0;
+        while (kind[idx] != F_DRAIN)
+            idx++;
+        if (n_live - 1 < g->k) { /* the others alone cannot rebuild it yet */
+            e->skip_until_gen = p->gen + 1;
+            md_query_result_free(qr);
+            return 1;
+        }
+    }
     ec_layout lay = {.k = g->k, .m = g->m, .unit = g->unit, .frag_max = g->unit};
     memset(task, 0, sizeof(*task));
     memcpy(task->group_id, gid, 16);
@@ -588,14 +614,15 @@ static int evaluate(struct md_repair_planner *p, struct md_store *store, struct 
     task->fragment_length = g->unit ? ec_layout_frag_len(&lay, g->data_length) : 0;
     task->index = idx;
     task->old_cs = g->fragment_cs[idx];
-    task->why = kind[idx] == F_LOST  ? MD_REPAIR_LOST
-                : kind[idx] == F_OUT ? MD_REPAIR_OUT
-                                     : MD_REPAIR_DAMAGED;
+    task->why = kind[idx] == F_LOST    ? MD_REPAIR_LOST
+                : kind[idx] == F_OUT   ? MD_REPAIR_OUT
+                : kind[idx] == F_DRAIN ? MD_REPAIR_DRAIN
+                                       : MD_REPAIR_DAMAGED;
     task->missing = n - n_live;
     task->degraded_since_ms = e->first_seen_ms;
     task->attempt = e->attempts;
     for (uint32_t f = 0; f < n; f++) {
-        if (kind[f] != F_LIVE)
+        if ((kind[f] != F_LIVE && kind[f] != F_DRAIN) || f == idx)
             continue;
         const struct cs_entry *c = cs_find(p, g->fragment_cs[f]);
         struct md_repair_source *s = &task->sources[task->n_sources++];

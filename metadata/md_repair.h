@@ -82,6 +82,7 @@ enum md_repair_why {
     MD_REPAIR_LOST = 1,    /* location 0 */
     MD_REPAIR_OUT = 2,     /* its chunkserver is OUT */
     MD_REPAIR_DAMAGED = 3, /* reported damaged by a read or scrub */
+    MD_REPAIR_DRAIN = 4,   /* its chunkserver is being drained (cairn drain) */
 };
 
 struct md_repair_source {

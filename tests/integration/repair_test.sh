@@ -6,6 +6,7 @@
 #     rebuilt on another host and the moves committed through Paxos;
 #   - the rebuilt fragments are real: with two more chunkservers killed, every
 #     object still reads back byte-exact;
+#   - cairn drain moves every fragment off a live chunkserver and retires it;
 #   - a deleted object's fragments are deleted from the live chunkservers
 #     (garbage list -> heartbeat reply -> delete -> acknowledged through Paxos).
 source "$(dirname "$0")/lib.sh"
@@ -18,7 +19,7 @@ SECRET="$TEST_DIR/secret"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$SECRET"
 
 read -r -a MP <<< "$(free_ports 3)"
-read -r -a CP <<< "$(free_ports 7)"
+read -r -a CP <<< "$(free_ports 8)"
 PEERS="1=http://127.0.0.1:${MP[0]},2=http://127.0.0.1:${MP[1]},3=http://127.0.0.1:${MP[2]}"
 URLS="http://127.0.0.1:${MP[0]},http://127.0.0.1:${MP[1]},http://127.0.0.1:${MP[2]}"
 for i in 1 2 3; do
@@ -79,6 +80,23 @@ for k in a b; do
     || fail "$k: two fragments of a group on one chunkserver"
 done
 
+echo "== cairn drain moves everything off a live chunkserver, then retires it"
+start_chunk 8   # somewhere for the drained fragments to go (distinct hosts)
+wait_for 10 test -s "$TEST_DIR/c8/chunkserver-id"
+sleep 1         # its first heartbeat
+DRAIN4=$(cs_id 4)
+timeout 60 "$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET" drain "$DRAIN4" \
+  | tee "$TEST_DIR/drain.out" || fail "cairn drain did not finish"
+grep -q "drained and retired" "$TEST_DIR/drain.out" || fail "drain did not retire it"
+for k in a b; do
+  holders "$k" | grep -q "^$DRAIN4\$" && fail "$k still has a fragment on the drained chunkserver"
+done
+kill -9 "${CPID[4]}"   # retired: nothing may depend on it any more
+for k in a b; do
+  tool get bucket1 "$k" "$TEST_DIR/out.$k" && cmp -s "$TEST_DIR/$k" "$TEST_DIR/out.$k" \
+    || fail "$k unreadable after its drained chunkserver went away"
+done
+
 echo "== the rebuilt fragments are real: lose two more chunkservers"
 kill -9 "${CPID[1]}" "${CPID[2]}"
 for k in a b; do
@@ -88,7 +106,7 @@ done
 curl -sf "http://127.0.0.1:${MP[0]}/metrics" | grep -q cairn_repair || true
 echo "== garbage collection: a deleted object's fragments leave every chunkserver"
 GID=$(tool info bucket1 b | awk '/^group/ { print $8 }')
-LIVE=("$TEST_DIR"/c{3,4,5,7}/frags)  # the dead ones delete theirs when they return
+LIVE=("$TEST_DIR"/c{3,5,7,8}/frags)  # the dead ones delete theirs when they return
 [ -n "$(find "${LIVE[@]}" -name "$GID.*")" ] || fail "no fragments of b found before delete"
 tool delete bucket1 b
 no_frags() { [ -z "$(find "${LIVE[@]}" -name "$GID.*")" ]; }
