@@ -7,10 +7,12 @@
 #include "md_client.h"
 #include "md_cmd.h"
 #include "cn_util.h"
+#include "md_query.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static struct {
     struct cn_config_list meta;
@@ -96,6 +98,69 @@ static void field(const char *body, const char *name, char *out, size_t len)
     }
 }
 
+static void human(uint64_t bytes, char *out, size_t len)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    double v = (double)bytes;
+    int u = 0;
+    while (v >= 1024 && u < 5) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(out, len, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+/* The leader's view: chunkservers and the repair queue (GET /v1/cluster). */
+static void cluster_view(struct cli_global *g)
+{
+    struct md_client_opts o = {.replicas = (const char *const *)g->replicas,
+                               .n_replicas = g->n_replicas,
+                               .auth = g->auth,
+                               .timeout_ms = 5000};
+    struct md_client *c;
+    if (md_client_new(&o, &c) != 0)
+        return;
+    char *body = NULL;
+    size_t len = 0;
+    int rc = md_client_get(c, "/v1/cluster", &body, &len);
+    md_client_free(c);
+    if (rc != 0) {
+        printf("\nchunkservers: unavailable (%s)\n", cairn_strerror(rc));
+        return;
+    }
+    printf("\n%-17s %-22s %-9s %-8s %-10s %-10s %s\n", "chunkserver", "address", "state",
+           "liveness", "used", "capacity", "host/rack/zone");
+    unsigned up = 0, total = 0;
+    for (char *line = strtok(body, "\n"); line; line = strtok(NULL, "\n")) {
+        char id[20], addr[130], state[16], live[16], host[64], rack[64], zone[64];
+        long long age;
+        unsigned long long free_b, cap;
+        unsigned long long dg, q, inf, done, failed, bytes, unrec;
+        if (sscanf(line, "chunkserver %19s %129s %15s %15s %lld %llu %llu %63s %63s %63s", id, addr,
+                   state, live, &age, &free_b, &cap, host, rack, zone) == 10) {
+            char used[32], capacity[32];
+            human(cap > free_b ? cap - free_b : 0, used, sizeof(used));
+            human(cap, capacity, sizeof(capacity));
+            printf("%-17s %-22s %-9s %-8s %-10s %-10s %s/%s/%s\n", id, addr, state, live, used,
+                   capacity, host, rack, zone);
+            total++;
+            up += !strcmp(live, "up") && strcmp(state, "retired") != 0;
+        } else if (sscanf(line, "repair %llu %llu %llu %llu %llu %llu %llu", &dg, &q, &inf, &done,
+                          &failed, &bytes, &unrec) == 7) {
+            char rb[32];
+            human(bytes, rb, sizeof(rb));
+            printf("\n%u of %u chunkservers up\n", up, total);
+            printf(
+                "repair: %llu degraded group(s), %llu queued, %llu in flight, %llu unrecoverable;"
+                " %llu done (%s rebuilt), %llu failed\n",
+                dg, q, inf, unrec, done, rb, failed);
+            if (dg == 0 && unrec == 0)
+                printf("every known group is fully redundant\n");
+        }
+    }
+    free(body);
+}
+
 int cli_status(struct cli_global *g)
 {
     struct cn_http_client_opts o = {.auth = g->auth, .timeout_ms = 2000};
@@ -129,7 +194,10 @@ int cli_status(struct cli_global *g)
         cn_http_response_clear(&resp);
     }
     cn_http_client_free(h);
-    return with_leader * 2 > g->n_replicas ? 0 : 1;
+    int ok = with_leader * 2 > g->n_replicas;
+    if (ok)
+        cluster_view(g);
+    return ok ? 0 : 1;
 }
 
 int cli_state_hash(struct cli_global *g)
@@ -307,5 +375,169 @@ int cli_drain(struct cli_global *g, int argc, char **argv)
         return 1;
     }
     printf("chunkserver %016llx drained and retired\n", (unsigned long long)id);
+    return 0;
+}
+
+int cli_locate(struct cli_global *g, const char *bucket, const char *key)
+{
+    struct md_client_opts o = {.replicas = (const char *const *)g->replicas,
+                               .n_replicas = g->n_replicas,
+                               .auth = g->auth,
+                               .timeout_ms = 10000};
+    struct md_client *c;
+    if (md_client_new(&o, &c) != 0)
+        return 1;
+    uint8_t *q = NULL, *res = NULL;
+    size_t qlen, rlen;
+    int rc = md_q_get_object(bucket, key, &q, &qlen);
+    if (rc == 0)
+        rc = md_client_read(c, q, qlen, &res, &rlen);
+    free(q);
+    Md__QueryResult *r = rc == 0 ? md_query_result_decode(res, rlen) : NULL;
+    free(res);
+    if (!r || r->status != 0 || !r->object) {
+        fprintf(stderr, "cairn locate: %s/%s: %s\n", bucket, key,
+                cairn_strerror(rc  ? rc
+                               : r ? r->status
+                                   : CAIRN_E_PROTO));
+        if (r)
+            md__query_result__free_unpacked(r, NULL);
+        md_client_free(c);
+        return 1;
+    }
+    /* Chunkserver addresses, to show where each fragment is. */
+    Md__QueryResult *cl = NULL;
+    if (md_q_list_chunkservers(&q, &qlen) == 0 && md_client_read(c, q, qlen, &res, &rlen) == 0) {
+        cl = md_query_result_decode(res, rlen);
+        free(res);
+    }
+    free(q);
+    const Md__ObjectRecord *ob = r->object;
+    printf("%s/%s: %llu bytes, ETag \"%s\", ", bucket, key, (unsigned long long)ob->size, ob->etag);
+    if (ob->has_inline) {
+        printf("stored inline in the metadata record\n");
+    } else {
+        printf("%zu chunk group(s)\n", ob->n_extents);
+        for (size_t i = 0; i < ob->n_extents; i++) {
+            const Md__ChunkGroup *cg = ob->extents[i]->group;
+            char gid[33] = "";
+            if (cg->id.len == 16)
+                cn_hex_encode(cg->id.data, 16, gid);
+            printf("group %s  bytes %llu..%llu  %u+%u unit %u\n", gid,
+                   (unsigned long long)ob->extents[i]->offset,
+                   (unsigned long long)(ob->extents[i]->offset + cg->data_length), cg->k, cg->m,
+                   cg->unit);
+            for (size_t f = 0; f < cg->n_fragment_cs; f++) {
+                const char *addr = "-", *state = "";
+                for (size_t j = 0; cl && j < cl->n_chunkservers; j++)
+                    if (cl->chunkservers[j]->id == cg->fragment_cs[f]) {
+                        addr = cl->chunkservers[j]->address;
+                        state = cl->chunkservers[j]->state == 1   ? " (draining)"
+                                : cl->chunkservers[j]->state == 2 ? " (retired)"
+                                                                  : "";
+                    }
+                if (cg->fragment_cs[f])
+                    printf("  %s %2zu  %016llx %s%s\n", f < cg->k ? "data  " : "parity", f,
+                           (unsigned long long)cg->fragment_cs[f], addr, state);
+                else
+                    printf("  %s %2zu  MISSING (queued for repair)\n",
+                           f < cg->k ? "data  " : "parity", f);
+            }
+        }
+    }
+    if (cl)
+        md__query_result__free_unpacked(cl, NULL);
+    md__query_result__free_unpacked(r, NULL);
+    md_client_free(c);
+    return 0;
+}
+
+/* 20 characters of A-Z0-9 for a key id, 40 of base64url-ish for a secret. */
+static void random_text(char *out, size_t n, const char *alphabet)
+{
+    size_t al = strlen(alphabet);
+    uint8_t rnd[64];
+    cn_random_bytes(rnd, n);
+    for (size_t i = 0; i < n; i++)
+        out[i] = alphabet[rnd[i] % al];
+    out[n] = 0;
+}
+
+int cli_keys(struct cli_global *g, int argc, char **argv)
+{
+    if (argc < 1 || !strcmp(argv[0], "--help")) {
+        fprintf(argc < 1 ? stderr : stdout,
+                "usage: cairn keys create OWNER [--admin] | list | delete KEY_ID\n"
+                "S3 access keys kept in the metadata service (the gateway's root key comes\n"
+                "from its own configuration).\n");
+        return argc < 1 ? 2 : 0;
+    }
+    struct md_client_opts o = {.replicas = (const char *const *)g->replicas,
+                               .n_replicas = g->n_replicas,
+                               .auth = g->auth,
+                               .timeout_ms = 10000};
+    struct md_client *c;
+    if (md_client_new(&o, &c) != 0)
+        return 1;
+    int rc = 0, status = 0;
+    uint8_t *buf = NULL, *res = NULL;
+    size_t len, rlen;
+    if (!strcmp(argv[0], "create") && argc >= 2) {
+        char id[21], secret[41];
+        random_text(id, 20, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
+        random_text(secret, 40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+        int admin = argc >= 3 && !strcmp(argv[2], "--admin");
+        uint64_t seq = md_client_next_seq(c);
+        rc = md_cmd_create_access_key(md_client_id(c), seq, id, secret, argv[1], admin,
+                                      cn_wall_ms(), &buf, &len);
+        if (rc == 0)
+            rc = md_client_command(c, seq, buf, len, &res, &rlen);
+        if (rc == 0)
+            status = md_result_status(res, rlen, NULL);
+        if (rc == 0 && status == 0)
+            printf("access key %s\nsecret key %s\nowner %s%s\n", id, secret, argv[1],
+                   admin ? " (admin)" : "");
+    } else if (!strcmp(argv[0], "delete") && argc >= 2) {
+        uint64_t seq = md_client_next_seq(c);
+        rc = md_cmd_delete_access_key(md_client_id(c), seq, argv[1], &buf, &len);
+        if (rc == 0)
+            rc = md_client_command(c, seq, buf, len, &res, &rlen);
+        if (rc == 0)
+            status = md_result_status(res, rlen, NULL);
+        if (rc == 0 && status == 0)
+            printf("deleted %s\n", argv[1]);
+    } else if (!strcmp(argv[0], "list")) {
+        rc = md_q_list_access_keys(&buf, &len);
+        if (rc == 0)
+            rc = md_client_read(c, buf, len, &res, &rlen);
+        Md__QueryResult *r = rc == 0 ? md_query_result_decode(res, rlen) : NULL;
+        if (rc == 0 && !r)
+            rc = CAIRN_E_PROTO;
+        if (r) {
+            status = r->status;
+            printf("%-22s %-20s %s\n", "access key", "owner", "created");
+            for (size_t i = 0; i < r->n_access_keys; i++) {
+                const Md__AccessKeyRecord *k = r->access_keys[i];
+                time_t t = (time_t)(k->created_ms / 1000);
+                struct tm tm;
+                char when[32];
+                gmtime_r(&t, &tm);
+                strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+                printf("%-22s %-20s %s%s\n", k->key_id, k->owner, when, k->admin ? " admin" : "");
+            }
+            md__query_result__free_unpacked(r, NULL);
+        }
+    } else {
+        fprintf(stderr, "cairn keys: unknown or incomplete command (see cairn keys --help)\n");
+        md_client_free(c);
+        return 2;
+    }
+    free(buf);
+    free(res);
+    md_client_free(c);
+    if (rc != 0 || status != 0) {
+        fprintf(stderr, "cairn keys: %s\n", cairn_strerror(rc ? rc : status));
+        return 1;
+    }
     return 0;
 }

@@ -36,4 +36,11 @@ int cli_repair(struct cli_global *g, const char *group_hex);
  * Returns 0 when drained (or, with --no-wait, when draining started). */
 int cli_drain(struct cli_global *g, int argc, char **argv);
 
+/* `cairn locate BUCKET KEY`: the object's chunk groups and where each
+ * fragment lives. */
+int cli_locate(struct cli_global *g, const char *bucket, const char *key);
+
+/* `cairn keys create OWNER [--admin] | list | delete KEY_ID`. */
+int cli_keys(struct cli_global *g, int argc, char **argv);
+
 #endif

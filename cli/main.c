@@ -17,12 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const later[] = {"scrub", "keys", NULL};
+static const char *const later[] = {"scrub", NULL};
 
 static void usage(FILE *out)
 {
     fprintf(out, "\ncommands:\n"
-                 "  status                 each metadata replica: role, leader, commit, applied\n"
+                 "  status                 metadata replicas (role, leader, commit, applied),\n"
+                 "                         chunkservers (state, liveness, space), repair queue\n"
                  "  state-hash             applied slot and state hash of the first --meta\n"
                  "                         replica (equal on two replicas = identical state)\n"
                  "  bench meta [options]   committed commands/s and latency of the metadata\n"
@@ -31,7 +32,9 @@ static void usage(FILE *out)
                  "                         chunk group (32 hex digits) first\n"
                  "  drain ID [--no-wait]   move every fragment off chunkserver ID, then\n"
                  "                         retire it (progress shown)\n"
-                 "  scrub, keys            not built yet (issue #6)\n");
+                 "  locate BUCKET KEY      chunk groups of an object and where each fragment is\n"
+                 "  keys create OWNER [--admin] | list | delete ID   S3 access keys\n"
+                 "  scrub                  not built yet (issue #6)\n");
 }
 
 int main(int argc, char **argv)
@@ -52,6 +55,15 @@ int main(int argc, char **argv)
     const char *cmd = argv[next];
     if (!strcmp(cmd, "status")) {
         rc = cli_status(&g);
+    } else if (!strcmp(cmd, "locate")) {
+        if (next + 2 >= argc) {
+            fprintf(stderr, "usage: cairn locate BUCKET KEY\n");
+            rc = 2;
+        } else {
+            rc = cli_locate(&g, argv[next + 1], argv[next + 2]);
+        }
+    } else if (!strcmp(cmd, "keys")) {
+        rc = cli_keys(&g, argc - next - 1, argv + next + 1);
     } else if (!strcmp(cmd, "drain")) {
         rc = cli_drain(&g, argc - next - 1, argv + next + 1);
     } else if (!strcmp(cmd, "repair")) {

@@ -1527,6 +1527,70 @@ static int repair_end(struct cn_http_req *req, void *cls)
     return cn_http_respond(req, 202, NULL, NULL, 0);
 }
 
+/* GET /v1/cluster (leader only): one line per chunkserver with its replicated
+ * state and the leader's view of its liveness, then the repair queue. For
+ * `cairn status`. */
+static int cluster_end(struct cn_http_req *req, void *cls)
+{
+    struct md_server *s = cls;
+    if (s->leader_since_ms < 0) {
+        struct paxos_status st;
+        pthread_mutex_lock(&s->st_mu);
+        st = s->st;
+        pthread_mutex_unlock(&s->st_mu);
+        return respond_not_leader(req, s, st.leader);
+    }
+    Md__QueryResult *r = NULL;
+    int rc = md_query_chunkservers(s->store, &r);
+    if (rc != 0)
+        return cn_http_respond_error(req, 500, cairn_strerror(rc));
+    char *out = NULL;
+    size_t outlen = 0;
+    FILE *f = open_memstream(&out, &outlen);
+    if (!f) {
+        md_query_result_free(r);
+        return CAIRN_E_NOMEM;
+    }
+    static const char *const states[] = {"active", "draining", "retired"};
+    int64_t now = cn_mono_ms();
+    for (size_t i = 0; i < r->n_chunkservers; i++) {
+        const Md__ChunkserverRecord *c = r->chunkservers[i];
+        int64_t age = -1;
+        uint64_t free_b = c->free, cap = c->capacity;
+        pthread_mutex_lock(&s->hb_mu);
+        for (size_t j = 0; j < s->n_hb; j++)
+            if (s->hb[j].id == c->id) {
+                age = now - s->hb[j].last_seen_ms;
+                free_b = s->hb[j].free;
+                cap = s->hb[j].capacity;
+            }
+        pthread_mutex_unlock(&s->hb_mu);
+        const char *live = age < 0                                ? "unknown"
+                           : age <= (int64_t)s->cfg.down_after_ms ? "up"
+                           : age <= (int64_t)(s->cfg.out_after_ms ? s->cfg.out_after_ms : 600000)
+                               ? "down"
+                               : "out";
+        fprintf(
+            f, "chunkserver %016" PRIx64 " %s %s %s %" PRId64 " %" PRIu64 " %" PRIu64 " %s %s %s\n",
+            c->id, c->address, c->state < 3 ? states[c->state] : "?", live, age, free_b, cap,
+            c->host[0] ? c->host : "-", c->rack[0] ? c->rack : "-", c->zone[0] ? c->zone : "-");
+    }
+    struct md_repair_stats rs;
+    memset(&rs, 0, sizeof(rs));
+    if (s->repair)
+        md_repair_get_stats(s->repair, &rs);
+    fprintf(f,
+            "repair %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+            " %" PRIu64 "\n",
+            rs.degraded_groups, rs.queued_groups, rs.in_flight, rs.tasks_done, rs.tasks_failed,
+            rs.bytes_rebuilt, rs.unrecoverable);
+    fclose(f);
+    md_query_result_free(r);
+    rc = out ? cn_http_respond(req, 200, "text/plain", out, outlen) : CAIRN_E_NOMEM;
+    free(out);
+    return rc;
+}
+
 /* GET /v1/place?count=N[&exclude=ID,ID]: the leader picks N chunkservers for
  * a new chunk group (DESIGN.md: no Paxos write; group ids are random). The
  * answer is one "ID ADDRESS" line per fragment index. */
@@ -1760,6 +1824,7 @@ static int register_routes(struct md_server *s)
     const struct cn_http_handler status = {.end = status_end};
     const struct cn_http_handler place = {.end = place_end};
     const struct cn_http_handler repair = {.end = repair_end};
+    const struct cn_http_handler cluster = {.end = cluster_end};
     const struct cn_http_handler heartbeat = {.begin = buffer_begin, .end = heartbeat_end};
     const struct cn_http_handler metrics = {.end = metrics_end};
     int rc = 0;
@@ -1778,6 +1843,8 @@ static int register_routes(struct md_server *s)
             : cn_http_server_route(s->http, "POST", "/v1/heartbeat", CN_HTTP_ROUTE_EXACT,
                                    &heartbeat, s);
     rc = rc ? rc : cn_http_server_route(s->http, "POST", "/v1/repair", 0, &repair, s);
+    rc = rc ? rc
+            : cn_http_server_route(s->http, "GET", "/v1/cluster", CN_HTTP_ROUTE_EXACT, &cluster, s);
     rc = rc ? rc
             : cn_http_server_route(s->http, "GET", "/metrics",
                                    CN_HTTP_ROUTE_EXACT | CN_HTTP_ROUTE_PUBLIC, &metrics, s);

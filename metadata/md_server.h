@@ -30,6 +30,8 @@
  *                         liveness state) -> cl.HeartbeatReply
  *   POST /v1/repair[?group=HEX]  leader only: rescan now / repair one group first
  *   POST /v1/repair/damage?group=HEX&index=N&cs=ID  a fragment read or scrubbed bad
+ *   GET  /v1/cluster      leader only: chunkservers (state, liveness, space) and
+ *                         the repair queue, one line each
  *   GET  /v1/status       text: one "name value" per line (?hash adds the state hash)
  *   GET  /metrics         Prometheus text
  */

@@ -75,10 +75,21 @@ echo "== chunkserver 6 stays silent past out-after: its fragments move"
 gone6() { ! holders a | grep -q "^$DEAD6\$" && ! holders b | grep -q "^$DEAD6\$"; }
 wait_for 40 gone6 || fail "fragments of the out chunkserver were not rebuilt"
 echo "fragments rebuilt elsewhere"
+redundant() { "$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET" status | grep -q "fully redundant"; }
+wait_for 20 redundant || fail "cairn status does not report full redundancy after repair"
+"$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET" status | tail -n 4
+"$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET" locate bucket1 a | grep -q "^  parity  5 " \
+  || fail "cairn locate does not list the fragments"
 for k in a b; do
   [ "$(holders "$k" | sort -u | wc -l)" = "$(holders "$k" | wc -l)" ] \
     || fail "$k: two fragments of a group on one chunkserver"
 done
+
+echo "== access keys live in the metadata service"
+C=("$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET")
+KEY=$("${C[@]}" keys create alice | awk '/^access key/ { print $3 }')
+[ -n "$KEY" ] && "${C[@]}" keys list | grep -q "^$KEY .*alice" || fail "keys create/list"
+"${C[@]}" keys delete "$KEY" && ! "${C[@]}" keys list | grep -q "^$KEY " || fail "keys delete"
 
 echo "== cairn drain moves everything off a live chunkserver, then retires it"
 start_chunk 8   # somewhere for the drained fragments to go (distinct hosts)
