@@ -14,6 +14,8 @@
 #define CS_API_INVENTORY "/v1/admin/inventory"
 /* GET: damaged fragments, one per line */
 #define CS_API_DAMAGED "/v1/admin/damaged"
+/* POST: start a scrub pass now (after the one running, if any) */
+#define CS_API_SCRUB   "/v1/admin/scrub"
 #define CS_API_METRICS "/metrics"
 
 /* Fragment description (PUT request; GET/HEAD responses). */

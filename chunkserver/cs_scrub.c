@@ -22,6 +22,7 @@ struct cs_scrub {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     bool stopping;
+    bool now_requested;   /* cs_scrub_now: start the next pass without waiting */
     cs_scrub_stats stats; /* under lock */
     /* Scrubber thread only: pacing, and the position saved to STATE_FILE. */
     int64_t pass_start_us;
@@ -120,6 +121,32 @@ static bool wait_until(cs_scrub *sc, int64_t until_us)
     return stop;
 }
 
+/* The wait between passes: ends early when a pass is requested now. Returns
+ * true if stopping. */
+static bool wait_next_pass(cs_scrub *sc, int64_t until_us)
+{
+    pthread_mutex_lock(&sc->lock);
+    while (!sc->stopping && !sc->now_requested) {
+        int64_t now = cn_mono_us();
+        if (now >= until_us)
+            break;
+        int64_t left = until_us - now;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += left / 1000000;
+        ts.tv_nsec += (left % 1000000) * 1000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&sc->wake, &sc->lock, &ts);
+    }
+    sc->now_requested = false;
+    bool stop = sc->stopping;
+    pthread_mutex_unlock(&sc->lock);
+    return stop;
+}
+
 /* Sleeps as long as needed to keep the pass at or under the rate. */
 static bool pace(cs_scrub *sc, uint64_t bytes)
 {
@@ -207,7 +234,7 @@ static void *scrub_main(void *arg)
                 if (delay_ms > sc->opts.interval_ms)
                     delay_ms = sc->opts.interval_ms;
             }
-            if (wait_until(sc, cn_mono_us() + delay_ms * 1000))
+            if (wait_next_pass(sc, cn_mono_us() + delay_ms * 1000))
                 break;
             sc->pass_start_wall_s = cn_wall_s();
             sc->has_cursor = false;
@@ -274,6 +301,14 @@ int cs_scrub_start(cs_store *store, cs_damage *damage, const cs_scrub_opts *opts
     }
     *out = sc;
     return 0;
+}
+
+void cs_scrub_now(cs_scrub *sc)
+{
+    pthread_mutex_lock(&sc->lock);
+    sc->now_requested = true;
+    pthread_cond_broadcast(&sc->wake);
+    pthread_mutex_unlock(&sc->lock);
 }
 
 void cs_scrub_stop(cs_scrub *sc)

@@ -36,6 +36,9 @@ typedef struct cs_scrub_stats {
 /* Starts the scrubber thread. store and damage are borrowed and must outlive
  * it. Returns 0 and *out, CAIRN_E_INVAL, CAIRN_E_NOMEM. */
 int cs_scrub_start(cs_store *store, cs_damage *damage, const cs_scrub_opts *opts, cs_scrub **out);
+/* Starts the next pass now instead of at its interval (the current pass, if
+ * one is running, finishes first). Any thread. */
+void cs_scrub_now(cs_scrub *sc);
 /* Stops the thread promptly (it may be mid-pass), joins it and frees. */
 void cs_scrub_stop(cs_scrub *sc);
 /* Snapshot of the counters. Any thread. */

@@ -570,6 +570,8 @@ static int status_begin(struct cn_http_req *req, void *cls)
         fprintf(out, "scrub_pass_fragments_done %" PRIu64 "\n", sc.pass_fragments_done);
         fprintf(out, "scrub_pass_fragments_total %" PRIu64 "\n", sc.pass_fragments_total);
         fprintf(out, "scrub_corrupt_blocks %" PRIu64 "\n", sc.corrupt_blocks);
+        fprintf(out, "scrub_corrupt_fragments %" PRIu64 "\n", sc.corrupt_fragments);
+        fprintf(out, "scrub_fragments_checked %" PRIu64 "\n", sc.fragments_checked);
     }
     fclose(out);
     return respond_memstream(req, st, "text/plain; charset=utf-8", buf, len);
@@ -589,6 +591,19 @@ static int damaged_begin(struct cn_http_req *req, void *cls)
     cs_damage_write(srv->damage, out);
     fclose(out);
     return respond_memstream(req, st, "text/plain; charset=utf-8", buf, len);
+}
+
+/* POST /v1/admin/scrub: start a scrub pass now. */
+static int scrub_begin(struct cn_http_req *req, void *cls)
+{
+    cs_server *srv = cls;
+    req_state *st = state_new(req, srv, OP_ADMIN);
+    if (st == NULL)
+        return CAIRN_E_NOMEM;
+    if (!srv->scrub)
+        return respond_text(req, st, 409, "the scrubber is not running");
+    cs_scrub_now(srv->scrub);
+    return respond_text(req, st, 202, "scrub pass requested");
 }
 
 /* Streamed inventory: each reader call resumes the walk after the last
@@ -770,6 +785,7 @@ int cs_server_new(cs_store *store, cs_damage *damage, cs_scrub *scrub, const cs_
     const struct cn_http_handler del_h = {delete_begin, NULL, never_end, on_done};
     const struct cn_http_handler reb_h = {rebuild_begin, NULL, rebuild_end, on_done};
     const struct cn_http_handler status_h = {status_begin, NULL, never_end, on_done};
+    const struct cn_http_handler scrub_h = {scrub_begin, NULL, never_end, on_done};
     const struct cn_http_handler damaged_h = {damaged_begin, NULL, never_end, on_done};
     const struct cn_http_handler metrics_h = {metrics_begin, NULL, never_end, on_done};
     const struct cn_http_handler inventory_h = {inventory_begin, NULL, never_end, on_done};
@@ -779,6 +795,8 @@ int cs_server_new(cs_store *store, cs_damage *damage, cs_scrub *scrub, const cs_
         (rc = cn_http_server_route(srv->http, "HEAD", CS_API_FRAGMENT, 0, &get_h, srv)) != 0 ||
         (rc = cn_http_server_route(srv->http, "DELETE", CS_API_FRAGMENT, 0, &del_h, srv)) != 0 ||
         (rc = cn_http_server_route(srv->http, "POST", CS_API_REBUILD, CN_HTTP_ROUTE_EXACT, &reb_h,
+                                   srv)) != 0 ||
+        (rc = cn_http_server_route(srv->http, "POST", CS_API_SCRUB, CN_HTTP_ROUTE_EXACT, &scrub_h,
                                    srv)) != 0 ||
         (rc = cn_http_server_route(srv->http, "GET", CS_API_STATUS, CN_HTTP_ROUTE_EXACT, &status_h,
                                    srv)) != 0 ||

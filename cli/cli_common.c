@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static struct {
     struct cn_config_list meta;
@@ -540,4 +541,168 @@ int cli_keys(struct cli_global *g, int argc, char **argv)
         return 1;
     }
     return 0;
+}
+
+/* ---- cairn scrub ---- */
+struct scrub_cs {
+    char id[20], url[160];
+    unsigned long long passes0, target, checked0, corrupt0;
+    unsigned long long done, total, passes, checked, corrupt;
+    int ok;
+};
+
+static unsigned long long status_field(const char *body, const char *name)
+{
+    char v[32];
+    field(body, name, v, sizeof(v));
+    return strtoull(v, NULL, 10);
+}
+
+static int cs_status(struct cn_http_client *h, struct scrub_cs *c)
+{
+    struct cn_http_request req = {
+        .method = "GET", .base_url = c->url, .target = "/v1/admin/status"};
+    struct cn_http_response resp = {0};
+    int rc = cn_http_client_do(h, &req, &resp);
+    if (rc == 0 && resp.status == 200 && resp.body) {
+        c->passes = status_field(resp.body, "scrub_passes");
+        c->done = status_field(resp.body, "scrub_pass_fragments_done");
+        c->total = status_field(resp.body, "scrub_pass_fragments_total");
+        c->checked = status_field(resp.body, "scrub_fragments_checked");
+        c->corrupt = status_field(resp.body, "scrub_corrupt_fragments");
+    } else if (rc == 0) {
+        rc = CAIRN_E_IO;
+    }
+    cn_http_response_clear(&resp);
+    return rc;
+}
+
+int cli_scrub(struct cli_global *g, int argc, char **argv)
+{
+    int wait = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--wait")) {
+            wait = 1;
+        } else {
+            fprintf(!strcmp(argv[i], "--help") ? stdout : stderr,
+                    "usage: cairn scrub [--wait]\n"
+                    "Starts a scrub pass (every block of every fragment checked against its\n"
+                    "CRC32C) on every live chunkserver; with --wait, shows progress until the\n"
+                    "passes finish and reports what they found. Damage is reported to the\n"
+                    "leader's repair queue by the chunkservers themselves.\n");
+            return strcmp(argv[i], "--help") ? 2 : 0;
+        }
+    }
+    struct md_client_opts o = {.replicas = (const char *const *)g->replicas,
+                               .n_replicas = g->n_replicas,
+                               .auth = g->auth,
+                               .timeout_ms = 5000};
+    struct md_client *mc;
+    if (md_client_new(&o, &mc) != 0)
+        return 1;
+    char *body = NULL;
+    size_t len = 0;
+    int rc = md_client_get(mc, "/v1/cluster", &body, &len);
+    md_client_free(mc);
+    if (rc != 0) {
+        fprintf(stderr, "cairn scrub: %s\n", cairn_strerror(rc));
+        return 1;
+    }
+    struct scrub_cs cs[256];
+    size_t n = 0;
+    for (char *line = strtok(body, "\n"); line && n < 256; line = strtok(NULL, "\n")) {
+        char id[20], addr[130], state[16], live[16];
+        if (sscanf(line, "chunkserver %19s %129s %15s %15s", id, addr, state, live) == 4 &&
+            !strcmp(live, "up") && strcmp(state, "retired") != 0) {
+            memset(&cs[n], 0, sizeof(cs[n]));
+            snprintf(cs[n].id, sizeof(cs[n].id), "%s", id);
+            snprintf(cs[n].url, sizeof(cs[n].url), "http://%s", addr);
+            n++;
+        }
+    }
+    free(body);
+    struct cn_http_client_opts ho = {.auth = g->auth, .timeout_ms = 5000};
+    struct cn_http_client *h;
+    if (cn_http_client_new(&ho, &h) != 0)
+        return 1;
+    size_t started = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct scrub_cs *c = &cs[i];
+        if (cs_status(h, c) != 0) {
+            fprintf(stderr, "cairn scrub: chunkserver %s (%s) unreachable\n", c->id, c->url);
+            continue;
+        }
+        c->passes0 = c->passes;
+        c->checked0 = c->checked;
+        c->corrupt0 = c->corrupt;
+        /* A pass already running finishes first; the requested one follows. */
+        c->target = c->passes0 + (c->done < c->total ? 2 : 1);
+        struct cn_http_request req = {
+            .method = "POST", .base_url = c->url, .target = "/v1/admin/scrub"};
+        struct cn_http_response resp = {0};
+        if (cn_http_client_do(h, &req, &resp) == 0 && resp.status / 100 == 2) {
+            c->ok = 1;
+            started++;
+        } else {
+            fprintf(stderr, "cairn scrub: chunkserver %s refused the scrub (HTTP %d)\n", c->id,
+                    resp.status);
+        }
+        cn_http_response_clear(&resp);
+    }
+    printf("scrub started on %zu of %zu live chunkserver(s)\n", started, n);
+    int failed = started < n;
+    if (wait && started > 0) {
+        int tty = isatty(STDOUT_FILENO);
+        int64_t last_line = 0;
+        for (;;) {
+            size_t finished = 0;
+            unsigned long long checked = 0, total = 0;
+            for (size_t i = 0; i < n; i++) {
+                struct scrub_cs *c = &cs[i];
+                if (!c->ok)
+                    continue;
+                if (cs_status(h, c) != 0) {
+                    fprintf(stderr, "\ncairn scrub: chunkserver %s stopped answering\n", c->id);
+                    c->ok = 0;
+                    failed = 1;
+                    continue;
+                }
+                finished += c->passes >= c->target;
+                checked += c->passes >= c->target ? c->total : c->done;
+                total += c->total;
+            }
+            size_t live = 0;
+            for (size_t i = 0; i < n; i++)
+                live += cs[i].ok;
+            if (tty) {
+                printf("\r  %zu/%zu chunkserver(s) done, %llu/%llu fragment(s) checked", finished,
+                       live, checked, total);
+                fflush(stdout);
+            } else if (cn_mono_ms() - last_line > 5000 || finished == live) {
+                printf("  %zu/%zu chunkserver(s) done, %llu/%llu fragment(s) checked\n", finished,
+                       live, checked, total);
+                fflush(stdout);
+                last_line = cn_mono_ms();
+            }
+            if (finished == live)
+                break;
+            cn_sleep_ms(500);
+        }
+        if (tty)
+            printf("\n");
+        unsigned long long checked = 0, corrupt = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!cs[i].ok)
+                continue;
+            checked += cs[i].checked - cs[i].checked0;
+            corrupt += cs[i].corrupt - cs[i].corrupt0;
+            if (cs[i].corrupt > cs[i].corrupt0)
+                printf("  chunkserver %s: %llu corrupt fragment(s)\n", cs[i].id,
+                       cs[i].corrupt - cs[i].corrupt0);
+        }
+        printf("scrub finished: %llu fragment(s) checked, %llu corrupt%s\n", checked, corrupt,
+               corrupt ? " (reported to the repair queue)" : "");
+    }
+    cn_http_client_free(h);
+    return failed;
 }

@@ -43,4 +43,8 @@ int cli_locate(struct cli_global *g, const char *bucket, const char *key);
 /* `cairn keys create OWNER [--admin] | list | delete KEY_ID`. */
 int cli_keys(struct cli_global *g, int argc, char **argv);
 
+/* `cairn scrub [--wait]`: starts a scrub pass on every live chunkserver;
+ * with --wait follows them to the end and reports what they found. */
+int cli_scrub(struct cli_global *g, int argc, char **argv);
+
 #endif

@@ -1,12 +1,12 @@
 /* cairn: the Cairn admin tool.
  *
- *   cairn [global options] status
- *   cairn [global options] bench meta [--clients 1,16,64,256] [--duration 5s]
- *                                      [--fsync-dir DIR]
+ *   cairn [global options] COMMAND [ARGS]
+ *
+ * COMMAND: status, state-hash, locate, repair, scrub, drain, keys, bench meta
+ * (`cairn --help` lists them; each says its usage with --help).
  *
  * Global options name the metadata replicas and the cluster secret; see
- * `cairn --help`. repair, scrub, drain and keys come with the self-healing
- * issue (#6) and say so. */
+ * `cairn --help`. */
 #include "cli_bench.h"
 #include "cli_common.h"
 #include "cn_config.h"
@@ -16,8 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *const later[] = {"scrub", NULL};
 
 static void usage(FILE *out)
 {
@@ -34,7 +32,7 @@ static void usage(FILE *out)
                  "                         retire it (progress shown)\n"
                  "  locate BUCKET KEY      chunk groups of an object and where each fragment is\n"
                  "  keys create OWNER [--admin] | list | delete ID   S3 access keys\n"
-                 "  scrub                  not built yet (issue #6)\n");
+                 "  scrub [--wait]         check every fragment's CRCs now on every chunkserver\n");
 }
 
 int main(int argc, char **argv)
@@ -55,6 +53,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[next];
     if (!strcmp(cmd, "status")) {
         rc = cli_status(&g);
+    } else if (!strcmp(cmd, "scrub")) {
+        rc = cli_scrub(&g, argc - next - 1, argv + next + 1);
     } else if (!strcmp(cmd, "locate")) {
         if (next + 2 >= argc) {
             fprintf(stderr, "usage: cairn locate BUCKET KEY\n");
@@ -79,12 +79,6 @@ int main(int argc, char **argv)
         }
     } else {
         rc = 2;
-        for (int i = 0; later[i]; i++)
-            if (!strcmp(cmd, later[i])) {
-                fprintf(stderr, "cairn %s: not built yet (issue #6)\n", cmd);
-                cli_global_release(&g);
-                return 2;
-            }
         fprintf(stderr, "cairn: unknown command '%s' (see --help)\n", cmd);
     }
     cli_global_release(&g);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Self-healing with real daemons: 3 cairn-meta (down after 1 s, out after 3 s)
 # and 7 cairn-chunk. Checks that
+#   - a corrupt fragment found by a read, or by cairn scrub, is rebuilt in
+#     place, and a second scrub is clean;
 #   - a fragment a PUT could not write (location 0) is rebuilt and recorded;
 #   - the fragments of a chunkserver that stays silent past out-after are
 #     rebuilt on another host and the moves committed through Paxos;
@@ -59,6 +61,20 @@ cmp -s "$TEST_DIR/a" "$TEST_DIR/out.a" || fail "corrupt fragment leaked into a r
 repaired() { [ -f "$FRAG" ] && [ "$(byte_at "$FRAG" 164)" = "$ORIG" ]; }
 wait_for 30 repaired || fail "the corrupt fragment was not rebuilt in place"
 echo "corrupt fragment rebuilt"
+
+echo "== cairn scrub finds a corrupt parity fragment (no read touches it); repair fixes it"
+PFRAG=$(find "$TEST_DIR"/c[1-5]/frags -type f -name '*.[45]' | head -n 1)
+[ -n "$PFRAG" ] || fail "no parity fragment found"
+PORIG=$(byte_at "$PFRAG" 200)
+printf "\\$(printf '%03o' $(( (PORIG + 1) % 256 )))" | dd of="$PFRAG" bs=1 seek=200 conv=notrunc 2>/dev/null
+timeout 60 "$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET" scrub --wait \
+  | tee "$TEST_DIR/scrub.out" || fail "cairn scrub --wait"
+grep -q "scrub finished: .* 1 corrupt" "$TEST_DIR/scrub.out" || fail "scrub did not find the damage"
+prepaired() { [ -f "$PFRAG" ] && [ "$(byte_at "$PFRAG" 200)" = "$PORIG" ]; }
+wait_for 30 prepaired || fail "the corrupt parity fragment was not rebuilt"
+timeout 60 "$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET" scrub --wait \
+  | grep -q "scrub finished: .* 0 corrupt" || fail "a second scrub still finds damage"
+echo "scrub found it, repair fixed it, a second scrub is clean"
 
 echo "== a PUT with a dead chunkserver leaves a hole; repair fills it"
 kill -9 "${CPID[6]}"
