@@ -23,7 +23,7 @@ static struct {
 
 static const struct cn_config_option options[] = {
     CN_CONF_OPT_LIST("meta", "http://127.0.0.1:7001,http://127.0.0.1:7002,http://127.0.0.1:7003",
-                     "metadata replicas, comma-separated base URLs", &conf.meta),
+                     "metadata replicas, comma-separated base URLs (or CAIRN_META)", &conf.meta),
     CN_CONF_OPT_STRING("cluster-secret-file", "", "file holding the cluster secret",
                        &conf.secret_file),
     CN_CONF_OPT_STRING("secret", "", "the cluster secret itself (prefer --cluster-secret-file)",
@@ -49,8 +49,22 @@ int cli_global_load(struct cli_global *g, int argc, char **argv, int *next)
         fprintf(stderr, "%s\n", err);
         return rc;
     }
-    for (size_t i = 0; i < conf.meta.n && i < 16; i++)
-        g->replicas[g->n_replicas++] = strdup(conf.meta.items[i]);
+    /* CAIRN_META (as scripts/cluster.sh's cluster.env exports it) stands in
+     * for --meta when the flag is not given. */
+    int meta_flag = 0;
+    for (int i = 1; i < *next; i++)
+        meta_flag |= !strncmp(argv[i], "--meta", 6);
+    const char *env = getenv("CAIRN_META");
+    if (!meta_flag && env && *env) {
+        char *copy = strdup(env);
+        for (char *t = copy ? strtok(copy, ",") : NULL; t && g->n_replicas < 16;
+             t = strtok(NULL, ","))
+            g->replicas[g->n_replicas++] = strdup(t);
+        free(copy);
+    } else {
+        for (size_t i = 0; i < conf.meta.n && i < 16; i++)
+            g->replicas[g->n_replicas++] = strdup(conf.meta.items[i]);
+    }
     if (*conf.secret_file)
         rc = cn_auth_new_from_file(conf.secret_file, 0, &g->auth);
     else if (*conf.secret)

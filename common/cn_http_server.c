@@ -857,7 +857,11 @@ int cn_http_server_start(struct cn_http_server *srv)
         MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, srv, MHD_OPTION_NOTIFY_COMPLETED, completed_cb,
         srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT, srv->opts.conn_memory_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.conn_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-        srv->opts.max_connections, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+        /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: it sets SO_REUSEPORT, which lets
+         * a second daemon bind a port already serving and silently share its
+         * traffic. libmicrohttpd's default (SO_REUSEADDR only) still allows a
+         * quick restart. */
+        srv->opts.max_connections, MHD_OPTION_END);
     if (!srv->daemon) {
         CN_ERROR(srv->log_module, "cannot listen on %s:%u", srv->bind_addr,
                  (unsigned)srv->opts.port);

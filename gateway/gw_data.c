@@ -232,7 +232,9 @@ struct gw_put {
     ec_codec *codec;
     uint64_t size, pos;
     EVP_MD_CTX *md5;
-    uint32_t n; /* k + m */
+    uint32_t n;         /* k + m */
+    uint32_t n_streams; /* fragments 0..n_streams-1 of the open group have a
+                           chunkserver; the rest (parity) are written later by repair */
 
     uint64_t n_groups;
     struct md_group_desc *groups;
@@ -293,7 +295,12 @@ static int open_group(struct gw_put *p)
     gd->fragment_cs = p->cs_ids + p->g * p->n;
 
     char target[64];
-    snprintf(target, sizeof(target), "/v1/place?count=%u", p->n);
+    /* Every fragment a place if possible; with fewer live hosts, at least the
+     * write quorum (the rest are recorded missing and repaired later). */
+    uint32_t quorum = p->l.k + p->ctx->quorum_extra;
+    if (quorum > p->n)
+        quorum = p->n;
+    snprintf(target, sizeof(target), "/v1/place?count=%u&min=%u", p->n, quorum);
     char *body = NULL;
     size_t blen;
     int rc = md_client_get(t->meta, target, &body, &blen);
@@ -313,8 +320,14 @@ static int open_group(struct gw_put *p)
         got++;
     }
     free(body);
-    if (got != p->n)
+    if (got < quorum || got < p->l.k)
         return CAIRN_E_UNAVAIL;
+    if (got < p->n)
+        CN_WARN(LOG,
+                "only %u chunkservers on distinct hosts for a %u+%u group: writing %u "
+                "fragments, the rest go to repair",
+                got, p->l.k, p->l.m, got);
+    p->n_streams = got;
 
     uint64_t flen = ec_layout_frag_len(&p->l, p->group_len);
     struct stream_hdrs *h = &p->hdrs;
@@ -329,7 +342,7 @@ static int open_group(struct gw_put *p)
     h->list[4] = NULL;
     struct cn_http_request reqs[EC_MAX_FRAGS];
     memset(reqs, 0, sizeof(reqs));
-    for (uint32_t i = 0; i < p->n; i++) {
+    for (uint32_t i = 0; i < p->n_streams; i++) {
         fragment_target(gd->id, i, p->targets[i]);
         reqs[i] = (struct cn_http_request){.method = "PUT",
                                            .base_url = p->urls[i],
@@ -338,7 +351,7 @@ static int open_group(struct gw_put *p)
                                            .body_size = (int64_t)flen};
         p->crc[i] = 0;
     }
-    rc = cn_http_fanout_begin(t->fanout, reqs, p->n);
+    rc = cn_http_fanout_begin(t->fanout, reqs, p->n_streams);
     if (rc != 0)
         return rc;
     p->group_open = 1;
@@ -358,6 +371,10 @@ static int close_group(struct gw_put *p)
     p->group_open = 0;
     uint32_t ok = 0;
     for (uint32_t i = 0; i < p->n; i++) {
+        if (i >= p->n_streams) { /* never placed */
+            p->cs_ids[p->g * p->n + i] = 0;
+            continue;
+        }
         int good = errs[i] == 0 && resps[i].status / 100 == 2;
         const char *crc = good ? cn_http_response_header(&resps[i], "X-Cairn-Data-CRC32C") : NULL;
         if (good && (!crc || strtoul(crc, NULL, 16) != p->crc[i])) {
@@ -473,13 +490,13 @@ void gw_put_free(struct gw_put *p)
         /* Abandon the streams: the chunkservers discard unfinished temporaries. */
         struct tls_res *t = tls_get(p->ctx);
         if (t) {
-            for (uint32_t i = 0; i < p->n; i++)
+            for (uint32_t i = 0; i < p->n_streams; i++)
                 cn_http_fanout_drop(t->fanout, i);
             struct cn_http_response resps[EC_MAX_FRAGS];
             int errs[EC_MAX_FRAGS];
             memset(resps, 0, sizeof(resps));
             cn_http_fanout_finish(t->fanout, resps, errs);
-            for (uint32_t i = 0; i < p->n; i++)
+            for (uint32_t i = 0; i < p->n_streams; i++)
                 cn_http_response_clear(&resps[i]);
         }
     }

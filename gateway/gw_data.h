@@ -16,7 +16,10 @@
  * from the other fragments and the lost ones decoded.
  *
  * Threads: a gw_ctx is shared by every request thread; gw_put / gw_get
- * objects belong to one request (one thread at a time). */
+ * objects belong to one request (one thread at a time). Each thread has ONE
+ * HTTP fan-out handle (keeping its connections alive), so a thread must not
+ * interleave a gw_get's reads with a gw_put's writes: copying an object into
+ * another (UploadPartCopy, CopyObject) reads on a second thread. */
 #ifndef CAIRN_GW_DATA_H
 #define CAIRN_GW_DATA_H
 

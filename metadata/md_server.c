@@ -1591,9 +1591,10 @@ static int cluster_end(struct cn_http_req *req, void *cls)
     return rc;
 }
 
-/* GET /v1/place?count=N[&exclude=ID,ID]: the leader picks N chunkservers for
- * a new chunk group (DESIGN.md: no Paxos write; group ids are random). The
- * answer is one "ID ADDRESS" line per fragment index. */
+/* GET /v1/place?count=N[&min=M][&exclude=ID,ID]: the leader picks N
+ * chunkservers on distinct hosts for a new chunk group (DESIGN.md: no Paxos
+ * write; group ids are random), or as many as there are down to M. The answer
+ * is one "ID ADDRESS" line per fragment index, from index 0. */
 static int place_end(struct cn_http_req *req, void *cls)
 {
     struct md_server *s = cls;
@@ -1633,9 +1634,23 @@ static int place_end(struct cn_http_req *req, void *cls)
         cands[n++] = (struct md_place_node){
             .id = c->id, .host = c->host, .rack = c->rack, .zone = c->zone, .free = free_now};
     }
+    /* With fewer live hosts than asked, the most there are, down to min (the
+     * caller's write quorum): the caller records the rest as missing. */
+    uint64_t min = count;
+    if (cn_http_req_arg(req, "min") &&
+        (parse_u64(cn_http_req_arg(req, "min"), &min) || min == 0 || min > count)) {
+        md_query_result_free(r);
+        free(cands);
+        return cn_http_respond_error(req, 400, "min must be 1..count");
+    }
     uint64_t chosen[64], seed;
     cn_random_bytes(&seed, sizeof(seed));
-    rc = cands ? md_place(cands, n, NULL, 0, (uint32_t)count, seed, chosen) : CAIRN_E_NOMEM;
+    rc = cands ? CAIRN_E_UNAVAIL : CAIRN_E_NOMEM;
+    while (cands && rc == CAIRN_E_UNAVAIL && count >= min) {
+        rc = md_place(cands, n, NULL, 0, (uint32_t)count, seed, chosen);
+        if (rc == CAIRN_E_UNAVAIL)
+            count--;
+    }
     char *out = NULL;
     size_t outlen = 0;
     if (rc == 0) {

@@ -24,7 +24,8 @@
  *                         X-Cairn-Leader(-Url) when not the leader, 503 busy
  *   POST /v1/read         packed md.Query -> 200 packed md.QueryResult
  *                         (linearizable: read index), or 421 as above
- *   GET  /v1/place?count=N[&exclude=ID,...]  leader only: N chunkservers for a
+ *   GET  /v1/place?count=N[&min=M][&exclude=ID,...]  leader only: N (or at least M)
+ *                         chunkservers on distinct hosts for a
  *                         new chunk group, one "ID ADDRESS" line each
  *   POST /v1/heartbeat    leader only: cl.Heartbeat from a chunkserver (soft
  *                         liveness state) -> cl.HeartbeatReply

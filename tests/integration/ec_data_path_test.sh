@@ -6,7 +6,8 @@
 #     multiples, several chunk groups, another scheme);
 #   - random ranges read only what they ask for, correctly;
 #   - a PUT while a chunkserver is dead still commits (write quorum k+1) and
-#     records the missing fragment;
+#     records the missing fragment; once the leader calls it down, new groups
+#     are placed on the hosts left with the last parity fragments missing;
 #   - with m = 2 chunkservers dead every object still reads back exactly
 #     (degraded reads decode);
 #   - with 3 dead, a read fails; it never returns wrong bytes.
@@ -24,7 +25,7 @@ PEERS="1=http://127.0.0.1:${MP[0]},2=http://127.0.0.1:${MP[1]},3=http://127.0.0.
 URLS="http://127.0.0.1:${MP[0]},http://127.0.0.1:${MP[1]},http://127.0.0.1:${MP[2]}"
 for i in 1 2 3; do
   "$META" --id "$i" --listen "127.0.0.1:${MP[$((i - 1))]}" --peers "$PEERS" \
-    --data-dir "$TEST_DIR/m$i" --cluster-secret-file "$SECRET" --down-after 30s \
+    --data-dir "$TEST_DIR/m$i" --cluster-secret-file "$SECRET" --down-after 2s \
     >> "$TEST_DIR/m$i.log" 2>&1 &
   PIDS+=("$!")
 done
@@ -87,6 +88,14 @@ tool put bucket1 during "$TEST_DIR/odd"
 tool info bucket1 during | grep -q " 0000000000000000" || fail "missing fragment not recorded"
 tool get bucket1 during "$TEST_DIR/out.during" && cmp -s "$TEST_DIR/odd" "$TEST_DIR/out.during" \
   || fail "short group does not read back"
+
+echo "== once the leader calls it down, new groups go on the 5 hosts left (k+1 <= 5 < k+m)"
+sleep 3
+tool put bucket1 after "$TEST_DIR/odd"
+tool info bucket1 after | awk '/^group/ { print $NF }' | grep -qx 0000000000000000 \
+  || fail "the unplaced fragment is not the last parity one"
+tool get bucket1 after "$TEST_DIR/out.after" && cmp -s "$TEST_DIR/odd" "$TEST_DIR/out.after" \
+  || fail "a group placed on 5 hosts does not read back"
 
 echo "== m = 2 chunkservers dead: degraded reads"
 kill -9 "${CPID[2]}"
