@@ -59,7 +59,6 @@ META_BIN="$BUILD/metadata/cairn-meta"
 CHUNK_BIN="$BUILD/chunkserver/cairn-chunk"
 GW_BIN="$BUILD/gateway/cairn-gateway"
 CLI_BIN="$BUILD/cli/cairn"
-AGENT_BIN="$BUILD/tests/integration/s3-cs-agent"
 
 ensure_built() {
   local missing=0
@@ -108,7 +107,6 @@ names() {
     ls "$DIR/cmd" | grep '^chunk[0-9]*$' | sort -V
   fi
   echo gateway
-  echo agent
 }
 
 s3_ready() {
@@ -116,21 +114,6 @@ s3_ready() {
   read -r ak sk < <(tr ':' ' ' < "$DIR/credentials")
   curl -sf -o /dev/null --max-time 3 --aws-sigv4 "aws:amz:$REGION:s3" -u "$ak:$sk" \
        "http://127.0.0.1:$(cat "$DIR/gateway.port")/"
-}
-
-# Starts (or restarts) the registration agent when cairn-chunk cannot
-# register itself.
-start_agent() {
-  [ -f "$DIR/agent.needed" ] || return 0
-  stop_one agent TERM
-  local args=() n port
-  for n in $(ls "$DIR/cmd" | grep '^chunk[0-9]*$' | sort -V); do
-    alive "$n" || continue
-    port="$(cat "$DIR/$n.port")"
-    args+=("$DIR/$n" "127.0.0.1:$port" "$(cat "$(pidfile "$n")")")
-  done
-  [ ${#args[@]} -gt 0 ] || return 0
-  launch agent "$AGENT_BIN" --meta "$(meta_urls)" --secret-file "$DIR/secret" "${args[@]}"
 }
 
 stop_one() {
@@ -159,15 +142,7 @@ cmd_up() {
     sk="$(head -c 512 /dev/urandom | base64 -w0 | tr -dc 'A-Za-z0-9' | head -c 40)"
     (umask 077; echo "$ak:$sk" > "$DIR/credentials")
   fi
-  local chunk_meta=0
-  local chunk_host=0 chunk_help
-  chunk_help="$("$CHUNK_BIN" --help 2>/dev/null || true)"
-  grep -q -- '--meta ' <<<"$chunk_help" && chunk_meta=1
-  grep -q -- '--host ' <<<"$chunk_help" && chunk_host=1
-  if [ "$chunk_meta" = 0 ] && [ ! -x "$AGENT_BIN" ]; then
-    echo "cluster.sh: cairn-chunk has no --meta and $AGENT_BIN is missing" >&2; exit 1
-  fi
-  # Listeners may share a port (SO_REUSEPORT): refuse to start on a busy one.
+  # Refuse to start on a port already in use (clearer than a daemon's bind error).
   local p busy=""
   for p in $((BASE + 1)) $((BASE + 2)) $((BASE + 3)) $(seq $((BASE + 101)) $((BASE + 100 + NCHUNK))) \
            $((BASE + 2000)); do
@@ -176,26 +151,22 @@ cmd_up() {
   if [ -n "$busy" ] && ! alive meta1; then
     echo "cluster.sh: ports already in use:$busy (choose another --base-port)" >&2; exit 1
   fi
-  local secret_flag=--secret-file
-  "$META_BIN" --help 2>/dev/null | grep -q -- '--cluster-secret-file' && secret_flag=--cluster-secret-file
   local peers="" i
   for i in 1 2 3; do peers="$peers${peers:+,}$i=http://127.0.0.1:$((BASE + i))"; done
   for i in 1 2 3; do
     alive "meta$i" && continue
     launch "meta$i" "$META_BIN" --id "$i" --listen "127.0.0.1:$((BASE + i))" --peers "$peers" \
-      --data-dir "$DIR/meta$i" "$secret_flag" "$DIR/secret" ${CAIRN_META_OPTS:-}
+      --data-dir "$DIR/meta$i" --cluster-secret-file "$DIR/secret" ${CAIRN_META_OPTS:-}
   done
-  if [ "$chunk_meta" = 1 ]; then rm -f "$DIR/agent.needed"; else touch "$DIR/agent.needed"; fi
   for i in $(seq 1 "$NCHUNK"); do
     alive "chunk$i" && continue
     local port=$((BASE + 100 + i))
     echo "$port" > "$DIR/chunk$i.port"
-    local extra=()
     # One simulated host per chunkserver: placement wants K+M distinct hosts.
-    [ "$chunk_meta" = 1 ] && extra=(--meta "$(meta_urls)")
-    [ "$chunk_host" = 1 ] && extra+=(--host "chunk$i")
+    # Each registers itself with the metadata service and heartbeats it.
     launch "chunk$i" "$CHUNK_BIN" --data-dir "$DIR/chunk$i" --port "$port" \
-      --cluster-secret-file "$DIR/secret" --reserve 256M "${extra[@]}" ${CAIRN_CHUNK_OPTS:-}
+      --cluster-secret-file "$DIR/secret" --reserve 256M --meta "$(meta_urls)" \
+      --host "chunk$i" ${CAIRN_CHUNK_OPTS:-}
   done
   local gwport=$((BASE + 2000))
   echo "$gwport" > "$DIR/gateway.port"
@@ -205,11 +176,6 @@ cmd_up() {
       --cluster-secret-file "$DIR/secret" --credentials-file "$DIR/credentials" \
       --region "$REGION" $GW_OPTS
   fi
-  # Wait for the chunkservers to have their ids, then register them.
-  for i in $(seq 1 "$NCHUNK"); do
-    for _ in $(seq 100); do [ -s "$DIR/chunk$i/chunkserver-id" ] && break; sleep 0.1; done
-  done
-  start_agent
   local deadline=$((SECONDS + 60))
   until s3_ready; do
     for n in meta1 meta2 meta3 gateway $(seq -f 'chunk%g' 1 "$NCHUNK"); do
@@ -227,7 +193,7 @@ cmd_up() {
   # Placement needs the chunkservers registered and heartbeating.
   local registered=0
   for _ in $(seq 150); do
-    registered=$(cat "$DIR"/logs/chunk*.log "$DIR/logs/agent.log" 2>/dev/null | grep -c 'registered' || true)
+    registered=$(cat "$DIR"/logs/chunk*.log 2>/dev/null | grep -c 'registered' || true)
     [ "$registered" -ge "$NCHUNK" ] && break
     sleep 0.2
   done
@@ -285,7 +251,7 @@ stop_many() {
 cmd_down() {
   # Clients of the metadata service first, then the replicas.
   # shellcheck disable=SC2046
-  stop_many TERM agent gateway $(names | grep '^chunk')
+  stop_many TERM gateway $(names | grep '^chunk')
   stop_many TERM meta1 meta2 meta3
   echo "cluster.sh: stopped (data kept in $DIR)"
 }
@@ -311,8 +277,7 @@ case "$cmd" in
     stop_one "$name" KILL ;;
   start)
     [ -n "$name" ] && [ -f "$DIR/cmd/$name" ] || { echo "cluster.sh: no daemon '$name' in $DIR" >&2; exit 2; }
-    relaunch "$name"
-    case "$name" in chunk*) sleep 0.3; start_agent ;; esac ;;
+    relaunch "$name" ;;
   -h|--help|"") usage ;;
   *) echo "cluster.sh: unknown command '$cmd'" >&2; usage >&2; exit 2 ;;
 esac
