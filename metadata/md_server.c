@@ -1060,6 +1060,15 @@ static int respond_not_leader(struct cn_http_req *req, struct md_server *s, uint
     return cn_http_respond_error(req, 421, "not the leader");
 }
 
+/* The leader this replica knows of (0 if none), as the core last published. */
+static uint32_t known_leader(struct md_server *s)
+{
+    pthread_mutex_lock(&s->st_mu);
+    uint32_t leader = s->st.leader;
+    pthread_mutex_unlock(&s->st_mu);
+    return leader;
+}
+
 static int respond_status(struct cn_http_req *req, struct md_server *s, int status, uint32_t leader)
 {
     if (status == CAIRN_E_NOTLEADER)
@@ -1152,6 +1161,35 @@ static int parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
+/* Hands a client command (copied) to the core thread. Returns the waiter on
+ * which its outcome arrives (the caller waits, then drops it with
+ * waiter_put), or NULL when out of memory. */
+static struct waiter *submit(struct md_server *s, uint64_t client_id, uint64_t seq, const void *cmd,
+                             size_t len)
+{
+    struct event *e = calloc(1, sizeof(*e));
+    struct waiter *w = waiter_new();
+    uint8_t *data = malloc(len ? len : 1);
+    if (!e || !w || !data) {
+        free(e);
+        free(data);
+        if (w) {
+            waiter_put(w);
+            waiter_put(w);
+        }
+        return NULL;
+    }
+    memcpy(data, cmd, len);
+    e->type = EV_SUBMIT;
+    e->client_id = client_id;
+    e->seq = seq;
+    e->data = data;
+    e->len = (uint32_t)len;
+    e->w = w;
+    post_event(s, e);
+    return w;
+}
+
 /* POST /v1/cmd */
 static int cmd_end(struct cn_http_req *req, void *cls)
 {
@@ -1164,26 +1202,9 @@ static int cmd_end(struct cn_http_req *req, void *cls)
     const void *body = cn_http_req_body(req, &len);
     if (len == 0)
         return cn_http_respond_error(req, 400, "empty command");
-    struct event *e = calloc(1, sizeof(*e));
-    struct waiter *w = waiter_new();
-    uint8_t *data = malloc(len);
-    if (!e || !w || !data) {
-        free(e);
-        free(data);
-        if (w) {
-            waiter_put(w);
-            waiter_put(w);
-        }
+    struct waiter *w = submit(s, client_id, seq, body, len);
+    if (!w)
         return CAIRN_E_NOMEM;
-    }
-    memcpy(data, body, len);
-    e->type = EV_SUBMIT;
-    e->client_id = client_id;
-    e->seq = seq;
-    e->data = data;
-    e->len = (uint32_t)len;
-    e->w = w;
-    post_event(s, e);
     int rc;
     if (!waiter_wait(w, (int64_t)s->cfg.request_timeout_ms))
         rc =
@@ -1348,11 +1369,7 @@ static int heartbeat_end(struct cn_http_req *req, void *cls)
 {
     struct md_server *s = cls;
     if (s->leader_since_ms < 0) {
-        struct paxos_status st;
-        pthread_mutex_lock(&s->st_mu);
-        st = s->st;
-        pthread_mutex_unlock(&s->st_mu);
-        return respond_not_leader(req, s, st.leader);
+        return respond_not_leader(req, s, known_leader(s));
     }
     size_t len;
     const uint8_t *body = cn_http_req_body(req, &len);
@@ -1462,26 +1479,9 @@ static int repair_commit(void *ctx, uint64_t client_id, uint64_t seq, const uint
                          size_t len)
 {
     struct md_server *s = ctx;
-    struct event *e = calloc(1, sizeof(*e));
-    struct waiter *w = waiter_new();
-    uint8_t *data = malloc(len ? len : 1);
-    if (!e || !w || !data) {
-        free(e);
-        free(data);
-        if (w) {
-            waiter_put(w);
-            waiter_put(w);
-        }
+    struct waiter *w = submit(s, client_id, seq, cmd, len);
+    if (!w)
         return CAIRN_E_NOMEM;
-    }
-    memcpy(data, cmd, len);
-    e->type = EV_SUBMIT;
-    e->client_id = client_id;
-    e->seq = seq;
-    e->data = data;
-    e->len = (uint32_t)len;
-    e->w = w;
-    post_event(s, e);
     int rc;
     if (!waiter_wait(w, (int64_t)s->cfg.request_timeout_ms))
         rc = CAIRN_E_TIMEOUT;
@@ -1516,11 +1516,7 @@ static int repair_end(struct cn_http_req *req, void *cls)
         rc = md_repair_rescan(s->repair);
     }
     if (rc == CAIRN_E_NOTLEADER) {
-        struct paxos_status st;
-        pthread_mutex_lock(&s->st_mu);
-        st = s->st;
-        pthread_mutex_unlock(&s->st_mu);
-        return respond_not_leader(req, s, st.leader);
+        return respond_not_leader(req, s, known_leader(s));
     }
     if (rc != 0)
         return cn_http_respond_error(req, cn_http_status_for_error(rc), cairn_strerror(rc));
@@ -1534,11 +1530,7 @@ static int cluster_end(struct cn_http_req *req, void *cls)
 {
     struct md_server *s = cls;
     if (s->leader_since_ms < 0) {
-        struct paxos_status st;
-        pthread_mutex_lock(&s->st_mu);
-        st = s->st;
-        pthread_mutex_unlock(&s->st_mu);
-        return respond_not_leader(req, s, st.leader);
+        return respond_not_leader(req, s, known_leader(s));
     }
     Md__QueryResult *r = NULL;
     int rc = md_query_chunkservers(s->store, &r);
@@ -1598,12 +1590,8 @@ static int cluster_end(struct cn_http_req *req, void *cls)
 static int place_end(struct cn_http_req *req, void *cls)
 {
     struct md_server *s = cls;
-    struct paxos_status st;
-    pthread_mutex_lock(&s->st_mu);
-    st = s->st;
-    pthread_mutex_unlock(&s->st_mu);
-    if (st.role != PAXOS_LEADER)
-        return respond_not_leader(req, s, st.leader);
+    if (s->leader_since_ms < 0)
+        return respond_not_leader(req, s, known_leader(s));
     uint64_t count;
     if (parse_u64(cn_http_req_arg(req, "count"), &count) || count == 0 || count > 64)
         return cn_http_respond_error(req, 400, "count must be 1..64");
