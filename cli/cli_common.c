@@ -125,8 +125,8 @@ static void human(uint64_t bytes, char *out, size_t len)
     snprintf(out, len, u ? "%.1f %s" : "%.0f %s", v, units[u]);
 }
 
-/* The leader's view: chunkservers and the repair queue (GET /v1/cluster). */
-static void cluster_view(struct cli_global *g)
+/* GET /v1/cluster from the leader into *body (malloc'ed). */
+static int fetch_cluster(struct cli_global *g, char **body)
 {
     struct md_client_opts o = {.replicas = (const char *const *)g->replicas,
                                .n_replicas = g->n_replicas,
@@ -134,11 +134,46 @@ static void cluster_view(struct cli_global *g)
                                .timeout_ms = 5000};
     struct md_client *c;
     if (md_client_new(&o, &c) != 0)
-        return;
-    char *body = NULL;
+        return CAIRN_E_NOMEM;
     size_t len = 0;
-    int rc = md_client_get(c, "/v1/cluster", &body, &len);
+    *body = NULL;
+    int rc = md_client_get(c, "/v1/cluster", body, &len);
     md_client_free(c);
+    return rc;
+}
+
+struct repair_line {
+    unsigned long long degraded, queued, in_flight, done, failed, bytes, unrecoverable;
+};
+
+static int parse_repair_line(const char *line, struct repair_line *r)
+{
+    return sscanf(line, "repair %llu %llu %llu %llu %llu %llu %llu", &r->degraded, &r->queued,
+                  &r->in_flight, &r->done, &r->failed, &r->bytes, &r->unrecoverable) == 7
+               ? 0
+               : CAIRN_E_PROTO;
+}
+
+/* Writes s as a JSON string. */
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            printf("\\u%04x", *s);
+        else
+            putchar(*s);
+    }
+    putchar('"');
+}
+
+/* The leader's view: chunkservers and the repair queue (GET /v1/cluster). */
+static void cluster_view(struct cli_global *g)
+{
+    char *body = NULL;
+    int rc = fetch_cluster(g, &body);
     if (rc != 0) {
         printf("\nchunkservers: unavailable (%s)\n", cairn_strerror(rc));
         return;
@@ -176,8 +211,90 @@ static void cluster_view(struct cli_global *g)
     free(body);
 }
 
-int cli_status(struct cli_global *g)
+/* cairn status --json: the same facts for scripts. */
+static int status_json(struct cli_global *g)
 {
+    struct cn_http_client_opts o = {.auth = g->auth, .timeout_ms = 2000};
+    struct cn_http_client *h;
+    if (cn_http_client_new(&o, &h) != 0)
+        return 1;
+    unsigned with_leader = 0;
+    printf("{\"replicas\":[");
+    for (size_t i = 0; i < g->n_replicas; i++) {
+        struct cn_http_request req = {
+            .method = "GET", .base_url = g->replicas[i], .target = "/v1/status"};
+        struct cn_http_response resp = {0};
+        int rc = cn_http_client_do(h, &req, &resp);
+        printf("%s{\"url\":", i ? "," : "");
+        json_str(g->replicas[i]);
+        if (rc == 0 && resp.status == 200 && resp.body) {
+            char id[16], role[16], leader[16], commit[24], applied[24], base[24];
+            field(resp.body, "id", id, sizeof(id));
+            field(resp.body, "role", role, sizeof(role));
+            field(resp.body, "leader", leader, sizeof(leader));
+            field(resp.body, "commit", commit, sizeof(commit));
+            field(resp.body, "applied", applied, sizeof(applied));
+            field(resp.body, "log_base", base, sizeof(base));
+            printf(",\"reachable\":true,\"id\":%s,\"role\":", id);
+            json_str(role);
+            printf(",\"leader\":%s,\"commit\":%s,\"applied\":%s,\"log_base\":%s}", leader, commit,
+                   applied, base);
+            with_leader += strcmp(leader, "0") != 0;
+        } else {
+            printf(",\"reachable\":false}");
+        }
+        cn_http_response_clear(&resp);
+    }
+    cn_http_client_free(h);
+    printf("],\"chunkservers\":[");
+    char *body = NULL;
+    int n = 0;
+    struct repair_line rl;
+    int have_repair = 0;
+    if (fetch_cluster(g, &body) == 0) {
+        for (char *line = strtok(body, "\n"); line; line = strtok(NULL, "\n")) {
+            char id[20], addr[130], state[16], live[16], host[64], rack[64], zone[64];
+            long long age;
+            unsigned long long free_b, cap;
+            if (sscanf(line, "chunkserver %19s %129s %15s %15s %lld %llu %llu %63s %63s %63s", id,
+                       addr, state, live, &age, &free_b, &cap, host, rack, zone) == 10) {
+                printf("%s{\"id\":", n++ ? "," : "");
+                json_str(id);
+                printf(",\"address\":");
+                json_str(addr);
+                printf(",\"state\":");
+                json_str(state);
+                printf(",\"liveness\":");
+                json_str(live);
+                printf(",\"last_heartbeat_ms_ago\":%lld,\"free\":%llu,\"capacity\":%llu,"
+                       "\"host\":",
+                       age, free_b, cap);
+                json_str(host);
+                printf(",\"rack\":");
+                json_str(rack);
+                printf(",\"zone\":");
+                json_str(zone);
+                printf("}");
+            } else if (parse_repair_line(line, &rl) == 0) {
+                have_repair = 1;
+            }
+        }
+    }
+    free(body);
+    printf("]");
+    if (have_repair)
+        printf(",\"repair\":{\"degraded_groups\":%llu,\"queued\":%llu,\"in_flight\":%llu,"
+               "\"done\":%llu,\"failed\":%llu,\"bytes_rebuilt\":%llu,\"unrecoverable\":%llu}",
+               rl.degraded, rl.queued, rl.in_flight, rl.done, rl.failed, rl.bytes,
+               rl.unrecoverable);
+    printf(",\"leader_known\":%s}\n", with_leader * 2 > g->n_replicas ? "true" : "false");
+    return with_leader * 2 > g->n_replicas ? 0 : 1;
+}
+
+int cli_status(struct cli_global *g, int json)
+{
+    if (json)
+        return status_json(g);
     struct cn_http_client_opts o = {.auth = g->auth, .timeout_ms = 2000};
     struct cn_http_client *h;
     if (cn_http_client_new(&o, &h) != 0)
@@ -241,7 +358,7 @@ int cli_state_hash(struct cli_global *g)
     return failed;
 }
 
-int cli_repair(struct cli_global *g, const char *group_hex)
+int cli_repair(struct cli_global *g, const char *group_hex, int wait)
 {
     struct md_client_opts o = {.replicas = (const char *const *)g->replicas,
                                .n_replicas = g->n_replicas,
@@ -266,6 +383,64 @@ int cli_repair(struct cli_global *g, const char *group_hex)
     }
     printf(group_hex ? "repair of group %s queued first\n" : "rescan started%s\n",
            group_hex ? group_hex : "");
+    if (!wait)
+        return 0;
+    /* Follow the leader's repair queue until every known group is redundant. */
+    int tty = isatty(STDOUT_FILENO);
+    int64_t t0 = cn_mono_ms(), last_line = 0;
+    struct repair_line first = {0}, cur = {0};
+    int have_first = 0, quiet = 0;
+    for (;;) {
+        char *body = NULL;
+        int frc = fetch_cluster(g, &body);
+        int found = 0;
+        for (char *line = body ? strtok(body, "\n") : NULL; line; line = strtok(NULL, "\n"))
+            found |= parse_repair_line(line, &cur) == 0;
+        free(body);
+        if (frc != 0 || !found) {
+            fprintf(stderr, "%scairn repair: leader unavailable (%s), retrying\n", tty ? "\n" : "",
+                    cairn_strerror(frc ? frc : CAIRN_E_PROTO));
+            cn_sleep_ms(1000);
+            continue;
+        }
+        if (!have_first) {
+            first = cur;
+            have_first = 1;
+        }
+        double secs = (double)(cn_mono_ms() - t0) / 1000.0;
+        double mbs = secs > 0 ? (double)(cur.bytes - first.bytes) / 1e6 / secs : 0;
+        unsigned long long fixed = cur.done - first.done;
+        char eta[32] = "-";
+        if (fixed > 0 && cur.degraded > 0)
+            snprintf(eta, sizeof(eta), "%.0f s", (double)cur.degraded * secs / (double)fixed);
+        char rb[32];
+        human(cur.bytes - first.bytes, rb, sizeof(rb));
+        if (tty) {
+            printf("\r  %llu degraded, %llu in flight, %llu rebuilt (%s, %.1f MB/s), ETA %s   ",
+                   cur.degraded, cur.in_flight, fixed, rb, mbs, eta);
+            fflush(stdout);
+        } else if (cn_mono_ms() - last_line > 5000) {
+            printf("  %llu degraded, %llu in flight, %llu rebuilt (%s, %.1f MB/s), ETA %s\n",
+                   cur.degraded, cur.in_flight, fixed, rb, mbs, eta);
+            fflush(stdout);
+            last_line = cn_mono_ms();
+        }
+        /* Done when nothing is degraded twice in a row (a scan may be under way). */
+        quiet = cur.degraded == 0 && cur.in_flight == 0 ? quiet + 1 : 0;
+        if (quiet >= 2)
+            break;
+        if (cur.degraded == cur.unrecoverable && cur.in_flight == 0 && cur.queued == 0 &&
+            cur.unrecoverable > 0) {
+            printf("%s%llu group(s) cannot be repaired: fewer than k fragments are left\n",
+                   tty ? "\n" : "", cur.unrecoverable);
+            return 1;
+        }
+        cn_sleep_ms(1000);
+    }
+    char rb[32];
+    human(cur.bytes - first.bytes, rb, sizeof(rb));
+    printf("%sfully redundant: %llu fragment(s) rebuilt (%s) in %.0f s\n", tty ? "\n" : "",
+           cur.done - first.done, rb, (double)(cn_mono_ms() - t0) / 1000.0);
     return 0;
 }
 

@@ -18,17 +18,20 @@ struct cli_global {
 int cli_global_load(struct cli_global *g, int argc, char **argv, int *next);
 void cli_global_release(struct cli_global *g);
 
-/* `cairn status`: prints every replica's view. Returns 0 when a leader is
- * known to a majority, 1 otherwise. */
-int cli_status(struct cli_global *g);
+/* `cairn status [--json]`: every replica's view, then the leader's view of
+ * the chunkservers and the repair queue. Returns 0 when a leader is known to
+ * a majority, 1 otherwise. */
+int cli_status(struct cli_global *g, int json);
 
 /* `cairn state-hash`: prints "applied N hash HEX" of the first replica.
  * Returns 0, or 1 when it cannot be reached. */
 int cli_state_hash(struct cli_global *g);
 
-/* `cairn repair [GROUP_HEX]`: asks the leader to rescan for degraded groups
- * now, or to repair one chunk group first. Returns 0 when accepted. */
-int cli_repair(struct cli_global *g, const char *group_hex);
+/* `cairn repair [GROUP_HEX] [--wait]`: asks the leader to rescan for degraded
+ * groups now, or to repair one chunk group first; with wait, follows the
+ * repair queue (progress, rate, ETA) until every known group is redundant.
+ * Returns 0 when accepted (and, with wait, when fully redundant). */
+int cli_repair(struct cli_global *g, const char *group_hex, int wait);
 
 /* `cairn drain ID [--no-wait]`: marks chunkserver ID (decimal or 16 hex
  * digits) DRAINING so repair moves every fragment off it while it keeps

@@ -20,14 +20,14 @@
 static void usage(FILE *out)
 {
     fprintf(out, "\ncommands:\n"
-                 "  status                 metadata replicas (role, leader, commit, applied),\n"
+                 "  status [--json]        metadata replicas (role, leader, commit, applied),\n"
                  "                         chunkservers (state, liveness, space), repair queue\n"
                  "  state-hash             applied slot and state hash of the first --meta\n"
                  "                         replica (equal on two replicas = identical state)\n"
                  "  bench meta [options]   committed commands/s and latency of the metadata\n"
                  "                         group, next to one fdatasync (cairn bench meta --help)\n"
-                 "  repair [GROUP]         rescan for degraded groups now, or repair one\n"
-                 "                         chunk group (32 hex digits) first\n"
+                 "  repair [GROUP] [--wait]  rescan for degraded groups now (or one chunk group\n"
+                 "                         first); --wait follows it until fully redundant\n"
                  "  drain ID [--no-wait]   move every fragment off chunkserver ID, then\n"
                  "                         retire it (progress shown)\n"
                  "  locate BUCKET KEY      chunk groups of an object and where each fragment is\n"
@@ -52,7 +52,7 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[next];
     if (!strcmp(cmd, "status")) {
-        rc = cli_status(&g);
+        rc = cli_status(&g, next + 1 < argc && !strcmp(argv[next + 1], "--json"));
     } else if (!strcmp(cmd, "scrub")) {
         rc = cli_scrub(&g, argc - next - 1, argv + next + 1);
     } else if (!strcmp(cmd, "locate")) {
@@ -67,7 +67,15 @@ int main(int argc, char **argv)
     } else if (!strcmp(cmd, "drain")) {
         rc = cli_drain(&g, argc - next - 1, argv + next + 1);
     } else if (!strcmp(cmd, "repair")) {
-        rc = cli_repair(&g, next + 1 < argc ? argv[next + 1] : NULL);
+        const char *group = NULL;
+        int wait = 0;
+        for (int i = next + 1; i < argc; i++) {
+            if (!strcmp(argv[i], "--wait"))
+                wait = 1;
+            else
+                group = argv[i];
+        }
+        rc = cli_repair(&g, group, wait);
     } else if (!strcmp(cmd, "state-hash")) {
         rc = cli_state_hash(&g);
     } else if (!strcmp(cmd, "bench")) {

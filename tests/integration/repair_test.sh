@@ -82,7 +82,9 @@ DEAD6=$(cs_id 6)
 tool put bucket1 b "$TEST_DIR/b"
 holders b | grep -q '^0000000000000000$' || fail "expected a missing fragment"
 start_chunk 7   # a spare host for the rebuilds
-"$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET" repair
+timeout 60 "$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET" repair --wait \
+  | tee "$TEST_DIR/repair.out" || fail "cairn repair --wait"
+grep -q "fully redundant" "$TEST_DIR/repair.out" || fail "cairn repair --wait did not finish"
 no_holes() { ! holders b | grep -q '^0000000000000000$'; }
 wait_for 30 no_holes || fail "the missing fragment was not rebuilt"
 echo "hole filled"
@@ -96,6 +98,14 @@ wait_for 20 redundant || fail "cairn status does not report full redundancy afte
 "$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET" status | tail -n 4
 "$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET" locate bucket1 a | grep -q "^  parity  5 " \
   || fail "cairn locate does not list the fragments"
+"$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET" status --json | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["leader_known"] and len(d["replicas"]) == 3, d
+assert d["repair"]["degraded_groups"] == 0, d["repair"]
+states = {c["id"]: c["liveness"] for c in d["chunkservers"]}
+assert list(states.values()).count("up") == 6, states
+' || fail "cairn status --json"
 for k in a b; do
   [ "$(holders "$k" | sort -u | wc -l)" = "$(holders "$k" | wc -l)" ] \
     || fail "$k: two fragments of a group on one chunkserver"
