@@ -9,6 +9,7 @@
 #   - the rebuilt fragments are real: with two more chunkservers killed, every
 #     object still reads back byte-exact;
 #   - cairn drain moves every fragment off a live chunkserver and retires it;
+#   - killing the metadata leader while repair runs: the new leader finishes it;
 #   - a deleted object's fragments are deleted from the live chunkservers
 #     (garbage list -> heartbeat reply -> delete -> acknowledged through Paxos).
 source "$(dirname "$0")/lib.sh"
@@ -21,13 +22,15 @@ SECRET="$TEST_DIR/secret"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$SECRET"
 
 read -r -a MP <<< "$(free_ports 3)"
-read -r -a CP <<< "$(free_ports 8)"
+read -r -a CP <<< "$(free_ports 9)"
 PEERS="1=http://127.0.0.1:${MP[0]},2=http://127.0.0.1:${MP[1]},3=http://127.0.0.1:${MP[2]}"
 URLS="http://127.0.0.1:${MP[0]},http://127.0.0.1:${MP[1]},http://127.0.0.1:${MP[2]}"
+declare -A MPID
 for i in 1 2 3; do
   "$META" --id "$i" --listen "127.0.0.1:${MP[$((i - 1))]}" --peers "$PEERS" \
     --data-dir "$TEST_DIR/m$i" --cluster-secret-file "$SECRET" --down-after 1s \
     --out-after 3s --repair-scan-interval 500ms >> "$TEST_DIR/m$i.log" 2>&1 &
+  MPID[$i]=$!
   PIDS+=("$!")
 done
 declare -A CPID
@@ -134,6 +137,25 @@ for k in a b; do
     || fail "$k unreadable after its drained chunkserver went away"
 done
 
+echo "== the metadata leader dies while a chunkserver's fragments are being repaired"
+start_chunk 9   # a spare host, so the repair has somewhere to go
+wait_for 10 test -s "$TEST_DIR/c9/chunkserver-id"
+sleep 1
+DEAD3=$(cs_id 3)
+kill -9 "${CPID[3]}"
+sleep 3.5       # past out-after: the leader starts rebuilding chunkserver 3's fragments
+for i in 1 2 3; do
+  if curl -sf "http://127.0.0.1:${MP[$((i - 1))]}/metrics" | grep -q '^cairn_meta_is_leader 1'; then
+    kill -9 "${MPID[$i]}"; echo "killed metadata leader $i"; KILLED_META=$i
+  fi
+done
+[ -n "${KILLED_META:-}" ] || fail "no metadata leader to kill"
+gone3() { ! holders a | grep -q "^$DEAD3\$" && ! holders b | grep -q "^$DEAD3\$"; }
+wait_for 60 gone3 || fail "repair did not finish under the new leader"
+timeout 60 "$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET" repair --wait | tail -n 1 \
+  | grep -q "fully redundant" || fail "not fully redundant after the leader change"
+echo "repair finished under the new leader"
+
 echo "== the rebuilt fragments are real: lose two more chunkservers"
 kill -9 "${CPID[1]}" "${CPID[2]}"
 for k in a b; do
@@ -143,7 +165,7 @@ done
 curl -sf "http://127.0.0.1:${MP[0]}/metrics" | grep -q cairn_repair || true
 echo "== garbage collection: a deleted object's fragments leave every chunkserver"
 GID=$(tool info bucket1 b | awk '/^group/ { print $8 }')
-LIVE=("$TEST_DIR"/c{3,5,7,8}/frags)  # the dead ones delete theirs when they return
+LIVE=("$TEST_DIR"/c{5,7,8,9}/frags)  # the dead ones delete theirs when they return
 [ -n "$(find "${LIVE[@]}" -name "$GID.*")" ] || fail "no fragments of b found before delete"
 tool delete bucket1 b
 no_frags() { [ -z "$(find "${LIVE[@]}" -name "$GID.*")" ]; }
