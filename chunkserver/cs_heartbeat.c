@@ -6,6 +6,7 @@
 #include "cn_util.h"
 #include "md_client.h"
 #include "md_cmd.h"
+#include "md_query.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -24,7 +25,10 @@ struct cs_heartbeat {
     pthread_cond_t cv;
     int stopping;
     atomic_int registered;
-    uint64_t damage_reported; /* cs_damage_total at the last report */
+    pthread_t orphan_thread;
+    int orphan_started;
+    struct md_client *orphan_meta; /* the orphan thread's own client */
+    uint64_t damage_reported;      /* cs_damage_total at the last report */
     int64_t damage_report_ms;
 };
 
@@ -217,6 +221,130 @@ static void *hb_main(void *arg)
     return NULL;
 }
 
+/* ---- orphan collection ---- */
+#define ORPHAN_BATCH 256
+
+struct orphan_batch {
+    struct cs_heartbeat *hb;
+    int64_t cutoff_s;
+    size_t n;
+    uint8_t group[ORPHAN_BATCH][CS_GROUP_ID_LEN];
+    uint32_t index[ORPHAN_BATCH];
+};
+
+static int orphan_visit(void *arg, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index)
+{
+    struct orphan_batch *b = arg;
+    int64_t mtime;
+    if (cs_store_fragment_mtime(b->hb->o.store, group, index, &mtime) == 0 && mtime < b->cutoff_s) {
+        memcpy(b->group[b->n], group, CS_GROUP_ID_LEN);
+        b->index[b->n] = index;
+        b->n++;
+    }
+    return b->n == ORPHAN_BATCH ? 1 : 0;
+}
+
+/* 1: orphan (no record names the group, or it places this index elsewhere);
+ * 0: in use; <0: could not tell (never delete then). */
+static int is_orphan(struct cs_heartbeat *hb, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index)
+{
+    uint8_t *q = NULL, *res = NULL;
+    size_t qlen, rlen;
+    int rc = md_q_get_group(group, &q, &qlen);
+    if (rc == 0)
+        rc = md_client_read(hb->orphan_meta, q, qlen, &res, &rlen);
+    free(q);
+    if (rc != 0)
+        return rc;
+    Md__QueryResult *r = md_query_result_decode(res, rlen);
+    free(res);
+    if (!r)
+        return CAIRN_E_PROTO;
+    int verdict;
+    if (r->status == CAIRN_E_NOTFOUND) {
+        verdict = 1;
+    } else if (r->status != 0 || !r->group || !r->group->group) {
+        verdict = r->status ? r->status : CAIRN_E_PROTO;
+    } else {
+        const Md__ChunkGroup *g = r->group->group;
+        verdict = index >= g->n_fragment_cs || g->fragment_cs[index] != hb->id;
+    }
+    md__query_result__free_unpacked(r, NULL);
+    return verdict;
+}
+
+/* One pass over the store, a batch of old fragments at a time. */
+static void orphan_pass(struct cs_heartbeat *hb)
+{
+    struct orphan_batch *b = calloc(1, sizeof(*b));
+    if (!b)
+        return;
+    b->hb = hb;
+    uint8_t after[CS_GROUP_ID_LEN];
+    uint32_t after_index = 0;
+    int have_after = 0;
+    uint64_t deleted = 0;
+    for (;;) {
+        b->n = 0;
+        b->cutoff_s = cn_wall_s() - hb->o.orphan_grace_s;
+        int rc =
+            cs_store_foreach(hb->o.store, have_after ? after : NULL, after_index, orphan_visit, b);
+        if (rc < 0)
+            break;
+        for (size_t i = 0; i < b->n; i++) {
+            pthread_mutex_lock(&hb->mu);
+            int stop = hb->stopping;
+            pthread_mutex_unlock(&hb->mu);
+            if (stop)
+                goto out;
+            if (is_orphan(hb, b->group[i], b->index[i]) != 1)
+                continue;
+            if (cs_store_delete_older(hb->o.store, b->group[i], b->index[i], b->cutoff_s) == 0) {
+                if (hb->o.damage)
+                    cs_damage_clear(hb->o.damage, b->group[i], b->index[i]);
+                deleted++;
+            }
+        }
+        if (rc == 0 || b->n == 0)
+            break; /* walked to the end */
+        memcpy(after, b->group[b->n - 1], CS_GROUP_ID_LEN);
+        after_index = b->index[b->n - 1];
+        have_after = 1;
+    }
+out:
+    if (deleted)
+        CN_INFO(LOG, "deleted %llu orphan fragment(s) (no record names them here)",
+                (unsigned long long)deleted);
+    free(b);
+}
+
+static void *orphan_main(void *arg)
+{
+    struct cs_heartbeat *hb = arg;
+    int64_t every = hb->o.orphan_scan_ms > 0 ? hb->o.orphan_scan_ms : 3600000;
+    pthread_mutex_lock(&hb->mu);
+    while (!hb->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += every / 1000;
+        ts.tv_nsec += (every % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        while (!hb->stopping && pthread_cond_timedwait(&hb->cv, &hb->mu, &ts) == 0)
+            ;
+        if (hb->stopping)
+            break;
+        pthread_mutex_unlock(&hb->mu);
+        if (hb->registered)
+            orphan_pass(hb);
+        pthread_mutex_lock(&hb->mu);
+    }
+    pthread_mutex_unlock(&hb->mu);
+    return NULL;
+}
+
 int cs_heartbeat_start(const struct cs_heartbeat_opts *o, struct cs_heartbeat **out)
 {
     if (!o || !o->store || !o->address || o->n_meta == 0)
@@ -251,6 +379,9 @@ int cs_heartbeat_start(const struct cs_heartbeat_opts *o, struct cs_heartbeat **
         pthread_cond_destroy(&hb->cv);
         goto err;
     }
+    if (o->orphan_grace_s > 0 && md_client_new(&mo, &hb->orphan_meta) == 0 &&
+        pthread_create(&hb->orphan_thread, NULL, orphan_main, hb) == 0)
+        hb->orphan_started = 1;
     *out = hb;
     return 0;
 err:
@@ -271,7 +402,13 @@ void cs_heartbeat_stop(struct cs_heartbeat *hb)
     hb->stopping = 1;
     pthread_cond_signal(&hb->cv);
     pthread_mutex_unlock(&hb->mu);
+    pthread_mutex_lock(&hb->mu);
+    pthread_cond_broadcast(&hb->cv);
+    pthread_mutex_unlock(&hb->mu);
     pthread_join(hb->thread, NULL);
+    if (hb->orphan_started)
+        pthread_join(hb->orphan_thread, NULL);
+    md_client_free(hb->orphan_meta);
     pthread_mutex_destroy(&hb->mu);
     pthread_cond_destroy(&hb->cv);
     md_client_free(hb->meta);

@@ -5,8 +5,13 @@
  * leader answers that it does not know this chunkserver (or knows it at
  * another address), it registers again. Fragments found damaged (by reads or
  * the scrubber) are reported to the leader's repair queue whenever the list
- * grows, and again every 30 s while they stay damaged. Runs on its own thread; failures are
- * logged and retried, never fatal. */
+ * grows, and again every 30 s while they stay damaged. A second thread
+ * collects orphans: fragments older than the grace period whose group no
+ * record names (an upload that died half way, a rebuild whose commit was
+ * lost) or whose committed location for that index is another chunkserver
+ * (a copy left behind by repair or drain). Only a linearizable answer from
+ * the leader counts; when it cannot be asked, nothing is deleted. Runs on its own thread; failures
+ * are logged and retried, never fatal. */
 #ifndef CAIRN_CS_HEARTBEAT_H
 #define CAIRN_CS_HEARTBEAT_H
 
@@ -28,6 +33,9 @@ struct cs_heartbeat_opts {
     cs_store *store;                /* borrowed: id, capacity, free space */
     cs_damage *damage;              /* borrowed, may be NULL: damaged fragments to report */
     int64_t interval_ms;            /* 0 = 1000 */
+    int64_t orphan_grace_s;         /* a fragment no record names is deleted once this old
+                                       (0 = never collect orphans) */
+    int64_t orphan_scan_ms;         /* pause between orphan scans (0 = 3600000) */
 };
 
 /* The metadata id of a chunkserver: the first 64 bits of its stable store

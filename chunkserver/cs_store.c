@@ -618,7 +618,25 @@ int cs_store_open_fragment(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], ui
     return 0;
 }
 
+int cs_store_fragment_mtime(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index,
+                            int64_t *mtime_s)
+{
+    char path[PATH_MAX];
+    frag_path(s, group, index, path);
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return errno == ENOENT ? CAIRN_E_NOTFOUND : CAIRN_E_IO;
+    *mtime_s = (int64_t)st.st_mtime;
+    return 0;
+}
+
 int cs_store_delete(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index)
+{
+    return cs_store_delete_older(s, group, index, INT64_MAX);
+}
+
+int cs_store_delete_older(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index,
+                          int64_t cutoff_s)
 {
     char path[PATH_MAX];
     frag_path(s, group, index, path);
@@ -628,6 +646,10 @@ int cs_store_delete(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uint32_t 
     if (stat(path, &st) != 0) {
         pthread_mutex_unlock(lk);
         return errno == ENOENT ? CAIRN_E_NOTFOUND : CAIRN_E_IO;
+    }
+    if ((int64_t)st.st_mtime >= cutoff_s) {
+        pthread_mutex_unlock(lk);
+        return CAIRN_E_EXISTS;
     }
     if (unlink(path) != 0) {
         int e = errno;

@@ -103,6 +103,17 @@ int cs_store_open_fragment(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], ui
 /* Deletes a fragment durably. Returns 0, CAIRN_E_NOTFOUND, CAIRN_E_IO. */
 int cs_store_delete(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index);
 
+/* Last modification time (Unix seconds) of a committed fragment. Returns 0,
+ * CAIRN_E_NOTFOUND or CAIRN_E_IO. */
+int cs_store_fragment_mtime(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index,
+                            int64_t *mtime_s);
+
+/* Deletes a fragment durably only if it was last written before cutoff_s
+ * (checked under the fragment's lock, so a copy stored meanwhile survives).
+ * Returns 0, CAIRN_E_EXISTS (newer), CAIRN_E_NOTFOUND, CAIRN_E_IO. */
+int cs_store_delete_older(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index,
+                          int64_t cutoff_s);
+
 /* Capacity, free space and inventory. Returns 0 or CAIRN_E_IO. */
 int cs_store_stats_get(cs_store *s, cs_store_stats *out);
 

@@ -51,6 +51,8 @@ static struct {
     char *advertise;
     struct cn_config_list meta;
     int64_t heartbeat_ms;
+    int64_t orphan_grace_ms;
+    int64_t orphan_scan_ms;
     char *host;
     char *rack;
     char *zone;
@@ -110,6 +112,12 @@ static const struct cn_config_option options[] = {
                      &conf.meta),
     CN_CONF_OPT_DURATION("heartbeat", "1s", 100, 60000, "interval between heartbeats",
                          &conf.heartbeat_ms),
+    CN_CONF_OPT_DURATION("orphan-grace", "24h", 0, 0,
+                         "a fragment no committed record places here is deleted once this old "
+                         "(longer than any upload may take; 0 = never)",
+                         &conf.orphan_grace_ms),
+    CN_CONF_OPT_DURATION("orphan-scan-interval", "1h", 100, 604800000,
+                         "pause between scans for orphan fragments", &conf.orphan_scan_ms),
     CN_CONF_OPT_STRING("host", "", "failure domain: host label (default: the hostname)",
                        &conf.host),
     CN_CONF_OPT_STRING("rack", "", "failure domain: rack label", &conf.rack),
@@ -254,7 +262,9 @@ int main(int argc, char **argv)
                                        .zone = conf.zone,
                                        .store = store,
                                        .damage = damage,
-                                       .interval_ms = conf.heartbeat_ms};
+                                       .interval_ms = conf.heartbeat_ms,
+                                       .orphan_grace_s = conf.orphan_grace_ms / 1000,
+                                       .orphan_scan_ms = conf.orphan_scan_ms};
         rc = cs_heartbeat_start(&hb, &heartbeat);
         if (rc != 0) {
             CN_ERROR(MOD, "cannot start the heartbeat: %s", cairn_strerror(rc));

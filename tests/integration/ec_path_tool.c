@@ -6,6 +6,8 @@
  *   ec-path-tool get  OPTS BUCKET KEY OUT [OFF LEN]   read (a range) back
  *   ec-path-tool info OPTS BUCKET KEY        print the groups and locations
  *   ec-path-tool delete OPTS BUCKET KEY      delete the object (its groups become garbage)
+ *   ec-path-tool put-nocommit OPTS BUCKET KEY FILE  write the fragments, commit nothing (a
+ *                                            gateway dying mid-upload); prints the group ids
  *
  * OPTS: --meta URLS --cluster-secret-file F [--scheme K+M] [--unit BYTES]
  *       [--frag-max BYTES]. Exit 0 on success, 1 on failure. */
@@ -55,7 +57,8 @@ static Md__ObjectRecord *lookup(struct md_client *mc, const char *bucket, const 
     return (*holder)->object;
 }
 
-static int do_put(struct gw_ctx *ctx, const char *bucket, const char *key, const char *path)
+static int do_put(struct gw_ctx *ctx, const char *bucket, const char *key, const char *path,
+                  int commit)
 {
     struct md_client *mc = gw_ctx_meta(ctx);
     /* The bucket (an existing one is fine). */
@@ -89,6 +92,16 @@ static int do_put(struct gw_ctx *ctx, const char *bucket, const char *key, const
         return die("put finish", rc);
     char etag[33];
     cn_hex_encode(md5, 16, etag);
+    if (!commit) {
+        /* A gateway that dies after writing its fragments: nothing names them. */
+        for (size_t g = 0; g < n_groups; g++) {
+            char gid[33];
+            cn_hex_encode(groups[g].id, 16, gid);
+            printf("%s\n", gid);
+        }
+        gw_put_free(p);
+        return 0;
+    }
     struct md_object_desc obj = {.size = (uint64_t)st.st_size,
                                  .etag = etag,
                                  .mtime_ms = cn_wall_ms(),
@@ -237,7 +250,9 @@ int main(int argc, char **argv)
     const char *op = argv[i];
     int rc;
     if (!strcmp(op, "put") && argc - i >= 4)
-        rc = do_put(ctx, argv[i + 1], argv[i + 2], argv[i + 3]);
+        rc = do_put(ctx, argv[i + 1], argv[i + 2], argv[i + 3], 1);
+    else if (!strcmp(op, "put-nocommit") && argc - i >= 4)
+        rc = do_put(ctx, argv[i + 1], argv[i + 2], argv[i + 3], 0);
     else if (!strcmp(op, "get") && argc - i >= 4)
         rc = do_get(ctx, argv[i + 1], argv[i + 2], argv[i + 3], argc - i - 4, argv + i + 4);
     else if (!strcmp(op, "delete"))

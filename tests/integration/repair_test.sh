@@ -10,6 +10,8 @@
 #     object still reads back byte-exact;
 #   - cairn drain moves every fragment off a live chunkserver and retires it;
 #   - killing the metadata leader while repair runs: the new leader finishes it;
+#   - an upload that dies before its commit leaves fragments that are collected
+#     after the grace period, and committed data is untouched;
 #   - a deleted object's fragments are deleted from the live chunkservers
 #     (garbage list -> heartbeat reply -> delete -> acknowledged through Paxos).
 source "$(dirname "$0")/lib.sh"
@@ -36,7 +38,8 @@ done
 declare -A CPID
 start_chunk() {
   "$CHUNK" --data-dir "$TEST_DIR/c$1" --port "${CP[$(($1 - 1))]}" --cluster-secret-file "$SECRET" \
-    --meta "$URLS" --host "host$1" --reserve 16M --heartbeat 200ms >> "$TEST_DIR/c$1.log" 2>&1 &
+    --meta "$URLS" --host "host$1" --reserve 16M --heartbeat 200ms \
+    --orphan-grace 3s --orphan-scan-interval 1s >> "$TEST_DIR/c$1.log" 2>&1 &
   CPID[$1]=$!
   PIDS+=("$!")
 }
@@ -156,6 +159,17 @@ timeout 60 "$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET" repair --wait
   | grep -q "fully redundant" || fail "not fully redundant after the leader change"
 echo "repair finished under the new leader"
 
+UP6=("$TEST_DIR"/c{1,2,5,7,8,9}/frags)
+echo "== an upload that died half way: its fragments are collected after the grace period"
+DEADG=$(tool put-nocommit bucket1 never "$TEST_DIR/b" | head -n 1)
+[ -n "$(find "${UP6[@]}" -name "$DEADG.*")" ] || fail "no fragments of the dead upload"
+tool get bucket1 never "$TEST_DIR/out.never" 2>/dev/null && fail "an uncommitted object is visible"
+no_orphans() { [ -z "$(find "${UP6[@]}" -name "$DEADG.*")" ]; }
+wait_for 30 no_orphans || fail "orphan fragments were not collected"
+tool get bucket1 a "$TEST_DIR/out.a" && cmp -s "$TEST_DIR/a" "$TEST_DIR/out.a" \
+  || fail "the orphan collector touched a committed object"
+echo "orphans collected, committed data intact"
+
 echo "== the rebuilt fragments are real: lose two more chunkservers"
 kill -9 "${CPID[1]}" "${CPID[2]}"
 for k in a b; do
@@ -171,4 +185,5 @@ tool delete bucket1 b
 no_frags() { [ -z "$(find "${LIVE[@]}" -name "$GID.*")" ]; }
 wait_for 20 no_frags || fail "fragments of a deleted object are still stored"
 echo "garbage collected"
+
 echo "repair: all checks passed"
