@@ -8,7 +8,8 @@
 #     rebuilt on another host and the moves committed through Paxos;
 #   - the rebuilt fragments are real: with two more chunkservers killed, every
 #     object still reads back byte-exact;
-#   - cairn drain moves every fragment off a live chunkserver and retires it;
+#   - cairn drain moves every fragment off a live chunkserver and retires it,
+#     while a client reading and writing sees no failed request;
 #   - killing the metadata leader while repair runs: the new leader finishes it;
 #   - an upload that dies before its commit leaves fragments that are collected
 #     after the grace period, and committed data is untouched;
@@ -128,8 +129,31 @@ start_chunk 8   # somewhere for the drained fragments to go (distinct hosts)
 wait_for 10 test -s "$TEST_DIR/c8/chunkserver-id"
 sleep 1         # its first heartbeat
 DRAIN4=$(cs_id 4)
+head -c 1500000 /dev/urandom > "$TEST_DIR/m"
+for i in $(seq 1 12); do tool put bucket1 "many-$i" "$TEST_DIR/m" >/dev/null; done  # more to move
+# A client keeps reading and writing while the drain runs: no request may fail.
+: > "$TEST_DIR/client.failures"
+(
+  n=0
+  while [ ! -f "$TEST_DIR/drain.done" ] || [ "$n" -lt 3 ]; do
+    n=$((n + 1))
+    tool put bucket1 "during-drain-$n" "$TEST_DIR/b" >/dev/null 2>&1 || echo "put $n" >> "$TEST_DIR/client.failures"
+    for k in a b; do
+      { tool get bucket1 "$k" "$TEST_DIR/cl.$k" 2>/dev/null && cmp -s "$TEST_DIR/$k" "$TEST_DIR/cl.$k"; } \
+        || echo "get $k" >> "$TEST_DIR/client.failures"
+    done
+    { tool get bucket1 "many-$(( n % 12 + 1 ))" "$TEST_DIR/cl.m" 2>/dev/null &&
+      cmp -s "$TEST_DIR/m" "$TEST_DIR/cl.m"; } || echo "get many" >> "$TEST_DIR/client.failures"
+  done
+  echo "$n" > "$TEST_DIR/client.rounds"
+) &
+CLIENT=$!
 timeout 60 "$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET" drain "$DRAIN4" \
   | tee "$TEST_DIR/drain.out" || fail "cairn drain did not finish"
+touch "$TEST_DIR/drain.done"
+wait "$CLIENT"
+[ ! -s "$TEST_DIR/client.failures" ] || fail "requests failed during the drain: $(cat "$TEST_DIR/client.failures")"
+echo "$(cat "$TEST_DIR/client.rounds") client rounds during the drain, none failed"
 grep -q "drained and retired" "$TEST_DIR/drain.out" || fail "drain did not retire it"
 for k in a b; do
   holders "$k" | grep -q "^$DRAIN4\$" && fail "$k still has a fragment on the drained chunkserver"
