@@ -65,13 +65,7 @@ static int cmp_u32(const void *a, const void *b)
 
 static struct md_client *client_for(struct cli_global *g)
 {
-    struct md_client_opts o = {.replicas = (const char *const *)g->replicas,
-                               .n_replicas = g->n_replicas,
-                               .auth = g->auth,
-                               .timeout_ms = 10000};
-    struct md_client *c = NULL;
-    md_client_new(&o, &c);
-    return c;
+    return cli_meta_client(g, 10000);
 }
 
 static void *worker_main(void *arg)

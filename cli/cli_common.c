@@ -86,6 +86,16 @@ int cli_global_load(struct cli_global *g, int argc, char **argv, int *next)
     return 0;
 }
 
+struct md_client *cli_meta_client(struct cli_global *g, int64_t timeout_ms)
+{
+    struct md_client_opts o = {.replicas = (const char *const *)g->replicas,
+                               .n_replicas = g->n_replicas,
+                               .auth = g->auth,
+                               .timeout_ms = timeout_ms};
+    struct md_client *c = NULL;
+    return md_client_new(&o, &c) == 0 ? c : NULL;
+}
+
 void cli_global_release(struct cli_global *g)
 {
     for (size_t i = 0; i < g->n_replicas; i++)
@@ -128,12 +138,8 @@ static void human(uint64_t bytes, char *out, size_t len)
 /* GET /v1/cluster from the leader into *body (malloc'ed). */
 static int fetch_cluster(struct cli_global *g, char **body)
 {
-    struct md_client_opts o = {.replicas = (const char *const *)g->replicas,
-                               .n_replicas = g->n_replicas,
-                               .auth = g->auth,
-                               .timeout_ms = 5000};
-    struct md_client *c;
-    if (md_client_new(&o, &c) != 0)
+    struct md_client *c = cli_meta_client(g, 5000);
+    if (!c)
         return CAIRN_E_NOMEM;
     size_t len = 0;
     *body = NULL;
@@ -360,12 +366,8 @@ int cli_state_hash(struct cli_global *g)
 
 int cli_repair(struct cli_global *g, const char *group_hex, int wait)
 {
-    struct md_client_opts o = {.replicas = (const char *const *)g->replicas,
-                               .n_replicas = g->n_replicas,
-                               .auth = g->auth,
-                               .timeout_ms = 10000};
-    struct md_client *c;
-    if (md_client_new(&o, &c) != 0)
+    struct md_client *c = cli_meta_client(g, 10000);
+    if (!c)
         return 1;
     char target[96];
     if (group_hex)
@@ -513,12 +515,8 @@ int cli_drain(struct cli_global *g, int argc, char **argv)
         return 2;
     }
     int wait = !(argc > 1 && !strcmp(argv[1], "--no-wait"));
-    struct md_client_opts o = {.replicas = (const char *const *)g->replicas,
-                               .n_replicas = g->n_replicas,
-                               .auth = g->auth,
-                               .timeout_ms = 15000};
-    struct md_client *c;
-    if (md_client_new(&o, &c) != 0)
+    struct md_client *c = cli_meta_client(g, 15000);
+    if (!c)
         return 1;
     int rc = set_cs_state(c, id, MD__CHUNKSERVER_STATE__CS_DRAINING);
     if (rc != 0) {
@@ -570,12 +568,8 @@ int cli_drain(struct cli_global *g, int argc, char **argv)
 
 int cli_locate(struct cli_global *g, const char *bucket, const char *key)
 {
-    struct md_client_opts o = {.replicas = (const char *const *)g->replicas,
-                               .n_replicas = g->n_replicas,
-                               .auth = g->auth,
-                               .timeout_ms = 10000};
-    struct md_client *c;
-    if (md_client_new(&o, &c) != 0)
+    struct md_client *c = cli_meta_client(g, 10000);
+    if (!c)
         return 1;
     uint8_t *q = NULL, *res = NULL;
     size_t qlen, rlen;
@@ -662,12 +656,8 @@ int cli_keys(struct cli_global *g, int argc, char **argv)
                 "from its own configuration).\n");
         return argc < 1 ? 2 : 0;
     }
-    struct md_client_opts o = {.replicas = (const char *const *)g->replicas,
-                               .n_replicas = g->n_replicas,
-                               .auth = g->auth,
-                               .timeout_ms = 10000};
-    struct md_client *c;
-    if (md_client_new(&o, &c) != 0)
+    struct md_client *c = cli_meta_client(g, 10000);
+    if (!c)
         return 1;
     int rc = 0, status = 0;
     uint8_t *buf = NULL, *res = NULL;
@@ -782,12 +772,8 @@ int cli_scrub(struct cli_global *g, int argc, char **argv)
             return strcmp(argv[i], "--help") ? 2 : 0;
         }
     }
-    struct md_client_opts o = {.replicas = (const char *const *)g->replicas,
-                               .n_replicas = g->n_replicas,
-                               .auth = g->auth,
-                               .timeout_ms = 5000};
-    struct md_client *mc;
-    if (md_client_new(&o, &mc) != 0)
+    struct md_client *mc = cli_meta_client(g, 5000);
+    if (!mc)
         return 1;
     char *body = NULL;
     size_t len = 0;

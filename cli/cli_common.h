@@ -3,8 +3,10 @@
 #define CAIRN_CLI_COMMON_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct cn_auth;
+struct md_client;
 
 struct cli_global {
     char *replicas[16]; /* metadata replica base URLs (owned) */
@@ -17,6 +19,9 @@ struct cli_global {
  * message was printed). */
 int cli_global_load(struct cli_global *g, int argc, char **argv, int *next);
 void cli_global_release(struct cli_global *g);
+
+/* A metadata client for g's replicas (free with md_client_free), or NULL. */
+struct md_client *cli_meta_client(struct cli_global *g, int64_t timeout_ms);
 
 /* `cairn status [--json]`: every replica's view, then the leader's view of
  * the chunkservers and the repair queue. Returns 0 when a leader is known to
