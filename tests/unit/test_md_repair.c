@@ -1158,11 +1158,73 @@ START_TEST(test_executor_real_chunkservers)
 }
 END_TEST
 
+/* A DRAINING chunkserver that is up: its fragments are moved to other hosts
+ * (it stays a source), lost fragments go first, and it receives nothing. */
+START_TEST(test_drain)
+{
+    struct fx f;
+    fx_init(&f, 0, NULL);
+    fx_register_all(&f);
+    uint64_t a[6] = {1, 2, 3, 4, 5, 6};
+    fx_put(&f, 1, a, 50000);
+    uint64_t b[6] = {2, 3, 4, 5, 6, 0}; /* also a lost parity fragment */
+    fx_put(&f, 2, b, 50000);
+    uint8_t *cmd;
+    size_t clen;
+    ck_assert_int_eq(md_cmd_set_cs_state(7000, 1, 2, MD__CHUNKSERVER_STATE__CS_DRAINING, 0, 0, 0, 1,
+                                         &cmd, &clen),
+                     0);
+    ck_assert_int_eq(fx_apply(&f, cmd, clen), 0);
+    fx_heartbeat_all(&f);
+    struct md_repair_planner *p = fx_planner(&f, 0, 11);
+    fx_pass(&f, p);
+    uint8_t g1[16], g2[16];
+    gid_of(g1, 1);
+    gid_of(g2, 2);
+    int moved = 0, lost_first = 0;
+    for (int round = 0; round < 6; round++) {
+        struct md_repair_task t;
+        int rc = md_repair_plan_next(p, f.store, f.now, &t);
+        if (rc == CAIRN_E_NOTFOUND) {
+            fx_pass(&f, p);
+            rc = md_repair_plan_next(p, f.store, f.now, &t);
+        }
+        if (rc == CAIRN_E_NOTFOUND)
+            break;
+        ck_assert_int_eq(rc, 0);
+        check_task(&f, &t);
+        ck_assert_uint_ne(t.new_cs, 2); /* never onto the draining one */
+        for (uint32_t i = 0; i < t.n_sources; i++)
+            ck_assert_uint_ne(t.sources[i].index, t.index);
+        if (t.why == MD_REPAIR_LOST) {
+            ck_assert_int_eq(moved, 0); /* the lost fragment before any move */
+            lost_first = 1;
+        } else {
+            ck_assert_int_eq(t.why, MD_REPAIR_DRAIN);
+            ck_assert_uint_eq(t.old_cs, 2);
+            moved++;
+        }
+        fx_move(&f, &t);
+        md_repair_plan_done(p, &t, 0, f.now);
+    }
+    ck_assert_int_eq(lost_first, 1);
+    ck_assert_int_eq(moved, 2); /* one fragment of each group was on cs 2 */
+    for (uint32_t i = 0; i < K + M; i++) {
+        ck_assert_uint_ne(fx_location(&f, g1, i), 2);
+        ck_assert_uint_ne(fx_location(&f, g2, i), 2);
+        ck_assert_uint_ne(fx_location(&f, g2, i), 0);
+    }
+    md_repair_planner_free(p);
+    fx_free(&f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("md_repair");
     TCase *tc = tcase_create("planner");
     tcase_add_test(tc, test_lost_fragment);
+    tcase_add_test(tc, test_drain);
     tcase_add_test(tc, test_targets_distinct_hosts);
     tcase_add_test(tc, test_order_most_at_risk_then_oldest);
     tcase_add_test(tc, test_down_then_out);
