@@ -250,7 +250,80 @@ struct gw_put {
     char targets[EC_MAX_FRAGS][64];
     struct stream_hdrs hdrs;
     int failed;
+
+    /* MD5 beside the pipeline (objects longer than one stripe): a helper
+     * thread hashes full stripe buffers in order while this thread encodes
+     * and pushes them and fills the other buffer. */
+    int md5_th;
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;
+    uint8_t *sbuf[2]; /* stripe buffers; stripe_buf is sbuf[cur] */
+    int cur;
+    size_t md_len[2];
+    int md_busy[2]; /* posted to the helper, not yet hashed */
 };
+
+static void *md5_main(void *arg)
+{
+    struct gw_put *p = arg;
+    for (int i = 0;; i ^= 1) {
+        pthread_mutex_lock(&p->mu);
+        while (!p->md_busy[i] && !p->stop)
+            pthread_cond_wait(&p->cv, &p->mu);
+        int stop = p->stop;
+        size_t len = p->md_len[i];
+        pthread_mutex_unlock(&p->mu);
+        if (stop)
+            break;
+        EVP_DigestUpdate(p->md5, p->sbuf[i], len);
+        pthread_mutex_lock(&p->mu);
+        p->md_busy[i] = 0;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+    return NULL;
+}
+
+/* Hashes the len first bytes of the current stripe buffer: hands them to the
+ * helper, or hashes them here when there is none. */
+static void md5_post(struct gw_put *p, size_t len)
+{
+    if (!p->md5_th) {
+        EVP_DigestUpdate(p->md5, p->stripe_buf, len);
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->md_len[p->cur] = len;
+    p->md_busy[p->cur] = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Switches to the other stripe buffer once the helper is done with it. */
+static void md5_next_buffer(struct gw_put *p)
+{
+    if (!p->md5_th)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->cur ^= 1;
+    while (p->md_busy[p->cur])
+        pthread_cond_wait(&p->cv, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+    p->stripe_buf = p->sbuf[p->cur];
+}
+
+/* Waits until every posted byte is hashed. */
+static void md5_drain(struct gw_put *p)
+{
+    if (!p->md5_th)
+        return;
+    pthread_mutex_lock(&p->mu);
+    while (p->md_busy[0] || p->md_busy[1])
+        pthread_cond_wait(&p->cv, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}
 
 int gw_put_begin(struct gw_ctx *ctx, const ec_layout *l, uint64_t size, struct gw_put **out)
 {
@@ -267,13 +340,29 @@ int gw_put_begin(struct gw_ctx *ctx, const ec_layout *l, uint64_t size, struct g
     p->n_groups = ec_layout_group_count(l, size);
     p->groups = calloc(p->n_groups ? p->n_groups : 1, sizeof(*p->groups));
     p->cs_ids = calloc((p->n_groups ? p->n_groups : 1) * p->n, sizeof(uint64_t));
-    p->stripe_buf = malloc((size_t)l->k * l->unit);
+    p->sbuf[0] = p->stripe_buf = malloc((size_t)l->k * l->unit);
     p->parity = malloc((size_t)l->m * l->unit);
     p->md5 = EVP_MD_CTX_new();
     if (!p->codec || !p->groups || !p->cs_ids || !p->stripe_buf || !p->parity || !p->md5 ||
         EVP_DigestInit_ex(p->md5, EVP_md5(), NULL) != 1) {
         gw_put_free(p);
         return CAIRN_E_NOMEM;
+    }
+    if (size > (uint64_t)l->k * l->unit) {
+        p->sbuf[1] = malloc((size_t)l->k * l->unit);
+        if (!p->sbuf[1]) {
+            gw_put_free(p);
+            return CAIRN_E_NOMEM;
+        }
+        pthread_mutex_init(&p->mu, NULL);
+        pthread_cond_init(&p->cv, NULL);
+        if (pthread_create(&p->th, NULL, md5_main, p) != 0) {
+            pthread_mutex_destroy(&p->mu);
+            pthread_cond_destroy(&p->cv);
+            gw_put_free(p);
+            return CAIRN_E_NOMEM;
+        }
+        p->md5_th = 1;
     }
     *out = p;
     return 0;
@@ -340,6 +429,11 @@ static int open_group(struct gw_put *p)
     h->list[2] = h->unit;
     h->list[3] = h->len;
     h->list[4] = NULL;
+    /* A fragment stream lives as long as the upload feeds it: its total
+     * timeout allows 1 MB/s on top of the per-request timeout (many
+     * concurrent uploads share the machine); a stream with no progress for
+     * the stall timeout still fails at once. */
+    int64_t stream_ms = p->ctx->frag_timeout_ms + (int64_t)(flen / 1000);
     struct cn_http_request reqs[EC_MAX_FRAGS];
     memset(reqs, 0, sizeof(reqs));
     for (uint32_t i = 0; i < p->n_streams; i++) {
@@ -348,7 +442,8 @@ static int open_group(struct gw_put *p)
                                            .base_url = p->urls[i],
                                            .target = p->targets[i],
                                            .headers = h->list,
-                                           .body_size = (int64_t)flen};
+                                           .body_size = (int64_t)flen,
+                                           .timeout_ms = stream_ms};
         p->crc[i] = 0;
     }
     rc = cn_http_fanout_begin(t->fanout, reqs, p->n_streams);
@@ -444,7 +539,6 @@ int gw_put_write(struct gw_put *p, const void *data, size_t len)
         return p->failed;
     if (len > p->size - p->pos)
         return p->failed = CAIRN_E_RANGE;
-    EVP_DigestUpdate(p->md5, data, len);
     const uint8_t *d = data;
     while (len > 0) {
         if (!p->group_open) {
@@ -460,9 +554,11 @@ int gw_put_write(struct gw_put *p, const void *data, size_t len)
         d += n;
         len -= n;
         if (p->fill == sdl) {
+            md5_post(p, (size_t)sdl);
             int rc = flush_stripe(p);
             if (rc)
                 return p->failed = rc;
+            md5_next_buffer(p);
         }
     }
     return 0;
@@ -476,6 +572,7 @@ int gw_put_finish(struct gw_put *p, uint8_t md5[16], const struct md_group_desc 
     if (p->pos != p->size || p->group_open)
         return CAIRN_E_RANGE;
     unsigned int mdlen = 16;
+    md5_drain(p);
     EVP_DigestFinal_ex(p->md5, md5, &mdlen);
     *groups = p->groups;
     *n_groups = (size_t)p->n_groups;
@@ -500,10 +597,20 @@ void gw_put_free(struct gw_put *p)
                 cn_http_response_clear(&resps[i]);
         }
     }
+    if (p->md5_th) {
+        pthread_mutex_lock(&p->mu);
+        p->stop = 1;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        pthread_join(p->th, NULL);
+        pthread_mutex_destroy(&p->mu);
+        pthread_cond_destroy(&p->cv);
+    }
     EVP_MD_CTX_free(p->md5);
     free(p->groups);
     free(p->cs_ids);
-    free(p->stripe_buf);
+    free(p->sbuf[0]);
+    free(p->sbuf[1]);
     free(p->parity);
     free(p);
 }
@@ -531,7 +638,24 @@ struct gw_get {
     size_t out_len, out_pos, out_cap;
     uint8_t *units[EC_MAX_FRAGS]; /* degraded reads: one stripe unit per fragment */
     size_t unit_cap;
+
+    /* Read-ahead for ranges longer than one stripe: a helper thread fills
+     * two stripe buffers in turn (g->pos and the fetch state are then its
+     * own) while the reader drains the other. */
+    int ahead;
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;         /* reader gone: the helper ends */
+    uint8_t *slot[2]; /* stripe buffers */
+    size_t slot_len[2];
+    int slot_rc[2];   /* 0, 1 = end of range, or a negative CAIRN_E_* */
+    int slot_full[2]; /* filled by the helper, not yet drained */
+    int cur;          /* the slot the reader drains */
+    size_t rd_pos;    /* the reader's offset in it (fill() owns out_pos) */
 };
+
+static void *ahead_main(void *arg);
 
 int gw_get_open(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t off, uint64_t len,
                 struct gw_get **out)
@@ -578,6 +702,23 @@ int gw_get_open(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t off, u
             max_stripe = sb;
     }
     g->out_cap = max_stripe;
+    if (len > max_stripe) {
+        /* Read ahead: fetching stripe s+1 overlaps sending stripe s. */
+        g->slot[0] = malloc(max_stripe);
+        g->slot[1] = malloc(max_stripe);
+        if (!g->slot[0] || !g->slot[1])
+            goto err_nomem;
+        pthread_mutex_init(&g->mu, NULL);
+        pthread_cond_init(&g->cv, NULL);
+        if (pthread_create(&g->th, NULL, ahead_main, g) != 0) {
+            pthread_mutex_destroy(&g->mu);
+            pthread_cond_destroy(&g->cv);
+            goto err_nomem;
+        }
+        g->ahead = 1;
+        *out = g;
+        return 0;
+    }
     g->out = malloc(max_stripe ? max_stripe : 1);
     if (!g->out)
         goto err_nomem;
@@ -595,6 +736,17 @@ void gw_get_close(struct gw_get *g)
 {
     if (!g)
         return;
+    if (g->ahead) {
+        pthread_mutex_lock(&g->mu);
+        g->stop = 1;
+        pthread_cond_broadcast(&g->cv);
+        pthread_mutex_unlock(&g->mu);
+        pthread_join(g->th, NULL);
+        pthread_mutex_destroy(&g->mu);
+        pthread_cond_destroy(&g->cv);
+    }
+    free(g->slot[0]);
+    free(g->slot[1]);
     free(g->inline_data);
     free(g->groups);
     free(g->out);
@@ -823,8 +975,70 @@ static int fill(struct gw_get *g)
     return 0;
 }
 
+/* The read-ahead helper: fills the slots in turn until the range ends, an
+ * error, or the reader stops. It owns g->pos, g->out (pointed at the slot
+ * being filled), the group state and the degraded-read units. */
+static void *ahead_main(void *arg)
+{
+    struct gw_get *g = arg;
+    for (int i = 0;; i ^= 1) {
+        pthread_mutex_lock(&g->mu);
+        while (g->slot_full[i] && !g->stop)
+            pthread_cond_wait(&g->cv, &g->mu);
+        int stop = g->stop;
+        pthread_mutex_unlock(&g->mu);
+        if (stop)
+            break;
+        int rc = 1;
+        size_t len = 0;
+        if (g->pos < g->end) {
+            g->out = g->slot[i];
+            rc = fill(g);
+            len = g->out_len;
+            g->out = NULL;
+        }
+        pthread_mutex_lock(&g->mu);
+        g->slot_len[i] = len;
+        g->slot_rc[i] = rc;
+        g->slot_full[i] = 1;
+        pthread_cond_broadcast(&g->cv);
+        pthread_mutex_unlock(&g->mu);
+        if (rc != 0)
+            break;
+    }
+    return NULL;
+}
+
+static ssize_t ahead_read(struct gw_get *g, void *buf, size_t max)
+{
+    pthread_mutex_lock(&g->mu);
+    int c = g->cur;
+    if (g->slot_full[c] && g->slot_rc[c] == 0 && g->rd_pos == g->slot_len[c]) {
+        /* drained: hand the slot back and move to the other */
+        g->slot_full[c] = 0;
+        pthread_cond_broadcast(&g->cv);
+        c = g->cur ^= 1;
+        g->rd_pos = 0;
+    }
+    while (!g->slot_full[c])
+        pthread_cond_wait(&g->cv, &g->mu);
+    int rc = g->slot_rc[c];
+    size_t len = g->slot_len[c];
+    pthread_mutex_unlock(&g->mu);
+    if (rc == 1)
+        return 0;
+    if (rc < 0)
+        return rc;
+    size_t n = len - g->rd_pos < max ? len - g->rd_pos : max;
+    memcpy(buf, g->slot[c] + g->rd_pos, n);
+    g->rd_pos += n;
+    return (ssize_t)n;
+}
+
 ssize_t gw_get_read(struct gw_get *g, void *buf, size_t max)
 {
+    if (g->ahead)
+        return ahead_read(g, buf, max);
     if (g->inline_data) {
         size_t n = (size_t)(g->end - g->pos) < max ? (size_t)(g->end - g->pos) : max;
         memcpy(buf, g->inline_data + g->pos, n);

@@ -4,7 +4,10 @@
  * groups and stripes (ec_layout), encodes every stripe with ISA-L and pushes
  * the k+m fragment pieces to the group's chunkservers in parallel (one HTTP
  * stream per fragment), computing the MD5 ETag and each fragment's CRC32C on
- * the way. Memory per upload: one stripe of data plus its parity. A group is
+ * the way. The MD5 runs on a helper thread per upload (objects longer than
+ * one stripe) over two stripe buffers in turn, beside the encode and push of
+ * the previous stripe. Memory per upload: two stripes of data plus one
+ * stripe's parity (one stripe for single-stripe objects). A group is
  * accepted when at least k + write_quorum_extra fragments are durable (each
  * chunkserver fsyncs before it answers); fragments that failed are recorded
  * as missing (chunkserver id 0) for repair.
@@ -13,7 +16,10 @@
  * reading only the stripes and fragments the range needs, data fragments
  * first. A fragment that is missing, unreachable, slow past the timeout, or
  * whose bytes fail their CRC is read around: the stripe's units are fetched
- * from the other fragments and the lost ones decoded.
+ * from the other fragments and the lost ones decoded. A range longer than
+ * one stripe is read ahead by a helper thread per reader (its own fragment
+ * connections): stripe s+1 is fetched while stripe s is sent, through two
+ * stripe buffers.
  *
  * Threads: a gw_ctx is shared by every request thread; gw_put / gw_get
  * objects belong to one request (one thread at a time). Each thread has ONE

@@ -1133,7 +1133,11 @@ static enum gw_s3err put_object_begin(struct cn_http_req *req, struct s3_req *r)
         return e;
     if ((uint64_t)r->expect > s3->max_object)
         return GW_S3_ENTITY_TOO_LARGE;
-    if (!part) {
+    /* An erasure-coded body is only sent to chunkservers for a bucket that
+     * exists. An inline object skips this read: its commit checks the bucket
+     * (NoSuchBucket) in the same state-machine step, one metadata round trip
+     * instead of two. */
+    if (!part && (uint64_t)r->expect > s3->inline_max) {
         e = head_bucket(r, r->t.bucket, NULL);
         if (e != GW_S3_OK)
             return e;

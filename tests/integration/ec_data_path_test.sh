@@ -32,7 +32,7 @@ done
 declare -A CPID
 for i in 1 2 3 4 5 6; do
   "$CHUNK" --data-dir "$TEST_DIR/c$i" --port "${CP[$((i - 1))]}" --cluster-secret-file "$SECRET" \
-    --meta "$URLS" --host "host$i" --reserve 16M >> "$TEST_DIR/c$i.log" 2>&1 &
+    --meta "$URLS" --host "host$i" --reserve 16M --heartbeat 200ms >> "$TEST_DIR/c$i.log" 2>&1 &
   CPID[$i]=$!
   PIDS+=("$!")
 done

@@ -243,7 +243,7 @@ int main(int argc, char **argv)
                             .n_meta = n_meta,
                             .auth = auth,
                             .write_quorum_extra = 1,
-                            .fragment_timeout_ms = 5000};
+                            .fragment_timeout_ms = 20000}; /* loaded CI machines */
     struct gw_ctx *ctx;
     if (gw_ctx_new(&o, &ctx) != 0)
         return die("context", CAIRN_E_NOMEM);

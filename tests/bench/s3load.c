@@ -1,0 +1,191 @@
+/* cairn-s3load: small-object S3 load generator for scripts/bench.sh.
+ *
+ * Runs C concurrent clients (libcurl multi, one connection each, kept alive)
+ * for D seconds; each client repeatedly PUTs or GETs an object of S bytes
+ * under BUCKET/PREFIX-<client>-<n % keys>, signed with SigV4 by libcurl
+ * (CURLOPT_AWS_SIGV4; uploads send x-amz-content-sha256: UNSIGNED-PAYLOAD).
+ * Prints one line: op, clients, requests/s, errors, and the client's own CPU
+ * seconds per wall second (to show whether the client limits the rate).
+ *
+ * Usage: cairn-s3load ENDPOINT BUCKET put|get SIZE CLIENTS SECONDS [KEYS]
+ * Credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION. */
+#define _POSIX_C_SOURCE 200809L
+#include <curl/curl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#define MAXC 1024
+
+struct client {
+    CURL *h;
+    struct curl_slist *hdrs;
+    char url[512];
+    size_t sent;
+    uint64_t n;
+    int id;
+};
+
+static const char *g_endpoint, *g_bucket;
+static int g_put;
+static size_t g_size;
+static char *g_body;
+static unsigned g_keys = 64;
+
+static size_t sink(char *p, size_t s, size_t n, void *u)
+{
+    (void)p;
+    (void)u;
+    return s * n;
+}
+
+static size_t src(char *buf, size_t s, size_t n, void *u)
+{
+    struct client *c = u;
+    size_t left = g_size - c->sent, want = s * n;
+    if (want > left)
+        want = left;
+    memcpy(buf, g_body + c->sent, want);
+    c->sent += want;
+    return want;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static void arm(CURLM *m, struct client *c)
+{
+    snprintf(c->url, sizeof(c->url), "%s/%s/s3load-%d-%llu", g_endpoint, g_bucket, c->id,
+             (unsigned long long)(c->n % g_keys));
+    c->n++;
+    c->sent = 0;
+    curl_easy_setopt(c->h, CURLOPT_URL, c->url);
+    if (g_put) {
+        curl_easy_setopt(c->h, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(c->h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)g_size);
+    }
+    curl_multi_add_handle(m, c->h);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 7) {
+        fprintf(stderr, "usage: %s ENDPOINT BUCKET put|get SIZE CLIENTS SECONDS [KEYS]\n", argv[0]);
+        return 2;
+    }
+    g_endpoint = argv[1];
+    g_bucket = argv[2];
+    g_put = strcmp(argv[3], "put") == 0;
+    g_size = strtoull(argv[4], NULL, 10);
+    int nc = atoi(argv[5]);
+    double secs = atof(argv[6]);
+    if (argc > 7)
+        g_keys = (unsigned)atoi(argv[7]);
+    const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
+    const char *region = getenv("AWS_DEFAULT_REGION");
+    if (!ak || !sk || nc < 1 || nc > MAXC || g_keys < 1) {
+        fprintf(stderr, "s3load: need AWS_ACCESS_KEY_ID/SECRET and 1..%d clients\n", MAXC);
+        return 2;
+    }
+    char userpwd[512], sigv4[128];
+    snprintf(userpwd, sizeof(userpwd), "%s:%s", ak, sk);
+    snprintf(sigv4, sizeof(sigv4), "aws:amz:%s:s3", region ? region : "us-east-1");
+    g_body = malloc(g_size ? g_size : 1);
+    for (size_t i = 0; i < g_size; i++)
+        g_body[i] = (char)(i * 131 + 7);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    CURLM *m = curl_multi_init();
+    curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)nc);
+    struct client *cl = calloc((size_t)nc, sizeof(*cl));
+    for (int i = 0; i < nc; i++) {
+        struct client *c = &cl[i];
+        c->id = i;
+        c->h = curl_easy_init();
+        curl_easy_setopt(c->h, CURLOPT_PRIVATE, c);
+        curl_easy_setopt(c->h, CURLOPT_USERPWD, userpwd);
+        curl_easy_setopt(c->h, CURLOPT_AWS_SIGV4, sigv4);
+        curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, sink);
+        curl_easy_setopt(c->h, CURLOPT_TIMEOUT, 30L);
+        curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
+        if (g_put) {
+            c->hdrs = curl_slist_append(NULL, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+            curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, c->hdrs);
+            curl_easy_setopt(c->h, CURLOPT_READFUNCTION, src);
+            curl_easy_setopt(c->h, CURLOPT_READDATA, c);
+        }
+    }
+    uint64_t ok = 0, err = 0, okw = 0;
+    double t0 = now(), c0 = cpu(), warm = t0 + (secs > 2 ? 0.5 : 0), tw = 0, cw = 0;
+    int warmed = warm <= t0;
+    if (warmed) {
+        tw = t0;
+        cw = c0;
+    }
+    for (int i = 0; i < nc; i++)
+        arm(m, &cl[i]);
+    int running = nc;
+    for (;;) {
+        curl_multi_perform(m, &running);
+        CURLMsg *msg;
+        int q;
+        double t = now();
+        if (!warmed && t >= warm) {
+            warmed = 1;
+            tw = t;
+            cw = cpu();
+            okw = ok;
+        }
+        int stop = t - t0 >= secs;
+        while ((msg = curl_multi_info_read(m, &q))) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            struct client *c;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+            long code = 0;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &code);
+            if (msg->data.result == CURLE_OK && code / 100 == 2)
+                ok++;
+            else {
+                if (err < 5)
+                    fprintf(stderr, "s3load: %s: curl %d HTTP %ld\n", c->url, msg->data.result,
+                            code);
+                err++;
+            }
+            curl_multi_remove_handle(m, c->h);
+            if (!stop)
+                arm(m, c);
+        }
+        if (stop && running == 0)
+            break;
+        curl_multi_poll(m, NULL, 0, 100, NULL);
+    }
+    double t1 = now(), c1 = cpu();
+    double rate = (double)(ok - okw) / (t1 - tw);
+    printf("%s %zu B x %d clients: %.0f req/s, %llu ok, %llu errors, client CPU %.2f s/s\n",
+           g_put ? "PUT" : "GET", g_size, nc, rate, (unsigned long long)ok, (unsigned long long)err,
+           (c1 - cw) / (t1 - tw));
+    for (int i = 0; i < nc; i++) {
+        curl_easy_cleanup(cl[i].h);
+        curl_slist_free_all(cl[i].hdrs);
+    }
+    curl_multi_cleanup(m);
+    curl_global_cleanup();
+    free(cl);
+    free(g_body);
+    return err ? 1 : 0;
+}
