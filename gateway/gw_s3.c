@@ -1124,6 +1124,11 @@ static enum gw_s3err put_object_begin(struct cn_http_req *req, struct s3_req *r)
         const char *inm = hdr(r, "If-None-Match");
         if (inm && strcmp(inm, "*") != 0)
             return GW_S3_NOT_IMPLEMENTED;
+        /* Both conditions can never hold together (RFC 7232 evaluates If-Match
+         * first; if it holds the object exists and If-None-Match: * fails), so
+         * the answer is 412 whatever is stored, and nothing is read or stored. */
+        if (inm && hdr(r, "If-Match"))
+            return GW_S3_PRECONDITION_FAILED;
         if (gw_meta_collect(r->hdrs, r->n_hdrs, &r->meta, &e) != 0)
             return e;
         r->have_meta = 1;

@@ -164,6 +164,13 @@ code=$("${CURL[@]}" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' -H 'If-None-Matc
 code=$("${CURL[@]}" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' -H 'If-None-Match: *' \
        -T "$DATA/f1" -o /dev/null -w '%{http_code}' "$EP/itest/curl/new")
 [ "$code" = 200 ] || fail "If-None-Match: * on a new key gave $code"
+# Both If-None-Match: * and If-Match can never hold: 412, nothing stored.
+code=$("${CURL[@]}" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' -H 'If-None-Match: *' \
+       -H 'If-Match: "00000000000000000000000000000000"' \
+       -T "$DATA/f1" -o /dev/null -w '%{http_code}' "$EP/itest/curl/absent-both")
+[ "$code" = 412 ] || fail "If-None-Match: * with If-Match gave $code"
+code=$("${CURL[@]}" -o /dev/null -w '%{http_code}' "$EP/itest/curl/absent-both")
+[ "$code" = 404 ] || fail "a refused conditional PUT stored the object ($code)"
 # Content-MD5 that does not match the body: BadDigest, object unchanged.
 code=$("${CURL[@]}" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
        -H "Content-MD5: $(head -c 16 /dev/zero | base64)" -T "$DATA/f5m" \
