@@ -189,6 +189,17 @@ static int s3_error(struct cn_http_req *req, struct s3_req *r, enum gw_s3err e, 
     return CAIRN_E_INVAL;
 }
 
+/* Sends the XML document built in b (200), or InternalError when building it
+ * failed (build_rc != 0, e.g. the size cap); frees b either way. */
+static void respond_xml(struct cn_http_req *req, struct s3_req *r, int build_rc, struct gw_buf *b)
+{
+    if (build_rc == 0)
+        respond(req, r, 200, "application/xml", b->data, b->len);
+    else
+        s3_error(req, r, GW_S3_INTERNAL_ERROR, NULL);
+    gw_buf_free(b);
+}
+
 /* S3 error for a failed metadata call (transport status or a Reason). */
 static enum gw_s3err err_for(int status, int reason)
 {
@@ -657,11 +668,7 @@ static int op_list_buckets(struct cn_http_req *req, struct s3_req *r)
         gw_xml_buckets_add(&b, res->buckets[i]->name, res->buckets[i]->ctime_ms);
     rc = gw_xml_buckets_end(&b);
     qr_free(res);
-    if (rc == 0)
-        rc = respond(req, r, 200, "application/xml", b.data, b.len);
-    else
-        s3_error(req, r, GW_S3_INTERNAL_ERROR, NULL);
-    gw_buf_free(&b);
+    respond_xml(req, r, rc, &b);
     return 0;
 }
 
@@ -759,11 +766,7 @@ static int op_get_location(struct cn_http_req *req, struct s3_req *r)
         return s3_error(req, r, e, NULL);
     struct gw_buf b;
     gw_buf_init(&b, 0);
-    if (gw_xml_location_constraint(&b, r->s3->region) == 0)
-        respond(req, r, 200, "application/xml", b.data, b.len);
-    else
-        s3_error(req, r, GW_S3_INTERNAL_ERROR, NULL);
-    gw_buf_free(&b);
+    respond_xml(req, r, gw_xml_location_constraint(&b, r->s3->region), &b);
     return 0;
 }
 
@@ -892,11 +895,7 @@ static int op_list_objects(struct cn_http_req *req, struct s3_req *r, int v2)
     for (size_t i = 0; i < lr->n_common_prefixes; i++)
         gw_xml_list_add_prefix(&b, &l, lr->common_prefixes[i]);
     int rc = gw_xml_list_end(&b, &l);
-    if (rc == 0)
-        respond(req, r, 200, "application/xml", b.data, b.len);
-    else
-        s3_error(req, r, GW_S3_INTERNAL_ERROR, NULL);
-    gw_buf_free(&b);
+    respond_xml(req, r, rc, &b);
     free(next_token);
     free(token_key);
     qr_free(res);
@@ -978,11 +977,7 @@ static int op_delete_objects(struct cn_http_req *req, struct s3_req *r)
             gw_xml_delete_deleted(&b, d.keys[i]);
     }
     gw_xml_delete_req_free(&d);
-    if (gw_xml_delete_end(&b) == 0)
-        respond(req, r, 200, "application/xml", b.data, b.len);
-    else
-        s3_error(req, r, GW_S3_INTERNAL_ERROR, NULL);
-    gw_buf_free(&b);
+    respond_xml(req, r, gw_xml_delete_end(&b), &b);
     return 0;
 }
 
@@ -1277,11 +1272,7 @@ static int op_create_multipart(struct cn_http_req *req, struct s3_req *r)
         return s3_error(req, r, err_for(st, reason), NULL);
     struct gw_buf b;
     gw_buf_init(&b, 0);
-    if (gw_xml_initiate_multipart(&b, r->t.bucket, r->t.key, upload_id) == 0)
-        respond(req, r, 200, "application/xml", b.data, b.len);
-    else
-        s3_error(req, r, GW_S3_INTERNAL_ERROR, NULL);
-    gw_buf_free(&b);
+    respond_xml(req, r, gw_xml_initiate_multipart(&b, r->t.bucket, r->t.key, upload_id), &b);
     return 0;
 }
 
@@ -1339,11 +1330,7 @@ static int op_complete_multipart(struct cn_http_req *req, struct s3_req *r)
     struct gw_buf b;
     gw_buf_init(&b, 0);
     atomic_fetch_add(&r->s3->objects_put, 1);
-    if (gw_xml_complete_multipart(&b, location, r->t.bucket, r->t.key, etag) == 0)
-        respond(req, r, 200, "application/xml", b.data, b.len);
-    else
-        s3_error(req, r, GW_S3_INTERNAL_ERROR, NULL);
-    gw_buf_free(&b);
+    respond_xml(req, r, gw_xml_complete_multipart(&b, location, r->t.bucket, r->t.key, etag), &b);
     return 0;
 }
 
@@ -1417,11 +1404,7 @@ static int op_list_parts(struct cn_http_req *req, struct s3_req *r)
     for (size_t i = 0; i < lp->n_parts; i++)
         gw_xml_parts_add(&b, (int)lp->parts[i]->part_number, lp->parts[i]->mtime_ms,
                          lp->parts[i]->etag, lp->parts[i]->size);
-    if (gw_xml_parts_end(&b) == 0)
-        respond(req, r, 200, "application/xml", b.data, b.len);
-    else
-        s3_error(req, r, GW_S3_INTERNAL_ERROR, NULL);
-    gw_buf_free(&b);
+    respond_xml(req, r, gw_xml_parts_end(&b), &b);
     qr_free(res);
     return 0;
 }
@@ -1479,11 +1462,7 @@ static int op_list_uploads(struct cn_http_req *req, struct s3_req *r)
     }
     for (size_t i = 0; i < lu->n_common_prefixes; i++)
         gw_xml_uploads_add_prefix(&b, &u, lu->common_prefixes[i]);
-    if (gw_xml_uploads_end(&b, &u) == 0)
-        respond(req, r, 200, "application/xml", b.data, b.len);
-    else
-        s3_error(req, r, GW_S3_INTERNAL_ERROR, NULL);
-    gw_buf_free(&b);
+    respond_xml(req, r, gw_xml_uploads_end(&b, &u), &b);
     qr_free(res);
     return 0;
 }
@@ -1717,11 +1696,7 @@ static int op_upload_part_copy(struct cn_http_req *req, struct s3_req *r)
         return s3_error(req, r, err_for(st, reason), NULL);
     struct gw_buf b;
     gw_buf_init(&b, 0);
-    if (gw_xml_copy_part_result(&b, mtime, etag) == 0)
-        respond(req, r, 200, "application/xml", b.data, b.len);
-    else
-        s3_error(req, r, GW_S3_INTERNAL_ERROR, NULL);
-    gw_buf_free(&b);
+    respond_xml(req, r, gw_xml_copy_part_result(&b, mtime, etag), &b);
     return 0;
 }
 
@@ -1849,11 +1824,7 @@ static int op_copy_object(struct cn_http_req *req, struct s3_req *r)
     atomic_fetch_add(&r->s3->objects_put, 1);
     struct gw_buf b;
     gw_buf_init(&b, 0);
-    if (gw_xml_copy_object_result(&b, mtime, etag) == 0)
-        respond(req, r, 200, "application/xml", b.data, b.len);
-    else
-        s3_error(req, r, GW_S3_INTERNAL_ERROR, NULL);
-    gw_buf_free(&b);
+    respond_xml(req, r, gw_xml_copy_object_result(&b, mtime, etag), &b);
     return 0;
 }
 
