@@ -7,6 +7,7 @@
 # every object still reads byte-exact (degraded reads), with 3 lost a GET
 # fails and never returns wrong bytes.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/s3_lib.sh"
 
 CLUSTER="$CAIRN_SRC/scripts/cluster.sh"
 CDIR="$TEST_DIR/cluster"
@@ -20,43 +21,12 @@ s3_cleanup() {
     for f in "$CDIR"/logs/*.log; do echo "== $f"; tail -n 30 "$f"; done
   fi
   "$CLUSTER" down --dir "$CDIR" >/dev/null 2>&1 || true
-  # Sanitizer builds: a report from the gateway fails the test; others are shown.
-  local f
-  for f in "$CDIR"/logs/*.log; do
-    [ -f "$f" ] && grep -Eq 'Sanitizer|runtime error:' "$f" || continue
-    echo "== sanitizer report in $f"; grep -E -A30 'Sanitizer|runtime error:' "$f" | head -60
-    case "$f" in */gateway.log) rc=1 ;; esac
-  done
+  sanitizer_scan "$CDIR" || rc=1
   (exit "$rc")
   cleanup
 }
 trap s3_cleanup EXIT
 
-step() { echo "-- [$((SECONDS - T0))s] $*"; }
-same() { # same FILE FILE: byte-exact by sha256
-  local a b
-  a="$(sha256sum < "$1" | cut -d' ' -f1)"; b="$(sha256sum < "$2" | cut -d' ' -f1)"
-  [ "$a" = "$b" ] || fail "$2 differs from $1 ($a vs $b)"
-}
-port_free() { ! ss -Htln "sport = :$1" | grep -q .; }
-
-# A base port whose whole range (meta +1..+3, chunks +101..+106, gateway
-# +2000) is free, below the kernel's ephemeral range (outgoing connections
-# take ports there that no listener check can see). Another test may grab a
-# port between the check and the bind: then retry with another range.
-EPH_LOW="$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)"
-pick_base() {
-  local ok p
-  for _ in $(seq 20); do
-    BASE=$(( (RANDOM % ((EPH_LOW - 12100) / 10)) * 10 + 10000 ))
-    ok=1
-    for p in $((BASE+1)) $((BASE+2)) $((BASE+3)) $(seq $((BASE+101)) $((BASE+106))) $((BASE+2000)); do
-      port_free "$p" || { ok=0; break; }
-    done
-    [ "$ok" = 1 ] && return 0
-  done
-  return 1
-}
 up=0
 for attempt in 1 2 3; do
   pick_base || fail "no free port range"

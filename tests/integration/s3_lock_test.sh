@@ -10,6 +10,7 @@
 # never refused and never loses an update) and progress (every live contender
 # finished all its rounds, every crashed holder's lock was broken).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/s3_lib.sh"
 
 CLUSTER="$CAIRN_SRC/scripts/cluster.sh"
 LOCKPY="$CAIRN_SRC/tests/integration/s3_lock.py"
@@ -30,34 +31,13 @@ lock_cleanup() {
     if [ -n "$p" ]; then kill -9 "$p" 2>/dev/null || true; fi
   done
   "$CLUSTER" down --dir "$CDIR" >/dev/null 2>&1 || true
-  # Sanitizer builds: a report from the gateway fails the test; others are shown.
-  local f
-  for f in "$CDIR"/logs/*.log; do
-    [ -f "$f" ] && grep -Eq 'Sanitizer|runtime error:' "$f" || continue
-    echo "== sanitizer report in $f"; grep -E -A30 'Sanitizer|runtime error:' "$f" | head -60
-    case "$f" in */gateway.log) rc=1 ;; esac
-  done
+  sanitizer_scan "$CDIR" || rc=1
   (exit "$rc")
   cleanup
 }
 CPIDS=()
 trap lock_cleanup EXIT
 
-step() { echo "-- [$((SECONDS - T0))s] $*"; }
-port_free() { ! ss -Htln "sport = :$1" | grep -q .; }
-EPH_LOW="$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)"
-pick_base() {
-  local ok p
-  for _ in $(seq 20); do
-    BASE=$(( (RANDOM % ((EPH_LOW - 12100) / 10)) * 10 + 10000 ))
-    ok=1
-    for p in $((BASE+1)) $((BASE+2)) $((BASE+3)) $(seq $((BASE+101)) $((BASE+106))) $((BASE+2000)); do
-      port_free "$p" || { ok=0; break; }
-    done
-    [ "$ok" = 1 ] && return 0
-  done
-  return 1
-}
 up=0
 for attempt in 1 2 3; do
   pick_base || fail "no free port range"

@@ -14,6 +14,7 @@
 #     listings are still exact, and DeleteObjects removes the 2,000 keys in
 #     batches of 1000.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/s3_lib.sh"
 
 CLUSTER="$CAIRN_SRC/scripts/cluster.sh"
 LISTPY="$CAIRN_SRC/tests/integration/s3_more_list.py"
@@ -31,37 +32,12 @@ more_cleanup() {
   "$CLUSTER" down --dir "$CDIR" >/dev/null 2>&1 || true
   # The big files and the fragments go even when the logs are kept.
   rm -rf "$DATA"/big* "$CDIR"/chunk*/ 2>/dev/null || true
-  local f
-  for f in "$CDIR"/logs/*.log; do
-    [ -f "$f" ] && grep -Eq 'Sanitizer|runtime error:' "$f" || continue
-    echo "== sanitizer report in $f"; grep -E -A30 'Sanitizer|runtime error:' "$f" | head -60
-    case "$f" in */gateway.log) rc=1 ;; esac
-  done
+  sanitizer_scan "$CDIR" || rc=1
   (exit "$rc")
   cleanup
 }
 trap more_cleanup EXIT
 
-step() { echo "-- [$((SECONDS - T0))s] $*"; }
-same() { # same FILE FILE: byte-exact by sha256
-  local a b
-  a="$(sha256sum < "$1" | cut -d' ' -f1)"; b="$(sha256sum < "$2" | cut -d' ' -f1)"
-  [ "$a" = "$b" ] || fail "$2 differs from $1 ($a vs $b)"
-}
-port_free() { ! ss -Htln "sport = :$1" | grep -q .; }
-EPH_LOW="$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)"
-pick_base() {
-  local ok p
-  for _ in $(seq 20); do
-    BASE=$(( (RANDOM % ((EPH_LOW - 12100) / 10)) * 10 + 10000 ))
-    ok=1
-    for p in $((BASE+1)) $((BASE+2)) $((BASE+3)) $(seq $((BASE+101)) $((BASE+106))) $((BASE+2000)); do
-      port_free "$p" || { ok=0; break; }
-    done
-    [ "$ok" = 1 ] && return 0
-  done
-  return 1
-}
 
 step "test data: ${BIG_MIB} MiB file, a 300-file tree"
 openssl rand -out "$DATA/big" $((BIG_MIB * 1024 * 1024))
