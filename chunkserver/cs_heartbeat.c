@@ -90,7 +90,8 @@ static void report_damage(struct cs_heartbeat *hb)
     cs_damage_write(hb->o.damage, f);
     fclose(f);
     int failed = 0;
-    for (char *line = strtok(list, "\n"); line; line = strtok(NULL, "\n")) {
+    char *save = NULL;
+    for (char *line = strtok_r(list, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         char group[40];
         unsigned index;
         if (sscanf(line, "%39s %u", group, &index) != 2)

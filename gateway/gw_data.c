@@ -398,7 +398,9 @@ static int open_group(struct gw_put *p)
         return CAIRN_E_UNAVAIL;
     }
     uint32_t got = 0;
-    for (char *line = strtok(body, "\n"); line && got < p->n; line = strtok(NULL, "\n")) {
+    char *save = NULL; /* strtok_r: many request threads place groups at once */
+    for (char *line = strtok_r(body, "\n", &save); line && got < p->n;
+         line = strtok_r(NULL, "\n", &save)) {
         char addr[ADDR_LEN];
         uint64_t id;
         if (sscanf(line, "%" SCNu64 " %127s", &id, addr) != 2)
@@ -409,8 +411,11 @@ static int open_group(struct gw_put *p)
         got++;
     }
     free(body);
-    if (got < quorum || got < p->l.k)
+    if (got < quorum || got < p->l.k) {
+        CN_WARN(LOG, "placement gave %u chunkservers for a %u+%u group (need %u)", got, p->l.k,
+                p->l.m, quorum);
         return CAIRN_E_UNAVAIL;
+    }
     if (got < p->n)
         CN_WARN(LOG,
                 "only %u chunkservers on distinct hosts for a %u+%u group: writing %u "
