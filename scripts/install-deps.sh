@@ -14,6 +14,8 @@ PACKAGES=(
   curl python3 iproute2 util-linux e2fsprogs procps psmisc
   # real S3 clients driven by the integration tests
   awscli s3cmd rclone s3fs fuse3 python3-boto3 python3-botocore python3-awscrt
+  # the gateway status page is checked in headless Chromium
+  chromium fonts-dejavu-core
 )
 
 missing=()
