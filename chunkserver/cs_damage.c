@@ -111,11 +111,28 @@ void cs_damage_write(cs_damage *d, FILE *out)
         const damage_entry *e = &d->entries[i];
         char hex[CS_GROUP_HEX_LEN + 1];
         cs_group_format(e->group, hex);
-        if (e->bad_block == UINT64_MAX)
-            fprintf(out, "%s %u header %s %" PRId64 "\n", hex, e->index, e->found_by, e->when_s);
+        if (e->bad_block == UINT64_MAX || e->bad_block == CS_DAMAGE_MISSING)
+            fprintf(out, "%s %u %s %s %" PRId64 "\n", hex, e->index,
+                    e->bad_block == UINT64_MAX ? "header" : "missing", e->found_by, e->when_s);
         else
             fprintf(out, "%s %u %" PRIu64 " %s %" PRId64 "\n", hex, e->index, e->bad_block,
                     e->found_by, e->when_s);
     }
     pthread_mutex_unlock(&d->lock);
+}
+
+size_t cs_damage_list(cs_damage *d, const char *found_by, uint8_t (*groups)[CS_GROUP_ID_LEN],
+                      uint32_t *indices, size_t max)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&d->lock);
+    for (size_t i = 0; i < d->n && n < max; i++) {
+        if (strcmp(d->entries[i].found_by, found_by) != 0)
+            continue;
+        memcpy(groups[n], d->entries[i].group, CS_GROUP_ID_LEN);
+        indices[n] = d->entries[i].index;
+        n++;
+    }
+    pthread_mutex_unlock(&d->lock);
+    return n;
 }

@@ -12,6 +12,8 @@
 #include "cs_fragment.h"
 
 #define CS_DAMAGE_MAX 65536
+/* bad_block of a fragment the metadata places here that has no file. */
+#define CS_DAMAGE_MISSING (UINT64_MAX - 1)
 
 typedef struct cs_damage cs_damage;
 
@@ -20,7 +22,8 @@ int cs_damage_new(cs_damage **out);
 void cs_damage_free(cs_damage *d);
 
 /* Records fragment (group, index) as damaged: bad_block is the first bad
- * block, or UINT64_MAX when the header or CRC table is bad. Recording the
+ * block, UINT64_MAX when the header or CRC table is bad, CS_DAMAGE_MISSING
+ * when the file is missing. Recording the
  * same fragment again updates it. */
 void cs_damage_add(cs_damage *d, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index,
                    uint64_t bad_block, const char *found_by);
@@ -29,8 +32,12 @@ void cs_damage_clear(cs_damage *d, const uint8_t group[CS_GROUP_ID_LEN], uint32_
 /* Fragments listed now, and fragments ever recorded (a counter). */
 uint64_t cs_damage_count(cs_damage *d);
 uint64_t cs_damage_total(cs_damage *d);
-/* Writes one line per damaged fragment: "<group hex> <index> <block|header>
- * <found_by> <unix time>\n". */
+/* Writes one line per damaged fragment: "<group hex> <index>
+ * <block|header|missing> <found_by> <unix time>\n". */
 void cs_damage_write(cs_damage *d, FILE *out);
+/* Copies up to max of the fragments recorded by found_by into groups[] and
+ * indices[]; returns how many were copied. */
+size_t cs_damage_list(cs_damage *d, const char *found_by, uint8_t (*groups)[CS_GROUP_ID_LEN],
+                      uint32_t *indices, size_t max);
 
 #endif

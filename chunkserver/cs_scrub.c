@@ -11,6 +11,9 @@
 #include "cn_log.h"
 #include "cn_util.h"
 #include "ec_crc.h"
+#include "md_client.h"
+#include "md_cmd.h"
+#include "md_query.h"
 
 #define MOD "scrub"
 
@@ -33,6 +36,7 @@ struct cs_scrub {
     uint8_t cursor_group[CS_GROUP_ID_LEN];
     uint32_t cursor_index;
     int64_t last_save_us;
+    struct md_client *meta; /* scrubber thread only; NULL = no inventory check */
 };
 
 /* The scrubber's position survives restarts, so a pass over a large disk
@@ -217,6 +221,169 @@ done:
     return stop ? 1 : 0;
 }
 
+/* ---- inventory check ---- */
+
+/* Fragments listed per metadata read, and stale "missing" entries re-checked
+ * per pass. */
+#define INVENTORY_PAGE     1000
+#define INVENTORY_SWEEP    1024
+#define FOUND_BY_INVENTORY "inventory"
+
+static bool stopping(cs_scrub *sc)
+{
+    pthread_mutex_lock(&sc->lock);
+    bool stop = sc->stopping;
+    pthread_mutex_unlock(&sc->lock);
+    return stop;
+}
+
+/* 1 if a file for the fragment is here, 0 if not, < 0 if that is unknown. */
+static int present(cs_scrub *sc, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index)
+{
+    int64_t mtime;
+    int rc = cs_store_fragment_mtime(sc->store, group, index, &mtime);
+    return rc == 0 ? 1 : rc == CAIRN_E_NOTFOUND ? 0 : rc;
+}
+
+/* 1 if the committed state places fragment (group, index) on this
+ * chunkserver now (a linearizable read on the leader), 0 if not (or the
+ * group is gone), < 0 if the leader could not be asked. */
+static int placed_here(cs_scrub *sc, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index)
+{
+    uint8_t *q = NULL, *res = NULL;
+    size_t qlen, rlen;
+    int rc = md_q_get_group(group, &q, &qlen);
+    if (rc == 0)
+        rc = md_client_read(sc->meta, q, qlen, &res, &rlen);
+    free(q);
+    if (rc != 0)
+        return rc;
+    Md__QueryResult *r = md_query_result_decode(res, rlen);
+    free(res);
+    if (r == NULL)
+        return CAIRN_E_PROTO;
+    int verdict;
+    if (r->status == CAIRN_E_NOTFOUND) {
+        verdict = 0;
+    } else if (r->status != 0 || r->group == NULL || r->group->group == NULL) {
+        verdict = r->status ? r->status : CAIRN_E_PROTO;
+    } else {
+        const Md__ChunkGroup *g = r->group->group;
+        verdict = index < g->n_fragment_cs && g->fragment_cs[index] == sc->opts.node_id;
+    }
+    md__query_result__free_unpacked(r, NULL);
+    return verdict;
+}
+
+/* A listed fragment: 1 if confirmed missing (and recorded), 0 if not, < 0
+ * if the leader could not be asked. Absent, still placed here by a later
+ * read, and still absent after that read: so a fragment moved away or
+ * deleted as garbage after the listing is not reported, and one rebuilt in
+ * place meanwhile is seen. */
+static int check_listed(cs_scrub *sc, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index)
+{
+    if (present(sc, group, index) != 0)
+        return 0;
+    int placed = placed_here(sc, group, index);
+    if (placed != 1)
+        return placed;
+    if (present(sc, group, index) != 0)
+        return 0;
+    char hex[CS_GROUP_HEX_LEN + 1];
+    cs_group_format(group, hex);
+    CN_WARN(MOD, "fragment %s.%u is missing (the metadata places it here)", hex, index);
+    cs_damage_add(sc->damage, group, index, CS_DAMAGE_MISSING, FOUND_BY_INVENTORY);
+    return 1;
+}
+
+/* Forgets "missing" entries that are no longer true: the fragment is here
+ * again (rebuilt or re-put) or no longer placed here (moved, deleted). */
+static void sweep_missing(cs_scrub *sc)
+{
+    uint8_t(*groups)[CS_GROUP_ID_LEN] = malloc(INVENTORY_SWEEP * sizeof(*groups));
+    uint32_t *indices = malloc(INVENTORY_SWEEP * sizeof(*indices));
+    size_t n = groups && indices ? cs_damage_list(sc->damage, FOUND_BY_INVENTORY, groups, indices,
+                                                  INVENTORY_SWEEP)
+                                 : 0;
+    for (size_t i = 0; i < n && !stopping(sc); i++)
+        if (present(sc, groups[i], indices[i]) == 1 || placed_here(sc, groups[i], indices[i]) == 0)
+            cs_damage_clear(sc->damage, groups[i], indices[i]);
+    free(groups);
+    free(indices);
+}
+
+/* Checks every fragment the metadata places here. Returns 0 when the whole
+ * listing was checked, 1 when stopping, < 0 when the leader could not be
+ * asked (counted; what was found so far stays recorded). */
+static int inventory_check(cs_scrub *sc)
+{
+    uint8_t after[CS_GROUP_ID_LEN];
+    uint32_t after_index = 0;
+    bool have_after = false;
+    uint64_t missing = 0;
+    int rc = 0;
+    for (;;) {
+        if (stopping(sc))
+            return 1;
+        uint8_t *q = NULL, *res = NULL;
+        size_t qlen, rlen;
+        rc = md_q_fragments_on(sc->opts.node_id, have_after ? after : NULL, after_index,
+                               INVENTORY_PAGE, &q, &qlen);
+        if (rc == 0)
+            rc = md_client_read(sc->meta, q, qlen, &res, &rlen);
+        free(q);
+        if (rc != 0)
+            break;
+        Md__QueryResult *r = md_query_result_decode(res, rlen);
+        free(res);
+        if (r == NULL || r->status != 0) {
+            rc = r ? r->status : CAIRN_E_PROTO;
+            if (r)
+                md__query_result__free_unpacked(r, NULL);
+            break;
+        }
+        uint64_t checked = 0, found = 0;
+        for (size_t i = 0; i < r->n_fragments && rc == 0; i++) {
+            const Md__FragmentRef *f = r->fragments[i];
+            if (f->group_id.len != CS_GROUP_ID_LEN)
+                continue;
+            int v = check_listed(sc, f->group_id.data, f->index);
+            if (v < 0)
+                rc = v;
+            checked++;
+            found += v == 1;
+        }
+        bool more = r->truncated && r->n_fragments > 0;
+        if (more) {
+            const Md__FragmentRef *last = r->fragments[r->n_fragments - 1];
+            if (last->group_id.len == CS_GROUP_ID_LEN)
+                memcpy(after, last->group_id.data, CS_GROUP_ID_LEN);
+            after_index = last->index;
+            have_after = true;
+        }
+        md__query_result__free_unpacked(r, NULL);
+        pthread_mutex_lock(&sc->lock);
+        sc->stats.inventory_checked += checked;
+        sc->stats.missing_fragments += found;
+        pthread_mutex_unlock(&sc->lock);
+        missing += found;
+        if (rc != 0 || !more)
+            break;
+    }
+    if (rc == 0) {
+        sweep_missing(sc);
+        if (missing > 0)
+            CN_WARN(MOD, "inventory check: %llu fragment(s) placed here are missing",
+                    (unsigned long long)missing);
+        return 0;
+    }
+    CN_WARN(MOD, "inventory check cut short: %s (retried next pass)", cairn_strerror(rc));
+    pthread_mutex_lock(&sc->lock);
+    sc->stats.inventory_failed++;
+    pthread_mutex_unlock(&sc->lock);
+    return rc;
+}
+
 static void *scrub_main(void *arg)
 {
     cs_scrub *sc = arg;
@@ -247,6 +414,7 @@ static void *scrub_main(void *arg)
         pthread_mutex_lock(&sc->lock);
         sc->stats.pass_fragments_done = 0;
         sc->stats.pass_fragments_total = total;
+        sc->stats.running = true;
         pthread_mutex_unlock(&sc->lock);
         sc->pass_start_us = start;
         sc->pass_bytes = 0;
@@ -258,9 +426,14 @@ static void *scrub_main(void *arg)
         }
         if (rc != 0)
             CN_WARN(MOD, "pass stopped early: %s", cairn_strerror(rc));
+        if (sc->meta != NULL && inventory_check(sc) == 1) {
+            state_save(sc, false); /* stopping: the check runs again on resume */
+            break;
+        }
         state_save(sc, true);
         in_pass = false;
         pthread_mutex_lock(&sc->lock);
+        sc->stats.running = false;
         sc->stats.passes_done++;
         sc->stats.last_pass_end_s = cn_wall_s();
         uint64_t done = sc->stats.pass_fragments_done;
@@ -273,7 +446,8 @@ static void *scrub_main(void *arg)
 
 int cs_scrub_start(cs_store *store, cs_damage *damage, const cs_scrub_opts *opts, cs_scrub **out)
 {
-    if (opts->rate_bytes_per_s == 0 || opts->interval_ms < 0)
+    if (opts->rate_bytes_per_s == 0 || opts->interval_ms < 0 ||
+        (opts->n_meta > 0 && (opts->meta_urls == NULL || opts->node_id == 0)))
         return CAIRN_E_INVAL;
     cs_scrub *sc = calloc(1, sizeof(*sc));
     if (sc == NULL)
@@ -286,6 +460,20 @@ int cs_scrub_start(cs_store *store, cs_damage *damage, const cs_scrub_opts *opts
     sc->store = store;
     sc->damage = damage;
     sc->opts = *opts;
+    sc->opts.meta_urls = NULL; /* the client keeps its own copy */
+    if (opts->n_meta > 0) {
+        struct md_client_opts mo = {.replicas = opts->meta_urls,
+                                    .n_replicas = opts->n_meta,
+                                    .auth = opts->auth,
+                                    .timeout_ms = 5000,
+                                    .attempt_timeout_ms = 2000};
+        int rc = md_client_new(&mo, &sc->meta);
+        if (rc != 0) {
+            free(sc->scratch);
+            free(sc);
+            return rc;
+        }
+    }
     pthread_mutex_init(&sc->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -295,6 +483,7 @@ int cs_scrub_start(cs_store *store, cs_damage *damage, const cs_scrub_opts *opts
     if (pthread_create(&sc->thread, NULL, scrub_main, sc) != 0) {
         pthread_cond_destroy(&sc->wake);
         pthread_mutex_destroy(&sc->lock);
+        md_client_free(sc->meta);
         free(sc->scratch);
         free(sc);
         return CAIRN_E_NOMEM;
@@ -322,6 +511,7 @@ void cs_scrub_stop(cs_scrub *sc)
     pthread_join(sc->thread, NULL);
     pthread_cond_destroy(&sc->wake);
     pthread_mutex_destroy(&sc->lock);
+    md_client_free(sc->meta);
     free(sc->scratch);
     free(sc);
 }

@@ -572,6 +572,10 @@ static int status_begin(struct cn_http_req *req, void *cls)
         fprintf(out, "scrub_corrupt_blocks %" PRIu64 "\n", sc.corrupt_blocks);
         fprintf(out, "scrub_corrupt_fragments %" PRIu64 "\n", sc.corrupt_fragments);
         fprintf(out, "scrub_fragments_checked %" PRIu64 "\n", sc.fragments_checked);
+        fprintf(out, "scrub_running %d\n", sc.running ? 1 : 0);
+        fprintf(out, "scrub_inventory_checked %" PRIu64 "\n", sc.inventory_checked);
+        fprintf(out, "scrub_missing_fragments %" PRIu64 "\n", sc.missing_fragments);
+        fprintf(out, "scrub_inventory_failed %" PRIu64 "\n", sc.inventory_failed);
     }
     fclose(out);
     return respond_memstream(req, st, "text/plain; charset=utf-8", buf, len);
@@ -732,6 +736,12 @@ static int metrics_begin(struct cn_http_req *req, void *cls)
                sc.pass_fragments_total
                    ? (double)sc.pass_fragments_done / (double)sc.pass_fragments_total
                    : 1.0);
+        metric(out, "cairn_chunk_scrub_pass_fragments_done", "gauge",
+               "Fragments checked so far in the current (or last) pass.",
+               (double)sc.pass_fragments_done);
+        metric(out, "cairn_chunk_scrub_pass_fragments", "gauge",
+               "Fragments in the store when the current (or last) pass started.",
+               (double)sc.pass_fragments_total);
         metric(out, "cairn_chunk_scrub_corrupt_blocks_total", "counter",
                "Damaged blocks found by the scrubber.", (double)sc.corrupt_blocks);
         metric(out, "cairn_chunk_scrub_corrupt_fragments_total", "counter",

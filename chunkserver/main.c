@@ -4,7 +4,8 @@
  *   1. configuration and log level
  *   2. the cluster secret (every request is authenticated with it)
  *   3. the store: layout, chunkserver id, leftover temporaries removed
- *   4. the damaged-fragment list, then the scrubber thread
+ *   4. the damaged-fragment list, then the scrubber thread (with --meta it
+ *      also checks that every fragment the metadata places here exists)
  *   5. the HTTP server (last: nothing is served before the store is ready)
  *   6. the heartbeat to the metadata leader (with --meta): registration, then
  *      one heartbeat a second
@@ -201,8 +202,14 @@ int main(int argc, char **argv)
     rc = cs_damage_new(&damage);
     if (rc != 0)
         goto out_store;
+    /* With --meta, each scrub pass ends with the inventory check: what the
+     * metadata places here is listed from the leader and looked for on disk. */
     cs_scrub_opts scopts = {.rate_bytes_per_s = (uint64_t)conf.scrub_rate,
-                            .interval_ms = conf.scrub_interval_ms};
+                            .interval_ms = conf.scrub_interval_ms,
+                            .meta_urls = (const char *const *)conf.meta.items,
+                            .n_meta = conf.meta.n,
+                            .auth = auth,
+                            .node_id = cs_heartbeat_node_id(cs_store_id(store))};
     cs_scrub *scrub;
     rc = cs_scrub_start(store, damage, &scopts, &scrub);
     if (rc != 0) {

@@ -65,6 +65,15 @@ int cli_global_load(struct cli_global *g, int argc, char **argv, int *next)
         for (size_t i = 0; i < conf.meta.n && i < 16; i++)
             g->replicas[g->n_replicas++] = strdup(conf.meta.items[i]);
     }
+    /* `cairn COMMAND --help` needs no cluster secret: the command prints its
+     * usage before it talks to anything. */
+    for (int i = *next; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            argv[i] = "--help";
+            cn_config_release(&table);
+            return 0;
+        }
+    }
     if (*conf.secret_file)
         rc = cn_auth_new_from_file(conf.secret_file, 0, &g->auth);
     else if (*conf.secret)
@@ -123,7 +132,7 @@ static void field(const char *body, const char *name, char *out, size_t len)
     }
 }
 
-static void human(uint64_t bytes, char *out, size_t len)
+void cli_human(uint64_t bytes, char *out, size_t len)
 {
     static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
     double v = (double)bytes;
@@ -195,8 +204,8 @@ static void cluster_view(struct cli_global *g)
         if (sscanf(line, "chunkserver %19s %129s %15s %15s %lld %llu %llu %63s %63s %63s", id, addr,
                    state, live, &age, &free_b, &cap, host, rack, zone) == 10) {
             char used[32], capacity[32];
-            human(cap > free_b ? cap - free_b : 0, used, sizeof(used));
-            human(cap, capacity, sizeof(capacity));
+            cli_human(cap > free_b ? cap - free_b : 0, used, sizeof(used));
+            cli_human(cap, capacity, sizeof(capacity));
             printf("%-17s %-22s %-9s %-8s %-10s %-10s %s/%s/%s\n", id, addr, state, live, used,
                    capacity, host, rack, zone);
             total++;
@@ -204,7 +213,7 @@ static void cluster_view(struct cli_global *g)
         } else if (sscanf(line, "repair %llu %llu %llu %llu %llu %llu %llu", &dg, &q, &inf, &done,
                           &failed, &bytes, &unrec) == 7) {
             char rb[32];
-            human(bytes, rb, sizeof(rb));
+            cli_human(bytes, rb, sizeof(rb));
             printf("\n%u of %u chunkservers up\n", up, total);
             printf(
                 "repair: %llu degraded group(s), %llu queued, %llu in flight, %llu unrecoverable;"
@@ -364,6 +373,8 @@ int cli_state_hash(struct cli_global *g)
     return failed;
 }
 
+static int follow_repair(struct cli_global *g);
+
 int cli_repair(struct cli_global *g, const char *group_hex, int wait)
 {
     struct md_client *c = cli_meta_client(g, 10000);
@@ -385,9 +396,13 @@ int cli_repair(struct cli_global *g, const char *group_hex, int wait)
     }
     printf(group_hex ? "repair of group %s queued first\n" : "rescan started%s\n",
            group_hex ? group_hex : "");
-    if (!wait)
-        return 0;
-    /* Follow the leader's repair queue until every known group is redundant. */
+    return wait ? follow_repair(g) : 0;
+}
+
+/* Follows the leader's repair queue until every known group is redundant:
+ * 0 then, 1 when the groups left cannot be repaired. */
+static int follow_repair(struct cli_global *g)
+{
     int tty = isatty(STDOUT_FILENO);
     int64_t t0 = cn_mono_ms(), last_line = 0;
     struct repair_line first = {0}, cur = {0};
@@ -416,10 +431,12 @@ int cli_repair(struct cli_global *g, const char *group_hex, int wait)
         if (fixed > 0 && cur.degraded > 0)
             snprintf(eta, sizeof(eta), "%.0f s", (double)cur.degraded * secs / (double)fixed);
         char rb[32];
-        human(cur.bytes - first.bytes, rb, sizeof(rb));
+        cli_human(cur.bytes - first.bytes, rb, sizeof(rb));
         if (tty) {
-            printf("\r  %llu degraded, %llu in flight, %llu rebuilt (%s, %.1f MB/s), ETA %s   ",
-                   cur.degraded, cur.in_flight, fixed, rb, mbs, eta);
+            char bar[40];
+            cli_progress_bar(bar, sizeof(bar), fixed, fixed + cur.degraded);
+            printf("\r  %s%llu degraded, %llu in flight, %llu rebuilt (%s, %.1f MB/s), ETA %s   ",
+                   bar, cur.degraded, cur.in_flight, fixed, rb, mbs, eta);
             fflush(stdout);
         } else if (cn_mono_ms() - last_line > 5000) {
             printf("  %llu degraded, %llu in flight, %llu rebuilt (%s, %.1f MB/s), ETA %s\n",
@@ -440,7 +457,7 @@ int cli_repair(struct cli_global *g, const char *group_hex, int wait)
         cn_sleep_ms(1000);
     }
     char rb[32];
-    human(cur.bytes - first.bytes, rb, sizeof(rb));
+    cli_human(cur.bytes - first.bytes, rb, sizeof(rb));
     printf("%sfully redundant: %llu fragment(s) rebuilt (%s) in %.0f s\n", tty ? "\n" : "",
            cur.done - first.done, rb, (double)(cn_mono_ms() - t0) / 1000.0);
     return 0;
@@ -722,162 +739,259 @@ int cli_keys(struct cli_global *g, int argc, char **argv)
     return 0;
 }
 
-/* ---- cairn scrub ---- */
-struct scrub_cs {
-    char id[20], url[160];
-    unsigned long long passes0, target, checked0, corrupt0;
-    unsigned long long done, total, passes, checked, corrupt;
-    int ok;
-};
-
-static unsigned long long status_field(const char *body, const char *name)
+unsigned long long cli_field_u64(const char *body, const char *name)
 {
     char v[32];
     field(body, name, v, sizeof(v));
     return strtoull(v, NULL, 10);
 }
 
-static int cs_status(struct cn_http_client *h, struct scrub_cs *c)
+int cli_cluster_nodes(struct cli_global *g, struct cli_node **out, size_t *n)
 {
-    struct cn_http_request req = {
-        .method = "GET", .base_url = c->url, .target = "/v1/admin/status"};
-    struct cn_http_response resp = {0};
-    int rc = cn_http_client_do(h, &req, &resp);
-    if (rc == 0 && resp.status == 200 && resp.body) {
-        c->passes = status_field(resp.body, "scrub_passes");
-        c->done = status_field(resp.body, "scrub_pass_fragments_done");
-        c->total = status_field(resp.body, "scrub_pass_fragments_total");
-        c->checked = status_field(resp.body, "scrub_fragments_checked");
-        c->corrupt = status_field(resp.body, "scrub_corrupt_fragments");
-    } else if (rc == 0) {
-        rc = CAIRN_E_IO;
+    char *body = NULL;
+    *out = NULL;
+    *n = 0;
+    int rc = fetch_cluster(g, &body);
+    if (rc != 0)
+        return rc;
+    size_t cap = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(body, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        struct cli_node nd;
+        char id[20];
+        if (sscanf(line, "chunkserver %19s %129s %15s %15s", id, nd.address, nd.state, nd.live) !=
+            4)
+            continue;
+        nd.id = strtoull(id, NULL, 16);
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            struct cli_node *bigger = realloc(*out, cap * sizeof(**out));
+            if (!bigger) {
+                rc = CAIRN_E_NOMEM;
+                break;
+            }
+            *out = bigger;
+        }
+        (*out)[(*n)++] = nd;
     }
-    cn_http_response_clear(&resp);
+    free(body);
+    if (rc != 0) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
     return rc;
 }
 
-int cli_scrub(struct cli_global *g, int argc, char **argv)
+const struct cli_node *cli_node_find(const struct cli_node *nodes, size_t n, uint64_t id)
 {
-    int wait = 0;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--wait")) {
-            wait = 1;
-        } else {
-            fprintf(!strcmp(argv[i], "--help") ? stdout : stderr,
-                    "usage: cairn scrub [--wait]\n"
-                    "Starts a scrub pass (every block of every fragment checked against its\n"
-                    "CRC32C) on every live chunkserver; with --wait, shows progress until the\n"
-                    "passes finish and reports what they found. Damage is reported to the\n"
-                    "leader's repair queue by the chunkservers themselves.\n");
-            return strcmp(argv[i], "--help") ? 2 : 0;
-        }
-    }
-    struct md_client *mc = cli_meta_client(g, 5000);
-    if (!mc)
-        return 1;
-    char *body = NULL;
-    size_t len = 0;
-    int rc = md_client_get(mc, "/v1/cluster", &body, &len);
-    md_client_free(mc);
-    if (rc != 0) {
-        fprintf(stderr, "cairn scrub: %s\n", cairn_strerror(rc));
-        return 1;
-    }
-    struct scrub_cs cs[256];
-    size_t n = 0;
-    for (char *line = strtok(body, "\n"); line && n < 256; line = strtok(NULL, "\n")) {
-        char id[20], addr[130], state[16], live[16];
-        if (sscanf(line, "chunkserver %19s %129s %15s %15s", id, addr, state, live) == 4 &&
-            !strcmp(live, "up") && strcmp(state, "retired") != 0) {
-            memset(&cs[n], 0, sizeof(cs[n]));
-            snprintf(cs[n].id, sizeof(cs[n].id), "%s", id);
-            snprintf(cs[n].url, sizeof(cs[n].url), "http://%s", addr);
-            n++;
-        }
-    }
-    free(body);
-    struct cn_http_client_opts ho = {.auth = g->auth, .timeout_ms = 5000};
-    struct cn_http_client *h;
-    if (cn_http_client_new(&ho, &h) != 0)
-        return 1;
-    size_t started = 0;
-    for (size_t i = 0; i < n; i++) {
-        struct scrub_cs *c = &cs[i];
-        if (cs_status(h, c) != 0) {
-            fprintf(stderr, "cairn scrub: chunkserver %s (%s) unreachable\n", c->id, c->url);
+    for (size_t i = 0; i < n; i++)
+        if (nodes[i].id == id)
+            return &nodes[i];
+    return NULL;
+}
+
+int cli_node_up(const struct cli_node *nd)
+{
+    return nd && !strcmp(nd->live, "up") && strcmp(nd->state, "retired") != 0;
+}
+
+int cli_report_damage(struct md_client *c, const uint8_t group[16], uint32_t index, uint64_t cs)
+{
+    char hex[33], target[160];
+    cn_hex_encode(group, 16, hex);
+    snprintf(target, sizeof(target), "/v1/repair/damage?group=%s&index=%u&cs=%llu", hex, index,
+             (unsigned long long)cs);
+    uint8_t *res = NULL;
+    size_t rlen = 0;
+    int rc = md_client_post(c, target, "", 0, &res, &rlen);
+    free(res);
+    return rc;
+}
+
+/* ---- cairn repair --bucket B [--key K] ---- */
+struct repair_walk {
+    struct cli_global *g;
+    struct md_client *c;
+    struct cn_http_fanout *fan;
+    struct cli_node *nodes;
+    size_t n_nodes;
+    unsigned long long objects, groups, damaged, queued, reported, failed;
+};
+
+/* HEADs every fragment of a group at once; here[f]: 1 present, 0 missing
+ * or damaged (header or CRC table), < 0 unknown (no location, chunkserver
+ * not up, or no answer). */
+static void fragments_present(struct repair_walk *w, const Md__ChunkGroup *cg, const char *gid,
+                              int *here)
+{
+    size_t n = cg->n_fragment_cs < CN_HTTP_FANOUT_MAX ? cg->n_fragment_cs : CN_HTTP_FANOUT_MAX;
+    struct cn_http_request reqs[CN_HTTP_FANOUT_MAX];
+    struct cn_http_response resps[CN_HTTP_FANOUT_MAX];
+    int errs[CN_HTTP_FANOUT_MAX];
+    size_t map[CN_HTTP_FANOUT_MAX], m = 0;
+    char urls[CN_HTTP_FANOUT_MAX][140], targets[CN_HTTP_FANOUT_MAX][80];
+    for (size_t f = 0; f < n; f++) {
+        uint64_t cs = cg->fragment_cs[f];
+        const struct cli_node *nd = cs ? cli_node_find(w->nodes, w->n_nodes, cs) : NULL;
+        here[f] = CAIRN_E_UNAVAIL;
+        if (!cli_node_up(nd))
             continue;
+        snprintf(urls[m], sizeof(urls[m]), "http://%s", nd->address);
+        snprintf(targets[m], sizeof(targets[m]), "/v1/fragment/%s/%zu", gid, f);
+        reqs[m] =
+            (struct cn_http_request){.method = "HEAD", .base_url = urls[m], .target = targets[m]};
+        memset(&resps[m], 0, sizeof(resps[m]));
+        map[m++] = f;
+    }
+    if (m > 0 && cn_http_fanout_run(w->fan, reqs, m, resps, errs) == 0) {
+        for (size_t i = 0; i < m; i++) {
+            int st = resps[i].status;
+            here[map[i]] = errs[i] != 0             ? errs[i]
+                           : st == 200              ? 1
+                           : st == 404 || st == 500 ? 0
+                                                    : CAIRN_E_IO;
         }
-        c->passes0 = c->passes;
-        c->checked0 = c->checked;
-        c->corrupt0 = c->corrupt;
-        /* A pass already running finishes first; the requested one follows. */
-        c->target = c->passes0 + (c->done < c->total ? 2 : 1);
-        struct cn_http_request req = {
-            .method = "POST", .base_url = c->url, .target = "/v1/admin/scrub"};
-        struct cn_http_response resp = {0};
-        if (cn_http_client_do(h, &req, &resp) == 0 && resp.status / 100 == 2) {
-            c->ok = 1;
-            started++;
+    }
+    for (size_t i = 0; i < m; i++)
+        cn_http_response_clear(&resps[i]);
+}
+
+/* Checks one chunk group: a fragment without a location, on a chunkserver
+ * that is not up, or missing or damaged on its chunkserver makes it damaged;
+ * missing or damaged files are reported, and a damaged group is put first in
+ * the repair queue. */
+static void repair_walk_group(struct repair_walk *w, const Md__ChunkGroup *cg)
+{
+    if (cg->id.len != 16)
+        return;
+    char gid[33];
+    cn_hex_encode(cg->id.data, 16, gid);
+    w->groups++;
+    int here[CN_HTTP_FANOUT_MAX];
+    fragments_present(w, cg, gid, here);
+    int damaged = cg->n_fragment_cs > CN_HTTP_FANOUT_MAX;
+    for (size_t f = 0; f < cg->n_fragment_cs && f < CN_HTTP_FANOUT_MAX; f++) {
+        if (here[f] == 1)
+            continue;
+        damaged = 1; /* no location, chunkserver down (the leader knows) or no file */
+        if (here[f] != 0)
+            continue;
+        if (cli_report_damage(w->c, cg->id.data, (uint32_t)f, cg->fragment_cs[f]) == 0) {
+            w->reported++;
+            printf("  group %s: fragment %zu on chunkserver %016llx is missing or damaged\n", gid,
+                   f, (unsigned long long)cg->fragment_cs[f]);
         } else {
-            fprintf(stderr, "cairn scrub: chunkserver %s refused the scrub (HTTP %d)\n", c->id,
-                    resp.status);
+            w->failed++;
         }
-        cn_http_response_clear(&resp);
     }
-    printf("scrub started on %zu of %zu live chunkserver(s)\n", started, n);
-    int failed = started < n;
-    if (wait && started > 0) {
-        int tty = isatty(STDOUT_FILENO);
-        int64_t last_line = 0;
-        for (;;) {
-            size_t finished = 0;
-            unsigned long long checked = 0, total = 0;
-            for (size_t i = 0; i < n; i++) {
-                struct scrub_cs *c = &cs[i];
-                if (!c->ok)
-                    continue;
-                if (cs_status(h, c) != 0) {
-                    fprintf(stderr, "\ncairn scrub: chunkserver %s stopped answering\n", c->id);
-                    c->ok = 0;
-                    failed = 1;
-                    continue;
-                }
-                finished += c->passes >= c->target;
-                checked += c->passes >= c->target ? c->total : c->done;
-                total += c->total;
-            }
-            size_t live = 0;
-            for (size_t i = 0; i < n; i++)
-                live += cs[i].ok;
-            if (tty) {
-                printf("\r  %zu/%zu chunkserver(s) done, %llu/%llu fragment(s) checked", finished,
-                       live, checked, total);
-                fflush(stdout);
-            } else if (cn_mono_ms() - last_line > 5000 || finished == live) {
-                printf("  %zu/%zu chunkserver(s) done, %llu/%llu fragment(s) checked\n", finished,
-                       live, checked, total);
-                fflush(stdout);
-                last_line = cn_mono_ms();
-            }
-            if (finished == live)
-                break;
-            cn_sleep_ms(500);
-        }
-        if (tty)
-            printf("\n");
-        unsigned long long checked = 0, corrupt = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (!cs[i].ok)
-                continue;
-            checked += cs[i].checked - cs[i].checked0;
-            corrupt += cs[i].corrupt - cs[i].corrupt0;
-            if (cs[i].corrupt > cs[i].corrupt0)
-                printf("  chunkserver %s: %llu corrupt fragment(s)\n", cs[i].id,
-                       cs[i].corrupt - cs[i].corrupt0);
-        }
-        printf("scrub finished: %llu fragment(s) checked, %llu corrupt%s\n", checked, corrupt,
-               corrupt ? " (reported to the repair queue)" : "");
+    if (!damaged)
+        return;
+    w->damaged++;
+    char target[96];
+    snprintf(target, sizeof(target), "/v1/repair?group=%s", gid);
+    uint8_t *res = NULL;
+    size_t rlen = 0;
+    if (md_client_post(w->c, target, "", 0, &res, &rlen) == 0)
+        w->queued++;
+    else
+        w->failed++;
+    free(res);
+}
+
+/* Every chunk group of bucket/key. */
+static int repair_walk_object(struct repair_walk *w, const char *bucket, const char *key)
+{
+    uint8_t *q = NULL, *res = NULL;
+    size_t qlen, rlen;
+    int rc = md_q_get_object(bucket, key, &q, &qlen);
+    if (rc == 0)
+        rc = md_client_read(w->c, q, qlen, &res, &rlen);
+    free(q);
+    Md__QueryResult *r = rc == 0 ? md_query_result_decode(res, rlen) : NULL;
+    free(res);
+    if (rc == 0 && !r)
+        rc = CAIRN_E_PROTO;
+    if (r && (r->status != 0 || !r->object))
+        rc = r->status ? r->status : CAIRN_E_PROTO;
+    if (rc == 0) {
+        w->objects++;
+        for (size_t i = 0; i < r->object->n_extents; i++)
+            if (r->object->extents[i]->group)
+                repair_walk_group(w, r->object->extents[i]->group);
     }
-    cn_http_client_free(h);
-    return failed;
+    if (r)
+        md__query_result__free_unpacked(r, NULL);
+    return rc;
+}
+
+int cli_repair_objects(struct cli_global *g, const char *bucket, const char *key, int wait)
+{
+    struct repair_walk w = {.g = g};
+    struct cn_http_client_opts ho = {.auth = g->auth, .timeout_ms = 5000};
+    w.c = cli_meta_client(g, 10000);
+    int rc = w.c ? cn_http_fanout_new(&ho, &w.fan) : CAIRN_E_NOMEM;
+    if (rc == 0)
+        rc = cli_cluster_nodes(g, &w.nodes, &w.n_nodes);
+    if (rc == 0 && key) {
+        rc = repair_walk_object(&w, bucket, key);
+    } else if (rc == 0) {
+        /* The bucket's objects, a page of keys at a time. */
+        char marker[1100] = "";
+        for (int more = 1; more && rc == 0;) {
+            uint8_t *q = NULL, *res = NULL;
+            size_t qlen, rlen;
+            rc = md_q_list_objects(bucket, "", "", marker, 1000, &q, &qlen);
+            if (rc == 0)
+                rc = md_client_read(w.c, q, qlen, &res, &rlen);
+            free(q);
+            Md__QueryResult *r = rc == 0 ? md_query_result_decode(res, rlen) : NULL;
+            free(res);
+            if (rc == 0 && (!r || r->status != 0 || !r->list_objects))
+                rc = r && r->status ? r->status : CAIRN_E_PROTO;
+            const Md__ListObjectsR *lo = rc == 0 ? r->list_objects : NULL;
+            for (size_t i = 0; lo && i < lo->n_entries; i++) {
+                int orc = repair_walk_object(&w, bucket, lo->entries[i]->key);
+                if (orc != 0 && orc != CAIRN_E_NOTFOUND) /* deleted meanwhile: fine */
+                    rc = orc;
+            }
+            more = lo && lo->truncated && lo->n_entries > 0;
+            if (more)
+                snprintf(marker, sizeof(marker), "%s", lo->entries[lo->n_entries - 1]->key);
+            if (r)
+                md__query_result__free_unpacked(r, NULL);
+        }
+    }
+    free(w.nodes);
+    cn_http_fanout_free(w.fan);
+    md_client_free(w.c);
+    if (rc != 0) {
+        fprintf(stderr, "cairn repair: %s%s%s: %s\n", bucket, key ? "/" : "", key ? key : "",
+                cairn_strerror(rc));
+        return 1;
+    }
+    printf("%s%s%s: %llu object(s), %llu group(s) checked, %llu damaged, %llu queued for repair "
+           "(%llu fragment(s) reported missing or damaged)\n",
+           bucket, key ? "/" : "", key ? key : "", w.objects, w.groups, w.damaged, w.queued,
+           w.reported);
+    fflush(stdout);
+    if (w.failed > 0) {
+        fprintf(stderr, "cairn repair: %llu request(s) to the leader failed\n", w.failed);
+        return 1;
+    }
+    return wait ? follow_repair(g) : 0;
+}
+
+void cli_progress_bar(char *out, size_t len, unsigned long long done, unsigned long long total)
+{
+    enum { WIDTH = 20 };
+    unsigned long long filled = total ? done * WIDTH / total : WIDTH;
+    if (filled > WIDTH)
+        filled = WIDTH;
+    char cells[WIDTH + 1];
+    for (unsigned i = 0; i < WIDTH; i++)
+        cells[i] = i < filled ? '#' : '.';
+    cells[WIDTH] = 0;
+    snprintf(out, len, "[%s] %3llu%% ", cells,
+             total ? (done > total ? 100 : done * 100 / total) : 100);
 }

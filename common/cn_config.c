@@ -440,13 +440,13 @@ int cn_config_load(const struct cn_config_table *table, int argc, char **argv, i
     const char *config_path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            cn_config_print_help(table, stdout);
+            return CN_CONFIG_HELP;
+        }
         if (strcmp(a, "--") == 0 || !is_flag(a)) {
             end = i;
             break;
-        }
-        if (strcmp(a, "--help") == 0) {
-            cn_config_print_help(table, stdout);
-            return CN_CONFIG_HELP;
         }
         if (strcmp(a, "--config") == 0) {
             if (i + 1 >= argc) {

@@ -3,6 +3,7 @@
 #include "cn_error.h"
 #include "cn_http_server.h"
 #include "cn_log.h"
+#include "cn_metrics.h"
 #include "cn_util.h"
 #include "gw_buf.h"
 #include "gw_checksum.h"
@@ -105,6 +106,7 @@ struct gw_s3 {
     atomic_uint_fast64_t bytes_in, bytes_out;
     atomic_uint_fast64_t objects_put, objects_inline;
     atomic_uint_fast64_t payload_mode[5]; /* bodies by enum gw_sigv4_payload */
+    cn_hist latency[OP__COUNT];           /* headers in -> response sent, by operation */
 };
 
 /* ---- per-request state ------------------------------------------------ */
@@ -112,7 +114,8 @@ struct gw_s3 {
 struct s3_req {
     struct gw_s3 *s3;
     enum s3_op op;
-    unsigned status; /* what we answered */
+    unsigned status;  /* what we answered */
+    int64_t start_us; /* cn_mono_us() at s3_begin */
     struct gw_header hdrs[MAX_HEADERS];
     size_t n_hdrs;
     int too_many_headers;
@@ -2045,6 +2048,7 @@ static int s3_begin(struct cn_http_req *req, void *cls)
     if (!r)
         return s3_error(req, NULL, GW_S3_INTERNAL_ERROR, NULL);
     r->s3 = s3;
+    r->start_us = cn_mono_us();
     r->expect = -1;
     cn_http_req_set_data(req, r);
     cn_http_req_headers_foreach(req, collect_header, r);
@@ -2202,6 +2206,7 @@ static void s3_done(struct cn_http_req *req, int ok, void *cls)
     if (!r)
         return;
     count_status(s3, ok ? r->status : 0);
+    cn_hist_record(&s3->latency[r->op], (uint64_t)(cn_mono_us() - r->start_us));
     CN_DEBUG(LOG, "%s %s -> %u (%s)%s", cn_http_req_method(req), cn_http_req_target(req), r->status,
              op_names[r->op], ok ? "" : " aborted");
     gw_put_free(r->put);
@@ -2250,11 +2255,30 @@ static int metrics_end(struct cn_http_req *req, void *cls)
     for (int i = 0; i < 5; i++)
         gw_buf_printf(&b, "cairn_gw_payloads_total{mode=\"%s\"} %" PRIu64 "\n", modes[i],
                       (uint64_t)s3->payload_mode[i]);
+    char *hist = NULL;
+    size_t hist_len = 0;
+    FILE *hf = open_memstream(&hist, &hist_len);
+    if (hf) {
+        cn_metrics_family(hf, "cairn_gw_request_seconds", "histogram",
+                          "S3 request latency by operation, headers received to response sent.");
+        for (int i = 0; i < OP__COUNT; i++) {
+            char labels[64];
+            snprintf(labels, sizeof(labels), "op=\"%s\"", op_names[i]);
+            cn_hist_series(hf, &s3->latency[i], "cairn_gw_request_seconds", labels);
+        }
+    }
+    if (!hf || fclose(hf) != 0)
+        b.err = CAIRN_E_NOMEM; /* answered with 500 below */
+    else
+        gw_buf_append(&b, hist, hist_len);
+    free(hist);
     struct gw_data_stats ds;
     gw_ctx_stats(s3->data, &ds);
     gw_buf_printf(&b,
+                  "# HELP cairn_gw_bytes_in_total S3 request body bytes received.\n"
                   "# TYPE cairn_gw_bytes_in_total counter\n"
                   "cairn_gw_bytes_in_total %" PRIu64 "\n"
+                  "# HELP cairn_gw_bytes_out_total Object bytes sent by GetObject.\n"
                   "# TYPE cairn_gw_bytes_out_total counter\n"
                   "cairn_gw_bytes_out_total %" PRIu64 "\n"
                   "# TYPE cairn_gw_objects_put_total counter\n"

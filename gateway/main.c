@@ -4,8 +4,10 @@
  *   1. signals blocked (every thread inherits the mask), configuration, log level
  *   2. libxml2 and libcurl process-wide initialisation (before any thread)
  *   3. the cluster secret (internal calls to metadata and chunkservers)
- *   4. the data path context (gw_data), then the S3 front end (gw_s3)
- *   5. the HTTP server, last
+ *   4. the data path context (gw_data), then the S3 front end (gw_s3) and the
+ *      status page (gw_status, GET /_cairn/status)
+ *   5. the HTTP server, last (the status route is registered before the S3
+ *      catch-all route, which would take its path)
  * and shutdown runs it backwards on SIGINT or SIGTERM. */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -23,6 +25,7 @@
 #include "cn_util.h"
 #include "gw_data.h"
 #include "gw_s3.h"
+#include "gw_status.h"
 #include "gw_xml.h"
 
 #define MOD "gateway"
@@ -201,6 +204,7 @@ int main(int argc, char **argv)
     struct cn_auth *auth = NULL;
     struct gw_ctx *data = NULL;
     struct gw_s3 *s3 = NULL;
+    struct gw_status *status = NULL;
     struct cn_http_server *srv = NULL;
     rc = cn_http_daemon_setup(&net, MOD, &sopts, &auth);
     if (rc != 0) {
@@ -233,11 +237,25 @@ int main(int argc, char **argv)
                  cairn_strerror(rc));
         goto err_after_data;
     }
+    struct gw_status_config stcfg = {.meta_urls = (const char *const *)conf.meta.items,
+                                     .n_meta = conf.meta.n,
+                                     .auth = auth,
+                                     .data = data,
+                                     .root_access_key = ak,
+                                     .root_secret_key = sk,
+                                     .region = conf.region};
+    rc = gw_status_new(&stcfg, &status);
+    if (rc != 0) {
+        CN_ERROR(MOD, "status page: %s", cairn_strerror(rc));
+        goto err_after_s3;
+    }
     if (!ak)
         CN_WARN(MOD, "no root access key configured: only keys stored in the metadata "
                      "service are accepted");
     sopts.log_module = MOD;
     rc = cn_http_server_new(&sopts, &srv);
+    if (rc == 0)
+        rc = gw_status_register(status, srv);
     if (rc == 0)
         rc = gw_s3_register(s3, srv);
     if (rc == 0)
@@ -262,6 +280,7 @@ int main(int argc, char **argv)
 
 err_after_s3:
     cn_http_server_free(srv);
+    gw_status_free(status);
     gw_s3_free(s3);
 err_after_data:
     gw_ctx_free(data);

@@ -5,6 +5,7 @@
 #include "cn_http_client.h"
 #include "cn_http_server.h"
 #include "cn_log.h"
+#include "cn_metrics.h"
 #include "cn_util.h"
 #include "md_cmd.h"
 #include "md_place.h"
@@ -56,6 +57,7 @@ struct waiter {
     uint32_t leader;
     uint8_t *result;
     size_t result_len;
+    int64_t submit_us; /* core thread only: when the command was proposed */
 };
 
 static struct waiter *waiter_new(void)
@@ -265,6 +267,7 @@ struct md_server {
     /* metrics */
     atomic_uint_fast64_t m_slots, m_cmds, m_leader_changes, m_fsyncs, m_fsync_us, m_msgs_sent,
         m_msgs_dropped, m_msgs_recv, m_snap_sent, m_snap_installed, m_reads;
+    cn_hist commit_hist; /* leader: proposed -> committed and applied, per command */
 };
 
 static void fatal_store(int rc, const char *what)
@@ -451,10 +454,12 @@ static void io_apply(struct paxos_io *io, uint64_t slot, const struct paxos_cmd 
     s->m_cmds += n;
     for (uint32_t i = 0; i < n; i++) {
         struct waiter *w = pending_take(s, cmds[i].client_id, cmds[i].seq);
-        if (w)
+        if (w) {
+            cn_hist_record(&s->commit_hist, (uint64_t)(cn_mono_us() - w->submit_us));
             waiter_complete(w, 0, 0, results[i], rlens[i]);
-        else
+        } else {
             free(results[i]);
+        }
     }
 }
 
@@ -666,6 +671,7 @@ static void handle_event(struct md_server *s, struct event *e)
         p->next = s->pending[bkt];
         s->pending[bkt] = p;
         s->n_pending++;
+        e->w->submit_us = cn_mono_us();
         int rc = paxos_submit(s->px, e->client_id, e->seq, e->data, e->len, now, &leader);
         if (rc != 0) {
             struct waiter *w = pending_take(s, e->client_id, e->seq);
@@ -1689,6 +1695,12 @@ static int status_end(struct cn_http_req *req, void *cls)
     return cn_http_respond(req, 200, "text/plain", buf, (size_t)n);
 }
 
+static void metric_u64(FILE *f, const char *name, const char *type, const char *help, uint64_t v)
+{
+    cn_metrics_family(f, name, type, help);
+    cn_metrics_u64(f, name, NULL, v);
+}
+
 static int metrics_end(struct cn_http_req *req, void *cls)
 {
     struct md_server *s = cls;
@@ -1696,38 +1708,74 @@ static int metrics_end(struct cn_http_req *req, void *cls)
     pthread_mutex_lock(&s->st_mu);
     st = s->st;
     pthread_mutex_unlock(&s->st_mu);
-    char buf[8192];
-    int n = snprintf(
-        buf, sizeof(buf),
-        "# TYPE cairn_meta_is_leader gauge\ncairn_meta_is_leader %d\n"
-        "# TYPE cairn_meta_commit_index gauge\ncairn_meta_commit_index %" PRIu64 "\n"
-        "# TYPE cairn_meta_applied_index gauge\ncairn_meta_applied_index %" PRIu64 "\n"
-        "# TYPE cairn_meta_slots_applied_total counter\ncairn_meta_slots_applied_total %" PRIu64
-        "\n"
-        "# TYPE cairn_meta_commands_applied_total counter\n"
-        "cairn_meta_commands_applied_total %" PRIu64 "\n"
-        "# TYPE cairn_meta_leader_changes_total counter\ncairn_meta_leader_changes_total %" PRIu64
-        "\n"
-        "# TYPE cairn_meta_fsyncs_total counter\ncairn_meta_fsyncs_total %" PRIu64 "\n"
-        "# TYPE cairn_meta_fsync_seconds_total counter\ncairn_meta_fsync_seconds_total %.6f\n"
-        "# TYPE cairn_meta_messages_sent_total counter\ncairn_meta_messages_sent_total %" PRIu64
-        "\n"
-        "# TYPE cairn_meta_messages_dropped_total counter\n"
-        "cairn_meta_messages_dropped_total %" PRIu64 "\n"
-        "# TYPE cairn_meta_messages_received_total counter\n"
-        "cairn_meta_messages_received_total %" PRIu64 "\n"
-        "# TYPE cairn_meta_reads_total counter\ncairn_meta_reads_total %" PRIu64 "\n"
-        "# TYPE cairn_meta_snapshots_sent_total counter\ncairn_meta_snapshots_sent_total %" PRIu64
-        "\n"
-        "# TYPE cairn_meta_snapshots_installed_total counter\n"
-        "cairn_meta_snapshots_installed_total %" PRIu64 "\n",
-        st.role == PAXOS_LEADER, st.commit, st.applied, (uint64_t)s->m_slots, (uint64_t)s->m_cmds,
-        (uint64_t)s->m_leader_changes, (uint64_t)s->m_fsyncs, (double)s->m_fsync_us / 1e6,
-        (uint64_t)s->m_msgs_sent, (uint64_t)s->m_msgs_dropped, (uint64_t)s->m_msgs_recv,
-        (uint64_t)s->m_reads, (uint64_t)s->m_snap_sent, (uint64_t)s->m_snap_installed);
-    if (n > 0 && (size_t)n < sizeof(buf) && s->repair)
-        n += (int)md_repair_metrics(s->repair, buf + n, sizeof(buf) - (size_t)n);
-    return cn_http_respond(req, 200, "text/plain; version=0.0.4", buf, (size_t)n);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return cn_http_respond_error(req, 500, NULL);
+    metric_u64(f, "cairn_meta_is_leader", "gauge", "1 on the replica that is the Paxos leader.",
+               st.role == PAXOS_LEADER);
+    metric_u64(f, "cairn_meta_leader", "gauge",
+               "Replica id this replica believes is leader (0: none known).", st.leader);
+    metric_u64(f, "cairn_meta_commit_index", "gauge", "Highest committed Paxos slot.", st.commit);
+    metric_u64(f, "cairn_meta_applied_index", "gauge", "Highest slot applied to the state.",
+               st.applied);
+    metric_u64(f, "cairn_meta_slots_applied_total", "counter", "Paxos slots applied.",
+               (uint64_t)s->m_slots);
+    metric_u64(f, "cairn_meta_commands_applied_total", "counter", "Commands applied.",
+               (uint64_t)s->m_cmds);
+    metric_u64(f, "cairn_meta_leader_changes_total", "counter",
+               "Times this replica saw a different leader.", (uint64_t)s->m_leader_changes);
+    cn_hist_render(f, &s->commit_hist, "cairn_meta_commit_seconds",
+                   "Leader: command proposed to committed and applied.");
+    metric_u64(f, "cairn_meta_fsyncs_total", "counter", "Paxos log fsyncs (group commits).",
+               (uint64_t)s->m_fsyncs);
+    cn_metrics_family(f, "cairn_meta_fsync_seconds_total", "counter",
+                      "Time spent in Paxos log fsyncs.");
+    cn_metrics_double(f, "cairn_meta_fsync_seconds_total", NULL, (double)s->m_fsync_us / 1e6);
+    metric_u64(f, "cairn_meta_messages_sent_total", "counter", "Paxos messages sent to peers.",
+               (uint64_t)s->m_msgs_sent);
+    metric_u64(f, "cairn_meta_messages_dropped_total", "counter",
+               "Paxos messages dropped (peer queue full or unreachable).",
+               (uint64_t)s->m_msgs_dropped);
+    metric_u64(f, "cairn_meta_messages_received_total", "counter", "Paxos messages received.",
+               (uint64_t)s->m_msgs_recv);
+    metric_u64(f, "cairn_meta_reads_total", "counter", "Linearizable reads served.",
+               (uint64_t)s->m_reads);
+    metric_u64(f, "cairn_meta_snapshots_sent_total", "counter", "Snapshots sent to peers.",
+               (uint64_t)s->m_snap_sent);
+    metric_u64(f, "cairn_meta_snapshots_installed_total", "counter", "Snapshots installed.",
+               (uint64_t)s->m_snap_installed);
+    if (s->repair) {
+        /* The repair executor's figures (meaningful on the leader). */
+        struct md_repair_stats rs;
+        md_repair_get_stats(s->repair, &rs);
+        metric_u64(f, "cairn_repair_degraded_groups", "gauge",
+                   "Chunk groups with a fragment not live.", rs.degraded_groups);
+        metric_u64(f, "cairn_repair_queued_groups", "gauge",
+                   "Degraded groups with a fragment to rebuild now (repair queue depth).",
+                   rs.queued_groups);
+        metric_u64(f, "cairn_repair_unrecoverable_groups", "gauge",
+                   "Groups with fewer than k live or down fragments.", rs.unrecoverable);
+        metric_u64(f, "cairn_repair_in_flight", "gauge", "Rebuilds running now.", rs.in_flight);
+        metric_u64(f, "cairn_repair_tasks_done_total", "counter",
+                   "Rebuilds finished and committed.", rs.tasks_done);
+        metric_u64(f, "cairn_repair_tasks_failed_total", "counter", "Rebuilds that failed.",
+                   rs.tasks_failed);
+        metric_u64(f, "cairn_repair_rebuilt_bytes_total", "counter",
+                   "Fragment bytes rebuilt (rate() of it is the rebuild rate).", rs.bytes_rebuilt);
+        metric_u64(f, "cairn_repair_scan_passes_total", "counter", "Repair scan passes.",
+                   rs.passes);
+        metric_u64(f, "cairn_repair_no_target_total", "counter",
+                   "Rebuild evaluations that found no chunkserver to place on.", rs.no_target);
+    }
+    int rc;
+    if (fclose(f) != 0)
+        rc = cn_http_respond_error(req, 500, NULL);
+    else
+        rc = cn_http_respond(req, 200, "text/plain; version=0.0.4", buf, len);
+    free(buf);
+    return rc;
 }
 
 /* ----------------------------------------------------------- start / stop -- */

@@ -29,7 +29,13 @@ SMALL_SECS="${SMALL_SECS:-5}"
 RSS_N="${RSS_N:-16}"
 RSS_SIZE="${RSS_SIZE:-1G}"
 KEEP=0
-[ "${1:-}" = "--keep" ] && KEEP=1
+for a in "$@"; do
+  case "$a" in
+    --keep) KEEP=1 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench.sh: unknown argument: $a (see --help)" >&2; exit 2 ;;
+  esac
+done
 
 TMP="$(mktemp -d "${BENCH_TMP:-/tmp}/cairn-bench.XXXXXX")"
 OWN_CLUSTER=0

@@ -171,10 +171,16 @@ sleep 1
 DEAD3=$(cs_id 3)
 kill -9 "${CPID[3]}"
 sleep 3.5       # past out-after: the leader starts rebuilding chunkserver 3's fragments
-for i in 1 2 3; do
-  if curl -sf "http://127.0.0.1:${MP[$((i - 1))]}/metrics" | grep -q '^cairn_meta_is_leader 1'; then
-    kill -9 "${MPID[$i]}"; echo "killed metadata leader $i"; KILLED_META=$i
-  fi
+# (The metrics body is read whole before grep: `curl | grep -q` under pipefail
+# fails when grep exits early and curl cannot finish writing.)
+for _ in $(seq 20); do
+  for i in 1 2 3; do
+    m="$(curl -sf --max-time 5 "http://127.0.0.1:${MP[$((i - 1))]}/metrics" || true)"
+    if grep -q '^cairn_meta_is_leader 1' <<<"$m"; then
+      kill -9 "${MPID[$i]}"; echo "killed metadata leader $i"; KILLED_META=$i; break 2
+    fi
+  done
+  sleep 0.5
 done
 [ -n "${KILLED_META:-}" ] || fail "no metadata leader to kill"
 gone3() { ! holders a | grep -q "^$DEAD3\$" && ! holders b | grep -q "^$DEAD3\$"; }
