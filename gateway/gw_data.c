@@ -20,10 +20,15 @@
 #define LOG      "gw-data"
 #define MAX_CS   1024
 #define ADDR_LEN 128
+/* A chunkserver that did not answer at all (connect failed or timed out) is
+ * skipped by reads for this long (they decode from the others); then one
+ * read probes it again. */
+#define CS_SUSPECT_MS 5000
 
 struct cs_addr {
     uint64_t id;
     char addr[ADDR_LEN];
+    int64_t suspect_until; /* cn_mono_ms(); 0 = answering */
 };
 
 struct gw_ctx {
@@ -35,7 +40,8 @@ struct gw_ctx {
 
     pthread_key_t tls; /* struct tls_res per thread */
 
-    pthread_mutex_t mu; /* guards codecs and addrs */
+    pthread_mutex_t mu;    /* guards codecs, addrs and leader */
+    char leader[ADDR_LEN]; /* metadata leader last seen by any thread */
     ec_codec *codecs[EC_MAX_K + 1][EC_MAX_M + 1];
     struct cs_addr addrs[MAX_CS];
     size_t n_addrs;
@@ -78,6 +84,11 @@ static struct tls_res *tls_get(struct gw_ctx *ctx)
         tls_free(t);
         return NULL;
     }
+    /* Start where the other threads found the leader, not at the first
+     * replica (which may be unreachable). */
+    pthread_mutex_lock(&ctx->mu);
+    md_client_prefer(t->meta, ctx->leader[0] ? ctx->leader : NULL);
+    pthread_mutex_unlock(&ctx->mu);
     pthread_setspecific(ctx->tls, t);
     return t;
 }
@@ -129,7 +140,15 @@ void gw_ctx_free(struct gw_ctx *ctx)
 struct md_client *gw_ctx_meta(struct gw_ctx *ctx)
 {
     struct tls_res *t = tls_get(ctx);
-    return t ? t->meta : NULL;
+    if (!t)
+        return NULL;
+    /* Share the leader this thread's client settled on (after its last call). */
+    const char *l = md_client_leader(t->meta);
+    pthread_mutex_lock(&ctx->mu);
+    if (strcmp(ctx->leader, l) != 0)
+        snprintf(ctx->leader, sizeof(ctx->leader), "%s", l);
+    pthread_mutex_unlock(&ctx->mu);
+    return t->meta;
 }
 
 void gw_ctx_stats(struct gw_ctx *ctx, struct gw_data_stats *out)
@@ -210,6 +229,42 @@ static int cs_url(struct gw_ctx *ctx, uint64_t id, char out[ADDR_LEN + 8])
     }
     snprintf(out, ADDR_LEN + 8, "http://%s", addr);
     return 0;
+}
+
+/* 1 if reads should skip chunkserver id now (it did not answer lately).
+ * When its time is up the caller that asks first probes it (gets 0) and the
+ * others keep skipping it for another period. */
+static int cs_skip(struct gw_ctx *ctx, uint64_t id)
+{
+    int skip = 0;
+    int64_t now = cn_mono_ms();
+    pthread_mutex_lock(&ctx->mu);
+    for (size_t i = 0; i < ctx->n_addrs; i++)
+        if (ctx->addrs[i].id == id && ctx->addrs[i].suspect_until) {
+            if (ctx->addrs[i].suspect_until > now)
+                skip = 1;
+            else
+                ctx->addrs[i].suspect_until = now + CS_SUSPECT_MS;
+        }
+    pthread_mutex_unlock(&ctx->mu);
+    return skip;
+}
+
+/* Records whether chunkserver id answered (any HTTP response) or not. */
+static void cs_answered(struct gw_ctx *ctx, uint64_t id, int answered)
+{
+    int64_t until = answered ? 0 : cn_mono_ms() + CS_SUSPECT_MS;
+    pthread_mutex_lock(&ctx->mu);
+    for (size_t i = 0; i < ctx->n_addrs; i++)
+        if (ctx->addrs[i].id == id && ctx->addrs[i].suspect_until != until) {
+            if (!answered && !ctx->addrs[i].suspect_until)
+                CN_WARN(LOG,
+                        "chunkserver %016" PRIx64 " (%s) does not answer: reads skip it"
+                        " for %d s at a time",
+                        id, ctx->addrs[i].addr, CS_SUSPECT_MS / 1000);
+            ctx->addrs[i].suspect_until = until;
+        }
+    pthread_mutex_unlock(&ctx->mu);
 }
 
 static void fragment_target(const uint8_t gid[16], uint32_t index, char out[64])
@@ -628,7 +683,8 @@ struct get_group {
     uint32_t k, m, unit;
     uint64_t data_length;
     uint64_t cs[EC_MAX_FRAGS];
-    uint64_t bad; /* fragments that failed during this read: not asked again */
+    uint64_t bad;     /* fragments that failed during this read: not asked again */
+    uint64_t skipped; /* of those, fragments on chunkservers not asked (not answering lately) */
 };
 
 struct gw_get {
@@ -807,9 +863,11 @@ static void report_damage(struct gw_ctx *ctx, const struct get_group *gg, uint32
 }
 
 /* Fetches n fragment ranges in parallel into their destinations. Sets
- * fetch[i].failed for every one that did not arrive whole and verified. */
+ * fetch[i].failed for every one that did not arrive whole and verified.
+ * Unless force, fragments on a chunkserver that did not answer lately are
+ * not asked (failed, and recorded in gg->skipped). */
 static void fetch_ranges(struct gw_get *g, struct get_group *gg, const uint32_t *frag,
-                         const uint64_t *off, struct fetch *fs, size_t n)
+                         const uint64_t *off, struct fetch *fs, size_t n, int force)
 {
     struct tls_res *t = tls_get(g->ctx);
     struct cn_http_request reqs[EC_MAX_FRAGS];
@@ -826,6 +884,12 @@ static void fetch_ranges(struct gw_get *g, struct get_group *gg, const uint32_t 
             cs_url(g->ctx, gg->cs[frag[i]], urls[i]) != 0) {
             fs[i].failed = 1;
             gg->bad |= 1ull << frag[i];
+            continue;
+        }
+        if (!force && cs_skip(g->ctx, gg->cs[frag[i]])) {
+            fs[i].failed = 1;
+            gg->bad |= 1ull << frag[i];
+            gg->skipped |= 1ull << frag[i];
             continue;
         }
         fragment_target(gg->id, frag[i], targets[i]);
@@ -850,6 +914,7 @@ static void fetch_ranges(struct gw_get *g, struct get_group *gg, const uint32_t 
         struct fetch *f = &fs[idx[r]];
         int good =
             errs[r] == 0 && (resps[r].status == 206 || resps[r].status == 200) && f->got == f->len;
+        cs_answered(g->ctx, gg->cs[frag[idx[r]]], resps[r].status != 0);
         const char *crc = good ? cn_http_response_header(&resps[r], "X-Cairn-Range-CRC32C") : NULL;
         if (good && crc && strtoul(crc, NULL, 16) != ec_crc32c(f->dst, f->len))
             good = 0; /* damaged in flight */
@@ -892,6 +957,7 @@ static int degraded_stripe(struct gw_get *g, struct get_group *gg, uint64_t s, u
      * until k have arrived. */
     uint64_t present = 0;
     uint64_t tried = lost | gg->bad;
+    int force = 0;
     while ((uint32_t)__builtin_popcountll(present) < gg->k) {
         uint32_t frag[EC_MAX_FRAGS];
         uint64_t off[EC_MAX_FRAGS];
@@ -906,9 +972,17 @@ static int degraded_stripe(struct gw_get *g, struct get_group *gg, uint64_t s, u
             fs2[c] = (struct fetch){.dst = g->units[i], .len = su};
             c++;
         }
+        if (c == 0 && (gg->skipped & ~present)) {
+            /* Out of fragments: ask the skipped chunkservers after all. */
+            tried &= ~gg->skipped;
+            gg->bad &= ~gg->skipped;
+            gg->skipped = 0;
+            force = 1;
+            continue;
+        }
         if (c == 0)
             return CAIRN_E_ERASURES; /* more than m fragments lost */
-        fetch_ranges(g, gg, frag, off, fs2, c);
+        fetch_ranges(g, gg, frag, off, fs2, c, force);
         for (size_t i = 0; i < c; i++)
             if (!fs2[i].failed)
                 present |= 1ull << frag[i];
@@ -964,7 +1038,7 @@ static int fill(struct gw_get *g)
                                .len = (size_t)pieces[n].len};
         n++;
     }
-    fetch_ranges(g, gg, frag, off, fs, n);
+    fetch_ranges(g, gg, frag, off, fs, n, 0);
     uint64_t lost = 0;
     for (size_t i = 0; i < n; i++)
         if (fs[i].failed)

@@ -76,6 +76,13 @@ const char *md_client_leader(const struct md_client *c)
     return c->replicas[c->leader];
 }
 
+void md_client_prefer(struct md_client *c, const char *url)
+{
+    for (size_t i = 0; url && i < c->n; i++)
+        if (strcmp(c->replicas[i], url) == 0)
+            c->leader = i;
+}
+
 /* Points c->leader at the hinted URL if it is one of ours; else moves on. */
 static int follow_hint(struct md_client *c, const struct cn_http_response *resp)
 {

@@ -61,4 +61,8 @@ int md_client_post(struct md_client *c, const char *target, const void *body, si
 /* Base URL of the replica believed to be the leader now. */
 const char *md_client_leader(const struct md_client *c);
 
+/* Makes url (one of the client's replicas, e.g. a leader another client
+ * found) the first one tried; an unknown url changes nothing. */
+void md_client_prefer(struct md_client *c, const char *url);
+
 #endif

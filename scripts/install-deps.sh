@@ -12,6 +12,8 @@ PACKAGES=(
   libcurl4-openssl-dev libssl-dev libxml2-dev protobuf-c-compiler libprotobuf-c-dev
   # test tooling
   curl python3 iproute2 util-linux e2fsprogs procps psmisc
+  # the mount test copies trees with rsync and clones a repository with git
+  rsync git
   # real S3 clients driven by the integration tests
   awscli s3cmd rclone s3fs fuse3 python3-boto3 python3-botocore python3-awscrt
   # the gateway status page is checked in headless Chromium

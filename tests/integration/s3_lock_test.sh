@@ -32,6 +32,7 @@ lock_cleanup() {
   done
   "$CLUSTER" down --dir "$CDIR" >/dev/null 2>&1 || true
   sanitizer_scan "$CDIR" || rc=1
+  set +e # (exit rc) must not end the trap before cleanup runs
   (exit "$rc")
   cleanup
 }

@@ -33,6 +33,7 @@ more_cleanup() {
   # The big files and the fragments go even when the logs are kept.
   rm -rf "$DATA"/big* "$CDIR"/chunk*/ 2>/dev/null || true
   sanitizer_scan "$CDIR" || rc=1
+  set +e # (exit rc) must not end the trap before cleanup runs
   (exit "$rc")
   cleanup
 }
