@@ -249,18 +249,10 @@ static int orphan_visit(void *arg, const uint8_t group[CS_GROUP_ID_LEN], uint32_
  * 0: in use; <0: could not tell (never delete then). */
 static int is_orphan(struct cs_heartbeat *hb, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index)
 {
-    uint8_t *q = NULL, *res = NULL;
-    size_t qlen, rlen;
-    int rc = md_q_get_group(group, &q, &qlen);
-    if (rc == 0)
-        rc = md_client_read(hb->orphan_meta, q, qlen, &res, &rlen);
-    free(q);
+    Md__QueryResult *r = NULL;
+    int rc = md_client_get_group(hb->orphan_meta, group, &r);
     if (rc != 0)
         return rc;
-    Md__QueryResult *r = md_query_result_decode(res, rlen);
-    free(res);
-    if (!r)
-        return CAIRN_E_PROTO;
     int verdict;
     if (r->status == CAIRN_E_NOTFOUND) {
         verdict = 1;

@@ -250,18 +250,10 @@ static int present(cs_scrub *sc, const uint8_t group[CS_GROUP_ID_LEN], uint32_t 
  * group is gone), < 0 if the leader could not be asked. */
 static int placed_here(cs_scrub *sc, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index)
 {
-    uint8_t *q = NULL, *res = NULL;
-    size_t qlen, rlen;
-    int rc = md_q_get_group(group, &q, &qlen);
-    if (rc == 0)
-        rc = md_client_read(sc->meta, q, qlen, &res, &rlen);
-    free(q);
+    Md__QueryResult *r = NULL;
+    int rc = md_client_get_group(sc->meta, group, &r);
     if (rc != 0)
         return rc;
-    Md__QueryResult *r = md_query_result_decode(res, rlen);
-    free(res);
-    if (r == NULL)
-        return CAIRN_E_PROTO;
     int verdict;
     if (r->status == CAIRN_E_NOTFOUND) {
         verdict = 0;

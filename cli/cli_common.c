@@ -114,24 +114,6 @@ void cli_global_release(struct cli_global *g)
     g->auth = NULL;
 }
 
-/* Value of "name value" line in a /v1/status body, copied into out. */
-static void field(const char *body, const char *name, char *out, size_t len)
-{
-    snprintf(out, len, "-");
-    size_t nl = strlen(name);
-    for (const char *p = body; p && *p;) {
-        if (!strncmp(p, name, nl) && p[nl] == ' ') {
-            const char *v = p + nl + 1;
-            size_t n = strcspn(v, "\n");
-            snprintf(out, len, "%.*s", (int)n, v);
-            return;
-        }
-        p = strchr(p, '\n');
-        if (p)
-            p++;
-    }
-}
-
 void cli_human(uint64_t bytes, char *out, size_t len)
 {
     static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
@@ -244,12 +226,12 @@ static int status_json(struct cli_global *g)
         json_str(g->replicas[i]);
         if (rc == 0 && resp.status == 200 && resp.body) {
             char id[16], role[16], leader[16], commit[24], applied[24], base[24];
-            field(resp.body, "id", id, sizeof(id));
-            field(resp.body, "role", role, sizeof(role));
-            field(resp.body, "leader", leader, sizeof(leader));
-            field(resp.body, "commit", commit, sizeof(commit));
-            field(resp.body, "applied", applied, sizeof(applied));
-            field(resp.body, "log_base", base, sizeof(base));
+            cn_kv_get(resp.body, "id", id, sizeof(id));
+            cn_kv_get(resp.body, "role", role, sizeof(role));
+            cn_kv_get(resp.body, "leader", leader, sizeof(leader));
+            cn_kv_get(resp.body, "commit", commit, sizeof(commit));
+            cn_kv_get(resp.body, "applied", applied, sizeof(applied));
+            cn_kv_get(resp.body, "log_base", base, sizeof(base));
             printf(",\"reachable\":true,\"id\":%s,\"role\":", id);
             json_str(role);
             printf(",\"leader\":%s,\"commit\":%s,\"applied\":%s,\"log_base\":%s}", leader, commit,
@@ -327,12 +309,12 @@ int cli_status(struct cli_global *g, int json)
                    rc ? cairn_strerror(rc) : "error", resp.status);
         } else {
             char id[16], role[16], leader[16], commit[24], applied[24], base[24];
-            field(resp.body, "id", id, sizeof(id));
-            field(resp.body, "role", role, sizeof(role));
-            field(resp.body, "leader", leader, sizeof(leader));
-            field(resp.body, "commit", commit, sizeof(commit));
-            field(resp.body, "applied", applied, sizeof(applied));
-            field(resp.body, "log_base", base, sizeof(base));
+            cn_kv_get(resp.body, "id", id, sizeof(id));
+            cn_kv_get(resp.body, "role", role, sizeof(role));
+            cn_kv_get(resp.body, "leader", leader, sizeof(leader));
+            cn_kv_get(resp.body, "commit", commit, sizeof(commit));
+            cn_kv_get(resp.body, "applied", applied, sizeof(applied));
+            cn_kv_get(resp.body, "log_base", base, sizeof(base));
             printf("%-28s %-4s %-12s %-7s %-10s %-10s %-10s\n", g->replicas[i], id, role, leader,
                    commit, applied, base);
             if (strcmp(leader, "0") != 0)
@@ -360,8 +342,8 @@ int cli_state_hash(struct cli_global *g)
     int failed = 1;
     if (rc == 0 && resp.status == 200 && resp.body) {
         char applied[24], hash[80];
-        field(resp.body, "applied", applied, sizeof(applied));
-        field(resp.body, "state_hash", hash, sizeof(hash));
+        cn_kv_get(resp.body, "applied", applied, sizeof(applied));
+        cn_kv_get(resp.body, "state_hash", hash, sizeof(hash));
         printf("applied %s hash %s\n", applied, hash);
         failed = strcmp(hash, "-") == 0;
     } else {
@@ -742,7 +724,7 @@ int cli_keys(struct cli_global *g, int argc, char **argv)
 unsigned long long cli_field_u64(const char *body, const char *name)
 {
     char v[32];
-    field(body, name, v, sizeof(v));
+    cn_kv_get(body, name, v, sizeof(v));
     return strtoull(v, NULL, 10);
 }
 

@@ -318,18 +318,10 @@ static int read_window(struct deep *d, const Md__ChunkGroup *cg, const char *gid
 
 static int check_group(struct deep *d, const uint8_t *group_id)
 {
-    uint8_t *q = NULL, *res = NULL;
-    size_t qlen, rlen;
-    int rc = md_q_get_group(group_id, &q, &qlen);
-    if (rc == 0)
-        rc = md_client_read(d->c, q, qlen, &res, &rlen);
-    free(q);
+    Md__QueryResult *r = NULL;
+    int rc = md_client_get_group(d->c, group_id, &r);
     if (rc != 0)
         return rc;
-    Md__QueryResult *r = md_query_result_decode(res, rlen);
-    free(res);
-    if (!r)
-        return CAIRN_E_PROTO;
     if (r->status != 0 || !r->group || !r->group->group) {
         /* Deleted since it was listed. */
         md__query_result__free_unpacked(r, NULL);

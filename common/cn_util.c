@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -240,4 +241,21 @@ int cn_signals_wait(int *signo)
     if (signo)
         *signo = sig;
     return 0;
+}
+
+void cn_kv_get(const char *body, const char *name, char *out, size_t len)
+{
+    snprintf(out, len, "-");
+    size_t nl = strlen(name);
+    for (const char *p = body; p && *p;) {
+        if (!strncmp(p, name, nl) && p[nl] == ' ') {
+            const char *v = p + nl + 1;
+            size_t n = strcspn(v, "\n");
+            snprintf(out, len, "%.*s", (int)n, v);
+            return;
+        }
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
 }

@@ -24,6 +24,10 @@ void cn_sleep_ms(int64_t ms);
 char *cn_hex_encode(const void *data, size_t len, char *out);
 /* Decodes exactly 2*len hex digits (either case) from hex into out[len].
  * Returns 0, or CAIRN_E_INVAL if hex is shorter, longer or not hex. */
+/* Copies the value of the "NAME VALUE" line of a text body (the admin status
+ * format) into out, or "-" when no line has that name. */
+void cn_kv_get(const char *body, const char *name, char *out, size_t len);
+
 int cn_hex_decode(const char *hex, void *out, size_t len);
 
 /* Fills buf with len cryptographically strong random bytes (OpenSSL

@@ -296,24 +296,6 @@ struct view {
     double tasks_per_s, bytes_per_s, rate_window_s;
 };
 
-/* Value of the "name value" line of a /v1/status body into out ("-" if absent). */
-static void field(const char *body, const char *name, char *out, size_t len)
-{
-    snprintf(out, len, "-");
-    size_t nl = strlen(name);
-    for (const char *p = body; p && *p;) {
-        if (!strncmp(p, name, nl) && p[nl] == ' ') {
-            const char *v = p + nl + 1;
-            size_t n = strcspn(v, "\n");
-            snprintf(out, len, "%.*s", (int)n, v);
-            return;
-        }
-        p = strchr(p, '\n');
-        if (p)
-            p++;
-    }
-}
-
 static void parse_cluster(struct view *v, char *body)
 {
     char *save = NULL;
@@ -370,12 +352,12 @@ static void gather(struct gw_status *st, struct view *v)
         struct replica_view *r = &v->rep[i];
         if (errs[i] == 0 && resps[i].status == 200 && resps[i].body) {
             r->reachable = 1;
-            field(resps[i].body, "id", r->id, sizeof(r->id));
-            field(resps[i].body, "role", r->role, sizeof(r->role));
-            field(resps[i].body, "leader", r->leader, sizeof(r->leader));
-            field(resps[i].body, "leader_url", r->leader_url, sizeof(r->leader_url));
-            field(resps[i].body, "commit", r->commit, sizeof(r->commit));
-            field(resps[i].body, "applied", r->applied, sizeof(r->applied));
+            cn_kv_get(resps[i].body, "id", r->id, sizeof(r->id));
+            cn_kv_get(resps[i].body, "role", r->role, sizeof(r->role));
+            cn_kv_get(resps[i].body, "leader", r->leader, sizeof(r->leader));
+            cn_kv_get(resps[i].body, "leader_url", r->leader_url, sizeof(r->leader_url));
+            cn_kv_get(resps[i].body, "commit", r->commit, sizeof(r->commit));
+            cn_kv_get(resps[i].body, "applied", r->applied, sizeof(r->applied));
             if (strcmp(r->role, "leader") == 0) {
                 leader_url = st->urls[i];
                 v->leader_id = (uint32_t)strtoul(r->id, NULL, 10);

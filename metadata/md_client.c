@@ -4,6 +4,7 @@
 #include "cn_http_client.h"
 #include "cn_log.h"
 #include "cn_util.h"
+#include "md_cmd.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -183,4 +184,19 @@ int md_client_get(struct md_client *c, const char *target, char **body, size_t *
     if (!c || !target)
         return CAIRN_E_INVAL;
     return call(c, "GET", target, NULL, NULL, 0, (uint8_t **)body, len);
+}
+
+int md_client_get_group(struct md_client *c, const uint8_t group_id[16], Md__QueryResult **out)
+{
+    uint8_t *q = NULL, *res = NULL;
+    size_t qlen, rlen;
+    int rc = md_q_get_group(group_id, &q, &qlen);
+    if (rc == 0)
+        rc = md_client_read(c, q, qlen, &res, &rlen);
+    free(q);
+    if (rc != 0)
+        return rc;
+    *out = md_query_result_decode(res, rlen);
+    free(res);
+    return *out ? 0 : CAIRN_E_PROTO;
 }

@@ -49,6 +49,14 @@ int md_client_command(struct md_client *c, uint64_t seq, const void *cmd, size_t
 int md_client_read(struct md_client *c, const void *query, size_t len, uint8_t **result,
                    size_t *result_len);
 
+/* Reads chunk group group_id linearizably. On success *out is the decoded
+ * result (free with md__query_result__free_unpacked(*out, NULL)); its status
+ * says whether the group exists (CAIRN_E_NOTFOUND when not). Errors as
+ * md_client_read, or CAIRN_E_PROTO for an undecodable answer. */
+struct Md__QueryResult;
+int md_client_get_group(struct md_client *c, const uint8_t group_id[16],
+                        struct Md__QueryResult **out);
+
 /* GETs target (e.g. "/v1/place?count=6") from the leader. On success *body
  * is the malloc'ed, NUL-terminated response body. Same errors as above. */
 int md_client_get(struct md_client *c, const char *target, char **body, size_t *len);

@@ -24,6 +24,28 @@ START_TEST(test_hex)
 }
 END_TEST
 
+START_TEST(test_kv_get)
+{
+    const char *body = "id 3\nrole leader\nroleplay x\nleader_url http://a:1\nempty \nlast 9";
+    char v[16];
+    cn_kv_get(body, "role", v, sizeof(v));
+    ck_assert_str_eq(v, "leader"); /* not "roleplay" */
+    cn_kv_get(body, "leader_url", v, sizeof(v));
+    ck_assert_str_eq(v, "http://a:1");
+    cn_kv_get(body, "last", v, sizeof(v)); /* no final newline */
+    ck_assert_str_eq(v, "9");
+    cn_kv_get(body, "empty", v, sizeof(v));
+    ck_assert_str_eq(v, "");
+    cn_kv_get(body, "leader", v, sizeof(v)); /* only a longer name exists */
+    ck_assert_str_eq(v, "-");
+    cn_kv_get("", "id", v, sizeof(v));
+    ck_assert_str_eq(v, "-");
+    char small[4];
+    cn_kv_get(body, "leader_url", small, sizeof(small)); /* truncated, terminated */
+    ck_assert_str_eq(small, "htt");
+}
+END_TEST
+
 START_TEST(test_random)
 {
     unsigned char a[32], b[32];
@@ -102,6 +124,7 @@ int main(void)
     Suite *s = suite_create("cn_util");
     TCase *tc = tcase_create("util");
     tcase_add_test(tc, test_hex);
+    tcase_add_test(tc, test_kv_get);
     tcase_add_test(tc, test_random);
     tcase_add_test(tc, test_files);
     tcase_add_test(tc, test_clocks);
