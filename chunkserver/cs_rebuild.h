@@ -1,8 +1,10 @@
 /* Rebuild of one lost fragment from its peers (DESIGN.md "Chunkserver"): pull
- * the same byte window of k surviving fragments from other chunkservers in
- * parallel, decode the lost fragment's window with ec_decode, append it to a
- * local put, and commit once the whole fragment is rebuilt and verified.
- * Memory is bounded by (k + 1) windows, whatever the fragment size.
+ * the same byte windows of k surviving fragments from other chunkservers in
+ * parallel (CS_REBUILD_BATCH windows of each per round), decode the lost
+ * fragment's windows with ec_decode, append them to a local put, and commit
+ * once the whole fragment is rebuilt and verified. The local writes run on a
+ * helper thread, overlapping the next round's fetch and decode. Memory is
+ * bounded by (k + 2) x CS_REBUILD_BATCH windows, whatever the fragment size.
  *
  * Verification: every window a peer sends carries the CRC32C of its bytes
  * (X-Cairn-Range-CRC32C), checked on arrival; peers themselves check the
@@ -23,8 +25,10 @@
 struct cn_auth;
 
 #define CS_ADDR_MAX 128
-/* Bytes of each fragment fetched per round. */
+/* Bytes of one ranged GET from a source (one window). */
 #define CS_REBUILD_WINDOW (1u << 20)
+/* Windows of each source fetched per round (one fan-out of k x this requests). */
+#define CS_REBUILD_BATCH 2
 
 typedef struct cs_rebuild_source {
     uint32_t index;

@@ -71,6 +71,11 @@ struct entry {
     uint8_t in_flight, forced, unrecoverable;
 };
 
+struct busy {
+    uint64_t cs;
+    uint32_t n;
+};
+
 struct damage {
     uint8_t gid[16];
     uint32_t index;
@@ -96,12 +101,17 @@ struct md_repair_planner {
     uint64_t gen; /* current (or last) pass number */
     int in_pass;
     int64_t next_pass_ms;
+    int64_t pass_end_ms; /* when the last pass ended */
+    int worse;           /* a chunkserver got worse (UP -> DOWN -> OUT, draining) since the
+                            last pass started: the next pass starts early */
     uint64_t *suspects;
     size_t n_suspects, pos;
     uint8_t cursor[FRAG_KEY_LEN];
     int have_cursor;
 
     uint32_t n_in_flight;
+    struct busy *busy; /* tasks in flight per target chunkserver */
+    size_t n_busy, cap_busy;
     struct md_repair_stats st; /* cumulative counters */
 };
 
@@ -123,6 +133,43 @@ static void cs_table_free(struct md_repair_planner *p)
     free(p->cs);
     p->cs = NULL;
     p->n_cs = 0;
+}
+
+/* Tasks in flight that write to chunkserver cs. */
+static uint32_t busy_count(const struct md_repair_planner *p, uint64_t cs)
+{
+    for (size_t i = 0; i < p->n_busy; i++)
+        if (p->busy[i].cs == cs)
+            return p->busy[i].n;
+    return 0;
+}
+
+/* Adds delta (+1 / -1) to cs's count; entries at 0 are dropped. */
+static int busy_add(struct md_repair_planner *p, uint64_t cs, int delta)
+{
+    for (size_t i = 0; i < p->n_busy; i++) {
+        if (p->busy[i].cs != cs)
+            continue;
+        if (delta > 0)
+            p->busy[i].n++;
+        else if (p->busy[i].n > 1)
+            p->busy[i].n--;
+        else
+            p->busy[i] = p->busy[--p->n_busy];
+        return 0;
+    }
+    if (delta < 0)
+        return 0;
+    if (p->n_busy == p->cap_busy) {
+        size_t cap = p->cap_busy ? 2 * p->cap_busy : 16;
+        struct busy *b = realloc(p->busy, cap * sizeof(*b));
+        if (!b)
+            return CAIRN_E_NOMEM;
+        p->busy = b;
+        p->cap_busy = cap;
+    }
+    p->busy[p->n_busy++] = (struct busy){.cs = cs, .n = 1};
+    return 0;
 }
 
 int md_repair_planner_new(const struct md_repair_plan_opts *opts, int64_t now_ms,
@@ -152,6 +199,7 @@ void md_repair_planner_free(struct md_repair_planner *p)
     if (!p)
         return;
     cs_table_free(p);
+    free(p->busy);
     free(p->e);
     free(p->slots);
     free(p->dmg);
@@ -342,6 +390,14 @@ static int cs_refresh(struct md_repair_planner *p, struct md_store *store, int64
         free(t);
         return rc;
     }
+    if (p->have_cs) {
+        for (size_t i = 0; i < n; i++) {
+            const struct cs_entry *old = cs_find(p, t[i].id);
+            if (old ? t[i].st > old->st || (t[i].draining && !old->draining)
+                    : t[i].st != MD_REPAIR_CS_UP || t[i].draining)
+                p->worse = 1;
+        }
+    }
     qsort(t, n, sizeof(*t), cs_cmp);
     cs_table_free(p);
     p->cs = t;
@@ -367,6 +423,7 @@ static int pass_start(struct md_repair_planner *p)
     p->pos = 0;
     p->have_cursor = 0;
     p->in_pass = 1;
+    p->worse = 0;
     return 0;
 }
 
@@ -380,6 +437,7 @@ static void pass_end(struct md_repair_planner *p, int64_t now_ms)
     p->in_pass = 0;
     p->st.passes++;
     p->next_pass_ms = now_ms + p->o.scan_interval_ms;
+    p->pass_end_ms = now_ms;
 }
 
 static int scan_key(struct md_repair_planner *p, uint64_t cs, const uint8_t *gid, uint32_t index,
@@ -412,7 +470,13 @@ int md_repair_plan_step(struct md_repair_planner *p, struct md_store *store, int
     if (rc)
         return rc;
     if (!p->in_pass) {
-        if (now_ms < p->next_pass_ms)
+        /* A chunkserver that went DOWN or OUT (or started draining) is scanned
+         * at once rather than after scan_interval: its groups are known
+         * degraded, and rebuilt, without that delay. At most one such pass
+         * a second, so a flapping server cannot keep the scanner busy. */
+        int64_t gap = p->o.scan_interval_ms < 1000 ? p->o.scan_interval_ms : 1000;
+        int early = p->worse && now_ms - p->pass_end_ms >= gap;
+        if (now_ms < p->next_pass_ms && !early)
             return 1;
         if ((rc = pass_start(p)))
             return rc;
@@ -494,6 +558,62 @@ static int entry_ready(const struct md_repair_planner *p, const struct entry *e,
 
 /* F_DRAIN: on a DRAINING chunkserver that is up: still a source, but moved. */
 enum frag_kind { F_LIVE, F_LOST, F_OUT, F_DOWN, F_DAMAGED, F_DRAIN };
+
+static int same_label(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+/* Spreads concurrent rebuilds over the targets: when md_place's choice
+ * *target already has rebuilds in flight, the candidates in its zone and
+ * rack (equal for placement rules 1 and 2) with fewer in flight are offered
+ * to md_place again, least busy first; the first answer replaces *target.
+ * So the failure-domain rules are kept and only the free-space weighted pick
+ * among equals changes. Returns 0 or CAIRN_E_NOMEM. */
+static int spread_target(const struct md_repair_planner *p, const struct md_place_node *cv,
+                         size_t nc, const struct md_place_node *holding, size_t nh, uint64_t seed,
+                         uint64_t *target)
+{
+    uint32_t now_busy = busy_count(p, *target);
+    if (now_busy == 0)
+        return 0;
+    const struct md_place_node *t = NULL;
+    for (size_t i = 0; i < nc && !t; i++)
+        if (cv[i].id == *target)
+            t = &cv[i];
+    if (!t)
+        return 0;
+    struct md_place_node *sub = malloc(nc * sizeof(*sub));
+    if (!sub)
+        return CAIRN_E_NOMEM;
+    /* levels of busyness below now_busy, lowest first; md_place fails on a
+     * level whose nodes are all on hosts the group already uses */
+    int64_t level = -1;
+    for (;;) {
+        uint32_t next = now_busy;
+        for (size_t i = 0; i < nc; i++) {
+            uint32_t b = busy_count(p, cv[i].id);
+            if (same_label(cv[i].zone, t->zone) && same_label(cv[i].rack, t->rack) &&
+                (int64_t)b > level && b < next)
+                next = b;
+        }
+        if (next == now_busy)
+            break;
+        size_t ns = 0;
+        for (size_t i = 0; i < nc; i++)
+            if (same_label(cv[i].zone, t->zone) && same_label(cv[i].rack, t->rack) &&
+                busy_count(p, cv[i].id) == next)
+                sub[ns++] = cv[i];
+        uint64_t other;
+        if (md_place(sub, ns, holding, nh, 1, seed, &other) == 0) {
+            *target = other;
+            break;
+        }
+        level = next;
+    }
+    free(sub);
+    return 0;
+}
 
 /* Re-reads e's group and either fills task (0), or decides the group needs
  * nothing now (1; e may have been removed), or fails (<0). */
@@ -665,6 +785,8 @@ static int evaluate(struct md_repair_planner *p, struct md_store *store, struct 
                         ((uint64_t)e->attempts * 0x9e3779b97f4a7c15ull);
         uint64_t target = 0;
         rc = nc ? md_place(cv, nc, holding, nh, 1, seed, &target) : CAIRN_E_UNAVAIL;
+        if (rc == 0)
+            rc = spread_target(p, cv, nc, holding, nh, seed, &target);
         if (cv != cands)
             free(cv);
         if (rc == CAIRN_E_UNAVAIL) {
@@ -725,6 +847,8 @@ int md_repair_plan_next(struct md_repair_planner *p, struct md_store *store, int
             if (rc < 0)
                 return rc;
             if (rc == 0) {
+                if ((rc = busy_add(p, task->new_cs, 1)))
+                    return rc;
                 e = entry_find(p, best[i]);
                 e->in_flight = 1;
                 p->n_in_flight++;
@@ -750,6 +874,7 @@ void md_repair_plan_done(struct md_repair_planner *p, const struct md_repair_tas
         return;
     e->in_flight = 0;
     p->n_in_flight--;
+    busy_add(p, task->new_cs, -1);
     if (status == 0) {
         e->attempts = 0;
         e->retry_after_ms = 0;

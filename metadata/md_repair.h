@@ -139,14 +139,19 @@ enum md_repair_cs_state md_repair_plan_cs_state(const struct md_repair_planner *
 /* One bounded scan step at now_ms: reloads the chunkserver table and
  * liveness, then reads at most scan_budget fragment index keys of the
  * suspect chunkservers (location 0, DOWN, OUT), resuming where the previous
- * step stopped. A pass's suspect list is fixed when it starts. Returns 1
- * when a pass ended in this step or the planner is waiting for the next
- * pass, 0 when the pass goes on, or a store error. store is read only. */
+ * step stopped. A pass's suspect list is fixed when it starts. A new pass
+ * starts scan_interval_ms after the previous one ended, or as soon as a
+ * chunkserver's state got worse (UP -> DOWN -> OUT, or draining) but at most
+ * once a second. Returns 1 when a pass ended in this step or the planner is
+ * waiting for the next pass, 0 when the pass goes on, or a store error.
+ * store is read only. */
 int md_repair_plan_step(struct md_repair_planner *p, struct md_store *store, int64_t now_ms);
 
 /* Hands out the most-at-risk task that is ready (its group not in flight and
  * not in retry backoff), re-reading the group from store first. The group
- * is then in flight until md_repair_plan_done. Groups found unrecoverable,
+ * is then in flight until md_repair_plan_done. The target follows md_place's
+ * rules; among targets equal under them (same zone and rack) the one with
+ * the fewest tasks in flight is preferred. Groups found unrecoverable,
  * without a target or waiting for DOWN chunkservers are skipped until the
  * next pass (or md_repair_plan_group). Reads at most 64 groups per call.
  * Returns 0 with *task filled, CAIRN_E_NOTFOUND when nothing is ready,

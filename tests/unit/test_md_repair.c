@@ -339,6 +339,59 @@ START_TEST(test_targets_distinct_hosts)
 }
 END_TEST
 
+/* Concurrent rebuilds spread over the eligible targets: 12 groups lose the
+ * same fragment and only cs 6, 7 and 8 may take it (cs 9 shares a host with
+ * holder cs 1); with tasks in flight they never differ by more than one, and
+ * after some finish the next ones go where fewest run. */
+static unsigned spread_gap(const unsigned on[N_CS + 1])
+{
+    unsigned lo = on[6], hi = on[6];
+    for (int c = 7; c <= 8; c++) {
+        lo = on[c] < lo ? on[c] : lo;
+        hi = on[c] > hi ? on[c] : hi;
+    }
+    return hi - lo;
+}
+
+START_TEST(test_targets_spread)
+{
+    struct fx f;
+    fx_init(&f, 0, NULL);
+    fx_register_all(&f);
+    uint64_t cs[6] = {1, 2, 3, 4, 5, 0};
+    for (unsigned g = 1; g <= 12; g++)
+        fx_put(&f, g, cs, 40000);
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        struct md_repair_planner *p = fx_planner(&f, 0, seed);
+        fx_heartbeat_all(&f);
+        fx_pass(&f, p);
+        struct md_repair_task t[12];
+        unsigned on[N_CS + 1] = {0};
+        for (int i = 0; i < 9; i++) {
+            ck_assert_int_eq(fx_next(&f, p, &t[i]), 0);
+            check_task(&f, &t[i]);
+            ck_assert(t[i].new_cs >= 6 && t[i].new_cs <= 8);
+            on[t[i].new_cs]++;
+            ck_assert_uint_le(spread_gap(on), 1);
+        }
+        /* the first two end (failed): the next go where fewest run */
+        for (int i = 0; i < 2; i++) {
+            md_repair_plan_done(p, &t[i], CAIRN_E_IO, f.now);
+            on[t[i].new_cs]--;
+        }
+        for (int i = 9; i < 12; i++) {
+            ck_assert_int_eq(fx_next(&f, p, &t[i]), 0);
+            unsigned least = on[6] < on[7] ? on[6] : on[7];
+            least = on[8] < least ? on[8] : least;
+            ck_assert_uint_eq(on[t[i].new_cs], least);
+            on[t[i].new_cs]++;
+        }
+        md_repair_planner_free(p);
+    }
+    fx_free(&f);
+}
+END_TEST
+
 START_TEST(test_order_most_at_risk_then_oldest)
 {
     struct fx f;
@@ -451,6 +504,84 @@ START_TEST(test_down_then_out)
     ck_assert_int_eq(md_repair_plan_cs_state(p, 3), MD_REPAIR_CS_OUT);
     ck_assert_int_eq(md_repair_plan_next(p, f.store, f.now, &t), 0);
     ck_assert_uint_eq(t.old_cs, 3);
+    md_repair_planner_free(p);
+    fx_free(&f);
+}
+END_TEST
+
+/* A chunkserver that goes DOWN, then OUT, is scanned at once, not after the
+ * scan interval; without a state change the interval holds. */
+START_TEST(test_state_change_starts_pass)
+{
+    struct fx f;
+    fx_init(&f, 0, NULL);
+    fx_register_all(&f);
+    uint64_t cs[6] = {1, 2, 3, 4, 5, 6};
+    fx_put(&f, 1, cs, 40000);
+    struct md_repair_plan_opts o;
+    md_repair_plan_opts_default(&o);
+    o.down_after_ms = 3000;
+    o.out_after_ms = 10000;
+    o.scan_interval_ms = 600000;
+    o.live = fx_live;
+    o.live_ctx = &f;
+    struct md_repair_planner *p;
+    ck_assert_int_eq(md_repair_planner_new(&o, f.now, &p), 0);
+    struct md_repair_stats st;
+    struct md_repair_task t;
+    fx_heartbeat_all(&f);
+    fx_pass(&f, p); /* the first pass: all up */
+    md_repair_plan_stats(p, &st);
+    ck_assert_uint_eq(st.passes, 1);
+    ck_assert_uint_eq(st.degraded_groups, 0);
+
+    /* nothing changes: no pass before the interval */
+    f.now += 5000;
+    fx_heartbeat_all(&f);
+    ck_assert_int_eq(md_repair_plan_step(p, f.store, f.now), 1);
+    md_repair_plan_stats(p, &st);
+    ck_assert_uint_eq(st.passes, 1);
+
+    /* cs 3 silent 4 s: DOWN -- a pass now finds the group degraded */
+    f.now += 4000;
+    fx_heartbeat_all(&f);
+    f.last_seen[3] = f.now - 4000;
+    fx_pass(&f, p);
+    md_repair_plan_stats(p, &st);
+    ck_assert_uint_eq(st.passes, 2);
+    ck_assert_uint_eq(st.degraded_groups, 1);
+    ck_assert_int_eq(fx_next(&f, p, &t), CAIRN_E_NOTFOUND);
+
+    /* still DOWN: no state change, no pass, still no task */
+    f.now += 2000;
+    f.last_seen[3] = f.now - 6000;
+    ck_assert_int_eq(md_repair_plan_step(p, f.store, f.now), 1);
+    ck_assert_int_eq(fx_next(&f, p, &t), CAIRN_E_NOTFOUND);
+
+    /* OUT: a pass at once, and the task */
+    f.now += 5000;
+    fx_heartbeat_all(&f);
+    f.last_seen[3] = f.now - 11000;
+    fx_pass(&f, p);
+    md_repair_plan_stats(p, &st);
+    ck_assert_uint_eq(st.passes, 3);
+    ck_assert_int_eq(fx_next(&f, p, &t), 0);
+    ck_assert_uint_eq(t.old_cs, 3);
+    ck_assert_int_eq(t.why, MD_REPAIR_OUT);
+    check_task(&f, &t);
+
+    /* an early pass waits at least 1 s after the previous one ended */
+    f.now += 100;
+    fx_heartbeat_all(&f);
+    f.last_seen[4] = f.now - 4000; /* cs 4 DOWN */
+    ck_assert_int_eq(md_repair_plan_step(p, f.store, f.now), 1);
+    md_repair_plan_stats(p, &st);
+    ck_assert_uint_eq(st.passes, 3);
+    f.now += 1000;
+    f.last_seen[4] = f.now - 5000;
+    fx_pass(&f, p);
+    md_repair_plan_stats(p, &st);
+    ck_assert_uint_eq(st.passes, 4);
     md_repair_planner_free(p);
     fx_free(&f);
 }
@@ -1227,7 +1358,9 @@ static Suite *suite(void)
     tcase_add_test(tc, test_drain);
     tcase_add_test(tc, test_targets_distinct_hosts);
     tcase_add_test(tc, test_order_most_at_risk_then_oldest);
+    tcase_add_test(tc, test_targets_spread);
     tcase_add_test(tc, test_down_then_out);
+    tcase_add_test(tc, test_state_change_starts_pass);
     tcase_add_test(tc, test_unrecoverable_and_waiting);
     tcase_add_test(tc, test_damage_reports);
     tcase_add_test(tc, test_damage_table_bounded);
