@@ -417,8 +417,7 @@ static int get_begin(struct cn_http_req *req, void *cls)
         format_crc(ec_crc32c(buf, len), v);
         cn_http_resp_header(req, CS_HDR_RANGE_CRC, v);
         st->status = status;
-        rc = cn_http_respond(req, status, "application/octet-stream", buf, len);
-        free(buf);
+        rc = cn_http_respond_take(req, status, "application/octet-stream", buf, len);
         atomic_fetch_add(&srv->bytes_out, len);
         cs_hist_record(&srv->get_hist, (uint64_t)(cn_mono_us() - st->start_us));
         return rc;

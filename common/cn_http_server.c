@@ -425,6 +425,26 @@ int cn_http_respond(struct cn_http_req *req, unsigned status, const char *conten
     return prepare(req, status, resp);
 }
 
+int cn_http_respond_take(struct cn_http_req *req, unsigned status, const char *content_type,
+                         void *data, size_t len)
+{
+    if (req->responded || !data) {
+        free(data);
+        return CAIRN_E_INVAL;
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(data);
+        return CAIRN_E_NOMEM;
+    }
+    if (content_type &&
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES) {
+        MHD_destroy_response(resp); /* frees data */
+        return CAIRN_E_NOMEM;
+    }
+    return prepare(req, status, resp);
+}
+
 int cn_http_respond_error(struct cn_http_req *req, unsigned status, const char *msg)
 {
     char text[512];

@@ -171,6 +171,12 @@ const void *cn_http_req_body(const struct cn_http_req *req, size_t *len);
  * respond call, CR/LF in the value, a framing header) or CAIRN_E_NOMEM. */
 int cn_http_resp_header(struct cn_http_req *req, const char *name, const char *value);
 
+/* Responds with data[len], a malloc'ed buffer the server takes over (no copy;
+ * freed with free() when sent, and on every error). Same returns as
+ * cn_http_respond. */
+int cn_http_respond_take(struct cn_http_req *req, unsigned status, const char *content_type,
+                         void *data, size_t len);
+
 /* Responds with data[len] (copied). content_type may be NULL (none).
  * Returns 0, CAIRN_E_INVAL (already responded) or CAIRN_E_NOMEM. */
 int cn_http_respond(struct cn_http_req *req, unsigned status, const char *content_type,

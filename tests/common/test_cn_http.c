@@ -123,7 +123,13 @@ static int echo_end(struct cn_http_req *req, void *cls)
     cn_http_resp_header(req, "X-Q", q ? q : "(none)");
     cn_http_resp_header(req, "X-Target", cn_http_req_target(req));
     cn_http_resp_header(req, "X-Path", cn_http_req_path(req));
-    return cn_http_respond(req, 200, "application/octet-stream", body, len);
+    /* The echo goes back through the no-copy path (cn_http_respond_take). */
+    void *copy = malloc(len ? len : 1);
+    if (!copy)
+        return CAIRN_E_NOMEM;
+    if (len)
+        memcpy(copy, body, len);
+    return cn_http_respond_take(req, 200, "application/octet-stream", copy, len);
 }
 
 /* GET /source?seed=S&n=N: N pattern bytes, honouring Range. */
