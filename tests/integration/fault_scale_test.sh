@@ -25,32 +25,13 @@ T0=$SECONDS
 
 s3_cleanup() {
   local rc=$?
-  if [ "$rc" -ne 0 ] && [ -d "$CDIR/logs" ]; then
-    for f in "$CDIR"/logs/*.log; do echo "== $f"; tail -n 30 "$f"; done
-  fi
-  "$CLUSTER" down --dir "$CDIR" >/dev/null 2>&1 || true
-  sanitizer_scan "$CDIR" || rc=1
-  set +e # (exit rc) must not end the trap before cleanup runs
-  (exit "$rc")
-  cleanup
+  cluster_teardown "$rc"
 }
 trap s3_cleanup EXIT
 
 export CAIRN_META_OPTS="--down-after 2s --out-after 8s"
 export CAIRN_CHUNK_OPTS="--heartbeat 500ms"
-up=0
-for attempt in 1 2 3; do
-  # pick_base checks chunkserver ports +101..+106; this cluster also uses +107, +108.
-  pick_base && port_free $((BASE + 107)) && port_free $((BASE + 108)) || continue
-  step "cluster up: 3 metadata, 8 chunkservers (base port $BASE, attempt $attempt)"
-  if "$CLUSTER" up --dir "$CDIR" --chunkservers 8 --base-port "$BASE" > "$TEST_DIR/up.out" 2>&1; then
-    up=1; break
-  fi
-  cat "$TEST_DIR/up.out"
-  "$CLUSTER" down --dir "$CDIR" >/dev/null 2>&1 || true
-  rm -rf "$CDIR"
-done
-[ "$up" = 1 ] || fail "cluster.sh up failed 3 times"
+cluster_up 8
 # shellcheck disable=SC1091
 . "$CDIR/cluster.env"
 unset AWS_CA_BUNDLE AWS_PROFILE

@@ -58,17 +58,9 @@ mount_cleanup() {
   done
   if [ "$rc" -ne 0 ]; then
     for f in "$CAIRN_MOUNT_STATE"/*.log; do [ -f "$f" ] && { echo "== $f"; tail -n 30 "$f"; }; done
-    if [ -d "$CDIR/logs" ]; then
-      for f in "$CDIR"/logs/*.log; do echo "== $f"; tail -n 20 "$f"; done
-    fi
   fi
-  "$CLUSTER" down --dir "$CDIR" >/dev/null 2>&1 || true
   # The big data goes even when the logs are kept.
-  rm -rf "$DATA" "$CDIR"/chunk*/ "$CAIRN_MOUNT_STATE"/*.cache 2>/dev/null || true
-  sanitizer_scan "$CDIR" || rc=1
-  set +e # (exit rc) must not end the trap before cleanup runs
-  (exit "$rc")
-  cleanup
+  cluster_teardown "$rc" "$DATA" "$CDIR"/chunk*/ "$CAIRN_MOUNT_STATE"/*.cache
 }
 trap mount_cleanup EXIT
 
@@ -95,20 +87,8 @@ gitc checkout -q -b side && echo side > "$REPO/side.txt" && gitc add -A && gitc 
 gitc checkout -q main
 rm -f "$REPO/gateway/gw_buf.c" && gitc commit -q -am "drop a file"
 
-up=0
-for attempt in 1 2 3; do
-  pick_base || fail "no free port range"
-  step "cluster up (base port $BASE, attempt $attempt)"
-  # debug: the gateway logs every request with its status (checked at the end).
-  if CAIRN_GATEWAY_OPTS="--log-level debug" \
-     "$CLUSTER" up --dir "$CDIR" --chunkservers 6 --base-port "$BASE" > "$TEST_DIR/up.out" 2>&1; then
-    up=1; break
-  fi
-  cat "$TEST_DIR/up.out"
-  "$CLUSTER" down --dir "$CDIR" >/dev/null 2>&1 || true
-  rm -rf "$CDIR"
-done
-[ "$up" = 1 ] || fail "cluster.sh up failed 3 times"
+# debug: the gateway logs every request with its status (checked at the end).
+CAIRN_GATEWAY_OPTS="--log-level debug" cluster_up 6
 ENVF="$CDIR/cluster.env"
 # shellcheck disable=SC1090
 . "$ENVF"

@@ -37,14 +37,7 @@ CHROMIUM="$(command -v chromium || true)"
 
 obs_cleanup() {
   local rc=$?
-  if [ "$rc" -ne 0 ] && [ -d "$CDIR/logs" ]; then
-    for f in "$CDIR"/logs/*.log; do echo "== $f"; tail -n 30 "$f"; done
-  fi
-  "$CLUSTER" down --dir "$CDIR" >/dev/null 2>&1 || true
-  sanitizer_scan "$CDIR" || rc=1
-  set +e # (exit rc) must not end the trap before cleanup runs
-  (exit "$rc")
-  cleanup
+  cluster_teardown "$rc"
 }
 trap obs_cleanup EXIT
 
@@ -233,21 +226,8 @@ for bad in 'x 1' $'# TYPE x counter\nx -1' $'# TYPE x gauge\nx{a="b\\q"} 1' \
 done
 
 # ---- the cluster -------------------------------------------------------------
-up=0
-for attempt in 1 2 3; do
-  pick_base || fail "no free port range"
-  port_free $((BASE + 107)) || continue # pick_base checks six chunkserver ports
-  step "cluster up (base port $BASE, attempt $attempt)"
-  if CAIRN_META_OPTS="--down-after 2s --repair-scan-interval 1s" CAIRN_CHUNK_OPTS="--metrics-public --zone $ZONE" \
-     CAIRN_GATEWAY_OPTS="--group-fragment 4M" \
-     "$CLUSTER" up --dir "$CDIR" --chunkservers 7 --base-port "$BASE" > "$TEST_DIR/up.out" 2>&1; then
-    up=1; break
-  fi
-  cat "$TEST_DIR/up.out"
-  "$CLUSTER" down --dir "$CDIR" >/dev/null 2>&1 || true
-  rm -rf "$CDIR"
-done
-[ "$up" = 1 ] || fail "cluster.sh up failed 3 times"
+CAIRN_META_OPTS="--down-after 2s --repair-scan-interval 1s" CAIRN_CHUNK_OPTS="--metrics-public --zone $ZONE" \
+  CAIRN_GATEWAY_OPTS="--group-fragment 4M" cluster_up 7
 # shellcheck disable=SC1091
 . "$CDIR/cluster.env"
 EP="$S3_ENDPOINT"

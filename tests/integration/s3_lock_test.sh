@@ -23,34 +23,18 @@ CRASHES=(6:4:before 7:9:after)
 
 lock_cleanup() {
   local rc=$?
-  if [ "$rc" -ne 0 ] && [ -d "$CDIR/logs" ]; then
-    for f in "$CDIR"/logs/*.log; do echo "== $f"; tail -n 20 "$f"; done
-    [ -f "$TEST_DIR/contenders.log" ] && { echo "== lock log (tail)"; tail -n 20 "$TEST_DIR/contenders.log"; }
+  if [ "$rc" -ne 0 ] && [ -f "$TEST_DIR/contenders.log" ]; then
+    echo "== lock log (tail)"; tail -n 20 "$TEST_DIR/contenders.log"
   fi
   for p in "${CPIDS[@]:-}"; do
     if [ -n "$p" ]; then kill -9 "$p" 2>/dev/null || true; fi
   done
-  "$CLUSTER" down --dir "$CDIR" >/dev/null 2>&1 || true
-  sanitizer_scan "$CDIR" || rc=1
-  set +e # (exit rc) must not end the trap before cleanup runs
-  (exit "$rc")
-  cleanup
+  cluster_teardown "$rc"
 }
 CPIDS=()
 trap lock_cleanup EXIT
 
-up=0
-for attempt in 1 2 3; do
-  pick_base || fail "no free port range"
-  step "cluster up (base port $BASE, attempt $attempt)"
-  if "$CLUSTER" up --dir "$CDIR" --chunkservers 6 --base-port "$BASE" > "$TEST_DIR/up.out" 2>&1; then
-    up=1; break
-  fi
-  cat "$TEST_DIR/up.out"
-  "$CLUSTER" down --dir "$CDIR" >/dev/null 2>&1 || true
-  rm -rf "$CDIR"
-done
-[ "$up" = 1 ] || fail "cluster.sh up failed 3 times"
+cluster_up 6
 # shellcheck disable=SC1091
 . "$CDIR/cluster.env"
 unset AWS_CA_BUNDLE AWS_PROFILE

@@ -26,16 +26,8 @@ BIG_MIB=${S3_MORE_BIG_MIB:-1100}
 
 more_cleanup() {
   local rc=$?
-  if [ "$rc" -ne 0 ] && [ -d "$CDIR/logs" ]; then
-    for f in "$CDIR"/logs/*.log; do echo "== $f"; tail -n 20 "$f"; done
-  fi
-  "$CLUSTER" down --dir "$CDIR" >/dev/null 2>&1 || true
   # The big files and the fragments go even when the logs are kept.
-  rm -rf "$DATA"/big* "$CDIR"/chunk*/ 2>/dev/null || true
-  sanitizer_scan "$CDIR" || rc=1
-  set +e # (exit rc) must not end the trap before cleanup runs
-  (exit "$rc")
-  cleanup
+  cluster_teardown "$rc" "$DATA"/big* "$CDIR"/chunk*/
 }
 trap more_cleanup EXIT
 
@@ -62,18 +54,7 @@ for i in range(300):
 PY
 NFILES="$(find "$DATA/tree" -type f | wc -l)"
 
-up=0
-for attempt in 1 2 3; do
-  pick_base || fail "no free port range"
-  step "cluster up (base port $BASE, attempt $attempt)"
-  if "$CLUSTER" up --dir "$CDIR" --chunkservers 6 --base-port "$BASE" > "$TEST_DIR/up.out" 2>&1; then
-    up=1; break
-  fi
-  cat "$TEST_DIR/up.out"
-  "$CLUSTER" down --dir "$CDIR" >/dev/null 2>&1 || true
-  rm -rf "$CDIR"
-done
-[ "$up" = 1 ] || fail "cluster.sh up failed 3 times"
+cluster_up 6
 # shellcheck disable=SC1091
 . "$CDIR/cluster.env"
 unset AWS_CA_BUNDLE AWS_PROFILE
