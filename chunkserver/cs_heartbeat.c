@@ -6,7 +6,6 @@
 #include "cn_util.h"
 #include "md_client.h"
 #include "md_cmd.h"
-#include "md_query.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -94,16 +93,11 @@ static void report_damage(struct cs_heartbeat *hb)
     for (char *line = strtok_r(list, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         char group[40];
         unsigned index;
-        if (sscanf(line, "%39s %u", group, &index) != 2)
+        uint8_t gid[16];
+        if (sscanf(line, "%39s %u", group, &index) != 2 || cn_hex_decode(group, gid, sizeof(gid)))
             continue;
-        char target[160];
-        snprintf(target, sizeof(target), "/v1/repair/damage?group=%s&index=%u&cs=%llu", group,
-                 index, (unsigned long long)hb->id);
-        uint8_t *res = NULL;
-        size_t rlen;
-        if (md_client_post(hb->meta, target, "", 0, &res, &rlen) != 0)
+        if (md_client_report_damage(hb->meta, gid, index, hb->id) != 0)
             failed = 1;
-        free(res);
     }
     free(list);
     if (!failed) {
@@ -179,7 +173,7 @@ static void beat(struct cs_heartbeat *hb)
     cl__heartbeat__pack(&m, buf);
     uint8_t *res = NULL;
     size_t rlen = 0;
-    int rc = md_client_post(hb->meta, "/v1/heartbeat", buf, len, &res, &rlen);
+    int rc = md_client_heartbeat(hb->meta, buf, len, &res, &rlen);
     if (rc != 0) {
         CN_DEBUG(LOG, "heartbeat failed: %s", cairn_strerror(rc));
         return;

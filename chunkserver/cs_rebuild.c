@@ -10,13 +10,13 @@
 #include "cn_error.h"
 #include "cn_http_client.h"
 #include "cn_log.h"
-#include "cs_api.h"
+#include "cn_wire.h"
 #include "ec_crc.h"
 
 #define MOD "rebuild"
 
 /* Windows must come back verified, with their CRC in a header. */
-_Static_assert(CS_REBUILD_WINDOW <= CS_API_VERIFIED_MAX, "rebuild window above verified GETs");
+_Static_assert(CS_REBUILD_WINDOW <= CN_WIRE_CS_VERIFIED_MAX, "rebuild window above verified GETs");
 
 static bool address_ok(const char *a)
 {
@@ -126,19 +126,18 @@ static int check_window(const fetch *f, int err, const cs_frag_meta *meta)
     if (f->got != f->want)
         return CAIRN_E_PROTO;
     /* The source must hold a fragment of the same group shape. */
-    const char *len_hdr = cn_http_response_header(resp, CS_HDR_DATA_LEN);
-    const char *k_hdr = cn_http_response_header(resp, CS_HDR_K);
-    const char *m_hdr = cn_http_response_header(resp, CS_HDR_M);
-    const char *unit_hdr = cn_http_response_header(resp, CS_HDR_UNIT);
+    const char *len_hdr = cn_http_response_header(resp, CN_HDR_DATA_LEN);
+    const char *k_hdr = cn_http_response_header(resp, CN_HDR_K);
+    const char *m_hdr = cn_http_response_header(resp, CN_HDR_M);
+    const char *unit_hdr = cn_http_response_header(resp, CN_HDR_UNIT);
     if (len_hdr == NULL || strtoull(len_hdr, NULL, 10) != meta->data_len || k_hdr == NULL ||
         strtoul(k_hdr, NULL, 10) != meta->k || m_hdr == NULL ||
         strtoul(m_hdr, NULL, 10) != meta->m || unit_hdr == NULL ||
         strtoul(unit_hdr, NULL, 10) != meta->unit)
         return CAIRN_E_PROTO;
-    const char *crc_hdr = cn_http_response_header(resp, CS_HDR_RANGE_CRC);
-    if (crc_hdr == NULL)
+    uint32_t crc;
+    if (cn_wire_crc_parse(cn_http_response_header(resp, CN_HDR_RANGE_CRC), &crc) != 0)
         return CAIRN_E_PROTO;
-    uint32_t crc = (uint32_t)strtoul(crc_hdr, NULL, 16);
     if (crc != f->crc)
         return CAIRN_E_CORRUPT;
     return 0;
@@ -252,7 +251,7 @@ static int fetch_batch(struct cn_http_fanout *fan, const cs_rebuild_req *req,
                 snprintf(f->url, sizeof(f->url), "http://%s", src->address);
                 snprintf(f->range_hdr, sizeof(f->range_hdr), "Range: bytes=%" PRIu64 "-%" PRIu64,
                          woff, woff + wlen - 1);
-                snprintf(f->target, sizeof(f->target), "%s%s/%u", CS_API_FRAGMENT, hex, src->index);
+                cn_wire_fragment_target(f->target, sizeof(f->target), meta->group, src->index);
                 f->headers[0] = f->range_hdr;
                 f->headers[1] = NULL;
                 memset(&reqs[nr], 0, sizeof(reqs[nr]));

@@ -13,7 +13,6 @@
 #include "ec_crc.h"
 #include "md_client.h"
 #include "md_cmd.h"
-#include "md_query.h"
 
 #define MOD "scrub"
 

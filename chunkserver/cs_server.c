@@ -10,7 +10,7 @@
 #include "cn_http_server.h"
 #include "cn_log.h"
 #include "cn_util.h"
-#include "cs_api.h"
+#include "cn_wire.h"
 #include "cs_hist.h"
 #include "cs_rebuild.h"
 #include "ec_crc.h"
@@ -117,7 +117,7 @@ static int respond_err(struct cn_http_req *req, req_state *st, int err, const ch
         status = 503;
     }
     if (reason)
-        cn_http_resp_header(req, CS_HDR_ERROR, reason);
+        cn_http_resp_header(req, CN_HDR_ERROR, reason);
     char msg[256];
     snprintf(msg, sizeof(msg), "%s: %s", what, cairn_strerror(err));
     st->status = status;
@@ -131,77 +131,27 @@ static int respond_text(struct cn_http_req *req, req_state *st, unsigned status,
     return cn_http_respond_error(req, status, text);
 }
 
-/* Strict decimal; returns 0 or -1. */
-static int parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-    if (s == NULL || *s == '\0' || strlen(s) > 20)
-        return -1;
-    uint64_t v = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return -1;
-        uint64_t d = (uint64_t)(*p - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return -1;
-        v = v * 10 + d;
-    }
-    if (v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-/* Exactly 8 hex digits. */
-static int parse_crc(const char *s, uint32_t *out)
-{
-    if (s == NULL || strlen(s) != 8)
-        return -1;
-    uint8_t b[4];
-    if (cn_hex_decode(s, b, 4) != 0)
-        return -1;
-    *out = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-    return 0;
-}
-
-static void format_crc(uint32_t crc, char out[9])
-{
-    snprintf(out, 9, "%08" PRIx32, crc);
-}
-
-/* Parses "/v1/fragment/<32 hex>/<index>"; the group id is taken as bytes. */
+/* Parses the fragment path (cn_wire.h) of a request; the index must name a
+ * fragment of some scheme. Returns 0 or CAIRN_E_INVAL. */
 static int parse_fragment_path(const char *path, uint8_t group[CS_GROUP_ID_LEN], uint32_t *index)
 {
-    size_t plen = strlen(CS_API_FRAGMENT);
-    if (strncmp(path, CS_API_FRAGMENT, plen) != 0)
-        return -1;
-    const char *p = path + plen;
-    if (strlen(p) < CS_GROUP_HEX_LEN + 2 || p[CS_GROUP_HEX_LEN] != '/')
-        return -1;
-    char hex[CS_GROUP_HEX_LEN + 1];
-    memcpy(hex, p, CS_GROUP_HEX_LEN);
-    hex[CS_GROUP_HEX_LEN] = '\0';
-    if (cs_group_parse(hex, group) != 0)
-        return -1;
-    uint64_t idx;
-    if (parse_u64(p + CS_GROUP_HEX_LEN + 1, EC_MAX_FRAGS - 1, &idx) != 0)
-        return -1;
-    *index = (uint32_t)idx;
-    return 0;
+    int rc = cn_wire_fragment_parse(path, group, index);
+    return rc ? rc : *index < EC_MAX_FRAGS ? 0 : CAIRN_E_INVAL;
 }
 
 static void add_meta_headers(struct cn_http_req *req, const cs_frag_meta *m)
 {
     char v[32];
     snprintf(v, sizeof(v), "%u", m->k);
-    cn_http_resp_header(req, CS_HDR_K, v);
+    cn_http_resp_header(req, CN_HDR_K, v);
     snprintf(v, sizeof(v), "%u", m->m);
-    cn_http_resp_header(req, CS_HDR_M, v);
+    cn_http_resp_header(req, CN_HDR_M, v);
     snprintf(v, sizeof(v), "%u", m->unit);
-    cn_http_resp_header(req, CS_HDR_UNIT, v);
+    cn_http_resp_header(req, CN_HDR_UNIT, v);
     snprintf(v, sizeof(v), "%" PRIu64, m->data_len);
-    cn_http_resp_header(req, CS_HDR_DATA_LEN, v);
-    format_crc(m->data_crc, v);
-    cn_http_resp_header(req, CS_HDR_DATA_CRC, v);
+    cn_http_resp_header(req, CN_HDR_DATA_LEN, v);
+    cn_wire_crc_format(m->data_crc, v);
+    cn_http_resp_header(req, CN_HDR_DATA_CRC, v);
 }
 
 static void note_damage(cs_server *srv, const uint8_t *group, uint32_t index, uint64_t bad_block)
@@ -229,20 +179,20 @@ static int put_begin(struct cn_http_req *req, void *cls)
     if (parse_fragment_path(cn_http_req_path(req), meta.group, &meta.index) != 0)
         return respond_text(req, st, 400, "bad fragment path");
     uint64_t k, m, unit, len;
-    if (parse_u64(cn_http_req_header(req, CS_HDR_K), UINT16_MAX, &k) != 0 ||
-        parse_u64(cn_http_req_header(req, CS_HDR_M), UINT16_MAX, &m) != 0 ||
-        parse_u64(cn_http_req_header(req, CS_HDR_UNIT), UINT32_MAX, &unit) != 0 ||
-        parse_u64(cn_http_req_header(req, CS_HDR_DATA_LEN), CS_FRAG_MAX_LEN, &len) != 0)
+    if (cn_parse_u64(cn_http_req_header(req, CN_HDR_K), UINT16_MAX, &k) != 0 ||
+        cn_parse_u64(cn_http_req_header(req, CN_HDR_M), UINT16_MAX, &m) != 0 ||
+        cn_parse_u64(cn_http_req_header(req, CN_HDR_UNIT), UINT32_MAX, &unit) != 0 ||
+        cn_parse_u64(cn_http_req_header(req, CN_HDR_DATA_LEN), CS_FRAG_MAX_LEN, &len) != 0)
         return respond_text(req, st, 400,
-                            "missing or bad " CS_HDR_K ", " CS_HDR_M ", " CS_HDR_UNIT
-                            " or " CS_HDR_DATA_LEN);
+                            "missing or bad " CN_HDR_K ", " CN_HDR_M ", " CN_HDR_UNIT
+                            " or " CN_HDR_DATA_LEN);
     int64_t clen = cn_http_req_content_length(req);
     if (clen >= 0 && (uint64_t)clen != len)
-        return respond_text(req, st, 400, "Content-Length differs from " CS_HDR_DATA_LEN);
-    const char *crc_hdr = cn_http_req_header(req, CS_HDR_DATA_CRC);
+        return respond_text(req, st, 400, "Content-Length differs from " CN_HDR_DATA_LEN);
+    const char *crc_hdr = cn_http_req_header(req, CN_HDR_DATA_CRC);
     if (crc_hdr != NULL) {
-        if (parse_crc(crc_hdr, &st->expected_crc) != 0)
-            return respond_text(req, st, 400, "bad " CS_HDR_DATA_CRC);
+        if (cn_wire_crc_parse(crc_hdr, &st->expected_crc) != 0)
+            return respond_text(req, st, 400, "bad " CN_HDR_DATA_CRC);
         st->check_crc = true;
     }
     meta.k = (uint16_t)k;
@@ -284,7 +234,7 @@ static int put_end(struct cn_http_req *req, void *cls)
     int rc = cs_put_commit(put, st->check_crc, st->expected_crc, false, &res);
     if (rc != 0) {
         const char *what = rc == CAIRN_E_RANGE     ? "body shorter than declared"
-                           : rc == CAIRN_E_CORRUPT ? "data does not match " CS_HDR_DATA_CRC
+                           : rc == CAIRN_E_CORRUPT ? "data does not match " CN_HDR_DATA_CRC
                            : rc == CAIRN_E_EXISTS  ? "a different fragment is stored"
                                                    : "put";
         return respond_err(req, st, rc, what);
@@ -294,12 +244,12 @@ static int put_end(struct cn_http_req *req, void *cls)
     cs_frag_reader *r;
     if (cs_store_open_fragment(srv->store, st->group, st->index, &r) == 0) {
         char v[9];
-        format_crc(cs_frag_reader_meta(r)->data_crc, v);
-        cn_http_resp_header(req, CS_HDR_DATA_CRC, v);
+        cn_wire_crc_format(cs_frag_reader_meta(r)->data_crc, v);
+        cn_http_resp_header(req, CN_HDR_DATA_CRC, v);
         cs_frag_reader_close(r);
     }
     static const char *const names[] = {"created", "identical", "replaced"};
-    cn_http_resp_header(req, CS_HDR_PUT_RESULT, names[res]);
+    cn_http_resp_header(req, CN_HDR_PUT_RESULT, names[res]);
     cs_hist_record(&srv->put_hist, (uint64_t)(cn_mono_us() - st->start_us));
     st->status = res == CS_PUT_CREATED ? 201 : 200;
     return cn_http_respond(req, st->status, NULL, NULL, 0);
@@ -398,7 +348,7 @@ static int get_begin(struct cn_http_req *req, void *cls)
         return cn_http_respond_stream(req, status, "application/octet-stream", (int64_t)len,
                                       head_read, NULL, NULL);
     }
-    if (len <= CS_API_VERIFIED_MAX) {
+    if (len <= CN_WIRE_CS_VERIFIED_MAX) {
         /* Read and verify before the status line goes out. */
         uint8_t *buf = malloc(len ? len : 1);
         if (buf == NULL) {
@@ -414,8 +364,8 @@ static int get_begin(struct cn_http_req *req, void *cls)
                 note_damage(srv, group, index, bad);
             return respond_err(req, st, rc, "get");
         }
-        format_crc(ec_crc32c(buf, len), v);
-        cn_http_resp_header(req, CS_HDR_RANGE_CRC, v);
+        cn_wire_crc_format(ec_crc32c(buf, len), v);
+        cn_http_resp_header(req, CN_HDR_RANGE_CRC, v);
         st->status = status;
         rc = cn_http_respond_take(req, status, "application/octet-stream", buf, len);
         atomic_fetch_add(&srv->bytes_out, len);
@@ -434,9 +384,10 @@ static int get_begin(struct cn_http_req *req, void *cls)
     gs->off = off;
     gs->len = len;
     /* Verify the first stretch (up to a block boundary past
-     * CS_API_VERIFIED_MAX) before answering, so damage there is a clean 500;
+     * CN_WIRE_CS_VERIFIED_MAX) before answering, so damage there is a clean 500;
      * damage further on can only abort the stream. */
-    uint64_t pend = (off + CS_API_VERIFIED_MAX + EC_CRC_BLOCK - 1) / EC_CRC_BLOCK * EC_CRC_BLOCK;
+    uint64_t pend =
+        (off + CN_WIRE_CS_VERIFIED_MAX + EC_CRC_BLOCK - 1) / EC_CRC_BLOCK * EC_CRC_BLOCK;
     if (pend > off + len)
         pend = off + len;
     gs->prefix_len = (size_t)(pend - off);
@@ -510,10 +461,10 @@ static int rebuild_end(struct cn_http_req *req, void *cls)
         return respond_err(req, st, rc, "rebuild");
     cs_damage_clear(srv->damage, rr.meta.group, rr.meta.index);
     char v[9];
-    format_crc(res.data_crc, v);
-    cn_http_resp_header(req, CS_HDR_DATA_CRC, v);
+    cn_wire_crc_format(res.data_crc, v);
+    cn_http_resp_header(req, CN_HDR_DATA_CRC, v);
     static const char *const names[] = {"created", "identical", "replaced"};
-    cn_http_resp_header(req, CS_HDR_PUT_RESULT, names[res.put]);
+    cn_http_resp_header(req, CN_HDR_PUT_RESULT, names[res.put]);
     st->status = res.put == CS_PUT_CREATED ? 201 : 200;
     return cn_http_respond(req, st->status, NULL, NULL, 0);
 }
@@ -799,21 +750,22 @@ int cs_server_new(cs_store *store, cs_damage *damage, cs_scrub *scrub, const cs_
     const struct cn_http_handler metrics_h = {metrics_begin, NULL, never_end, on_done};
     const struct cn_http_handler inventory_h = {inventory_begin, NULL, never_end, on_done};
     unsigned mflags = CN_HTTP_ROUTE_EXACT | (opts->metrics_public ? CN_HTTP_ROUTE_PUBLIC : 0);
-    if ((rc = cn_http_server_route(srv->http, "PUT", CS_API_FRAGMENT, 0, &put_h, srv)) != 0 ||
-        (rc = cn_http_server_route(srv->http, "GET", CS_API_FRAGMENT, 0, &get_h, srv)) != 0 ||
-        (rc = cn_http_server_route(srv->http, "HEAD", CS_API_FRAGMENT, 0, &get_h, srv)) != 0 ||
-        (rc = cn_http_server_route(srv->http, "DELETE", CS_API_FRAGMENT, 0, &del_h, srv)) != 0 ||
-        (rc = cn_http_server_route(srv->http, "POST", CS_API_REBUILD, CN_HTTP_ROUTE_EXACT, &reb_h,
-                                   srv)) != 0 ||
-        (rc = cn_http_server_route(srv->http, "POST", CS_API_SCRUB, CN_HTTP_ROUTE_EXACT, &scrub_h,
-                                   srv)) != 0 ||
-        (rc = cn_http_server_route(srv->http, "GET", CS_API_STATUS, CN_HTTP_ROUTE_EXACT, &status_h,
-                                   srv)) != 0 ||
-        (rc = cn_http_server_route(srv->http, "GET", CS_API_DAMAGED, CN_HTTP_ROUTE_EXACT,
+    if ((rc = cn_http_server_route(srv->http, "PUT", CN_ROUTE_CS_FRAGMENT, 0, &put_h, srv)) != 0 ||
+        (rc = cn_http_server_route(srv->http, "GET", CN_ROUTE_CS_FRAGMENT, 0, &get_h, srv)) != 0 ||
+        (rc = cn_http_server_route(srv->http, "HEAD", CN_ROUTE_CS_FRAGMENT, 0, &get_h, srv)) != 0 ||
+        (rc = cn_http_server_route(srv->http, "DELETE", CN_ROUTE_CS_FRAGMENT, 0, &del_h, srv)) !=
+            0 ||
+        (rc = cn_http_server_route(srv->http, "POST", CN_ROUTE_CS_REBUILD, CN_HTTP_ROUTE_EXACT,
+                                   &reb_h, srv)) != 0 ||
+        (rc = cn_http_server_route(srv->http, "POST", CN_ROUTE_CS_SCRUB, CN_HTTP_ROUTE_EXACT,
+                                   &scrub_h, srv)) != 0 ||
+        (rc = cn_http_server_route(srv->http, "GET", CN_ROUTE_CS_STATUS, CN_HTTP_ROUTE_EXACT,
+                                   &status_h, srv)) != 0 ||
+        (rc = cn_http_server_route(srv->http, "GET", CN_ROUTE_CS_DAMAGED, CN_HTTP_ROUTE_EXACT,
                                    &damaged_h, srv)) != 0 ||
-        (rc = cn_http_server_route(srv->http, "GET", CS_API_INVENTORY, CN_HTTP_ROUTE_EXACT,
+        (rc = cn_http_server_route(srv->http, "GET", CN_ROUTE_CS_INVENTORY, CN_HTTP_ROUTE_EXACT,
                                    &inventory_h, srv)) != 0 ||
-        (rc = cn_http_server_route(srv->http, "GET", CS_API_METRICS, mflags, &metrics_h, srv)) !=
+        (rc = cn_http_server_route(srv->http, "GET", CN_ROUTE_METRICS, mflags, &metrics_h, srv)) !=
             0) {
         cn_http_server_free(srv->http);
         free(srv);

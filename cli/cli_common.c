@@ -3,11 +3,11 @@
 #include "cn_auth.h"
 #include "cn_config.h"
 #include "cn_error.h"
+#include "cn_wire.h"
 #include "cn_http_client.h"
 #include "md_client.h"
 #include "md_cmd.h"
 #include "cn_util.h"
-#include "md_query.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,7 +134,7 @@ static int fetch_cluster(struct cli_global *g, char **body)
         return CAIRN_E_NOMEM;
     size_t len = 0;
     *body = NULL;
-    int rc = md_client_get(c, "/v1/cluster", body, &len);
+    int rc = md_client_cluster(c, body, &len);
     md_client_free(c);
     return rc;
 }
@@ -219,7 +219,7 @@ static int status_json(struct cli_global *g)
     printf("{\"replicas\":[");
     for (size_t i = 0; i < g->n_replicas; i++) {
         struct cn_http_request req = {
-            .method = "GET", .base_url = g->replicas[i], .target = "/v1/status"};
+            .method = "GET", .base_url = g->replicas[i], .target = CN_ROUTE_MD_STATUS};
         struct cn_http_response resp = {0};
         int rc = cn_http_client_do(h, &req, &resp);
         printf("%s{\"url\":", i ? "," : "");
@@ -301,7 +301,7 @@ int cli_status(struct cli_global *g, int json)
     unsigned with_leader = 0;
     for (size_t i = 0; i < g->n_replicas; i++) {
         struct cn_http_request req = {
-            .method = "GET", .base_url = g->replicas[i], .target = "/v1/status"};
+            .method = "GET", .base_url = g->replicas[i], .target = CN_ROUTE_MD_STATUS};
         struct cn_http_response resp = {0};
         int rc = cn_http_client_do(h, &req, &resp);
         if (rc != 0 || resp.status != 200 || !resp.body) {
@@ -335,8 +335,9 @@ int cli_state_hash(struct cli_global *g)
     struct cn_http_client *h;
     if (g->n_replicas == 0 || cn_http_client_new(&o, &h) != 0)
         return 1;
-    struct cn_http_request req = {
-        .method = "GET", .base_url = g->replicas[0], .target = "/v1/status?hash=1"};
+    struct cn_http_request req = {.method = "GET",
+                                  .base_url = g->replicas[0],
+                                  .target = CN_ROUTE_MD_STATUS "?" CN_QUERY_MD_STATUS_HASH};
     struct cn_http_response resp = {0};
     int rc = cn_http_client_do(h, &req, &resp);
     int failed = 1;
@@ -362,15 +363,10 @@ int cli_repair(struct cli_global *g, const char *group_hex, int wait)
     struct md_client *c = cli_meta_client(g, 10000);
     if (!c)
         return 1;
-    char target[96];
-    if (group_hex)
-        snprintf(target, sizeof(target), "/v1/repair?group=%.32s", group_hex);
-    else
-        snprintf(target, sizeof(target), "/v1/repair");
-    uint8_t *res = NULL;
-    size_t rlen = 0;
-    int rc = md_client_post(c, target, "", 0, &res, &rlen);
-    free(res);
+    uint8_t gid[16];
+    int rc = group_hex && cn_hex_decode(group_hex, gid, sizeof(gid)) != 0
+                 ? CAIRN_E_INVAL
+                 : md_client_repair(c, group_hex ? gid : NULL);
     md_client_free(c);
     if (rc != 0) {
         fprintf(stderr, "cairn repair: %s\n", cairn_strerror(rc));
@@ -780,15 +776,7 @@ int cli_node_up(const struct cli_node *nd)
 
 int cli_report_damage(struct md_client *c, const uint8_t group[16], uint32_t index, uint64_t cs)
 {
-    char hex[33], target[160];
-    cn_hex_encode(group, 16, hex);
-    snprintf(target, sizeof(target), "/v1/repair/damage?group=%s&index=%u&cs=%llu", hex, index,
-             (unsigned long long)cs);
-    uint8_t *res = NULL;
-    size_t rlen = 0;
-    int rc = md_client_post(c, target, "", 0, &res, &rlen);
-    free(res);
-    return rc;
+    return md_client_report_damage(c, group, index, cs);
 }
 
 /* ---- cairn repair --bucket B [--key K] ---- */
@@ -812,7 +800,7 @@ static void fragments_present(struct repair_walk *w, const Md__ChunkGroup *cg, c
     struct cn_http_response resps[CN_HTTP_FANOUT_MAX];
     int errs[CN_HTTP_FANOUT_MAX];
     size_t map[CN_HTTP_FANOUT_MAX], m = 0;
-    char urls[CN_HTTP_FANOUT_MAX][140], targets[CN_HTTP_FANOUT_MAX][80];
+    char urls[CN_HTTP_FANOUT_MAX][140], targets[CN_HTTP_FANOUT_MAX][CN_WIRE_FRAGMENT_TARGET_MAX];
     for (size_t f = 0; f < n; f++) {
         uint64_t cs = cg->fragment_cs[f];
         const struct cli_node *nd = cs ? cli_node_find(w->nodes, w->n_nodes, cs) : NULL;
@@ -820,7 +808,7 @@ static void fragments_present(struct repair_walk *w, const Md__ChunkGroup *cg, c
         if (!cli_node_up(nd))
             continue;
         snprintf(urls[m], sizeof(urls[m]), "http://%s", nd->address);
-        snprintf(targets[m], sizeof(targets[m]), "/v1/fragment/%s/%zu", gid, f);
+        cn_wire_fragment_target(targets[m], sizeof(targets[m]), cg->id.data, (uint32_t)f);
         reqs[m] =
             (struct cn_http_request){.method = "HEAD", .base_url = urls[m], .target = targets[m]};
         memset(&resps[m], 0, sizeof(resps[m]));
@@ -870,15 +858,10 @@ static void repair_walk_group(struct repair_walk *w, const Md__ChunkGroup *cg)
     if (!damaged)
         return;
     w->damaged++;
-    char target[96];
-    snprintf(target, sizeof(target), "/v1/repair?group=%s", gid);
-    uint8_t *res = NULL;
-    size_t rlen = 0;
-    if (md_client_post(w->c, target, "", 0, &res, &rlen) == 0)
+    if (md_client_repair(w->c, cg->id.data) == 0)
         w->queued++;
     else
         w->failed++;
-    free(res);
 }
 
 /* Every chunk group of bucket/key. */

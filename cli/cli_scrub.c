@@ -17,13 +17,13 @@
 #include "cli_parity.h"
 
 #include "cn_error.h"
+#include "cn_wire.h"
 #include "cn_http_client.h"
 #include "cn_util.h"
 #include "ec_crc.h"
 #include "ec_layout.h"
 #include "md_client.h"
 #include "md_cmd.h"
-#include "md_query.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -46,7 +46,7 @@ struct scrub_cs {
 static int cs_status(struct cn_http_client *h, struct scrub_cs *c)
 {
     struct cn_http_request req = {
-        .method = "GET", .base_url = c->url, .target = "/v1/admin/status"};
+        .method = "GET", .base_url = c->url, .target = CN_ROUTE_CS_STATUS};
     struct cn_http_response resp = {0};
     int rc = cn_http_client_do(h, &req, &resp);
     if (rc == 0 && resp.status == 200 && resp.body) {
@@ -106,7 +106,7 @@ static long start_passes(struct cli_global *g, struct cn_http_client *h, struct 
          * back are counted in total but never visited.) */
         c->target = c->passes0 + (c->running ? 2 : 1);
         struct cn_http_request req = {
-            .method = "POST", .base_url = c->url, .target = "/v1/admin/scrub"};
+            .method = "POST", .base_url = c->url, .target = CN_ROUTE_CS_SCRUB};
         struct cn_http_response resp = {0};
         if (cn_http_client_do(h, &req, &resp) == 0 && resp.status / 100 == 2) {
             c->ok = 1;
@@ -285,12 +285,13 @@ static int read_window(struct deep *d, const Md__ChunkGroup *cg, const char *gid
     size_t n = cg->k + cg->m;
     struct cn_http_request reqs[CN_HTTP_FANOUT_MAX];
     int errs[CN_HTTP_FANOUT_MAX];
-    char urls[CN_HTTP_FANOUT_MAX][140], targets[CN_HTTP_FANOUT_MAX][80], range[80];
+    char urls[CN_HTTP_FANOUT_MAX][140], targets[CN_HTTP_FANOUT_MAX][CN_WIRE_FRAGMENT_TARGET_MAX],
+        range[80];
     const char *headers[2] = {range, NULL};
     snprintf(range, sizeof(range), "Range: bytes=%" PRIu64 "-%" PRIu64, off, off + len - 1);
     for (size_t i = 0; i < n; i++) {
         snprintf(urls[i], sizeof(urls[i]), "http://%s", holders[i]->address);
-        snprintf(targets[i], sizeof(targets[i]), "/v1/fragment/%s/%zu", gid, i);
+        cn_wire_fragment_target(targets[i], sizeof(targets[i]), cg->id.data, (uint32_t)i);
         reqs[i] = (struct cn_http_request){.method = "GET",
                                            .base_url = urls[i],
                                            .target = targets[i],
@@ -303,9 +304,10 @@ static int read_window(struct deep *d, const Md__ChunkGroup *cg, const char *gid
         return rc;
     for (size_t i = 0; i < n; i++) {
         const struct cn_http_response *rp = &resps[i];
-        const char *crc = cn_http_response_header(rp, "X-Cairn-Range-CRC32C");
+        uint32_t crc;
         int ok = errs[i] == 0 && (rp->status == 206 || rp->status == 200) && rp->body_len == len &&
-                 crc && (uint32_t)strtoul(crc, NULL, 16) == ec_crc32c(rp->body, rp->body_len);
+                 cn_wire_crc_parse(cn_http_response_header(rp, CN_HDR_RANGE_CRC), &crc) == 0 &&
+                 crc == ec_crc32c(rp->body, rp->body_len);
         if (!ok) {
             *failed = (int)i;
             *missing = errs[i] == 0 && (rp->status == 404 || rp->status == 500);

@@ -29,12 +29,11 @@
 #ifndef CAIRN_CN_AUTH_H
 #define CAIRN_CN_AUTH_H
 
+#include "cn_wire.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
-#define CN_AUTH_HDR_DATE     "X-Cairn-Date"
-#define CN_AUTH_HDR_BODY     "X-Cairn-Content-SHA256"
-#define CN_AUTH_HDR_AUTH     "X-Cairn-Auth"
 #define CN_AUTH_SCHEME       "CAIRN1-HMAC-SHA256"
 #define CN_AUTH_UNSIGNED     "UNSIGNED-PAYLOAD"
 #define CN_AUTH_DEFAULT_SKEW 300 /* seconds */

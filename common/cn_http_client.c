@@ -326,12 +326,12 @@ static int xfer_setup(struct xfer *x, CURL *easy, const struct cn_http_client_op
         rc = cn_auth_sign(opts->auth, req->method, req->target, cn_wall_s(), body_hash, &ah);
         if (rc < 0)
             return rc;
-        if ((rc = add_header(x, CN_AUTH_HDR_DATE, ah.date)) < 0 ||
-            (rc = add_header(x, CN_AUTH_HDR_BODY, ah.body_sha256)) < 0 ||
-            (rc = add_header(x, CN_AUTH_HDR_AUTH, ah.auth)) < 0)
+        if ((rc = add_header(x, CN_HDR_DATE, ah.date)) < 0 ||
+            (rc = add_header(x, CN_HDR_BODY_HASH, ah.body_sha256)) < 0 ||
+            (rc = add_header(x, CN_HDR_AUTH, ah.auth)) < 0)
             return rc;
     }
-    if (req->request_id && (rc = add_header(x, CN_HTTP_HDR_REQUEST_ID, req->request_id)) < 0)
+    if (req->request_id && (rc = add_header(x, CN_HDR_REQUEST_ID, req->request_id)) < 0)
         return rc;
     for (const char *const *h = req->headers; h && *h; h++) {
         struct curl_slist *l = curl_slist_append(x->hdrs, *h);

@@ -121,24 +121,6 @@ unsigned cn_http_status_for_error(int err)
 
 /* ---- range helper ---- */
 
-static int parse_u64(const char **p, uint64_t *out)
-{
-    const char *s = *p;
-    if (*s < '0' || *s > '9')
-        return -1;
-    uint64_t v = 0;
-    while (*s >= '0' && *s <= '9') {
-        unsigned d = (unsigned)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return -1;
-        v = v * 10 + d;
-        s++;
-    }
-    *p = s;
-    *out = v;
-    return 0;
-}
-
 int cn_http_parse_range(const char *header, uint64_t size, uint64_t *off, uint64_t *len)
 {
     if (!header)
@@ -156,16 +138,20 @@ int cn_http_parse_range(const char *header, uint64_t size, uint64_t *off, uint64
     uint64_t a = 0, b = 0;
     int have_a = 0, have_b = 0;
     if (*p != '-') {
-        if (parse_u64(&p, &a) < 0)
+        size_t n = cn_scan_u64(p, &a);
+        if (!n)
             return CN_HTTP_RANGE_NONE;
+        p += n;
         have_a = 1;
     }
     if (*p != '-')
         return CN_HTTP_RANGE_NONE;
     p++;
     if (*p >= '0' && *p <= '9') {
-        if (parse_u64(&p, &b) < 0)
+        size_t n = cn_scan_u64(p, &b);
+        if (!n)
             return CN_HTTP_RANGE_NONE;
+        p += n;
         have_b = 1;
     }
     while (*p == ' ' || *p == '\t')
@@ -352,7 +338,7 @@ static const struct route *find_route(const struct cn_http_server *srv, const ch
 
 static int apply_headers(struct cn_http_req *req, struct MHD_Response *resp)
 {
-    if (MHD_add_response_header(resp, CN_HTTP_HDR_REQUEST_ID, req->id) != MHD_YES)
+    if (MHD_add_response_header(resp, CN_HDR_REQUEST_ID, req->id) != MHD_YES)
         return CAIRN_E_NOMEM;
     for (struct resp_header *h = req->hdrs; h; h = h->next) {
         /* MHD refuses empty values; a lone space is the same value on the wire
@@ -654,7 +640,7 @@ static void first_call(struct cn_http_req *req, struct MHD_Connection *conn, con
     req->method = method;
     req->path = url;
 
-    const char *rid = cn_http_req_header(req, CN_HTTP_HDR_REQUEST_ID);
+    const char *rid = cn_http_req_header(req, CN_HDR_REQUEST_ID);
     if (rid && sane_request_id(rid)) {
         snprintf(req->id, sizeof(req->id), "%s", rid);
     } else {
@@ -679,12 +665,11 @@ static void first_call(struct cn_http_req *req, struct MHD_Connection *conn, con
         return;
     }
     if (!(req->route->flags & CN_HTTP_ROUTE_PUBLIC)) {
-        const char *body_hdr = cn_http_req_header(req, CN_AUTH_HDR_BODY);
-        int rc = srv->opts.auth
-                     ? cn_auth_verify(srv->opts.auth, method, req->target,
-                                      cn_http_req_header(req, CN_AUTH_HDR_DATE), body_hdr,
-                                      cn_http_req_header(req, CN_AUTH_HDR_AUTH), cn_wall_s())
-                     : CAIRN_E_AUTH;
+        const char *body_hdr = cn_http_req_header(req, CN_HDR_BODY_HASH);
+        int rc = srv->opts.auth ? cn_auth_verify(srv->opts.auth, method, req->target,
+                                                 cn_http_req_header(req, CN_HDR_DATE), body_hdr,
+                                                 cn_http_req_header(req, CN_HDR_AUTH), cn_wall_s())
+                                : CAIRN_E_AUTH;
         if (rc < 0) {
             char peer[64];
             cn_http_req_peer(req, peer, sizeof(peer));

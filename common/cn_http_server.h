@@ -51,6 +51,8 @@
 #ifndef CAIRN_CN_HTTP_SERVER_H
 #define CAIRN_CN_HTTP_SERVER_H
 
+#include "cn_wire.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -60,8 +62,6 @@
 struct cn_auth;
 struct cn_http_server;
 struct cn_http_req;
-
-#define CN_HTTP_HDR_REQUEST_ID "X-Cairn-Request-Id"
 
 struct cn_http_server_opts {
     const char *bind_addr;      /* IPv4 literal; NULL = "127.0.0.1" */

@@ -259,3 +259,42 @@ void cn_kv_get(const char *body, const char *name, char *out, size_t len)
             p++;
     }
 }
+
+int cn_pb_pack(const ProtobufCMessage *msg, uint8_t **out, size_t *outlen)
+{
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf)
+        return CAIRN_E_NOMEM;
+    protobuf_c_message_pack(msg, buf);
+    *out = buf;
+    *outlen = n;
+    return 0;
+}
+
+size_t cn_scan_u64(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    size_t i = 0;
+    for (; s[i] >= '0' && s[i] <= '9'; i++) {
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return 0;
+        v = v * 10 + d;
+    }
+    if (i > 0)
+        *out = v;
+    return i;
+}
+
+int cn_parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    uint64_t v;
+    if (!s)
+        return CAIRN_E_INVAL;
+    size_t n = cn_scan_u64(s, &v);
+    if (n == 0 || s[n] != '\0' || v > max)
+        return CAIRN_E_INVAL;
+    *out = v;
+    return 0;
+}

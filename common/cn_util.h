@@ -4,6 +4,7 @@
 #ifndef CAIRN_CN_UTIL_H
 #define CAIRN_CN_UTIL_H
 
+#include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,11 +25,21 @@ void cn_sleep_ms(int64_t ms);
 char *cn_hex_encode(const void *data, size_t len, char *out);
 /* Decodes exactly 2*len hex digits (either case) from hex into out[len].
  * Returns 0, or CAIRN_E_INVAL if hex is shorter, longer or not hex. */
+int cn_hex_decode(const char *hex, void *out, size_t len);
+
+/* Strict decimal: the whole of s is 1..20 digits and the value is <= max.
+ * Returns 0 (*out set), or CAIRN_E_INVAL (NULL, empty, a non-digit,
+ * overflow, above max; *out untouched). */
+int cn_parse_u64(const char *s, uint64_t max, uint64_t *out);
+/* Reads the run of decimal digits at the start of s into *out. Returns the
+ * number of digits read: 0 when s does not start with a digit or the value
+ * overflows 64 bits (*out untouched then). For parsers of longer grammars
+ * (Range headers, lists). */
+size_t cn_scan_u64(const char *s, uint64_t *out);
+
 /* Copies the value of the "NAME VALUE" line of a text body (the admin status
  * format) into out, or "-" when no line has that name. */
 void cn_kv_get(const char *body, const char *name, char *out, size_t len);
-
-int cn_hex_decode(const char *hex, void *out, size_t len);
 
 /* Fills buf with len cryptographically strong random bytes (OpenSSL
  * RAND_bytes). Returns 0 or CAIRN_E_IO. */
@@ -50,6 +61,11 @@ int cn_fsync_parent(const char *file_path);
  * Returns 0, CAIRN_E_NOTFOUND, CAIRN_E_RANGE (larger than max), CAIRN_E_IO
  * or CAIRN_E_NOMEM. */
 int cn_read_file(const char *path, size_t max, char **out, size_t *len);
+
+/* Packs a protobuf message into a new malloc'ed buffer (*out, *outlen; the
+ * caller free()s it; never NULL on success, even for an empty message).
+ * Returns 0 or CAIRN_E_NOMEM. */
+int cn_pb_pack(const ProtobufCMessage *msg, uint8_t **out, size_t *outlen);
 
 /* Clean shutdown for daemons: call cn_signals_block() first thing in main
  * (before any thread starts, so every thread inherits the mask), then start

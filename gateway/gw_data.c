@@ -1,13 +1,13 @@
 #include "gw_data.h"
 
 #include "cn_error.h"
+#include "cn_wire.h"
 #include "cn_http_client.h"
 #include "cn_log.h"
 #include "cn_util.h"
 #include "ec_codec.h"
 #include "ec_crc.h"
 #include "md_client.h"
-#include "md_query.h"
 
 #include <inttypes.h>
 #include <openssl/evp.h>
@@ -267,11 +267,11 @@ static void cs_answered(struct gw_ctx *ctx, uint64_t id, int answered)
     pthread_mutex_unlock(&ctx->mu);
 }
 
-static void fragment_target(const uint8_t gid[16], uint32_t index, char out[64])
+static void fragment_target(const uint8_t gid[16], uint32_t index,
+                            char out[CN_WIRE_FRAGMENT_TARGET_MAX])
 {
-    char hex[33];
-    cn_hex_encode(gid, 16, hex);
-    snprintf(out, 64, "/v1/fragment/%s/%u", hex, index);
+    /* index < EC_MAX_FRAGS: cannot fail */
+    cn_wire_fragment_target(out, CN_WIRE_FRAGMENT_TARGET_MAX, gid, index);
 }
 
 /* ------------------------------------------------------------------ PUT -- */
@@ -302,7 +302,7 @@ struct gw_put {
     uint8_t *parity;     /* m * unit */
     uint32_t crc[EC_MAX_FRAGS];
     char urls[EC_MAX_FRAGS][ADDR_LEN + 8];
-    char targets[EC_MAX_FRAGS][64];
+    char targets[EC_MAX_FRAGS][CN_WIRE_FRAGMENT_TARGET_MAX];
     struct stream_hdrs hdrs;
     int failed;
 
@@ -438,34 +438,23 @@ static int open_group(struct gw_put *p)
     gd->data_length = p->group_len = ec_layout_group_len(&p->l, p->size, p->g);
     gd->fragment_cs = p->cs_ids + p->g * p->n;
 
-    char target[64];
     /* Every fragment a place if possible; with fewer live hosts, at least the
      * write quorum (the rest are recorded missing and repaired later). */
     uint32_t quorum = p->l.k + p->ctx->quorum_extra;
     if (quorum > p->n)
         quorum = p->n;
-    snprintf(target, sizeof(target), "/v1/place?count=%u&min=%u", p->n, quorum);
-    char *body = NULL;
-    size_t blen;
-    int rc = md_client_get(t->meta, target, &body, &blen);
+    struct md_placement pl[EC_MAX_FRAGS];
+    uint32_t got = 0;
+    int rc = md_client_place(t->meta, p->n, quorum, NULL, 0, pl, &got);
     if (rc != 0) {
         CN_WARN(LOG, "no placement for a %u+%u group: %s", p->l.k, p->l.m, cairn_strerror(rc));
         return CAIRN_E_UNAVAIL;
     }
-    uint32_t got = 0;
-    char *save = NULL; /* strtok_r: many request threads place groups at once */
-    for (char *line = strtok_r(body, "\n", &save); line && got < p->n;
-         line = strtok_r(NULL, "\n", &save)) {
-        char addr[ADDR_LEN];
-        uint64_t id;
-        if (sscanf(line, "%" SCNu64 " %127s", &id, addr) != 2)
-            continue;
-        addr_remember(ctx, id, addr);
-        p->cs_ids[p->g * p->n + got] = id;
-        snprintf(p->urls[got], sizeof(p->urls[got]), "http://%s", addr);
-        got++;
+    for (uint32_t i = 0; i < got; i++) {
+        addr_remember(ctx, pl[i].id, pl[i].address);
+        p->cs_ids[p->g * p->n + i] = pl[i].id;
+        snprintf(p->urls[i], sizeof(p->urls[i]), "http://%s", pl[i].address);
     }
-    free(body);
     if (got < quorum || got < p->l.k) {
         CN_WARN(LOG, "placement gave %u chunkservers for a %u+%u group (need %u)", got, p->l.k,
                 p->l.m, quorum);
@@ -480,10 +469,10 @@ static int open_group(struct gw_put *p)
 
     uint64_t flen = ec_layout_frag_len(&p->l, p->group_len);
     struct stream_hdrs *h = &p->hdrs;
-    snprintf(h->k, sizeof(h->k), "X-Cairn-K: %u", p->l.k);
-    snprintf(h->m, sizeof(h->m), "X-Cairn-M: %u", p->l.m);
-    snprintf(h->unit, sizeof(h->unit), "X-Cairn-Unit: %u", p->l.unit);
-    snprintf(h->len, sizeof(h->len), "X-Cairn-Data-Length: %" PRIu64, flen);
+    snprintf(h->k, sizeof(h->k), CN_HDR_K ": %u", p->l.k);
+    snprintf(h->m, sizeof(h->m), CN_HDR_M ": %u", p->l.m);
+    snprintf(h->unit, sizeof(h->unit), CN_HDR_UNIT ": %u", p->l.unit);
+    snprintf(h->len, sizeof(h->len), CN_HDR_DATA_LEN ": %" PRIu64, flen);
     h->list[0] = h->k;
     h->list[1] = h->m;
     h->list[2] = h->unit;
@@ -531,8 +520,9 @@ static int close_group(struct gw_put *p)
             continue;
         }
         int good = errs[i] == 0 && resps[i].status / 100 == 2;
-        const char *crc = good ? cn_http_response_header(&resps[i], "X-Cairn-Data-CRC32C") : NULL;
-        if (good && (!crc || strtoul(crc, NULL, 16) != p->crc[i])) {
+        const char *crc = good ? cn_http_response_header(&resps[i], CN_HDR_DATA_CRC) : NULL;
+        uint32_t stored;
+        if (good && (cn_wire_crc_parse(crc, &stored) != 0 || stored != p->crc[i])) {
             CN_WARN(LOG, "fragment %u stored with CRC %s, sent %08x", i, crc ? crc : "-",
                     p->crc[i]);
             good = 0;
@@ -850,14 +840,7 @@ static void report_damage(struct gw_ctx *ctx, const struct get_group *gg, uint32
     struct md_client *mc = gw_ctx_meta(ctx);
     if (!mc)
         return;
-    char hex[33], target[160];
-    cn_hex_encode(gg->id, 16, hex);
-    snprintf(target, sizeof(target), "/v1/repair/damage?group=%s&index=%u&cs=%" PRIu64, hex, index,
-             gg->cs[index]);
-    uint8_t *res = NULL;
-    size_t rlen;
-    int rc = md_client_post(mc, target, "", 0, &res, &rlen);
-    free(res);
+    int rc = md_client_report_damage(mc, gg->id, index, gg->cs[index]);
     if (rc != 0)
         CN_WARN(LOG, "could not report a damaged fragment to the leader: %s", cairn_strerror(rc));
 }
@@ -873,7 +856,8 @@ static void fetch_ranges(struct gw_get *g, struct get_group *gg, const uint32_t 
     struct cn_http_request reqs[EC_MAX_FRAGS];
     struct cn_http_response resps[EC_MAX_FRAGS];
     int errs[EC_MAX_FRAGS];
-    char urls[EC_MAX_FRAGS][ADDR_LEN + 8], targets[EC_MAX_FRAGS][64], ranges[EC_MAX_FRAGS][80];
+    char urls[EC_MAX_FRAGS][ADDR_LEN + 8], targets[EC_MAX_FRAGS][CN_WIRE_FRAGMENT_TARGET_MAX],
+        ranges[EC_MAX_FRAGS][80];
     const char *hdrs[EC_MAX_FRAGS][2];
     size_t idx[EC_MAX_FRAGS], nreq = 0;
     memset(resps, 0, sizeof(resps));
@@ -915,8 +899,9 @@ static void fetch_ranges(struct gw_get *g, struct get_group *gg, const uint32_t 
         int good =
             errs[r] == 0 && (resps[r].status == 206 || resps[r].status == 200) && f->got == f->len;
         cs_answered(g->ctx, gg->cs[frag[idx[r]]], resps[r].status != 0);
-        const char *crc = good ? cn_http_response_header(&resps[r], "X-Cairn-Range-CRC32C") : NULL;
-        if (good && crc && strtoul(crc, NULL, 16) != ec_crc32c(f->dst, f->len))
+        const char *crc = good ? cn_http_response_header(&resps[r], CN_HDR_RANGE_CRC) : NULL;
+        uint32_t sent;
+        if (good && crc && (cn_wire_crc_parse(crc, &sent) || sent != ec_crc32c(f->dst, f->len)))
             good = 0; /* damaged in flight */
         if (!good) {
             /* Logged once per fragment and read; later stripes skip it. */

@@ -324,22 +324,6 @@ int gw_bucket_name_valid(const char *name)
 
 /* ---- Range ----------------------------------------------------------- */
 
-/* Parses a run of decimal digits into *v; returns the number of digits (0 if
- * none or overflow). */
-static size_t parse_u64(const char *s, uint64_t *v)
-{
-    uint64_t x = 0;
-    size_t i = 0;
-    for (; s[i] >= '0' && s[i] <= '9'; i++) {
-        unsigned d = (unsigned)(s[i] - '0');
-        if (x > (UINT64_MAX - d) / 10)
-            return 0;
-        x = x * 10 + d;
-    }
-    *v = x;
-    return i;
-}
-
 enum gw_range_kind gw_range_parse(const char *hdr, uint64_t size, struct gw_range *out)
 {
     if (!hdr)
@@ -360,17 +344,17 @@ enum gw_range_kind gw_range_parse(const char *hdr, uint64_t size, struct gw_rang
     uint64_t a = 0, b = 0;
     int suffix = 0, open = 0;
     if (*p == '-') {
-        size_t n = parse_u64(p + 1, &b);
+        size_t n = cn_scan_u64(p + 1, &b);
         if (!n)
             return GW_RANGE_NONE;
         p += 1 + n;
         suffix = 1;
     } else {
-        size_t n = parse_u64(p, &a);
+        size_t n = cn_scan_u64(p, &a);
         if (!n || p[n] != '-')
             return GW_RANGE_NONE;
         p += n + 1;
-        size_t m = parse_u64(p, &b);
+        size_t m = cn_scan_u64(p, &b);
         if (!m) {
             if (*p >= '0' && *p <= '9')
                 return GW_RANGE_NONE; /* overflow */
@@ -1051,11 +1035,11 @@ int gw_copy_source_range_parse(const char *hdr, uint64_t size, struct gw_range *
         return CAIRN_E_INVAL;
     uint64_t a, b;
     const char *p = hdr + 6;
-    size_t n = parse_u64(p, &a);
+    size_t n = cn_scan_u64(p, &a);
     if (!n || p[n] != '-')
         return CAIRN_E_INVAL;
     p += n + 1;
-    size_t m = parse_u64(p, &b);
+    size_t m = cn_scan_u64(p, &b);
     if (!m || p[m] != '\0' || b < a || b >= size)
         return CAIRN_E_INVAL;
     out->first = a;

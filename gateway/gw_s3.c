@@ -1,6 +1,7 @@
 #include "gw_s3.h"
 
 #include "cn_error.h"
+#include "cn_wire.h"
 #include "cn_http_server.h"
 #include "cn_log.h"
 #include "cn_metrics.h"
@@ -2361,7 +2362,7 @@ int gw_s3_register(struct gw_s3 *s3, struct cn_http_server *srv)
     const struct cn_http_handler metrics = {.end = metrics_end};
     const struct cn_http_handler s3h = {
         .begin = s3_begin, .body = s3_body, .end = s3_end, .done = s3_done};
-    int rc = cn_http_server_route(srv, "GET", "/metrics",
+    int rc = cn_http_server_route(srv, "GET", CN_ROUTE_METRICS,
                                   CN_HTTP_ROUTE_PUBLIC | CN_HTTP_ROUTE_EXACT, &metrics, s3);
     if (rc == 0)
         rc = cn_http_server_route(srv, "*", "/", CN_HTTP_ROUTE_PUBLIC, &s3h, s3);

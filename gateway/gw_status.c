@@ -1,6 +1,7 @@
 #include "gw_status.h"
 
 #include "cn_error.h"
+#include "cn_wire.h"
 #include "cn_http_client.h"
 #include "cn_http_server.h"
 #include "cn_log.h"
@@ -341,7 +342,7 @@ static void gather(struct gw_status *st, struct view *v)
     for (size_t i = 0; i < st->n_urls; i++) {
         reqs[i].method = "GET";
         reqs[i].base_url = st->urls[i];
-        reqs[i].target = "/v1/status";
+        reqs[i].target = CN_ROUTE_MD_STATUS;
         reqs[i].resp_max = 64 << 10;
     }
     if (cn_http_fanout_run(f, reqs, st->n_urls, resps, errs) != 0)
@@ -392,7 +393,7 @@ static void gather(struct gw_status *st, struct view *v)
     snprintf(v->leader_url, sizeof(v->leader_url), "%s", leader_url);
     struct cn_http_request creq = {.method = "GET",
                                    .base_url = v->leader_url,
-                                   .target = "/v1/cluster",
+                                   .target = CN_ROUTE_MD_CLUSTER,
                                    .resp_max = CLUSTER_MAX,
                                    .timeout_ms = 3000};
     struct cn_http_response cresp = {0};
@@ -859,7 +860,7 @@ int gw_status_new(const struct gw_status_config *cfg, struct gw_status **out)
 int gw_status_register(struct gw_status *st, struct cn_http_server *srv)
 {
     const struct cn_http_handler h = {.end = status_end};
-    return cn_http_server_route(srv, "GET", GW_STATUS_PATH,
+    return cn_http_server_route(srv, "GET", CN_ROUTE_GW_STATUS,
                                 CN_HTTP_ROUTE_PUBLIC | CN_HTTP_ROUTE_EXACT, &h, st);
 }
 

@@ -33,6 +33,8 @@
 #ifndef CAIRN_GW_STATUS_H
 #define CAIRN_GW_STATUS_H
 
+#include "cn_wire.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,8 +42,6 @@ struct cn_auth;
 struct cn_http_server;
 struct gw_ctx;
 struct gw_status;
-
-#define GW_STATUS_PATH "/_cairn/status"
 
 struct gw_status_config {
     const char *const *meta_urls; /* metadata replicas' base URLs (copied) */
@@ -60,7 +60,7 @@ struct gw_status_config {
  * 16, half a root key) or CAIRN_E_NOMEM. */
 int gw_status_new(const struct gw_status_config *cfg, struct gw_status **out);
 
-/* Registers GET GW_STATUS_PATH on srv. Must come before the S3 catch-all
+/* Registers GET CN_ROUTE_GW_STATUS on srv. Must come before the S3 catch-all
  * route (gw_s3_register), which would otherwise take the path. st must
  * outlive the server's handlers. Returns 0 or the route error. */
 int gw_status_register(struct gw_status *st, struct cn_http_server *srv);

@@ -2,6 +2,7 @@
 #include "md_sm.h"
 #include "md_txn.h"
 #include "cn_error.h"
+#include "cn_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -828,7 +829,7 @@ int md_query(struct md_store *store, const void *qbytes, size_t qlen, uint8_t **
     else
         rc = run_query(&c, q);
     if (!rc)
-        rc = md_pack(&r.base, out, outlen);
+        rc = cn_pb_pack(&r.base, out, outlen);
     if (q)
         md__query__free_unpacked(q, NULL);
     arena_free(&c.arena);
@@ -840,7 +841,7 @@ int md_query_exec(struct md_store *store, const Md__Query *q, Md__QueryResult **
 {
     uint8_t *qb, *rb;
     size_t ql, rl;
-    int rc = md_pack(&q->base, &qb, &ql);
+    int rc = cn_pb_pack(&q->base, &qb, &ql);
     if (rc)
         return rc;
     rc = md_query(store, qb, ql, &rb, &rl);

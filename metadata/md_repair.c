@@ -3,7 +3,7 @@
  * md_repair.h and docs/repair.md. */
 #include "md_repair.h"
 
-#include "../chunkserver/cs_api.h" /* the chunkserver API names, one definition */
+#include "cn_wire.h" /* the chunkserver API names, one definition */
 #include "chunk.pb-c.h"
 #include "cn_error.h"
 #include "cn_http_client.h"
@@ -1078,7 +1078,7 @@ static int run_task(struct md_repair *r, struct worker *w, struct cn_http_client
     const char *hdrs[] = {"Content-Type: application/x-protobuf", NULL};
     struct cn_http_request req = {.method = "POST",
                                   .base_url = url,
-                                  .target = CS_API_REBUILD,
+                                  .target = CN_ROUTE_CS_REBUILD,
                                   .headers = hdrs,
                                   .body = body,
                                   .body_len = blen,
@@ -1090,7 +1090,7 @@ static int run_task(struct md_repair *r, struct worker *w, struct cn_http_client
     int rc = cn_http_client_do(cl, &req, &resp);
     free(body);
     if (rc == 0 && (resp.status < 200 || resp.status > 299)) {
-        const char *why = cn_http_response_header(&resp, CS_HDR_ERROR);
+        const char *why = cn_http_response_header(&resp, CN_HDR_ERROR);
         CN_WARN(LOG, "rebuild of %s/%u on %s: HTTP %d %s", hex, t->index, t->target_address,
                 resp.status, why ? why : "");
         rc = resp.status == 503 ? CAIRN_E_UNAVAIL : CAIRN_E_IO;

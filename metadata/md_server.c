@@ -2,6 +2,7 @@
 
 #include "cn_auth.h"
 #include "cn_error.h"
+#include "cn_wire.h"
 #include "cn_http_client.h"
 #include "cn_http_server.h"
 #include "cn_log.h"
@@ -942,7 +943,7 @@ static void *peer_main(void *arg)
         }
         struct cn_http_request req = {.method = "POST",
                                       .base_url = p->url,
-                                      .target = "/paxos/msg",
+                                      .target = CN_ROUTE_PAXOS_MSG,
                                       .body = buf,
                                       .body_len = off};
         struct cn_http_response resp = {0};
@@ -993,12 +994,12 @@ static void send_snapshot_to(struct md_server *s, struct peer *p, struct cn_http
     if (rc == 0) {
         rewind(f);
         char from[32], slot[48];
-        snprintf(from, sizeof(from), "X-Cairn-From: %u", s->cfg.id);
-        snprintf(slot, sizeof(slot), "X-Cairn-Snapshot-Slot: %" PRIu64, applied);
+        snprintf(from, sizeof(from), CN_HDR_FROM ": %u", s->cfg.id);
+        snprintf(slot, sizeof(slot), CN_HDR_SNAPSHOT_SLOT ": %" PRIu64, applied);
         const char *hdrs[] = {from, slot, NULL};
         struct cn_http_request req = {.method = "POST",
                                       .base_url = p->url,
-                                      .target = "/paxos/snapshot",
+                                      .target = CN_ROUTE_PAXOS_SNAPSHOT,
                                       .headers = hdrs,
                                       .body_reader = snap_read_file,
                                       .body_cls = f,
@@ -1059,10 +1060,10 @@ static int respond_not_leader(struct cn_http_req *req, struct md_server *s, uint
 {
     char id[16];
     snprintf(id, sizeof(id), "%u", leader);
-    cn_http_resp_header(req, "X-Cairn-Leader", id);
+    cn_http_resp_header(req, CN_HDR_LEADER, id);
     const char *url = leader ? peer_url(s, leader) : NULL;
     if (url)
-        cn_http_resp_header(req, "X-Cairn-Leader-Url", url);
+        cn_http_resp_header(req, CN_HDR_LEADER_URL, url);
     return cn_http_respond_error(req, 421, "not the leader");
 }
 
@@ -1201,9 +1202,9 @@ static int cmd_end(struct cn_http_req *req, void *cls)
 {
     struct md_server *s = cls;
     uint64_t client_id, seq;
-    if (parse_u64(cn_http_req_header(req, "X-Cairn-Client"), &client_id) ||
-        parse_u64(cn_http_req_header(req, "X-Cairn-Seq"), &seq) || client_id == 0)
-        return cn_http_respond_error(req, 400, "X-Cairn-Client and X-Cairn-Seq are required");
+    if (parse_u64(cn_http_req_header(req, CN_HDR_CLIENT), &client_id) ||
+        parse_u64(cn_http_req_header(req, CN_HDR_SEQ), &seq) || client_id == 0)
+        return cn_http_respond_error(req, 400, CN_HDR_CLIENT " and " CN_HDR_SEQ " are required");
     size_t len;
     const void *body = cn_http_req_body(req, &len);
     if (len == 0)
@@ -1300,9 +1301,10 @@ static int snap_end(struct cn_http_req *req, void *cls)
     struct md_server *s = cls;
     struct snap_in *si = cn_http_req_data(req);
     uint64_t from, slot;
-    if (parse_u64(cn_http_req_header(req, "X-Cairn-From"), &from) ||
-        parse_u64(cn_http_req_header(req, "X-Cairn-Snapshot-Slot"), &slot))
-        return cn_http_respond_error(req, 400, "X-Cairn-From and X-Cairn-Snapshot-Slot required");
+    if (parse_u64(cn_http_req_header(req, CN_HDR_FROM), &from) ||
+        parse_u64(cn_http_req_header(req, CN_HDR_SNAPSHOT_SLOT), &slot))
+        return cn_http_respond_error(req, 400,
+                                     CN_HDR_FROM " and " CN_HDR_SNAPSHOT_SLOT " required");
     if (fflush(si->f) != 0)
         return CAIRN_E_IO;
     struct event *e = calloc(1, sizeof(*e));
@@ -1510,7 +1512,7 @@ static int repair_end(struct cn_http_req *req, void *cls)
     if (ghex && cn_hex_decode(ghex, gid, sizeof(gid)) != 0)
         return cn_http_respond_error(req, 400, "group must be 32 hex digits");
     int rc;
-    if (strcmp(cn_http_req_path(req), "/v1/repair/damage") == 0) {
+    if (strcmp(cn_http_req_path(req), CN_ROUTE_MD_REPAIR_DAMAGE) == 0) {
         uint64_t index, cs;
         if (!ghex || parse_u64(cn_http_req_arg(req, "index"), &index) ||
             parse_u64(cn_http_req_arg(req, "cs"), &cs) || index >= 64)
@@ -1879,25 +1881,31 @@ static int register_routes(struct md_server *s)
     const struct cn_http_handler heartbeat = {.begin = buffer_begin, .end = heartbeat_end};
     const struct cn_http_handler metrics = {.end = metrics_end};
     int rc = 0;
-    rc =
-        rc ? rc : cn_http_server_route(s->http, "POST", "/paxos/msg", CN_HTTP_ROUTE_EXACT, &msg, s);
     rc = rc ? rc
-            : cn_http_server_route(s->http, "POST", "/paxos/snapshot", CN_HTTP_ROUTE_EXACT, &snap,
+            : cn_http_server_route(s->http, "POST", CN_ROUTE_PAXOS_MSG, CN_HTTP_ROUTE_EXACT, &msg,
                                    s);
-    rc = rc ? rc : cn_http_server_route(s->http, "POST", "/v1/cmd", CN_HTTP_ROUTE_EXACT, &cmd, s);
-    rc = rc ? rc : cn_http_server_route(s->http, "POST", "/v1/read", CN_HTTP_ROUTE_EXACT, &rd, s);
     rc = rc ? rc
-            : cn_http_server_route(s->http, "GET", "/v1/status", CN_HTTP_ROUTE_EXACT, &status, s);
-    rc =
-        rc ? rc : cn_http_server_route(s->http, "GET", "/v1/place", CN_HTTP_ROUTE_EXACT, &place, s);
+            : cn_http_server_route(s->http, "POST", CN_ROUTE_PAXOS_SNAPSHOT, CN_HTTP_ROUTE_EXACT,
+                                   &snap, s);
     rc = rc ? rc
-            : cn_http_server_route(s->http, "POST", "/v1/heartbeat", CN_HTTP_ROUTE_EXACT,
+            : cn_http_server_route(s->http, "POST", CN_ROUTE_MD_CMD, CN_HTTP_ROUTE_EXACT, &cmd, s);
+    rc = rc ? rc
+            : cn_http_server_route(s->http, "POST", CN_ROUTE_MD_READ, CN_HTTP_ROUTE_EXACT, &rd, s);
+    rc = rc ? rc
+            : cn_http_server_route(s->http, "GET", CN_ROUTE_MD_STATUS, CN_HTTP_ROUTE_EXACT, &status,
+                                   s);
+    rc = rc ? rc
+            : cn_http_server_route(s->http, "GET", CN_ROUTE_MD_PLACE, CN_HTTP_ROUTE_EXACT, &place,
+                                   s);
+    rc = rc ? rc
+            : cn_http_server_route(s->http, "POST", CN_ROUTE_MD_HEARTBEAT, CN_HTTP_ROUTE_EXACT,
                                    &heartbeat, s);
-    rc = rc ? rc : cn_http_server_route(s->http, "POST", "/v1/repair", 0, &repair, s);
+    rc = rc ? rc : cn_http_server_route(s->http, "POST", CN_ROUTE_MD_REPAIR, 0, &repair, s);
     rc = rc ? rc
-            : cn_http_server_route(s->http, "GET", "/v1/cluster", CN_HTTP_ROUTE_EXACT, &cluster, s);
+            : cn_http_server_route(s->http, "GET", CN_ROUTE_MD_CLUSTER, CN_HTTP_ROUTE_EXACT,
+                                   &cluster, s);
     rc = rc ? rc
-            : cn_http_server_route(s->http, "GET", "/metrics",
+            : cn_http_server_route(s->http, "GET", CN_ROUTE_METRICS,
                                    CN_HTTP_ROUTE_EXACT | CN_HTTP_ROUTE_PUBLIC, &metrics, s);
     return rc;
 }

@@ -1,6 +1,7 @@
 #include "md_sm.h"
 #include "md_txn.h"
 #include "cn_error.h"
+#include "cn_util.h"
 #include "cn_log.h"
 #include "meta.pb-c.h"
 
@@ -1236,7 +1237,7 @@ static int apply_one(struct exec *x, const void *cmd, size_t len, uint8_t **out,
     Md__Command *c = md__command__unpack(NULL, len, cmd);
     if (!c) {
         refuse(x, CAIRN_E_PROTO, MD__REASON__R_INVALID_ARGUMENT, "undecodable command");
-        return md_pack(&res.base, out, outlen);
+        return cn_pb_pack(&res.base, out, outlen);
     }
     Md__Session *sess = NULL;
     int rc = 0;
@@ -1264,7 +1265,7 @@ static int apply_one(struct exec *x, const void *cmd, size_t len, uint8_t **out,
         if (sess && c->seq < sess->seq) {
             refuse(x, CAIRN_E_RANGE, MD__REASON__R_STALE_REQUEST,
                    "request older than the client's last applied one");
-            rc = md_pack(&res.base, out, outlen);
+            rc = cn_pb_pack(&res.base, out, outlen);
             goto out;
         }
     }
@@ -1281,7 +1282,7 @@ static int apply_one(struct exec *x, const void *cmd, size_t len, uint8_t **out,
         if (rc)
             goto out;
     }
-    if ((rc = md_pack(&res.base, out, outlen)))
+    if ((rc = cn_pb_pack(&res.base, out, outlen)))
         goto out;
     if (c->seq && (rc = save_session(x, c->client_id, c->seq, sess, *out, *outlen))) {
         free(*out);

@@ -1,5 +1,6 @@
 #include "md_txn.h"
 #include "cn_error.h"
+#include "cn_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -108,18 +109,6 @@ int md_valid_key_id(const char *k)
     return valid_token(k, MD_KEYID_MAX);
 }
 
-int md_pack(const ProtobufCMessage *msg, uint8_t **out, size_t *outlen)
-{
-    size_t n = protobuf_c_message_get_packed_size(msg);
-    uint8_t *buf = malloc(n ? n : 1);
-    if (!buf)
-        return CAIRN_E_NOMEM;
-    protobuf_c_message_pack(msg, buf);
-    *out = buf;
-    *outlen = n;
-    return 0;
-}
-
 /* -------------------------------------------------------- transactions -- */
 
 int md_txn_init(struct md_txn *t, struct md_store *store)
@@ -205,7 +194,7 @@ int md_txn_put_msg(struct md_txn *t, const struct md_key *key, const ProtobufCMe
 {
     uint8_t *buf;
     size_t n;
-    int rc = md_pack(msg, &buf, &n);
+    int rc = cn_pb_pack(msg, &buf, &n);
     if (rc)
         return rc;
     rc = md_txn_put(t, key->b, key->n, buf, n);

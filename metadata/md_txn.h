@@ -110,7 +110,4 @@ int md_titer_status(const struct md_titer *it);
 /* 1 if the iterator is valid and its key begins with prefix[0..n). */
 int md_titer_has_prefix(const struct md_titer *it, const void *prefix, size_t n);
 
-/* Packs msg into a malloc'ed buffer. 0 or CAIRN_E_NOMEM. */
-int md_pack(const ProtobufCMessage *msg, uint8_t **out, size_t *outlen);
-
 #endif

@@ -31,7 +31,7 @@
 #include "cn_http_server.h"
 #include "cn_log.h"
 #include "cn_util.h"
-#include "cs_api.h"
+#include "cn_wire.h"
 #include "ec_crc.h"
 
 static struct {
@@ -147,10 +147,10 @@ static int do_put(struct cn_http_client *c, const char *base, const char *target
     char h[4][96];
     const char *hdrs[5] = {NULL};
     if (fragment_headers) {
-        snprintf(h[0], sizeof(h[0]), CS_HDR_K ": 4");
-        snprintf(h[1], sizeof(h[1]), CS_HDR_M ": 2");
-        snprintf(h[2], sizeof(h[2]), CS_HDR_UNIT ": 65536");
-        snprintf(h[3], sizeof(h[3]), CS_HDR_DATA_LEN ": %" PRIu64, len);
+        snprintf(h[0], sizeof(h[0]), CN_HDR_K ": 4");
+        snprintf(h[1], sizeof(h[1]), CN_HDR_M ": 2");
+        snprintf(h[2], sizeof(h[2]), CN_HDR_UNIT ": 65536");
+        snprintf(h[3], sizeof(h[3]), CN_HDR_DATA_LEN ": %" PRIu64, len);
         for (int i = 0; i < 4; i++)
             hdrs[i] = h[i];
     }
@@ -293,14 +293,14 @@ static void bench_chunk(const char *secret, struct cn_http_client *c, bool durab
     uint64_t n = (uint64_t)conf.big_count, size = (uint64_t)conf.big_size;
     double t0 = now_s();
     for (uint64_t i = 0; i < n; i++) {
-        snprintf(target, sizeof(target), "%s%032" PRIx64 "/0", CS_API_FRAGMENT, i + 1);
+        snprintf(target, sizeof(target), "%s%032" PRIx64 "/0", CN_ROUTE_CS_FRAGMENT, i + 1);
         if (do_put(c, base, target, size, true) != 201)
             die("big put status", CAIRN_E_IO);
     }
     r->big_put_mbs = (double)(n * size) / 1e6 / (now_s() - t0);
     t0 = now_s();
     for (uint64_t i = 0; i < n; i++) {
-        snprintf(target, sizeof(target), "%s%032" PRIx64 "/0", CS_API_FRAGMENT, i + 1);
+        snprintf(target, sizeof(target), "%s%032" PRIx64 "/0", CN_ROUTE_CS_FRAGMENT, i + 1);
         if (do_get(c, base, target) != size)
             die("big get size", CAIRN_E_IO);
     }
@@ -308,7 +308,7 @@ static void bench_chunk(const char *secret, struct cn_http_client *c, bool durab
     uint64_t sn = (uint64_t)conf.small_count, ssize = (uint64_t)conf.small_size;
     t0 = now_s();
     for (uint64_t i = 0; i < sn; i++) {
-        snprintf(target, sizeof(target), "%s%016" PRIx64 "%016" PRIx64 "/1", CS_API_FRAGMENT,
+        snprintf(target, sizeof(target), "%s%016" PRIx64 "%016" PRIx64 "/1", CN_ROUTE_CS_FRAGMENT,
                  (uint64_t)(i * 0x9e3779b97f4a7c15ull), i);
         if (do_put(c, base, target, ssize, true) != 201)
             die("small put status", CAIRN_E_IO);
@@ -316,7 +316,7 @@ static void bench_chunk(const char *secret, struct cn_http_client *c, bool durab
     r->small_put_s = (double)sn / (now_s() - t0);
     t0 = now_s();
     for (uint64_t i = 0; i < sn; i++) {
-        snprintf(target, sizeof(target), "%s%016" PRIx64 "%016" PRIx64 "/1", CS_API_FRAGMENT,
+        snprintf(target, sizeof(target), "%s%016" PRIx64 "%016" PRIx64 "/1", CN_ROUTE_CS_FRAGMENT,
                  (uint64_t)(i * 0x9e3779b97f4a7c15ull), i);
         if (do_get(c, base, target) != ssize)
             die("small get size", CAIRN_E_IO);
@@ -368,7 +368,7 @@ static void bench_paired(const char *secret, struct cn_http_client *c)
         disk[r] = disk_end_once();
         double t0 = now_s();
         for (uint64_t i = 0; i < n; i++) {
-            snprintf(target, sizeof(target), "%s%016x%016" PRIx64 "/0", CS_API_FRAGMENT,
+            snprintf(target, sizeof(target), "%s%016x%016" PRIx64 "/0", CN_ROUTE_CS_FRAGMENT,
                      0x70000000u + (unsigned)r, i + 1);
             if (do_put(c, base, target, size, true) != 201)
                 die("paired put status", CAIRN_E_IO);

@@ -23,7 +23,7 @@
 #include "cn_auth.h"
 #include "cn_error.h"
 #include "cn_http_client.h"
-#include "cs_api.h"
+#include "cn_wire.h"
 #include "ec_codec.h"
 #include "ec_crc.h"
 
@@ -76,8 +76,8 @@ static int finish(int rc, struct cn_http_response *resp)
         return 2;
     }
     fprintf(stderr, "status %d\n", resp->status);
-    static const char *const show[] = {CS_HDR_DATA_CRC, CS_HDR_PUT_RESULT, CS_HDR_ERROR,
-                                       CS_HDR_DATA_LEN, "Content-Range"};
+    static const char *const show[] = {CN_HDR_DATA_CRC, CN_HDR_PUT_RESULT, CN_HDR_ERROR,
+                                       CN_HDR_DATA_LEN, "Content-Range"};
     for (size_t i = 0; i < sizeof(show) / sizeof(show[0]); i++) {
         const char *v = cn_http_response_header(resp, show[i]);
         if (v)
@@ -156,12 +156,12 @@ static int fanput(const char *secret, int argc, char **argv)
         if (data[i] == NULL)
             return 2;
         snprintf(urls[i], sizeof(urls[i]), "http://%s", argv[9 + i]);
-        snprintf(targets[i], sizeof(targets[i]), "%s%s/%d", CS_API_FRAGMENT, group, i);
-        snprintf(hdr[i][0], 96, CS_HDR_K ": %d", k);
-        snprintf(hdr[i][1], 96, CS_HDR_M ": %d", m);
-        snprintf(hdr[i][2], 96, CS_HDR_UNIT ": %s", unit);
-        snprintf(hdr[i][3], 96, CS_HDR_DATA_LEN ": %zu", len);
-        snprintf(hdr[i][4], 96, CS_HDR_DATA_CRC ": %08" PRIx32, ec_crc32c(data[i], len));
+        snprintf(targets[i], sizeof(targets[i]), "%s%s/%d", CN_ROUTE_CS_FRAGMENT, group, i);
+        snprintf(hdr[i][0], 96, CN_HDR_K ": %d", k);
+        snprintf(hdr[i][1], 96, CN_HDR_M ": %d", m);
+        snprintf(hdr[i][2], 96, CN_HDR_UNIT ": %s", unit);
+        snprintf(hdr[i][3], 96, CN_HDR_DATA_LEN ": %zu", len);
+        snprintf(hdr[i][4], 96, CN_HDR_DATA_CRC ": %08" PRIx32, ec_crc32c(data[i], len));
         for (int h = 0; h < 5; h++)
             hdrs[i][h] = hdr[i][h];
         hdrs[i][5] = NULL;
@@ -236,7 +236,7 @@ int main(int argc, char **argv)
     const char *hdrs[9] = {NULL};
 
     if (strcmp(cmd, "put") == 0 && (argc == 10 || argc == 11)) {
-        snprintf(target, sizeof(target), "%s%s/%s", CS_API_FRAGMENT, argv[4], argv[5]);
+        snprintf(target, sizeof(target), "%s%s/%s", CN_ROUTE_CS_FRAGMENT, argv[4], argv[5]);
         size_t len;
         uint8_t *data = read_all(argv[9], &len);
         if (data == NULL)
@@ -244,11 +244,11 @@ int main(int argc, char **argv)
         uint32_t crc = ec_crc32c(data, len);
         free(data);
         const char *mode = argc == 11 ? argv[10] : "crc";
-        snprintf(h[0], sizeof(h[0]), CS_HDR_K ": %s", argv[6]);
-        snprintf(h[1], sizeof(h[1]), CS_HDR_M ": %s", argv[7]);
-        snprintf(h[2], sizeof(h[2]), CS_HDR_UNIT ": %s", argv[8]);
-        snprintf(h[3], sizeof(h[3]), CS_HDR_DATA_LEN ": %zu", len);
-        snprintf(h[4], sizeof(h[4]), CS_HDR_DATA_CRC ": %08" PRIx32,
+        snprintf(h[0], sizeof(h[0]), CN_HDR_K ": %s", argv[6]);
+        snprintf(h[1], sizeof(h[1]), CN_HDR_M ": %s", argv[7]);
+        snprintf(h[2], sizeof(h[2]), CN_HDR_UNIT ": %s", argv[8]);
+        snprintf(h[3], sizeof(h[3]), CN_HDR_DATA_LEN ": %zu", len);
+        snprintf(h[4], sizeof(h[4]), CN_HDR_DATA_CRC ": %08" PRIx32,
                  strcmp(mode, "badcrc") == 0 ? crc ^ 1 : crc);
         for (int i = 0; i < 4; i++)
             hdrs[i] = h[i];
@@ -264,7 +264,7 @@ int main(int argc, char **argv)
         fclose(f);
         result = finish(rc, &resp);
     } else if (strcmp(cmd, "get") == 0 && (argc == 7 || argc == 9)) {
-        snprintf(target, sizeof(target), "%s%s/%s", CS_API_FRAGMENT, argv[4], argv[5]);
+        snprintf(target, sizeof(target), "%s%s/%s", CN_ROUTE_CS_FRAGMENT, argv[4], argv[5]);
         if (argc == 9) {
             uint64_t off = strtoull(argv[7], NULL, 10), len = strtoull(argv[8], NULL, 10);
             snprintf(h[0], sizeof(h[0]), "Range: bytes=%" PRIu64 "-%" PRIu64, off, off + len - 1);
@@ -280,7 +280,7 @@ int main(int argc, char **argv)
             rc = CAIRN_E_IO;
         result = finish(rc, &resp);
     } else if ((strcmp(cmd, "head") == 0 || strcmp(cmd, "delete") == 0) && argc == 6) {
-        snprintf(target, sizeof(target), "%s%s/%s", CS_API_FRAGMENT, argv[4], argv[5]);
+        snprintf(target, sizeof(target), "%s%s/%s", CN_ROUTE_CS_FRAGMENT, argv[4], argv[5]);
         req.method = strcmp(cmd, "head") == 0 ? "HEAD" : "DELETE";
         rc = cn_http_client_do(client, &req, &resp);
         result = finish(rc, &resp);
@@ -326,7 +326,7 @@ int main(int argc, char **argv)
         size_t blen = chunk__rebuild_request__get_packed_size(&msg);
         uint8_t *body = malloc(blen);
         chunk__rebuild_request__pack(&msg, body);
-        snprintf(target, sizeof(target), "%s", CS_API_REBUILD);
+        snprintf(target, sizeof(target), "%s", CN_ROUTE_CS_REBUILD);
         req.method = "POST";
         req.body = body;
         req.body_len = blen;

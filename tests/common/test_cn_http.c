@@ -286,7 +286,7 @@ START_TEST(test_auth_accept_refuse)
     ck_assert_str_eq(cn_http_response_header(&r, "x-q"), "a b");
     ck_assert_str_eq(cn_http_response_header(&r, "X-Target"), "/echo/x?q=a%20b");
     ck_assert_str_eq(cn_http_response_header(&r, "X-Path"), "/echo/x");
-    const char *rid = cn_http_response_header(&r, CN_HTTP_HDR_REQUEST_ID);
+    const char *rid = cn_http_response_header(&r, CN_HDR_REQUEST_ID);
     ck_assert_ptr_nonnull(rid);
     ck_assert_uint_eq(strlen(rid), 16);
     cn_http_response_clear(&r);
@@ -339,7 +339,7 @@ START_TEST(test_auth_accept_refuse)
     /* unsigned, wrongly signed: 401 and the handler never runs */
     ck_assert_int_eq(do_simple(anon, "PUT", "/echo/x", "hello", 5, &r), 0);
     ck_assert_int_eq(r.status, 401);
-    ck_assert_ptr_nonnull(cn_http_response_header(&r, CN_HTTP_HDR_REQUEST_ID));
+    ck_assert_ptr_nonnull(cn_http_response_header(&r, CN_HDR_REQUEST_ID));
     cn_http_response_clear(&r);
     ck_assert_int_eq(do_simple(wrong, "PUT", "/echo/x", "hello", 5, &r), 0);
     ck_assert_int_eq(r.status, 401);
@@ -373,7 +373,7 @@ START_TEST(test_auth_accept_refuse)
     struct cn_http_request q = {
         .method = "GET", .base_url = base_url, .target = "/metrics", .request_id = "trace-42"};
     ck_assert_int_eq(cn_http_client_do(anon, &q, &r), 0);
-    ck_assert_str_eq(cn_http_response_header(&r, CN_HTTP_HDR_REQUEST_ID), "trace-42");
+    ck_assert_str_eq(cn_http_response_header(&r, CN_HDR_REQUEST_ID), "trace-42");
     cn_http_response_clear(&r);
 
     cn_http_client_free(good);
@@ -393,9 +393,9 @@ START_TEST(test_tampered_body)
     struct cn_auth_headers ah;
     ck_assert_int_eq(cn_auth_sign(auth, "PUT", "/sink/t", cn_wall_s(), hex, &ah), 0);
     char h1[128], h2[128], h3[160];
-    snprintf(h1, sizeof(h1), "%s: %s", CN_AUTH_HDR_DATE, ah.date);
-    snprintf(h2, sizeof(h2), "%s: %s", CN_AUTH_HDR_BODY, ah.body_sha256);
-    snprintf(h3, sizeof(h3), "%s: %s", CN_AUTH_HDR_AUTH, ah.auth);
+    snprintf(h1, sizeof(h1), "%s: %s", CN_HDR_DATE, ah.date);
+    snprintf(h2, sizeof(h2), "%s: %s", CN_HDR_BODY_HASH, ah.body_sha256);
+    snprintf(h3, sizeof(h3), "%s: %s", CN_HDR_AUTH, ah.auth);
     const char *hdrs[] = {h1, h2, h3, NULL};
     struct cn_http_request q = {.method = "PUT",
                                 .base_url = base_url,

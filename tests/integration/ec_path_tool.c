@@ -17,7 +17,6 @@
 #include "gw_data.h"
 #include "md_client.h"
 #include "md_cmd.h"
-#include "md_query.h"
 
 #include <inttypes.h>
 #include <stdio.h>

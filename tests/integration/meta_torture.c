@@ -17,7 +17,6 @@
 #include "lincheck.h"
 #include "md_client.h"
 #include "md_cmd.h"
-#include "md_query.h"
 
 #include <inttypes.h>
 #include <pthread.h>

@@ -57,14 +57,37 @@ struct Md__QueryResult;
 int md_client_get_group(struct md_client *c, const uint8_t group_id[16],
                         struct Md__QueryResult **out);
 
-/* GETs target (e.g. "/v1/place?count=6") from the leader. On success *body
- * is the malloc'ed, NUL-terminated response body. Same errors as above. */
-int md_client_get(struct md_client *c, const char *target, char **body, size_t *len);
+/* One chunkserver the leader chose for a new chunk group. */
+struct md_placement {
+    uint64_t id;
+    char address[128]; /* "host:port" */
+};
 
-/* POSTs body to target on the leader (e.g. "/v1/heartbeat"). On success
- * *result is the malloc'ed response body. Same errors as above. */
-int md_client_post(struct md_client *c, const char *target, const void *body, size_t len,
-                   uint8_t **result, size_t *result_len);
+/* Asks the leader for count chunkservers on distinct hosts for a new chunk
+ * group (at least min when fewer are alive), none of the n_exclude ids in
+ * exclude. out has room for count entries; *n_out receives how many were
+ * given (0 < *n_out <= count). Errors as md_client_read, CAIRN_E_INVAL for
+ * count 0 or above 64. */
+int md_client_place(struct md_client *c, uint32_t count, uint32_t min, const uint64_t *exclude,
+                    size_t n_exclude, struct md_placement *out, uint32_t *n_out);
+
+/* Tells the leader's repair queue that fragment index of group, on
+ * chunkserver cs, was read or scrubbed bad. Errors as md_client_read. */
+int md_client_report_damage(struct md_client *c, const uint8_t group_id[16], uint32_t index,
+                            uint64_t cs);
+
+/* Asks the leader to rescan for repairs now (group_id NULL) or to repair one
+ * group first. Errors as md_client_read. */
+int md_client_repair(struct md_client *c, const uint8_t *group_id);
+
+/* The leader's chunkserver and repair-queue lines (docs/operations.md). On
+ * success *body is malloc'ed and NUL-terminated. Errors as md_client_read. */
+int md_client_cluster(struct md_client *c, char **body, size_t *len);
+
+/* Sends a packed cl.Heartbeat to the leader; on success *reply is the
+ * malloc'ed packed cl.HeartbeatReply. Errors as md_client_read. */
+int md_client_heartbeat(struct md_client *c, const void *hb, size_t len, uint8_t **reply,
+                        size_t *reply_len);
 
 /* Base URL of the replica believed to be the leader now. */
 const char *md_client_leader(const struct md_client *c);

@@ -1,6 +1,7 @@
 #include "md_client.h"
 
 #include "cn_error.h"
+#include "cn_wire.h"
 #include "cn_http_client.h"
 #include "cn_log.h"
 #include "cn_util.h"
@@ -87,7 +88,7 @@ void md_client_prefer(struct md_client *c, const char *url)
 /* Points c->leader at the hinted URL if it is one of ours; else moves on. */
 static int follow_hint(struct md_client *c, const struct cn_http_response *resp)
 {
-    const char *url = cn_http_response_header(resp, "X-Cairn-Leader-Url");
+    const char *url = cn_http_response_header(resp, CN_HDR_LEADER_URL);
     if (url) {
         for (size_t i = 0; i < c->n; i++) {
             if (strcmp(c->replicas[i], url) == 0 && i != c->leader) {
@@ -134,8 +135,9 @@ static int call(struct md_client *c, const char *method, const char *target,
             /* The request itself is wrong: retrying will not help. */
             CN_WARN("md-client", "%s refused: %d %s", target, resp.status,
                     resp.body ? resp.body : "");
+            int refused = resp.status == 401 ? CAIRN_E_AUTH : CAIRN_E_INVAL;
             cn_http_response_clear(&resp);
-            return resp.status == 401 ? CAIRN_E_AUTH : CAIRN_E_INVAL;
+            return refused;
         } else {
             last = rc ? rc : CAIRN_E_UNAVAIL;
             c->leader = (c->leader + 1) % c->n;
@@ -146,7 +148,9 @@ static int call(struct md_client *c, const char *method, const char *target,
         if (!hinted && ++misses % c->n == 0)
             cn_sleep_ms(misses / c->n < 5 ? 20 * (int64_t)(misses / c->n) : 100);
     }
-    return last == CAIRN_E_NOTLEADER || last == CAIRN_E_UNAVAIL ? CAIRN_E_TIMEOUT : last;
+    /* Whatever the last attempt saw (no leader, refused or dropped connections,
+     * a slow answer), nobody applied it before the deadline. */
+    return last == CAIRN_E_NOMEM ? last : CAIRN_E_TIMEOUT;
 }
 
 int md_client_command(struct md_client *c, uint64_t seq, const void *cmd, size_t len,
@@ -155,10 +159,10 @@ int md_client_command(struct md_client *c, uint64_t seq, const void *cmd, size_t
     if (!c || !cmd || len == 0 || seq == 0)
         return CAIRN_E_INVAL;
     char h1[48], h2[48];
-    snprintf(h1, sizeof(h1), "X-Cairn-Client: %" PRIu64, c->id);
-    snprintf(h2, sizeof(h2), "X-Cairn-Seq: %" PRIu64, seq);
+    snprintf(h1, sizeof(h1), CN_HDR_CLIENT ": %" PRIu64, c->id);
+    snprintf(h2, sizeof(h2), CN_HDR_SEQ ": %" PRIu64, seq);
     const char *headers[] = {h1, h2, "Content-Type: application/x-protobuf", NULL};
-    return call(c, "POST", "/v1/cmd", headers, cmd, len, result, result_len);
+    return call(c, "POST", CN_ROUTE_MD_CMD, headers, cmd, len, result, result_len);
 }
 
 int md_client_read(struct md_client *c, const void *query, size_t len, uint8_t **result,
@@ -167,11 +171,11 @@ int md_client_read(struct md_client *c, const void *query, size_t len, uint8_t *
     if (!c || (!query && len))
         return CAIRN_E_INVAL;
     const char *headers[] = {"Content-Type: application/x-protobuf", NULL};
-    return call(c, "POST", "/v1/read", headers, query, len, result, result_len);
+    return call(c, "POST", CN_ROUTE_MD_READ, headers, query, len, result, result_len);
 }
 
-int md_client_post(struct md_client *c, const char *target, const void *body, size_t len,
-                   uint8_t **result, size_t *result_len)
+static int post(struct md_client *c, const char *target, const void *body, size_t len,
+                uint8_t **result, size_t *result_len)
 {
     if (!c || !target)
         return CAIRN_E_INVAL;
@@ -179,11 +183,69 @@ int md_client_post(struct md_client *c, const char *target, const void *body, si
     return call(c, "POST", target, headers, body, len, result, result_len);
 }
 
-int md_client_get(struct md_client *c, const char *target, char **body, size_t *len)
+/* POST with an empty body whose answer carries nothing. */
+static int post_empty(struct md_client *c, const char *target)
 {
-    if (!c || !target)
+    uint8_t *res = NULL;
+    size_t rlen = 0;
+    int rc = post(c, target, "", 0, &res, &rlen);
+    free(res);
+    return rc;
+}
+
+int md_client_place(struct md_client *c, uint32_t count, uint32_t min, const uint64_t *exclude,
+                    size_t n_exclude, struct md_placement *out, uint32_t *n_out)
+{
+    char target[CN_WIRE_TARGET_MAX];
+    if (!c || count == 0 || count > 64 || min > count ||
+        cn_wire_place_target(target, sizeof(target), count, min ? min : count, exclude, n_exclude) != 0)
         return CAIRN_E_INVAL;
-    return call(c, "GET", target, NULL, NULL, 0, (uint8_t **)body, len);
+    char *body = NULL;
+    size_t blen;
+    int rc = call(c, "GET", target, NULL, NULL, 0, (uint8_t **)&body, &blen);
+    if (rc != 0)
+        return rc;
+    uint32_t got = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(body, "\n", &save); line && got < count;
+         line = strtok_r(NULL, "\n", &save)) {
+        struct md_placement *pl = &out[got];
+        if (sscanf(line, "%" SCNu64 " %127s", &pl->id, pl->address) == 2)
+            got++;
+    }
+    free(body);
+    *n_out = got;
+    return got > 0 ? 0 : CAIRN_E_PROTO;
+}
+
+int md_client_report_damage(struct md_client *c, const uint8_t group_id[16], uint32_t index,
+                            uint64_t cs)
+{
+    char target[CN_WIRE_TARGET_MAX];
+    if (!c || !group_id || cn_wire_damage_target(target, sizeof(target), group_id, index, cs) != 0)
+        return CAIRN_E_INVAL;
+    return post_empty(c, target);
+}
+
+int md_client_repair(struct md_client *c, const uint8_t *group_id)
+{
+    char target[CN_WIRE_TARGET_MAX];
+    if (!c || cn_wire_repair_target(target, sizeof(target), group_id) != 0)
+        return CAIRN_E_INVAL;
+    return post_empty(c, target);
+}
+
+int md_client_cluster(struct md_client *c, char **body, size_t *len)
+{
+    if (!c)
+        return CAIRN_E_INVAL;
+    return call(c, "GET", CN_ROUTE_MD_CLUSTER, NULL, NULL, 0, (uint8_t **)body, len);
+}
+
+int md_client_heartbeat(struct md_client *c, const void *hb, size_t len, uint8_t **reply,
+                        size_t *reply_len)
+{
+    return post(c, CN_ROUTE_MD_HEARTBEAT, hb, len, reply, reply_len);
 }
 
 int md_client_get_group(struct md_client *c, const uint8_t group_id[16], Md__QueryResult **out)

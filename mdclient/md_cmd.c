@@ -1,5 +1,5 @@
 #include "md_cmd.h"
-#include "md_txn.h"
+#include "cn_util.h"
 #include "cn_error.h"
 
 #include <stdlib.h>
@@ -14,7 +14,7 @@ static int pack_cmd(uint64_t client_id, uint64_t seq, Md__Command *c, uint8_t **
 {
     c->client_id = client_id;
     c->seq = seq;
-    return md_pack(&c->base, out, outlen);
+    return cn_pb_pack(&c->base, out, outlen);
 }
 
 /* Protobuf views of caller descriptions, valid while the descs live. */
@@ -532,7 +532,7 @@ int md_result_status(const void *buf, size_t len, int *reason)
         Md__Query q_ = MD__QUERY__INIT;                                                            \
         q_.q_case = case_;                                                                         \
         q_.field = &(msg);                                                                         \
-        return md_pack(&q_.base, out, outlen);                                                     \
+        return cn_pb_pack(&q_.base, out, outlen);                                                     \
     } while (0)
 
 int md_q_get_object(const char *bucket, const char *key, uint8_t **out, size_t *outlen)
