@@ -590,7 +590,9 @@ static void drop_staged_headers(struct cn_http_req *req)
     req->hdrs_tail = &req->hdrs;
 }
 
-static int fail(struct cn_http_req *req, int err)
+/* Stops the request and answers it with err's status if nothing was sent
+ * yet (when even that fails, the connection is closed without an answer). */
+static void fail(struct cn_http_req *req, int err)
 {
     req->stopped = 1;
     if (!req->responded) {
@@ -599,11 +601,9 @@ static int fail(struct cn_http_req *req, int err)
             /* the handler's staged headers may be what failed: send the error
              * without them */
             drop_staged_headers(req);
-            if (cn_http_respond_error(req, status, cairn_strerror(err)) < 0)
-                return -1;
+            cn_http_respond_error(req, status, cairn_strerror(err));
         }
     }
-    return 0;
 }
 
 static enum MHD_Result queue(struct cn_http_req *req)
@@ -616,19 +616,16 @@ static enum MHD_Result queue(struct cn_http_req *req)
     return r;
 }
 
+/* A present Content-Length must be all digits and fit int64_t. Returns 0
+ * (*out set when present) or CAIRN_E_PROTO. */
 static int parse_content_length(const char *v, int64_t *out)
 {
+    uint64_t n;
     if (!v)
         return 0;
-    int64_t n = 0;
-    if (!*v)
-        return -1;
-    for (const char *p = v; *p; p++) {
-        if (*p < '0' || *p > '9' || n > (INT64_MAX - 9) / 10)
-            return -1;
-        n = n * 10 + (*p - '0');
-    }
-    *out = n;
+    if (cn_parse_u64(v, INT64_MAX, &n) != 0)
+        return CAIRN_E_PROTO;
+    *out = (int64_t)n;
     return 0;
 }
 

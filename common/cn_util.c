@@ -64,7 +64,7 @@ char *cn_hex_encode(const void *data, size_t len, char *out)
     return out;
 }
 
-static int hex_value(char c)
+int cn_hex_digit(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -72,7 +72,7 @@ static int hex_value(char c)
         return c - 'a' + 10;
     if (c >= 'A' && c <= 'F')
         return c - 'A' + 10;
-    return -1;
+    return CAIRN_E_INVAL;
 }
 
 int cn_hex_decode(const char *hex, void *out, size_t len)
@@ -81,7 +81,7 @@ int cn_hex_decode(const char *hex, void *out, size_t len)
     for (size_t i = 0; i < len; i++) {
         if (!hex[2 * i] || !hex[2 * i + 1])
             return CAIRN_E_INVAL;
-        int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+        int hi = cn_hex_digit(hex[2 * i]), lo = cn_hex_digit(hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return CAIRN_E_INVAL;
         p[i] = (unsigned char)(hi << 4 | lo);
@@ -297,4 +297,24 @@ int cn_parse_u64(const char *s, uint64_t max, uint64_t *out)
         return CAIRN_E_INVAL;
     *out = v;
     return 0;
+}
+
+struct timespec cn_deadline_us(clockid_t clock, int64_t us)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    if (us < 0)
+        us = 0;
+    ts.tv_sec += (time_t)(us / 1000000);
+    ts.tv_nsec += (long)(us % 1000000) * 1000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+struct timespec cn_deadline_ms(clockid_t clock, int64_t ms)
+{
+    return cn_deadline_us(clock, ms * 1000);
 }

@@ -7,6 +7,7 @@
 #include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Milliseconds on CLOCK_MONOTONIC (never jumps; use for timeouts, leases). */
 int64_t cn_mono_ms(void);
@@ -17,6 +18,12 @@ int64_t cn_mono_us(void);
 int64_t cn_wall_s(void);
 /* Milliseconds since the Unix epoch on CLOCK_REALTIME. */
 int64_t cn_wall_ms(void);
+/* The absolute time `us` microseconds from now on `clock`, for
+ * pthread_cond_timedwait (a condition variable whose clock attribute is
+ * `clock`: CLOCK_MONOTONIC for timeouts, never the wall clock). */
+struct timespec cn_deadline_us(clockid_t clock, int64_t us);
+/* The same, `ms` milliseconds from now. */
+struct timespec cn_deadline_ms(clockid_t clock, int64_t ms);
 /* Sleeps for ms milliseconds (restarts after signals). */
 void cn_sleep_ms(int64_t ms);
 
@@ -26,6 +33,8 @@ char *cn_hex_encode(const void *data, size_t len, char *out);
 /* Decodes exactly 2*len hex digits (either case) from hex into out[len].
  * Returns 0, or CAIRN_E_INVAL if hex is shorter, longer or not hex. */
 int cn_hex_decode(const char *hex, void *out, size_t len);
+/* The value 0..15 of one hex digit (either case), or CAIRN_E_INVAL. */
+int cn_hex_digit(int c);
 
 /* Strict decimal: the whole of s is 1..20 digits and the value is <= max.
  * Returns 0 (*out set), or CAIRN_E_INVAL (NULL, empty, a non-digit,

@@ -50,5 +50,5 @@ long ec_crc_blocks_verify(const void *buf, size_t len, uint32_t block, const uin
         if (ec_crc32c(p + off, l) != crcs[i])
             return (long)i;
     }
-    return -1;
+    return EC_CRC_ALL_GOOD;
 }

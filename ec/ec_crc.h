@@ -23,8 +23,11 @@ size_t ec_crc_block_count(uint64_t len, uint32_t block);
 /* Writes one CRC per block of buf[0..len) into out[0..ec_crc_block_count-1]. */
 void ec_crc_blocks(const void *buf, size_t len, uint32_t block, uint32_t *out);
 
-/* Checks buf[0..len) against per-block CRCs. Returns -1 if all match, else the
- * index of the first bad block. */
+/* ec_crc_blocks_verify's answer when every block matches. */
+#define EC_CRC_ALL_GOOD (-1L)
+
+/* Checks buf[0..len) against per-block CRCs. Returns EC_CRC_ALL_GOOD if all
+ * match, else the index of the first bad block. */
 long ec_crc_blocks_verify(const void *buf, size_t len, uint32_t block, const uint32_t *crcs);
 
 #endif

@@ -999,14 +999,7 @@ struct md_repair {
 
 static void cv_wait_ms(struct md_repair *r, int64_t ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
+    struct timespec ts = cn_deadline_ms(CLOCK_MONOTONIC, ms);
     pthread_cond_timedwait(&r->cv, &r->mu, &ts);
 }
 

@@ -1,15 +1,15 @@
-/* md_server: one cairn-meta replica — the Paxos core (paxos.h) driven by the
- * real network, clock and LevelDB, with the state machine (md_sm.h) applied
- * to the same store.
+/* md_server: one cairn-meta replica — the single-threaded replica logic
+ * (md_replica.h: Paxos core, state machine, Paxos log, snapshot install)
+ * driven by the real network, clock and LevelDB.
  *
- * Threads:
- *   - the core thread owns struct paxos, the state machine and every store
- *     write; it drains an event queue (received messages, client commands,
- *     reads, installed snapshots), ticks the core, and turns the core's
- *     persist records into one synced LevelDB write per round before telling
- *     the core they are durable (so one fsync covers every record of a round);
- *   - HTTP handler threads (cn_http_server) decode requests into events and
- *     wait for their outcome with a timeout;
+ * Threads (md_server.c):
+ *   - the core thread owns the md_replica and every state-machine write; it
+ *     drains an event queue (received messages, client commands, reads,
+ *     installed snapshots, "persisted" notices) and ticks the replica;
+ *   - the persist thread writes each round's Paxos records with one fsync
+ *     (group commit) and posts "persisted" back to the core;
+ *   - HTTP handler threads (md_handlers.c, over cn_http_server) decode
+ *     requests into events and wait for their outcome with a timeout;
  *   - one sender thread per peer drains a bounded queue of encoded messages,
  *     several per POST; a full queue drops messages (Paxos tolerates loss);
  *   - a snapshot sender thread, started on demand;

@@ -61,7 +61,7 @@ int md_key_prefix_end(struct md_key *k)
     while (k->n && k->b[k->n - 1] == 0xff)
         k->n--;
     if (!k->n)
-        return -1;
+        return CAIRN_E_RANGE;
     k->b[k->n - 1]++;
     return 0;
 }

@@ -54,7 +54,7 @@ uint32_t md_get_be32(const unsigned char *p);
 uint64_t md_get_be64(const unsigned char *p);
 /* Smallest key greater than every key beginning with k (k grows by nothing:
  * trailing 0xff bytes are dropped and the last byte incremented). Returns 0,
- * or -1 when no such key exists (k is all 0xff). */
+ * or CAIRN_E_RANGE when no such key exists (k is all 0xff). */
 int md_key_prefix_end(struct md_key *k);
 
 /* Validation shared by commands and queries. */

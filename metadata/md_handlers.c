@@ -1,0 +1,667 @@
+/* cairn-meta's HTTP API (md_server.h lists the routes): each handler turns a
+ * request into an event for the core thread and waits for its outcome, or
+ * answers from the store or the leader's soft state. */
+#include "md_server_int.h"
+
+#include "cluster.pb-c.h"
+#include "cn_error.h"
+#include "cn_http_server.h"
+#include "cn_log.h"
+#include "cn_util.h"
+#include "cn_wire.h"
+#include "md_place.h"
+#include "md_query.h"
+#include "md_repair.h"
+#include "md_sm.h"
+#include "paxos.pb-c.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LOG MD_LOG
+
+/* -------------------------------------------------------------- handlers -- */
+static int respond_not_leader(struct cn_http_req *req, struct md_server *s, uint32_t leader)
+{
+    char id[16];
+    snprintf(id, sizeof(id), "%u", leader);
+    cn_http_resp_header(req, CN_HDR_LEADER, id);
+    const char *url = leader ? md_server_peer_url(s, leader) : NULL;
+    if (url)
+        cn_http_resp_header(req, CN_HDR_LEADER_URL, url);
+    return cn_http_respond_error(req, 421, "not the leader");
+}
+
+static int respond_status(struct cn_http_req *req, struct md_server *s, int status, uint32_t leader)
+{
+    if (status == CAIRN_E_NOTLEADER)
+        return respond_not_leader(req, s, leader);
+    return cn_http_respond_error(req, cn_http_status_for_error(status), cairn_strerror(status));
+}
+
+static int buffer_begin(struct cn_http_req *req, void *cls)
+{
+    (void)cls;
+    return cn_http_req_buffer_body(req, MD_MAX_CMD_BODY);
+}
+
+static int msg_begin(struct cn_http_req *req, void *cls)
+{
+    (void)cls;
+    return cn_http_req_buffer_body(req, MD_MAX_MSG_BODY);
+}
+
+/* POST /paxos/msg: framed px.Msg messages. */
+static int msg_end(struct cn_http_req *req, void *cls)
+{
+    struct md_server *s = cls;
+    size_t len;
+    const uint8_t *body = cn_http_req_body(req, &len);
+    size_t off = 0;
+    while (off + 4 <= len) {
+        size_t n = (size_t)body[off] << 24 | (size_t)body[off + 1] << 16 |
+                   (size_t)body[off + 2] << 8 | body[off + 3];
+        off += 4;
+        if (n > len - off)
+            return cn_http_respond_error(req, 400, "truncated message frame");
+        Px__Msg *pm = px__msg__unpack(NULL, n, body + off);
+        off += n;
+        if (!pm)
+            return cn_http_respond_error(req, 400, "malformed message");
+        struct md_event *e = calloc(1, sizeof(*e));
+        if (!e) {
+            px__msg__free_unpacked(pm, NULL);
+            return CAIRN_E_NOMEM;
+        }
+        e->type = MD_EV_MSG;
+        e->msg.type = pm->type;
+        e->msg.from = pm->from;
+        e->msg.ballot = pm->ballot;
+        e->msg.commit = pm->commit;
+        e->msg.match = pm->match;
+        e->msg.read_seq = pm->read_seq;
+        e->msg.ok = pm->ok;
+        e->msg.n_entries = (uint32_t)pm->n_entries;
+        size_t total = 0;
+        for (size_t i = 0; i < pm->n_entries; i++)
+            total += pm->entries[i]->value.len;
+        if (pm->n_entries) {
+            e->entries = calloc(pm->n_entries, sizeof(*e->entries));
+            e->blob = malloc(total ? total : 1);
+            if (!e->entries || !e->blob) {
+                px__msg__free_unpacked(pm, NULL);
+                md_event_free(e);
+                return CAIRN_E_NOMEM;
+            }
+            size_t boff = 0;
+            for (size_t i = 0; i < pm->n_entries; i++) {
+                const Px__Entry *pe = pm->entries[i];
+                e->entries[i].slot = pe->slot;
+                e->entries[i].ballot = pe->ballot;
+                e->entries[i].len = (uint32_t)pe->value.len;
+                memcpy(e->blob + boff, pe->value.data, pe->value.len);
+                e->entries[i].data = e->blob + boff;
+                boff += pe->value.len;
+            }
+        }
+        e->msg.entries = e->entries;
+        px__msg__free_unpacked(pm, NULL);
+        md_server_post(s, e); /* a full queue drops the message, as the network may */
+    }
+    return cn_http_respond(req, 204, NULL, NULL, 0);
+}
+
+/* POST /v1/cmd */
+static int cmd_end(struct cn_http_req *req, void *cls)
+{
+    struct md_server *s = cls;
+    uint64_t client_id, seq;
+    if (cn_parse_u64(cn_http_req_header(req, CN_HDR_CLIENT), UINT64_MAX, &client_id) ||
+        cn_parse_u64(cn_http_req_header(req, CN_HDR_SEQ), UINT64_MAX, &seq) || client_id == 0)
+        return cn_http_respond_error(req, 400, CN_HDR_CLIENT " and " CN_HDR_SEQ " are required");
+    size_t len;
+    const void *body = cn_http_req_body(req, &len);
+    if (len == 0)
+        return cn_http_respond_error(req, 400, "empty command");
+    struct md_waiter *w = md_server_submit(s, client_id, seq, body, len);
+    if (!w)
+        return CAIRN_E_NOMEM;
+    int rc;
+    if (!md_waiter_wait(w, (int64_t)s->cfg.request_timeout_ms))
+        rc =
+            cn_http_respond_error(req, 504, "command not applied in time; retry with the same seq");
+    else if (w->status != 0)
+        rc = respond_status(req, s, w->status, w->leader);
+    else
+        rc = cn_http_respond(req, 200, "application/x-protobuf", w->result, w->result_len);
+    md_waiter_put(w);
+    return rc;
+}
+
+/* POST /v1/read */
+static int read_end(struct cn_http_req *req, void *cls)
+{
+    struct md_server *s = cls;
+    size_t len;
+    const void *body = cn_http_req_body(req, &len);
+    struct md_event *e = calloc(1, sizeof(*e));
+    struct md_waiter *w = md_waiter_new();
+    if (!e || !w) {
+        free(e);
+        if (w) {
+            md_waiter_put(w);
+            md_waiter_put(w);
+        }
+        return CAIRN_E_NOMEM;
+    }
+    e->type = MD_EV_READ;
+    e->w = w;
+    md_server_post(s, e);
+    int rc;
+    if (!md_waiter_wait(w, (int64_t)s->cfg.request_timeout_ms)) {
+        rc = cn_http_respond_error(req, 504, "read not confirmed in time");
+    } else if (w->status != 0) {
+        rc = respond_status(req, s, w->status, w->leader);
+    } else {
+        uint8_t *out = NULL;
+        size_t outlen = 0;
+        int qrc = md_query(s->store, body, len, &out, &outlen);
+        s->m_reads++;
+        if (qrc != 0)
+            rc = cn_http_respond_error(req, 500, cairn_strerror(qrc));
+        else
+            rc = cn_http_respond(req, 200, "application/x-protobuf", out, outlen);
+        free(out);
+    }
+    md_waiter_put(w);
+    return rc;
+}
+
+/* POST /paxos/snapshot: the body goes to a file, then the core installs it. */
+struct snap_in {
+    FILE *f;
+    char path[4096];
+};
+
+static int snap_begin(struct cn_http_req *req, void *cls)
+{
+    struct md_server *s = cls;
+    if (atomic_exchange(&s->snap_receiving, 1))
+        return cn_http_respond_error(req, 503, "a snapshot is already being received");
+    struct snap_in *si = calloc(1, sizeof(*si));
+    if (!si) {
+        atomic_store(&s->snap_receiving, 0);
+        return CAIRN_E_NOMEM;
+    }
+    snprintf(si->path, sizeof(si->path), "%s/snapshot-in.tmp", s->data_dir);
+    si->f = fopen(si->path, "w+b");
+    if (!si->f) {
+        free(si);
+        atomic_store(&s->snap_receiving, 0);
+        return CAIRN_E_IO;
+    }
+    cn_http_req_set_data(req, si);
+    return 0;
+}
+
+static int snap_body(struct cn_http_req *req, const void *data, size_t len, void *cls)
+{
+    struct snap_in *si = cn_http_req_data(req);
+    return fwrite(data, 1, len, si->f) == len ? 0 : CAIRN_E_IO;
+}
+
+static int snap_end(struct cn_http_req *req, void *cls)
+{
+    struct md_server *s = cls;
+    struct snap_in *si = cn_http_req_data(req);
+    uint64_t from, slot;
+    if (cn_parse_u64(cn_http_req_header(req, CN_HDR_FROM), UINT64_MAX, &from) ||
+        cn_parse_u64(cn_http_req_header(req, CN_HDR_SNAPSHOT_SLOT), UINT64_MAX, &slot))
+        return cn_http_respond_error(req, 400,
+                                     CN_HDR_FROM " and " CN_HDR_SNAPSHOT_SLOT " required");
+    if (fflush(si->f) != 0)
+        return CAIRN_E_IO;
+    struct md_event *e = calloc(1, sizeof(*e));
+    struct md_waiter *w = md_waiter_new();
+    char *path = strdup(si->path);
+    if (!e || !w || !path) {
+        free(e);
+        free(path);
+        if (w) {
+            md_waiter_put(w);
+            md_waiter_put(w);
+        }
+        return CAIRN_E_NOMEM;
+    }
+    e->type = MD_EV_SNAPSHOT;
+    e->from = (uint32_t)from;
+    e->seq = slot;
+    e->path = path;
+    e->w = w;
+    md_server_post(s, e);
+    int rc;
+    if (!md_waiter_wait(w, MD_SNAPSHOT_TIMEOUT))
+        rc = cn_http_respond_error(req, 504, "snapshot not installed in time");
+    else if (w->status == CAIRN_E_EXISTS)
+        rc = cn_http_respond_error(req, 409, "snapshot not needed");
+    else if (w->status != 0)
+        rc = cn_http_respond_error(req, 500, cairn_strerror(w->status));
+    else
+        rc = cn_http_respond(req, 204, NULL, NULL, 0);
+    md_waiter_put(w);
+    return rc;
+}
+
+static void snap_done(struct cn_http_req *req, int ok, void *cls)
+{
+    struct md_server *s = cls;
+    struct snap_in *si = cn_http_req_data(req);
+    if (!si)
+        return;
+    fclose(si->f);
+    unlink(si->path);
+    free(si);
+    atomic_store(&s->snap_receiving, 0);
+}
+
+/* POST /v1/heartbeat: a chunkserver says it is alive (leader only). */
+static int heartbeat_end(struct cn_http_req *req, void *cls)
+{
+    struct md_server *s = cls;
+    if (s->leader_since_ms < 0) {
+        return respond_not_leader(req, s, md_server_known_leader(s));
+    }
+    size_t len;
+    const uint8_t *body = cn_http_req_body(req, &len);
+    Cl__Heartbeat *hb = cl__heartbeat__unpack(NULL, len, body);
+    if (!hb || hb->id == 0) {
+        if (hb)
+            cl__heartbeat__free_unpacked(hb, NULL);
+        return cn_http_respond_error(req, 400, "malformed heartbeat");
+    }
+    md_live_heard(s->live, hb->id, hb->capacity, hb->free, cn_mono_ms());
+    /* Is it registered in the replicated state? */
+    int known = 0;
+    Md__QueryResult *r = NULL;
+    if (md_query_chunkservers(s->store, &r) == 0) {
+        for (size_t j = 0; j < r->n_chunkservers; j++)
+            known |= r->chunkservers[j]->id == hb->id &&
+                     strcmp(r->chunkservers[j]->address, hb->address) == 0;
+        md_query_result_free(r);
+    }
+    Cl__HeartbeatReply rep = CL__HEARTBEAT_REPLY__INIT;
+    rep.register_ = !known;
+    rep.down_after_ms = s->cfg.down_after_ms;
+
+    /* Garbage collection: the fragments of deleted or overwritten objects
+     * that this chunkserver holds (at most 256 entries a heartbeat). */
+    Md__ListGarbageQ lq = MD__LIST_GARBAGE_Q__INIT;
+    lq.cs = hb->id;
+    lq.max = 256;
+    Md__Query q = MD__QUERY__INIT;
+    q.q_case = MD__QUERY__Q_LIST_GARBAGE;
+    q.list_garbage = &lq;
+    Md__QueryResult *gr = NULL;
+    Cl__Deletion *dels = NULL, **delp = NULL;
+    uint32_t *idx = NULL;
+    if (known && md_query_exec(s->store, &q, &gr) == 0 && gr->n_garbage > 0) {
+        dels = calloc(gr->n_garbage, sizeof(*dels));
+        delp = calloc(gr->n_garbage, sizeof(*delp));
+        idx = calloc(gr->n_garbage * MD_REPAIR_MAX_FRAGS, sizeof(*idx));
+        for (size_t gi = 0; dels && delp && idx && gi < gr->n_garbage; gi++) {
+            const Md__ChunkGroup *g = gr->garbage[gi]->group;
+            Cl__Deletion *d = &dels[rep.n_deletions];
+            cl__deletion__init(d);
+            d->seq = gr->garbage[gi]->seq;
+            d->group_id = g ? g->id : (ProtobufCBinaryData){0, NULL};
+            d->indices = idx + gi * MD_REPAIR_MAX_FRAGS;
+            for (size_t f = 0; g && f < g->n_fragment_cs && f < MD_REPAIR_MAX_FRAGS; f++)
+                if (g->fragment_cs[f] == hb->id)
+                    d->indices[d->n_indices++] = (uint32_t)f;
+            if (d->n_indices > 0)
+                delp[rep.n_deletions++] = d;
+        }
+        rep.deletions = delp;
+    }
+    cl__heartbeat__free_unpacked(hb, NULL);
+    size_t olen = cl__heartbeat_reply__get_packed_size(&rep);
+    uint8_t *out = malloc(olen ? olen : 1);
+    int rc = CAIRN_E_NOMEM;
+    if (out) {
+        cl__heartbeat_reply__pack(&rep, out);
+        rc = cn_http_respond(req, 200, "application/x-protobuf", out, olen);
+    }
+    free(out);
+    free(dels);
+    free(delp);
+    free(idx);
+    if (gr)
+        md_query_result_free(gr);
+    return rc;
+}
+
+/* POST /v1/repair/damage?group=HEX&index=N&cs=ID: a gateway's degraded read
+ * or a chunkserver's scrub found a fragment bad. POST /v1/repair[?group=HEX]:
+ * rescan everything now, or repair one group first. Leader only. */
+static int repair_end(struct cn_http_req *req, void *cls)
+{
+    struct md_server *s = cls;
+    const char *ghex = cn_http_req_arg(req, "group");
+    uint8_t gid[16];
+    if (ghex && cn_hex_decode(ghex, gid, sizeof(gid)) != 0)
+        return cn_http_respond_error(req, 400, "group must be 32 hex digits");
+    int rc;
+    if (strcmp(cn_http_req_path(req), CN_ROUTE_MD_REPAIR_DAMAGE) == 0) {
+        uint64_t index, cs;
+        if (!ghex || cn_parse_u64(cn_http_req_arg(req, "index"), UINT64_MAX, &index) ||
+            cn_parse_u64(cn_http_req_arg(req, "cs"), UINT64_MAX, &cs) || index >= 64)
+            return cn_http_respond_error(req, 400, "group, index and cs are required");
+        rc = md_repair_report_damage(s->repair, gid, (uint32_t)index, cs);
+    } else if (ghex) {
+        rc = md_repair_repair_group(s->repair, gid);
+    } else {
+        rc = md_repair_rescan(s->repair);
+    }
+    if (rc == CAIRN_E_NOTLEADER) {
+        return respond_not_leader(req, s, md_server_known_leader(s));
+    }
+    if (rc != 0)
+        return cn_http_respond_error(req, cn_http_status_for_error(rc), cairn_strerror(rc));
+    return cn_http_respond(req, 202, NULL, NULL, 0);
+}
+
+/* GET /v1/cluster (leader only): one line per chunkserver with its replicated
+ * state and the leader's view of its liveness, then the repair queue. For
+ * `cairn status`. */
+static int cluster_end(struct cn_http_req *req, void *cls)
+{
+    struct md_server *s = cls;
+    if (s->leader_since_ms < 0) {
+        return respond_not_leader(req, s, md_server_known_leader(s));
+    }
+    Md__QueryResult *r = NULL;
+    int rc = md_query_chunkservers(s->store, &r);
+    if (rc != 0)
+        return cn_http_respond_error(req, 500, cairn_strerror(rc));
+    char *out = NULL;
+    size_t outlen = 0;
+    FILE *f = open_memstream(&out, &outlen);
+    if (!f) {
+        md_query_result_free(r);
+        return CAIRN_E_NOMEM;
+    }
+    static const char *const states[] = {"active", "draining", "retired"};
+    int64_t now = cn_mono_ms();
+    for (size_t i = 0; i < r->n_chunkservers; i++) {
+        const Md__ChunkserverRecord *c = r->chunkservers[i];
+        int64_t age = -1;
+        uint64_t free_b = c->free, cap = c->capacity;
+        struct md_live_entry le;
+        if (md_live_get(s->live, c->id, &le) == 0) {
+            age = now - le.last_seen_ms;
+            free_b = le.free;
+            cap = le.capacity;
+        }
+        const char *live = age < 0                                ? "unknown"
+                           : age <= (int64_t)s->cfg.down_after_ms ? "up"
+                           : age <= (int64_t)(s->cfg.out_after_ms ? s->cfg.out_after_ms : 600000)
+                               ? "down"
+                               : "out";
+        fprintf(
+            f, "chunkserver %016" PRIx64 " %s %s %s %" PRId64 " %" PRIu64 " %" PRIu64 " %s %s %s\n",
+            c->id, c->address, c->state < 3 ? states[c->state] : "?", live, age, free_b, cap,
+            c->host[0] ? c->host : "-", c->rack[0] ? c->rack : "-", c->zone[0] ? c->zone : "-");
+    }
+    struct md_repair_stats rs;
+    memset(&rs, 0, sizeof(rs));
+    if (s->repair)
+        md_repair_get_stats(s->repair, &rs);
+    fprintf(f,
+            "repair %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+            " %" PRIu64 "\n",
+            rs.degraded_groups, rs.queued_groups, rs.in_flight, rs.tasks_done, rs.tasks_failed,
+            rs.bytes_rebuilt, rs.unrecoverable);
+    fclose(f);
+    md_query_result_free(r);
+    rc = out ? cn_http_respond(req, 200, "text/plain", out, outlen) : CAIRN_E_NOMEM;
+    free(out);
+    return rc;
+}
+
+/* GET /v1/place?count=N[&min=M][&exclude=ID,ID]: the leader picks N
+ * chunkservers on distinct hosts for a new chunk group (DESIGN.md: no Paxos
+ * write; group ids are random), or as many as there are down to M. The answer
+ * is one "ID ADDRESS" line per fragment index, from index 0. */
+static int place_end(struct cn_http_req *req, void *cls)
+{
+    struct md_server *s = cls;
+    if (s->leader_since_ms < 0)
+        return respond_not_leader(req, s, md_server_known_leader(s));
+    uint64_t count;
+    if (cn_parse_u64(cn_http_req_arg(req, "count"), 64, &count) || count == 0)
+        return cn_http_respond_error(req, 400, "count must be 1..64");
+    uint64_t exclude[64];
+    size_t n_exclude = 0;
+    const char *ex = cn_http_req_arg(req, "exclude");
+    while (ex && *ex && n_exclude < 64) {
+        exclude[n_exclude++] = strtoull(ex, (char **)&ex, 10);
+        if (*ex == ',')
+            ex++;
+        else
+            break;
+    }
+    Md__QueryResult *r = NULL;
+    int rc = md_query_chunkservers(s->store, &r);
+    if (rc != 0)
+        return cn_http_respond_error(req, 500, cairn_strerror(rc));
+    struct md_place_node *cands = calloc(r->n_chunkservers + 1, sizeof(*cands));
+    size_t n = 0;
+    for (size_t i = 0; cands && i < r->n_chunkservers; i++) {
+        const Md__ChunkserverRecord *c = r->chunkservers[i];
+        uint64_t free_now = c->free;
+        int skip = c->state != MD__CHUNKSERVER_STATE__CS_ACTIVE ||
+                   !md_server_cs_alive(s, c->id, &free_now);
+        for (size_t j = 0; j < n_exclude; j++)
+            skip |= c->id == exclude[j];
+        if (skip)
+            continue;
+        cands[n++] = (struct md_place_node){
+            .id = c->id, .host = c->host, .rack = c->rack, .zone = c->zone, .free = free_now};
+    }
+    /* With fewer live hosts than asked, the most there are, down to min (the
+     * caller's write quorum): the caller records the rest as missing. */
+    uint64_t min = count;
+    if (cn_http_req_arg(req, "min") &&
+        (cn_parse_u64(cn_http_req_arg(req, "min"), UINT64_MAX, &min) || min == 0 || min > count)) {
+        md_query_result_free(r);
+        free(cands);
+        return cn_http_respond_error(req, 400, "min must be 1..count");
+    }
+    uint64_t chosen[64], seed;
+    cn_random_bytes(&seed, sizeof(seed));
+    rc = cands ? CAIRN_E_UNAVAIL : CAIRN_E_NOMEM;
+    while (cands && rc == CAIRN_E_UNAVAIL && count >= min) {
+        rc = md_place(cands, n, NULL, 0, (uint32_t)count, seed, chosen);
+        if (rc == CAIRN_E_UNAVAIL)
+            count--;
+    }
+    char *out = NULL;
+    size_t outlen = 0;
+    if (rc == 0) {
+        FILE *f = open_memstream(&out, &outlen);
+        for (uint64_t i = 0; f && i < count; i++)
+            for (size_t j = 0; j < r->n_chunkservers; j++)
+                if (r->chunkservers[j]->id == chosen[i])
+                    fprintf(f, "%" PRIu64 " %s\n", chosen[i], r->chunkservers[j]->address);
+        if (f)
+            fclose(f);
+    }
+    free(cands);
+    md_query_result_free(r);
+    if (rc == CAIRN_E_UNAVAIL)
+        return cn_http_respond_error(req, 503, "not enough chunkservers on distinct hosts");
+    if (rc != 0 || !out) {
+        free(out);
+        return cn_http_respond_error(req, 500, cairn_strerror(rc ? rc : CAIRN_E_NOMEM));
+    }
+    rc = cn_http_respond(req, 200, "text/plain", out, outlen);
+    free(out);
+    return rc;
+}
+
+static const char *const role_names[] = {"follower", "precandidate", "candidate", "leader"};
+
+static int status_end(struct cn_http_req *req, void *cls)
+{
+    struct md_server *s = cls;
+    struct paxos_status st;
+    pthread_mutex_lock(&s->st_mu);
+    st = s->st;
+    pthread_mutex_unlock(&s->st_mu);
+    char buf[1024], hash_hex[65] = "-";
+    const char *lurl = st.leader ? md_server_peer_url(s, st.leader) : NULL;
+    /* The state hash reads a consistent store snapshot: equal hashes on two
+     * replicas mean identical state (applied index included). */
+    uint8_t hash[32];
+    if (cn_http_req_arg(req, "hash") && md_sm_state_hash(s->store, hash) == 0)
+        cn_hex_encode(hash, sizeof(hash), hash_hex);
+    int n = snprintf(buf, sizeof(buf),
+                     "id %u\nrole %s\nleader %u\nleader_url %s\nballot %" PRIu64
+                     "\npromised %" PRIu64 "\ncommit %" PRIu64 "\napplied %" PRIu64
+                     "\nlog_base %" PRIu64 "\nlog_last %" PRIu64 "\npending %u\nstate_hash %s\n",
+                     st.id, st.role < 4 ? role_names[st.role] : "?", st.leader, lurl ? lurl : "-",
+                     st.ballot, st.promised, st.commit, st.applied, st.base, st.last, st.pending,
+                     hash_hex);
+    return cn_http_respond(req, 200, "text/plain", buf, (size_t)n);
+}
+
+static void metric_u64(FILE *f, const char *name, const char *type, const char *help, uint64_t v)
+{
+    cn_metrics_family(f, name, type, help);
+    cn_metrics_u64(f, name, NULL, v);
+}
+
+static int metrics_end(struct cn_http_req *req, void *cls)
+{
+    struct md_server *s = cls;
+    struct paxos_status st;
+    struct md_replica_counters ctr;
+    pthread_mutex_lock(&s->st_mu);
+    st = s->st;
+    ctr = s->counters;
+    pthread_mutex_unlock(&s->st_mu);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return cn_http_respond_error(req, 500, NULL);
+    metric_u64(f, "cairn_meta_is_leader", "gauge", "1 on the replica that is the Paxos leader.",
+               st.role == PAXOS_LEADER);
+    metric_u64(f, "cairn_meta_leader", "gauge",
+               "Replica id this replica believes is leader (0: none known).", st.leader);
+    metric_u64(f, "cairn_meta_commit_index", "gauge", "Highest committed Paxos slot.", st.commit);
+    metric_u64(f, "cairn_meta_applied_index", "gauge", "Highest slot applied to the state.",
+               st.applied);
+    metric_u64(f, "cairn_meta_slots_applied_total", "counter", "Paxos slots applied.",
+               ctr.slots_applied);
+    metric_u64(f, "cairn_meta_commands_applied_total", "counter", "Commands applied.",
+               ctr.commands_applied);
+    metric_u64(f, "cairn_meta_leader_changes_total", "counter",
+               "Times this replica saw a different leader.", (uint64_t)s->m_leader_changes);
+    cn_hist_render(f, &s->commit_hist, "cairn_meta_commit_seconds",
+                   "Leader: command proposed to committed and applied.");
+    metric_u64(f, "cairn_meta_fsyncs_total", "counter", "Paxos log fsyncs (group commits).",
+               (uint64_t)s->m_fsyncs);
+    cn_metrics_family(f, "cairn_meta_fsync_seconds_total", "counter",
+                      "Time spent in Paxos log fsyncs.");
+    cn_metrics_double(f, "cairn_meta_fsync_seconds_total", NULL, (double)s->m_fsync_us / 1e6);
+    metric_u64(f, "cairn_meta_messages_sent_total", "counter", "Paxos messages sent to peers.",
+               (uint64_t)s->m_msgs_sent);
+    metric_u64(f, "cairn_meta_messages_dropped_total", "counter",
+               "Paxos messages dropped (peer queue full or unreachable).",
+               (uint64_t)s->m_msgs_dropped);
+    metric_u64(f, "cairn_meta_messages_received_total", "counter", "Paxos messages received.",
+               (uint64_t)s->m_msgs_recv);
+    metric_u64(f, "cairn_meta_reads_total", "counter", "Linearizable reads served.",
+               (uint64_t)s->m_reads);
+    metric_u64(f, "cairn_meta_snapshots_sent_total", "counter", "Snapshots sent to peers.",
+               (uint64_t)s->m_snap_sent);
+    metric_u64(f, "cairn_meta_snapshots_installed_total", "counter", "Snapshots installed.",
+               ctr.snapshots_installed);
+    if (s->repair) {
+        /* The repair executor's figures (meaningful on the leader). */
+        struct md_repair_stats rs;
+        md_repair_get_stats(s->repair, &rs);
+        metric_u64(f, "cairn_repair_degraded_groups", "gauge",
+                   "Chunk groups with a fragment not live.", rs.degraded_groups);
+        metric_u64(f, "cairn_repair_queued_groups", "gauge",
+                   "Degraded groups with a fragment to rebuild now (repair queue depth).",
+                   rs.queued_groups);
+        metric_u64(f, "cairn_repair_unrecoverable_groups", "gauge",
+                   "Groups with fewer than k live or down fragments.", rs.unrecoverable);
+        metric_u64(f, "cairn_repair_in_flight", "gauge", "Rebuilds running now.", rs.in_flight);
+        metric_u64(f, "cairn_repair_tasks_done_total", "counter",
+                   "Rebuilds finished and committed.", rs.tasks_done);
+        metric_u64(f, "cairn_repair_tasks_failed_total", "counter", "Rebuilds that failed.",
+                   rs.tasks_failed);
+        metric_u64(f, "cairn_repair_rebuilt_bytes_total", "counter",
+                   "Fragment bytes rebuilt (rate() of it is the rebuild rate).", rs.bytes_rebuilt);
+        metric_u64(f, "cairn_repair_scan_passes_total", "counter", "Repair scan passes.",
+                   rs.passes);
+        metric_u64(f, "cairn_repair_no_target_total", "counter",
+                   "Rebuild evaluations that found no chunkserver to place on.", rs.no_target);
+    }
+    int rc;
+    if (fclose(f) != 0)
+        rc = cn_http_respond_error(req, 500, NULL);
+    else
+        rc = cn_http_respond(req, 200, "text/plain; version=0.0.4", buf, len);
+    free(buf);
+    return rc;
+}
+
+int md_handlers_register(struct md_server *s)
+{
+    const struct cn_http_handler msg = {.begin = msg_begin, .end = msg_end};
+    const struct cn_http_handler cmd = {.begin = buffer_begin, .end = cmd_end};
+    const struct cn_http_handler rd = {.begin = buffer_begin, .end = read_end};
+    const struct cn_http_handler snap = {
+        .begin = snap_begin, .body = snap_body, .end = snap_end, .done = snap_done};
+    const struct cn_http_handler status = {.end = status_end};
+    const struct cn_http_handler place = {.end = place_end};
+    const struct cn_http_handler repair = {.end = repair_end};
+    const struct cn_http_handler cluster = {.end = cluster_end};
+    const struct cn_http_handler heartbeat = {.begin = buffer_begin, .end = heartbeat_end};
+    const struct cn_http_handler metrics = {.end = metrics_end};
+    int rc = 0;
+    rc = rc ? rc
+            : cn_http_server_route(s->http, "POST", CN_ROUTE_PAXOS_MSG, CN_HTTP_ROUTE_EXACT, &msg,
+                                   s);
+    rc = rc ? rc
+            : cn_http_server_route(s->http, "POST", CN_ROUTE_PAXOS_SNAPSHOT, CN_HTTP_ROUTE_EXACT,
+                                   &snap, s);
+    rc = rc ? rc
+            : cn_http_server_route(s->http, "POST", CN_ROUTE_MD_CMD, CN_HTTP_ROUTE_EXACT, &cmd, s);
+    rc = rc ? rc
+            : cn_http_server_route(s->http, "POST", CN_ROUTE_MD_READ, CN_HTTP_ROUTE_EXACT, &rd, s);
+    rc = rc ? rc
+            : cn_http_server_route(s->http, "GET", CN_ROUTE_MD_STATUS, CN_HTTP_ROUTE_EXACT, &status,
+                                   s);
+    rc = rc ? rc
+            : cn_http_server_route(s->http, "GET", CN_ROUTE_MD_PLACE, CN_HTTP_ROUTE_EXACT, &place,
+                                   s);
+    rc = rc ? rc
+            : cn_http_server_route(s->http, "POST", CN_ROUTE_MD_HEARTBEAT, CN_HTTP_ROUTE_EXACT,
+                                   &heartbeat, s);
+    rc = rc ? rc : cn_http_server_route(s->http, "POST", CN_ROUTE_MD_REPAIR, 0, &repair, s);
+    rc = rc ? rc
+            : cn_http_server_route(s->http, "GET", CN_ROUTE_MD_CLUSTER, CN_HTTP_ROUTE_EXACT,
+                                   &cluster, s);
+    rc = rc ? rc
+            : cn_http_server_route(s->http, "GET", CN_ROUTE_METRICS,
+                                   CN_HTTP_ROUTE_EXACT | CN_HTTP_ROUTE_PUBLIC, &metrics, s);
+    return rc;
+}

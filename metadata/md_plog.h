@@ -1,0 +1,67 @@
+/* md_plog: the Paxos log and promise of one replica, kept in the replica's
+ * store beside the state machine (which owns the keys starting 'S').
+ *
+ * Keys: "Pp" -> px.Promise (the promised ballot); "PL" + big-endian slot ->
+ * px.Entry (an accepted value). The core's persist records (paxos.h: set the
+ * promise, delete slots <= trim_through, store entries) are copied into an
+ * md_plog_batch as they come, and written later by md_plog_write with ONE
+ * sync for the whole batch (group commit): only then may the core be told
+ * they are durable.
+ *
+ * Threads: a batch belongs to one thread at a time. md_plog_write may run on
+ * another thread than the one that fills batches (the daemon's persist
+ * thread), but only one md_plog_write runs at a time per md_plog. */
+#ifndef CAIRN_MD_PLOG_H
+#define CAIRN_MD_PLOG_H
+
+#include "paxos.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct md_store;
+struct md_plog;
+
+/* Persist records copied out of the core, waiting to be written. */
+struct md_plog_batch {
+    struct md_plog_rec *recs;
+    size_t n, cap;
+};
+
+/* The log as found in the store at start (what paxos_new needs). Entries
+ * point into storage owned by the struct: free with md_plog_restored_free. */
+struct md_plog_restored {
+    uint64_t promised;
+    uint32_t n_entries;
+    struct paxos_entry *entries; /* in slot order */
+    uint8_t **blobs;
+    uint32_t cap;
+};
+
+/* Reads the promise and every stored entry of store. applied is the state
+ * machine's applied index (where the log starts when no entry is stored).
+ * Returns 0, CAIRN_E_CORRUPT (an undecodable record), CAIRN_E_NOMEM or the
+ * store's error. On success *out owns the log's state and *out->rs is ready
+ * for md_plog_restored_free. */
+int md_plog_open(struct md_store *store, uint64_t applied, struct md_plog **out,
+                 struct md_plog_restored *rs);
+void md_plog_restored_free(struct md_plog_restored *rs);
+/* NULL is fine. Does not close the store. */
+void md_plog_free(struct md_plog *pl);
+
+/* Copies rec (entries and values) into the batch. Returns 0 or CAIRN_E_NOMEM. */
+int md_plog_batch_add(struct md_plog_batch *b, const struct paxos_persist *rec);
+/* Frees the records (not the batch struct); the batch is empty afterwards. */
+void md_plog_batch_clear(struct md_plog_batch *b);
+/* Moves every record of from to the end of to (from is left empty).
+ * Returns 0 or CAIRN_E_NOMEM (nothing moved). */
+int md_plog_batch_move(struct md_plog_batch *to, struct md_plog_batch *from);
+
+/* Writes the batch's records in order (each its own store write: a trim
+ * deletes keys written by earlier records), then syncs the store once, and
+ * empties the batch. On success *max_seq is the highest record seq written.
+ * Returns 0 or the store's error (the caller must not report anything
+ * durable then: the daemon stops). *sync_us gets the sync's duration. */
+int md_plog_write(struct md_plog *pl, struct md_plog_batch *b, uint64_t *max_seq, int64_t *sync_us);
+
+#endif

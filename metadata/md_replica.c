@@ -1,0 +1,411 @@
+#include "md_replica.h"
+
+#include "cn_error.h"
+#include "cn_log.h"
+#include "md_sm.h"
+#include "md_snap.h"
+#include "md_store.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOG             "meta"
+#define PENDING_BUCKETS 1024
+#define SNAP_CHUNK      (256u << 10)
+
+/* A submitted command waiting to be applied. */
+struct pending {
+    struct pending *next;
+    uint64_t client_id, seq;
+    void *token;
+};
+
+struct pending_read {
+    struct pending_read *next;
+    uint64_t read_id;
+    void *token;
+};
+
+struct md_replica {
+    struct md_replica_config cfg;
+    struct md_replica_io io;
+    struct paxos_io pio;
+    struct md_store *store;
+    struct md_sm *sm;
+    struct md_plog *plog;
+    struct paxos *px;
+    struct md_plog_batch batch; /* persist records of this round */
+    struct pending *pending[PENDING_BUCKETS];
+    size_t n_pending;
+    struct pending_read *reads;
+    uint64_t next_read_id;
+    uint64_t last_trim;
+    uint32_t last_role;
+    struct md_replica_counters counters;
+};
+
+/* ---------------------------------------------------------------- pending */
+
+static unsigned pending_bucket(uint64_t client_id, uint64_t seq)
+{
+    return (unsigned)((client_id * 0x9E3779B97F4A7C15ull ^ seq) % PENDING_BUCKETS);
+}
+
+static void *pending_take(struct md_replica *r, uint64_t client_id, uint64_t seq)
+{
+    for (struct pending **pp = &r->pending[pending_bucket(client_id, seq)]; *pp;
+         pp = &(*pp)->next) {
+        if ((*pp)->client_id == client_id && (*pp)->seq == seq) {
+            struct pending *p = *pp;
+            void *token = p->token;
+            *pp = p->next;
+            free(p);
+            r->n_pending--;
+            return token;
+        }
+    }
+    return NULL;
+}
+
+static void fail_all_pending(struct md_replica *r, int err, uint32_t leader)
+{
+    for (int b = 0; b < PENDING_BUCKETS; b++) {
+        while (r->pending[b]) {
+            struct pending *p = r->pending[b];
+            r->pending[b] = p->next;
+            r->io.cmd_done(r->io.ctx, p->token, err, leader, NULL, 0);
+            free(p);
+        }
+    }
+    r->n_pending = 0;
+}
+
+/* --------------------------------------------------------------- paxos io */
+
+static struct md_replica *io_rep(struct paxos_io *io)
+{
+    return io->data;
+}
+
+static void io_send(struct paxos_io *io, uint32_t to, const struct paxos_msg *m)
+{
+    struct md_replica *r = io_rep(io);
+    r->io.send(r->io.ctx, to, m);
+}
+
+static void io_persist(struct paxos_io *io, const struct paxos_persist *rec)
+{
+    struct md_replica *r = io_rep(io);
+    int rc = md_plog_batch_add(&r->batch, rec);
+    if (rc)
+        r->io.fatal(r->io.ctx, rc, "persist copy");
+}
+
+static void io_apply(struct paxos_io *io, uint64_t slot, const struct paxos_cmd *cmds, uint32_t n)
+{
+    struct md_replica *r = io_rep(io);
+    const void *cmdv[n ? n : 1];
+    size_t lens[n ? n : 1];
+    uint8_t *results[n ? n : 1];
+    size_t rlens[n ? n : 1];
+    for (uint32_t i = 0; i < n; i++) {
+        cmdv[i] = cmds[i].data;
+        lens[i] = cmds[i].len;
+    }
+    int rc = md_sm_apply_slot(r->sm, slot, n, cmdv, lens, NULL, results, rlens);
+    if (rc == CAIRN_E_RANGE) /* applied before a restart: the store is ahead of the log */
+        return;
+    if (rc != 0) {
+        r->io.fatal(r->io.ctx, rc, "apply");
+        return;
+    }
+    r->counters.slots_applied++;
+    r->counters.commands_applied += n;
+    for (uint32_t i = 0; i < n; i++) {
+        void *token = pending_take(r, cmds[i].client_id, cmds[i].seq);
+        if (token)
+            r->io.cmd_done(r->io.ctx, token, 0, 0, results[i], rlens[i]);
+        else
+            free(results[i]);
+    }
+}
+
+static void io_reject(struct paxos_io *io, uint64_t client_id, uint64_t seq, int err,
+                      uint32_t leader)
+{
+    struct md_replica *r = io_rep(io);
+    void *token = pending_take(r, client_id, seq);
+    if (token)
+        r->io.cmd_done(r->io.ctx, token, err, leader, NULL, 0);
+}
+
+static void io_read_done(struct paxos_io *io, uint64_t read_id, int status, uint32_t leader)
+{
+    struct md_replica *r = io_rep(io);
+    for (struct pending_read **pp = &r->reads; *pp; pp = &(*pp)->next) {
+        if ((*pp)->read_id == read_id) {
+            struct pending_read *rd = *pp;
+            *pp = rd->next;
+            r->io.read_done(r->io.ctx, rd->token, status, leader);
+            free(rd);
+            return;
+        }
+    }
+}
+
+static void io_send_snapshot(struct paxos_io *io, uint32_t to)
+{
+    struct md_replica *r = io_rep(io);
+    r->io.send_snapshot(r->io.ctx, to);
+}
+
+static uint64_t io_random(struct paxos_io *io)
+{
+    struct md_replica *r = io_rep(io);
+    return r->io.random(r->io.ctx);
+}
+
+/* ------------------------------------------------------------ open / free */
+
+int md_replica_open(const struct md_replica_config *cfg, struct md_store *store,
+                    const struct md_replica_io *io, uint64_t now_ms, struct md_replica **out,
+                    const char **what)
+{
+    static const char *none = "";
+    *what = none;
+    if (!cfg || !store || !io || cfg->n_peers == 0 || cfg->n_peers > PAXOS_MAX_REPLICAS)
+        return CAIRN_E_INVAL;
+    struct md_replica *r = calloc(1, sizeof(*r));
+    if (!r)
+        return CAIRN_E_NOMEM;
+    r->cfg = *cfg;
+    r->io = *io;
+    r->store = store;
+    struct md_sm_options smo;
+    md_sm_options_default(&smo);
+    int rc = md_sm_open(store, &smo, &r->sm);
+    if (rc != 0) {
+        *what = "the state machine is damaged or half-loaded";
+        goto err;
+    }
+    struct md_plog_restored lr;
+    if ((rc = md_plog_open(store, md_sm_applied_index(r->sm), &r->plog, &lr)) != 0) {
+        *what = "the Paxos log is damaged";
+        goto err;
+    }
+    struct paxos_restore rs = {.promised = lr.promised,
+                               .applied = md_sm_applied_index(r->sm),
+                               .n_entries = lr.n_entries,
+                               .entries = lr.entries};
+    r->last_trim = rs.applied;
+    struct paxos_config pc;
+    paxos_config_init(&pc, cfg->id, cfg->n_peers, cfg->peer_ids);
+    if (cfg->heartbeat_ms)
+        pc.heartbeat_ms = cfg->heartbeat_ms;
+    if (cfg->election_ms)
+        pc.election_ms = cfg->election_ms;
+    if (cfg->window)
+        pc.window = cfg->window;
+    r->pio = (struct paxos_io){.data = r,
+                               .send = io_send,
+                               .persist = io_persist,
+                               .apply = io_apply,
+                               .reject = io_reject,
+                               .read_done = io_read_done,
+                               .send_snapshot = io_send_snapshot,
+                               .random = io_random};
+    rc = paxos_new(&pc, &r->pio, &rs, now_ms, &r->px);
+    if (rc == 0)
+        CN_INFO(LOG,
+                "replica %u recovered: promised ballot %" PRIu64 ", applied slot %" PRIu64
+                ", %u log entries",
+                cfg->id, rs.promised, rs.applied, rs.n_entries);
+    md_plog_restored_free(&lr);
+    if (rc != 0) {
+        *what = "the Paxos core refused the restored state";
+        goto err;
+    }
+    *out = r;
+    return 0;
+err:
+    md_replica_free(r);
+    return rc;
+}
+
+void md_replica_free(struct md_replica *r)
+{
+    if (!r)
+        return;
+    if (r->io.cmd_done)
+        fail_all_pending(r, CAIRN_E_SHUTDOWN, 0);
+    while (r->reads) {
+        struct pending_read *rd = r->reads;
+        r->reads = rd->next;
+        r->io.read_done(r->io.ctx, rd->token, CAIRN_E_SHUTDOWN, 0);
+        free(rd);
+    }
+    paxos_free(r->px);
+    md_plog_batch_clear(&r->batch);
+    free(r->batch.recs);
+    md_plog_free(r->plog);
+    md_sm_free(r->sm);
+    free(r);
+}
+
+/* ----------------------------------------------------------------- events */
+
+void md_replica_recv(struct md_replica *r, const struct paxos_msg *m, uint64_t now_ms)
+{
+    paxos_recv(r->px, m, now_ms);
+}
+
+void md_replica_submit(struct md_replica *r, uint64_t client_id, uint64_t seq, const void *data,
+                       size_t len, void *token, uint64_t now_ms)
+{
+    struct pending *p = malloc(sizeof(*p));
+    if (!p) {
+        r->io.cmd_done(r->io.ctx, token, CAIRN_E_NOMEM, 0, NULL, 0);
+        return;
+    }
+    /* Registered before paxos_submit: apply may run inside it. */
+    *p = (struct pending){.client_id = client_id, .seq = seq, .token = token};
+    unsigned b = pending_bucket(client_id, seq);
+    p->next = r->pending[b];
+    r->pending[b] = p;
+    r->n_pending++;
+    uint32_t leader = 0;
+    int rc = paxos_submit(r->px, client_id, seq, data, (uint32_t)len, now_ms, &leader);
+    if (rc != 0) {
+        void *t = pending_take(r, client_id, seq);
+        if (t)
+            r->io.cmd_done(r->io.ctx, t, rc, leader, NULL, 0);
+    }
+}
+
+void md_replica_read(struct md_replica *r, void *token, uint64_t now_ms)
+{
+    struct pending_read *rd = malloc(sizeof(*rd));
+    if (!rd) {
+        r->io.read_done(r->io.ctx, token, CAIRN_E_NOMEM, 0);
+        return;
+    }
+    rd->read_id = ++r->next_read_id;
+    rd->token = token;
+    rd->next = r->reads;
+    r->reads = rd;
+    uint32_t leader = 0;
+    int rc = paxos_read(r->px, rd->read_id, now_ms, &leader);
+    if (rc != 0) {
+        r->reads = rd->next;
+        r->io.read_done(r->io.ctx, token, rc, leader);
+        free(rd);
+    }
+}
+
+void md_replica_tick(struct md_replica *r, uint64_t now_ms)
+{
+    paxos_tick(r->px, now_ms);
+}
+
+void md_replica_persisted(struct md_replica *r, uint64_t seq, uint64_t now_ms)
+{
+    paxos_persisted(r->px, seq, now_ms);
+}
+
+static void maybe_trim(struct md_replica *r)
+{
+    uint64_t applied = md_sm_applied_index(r->sm);
+    if (r->cfg.trim_every == 0 || applied < r->last_trim + r->cfg.trim_every)
+        return;
+    if (applied <= r->cfg.trim_keep)
+        return;
+    /* The state machine's writes are not synced one by one: make them durable
+     * before the log that could replay them is forgotten. */
+    int rc = md_store_sync(r->store);
+    if (rc) {
+        r->io.fatal(r->io.ctx, rc, "sync before trim");
+        return;
+    }
+    paxos_trim(r->px, applied - r->cfg.trim_keep);
+    r->last_trim = applied;
+}
+
+void md_replica_end_round(struct md_replica *r, struct paxos_status *st)
+{
+    maybe_trim(r);
+    paxos_status(r->px, st);
+    if (r->last_role == PAXOS_LEADER && st->role != PAXOS_LEADER && r->n_pending)
+        fail_all_pending(r, CAIRN_E_NOTLEADER, st->leader);
+    r->last_role = st->role;
+}
+
+size_t md_replica_take_persist(struct md_replica *r, struct md_plog_batch *into)
+{
+    size_t n = r->batch.n;
+    if (n && md_plog_batch_move(into, &r->batch) != 0) {
+        r->io.fatal(r->io.ctx, CAIRN_E_NOMEM, "persist hand-off");
+        return 0;
+    }
+    return n;
+}
+
+struct md_plog *md_replica_plog(struct md_replica *r)
+{
+    return r->plog;
+}
+
+/* --------------------------------------------------------------- snapshots */
+
+int md_replica_snapshot_wanted(struct md_replica *r, uint64_t slot)
+{
+    return paxos_snapshot_wanted(r->px, slot);
+}
+
+int md_replica_install_snapshot(struct md_replica *r, uint32_t from,
+                                long (*read_fn)(void *ctx, void *buf, size_t max), void *ctx,
+                                uint64_t slot, uint64_t now_ms)
+{
+    if (!paxos_snapshot_wanted(r->px, slot))
+        return CAIRN_E_EXISTS;
+    struct md_snap_loader *l = NULL;
+    uint64_t applied = 0;
+    int rc = md_snap_load_begin(r->store, &l);
+    if (rc != 0)
+        return rc;
+    uint8_t *buf = malloc(SNAP_CHUNK);
+    long n = 0;
+    if (!buf)
+        rc = CAIRN_E_NOMEM;
+    while (rc == 0 && (n = read_fn(ctx, buf, SNAP_CHUNK)) > 0)
+        rc = md_snap_load_feed(l, buf, (size_t)n);
+    if (rc == 0 && n < 0)
+        rc = (int)n;
+    free(buf);
+    if (rc == 0)
+        rc = md_snap_load_finish(l, &applied);
+    else
+        md_snap_load_abort(l);
+    if (rc == 0)
+        rc = md_sm_reload(r->sm);
+    if (rc != 0) {
+        r->io.fatal(r->io.ctx, rc, "snapshot install");
+        return rc;
+    }
+    /* Membership is static in the daemon (the core supports changes; the
+     * daemon does not expose them yet), so the snapshot carries none. */
+    paxos_snapshot_installed(r->px, from, applied, NULL, now_ms);
+    r->counters.snapshots_installed++;
+    CN_INFO(LOG, "installed a snapshot from replica %u through slot %" PRIu64, from, applied);
+    return 0;
+}
+
+void md_replica_counters(const struct md_replica *r, struct md_replica_counters *out)
+{
+    *out = r->counters;
+}
+
+struct md_sm *md_replica_sm(struct md_replica *r)
+{
+    return r->sm;
+}

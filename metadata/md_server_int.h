@@ -1,0 +1,140 @@
+/* Private to the cairn-meta daemon (md_server.c: threads, queues, start and
+ * stop; md_handlers.c: the HTTP API). Nothing else includes this. */
+#ifndef CAIRN_MD_SERVER_INT_H
+#define CAIRN_MD_SERVER_INT_H
+
+#include "cn_metrics.h"
+#include "md_live.h"
+#include "md_plog.h"
+#include "md_replica.h"
+#include "md_server.h"
+#include "md_waiter.h"
+#include "paxos.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MD_LOG              "meta"
+#define MD_MAX_MSG_BODY     (64u << 20) /* largest POST /paxos/msg accepted */
+#define MD_MAX_CMD_BODY     (8u << 20)  /* largest command or query accepted */
+#define MD_SNAPSHOT_TIMEOUT (120000)    /* ms: sending or installing one snapshot */
+#define MD_MAX_TRACKED_CS   4096
+
+struct cn_http_server;
+struct md_repair;
+struct md_store;
+
+/* ---- events for the core thread ---- */
+enum md_ev_type { MD_EV_MSG, MD_EV_SUBMIT, MD_EV_READ, MD_EV_SNAPSHOT, MD_EV_PERSISTED };
+
+struct md_event {
+    enum md_ev_type type;
+    struct md_event *next;
+    struct md_waiter *w;
+    /* MD_EV_MSG */
+    struct paxos_msg msg;
+    struct paxos_entry *entries;
+    uint8_t *blob; /* entry values */
+    /* MD_EV_SUBMIT */
+    uint64_t client_id, seq;
+    uint8_t *data;
+    uint32_t len;
+    /* MD_EV_SNAPSHOT: path, from, seq = slot; MD_EV_PERSISTED: seq */
+    char *path;
+    uint32_t from;
+};
+
+struct md_outmsg {
+    struct md_outmsg *next;
+    size_t len;
+    uint8_t buf[]; /* u32 big-endian length + packed px.Msg */
+};
+
+struct md_peer {
+    struct md_server *srv;
+    uint32_t id;
+    char *url;
+    pthread_t thread;
+    int started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct md_outmsg *head, *tail;
+    size_t bytes;
+    atomic_int snapshot_wanted;
+};
+
+struct md_server {
+    struct md_server_config cfg;
+    char *data_dir, *bind_addr;
+    struct md_store *store;
+    struct md_replica *rep; /* core thread only */
+    uint64_t rng;
+    struct cn_http_server *http;
+
+    /* event queue */
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv;
+    struct md_event *qhead, *qtail;
+    size_t qlen;
+    atomic_int stopping;
+    pthread_t core_thread;
+    int core_started;
+
+    /* the persist thread: writes a handed-off batch of records with one
+     * fsync while the core keeps working (group commit) */
+    pthread_t persist_thread;
+    int persist_started;
+    pthread_mutex_t pq_mu;
+    pthread_cond_t pq_cv;
+    struct md_plog_batch pq; /* owned by the persist thread while pq.n > 0 */
+    int persist_stop;
+    uint32_t last_role;   /* core thread */
+    uint32_t last_leader; /* core thread */
+
+    struct md_peer peers[MD_MAX_PEERS];
+    uint32_t n_peers;
+
+    pthread_t snap_thread;
+    int snap_started;
+    pthread_mutex_t snap_mu;
+    pthread_cond_t snap_cv;
+    atomic_int snap_receiving;
+
+    struct md_live *live; /* chunkserver heartbeats (leader) */
+    struct md_repair *repair;
+    atomic_llong leader_since_ms; /* when this replica last became leader; -1 if not */
+
+    /* published by the core thread for handlers, under st_mu */
+    pthread_mutex_t st_mu;
+    struct paxos_status st;
+    struct md_replica_counters counters;
+
+    /* metrics */
+    atomic_uint_fast64_t m_leader_changes, m_fsyncs, m_fsync_us, m_msgs_sent, m_msgs_dropped,
+        m_msgs_recv, m_snap_sent, m_reads;
+    cn_hist commit_hist; /* leader: proposed -> committed and applied, per command */
+};
+
+/* md_server.c: queues an event for the core thread. Returns 0, or
+ * CAIRN_E_BUSY / CAIRN_E_SHUTDOWN (the event is freed, its waiter completed). */
+int md_server_post(struct md_server *s, struct md_event *e);
+void md_event_free(struct md_event *e);
+/* Hands a client command (copied) to the core thread. Returns the waiter on
+ * which its outcome arrives (wait, then md_waiter_put), or NULL. */
+struct md_waiter *md_server_submit(struct md_server *s, uint64_t client_id, uint64_t seq,
+                                   const void *cmd, size_t len);
+/* The base URL of replica id, or NULL. */
+const char *md_server_peer_url(const struct md_server *s, uint32_t id);
+/* The leader this replica knows of (0 if none), as the core last published. */
+uint32_t md_server_known_leader(struct md_server *s);
+/* Whether chunkserver id may receive new fragments: heard from within
+ * down_after, or (after a failover, before heartbeats arrive) this replica
+ * became leader less than down_after ago. *free_out: its free bytes. */
+int md_server_cs_alive(struct md_server *s, uint64_t id, uint64_t *free_out);
+
+/* md_handlers.c: every HTTP route of the daemon. */
+int md_handlers_register(struct md_server *s);
+
+#endif
