@@ -23,6 +23,7 @@
 #include "cn_config.h"
 #include "cn_error.h"
 #include "cn_log.h"
+#include "cn_util.h"
 #include "cs_damage.h"
 #include "cs_heartbeat.h"
 #include "cs_scrub.h"
@@ -134,19 +135,6 @@ static const struct cn_config_table config_table = {
     .n_options = sizeof(options) / sizeof(options[0]),
 };
 
-static int write_port_file(const char *path, uint16_t port)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (f == NULL)
-        return CAIRN_E_IO;
-    fprintf(f, "%u\n", port);
-    if (fclose(f) != 0 || rename(tmp, path) != 0)
-        return CAIRN_E_IO;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     char err[512];
@@ -246,7 +234,7 @@ int main(int argc, char **argv)
         goto out_server;
     }
     uint16_t port = cs_server_port(server);
-    if (conf.port_file[0] != '\0' && write_port_file(conf.port_file, port) != 0) {
+    if (conf.port_file[0] != '\0' && cn_write_port_file(conf.port_file, port) != 0) {
         CN_ERROR(MOD, "cannot write --port-file %s", conf.port_file);
         goto out_server;
     }

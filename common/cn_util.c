@@ -318,3 +318,19 @@ struct timespec cn_deadline_ms(clockid_t clock, int64_t ms)
 {
     return cn_deadline_us(clock, ms * 1000);
 }
+
+int cn_write_port_file(const char *path, uint16_t port)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+        return CAIRN_E_INVAL;
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return CAIRN_E_IO;
+    fprintf(f, "%u\n", (unsigned)port);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return CAIRN_E_IO;
+    }
+    return 0;
+}

@@ -76,6 +76,12 @@ int cn_read_file(const char *path, size_t max, char **out, size_t *len);
  * Returns 0 or CAIRN_E_NOMEM. */
 int cn_pb_pack(const ProtobufCMessage *msg, uint8_t **out, size_t *outlen);
 
+/* Writes "PORT\n" to path atomically (a temporary file renamed over it), so
+ * a script polling for the file never reads half of it: how a daemon started
+ * with port 0 tells its test harness where it listens. Returns 0,
+ * CAIRN_E_INVAL (path too long) or CAIRN_E_IO. */
+int cn_write_port_file(const char *path, uint16_t port);
+
 /* Clean shutdown for daemons: call cn_signals_block() first thing in main
  * (before any thread starts, so every thread inherits the mask), then start
  * the servers, then cn_signals_wait() returns the first SIGINT/SIGTERM/SIGHUP

@@ -122,20 +122,6 @@ static int read_credentials(const char *path, char **ak, char **sk)
     return rc;
 }
 
-static int write_port_file(const char *path, uint16_t port)
-{
-    char tmp[4096];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-        return CAIRN_E_INVAL;
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return CAIRN_E_IO;
-    fprintf(f, "%u\n", (unsigned)port);
-    if (fclose(f) != 0 || rename(tmp, path) != 0)
-        return CAIRN_E_IO;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     char err[512];
@@ -270,7 +256,7 @@ int main(int argc, char **argv)
             "serving S3 on http://%s:%u (region %s, scheme %u+%u, unit %" PRId64
             ", inline <= %" PRId64 " bytes)",
             net.listen, (unsigned)port, conf.region, k, m, conf.unit, conf.inline_max);
-    if (conf.port_file[0] && write_port_file(conf.port_file, port) != 0)
+    if (conf.port_file[0] && cn_write_port_file(conf.port_file, port) != 0)
         CN_WARN(MOD, "cannot write --port-file %s", conf.port_file);
 
     int signo = 0;

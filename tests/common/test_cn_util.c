@@ -90,6 +90,20 @@ START_TEST(test_files)
     unlink(path);
     ck_assert_int_eq(cn_read_file(path, 100, &buf, &len), CAIRN_E_NOTFOUND);
     ck_assert_int_eq(cn_fsync_dir(path), CAIRN_E_IO);
+
+    /* The port file appears whole (renamed into place), nothing else left. */
+    snprintf(path, sizeof(path), "%s/port", dir);
+    ck_assert_int_eq(cn_write_port_file(path, 65535), 0);
+    ck_assert_int_eq(cn_read_file(path, 100, &buf, &len), 0);
+    ck_assert_str_eq(buf, "65535\n");
+    free(buf);
+    ck_assert_int_eq(cn_write_port_file(path, 7), 0); /* replaces it */
+    ck_assert_int_eq(cn_read_file(path, 100, &buf, &len), 0);
+    ck_assert_str_eq(buf, "7\n");
+    free(buf);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/no/such/dir/port", dir);
+    ck_assert_int_eq(cn_write_port_file(path, 1), CAIRN_E_IO);
     rmdir(dir);
 }
 END_TEST
@@ -102,6 +116,21 @@ START_TEST(test_clocks)
     ck_assert_int_ge(cn_mono_us() - u0, 20000);
     ck_assert_int_gt(cn_wall_s(), 1700000000);
     ck_assert_int_ge(cn_wall_ms() / 1000, cn_wall_s() - 1);
+
+    /* Deadlines: normalized, in the future by the asked amount. */
+    struct timespec now, d;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    d = cn_deadline_us(CLOCK_MONOTONIC, 1999999);
+    ck_assert_int_lt(d.tv_nsec, 1000000000L);
+    int64_t diff_us = (int64_t)(d.tv_sec - now.tv_sec) * 1000000 + (d.tv_nsec - now.tv_nsec) / 1000;
+    ck_assert_int_ge(diff_us, 1999999);
+    ck_assert_int_lt(diff_us, 1999999 + 100000);
+    d = cn_deadline_ms(CLOCK_MONOTONIC, 1500);
+    ck_assert_int_lt(d.tv_nsec, 1000000000L);
+    diff_us = (int64_t)(d.tv_sec - now.tv_sec) * 1000000 + (d.tv_nsec - now.tv_nsec) / 1000;
+    ck_assert_int_ge(diff_us, 1500000);
+    d = cn_deadline_ms(CLOCK_MONOTONIC, -5); /* the past is now */
+    ck_assert(d.tv_sec > now.tv_sec || (d.tv_sec == now.tv_sec && d.tv_nsec >= now.tv_nsec));
 }
 END_TEST
 
