@@ -1,0 +1,169 @@
+/* Private to the state machine's files (md_sm*.c): the execution context of
+ * one command, the key encoding, and the handlers each file provides. A
+ * handler returns 0 (applied), REFUSED (a logical failure recorded in
+ * x->res, nothing changed) or a negative CAIRN_E_* (an internal failure: the
+ * whole slot fails). */
+#ifndef CAIRN_MD_SM_INT_H
+#define CAIRN_MD_SM_INT_H
+
+#include "md_sm.h"
+#include "md_txn.h"
+#include "meta.pb-c.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct md_sm {
+    struct md_store *store;
+    struct md_sm_options opt;
+    uint64_t applied_index;
+    uint64_t next_garbage_seq;
+    uint64_t session_count;
+};
+
+/* Handler outcome besides 0 and negative CAIRN_E_* (internal failures). */
+#define REFUSED 1
+
+/* One command's execution context. */
+struct exec {
+    struct md_sm *sm;
+    struct md_txn *txn;
+    uint64_t index;
+    uint64_t next_garbage_seq;
+    uint64_t session_count;
+    Md__Result *res;
+    char etag_buf[64];                /* CompleteUpload's computed ETag */
+    Md__KeyResult *owned_key_results; /* DeleteObjects: freed after packing */
+    Md__KeyResult **owned_key_result_ptrs;
+};
+
+#define unpack_as(x, key, type, out)                                                               \
+    md_txn_get_msg((x)->txn, (key), &md__##type##__descriptor, (ProtobufCMessage **)(out))
+#define free_msg(m)        protobuf_c_message_free_unpacked((ProtobufCMessage *)(m), NULL)
+#define put_msg(x, key, m) md_txn_put_msg((x)->txn, (key), (const ProtobufCMessage *)(m))
+
+/* ---- keys (docs/metadata.md) ---- */
+
+static inline void key_bucket(struct md_key *k, const char *bucket)
+{
+    md_key_start(k, MD_K_BUCKET);
+    md_key_str(k, bucket);
+}
+
+static inline void key_object(struct md_key *k, const char *bucket, const char *key)
+{
+    md_key_start(k, MD_K_OBJECT);
+    md_key_str(k, bucket);
+    md_key_byte(k, 0);
+    md_key_str(k, key);
+}
+
+static inline void key_upload(struct md_key *k, const char *bucket, const char *key,
+                              const char *uid)
+{
+    md_key_start(k, MD_K_UPLOAD);
+    md_key_str(k, bucket);
+    md_key_byte(k, 0);
+    md_key_str(k, key);
+    md_key_byte(k, 0);
+    md_key_str(k, uid);
+}
+
+static inline void key_part_prefix(struct md_key *k, const char *bucket, const char *key,
+                                   const char *uid)
+{
+    md_key_start(k, MD_K_PART);
+    md_key_str(k, bucket);
+    md_key_byte(k, 0);
+    md_key_str(k, key);
+    md_key_byte(k, 0);
+    md_key_str(k, uid);
+    md_key_byte(k, 0);
+}
+
+static inline void key_cs(struct md_key *k, uint64_t id)
+{
+    md_key_start(k, MD_K_CS);
+    md_key_be64(k, id);
+}
+
+static inline void key_locator(struct md_key *k, const uint8_t *gid)
+{
+    md_key_start(k, MD_K_LOCATOR);
+    md_key_bytes(k, gid, 16);
+}
+
+static inline void key_fragment(struct md_key *k, uint64_t cs, const uint8_t *gid, uint32_t idx)
+{
+    md_key_start(k, MD_K_FRAGMENT);
+    md_key_be64(k, cs);
+    md_key_bytes(k, gid, 16);
+    md_key_be32(k, idx);
+}
+
+static inline void key_garbage(struct md_key *k, uint64_t seq)
+{
+    md_key_start(k, MD_K_GARBAGE);
+    md_key_be64(k, seq);
+}
+
+static inline void key_garbage_cs(struct md_key *k, uint64_t cs, uint64_t seq)
+{
+    md_key_start(k, MD_K_GARB_CS);
+    md_key_be64(k, cs);
+    md_key_be64(k, seq);
+}
+
+static inline void key_access(struct md_key *k, const char *id)
+{
+    md_key_start(k, MD_K_ACCESS);
+    md_key_str(k, id);
+}
+
+static inline void key_session(struct md_key *k, uint64_t client)
+{
+    md_key_start(k, MD_K_SESSION);
+    md_key_be64(k, client);
+}
+
+static inline void key_session_age(struct md_key *k, uint64_t index, uint64_t client)
+{
+    md_key_start(k, MD_K_SESS_AGE);
+    md_key_be64(k, index);
+    md_key_be64(k, client);
+}
+
+/* ---- shared by the handler files ---- */
+int sm_refuse(struct exec *x, int status, Md__Reason reason, const char *detail);
+int sm_garbage_append(struct exec *x, Md__ChunkGroup *g);
+int sm_index_groups(struct exec *x, Md__Extent *const *ext, size_t n,
+                    const struct md_key *record_key);
+int sm_relocate_groups(struct exec *x, Md__Extent *const *ext, size_t n,
+                       const struct md_key *record_key);
+int sm_retire_groups(struct exec *x, Md__Extent *const *ext, size_t n);
+int sm_valid_extents(const struct md_sm *sm, Md__Extent *const *ext, size_t n, uint64_t size);
+int sm_valid_group(const struct md_sm *sm, const Md__ChunkGroup *g);
+int sm_check_cond(struct exec *x, Md__Cond cond, const char *if_match, const Md__ObjectRecord *cur);
+int sm_cmd_create_bucket(struct exec *x, const Md__CreateBucket *c);
+int sm_cmd_delete_bucket(struct exec *x, const Md__DeleteBucket *c);
+int sm_cmd_delete_object(struct exec *x, const Md__DeleteObject *c);
+int sm_cmd_delete_objects(struct exec *x, const Md__DeleteObjects *c);
+int sm_cmd_put_object(struct exec *x, const Md__PutObject *c);
+int sm_cmd_update_attrs(struct exec *x, const Md__UpdateAttrs *c);
+int sm_load_object(struct exec *x, const struct md_key *k, Md__ObjectRecord **out);
+int sm_need_bucket(struct exec *x, const char *bucket);
+int sm_store_object(struct exec *x, const struct md_key *k, const Md__ObjectRecord *rec,
+                    Md__ObjectRecord *old, int index_new);
+int sm_cmd_abort_upload(struct exec *x, const Md__AbortUpload *c);
+int sm_cmd_complete_upload(struct exec *x, const Md__CompleteUpload *c);
+int sm_cmd_create_upload(struct exec *x, const Md__CreateUpload *c);
+int sm_cmd_put_part(struct exec *x, const Md__PutPart *c);
+int sm_cmd_create_key(struct exec *x, const Md__CreateAccessKey *c);
+int sm_cmd_delete_key(struct exec *x, const Md__DeleteAccessKey *c);
+int sm_cmd_garbage_ack(struct exec *x, const Md__GarbageAck *c);
+int sm_cmd_garbage_add(struct exec *x, const Md__GarbageAdd *c);
+int sm_cmd_move_fragment(struct exec *x, const Md__MoveFragment *c);
+int sm_cmd_register_cs(struct exec *x, const Md__RegisterChunkserver *c);
+int sm_cmd_set_cs_state(struct exec *x, const Md__SetChunkserverState *c);
+
+#endif
