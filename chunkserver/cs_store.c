@@ -30,8 +30,15 @@ struct cs_store {
     uint64_t writeback_bytes;
     atomic_uint_fast64_t tmp_seq;
     pthread_mutex_t stripe[LOCK_STRIPES]; /* one fragment's check+rename/unlink */
-    pthread_mutex_t dir_lock;             /* creating fan-out directories */
-    pthread_mutex_t lock;                 /* the fields below */
+    pthread_mutex_t dir_lock;             /* creating fan-out directories, and: */
+    /* Fan-out directories known durable in their parent: bit XX of
+     * l1_durable for frags/XX, bit XX * 256 + YY of l2_durable for
+     * frags/XX/YY. A directory that exists but is not known durable (a
+     * process died between its mkdir and the fsync of its parent, or that
+     * fsync failed) is synced before a fragment is renamed into it. */
+    uint8_t l1_durable[256 / 8];
+    uint8_t l2_durable[65536 / 8];
+    pthread_mutex_t lock; /* the fields below */
     uint64_t inflight_bytes;
     uint64_t fragments;
     uint64_t fragment_bytes;
@@ -121,21 +128,69 @@ static int make_dir(cs_store *s, const char *path, bool *created)
 
 /* Makes sure frags/XX/YY of group exists and (durable mode) is itself durable
  * before any fragment is renamed into it. */
+static bool bit_get(const uint8_t *bits, unsigned i)
+{
+    return bits[i / 8] & (1u << (i % 8));
+}
+
+static void bit_set(uint8_t *bits, unsigned i)
+{
+    bits[i / 8] |= (uint8_t)(1u << (i % 8));
+}
+
 static int ensure_fanout(cs_store *s, const uint8_t *group)
 {
     char l1[PATH_MAX], l2[PATH_MAX];
     snprintf(l1, sizeof(l1), "%s/%02x", s->frag_dir, group[0]);
     snprintf(l2, sizeof(l2), "%s/%02x/%02x", s->frag_dir, group[0], group[1]);
+    unsigned b1 = group[0], b2 = group[0] * 256u + group[1];
     pthread_mutex_lock(&s->dir_lock);
-    bool created = false;
-    int rc = make_dir(s, l1, &created);
-    if (rc == 0 && created && s->durable)
-        rc = fsync_dir_timed(s, s->frag_dir);
-    if (rc == 0)
-        rc = make_dir(s, l2, &created);
-    if (rc == 0 && created && s->durable)
-        rc = fsync_dir_timed(s, l1);
+    int rc = 0;
+    if (!bit_get(s->l1_durable, b1)) {
+        rc = make_dir(s, l1, NULL);
+        if (rc == 0 && s->durable)
+            rc = fsync_dir_timed(s, s->frag_dir);
+        if (rc == 0)
+            bit_set(s->l1_durable, b1);
+    }
+    if (rc == 0 && !bit_get(s->l2_durable, b2)) {
+        rc = make_dir(s, l2, NULL);
+        if (rc == 0 && s->durable)
+            rc = fsync_dir_timed(s, l1);
+        if (rc == 0)
+            bit_set(s->l2_durable, b2);
+    }
     pthread_mutex_unlock(&s->dir_lock);
+    return rc;
+}
+
+static int list_fanout(cs_store *s, const char *path, uint8_t out[256], int *count);
+
+/* At open: makes every existing fan-out directory durable in its parent
+ * (one fsync of each frags/XX that has subdirectories, then of frags/) and
+ * records them as known durable, so a directory left by a process that died
+ * before syncing it is not trusted, and puts into existing directories pay
+ * no extra fsync. */
+static int sync_fanout(cs_store *s)
+{
+    uint8_t l1[256];
+    int n1;
+    int rc = list_fanout(s, s->frag_dir, l1, &n1);
+    for (int i = 0; rc == 0 && i < n1; i++) {
+        char p1[PATH_MAX];
+        snprintf(p1, sizeof(p1), "%s/%02x", s->frag_dir, l1[i]);
+        uint8_t l2[256];
+        int n2;
+        rc = list_fanout(s, p1, l2, &n2);
+        if (rc == 0 && n2 > 0 && s->durable)
+            rc = fsync_dir_timed(s, p1);
+        for (int j = 0; rc == 0 && j < n2; j++)
+            bit_set(s->l2_durable, l1[i] * 256u + l2[j]);
+    }
+    if (rc == 0 && n1 > 0 && s->durable)
+        rc = fsync_dir_timed(s, s->frag_dir);
+    for (int i = 0; rc == 0 && i < n1; i++)
+        bit_set(s->l1_durable, l1[i]);
     return rc;
 }
 
@@ -300,6 +355,9 @@ int cs_store_open(const cs_store_opts *opts, cs_store **out)
     if (rc != 0)
         goto err_after_lockfile;
     rc = load_or_create_id(s);
+    if (rc != 0)
+        goto err_after_lockfile;
+    rc = sync_fanout(s);
     if (rc != 0)
         goto err_after_lockfile;
     rc = cs_store_foreach(s, NULL, 0, count_one, s);

@@ -274,6 +274,37 @@ START_TEST(crash_during_put_torn)
 }
 END_TEST
 
+/* The process dies at each call of a put (the page cache survives); the
+ * restarted process re-puts b and puts c next to it, both acknowledged;
+ * then the power fails. Everything acknowledged must be there: what the dead
+ * process left visible but not durable must not be taken as durable. */
+START_TEST(process_crash_then_power_loss_during_put)
+{
+    cs_frag_meta a = frag(0x11, 0x22, 1), b = frag(0x33, 0x44, 2), c = frag(0x33, 0x44, 3);
+    uint64_t n = count_put_calls(&a, &b, content[D_B], false);
+    for (uint64_t i = 1; i <= n; i++) {
+        char case_name[128];
+        snprintf(case_name, sizeof(case_name), "put killed at call %llu/%llu, then power loss",
+                 (unsigned long long)i, (unsigned long long)n);
+        world w;
+        world_new(&w, i);
+        ck_assert_int_eq(store_open(&w), 0);
+        ck_assert_int_eq(put(&w, &a, content[D_A], false, NULL), 0);
+        cs_io_fault_reset_counts(w.fs);
+        cs_io_fault_crash_at(w.fs, CS_IO_OP_ANY, i);
+        ck_assert_int_ne(put(&w, &b, content[D_B], false, NULL), 0);
+        crash_and_restart(&w, CS_IO_PROCESS);
+        ck_assert_msg(put(&w, &b, content[D_B], false, NULL) == 0, "%s: re-put of b", case_name);
+        ck_assert_int_eq(put(&w, &c, content[D_C], false, NULL), 0);
+        crash_and_restart(&w, CS_IO_POWER);
+        ASSERT_STATE(&w, &a, content[D_A], EXACT);
+        ASSERT_STATE(&w, &b, content[D_B], EXACT);
+        ASSERT_STATE(&w, &c, content[D_C], EXACT);
+        world_free(&w);
+    }
+}
+END_TEST
+
 /* Replacing a stored fragment crashes at each call: after the restart the
  * fragment is the old or the new content, complete either way, and the new
  * one if the replace was acknowledged. `damaged` replaces a copy with a
@@ -602,6 +633,7 @@ static Suite *suite(void)
     tcase_add_unchecked_fixture(tc, fill_contents, NULL);
     tcase_add_test(tc, crash_during_put_power);
     tcase_add_test(tc, crash_during_put_torn);
+    tcase_add_test(tc, process_crash_then_power_loss_during_put);
     tcase_add_test(tc, crash_during_replace);
     tcase_add_test(tc, eio_during_get);
     tcase_add_test(tc, eio_during_scrub);
