@@ -328,11 +328,20 @@ int cs_store_open(const cs_store_opts *opts, cs_store **out)
         rc = make_dir(s, s->tmp_dir, &c2);
     if (rc == 0)
         rc = make_dir(s, s->frag_dir, &c3);
+    /* What is found existing may have been made by a process that died
+     * before syncing it (a data directory, tmp/, frags/, an id renamed into
+     * place): in durable mode the data directory and, best effort unless we
+     * created it, its parent are synced at every open. */
     char parent[PATH_MAX];
     parent_dir(s->dir, parent);
-    if (rc == 0 && c1 && s->io->sync_dir(s->io, parent) != 0)
-        rc = CAIRN_E_IO;
-    if (rc == 0 && (c2 || c3) && s->io->sync_dir(s->io, s->dir) != 0)
+    if (rc == 0 && (c1 || s->durable) && s->io->sync_dir(s->io, parent) != 0) {
+        if (c1)
+            rc = CAIRN_E_IO;
+        else
+            CN_WARN(MOD, "cannot fsync %s, the parent of the data directory: %s", parent,
+                    strerror(errno));
+    }
+    if (rc == 0 && (c2 || c3 || s->durable) && s->io->sync_dir(s->io, s->dir) != 0)
         rc = CAIRN_E_IO;
     if (rc != 0)
         goto err_after_locks;
@@ -347,7 +356,10 @@ int cs_store_open(const cs_store_opts *opts, cs_store **out)
     }
     rc = s->io->lock(s->io, s->lock_fd);
     if (rc != 0) {
-        CN_ERROR(MOD, "data directory %s is in use by another process", s->dir);
+        if (rc == CAIRN_E_BUSY)
+            CN_ERROR(MOD, "data directory %s is in use by another process", s->dir);
+        else
+            CN_ERROR(MOD, "cannot lock %s: %s", lock_path, strerror(errno));
         rc = rc == CAIRN_E_BUSY ? CAIRN_E_BUSY : CAIRN_E_IO;
         goto err_after_lockfile;
     }

@@ -305,6 +305,45 @@ START_TEST(process_crash_then_power_loss_during_put)
 }
 END_TEST
 
+/* The first open of an empty disk (layout, lock, id) crashes at each call;
+ * a second open succeeds and a put is acknowledged; after a power loss the
+ * store has the same id and the fragment. With `process` the first crash
+ * keeps the page cache (a kill -9), else it is a power loss too. */
+static void crash_every_call_of_open(bool process)
+{
+    world w;
+    world_new(&w, 0);
+    ck_assert_int_eq(store_open(&w), 0);
+    uint64_t n = cs_io_fault_calls(w.fs, CS_IO_OP_ANY);
+    world_free(&w);
+    cs_frag_meta a = frag(0x11, 0x22, 1);
+    for (uint64_t i = 1; i <= n; i++) {
+        char case_name[128];
+        snprintf(case_name, sizeof(case_name), "first open crashed at call %llu/%llu (%s)",
+                 (unsigned long long)i, (unsigned long long)n, process ? "process" : "power");
+        world_new(&w, i);
+        cs_io_fault_crash_at(w.fs, CS_IO_OP_ANY, i);
+        ck_assert_int_ne(store_open(&w), 0);
+        cs_io_fault_restart(w.fs, process ? CS_IO_PROCESS : CS_IO_POWER);
+        ck_assert_msg(store_open(&w) == 0, "%s: second open", case_name);
+        char id[CS_ID_HEX_LEN + 1];
+        snprintf(id, sizeof(id), "%s", cs_store_id(w.s));
+        ck_assert_int_eq(put(&w, &a, content[D_A], false, NULL), 0);
+        crash_and_restart(&w, CS_IO_POWER);
+        ck_assert_msg(strcmp(cs_store_id(w.s), id) == 0, "%s: id %s became %s", case_name, id,
+                      cs_store_id(w.s));
+        ASSERT_STATE(&w, &a, content[D_A], EXACT);
+        world_free(&w);
+    }
+}
+
+START_TEST(crash_during_first_open)
+{
+    crash_every_call_of_open(false);
+    crash_every_call_of_open(true);
+}
+END_TEST
+
 /* Replacing a stored fragment crashes at each call: after the restart the
  * fragment is the old or the new content, complete either way, and the new
  * one if the replace was acknowledged. `damaged` replaces a copy with a
@@ -634,6 +673,7 @@ static Suite *suite(void)
     tcase_add_test(tc, crash_during_put_power);
     tcase_add_test(tc, crash_during_put_torn);
     tcase_add_test(tc, process_crash_then_power_loss_during_put);
+    tcase_add_test(tc, crash_during_first_open);
     tcase_add_test(tc, crash_during_replace);
     tcase_add_test(tc, eio_during_get);
     tcase_add_test(tc, eio_during_scrub);
