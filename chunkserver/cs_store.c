@@ -620,7 +620,16 @@ int cs_put_commit(cs_put *p, bool check_crc, uint32_t expected_crc, bool replace
     pthread_mutex_t *lk = stripe_lock(s, p->meta.group, p->meta.index);
     pthread_mutex_lock(lk);
     cs_io_stat old_st;
-    bool existed = s->io->stat(s->io, path, &old_st) == 0;
+    rc = s->io->stat(s->io, path, &old_st);
+    bool existed = rc == 0;
+    if (rc != 0 && rc != CAIRN_E_NOTFOUND) {
+        /* Not knowing whether a copy is stored, do not rename over it. */
+        CN_ERROR(MOD, "stat %s: %s", path, strerror(errno));
+        pthread_mutex_unlock(lk);
+        rc = CAIRN_E_IO;
+        goto err;
+    }
+    rc = 0;
     enum cs_put_result res = CS_PUT_CREATED;
     if (existed) {
         int same = same_content(s, path, &p->meta, table_crc);

@@ -449,6 +449,84 @@ static bool harmless(enum cs_io_op op)
     return op == CS_IO_OP_WRITEBACK || op == CS_IO_OP_CLOSE;
 }
 
+/* A put of b into a new fan-out directory, with err injected at each of its
+ * calls in turn: the put fails with err (or succeeds, when the call was
+ * harmless), leaves no temporary and no open descriptor, b is absent (or
+ * exact: the failure came after the rename), the counters match the disk,
+ * and the store keeps working: b re-put, c put, and after a power loss a, b
+ * and c are all exact. */
+static void error_at_every_call_of_put(int err)
+{
+    cs_frag_meta a = frag(0x11, 0x22, 1), b = frag(0x33, 0x44, 2), c = frag(0x33, 0x44, 3);
+    world w;
+    world_new(&w, 0);
+    ck_assert_int_eq(store_open(&w), 0);
+    ck_assert_int_eq(put(&w, &a, content[D_A], false, NULL), 0);
+    cs_io_fault_reset_counts(w.fs);
+    ck_assert_int_eq(put(&w, &b, content[D_B], false, NULL), 0);
+    uint64_t n = cs_io_fault_calls(w.fs, CS_IO_OP_ANY);
+    enum cs_io_op ops[64];
+    ck_assert_uint_le(n, 64);
+    for (uint64_t i = 1; i <= n; i++)
+        ops[i - 1] = cs_io_fault_call_op(w.fs, i);
+    world_free(&w);
+    for (uint64_t i = 1; i <= n; i++) {
+        enum cs_io_op op = ops[i - 1];
+        if (err == CAIRN_E_NOSPACE && !can_run_out(op))
+            continue;
+        char case_name[128];
+        snprintf(case_name, sizeof(case_name), "put with %s at call %llu/%llu (%s)",
+                 cairn_strerror(err), (unsigned long long)i, (unsigned long long)n,
+                 cs_io_op_name(op));
+        world_new(&w, i);
+        ck_assert_int_eq(store_open(&w), 0);
+        ck_assert_int_eq(put(&w, &a, content[D_A], false, NULL), 0);
+        cs_io_fault_fail(w.fs, CS_IO_OP_ANY, i, err, false);
+        int rc = put(&w, &b, content[D_B], false, NULL);
+        int want = harmless(op) ? 0 : err;
+        ck_assert_msg(rc == want, "%s: returned %s, expected %s", case_name, cairn_strerror(rc),
+                      cairn_strerror(want));
+        ck_assert_msg(tmp_files(&w) == 0, "%s: temporaries left", case_name);
+        if (rc == 0)
+            ASSERT_STATE(&w, &b, content[D_B], EXACT);
+        else
+            ASSERT_STATE2(&w, &b, content[D_B], ABSENT, EXACT);
+        assert_counts_consistent(&w, case_name);
+        ck_assert_msg(put(&w, &b, content[D_B], false, NULL) == 0, "%s: re-put", case_name);
+        ck_assert_int_eq(put(&w, &c, content[D_C], false, NULL), 0);
+        crash_and_restart(&w, CS_IO_POWER);
+        ASSERT_STATE(&w, &a, content[D_A], EXACT);
+        ASSERT_STATE(&w, &b, content[D_B], EXACT);
+        ASSERT_STATE(&w, &c, content[D_C], EXACT);
+        world_free(&w);
+    }
+}
+
+START_TEST(eio_during_put)
+{
+    error_at_every_call_of_put(CAIRN_E_IO);
+}
+END_TEST
+
+/* An I/O error while looking for an existing copy must fail the put, not
+ * replace a different fragment nor count one twice. */
+START_TEST(eio_looking_for_existing_copy)
+{
+    const char *case_name = "stat fails at commit over a different fragment";
+    cs_frag_meta a = frag(0x11, 0x22, 1);
+    world w;
+    world_new(&w, 0);
+    ck_assert_int_eq(store_open(&w), 0);
+    ck_assert_int_eq(put(&w, &a, content[D_A], false, NULL), 0);
+    cs_io_fault_fail(w.fs, CS_IO_OP_STAT, 1, CAIRN_E_IO, false);
+    ck_assert_int_eq(put(&w, &a, content[D_B], false, NULL), CAIRN_E_IO);
+    ASSERT_STATE(&w, &a, content[D_A], EXACT);
+    assert_counts_consistent(&w, case_name);
+    ck_assert_int_eq(put(&w, &a, content[D_B], false, NULL), CAIRN_E_EXISTS);
+    world_free(&w);
+}
+END_TEST
+
 static int get(world *w, const cs_frag_meta *m, uint8_t *buf)
 {
     cs_frag_reader *r;
@@ -675,6 +753,8 @@ static Suite *suite(void)
     tcase_add_test(tc, process_crash_then_power_loss_during_put);
     tcase_add_test(tc, crash_during_first_open);
     tcase_add_test(tc, crash_during_replace);
+    tcase_add_test(tc, eio_during_put);
+    tcase_add_test(tc, eio_looking_for_existing_copy);
     tcase_add_test(tc, eio_during_get);
     tcase_add_test(tc, eio_during_scrub);
     tcase_add_test(tc, enospc_during_scrub);
