@@ -84,10 +84,20 @@ static void timed_fsync_record(cs_store *s, int64_t t0)
     cs_hist_record(&s->fsync_hist, (uint64_t)(cn_mono_us() - t0));
 }
 
+/* A failed file-system call as the store reports it: running out of space
+ * stays CAIRN_E_NOSPACE (a put answered 507 goes to another server),
+ * anything else is CAIRN_E_IO. */
+static int io_error(int rc)
+{
+    return rc == CAIRN_E_NOSPACE ? CAIRN_E_NOSPACE : CAIRN_E_IO;
+}
+
 static int fsync_dir_timed(cs_store *s, const char *path)
 {
     int64_t t0 = cn_mono_us();
-    int rc = s->io->sync_dir(s->io, path) == 0 ? 0 : CAIRN_E_IO;
+    int rc = s->io->sync_dir(s->io, path);
+    if (rc != 0)
+        rc = io_error(rc);
     timed_fsync_record(s, t0);
     return rc;
 }
@@ -123,7 +133,7 @@ static int make_dir(cs_store *s, const char *path, bool *created)
         return 0;
     }
     CN_ERROR(MOD, "mkdir %s: %s", path, strerror(errno));
-    return rc == CAIRN_E_NOSPACE ? CAIRN_E_NOSPACE : CAIRN_E_IO;
+    return io_error(rc);
 }
 
 /* Makes sure frags/XX/YY of group exists and (durable mode) is itself durable
@@ -476,7 +486,7 @@ int cs_store_put_begin(cs_store *s, const cs_frag_meta *meta, cs_put **out)
     rc = s->io->open(s->io, p->tmp_path, CS_IO_WRITE | CS_IO_CREATE | CS_IO_EXCL, &p->fd);
     if (rc != 0) {
         CN_ERROR(MOD, "create %s: %s", p->tmp_path, strerror(errno));
-        rc = rc == CAIRN_E_NOSPACE ? CAIRN_E_NOSPACE : CAIRN_E_IO;
+        rc = io_error(rc);
         goto err_after_put;
     }
     rc = cs_frag_writer_new(s->io, p->fd, meta, s->durable ? s->writeback_bytes : 0, &p->writer);
@@ -605,7 +615,7 @@ int cs_put_commit(cs_put *p, bool check_crc, uint32_t expected_crc, bool replace
         timed_fsync_record(s, t0);
         if (frc != 0) {
             CN_ERROR(MOD, "fdatasync %s: %s", p->tmp_path, strerror(errno));
-            rc = frc == CAIRN_E_NOSPACE ? CAIRN_E_NOSPACE : CAIRN_E_IO;
+            rc = io_error(frc);
             goto err;
         }
     }
@@ -657,10 +667,11 @@ int cs_put_commit(cs_put *p, bool check_crc, uint32_t expected_crc, bool replace
         }
         res = CS_PUT_REPLACED;
     }
-    if (s->io->rename(s->io, p->tmp_path, path) != 0) {
+    rc = s->io->rename(s->io, p->tmp_path, path);
+    if (rc != 0) {
         CN_ERROR(MOD, "rename %s -> %s: %s", p->tmp_path, path, strerror(errno));
         pthread_mutex_unlock(lk);
-        rc = CAIRN_E_IO;
+        rc = io_error(rc);
         goto err;
     }
     if (s->durable) {
@@ -764,7 +775,8 @@ int cs_store_delete_older(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uin
         char dir[PATH_MAX];
         snprintf(dir, sizeof(dir), "%s", path);
         *strrchr(dir, '/') = '\0';
-        rc = fsync_dir_timed(s, dir);
+        if (fsync_dir_timed(s, dir) != 0)
+            rc = CAIRN_E_IO; /* a delete is never 'no space' */
     }
     pthread_mutex_unlock(lk);
     pthread_mutex_lock(&s->lock);

@@ -508,6 +508,12 @@ START_TEST(eio_during_put)
 }
 END_TEST
 
+START_TEST(enospc_during_put)
+{
+    error_at_every_call_of_put(CAIRN_E_NOSPACE);
+}
+END_TEST
+
 /* An I/O error while looking for an existing copy must fail the put, not
  * replace a different fragment nor count one twice. */
 START_TEST(eio_looking_for_existing_copy)
@@ -754,6 +760,7 @@ static Suite *suite(void)
     tcase_add_test(tc, crash_during_first_open);
     tcase_add_test(tc, crash_during_replace);
     tcase_add_test(tc, eio_during_put);
+    tcase_add_test(tc, enospc_during_put);
     tcase_add_test(tc, eio_looking_for_existing_copy);
     tcase_add_test(tc, eio_during_get);
     tcase_add_test(tc, eio_during_scrub);
