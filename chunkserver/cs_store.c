@@ -744,6 +744,24 @@ int cs_store_fragment_mtime(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], u
     return 0;
 }
 
+/* "Not found" is an answer callers act on (a retried delete takes it for
+ * done), so in durable mode it is made durable first: the directory where
+ * the fragment would be is synced, so an earlier unlink whose directory
+ * sync failed or was cut short by a crash cannot come back after a power
+ * loss. Returns CAIRN_E_NOTFOUND, or CAIRN_E_IO if that sync fails. */
+static int durable_absence(cs_store *s, const char *path)
+{
+    if (!s->durable)
+        return CAIRN_E_NOTFOUND;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", path);
+    *strrchr(dir, '/') = '\0';
+    int64_t t0 = cn_mono_us();
+    int rc = s->io->sync_dir(s->io, dir);
+    timed_fsync_record(s, t0);
+    return rc == 0 || rc == CAIRN_E_NOTFOUND ? CAIRN_E_NOTFOUND : CAIRN_E_IO;
+}
+
 int cs_store_delete(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index)
 {
     return cs_store_delete_older(s, group, index, INT64_MAX);
@@ -759,8 +777,9 @@ int cs_store_delete_older(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uin
     cs_io_stat st;
     int rc = s->io->stat(s->io, path, &st);
     if (rc != 0) {
+        rc = rc == CAIRN_E_NOTFOUND ? durable_absence(s, path) : CAIRN_E_IO;
         pthread_mutex_unlock(lk);
-        return rc == CAIRN_E_NOTFOUND ? CAIRN_E_NOTFOUND : CAIRN_E_IO;
+        return rc;
     }
     if (st.mtime_s >= cutoff_s) {
         pthread_mutex_unlock(lk);
@@ -768,8 +787,9 @@ int cs_store_delete_older(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uin
     }
     rc = s->io->unlink(s->io, path);
     if (rc != 0) {
+        rc = rc == CAIRN_E_NOTFOUND ? durable_absence(s, path) : CAIRN_E_IO;
         pthread_mutex_unlock(lk);
-        return rc == CAIRN_E_NOTFOUND ? CAIRN_E_NOTFOUND : CAIRN_E_IO;
+        return rc;
     }
     if (s->durable) {
         char dir[PATH_MAX];

@@ -105,7 +105,9 @@ void cs_put_abort(cs_put *p);
 int cs_store_open_fragment(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index,
                            cs_frag_reader **out);
 
-/* Deletes a fragment durably. Returns 0, CAIRN_E_NOTFOUND, CAIRN_E_IO. */
+/* Deletes a fragment durably. Returns 0, CAIRN_E_NOTFOUND, CAIRN_E_IO. In
+ * durable mode "not found" is durable too (the fragment's directory is
+ * synced before answering it). */
 int cs_store_delete(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index);
 
 /* Last modification time (Unix seconds) of a committed fragment. Returns 0,

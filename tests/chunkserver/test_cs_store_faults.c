@@ -344,6 +344,62 @@ START_TEST(crash_during_first_open)
 }
 END_TEST
 
+/* Deleting b crashes at each call: a stays; b is gone if the delete was
+ * acknowledged, else gone or exact. Then (process crashes) the restarted
+ * process deletes b again, and whatever it answers (deleted or not found)
+ * must hold after a power loss. */
+static void crash_every_call_of_delete(enum cs_io_restart how, uint64_t seed)
+{
+    cs_frag_meta a = frag(0x11, 0x22, 1), b = frag(0x11, 0x22, 2);
+    world w;
+    world_new(&w, 0);
+    ck_assert_int_eq(store_open(&w), 0);
+    ck_assert_int_eq(put(&w, &a, content[D_A], false, NULL), 0);
+    ck_assert_int_eq(put(&w, &b, content[D_B], false, NULL), 0);
+    cs_io_fault_reset_counts(w.fs);
+    ck_assert_int_eq(cs_store_delete(w.s, b.group, b.index), 0);
+    uint64_t n = cs_io_fault_calls(w.fs, CS_IO_OP_ANY);
+    world_free(&w);
+    for (uint64_t i = 1; i <= n + 1; i++) {
+        char case_name[128];
+        snprintf(case_name, sizeof(case_name), "delete crash at call %llu/%llu, %s, seed %llu",
+                 (unsigned long long)i, (unsigned long long)n, how_name(how),
+                 (unsigned long long)(seed + i));
+        world_new(&w, seed + i);
+        ck_assert_int_eq(store_open(&w), 0);
+        ck_assert_int_eq(put(&w, &a, content[D_A], false, NULL), 0);
+        ck_assert_int_eq(put(&w, &b, content[D_B], false, NULL), 0);
+        cs_io_fault_crash_at(w.fs, CS_IO_OP_ANY, i);
+        bool acked = cs_store_delete(w.s, b.group, b.index) == 0;
+        ck_assert_msg(acked == (i > n), "%s: acknowledged %d", case_name, acked);
+        crash_and_restart(&w, how);
+        ASSERT_STATE(&w, &a, content[D_A], EXACT);
+        if (acked)
+            ASSERT_STATE(&w, &b, content[D_B], ABSENT);
+        else
+            ASSERT_STATE2(&w, &b, content[D_B], ABSENT, EXACT);
+        assert_counts_consistent(&w, case_name);
+        if (how == CS_IO_PROCESS) {
+            int rc = cs_store_delete(w.s, b.group, b.index);
+            ck_assert_msg(rc == 0 || rc == CAIRN_E_NOTFOUND, "%s: second delete %s", case_name,
+                          cairn_strerror(rc));
+            crash_and_restart(&w, CS_IO_POWER);
+            ASSERT_STATE(&w, &b, content[D_B], ABSENT);
+            ASSERT_STATE(&w, &a, content[D_A], EXACT);
+        }
+        world_free(&w);
+    }
+}
+
+START_TEST(crash_during_delete)
+{
+    crash_every_call_of_delete(CS_IO_POWER, 100);
+    crash_every_call_of_delete(CS_IO_PROCESS, 200);
+    for (uint64_t seed = 1; seed <= 4; seed++)
+        crash_every_call_of_delete(CS_IO_POWER_TORN, seed * 1000);
+}
+END_TEST
+
 /* Replacing a stored fragment crashes at each call: after the restart the
  * fragment is the old or the new content, complete either way, and the new
  * one if the replace was acknowledged. `damaged` replaces a copy with a
@@ -580,6 +636,45 @@ START_TEST(eio_during_get)
 }
 END_TEST
 
+/* A delete of b with an error at each of its calls: it fails with the
+ * error, the counters match the disk, a retry answers deleted or not found,
+ * and that answer holds after a power loss. */
+START_TEST(eio_during_delete)
+{
+    cs_frag_meta a = frag(0x11, 0x22, 1), b = frag(0x11, 0x22, 2);
+    world w;
+    world_new(&w, 0);
+    ck_assert_int_eq(store_open(&w), 0);
+    ck_assert_int_eq(put(&w, &a, content[D_A], false, NULL), 0);
+    ck_assert_int_eq(put(&w, &b, content[D_B], false, NULL), 0);
+    cs_io_fault_reset_counts(w.fs);
+    ck_assert_int_eq(cs_store_delete(w.s, b.group, b.index), 0);
+    uint64_t n = cs_io_fault_calls(w.fs, CS_IO_OP_ANY);
+    world_free(&w);
+    for (uint64_t i = 1; i <= n; i++) {
+        char case_name[128];
+        snprintf(case_name, sizeof(case_name), "delete with EIO at call %llu/%llu",
+                 (unsigned long long)i, (unsigned long long)n);
+        world_new(&w, i);
+        ck_assert_int_eq(store_open(&w), 0);
+        ck_assert_int_eq(put(&w, &a, content[D_A], false, NULL), 0);
+        ck_assert_int_eq(put(&w, &b, content[D_B], false, NULL), 0);
+        cs_io_fault_fail(w.fs, CS_IO_OP_ANY, i, CAIRN_E_IO, false);
+        int rc = cs_store_delete(w.s, b.group, b.index);
+        ck_assert_msg(rc == CAIRN_E_IO, "%s: returned %s", case_name, cairn_strerror(rc));
+        ASSERT_STATE2(&w, &b, content[D_B], ABSENT, EXACT);
+        assert_counts_consistent(&w, case_name);
+        rc = cs_store_delete(w.s, b.group, b.index);
+        ck_assert_msg(rc == 0 || rc == CAIRN_E_NOTFOUND, "%s: retry %s", case_name,
+                      cairn_strerror(rc));
+        crash_and_restart(&w, CS_IO_POWER);
+        ASSERT_STATE(&w, &b, content[D_B], ABSENT);
+        ASSERT_STATE(&w, &a, content[D_A], EXACT);
+        world_free(&w);
+    }
+}
+END_TEST
+
 /* ---- the scrubber ---- */
 
 #define SCRUB_FRAGS 3
@@ -758,11 +853,13 @@ static Suite *suite(void)
     tcase_add_test(tc, crash_during_put_torn);
     tcase_add_test(tc, process_crash_then_power_loss_during_put);
     tcase_add_test(tc, crash_during_first_open);
+    tcase_add_test(tc, crash_during_delete);
     tcase_add_test(tc, crash_during_replace);
     tcase_add_test(tc, eio_during_put);
     tcase_add_test(tc, enospc_during_put);
     tcase_add_test(tc, eio_looking_for_existing_copy);
     tcase_add_test(tc, eio_during_get);
+    tcase_add_test(tc, eio_during_delete);
     tcase_add_test(tc, eio_during_scrub);
     tcase_add_test(tc, enospc_during_scrub);
     tcase_add_test(tc, bit_flips_detected_by_get_and_scrub);
