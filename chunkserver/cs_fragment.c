@@ -1,11 +1,7 @@
 #include "cs_fragment.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cn_error.h"
 #include "ec_codec.h"
@@ -153,51 +149,6 @@ int cs_frag_header_decode(const uint8_t in[CS_FRAG_HEADER_LEN], cs_frag_meta *me
     return cs_frag_meta_check(meta) == 0 ? 0 : CAIRN_E_CORRUPT;
 }
 
-static int errno_to_cairn(int e)
-{
-    return (e == ENOSPC || e == EDQUOT) ? CAIRN_E_NOSPACE : CAIRN_E_IO;
-}
-
-/* Writes all of buf at off; returns 0 or a CAIRN_E code. */
-static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
-{
-    const uint8_t *p = buf;
-    while (len > 0) {
-        ssize_t n = pwrite(fd, p, len, (off_t)off);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return errno_to_cairn(errno);
-        }
-        if (n == 0)
-            return CAIRN_E_IO;
-        p += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
-    }
-    return 0;
-}
-
-/* Reads exactly len bytes at off; a short file is CAIRN_E_CORRUPT. */
-static int pread_all(int fd, void *buf, size_t len, uint64_t off)
-{
-    uint8_t *p = buf;
-    while (len > 0) {
-        ssize_t n = pread(fd, p, len, (off_t)off);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return CAIRN_E_IO;
-        }
-        if (n == 0)
-            return CAIRN_E_CORRUPT;
-        p += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
-    }
-    return 0;
-}
-
 /* CRC32C combination (the zlib crc32_combine method over the Castagnoli
  * polynomial): crc(A || B) from crc(A), crc(B) and len(B). The writer
  * computes each block's CRC once and derives the whole-data CRC from them,
@@ -244,6 +195,7 @@ static uint32_t crc_combine(uint32_t crc_a, uint32_t crc_b, uint32_t shift_op_b)
 }
 
 struct cs_frag_writer {
+    const cs_io *io;
     int fd;
     cs_frag_meta meta;
     uint64_t written; /* data bytes accepted */
@@ -262,7 +214,7 @@ struct cs_frag_writer {
     int failed;
 };
 
-int cs_frag_writer_new(int fd, const cs_frag_meta *meta, uint64_t writeback_bytes,
+int cs_frag_writer_new(const cs_io *io, int fd, const cs_frag_meta *meta, uint64_t writeback_bytes,
                        cs_frag_writer **out)
 {
     if (cs_frag_meta_check(meta) != 0)
@@ -277,6 +229,7 @@ int cs_frag_writer_new(int fd, const cs_frag_meta *meta, uint64_t writeback_byte
     w->buf = malloc(STAGE_LEN);
     if (w->buf == NULL)
         goto err_after_table;
+    w->io = io;
     w->fd = fd;
     w->meta = *meta;
     w->writeback_bytes = writeback_bytes;
@@ -322,14 +275,14 @@ static int writer_flush(cs_frag_writer *w, const uint8_t *data, size_t len)
 {
     if (len == 0)
         return 0;
-    int rc = pwrite_all(w->fd, data, len, CS_FRAG_HEADER_LEN + w->flushed);
+    int rc = cs_io_write_all(w->io, w->fd, data, len, CS_FRAG_HEADER_LEN + w->flushed);
     if (rc != 0)
         return rc;
     w->flushed += len;
     if (w->writeback_bytes > 0 && w->flushed - w->writeback_done >= w->writeback_bytes) {
         /* Start writeback early; errors surface at the final fsync. */
-        (void)sync_file_range(w->fd, (off_t)(CS_FRAG_HEADER_LEN + w->writeback_done),
-                              (off_t)(w->flushed - w->writeback_done), SYNC_FILE_RANGE_WRITE);
+        (void)w->io->writeback(w->io, w->fd, CS_FRAG_HEADER_LEN + w->writeback_done,
+                               w->flushed - w->writeback_done);
         w->writeback_done = w->flushed;
     }
     return 0;
@@ -392,13 +345,14 @@ int cs_frag_writer_finish(cs_frag_writer *w, uint32_t *data_crc)
         put_u32(table_bytes + 4 * b, w->table[b]);
     uint32_t table_crc = ec_crc32c(table_bytes, blocks * 4);
     w->table_crc = table_crc;
-    rc = pwrite_all(w->fd, table_bytes, blocks * 4, CS_FRAG_HEADER_LEN + w->meta.data_len);
+    rc = cs_io_write_all(w->io, w->fd, table_bytes, blocks * 4,
+                         CS_FRAG_HEADER_LEN + w->meta.data_len);
     if (rc != 0)
         goto err;
     w->meta.data_crc = w->data_crc;
     uint8_t header[CS_FRAG_HEADER_LEN];
     cs_frag_header_encode(&w->meta, table_crc, header);
-    rc = pwrite_all(w->fd, header, sizeof(header), 0);
+    rc = cs_io_write_all(w->io, w->fd, header, sizeof(header), 0);
     if (rc != 0)
         goto err;
     *data_crc = w->data_crc;
@@ -423,6 +377,7 @@ void cs_frag_writer_free(cs_frag_writer *w)
 }
 
 struct cs_frag_reader {
+    const cs_io *io;
     int fd;
     cs_frag_meta meta;
     uint32_t table_crc;
@@ -430,10 +385,10 @@ struct cs_frag_reader {
     uint32_t *table; /* host order */
 };
 
-int cs_frag_reader_open(int fd, cs_frag_reader **out)
+int cs_frag_reader_open(const cs_io *io, int fd, cs_frag_reader **out)
 {
     uint8_t header[CS_FRAG_HEADER_LEN];
-    int rc = pread_all(fd, header, sizeof(header), 0);
+    int rc = cs_io_read_all(io, fd, header, sizeof(header), 0);
     if (rc != 0)
         return rc;
     cs_frag_reader *r = calloc(1, sizeof(*r));
@@ -442,12 +397,11 @@ int cs_frag_reader_open(int fd, cs_frag_reader **out)
     rc = cs_frag_header_decode(header, &r->meta, &r->table_crc);
     if (rc != 0)
         goto err_after_alloc;
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        rc = CAIRN_E_IO;
+    cs_io_stat st;
+    rc = io->fstat(io, fd, &st);
+    if (rc != 0)
         goto err_after_alloc;
-    }
-    if ((uint64_t)st.st_size != cs_frag_file_size(r->meta.data_len)) {
+    if (st.size != cs_frag_file_size(r->meta.data_len)) {
         rc = CAIRN_E_CORRUPT;
         goto err_after_alloc;
     }
@@ -457,7 +411,7 @@ int cs_frag_reader_open(int fd, cs_frag_reader **out)
         rc = CAIRN_E_NOMEM;
         goto err_after_alloc;
     }
-    rc = pread_all(fd, r->table, r->blocks * 4, CS_FRAG_HEADER_LEN + r->meta.data_len);
+    rc = cs_io_read_all(io, fd, r->table, r->blocks * 4, CS_FRAG_HEADER_LEN + r->meta.data_len);
     if (rc != 0)
         goto err_after_table;
     if (ec_crc32c(r->table, r->blocks * 4) != r->table_crc) {
@@ -467,6 +421,7 @@ int cs_frag_reader_open(int fd, cs_frag_reader **out)
     uint8_t *table_bytes = (uint8_t *)r->table;
     for (uint64_t b = 0; b < r->blocks; b++)
         r->table[b] = get_u32(table_bytes + 4 * b);
+    r->io = io;
     r->fd = fd;
     *out = r;
     return 0;
@@ -500,7 +455,7 @@ int cs_frag_reader_verify_block(cs_frag_reader *r, uint64_t block, void *scratch
     if (block >= r->blocks)
         return CAIRN_E_RANGE;
     size_t blen = (size_t)block_len(r, block);
-    int rc = pread_all(r->fd, scratch, blen, CS_FRAG_HEADER_LEN + block * EC_CRC_BLOCK);
+    int rc = cs_io_read_all(r->io, r->fd, scratch, blen, CS_FRAG_HEADER_LEN + block * EC_CRC_BLOCK);
     if (rc != 0)
         return rc;
     return ec_crc32c(scratch, blen) == r->table[block] ? 0 : CAIRN_E_CORRUPT;
@@ -531,7 +486,7 @@ int cs_frag_reader_read(cs_frag_reader *r, uint64_t off, size_t len, void *buf, 
             uint64_t span =
                 (b + nblocks - 1) * EC_CRC_BLOCK + block_len(r, b + nblocks - 1) - bstart;
             uint8_t *at = dst + (pos - off);
-            rc = pread_all(r->fd, at, (size_t)span, CS_FRAG_HEADER_LEN + bstart);
+            rc = cs_io_read_all(r->io, r->fd, at, (size_t)span, CS_FRAG_HEADER_LEN + bstart);
             if (rc != 0)
                 goto out;
             for (uint64_t i = 0; i < nblocks; i++) {
@@ -575,7 +530,7 @@ void cs_frag_reader_close(cs_frag_reader *r)
 {
     if (r == NULL)
         return;
-    close(r->fd);
+    r->io->close(r->io, r->fd);
     free(r->table);
     free(r);
 }

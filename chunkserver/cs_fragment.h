@@ -26,14 +26,16 @@
  * is written last, so a file without a valid header is never mistaken for a
  * fragment.
  *
- * Writers and readers work on a file descriptor; naming, fsync and rename
- * belong to cs_store. */
+ * Writers and readers work on a file descriptor of a cs_io backend; naming,
+ * fsync and rename belong to cs_store. */
 #ifndef CAIRN_CS_FRAGMENT_H
 #define CAIRN_CS_FRAGMENT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "cs_io.h"
 
 #define CS_FRAG_MAGIC      "CAIRNFRG"
 #define CS_FRAG_VERSION    1
@@ -81,12 +83,12 @@ int cs_frag_header_decode(const uint8_t in[CS_FRAG_HEADER_LEN], cs_frag_meta *me
  * CRC table and then the header. Not thread-safe (one writer per file). */
 typedef struct cs_frag_writer cs_frag_writer;
 
-/* Starts writing a fragment described by meta (data_crc ignored) to fd, which
- * must be an empty file open for writing; the caller keeps fd. If
- * writeback_bytes > 0, writeback of the data is started (sync_file_range)
- * every writeback_bytes so a final fsync has little left to do. Returns 0,
- * CAIRN_E_INVAL, CAIRN_E_NOMEM. */
-int cs_frag_writer_new(int fd, const cs_frag_meta *meta, uint64_t writeback_bytes,
+/* Starts writing a fragment described by meta (data_crc ignored) to fd of
+ * io, which must be an empty file open for writing; the caller keeps fd, and
+ * io (borrowed) must outlive the writer. If writeback_bytes > 0, writeback
+ * of the data is started (io->writeback) every writeback_bytes so a final
+ * fsync has little left to do. Returns 0, CAIRN_E_INVAL, CAIRN_E_NOMEM. */
+int cs_frag_writer_new(const cs_io *io, int fd, const cs_frag_meta *meta, uint64_t writeback_bytes,
                        cs_frag_writer **out);
 /* Appends data. Returns 0; CAIRN_E_RANGE if it would pass data_len;
  * CAIRN_E_NOSPACE if the disk is full; CAIRN_E_IO. After an error the writer
@@ -107,11 +109,12 @@ void cs_frag_writer_free(cs_frag_writer *w);
  * number of threads may read one reader concurrently (pread only). */
 typedef struct cs_frag_reader cs_frag_reader;
 
-/* Opens a reader on fd; on success the reader owns fd (closed by
- * cs_frag_reader_close), on failure the caller keeps it. Returns 0;
+/* Opens a reader on fd of io; on success the reader owns fd (closed by
+ * cs_frag_reader_close), on failure the caller keeps it. io is borrowed and
+ * must outlive the reader. Returns 0;
  * CAIRN_E_CORRUPT (bad header, size or table); CAIRN_E_UNSUPPORTED;
  * CAIRN_E_IO; CAIRN_E_NOMEM. */
-int cs_frag_reader_open(int fd, cs_frag_reader **out);
+int cs_frag_reader_open(const cs_io *io, int fd, cs_frag_reader **out);
 const cs_frag_meta *cs_frag_reader_meta(const cs_frag_reader *r);
 /* Table CRC, which together with the meta identifies the content exactly. */
 uint32_t cs_frag_reader_table_crc(const cs_frag_reader *r);

@@ -49,24 +49,29 @@ struct cs_scrub {
 
 static void state_save(cs_scrub *sc, bool done)
 {
-    char path[4096], tmp[4200];
+    const cs_io *io = cs_store_io(sc->store);
+    char path[4096], tmp[4200], text[160];
     snprintf(path, sizeof(path), "%s/%s", cs_store_dir(sc->store), STATE_FILE);
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (f == NULL)
-        return;
-    fprintf(f, "pass_start %lld\n", (long long)sc->pass_start_wall_s);
+    int len = snprintf(text, sizeof(text), "pass_start %lld\n", (long long)sc->pass_start_wall_s);
     if (done) {
-        fprintf(f, "done\n");
+        len += snprintf(text + len, sizeof(text) - (size_t)len, "done\n");
     } else if (sc->has_cursor) {
         char hex[CS_GROUP_HEX_LEN + 1];
         cs_group_format(sc->cursor_group, hex);
-        fprintf(f, "cursor %s %u\n", hex, sc->cursor_index);
+        len += snprintf(text + len, sizeof(text) - (size_t)len, "cursor %s %u\n", hex,
+                        sc->cursor_index);
     }
-    if (fclose(f) == 0)
-        rename(tmp, path);
+    int fd;
+    if (io->open(io, tmp, CS_IO_WRITE | CS_IO_CREATE | CS_IO_TRUNC, &fd) != 0)
+        return;
+    int rc = cs_io_write_all(io, fd, text, (size_t)len, 0);
+    if (io->close(io, fd) != 0 && rc == 0)
+        rc = CAIRN_E_IO;
+    if (rc == 0)
+        io->rename(io, tmp, path);
     else
-        unlink(tmp);
+        io->unlink(io, tmp);
     sc->last_save_us = cn_mono_us();
 }
 
@@ -79,7 +84,7 @@ static bool state_load(cs_scrub *sc)
     size_t len;
     sc->pass_start_wall_s = 0;
     sc->has_cursor = false;
-    if (cn_read_file(path, 4096, &text, &len) != 0)
+    if (cs_io_read_file(cs_store_io(sc->store), path, 4096, &text, &len) != 0)
         return false;
     long long start = 0;
     char hex[CS_GROUP_HEX_LEN + 2];

@@ -1,18 +1,12 @@
 #include "cs_store.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
-#include <unistd.h>
 
 #include "cn_error.h"
 #include "cn_log.h"
@@ -25,7 +19,8 @@
 #define ID_FILE      "chunkserver-id"
 
 struct cs_store {
-    int lock_fd; /* DIR/lock, flock'd: one process per data directory */
+    const cs_io *io; /* every file-system call goes through it */
+    int lock_fd;     /* DIR/lock, flock'd: one process per data directory */
     char *dir;
     char *tmp_dir;
     char *frag_dir;
@@ -35,8 +30,15 @@ struct cs_store {
     uint64_t writeback_bytes;
     atomic_uint_fast64_t tmp_seq;
     pthread_mutex_t stripe[LOCK_STRIPES]; /* one fragment's check+rename/unlink */
-    pthread_mutex_t dir_lock;             /* creating fan-out directories */
-    pthread_mutex_t lock;                 /* the fields below */
+    pthread_mutex_t dir_lock;             /* creating fan-out directories, and: */
+    /* Fan-out directories known durable in their parent: bit XX of
+     * l1_durable for frags/XX, bit XX * 256 + YY of l2_durable for
+     * frags/XX/YY. A directory that exists but is not known durable (a
+     * process died between its mkdir and the fsync of its parent, or that
+     * fsync failed) is synced before a fragment is renamed into it. */
+    uint8_t l1_durable[256 / 8];
+    uint8_t l2_durable[65536 / 8];
+    pthread_mutex_t lock; /* the fields below */
     uint64_t inflight_bytes;
     uint64_t fragments;
     uint64_t fragment_bytes;
@@ -82,71 +84,153 @@ static void timed_fsync_record(cs_store *s, int64_t t0)
     cs_hist_record(&s->fsync_hist, (uint64_t)(cn_mono_us() - t0));
 }
 
+/* A failed file-system call as the store reports it: running out of space
+ * stays CAIRN_E_NOSPACE (a put answered 507 goes to another server),
+ * anything else is CAIRN_E_IO. */
+static int io_error(int rc)
+{
+    return rc == CAIRN_E_NOSPACE ? CAIRN_E_NOSPACE : CAIRN_E_IO;
+}
+
 static int fsync_dir_timed(cs_store *s, const char *path)
 {
     int64_t t0 = cn_mono_us();
-    int rc = cn_fsync_dir(path);
+    int rc = s->io->sync_dir(s->io, path);
+    if (rc != 0)
+        rc = io_error(rc);
     timed_fsync_record(s, t0);
     return rc;
 }
 
-/* mkdir that accepts an existing directory; *created says whether it was new. */
-static int make_dir(const char *path, bool *created)
+/* The directory holding path, as dirname(3) would name it. */
+static void parent_dir(const char *path, char out[PATH_MAX])
 {
-    if (mkdir(path, 0755) == 0) {
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    while (n > 0 && path[n - 1] != '/')
+        n--;
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    if (n == 0)
+        snprintf(out, PATH_MAX, ".");
+    else
+        snprintf(out, PATH_MAX, "%.*s", (int)n, path);
+}
+
+/* mkdir that accepts an existing directory; *created says whether it was new. */
+static int make_dir(cs_store *s, const char *path, bool *created)
+{
+    int rc = s->io->mkdir(s->io, path);
+    if (rc == 0) {
         if (created)
             *created = true;
         return 0;
     }
-    if (errno == EEXIST) {
+    if (rc == CAIRN_E_EXISTS) {
         if (created)
             *created = false;
         return 0;
     }
     CN_ERROR(MOD, "mkdir %s: %s", path, strerror(errno));
-    return errno == ENOSPC ? CAIRN_E_NOSPACE : CAIRN_E_IO;
+    return io_error(rc);
 }
 
 /* Makes sure frags/XX/YY of group exists and (durable mode) is itself durable
  * before any fragment is renamed into it. */
+static bool bit_get(const uint8_t *bits, unsigned i)
+{
+    return bits[i / 8] & (1u << (i % 8));
+}
+
+static void bit_set(uint8_t *bits, unsigned i)
+{
+    bits[i / 8] |= (uint8_t)(1u << (i % 8));
+}
+
 static int ensure_fanout(cs_store *s, const uint8_t *group)
 {
     char l1[PATH_MAX], l2[PATH_MAX];
     snprintf(l1, sizeof(l1), "%s/%02x", s->frag_dir, group[0]);
     snprintf(l2, sizeof(l2), "%s/%02x/%02x", s->frag_dir, group[0], group[1]);
+    unsigned b1 = group[0], b2 = group[0] * 256u + group[1];
     pthread_mutex_lock(&s->dir_lock);
-    bool created = false;
-    int rc = make_dir(l1, &created);
-    if (rc == 0 && created && s->durable)
-        rc = fsync_dir_timed(s, s->frag_dir);
-    if (rc == 0)
-        rc = make_dir(l2, &created);
-    if (rc == 0 && created && s->durable)
-        rc = fsync_dir_timed(s, l1);
+    int rc = 0;
+    if (!bit_get(s->l1_durable, b1)) {
+        rc = make_dir(s, l1, NULL);
+        if (rc == 0 && s->durable)
+            rc = fsync_dir_timed(s, s->frag_dir);
+        if (rc == 0)
+            bit_set(s->l1_durable, b1);
+    }
+    if (rc == 0 && !bit_get(s->l2_durable, b2)) {
+        rc = make_dir(s, l2, NULL);
+        if (rc == 0 && s->durable)
+            rc = fsync_dir_timed(s, l1);
+        if (rc == 0)
+            bit_set(s->l2_durable, b2);
+    }
     pthread_mutex_unlock(&s->dir_lock);
     return rc;
 }
 
+static int list_fanout(cs_store *s, const char *path, uint8_t out[256], int *count);
+
+/* At open: makes every existing fan-out directory durable in its parent
+ * (one fsync of each frags/XX that has subdirectories, then of frags/) and
+ * records them as known durable, so a directory left by a process that died
+ * before syncing it is not trusted, and puts into existing directories pay
+ * no extra fsync. */
+static int sync_fanout(cs_store *s)
+{
+    uint8_t l1[256];
+    int n1;
+    int rc = list_fanout(s, s->frag_dir, l1, &n1);
+    for (int i = 0; rc == 0 && i < n1; i++) {
+        char p1[PATH_MAX];
+        snprintf(p1, sizeof(p1), "%s/%02x", s->frag_dir, l1[i]);
+        uint8_t l2[256];
+        int n2;
+        rc = list_fanout(s, p1, l2, &n2);
+        if (rc == 0 && n2 > 0 && s->durable)
+            rc = fsync_dir_timed(s, p1);
+        for (int j = 0; rc == 0 && j < n2; j++)
+            bit_set(s->l2_durable, l1[i] * 256u + l2[j]);
+    }
+    if (rc == 0 && n1 > 0 && s->durable)
+        rc = fsync_dir_timed(s, s->frag_dir);
+    for (int i = 0; rc == 0 && i < n1; i++)
+        bit_set(s->l1_durable, l1[i]);
+    return rc;
+}
+
+typedef struct tmp_sweep {
+    cs_store *store;
+    int removed;
+} tmp_sweep;
+
+static int remove_temporary(void *arg, const char *name)
+{
+    tmp_sweep *t = arg;
+    cs_store *s = t->store;
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", s->tmp_dir, name);
+    if (s->io->unlink(s->io, path) == 0)
+        t->removed++;
+    else
+        CN_WARN(MOD, "cannot remove temporary %s: %s", name, strerror(errno));
+    return 0;
+}
+
 static int remove_temporaries(cs_store *s)
 {
-    DIR *d = opendir(s->tmp_dir);
-    if (d == NULL)
+    tmp_sweep t = {.store = s};
+    if (s->io->list(s->io, s->tmp_dir, remove_temporary, &t) != 0)
         return CAIRN_E_IO;
-    int removed = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        if (unlinkat(dirfd(d), e->d_name, 0) == 0)
-            removed++;
-        else
-            CN_WARN(MOD, "cannot remove temporary %s: %s", e->d_name, strerror(errno));
-    }
-    closedir(d);
-    if (removed > 0) {
-        CN_INFO(MOD, "removed %d leftover temporary file(s)", removed);
+    if (t.removed > 0) {
+        CN_INFO(MOD, "removed %d leftover temporary file(s)", t.removed);
         if (s->durable)
-            cn_fsync_dir(s->tmp_dir);
+            s->io->sync_dir(s->io, s->tmp_dir);
     }
     return 0;
 }
@@ -157,7 +241,7 @@ static int load_or_create_id(cs_store *s)
     snprintf(path, sizeof(path), "%s/%s", s->dir, ID_FILE);
     char *text = NULL;
     size_t len = 0;
-    int rc = cn_read_file(path, 256, &text, &len);
+    int rc = cs_io_read_file(s->io, path, 256, &text, &len);
     if (rc == 0) {
         uint8_t raw[CS_ID_HEX_LEN / 2];
         if (len >= CS_ID_HEX_LEN && (len == CS_ID_HEX_LEN || text[CS_ID_HEX_LEN] == '\n')) {
@@ -183,22 +267,22 @@ static int load_or_create_id(cs_store *s)
     cn_hex_encode(raw, sizeof(raw), s->id);
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof(tmp), "%s/%s.new", s->tmp_dir, ID_FILE);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
+    int fd;
+    if (s->io->open(s->io, tmp, CS_IO_WRITE | CS_IO_CREATE | CS_IO_TRUNC, &fd) != 0)
         return CAIRN_E_IO;
     char line[CS_ID_HEX_LEN + 2];
     memcpy(line, s->id, CS_ID_HEX_LEN);
     line[CS_ID_HEX_LEN] = '\n';
-    rc = cn_write_all(fd, line, CS_ID_HEX_LEN + 1);
-    if (rc == 0 && fsync(fd) != 0)
+    rc = cs_io_write_all(s->io, fd, line, CS_ID_HEX_LEN + 1, 0);
+    if (rc == 0 && s->io->fsync(s->io, fd) != 0)
         rc = CAIRN_E_IO;
-    close(fd);
-    if (rc == 0 && rename(tmp, path) != 0)
+    s->io->close(s->io, fd);
+    if (rc == 0 && s->io->rename(s->io, tmp, path) != 0)
         rc = CAIRN_E_IO;
-    if (rc == 0)
-        rc = cn_fsync_dir(s->dir);
+    if (rc == 0 && s->io->sync_dir(s->io, s->dir) != 0)
+        rc = CAIRN_E_IO;
     if (rc != 0) {
-        unlink(tmp);
+        s->io->unlink(s->io, tmp);
         return rc;
     }
     CN_INFO(MOD, "created chunkserver id %s", s->id);
@@ -210,11 +294,11 @@ static int count_one(void *arg, const uint8_t group[CS_GROUP_ID_LEN], uint32_t i
     cs_store *s = arg;
     char path[PATH_MAX];
     frag_path(s, group, index, path);
-    struct stat st;
-    if (stat(path, &st) != 0)
+    cs_io_stat st;
+    if (s->io->stat(s->io, path, &st) != 0)
         return 0;
     s->fragments++;
-    s->fragment_bytes += (uint64_t)st.st_size;
+    s->fragment_bytes += st.size;
     s->digest ^= frag_hash(group, index);
     return 0;
 }
@@ -237,6 +321,7 @@ int cs_store_open(const cs_store_opts *opts, cs_store **out)
         s->frag_dir = NULL;
         goto err_after_alloc;
     }
+    s->io = opts->io ? opts->io : cs_io_posix();
     s->durable = opts->durable;
     s->reserve_bytes = opts->reserve_bytes;
     s->writeback_bytes = opts->writeback_bytes;
@@ -248,36 +333,53 @@ int cs_store_open(const cs_store_opts *opts, cs_store **out)
     pthread_mutex_init(&s->lock, NULL);
 
     bool c1 = false, c2 = false, c3 = false;
-    rc = make_dir(s->dir, &c1);
+    rc = make_dir(s, s->dir, &c1);
     if (rc == 0)
-        rc = make_dir(s->tmp_dir, &c2);
+        rc = make_dir(s, s->tmp_dir, &c2);
     if (rc == 0)
-        rc = make_dir(s->frag_dir, &c3);
-    if (rc == 0 && c1)
-        rc = cn_fsync_parent(s->dir);
-    if (rc == 0 && (c2 || c3))
-        rc = cn_fsync_dir(s->dir);
+        rc = make_dir(s, s->frag_dir, &c3);
+    /* What is found existing may have been made by a process that died
+     * before syncing it (a data directory, tmp/, frags/, an id renamed into
+     * place): in durable mode the data directory and, best effort unless we
+     * created it, its parent are synced at every open. */
+    char parent[PATH_MAX];
+    parent_dir(s->dir, parent);
+    if (rc == 0 && (c1 || s->durable) && s->io->sync_dir(s->io, parent) != 0) {
+        if (c1)
+            rc = CAIRN_E_IO;
+        else
+            CN_WARN(MOD, "cannot fsync %s, the parent of the data directory: %s", parent,
+                    strerror(errno));
+    }
+    if (rc == 0 && (c2 || c3 || s->durable) && s->io->sync_dir(s->io, s->dir) != 0)
+        rc = CAIRN_E_IO;
     if (rc != 0)
         goto err_after_locks;
     /* Another process on the same directory would have its temporaries
      * removed under it and its renames raced: refuse to share. */
     char lock_path[PATH_MAX];
     snprintf(lock_path, sizeof(lock_path), "%s/lock", s->dir);
-    s->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (s->lock_fd < 0) {
+    if (s->io->open(s->io, lock_path, CS_IO_READ | CS_IO_WRITE | CS_IO_CREATE, &s->lock_fd) != 0) {
         CN_ERROR(MOD, "cannot open %s: %s", lock_path, strerror(errno));
         rc = CAIRN_E_IO;
         goto err_after_locks;
     }
-    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        CN_ERROR(MOD, "data directory %s is in use by another process", s->dir);
-        rc = errno == EWOULDBLOCK ? CAIRN_E_BUSY : CAIRN_E_IO;
+    rc = s->io->lock(s->io, s->lock_fd);
+    if (rc != 0) {
+        if (rc == CAIRN_E_BUSY)
+            CN_ERROR(MOD, "data directory %s is in use by another process", s->dir);
+        else
+            CN_ERROR(MOD, "cannot lock %s: %s", lock_path, strerror(errno));
+        rc = rc == CAIRN_E_BUSY ? CAIRN_E_BUSY : CAIRN_E_IO;
         goto err_after_lockfile;
     }
     rc = remove_temporaries(s);
     if (rc != 0)
         goto err_after_lockfile;
     rc = load_or_create_id(s);
+    if (rc != 0)
+        goto err_after_lockfile;
+    rc = sync_fanout(s);
     if (rc != 0)
         goto err_after_lockfile;
     rc = cs_store_foreach(s, NULL, 0, count_one, s);
@@ -290,7 +392,7 @@ int cs_store_open(const cs_store_opts *opts, cs_store **out)
     return 0;
 
 err_after_lockfile:
-    close(s->lock_fd);
+    s->io->close(s->io, s->lock_fd);
 err_after_locks:
     for (int i = 0; i < LOCK_STRIPES; i++)
         pthread_mutex_destroy(&s->stripe[i]);
@@ -308,7 +410,7 @@ void cs_store_free(cs_store *s)
 {
     if (s == NULL)
         return;
-    close(s->lock_fd); /* releases the flock */
+    s->io->close(s->io, s->lock_fd); /* releases the flock */
     for (int i = 0; i < LOCK_STRIPES; i++)
         pthread_mutex_destroy(&s->stripe[i]);
     pthread_mutex_destroy(&s->dir_lock);
@@ -329,6 +431,11 @@ const char *cs_store_dir(const cs_store *s)
     return s->dir;
 }
 
+const cs_io *cs_store_io(const cs_store *s)
+{
+    return s->io;
+}
+
 bool cs_store_durable(const cs_store *s)
 {
     return s->durable;
@@ -341,12 +448,7 @@ const cs_hist *cs_store_fsync_hist(const cs_store *s)
 
 static int fs_space(const cs_store *s, uint64_t *capacity, uint64_t *avail)
 {
-    struct statvfs v;
-    if (statvfs(s->dir, &v) != 0)
-        return CAIRN_E_IO;
-    *capacity = (uint64_t)v.f_blocks * v.f_frsize;
-    *avail = (uint64_t)v.f_bavail * v.f_frsize;
-    return 0;
+    return s->io->space(s->io, s->dir, capacity, avail) == 0 ? 0 : CAIRN_E_IO;
 }
 
 int cs_store_put_begin(cs_store *s, const cs_frag_meta *meta, cs_put **out)
@@ -381,21 +483,21 @@ int cs_store_put_begin(cs_store *s, const cs_frag_meta *meta, cs_put **out)
     unsigned long long seq = atomic_fetch_add(&s->tmp_seq, 1);
     snprintf(p->tmp_path, sizeof(p->tmp_path), "%s/%s.%u.%llu.tmp", s->tmp_dir, hex, meta->index,
              seq);
-    p->fd = open(p->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (p->fd < 0) {
-        rc = errno == ENOSPC ? CAIRN_E_NOSPACE : CAIRN_E_IO;
+    rc = s->io->open(s->io, p->tmp_path, CS_IO_WRITE | CS_IO_CREATE | CS_IO_EXCL, &p->fd);
+    if (rc != 0) {
         CN_ERROR(MOD, "create %s: %s", p->tmp_path, strerror(errno));
+        rc = io_error(rc);
         goto err_after_put;
     }
-    rc = cs_frag_writer_new(p->fd, meta, s->durable ? s->writeback_bytes : 0, &p->writer);
+    rc = cs_frag_writer_new(s->io, p->fd, meta, s->durable ? s->writeback_bytes : 0, &p->writer);
     if (rc != 0)
         goto err_after_open;
     *out = p;
     return 0;
 
 err_after_open:
-    close(p->fd);
-    unlink(p->tmp_path);
+    s->io->close(s->io, p->fd);
+    s->io->unlink(s->io, p->tmp_path);
 err_after_put:
     free(p);
 err_after_reserve:
@@ -439,12 +541,12 @@ uint64_t cs_put_written(const cs_put *p)
 
 static void put_release(cs_put *p, bool remove_tmp)
 {
-    if (p->fd >= 0)
-        close(p->fd);
-    if (remove_tmp)
-        unlink(p->tmp_path);
-    cs_frag_writer_free(p->writer);
     cs_store *s = p->store;
+    if (p->fd >= 0)
+        s->io->close(s->io, p->fd);
+    if (remove_tmp)
+        s->io->unlink(s->io, p->tmp_path);
+    cs_frag_writer_free(p->writer);
     pthread_mutex_lock(&s->lock);
     s->inflight_bytes -= p->reserved;
     pthread_mutex_unlock(&s->lock);
@@ -460,14 +562,14 @@ void cs_put_abort(cs_put *p)
 /* Compares a committed file with the new content. Returns 1 if identical
  * (and every stored block verifies), 0 if different, -1 if the existing file
  * is unreadable or damaged. */
-static int same_content(const char *path, const cs_frag_meta *meta, uint32_t table_crc)
+static int same_content(cs_store *s, const char *path, const cs_frag_meta *meta, uint32_t table_crc)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    int fd;
+    if (s->io->open(s->io, path, CS_IO_READ, &fd) != 0)
         return -1;
     cs_frag_reader *r;
-    if (cs_frag_reader_open(fd, &r) != 0) {
-        close(fd);
+    if (cs_frag_reader_open(s->io, fd, &r) != 0) {
+        s->io->close(s->io, fd);
         return -1;
     }
     const cs_frag_meta *old = cs_frag_reader_meta(r);
@@ -509,15 +611,15 @@ int cs_put_commit(cs_put *p, bool check_crc, uint32_t expected_crc, bool replace
     uint32_t table_crc = cs_frag_writer_table_crc(p->writer);
     if (s->durable) {
         int64_t t0 = cn_mono_us();
-        int frc = fdatasync(p->fd);
+        int frc = s->io->fdatasync(s->io, p->fd);
         timed_fsync_record(s, t0);
         if (frc != 0) {
             CN_ERROR(MOD, "fdatasync %s: %s", p->tmp_path, strerror(errno));
-            rc = errno == ENOSPC ? CAIRN_E_NOSPACE : CAIRN_E_IO;
+            rc = io_error(frc);
             goto err;
         }
     }
-    close(p->fd);
+    s->io->close(s->io, p->fd);
     p->fd = -1;
     rc = ensure_fanout(s, p->meta.group);
     if (rc != 0)
@@ -527,11 +629,20 @@ int cs_put_commit(cs_put *p, bool check_crc, uint32_t expected_crc, bool replace
     frag_path(s, p->meta.group, p->meta.index, path);
     pthread_mutex_t *lk = stripe_lock(s, p->meta.group, p->meta.index);
     pthread_mutex_lock(lk);
-    struct stat old_st;
-    bool existed = stat(path, &old_st) == 0;
+    cs_io_stat old_st;
+    rc = s->io->stat(s->io, path, &old_st);
+    bool existed = rc == 0;
+    if (rc != 0 && rc != CAIRN_E_NOTFOUND) {
+        /* Not knowing whether a copy is stored, do not rename over it. */
+        CN_ERROR(MOD, "stat %s: %s", path, strerror(errno));
+        pthread_mutex_unlock(lk);
+        rc = CAIRN_E_IO;
+        goto err;
+    }
+    rc = 0;
     enum cs_put_result res = CS_PUT_CREATED;
     if (existed) {
-        int same = same_content(path, &p->meta, table_crc);
+        int same = same_content(s, path, &p->meta, table_crc);
         if (same == 1) {
             /* The stored copy may come from a commit whose directory sync
              * failed; sync again before acknowledging it. */
@@ -556,10 +667,11 @@ int cs_put_commit(cs_put *p, bool check_crc, uint32_t expected_crc, bool replace
         }
         res = CS_PUT_REPLACED;
     }
-    if (rename(p->tmp_path, path) != 0) {
+    rc = s->io->rename(s->io, p->tmp_path, path);
+    if (rc != 0) {
         CN_ERROR(MOD, "rename %s -> %s: %s", p->tmp_path, path, strerror(errno));
         pthread_mutex_unlock(lk);
-        rc = CAIRN_E_IO;
+        rc = io_error(rc);
         goto err;
     }
     if (s->durable) {
@@ -572,7 +684,7 @@ int cs_put_commit(cs_put *p, bool check_crc, uint32_t expected_crc, bool replace
     uint64_t new_size = cs_frag_file_size(p->meta.data_len);
     pthread_mutex_lock(&s->lock);
     if (existed) {
-        s->fragment_bytes -= (uint64_t)old_st.st_size;
+        s->fragment_bytes -= old_st.size;
     } else {
         s->fragments++;
         s->digest ^= frag_hash(p->meta.group, p->meta.index);
@@ -600,12 +712,13 @@ int cs_store_open_fragment(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], ui
 {
     char path[PATH_MAX];
     frag_path(s, group, index, path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? CAIRN_E_NOTFOUND : CAIRN_E_IO;
-    int rc = cs_frag_reader_open(fd, out);
+    int fd;
+    int rc = s->io->open(s->io, path, CS_IO_READ, &fd);
+    if (rc != 0)
+        return rc == CAIRN_E_NOTFOUND ? CAIRN_E_NOTFOUND : CAIRN_E_IO;
+    rc = cs_frag_reader_open(s->io, fd, out);
     if (rc != 0) {
-        close(fd);
+        s->io->close(s->io, fd);
         return rc;
     }
     const cs_frag_meta *m = cs_frag_reader_meta(*out);
@@ -623,11 +736,30 @@ int cs_store_fragment_mtime(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], u
 {
     char path[PATH_MAX];
     frag_path(s, group, index, path);
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return errno == ENOENT ? CAIRN_E_NOTFOUND : CAIRN_E_IO;
-    *mtime_s = (int64_t)st.st_mtime;
+    cs_io_stat st;
+    int rc = s->io->stat(s->io, path, &st);
+    if (rc != 0)
+        return rc == CAIRN_E_NOTFOUND ? CAIRN_E_NOTFOUND : CAIRN_E_IO;
+    *mtime_s = st.mtime_s;
     return 0;
+}
+
+/* "Not found" is an answer callers act on (a retried delete takes it for
+ * done), so in durable mode it is made durable first: the directory where
+ * the fragment would be is synced, so an earlier unlink whose directory
+ * sync failed or was cut short by a crash cannot come back after a power
+ * loss. Returns CAIRN_E_NOTFOUND, or CAIRN_E_IO if that sync fails. */
+static int durable_absence(cs_store *s, const char *path)
+{
+    if (!s->durable)
+        return CAIRN_E_NOTFOUND;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", path);
+    *strrchr(dir, '/') = '\0';
+    int64_t t0 = cn_mono_us();
+    int rc = s->io->sync_dir(s->io, dir);
+    timed_fsync_record(s, t0);
+    return rc == 0 || rc == CAIRN_E_NOTFOUND ? CAIRN_E_NOTFOUND : CAIRN_E_IO;
 }
 
 int cs_store_delete(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index)
@@ -642,31 +774,34 @@ int cs_store_delete_older(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uin
     frag_path(s, group, index, path);
     pthread_mutex_t *lk = stripe_lock(s, group, index);
     pthread_mutex_lock(lk);
-    struct stat st;
-    if (stat(path, &st) != 0) {
+    cs_io_stat st;
+    int rc = s->io->stat(s->io, path, &st);
+    if (rc != 0) {
+        rc = rc == CAIRN_E_NOTFOUND ? durable_absence(s, path) : CAIRN_E_IO;
         pthread_mutex_unlock(lk);
-        return errno == ENOENT ? CAIRN_E_NOTFOUND : CAIRN_E_IO;
+        return rc;
     }
-    if ((int64_t)st.st_mtime >= cutoff_s) {
+    if (st.mtime_s >= cutoff_s) {
         pthread_mutex_unlock(lk);
         return CAIRN_E_EXISTS;
     }
-    if (unlink(path) != 0) {
-        int e = errno;
+    rc = s->io->unlink(s->io, path);
+    if (rc != 0) {
+        rc = rc == CAIRN_E_NOTFOUND ? durable_absence(s, path) : CAIRN_E_IO;
         pthread_mutex_unlock(lk);
-        return e == ENOENT ? CAIRN_E_NOTFOUND : CAIRN_E_IO;
+        return rc;
     }
-    int rc = 0;
     if (s->durable) {
         char dir[PATH_MAX];
         snprintf(dir, sizeof(dir), "%s", path);
         *strrchr(dir, '/') = '\0';
-        rc = fsync_dir_timed(s, dir);
+        if (fsync_dir_timed(s, dir) != 0)
+            rc = CAIRN_E_IO; /* a delete is never 'no space' */
     }
     pthread_mutex_unlock(lk);
     pthread_mutex_lock(&s->lock);
     s->fragments--;
-    s->fragment_bytes -= (uint64_t)st.st_size;
+    s->fragment_bytes -= st.size;
     s->digest ^= frag_hash(group, index);
     pthread_mutex_unlock(&s->lock);
     return rc;
@@ -741,63 +876,71 @@ static int frag_name_cmp(const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
+static int note_fanout(void *arg, const char *name)
+{
+    bool *seen = arg;
+    int b = parse_byte_name(name);
+    if (b >= 0)
+        seen[b] = true;
+    return 0;
+}
+
 /* Sorted byte values of the two-hex-digit subdirectories of path. */
-static int list_fanout(const char *path, uint8_t out[256], int *count)
+static int list_fanout(cs_store *s, const char *path, uint8_t out[256], int *count)
 {
     *count = 0;
-    DIR *d = opendir(path);
-    if (d == NULL)
-        return errno == ENOENT ? 0 : CAIRN_E_IO;
     bool seen[256] = {false};
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        int b = parse_byte_name(e->d_name);
-        if (b >= 0)
-            seen[b] = true;
-    }
-    closedir(d);
+    int rc = s->io->list(s->io, path, note_fanout, seen);
+    if (rc != 0)
+        return rc == CAIRN_E_NOTFOUND ? 0 : CAIRN_E_IO;
     for (int b = 0; b < 256; b++)
         if (seen[b])
             out[(*count)++] = (uint8_t)b;
     return 0;
 }
 
-static int visit_leaf(const char *path, const frag_name *after, cs_store_visit_fn fn, void *arg)
+/* The fragment names of one leaf directory, after `after`. */
+typedef struct leaf_names {
+    const frag_name *after;
+    frag_name *names;
+    size_t n, cap;
+} leaf_names;
+
+static int collect_frag_name(void *arg, const char *name)
 {
-    DIR *d = opendir(path);
-    if (d == NULL)
-        return errno == ENOENT ? 0 : CAIRN_E_IO;
-    size_t n = 0, cap = 64;
-    frag_name *names = malloc(cap * sizeof(*names));
-    if (names == NULL) {
-        closedir(d);
+    leaf_names *l = arg;
+    frag_name f;
+    if (parse_frag_name(name, f.group, &f.index) != 0)
+        return 0;
+    if (l->after != NULL && frag_name_cmp(&f, l->after) <= 0)
+        return 0;
+    if (l->n == l->cap) {
+        frag_name *bigger = realloc(l->names, 2 * l->cap * sizeof(*l->names));
+        if (bigger == NULL)
+            return CAIRN_E_NOMEM;
+        l->names = bigger;
+        l->cap *= 2;
+    }
+    l->names[l->n++] = f;
+    return 0;
+}
+
+static int visit_leaf(cs_store *s, const char *path, const frag_name *after, cs_store_visit_fn fn,
+                      void *arg)
+{
+    leaf_names l = {.after = after, .cap = 64};
+    l.names = malloc(l.cap * sizeof(*l.names));
+    if (l.names == NULL)
         return CAIRN_E_NOMEM;
+    int rc = s->io->list(s->io, path, collect_frag_name, &l);
+    if (rc != 0) {
+        free(l.names);
+        return rc == CAIRN_E_NOTFOUND ? 0 : rc == CAIRN_E_NOMEM ? CAIRN_E_NOMEM : CAIRN_E_IO;
     }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        frag_name f;
-        if (parse_frag_name(e->d_name, f.group, &f.index) != 0)
-            continue;
-        if (after != NULL && frag_name_cmp(&f, after) <= 0)
-            continue;
-        if (n == cap) {
-            frag_name *bigger = realloc(names, 2 * cap * sizeof(*names));
-            if (bigger == NULL) {
-                free(names);
-                closedir(d);
-                return CAIRN_E_NOMEM;
-            }
-            names = bigger;
-            cap *= 2;
-        }
-        names[n++] = f;
-    }
-    closedir(d);
-    qsort(names, n, sizeof(*names), frag_name_cmp);
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++)
-        rc = fn(arg, names[i].group, names[i].index);
-    free(names);
+    qsort(l.names, l.n, sizeof(*l.names), frag_name_cmp);
+    for (size_t i = 0; i < l.n && rc == 0; i++)
+        rc = fn(arg, l.names[i].group, l.names[i].index);
+    free(l.names);
     return rc;
 }
 
@@ -811,7 +954,7 @@ int cs_store_foreach(cs_store *s, const uint8_t *after_group, uint32_t after_ind
     }
     uint8_t l1[256];
     int n1;
-    int rc = list_fanout(s->frag_dir, l1, &n1);
+    int rc = list_fanout(s, s->frag_dir, l1, &n1);
     if (rc != 0)
         return rc;
     for (int i = 0; i < n1; i++) {
@@ -821,7 +964,7 @@ int cs_store_foreach(cs_store *s, const uint8_t *after_group, uint32_t after_ind
         snprintf(p1, sizeof(p1), "%s/%02x", s->frag_dir, l1[i]);
         uint8_t l2[256];
         int n2;
-        rc = list_fanout(p1, l2, &n2);
+        rc = list_fanout(s, p1, l2, &n2);
         if (rc != 0)
             return rc;
         for (int j = 0; j < n2; j++) {
@@ -829,7 +972,7 @@ int cs_store_foreach(cs_store *s, const uint8_t *after_group, uint32_t after_ind
                 continue;
             char p2[PATH_MAX + 8];
             snprintf(p2, sizeof(p2), "%s/%02x", p1, l2[j]);
-            rc = visit_leaf(p2, after_group ? &after : NULL, fn, arg);
+            rc = visit_leaf(s, p2, after_group ? &after : NULL, fn, arg);
             if (rc != 0)
                 return rc;
         }

@@ -24,6 +24,7 @@
 
 #include "cs_fragment.h"
 #include "cs_hist.h"
+#include "cs_io.h"
 
 #define CS_ID_HEX_LEN 32
 
@@ -31,6 +32,8 @@ typedef struct cs_store cs_store;
 typedef struct cs_put cs_put;
 
 typedef struct cs_store_opts {
+    const cs_io *io;          /* file system (borrowed, must outlive the store);
+                                 NULL = cs_io_posix() */
     const char *dir;          /* data directory (created if missing) */
     uint64_t reserve_bytes;   /* free space a put must leave on the filesystem */
     bool durable;             /* fsync before acknowledging (false: benchmarks only) */
@@ -69,6 +72,8 @@ void cs_store_free(cs_store *s);
 /* The stable chunkserver id: 32 lowercase hex digits, owned by the store. */
 const char *cs_store_id(const cs_store *s);
 const char *cs_store_dir(const cs_store *s);
+/* The file system the store works on (for the scrubber's state file). */
+const cs_io *cs_store_io(const cs_store *s);
 bool cs_store_durable(const cs_store *s);
 
 /* Starts a put of the fragment described by meta (data_crc ignored). Space
@@ -100,7 +105,9 @@ void cs_put_abort(cs_put *p);
 int cs_store_open_fragment(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index,
                            cs_frag_reader **out);
 
-/* Deletes a fragment durably. Returns 0, CAIRN_E_NOTFOUND, CAIRN_E_IO. */
+/* Deletes a fragment durably. Returns 0, CAIRN_E_NOTFOUND, CAIRN_E_IO. In
+ * durable mode "not found" is durable too (the fragment's directory is
+ * synced before answering it). */
 int cs_store_delete(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index);
 
 /* Last modification time (Unix seconds) of a committed fragment. Returns 0,

@@ -175,6 +175,7 @@ int main(int argc, char **argv)
         goto out_config;
     }
     cs_store_opts sopts = {
+        .io = cs_io_posix(),
         .dir = conf.data_dir,
         .reserve_bytes = (uint64_t)conf.reserve,
         .durable = conf.sync,
