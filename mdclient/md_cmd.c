@@ -473,20 +473,21 @@ int md_cmd_create_access_key(uint64_t client_id, uint64_t seq, const char *key_i
                              const char *secret, const char *owner, int admin, int64_t now_ms,
                              uint8_t **out, size_t *outlen)
 {
-    if (!key_id || !secret)
-        return CAIRN_E_INVAL;
-    Md__AccessKeyRecord a = MD__ACCESS_KEY_RECORD__INIT;
-    a.key_id = S(key_id);
-    a.secret = S(secret);
-    a.owner = S(owner);
-    a.admin = admin != 0;
-    a.created_ms = now_ms;
-    Md__CreateAccessKey k = MD__CREATE_ACCESS_KEY__INIT;
-    k.key = &a;
-    Md__Command c = MD__COMMAND__INIT;
-    c.op_case = MD__COMMAND__OP_CREATE_KEY;
-    c.create_key = &k;
-    return pack_cmd(client_id, seq, &c, out, outlen);
+    char id[MD_CANONICAL_ID_LEN + 1];
+    int rc = md_new_canonical_id(id);
+    if (rc)
+        return rc;
+    return md_cmd_create_access_key_for(client_id, seq, key_id, secret, owner, admin, id, now_ms,
+                                        out, outlen);
+}
+
+int md_new_canonical_id(char out[MD_CANONICAL_ID_LEN + 1])
+{
+    uint8_t raw[MD_CANONICAL_ID_LEN / 2];
+    if (cn_random_bytes(raw, sizeof(raw)) != 0)
+        return CAIRN_E_IO;
+    cn_hex_encode(raw, sizeof(raw), out);
+    return 0;
 }
 
 int md_cmd_delete_access_key(uint64_t client_id, uint64_t seq, const char *key_id, uint8_t **out,
@@ -499,6 +500,137 @@ int md_cmd_delete_access_key(uint64_t client_id, uint64_t seq, const char *key_i
     Md__Command c = MD__COMMAND__INIT;
     c.op_case = MD__COMMAND__OP_DELETE_KEY;
     c.delete_key = &k;
+    return pack_cmd(client_id, seq, &c, out, outlen);
+}
+
+/* -------------------------------------------------------------- tenants -- */
+
+int md_cmd_create_access_key_for(uint64_t client_id, uint64_t seq, const char *key_id,
+                                 const char *secret, const char *owner, int admin,
+                                 const char *new_user_id, int64_t now_ms, uint8_t **out,
+                                 size_t *outlen)
+{
+    if (!key_id || !secret || !owner)
+        return CAIRN_E_INVAL;
+    Md__AccessKeyRecord a = MD__ACCESS_KEY_RECORD__INIT;
+    a.key_id = S(key_id);
+    a.secret = S(secret);
+    a.owner = S(owner);
+    a.admin = admin != 0;
+    a.created_ms = now_ms;
+    Md__UserRecord u = MD__USER_RECORD__INIT;
+    u.name = S(owner);
+    u.canonical_id = S(new_user_id);
+    u.created_ms = now_ms;
+    Md__CreateAccessKey k = MD__CREATE_ACCESS_KEY__INIT;
+    k.key = &a;
+    k.user = new_user_id ? &u : NULL;
+    Md__Command c = MD__COMMAND__INIT;
+    c.op_case = MD__COMMAND__OP_CREATE_KEY;
+    c.create_key = &k;
+    return pack_cmd(client_id, seq, &c, out, outlen);
+}
+
+int md_cmd_set_key_state(uint64_t client_id, uint64_t seq, const char *key_id, int disabled,
+                         uint8_t **out, size_t *outlen)
+{
+    if (!key_id)
+        return CAIRN_E_INVAL;
+    Md__SetKeyState m = MD__SET_KEY_STATE__INIT;
+    m.key_id = S(key_id);
+    m.disabled = disabled != 0;
+    Md__Command c = MD__COMMAND__INIT;
+    c.op_case = MD__COMMAND__OP_SET_KEY_STATE;
+    c.set_key_state = &m;
+    return pack_cmd(client_id, seq, &c, out, outlen);
+}
+
+int md_cmd_create_user(uint64_t client_id, uint64_t seq, const char *name, const char *canonical_id,
+                       int64_t now_ms, uint8_t **out, size_t *outlen)
+{
+    if (!name || !canonical_id)
+        return CAIRN_E_INVAL;
+    Md__UserRecord u = MD__USER_RECORD__INIT;
+    u.name = S(name);
+    u.canonical_id = S(canonical_id);
+    u.created_ms = now_ms;
+    Md__CreateUser m = MD__CREATE_USER__INIT;
+    m.user = &u;
+    Md__Command c = MD__COMMAND__INIT;
+    c.op_case = MD__COMMAND__OP_CREATE_USER;
+    c.create_user = &m;
+    return pack_cmd(client_id, seq, &c, out, outlen);
+}
+
+int md_cmd_delete_user(uint64_t client_id, uint64_t seq, const char *name, uint8_t **out,
+                       size_t *outlen)
+{
+    if (!name)
+        return CAIRN_E_INVAL;
+    Md__DeleteUser m = MD__DELETE_USER__INIT;
+    m.name = S(name);
+    Md__Command c = MD__COMMAND__INIT;
+    c.op_case = MD__COMMAND__OP_DELETE_USER;
+    c.delete_user = &m;
+    return pack_cmd(client_id, seq, &c, out, outlen);
+}
+
+int md_cmd_set_quota(uint64_t client_id, uint64_t seq, const char *user, const char *bucket,
+                     uint64_t max_bytes, uint64_t max_objects, uint8_t **out, size_t *outlen)
+{
+    Md__Quota q = MD__QUOTA__INIT;
+    q.max_bytes = max_bytes;
+    q.max_objects = max_objects;
+    Md__SetQuota m = MD__SET_QUOTA__INIT;
+    m.user = S(user);
+    m.bucket = S(bucket);
+    m.quota = &q;
+    Md__Command c = MD__COMMAND__INIT;
+    c.op_case = MD__COMMAND__OP_SET_QUOTA;
+    c.set_quota = &m;
+    return pack_cmd(client_id, seq, &c, out, outlen);
+}
+
+int md_cmd_put_bucket_acl(uint64_t client_id, uint64_t seq, const char *bucket, const void *acl,
+                          size_t acl_len, uint8_t **out, size_t *outlen)
+{
+    if (!bucket || (!acl && acl_len))
+        return CAIRN_E_INVAL;
+    Md__PutBucketAcl m = MD__PUT_BUCKET_ACL__INIT;
+    m.bucket = S(bucket);
+    m.acl = (ProtobufCBinaryData){acl_len, (uint8_t *)acl};
+    Md__Command c = MD__COMMAND__INIT;
+    c.op_case = MD__COMMAND__OP_PUT_BUCKET_ACL;
+    c.put_bucket_acl = &m;
+    return pack_cmd(client_id, seq, &c, out, outlen);
+}
+
+int md_cmd_put_bucket_policy(uint64_t client_id, uint64_t seq, const char *bucket,
+                             const char *policy, uint8_t **out, size_t *outlen)
+{
+    if (!bucket)
+        return CAIRN_E_INVAL;
+    Md__PutBucketPolicy m = MD__PUT_BUCKET_POLICY__INIT;
+    m.bucket = S(bucket);
+    m.policy = S(policy);
+    Md__Command c = MD__COMMAND__INIT;
+    c.op_case = MD__COMMAND__OP_PUT_BUCKET_POLICY;
+    c.put_bucket_policy = &m;
+    return pack_cmd(client_id, seq, &c, out, outlen);
+}
+
+int md_cmd_put_object_acl(uint64_t client_id, uint64_t seq, const char *bucket, const char *key,
+                          const void *acl, size_t acl_len, uint8_t **out, size_t *outlen)
+{
+    if (!bucket || !key || (!acl && acl_len))
+        return CAIRN_E_INVAL;
+    Md__PutObjectAcl m = MD__PUT_OBJECT_ACL__INIT;
+    m.bucket = S(bucket);
+    m.key = S(key);
+    m.acl = (ProtobufCBinaryData){acl_len, (uint8_t *)acl};
+    Md__Command c = MD__COMMAND__INIT;
+    c.op_case = MD__COMMAND__OP_PUT_OBJECT_ACL;
+    c.put_object_acl = &m;
     return pack_cmd(client_id, seq, &c, out, outlen);
 }
 
@@ -532,7 +664,7 @@ int md_result_status(const void *buf, size_t len, int *reason)
         Md__Query q_ = MD__QUERY__INIT;                                                            \
         q_.q_case = case_;                                                                         \
         q_.field = &(msg);                                                                         \
-        return cn_pb_pack(&q_.base, out, outlen);                                                     \
+        return cn_pb_pack(&q_.base, out, outlen);                                                  \
     } while (0)
 
 int md_q_get_object(const char *bucket, const char *key, uint8_t **out, size_t *outlen)
@@ -552,8 +684,43 @@ int md_q_head_bucket(const char *bucket, uint8_t **out, size_t *outlen)
 
 int md_q_list_buckets(uint8_t **out, size_t *outlen)
 {
+    return md_q_list_buckets_of(NULL, out, outlen);
+}
+
+int md_q_list_buckets_of(const char *owner, uint8_t **out, size_t *outlen)
+{
     Md__ListBucketsQ m = MD__LIST_BUCKETS_Q__INIT;
+    m.owner = S(owner);
     PACK_Q(list_buckets, MD__QUERY__Q_LIST_BUCKETS, m);
+}
+
+int md_q_get_object_and_bucket(const char *bucket, const char *key, uint8_t **out, size_t *outlen)
+{
+    Md__GetObjectQ m = MD__GET_OBJECT_Q__INIT;
+    m.bucket = S(bucket);
+    m.key = S(key);
+    m.with_bucket = 1;
+    PACK_Q(get_object, MD__QUERY__Q_GET_OBJECT, m);
+}
+
+int md_q_get_user(const char *name, uint8_t **out, size_t *outlen)
+{
+    Md__GetUserQ m = MD__GET_USER_Q__INIT;
+    m.name = S(name);
+    PACK_Q(get_user, MD__QUERY__Q_GET_USER, m);
+}
+
+int md_q_list_users(uint8_t **out, size_t *outlen)
+{
+    Md__ListUsersQ m = MD__LIST_USERS_Q__INIT;
+    PACK_Q(list_users, MD__QUERY__Q_LIST_USERS, m);
+}
+
+int md_q_list_access_keys_of(const char *owner, uint8_t **out, size_t *outlen)
+{
+    Md__ListAccessKeysQ m = MD__LIST_ACCESS_KEYS_Q__INIT;
+    m.owner = S(owner);
+    PACK_Q(list_access_keys, MD__QUERY__Q_LIST_ACCESS_KEYS, m);
 }
 
 int md_q_list_objects(const char *bucket, const char *prefix, const char *delimiter,

@@ -126,11 +126,48 @@ int md_cmd_garbage_add(uint64_t client_id, uint64_t seq, const struct md_group_d
 /* Entry i: chunkserver cs[i] deleted its fragments of garbage entry seqs[i]. */
 int md_cmd_garbage_ack(uint64_t client_id, uint64_t seq, const uint64_t *seqs, const uint64_t *cs,
                        size_t n, uint8_t **out, size_t *outlen);
+/* An access key for user owner, creating the user (with a new canonical id)
+ * in the same command when it does not exist yet. */
 int md_cmd_create_access_key(uint64_t client_id, uint64_t seq, const char *key_id,
                              const char *secret, const char *owner, int admin, int64_t now_ms,
                              uint8_t **out, size_t *outlen);
 int md_cmd_delete_access_key(uint64_t client_id, uint64_t seq, const char *key_id, uint8_t **out,
                              size_t *outlen);
+
+/* ---- tenants (docs/security.md) ---- */
+
+/* A user's canonical id (the S3 Owner ID) is 64 lowercase hex digits, drawn
+ * at random by whoever proposes the user. */
+#define MD_CANONICAL_ID_LEN 64
+/* Fills out with a new random canonical id. 0 or CAIRN_E_IO. */
+int md_new_canonical_id(char out[MD_CANONICAL_ID_LEN + 1]);
+
+/* An access key for user owner; new_user_id (64 hex, or NULL) creates the
+ * user in the same command when it does not exist yet (else NoSuchUser). */
+int md_cmd_create_access_key_for(uint64_t client_id, uint64_t seq, const char *key_id,
+                                 const char *secret, const char *owner, int admin,
+                                 const char *new_user_id, int64_t now_ms, uint8_t **out,
+                                 size_t *outlen);
+/* A disabled key is refused like an unknown one until enabled again. */
+int md_cmd_set_key_state(uint64_t client_id, uint64_t seq, const char *key_id, int disabled,
+                         uint8_t **out, size_t *outlen);
+/* canonical_id: 64 lowercase hex digits (the S3 Owner ID). */
+int md_cmd_create_user(uint64_t client_id, uint64_t seq, const char *name, const char *canonical_id,
+                       int64_t now_ms, uint8_t **out, size_t *outlen);
+/* Refused (UserHasBuckets) while the user owns a bucket; deletes its keys. */
+int md_cmd_delete_user(uint64_t client_id, uint64_t seq, const char *name, uint8_t **out,
+                       size_t *outlen);
+/* Exactly one of user and bucket (the other NULL); 0 = no limit. */
+int md_cmd_set_quota(uint64_t client_id, uint64_t seq, const char *user, const char *bucket,
+                     uint64_t max_bytes, uint64_t max_objects, uint8_t **out, size_t *outlen);
+/* acl: the gateway's encoding (gw_acl); the state machine stores it as is. */
+int md_cmd_put_bucket_acl(uint64_t client_id, uint64_t seq, const char *bucket, const void *acl,
+                          size_t acl_len, uint8_t **out, size_t *outlen);
+/* policy: JSON already validated by the gateway; "" deletes it. */
+int md_cmd_put_bucket_policy(uint64_t client_id, uint64_t seq, const char *bucket,
+                             const char *policy, uint8_t **out, size_t *outlen);
+int md_cmd_put_object_acl(uint64_t client_id, uint64_t seq, const char *bucket, const char *key,
+                          const void *acl, size_t acl_len, uint8_t **out, size_t *outlen);
 
 /* Unpacks a packed md.Result (free with md_result_free). NULL on bad bytes. */
 Md__Result *md_result_decode(const void *buf, size_t len);
@@ -143,6 +180,14 @@ int md_result_status(const void *buf, size_t len, int *reason);
 int md_q_get_object(const char *bucket, const char *key, uint8_t **out, size_t *outlen);
 int md_q_head_bucket(const char *bucket, uint8_t **out, size_t *outlen);
 int md_q_list_buckets(uint8_t **out, size_t *outlen);
+/* The buckets owner owns (owner NULL or "": every bucket). */
+int md_q_list_buckets_of(const char *owner, uint8_t **out, size_t *outlen);
+/* GetObject whose answer carries the bucket record too (also when the key is
+ * missing): one read to authorize and serve a request. */
+int md_q_get_object_and_bucket(const char *bucket, const char *key, uint8_t **out, size_t *outlen);
+int md_q_get_user(const char *name, uint8_t **out, size_t *outlen);
+int md_q_list_users(uint8_t **out, size_t *outlen);
+int md_q_list_access_keys_of(const char *owner, uint8_t **out, size_t *outlen);
 int md_q_list_objects(const char *bucket, const char *prefix, const char *delimiter,
                       const char *marker, uint32_t max_keys, uint8_t **out, size_t *outlen);
 int md_q_list_parts(const char *bucket, const char *key, const char *upload_id,

@@ -287,6 +287,135 @@ static int check_session_age(struct checker *c, const unsigned char *k, size_t k
     return 0;
 }
 
+/* Sums the size and count of every object under the prefix pre. */
+static int sum_objects(struct checker *c, const struct md_key *pre, uint64_t *bytes,
+                       uint64_t *objects)
+{
+    struct md_titer *it;
+    int rc = md_titer_new(&c->txn, &it);
+    if (rc)
+        return rc;
+    *bytes = *objects = 0;
+    for (md_titer_seek(it, pre->b, pre->n); rc == 0 && md_titer_has_prefix(it, pre->b, pre->n);
+         md_titer_next(it)) {
+        size_t vl;
+        const void *v = md_titer_value(it, &vl);
+        Md__ObjectRecord *o = md__object_record__unpack(NULL, vl, v);
+        if (!o) {
+            rc = CAIRN_E_CORRUPT;
+            break;
+        }
+        *bytes += o->size;
+        (*objects)++;
+        md__object_record__free_unpacked(o, NULL);
+    }
+    if (!rc)
+        rc = md_titer_status(it);
+    md_titer_free(it);
+    return rc;
+}
+
+/* A bucket's usage is what its objects add up to; its owner index key exists. */
+static int check_bucket(struct checker *c, const unsigned char *k, size_t kl, const void *v,
+                        size_t vl)
+{
+    Md__BucketRecord *b = md__bucket_record__unpack(NULL, vl, v);
+    if (!b)
+        return violation(c, "bucket %.*s undecodable", (int)kl, k);
+    struct md_key pre;
+    md_key_start(&pre, MD_K_OBJECT);
+    md_key_bytes(&pre, k + 2, kl - 2);
+    md_key_byte(&pre, 0);
+    uint64_t bytes, objects;
+    int rc = sum_objects(c, &pre, &bytes, &objects);
+    uint64_t ub = b->usage ? b->usage->bytes : 0, uo = b->usage ? b->usage->objects : 0;
+    if (rc == 0 && (ub != bytes || uo != objects))
+        rc = violation(c,
+                       "bucket %s: usage says %" PRIu64 " B / %" PRIu64 " objects, its objects "
+                       "add up to %" PRIu64 " B / %" PRIu64,
+                       b->name, ub, uo, bytes, objects);
+    if (rc == 0 && b->owner[0]) {
+        struct md_key ok;
+        md_key_start(&ok, MD_K_OWNED);
+        md_key_str(&ok, b->owner);
+        md_key_byte(&ok, 0);
+        md_key_str(&ok, b->name);
+        rc = exists(c, &ok);
+        rc = rc < 0 ? rc
+             : rc   ? 0
+                    : violation(c, "bucket %s missing from its owner's index", b->name);
+    }
+    md__bucket_record__free_unpacked(b, NULL);
+    return rc;
+}
+
+/* Every owner index key names a bucket with that owner. */
+static int check_owned(struct checker *c, const unsigned char *k, size_t kl, const void *v,
+                       size_t vl)
+{
+    const unsigned char *z = memchr(k + 2, 0, kl - 2);
+    if (!z)
+        return violation(c, "owner index key malformed");
+    struct md_key bk;
+    md_key_start(&bk, MD_K_BUCKET);
+    md_key_bytes(&bk, z + 1, kl - (size_t)(z + 1 - k));
+    Md__BucketRecord *b = NULL;
+    int rc = md_txn_get_msg(&c->txn, &bk, &md__bucket_record__descriptor, (ProtobufCMessage **)&b);
+    if (rc == CAIRN_E_NOTFOUND)
+        return violation(c, "owner index names a missing bucket %.*s", (int)kl, k);
+    if (rc)
+        return rc;
+    size_t ol = (size_t)(z - (k + 2));
+    rc = strlen(b->owner) == ol && memcmp(b->owner, k + 2, ol) == 0
+             ? 0
+             : violation(c, "owner index %.*s: bucket %s is owned by %s", (int)ol, k + 2, b->name,
+                         b->owner);
+    md__bucket_record__free_unpacked(b, NULL);
+    return rc;
+}
+
+/* A user's usage is the sum over the buckets it owns. */
+static int check_user(struct checker *c, const unsigned char *k, size_t kl, const void *v,
+                      size_t vl)
+{
+    Md__UserRecord *u = md__user_record__unpack(NULL, vl, v);
+    if (!u)
+        return violation(c, "user %.*s undecodable", (int)kl, k);
+    struct md_key pre;
+    md_key_start(&pre, MD_K_OWNED);
+    md_key_str(&pre, u->name);
+    md_key_byte(&pre, 0);
+    struct md_titer *it;
+    int rc = md_titer_new(&c->txn, &it);
+    uint64_t bytes = 0, objects = 0;
+    for (md_titer_seek(it, pre.b, pre.n); rc == 0 && md_titer_has_prefix(it, pre.b, pre.n);
+         md_titer_next(it)) {
+        size_t okl;
+        const unsigned char *ok = md_titer_key(it, &okl);
+        struct md_key bk;
+        md_key_start(&bk, MD_K_BUCKET);
+        md_key_bytes(&bk, ok + pre.n, okl - pre.n);
+        Md__BucketRecord *b = NULL;
+        rc = md_txn_get_msg(&c->txn, &bk, &md__bucket_record__descriptor, (ProtobufCMessage **)&b);
+        if (rc == 0) {
+            bytes += b->usage ? b->usage->bytes : 0;
+            objects += b->usage ? b->usage->objects : 0;
+            md__bucket_record__free_unpacked(b, NULL);
+        }
+    }
+    if (rc == 0)
+        rc = md_titer_status(it);
+    md_titer_free(it);
+    uint64_t ub = u->usage ? u->usage->bytes : 0, uo = u->usage ? u->usage->objects : 0;
+    if (rc == 0 && (ub != bytes || uo != objects))
+        rc = violation(c,
+                       "user %s: usage says %" PRIu64 " B / %" PRIu64 " objects, its buckets "
+                       "add up to %" PRIu64 " B / %" PRIu64,
+                       u->name, ub, uo, bytes, objects);
+    md__user_record__free_unpacked(u, NULL);
+    return rc;
+}
+
 int md_sm_check(struct md_store *store, char *why, size_t why_len)
 {
     struct checker c = {.why = why, .why_len = why_len};
@@ -314,7 +443,9 @@ int md_sm_check(struct md_store *store, char *why, size_t why_len)
         (rc = each(&c, MD_K_FRAGMENT, check_fragment)) ||
         (rc = each(&c, MD_K_GARBAGE, check_garbage)) ||
         (rc = each(&c, MD_K_GARB_CS, check_garbage_cs)) ||
-        (rc = each(&c, MD_K_SESSION, check_session)))
+        (rc = each(&c, MD_K_SESSION, check_session)) ||
+        (rc = each(&c, MD_K_BUCKET, check_bucket)) || (rc = each(&c, MD_K_OWNED, check_owned)) ||
+        (rc = each(&c, MD_K_USER, check_user)))
         goto out;
     if (c.live_groups) {
         rc = violation(&c, "locator count differs from live groups");

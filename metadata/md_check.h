@@ -14,7 +14,9 @@
  * names the record holding it, and one fragment-index key per fragment
  * (location 0 included) and no stray ones; garbage entries and their
  * per-chunkserver index agree; the session table and its age index agree
- * with the session count.
+ * with the session count; every bucket's usage is what its objects add up to
+ * and every user's what its buckets add up to; the owner index and the
+ * buckets' owners agree.
  * Returns 0 if all hold, CAIRN_E_CORRUPT with a description of the first
  * violation in why (if not NULL), or another error if the store failed. */
 int md_sm_check(struct md_store *store, char *why, size_t why_len);

@@ -541,6 +541,9 @@ static int scan_msgs(struct qctx *c, const struct md_key *pre, const struct md_k
     return rc;
 }
 
+/* The object (and with with_bucket its bucket, so a gateway authorizes and
+ * serves a GET with one read). A missing bucket is NoSuchBucket, a missing
+ * key NoSuchKey (with the bucket record when asked). */
 static int q_get_object(struct qctx *c, const Md__GetObjectQ *q)
 {
     if (!md_valid_bucket(q->bucket) || !md_valid_objkey(q->key))
@@ -551,17 +554,22 @@ static int q_get_object(struct qctx *c, const Md__GetObjectQ *q)
     md_key_byte(&k, 0);
     md_key_str(&k, q->key);
     int rc = qget(c, &k, &md__object_record__descriptor, (void **)&c->r->object);
-    if (rc != CAIRN_E_NOTFOUND)
+    if (rc != CAIRN_E_NOTFOUND && !(rc == 0 && q->with_bucket))
         return rc;
+    int missing = rc == CAIRN_E_NOTFOUND;
     md_key_start(&k, MD_K_BUCKET);
     md_key_str(&k, q->bucket);
     void *b;
     rc = qget(c, &k, &md__bucket_record__descriptor, &b);
-    if (rc == CAIRN_E_NOTFOUND)
+    if (rc == CAIRN_E_NOTFOUND) {
+        c->r->object = NULL; /* (arena-owned) */
         return qfail(c, CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_BUCKET);
+    }
     if (rc)
         return rc;
-    return qfail(c, CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_KEY);
+    if (q->with_bucket)
+        c->r->bucket = b;
+    return missing ? qfail(c, CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_KEY) : 0;
 }
 
 static int q_head_bucket(struct qctx *c, const Md__HeadBucketQ *q)
@@ -752,6 +760,16 @@ static int q_list_garbage(struct qctx *c, const Md__ListGarbageQ *q)
                      (void ***)&c->r->garbage, &c->r->n_garbage, &c->r->truncated);
 }
 
+/* Loads user name into c->r->user; CAIRN_E_NOTFOUND when there is none. */
+static int get_user(struct qctx *c, const char *name)
+{
+    struct md_key k;
+    md_key_start(&k, MD_K_USER);
+    md_key_str(&k, name);
+    return qget(c, &k, &md__user_record__descriptor, (void **)&c->r->user);
+}
+
+/* The key and its user (the user may be absent: keys older than users). */
 static int q_access_key(struct qctx *c, const Md__GetAccessKeyQ *q)
 {
     if (!md_valid_key_id(q->key_id))
@@ -762,6 +780,91 @@ static int q_access_key(struct qctx *c, const Md__GetAccessKeyQ *q)
     int rc = qget(c, &k, &md__access_key_record__descriptor, (void **)&c->r->access_key);
     if (rc == CAIRN_E_NOTFOUND)
         return qfail(c, CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_ACCESS_KEY);
+    if (rc == 0 && md_valid_user(c->r->access_key->owner)) {
+        rc = get_user(c, c->r->access_key->owner);
+        if (rc == CAIRN_E_NOTFOUND)
+            rc = 0;
+    }
+    return rc;
+}
+
+static int q_list_access_keys(struct qctx *c, const Md__ListAccessKeysQ *q)
+{
+    struct md_key pre;
+    md_key_start(&pre, MD_K_ACCESS);
+    int rc = scan_msgs(c, &pre, NULL, UINT32_MAX, &md__access_key_record__descriptor,
+                       (void ***)&c->r->access_keys, &c->r->n_access_keys, NULL);
+    if (rc || !q->owner[0])
+        return rc;
+    size_t kept = 0;
+    for (size_t i = 0; i < c->r->n_access_keys; i++)
+        if (strcmp(c->r->access_keys[i]->owner, q->owner) == 0)
+            c->r->access_keys[kept++] = c->r->access_keys[i];
+    c->r->n_access_keys = kept;
+    return 0;
+}
+
+static int q_get_user(struct qctx *c, const Md__GetUserQ *q)
+{
+    if (!md_valid_user(q->name))
+        return qfail(c, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT);
+    int rc = get_user(c, q->name);
+    if (rc == CAIRN_E_NOTFOUND)
+        return qfail(c, CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_USER);
+    return rc;
+}
+
+/* Every bucket, or the owner's through the owner index ("SO" owner 0 bucket). */
+static int q_list_buckets(struct qctx *c, const Md__ListBucketsQ *q)
+{
+    struct md_key pre;
+    if (!q->owner[0]) {
+        md_key_start(&pre, MD_K_BUCKET);
+        return scan_msgs(c, &pre, NULL, UINT32_MAX, &md__bucket_record__descriptor,
+                         (void ***)&c->r->buckets, &c->r->n_buckets, NULL);
+    }
+    if (!md_valid_user(q->owner))
+        return qfail(c, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT);
+    md_key_start(&pre, MD_K_OWNED);
+    md_key_str(&pre, q->owner);
+    md_key_byte(&pre, 0);
+    struct md_iter *it;
+    int rc = md_snapshot_iter_new(c->txn.snap, &it);
+    if (rc)
+        return rc;
+    size_t cap = 0;
+    for (md_iter_seek(it, pre.b, pre.n); rc == 0 && md_iter_valid(it); md_iter_next(it)) {
+        size_t kl;
+        const unsigned char *key = md_iter_key(it, &kl);
+        if (kl < pre.n || memcmp(key, pre.b, pre.n) != 0)
+            break;
+        struct md_key bk;
+        md_key_start(&bk, MD_K_BUCKET);
+        md_key_bytes(&bk, key + pre.n, kl - pre.n);
+        void *b;
+        rc = qget(c, &bk, &md__bucket_record__descriptor, &b);
+        if (rc == CAIRN_E_NOTFOUND) {
+            rc = CAIRN_E_CORRUPT; /* the index names a bucket that is not there */
+            break;
+        }
+        if (rc == 0 && c->r->n_buckets == cap) {
+            size_t ncap = cap ? 2 * cap : 16;
+            Md__BucketRecord **na = arena_alloc(&c->arena, ncap * sizeof(*na));
+            if (!na) {
+                rc = CAIRN_E_NOMEM;
+                break;
+            }
+            if (c->r->n_buckets)
+                memcpy(na, c->r->buckets, c->r->n_buckets * sizeof(*na));
+            c->r->buckets = na;
+            cap = ncap;
+        }
+        if (rc == 0)
+            c->r->buckets[c->r->n_buckets++] = b;
+    }
+    if (rc == 0)
+        rc = md_iter_status(it);
+    md_iter_free(it);
     return rc;
 }
 
@@ -784,9 +887,7 @@ static int run_query(struct qctx *c, const Md__Query *q)
     case MD__QUERY__Q_HEAD_BUCKET:
         return q_head_bucket(c, q->head_bucket);
     case MD__QUERY__Q_LIST_BUCKETS:
-        md_key_start(&pre, MD_K_BUCKET);
-        return scan_msgs(c, &pre, NULL, UINT32_MAX, &md__bucket_record__descriptor,
-                         (void ***)&c->r->buckets, &c->r->n_buckets, NULL);
+        return q_list_buckets(c, q->list_buckets);
     case MD__QUERY__Q_LIST_OBJECTS:
         return q_list_objects(c, q->list_objects);
     case MD__QUERY__Q_LIST_PARTS:
@@ -806,9 +907,13 @@ static int run_query(struct qctx *c, const Md__Query *q)
     case MD__QUERY__Q_GET_ACCESS_KEY:
         return q_access_key(c, q->get_access_key);
     case MD__QUERY__Q_LIST_ACCESS_KEYS:
-        md_key_start(&pre, MD_K_ACCESS);
-        return scan_msgs(c, &pre, NULL, UINT32_MAX, &md__access_key_record__descriptor,
-                         (void ***)&c->r->access_keys, &c->r->n_access_keys, NULL);
+        return q_list_access_keys(c, q->list_access_keys);
+    case MD__QUERY__Q_GET_USER:
+        return q_get_user(c, q->get_user);
+    case MD__QUERY__Q_LIST_USERS:
+        md_key_start(&pre, MD_K_USER);
+        return scan_msgs(c, &pre, NULL, UINT32_MAX, &md__user_record__descriptor,
+                         (void ***)&c->r->users, &c->r->n_users, NULL);
     case MD__QUERY__Q_STATE_INFO:
         return q_state_info(c);
     default:

@@ -66,6 +66,20 @@ static int dispatch(struct exec *x, const Md__Command *c)
         return sm_cmd_delete_objects(x, c->delete_objects);
     case MD__COMMAND__OP_UPDATE_ATTRS:
         return sm_cmd_update_attrs(x, c->update_attrs);
+    case MD__COMMAND__OP_CREATE_USER:
+        return sm_cmd_create_user(x, c->create_user);
+    case MD__COMMAND__OP_DELETE_USER:
+        return sm_cmd_delete_user(x, c->delete_user);
+    case MD__COMMAND__OP_SET_KEY_STATE:
+        return sm_cmd_set_key_state(x, c->set_key_state);
+    case MD__COMMAND__OP_SET_QUOTA:
+        return sm_cmd_set_quota(x, c->set_quota);
+    case MD__COMMAND__OP_PUT_BUCKET_ACL:
+        return sm_cmd_put_bucket_acl(x, c->put_bucket_acl);
+    case MD__COMMAND__OP_PUT_BUCKET_POLICY:
+        return sm_cmd_put_bucket_policy(x, c->put_bucket_policy);
+    case MD__COMMAND__OP_PUT_OBJECT_ACL:
+        return sm_cmd_put_object_acl(x, c->put_object_acl);
     default:
         return sm_refuse(x, CAIRN_E_UNSUPPORTED, MD__REASON__R_UNKNOWN_COMMAND, "unknown command");
     }

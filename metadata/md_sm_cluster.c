@@ -1,5 +1,5 @@
 /* Cluster state: chunkservers, fragment moves, garbage acknowledgements,
- * access keys. */
+ */
 #include "md_sm_int.h"
 
 #include "cn_error.h"
@@ -227,43 +227,4 @@ int sm_cmd_garbage_ack(struct exec *x, const Md__GarbageAck *c)
             return rc;
     }
     return 0;
-}
-
-/* -------------------------------------------------------- access keys -- */
-
-int sm_cmd_create_key(struct exec *x, const Md__CreateAccessKey *c)
-{
-    const Md__AccessKeyRecord *a = c->key;
-    if (!a || !md_valid_key_id(a->key_id) || !a->secret[0])
-        return sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "bad access key");
-    struct md_key k;
-    key_access(&k, a->key_id);
-    void *v;
-    size_t vl;
-    int rc = md_txn_get(x->txn, k.b, k.n, &v, &vl);
-    if (rc == 0) {
-        free(v);
-        return sm_refuse(x, CAIRN_E_EXISTS, MD__REASON__R_KEY_EXISTS, "access key exists");
-    }
-    if (rc != CAIRN_E_NOTFOUND)
-        return rc;
-    return put_msg(x, &k, a);
-}
-
-int sm_cmd_delete_key(struct exec *x, const Md__DeleteAccessKey *c)
-{
-    if (!md_valid_key_id(c->key_id))
-        return sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "bad access key id");
-    struct md_key k;
-    key_access(&k, c->key_id);
-    void *v;
-    size_t vl;
-    int rc = md_txn_get(x->txn, k.b, k.n, &v, &vl);
-    if (rc == CAIRN_E_NOTFOUND)
-        return sm_refuse(x, CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_ACCESS_KEY,
-                         "no such access key");
-    if (rc)
-        return rc;
-    free(v);
-    return md_txn_del(x->txn, k.b, k.n);
 }

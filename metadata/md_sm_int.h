@@ -133,6 +133,21 @@ static inline void key_session_age(struct md_key *k, uint64_t index, uint64_t cl
     md_key_be64(k, client);
 }
 
+static inline void key_user(struct md_key *k, const char *name)
+{
+    md_key_start(k, MD_K_USER);
+    md_key_str(k, name);
+}
+
+/* "SO" owner 0 bucket; with bucket "" the prefix of the owner's buckets. */
+static inline void key_owned(struct md_key *k, const char *owner, const char *bucket)
+{
+    md_key_start(k, MD_K_OWNED);
+    md_key_str(k, owner);
+    md_key_byte(k, 0);
+    md_key_str(k, bucket);
+}
+
 /* ---- shared by the handler files ---- */
 int sm_refuse(struct exec *x, int status, Md__Reason reason, const char *detail);
 int sm_garbage_append(struct exec *x, Md__ChunkGroup *g);
@@ -159,6 +174,16 @@ int sm_cmd_complete_upload(struct exec *x, const Md__CompleteUpload *c);
 int sm_cmd_create_upload(struct exec *x, const Md__CreateUpload *c);
 int sm_cmd_put_part(struct exec *x, const Md__PutPart *c);
 int sm_cmd_create_key(struct exec *x, const Md__CreateAccessKey *c);
+int sm_cmd_create_user(struct exec *x, const Md__CreateUser *c);
+int sm_cmd_delete_user(struct exec *x, const Md__DeleteUser *c);
+int sm_cmd_set_key_state(struct exec *x, const Md__SetKeyState *c);
+int sm_cmd_set_quota(struct exec *x, const Md__SetQuota *c);
+int sm_cmd_put_bucket_acl(struct exec *x, const Md__PutBucketAcl *c);
+int sm_cmd_put_bucket_policy(struct exec *x, const Md__PutBucketPolicy *c);
+int sm_cmd_put_object_acl(struct exec *x, const Md__PutObjectAcl *c);
+/* Adds (dbytes, dobjects) to the bucket's usage and to its owner's; REFUSED
+ * (QuotaExceeded) when growing goes over the bucket's or the owner's quota. */
+int sm_charge(struct exec *x, const char *bucket, int64_t dbytes, int64_t dobjects);
 int sm_cmd_delete_key(struct exec *x, const Md__DeleteAccessKey *c);
 int sm_cmd_garbage_ack(struct exec *x, const Md__GarbageAck *c);
 int sm_cmd_garbage_add(struct exec *x, const Md__GarbageAdd *c);

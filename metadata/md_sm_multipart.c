@@ -61,6 +61,7 @@ int sm_cmd_create_upload(struct exec *x, const Md__CreateUpload *c)
     u.initiated_ms = c->now_ms;
     u.attrs = c->attrs;
     u.owner = c->owner;
+    u.acl = c->acl;
     return put_msg(x, &k, &u);
 }
 
@@ -314,12 +315,16 @@ int sm_cmd_complete_upload(struct exec *x, const Md__CompleteUpload *c)
     rec.extents = ext;
     rec.n_part_sizes = c->n_parts;
     rec.part_sizes = sizes;
+    rec.owner = u->owner;
+    rec.acl = u->acl;
     /* Groups of the chosen parts move to the object; the rest become garbage. */
     rc = drop_upload(x, c->bucket, c->key, c->upload_id, &ps, keep);
     if (!rc)
         rc = sm_relocate_groups(x, ext, n_ext, &ok);
     if (!rc)
         rc = sm_store_object(x, &ok, &rec, old, 0);
+    if (!rc)
+        rc = sm_charge(x, c->bucket, (int64_t)total - (old ? (int64_t)old->size : 0), old ? 0 : 1);
     if (!rc) {
         x->res->etag = x->etag_buf;
         x->res->size = total;

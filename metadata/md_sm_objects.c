@@ -40,13 +40,22 @@ int sm_cmd_create_bucket(struct exec *x, const Md__CreateBucket *c)
     }
     if (rc != CAIRN_E_NOTFOUND)
         return rc;
+    if (c->owner[0] && !md_valid_user(c->owner))
+        return sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "bad owner name");
     Md__BucketRecord b = MD__BUCKET_RECORD__INIT;
     b.name = c->bucket;
     b.ctime_ms = c->now_ms;
     b.owner = c->owner;
     b.storage_class = c->storage_class;
     b.public_read = c->public_read;
-    return put_msg(x, &k, &b);
+    b.owner_id = c->owner_id;
+    b.acl = c->acl;
+    rc = put_msg(x, &k, &b);
+    if (rc == 0 && c->owner[0]) {
+        key_owned(&k, c->owner, c->bucket);
+        rc = md_txn_put(x->txn, k.b, k.n, "", 0);
+    }
+    return rc;
 }
 
 /* 1 if any key starts with prefix, 0 if none, or an error. */
@@ -82,7 +91,16 @@ int sm_cmd_delete_bucket(struct exec *x, const Md__DeleteBucket *c)
                       : sm_refuse(x, CAIRN_E_NOTEMPTY, MD__REASON__R_BUCKET_NOT_EMPTY,
                                   "bucket has multipart uploads in progress");
     key_bucket(&k, c->bucket);
-    return md_txn_del(x->txn, k.b, k.n);
+    Md__BucketRecord *b;
+    if ((rc = unpack_as(x, &k, bucket_record, &b)))
+        return rc;
+    if (b->owner[0]) {
+        struct md_key ok;
+        key_owned(&ok, b->owner, c->bucket);
+        rc = md_txn_del(x->txn, ok.b, ok.n);
+    }
+    free_msg(b);
+    return rc ? rc : md_txn_del(x->txn, k.b, k.n);
 }
 
 /* ------------------------------------------------------------ objects -- */
@@ -154,6 +172,9 @@ int sm_cmd_put_object(struct exec *x, const Md__PutObject *c)
     if (!rc)
         rc = sm_store_object(x, &k, rec, old, 1);
     if (!rc)
+        rc = sm_charge(x, c->bucket, (int64_t)rec->size - (old ? (int64_t)old->size : 0),
+                       old ? 0 : 1);
+    if (!rc)
         x->res->etag = rec->etag;
     if (old)
         free_msg(old);
@@ -181,6 +202,8 @@ int sm_cmd_delete_object(struct exec *x, const Md__DeleteObject *c)
         rc = sm_retire_groups(x, old->extents, old->n_extents);
         if (!rc)
             rc = md_txn_del(x->txn, k.b, k.n);
+        if (!rc)
+            rc = sm_charge(x, c->bucket, -(int64_t)old->size, -1);
     }
     if (old)
         free_msg(old);

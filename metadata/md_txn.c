@@ -109,6 +109,17 @@ int md_valid_key_id(const char *k)
     return valid_token(k, MD_KEYID_MAX);
 }
 
+int md_valid_user(const char *u)
+{
+    size_t n = strlen(u);
+    if (n < 1 || n > MD_USER_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+=,.@-", u[i]))
+            return 0;
+    return 1;
+}
+
 /* -------------------------------------------------------- transactions -- */
 
 int md_txn_init(struct md_txn *t, struct md_store *store)

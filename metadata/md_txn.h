@@ -22,6 +22,7 @@
 #define MD_OBJKEY_MAX    1024
 #define MD_UPLOAD_ID_MAX 128
 #define MD_KEYID_MAX     128
+#define MD_USER_MAX      64
 #define MD_MKEY_MAX      (2 + MD_BUCKET_MAX + 1 + MD_OBJKEY_MAX + 1 + MD_UPLOAD_ID_MAX + 1 + 4 + 16)
 
 #define MD_K_INFO     'I' /* "SI"                                 -> StoreInfo */
@@ -38,6 +39,8 @@
 #define MD_K_SESSION  'c' /* "Sc" be64 client                     -> Session */
 #define MD_K_SESS_AGE 'a' /* "Sa" be64 last index, be64 client    -> (empty) */
 #define MD_K_LOADING  'L' /* "SL": present only while a snapshot is being loaded */
+#define MD_K_USER     'U' /* "SU" user name                       -> UserRecord */
+#define MD_K_OWNED    'O' /* "SO" owner 0 bucket                  -> (empty) */
 
 struct md_key {
     size_t n;
@@ -62,6 +65,8 @@ int md_valid_bucket(const char *b);
 int md_valid_objkey(const char *k);
 int md_valid_upload_id(const char *u);
 int md_valid_key_id(const char *k);
+/* A user name: 1..64 of [A-Za-z0-9_+=,.@-] (IAM's user name alphabet). */
+int md_valid_user(const char *u);
 
 /* ---- transactions ---- */
 
