@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cn_error.h"
+#include "cn_util.h"
 #include "ec_codec.h"
 #include "ec_crc.h"
 
@@ -50,31 +51,11 @@ static uint64_t get_u64(const uint8_t *p)
     return v;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int cs_group_parse(const char *hex, uint8_t out[CS_GROUP_ID_LEN])
 {
-    if (hex == NULL)
+    if (hex == NULL || strlen(hex) != CS_GROUP_HEX_LEN)
         return CAIRN_E_INVAL;
-    for (int i = 0; i < CS_GROUP_ID_LEN; i++) {
-        int hi = hex_digit(hex[2 * i]);
-        if (hi < 0)
-            return CAIRN_E_INVAL;
-        int lo = hex_digit(hex[2 * i + 1]);
-        if (lo < 0)
-            return CAIRN_E_INVAL;
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return hex[CS_GROUP_HEX_LEN] == '\0' ? 0 : CAIRN_E_INVAL;
+    return cn_hex_decode(hex, out, CS_GROUP_ID_LEN);
 }
 
 void cs_group_format(const uint8_t group[CS_GROUP_ID_LEN], char out[CS_GROUP_HEX_LEN + 1])

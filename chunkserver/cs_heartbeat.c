@@ -201,14 +201,7 @@ static void *hb_main(void *arg)
         pthread_mutex_unlock(&hb->mu);
         beat(hb);
         pthread_mutex_lock(&hb->mu);
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += interval / 1000;
-        ts.tv_nsec += (interval % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = cn_deadline_ms(CLOCK_MONOTONIC, interval);
         while (!hb->stopping && pthread_cond_timedwait(&hb->cv, &hb->mu, &ts) == 0)
             ;
     }
@@ -311,14 +304,7 @@ static void *orphan_main(void *arg)
     int64_t every = hb->o.orphan_scan_ms > 0 ? hb->o.orphan_scan_ms : 3600000;
     pthread_mutex_lock(&hb->mu);
     while (!hb->stopping) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += every / 1000;
-        ts.tv_nsec += (every % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = cn_deadline_ms(CLOCK_MONOTONIC, every);
         while (!hb->stopping && pthread_cond_timedwait(&hb->cv, &hb->mu, &ts) == 0)
             ;
         if (hb->stopping)

@@ -178,12 +178,13 @@ static int fail_errno(int e)
 
 /* ------------------------------------------------------ directories -- */
 
+/* The index of name in d, or CAIRN_E_NOTFOUND. */
 static ssize_t dentries_find(const dentries *d, const char *name)
 {
     for (size_t i = 0; i < d->n; i++)
         if (strcmp(d->v[i].name, name) == 0)
             return (ssize_t)i;
-    return -1;
+    return CAIRN_E_NOTFOUND;
 }
 
 static void dentries_set(dentries *d, const char *name, mnode *node)
@@ -801,7 +802,7 @@ static int f_unlink(const cs_io *io, const char *path)
         rc = resolve_parent(f, path, &parent, leaf);
     ssize_t i = -1;
     if (rc == 0) {
-        i = leaf[0] ? dentries_find(&parent->ents, leaf) : -1;
+        i = leaf[0] ? dentries_find(&parent->ents, leaf) : CAIRN_E_NOTFOUND;
         if (i < 0)
             rc = fail_errno(leaf[0] ? ENOENT : EISDIR);
     }

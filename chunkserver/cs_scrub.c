@@ -114,14 +114,7 @@ static bool wait_until(cs_scrub *sc, int64_t until_us)
         if (now >= until_us)
             break;
         int64_t left = until_us - now;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += left / 1000000;
-        ts.tv_nsec += (left % 1000000) * 1000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
+        struct timespec ts = cn_deadline_us(CLOCK_MONOTONIC, left);
         pthread_cond_timedwait(&sc->wake, &sc->lock, &ts);
     }
     bool stop = sc->stopping;
@@ -139,14 +132,7 @@ static bool wait_next_pass(cs_scrub *sc, int64_t until_us)
         if (now >= until_us)
             break;
         int64_t left = until_us - now;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += left / 1000000;
-        ts.tv_nsec += (left % 1000000) * 1000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
+        struct timespec ts = cn_deadline_us(CLOCK_MONOTONIC, left);
         pthread_cond_timedwait(&sc->wake, &sc->lock, &ts);
     }
     sc->now_requested = false;

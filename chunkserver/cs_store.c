@@ -560,17 +560,17 @@ void cs_put_abort(cs_put *p)
 }
 
 /* Compares a committed file with the new content. Returns 1 if identical
- * (and every stored block verifies), 0 if different, -1 if the existing file
- * is unreadable or damaged. */
+ * (and every stored block verifies), 0 if different, or a negative CAIRN_E_*
+ * when the existing file is unreadable or damaged. */
 static int same_content(cs_store *s, const char *path, const cs_frag_meta *meta, uint32_t table_crc)
 {
     int fd;
     if (s->io->open(s->io, path, CS_IO_READ, &fd) != 0)
-        return -1;
+        return CAIRN_E_CORRUPT;
     cs_frag_reader *r;
     if (cs_frag_reader_open(s->io, fd, &r) != 0) {
         s->io->close(s->io, fd);
-        return -1;
+        return CAIRN_E_CORRUPT;
     }
     const cs_frag_meta *old = cs_frag_reader_meta(r);
     int same = memcmp(old->group, meta->group, CS_GROUP_ID_LEN) == 0 && old->index == meta->index &&
@@ -582,12 +582,12 @@ static int same_content(cs_store *s, const char *path, const cs_frag_meta *meta,
          * a re-put meant to repair a damaged copy would be a no-op. */
         uint8_t *scratch = malloc(EC_CRC_BLOCK);
         if (scratch == NULL) {
-            same = -1;
+            same = CAIRN_E_CORRUPT;
         } else {
             uint64_t blocks = cs_frag_block_count(old->data_len);
             for (uint64_t b = 0; b < blocks && same == 1; b++)
                 if (cs_frag_reader_verify_block(r, b, scratch) != 0)
-                    same = -1;
+                    same = CAIRN_E_CORRUPT;
             free(scratch);
         }
     }
@@ -828,37 +828,29 @@ int cs_store_stats_get(cs_store *s, cs_store_stats *out)
     return 0;
 }
 
-/* Parses a two-hex-digit fan-out directory name. */
+/* Parses a two-hex-digit fan-out directory name: its byte value, or
+ * CAIRN_E_INVAL. */
 static int parse_byte_name(const char *name)
 {
     uint8_t b;
     if (strlen(name) != 2 || cn_hex_decode(name, &b, 1) != 0)
-        return -1;
+        return CAIRN_E_INVAL;
     return b;
 }
 
-/* Parses "<32 hex>.<index>"; returns 0 or -1. */
+/* Parses "<32 hex>.<index>"; returns 0 or CAIRN_E_INVAL. */
 static int parse_frag_name(const char *name, uint8_t group[CS_GROUP_ID_LEN], uint32_t *index)
 {
     if (strlen(name) < CS_GROUP_HEX_LEN + 2 || name[CS_GROUP_HEX_LEN] != '.')
-        return -1;
+        return CAIRN_E_INVAL;
     char hex[CS_GROUP_HEX_LEN + 1];
     memcpy(hex, name, CS_GROUP_HEX_LEN);
     hex[CS_GROUP_HEX_LEN] = '\0';
-    if (cs_group_parse(hex, group) != 0)
-        return -1;
-    const char *num = name + CS_GROUP_HEX_LEN + 1;
-    if (strlen(num) > 3)
-        return -1;
-    uint32_t v = 0;
-    for (const char *c = num; *c; c++) {
-        if (*c < '0' || *c > '9')
-            return -1;
-        v = v * 10 + (uint32_t)(*c - '0');
-    }
-    if (v >= EC_MAX_FRAGS)
-        return -1;
-    *index = v;
+    uint64_t v;
+    if (cs_group_parse(hex, group) != 0 ||
+        cn_parse_u64(name + CS_GROUP_HEX_LEN + 1, EC_MAX_FRAGS - 1, &v) != 0)
+        return CAIRN_E_INVAL;
+    *index = (uint32_t)v;
     return 0;
 }
 
