@@ -18,7 +18,7 @@ static struct {
     char *secret_file;
     char *secret;
     int64_t heartbeat_ms, election_ms, request_timeout_ms;
-    int64_t trim_every, trim_keep, window, down_after_ms, out_after_ms;
+    int64_t trim_every, trim_keep, window, suspect_after_ms, down_after_ms, out_after_ms;
     int64_t repair_concurrency, repair_bandwidth, repair_scan_ms;
     char *log_level;
 } conf;
@@ -50,6 +50,10 @@ static const struct cn_config_option options[] = {
                     &conf.trim_keep),
     CN_CONF_OPT_INT("window", "8", 1, 1024, "Paxos slots in flight beyond the commit index",
                     &conf.window),
+    CN_CONF_OPT_DURATION("suspect-after", "3s", 100, 86400000,
+                         "a chunkserver whose heartbeats are this late is shown as suspect "
+                         "(capped at --down-after)",
+                         &conf.suspect_after_ms),
     CN_CONF_OPT_DURATION("down-after", "30s", 100, 86400000,
                          "a chunkserver silent this long is down (gets no new fragments)",
                          &conf.down_after_ms),
@@ -170,6 +174,7 @@ int main(int argc, char **argv)
     cfg.trim_keep = (uint64_t)conf.trim_keep;
     cfg.request_timeout_ms = (uint64_t)conf.request_timeout_ms;
     cfg.window = (uint32_t)conf.window;
+    cfg.suspect_after_ms = (uint64_t)conf.suspect_after_ms;
     cfg.down_after_ms = (uint64_t)conf.down_after_ms;
     cfg.out_after_ms = (uint64_t)conf.out_after_ms;
     cfg.repair_concurrency = (uint32_t)conf.repair_concurrency;

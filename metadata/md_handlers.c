@@ -395,6 +395,14 @@ static int cluster_end(struct cn_http_req *req, void *cls)
     }
     static const char *const states[] = {"active", "draining", "retired"};
     int64_t now = cn_mono_ms();
+    int64_t suspect_after = (int64_t)s->cfg.suspect_after_ms;
+    int64_t down_after = (int64_t)s->cfg.down_after_ms;
+    int64_t out_after = (int64_t)(s->cfg.out_after_ms ? s->cfg.out_after_ms : 600000);
+    long long since = s->leader_since_ms;
+    /* The thresholds, so readers can say when a suspect goes down and a down
+     * one out: "timers SUSPECT_AFTER DOWN_AFTER OUT_AFTER" (ms). */
+    fprintf(f, "timers %" PRId64 " %" PRId64 " %" PRId64 "\n", suspect_after, down_after,
+            out_after);
     for (size_t i = 0; i < r->n_chunkservers; i++) {
         const Md__ChunkserverRecord *c = r->chunkservers[i];
         int64_t age = -1;
@@ -404,12 +412,20 @@ static int cluster_end(struct cn_http_req *req, void *cls)
             age = now - le.last_seen_ms;
             free_b = le.free;
             cap = le.capacity;
+        } else if (since >= 0 && now - since > suspect_after) {
+            /* Not heard from in all the time this replica has led. */
+            age = now - since;
         }
-        const char *live = age < 0                                ? "unknown"
-                           : age <= (int64_t)s->cfg.down_after_ms ? "up"
-                           : age <= (int64_t)(s->cfg.out_after_ms ? s->cfg.out_after_ms : 600000)
-                               ? "down"
-                               : "out";
+        /* up: heartbeats on time; suspect: late, not yet down (the loss is not
+         * declared, nothing is rebuilt, but nobody may call the data fully
+         * redundant); down: degraded, waiting for it to return; out: its
+         * fragments are rebuilt elsewhere. unknown: this leader is new and
+         * has not heard from it yet. */
+        const char *live = age < 0                ? "unknown"
+                           : age <= suspect_after ? "up"
+                           : age <= down_after    ? "suspect"
+                           : age <= out_after     ? "down"
+                                                  : "out";
         fprintf(
             f, "chunkserver %016" PRIx64 " %s %s %s %" PRId64 " %" PRIu64 " %" PRIu64 " %s %s %s\n",
             c->id, c->address, c->state < 3 ? states[c->state] : "?", live, age, free_b, cap,

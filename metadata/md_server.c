@@ -762,6 +762,10 @@ int md_server_start(const struct md_server_config *cfg, struct md_server **out)
     s->leader_since_ms = -1;
     if (s->cfg.down_after_ms == 0)
         s->cfg.down_after_ms = 30000;
+    if (s->cfg.suspect_after_ms == 0)
+        s->cfg.suspect_after_ms = 3000;
+    if (s->cfg.suspect_after_ms > s->cfg.down_after_ms)
+        s->cfg.suspect_after_ms = s->cfg.down_after_ms;
     if (cn_random_bytes(&s->rng, sizeof(s->rng)) != 0 || s->rng == 0)
         s->rng = (uint64_t)cn_mono_us() | 1;
 

@@ -61,6 +61,8 @@ struct md_server_config {
     uint64_t trim_keep;              /* slots kept in the log behind the applied one */
     uint64_t request_timeout_ms;     /* how long /v1/cmd and /v1/read wait */
     uint32_t window;                 /* Paxos pipeline window (slots in flight) */
+    uint64_t suspect_after_ms;       /* a chunkserver silent this long is suspect:
+                                        shown as late, not yet down (0 = 3000) */
     uint64_t down_after_ms;          /* a chunkserver silent this long gets no new
                                         fragments (0 = 30000) */
     uint64_t out_after_ms;           /* silent this long: its fragments are rebuilt
