@@ -5,9 +5,11 @@
 #ifndef CAIRN_CLI_BENCH_H
 #define CAIRN_CLI_BENCH_H
 
-struct cli_global;
+#include "cli_global.h"
 
-/* argv[0] is "meta". Returns 0, or 1 when the group could not be driven. */
-int cli_bench_meta(struct cli_global *g, int argc, char **argv);
+/* argv[1] must be "meta" (the only benchmark yet), its options follow.
+ * Returns CLI_EXIT_OK, CLI_EXIT_FAILED when the group could not be driven,
+ * CLI_EXIT_USAGE for a bad command line. */
+cli_command_fn cli_bench;
 
 #endif

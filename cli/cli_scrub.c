@@ -13,7 +13,11 @@
  * that disagrees with the others is reported to the leader's repair queue,
  * which rebuilds it in place. Groups with a fragment not live are skipped:
  * repair already knows them. */
-#include "cli_common.h"
+#include "cli_scrub.h"
+
+#include "cli_cluster.h"
+#include "cli_format.h"
+#include "cli_meta.h"
 #include "cli_parity.h"
 
 #include "cn_error.h"
@@ -43,6 +47,14 @@ struct scrub_cs {
     int ok;
 };
 
+/* The number in a "name value" line of a text body (0 when absent). */
+static unsigned long long field_u64(const char *body, const char *name)
+{
+    char v[32];
+    cn_kv_get(body, name, v, sizeof(v));
+    return strtoull(v, NULL, 10);
+}
+
 static int cs_status(struct cn_http_client *h, struct scrub_cs *c)
 {
     struct cn_http_request req = {
@@ -50,14 +62,14 @@ static int cs_status(struct cn_http_client *h, struct scrub_cs *c)
     struct cn_http_response resp = {0};
     int rc = cn_http_client_do(h, &req, &resp);
     if (rc == 0 && resp.status == 200 && resp.body) {
-        c->passes = cli_field_u64(resp.body, "scrub_passes");
-        c->done = cli_field_u64(resp.body, "scrub_pass_fragments_done");
-        c->total = cli_field_u64(resp.body, "scrub_pass_fragments_total");
-        c->checked = cli_field_u64(resp.body, "scrub_fragments_checked");
-        c->corrupt = cli_field_u64(resp.body, "scrub_corrupt_fragments");
-        c->missing = cli_field_u64(resp.body, "scrub_missing_fragments");
-        c->invfail = cli_field_u64(resp.body, "scrub_inventory_failed");
-        c->running = cli_field_u64(resp.body, "scrub_running");
+        c->passes = field_u64(resp.body, "scrub_passes");
+        c->done = field_u64(resp.body, "scrub_pass_fragments_done");
+        c->total = field_u64(resp.body, "scrub_pass_fragments_total");
+        c->checked = field_u64(resp.body, "scrub_fragments_checked");
+        c->corrupt = field_u64(resp.body, "scrub_corrupt_fragments");
+        c->missing = field_u64(resp.body, "scrub_missing_fragments");
+        c->invfail = field_u64(resp.body, "scrub_inventory_failed");
+        c->running = field_u64(resp.body, "scrub_running");
     } else if (rc == 0) {
         rc = CAIRN_E_IO;
     }
@@ -70,25 +82,26 @@ static int cs_status(struct cn_http_client *h, struct scrub_cs *c)
 static long start_passes(struct cli_global *g, struct cn_http_client *h, struct scrub_cs **cs_out,
                          size_t *n_out)
 {
-    struct cli_node *nodes;
-    size_t n_nodes;
-    int rc = cli_cluster_nodes(g, &nodes, &n_nodes);
-    if (rc != 0)
+    struct cli_cluster cl;
+    int rc = cli_cluster_get(g, &cl);
+    if (rc != 0) {
+        cli_cluster_release(&cl);
         return rc;
-    struct scrub_cs *cs = calloc(n_nodes ? n_nodes : 1, sizeof(*cs));
+    }
+    struct scrub_cs *cs = calloc(cl.n_nodes ? cl.n_nodes : 1, sizeof(*cs));
     if (!cs) {
-        free(nodes);
+        cli_cluster_release(&cl);
         return CAIRN_E_NOMEM;
     }
     size_t n = 0;
-    for (size_t i = 0; i < n_nodes; i++) {
-        if (!cli_node_up(&nodes[i]))
+    for (size_t i = 0; i < cl.n_nodes; i++) {
+        if (!cli_node_up(&cl.nodes[i]))
             continue;
-        snprintf(cs[n].id, sizeof(cs[n].id), "%016llx", (unsigned long long)nodes[i].id);
-        snprintf(cs[n].url, sizeof(cs[n].url), "http://%s", nodes[i].address);
+        snprintf(cs[n].id, sizeof(cs[n].id), "%016llx", (unsigned long long)cl.nodes[i].id);
+        snprintf(cs[n].url, sizeof(cs[n].url), "%s", cl.nodes[i].url);
         n++;
     }
-    free(nodes);
+    cli_cluster_release(&cl);
     long started = 0;
     for (size_t i = 0; i < n; i++) {
         struct scrub_cs *c = &cs[i];
@@ -192,8 +205,7 @@ static int follow_passes(struct cn_http_client *h, struct scrub_cs *cs, size_t n
 struct deep {
     struct md_client *c;
     struct cn_http_fanout *fan;
-    struct cli_node *nodes;
-    size_t n_nodes;
+    struct cli_cluster cl; /* the chunkservers, to read fragments from */
     int tty;
     int64_t t0, last_line;
     unsigned long long total, checked, mismatched, queued, skipped, bytes;
@@ -218,53 +230,29 @@ static void deep_progress(struct deep *d, int last)
     fflush(stdout);
 }
 
-/* Calls fn for every chunk group once (through the entries of fragment 0 in
- * the per-chunkserver fragment index). Returns 0, fn's error or a read
- * error. */
-static int each_group(struct deep *d, int (*fn)(struct deep *, const uint8_t *), uint64_t cs)
+/* Calls fn for every chunk group once, through the entries of fragment 0 in
+ * the per-chunkserver fragment index. */
+struct each_group {
+    struct deep *d;
+    int (*fn)(struct deep *, const uint8_t *);
+};
+
+static int group_of_fragment(void *arg, const Md__FragmentRef *ref)
 {
-    uint8_t after[16];
-    uint32_t after_index = 0;
-    int have_after = 0;
-    for (;;) {
-        uint8_t *q = NULL, *res = NULL;
-        size_t qlen, rlen;
-        int rc = md_q_fragments_on(cs, have_after ? after : NULL, after_index, 1000, &q, &qlen);
-        if (rc == 0)
-            rc = md_client_read(d->c, q, qlen, &res, &rlen);
-        free(q);
-        if (rc != 0)
-            return rc;
-        Md__QueryResult *r = md_query_result_decode(res, rlen);
-        free(res);
-        if (!r || r->status != 0) {
-            rc = r ? r->status : CAIRN_E_PROTO;
-            if (r)
-                md__query_result__free_unpacked(r, NULL);
-            return rc;
-        }
-        for (size_t i = 0; i < r->n_fragments && rc == 0; i++)
-            if (r->fragments[i]->index == 0 && r->fragments[i]->group_id.len == 16)
-                rc = fn(d, r->fragments[i]->group_id.data);
-        int more = r->truncated && r->n_fragments > 0;
-        if (more) {
-            const Md__FragmentRef *last = r->fragments[r->n_fragments - 1];
-            if (last->group_id.len == 16)
-                memcpy(after, last->group_id.data, 16);
-            after_index = last->index;
-            have_after = 1;
-        }
-        md__query_result__free_unpacked(r, NULL);
-        if (rc != 0 || !more)
-            return rc;
-    }
+    struct each_group *x = arg;
+    if (ref->index != 0 || ref->group_id.len != 16)
+        return 0;
+    return x->fn(x->d, ref->group_id.data);
 }
 
+/* Returns 0, fn's error or a read error. */
 static int each_group_everywhere(struct deep *d, int (*fn)(struct deep *, const uint8_t *))
 {
-    int rc = each_group(d, fn, 0); /* groups whose fragment 0 has no location */
-    for (size_t i = 0; i < d->n_nodes && rc == 0; i++)
-        rc = each_group(d, fn, d->nodes[i].id);
+    struct each_group x = {.d = d, .fn = fn};
+    /* 0 first: the groups whose fragment 0 has no location */
+    int rc = cli_meta_each_fragment(d->c, 0, group_of_fragment, &x);
+    for (size_t i = 0; i < d->cl.n_nodes && rc == 0; i++)
+        rc = cli_meta_each_fragment(d->c, d->cl.nodes[i].id, group_of_fragment, &x);
     return rc;
 }
 
@@ -285,15 +273,13 @@ static int read_window(struct deep *d, const Md__ChunkGroup *cg, const char *gid
     size_t n = cg->k + cg->m;
     struct cn_http_request reqs[CN_HTTP_FANOUT_MAX];
     int errs[CN_HTTP_FANOUT_MAX];
-    char urls[CN_HTTP_FANOUT_MAX][140], targets[CN_HTTP_FANOUT_MAX][CN_WIRE_FRAGMENT_TARGET_MAX],
-        range[80];
+    char targets[CN_HTTP_FANOUT_MAX][CN_WIRE_FRAGMENT_TARGET_MAX], range[80];
     const char *headers[2] = {range, NULL};
     snprintf(range, sizeof(range), "Range: bytes=%" PRIu64 "-%" PRIu64, off, off + len - 1);
     for (size_t i = 0; i < n; i++) {
-        snprintf(urls[i], sizeof(urls[i]), "http://%s", holders[i]->address);
         cn_wire_fragment_target(targets[i], sizeof(targets[i]), cg->id.data, (uint32_t)i);
         reqs[i] = (struct cn_http_request){.method = "GET",
-                                           .base_url = urls[i],
+                                           .base_url = holders[i]->url,
                                            .target = targets[i],
                                            .headers = headers,
                                            .resp_max = len};
@@ -338,7 +324,7 @@ static int check_group(struct deep *d, const uint8_t *group_id)
     const struct cli_node *holders[CN_HTTP_FANOUT_MAX];
     int live = n <= CN_HTTP_FANOUT_MAX && cg->n_fragment_cs == n;
     for (size_t i = 0; live && i < n; i++) {
-        holders[i] = cli_node_find(d->nodes, d->n_nodes, cg->fragment_cs[i]);
+        holders[i] = cli_node_find(d->cl.nodes, d->cl.n_nodes, cg->fragment_cs[i]);
         live = cg->fragment_cs[i] != 0 && cli_node_up(holders[i]);
     }
     ec_layout lay = {.k = cg->k, .m = cg->m, .unit = cg->unit, .frag_max = cg->unit};
@@ -372,8 +358,8 @@ static int check_group(struct deep *d, const uint8_t *group_id)
             printf("%s  group %s: fragment %d on chunkserver %016llx %s\n", d->tty ? "\n" : "", gid,
                    failed, (unsigned long long)cg->fragment_cs[failed],
                    missing ? "is missing or corrupt" : "could not be read");
-            if (missing &&
-                cli_report_damage(d->c, group_id, (uint32_t)failed, cg->fragment_cs[failed]) == 0)
+            if (missing && md_client_report_damage(d->c, group_id, (uint32_t)failed,
+                                                   cg->fragment_cs[failed]) == 0)
                 d->queued++;
         }
         for (size_t i = 0; i < n; i++)
@@ -391,7 +377,7 @@ static int check_group(struct deep *d, const uint8_t *group_id)
         for (size_t i = 0; i < n; i++) {
             if (!(bad_mask >> i & 1))
                 continue;
-            int qrc = cli_report_damage(d->c, group_id, (uint32_t)i, cg->fragment_cs[i]);
+            int qrc = md_client_report_damage(d->c, group_id, (uint32_t)i, cg->fragment_cs[i]);
             d->queued += qrc == 0;
             printf("%s  group %s: %s fragment %zu on chunkserver %016llx does not match the "
                    "others%s\n",
@@ -413,11 +399,10 @@ static int check_group(struct deep *d, const uint8_t *group_id)
 static int deep_check(struct cli_global *g)
 {
     struct deep d = {.tty = isatty(STDOUT_FILENO)};
-    struct cn_http_client_opts ho = {.auth = g->auth, .timeout_ms = 30000};
     d.c = cli_meta_client(g, 10000);
-    int rc = d.c ? cn_http_fanout_new(&ho, &d.fan) : CAIRN_E_NOMEM;
+    int rc = d.c ? cli_http_fanout(g, 30000, &d.fan) : CAIRN_E_NOMEM;
     if (rc == 0)
-        rc = cli_cluster_nodes(g, &d.nodes, &d.n_nodes);
+        rc = cli_cluster_get(g, &d.cl);
     if (rc == 0)
         rc = each_group_everywhere(&d, count_group);
     if (rc == 0) {
@@ -429,7 +414,7 @@ static int deep_check(struct cli_global *g)
         if (d.tty)
             printf("\n");
     }
-    free(d.nodes);
+    cli_cluster_release(&d.cl);
     cn_http_fanout_free(d.fan);
     md_client_free(d.c);
     if (rc != 0) {
@@ -443,49 +428,56 @@ static int deep_check(struct cli_global *g)
     return 0;
 }
 
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: cairn scrub [--deep] [--wait]\n"
+                 "Starts a scrub pass on every live chunkserver: every block of every\n"
+                 "fragment is checked against its CRC32C, then every fragment the metadata\n"
+                 "places on the chunkserver is looked for on its disk. Damaged and missing\n"
+                 "fragments are reported to the leader's repair queue by the chunkservers.\n"
+                 "  --deep  also read every chunk group here, re-encode its data and compare\n"
+                 "          it with its parity; a fragment that disagrees is reported for\n"
+                 "          repair (the CRCs cannot see a fragment written wrong)\n"
+                 "  --wait  follow the chunkservers' passes to the end and report checked,\n"
+                 "          corrupt and missing fragments\n");
+}
+
 int cli_scrub(struct cli_global *g, int argc, char **argv)
 {
+    if (g->help) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
     int wait = 0, deep = 0;
-    for (int i = 0; i < argc; i++) {
+    for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--wait")) {
             wait = 1;
         } else if (!strcmp(argv[i], "--deep")) {
             deep = 1;
         } else {
-            fprintf(!strcmp(argv[i], "--help") ? stdout : stderr,
-                    "usage: cairn scrub [--deep] [--wait]\n"
-                    "Starts a scrub pass on every live chunkserver: every block of every\n"
-                    "fragment is checked against its CRC32C, then every fragment the metadata\n"
-                    "places on the chunkserver is looked for on its disk. Damaged and missing\n"
-                    "fragments are reported to the leader's repair queue by the chunkservers.\n"
-                    "  --deep  also read every chunk group here, re-encode its data and compare\n"
-                    "          it with its parity; a fragment that disagrees is reported for\n"
-                    "          repair (the CRCs cannot see a fragment written wrong)\n"
-                    "  --wait  follow the chunkservers' passes to the end and report checked,\n"
-                    "          corrupt and missing fragments\n");
-            return strcmp(argv[i], "--help") ? 2 : 0;
+            usage(stderr);
+            return CLI_EXIT_USAGE;
         }
     }
-    struct cn_http_client_opts ho = {.auth = g->auth, .timeout_ms = 5000};
     struct cn_http_client *h;
-    if (cn_http_client_new(&ho, &h) != 0)
-        return 1;
+    if (cli_http_client(g, 5000, &h) != 0)
+        return CLI_EXIT_FAILED;
     struct scrub_cs *cs = NULL;
     size_t n = 0;
     long started = start_passes(g, h, &cs, &n);
     if (started < 0) {
         fprintf(stderr, "cairn scrub: %s\n", cairn_strerror((int)started));
         cn_http_client_free(h);
-        return 1;
+        return CLI_EXIT_FAILED;
     }
     printf("scrub started on %ld of %zu live chunkserver(s)\n", started, n);
     fflush(stdout);
     int failed = (size_t)started < n;
     if (deep)
-        failed |= deep_check(g);
+        failed |= deep_check(g) != 0;
     if (wait && started > 0)
-        failed |= follow_passes(h, cs, n);
+        failed |= follow_passes(h, cs, n) != 0;
     free(cs);
     cn_http_client_free(h);
-    return failed;
+    return failed ? CLI_EXIT_FAILED : CLI_EXIT_OK;
 }

@@ -2,41 +2,66 @@
  *
  *   cairn [global options] COMMAND [ARGS]
  *
- * COMMAND: status, state-hash, locate, repair, scrub, drain, keys, bench meta
- * (`cairn --help` lists them; each says its usage with --help).
- *
- * Global options name the metadata replicas and the cluster secret; see
- * `cairn --help`. */
+ * Global options name the metadata replicas and the cluster secret
+ * (cli_global.c). Each command lives in cli_<command>.c and is one row of
+ * the table below, from which `cairn --help` lists them; each prints its own
+ * usage with --help. Exit status: enum cli_exit (0 done, 1 failed, 2 bad
+ * command line). */
 #include "cli_bench.h"
-#include "cli_common.h"
+#include "cli_drain.h"
+#include "cli_global.h"
+#include "cli_keys.h"
+#include "cli_locate.h"
+#include "cli_repair.h"
+#include "cli_scrub.h"
+#include "cli_state_hash.h"
+#include "cli_status.h"
 #include "cn_config.h"
-#include "cn_error.h"
-#include "cn_log.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-static void usage(FILE *out)
+struct command {
+    const char *name;
+    const char *args; /* after the name, for the list */
+    cli_command_fn *run;
+    const char *help; /* one line */
+};
+
+static const struct command commands[] = {
+    {"status", "[--json]", cli_status,
+     "metadata replicas, chunkservers (state, liveness, space), repair queue"},
+    {"state-hash", "", cli_state_hash, "applied slot and state hash of the first --meta replica"},
+    {"locate", "BUCKET KEY", cli_locate, "chunk groups of an object and where each fragment is"},
+    {"repair", "[GROUP | --bucket B [--key K]] [--wait]", cli_repair,
+     "rescan now, or repair one group or a bucket's damaged groups first; --wait follows it"},
+    {"scrub", "[--deep] [--wait]", cli_scrub,
+     "check every fragment's CRCs and presence; --deep also re-encodes and compares parity"},
+    {"drain", "ID [--no-wait]", cli_drain,
+     "move every fragment off chunkserver ID, then retire it"},
+    {"keys", "create OWNER [--admin] | list | delete ID", cli_keys, "S3 access keys"},
+    {"bench", "meta [options]", cli_bench,
+     "commits/s and latency of the metadata group, next to one fdatasync"},
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* The command list after the global options' help (printed by cn_config),
+ * in the same layout. */
+static void print_commands(FILE *out)
 {
-    fprintf(out, "\ncommands:\n"
-                 "  status [--json]        metadata replicas (role, leader, commit, applied),\n"
-                 "                         chunkservers (state, liveness, space), repair queue\n"
-                 "  state-hash             applied slot and state hash of the first --meta\n"
-                 "                         replica (equal on two replicas = identical state)\n"
-                 "  bench meta [options]   committed commands/s and latency of the metadata\n"
-                 "                         group, next to one fdatasync (cairn bench meta --help)\n"
-                 "  repair [GROUP] [--wait]  rescan for degraded groups now (or one chunk group\n"
-                 "                         first); --wait follows it until fully redundant\n"
-                 "  repair --bucket B [--key K] [--wait]  check the groups of one bucket or\n"
-                 "                         object and repair the damaged ones first\n"
-                 "  drain ID [--no-wait]   move every fragment off chunkserver ID, then\n"
-                 "                         retire it (progress shown)\n"
-                 "  locate BUCKET KEY      chunk groups of an object and where each fragment is\n"
-                 "  keys create OWNER [--admin] | list | delete ID   S3 access keys\n"
-                 "  scrub [--deep] [--wait]  check every fragment's CRCs and that every placed\n"
-                 "                         fragment exists, on every chunkserver; --deep also\n"
-                 "                         re-encodes each group and compares its parity\n");
+    fprintf(out, "\nCommands (cairn COMMAND --help for each):\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %s%s%s\n      %s\n", commands[i].name, *commands[i].args ? " " : "",
+                commands[i].args, commands[i].help);
+}
+
+static const struct command *find_command(const char *name)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(commands[i].name, name))
+            return &commands[i];
+    return NULL;
 }
 
 int main(int argc, char **argv)
@@ -45,105 +70,22 @@ int main(int argc, char **argv)
     int next = 0;
     int rc = cli_global_load(&g, argc, argv, &next);
     if (rc == CN_CONFIG_HELP) {
-        usage(stdout);
-        return 0;
+        print_commands(stdout);
+        return CLI_EXIT_OK;
     }
     if (rc != 0)
-        return 2;
+        return CLI_EXIT_USAGE;
     if (next >= argc) {
         fprintf(stderr, "cairn: a command is required (see --help)\n");
-        return 2;
+        cli_global_release(&g);
+        return CLI_EXIT_USAGE;
     }
-    const char *cmd = argv[next];
-    if (!g.auth) { /* only for COMMAND --help (cli_global_load) */
-        static const char *const plain[][2] = {
-            {"status", "usage: cairn status [--json]\n"
-                       "Metadata replicas (role, leader, commit, applied), chunkservers (state,\n"
-                       "liveness, space, labels) and the repair queue; --json for scripts.\n"
-                       "Exit status 0 when a majority of replicas knows a leader.\n"},
-            {"locate", "usage: cairn locate BUCKET KEY\n"
-                       "The chunk groups of one object and, for each fragment, the chunkserver\n"
-                       "holding it and that chunkserver's state.\n"},
-            {"state-hash", "usage: cairn state-hash\n"
-                           "Applied slot and state hash of the first --meta replica: two replicas\n"
-                           "with the same slot and hash hold identical state.\n"}};
-        for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
-            if (!strcmp(cmd, plain[i][0])) {
-                fputs(plain[i][1], stdout);
-                cli_global_release(&g);
-                return 0;
-            }
-        }
-        /* Every other command prints its usage when --help comes first. */
-        int at = next + 1;
-        if (!strcmp(cmd, "bench") && at < argc && !strcmp(argv[at], "meta"))
-            at++;
-        argv[at] = "--help";
-        argc = at + 1;
-    }
-    if (!strcmp(cmd, "status")) {
-        rc = cli_status(&g, next + 1 < argc && !strcmp(argv[next + 1], "--json"));
-    } else if (!strcmp(cmd, "scrub")) {
-        rc = cli_scrub(&g, argc - next - 1, argv + next + 1);
-    } else if (!strcmp(cmd, "locate")) {
-        if (next + 2 >= argc) {
-            fprintf(stderr, "usage: cairn locate BUCKET KEY\n");
-            rc = 2;
-        } else {
-            rc = cli_locate(&g, argv[next + 1], argv[next + 2]);
-        }
-    } else if (!strcmp(cmd, "keys")) {
-        rc = cli_keys(&g, argc - next - 1, argv + next + 1);
-    } else if (!strcmp(cmd, "drain")) {
-        rc = cli_drain(&g, argc - next - 1, argv + next + 1);
-    } else if (!strcmp(cmd, "repair")) {
-        const char *group = NULL, *bucket = NULL, *key = NULL;
-        int wait = 0;
-        rc = 0;
-        for (int i = next + 1; i < argc && rc == 0; i++) {
-            if (!strcmp(argv[i], "--wait")) {
-                wait = 1;
-            } else if (!strcmp(argv[i], "--bucket") && i + 1 < argc) {
-                bucket = argv[++i];
-            } else if (!strcmp(argv[i], "--key") && i + 1 < argc) {
-                key = argv[++i];
-            } else if (argv[i][0] != '-' && !group) {
-                group = argv[i];
-            } else {
-                rc = strcmp(argv[i], "--help") ? 2 : 1;
-            }
-        }
-        if (rc == 0 && ((key && !bucket) || (group && bucket)))
-            rc = 2;
-        if (rc != 0) {
-            fprintf(
-                rc == 1 ? stdout : stderr,
-                "usage: cairn repair [GROUP] [--wait]\n"
-                "       cairn repair --bucket BUCKET [--key KEY] [--wait]\n"
-                "Without arguments, the leader rescans for degraded groups now; GROUP (32 hex\n"
-                "digits) is repaired first. With --bucket, every chunk group of the bucket's\n"
-                "objects (or of one object, --key) is checked: a fragment without a location,\n"
-                "on a chunkserver that is not up, or missing or damaged on its chunkserver\n"
-                "makes the group damaged; the damage is reported and each damaged group is\n"
-                "repaired first. --wait follows repair until the cluster is fully redundant.\n");
-            rc = rc == 1 ? 0 : 2;
-        } else if (bucket) {
-            rc = cli_repair_objects(&g, bucket, key, wait);
-        } else {
-            rc = cli_repair(&g, group, wait);
-        }
-    } else if (!strcmp(cmd, "state-hash")) {
-        rc = cli_state_hash(&g);
-    } else if (!strcmp(cmd, "bench")) {
-        if (next + 1 >= argc || strcmp(argv[next + 1], "meta") != 0) {
-            fprintf(stderr, "cairn bench: only 'meta' exists yet (cairn bench meta --help)\n");
-            rc = 2;
-        } else {
-            rc = cli_bench_meta(&g, argc - next - 1, argv + next + 1);
-        }
+    const struct command *cmd = find_command(argv[next]);
+    if (cmd) {
+        rc = cmd->run(&g, argc - next, argv + next);
     } else {
-        rc = 2;
-        fprintf(stderr, "cairn: unknown command '%s' (see --help)\n", cmd);
+        fprintf(stderr, "cairn: unknown command '%s' (see --help)\n", argv[next]);
+        rc = CLI_EXIT_USAGE;
     }
     cli_global_release(&g);
     return rc;

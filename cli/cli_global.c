@@ -1,0 +1,124 @@
+/* cli_global.c: `cairn`'s global options table and the clients (metadata,
+ * HTTP) made from them. */
+#include "cli_global.h"
+
+#include "cn_auth.h"
+#include "cn_config.h"
+#include "cn_error.h"
+#include "cn_http_client.h"
+#include "md_client.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct {
+    struct cn_config_list meta;
+    char *secret_file;
+    char *secret;
+} conf;
+
+static const struct cn_config_option options[] = {
+    CN_CONF_OPT_LIST("meta", "http://127.0.0.1:7001,http://127.0.0.1:7002,http://127.0.0.1:7003",
+                     "metadata replicas, comma-separated base URLs (or CAIRN_META)", &conf.meta),
+    CN_CONF_OPT_STRING("cluster-secret-file", "", "file holding the cluster secret",
+                       &conf.secret_file),
+    CN_CONF_OPT_STRING("secret", "", "the cluster secret itself (prefer --cluster-secret-file)",
+                       &conf.secret),
+};
+
+static const struct cn_config_table table = {
+    .program = "cairn",
+    .summary = "Cairn admin tool: cairn [options] COMMAND [command options]",
+    .args_usage = "COMMAND [ARGS]",
+    .options = options,
+    .n_options = sizeof(options) / sizeof(options[0]),
+};
+
+int cli_global_load(struct cli_global *g, int argc, char **argv, int *next)
+{
+    memset(g, 0, sizeof(*g));
+    char err[512] = "";
+    int rc = cn_config_load(&table, argc, argv, next, err, sizeof(err));
+    if (rc == CN_CONFIG_HELP)
+        return rc;
+    if (rc != 0) {
+        fprintf(stderr, "%s\n", err);
+        return rc;
+    }
+    /* CAIRN_META (as scripts/cluster.sh's cluster.env exports it) stands in
+     * for --meta when the flag is not given. */
+    int meta_flag = 0;
+    for (int i = 1; i < *next; i++)
+        meta_flag |= !strncmp(argv[i], "--meta", 6);
+    const char *env = getenv("CAIRN_META");
+    if (!meta_flag && env && *env) {
+        char *copy = strdup(env);
+        for (char *t = copy ? strtok(copy, ",") : NULL; t && g->n_replicas < 16;
+             t = strtok(NULL, ","))
+            g->replicas[g->n_replicas++] = strdup(t);
+        free(copy);
+    } else {
+        for (size_t i = 0; i < conf.meta.n && i < 16; i++)
+            g->replicas[g->n_replicas++] = strdup(conf.meta.items[i]);
+    }
+    /* `cairn COMMAND --help` needs no cluster secret: the command prints its
+     * usage before it talks to anything. */
+    for (int i = *next; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            g->help = 1;
+            cn_config_release(&table);
+            return 0;
+        }
+    }
+    if (*conf.secret_file)
+        rc = cn_auth_new_from_file(conf.secret_file, 0, &g->auth);
+    else if (*conf.secret)
+        rc = cn_auth_new(conf.secret, strlen(conf.secret), 0, &g->auth);
+    else if (getenv("CAIRN_SECRET"))
+        rc = cn_auth_new(getenv("CAIRN_SECRET"), strlen(getenv("CAIRN_SECRET")), 0, &g->auth);
+    else
+        rc = CAIRN_E_INVAL;
+    if (rc != 0) {
+        fprintf(stderr,
+                "cairn: the cluster secret is required (--cluster-secret-file, --secret or "
+                "CAIRN_SECRET): %s\n",
+                cairn_strerror(rc));
+        cli_global_release(g);
+        cn_config_release(&table);
+        return rc;
+    }
+    cn_config_release(&table);
+    return 0;
+}
+
+struct md_client *cli_meta_client(struct cli_global *g, int64_t timeout_ms)
+{
+    struct md_client_opts o = {.replicas = (const char *const *)g->replicas,
+                               .n_replicas = g->n_replicas,
+                               .auth = g->auth,
+                               .timeout_ms = timeout_ms};
+    struct md_client *c = NULL;
+    return md_client_new(&o, &c) == 0 ? c : NULL;
+}
+
+int cli_http_client(struct cli_global *g, int64_t timeout_ms, struct cn_http_client **out)
+{
+    struct cn_http_client_opts o = {.auth = g->auth, .timeout_ms = timeout_ms};
+    return cn_http_client_new(&o, out);
+}
+
+int cli_http_fanout(struct cli_global *g, int64_t timeout_ms, struct cn_http_fanout **out)
+{
+    struct cn_http_client_opts o = {.auth = g->auth, .timeout_ms = timeout_ms};
+    return cn_http_fanout_new(&o, out);
+}
+
+void cli_global_release(struct cli_global *g)
+{
+    for (size_t i = 0; i < g->n_replicas; i++)
+        free(g->replicas[i]);
+    g->n_replicas = 0;
+    cn_auth_free(g->auth);
+    g->auth = NULL;
+}

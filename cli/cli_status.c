@@ -1,0 +1,193 @@
+#include "cli_status.h"
+
+#include "cli_cluster.h"
+#include "cli_format.h"
+#include "cn_error.h"
+#include "cn_http_client.h"
+#include "cn_util.h"
+#include "cn_wire.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* What one replica says about itself (GET /v1/status), as text. */
+struct replica_status {
+    char id[16], role[16], leader[16], commit[24], applied[24], log_base[24];
+    int answered; /* the request went through (with HTTP status http) */
+    int http;
+};
+
+/* Asks the replica at url. Returns 0, the request's error, or CAIRN_E_IO for
+ * an answer other than 200 with a body (st->answered set then). */
+static int replica_status(struct cn_http_client *h, const char *url, struct replica_status *st)
+{
+    struct cn_http_request req = {.method = "GET", .base_url = url, .target = CN_ROUTE_MD_STATUS};
+    struct cn_http_response resp = {0};
+    int rc = cn_http_client_do(h, &req, &resp);
+    st->answered = rc == 0;
+    st->http = resp.status;
+    if (rc == 0 && resp.status == 200 && resp.body) {
+        cn_kv_get(resp.body, "id", st->id, sizeof(st->id));
+        cn_kv_get(resp.body, "role", st->role, sizeof(st->role));
+        cn_kv_get(resp.body, "leader", st->leader, sizeof(st->leader));
+        cn_kv_get(resp.body, "commit", st->commit, sizeof(st->commit));
+        cn_kv_get(resp.body, "applied", st->applied, sizeof(st->applied));
+        cn_kv_get(resp.body, "log_base", st->log_base, sizeof(st->log_base));
+    } else if (rc == 0) {
+        rc = CAIRN_E_IO;
+    }
+    cn_http_response_clear(&resp);
+    return rc;
+}
+
+/* Writes s as a JSON string. */
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            printf("\\u%04x", *s);
+        else
+            putchar(*s);
+    }
+    putchar('"');
+}
+
+/* The leader's view: chunkservers and the repair queue. */
+static void cluster_view(struct cli_global *g)
+{
+    struct cli_cluster cl;
+    int rc = cli_cluster_get(g, &cl);
+    if (rc != 0) {
+        printf("\nchunkservers: unavailable (%s)\n", cairn_strerror(rc));
+        cli_cluster_release(&cl);
+        return;
+    }
+    printf("\n%-17s %-22s %-9s %-8s %-10s %-10s %s\n", "chunkserver", "address", "state",
+           "liveness", "used", "capacity", "host/rack/zone");
+    unsigned up = 0;
+    for (size_t i = 0; i < cl.n_nodes; i++) {
+        const struct cli_node *nd = &cl.nodes[i];
+        char id[20], used[32], capacity[32];
+        snprintf(id, sizeof(id), "%016llx", (unsigned long long)nd->id);
+        cli_human(nd->capacity > nd->free ? nd->capacity - nd->free : 0, used, sizeof(used));
+        cli_human(nd->capacity, capacity, sizeof(capacity));
+        printf("%-17s %-22s %-9s %-8s %-10s %-10s %s/%s/%s\n", id, nd->address, nd->state, nd->live,
+               used, capacity, nd->host, nd->rack, nd->zone);
+        up += cli_node_up(nd);
+    }
+    if (cl.has_repair) {
+        const struct cli_repair_stats *r = &cl.repair;
+        char rb[32];
+        cli_human(r->bytes, rb, sizeof(rb));
+        printf("\n%u of %zu chunkservers up\n", up, cl.n_nodes);
+        printf("repair: %llu degraded group(s), %llu queued, %llu in flight, %llu unrecoverable;"
+               " %llu done (%s rebuilt), %llu failed\n",
+               r->degraded, r->queued, r->in_flight, r->unrecoverable, r->done, rb, r->failed);
+        if (r->degraded == 0 && r->unrecoverable == 0)
+            printf("every known group is fully redundant\n");
+    }
+    cli_cluster_release(&cl);
+}
+
+/* cairn status --json: the same facts for scripts. */
+static int status_json(struct cli_global *g, struct cn_http_client *h)
+{
+    unsigned with_leader = 0;
+    printf("{\"replicas\":[");
+    for (size_t i = 0; i < g->n_replicas; i++) {
+        struct replica_status st;
+        printf("%s{\"url\":", i ? "," : "");
+        json_str(g->replicas[i]);
+        if (replica_status(h, g->replicas[i], &st) == 0) {
+            printf(",\"reachable\":true,\"id\":%s,\"role\":", st.id);
+            json_str(st.role);
+            printf(",\"leader\":%s,\"commit\":%s,\"applied\":%s,\"log_base\":%s}", st.leader,
+                   st.commit, st.applied, st.log_base);
+            with_leader += strcmp(st.leader, "0") != 0;
+        } else {
+            printf(",\"reachable\":false}");
+        }
+    }
+    printf("],\"chunkservers\":[");
+    struct cli_cluster cl;
+    (void)cli_cluster_get(g, &cl); /* unavailable: no chunkservers, no repair queue */
+    for (size_t i = 0; i < cl.n_nodes; i++) {
+        const struct cli_node *nd = &cl.nodes[i];
+        char id[20];
+        snprintf(id, sizeof(id), "%016llx", (unsigned long long)nd->id);
+        printf("%s{\"id\":", i ? "," : "");
+        json_str(id);
+        printf(",\"address\":");
+        json_str(nd->address);
+        printf(",\"state\":");
+        json_str(nd->state);
+        printf(",\"liveness\":");
+        json_str(nd->live);
+        printf(",\"last_heartbeat_ms_ago\":%lld,\"free\":%llu,\"capacity\":%llu,"
+               "\"host\":",
+               nd->heartbeat_ms, nd->free, nd->capacity);
+        json_str(nd->host);
+        printf(",\"rack\":");
+        json_str(nd->rack);
+        printf(",\"zone\":");
+        json_str(nd->zone);
+        printf("}");
+    }
+    printf("]");
+    if (cl.has_repair) {
+        const struct cli_repair_stats *r = &cl.repair;
+        printf(",\"repair\":{\"degraded_groups\":%llu,\"queued\":%llu,\"in_flight\":%llu,"
+               "\"done\":%llu,\"failed\":%llu,\"bytes_rebuilt\":%llu,\"unrecoverable\":%llu}",
+               r->degraded, r->queued, r->in_flight, r->done, r->failed, r->bytes,
+               r->unrecoverable);
+    }
+    cli_cluster_release(&cl);
+    printf(",\"leader_known\":%s}\n", with_leader * 2 > g->n_replicas ? "true" : "false");
+    return with_leader * 2 > g->n_replicas ? CLI_EXIT_OK : CLI_EXIT_FAILED;
+}
+
+/* The replicas' table; then the leader's view when a majority knows one. */
+static int status_text(struct cli_global *g, struct cn_http_client *h)
+{
+    printf("%-28s %-4s %-12s %-7s %-10s %-10s %-10s\n", "replica", "id", "role", "leader", "commit",
+           "applied", "log_base");
+    unsigned with_leader = 0;
+    for (size_t i = 0; i < g->n_replicas; i++) {
+        struct replica_status st;
+        int rc = replica_status(h, g->replicas[i], &st);
+        if (rc != 0) {
+            printf("%-28s unreachable (%s, HTTP %d)\n", g->replicas[i],
+                   st.answered ? "error" : cairn_strerror(rc), st.http);
+            continue;
+        }
+        printf("%-28s %-4s %-12s %-7s %-10s %-10s %-10s\n", g->replicas[i], st.id, st.role,
+               st.leader, st.commit, st.applied, st.log_base);
+        with_leader += strcmp(st.leader, "0") != 0;
+    }
+    if (with_leader * 2 <= g->n_replicas)
+        return CLI_EXIT_FAILED;
+    cluster_view(g);
+    return CLI_EXIT_OK;
+}
+
+int cli_status(struct cli_global *g, int argc, char **argv)
+{
+    if (g->help) {
+        fputs("usage: cairn status [--json]\n"
+              "Metadata replicas (role, leader, commit, applied), chunkservers (state,\n"
+              "liveness, space, labels) and the repair queue; --json for scripts.\n"
+              "Exit status 0 when a majority of replicas knows a leader.\n",
+              stdout);
+        return CLI_EXIT_OK;
+    }
+    struct cn_http_client *h;
+    if (cli_http_client(g, 2000, &h) != 0)
+        return CLI_EXIT_FAILED;
+    int json = argc > 1 && !strcmp(argv[1], "--json");
+    int rc = json ? status_json(g, h) : status_text(g, h);
+    cn_http_client_free(h);
+    return rc;
+}
