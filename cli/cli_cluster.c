@@ -50,6 +50,9 @@ int cli_cluster_parse(char *body, struct cli_cluster *out)
             out->nodes[out->n_nodes++] = nd;
         } else if (parse_repair(line, &out->repair)) {
             out->has_repair = 1;
+        } else {
+            (void)sscanf(line, "timers %lld %lld %lld", &out->suspect_after_ms, &out->down_after_ms,
+                         &out->out_after_ms);
         }
     }
     return 0;
@@ -87,5 +90,64 @@ const struct cli_node *cli_node_find(const struct cli_node *nodes, size_t n, uin
 
 int cli_node_up(const struct cli_node *nd)
 {
-    return nd && !strcmp(nd->live, "up") && strcmp(nd->state, "retired") != 0;
+    return nd && (!strcmp(nd->live, "up") || !strcmp(nd->live, "suspect")) &&
+           strcmp(nd->state, "retired") != 0;
+}
+
+int cli_node_late(const struct cli_node *nd)
+{
+    return strcmp(nd->state, "retired") != 0 &&
+           (!strcmp(nd->live, "suspect") || !strcmp(nd->live, "unknown"));
+}
+
+void cli_cluster_counts(const struct cli_cluster *cl, unsigned *late, unsigned *down)
+{
+    *late = *down = 0;
+    for (size_t i = 0; i < cl->n_nodes; i++) {
+        *late += cli_node_late(&cl->nodes[i]) != 0;
+        *down += !strcmp(cl->nodes[i].live, "down") && strcmp(cl->nodes[i].state, "retired");
+    }
+}
+
+/* Seconds, to one decimal below 10 s. */
+static void secs(long long ms, char *out, size_t len)
+{
+    if (ms < 0)
+        ms = 0;
+    if (ms < 10000)
+        snprintf(out, len, "%.1f s", (double)ms / 1000.0);
+    else
+        snprintf(out, len, "%lld s", (ms + 500) / 1000);
+}
+
+void cli_node_outlook(const struct cli_cluster *cl, const struct cli_node *nd, char *buf,
+                      size_t len)
+{
+    char a[32], b[32], c[32];
+    long long age = nd->heartbeat_ms;
+    buf[0] = '\0';
+    if (!strcmp(nd->state, "retired"))
+        return;
+    secs(age, a, sizeof(a));
+    secs(cl->down_after_ms - age, b, sizeof(b));
+    secs(cl->out_after_ms - age, c, sizeof(c));
+    if (!strcmp(nd->live, "unknown")) {
+        snprintf(buf, len, "not heard from since the leader took over");
+    } else if (!strcmp(nd->live, "suspect")) {
+        if (cl->down_after_ms > 0)
+            snprintf(buf, len, "no heartbeat for %s: down in %s, out in %s if it stays silent", a,
+                     b, c);
+        else
+            snprintf(buf, len, "no heartbeat for %s", a);
+    } else if (!strcmp(nd->live, "down")) {
+        if (cl->out_after_ms > 0)
+            snprintf(buf, len,
+                     "silent %s: out in %s, then its fragments are rebuilt elsewhere "
+                     "(back before that, it is simply up again)",
+                     a, c);
+        else
+            snprintf(buf, len, "silent %s", a);
+    } else if (!strcmp(nd->live, "out")) {
+        snprintf(buf, len, "silent %s: out, its fragments are rebuilt elsewhere", a);
+    }
 }

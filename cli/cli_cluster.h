@@ -17,7 +17,7 @@ struct cli_node {
     char address[130];      /* "host:port" */
     char url[140];          /* "http://" + address, a base URL for cn_http */
     char state[16];         /* active, draining, retired */
-    char live[16];          /* up, down, out, unknown */
+    char live[16];          /* up, suspect, down, out, unknown */
     long long heartbeat_ms; /* since its last heartbeat; -1: none seen by this leader */
     unsigned long long free, capacity;
     char host[64], rack[64], zone[64]; /* "-" when not set */
@@ -33,6 +33,9 @@ struct cli_cluster {
     size_t n_nodes;
     struct cli_repair_stats repair;
     int has_repair; /* 1 when the body held a repair line */
+    /* The leader's thresholds (ms; 0 when it did not say): heartbeats this
+     * late make a chunkserver suspect, then down, then out. */
+    long long suspect_after_ms, down_after_ms, out_after_ms;
 };
 
 /* Parses a GET /v1/cluster body (NUL-terminated; split in place) into *out;
@@ -50,7 +53,22 @@ void cli_cluster_release(struct cli_cluster *cl);
 /* The entry for id in nodes[0..n-1], or NULL. */
 const struct cli_node *cli_node_find(const struct cli_node *nodes, size_t n, uint64_t id);
 
-/* 1 when nd is not NULL, up and not retired: a chunkserver to send work to. */
+/* 1 when nd is not NULL, up (or only suspect: late heartbeats) and not
+ * retired: a chunkserver to send work to. */
 int cli_node_up(const struct cli_node *nd);
+
+/* 1 when the leader cannot vouch for nd now: suspect (heartbeats late) or
+ * unknown (a new leader has not heard from it yet). Nobody may call the data
+ * fully redundant while a chunkserver is. */
+int cli_node_late(const struct cli_node *nd);
+
+/* What happens next to a chunkserver that is not up, in words, into buf:
+ * "no heartbeat for 5 s: down in 25 s, out in 595 s ...", "silent 40 s: out in
+ * 560 s (then its fragments are rebuilt elsewhere)", ... "" for an up one. */
+void cli_node_outlook(const struct cli_cluster *cl, const struct cli_node *nd, char *buf,
+                      size_t len);
+
+/* How many chunkservers are late (cli_node_late) and down. */
+void cli_cluster_counts(const struct cli_cluster *cl, unsigned *late, unsigned *down);
 
 #endif

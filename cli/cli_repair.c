@@ -36,12 +36,25 @@ static int follow_repair(struct cli_global *g)
     int64_t t0 = cn_mono_ms(), last_line = 0;
     struct cli_repair_stats first = {0}, cur = {0};
     int have_first = 0, quiet = 0;
+    char waiting[256] = "";
     for (;;) {
         struct cli_cluster cl;
         int rc = cli_cluster_get(g, &cl);
         int found = rc == 0 && cl.has_repair;
-        if (found)
+        unsigned late = 0, down = 0;
+        if (found) {
             cur = cl.repair;
+            cli_cluster_counts(&cl, &late, &down);
+            /* Say why it waits: the first chunkserver that is not up. */
+            waiting[0] = '\0';
+            for (size_t i = 0; i < cl.n_nodes && !waiting[0]; i++) {
+                char o[200];
+                cli_node_outlook(&cl, &cl.nodes[i], o, sizeof(o));
+                if (o[0])
+                    snprintf(waiting, sizeof(waiting), "; %016llx %s (%s)",
+                             (unsigned long long)cl.nodes[i].id, cl.nodes[i].live, o);
+            }
+        }
         cli_cluster_release(&cl);
         if (!found) {
             fprintf(stderr, "%scairn repair: leader unavailable (%s), retrying\n", tty ? "\n" : "",
@@ -64,17 +77,19 @@ static int follow_repair(struct cli_global *g)
         if (tty) {
             char bar[40];
             cli_progress_bar(bar, sizeof(bar), fixed, fixed + cur.degraded);
-            printf("\r  %s%llu degraded, %llu in flight, %llu rebuilt (%s, %.1f MB/s), ETA %s   ",
-                   bar, cur.degraded, cur.in_flight, fixed, rb, mbs, eta);
+            printf("\r  %s%llu degraded, %llu in flight, %llu rebuilt (%s, %.1f MB/s), ETA %s%s   ",
+                   bar, cur.degraded, cur.in_flight, fixed, rb, mbs, eta, waiting);
             fflush(stdout);
         } else if (cn_mono_ms() - last_line > 5000) {
-            printf("  %llu degraded, %llu in flight, %llu rebuilt (%s, %.1f MB/s), ETA %s\n",
-                   cur.degraded, cur.in_flight, fixed, rb, mbs, eta);
+            printf("  %llu degraded, %llu in flight, %llu rebuilt (%s, %.1f MB/s), ETA %s%s\n",
+                   cur.degraded, cur.in_flight, fixed, rb, mbs, eta, waiting);
             fflush(stdout);
             last_line = cn_mono_ms();
         }
-        /* Done when nothing is degraded twice in a row (a scan may be under way). */
-        quiet = cur.degraded == 0 && cur.in_flight == 0 ? quiet + 1 : 0;
+        /* Done when nothing is degraded twice in a row (a scan may be under way)
+         * and no chunkserver's heartbeats are late: a loss not yet declared
+         * is not redundancy. */
+        quiet = cur.degraded == 0 && cur.in_flight == 0 && late == 0 ? quiet + 1 : 0;
         if (quiet >= 2)
             break;
         if (cur.degraded == cur.unrecoverable && cur.in_flight == 0 && cur.queued == 0 &&

@@ -76,17 +76,30 @@ static void cluster_view(struct cli_global *g)
         cli_human(nd->capacity, capacity, sizeof(capacity));
         printf("%-17s %-22s %-9s %-8s %-10s %-10s %s/%s/%s\n", id, nd->address, nd->state, nd->live,
                used, capacity, nd->host, nd->rack, nd->zone);
-        up += cli_node_up(nd);
+        up += !strcmp(nd->live, "up") && strcmp(nd->state, "retired") != 0;
+    }
+    /* Late, down and out ones: what happens to them next. */
+    int noted = 0;
+    for (size_t i = 0; i < cl.n_nodes; i++) {
+        char outlook[200];
+        cli_node_outlook(&cl, &cl.nodes[i], outlook, sizeof(outlook));
+        if (outlook[0])
+            printf("%s  %016llx %s: %s\n", noted++ ? "" : "\n", (unsigned long long)cl.nodes[i].id,
+                   cl.nodes[i].live, outlook);
     }
     if (cl.has_repair) {
         const struct cli_repair_stats *r = &cl.repair;
         char rb[32];
         cli_human(r->bytes, rb, sizeof(rb));
+        unsigned late, down;
+        cli_cluster_counts(&cl, &late, &down);
         printf("\n%u of %zu chunkservers up\n", up, cl.n_nodes);
         printf("repair: %llu degraded group(s), %llu queued, %llu in flight, %llu unrecoverable;"
                " %llu done (%s rebuilt), %llu failed\n",
                r->degraded, r->queued, r->in_flight, r->unrecoverable, r->done, rb, r->failed);
-        if (r->degraded == 0 && r->unrecoverable == 0)
+        if (late > 0)
+            printf("redundancy unknown: %u chunkserver(s) with late or no heartbeats\n", late);
+        else if (r->degraded == 0 && r->unrecoverable == 0)
             printf("every known group is fully redundant\n");
     }
     cli_cluster_release(&cl);
@@ -126,9 +139,14 @@ static int status_json(struct cli_global *g, struct cn_http_client *h)
         json_str(nd->state);
         printf(",\"liveness\":");
         json_str(nd->live);
-        printf(",\"last_heartbeat_ms_ago\":%lld,\"free\":%llu,\"capacity\":%llu,"
-               "\"host\":",
-               nd->heartbeat_ms, nd->free, nd->capacity);
+        printf(",\"last_heartbeat_ms_ago\":%lld,\"free\":%llu,\"capacity\":%llu,", nd->heartbeat_ms,
+               nd->free, nd->capacity);
+        if (cl.down_after_ms > 0 && nd->heartbeat_ms >= 0 &&
+            (!strcmp(nd->live, "suspect") || !strcmp(nd->live, "down")))
+            printf("\"down_in_ms\":%lld,\"out_in_ms\":%lld,",
+                   nd->heartbeat_ms < cl.down_after_ms ? cl.down_after_ms - nd->heartbeat_ms : 0,
+                   nd->heartbeat_ms < cl.out_after_ms ? cl.out_after_ms - nd->heartbeat_ms : 0);
+        printf("\"host\":");
         json_str(nd->host);
         printf(",\"rack\":");
         json_str(nd->rack);
@@ -137,12 +155,20 @@ static int status_json(struct cli_global *g, struct cn_http_client *h)
         printf("}");
     }
     printf("]");
+    unsigned late, down;
+    cli_cluster_counts(&cl, &late, &down);
+    printf(",\"chunkservers_late\":%u,\"chunkservers_down\":%u", late, down);
+    if (cl.down_after_ms > 0)
+        printf(",\"timers\":{\"suspect_after_ms\":%lld,\"down_after_ms\":%lld,"
+               "\"out_after_ms\":%lld}",
+               cl.suspect_after_ms, cl.down_after_ms, cl.out_after_ms);
     if (cl.has_repair) {
         const struct cli_repair_stats *r = &cl.repair;
         printf(",\"repair\":{\"degraded_groups\":%llu,\"queued\":%llu,\"in_flight\":%llu,"
-               "\"done\":%llu,\"failed\":%llu,\"bytes_rebuilt\":%llu,\"unrecoverable\":%llu}",
-               r->degraded, r->queued, r->in_flight, r->done, r->failed, r->bytes,
-               r->unrecoverable);
+               "\"done\":%llu,\"failed\":%llu,\"bytes_rebuilt\":%llu,\"unrecoverable\":%llu,"
+               "\"fully_redundant\":%s}",
+               r->degraded, r->queued, r->in_flight, r->done, r->failed, r->bytes, r->unrecoverable,
+               late == 0 && r->degraded == 0 && r->unrecoverable == 0 ? "true" : "false");
     }
     cli_cluster_release(&cl);
     printf(",\"leader_known\":%s}\n", with_leader * 2 > g->n_replicas ? "true" : "false");

@@ -292,6 +292,7 @@ struct view {
     size_t n_cs, cap_cs;
     int have_repair;
     unsigned long long degraded, queued, in_flight, done, failed, bytes, unrec;
+    long long suspect_after_ms, down_after_ms, out_after_ms; /* the leader's timers */
     /* measured by the page */
     int rate_known;
     double tasks_per_s, bytes_per_s, rate_window_s;
@@ -319,6 +320,9 @@ static void parse_cluster(struct view *v, char *body)
                           &v->queued, &v->in_flight, &v->done, &v->failed, &v->bytes,
                           &v->unrec) == 7) {
             v->have_repair = 1;
+        } else {
+            (void)sscanf(line, "timers %lld %lld %lld", &v->suspect_after_ms, &v->down_after_ms,
+                         &v->out_after_ms);
         }
     }
 }
@@ -524,7 +528,7 @@ static const char STYLE[] =
     ".badge{display:inline-block;padding:1px 8px;border-radius:9px;font-size:12px;"
     "font-weight:bold;color:#fff;background:#7a8594}"
     ".up,.leader,.ok{background:#2e8540}.down,.bad,.unreachable{background:#c62828}"
-    ".out{background:#6a1b9a}.unknown,.warn{background:#e08a00}"
+    ".out{background:#6a1b9a}.unknown,.suspect,.warn{background:#e08a00}"
     ".follower,.candidate{background:#4a6fa5}"
     ".bar{width:160px;height:12px;background:#e6e9ee;border-radius:3px;overflow:hidden}"
     ".fill{height:100%;background:#2e8540}.fill.hi{background:#e08a00}.fill.full{background:#"
@@ -533,9 +537,9 @@ static const char STYLE[] =
 
 static const char *badge_class(const char *v)
 {
-    static const char *const known[] = {"up",     "down",     "out",        "unknown",
-                                        "leader", "follower", "candidate",  "ok",
-                                        "bad",    "warn",     "unreachable"};
+    static const char *const known[] = {"up",      "suspect", "down",     "out",
+                                        "unknown", "leader",  "follower", "candidate",
+                                        "ok",      "bad",     "warn",     "unreachable"};
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
         if (strcmp(v, known[i]) == 0)
             return known[i];
@@ -695,6 +699,18 @@ static void render(struct gw_status *st, const struct view *v, FILE *f)
                 fputs("never (since this leader started)", f);
             else
                 fprintf(f, "%.1f s ago", (double)cs->age_ms / 1000.0);
+            /* What happens next to one that is late or silent. */
+            if (!strcmp(cs->live, "suspect") && v->down_after_ms > cs->age_ms)
+                fprintf(f,
+                        "<br><small class=\"outlook\">down in %.0f s, out in %.0f s if it "
+                        "stays silent</small>",
+                        (double)(v->down_after_ms - cs->age_ms) / 1000.0,
+                        (double)(v->out_after_ms - cs->age_ms) / 1000.0);
+            else if (!strcmp(cs->live, "down") && v->out_after_ms > cs->age_ms)
+                fprintf(f,
+                        "<br><small class=\"outlook\">declared out in %.0f s, then its "
+                        "fragments are rebuilt elsewhere</small>",
+                        (double)(v->out_after_ms - cs->age_ms) / 1000.0);
             fputs("</td><td>", f);
             esc(f, cs->host);
             fputs(" / ", f);
@@ -742,7 +758,16 @@ static void render(struct gw_status *st, const struct view *v, FILE *f)
             fputs("measuring</td><td>known from the next refresh on</td></tr>\n", f);
         }
         fputs("<tr><th>ETA</th><td class=\"n\" id=\"repair-eta\">", f);
-        if (v->queued + v->in_flight == 0) {
+        unsigned late = 0;
+        for (size_t i = 0; i < v->n_cs; i++)
+            late += (!strcmp(v->cs[i].live, "suspect") || !strcmp(v->cs[i].live, "unknown")) &&
+                    strcmp(v->cs[i].state, "retired") != 0;
+        if (v->queued + v->in_flight == 0 && late > 0) {
+            fprintf(f,
+                    "-</td><td id=\"repair-late\">redundancy unknown: %u chunkserver(s) with "
+                    "late or no heartbeats",
+                    late);
+        } else if (v->queued + v->in_flight == 0) {
             fputs("-</td><td>", f);
             fputs(v->degraded == 0 && v->unrec == 0
                       ? "every known group is fully redundant"
