@@ -256,6 +256,12 @@ static int bench_meta(struct cli_global *g, int argc, char **argv)
 
 int cli_bench(struct cli_global *g, int argc, char **argv)
 {
+    if (g->help && (argc < 2 || strcmp(argv[1], "meta") != 0)) {
+        printf("usage: cairn bench meta [options]\n"
+               "Benchmarks of the cluster; 'meta' (the metadata group's commits/s and reads/s\n"
+               "next to one fdatasync) is the one there is: cairn bench meta --help.\n");
+        return CLI_EXIT_OK;
+    }
     if (argc < 2 || strcmp(argv[1], "meta") != 0) {
         fprintf(stderr, "cairn bench: only 'meta' exists yet (cairn bench meta --help)\n");
         return CLI_EXIT_USAGE;

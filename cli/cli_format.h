@@ -12,4 +12,10 @@ void cli_human(uint64_t bytes, char *out, size_t len);
  * out (len bytes), for a terminal line redrawn with '\r'. */
 void cli_progress_bar(char *out, size_t len, unsigned long long done, unsigned long long total);
 
+/* s as a JSON string (quoted, escaped) on stdout. */
+void cli_json_str(const char *s);
+
+/* Milliseconds since the epoch as "2026-12-05T23:06:02Z" into out. */
+void cli_utc(int64_t ms, char *out, size_t len);
+
 #endif

@@ -3,18 +3,34 @@
 #include "cn_error.h"
 #include "md_client.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 int cli_meta_commit(struct md_client *c, uint64_t seq, int build_rc, uint8_t *cmd, size_t len)
 {
+    return cli_meta_commit_why(c, seq, build_rc, cmd, len, NULL, 0);
+}
+
+int cli_meta_commit_why(struct md_client *c, uint64_t seq, int build_rc, uint8_t *cmd, size_t len,
+                        char *why, size_t why_len)
+{
     uint8_t *res = NULL;
     size_t rlen = 0;
     int rc = build_rc;
+    if (why && why_len)
+        why[0] = '\0';
     if (rc == 0)
         rc = md_client_command(c, seq, cmd, len, &res, &rlen);
-    if (rc == 0)
-        rc = md_result_status(res, rlen, NULL);
+    if (rc == 0) {
+        Md__Result *r = md_result_decode(res, rlen);
+        rc = r ? r->status : CAIRN_E_PROTO;
+        if (r && rc != 0 && why && why_len && r->detail && r->detail[0])
+            snprintf(why, why_len, "%s", r->detail);
+        md_result_free(r);
+    }
+    if (rc != 0 && why && why_len && !why[0])
+        snprintf(why, why_len, "%s", cairn_strerror(rc));
     free(cmd);
     free(res);
     return rc;

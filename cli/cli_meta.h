@@ -17,6 +17,10 @@ struct md_client;
  * result status (0 or CAIRN_E_*), build_rc when it is not 0, or
  * md_client_command's error. */
 int cli_meta_commit(struct md_client *c, uint64_t seq, int build_rc, uint8_t *cmd, size_t len);
+/* The same, and on failure a human reason in why (the state machine's detail,
+ * e.g. "the user owns buckets: delete them first", else the error's text). */
+int cli_meta_commit_why(struct md_client *c, uint64_t seq, int build_rc, uint8_t *cmd, size_t len,
+                        char *why, size_t why_len);
 
 /* Runs q, a packed md.Query an md_q_* builder returned build_rc for, on the
  * leader (linearizable). Takes q (malloc'ed or NULL) and frees it. Returns 0

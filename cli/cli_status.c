@@ -2,6 +2,8 @@
 
 #include "cli_cluster.h"
 #include "cli_format.h"
+#include "cli_meta.h"
+#include "md_client.h"
 #include "cn_error.h"
 #include "cn_http_client.h"
 #include "cn_util.h"
@@ -38,21 +40,6 @@ static int replica_status(struct cn_http_client *h, const char *url, struct repl
     }
     cn_http_response_clear(&resp);
     return rc;
-}
-
-/* Writes s as a JSON string. */
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            printf("\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            printf("\\u%04x", *s);
-        else
-            putchar(*s);
-    }
-    putchar('"');
 }
 
 /* The leader's view: chunkservers and the repair queue. */
@@ -105,6 +92,57 @@ static void cluster_view(struct cli_global *g)
     cli_cluster_release(&cl);
 }
 
+/* ,"usage":{...},"quota":{...} of a user or bucket record. */
+static void usage_json(const Md__Usage *u, const Md__Quota *q)
+{
+    printf(",\"usage\":{\"bytes\":%llu,\"objects\":%llu},\"quota\":{\"max_bytes\":%llu,"
+           "\"max_objects\":%llu}",
+           u ? (unsigned long long)u->bytes : 0, u ? (unsigned long long)u->objects : 0,
+           q ? (unsigned long long)q->max_bytes : 0, q ? (unsigned long long)q->max_objects : 0);
+}
+
+/* ,"users":[...],"buckets":[...]: usage and quotas (omitted when the
+ * metadata service cannot be read). */
+static void tenants_json(struct cli_global *g)
+{
+    struct md_client *c = cli_meta_client(g, 5000);
+    if (!c)
+        return;
+    uint8_t *q = NULL;
+    size_t ql = 0;
+    Md__QueryResult *r = NULL;
+    int rc = md_q_list_users(&q, &ql);
+    if (cli_meta_query(c, rc, q, ql, &r) == 0 && r->status == 0) {
+        printf(",\"users\":[");
+        for (size_t i = 0; i < r->n_users; i++) {
+            printf("%s{\"user\":", i ? "," : "");
+            cli_json_str(r->users[i]->name);
+            usage_json(r->users[i]->usage, r->users[i]->quota);
+            printf("}");
+        }
+        printf("]");
+    }
+    if (r)
+        md__query_result__free_unpacked(r, NULL);
+    r = NULL;
+    rc = md_q_list_buckets(&q, &ql);
+    if (cli_meta_query(c, rc, q, ql, &r) == 0 && r->status == 0) {
+        printf(",\"buckets\":[");
+        for (size_t i = 0; i < r->n_buckets; i++) {
+            printf("%s{\"bucket\":", i ? "," : "");
+            cli_json_str(r->buckets[i]->name);
+            printf(",\"owner\":");
+            cli_json_str(r->buckets[i]->owner);
+            usage_json(r->buckets[i]->usage, r->buckets[i]->quota);
+            printf("}");
+        }
+        printf("]");
+    }
+    if (r)
+        md__query_result__free_unpacked(r, NULL);
+    md_client_free(c);
+}
+
 /* cairn status --json: the same facts for scripts. */
 static int status_json(struct cli_global *g, struct cn_http_client *h)
 {
@@ -113,10 +151,10 @@ static int status_json(struct cli_global *g, struct cn_http_client *h)
     for (size_t i = 0; i < g->n_replicas; i++) {
         struct replica_status st;
         printf("%s{\"url\":", i ? "," : "");
-        json_str(g->replicas[i]);
+        cli_json_str(g->replicas[i]);
         if (replica_status(h, g->replicas[i], &st) == 0) {
             printf(",\"reachable\":true,\"id\":%s,\"role\":", st.id);
-            json_str(st.role);
+            cli_json_str(st.role);
             printf(",\"leader\":%s,\"commit\":%s,\"applied\":%s,\"log_base\":%s}", st.leader,
                    st.commit, st.applied, st.log_base);
             with_leader += strcmp(st.leader, "0") != 0;
@@ -132,13 +170,13 @@ static int status_json(struct cli_global *g, struct cn_http_client *h)
         char id[20];
         snprintf(id, sizeof(id), "%016llx", (unsigned long long)nd->id);
         printf("%s{\"id\":", i ? "," : "");
-        json_str(id);
+        cli_json_str(id);
         printf(",\"address\":");
-        json_str(nd->address);
+        cli_json_str(nd->address);
         printf(",\"state\":");
-        json_str(nd->state);
+        cli_json_str(nd->state);
         printf(",\"liveness\":");
-        json_str(nd->live);
+        cli_json_str(nd->live);
         printf(",\"last_heartbeat_ms_ago\":%lld,\"free\":%llu,\"capacity\":%llu,", nd->heartbeat_ms,
                nd->free, nd->capacity);
         if (cl.down_after_ms > 0 && nd->heartbeat_ms >= 0 &&
@@ -147,11 +185,11 @@ static int status_json(struct cli_global *g, struct cn_http_client *h)
                    nd->heartbeat_ms < cl.down_after_ms ? cl.down_after_ms - nd->heartbeat_ms : 0,
                    nd->heartbeat_ms < cl.out_after_ms ? cl.out_after_ms - nd->heartbeat_ms : 0);
         printf("\"host\":");
-        json_str(nd->host);
+        cli_json_str(nd->host);
         printf(",\"rack\":");
-        json_str(nd->rack);
+        cli_json_str(nd->rack);
         printf(",\"zone\":");
-        json_str(nd->zone);
+        cli_json_str(nd->zone);
         printf("}");
     }
     printf("]");
@@ -171,6 +209,7 @@ static int status_json(struct cli_global *g, struct cn_http_client *h)
                late == 0 && r->degraded == 0 && r->unrecoverable == 0 ? "true" : "false");
     }
     cli_cluster_release(&cl);
+    tenants_json(g);
     printf(",\"leader_known\":%s}\n", with_leader * 2 > g->n_replicas ? "true" : "false");
     return with_leader * 2 > g->n_replicas ? CLI_EXIT_OK : CLI_EXIT_FAILED;
 }

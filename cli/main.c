@@ -12,10 +12,12 @@
 #include "cli_global.h"
 #include "cli_keys.h"
 #include "cli_locate.h"
+#include "cli_quota.h"
 #include "cli_repair.h"
 #include "cli_scrub.h"
 #include "cli_state_hash.h"
 #include "cli_status.h"
+#include "cli_user.h"
 #include "cn_config.h"
 
 #include <stdio.h>
@@ -39,7 +41,12 @@ static const struct command commands[] = {
      "check every fragment's CRCs and presence; --deep also re-encodes and compares parity"},
     {"drain", "ID [--no-wait]", cli_drain,
      "move every fragment off chunkserver ID, then retire it"},
-    {"keys", "create OWNER [--admin] | list | delete ID", cli_keys, "S3 access keys"},
+    {"user", "create NAME | list | delete NAME", cli_user,
+     "users: the accounts that own buckets and access keys"},
+    {"keys", "create USER [--admin] | list [--user U] | delete|disable|enable ID", cli_keys,
+     "S3 access keys (each belongs to a user)"},
+    {"quota", "set|show (--user U | --bucket B) [--max-bytes SIZE] [--max-objects N]", cli_quota,
+     "byte and object limits of a user or a bucket, and their usage"},
     {"bench", "meta [options]", cli_bench,
      "commits/s and latency of the metadata group, next to one fdatasync"},
 };

@@ -27,9 +27,12 @@ for bin in metadata/cairn-meta chunkserver/cairn-chunk gateway/cairn-gateway cli
   [ -s "$err" ] || fail "$bin --no-such-option: nothing on stderr"
 done
 
-# Every cairn command, anywhere on its line, with no secret configured.
-for c in status locate state-hash repair "repair --bucket b" scrub "scrub --deep" drain \
-         keys "keys create" "bench meta"; do
+# Every cairn command (as `cairn --help` lists them), anywhere on its line,
+# with no secret configured.
+mapfile -t listed < <("$B/cli/cairn" --help | awk '/^  [a-z]/ {print $1}')
+[ "${#listed[@]}" -ge 10 ] || fail "cairn --help lists only ${#listed[@]} commands"
+for c in "${listed[@]}" "repair --bucket b" "scrub --deep" "keys create" "user create" \
+         "quota set" "bench meta"; do
   # shellcheck disable=SC2086
   check_help "cairn $c --help" "$B/cli/cairn" $c --help
 done
