@@ -43,8 +43,8 @@
 #include <stddef.h>
 
 #define GW_POLICY_MAX_SIZE       20480 /* bytes; S3's limit for a bucket policy */
-#define GW_POLICY_MAX_STATEMENTS 100   /* statements in one policy */
-#define GW_POLICY_MAX_VALUES     100   /* principals/actions/resources/values in one list */
+#define GW_POLICY_MAX_STATEMENTS 256   /* statements in one policy */
+#define GW_POLICY_MAX_VALUES     1024  /* principals/actions/resources/values in one list */
 #define GW_POLICY_ERR_MAX        160   /* a buffer this large holds any error message */
 
 enum gw_policy_effect {
