@@ -128,7 +128,8 @@ int gw_acl_equal(const struct gw_acl *a, const struct gw_acl *b);
  * FULL_CONTROL already covers it). Names are case-sensitive, as in S3.
  * Returns 0 and *out; CAIRN_E_INVAL with *err = InvalidArgument for an
  * unknown name (aws-exec-read included: Cairn has no EC2 to grant to);
- * CAIRN_E_NOMEM with *err = InternalError. */
+ * CAIRN_E_NOMEM with *err = InternalError; an owner without a valid id is
+ * the caller's bug: CAIRN_E_INVAL with *err = InternalError. */
 int gw_acl_canned(const char *name, const struct gw_acl_owner *owner,
                   const struct gw_acl_owner *bucket_owner, struct gw_acl **out, enum gw_s3err *err,
                   const char **msg);
