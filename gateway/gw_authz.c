@@ -248,13 +248,16 @@ struct gw_authz_result gw_authz_decide(const struct gw_authz_request *rq,
     if (bucket_owner && (act->owners & BO))
         return result(1, GW_AUTHZ_RULE_BUCKET_OWNER, -1);
     int object_level = act->level == GW_AUTHZ_OBJECT;
-    if (object_level && (act->owners & OO) && same_id(me, in->object_owner))
+    int object_exists = in->object_owner || in->object_owner_user;
+    int object_owner =
+        same_id(me, in->object_owner) || (!anonymous && same_id(who->user, in->object_owner_user));
+    if (object_level && (act->owners & OO) && object_owner)
         return result(1, GW_AUTHZ_RULE_OBJECT_OWNER, -1);
 
     if (act->acl) {
         if (act->acl_on_object) {
-            /* No object, no object ACL: only its owner's grants count. */
-            if (in->object_owner && gw_acl_allows(in->object_acl, me, act->acl))
+            /* No object, no object ACL. */
+            if (object_exists && gw_acl_allows(in->object_acl, me, act->acl))
                 return result(1, GW_AUTHZ_RULE_OBJECT_ACL, -1);
         } else if (gw_acl_allows(in->bucket_acl, me, act->acl)) {
             return result(1, GW_AUTHZ_RULE_BUCKET_ACL, -1);

@@ -200,8 +200,12 @@ struct gw_authz_inputs {
      * object; NULL when the object does not exist (PutObject of a new key)
      * or the action is bucket-level. For AbortMultipartUpload and
      * ListMultipartUploadParts the "object owner" is the upload's
-     * initiator. */
+     * initiator. The owner is given by canonical id (object_owner, compared
+     * with principal.canonical_id) or, when the caller has only the user
+     * name (ObjectRecord.owner), by name (object_owner_user, compared with
+     * principal.user); names and ids are never compared with each other. */
     const char *object_owner;
+    const char *object_owner_user;
     const struct gw_acl *object_acl;
     const struct gw_policy *policy; /* NULL: the bucket has no policy */
 };

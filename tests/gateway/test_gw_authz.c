@@ -677,6 +677,45 @@ START_TEST(test_bad_input)
 }
 END_TEST
 
+/* Object owners given by user name (ObjectRecord.owner) instead of id. */
+START_TEST(test_owner_by_name)
+{
+    struct gw_acl *object_acl = acl_of(&(struct gw_acl_headers){.acl = "public-read"}, BOB);
+    static const struct {
+        enum who who;
+        enum gw_authz_action action;
+        const char *owner_user;
+        int allowed;
+        enum gw_authz_rule rule;
+    } cases[] = {
+        {BOB, GW_ACT_PUT_OBJECT_TAGGING, "bob", 1, R_OOWNER},
+        {CAROL, GW_ACT_PUT_OBJECT_TAGGING, "bob", 0, R_IMPLICIT},
+        {ANON, GW_ACT_GET_OBJECT, "bob", 1, R_OACL}, /* the object exists: its ACL counts */
+        {ANON, GW_ACT_PUT_OBJECT_ACL, "bob", 0, R_IMPLICIT},
+        {ALICE, GW_ACT_DELETE_OBJECT, "bob", 1, R_BOWNER},
+        /* a user named like someone's canonical id is not that someone */
+        {BOB, GW_ACT_PUT_OBJECT_TAGGING, "c0ffee-bob", 0, R_IMPLICIT},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct gw_authz_request rq = {
+            .principal = principal_of(cases[i].who),
+            .action = cases[i].action,
+            .bucket = BUCKET,
+            .key = "k",
+        };
+        struct gw_authz_inputs in = {
+            .bucket_owner = owners[ALICE].id,
+            .object_owner_user = cases[i].owner_user,
+            .object_acl = object_acl,
+        };
+        struct gw_authz_result res = gw_authz_decide(&rq, &in);
+        ck_assert_msg(res.allowed == cases[i].allowed && res.rule == cases[i].rule, "case %zu: %s",
+                      i, gw_authz_rule_name(res.rule));
+    }
+    gw_acl_free(object_acl);
+}
+END_TEST
+
 START_TEST(test_hide_missing)
 {
     static const struct {
@@ -728,6 +767,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_action_table);
     tcase_add_test(tc, test_decision_table);
     tcase_add_test(tc, test_bad_input);
+    tcase_add_test(tc, test_owner_by_name);
     tcase_add_test(tc, test_hide_missing);
     suite_add_tcase(s, tc);
     return s;
