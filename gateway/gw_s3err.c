@@ -107,6 +107,14 @@ static const struct s3err_entry table[GW_S3__COUNT] = {
     [GW_S3_XAMZ_CONTENT_SHA256_MISMATCH] = {"XAmzContentSHA256Mismatch", 400,
                                             "The provided 'x-amz-content-sha256' header does "
                                             "not match what was computed."},
+    [GW_S3_MALFORMED_POLICY] = {"MalformedPolicy", 400, "The bucket policy is not valid."},
+    [GW_S3_MALFORMED_ACL] = {"MalformedACLError", 400,
+                             "The XML you provided was not well-formed or did not validate "
+                             "against our published schema"},
+    [GW_S3_UNRESOLVABLE_GRANT_BY_EMAIL] = {"UnresolvableGrantByEmailAddress", 400,
+                                           "The e-mail address you provided does not match any "
+                                           "account on record."},
+    [GW_S3_NO_SUCH_BUCKET_POLICY] = {"NoSuchBucketPolicy", 404, "The bucket policy does not exist"},
 };
 
 static const struct s3err_entry *entry(enum gw_s3err e)

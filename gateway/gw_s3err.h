@@ -51,6 +51,10 @@ enum gw_s3err {
     GW_S3_SLOW_DOWN,
     GW_S3_TOO_MANY_PARTS, /* code InvalidArgument: part number or count over 10,000 */
     GW_S3_XAMZ_CONTENT_SHA256_MISMATCH,
+    GW_S3_MALFORMED_POLICY, /* code MalformedPolicy; the message says what is wrong */
+    GW_S3_MALFORMED_ACL,    /* code MalformedACLError */
+    GW_S3_UNRESOLVABLE_GRANT_BY_EMAIL,
+    GW_S3_NO_SUCH_BUCKET_POLICY,
     GW_S3__COUNT
 };
 
