@@ -151,6 +151,20 @@ struct md_client *gw_ctx_meta(struct gw_ctx *ctx)
     return t->meta;
 }
 
+int gw_ctx_query(struct gw_ctx *ctx, uint8_t *q, size_t len, Md__QueryResult **out)
+{
+    struct md_client *mc = gw_ctx_meta(ctx);
+    uint8_t *res = NULL;
+    size_t rlen = 0;
+    int rc = mc ? md_client_read(mc, q, len, &res, &rlen) : CAIRN_E_NOMEM;
+    free(q);
+    if (rc != 0)
+        return rc;
+    *out = md_query_result_decode(res, rlen);
+    free(res);
+    return *out ? 0 : CAIRN_E_PROTO;
+}
+
 void gw_ctx_stats(struct gw_ctx *ctx, struct gw_data_stats *out)
 {
     out->degraded_reads = ctx->degraded;
@@ -208,19 +222,14 @@ static int cs_url(struct gw_ctx *ctx, uint64_t id, char out[ADDR_LEN + 8])
 {
     char addr[ADDR_LEN];
     if (!addr_lookup(ctx, id, addr)) {
-        struct md_client *mc = gw_ctx_meta(ctx);
-        uint8_t *q = NULL, *res = NULL;
-        size_t qlen, rlen;
-        if (!mc || md_q_list_chunkservers(&q, &qlen) != 0)
+        uint8_t *q = NULL;
+        size_t qlen = 0;
+        if (md_q_list_chunkservers(&q, &qlen) != 0)
             return CAIRN_E_NOMEM;
-        int rc = md_client_read(mc, q, qlen, &res, &rlen);
-        free(q);
+        Md__QueryResult *r = NULL;
+        int rc = gw_ctx_query(ctx, q, qlen, &r);
         if (rc != 0)
             return rc;
-        Md__QueryResult *r = md_query_result_decode(res, rlen);
-        free(res);
-        if (!r)
-            return CAIRN_E_PROTO;
         for (size_t i = 0; i < r->n_chunkservers; i++)
             addr_remember(ctx, r->chunkservers[i]->id, r->chunkservers[i]->address);
         md__query_result__free_unpacked(r, NULL);

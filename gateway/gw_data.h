@@ -57,6 +57,13 @@ void gw_ctx_free(struct gw_ctx *ctx);
  * thread exits). NULL when out of memory. */
 struct md_client *gw_ctx_meta(struct gw_ctx *ctx);
 
+/* Runs the packed md.Query q (len bytes, malloc'ed by an md_q_* builder;
+ * freed here) on the calling thread's metadata client, linearizably. Returns
+ * 0 with *out decoded (md__query_result__free_unpacked(*out, NULL); its
+ * status says how the query went), CAIRN_E_NOMEM (no client), an
+ * md_client_read error, or CAIRN_E_PROTO (an undecodable answer). */
+int gw_ctx_query(struct gw_ctx *ctx, uint8_t *q, size_t len, Md__QueryResult **out);
+
 /* Counters for /metrics. */
 struct gw_data_stats {
     uint64_t degraded_reads;  /* stripes served by decoding */

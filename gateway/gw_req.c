@@ -20,6 +20,19 @@ const char *gw_header_get(const struct gw_header *h, size_t n, const char *name)
     return NULL;
 }
 
+int gw_header_collect(const char *name, const char *value, void *list)
+{
+    struct gw_header_list *l = list;
+    if (l->n == l->cap) {
+        l->overflow = 1;
+        return 1;
+    }
+    l->h[l->n].name = name;
+    l->h[l->n].value = value;
+    l->n++;
+    return 0;
+}
+
 /* ---- URL decoding ---------------------------------------------------- */
 
 static int hexval(int c)

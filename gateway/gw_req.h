@@ -28,6 +28,17 @@ struct gw_header {
  * or NULL. */
 const char *gw_header_get(const struct gw_header *h, size_t n, const char *name);
 
+/* Headers gathered into caller-owned storage h[cap]: gw_header_collect is a
+ * cn_http_req_headers_foreach callback (list is a struct gw_header_list)
+ * that appends name and value (borrowed from the request) and stops with
+ * overflow set when a header finds h full. */
+struct gw_header_list {
+    struct gw_header *h;
+    size_t cap, n;
+    int overflow;
+};
+int gw_header_collect(const char *name, const char *value, void *list);
+
 /* ---- URL decoding ---------------------------------------------------- */
 
 /* Percent-decodes src[len] into out (capacity cap, NUL-terminated). With

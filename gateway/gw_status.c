@@ -6,6 +6,7 @@
 #include "cn_http_server.h"
 #include "cn_log.h"
 #include "cn_util.h"
+#include "gw_auth.h"
 #include "gw_data.h"
 #include "gw_req.h"
 #include "gw_sigv4.h"
@@ -64,39 +65,10 @@ enum key_kind { KEY_UNKNOWN, KEY_USER, KEY_ADMIN };
 static int key_secret(struct gw_status *st, const char *ak, char *secret, size_t cap,
                       enum key_kind *kind)
 {
-    *kind = KEY_UNKNOWN;
-    if (st->root_ak && strcmp(ak, st->root_ak) == 0) {
-        if ((size_t)snprintf(secret, cap, "%s", st->root_sk) >= cap)
-            return CAIRN_E_RANGE;
-        *kind = KEY_ADMIN;
-        return 0;
-    }
-    struct md_client *mc = gw_ctx_meta(st->data);
-    uint8_t *q = NULL;
-    size_t qlen = 0;
-    if (!mc || md_q_get_access_key(ak, &q, &qlen) != 0)
-        return CAIRN_E_NOMEM;
-    uint8_t *res = NULL;
-    size_t rlen = 0;
-    int rc = md_client_read(mc, q, qlen, &res, &rlen);
-    free(q);
-    if (rc != 0)
-        return rc;
-    Md__QueryResult *r = md_query_result_decode(res, rlen);
-    free(res);
-    if (!r)
-        return CAIRN_E_PROTO;
-    if (r->status == 0 && r->access_key && r->access_key->secret) {
-        if ((size_t)snprintf(secret, cap, "%s", r->access_key->secret) >= cap)
-            rc = CAIRN_E_RANGE;
-        else
-            *kind = r->access_key->admin ? KEY_ADMIN : KEY_USER;
-    } else if (r->status != 0 && r->status != CAIRN_E_NOTFOUND &&
-               r->reason != MD__REASON__R_NO_SUCH_ACCESS_KEY) {
-        rc = r->status;
-    }
-    md__query_result__free_unpacked(r, NULL);
-    return rc;
+    int admin = 0;
+    int rc = gw_auth_key_secret(st->data, st->root_ak, st->root_sk, ak, secret, cap, &admin);
+    *kind = rc != 0 ? KEY_UNKNOWN : admin ? KEY_ADMIN : KEY_USER;
+    return rc == CAIRN_E_NOTFOUND ? 0 : rc;
 }
 
 /* SigV4 lookup: only admin keys resolve; any other key is unknown here. */
@@ -175,25 +147,6 @@ static int deny(struct denial *d, unsigned status, int challenge, const char *ms
     return 0;
 }
 
-struct hdr_list {
-    struct gw_header h[MAX_HEADERS];
-    size_t n;
-    int overflow;
-};
-
-static int collect(const char *name, const char *value, void *cls)
-{
-    struct hdr_list *l = cls;
-    if (l->n == MAX_HEADERS) {
-        l->overflow = 1;
-        return 1;
-    }
-    l->h[l->n].name = name;
-    l->h[l->n].value = value;
-    l->n++;
-    return 0;
-}
-
 /* Returns 1 when req carries admin credentials; otherwise 0 with *d saying
  * how to refuse it (401, 403, 503, ...). */
 static int authorize(struct gw_status *st, struct cn_http_req *req, struct denial *d)
@@ -226,36 +179,24 @@ static int authorize(struct gw_status *st, struct cn_http_req *req, struct denia
         return 1;
     }
 
-    struct hdr_list hl = {.n = 0};
-    cn_http_req_headers_foreach(req, collect, &hl);
+    struct gw_header h[MAX_HEADERS];
+    struct gw_header_list hl = {.h = h, .cap = MAX_HEADERS};
+    cn_http_req_headers_foreach(req, gw_header_collect, &hl);
     if (hl.overflow)
         return deny(d, 400, 0, "too many headers\n");
-    const char *target = cn_http_req_target(req);
-    const char *qm = strchr(target, '?');
-    char *raw_path = strndup(target, qm ? (size_t)(qm - target) : strlen(target));
-    if (!raw_path)
+    struct gw_sigv4_request sr;
+    if (gw_auth_request(req, hl.h, hl.n, &sr) != 0)
         return deny(d, 500, 0, "out of memory\n");
-    struct gw_sigv4_request sr = {.method = cn_http_req_method(req),
-                                  .raw_path = raw_path,
-                                  .raw_query = cn_http_req_query(req),
-                                  .headers = hl.h,
-                                  .n_headers = hl.n};
     if (gw_sigv4_kind_of(&sr) == GW_SIGV4_ANONYMOUS) {
-        free(raw_path);
+        gw_auth_request_free(&sr);
         return deny(d, 401, 1,
                     "authentication required: the gateway's admin access key (HTTP Basic or "
                     "SigV4)\n");
     }
-    struct gw_sigv4_config sc = {.region = st->region,
-                                 .service = "s3",
-                                 .max_skew_s = st->max_skew_s,
-                                 .require_content_sha256 = 0,
-                                 .lookup = admin_lookup,
-                                 .lookup_ctx = st};
     struct gw_sigv4_result res;
     enum gw_s3err e = GW_S3_OK;
-    int rc = gw_sigv4_verify(&sc, &sr, cn_wall_s(), &res, &e);
-    free(raw_path);
+    int rc = gw_auth_verify(&sr, st->region, st->max_skew_s, admin_lookup, st, &res, &e);
+    gw_auth_request_free(&sr);
     if (rc == 0) {
         gw_sigv4_result_wipe(&res);
         return 1;

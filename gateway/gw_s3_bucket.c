@@ -1,0 +1,260 @@
+/* gw_s3_bucket: buckets and their listings. ListBuckets, CreateBucket,
+ * HeadBucket, DeleteBucket, GetBucketLocation, GetBucketVersioning (never
+ * enabled), ListObjects v1 and v2. */
+#include "gw_s3_int.h"
+
+#include "cn_error.h"
+#include "cn_util.h"
+#include "gw_xml.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int s3_op_list_buckets(struct cn_http_req *req, struct s3_req *r)
+{
+    uint8_t *q = NULL;
+    size_t qlen = 0;
+    int rc = md_q_list_buckets(&q, &qlen);
+    Md__QueryResult *res = NULL;
+    enum gw_s3err e = s3_md_query(r, rc, q, qlen, NULL, &res);
+    if (e != GW_S3_OK)
+        return s3_error(req, r, e, NULL);
+    struct gw_xml_owner owner = {r->auth.access_key, r->auth.access_key};
+    struct gw_buf b;
+    gw_buf_init(&b, 0);
+    gw_xml_buckets_begin(&b, &owner);
+    for (size_t i = 0; i < res->n_buckets; i++)
+        gw_xml_buckets_add(&b, res->buckets[i]->name, res->buckets[i]->ctime_ms);
+    rc = gw_xml_buckets_end(&b);
+    s3_md_query_free(res);
+    s3_respond_xml(req, r, rc, &b);
+    return 0;
+}
+
+/* The bucket name is taken: BucketAlreadyOwnedByYou if by the caller. */
+static enum gw_s3err taken_by_whom(struct s3_req *r)
+{
+    Md__QueryResult *hb = NULL;
+    enum gw_s3err e = GW_S3_BUCKET_ALREADY_EXISTS;
+    if (s3_md_head_bucket(r, r->t.bucket, &hb) == GW_S3_OK && hb->bucket &&
+        strcmp(hb->bucket->owner, r->auth.access_key) == 0)
+        e = GW_S3_BUCKET_ALREADY_OWNED_BY_YOU;
+    s3_md_query_free(hb);
+    return e;
+}
+
+int s3_op_create_bucket(struct cn_http_req *req, struct s3_req *r)
+{
+    if (!gw_bucket_name_valid(r->t.bucket))
+        return s3_error(req, r, GW_S3_INVALID_BUCKET_NAME, NULL);
+    if (r->body.len > 0) {
+        char region[64];
+        enum gw_s3err e = GW_S3_OK;
+        if (gw_xml_parse_create_bucket(r->body.data, r->body.len, region, sizeof(region), &e) != 0)
+            return s3_error(req, r, e != GW_S3_OK ? e : GW_S3_MALFORMED_XML, NULL);
+        if (region[0] && strcmp(region, r->s3->region) != 0)
+            return s3_error(req, r, GW_S3_INVALID_ARGUMENT,
+                            "The specified location-constraint is not valid "
+                            "(IllegalLocationConstraintException)");
+    }
+    if (!s3_md_client(r->s3))
+        return s3_error(req, r, GW_S3_INTERNAL_ERROR, NULL);
+    /* Canned ACLs: private (the default) or public-read (anonymous reads). */
+    const char *acl = s3_hdr(r, "x-amz-acl");
+    int public_read = acl && strcmp(acl, "public-read") == 0;
+    if (acl && !public_read && strcmp(acl, "private") != 0)
+        return s3_error(req, r, GW_S3_NOT_IMPLEMENTED, "Only the private and public-read ACLs");
+    struct s3_md_cmd c;
+    int rc = s3_md_cmd_start(r, &c);
+    if (rc == 0)
+        rc = md_cmd_create_bucket(c.client, c.seq, r->t.bucket, r->auth.access_key, "", public_read,
+                                  cn_wall_ms(), &c.buf, &c.len);
+    static const struct s3_md_map taken = {.reason = MD__REASON__R_BUCKET_EXISTS,
+                                           .as = GW_S3_BUCKET_ALREADY_EXISTS};
+    enum gw_s3err e = s3_md_command(r, &c, rc, &taken, NULL);
+    if (e == GW_S3_BUCKET_ALREADY_EXISTS)
+        e = taken_by_whom(r);
+    if (e != GW_S3_OK)
+        return s3_error(req, r, e, NULL);
+    char loc[GW_MAX_BUCKET_NAME + 2];
+    snprintf(loc, sizeof(loc), "/%s", r->t.bucket);
+    cn_http_resp_header(req, "Location", loc);
+    return s3_respond(req, r, 200, NULL, NULL, 0);
+}
+
+int s3_op_head_bucket(struct cn_http_req *req, struct s3_req *r)
+{
+    enum gw_s3err e = s3_md_head_bucket(r, r->t.bucket, NULL);
+    if (e != GW_S3_OK)
+        return s3_error(req, r, e, NULL);
+    cn_http_resp_header(req, "x-amz-bucket-region", r->s3->region);
+    return s3_respond(req, r, 200, NULL, NULL, 0);
+}
+
+int s3_op_delete_bucket(struct cn_http_req *req, struct s3_req *r)
+{
+    struct s3_md_cmd c;
+    int rc = s3_md_cmd_start(r, &c);
+    if (rc == 0)
+        rc = md_cmd_delete_bucket(c.client, c.seq, r->t.bucket, &c.buf, &c.len);
+    enum gw_s3err e = s3_md_command(r, &c, rc, &s3_md_bucket, NULL);
+    if (e != GW_S3_OK)
+        return s3_error(req, r, e, NULL);
+    return s3_respond(req, r, 204, NULL, NULL, 0);
+}
+
+int s3_op_get_location(struct cn_http_req *req, struct s3_req *r)
+{
+    enum gw_s3err e = s3_md_head_bucket(r, r->t.bucket, NULL);
+    if (e != GW_S3_OK)
+        return s3_error(req, r, e, NULL);
+    struct gw_buf b;
+    gw_buf_init(&b, 0);
+    s3_respond_xml(req, r, gw_xml_location_constraint(&b, r->s3->region), &b);
+    return 0;
+}
+
+int s3_op_get_versioning(struct cn_http_req *req, struct s3_req *r)
+{
+    enum gw_s3err e = s3_md_head_bucket(r, r->t.bucket, NULL);
+    if (e != GW_S3_OK)
+        return s3_error(req, r, e, NULL);
+    static const char doc[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                              "<VersioningConfiguration xmlns=\"" S3_NS "\"/>";
+    return s3_respond(req, r, 200, "application/xml", doc, sizeof(doc) - 1);
+}
+
+/* The v2 continuation token: the hex of the last key or common prefix
+ * returned (opaque to clients). Decodes token into a malloc'ed *out. */
+static enum gw_s3err token_decode(const char *token, char **out)
+{
+    size_t tl = strlen(token);
+    *out = NULL;
+    if (tl == 0 || tl % 2 || tl > 2 * GW_MAX_KEY)
+        return GW_S3_INVALID_ARGUMENT;
+    char *key = calloc(1, tl / 2 + 1);
+    if (!key)
+        return GW_S3_INTERNAL_ERROR;
+    if (cn_hex_decode(token, key, tl / 2) != 0) {
+        free(key);
+        return GW_S3_INVALID_ARGUMENT;
+    }
+    *out = key;
+    return GW_S3_OK;
+}
+
+enum gw_s3err s3_list_args(struct s3_req *r, const char *max_name, struct s3_list_args *a)
+{
+    enum gw_s3err e = GW_S3_OK;
+    a->encode_url = 0;
+    if (gw_query_int(&r->q, max_name, 1000, 0, 1000, &a->max, &e) != 0 ||
+        gw_encoding_type_parse(s3_qarg(r, "encoding-type"), &a->encode_url, &e) != 0)
+        return e;
+    a->prefix = s3_qarg(r, "prefix");
+    a->delimiter = s3_qarg(r, "delimiter");
+    if (a->delimiter && !*a->delimiter)
+        a->delimiter = NULL;
+    return GW_S3_OK;
+}
+
+/* ListObjects v1 and v2 (r->op). */
+int s3_op_list_objects(struct cn_http_req *req, struct s3_req *r)
+{
+    int v2 = r->op == OP_LIST_OBJECTS_V2;
+    struct s3_list_args la;
+    enum gw_s3err e = s3_list_args(r, "max-keys", &la);
+    if (e != GW_S3_OK)
+        return s3_error(req, r, e, NULL);
+    long max_keys = la.max;
+    const char *prefix = la.prefix, *delimiter = la.delimiter;
+    const char *marker = NULL, *start_after = NULL, *token = NULL;
+    char *token_key = NULL;
+    if (v2) {
+        start_after = s3_qarg(r, "start-after");
+        token = s3_qarg(r, "continuation-token");
+        marker = start_after;
+        if (token) {
+            e = token_decode(token, &token_key);
+            if (e != GW_S3_OK)
+                return s3_error(req, r, e,
+                                e == GW_S3_INVALID_ARGUMENT
+                                    ? "The continuation token provided is incorrect"
+                                    : NULL);
+            if (!marker || strcmp(token_key, marker) > 0)
+                marker = token_key;
+        }
+    } else {
+        marker = s3_qarg(r, "marker");
+    }
+
+    Md__QueryResult *res = NULL;
+    Md__ListObjectsR empty = MD__LIST_OBJECTS_R__INIT;
+    const Md__ListObjectsR *lr = &empty;
+    if (max_keys == 0) {
+        e = s3_md_head_bucket(r, r->t.bucket, NULL);
+    } else {
+        uint8_t *q = NULL;
+        size_t qlen = 0;
+        int rc = md_q_list_objects(r->t.bucket, prefix, delimiter, marker, (uint32_t)max_keys, &q,
+                                   &qlen);
+        e = s3_md_query(r, rc, q, qlen, &s3_md_bucket, &res);
+        if (e == GW_S3_OK && res->list_objects)
+            lr = res->list_objects;
+    }
+    if (e != GW_S3_OK) {
+        free(token_key);
+        return s3_error(req, r, e, NULL);
+    }
+
+    char *next_token = NULL;
+    if (v2 && lr->truncated && lr->next_marker[0]) {
+        size_t nl = strlen(lr->next_marker);
+        next_token = malloc(2 * nl + 1);
+        if (next_token)
+            cn_hex_encode(lr->next_marker, nl, next_token);
+    }
+    struct gw_xml_owner owner = {r->auth.access_key, r->auth.access_key};
+    int fetch_owner =
+        !v2 || (s3_qarg(r, "fetch-owner") && strcmp(s3_qarg(r, "fetch-owner"), "true") == 0);
+    struct gw_xml_list l = {
+        .v2 = v2,
+        .encode_url = la.encode_url,
+        .bucket = r->t.bucket,
+        .prefix = prefix ? prefix : "",
+        .delimiter = delimiter,
+        .max_keys = (int)max_keys,
+        .is_truncated = lr->truncated,
+        .marker = marker ? marker : "",
+        .next_marker = !v2 && lr->truncated && delimiter ? lr->next_marker : NULL,
+        .start_after = start_after,
+        .continuation_token = token,
+        .next_continuation_token = next_token,
+        .key_count = (int)(lr->n_entries + lr->n_common_prefixes),
+    };
+    struct gw_buf b;
+    gw_buf_init(&b, 0);
+    gw_xml_list_begin(&b, &l);
+    for (size_t i = 0; i < lr->n_entries; i++) {
+        const Md__ListEntry *le = lr->entries[i];
+        const Md__ObjectRecord *rec = le->record;
+        const char *sc = rec && rec->attrs && rec->attrs->storage_class[0]
+                             ? rec->attrs->storage_class
+                             : "STANDARD";
+        struct gw_xml_object o = {.key = le->key,
+                                  .mtime_ms = rec ? rec->mtime_ms : 0,
+                                  .etag = rec ? rec->etag : "",
+                                  .size = rec ? rec->size : 0,
+                                  .storage_class = sc,
+                                  .owner = fetch_owner ? &owner : NULL};
+        gw_xml_list_add_object(&b, &l, &o);
+    }
+    for (size_t i = 0; i < lr->n_common_prefixes; i++)
+        gw_xml_list_add_prefix(&b, &l, lr->common_prefixes[i]);
+    int rc = gw_xml_list_end(&b, &l);
+    s3_respond_xml(req, r, rc, &b);
+    free(next_token);
+    free(token_key);
+    s3_md_query_free(res);
+    return 0;
+}

@@ -1,0 +1,374 @@
+/* gw_s3_int: what the gw_s3*.c files share and nothing else includes. None of
+ * it is the gateway's API (that is gw_s3.h); s3_ is its private prefix.
+ *
+ *   gw_s3.c            request lifecycle: classify, the router, begin/end/done,
+ *                      construction, the response helpers below
+ *   gw_s3_auth.c       who is asking: SigV4 and anonymous public-read
+ *   gw_s3_body.c       the body pipeline: payload checks and sinks
+ *   gw_s3_md.c         metadata calls and their S3 errors
+ *   gw_s3_bucket.c     buckets and listings
+ *   gw_s3_object.c     PutObject, GetObject / HeadObject, deletes
+ *   gw_s3_multipart.c  multipart uploads
+ *   gw_s3_copy.c       CopyObject, UploadPartCopy
+ *   gw_s3_metrics.c    GET /metrics
+ *
+ * A new operation is a value of enum s3_op, a rule in s3_classify() and a
+ * line in the router (gw_s3.c), its handlers in the file of its family (a
+ * new family: a new file). The operation is known before anything is read
+ * or changed: s3_begin classifies, then authenticates, then runs the
+ * operation's begin handler, so what an operation may do is decided in one
+ * place. Handlers run on the connection's thread; a struct s3_req belongs to
+ * one request. */
+#ifndef CAIRN_GW_S3_INT_H
+#define CAIRN_GW_S3_INT_H
+
+#include "gw_s3.h"
+
+#include "cn_http_server.h"
+#include "cn_metrics.h"
+#include "gw_buf.h"
+#include "gw_checksum.h"
+#include "gw_data.h"
+#include "gw_req.h"
+#include "gw_s3err.h"
+#include "gw_sigv4.h"
+#include "md_cmd.h"
+
+#include <openssl/evp.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define S3_LOG         "s3"
+#define S3_MAX_HEADERS 256
+#define S3_NS          "http://s3.amazonaws.com/doc/2006-03-01/"
+
+struct s3_req;
+
+/* ---- operations ------------------------------------------------------- */
+
+/* What a request asks for, decided from method, target and subresources
+ * before anything is read or changed (classify() in gw_s3.c). */
+enum s3_op {
+    OP_UNKNOWN = 0,
+    OP_LIST_BUCKETS,
+    OP_CREATE_BUCKET,
+    OP_HEAD_BUCKET,
+    OP_DELETE_BUCKET,
+    OP_GET_BUCKET_LOCATION,
+    OP_GET_BUCKET_VERSIONING,
+    OP_LIST_OBJECTS,
+    OP_LIST_OBJECTS_V2,
+    OP_PUT_OBJECT,
+    OP_GET_OBJECT,
+    OP_HEAD_OBJECT,
+    OP_DELETE_OBJECT,
+    OP_DELETE_OBJECTS,
+    OP_COPY_OBJECT,
+    OP_CREATE_MULTIPART,
+    OP_UPLOAD_PART,
+    OP_COMPLETE_MULTIPART,
+    OP_ABORT_MULTIPART,
+    OP_LIST_PARTS,
+    OP_LIST_UPLOADS,
+    OP_UPLOAD_PART_COPY,
+    OP_GET_OBJECT_TAGGING,
+    OP_UNSUPPORTED,
+    OP__COUNT
+};
+
+/* The operation method asks for on r's target (r->t), query (r->q) and
+ * headers (r->hdrs): OP_UNKNOWN for a method the target does not take,
+ * OP_UNSUPPORTED for a subresource Cairn does not serve. (gw_s3.c) */
+enum s3_op s3_classify(const char *method, const struct s3_req *r);
+
+/* The operation's S3 name ("PutObject"; "unknown" for OP_UNKNOWN), as in
+ * /metrics and the logs. Never NULL. */
+const char *s3_op_name(enum s3_op op);
+
+/* ---- shared state ----------------------------------------------------- */
+
+/* The front end: configuration (immutable after gw_s3_new) and counters
+ * (atomic). */
+struct gw_s3 {
+    char *region;
+    char *base_domain;
+    char *root_ak;
+    char *root_sk;
+    uint64_t inline_max;
+    uint32_t k, m, unit;
+    uint64_t group_fragment;
+    uint64_t max_object;
+    int64_t max_skew_s;
+    struct gw_ctx *data;
+
+    atomic_uint_fast64_t requests[OP__COUNT];
+    atomic_uint_fast64_t errors[OP__COUNT];
+    atomic_uint_fast64_t status_class[6]; /* 1xx..5xx, [0] aborted */
+    atomic_uint_fast64_t bytes_in, bytes_out;
+    atomic_uint_fast64_t objects_put, objects_inline;
+    atomic_uint_fast64_t payload_mode[5]; /* bodies by enum gw_sigv4_payload */
+    cn_hist latency[OP__COUNT];           /* headers in -> response sent, by operation */
+};
+
+/* One request, from s3_begin to s3_done (cn_http_req_data). */
+struct s3_req {
+    struct gw_s3 *s3;
+    enum s3_op op;
+    unsigned status;  /* what we answered */
+    int64_t start_us; /* cn_mono_us() at s3_begin */
+    struct gw_header hdrs[S3_MAX_HEADERS];
+    size_t n_hdrs;
+    struct gw_query q;
+    int have_q;
+    struct gw_target t;
+    struct gw_sigv4_result auth;
+
+    /* body pipeline: raw -> sha256 check / aws-chunked decode -> sink */
+    int wants_body;
+    struct gw_sha256_check *sha;
+    struct gw_chunked *chunked;
+    EVP_MD_CTX *md5;
+    int has_content_md5;
+    unsigned char content_md5[16];
+    int64_t expect; /* decoded body length, -1 unknown */
+    uint64_t received;
+    struct gw_buf body; /* buffered sink (XML bodies, inline objects) */
+    size_t body_max;
+    struct gw_put *put;      /* streamed sink (large objects) */
+    struct gw_checksum *cks; /* x-amz-checksum-<alg> sent as a header */
+    const char *cks_expected;
+
+    /* PutObject */
+    const struct gw_storage_class *sc;
+    uint32_t k, m;
+    struct gw_meta meta;
+    int have_meta;
+    int part_number; /* UploadPart */
+};
+
+/* A request header (case-insensitive name), or NULL. Borrowed from req. */
+static inline const char *s3_hdr(const struct s3_req *r, const char *name)
+{
+    return gw_header_get(r->hdrs, r->n_hdrs, name);
+}
+
+/* A query argument (decoded), "" for a bare name, NULL if absent. */
+static inline const char *s3_qarg(const struct s3_req *r, const char *name)
+{
+    return gw_query_get(&r->q, name);
+}
+
+/* ---- responses (gw_s3.c) ---------------------------------------------- */
+
+/* Sends status with the body data/len (copied; ctype NULL and len 0 for
+ * none) and records status in r. Returns cn_http_respond's result. */
+int s3_respond(struct cn_http_req *req, struct s3_req *r, unsigned status, const char *ctype,
+               const void *data, size_t len);
+
+/* Sends the S3 error document for e (no body for HEAD and 304), msg NULL
+ * for the default message; r may be NULL (no request state yet). Does
+ * nothing if req was already answered. Returns CAIRN_E_INVAL so a stage
+ * that must stop the request can `return s3_error(...)`; the response is
+ * sent either way. */
+int s3_error(struct cn_http_req *req, struct s3_req *r, enum gw_s3err e, const char *msg);
+
+/* Sends the XML document built in b (200), or InternalError when building it
+ * failed (build_rc != 0, e.g. the size cap); frees b either way. */
+void s3_respond_xml(struct cn_http_req *req, struct s3_req *r, int build_rc, struct gw_buf *b);
+
+/* Adds `ETag: "etag"` to the response. */
+void s3_etag_header(struct cn_http_req *req, const char *etag);
+
+/* ---- authentication (gw_s3_auth.c) ------------------------------------ */
+
+/* Decides who r is: a SigV4 signature (header or presigned) checked against
+ * the root key or a key in the metadata service, or an anonymous read of a
+ * bucket created public-read. Returns GW_S3_OK with r->auth filled (kind
+ * GW_SIGV4_ANONYMOUS only for such a read, with nothing more to prepare) or
+ * the error to answer. Needs r->op, r->t and r->hdrs. */
+enum gw_s3err s3_authenticate(struct cn_http_req *req, struct s3_req *r);
+
+/* ---- body pipeline (gw_s3_body.c) ------------------------------------- */
+
+/* Prepares the payload checks of a request that has a body (signed hash,
+ * aws-chunked decoding, a checksum header, Content-MD5) and a buffered sink
+ * of at most buffer_max bytes (0: the caller sets the sink up). Returns
+ * GW_S3_OK or the error. */
+enum gw_s3err s3_body_setup(struct cn_http_req *req, struct s3_req *r, size_t buffer_max);
+
+/* begin() of an operation whose body is an XML document (CreateBucket,
+ * DeleteObjects, CompleteMultipartUpload): buffered, Content-MD5 checked. */
+enum gw_s3err s3_body_begin_xml(struct cn_http_req *req, struct s3_req *r);
+
+/* The server's body callback: feeds the pipeline, answers the error and
+ * stops the request when a check fails. */
+int s3_body(struct cn_http_req *req, const void *data, size_t len, void *cls);
+
+/* After the whole body: every payload check (and Content-MD5, but for
+ * PutObject / UploadPart, which check it against the stored bytes). Returns
+ * GW_S3_OK or the error. */
+enum gw_s3err s3_body_verify(struct s3_req *r);
+
+/* The S3 error for a failure of a sink or of the data path (rc). */
+enum gw_s3err s3_sink_error(const struct s3_req *r, int rc);
+
+/* ---- metadata calls (gw_s3_md.c) -------------------------------------- */
+
+/* How one call's failure reads in S3. Every Reason and transport status has
+ * a default (s3_md_err with no map); a map changes two things: */
+struct s3_md_map {
+    enum gw_s3err absent; /* the answer names no Reason, or succeeded without
+                             the record asked for (GW_S3_OK: the default) */
+    Md__Reason reason;    /* one Reason (MD__REASON__R_NONE: none) ... */
+    enum gw_s3err as;     /* ... answered as this (GW_S3_OK: not an error) */
+};
+
+extern const struct s3_md_map s3_md_bucket;  /* absent: NoSuchBucket */
+extern const struct s3_md_map s3_md_key;     /* absent: NoSuchKey */
+extern const struct s3_md_map s3_md_upload;  /* absent, InvalidArgument: NoSuchUpload */
+extern const struct s3_md_map s3_md_if_cond; /* NoSuchKey under If-Match / If-None-Match:
+                                                PreconditionFailed */
+
+/* The S3 error for a metadata status and Reason, as map (NULL: defaults)
+ * changes it. A transport failure is s3_md_err(rc, MD__REASON__R_NONE, NULL). */
+enum gw_s3err s3_md_err(int status, int reason, const struct s3_md_map *map);
+
+/* A command being built: md_cmd_*(c.client, c.seq, ..., &c.buf, &c.len). */
+struct s3_md_cmd {
+    uint64_t client, seq;
+    uint8_t *buf;
+    size_t len;
+};
+
+/* Starts a command of r on the thread's metadata client. Returns 0 with
+ * c->client and c->seq set (c->buf NULL), or CAIRN_E_NOMEM (no client). */
+int s3_md_cmd_start(struct s3_req *r, struct s3_md_cmd *c);
+
+/* Sends c, built by an md_cmd_* builder that returned build_rc (non-zero:
+ * nothing is sent, InternalError), waits until it is applied and frees
+ * c->buf. Returns GW_S3_OK when the state machine applied it (or refused it
+ * with map->reason where map->as is GW_S3_OK), else the S3 error. If out is
+ * not NULL, *out is the decoded result of any answer of the state machine,
+ * a refusal's too (its detail; md_result_free it), NULL after a transport
+ * failure. */
+enum gw_s3err s3_md_command(struct s3_req *r, struct s3_md_cmd *c, int build_rc,
+                            const struct s3_md_map *map, Md__Result **out);
+
+/* Runs query q (len bytes from an md_q_* builder that returned build_rc,
+ * non-zero: InternalError; freed here) on the leader. Returns GW_S3_OK with
+ * *out (s3_md_query_free it) when it answered status 0, else the S3 error
+ * and *out NULL. */
+enum gw_s3err s3_md_query(struct s3_req *r, int build_rc, uint8_t *q, size_t len,
+                          const struct s3_md_map *map, Md__QueryResult **out);
+
+/* For a query that succeeded without the record asked for: frees *res, sets
+ * it NULL and returns the S3 error (what map calls absent; InternalError by
+ * default). */
+enum gw_s3err s3_md_no_record(Md__QueryResult **res, const struct s3_md_map *map);
+
+/* Frees a query result; NULL is fine. */
+void s3_md_query_free(Md__QueryResult *res);
+
+/* The calling thread's metadata client (NULL when out of memory). */
+struct md_client *s3_md_client(struct gw_s3 *s3);
+
+/* Looks bucket up. Returns GW_S3_OK (with *out, the record in (*out)->bucket,
+ * if out is not NULL) or the S3 error. */
+enum gw_s3err s3_md_head_bucket(struct s3_req *r, const char *bucket, Md__QueryResult **out);
+
+/* Looks an object up. Returns GW_S3_OK with *out ((*out)->object set) or the
+ * S3 error (NoSuchKey, NoSuchBucket, ...). */
+enum gw_s3err s3_md_get_object(struct s3_req *r, const char *bucket, const char *key,
+                               Md__QueryResult **out);
+
+/* Looks up r's upload (bucket, key, uploadId) with its parts after
+ * part_marker, at most max_parts of them. Returns GW_S3_OK with *out
+ * ((*out)->list_parts and its upload set) or the S3 error (NoSuchUpload). */
+enum gw_s3err s3_md_get_upload(struct s3_req *r, uint32_t part_marker, uint32_t max_parts,
+                               Md__QueryResult **out);
+
+/* ---- operation handlers ----------------------------------------------- */
+
+/* Runs in begin(), once the request is authenticated and before its body:
+ * checks what the headers say and prepares the body. Returns GW_S3_OK or
+ * the error to answer (the caller sends it). */
+typedef enum gw_s3err s3_begin_fn(struct cn_http_req *req, struct s3_req *r);
+
+/* Runs in end(), once the body has been received and verified: does the
+ * operation and answers it. Returns 0 or the answer's error. */
+typedef int s3_end_fn(struct cn_http_req *req, struct s3_req *r);
+
+/* gw_s3_bucket.c; s3_op_list_objects serves v1 and v2 (r->op) */
+s3_end_fn s3_op_list_buckets, s3_op_create_bucket, s3_op_head_bucket, s3_op_delete_bucket,
+    s3_op_get_location, s3_op_get_versioning, s3_op_list_objects;
+
+/* gw_s3_object.c; PutObject and UploadPart share s3_put_begin and
+ * s3_op_put_object, GetObject and HeadObject s3_op_get_object (r->op) */
+s3_begin_fn s3_put_begin;
+s3_end_fn s3_op_put_object, s3_op_get_object, s3_op_delete_object, s3_op_delete_objects,
+    s3_op_get_object_tagging;
+
+/* gw_s3_multipart.c */
+s3_end_fn s3_op_create_multipart, s3_op_complete_multipart, s3_op_abort_multipart, s3_op_list_parts,
+    s3_op_list_uploads;
+
+/* gw_s3_copy.c */
+s3_end_fn s3_op_copy_object, s3_op_upload_part_copy;
+
+/* gw_s3_metrics.c: the GET /metrics handler (cls is the struct gw_s3). */
+int s3_metrics_end(struct cn_http_req *req, void *cls);
+
+/* ---- shared by the families ------------------------------------------- */
+
+/* What every listing takes: its maximum (query argument max_name, 0..1000,
+ * default 1000), encoding-type=url, prefix and delimiter (NULL when absent,
+ * and delimiter also when empty). Strings borrowed from r. */
+struct s3_list_args {
+    long max;
+    int encode_url;
+    const char *prefix, *delimiter;
+};
+
+/* Parses r's listing arguments into a. Returns GW_S3_OK or the error
+ * (InvalidArgument). (gw_s3_bucket.c) */
+enum gw_s3err s3_list_args(struct s3_req *r, const char *max_name, struct s3_list_args *a);
+
+/* Object attributes from the request headers (PutObject, CopyObject with
+ * REPLACE, CreateMultipartUpload). Strings point into the request and into
+ * the struct; release with s3_attrs_release. */
+struct s3_attrs {
+    struct md_attrs_desc a;
+    struct md_meta_kv *kv;
+    char enc[256];
+};
+
+/* Fills ab from r's headers and r->meta, r->sc. Returns GW_S3_OK or the
+ * error; ab is releasable either way. (gw_s3_object.c) */
+enum gw_s3err s3_attrs_from_request(struct s3_req *r, struct s3_attrs *ab);
+void s3_attrs_release(struct s3_attrs *ab);
+
+/* Storage class cls (NULL/"" = the default scheme) -> r->sc, r->k, r->m.
+ * Returns GW_S3_OK or InvalidStorageClass. (gw_s3_object.c) */
+enum gw_s3err s3_scheme_from_class(struct s3_req *r, const char *cls);
+
+/* The write condition of a PutObject / CompleteMultipartUpload / CopyObject
+ * (If-None-Match: *, If-Match: etag into if_match). (gw_s3_object.c) */
+enum md_cond s3_write_cond(struct s3_req *r, char *if_match, size_t cap);
+
+/* Stores one object record under r's write condition. Returns GW_S3_OK or
+ * the error. (gw_s3_object.c) */
+enum gw_s3err s3_commit_object(struct s3_req *r, const char *bucket, const char *key,
+                               const struct md_object_desc *obj);
+
+/* UploadPart and UploadPartCopy: parses partNumber into r->part_number,
+ * looks the upload up and takes its storage class as r's scheme. Returns
+ * GW_S3_OK or the error. (gw_s3_multipart.c) */
+enum gw_s3err s3_part_prepare(struct s3_req *r);
+
+/* Records part r->part_number of r's upload: etag, size, mtime_ms and the
+ * groups holding it. Returns GW_S3_OK or the error. (gw_s3_multipart.c) */
+enum gw_s3err s3_part_commit(struct s3_req *r, const char *etag, uint64_t size, int64_t mtime_ms,
+                             const struct md_group_desc *groups, size_t n_groups);
+
+#endif

@@ -1,0 +1,94 @@
+/* gw_s3_metrics: GET /metrics, Prometheus text. Requests, errors and a
+ * latency histogram per operation, responses per status class, bodies per
+ * SigV4 payload mode, bytes in and out, objects put, and the data path's
+ * counters (docs/observability.md). Public: no authentication. */
+#include "gw_s3_int.h"
+
+#include "cn_error.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int s3_metrics_end(struct cn_http_req *req, void *cls)
+{
+    struct gw_s3 *s3 = cls;
+    struct gw_buf b;
+    gw_buf_init(&b, 0);
+    gw_buf_puts(&b, "# HELP cairn_gw_requests_total S3 requests by operation.\n"
+                    "# TYPE cairn_gw_requests_total counter\n");
+    for (int i = 0; i < OP__COUNT; i++)
+        gw_buf_printf(&b, "cairn_gw_requests_total{op=\"%s\"} %" PRIu64 "\n",
+                      s3_op_name((enum s3_op)i), (uint64_t)s3->requests[i]);
+    gw_buf_puts(&b, "# HELP cairn_gw_errors_total S3 error responses by operation.\n"
+                    "# TYPE cairn_gw_errors_total counter\n");
+    for (int i = 0; i < OP__COUNT; i++)
+        gw_buf_printf(&b, "cairn_gw_errors_total{op=\"%s\"} %" PRIu64 "\n",
+                      s3_op_name((enum s3_op)i), (uint64_t)s3->errors[i]);
+    gw_buf_puts(&b, "# HELP cairn_gw_responses_total Responses by status class.\n"
+                    "# TYPE cairn_gw_responses_total counter\n");
+    static const char *const cls_names[6] = {"aborted", "1xx", "2xx", "3xx", "4xx", "5xx"};
+    for (int i = 0; i < 6; i++)
+        gw_buf_printf(&b, "cairn_gw_responses_total{class=\"%s\"} %" PRIu64 "\n", cls_names[i],
+                      (uint64_t)s3->status_class[i]);
+    static const char *const modes[5] = {"signed", "unsigned", "streaming", "streaming-trailer",
+                                         "streaming-unsigned-trailer"};
+    gw_buf_puts(&b, "# HELP cairn_gw_payloads_total Request bodies by SigV4 payload mode.\n"
+                    "# TYPE cairn_gw_payloads_total counter\n");
+    for (int i = 0; i < 5; i++)
+        gw_buf_printf(&b, "cairn_gw_payloads_total{mode=\"%s\"} %" PRIu64 "\n", modes[i],
+                      (uint64_t)s3->payload_mode[i]);
+    char *hist = NULL;
+    size_t hist_len = 0;
+    FILE *hf = open_memstream(&hist, &hist_len);
+    if (hf) {
+        cn_metrics_family(hf, "cairn_gw_request_seconds", "histogram",
+                          "S3 request latency by operation, headers received to response sent.");
+        for (int i = 0; i < OP__COUNT; i++) {
+            char labels[64];
+            snprintf(labels, sizeof(labels), "op=\"%s\"", s3_op_name((enum s3_op)i));
+            cn_hist_series(hf, &s3->latency[i], "cairn_gw_request_seconds", labels);
+        }
+    }
+    if (!hf || fclose(hf) != 0)
+        b.err = CAIRN_E_NOMEM; /* answered with 500 below */
+    else
+        gw_buf_append(&b, hist, hist_len);
+    free(hist);
+    struct gw_data_stats ds;
+    gw_ctx_stats(s3->data, &ds);
+    gw_buf_printf(&b,
+                  "# HELP cairn_gw_bytes_in_total S3 request body bytes received.\n"
+                  "# TYPE cairn_gw_bytes_in_total counter\n"
+                  "cairn_gw_bytes_in_total %" PRIu64 "\n"
+                  "# HELP cairn_gw_bytes_out_total Object bytes sent by GetObject.\n"
+                  "# TYPE cairn_gw_bytes_out_total counter\n"
+                  "cairn_gw_bytes_out_total %" PRIu64 "\n"
+                  "# TYPE cairn_gw_objects_put_total counter\n"
+                  "cairn_gw_objects_put_total %" PRIu64 "\n"
+                  "# TYPE cairn_gw_objects_inline_total counter\n"
+                  "cairn_gw_objects_inline_total %" PRIu64 "\n"
+                  "# HELP cairn_gw_degraded_reads_total Stripes served by decoding.\n"
+                  "# TYPE cairn_gw_degraded_reads_total counter\n"
+                  "cairn_gw_degraded_reads_total %" PRIu64 "\n"
+                  "# HELP cairn_gw_decodes_total Fragments rebuilt by decoding.\n"
+                  "# TYPE cairn_gw_decodes_total counter\n"
+                  "cairn_gw_decodes_total %" PRIu64 "\n"
+                  "# TYPE cairn_gw_fragment_errors_total counter\n"
+                  "cairn_gw_fragment_errors_total %" PRIu64 "\n"
+                  "# HELP cairn_gw_short_groups_total Groups committed with fewer than k+m "
+                  "fragments.\n"
+                  "# TYPE cairn_gw_short_groups_total counter\n"
+                  "cairn_gw_short_groups_total %" PRIu64 "\n",
+                  (uint64_t)s3->bytes_in, (uint64_t)s3->bytes_out, (uint64_t)s3->objects_put,
+                  (uint64_t)s3->objects_inline, ds.degraded_reads, ds.decodes, ds.fragment_errors,
+                  ds.short_groups);
+    int rc;
+    cn_http_resp_header(req, "x-amz-request-id", cn_http_req_id(req));
+    if (gw_buf_error(&b) == 0)
+        rc = cn_http_respond(req, 200, "text/plain; version=0.0.4", b.data, b.len);
+    else
+        rc = cn_http_respond_error(req, 500, NULL);
+    gw_buf_free(&b);
+    return rc;
+}

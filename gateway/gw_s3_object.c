@@ -1,0 +1,496 @@
+/* gw_s3_object: single objects. PutObject (and the body side of UploadPart,
+ * which streams the same way), GetObject / HeadObject, DeleteObject,
+ * DeleteObjects, GetObjectTagging; and the object record helpers the copy
+ * and multipart families share (attributes, scheme, write condition,
+ * commit). */
+#include "gw_s3_int.h"
+
+#include "cn_error.h"
+#include "cn_log.h"
+#include "cn_util.h"
+#include "gw_xml.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PREREAD_BYTES (256u << 10)
+
+/* ---- object records --------------------------------------------------- */
+
+/* Strips surrounding quotes (and a W/ prefix) from an entity tag into out. */
+static void unquote_etag(const char *in, char *out, size_t cap)
+{
+    while (*in == ' ' || *in == '\t')
+        in++;
+    if (strncmp(in, "W/", 2) == 0)
+        in += 2;
+    size_t n = strlen(in);
+    while (n > 0 && (in[n - 1] == ' ' || in[n - 1] == '\t'))
+        n--;
+    if (n >= 2 && in[0] == '"' && in[n - 1] == '"') {
+        in++;
+        n -= 2;
+    }
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, in, n);
+    out[n] = '\0';
+}
+
+enum gw_s3err s3_attrs_from_request(struct s3_req *r, struct s3_attrs *ab)
+{
+    memset(ab, 0, sizeof(*ab));
+    const char *ce = s3_hdr(r, "Content-Encoding");
+    if (ce && gw_content_encoding_strip_aws_chunked(ce, ab->enc, sizeof(ab->enc)) < 0)
+        return GW_S3_INVALID_ARGUMENT;
+    ab->kv = calloc(r->meta.n + 1, sizeof(*ab->kv));
+    if (!ab->kv)
+        return GW_S3_INTERNAL_ERROR;
+    for (size_t i = 0; i < r->meta.n; i++)
+        ab->kv[i] = (struct md_meta_kv){r->meta.items[i].name, r->meta.items[i].value};
+    ab->a = (struct md_attrs_desc){.content_type = s3_hdr(r, "Content-Type"),
+                                   .content_encoding = ab->enc,
+                                   .content_disposition = s3_hdr(r, "Content-Disposition"),
+                                   .cache_control = s3_hdr(r, "Cache-Control"),
+                                   .expires = s3_hdr(r, "Expires"),
+                                   .content_language = s3_hdr(r, "Content-Language"),
+                                   .storage_class = r->sc ? r->sc->name : "",
+                                   .user_meta = ab->kv,
+                                   .n_user_meta = r->meta.n};
+    return GW_S3_OK;
+}
+
+void s3_attrs_release(struct s3_attrs *ab)
+{
+    free(ab->kv);
+    ab->kv = NULL;
+}
+
+enum gw_s3err s3_scheme_from_class(struct s3_req *r, const char *cls)
+{
+    r->sc = NULL;
+    r->k = r->s3->k;
+    r->m = r->s3->m;
+    if (cls && *cls) {
+        r->sc = gw_storage_class_lookup(cls);
+        if (!r->sc)
+            return GW_S3_INVALID_STORAGE_CLASS;
+        r->k = (uint32_t)r->sc->k;
+        r->m = (uint32_t)r->sc->m;
+    }
+    return GW_S3_OK;
+}
+
+enum md_cond s3_write_cond(struct s3_req *r, char *if_match, size_t cap)
+{
+    if_match[0] = '\0';
+    if (s3_hdr(r, "If-None-Match"))
+        return MD_COND_IF_NONE_MATCH;
+    if (s3_hdr(r, "If-Match")) {
+        unquote_etag(s3_hdr(r, "If-Match"), if_match, cap);
+        return MD_COND_IF_MATCH;
+    }
+    return MD_COND_NONE;
+}
+
+enum gw_s3err s3_commit_object(struct s3_req *r, const char *bucket, const char *key,
+                               const struct md_object_desc *obj)
+{
+    char if_match[128];
+    enum md_cond cond = s3_write_cond(r, if_match, sizeof(if_match));
+    struct s3_md_cmd c;
+    int rc = s3_md_cmd_start(r, &c);
+    if (rc == 0)
+        rc = md_cmd_put_object(c.client, c.seq, bucket, key, obj, cond, if_match, &c.buf, &c.len);
+    /* A failed If-Match on a missing key is a failed precondition. */
+    return s3_md_command(r, &c, rc, cond != MD_COND_NONE ? &s3_md_if_cond : NULL, NULL);
+}
+
+/* ---- PutObject, UploadPart -------------------------------------------- */
+
+/* PutObject and UploadPart, in begin(): checks the headers, looks the bucket
+ * (or upload) up and prepares the sink. */
+enum gw_s3err s3_put_begin(struct cn_http_req *req, struct s3_req *r)
+{
+    struct gw_s3 *s3 = r->s3;
+    enum gw_s3err e = GW_S3_OK;
+    int part = r->op == OP_UPLOAD_PART;
+    if (r->auth.payload == GW_SIGV4_PAYLOAD_SIGNED || r->auth.payload == GW_SIGV4_PAYLOAD_UNSIGNED)
+        if (cn_http_req_content_length(req) < 0)
+            return GW_S3_MISSING_CONTENT_LENGTH;
+    if (part) {
+        /* The upload must exist; its storage class gives the scheme. */
+        e = s3_part_prepare(r);
+        if (e != GW_S3_OK)
+            return e;
+    } else {
+        e = s3_scheme_from_class(r, s3_hdr(r, "x-amz-storage-class"));
+        if (e != GW_S3_OK)
+            return e;
+        const char *inm = s3_hdr(r, "If-None-Match");
+        if (inm && strcmp(inm, "*") != 0)
+            return GW_S3_NOT_IMPLEMENTED;
+        /* Both conditions can never hold together (RFC 7232 evaluates If-Match
+         * first; if it holds the object exists and If-None-Match: * fails), so
+         * the answer is 412 whatever is stored, and nothing is read or stored. */
+        if (inm && s3_hdr(r, "If-Match"))
+            return GW_S3_PRECONDITION_FAILED;
+        if (gw_meta_collect(r->hdrs, r->n_hdrs, &r->meta, &e) != 0)
+            return e;
+        r->have_meta = 1;
+    }
+    e = s3_body_setup(req, r, 0);
+    if (e != GW_S3_OK)
+        return e;
+    if ((uint64_t)r->expect > s3->max_object)
+        return GW_S3_ENTITY_TOO_LARGE;
+    /* An erasure-coded body is only sent to chunkservers for a bucket that
+     * exists. An inline object skips this read: its commit checks the bucket
+     * (NoSuchBucket) in the same state-machine step, one metadata round trip
+     * instead of two. */
+    if (!part && (uint64_t)r->expect > s3->inline_max) {
+        e = s3_md_head_bucket(r, r->t.bucket, NULL);
+        if (e != GW_S3_OK)
+            return e;
+    }
+    if (!part && (uint64_t)r->expect <= s3->inline_max) {
+        r->md5 = EVP_MD_CTX_new();
+        if (!r->md5 || EVP_DigestInit_ex(r->md5, EVP_md5(), NULL) != 1)
+            return GW_S3_INTERNAL_ERROR;
+        r->body_max = (size_t)r->expect;
+        gw_buf_init(&r->body, r->body_max ? r->body_max : 1);
+    } else {
+        ec_layout l = {.k = r->k, .m = r->m, .unit = s3->unit, .frag_max = s3->group_fragment};
+        if (gw_put_begin(s3->data, &l, (uint64_t)r->expect, &r->put) != 0)
+            return GW_S3_INTERNAL_ERROR;
+    }
+    return GW_S3_OK;
+}
+
+/* PutObject and UploadPart, in end(): completes the data, checks
+ * Content-MD5 and commits the record (or the part). */
+int s3_op_put_object(struct cn_http_req *req, struct s3_req *r)
+{
+    uint8_t md5[16];
+    const struct md_group_desc *groups = NULL;
+    size_t n_groups = 0;
+    if (r->put) {
+        int rc = gw_put_finish(r->put, md5, &groups, &n_groups);
+        if (rc != 0) {
+            CN_WARN(S3_LOG, "%s %s/%s: %s", s3_op_name(r->op), r->t.bucket, r->t.key,
+                    cairn_strerror(rc));
+            return s3_error(
+                req, r, rc == CAIRN_E_RANGE ? GW_S3_INCOMPLETE_BODY : s3_sink_error(r, rc), NULL);
+        }
+    } else {
+        unsigned int ml = 0;
+        if (EVP_DigestFinal_ex(r->md5, md5, &ml) != 1)
+            return s3_error(req, r, GW_S3_INTERNAL_ERROR, NULL);
+    }
+    if (r->has_content_md5 && memcmp(md5, r->content_md5, 16) != 0)
+        return s3_error(req, r, GW_S3_BAD_DIGEST, NULL);
+    char etag[33];
+    cn_hex_encode(md5, 16, etag);
+
+    enum gw_s3err e;
+    if (r->op == OP_UPLOAD_PART) {
+        e = s3_part_commit(r, etag, r->received, cn_wall_ms(), groups, n_groups);
+        if (e != GW_S3_OK)
+            return s3_error(req, r, e, NULL);
+        s3_etag_header(req, etag);
+        return s3_respond(req, r, 200, NULL, NULL, 0);
+    }
+
+    struct s3_attrs ab;
+    e = s3_attrs_from_request(r, &ab);
+    if (e != GW_S3_OK)
+        return s3_error(req, r, e, NULL);
+    struct md_object_desc obj = {
+        .size = r->received,
+        .etag = etag,
+        .mtime_ms = cn_wall_ms(),
+        .attrs = ab.a,
+        .has_inline = r->put == NULL,
+        .inline_data = r->body.data,
+        .inline_len = r->body.len,
+        .groups = groups,
+        .n_groups = n_groups,
+    };
+    e = s3_commit_object(r, r->t.bucket, r->t.key, &obj);
+    s3_attrs_release(&ab);
+    if (e != GW_S3_OK)
+        return s3_error(req, r, e, NULL);
+    atomic_fetch_add(&r->s3->objects_put, 1);
+    if (!r->put)
+        atomic_fetch_add(&r->s3->objects_inline, 1);
+    s3_etag_header(req, etag);
+    return s3_respond(req, r, 200, NULL, NULL, 0);
+}
+
+/* ---- GetObject, HeadObject -------------------------------------------- */
+
+/* A streamed GET body: bytes read ahead before the status line, then the
+ * rest straight from gw_get_read. */
+struct get_stream {
+    struct gw_s3 *s3;
+    struct gw_get *g;
+    char *pre;
+    size_t pre_len, pre_off;
+    char what[96];
+};
+
+static ssize_t get_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct get_stream *gs = cls;
+    size_t n = 0;
+    if (gs->pre_off < gs->pre_len) {
+        n = gs->pre_len - gs->pre_off;
+        if (n > max)
+            n = max;
+        memcpy(buf, gs->pre + gs->pre_off, n);
+        gs->pre_off += n;
+    } else {
+        ssize_t got = gw_get_read(gs->g, buf, max);
+        if (got == 0)
+            return CN_HTTP_READER_END;
+        if (got < 0) {
+            CN_ERROR(S3_LOG, "GetObject %s: read failed mid-body: %s", gs->what,
+                     cairn_strerror((int)got));
+            return CN_HTTP_READER_ERROR;
+        }
+        n = (size_t)got;
+    }
+    atomic_fetch_add(&gs->s3->bytes_out, n);
+    return (ssize_t)n;
+}
+
+static void get_stream_free(void *cls)
+{
+    struct get_stream *gs = cls;
+    if (!gs)
+        return;
+    gw_get_close(gs->g);
+    free(gs->pre);
+    free(gs);
+}
+
+static ssize_t no_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)cls;
+    (void)pos;
+    (void)buf;
+    (void)max;
+    return CN_HTTP_READER_END;
+}
+
+/* Response header overrides GetObject accepts in the query. */
+static void override_header(struct cn_http_req *req, struct s3_req *r, const char *param,
+                            const char *name, const char *stored)
+{
+    const char *v = s3_qarg(r, param);
+    if (!v || !*v)
+        v = stored;
+    if (v && *v)
+        cn_http_resp_header(req, name, v);
+}
+
+/* GetObject and HeadObject (r->op). */
+int s3_op_get_object(struct cn_http_req *req, struct s3_req *r)
+{
+    int head = r->op == OP_HEAD_OBJECT;
+    Md__QueryResult *res = NULL;
+    enum gw_s3err e = s3_md_get_object(r, r->t.bucket, r->t.key, &res);
+    if (e != GW_S3_OK)
+        return s3_error(req, r, e, NULL);
+    const Md__ObjectRecord *rec = res->object;
+    const Md__ObjectAttrs *a = rec->attrs;
+    char lm[30];
+    gw_http_date_format(rec->mtime_ms / 1000, lm);
+
+    struct gw_cond c;
+    gw_cond_from_headers(r->hdrs, r->n_hdrs, &c);
+    enum gw_s3err ce = gw_cond_eval(&c, 1, rec->etag, rec->mtime_ms, 1);
+    if (ce != GW_S3_OK) {
+        s3_etag_header(req, rec->etag);
+        cn_http_resp_header(req, "Last-Modified", lm);
+        s3_md_query_free(res);
+        return s3_error(req, r, ce, NULL);
+    }
+
+    struct gw_range range;
+    enum gw_range_kind rk = gw_range_parse(s3_hdr(r, "Range"), rec->size, &range);
+    char cr[64];
+    if (rk == GW_RANGE_UNSATISFIABLE) {
+        gw_content_range_format(NULL, rec->size, cr);
+        cn_http_resp_header(req, "Content-Range", cr);
+        s3_md_query_free(res);
+        return s3_error(req, r, GW_S3_INVALID_RANGE, NULL);
+    }
+    uint64_t off = 0, len = rec->size;
+    unsigned status = 200;
+    if (rk == GW_RANGE_PARTIAL) {
+        off = range.first;
+        len = range.last - range.first + 1;
+        status = 206;
+        gw_content_range_format(&range, rec->size, cr);
+        cn_http_resp_header(req, "Content-Range", cr);
+    }
+
+    s3_etag_header(req, rec->etag);
+    cn_http_resp_header(req, "Last-Modified", lm);
+    cn_http_resp_header(req, "Accept-Ranges", "bytes");
+    if (a) {
+        override_header(req, r, "response-content-encoding", "Content-Encoding",
+                        a->content_encoding);
+        override_header(req, r, "response-content-disposition", "Content-Disposition",
+                        a->content_disposition);
+        override_header(req, r, "response-cache-control", "Cache-Control", a->cache_control);
+        override_header(req, r, "response-expires", "Expires", a->expires);
+        override_header(req, r, "response-content-language", "Content-Language",
+                        a->content_language);
+        if (a->storage_class[0] && strcmp(a->storage_class, "STANDARD") != 0)
+            cn_http_resp_header(req, "x-amz-storage-class", a->storage_class);
+        for (size_t i = 0; i < a->n_user_meta; i++) {
+            char name[256];
+            snprintf(name, sizeof(name), "x-amz-meta-%s", a->user_meta[i]->name);
+            cn_http_resp_header(req, name, a->user_meta[i]->value);
+        }
+    }
+    /* Copied: res is freed before the response is made. */
+    char ctype[256];
+    const char *ct = s3_qarg(r, "response-content-type");
+    if (!ct || !*ct)
+        ct = a && a->content_type[0] ? a->content_type : "binary/octet-stream";
+    snprintf(ctype, sizeof(ctype), "%s", ct);
+    if (rec->n_part_sizes > 0) {
+        char pc[24];
+        snprintf(pc, sizeof(pc), "%zu", rec->n_part_sizes);
+        cn_http_resp_header(req, "x-amz-mp-parts-count", pc);
+    }
+
+    int rc;
+    if (head || len == 0) {
+        r->status = status;
+        rc = cn_http_respond_stream(req, status, ctype, (int64_t)len, no_reader, NULL, NULL);
+        s3_md_query_free(res);
+        return rc;
+    }
+    struct get_stream *gs = calloc(1, sizeof(*gs));
+    if (!gs) {
+        s3_md_query_free(res);
+        return s3_error(req, r, GW_S3_INTERNAL_ERROR, NULL);
+    }
+    gs->s3 = r->s3;
+    snprintf(gs->what, sizeof(gs->what), "%.40s/%.50s", r->t.bucket, r->t.key);
+    rc = gw_get_open(r->s3->data, rec, off, len, &gs->g);
+    s3_md_query_free(res);
+    if (rc == 0) {
+        /* Read ahead so a lost object gives an error status, not a short 200. */
+        size_t want = len < PREREAD_BYTES ? (size_t)len : PREREAD_BYTES;
+        gs->pre = malloc(want);
+        if (!gs->pre) {
+            rc = CAIRN_E_NOMEM;
+        } else {
+            while (gs->pre_len < want) {
+                ssize_t got = gw_get_read(gs->g, gs->pre + gs->pre_len, want - gs->pre_len);
+                if (got <= 0) {
+                    rc = got < 0 ? (int)got : CAIRN_E_CORRUPT;
+                    break;
+                }
+                gs->pre_len += (size_t)got;
+            }
+        }
+    }
+    if (rc != 0) {
+        CN_ERROR(S3_LOG, "GetObject %s: %s", gs->what, cairn_strerror(rc));
+        get_stream_free(gs);
+        return s3_error(req, r,
+                        rc == CAIRN_E_ERASURES || rc == CAIRN_E_UNAVAIL || rc == CAIRN_E_TIMEOUT
+                            ? GW_S3_SERVICE_UNAVAILABLE
+                            : GW_S3_INTERNAL_ERROR,
+                        rc == CAIRN_E_ERASURES ? "Too many fragments of this object are lost"
+                                               : NULL);
+    }
+    r->status = status;
+    return cn_http_respond_stream(req, status, ctype, (int64_t)len, get_reader, gs,
+                                  get_stream_free);
+}
+
+/* GetObjectTagging: Cairn stores no tags; an existing object has none. */
+int s3_op_get_object_tagging(struct cn_http_req *req, struct s3_req *r)
+{
+    Md__QueryResult *res = NULL;
+    enum gw_s3err e = s3_md_get_object(r, r->t.bucket, r->t.key, &res);
+    s3_md_query_free(res);
+    if (e != GW_S3_OK)
+        return s3_error(req, r, e, NULL);
+    static const char doc[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                              "<Tagging xmlns=\"" S3_NS "\"><TagSet></TagSet></Tagging>";
+    return s3_respond(req, r, 200, "application/xml", doc, sizeof(doc) - 1);
+}
+
+/* ---- DeleteObject, DeleteObjects -------------------------------------- */
+
+/* Deletes one key; returns GW_S3_OK or the error. Deleting a key that does
+ * not exist succeeds, as in S3, unless a condition was asked for. */
+static enum gw_s3err delete_key(struct s3_req *r, const char *bucket, const char *key,
+                                enum md_cond cond, const char *if_match)
+{
+    static const struct s3_md_map gone_is_done = {.reason = MD__REASON__R_NO_SUCH_KEY,
+                                                  .as = GW_S3_OK};
+    struct s3_md_cmd c;
+    int rc = s3_md_cmd_start(r, &c);
+    if (rc == 0)
+        rc = md_cmd_delete_object(c.client, c.seq, bucket, key, cond, if_match, &c.buf, &c.len);
+    return s3_md_command(r, &c, rc, cond == MD_COND_NONE ? &gone_is_done : &s3_md_if_cond, NULL);
+}
+
+int s3_op_delete_object(struct cn_http_req *req, struct s3_req *r)
+{
+    const char *im = s3_hdr(r, "If-Match");
+    char etag[128] = "";
+    enum md_cond cond = MD_COND_NONE;
+    if (im) {
+        cond = MD_COND_IF_MATCH;
+        unquote_etag(im, etag, sizeof(etag));
+    }
+    enum gw_s3err e = delete_key(r, r->t.bucket, r->t.key, cond, etag);
+    if (e != GW_S3_OK)
+        return s3_error(req, r, e, NULL);
+    return s3_respond(req, r, 204, NULL, NULL, 0);
+}
+
+int s3_op_delete_objects(struct cn_http_req *req, struct s3_req *r)
+{
+    struct gw_xml_delete_req d;
+    enum gw_s3err e = GW_S3_OK;
+    if (r->body.len == 0)
+        return s3_error(req, r, GW_S3_MISSING_REQUEST_BODY, NULL);
+    if (gw_xml_parse_delete(r->body.data, r->body.len, &d, &e) != 0)
+        return s3_error(req, r, e != GW_S3_OK ? e : GW_S3_MALFORMED_XML, NULL);
+    e = s3_md_head_bucket(r, r->t.bucket, NULL);
+    if (e != GW_S3_OK) {
+        gw_xml_delete_req_free(&d);
+        return s3_error(req, r, e, NULL);
+    }
+    struct gw_buf b;
+    gw_buf_init(&b, 0);
+    gw_xml_delete_begin(&b);
+    for (size_t i = 0; i < d.n; i++) {
+        if (strlen(d.keys[i]) > GW_MAX_KEY || !d.keys[i][0]) {
+            gw_xml_delete_error(&b, d.keys[i],
+                                d.keys[i][0] ? GW_S3_KEY_TOO_LONG : GW_S3_INVALID_ARGUMENT, NULL);
+            continue;
+        }
+        e = delete_key(r, r->t.bucket, d.keys[i], MD_COND_NONE, NULL);
+        if (e != GW_S3_OK)
+            gw_xml_delete_error(&b, d.keys[i], e, NULL);
+        else if (!d.quiet)
+            gw_xml_delete_deleted(&b, d.keys[i]);
+    }
+    gw_xml_delete_req_free(&d);
+    s3_respond_xml(req, r, gw_xml_delete_end(&b), &b);
+    return 0;
+}

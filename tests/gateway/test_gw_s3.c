@@ -1,0 +1,199 @@
+/* The S3 front end's pure decisions (gw_s3_int.h): which operation a request
+ * is (s3_classify), the names /metrics and the logs show for them, and the
+ * S3 error every metadata status and Reason becomes (s3_md_err, with the
+ * maps the operations use). */
+#include "gw_s3_int.h"
+
+#include "cn_error.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The operation of method on path?query, with header (if not NULL) sent. */
+static enum s3_op op_of(const char *method, const char *path, const char *query, const char *header)
+{
+    struct s3_req *r = calloc(1, sizeof(*r));
+    ck_assert_ptr_nonnull(r);
+    enum gw_s3err e = GW_S3_OK;
+    ck_assert_int_eq(gw_query_parse(query, &r->q, &e), 0);
+    ck_assert_int_eq(gw_target_parse("127.0.0.1", "", path, &r->t, &e), 0);
+    if (header) {
+        r->hdrs[0] = (struct gw_header){header, "src/key"};
+        r->n_hdrs = 1;
+    }
+    enum s3_op op = s3_classify(method, r);
+    gw_query_free(&r->q);
+    free(r);
+    return op;
+}
+
+START_TEST(test_classify)
+{
+    static const struct {
+        const char *method, *path, *query, *header;
+        enum s3_op op;
+    } cases[] = {
+        {"GET", "/", "", NULL, OP_LIST_BUCKETS},
+        {"HEAD", "/", "", NULL, OP_LIST_BUCKETS},
+        {"PUT", "/", "", NULL, OP_UNKNOWN},
+        /* buckets */
+        {"PUT", "/b", "", NULL, OP_CREATE_BUCKET},
+        {"HEAD", "/b", "", NULL, OP_HEAD_BUCKET},
+        {"DELETE", "/b", "", NULL, OP_DELETE_BUCKET},
+        {"GET", "/b", "location", NULL, OP_GET_BUCKET_LOCATION},
+        {"GET", "/b", "versioning", NULL, OP_GET_BUCKET_VERSIONING},
+        {"GET", "/b", "", NULL, OP_LIST_OBJECTS},
+        {"GET", "/b", "list-type=1", NULL, OP_LIST_OBJECTS},
+        {"GET", "/b", "list-type=2&prefix=a", NULL, OP_LIST_OBJECTS_V2},
+        {"GET", "/b", "uploads", NULL, OP_LIST_UPLOADS},
+        {"POST", "/b", "uploads", NULL, OP_UNKNOWN},
+        {"GET", "/b", "uploadId=u", NULL, OP_UNKNOWN},
+        {"PUT", "/b", "partNumber=1", NULL, OP_UNKNOWN},
+        {"POST", "/b", "delete", NULL, OP_DELETE_OBJECTS},
+        {"POST", "/b", "", NULL, OP_UNKNOWN},
+        {"PATCH", "/b", "", NULL, OP_UNKNOWN},
+        {"GET", "/b", "acl", NULL, OP_UNSUPPORTED},
+        {"PUT", "/b", "policy", NULL, OP_UNSUPPORTED},
+        {"GET", "/b", "versions", NULL, OP_UNSUPPORTED},
+        {"PUT", "/b", "object-lock", NULL, OP_UNSUPPORTED},
+        {"GET", "/b", "tagging", NULL, OP_UNSUPPORTED},
+        /* objects */
+        {"PUT", "/b/k", "", NULL, OP_PUT_OBJECT},
+        {"PUT", "/b/k", "", "x-amz-copy-source", OP_COPY_OBJECT},
+        {"GET", "/b/k/l", "", NULL, OP_GET_OBJECT},
+        {"HEAD", "/b/k", "", NULL, OP_HEAD_OBJECT},
+        {"DELETE", "/b/k", "", NULL, OP_DELETE_OBJECT},
+        {"POST", "/b/k", "", NULL, OP_UNKNOWN},
+        {"GET", "/b/k", "tagging", NULL, OP_GET_OBJECT_TAGGING},
+        {"PUT", "/b/k", "tagging", NULL, OP_UNSUPPORTED},
+        {"GET", "/b/k", "attributes", NULL, OP_UNSUPPORTED},
+        {"PUT", "/b/k", "retention", NULL, OP_UNSUPPORTED},
+        {"GET", "/b/k", "partNumber=1", NULL, OP_UNSUPPORTED},
+        /* multipart */
+        {"POST", "/b/k", "uploads", NULL, OP_CREATE_MULTIPART},
+        {"GET", "/b/k", "uploads", NULL, OP_UNKNOWN},
+        {"PUT", "/b/k", "partNumber=1&uploadId=u", NULL, OP_UPLOAD_PART},
+        {"PUT", "/b/k", "partNumber=1&uploadId=u", "x-amz-copy-source", OP_UPLOAD_PART_COPY},
+        {"PUT", "/b/k", "uploadId=u", NULL, OP_UNKNOWN},
+        {"POST", "/b/k", "uploadId=u", NULL, OP_COMPLETE_MULTIPART},
+        {"GET", "/b/k", "uploadId=u", NULL, OP_LIST_PARTS},
+        {"DELETE", "/b/k", "uploadId=u", NULL, OP_ABORT_MULTIPART},
+        {"HEAD", "/b/k", "uploadId=u", NULL, OP_UNKNOWN},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        enum s3_op got = op_of(cases[i].method, cases[i].path, cases[i].query, cases[i].header);
+        ck_assert_msg(got == cases[i].op, "%s %s?%s%s: %s, want %s", cases[i].method, cases[i].path,
+                      cases[i].query, cases[i].header ? " (copy)" : "", s3_op_name(got),
+                      s3_op_name(cases[i].op));
+    }
+}
+END_TEST
+
+START_TEST(test_op_names)
+{
+    /* These are the op labels of /metrics: renaming one breaks dashboards. */
+    ck_assert_str_eq(s3_op_name(OP_UNKNOWN), "unknown");
+    ck_assert_str_eq(s3_op_name(OP_LIST_BUCKETS), "ListBuckets");
+    ck_assert_str_eq(s3_op_name(OP_PUT_OBJECT), "PutObject");
+    ck_assert_str_eq(s3_op_name(OP_LIST_UPLOADS), "ListMultipartUploads");
+    ck_assert_str_eq(s3_op_name(OP_UPLOAD_PART_COPY), "UploadPartCopy");
+    ck_assert_str_eq(s3_op_name(OP_UNSUPPORTED), "Unsupported");
+    ck_assert_str_eq(s3_op_name(OP__COUNT), "unknown");
+    for (int i = 0; i < OP__COUNT; i++) {
+        ck_assert_msg(s3_op_name((enum s3_op)i)[0] != '\0', "op %d has no name", i);
+        for (int j = 0; j < i; j++)
+            ck_assert_msg(strcmp(s3_op_name((enum s3_op)i), s3_op_name((enum s3_op)j)) != 0,
+                          "ops %d and %d share a name", i, j);
+    }
+}
+END_TEST
+
+START_TEST(test_md_errors)
+{
+    /* Defaults: a Reason first, then the status. */
+    static const struct {
+        int status, reason;
+        enum gw_s3err want;
+    } defaults[] = {
+        {CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_BUCKET, GW_S3_NO_SUCH_BUCKET},
+        {CAIRN_E_EXISTS, MD__REASON__R_BUCKET_EXISTS, GW_S3_BUCKET_ALREADY_OWNED_BY_YOU},
+        {CAIRN_E_NOTEMPTY, MD__REASON__R_BUCKET_NOT_EMPTY, GW_S3_BUCKET_NOT_EMPTY},
+        {CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_KEY, GW_S3_NO_SUCH_KEY},
+        {CAIRN_E_PRECOND, MD__REASON__R_PRECONDITION_FAILED, GW_S3_PRECONDITION_FAILED},
+        {CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_UPLOAD, GW_S3_NO_SUCH_UPLOAD},
+        {CAIRN_E_INVAL, MD__REASON__R_INVALID_PART, GW_S3_INVALID_PART},
+        {CAIRN_E_INVAL, MD__REASON__R_INVALID_PART_ORDER, GW_S3_INVALID_PART_ORDER},
+        {CAIRN_E_INVAL, MD__REASON__R_ENTITY_TOO_SMALL, GW_S3_ENTITY_TOO_SMALL},
+        {CAIRN_E_INVAL, MD__REASON__R_TOO_MANY_PARTS, GW_S3_TOO_MANY_PARTS},
+        {CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, GW_S3_INVALID_ARGUMENT},
+        {CAIRN_E_RANGE, MD__REASON__R_STALE_REQUEST, GW_S3_INTERNAL_ERROR},
+        {CAIRN_E_TIMEOUT, MD__REASON__R_NONE, GW_S3_SERVICE_UNAVAILABLE},
+        {CAIRN_E_UNAVAIL, MD__REASON__R_NONE, GW_S3_SERVICE_UNAVAILABLE},
+        {CAIRN_E_NOTLEADER, MD__REASON__R_NONE, GW_S3_SERVICE_UNAVAILABLE},
+        {CAIRN_E_BUSY, MD__REASON__R_NONE, GW_S3_SERVICE_UNAVAILABLE},
+        {CAIRN_E_SHUTDOWN, MD__REASON__R_NONE, GW_S3_SERVICE_UNAVAILABLE},
+        {CAIRN_E_PRECOND, MD__REASON__R_NONE, GW_S3_PRECONDITION_FAILED},
+        {CAIRN_E_NOTEMPTY, MD__REASON__R_NONE, GW_S3_BUCKET_NOT_EMPTY},
+        {CAIRN_E_NOTFOUND, MD__REASON__R_NONE, GW_S3_INTERNAL_ERROR},
+        {CAIRN_E_NOMEM, MD__REASON__R_NONE, GW_S3_INTERNAL_ERROR},
+        {CAIRN_E_PROTO, MD__REASON__R_NONE, GW_S3_INTERNAL_ERROR},
+        {0, MD__REASON__R_NONE, GW_S3_INTERNAL_ERROR}, /* succeeded without the record */
+    };
+    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+        enum gw_s3err got = s3_md_err(defaults[i].status, defaults[i].reason, NULL);
+        ck_assert_msg(got == defaults[i].want, "status %d reason %d: %s, want %s",
+                      defaults[i].status, defaults[i].reason, gw_s3err_code(got),
+                      gw_s3err_code(defaults[i].want));
+    }
+
+    /* The maps change only what they name. */
+    static const struct s3_md_map gone = {.reason = MD__REASON__R_NO_SUCH_KEY, .as = GW_S3_OK};
+    static const struct {
+        const struct s3_md_map *map;
+        int status, reason;
+        enum gw_s3err want;
+    } mapped[] = {
+        {&s3_md_bucket, CAIRN_E_NOTFOUND, MD__REASON__R_NONE, GW_S3_NO_SUCH_BUCKET},
+        {&s3_md_bucket, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, GW_S3_INVALID_ARGUMENT},
+        {&s3_md_key, CAIRN_E_NOTFOUND, MD__REASON__R_NONE, GW_S3_NO_SUCH_KEY},
+        {&s3_md_key, 0, MD__REASON__R_NONE, GW_S3_NO_SUCH_KEY},
+        {&s3_md_key, CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_BUCKET, GW_S3_NO_SUCH_BUCKET},
+        {&s3_md_upload, CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_UPLOAD, GW_S3_NO_SUCH_UPLOAD},
+        {&s3_md_upload, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, GW_S3_NO_SUCH_UPLOAD},
+        {&s3_md_upload, 0, MD__REASON__R_NONE, GW_S3_NO_SUCH_UPLOAD},
+        {&s3_md_upload, CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_BUCKET, GW_S3_NO_SUCH_BUCKET},
+        {&s3_md_if_cond, CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_KEY, GW_S3_PRECONDITION_FAILED},
+        {&s3_md_if_cond, CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_BUCKET, GW_S3_NO_SUCH_BUCKET},
+        {&s3_md_if_cond, CAIRN_E_TIMEOUT, MD__REASON__R_NONE, GW_S3_SERVICE_UNAVAILABLE},
+        /* a Reason answered as success (DeleteObject of a missing key) */
+        {&gone, CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_KEY, GW_S3_OK},
+        {&gone, CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_BUCKET, GW_S3_NO_SUCH_BUCKET},
+    };
+    for (size_t i = 0; i < sizeof(mapped) / sizeof(mapped[0]); i++) {
+        enum gw_s3err got = s3_md_err(mapped[i].status, mapped[i].reason, mapped[i].map);
+        ck_assert_msg(got == mapped[i].want, "map case %zu: %s, want %s", i, gw_s3err_code(got),
+                      gw_s3err_code(mapped[i].want));
+    }
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("gw_s3");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_classify);
+    tcase_add_test(tc, test_op_names);
+    tcase_add_test(tc, test_md_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
