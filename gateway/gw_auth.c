@@ -6,18 +6,34 @@
 #include "gw_data.h"
 #include "md_cmd.h"
 
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int gw_auth_key_secret(struct gw_ctx *data, const char *root_ak, const char *root_sk,
-                       const char *ak, char *secret, size_t cap, int *admin)
+/* hex(SHA-256("cairn:user:" name)): the canonical id of a key's owner that
+ * has no user record (keys made before users existed). */
+static void derived_id(const char *name, char out[72])
 {
-    *admin = 0;
+    unsigned char md[32];
+    EVP_MD_CTX *m = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(m, EVP_sha256(), NULL);
+    EVP_DigestUpdate(m, "cairn:user:", 11);
+    EVP_DigestUpdate(m, name, strlen(name));
+    EVP_DigestFinal_ex(m, md, NULL);
+    EVP_MD_CTX_free(m);
+    cn_hex_encode(md, 32, out);
+}
+
+int gw_auth_key_lookup(struct gw_ctx *data, const char *root_ak, const char *root_sk,
+                       const char *ak, char *secret, size_t cap, struct gw_auth_identity *who)
+{
+    memset(who, 0, sizeof(*who));
     if (root_ak && strcmp(ak, root_ak) == 0) {
         if ((size_t)snprintf(secret, cap, "%s", root_sk) >= cap)
             return CAIRN_E_RANGE;
-        *admin = 1;
+        who->is_operator = who->admin = 1;
+        snprintf(who->canonical_id, sizeof(who->canonical_id), "%s", GW_AUTH_OPERATOR_ID);
         return 0;
     }
     uint8_t *q = NULL;
@@ -28,11 +44,21 @@ int gw_auth_key_secret(struct gw_ctx *data, const char *root_ak, const char *roo
     int rc = gw_ctx_query(data, q, qlen, &res);
     if (rc != 0)
         return rc;
-    if (res->status == 0 && res->access_key) {
-        if ((size_t)snprintf(secret, cap, "%s", res->access_key->secret) >= cap)
+    if (res->status == 0 && res->access_key && res->access_key->disabled) {
+        rc = CAIRN_E_NOTFOUND;
+    } else if (res->status == 0 && res->access_key) {
+        const Md__AccessKeyRecord *k = res->access_key;
+        if ((size_t)snprintf(secret, cap, "%s", k->secret) >= cap) {
             rc = CAIRN_E_RANGE;
-        else
-            *admin = res->access_key->admin;
+        } else {
+            who->admin = k->admin;
+            snprintf(who->user, sizeof(who->user), "%s", k->owner);
+            if (res->user && res->user->canonical_id[0])
+                snprintf(who->canonical_id, sizeof(who->canonical_id), "%s",
+                         res->user->canonical_id);
+            else
+                derived_id(k->owner, who->canonical_id);
+        }
     } else if (res->status != 0 && res->status != CAIRN_E_NOTFOUND &&
                res->reason != MD__REASON__R_NO_SUCH_ACCESS_KEY) {
         rc = res->status;

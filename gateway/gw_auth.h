@@ -17,14 +17,29 @@
 struct cn_http_req;
 struct gw_ctx;
 
+/* The operator's identity: the root key of the configuration acts as this
+ * user (an empty name: it is no user of the metadata service) with this
+ * canonical id, and is allowed everything. */
+#define GW_AUTH_OPERATOR_ID   "0000000000000000000000000000000000000000000000000000000000000000"
+#define GW_AUTH_OPERATOR_NAME "operator" /* its display name */
+
+/* Who a key belongs to. */
+struct gw_auth_identity {
+    int is_operator;       /* the root key */
+    int admin;             /* the root key or a stored admin key */
+    char user[72];         /* the key's user ("" for the operator) */
+    char canonical_id[72]; /* the user's canonical id */
+};
+
 /* Resolves access key ak: the root key (root_ak / root_sk; NULL: none) or a
  * key stored in the metadata service (read through data, borrowed). Returns
- * 0 with the secret in secret[cap] and *admin set (1 for the root key and
- * stored admin keys), CAIRN_E_NOTFOUND (no such key), CAIRN_E_RANGE (the
- * secret does not fit cap), CAIRN_E_NOMEM, or the metadata service's
- * error. */
-int gw_auth_key_secret(struct gw_ctx *data, const char *root_ak, const char *root_sk,
-                       const char *ak, char *secret, size_t cap, int *admin);
+ * 0 with the secret in secret[cap] and *who filled, CAIRN_E_NOTFOUND (no
+ * such key, or a disabled one: both authenticate nothing), CAIRN_E_RANGE (the
+ * secret does not fit cap), CAIRN_E_NOMEM, or the metadata service's error.
+ * A key whose user record is missing (keys older than users) acts as a user
+ * of the key's owner name with a canonical id derived from it. */
+int gw_auth_key_lookup(struct gw_ctx *data, const char *root_ak, const char *root_sk,
+                       const char *ak, char *secret, size_t cap, struct gw_auth_identity *who);
 
 /* The SigV4 view of req: its method, raw path (the request-target up to
  * '?', malloc'ed), raw query, and the headers h[n] (borrowed; they must

@@ -124,6 +124,13 @@ static const struct s3_route {
     [OP_LIST_UPLOADS] = {"ListMultipartUploads", NULL, s3_op_list_uploads},
     [OP_UPLOAD_PART_COPY] = {"UploadPartCopy", NULL, s3_op_upload_part_copy},
     [OP_GET_OBJECT_TAGGING] = {"GetObjectTagging", NULL, s3_op_get_object_tagging},
+    [OP_GET_BUCKET_ACL] = {"GetBucketAcl", NULL, s3_op_get_acl},
+    [OP_PUT_BUCKET_ACL] = {"PutBucketAcl", s3_acl_begin, s3_op_put_acl},
+    [OP_GET_OBJECT_ACL] = {"GetObjectAcl", NULL, s3_op_get_acl},
+    [OP_PUT_OBJECT_ACL] = {"PutObjectAcl", s3_acl_begin, s3_op_put_acl},
+    [OP_GET_BUCKET_POLICY] = {"GetBucketPolicy", NULL, s3_op_get_policy},
+    [OP_PUT_BUCKET_POLICY] = {"PutBucketPolicy", s3_policy_begin, s3_op_put_policy},
+    [OP_DELETE_BUCKET_POLICY] = {"DeleteBucketPolicy", NULL, s3_op_delete_policy},
     [OP_UNSUPPORTED] = {"Unsupported", refuse_unsupported, NULL},
 };
 
@@ -139,8 +146,6 @@ const char *s3_op_name(enum s3_op op)
 static int unsupported_subresource(const struct s3_req *r)
 {
     static const char *const names[] = {
-        "acl",
-        "policy",
         "cors",
         "lifecycle",
         "tagging",
@@ -182,6 +187,18 @@ enum s3_op s3_classify(const char *m, const struct s3_req *r)
         return get || head ? OP_LIST_BUCKETS : OP_UNKNOWN;
     if (r->t.key[0] && get && s3_qarg(r, "tagging"))
         return OP_GET_OBJECT_TAGGING;
+    if (s3_qarg(r, "acl") && !s3_qarg(r, "versionId")) {
+        if (r->t.key[0])
+            return get ? OP_GET_OBJECT_ACL : put ? OP_PUT_OBJECT_ACL : OP_UNKNOWN;
+        return get ? OP_GET_BUCKET_ACL : put ? OP_PUT_BUCKET_ACL : OP_UNKNOWN;
+    }
+    if (s3_qarg(r, "policy") && !r->t.key[0])
+        return get   ? OP_GET_BUCKET_POLICY
+               : put ? OP_PUT_BUCKET_POLICY
+               : del ? OP_DELETE_BUCKET_POLICY
+                     : OP_UNKNOWN;
+    if (s3_qarg(r, "acl") || s3_qarg(r, "policy"))
+        return OP_UNSUPPORTED;
     if (unsupported_subresource(r))
         return OP_UNSUPPORTED;
     if (!r->t.key[0]) {
@@ -244,6 +261,7 @@ static int s3_begin(struct cn_http_req *req, void *cls)
     if (!r)
         return s3_error(req, NULL, GW_S3_INTERNAL_ERROR, NULL);
     r->s3 = s3;
+    r->req = req;
     r->start_us = cn_mono_us();
     r->expect = -1;
     cn_http_req_set_data(req, r);
@@ -266,13 +284,26 @@ static int s3_begin(struct cn_http_req *req, void *cls)
     e = s3_authenticate(req, r);
     if (e != GW_S3_OK)
         return s3_error(req, r, e, NULL);
-    if (r->auth.kind == GW_SIGV4_ANONYMOUS)
-        return 0; /* a read of a public-read bucket: nothing to prepare */
 
     /* A name no bucket can have (they are checked at creation): NoSuchBucket,
      * rather than the metadata service's InvalidArgument. */
     if (r->t.bucket[0] && r->op != OP_CREATE_BUCKET && !gw_bucket_name_valid(r->t.bucket))
         return s3_error(req, r, GW_S3_NO_SUCH_BUCKET, NULL);
+    /* The one authorization decision, before anything is read for the client
+     * or changed. */
+    e = s3_authorize(req, r);
+    if (e != GW_S3_OK)
+        return s3_error(req, r, e, NULL);
+    /* What an object created here will be owned by and who else may use it:
+     * a bad ACL header is refused before the body is read. */
+    if (r->op == OP_PUT_OBJECT || r->op == OP_COPY_OBJECT || r->op == OP_CREATE_MULTIPART) {
+        const Md__BucketRecord *b = r->ctx ? r->ctx->bucket : NULL;
+        const char *msg = NULL;
+        e = s3_acl_for_new(r, b && b->owner_id[0] ? b->owner_id : GW_AUTH_OPERATOR_ID, &r->new_acl,
+                           &r->new_acl_len, &msg);
+        if (e != GW_S3_OK)
+            return s3_error(req, r, e, msg);
+    }
     if (routes[r->op].begin) {
         e = routes[r->op].begin(req, r);
         if (e != GW_S3_OK)
@@ -319,6 +350,8 @@ static void s3_done(struct cn_http_req *req, int ok, void *cls)
     if (r->have_q)
         gw_query_free(&r->q);
     gw_sigv4_result_wipe(&r->auth);
+    s3_md_query_free(r->ctx);
+    free(r->new_acl);
     free(r);
     cn_http_req_set_data(req, NULL);
 }

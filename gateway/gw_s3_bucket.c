@@ -11,16 +11,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The caller as an S3 Owner: canonical id and display name. */
+static struct gw_xml_owner caller(const struct s3_req *r)
+{
+    return (struct gw_xml_owner){r->who.canonical_id[0] ? r->who.canonical_id : GW_AUTH_OPERATOR_ID,
+                                 r->who.is_operator || !r->who.user[0] ? GW_AUTH_OPERATOR_NAME
+                                                                       : r->who.user};
+}
+
+/* The caller's buckets (the operator sees every bucket). */
 int s3_op_list_buckets(struct cn_http_req *req, struct s3_req *r)
 {
     uint8_t *q = NULL;
     size_t qlen = 0;
-    int rc = md_q_list_buckets(&q, &qlen);
+    int rc = md_q_list_buckets_of(r->who.is_operator ? NULL : r->who.user, &q, &qlen);
     Md__QueryResult *res = NULL;
     enum gw_s3err e = s3_md_query(r, rc, q, qlen, NULL, &res);
     if (e != GW_S3_OK)
         return s3_error(req, r, e, NULL);
-    struct gw_xml_owner owner = {r->auth.access_key, r->auth.access_key};
+    struct gw_xml_owner owner = caller(r);
     struct gw_buf b;
     gw_buf_init(&b, 0);
     gw_xml_buckets_begin(&b, &owner);
@@ -32,14 +41,20 @@ int s3_op_list_buckets(struct cn_http_req *req, struct s3_req *r)
     return 0;
 }
 
-/* The bucket name is taken: BucketAlreadyOwnedByYou if by the caller. */
+/* The bucket name is taken: BucketAlreadyExists, or, if the caller owns it,
+ * 200 in us-east-1 (S3 keeps that region's old answer) and
+ * BucketAlreadyOwnedByYou elsewhere. */
 static enum gw_s3err taken_by_whom(struct s3_req *r)
 {
     Md__QueryResult *hb = NULL;
     enum gw_s3err e = GW_S3_BUCKET_ALREADY_EXISTS;
-    if (s3_md_head_bucket(r, r->t.bucket, &hb) == GW_S3_OK && hb->bucket &&
-        strcmp(hb->bucket->owner, r->auth.access_key) == 0)
-        e = GW_S3_BUCKET_ALREADY_OWNED_BY_YOU;
+    if (s3_md_head_bucket(r, r->t.bucket, &hb) == GW_S3_OK && hb->bucket) {
+        const char *owner = hb->bucket->owner_id[0] ? hb->bucket->owner_id : GW_AUTH_OPERATOR_ID;
+        const char *me = r->who.canonical_id[0] ? r->who.canonical_id : GW_AUTH_OPERATOR_ID;
+        if (strcmp(owner, me) == 0)
+            e = strcmp(r->s3->region, "us-east-1") == 0 ? GW_S3_OK
+                                                        : GW_S3_BUCKET_ALREADY_OWNED_BY_YOU;
+    }
     s3_md_query_free(hb);
     return e;
 }
@@ -60,16 +75,24 @@ int s3_op_create_bucket(struct cn_http_req *req, struct s3_req *r)
     }
     if (!s3_md_client(r->s3))
         return s3_error(req, r, GW_S3_INTERNAL_ERROR, NULL);
-    /* Canned ACLs: private (the default) or public-read (anonymous reads). */
-    const char *acl = s3_hdr(r, "x-amz-acl");
-    int public_read = acl && strcmp(acl, "public-read") == 0;
-    if (acl && !public_read && strcmp(acl, "private") != 0)
-        return s3_error(req, r, GW_S3_NOT_IMPLEMENTED, "Only the private and public-read ACLs");
+    /* The owner is the caller; the ACL comes from x-amz-acl or
+     * x-amz-grant-* (private when neither). */
+    struct md_owner_desc owner;
+    s3_owner_of(r, &owner);
+    uint8_t *acl = NULL;
+    size_t acl_len = 0;
+    const char *msg = NULL;
+    enum gw_s3err ae = s3_acl_for_new(r, NULL, &acl, &acl_len, &msg);
+    if (ae != GW_S3_OK)
+        return s3_error(req, r, ae, msg);
+    owner.acl = acl;
+    owner.acl_len = acl_len;
     struct s3_md_cmd c;
     int rc = s3_md_cmd_start(r, &c);
     if (rc == 0)
-        rc = md_cmd_create_bucket(c.client, c.seq, r->t.bucket, r->auth.access_key, "", public_read,
-                                  cn_wall_ms(), &c.buf, &c.len);
+        rc = md_cmd_create_bucket_owned(c.client, c.seq, r->t.bucket, &owner, "", 0, cn_wall_ms(),
+                                        &c.buf, &c.len);
+    free(acl);
     static const struct s3_md_map taken = {.reason = MD__REASON__R_BUCKET_EXISTS,
                                            .as = GW_S3_BUCKET_ALREADY_EXISTS};
     enum gw_s3err e = s3_md_command(r, &c, rc, &taken, NULL);
@@ -214,7 +237,6 @@ int s3_op_list_objects(struct cn_http_req *req, struct s3_req *r)
         if (next_token)
             cn_hex_encode(lr->next_marker, nl, next_token);
     }
-    struct gw_xml_owner owner = {r->auth.access_key, r->auth.access_key};
     int fetch_owner =
         !v2 || (s3_qarg(r, "fetch-owner") && strcmp(s3_qarg(r, "fetch-owner"), "true") == 0);
     struct gw_xml_list l = {
@@ -241,6 +263,8 @@ int s3_op_list_objects(struct cn_http_req *req, struct s3_req *r)
         const char *sc = rec && rec->attrs && rec->attrs->storage_class[0]
                              ? rec->attrs->storage_class
                              : "STANDARD";
+        struct gw_xml_owner owner = {rec && rec->owner_id[0] ? rec->owner_id : GW_AUTH_OPERATOR_ID,
+                                     rec && rec->owner[0] ? rec->owner : GW_AUTH_OPERATOR_NAME};
         struct gw_xml_object o = {.key = le->key,
                                   .mtime_ms = rec ? rec->mtime_ms : 0,
                                   .etag = rec ? rec->etag : "",

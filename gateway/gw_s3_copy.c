@@ -134,7 +134,8 @@ static int copy_range(struct s3_req *r, const Md__ObjectRecord *rec, uint64_t of
     return rc;
 }
 
-/* Looks up a copy source (x-amz-copy-source) and checks the
+/* Looks up a copy source (x-amz-copy-source), checks that the caller may
+ * read it (s3:GetObject on the source, the same rules as a GET) and the
  * x-amz-copy-source-if-* conditions. Returns GW_S3_OK with *out (free with
  * s3_md_query_free) or the error. */
 static enum gw_s3err copy_source(struct s3_req *r, struct gw_copy_source *src,
@@ -146,10 +147,20 @@ static enum gw_s3err copy_source(struct s3_req *r, struct gw_copy_source *src,
     if (src->version_id[0] && strcmp(src->version_id, "null") != 0)
         return GW_S3_NOT_IMPLEMENTED;
     Md__QueryResult *res = NULL;
-    e = s3_md_get_object(r, src->bucket, src->key, &res);
+    e = s3_md_get_object_and_bucket(r, src->bucket, src->key, &res);
     if (e != GW_S3_OK)
         return e;
     const Md__ObjectRecord *rec = res->object;
+    if (!s3_allowed(r, GW_ACT_GET_OBJECT, res->bucket, src->key, rec)) {
+        s3_md_query_free(res);
+        return GW_S3_ACCESS_DENIED;
+    }
+    if (!rec) {
+        /* Missing: NoSuchKey only to who may list the source bucket. */
+        int may_list = s3_allowed(r, GW_ACT_LIST_BUCKET, res->bucket, NULL, NULL);
+        s3_md_query_free(res);
+        return may_list ? GW_S3_NO_SUCH_KEY : GW_S3_ACCESS_DENIED;
+    }
     /* Evaluated like GET conditions, but a failure is always 412. */
     struct gw_cond c = {s3_hdr(r, "x-amz-copy-source-if-match"),
                         s3_hdr(r, "x-amz-copy-source-if-none-match"),

@@ -27,9 +27,11 @@
 #include "cn_http_server.h"
 #include "cn_metrics.h"
 #include "gw_buf.h"
+#include "gw_auth.h"
 #include "gw_checksum.h"
 #include "gw_data.h"
 #include "gw_req.h"
+#include "gw_authz.h"
 #include "gw_s3err.h"
 #include "gw_sigv4.h"
 #include "md_cmd.h"
@@ -73,6 +75,13 @@ enum s3_op {
     OP_LIST_UPLOADS,
     OP_UPLOAD_PART_COPY,
     OP_GET_OBJECT_TAGGING,
+    OP_GET_BUCKET_ACL,
+    OP_PUT_BUCKET_ACL,
+    OP_GET_OBJECT_ACL,
+    OP_PUT_OBJECT_ACL,
+    OP_GET_BUCKET_POLICY,
+    OP_PUT_BUCKET_POLICY,
+    OP_DELETE_BUCKET_POLICY,
     OP_UNSUPPORTED,
     OP__COUNT
 };
@@ -114,6 +123,7 @@ struct gw_s3 {
 /* One request, from s3_begin to s3_done (cn_http_req_data). */
 struct s3_req {
     struct gw_s3 *s3;
+    struct cn_http_req *req; /* the request (borrowed) */
     enum s3_op op;
     unsigned status;  /* what we answered */
     int64_t start_us; /* cn_mono_us() at s3_begin */
@@ -123,6 +133,16 @@ struct s3_req {
     int have_q;
     struct gw_target t;
     struct gw_sigv4_result auth;
+    /* who is asking (s3_authenticate): anonymous when auth.kind is
+     * GW_SIGV4_ANONYMOUS */
+    struct gw_auth_identity who;
+    /* what s3_authorize read for the decision: the bucket record and, for an
+     * object action, the object (either may be NULL); handlers reuse it */
+    Md__QueryResult *ctx;
+    /* the packed ACL of the bucket/object the request creates (from its
+     * headers, checked before any body is read; NULL for other requests) */
+    uint8_t *new_acl;
+    size_t new_acl_len;
 
     /* body pipeline: raw -> sha256 check / aws-chunked decode -> sink */
     int wants_body;
@@ -282,11 +302,53 @@ enum gw_s3err s3_md_head_bucket(struct s3_req *r, const char *bucket, Md__QueryR
 enum gw_s3err s3_md_get_object(struct s3_req *r, const char *bucket, const char *key,
                                Md__QueryResult **out);
 
+/* Looks an object and its bucket up in one read. Returns GW_S3_OK with *out
+ * ((*out)->bucket set; (*out)->object NULL when the key does not exist) or
+ * the S3 error (NoSuchBucket, ...). */
+enum gw_s3err s3_md_get_object_and_bucket(struct s3_req *r, const char *bucket, const char *key,
+                                          Md__QueryResult **out);
+
 /* Looks up r's upload (bucket, key, uploadId) with its parts after
  * part_marker, at most max_parts of them. Returns GW_S3_OK with *out
  * ((*out)->list_parts and its upload set) or the S3 error (NoSuchUpload). */
 enum gw_s3err s3_md_get_upload(struct s3_req *r, uint32_t part_marker, uint32_t max_parts,
                                Md__QueryResult **out);
+
+/* ---- ownership (gw_s3_acl.c) -------------------------------------------- */
+
+/* Who owns what r creates: r's user and canonical id (the operator's for
+ * the root key). Strings borrowed from r; no ACL. */
+void s3_owner_of(const struct s3_req *r, struct md_owner_desc *o);
+
+/* The packed ACL (gw_acl_pack) a bucket or object made by r gets from its
+ * headers: x-amz-acl or x-amz-grant-*, private when none. bucket_owner_id:
+ * for an object, its bucket's owner (bucket-owner-read/-full-control); NULL
+ * for a bucket. Returns GW_S3_OK with *buf (free it) or the error with
+ * *msg (static) explaining it. */
+enum gw_s3err s3_acl_for_new(struct s3_req *r, const char *bucket_owner_id, uint8_t **buf,
+                             size_t *len, const char **msg);
+
+/* ---- authorization (gw_s3_authz.c) ------------------------------------- */
+
+/* Decides whether r may do its operation (after s3_authenticate, before
+ * anything is read for the client or changed): maps r->op to its S3 action,
+ * reads the bucket (and the object, for object actions) into r->ctx, and
+ * asks gw_authz_decide. Returns GW_S3_OK, AccessDenied, NoSuchBucket, or
+ * the metadata service's error. A missing object of a read answers NoSuchKey
+ * only to who may list the bucket (else AccessDenied). */
+enum gw_s3err s3_authorize(struct cn_http_req *req, struct s3_req *r);
+
+/* The same rules for one more resource of r's request: action on key (NULL
+ * for a bucket action) in bucket b, whose object is o (NULL: missing or a
+ * bucket action). 1 allowed, 0 denied. For each key of DeleteObjects and the
+ * source of a copy. */
+int s3_allowed(struct s3_req *r, enum gw_authz_action action, const Md__BucketRecord *b,
+               const char *key, const Md__ObjectRecord *o);
+
+/* What s3_authorize read, handed to the operation when it asks for the same
+ * bucket and key as r's target (key NULL: the bucket); NULL otherwise, or
+ * when an object was asked for and does not exist. The caller frees it. */
+Md__QueryResult *s3_ctx_take(struct s3_req *r, const char *bucket, const char *key);
 
 /* ---- operation handlers ----------------------------------------------- */
 
@@ -315,6 +377,11 @@ s3_end_fn s3_op_create_multipart, s3_op_complete_multipart, s3_op_abort_multipar
 
 /* gw_s3_copy.c */
 s3_end_fn s3_op_copy_object, s3_op_upload_part_copy;
+
+/* gw_s3_acl.c: Get/PutBucketAcl, Get/PutObjectAcl (r->op says which), and
+ * Get/Put/DeleteBucketPolicy */
+s3_begin_fn s3_acl_begin, s3_policy_begin;
+s3_end_fn s3_op_get_acl, s3_op_put_acl, s3_op_get_policy, s3_op_put_policy, s3_op_delete_policy;
 
 /* gw_s3_metrics.c: the GET /metrics handler (cls is the struct gw_s3). */
 int s3_metrics_end(struct cn_http_req *req, void *cls);
@@ -360,6 +427,11 @@ enum md_cond s3_write_cond(struct s3_req *r, char *if_match, size_t cap);
  * the error. (gw_s3_object.c) */
 enum gw_s3err s3_commit_object(struct s3_req *r, const char *bucket, const char *key,
                                const struct md_object_desc *obj);
+
+/* Hands the groups of a write that was refused at its commit (quota,
+ * condition) to garbage collection at once, instead of leaving them to the
+ * orphan grace period. Best effort. (gw_s3_object.c) */
+void s3_discard_groups(struct s3_req *r, const struct md_group_desc *groups, size_t n);
 
 /* UploadPart and UploadPartCopy: parses partNumber into r->part_number,
  * looks the upload up and takes its storage class as r's scheme. Returns

@@ -42,6 +42,8 @@ static enum gw_s3err default_err(int status, int reason)
         return GW_S3_TOO_MANY_PARTS;
     case MD__REASON__R_INVALID_ARGUMENT:
         return GW_S3_INVALID_ARGUMENT;
+    case MD__REASON__R_QUOTA_EXCEEDED:
+        return GW_S3_QUOTA_EXCEEDED;
     default:
         break;
     }
@@ -171,12 +173,38 @@ enum gw_s3err s3_md_head_bucket(struct s3_req *r, const char *bucket, Md__QueryR
 enum gw_s3err s3_md_get_object(struct s3_req *r, const char *bucket, const char *key,
                                Md__QueryResult **out)
 {
+    /* The request's own object, read for its authorization: no second read. */
+    if ((*out = s3_ctx_take(r, bucket, key)) != NULL)
+        return GW_S3_OK;
     uint8_t *q = NULL;
     size_t qlen = 0;
     int rc = md_q_get_object(bucket, key, &q, &qlen);
     enum gw_s3err e = s3_md_query(r, rc, q, qlen, &s3_md_key, out);
     if (e == GW_S3_OK && !(*out)->object)
         e = s3_md_no_record(out, &s3_md_key);
+    return e;
+}
+
+enum gw_s3err s3_md_get_object_and_bucket(struct s3_req *r, const char *bucket, const char *key,
+                                          Md__QueryResult **out)
+{
+    uint8_t *q = NULL;
+    size_t qlen = 0;
+    *out = NULL;
+    int rc = md_q_get_object_and_bucket(bucket, key, &q, &qlen);
+    if (rc != 0)
+        return GW_S3_INTERNAL_ERROR;
+    Md__QueryResult *res = NULL;
+    rc = gw_ctx_query(r->s3->data, q, qlen, &res);
+    if (rc != 0)
+        return s3_md_err(rc, MD__REASON__R_NONE, NULL);
+    if (res->status == 0 || (res->reason == MD__REASON__R_NO_SUCH_KEY && res->bucket)) {
+        res->object = res->status == 0 ? res->object : NULL;
+        *out = res;
+        return res->bucket ? GW_S3_OK : s3_md_no_record(out, &s3_md_bucket);
+    }
+    enum gw_s3err e = s3_md_err(res->status, res->reason, &s3_md_bucket);
+    s3_md_query_free(res);
     return e;
 }
 

@@ -57,11 +57,15 @@ int s3_op_create_multipart(struct cn_http_req *req, struct s3_req *r)
     e = s3_attrs_from_request(r, &ab);
     if (e != GW_S3_OK)
         return s3_error(req, r, e, NULL);
+    struct md_owner_desc owner;
+    s3_owner_of(r, &owner);
+    owner.acl = r->new_acl;
+    owner.acl_len = r->new_acl_len;
     struct s3_md_cmd c;
     int rc = s3_md_cmd_start(r, &c);
     if (rc == 0)
-        rc = md_cmd_create_upload(c.client, c.seq, r->t.bucket, r->t.key, upload_id,
-                                  r->auth.access_key, &ab.a, cn_wall_ms(), &c.buf, &c.len);
+        rc = md_cmd_create_upload_owned(c.client, c.seq, r->t.bucket, r->t.key, upload_id, &owner,
+                                        &ab.a, cn_wall_ms(), &c.buf, &c.len);
     s3_attrs_release(&ab);
     e = s3_md_command(r, &c, rc, NULL, NULL);
     if (e != GW_S3_OK)
@@ -145,8 +149,8 @@ int s3_op_list_parts(struct cn_http_req *req, struct s3_req *r)
         return s3_error(req, r, e, NULL);
     const Md__ListPartsR *lp = res->list_parts;
     const Md__UploadRecord *u = lp->upload;
-    const char *owner_id = u->owner[0] ? u->owner : r->auth.access_key;
-    struct gw_xml_owner owner = {owner_id, owner_id};
+    struct gw_xml_owner owner = {u->owner_id[0] ? u->owner_id : GW_AUTH_OPERATOR_ID,
+                                 u->owner[0] ? u->owner : GW_AUTH_OPERATOR_NAME};
     const char *sc = u->attrs && u->attrs->storage_class[0] ? u->attrs->storage_class : "STANDARD";
     struct gw_xml_parts p = {.bucket = r->t.bucket,
                              .key = r->t.key,
@@ -204,7 +208,8 @@ int s3_op_list_uploads(struct cn_http_req *req, struct s3_req *r)
     gw_xml_uploads_begin(&b, &u);
     for (size_t i = 0; i < lu->n_uploads; i++) {
         const Md__UploadRecord *ur = lu->uploads[i];
-        struct gw_xml_owner owner = {ur->owner, ur->owner};
+        struct gw_xml_owner owner = {ur->owner_id[0] ? ur->owner_id : GW_AUTH_OPERATOR_ID,
+                                     ur->owner[0] ? ur->owner : GW_AUTH_OPERATOR_NAME};
         const char *sc =
             ur->attrs && ur->attrs->storage_class[0] ? ur->attrs->storage_class : "STANDARD";
         gw_xml_uploads_add(&b, &u, ur->key, ur->upload_id, ur->initiated_ms, sc, &owner);

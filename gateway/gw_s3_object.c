@@ -99,12 +99,31 @@ enum gw_s3err s3_commit_object(struct s3_req *r, const char *bucket, const char 
 {
     char if_match[128];
     enum md_cond cond = s3_write_cond(r, if_match, sizeof(if_match));
+    /* Owned by the writer, with the ACL its headers asked for. */
+    struct md_object_desc owned = *obj;
+    s3_owner_of(r, &owned.owner);
+    owned.owner.acl = r->new_acl;
+    owned.owner.acl_len = r->new_acl_len;
     struct s3_md_cmd c;
     int rc = s3_md_cmd_start(r, &c);
     if (rc == 0)
-        rc = md_cmd_put_object(c.client, c.seq, bucket, key, obj, cond, if_match, &c.buf, &c.len);
+        rc =
+            md_cmd_put_object(c.client, c.seq, bucket, key, &owned, cond, if_match, &c.buf, &c.len);
     /* A failed If-Match on a missing key is a failed precondition. */
     return s3_md_command(r, &c, rc, cond != MD_COND_NONE ? &s3_md_if_cond : NULL, NULL);
+}
+
+void s3_discard_groups(struct s3_req *r, const struct md_group_desc *groups, size_t n)
+{
+    if (n == 0)
+        return;
+    struct s3_md_cmd c;
+    int rc = s3_md_cmd_start(r, &c);
+    if (rc == 0)
+        rc = md_cmd_garbage_add(c.client, c.seq, groups, n, &c.buf, &c.len);
+    if (s3_md_command(r, &c, rc, NULL, NULL) != GW_S3_OK)
+        CN_WARN(S3_LOG, "%s/%s: %zu group(s) of a refused write left for orphan collection",
+                r->t.bucket, r->t.key, n);
 }
 
 /* ---- PutObject, UploadPart -------------------------------------------- */
@@ -145,14 +164,18 @@ enum gw_s3err s3_put_begin(struct cn_http_req *req, struct s3_req *r)
         return e;
     if ((uint64_t)r->expect > s3->max_object)
         return GW_S3_ENTITY_TOO_LARGE;
-    /* An erasure-coded body is only sent to chunkservers for a bucket that
-     * exists. An inline object skips this read: its commit checks the bucket
-     * (NoSuchBucket) in the same state-machine step, one metadata round trip
-     * instead of two. */
-    if (!part && (uint64_t)r->expect > s3->inline_max) {
-        e = s3_md_head_bucket(r, r->t.bucket, NULL);
-        if (e != GW_S3_OK)
-            return e;
+    /* The bucket exists (s3_authorize read it). A body that would take it
+     * over its quota is refused before it is stored; the state machine
+     * decides again at the commit (concurrent writers, the owner's quota). */
+    if (!part && r->ctx && r->ctx->bucket && r->ctx->bucket->quota && r->expect >= 0) {
+        const Md__BucketRecord *b = r->ctx->bucket;
+        const Md__ObjectRecord *old = r->ctx->object;
+        uint64_t bytes = (b->usage ? b->usage->bytes : 0) - (old ? old->size : 0);
+        uint64_t objects = (b->usage ? b->usage->objects : 0) + (old ? 0 : 1);
+        if ((b->quota->max_bytes && bytes + (uint64_t)r->expect > b->quota->max_bytes &&
+             (uint64_t)r->expect > (old ? old->size : 0)) ||
+            (b->quota->max_objects && !old && objects > b->quota->max_objects))
+            return GW_S3_QUOTA_EXCEEDED;
     }
     if (!part && (uint64_t)r->expect <= s3->inline_max) {
         r->md5 = EVP_MD_CTX_new();
@@ -219,8 +242,10 @@ int s3_op_put_object(struct cn_http_req *req, struct s3_req *r)
     };
     e = s3_commit_object(r, r->t.bucket, r->t.key, &obj);
     s3_attrs_release(&ab);
-    if (e != GW_S3_OK)
+    if (e != GW_S3_OK) {
+        s3_discard_groups(r, groups, n_groups);
         return s3_error(req, r, e, NULL);
+    }
     atomic_fetch_add(&r->s3->objects_put, 1);
     if (!r->put)
         atomic_fetch_add(&r->s3->objects_inline, 1);
@@ -470,10 +495,12 @@ int s3_op_delete_objects(struct cn_http_req *req, struct s3_req *r)
         return s3_error(req, r, GW_S3_MISSING_REQUEST_BODY, NULL);
     if (gw_xml_parse_delete(r->body.data, r->body.len, &d, &e) != 0)
         return s3_error(req, r, e != GW_S3_OK ? e : GW_S3_MALFORMED_XML, NULL);
-    e = s3_md_head_bucket(r, r->t.bucket, NULL);
-    if (e != GW_S3_OK) {
+    /* The bucket, as s3_authorize read it; each key is authorized below. */
+    Md__QueryResult *hb = s3_ctx_take(r, r->t.bucket, NULL);
+    if (!hb || !hb->bucket) {
+        s3_md_query_free(hb);
         gw_xml_delete_req_free(&d);
-        return s3_error(req, r, e, NULL);
+        return s3_error(req, r, GW_S3_NO_SUCH_BUCKET, NULL);
     }
     struct gw_buf b;
     gw_buf_init(&b, 0);
@@ -484,6 +511,10 @@ int s3_op_delete_objects(struct cn_http_req *req, struct s3_req *r)
                                 d.keys[i][0] ? GW_S3_KEY_TOO_LONG : GW_S3_INVALID_ARGUMENT, NULL);
             continue;
         }
+        if (!s3_allowed(r, GW_ACT_DELETE_OBJECT, hb->bucket, d.keys[i], NULL)) {
+            gw_xml_delete_error(&b, d.keys[i], GW_S3_ACCESS_DENIED, NULL);
+            continue;
+        }
         e = delete_key(r, r->t.bucket, d.keys[i], MD_COND_NONE, NULL);
         if (e != GW_S3_OK)
             gw_xml_delete_error(&b, d.keys[i], e, NULL);
@@ -491,6 +522,7 @@ int s3_op_delete_objects(struct cn_http_req *req, struct s3_req *r)
             gw_xml_delete_deleted(&b, d.keys[i]);
     }
     gw_xml_delete_req_free(&d);
+    s3_md_query_free(hb);
     s3_respond_xml(req, r, gw_xml_delete_end(&b), &b);
     return 0;
 }

@@ -115,6 +115,8 @@ static const struct s3err_entry table[GW_S3__COUNT] = {
                                            "The e-mail address you provided does not match any "
                                            "account on record."},
     [GW_S3_NO_SUCH_BUCKET_POLICY] = {"NoSuchBucketPolicy", 404, "The bucket policy does not exist"},
+    [GW_S3_QUOTA_EXCEEDED] = {"QuotaExceeded", 403,
+                              "The write would take the bucket or its owner over a quota."},
 };
 
 static const struct s3err_entry *entry(enum gw_s3err e)

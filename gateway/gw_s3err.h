@@ -55,6 +55,7 @@ enum gw_s3err {
     GW_S3_MALFORMED_ACL,    /* code MalformedACLError */
     GW_S3_UNRESOLVABLE_GRANT_BY_EMAIL,
     GW_S3_NO_SUCH_BUCKET_POLICY,
+    GW_S3_QUOTA_EXCEEDED, /* code QuotaExceeded (403), as Ceph RGW answers it */
     GW_S3__COUNT
 };
 

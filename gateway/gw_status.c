@@ -65,9 +65,9 @@ enum key_kind { KEY_UNKNOWN, KEY_USER, KEY_ADMIN };
 static int key_secret(struct gw_status *st, const char *ak, char *secret, size_t cap,
                       enum key_kind *kind)
 {
-    int admin = 0;
-    int rc = gw_auth_key_secret(st->data, st->root_ak, st->root_sk, ak, secret, cap, &admin);
-    *kind = rc != 0 ? KEY_UNKNOWN : admin ? KEY_ADMIN : KEY_USER;
+    struct gw_auth_identity who;
+    int rc = gw_auth_key_lookup(st->data, st->root_ak, st->root_sk, ak, secret, cap, &who);
+    *kind = rc != 0 ? KEY_UNKNOWN : who.admin ? KEY_ADMIN : KEY_USER;
     return rc == CAIRN_E_NOTFOUND ? 0 : rc;
 }
 

@@ -111,11 +111,22 @@ int md_cmd_create_bucket(uint64_t client_id, uint64_t seq, const char *bucket, c
                          const char *storage_class, int public_read, int64_t now_ms, uint8_t **out,
                          size_t *outlen)
 {
-    if (!bucket)
+    struct md_owner_desc o = {.user = owner};
+    return md_cmd_create_bucket_owned(client_id, seq, bucket, &o, storage_class, public_read,
+                                      now_ms, out, outlen);
+}
+
+int md_cmd_create_bucket_owned(uint64_t client_id, uint64_t seq, const char *bucket,
+                               const struct md_owner_desc *owner, const char *storage_class,
+                               int public_read, int64_t now_ms, uint8_t **out, size_t *outlen)
+{
+    if (!bucket || !owner || (!owner->acl && owner->acl_len))
         return CAIRN_E_INVAL;
     Md__CreateBucket b = MD__CREATE_BUCKET__INIT;
     b.bucket = S(bucket);
-    b.owner = S(owner);
+    b.owner = S(owner->user);
+    b.owner_id = S(owner->id);
+    b.acl = (ProtobufCBinaryData){owner->acl_len, (uint8_t *)owner->acl};
     b.storage_class = S(storage_class);
     b.public_read = public_read != 0;
     b.now_ms = now_ms;
@@ -156,6 +167,9 @@ int md_cmd_put_object(uint64_t client_id, uint64_t seq, const char *bucket, cons
     rec.etag = S(obj->etag);
     rec.mtime_ms = obj->mtime_ms;
     rec.attrs = &attrs;
+    rec.owner = S(obj->owner.user);
+    rec.owner_id = S(obj->owner.id);
+    rec.acl = (ProtobufCBinaryData){obj->owner.acl_len, (uint8_t *)obj->owner.acl};
     if (obj->has_inline) {
         rec.has_inline = 1;
         rec.inline_data.data = (uint8_t *)obj->inline_data;
@@ -257,7 +271,17 @@ int md_cmd_create_upload(uint64_t client_id, uint64_t seq, const char *bucket, c
                          const struct md_attrs_desc *attrs, int64_t now_ms, uint8_t **out,
                          size_t *outlen)
 {
-    if (!bucket || !key || !upload_id)
+    struct md_owner_desc o = {.user = owner};
+    return md_cmd_create_upload_owned(client_id, seq, bucket, key, upload_id, &o, attrs, now_ms,
+                                      out, outlen);
+}
+
+int md_cmd_create_upload_owned(uint64_t client_id, uint64_t seq, const char *bucket,
+                               const char *key, const char *upload_id,
+                               const struct md_owner_desc *owner, const struct md_attrs_desc *attrs,
+                               int64_t now_ms, uint8_t **out, size_t *outlen)
+{
+    if (!bucket || !key || !upload_id || !owner || (!owner->acl && owner->acl_len))
         return CAIRN_E_INVAL;
     struct conv cv = {0};
     Md__ObjectAttrs a;
@@ -267,7 +291,9 @@ int md_cmd_create_upload(uint64_t client_id, uint64_t seq, const char *bucket, c
         u.bucket = S(bucket);
         u.key = S(key);
         u.upload_id = S(upload_id);
-        u.owner = S(owner);
+        u.owner = S(owner->user);
+        u.owner_id = S(owner->id);
+        u.acl = (ProtobufCBinaryData){owner->acl_len, (uint8_t *)owner->acl};
         u.attrs = &a;
         u.now_ms = now_ms;
         Md__Command c = MD__COMMAND__INIT;

@@ -37,6 +37,15 @@ struct md_attrs_desc {
     size_t n_user_meta;
 };
 
+/* Who owns what a command creates (a bucket, an object, an upload) and its
+ * ACL in the gateway's encoding; all may be NULL/0 (no owner, no ACL). */
+struct md_owner_desc {
+    const char *user; /* user name */
+    const char *id;   /* the user's canonical id */
+    const void *acl;
+    size_t acl_len;
+};
+
 /* An object to store: inline (has_inline, inline_len == size) or groups in
  * object order (their data lengths add up to size; offsets are computed). */
 struct md_object_desc {
@@ -49,6 +58,7 @@ struct md_object_desc {
     size_t inline_len;
     const struct md_group_desc *groups;
     size_t n_groups;
+    struct md_owner_desc owner;
 };
 
 enum md_cond {
@@ -72,6 +82,10 @@ int md_cmd_noop(uint64_t client_id, uint64_t seq, uint8_t **out, size_t *outlen)
 int md_cmd_create_bucket(uint64_t client_id, uint64_t seq, const char *bucket, const char *owner,
                          const char *storage_class, int public_read, int64_t now_ms, uint8_t **out,
                          size_t *outlen);
+/* CreateBucket with its owner (user, canonical id) and ACL. */
+int md_cmd_create_bucket_owned(uint64_t client_id, uint64_t seq, const char *bucket,
+                               const struct md_owner_desc *owner, const char *storage_class,
+                               int public_read, int64_t now_ms, uint8_t **out, size_t *outlen);
 int md_cmd_delete_bucket(uint64_t client_id, uint64_t seq, const char *bucket, uint8_t **out,
                          size_t *outlen);
 int md_cmd_put_object(uint64_t client_id, uint64_t seq, const char *bucket, const char *key,
@@ -100,6 +114,11 @@ int md_cmd_create_upload(uint64_t client_id, uint64_t seq, const char *bucket, c
                          const char *upload_id, const char *owner,
                          const struct md_attrs_desc *attrs, int64_t now_ms, uint8_t **out,
                          size_t *outlen);
+/* CreateMultipartUpload with the initiator and the object's ACL. */
+int md_cmd_create_upload_owned(uint64_t client_id, uint64_t seq, const char *bucket,
+                               const char *key, const char *upload_id,
+                               const struct md_owner_desc *owner, const struct md_attrs_desc *attrs,
+                               int64_t now_ms, uint8_t **out, size_t *outlen);
 /* A part's groups are in part order; offsets are relative to the part. */
 int md_cmd_put_part(uint64_t client_id, uint64_t seq, const char *bucket, const char *key,
                     const char *upload_id, uint32_t part_number, const char *etag, uint64_t size,

@@ -62,6 +62,7 @@ int sm_cmd_create_upload(struct exec *x, const Md__CreateUpload *c)
     u.attrs = c->attrs;
     u.owner = c->owner;
     u.acl = c->acl;
+    u.owner_id = c->owner_id;
     return put_msg(x, &k, &u);
 }
 
@@ -317,6 +318,7 @@ int sm_cmd_complete_upload(struct exec *x, const Md__CompleteUpload *c)
     rec.part_sizes = sizes;
     rec.owner = u->owner;
     rec.acl = u->acl;
+    rec.owner_id = u->owner_id;
     /* Groups of the chosen parts move to the object; the rest become garbage. */
     rc = drop_upload(x, c->bucket, c->key, c->upload_id, &ps, keep);
     if (!rc)

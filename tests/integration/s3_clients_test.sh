@@ -158,11 +158,18 @@ code=$(curl -s --aws-sigv4 "aws:amz:us-east-1:s3" -u "$AWS_ACCESS_KEY_ID:wrong-s
 code=$(curl -s -o /dev/null -w '%{http_code}' "$EP/itest/f5m")
 [ "$code" = 403 ] || fail "anonymous GET gave $code"
 
-step "public-read bucket: anonymous reads, signed writes"
+step "public-read bucket and object: anonymous reads, signed writes"
+# As in S3: the bucket's ACL lets anyone list it; an object is readable by
+# anyone when its own ACL says so.
 code=$("${CURL[@]}" -X PUT -H 'x-amz-acl: public-read' -o /dev/null -w '%{http_code}' "$EP/pubread")
 [ "$code" = 200 ] || fail "CreateBucket public-read: $code"
-"${CURL[@]}" -f -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' -T "$DATA/f5m" -o /dev/null \
-  "$EP/pubread/f5m" || fail "signed PUT into the public-read bucket"
+"${CURL[@]}" -f -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' -T "$DATA/f1" -o /dev/null \
+  "$EP/pubread/private" || fail "signed PUT into the public-read bucket"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$EP/pubread/private")
+[ "$code" = 403 ] || fail "anonymous GET of a private object in a public-read bucket gave $code"
+"${CURL[@]}" -f -X DELETE -o /dev/null "$EP/pubread/private" || fail "delete pubread/private"
+"${CURL[@]}" -f -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' -H 'x-amz-acl: public-read' \
+  -T "$DATA/f5m" -o /dev/null "$EP/pubread/f5m" || fail "signed public-read PUT"
 curl -sf -o "$DATA/f5m.anon" "$EP/pubread/f5m" || fail "anonymous GET of a public-read object"
 same "$DATA/f5m" "$DATA/f5m.anon"
 curl -sf "$EP/pubread?list-type=2" | grep '<Key>f5m</Key>' >/dev/null || fail "anonymous list"

@@ -1,0 +1,296 @@
+/* gw_s3_authz: the one place an S3 request is authorized. After
+ * authentication and before anything is read for the client or changed,
+ * s3_authorize() maps the operation to its S3 action, reads what the
+ * decision needs (the bucket record with its owner, ACL and policy, and for
+ * object actions the object with its owner and ACL: one linearizable read)
+ * and asks gw_authz_decide(). Operations that act on more than one resource
+ * (each key of DeleteObjects, the source of a copy) ask s3_allowed() for
+ * each with the same rules. docs/security.md describes the evaluation. */
+#include "gw_s3_int.h"
+
+#include "cn_error.h"
+#include "cn_http_server.h"
+#include "cn_log.h"
+#include "cn_util.h"
+#include "gw_acl.h"
+#include "gw_authz.h"
+#include "gw_policy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* What each operation needs: its action and whether the decision reads the
+ * object (0: service or bucket level). */
+static const struct op_action {
+    enum gw_authz_action action;
+    int object;
+} op_actions[OP__COUNT] = {
+    [OP_LIST_BUCKETS] = {GW_ACT_LIST_ALL_MY_BUCKETS, 0},
+    [OP_CREATE_BUCKET] = {GW_ACT_CREATE_BUCKET, 0},
+    [OP_HEAD_BUCKET] = {GW_ACT_LIST_BUCKET, 0},
+    [OP_DELETE_BUCKET] = {GW_ACT_DELETE_BUCKET, 0},
+    [OP_GET_BUCKET_LOCATION] = {GW_ACT_GET_BUCKET_LOCATION, 0},
+    [OP_GET_BUCKET_VERSIONING] = {GW_ACT_GET_BUCKET_VERSIONING, 0},
+    [OP_LIST_OBJECTS] = {GW_ACT_LIST_BUCKET, 0},
+    [OP_LIST_OBJECTS_V2] = {GW_ACT_LIST_BUCKET, 0},
+    [OP_PUT_OBJECT] = {GW_ACT_PUT_OBJECT, 1},
+    [OP_GET_OBJECT] = {GW_ACT_GET_OBJECT, 1},
+    [OP_HEAD_OBJECT] = {GW_ACT_GET_OBJECT, 1},
+    [OP_DELETE_OBJECT] = {GW_ACT_DELETE_OBJECT, 1},
+    /* each key is decided by the operation (s3_allowed) */
+    [OP_DELETE_OBJECTS] = {GW_ACT__COUNT, 0},
+    [OP_COPY_OBJECT] = {GW_ACT_PUT_OBJECT, 1},
+    [OP_CREATE_MULTIPART] = {GW_ACT_PUT_OBJECT, 0},
+    [OP_UPLOAD_PART] = {GW_ACT_PUT_OBJECT, 0},
+    [OP_COMPLETE_MULTIPART] = {GW_ACT_PUT_OBJECT, 0},
+    [OP_ABORT_MULTIPART] = {GW_ACT_ABORT_MULTIPART_UPLOAD, 0},
+    [OP_LIST_PARTS] = {GW_ACT_LIST_MULTIPART_UPLOAD_PARTS, 0},
+    [OP_LIST_UPLOADS] = {GW_ACT_LIST_BUCKET_MULTIPART_UPLOADS, 0},
+    [OP_UPLOAD_PART_COPY] = {GW_ACT_PUT_OBJECT, 0},
+    [OP_GET_OBJECT_TAGGING] = {GW_ACT_GET_OBJECT_TAGGING, 1},
+    [OP_GET_BUCKET_ACL] = {GW_ACT_GET_BUCKET_ACL, 0},
+    [OP_PUT_BUCKET_ACL] = {GW_ACT_PUT_BUCKET_ACL, 0},
+    [OP_GET_OBJECT_ACL] = {GW_ACT_GET_OBJECT_ACL, 1},
+    [OP_PUT_OBJECT_ACL] = {GW_ACT_PUT_OBJECT_ACL, 1},
+    [OP_GET_BUCKET_POLICY] = {GW_ACT_GET_BUCKET_POLICY, 0},
+    [OP_PUT_BUCKET_POLICY] = {GW_ACT_PUT_BUCKET_POLICY, 0},
+    [OP_DELETE_BUCKET_POLICY] = {GW_ACT_DELETE_BUCKET_POLICY, 0},
+};
+
+/* Actions that read an object: a missing one answers NoSuchKey only to who
+ * may list the bucket (S3's rule against leaking existence). */
+static int reads_object(enum gw_authz_action a)
+{
+    return a == GW_ACT_GET_OBJECT || a == GW_ACT_GET_OBJECT_ACL || a == GW_ACT_GET_OBJECT_TAGGING ||
+           a == GW_ACT_PUT_OBJECT_ACL;
+}
+
+/* ---- the inputs of a decision ------------------------------------------ */
+
+/* A bucket's rules, unpacked once for one request. */
+struct rules {
+    char owner_id[72];
+    int legacy_public; /* created public-read before ACLs were stored */
+    struct gw_acl *bucket_acl;
+    struct gw_policy *policy;
+};
+
+static void rules_free(struct rules *ru)
+{
+    gw_acl_free(ru->bucket_acl);
+    gw_policy_free(ru->policy);
+    memset(ru, 0, sizeof(*ru));
+}
+
+/* The canonical id of b's owner. Buckets made by the operator carry the
+ * operator's id; buckets older than users (an access key id as the owner,
+ * no owner id) are the operator's too: only the operator and what their
+ * ACL grants reach them (docs/security.md). */
+static void bucket_owner_id(const Md__BucketRecord *b, char out[72])
+{
+    snprintf(out, 72, "%s", b->owner_id[0] ? b->owner_id : GW_AUTH_OPERATOR_ID);
+}
+
+/* Unpacks b's ACL and policy. A stored ACL or policy that no longer reads
+ * (it was checked when stored) is logged and left out: the owner keeps
+ * access, nobody else gains any. */
+static void rules_load(struct s3_req *r, const Md__BucketRecord *b, struct rules *ru)
+{
+    memset(ru, 0, sizeof(*ru));
+    bucket_owner_id(b, ru->owner_id);
+    if (b->acl.len > 0) {
+        if (gw_acl_unpack(b->acl.data, b->acl.len, &ru->bucket_acl) != 0)
+            CN_WARN(S3_LOG, "bucket %s: stored ACL unreadable; ignored", b->name);
+    } else if (b->public_read) {
+        /* A bucket created public-read before ACLs were stored: anyone
+         * lists it and reads its objects that have no ACL of their own, as
+         * it was then. */
+        ru->legacy_public = 1;
+        struct gw_acl_owner o = {ru->owner_id, NULL};
+        enum gw_s3err e;
+        const char *msg;
+        gw_acl_canned("public-read", &o, NULL, &ru->bucket_acl, &e, &msg);
+    }
+    if (b->policy[0]) {
+        char err[256];
+        if (gw_policy_parse(b->policy, strlen(b->policy), b->name, &ru->policy, err, sizeof(err)) !=
+            0)
+            CN_WARN(S3_LOG, "bucket %s: stored policy unreadable (%s); ignored", b->name, err);
+    }
+    (void)r;
+}
+
+/* The principal and context of r. ctx[] receives the condition keys the
+ * request carries; returns how many. */
+static size_t request_of(struct s3_req *r, struct gw_authz_request *rq, struct gw_authz_kv *ctx,
+                         size_t cap, char *ip, size_t iplen, char *maxkeys, size_t mklen)
+{
+    memset(rq, 0, sizeof(*rq));
+    if (r->auth.kind != GW_SIGV4_ANONYMOUS) {
+        rq->principal.user = r->who.user;
+        rq->principal.canonical_id = r->who.canonical_id;
+        rq->principal.is_operator = r->who.is_operator;
+    }
+    ip[0] = '\0';
+    if (r->req) {
+        cn_http_req_peer(r->req, ip, iplen);
+        char *colon = strrchr(ip, ':');
+        if (colon)
+            *colon = '\0';
+    }
+    rq->source_ip = ip[0] ? ip : NULL;
+    rq->secure_transport = 0;
+    rq->now_ms = cn_wall_ms();
+    size_t n = 0;
+    static const char *const acl_headers[][2] = {
+        {"s3:x-amz-acl", "x-amz-acl"},
+        {"s3:x-amz-grant-read", "x-amz-grant-read"},
+        {"s3:x-amz-grant-write", "x-amz-grant-write"},
+        {"s3:x-amz-grant-read-acp", "x-amz-grant-read-acp"},
+        {"s3:x-amz-grant-write-acp", "x-amz-grant-write-acp"},
+        {"s3:x-amz-grant-full-control", "x-amz-grant-full-control"},
+        {"s3:x-amz-server-side-encryption", "x-amz-server-side-encryption"},
+        {"s3:x-amz-copy-source", "x-amz-copy-source"},
+        {"s3:x-amz-metadata-directive", "x-amz-metadata-directive"},
+        {"s3:x-amz-storage-class", "x-amz-storage-class"},
+    };
+    for (size_t i = 0; i < sizeof(acl_headers) / sizeof(acl_headers[0]) && n < cap; i++) {
+        const char *v = s3_hdr(r, acl_headers[i][1]);
+        if (v)
+            ctx[n++] = (struct gw_authz_kv){acl_headers[i][0], v};
+    }
+    if (r->op == OP_LIST_OBJECTS || r->op == OP_LIST_OBJECTS_V2 || r->op == OP_LIST_UPLOADS) {
+        const char *p = s3_qarg(r, "prefix"), *d = s3_qarg(r, "delimiter");
+        const char *mk = s3_qarg(r, r->op == OP_LIST_UPLOADS ? "max-uploads" : "max-keys");
+        if (n < cap)
+            ctx[n++] = (struct gw_authz_kv){"s3:prefix", p ? p : ""};
+        if (d && n < cap)
+            ctx[n++] = (struct gw_authz_kv){"s3:delimiter", d};
+        snprintf(maxkeys, mklen, "%s", mk ? mk : "1000");
+        if (n < cap)
+            ctx[n++] = (struct gw_authz_kv){"s3:max-keys", maxkeys};
+    }
+    rq->ctx = ctx;
+    rq->n_ctx = n;
+    return n;
+}
+
+/* ---- decisions ---------------------------------------------------------- */
+
+/* The decision on (action, bucket b, key, object o). *hidden receives
+ * NoSuchKey or AccessDenied when o is missing for a read (S3's existence
+ * rule), else GW_S3_OK. */
+static int decide(struct s3_req *r, enum gw_authz_action action, const Md__BucketRecord *b,
+                  const char *bucket, const char *key, const Md__ObjectRecord *o,
+                  const struct rules *ru, enum gw_s3err *hidden)
+{
+    struct gw_authz_request rq;
+    struct gw_authz_kv ctx[16];
+    char ip[64], maxkeys[24];
+    request_of(r, &rq, ctx, 16, ip, sizeof(ip), maxkeys, sizeof(maxkeys));
+    rq.action = action;
+    rq.bucket = bucket;
+    rq.key = key;
+    struct gw_authz_inputs in = {0};
+    struct gw_acl *oacl = NULL;
+    if (b) {
+        in.bucket_owner = ru->owner_id;
+        in.bucket_acl = ru->bucket_acl;
+        in.policy = ru->policy;
+    }
+    if (o) {
+        if (o->owner_id[0])
+            in.object_owner = o->owner_id;
+        else if (o->owner[0])
+            in.object_owner_user = o->owner;
+        else /* written before users: the bucket owner's */
+            in.object_owner = ru->owner_id;
+        if (o->acl.len > 0 && gw_acl_unpack(o->acl.data, o->acl.len, &oacl) != 0)
+            CN_WARN(S3_LOG, "%s/%s: stored ACL unreadable; ignored", bucket, key);
+        if (o->acl.len == 0 && ru->legacy_public) {
+            struct gw_acl_owner ow = {ru->owner_id, NULL};
+            enum gw_s3err e;
+            const char *msg;
+            gw_acl_canned("public-read", &ow, NULL, &oacl, &e, &msg);
+        }
+        in.object_acl = oacl;
+    }
+    struct gw_authz_result res = gw_authz_decide(&rq, &in);
+    *hidden = GW_S3_OK;
+    if (!o && key && reads_object(action) && !rq.principal.is_operator) {
+        /* The object is missing: unless a policy denies the action outright,
+         * the answer is NoSuchKey to who may list the bucket, else
+         * AccessDenied (S3's rule against leaking existence). */
+        *hidden = gw_authz_hide_missing(&rq, &in);
+        if (!res.allowed && res.rule != GW_AUTHZ_RULE_POLICY_DENY)
+            res.allowed = 1;
+    }
+    gw_acl_free(oacl);
+    if (!res.allowed)
+        CN_INFO(S3_LOG, "%s by %s on %s%s%s: denied (%s)", gw_authz_action_name(action),
+                rq.principal.user ? (rq.principal.user[0] ? rq.principal.user : "operator")
+                                  : "anonymous",
+                bucket ? bucket : "*", key ? "/" : "", key ? key : "",
+                gw_authz_rule_name(res.rule));
+    return res.allowed;
+}
+
+int s3_allowed(struct s3_req *r, enum gw_authz_action action, const Md__BucketRecord *b,
+               const char *key, const Md__ObjectRecord *o)
+{
+    struct rules ru;
+    rules_load(r, b, &ru);
+    enum gw_s3err hidden;
+    int ok = decide(r, action, b, b->name, key, o, &ru, &hidden);
+    rules_free(&ru);
+    return ok;
+}
+
+enum gw_s3err s3_authorize(struct cn_http_req *req, struct s3_req *r)
+{
+    (void)req;
+    const struct op_action *oa = &op_actions[r->op];
+    if (r->op == OP_UNKNOWN || r->op == OP_UNSUPPORTED)
+        return GW_S3_OK; /* answered MethodNotAllowed / NotImplemented */
+    enum gw_s3err hidden = GW_S3_OK;
+    if (r->op == OP_LIST_BUCKETS || r->op == OP_CREATE_BUCKET) {
+        /* Service level: any signed user; CreateBucket of an existing name
+         * is the operation's to answer. */
+        int ok = decide(r, oa->action, NULL, NULL, NULL, NULL, NULL, &hidden);
+        return ok ? GW_S3_OK : GW_S3_ACCESS_DENIED;
+    }
+    /* Everything else names a bucket: read it (with the object for object
+     * actions) in one linearizable read. */
+    enum gw_s3err e;
+    const char *key = r->t.key[0] ? r->t.key : NULL;
+    if (oa->object && key) {
+        e = s3_md_get_object_and_bucket(r, r->t.bucket, key, &r->ctx);
+    } else {
+        e = s3_md_head_bucket(r, r->t.bucket, &r->ctx);
+    }
+    if (e != GW_S3_OK)
+        return e;
+    if (!r->ctx->bucket)
+        return GW_S3_NO_SUCH_BUCKET;
+    if (oa->action == GW_ACT__COUNT)
+        return GW_S3_OK; /* decided per key by the operation */
+    struct rules ru;
+    rules_load(r, r->ctx->bucket, &ru);
+    int ok = decide(r, oa->action, r->ctx->bucket, r->t.bucket, key, r->ctx->object, &ru, &hidden);
+    rules_free(&ru);
+    if (!ok)
+        return GW_S3_ACCESS_DENIED;
+    return hidden == GW_S3_NO_SUCH_KEY ? GW_S3_OK : hidden;
+}
+
+Md__QueryResult *s3_ctx_take(struct s3_req *r, const char *bucket, const char *key)
+{
+    Md__QueryResult *c = r->ctx;
+    if (!c || strcmp(bucket, r->t.bucket) != 0 || strcmp(key ? key : "", r->t.key) != 0)
+        return NULL;
+    if (key && !c->object) /* read for the bucket only */
+        return NULL;
+    r->ctx = NULL;
+    return c;
+}
