@@ -1,4 +1,5 @@
 #include "gw_acl.h"
+#include "gw_xml.h"
 
 #include "cn_error.h"
 
@@ -484,29 +485,6 @@ int gw_acl_from_headers(const struct gw_acl_headers *h, const struct gw_acl_owne
 
 /* ---- AccessControlPolicy XML ------------------------------------------ */
 
-/* The safe parse of gw_xml.c: no network, no entity substitution, no DTD
- * loading, and a document carrying a DTD at all is refused. */
-static xmlDocPtr parse_doc(const char *body, size_t len, const char *root)
-{
-    if (!body || len == 0 || len > GW_ACL_MAX_BODY)
-        return NULL;
-    int opts = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA;
-    xmlDocPtr doc = xmlReadMemory(body, (int)len, NULL, NULL, opts);
-    if (!doc)
-        return NULL;
-    xmlNodePtr r = xmlDocGetRootElement(doc);
-    if (doc->intSubset || doc->extSubset || !r || strcmp((const char *)r->name, root) != 0) {
-        xmlFreeDoc(doc);
-        return NULL;
-    }
-    return doc;
-}
-
-static int is_elem(xmlNodePtr n, const char *name)
-{
-    return n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;
-}
-
 /* The trimmed text of element n (text children only) copied into
  * out[GW_ACL_MAX_ID + 1]. Returns 0 or CAIRN_E_INVAL (nested elements,
  * entity references, too long, or empty unless allow_empty). */
@@ -556,11 +534,11 @@ static int parse_owner(xmlNodePtr n, struct gw_acl *acl, struct xml_err *e)
     for (xmlNodePtr c = n->children; c; c = c->next) {
         if (c->type != XML_ELEMENT_NODE)
             continue;
-        if (is_elem(c, "ID") && !have_id) {
+        if (gw_xml_is_elem(c, "ID") && !have_id) {
             if (elem_text(c, id, 0) || !name_valid(id))
                 return malformed(e, "Invalid Owner ID");
             have_id = 1;
-        } else if (is_elem(c, "DisplayName") && !have_dn) {
+        } else if (gw_xml_is_elem(c, "DisplayName") && !have_dn) {
             /* An empty DisplayName is the same as none. */
             if (elem_text(c, dn, 1) || (dn[0] && !name_valid(dn)))
                 return malformed(e, "Invalid Owner DisplayName");
@@ -584,9 +562,9 @@ static int parse_grant(xmlNodePtr n, struct gw_acl *acl, struct xml_err *e)
     for (xmlNodePtr c = n->children; c; c = c->next) {
         if (c->type != XML_ELEMENT_NODE)
             continue;
-        if (is_elem(c, "Grantee") && !grantee)
+        if (gw_xml_is_elem(c, "Grantee") && !grantee)
             grantee = c;
-        else if (is_elem(c, "Permission") && !permission)
+        else if (gw_xml_is_elem(c, "Permission") && !permission)
             permission = c;
         else
             return malformed(e, NULL);
@@ -620,15 +598,15 @@ static int parse_grant(xmlNodePtr n, struct gw_acl *acl, struct xml_err *e)
     for (xmlNodePtr c = grantee->children; c; c = c->next) {
         if (c->type != XML_ELEMENT_NODE)
             continue;
-        if (t == T_USER && is_elem(c, "ID") && !have_id) {
+        if (t == T_USER && gw_xml_is_elem(c, "ID") && !have_id) {
             if (elem_text(c, id, 0) || !name_valid(id))
                 return malformed(e, "Invalid Grantee ID");
             have_id = 1;
-        } else if (t == T_USER && is_elem(c, "DisplayName") && !have_dn) {
+        } else if (t == T_USER && gw_xml_is_elem(c, "DisplayName") && !have_dn) {
             if (elem_text(c, dn, 1) || (dn[0] && !name_valid(dn)))
                 return malformed(e, "Invalid Grantee DisplayName");
             have_dn = 1;
-        } else if (t == T_GROUP && is_elem(c, "URI") && !have_uri) {
+        } else if (t == T_GROUP && gw_xml_is_elem(c, "URI") && !have_uri) {
             if (elem_text(c, uri, 0))
                 return malformed(e, "Invalid Grantee URI");
             have_uri = 1;
@@ -666,7 +644,7 @@ int gw_acl_parse_xml(const char *body, size_t len, struct gw_acl **out, enum gw_
 {
     *out = NULL;
     struct xml_err e = {GW_S3_MALFORMED_ACL, NULL};
-    xmlDocPtr doc = parse_doc(body, len, "AccessControlPolicy");
+    xmlDocPtr doc = gw_xml_parse_doc(body, len, GW_ACL_MAX_BODY, "AccessControlPolicy");
     if (!doc) {
         set_err(err, msg, e.code, e.msg);
         return CAIRN_E_INVAL;
@@ -681,16 +659,16 @@ int gw_acl_parse_xml(const char *body, size_t len, struct gw_acl **out, enum gw_
     for (xmlNodePtr c = xmlDocGetRootElement(doc)->children; c && rc == 0; c = c->next) {
         if (c->type != XML_ELEMENT_NODE)
             continue;
-        if (is_elem(c, "Owner") && !have_owner) {
+        if (gw_xml_is_elem(c, "Owner") && !have_owner) {
             have_owner = 1;
             rc = parse_owner(c, acl, &e);
-        } else if (is_elem(c, "AccessControlList") && !have_list) {
+        } else if (gw_xml_is_elem(c, "AccessControlList") && !have_list) {
             have_list = 1;
             size_t count = 0;
             for (xmlNodePtr g = c->children; g && rc == 0; g = g->next) {
                 if (g->type != XML_ELEMENT_NODE)
                     continue;
-                if (!is_elem(g, "Grant"))
+                if (!gw_xml_is_elem(g, "Grant"))
                     rc = malformed(&e, NULL);
                 else if (++count > GW_ACL_MAX_GRANTS)
                     rc = malformed(&e, "An ACL can have at most 100 grants");

@@ -333,11 +333,9 @@ int gw_xml_location_constraint(struct gw_buf *b, const char *region)
 
 /* ---- parsers --------------------------------------------------------- */
 
-/* Parses body into a document whose root element is named root. Returns
- * NULL for anything unsafe or malformed. */
-static xmlDocPtr parse_doc(const char *body, size_t len, const char *root)
+xmlDocPtr gw_xml_parse_doc(const char *body, size_t len, size_t max, const char *root)
 {
-    if (!body || len == 0 || len > GW_XML_MAX_BODY)
+    if (!body || len == 0 || len > max)
         return NULL;
     /* No XML_PARSE_NOENT (entities are not substituted), no XML_PARSE_DTDLOAD
      * (no external subset), no network. */
@@ -353,7 +351,7 @@ static xmlDocPtr parse_doc(const char *body, size_t len, const char *root)
     return doc;
 }
 
-static int is_elem(xmlNodePtr n, const char *name)
+int gw_xml_is_elem(xmlNodePtr n, const char *name)
 {
     return n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;
 }
@@ -395,7 +393,7 @@ int gw_xml_parse_complete(const char *body, size_t len, struct gw_xml_part **par
     *parts = NULL;
     *n = 0;
     *err = GW_S3_MALFORMED_XML;
-    xmlDocPtr doc = parse_doc(body, len, "CompleteMultipartUpload");
+    xmlDocPtr doc = gw_xml_parse_doc(body, len, GW_XML_MAX_BODY, "CompleteMultipartUpload");
     if (!doc)
         return CAIRN_E_PROTO;
     int rc = CAIRN_E_PROTO;
@@ -403,7 +401,7 @@ int gw_xml_parse_complete(const char *body, size_t len, struct gw_xml_part **par
     struct gw_xml_part *out = NULL;
     xmlNodePtr root = xmlDocGetRootElement(doc);
     for (xmlNodePtr c = root->children; c; c = c->next)
-        if (is_elem(c, "Part"))
+        if (gw_xml_is_elem(c, "Part"))
             count++;
     if (count == 0)
         goto out;
@@ -421,15 +419,15 @@ int gw_xml_parse_complete(const char *body, size_t len, struct gw_xml_part **par
     size_t i = 0;
     int order_bad = 0;
     for (xmlNodePtr c = root->children; c; c = c->next) {
-        if (c->type == XML_ELEMENT_NODE && !is_elem(c, "Part"))
+        if (c->type == XML_ELEMENT_NODE && !gw_xml_is_elem(c, "Part"))
             goto out; /* unknown element at the top level */
-        if (!is_elem(c, "Part"))
+        if (!gw_xml_is_elem(c, "Part"))
             continue;
         int have_num = 0, have_etag = 0;
         for (xmlNodePtr f = c->children; f; f = f->next) {
             if (f->type != XML_ELEMENT_NODE)
                 continue;
-            if (is_elem(f, "PartNumber") || is_elem(f, "ETag")) {
+            if (gw_xml_is_elem(f, "PartNumber") || gw_xml_is_elem(f, "ETag")) {
                 char *t = node_text(f);
                 if (!t)
                     goto out;
@@ -438,7 +436,7 @@ int gw_xml_parse_complete(const char *body, size_t len, struct gw_xml_part **par
                 free(t);
                 if (trc)
                     goto out;
-                if (is_elem(f, "PartNumber")) {
+                if (gw_xml_is_elem(f, "PartNumber")) {
                     char *end = NULL;
                     long v = strtol(buf, &end, 10);
                     if (!buf[0] || *end || !isdigit((unsigned char)buf[0]) || have_num)
@@ -503,14 +501,14 @@ int gw_xml_parse_delete(const char *body, size_t len, struct gw_xml_delete_req *
 {
     memset(out, 0, sizeof(*out));
     *err = GW_S3_MALFORMED_XML;
-    xmlDocPtr doc = parse_doc(body, len, "Delete");
+    xmlDocPtr doc = gw_xml_parse_doc(body, len, GW_XML_MAX_BODY, "Delete");
     if (!doc)
         return CAIRN_E_PROTO;
     int rc = CAIRN_E_PROTO;
     xmlNodePtr root = xmlDocGetRootElement(doc);
     size_t count = 0;
     for (xmlNodePtr c = root->children; c; c = c->next)
-        if (is_elem(c, "Object"))
+        if (gw_xml_is_elem(c, "Object"))
             count++;
     if (count == 0 || count > GW_XML_MAX_DELETE)
         goto out;
@@ -524,7 +522,7 @@ int gw_xml_parse_delete(const char *body, size_t len, struct gw_xml_delete_req *
     for (xmlNodePtr c = root->children; c; c = c->next) {
         if (c->type != XML_ELEMENT_NODE)
             continue;
-        if (is_elem(c, "Quiet")) {
+        if (gw_xml_is_elem(c, "Quiet")) {
             char *t = node_text(c);
             char v[8];
             int ok = t && trimmed_copy(t, v, sizeof(v)) == 0 && !have_quiet;
@@ -538,11 +536,11 @@ int gw_xml_parse_delete(const char *body, size_t len, struct gw_xml_delete_req *
             have_quiet = 1;
             continue;
         }
-        if (!is_elem(c, "Object"))
+        if (!gw_xml_is_elem(c, "Object"))
             goto out;
         char *key = NULL;
         for (xmlNodePtr f = c->children; f; f = f->next) {
-            if (!is_elem(f, "Key"))
+            if (!gw_xml_is_elem(f, "Key"))
                 continue; /* VersionId, ETag, ...: ignored */
             if (key) {
                 free(key);
@@ -574,13 +572,13 @@ int gw_xml_parse_create_bucket(const char *body, size_t len, char *region, size_
     if (cap == 0)
         return CAIRN_E_RANGE;
     region[0] = '\0';
-    xmlDocPtr doc = parse_doc(body, len, "CreateBucketConfiguration");
+    xmlDocPtr doc = gw_xml_parse_doc(body, len, GW_XML_MAX_BODY, "CreateBucketConfiguration");
     if (!doc)
         return CAIRN_E_PROTO;
     int rc = 0, seen = 0;
     xmlNodePtr root = xmlDocGetRootElement(doc);
     for (xmlNodePtr c = root->children; c && rc == 0; c = c->next) {
-        if (!is_elem(c, "LocationConstraint"))
+        if (!gw_xml_is_elem(c, "LocationConstraint"))
             continue; /* Bucket, Location and other newer elements are ignored */
         char *t = node_text(c);
         if (!t || seen || trimmed_copy(t, region, cap))

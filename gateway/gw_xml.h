@@ -21,6 +21,7 @@
 #include "gw_buf.h"
 #include "gw_s3err.h"
 
+#include <libxml/tree.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -165,5 +166,13 @@ void gw_xml_delete_req_free(struct gw_xml_delete_req *d);
  * code with *err = MalformedXML. */
 int gw_xml_parse_create_bucket(const char *body, size_t len, char *region, size_t cap,
                                enum gw_s3err *err);
+
+/* The one safe parse of a request's XML body: no network, no entity
+ * substitution, no DTD loading, a document carrying a DTD at all refused,
+ * at most max bytes, and the root element must be named root. Returns the
+ * document (xmlFreeDoc it) or NULL for anything unsafe or malformed. */
+xmlDocPtr gw_xml_parse_doc(const char *body, size_t len, size_t max, const char *root);
+/* 1 if n is an element named name. */
+int gw_xml_is_elem(xmlNodePtr n, const char *name);
 
 #endif

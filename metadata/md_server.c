@@ -182,6 +182,18 @@ static uint64_t rio_random(void *ctx)
 
 /* ---------------------------------------------------------- event queue -- */
 
+/* Appends e and wakes the core thread. With qmu held. */
+static void enqueue(struct md_server *s, struct md_event *e)
+{
+    if (s->qtail)
+        s->qtail->next = e;
+    else
+        s->qhead = e;
+    s->qtail = e;
+    s->qlen++;
+    pthread_cond_signal(&s->qcv);
+}
+
 int md_server_post(struct md_server *s, struct md_event *e)
 {
     pthread_mutex_lock(&s->qmu);
@@ -193,13 +205,7 @@ int md_server_post(struct md_server *s, struct md_event *e)
         md_event_free(e);
         return rc;
     }
-    if (s->qtail)
-        s->qtail->next = e;
-    else
-        s->qhead = e;
-    s->qtail = e;
-    s->qlen++;
-    pthread_cond_signal(&s->qcv);
+    enqueue(s, e);
     pthread_mutex_unlock(&s->qmu);
     return 0;
 }
@@ -208,13 +214,7 @@ int md_server_post(struct md_server *s, struct md_event *e)
 static void post_internal(struct md_server *s, struct md_event *e)
 {
     pthread_mutex_lock(&s->qmu);
-    if (s->qtail)
-        s->qtail->next = e;
-    else
-        s->qhead = e;
-    s->qtail = e;
-    s->qlen++;
-    pthread_cond_signal(&s->qcv);
+    enqueue(s, e);
     pthread_mutex_unlock(&s->qmu);
 }
 

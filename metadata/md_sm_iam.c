@@ -372,15 +372,10 @@ int sm_cmd_put_object_acl(struct exec *x, const Md__PutObjectAcl *c)
 {
     if (c->acl.len > ACL_MAX)
         return sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "ACL too large");
-    int rc = sm_need_bucket(x, c->bucket);
-    if (rc)
-        return rc;
-    if (!md_valid_objkey(c->key))
-        return sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "invalid key");
     struct md_key k;
-    key_object(&k, c->bucket, c->key);
     Md__ObjectRecord *o;
-    if ((rc = sm_load_object(x, &k, &o)))
+    int rc = sm_object_at(x, c->bucket, c->key, &k, &o);
+    if (rc)
         return rc;
     if (!o)
         return sm_refuse(x, CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_KEY, "no such key");

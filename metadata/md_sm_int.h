@@ -166,6 +166,10 @@ int sm_cmd_delete_objects(struct exec *x, const Md__DeleteObjects *c);
 int sm_cmd_put_object(struct exec *x, const Md__PutObject *c);
 int sm_cmd_update_attrs(struct exec *x, const Md__UpdateAttrs *c);
 int sm_load_object(struct exec *x, const struct md_key *k, Md__ObjectRecord **out);
+/* The bucket must exist and the key be valid (else REFUSED); then loads the
+ * object at bucket/key into *out (NULL when absent), its store key in *k. */
+int sm_object_at(struct exec *x, const char *bucket, const char *key, struct md_key *k,
+                 Md__ObjectRecord **out);
 int sm_need_bucket(struct exec *x, const char *bucket);
 int sm_store_object(struct exec *x, const struct md_key *k, const Md__ObjectRecord *rec,
                     Md__ObjectRecord *old, int index_new);

@@ -120,6 +120,19 @@ int sm_check_cond(struct exec *x, Md__Cond cond, const char *if_match, const Md_
     return 0;
 }
 
+int sm_object_at(struct exec *x, const char *bucket, const char *key, struct md_key *k,
+                 Md__ObjectRecord **out)
+{
+    *out = NULL;
+    int rc = sm_need_bucket(x, bucket);
+    if (rc)
+        return rc;
+    if (!md_valid_objkey(key))
+        return sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "invalid key");
+    key_object(k, bucket, key);
+    return sm_load_object(x, k, out);
+}
+
 /* Loads the object record at k (NULL when absent). */
 int sm_load_object(struct exec *x, const struct md_key *k, Md__ObjectRecord **out)
 {
@@ -183,15 +196,10 @@ int sm_cmd_put_object(struct exec *x, const Md__PutObject *c)
 
 int sm_cmd_delete_object(struct exec *x, const Md__DeleteObject *c)
 {
-    int rc = sm_need_bucket(x, c->bucket);
-    if (rc)
-        return rc;
-    if (!md_valid_objkey(c->key))
-        return sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "invalid key");
     struct md_key k;
-    key_object(&k, c->bucket, c->key);
     Md__ObjectRecord *old;
-    if ((rc = sm_load_object(x, &k, &old)))
+    int rc = sm_object_at(x, c->bucket, c->key, &k, &old);
+    if (rc)
         return rc;
     if (c->cond == MD__COND__COND_IF_NONE_MATCH_ANY)
         rc = sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "If-None-Match on delete");
@@ -262,18 +270,13 @@ int sm_cmd_delete_objects(struct exec *x, const Md__DeleteObjects *c)
 
 int sm_cmd_update_attrs(struct exec *x, const Md__UpdateAttrs *c)
 {
-    int rc = sm_need_bucket(x, c->bucket);
-    if (rc)
-        return rc;
-    if (!md_valid_objkey(c->key))
-        return sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "invalid key");
     if (c->cond == MD__COND__COND_IF_NONE_MATCH_ANY)
         return sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT,
                          "If-None-Match on an update");
     struct md_key k;
-    key_object(&k, c->bucket, c->key);
     Md__ObjectRecord *o;
-    if ((rc = sm_load_object(x, &k, &o)))
+    int rc = sm_object_at(x, c->bucket, c->key, &k, &o);
+    if (rc)
         return rc;
     if (!o)
         return sm_refuse(x, CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_KEY, "no such key");
