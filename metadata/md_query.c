@@ -910,6 +910,16 @@ static int run_query(struct qctx *c, const Md__Query *q)
         return q_list_access_keys(c, q->list_access_keys);
     case MD__QUERY__Q_GET_USER:
         return q_get_user(c, q->get_user);
+    case MD__QUERY__Q_LIST_REPLICAS: {
+        md_key_start(&pre, MD_K_REPLICA);
+        int rc = scan_msgs(c, &pre, NULL, UINT32_MAX, &md__replica_record__descriptor,
+                           (void ***)&c->r->replicas, &c->r->n_replicas, NULL);
+        if (rc)
+            return rc;
+        md_key_start(&pre, MD_K_MEMBERS);
+        rc = qget(c, &pre, &md__membership_record__descriptor, (void **)&c->r->membership);
+        return rc == CAIRN_E_NOTFOUND ? 0 : rc;
+    }
     case MD__QUERY__Q_LIST_USERS:
         md_key_start(&pre, MD_K_USER);
         return scan_msgs(c, &pre, NULL, UINT32_MAX, &md__user_record__descriptor,

@@ -42,6 +42,7 @@ struct md_replica {
     uint64_t next_read_id;
     uint64_t last_trim;
     uint32_t last_role;
+    uint64_t now_ms; /* the latest time an event brought */
     struct md_replica_counters counters;
 };
 
@@ -82,6 +83,17 @@ static void fail_all_pending(struct md_replica *r, int err, uint32_t leader)
 }
 
 /* --------------------------------------------------------------- paxos io */
+
+static int member_of(const struct paxos_membership *m, uint32_t id)
+{
+    for (uint32_t i = 0; i < m->n_voters; i++)
+        if (m->voters[i] == id)
+            return 1;
+    for (uint32_t i = 0; i < m->n_learners; i++)
+        if (m->learners[i] == id)
+            return 1;
+    return 0;
+}
 
 static struct md_replica *io_rep(struct paxos_io *io)
 {
@@ -166,6 +178,25 @@ static uint64_t io_random(struct paxos_io *io)
     return r->io.random(r->io.ctx);
 }
 
+/* The slot installs m: stored with that slot's applied index (the core's
+ * apply of the same slot, right after, then finds it applied). */
+static void io_membership(struct paxos_io *io, uint64_t slot, const struct paxos_membership *m)
+{
+    struct md_replica *r = io_rep(io);
+    int rc =
+        md_sm_apply_membership(r->sm, slot, m->voters, m->n_voters, m->learners, m->n_learners);
+    if (rc == CAIRN_E_RANGE)
+        return; /* applied before a restart */
+    if (rc != 0) {
+        r->io.fatal(r->io.ctx, rc, "membership");
+        return;
+    }
+    CN_INFO(LOG, "membership at slot %" PRIu64 ": %u voter(s), %u learner(s)%s", slot, m->n_voters,
+            m->n_learners, !member_of(m, r->cfg.id) ? "; this replica is no longer a member" : "");
+    if (r->io.membership_changed)
+        r->io.membership_changed(r->io.ctx, m);
+}
+
 /* ------------------------------------------------------------ open / free */
 
 int md_replica_open(const struct md_replica_config *cfg, struct md_store *store,
@@ -198,6 +229,23 @@ int md_replica_open(const struct md_replica_config *cfg, struct md_store *store,
                                .applied = md_sm_applied_index(r->sm),
                                .n_entries = lr.n_entries,
                                .entries = lr.entries};
+    /* The membership: as stored with the applied index, else the bootstrap. */
+    size_t nv = 0, nl = 0;
+    rc = md_sm_membership(store, rs.membership.voters, &nv, rs.membership.learners, &nl,
+                          PAXOS_MAX_REPLICAS);
+    if (rc == 0) {
+        rs.membership.n_voters = (uint32_t)nv;
+        rs.membership.n_learners = (uint32_t)nl;
+    } else if (rc == CAIRN_E_NOTFOUND && cfg->n_learners > 0) {
+        rs.membership.n_voters = cfg->n_peers;
+        memcpy(rs.membership.voters, cfg->peer_ids, cfg->n_peers * sizeof(uint32_t));
+        rs.membership.n_learners = cfg->n_learners;
+        memcpy(rs.membership.learners, cfg->learner_ids, cfg->n_learners * sizeof(uint32_t));
+    } else if (rc != CAIRN_E_NOTFOUND) {
+        *what = "the stored membership is damaged";
+        md_plog_restored_free(&lr);
+        goto err;
+    }
     r->last_trim = rs.applied;
     struct paxos_config pc;
     paxos_config_init(&pc, cfg->id, cfg->n_peers, cfg->peer_ids);
@@ -214,7 +262,8 @@ int md_replica_open(const struct md_replica_config *cfg, struct md_store *store,
                                .reject = io_reject,
                                .read_done = io_read_done,
                                .send_snapshot = io_send_snapshot,
-                               .random = io_random};
+                               .random = io_random,
+                               .membership = io_membership};
     rc = paxos_new(&pc, &r->pio, &rs, now_ms, &r->px);
     if (rc == 0)
         CN_INFO(LOG,
@@ -257,6 +306,7 @@ void md_replica_free(struct md_replica *r)
 
 void md_replica_recv(struct md_replica *r, const struct paxos_msg *m, uint64_t now_ms)
 {
+    r->now_ms = now_ms;
     paxos_recv(r->px, m, now_ms);
 }
 
@@ -305,11 +355,13 @@ void md_replica_read(struct md_replica *r, void *token, uint64_t now_ms)
 
 void md_replica_tick(struct md_replica *r, uint64_t now_ms)
 {
+    r->now_ms = now_ms;
     paxos_tick(r->px, now_ms);
 }
 
 void md_replica_persisted(struct md_replica *r, uint64_t seq, uint64_t now_ms)
 {
+    r->now_ms = now_ms;
     paxos_persisted(r->px, seq, now_ms);
 }
 
@@ -331,10 +383,28 @@ static void maybe_trim(struct md_replica *r)
     r->last_trim = applied;
 }
 
+/* Leader: a learner that has caught up becomes a voter (one change at a
+ * time; the core answers BUSY while it is behind or another change is in
+ * flight, and the next round tries again). */
+static void promote_learners(struct md_replica *r, uint64_t now_ms)
+{
+    struct paxos_membership m;
+    paxos_membership_latest(r->px, &m);
+    for (uint32_t i = 0; i < m.n_learners; i++) {
+        uint32_t leader;
+        if (paxos_change(r->px, PAXOS_PROMOTE, m.learners[i], now_ms, &leader) == 0) {
+            CN_INFO(LOG, "replica %u caught up: promoted to voter", m.learners[i]);
+            return;
+        }
+    }
+}
+
 void md_replica_end_round(struct md_replica *r, struct paxos_status *st)
 {
     maybe_trim(r);
     paxos_status(r->px, st);
+    if (st->role == PAXOS_LEADER && st->n_learners > 0)
+        promote_learners(r, r->now_ms);
     if (r->last_role == PAXOS_LEADER && st->role != PAXOS_LEADER && r->n_pending)
         fail_all_pending(r, CAIRN_E_NOTLEADER, st->leader);
     r->last_role = st->role;
@@ -392,12 +462,39 @@ int md_replica_install_snapshot(struct md_replica *r, uint32_t from,
         r->io.fatal(r->io.ctx, rc, "snapshot install");
         return rc;
     }
-    /* Membership is static in the daemon (the core supports changes; the
-     * daemon does not expose them yet), so the snapshot carries none. */
-    paxos_snapshot_installed(r->px, from, applied, NULL, now_ms);
+    /* The snapshot carries the membership as of its slot (or none, if the
+     * group never changed it: the bootstrap one holds). */
+    struct paxos_membership m = {0};
+    size_t nv = 0, nl = 0;
+    int have = md_sm_membership(r->store, m.voters, &nv, m.learners, &nl, PAXOS_MAX_REPLICAS) == 0;
+    m.n_voters = (uint32_t)nv;
+    m.n_learners = (uint32_t)nl;
+    paxos_snapshot_installed(r->px, from, applied, have ? &m : NULL, now_ms);
+    if (have && r->io.membership_changed)
+        r->io.membership_changed(r->io.ctx, &m);
     r->counters.snapshots_installed++;
     CN_INFO(LOG, "installed a snapshot from replica %u through slot %" PRIu64, from, applied);
     return 0;
+}
+
+int md_replica_change(struct md_replica *r, uint32_t op, uint32_t id, uint64_t now_ms,
+                      uint32_t *leader)
+{
+    r->now_ms = now_ms;
+    return paxos_change(r->px, op, id, now_ms, leader);
+}
+
+void md_replica_membership(const struct md_replica *r, int latest, struct paxos_membership *out)
+{
+    if (latest)
+        paxos_membership_latest(r->px, out);
+    else
+        paxos_membership_get(r->px, out);
+}
+
+int md_replica_peer_info(const struct md_replica *r, uint32_t id, struct paxos_peer_info *out)
+{
+    return paxos_peer_info(r->px, id, out);
 }
 
 void md_replica_counters(const struct md_replica *r, struct md_replica_counters *out)

@@ -33,8 +33,13 @@ struct md_replica;
 
 struct md_replica_config {
     uint32_t id;
-    uint32_t n_peers; /* replicas, this one included */
+    /* The bootstrap membership, used only while the store holds none (a new
+     * group: every replica of n_peers votes; a joining replica: the
+     * membership it was given, learners included). */
+    uint32_t n_peers; /* voters, this one included unless it joins */
     uint32_t peer_ids[PAXOS_MAX_REPLICAS];
+    uint32_t n_learners; /* joining: learners of the bootstrap membership */
+    uint32_t learner_ids[PAXOS_MAX_REPLICAS];
     uint64_t heartbeat_ms; /* 0 = the core's default */
     uint64_t election_ms;  /* 0 = the core's default */
     uint32_t window;       /* 0 = the core's default */
@@ -63,6 +68,8 @@ struct md_replica_io {
     void (*fatal)(void *ctx, int err, const char *what);
     /* 64 random bits (election jitter). */
     uint64_t (*random)(void *ctx);
+    /* The applied membership changed to m (stored already). May be NULL. */
+    void (*membership_changed)(void *ctx, const struct paxos_membership *m);
 };
 
 /* Counters, for metrics. */
@@ -114,6 +121,17 @@ int md_replica_snapshot_wanted(struct md_replica *r, uint64_t slot);
 int md_replica_install_snapshot(struct md_replica *r, uint32_t from,
                                 long (*read_fn)(void *ctx, void *buf, size_t max), void *ctx,
                                 uint64_t slot, uint64_t now_ms);
+
+/* Leader: proposes a membership change (paxos_change: PAXOS_ADD_LEARNER,
+ * PAXOS_PROMOTE, PAXOS_REMOVE). Learners are promoted by the leader on its
+ * own once caught up (md_replica_end_round), so adding is one call. Returns
+ * paxos_change's result (*leader = hint). */
+int md_replica_change(struct md_replica *r, uint32_t op, uint32_t id, uint64_t now_ms,
+                      uint32_t *leader);
+/* The applied membership, or with latest the one the leader's log ends with. */
+void md_replica_membership(const struct md_replica *r, int latest, struct paxos_membership *out);
+/* paxos_peer_info. */
+int md_replica_peer_info(const struct md_replica *r, uint32_t id, struct paxos_peer_info *out);
 
 void md_replica_counters(const struct md_replica *r, struct md_replica_counters *out);
 struct md_sm *md_replica_sm(struct md_replica *r);

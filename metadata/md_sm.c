@@ -80,6 +80,8 @@ static int dispatch(struct exec *x, const Md__Command *c)
         return sm_cmd_put_bucket_policy(x, c->put_bucket_policy);
     case MD__COMMAND__OP_PUT_OBJECT_ACL:
         return sm_cmd_put_object_acl(x, c->put_object_acl);
+    case MD__COMMAND__OP_SET_REPLICA:
+        return sm_cmd_set_replica(x, c->set_replica);
     default:
         return sm_refuse(x, CAIRN_E_UNSUPPORTED, MD__REASON__R_UNKNOWN_COMMAND, "unknown command");
     }
@@ -350,6 +352,65 @@ err:
         results[i] = NULL;
     }
     md_txn_destroy(&t);
+    return rc;
+}
+
+int md_sm_apply_membership(struct md_sm *sm, uint64_t index, const uint32_t *voters, size_t nv,
+                           const uint32_t *learners, size_t nl)
+{
+    if (index <= sm->applied_index)
+        return CAIRN_E_RANGE;
+    struct md_txn t;
+    int rc = md_txn_init(&t, sm->store);
+    if (rc)
+        return rc;
+    Md__MembershipRecord m = MD__MEMBERSHIP_RECORD__INIT;
+    m.voters = (uint32_t *)voters;
+    m.n_voters = nv;
+    m.learners = (uint32_t *)learners;
+    m.n_learners = nl;
+    m.slot = index;
+    Md__StoreInfo info = MD__STORE_INFO__INIT;
+    info.format = MD_SM_FORMAT;
+    info.applied_index = index;
+    info.next_garbage_seq = sm->next_garbage_seq;
+    info.session_count = sm->session_count;
+    struct md_key k;
+    md_key_start(&k, MD_K_MEMBERS);
+    rc = md_txn_put_msg(&t, &k, &m.base);
+    md_key_start(&k, MD_K_INFO);
+    if (rc == 0)
+        rc = md_txn_put_msg(&t, &k, &info.base);
+    if (rc == 0)
+        rc = md_store_write(sm->store, t.batch);
+    if (rc == 0)
+        sm->applied_index = index;
+    md_txn_destroy(&t);
+    return rc;
+}
+
+int md_sm_membership(struct md_store *store, uint32_t *voters, size_t *nv, uint32_t *learners,
+                     size_t *nl, size_t cap)
+{
+    struct md_key k;
+    md_key_start(&k, MD_K_MEMBERS);
+    void *v = NULL;
+    size_t vl = 0;
+    int rc = md_store_get(store, k.b, k.n, &v, &vl);
+    if (rc)
+        return rc;
+    Md__MembershipRecord *m = md__membership_record__unpack(NULL, vl, v);
+    free(v);
+    if (!m)
+        return CAIRN_E_CORRUPT;
+    rc = m->n_voters == 0 || m->n_voters > cap || m->n_learners > cap ? CAIRN_E_CORRUPT : 0;
+    if (rc == 0) {
+        memcpy(voters, m->voters, m->n_voters * sizeof(*voters));
+        memcpy(learners, m->learners, m->n_learners * sizeof(*learners));
+        *nv = m->n_voters;
+        *nl = m->n_learners;
+    }
+    md__membership_record__free_unpacked(m, NULL);
     return rc;
 }
 

@@ -86,6 +86,19 @@ int md_sm_apply_slot(struct md_sm *sm, uint64_t index, size_t n, const void *con
                      const size_t *cmd_lens, const struct md_batch *extra, uint8_t **results,
                      size_t *result_lens);
 
+/* A slot that changes the Paxos membership: stores who votes and who follows
+ * (the "SM" record) with applied index `index`, atomically, so a restart and
+ * a snapshot bring it back (md_sm_membership). CAIRN_E_RANGE when index is not
+ * above the applied index. */
+int md_sm_apply_membership(struct md_sm *sm, uint64_t index, const uint32_t *voters, size_t nv,
+                           const uint32_t *learners, size_t nl);
+
+/* Reads the stored membership (at most cap ids of each kind). 0,
+ * CAIRN_E_NOTFOUND (never changed: the bootstrap membership holds), or
+ * CAIRN_E_CORRUPT. */
+int md_sm_membership(struct md_store *store, uint32_t *voters, size_t *nv, uint32_t *learners,
+                     size_t *nl, size_t cap);
+
 /* A slot with exactly one command: md_sm_apply_slot with n = 1. */
 int md_sm_apply(struct md_sm *sm, uint64_t index, const void *cmd, size_t cmd_len, uint8_t **result,
                 size_t *result_len);

@@ -228,3 +228,20 @@ int sm_cmd_garbage_ack(struct exec *x, const Md__GarbageAck *c)
     }
     return 0;
 }
+
+/* ------------------------------------------------------------- replicas -- */
+
+int sm_cmd_set_replica(struct exec *x, const Md__SetReplica *c)
+{
+    const Md__ReplicaRecord *r = c->replica;
+    if (!r || r->id == 0 || r->id > 65535)
+        return sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "bad replica id");
+    struct md_key k;
+    key_replica(&k, r->id);
+    if (c->remove)
+        return md_txn_del(x->txn, k.b, k.n);
+    size_t ul = strlen(r->url);
+    if (ul < 8 || ul > 256 || strncmp(r->url, "http", 4) != 0 || strchr(r->url, ' '))
+        return sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "bad replica URL");
+    return put_msg(x, &k, r);
+}

@@ -148,6 +148,12 @@ static inline void key_owned(struct md_key *k, const char *owner, const char *bu
     md_key_str(k, bucket);
 }
 
+static inline void key_replica(struct md_key *k, uint32_t id)
+{
+    md_key_start(k, MD_K_REPLICA);
+    md_key_be32(k, id);
+}
+
 /* ---- shared by the handler files ---- */
 int sm_refuse(struct exec *x, int status, Md__Reason reason, const char *detail);
 int sm_garbage_append(struct exec *x, Md__ChunkGroup *g);
@@ -194,5 +200,6 @@ int sm_cmd_garbage_add(struct exec *x, const Md__GarbageAdd *c);
 int sm_cmd_move_fragment(struct exec *x, const Md__MoveFragment *c);
 int sm_cmd_register_cs(struct exec *x, const Md__RegisterChunkserver *c);
 int sm_cmd_set_cs_state(struct exec *x, const Md__SetChunkserverState *c);
+int sm_cmd_set_replica(struct exec *x, const Md__SetReplica *c);
 
 #endif

@@ -41,6 +41,8 @@
 #define MD_K_LOADING  'L' /* "SL": present only while a snapshot is being loaded */
 #define MD_K_USER     'U' /* "SU" user name                       -> UserRecord */
 #define MD_K_OWNED    'O' /* "SO" owner 0 bucket                  -> (empty) */
+#define MD_K_REPLICA  'R' /* "SR" be32 id                         -> ReplicaRecord */
+#define MD_K_MEMBERS  'M' /* "SM"                                 -> MembershipRecord */
 
 struct md_key {
     size_t n;

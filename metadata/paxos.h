@@ -243,6 +243,19 @@ void paxos_snapshot_installed(struct paxos *p, uint32_t from, uint64_t slot,
 int paxos_change(struct paxos *p, uint32_t op, uint32_t id, uint64_t now, uint32_t *leader);
 /* The applied membership. */
 void paxos_membership_get(const struct paxos *p, struct paxos_membership *out);
+/* The membership the leader's log ends with (the applied one elsewhere):
+ * includes a change proposed but not committed yet. */
+void paxos_membership_latest(const struct paxos *p, struct paxos_membership *out);
+
+/* What the leader knows of replica id's progress. */
+struct paxos_peer_info {
+    uint64_t match;       /* highest slot it durably accepted in this ballot */
+    uint64_t last_ack_ms; /* time of its last acknowledgement (the core's clock) */
+    bool acked;           /* it acknowledged anything in this ballot */
+};
+/* Leader only: fills *out for a member other than itself and returns 0;
+ * CAIRN_E_NOTLEADER, or CAIRN_E_NOTFOUND for an id it does not replicate to. */
+int paxos_peer_info(const struct paxos *p, uint32_t id, struct paxos_peer_info *out);
 
 void paxos_status(const struct paxos *p, struct paxos_status *st);
 

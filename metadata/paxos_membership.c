@@ -156,6 +156,27 @@ void paxos_membership_get(const struct paxos *p, struct paxos_membership *out)
     *out = p->conf;
 }
 
+void paxos_membership_latest(const struct paxos *p, struct paxos_membership *out)
+{
+    *out = p->role == PAXOS_LEADER ? p->lconf : p->conf;
+}
+
+int paxos_peer_info(const struct paxos *p, uint32_t id, struct paxos_peer_info *out)
+{
+    if (p->role != PAXOS_LEADER)
+        return CAIRN_E_NOTLEADER;
+    for (uint32_t i = 0; i < PAXOS_MAX_REPLICAS; i++) {
+        const struct peer *pr = &p->peers[i];
+        if (pr->id == id && id != p->cfg.id && pxc_is_target(p, id)) {
+            out->match = pr->match;
+            out->last_ack_ms = pr->last_ack;
+            out->acked = pr->acked;
+            return 0;
+        }
+    }
+    return CAIRN_E_NOTFOUND;
+}
+
 int paxos_change(struct paxos *p, uint32_t op, uint32_t id, uint64_t now, uint32_t *leader)
 {
     p->now = umax(p->now, now);
