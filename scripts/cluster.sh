@@ -138,8 +138,16 @@ _cluster_layout() {
   cluster_port gateway
 }
 
-# _cluster_listening: the TCP ports something listens on (nothing without ss).
-_cluster_listening() { { ss -Htln 2>/dev/null || true; } | awk '{ sub(/.*:/, "", $4); print $4 }'; }
+# _cluster_listening: fills the set _CLUSTER_LISTENING with the TCP ports
+# something listens on (none without ss).
+_cluster_listening() {
+  local addr
+  _CLUSTER_LISTENING=()
+  while read -r _ _ _ addr _; do
+    _CLUSTER_LISTENING[${addr##*:}]=1
+  done < <(ss -Htln 2>/dev/null || true)
+}
+declare -gA _CLUSTER_LISTENING=()
 
 # cluster_pick_base [N]: sets CLUSTER_BASE to a base port whose layout with N
 # chunkservers (default 6) is free, below the kernel's ephemeral range
@@ -150,7 +158,7 @@ _cluster_listening() { { ss -Htln 2>/dev/null || true; } | awk '{ sub(/.*:/, "",
 # daemons it starts live, so Cairn clusters started at the same time by other
 # shells never pick the same ports.
 cluster_pick_base() {
-  local n="${1:-6}" eph locks=/tmp/cairn-ports b blk fd ok p busy fds
+  local n="${1:-6}" eph locks=/tmp/cairn-ports b blk fd ok p fds
   eph="$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)"
   [ -d "$locks" ] || mkdir -m 1777 "$locks" 2>/dev/null || true
   for _ in $(seq 50); do
@@ -165,10 +173,10 @@ cluster_pick_base() {
       if flock -n "$fd"; then fds+=("$fd"); else exec {fd}>&-; ok=0; break; fi
     done
     if [ "$ok" = 1 ]; then
-      busy="$(_cluster_listening)"
+      _cluster_listening
       for blk in $(CLUSTER_BASE=$b _cluster_layout "$n" | awk '{ print int($1 / 10) }' | sort -u); do
-        for p in $(seq $((blk * 10)) $((blk * 10 + 9))); do
-          if grep -qx "$p" <<<"$busy"; then ok=0; break 2; fi
+        for ((p = blk * 10; p < blk * 10 + 10; p++)); do
+          if [ -n "${_CLUSTER_LISTENING[$p]:-}" ]; then ok=0; break 2; fi
         done
       done
     fi
@@ -185,27 +193,32 @@ cluster_pick_base() {
 
 # ---- one daemon ---------------------------------------------------------------
 
-# _cluster_proc PID: "STATE STARTTIME" of a process (from /proc/PID/stat).
+# _cluster_proc PID: sets _CLUSTER_STATE and _CLUSTER_START to the state
+# letter and the start time of a process (/proc/PID/stat); fails if there is
+# none. No fork: the wait loops call it often.
 _cluster_proc() {
-  local s
-  s="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  local s f
+  { read -r s <"/proc/$1/stat"; } 2>/dev/null || return 1
   s="${s##*) }"
-  # shellcheck disable=SC2086
-  set -- $s
-  echo "$1 ${20}"
+  read -r -a f <<<"$s"
+  _CLUSTER_STATE="${f[0]}"
+  _CLUSTER_START="${f[19]}"
+}
+
+# _cluster_runs PID: that process exists and is not a zombie (a child of a
+# shell that has not reaped it yet, or of an init that reaps late).
+_cluster_runs() {
+  _cluster_proc "$1" && [ "$_CLUSTER_STATE" != Z ] && [ "$_CLUSTER_STATE" != X ]
 }
 
 # cluster_pid NAME: prints NAME's pid and succeeds if that process runs (and
 # is the one started as NAME, not a later process that got its pid).
 cluster_pid() {
-  local f="$CLUSTER_DIR/pids/$1.pid" pid st start
-  [ -s "$f" ] || return 1
-  pid="$(cat "$f")"
-  read -r st start < <(_cluster_proc "$pid") || return 1
-  [ "$st" != Z ] && [ "$st" != X ] || return 1
-  if [ -s "$CLUSTER_DIR/pids/$1.start" ] && [ "$(cat "$CLUSTER_DIR/pids/$1.start")" != "$start" ]; then
-    return 1
-  fi
+  local pid="" start=""
+  { read -r pid <"$CLUSTER_DIR/pids/$1.pid"; } 2>/dev/null || true
+  [ -n "$pid" ] && _cluster_runs "$pid" || return 1
+  { read -r start <"$CLUSTER_DIR/pids/$1.start"; } 2>/dev/null || true
+  [ -z "$start" ] || [ "$start" = "$_CLUSTER_START" ] || return 1
   echo "$pid"
 }
 
@@ -259,18 +272,20 @@ cluster_start() {
   setsid bash -c "exec $(cat "$CLUSTER_DIR/cmd/$n")" >>"$CLUSTER_DIR/logs/$n.log" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$CLUSTER_DIR/pids/$n.pid"
-  { _cluster_proc "$pid" || true; } | cut -d' ' -f2 >"$CLUSTER_DIR/pids/$n.start"
+  _CLUSTER_START=""
+  _cluster_proc "$pid" || true
+  echo "$_CLUSTER_START" >"$CLUSTER_DIR/pids/$n.start"
 }
 
 # _cluster_wait_gone SECONDS PID...: waits until none of the pids runs;
 # fails if one still does after SECONDS.
 _cluster_wait_gone() {
-  local deadline=$((SECONDS + $1)) pid left st
+  local deadline=$((SECONDS + $1)) pid left
   shift
   while :; do
     left=0
     for pid in "$@"; do
-      read -r st _ < <(_cluster_proc "$pid") && [ "$st" != Z ] && [ "$st" != X ] && left=1
+      if _cluster_runs "$pid"; then left=1; fi
     done
     [ "$left" = 0 ] && return 0
     [ "$SECONDS" -lt "$deadline" ] || return 1
@@ -439,17 +454,19 @@ _cluster_check_alive() {
 
 # _cluster_up_once NCHUNK GATEWAY(0|1): one attempt of cluster_up on CLUSTER_BASE.
 _cluster_up_once() {
-  local nchunk="$1" gw="$2" i p names=(meta1 meta2 meta3) busy="" listening deadline registered
+  local nchunk="$1" gw="$2" i p names=(meta1 meta2 meta3) ports=() busy="" deadline registered
   cluster_secret || return 1
   echo "$CLUSTER_BASE" >"$CLUSTER_DIR/base-port"
   for ((i = 1; i <= nchunk; i++)); do names+=("chunk$i"); done
   [ "$gw" = 1 ] && names+=(gateway)
+  for i in 1 2 3; do ports+=($((CLUSTER_BASE + i))); done
+  for ((i = 1; i <= nchunk; i++)); do ports+=($((CLUSTER_BASE + 100 + i))); done
+  [ "$gw" = 1 ] && ports+=($((CLUSTER_BASE + 2000)))
   # Refuse ports already in use (clearer than a daemon's bind error).
   if ! cluster_alive meta1; then
-    listening="$(_cluster_listening)"
-    for p in $(_cluster_layout "$nchunk"); do
-      [ "$gw" = 1 ] || [ "$p" != "$(cluster_port gateway)" ] || continue
-      grep -qx "$p" <<<"$listening" && busy="$busy $p"
+    _cluster_listening
+    for p in "${ports[@]}"; do
+      [ -z "${_CLUSTER_LISTENING[$p]:-}" ] || busy="$busy $p"
     done
     if [ -n "$busy" ]; then
       echo "cluster.sh: ports already in use:$busy (choose another --base-port)" >&2
@@ -463,11 +480,10 @@ _cluster_up_once() {
   deadline=$((SECONDS + 30))
   while command -v ss >/dev/null; do
     _cluster_check_alive "${names[@]}" || return 1
-    listening="$(_cluster_listening)"
+    _cluster_listening
     busy=""
-    for p in $(_cluster_layout "$nchunk"); do
-      [ "$gw" = 1 ] || [ "$p" != "$(cluster_port gateway)" ] || continue
-      grep -qx "$p" <<<"$listening" || { busy=1; break; }
+    for p in "${ports[@]}"; do
+      [ -n "${_CLUSTER_LISTENING[$p]:-}" ] || { busy=1; break; }
     done
     [ -z "$busy" ] && break
     if [ "$SECONDS" -ge "$deadline" ]; then
@@ -484,16 +500,17 @@ _cluster_up_once() {
         echo "cluster.sh: the gateway did not answer within 60 s (logs in $CLUSTER_DIR/logs)" >&2
         return 1
       fi
-      sleep 0.2
+      sleep 0.05
     done
   fi
   # Placement needs the chunkservers registered and heartbeating.
   registered=0
   if [ "$nchunk" -gt 0 ]; then
-    for _ in $(seq 150); do
+    deadline=$((SECONDS + 30))
+    while :; do
       registered=$(cat "$CLUSTER_DIR"/logs/chunk*.log 2>/dev/null | grep -c 'registered' || true)
-      [ "$registered" -ge "$nchunk" ] && break
-      sleep 0.2
+      [ "$registered" -lt "$nchunk" ] && [ "$SECONDS" -lt "$deadline" ] || break
+      sleep 0.05
     done
     [ "$registered" -ge "$nchunk" ] ||
       echo "cluster.sh: warning: only $registered of $nchunk chunkservers registered so far" >&2
