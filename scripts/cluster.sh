@@ -130,14 +130,6 @@ cluster_meta_urls() {
   echo "http://127.0.0.1:$((CLUSTER_BASE + 1)),http://127.0.0.1:$((CLUSTER_BASE + 2)),http://127.0.0.1:$((CLUSTER_BASE + 3))"
 }
 
-# _cluster_layout N: every port of the standard layout with N chunkservers.
-_cluster_layout() {
-  local i
-  for i in 1 2 3; do cluster_port meta "$i"; done
-  for ((i = 1; i <= $1; i++)); do cluster_port chunk "$i"; done
-  cluster_port gateway
-}
-
 # _cluster_listening: fills the set _CLUSTER_LISTENING with the TCP ports
 # something listens on (none without ss).
 _cluster_listening() {
@@ -158,14 +150,17 @@ declare -gA _CLUSTER_LISTENING=()
 # daemons it starts live, so Cairn clusters started at the same time by other
 # shells never pick the same ports.
 cluster_pick_base() {
-  local n="${1:-6}" eph locks=/tmp/cairn-ports b blk fd ok p fds
-  eph="$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)"
+  local n="${1:-6}" eph=32768 locks=/tmp/cairn-ports b blk blocks fd ok p fds try
+  { read -r eph _ </proc/sys/net/ipv4/ip_local_port_range; } 2>/dev/null || true
   [ -d "$locks" ] || mkdir -m 1777 "$locks" 2>/dev/null || true
-  for _ in $(seq 50); do
+  for ((try = 0; try < 50; try++)); do
     b=$(((RANDOM % ((eph - 12100) / 10)) * 10 + 10000))
+    blocks=($((b / 10)))
+    for ((blk = (b + 101) / 10; blk <= (b + 100 + (n > 0 ? n : 1)) / 10; blk++)); do blocks+=("$blk"); done
+    blocks+=($(((b + 2000) / 10)))
     ok=1
     fds=()
-    for blk in $(CLUSTER_BASE=$b _cluster_layout "$n" | awk '{ print int($1 / 10) }' | sort -u); do
+    for blk in "${blocks[@]}"; do
       command -v flock >/dev/null || break
       fd=""
       { exec {fd}>>"$locks/$blk"; } 2>/dev/null || fd=""
@@ -174,7 +169,7 @@ cluster_pick_base() {
     done
     if [ "$ok" = 1 ]; then
       _cluster_listening
-      for blk in $(CLUSTER_BASE=$b _cluster_layout "$n" | awk '{ print int($1 / 10) }' | sort -u); do
+      for blk in "${blocks[@]}"; do
         for ((p = blk * 10; p < blk * 10 + 10; p++)); do
           if [ -n "${_CLUSTER_LISTENING[$p]:-}" ]; then ok=0; break 2; fi
         done
@@ -259,7 +254,7 @@ cluster_launch() {
 # own (setsid), so it outlives the shell that started it and no terminal
 # signal reaches it.
 cluster_start() {
-  local n="$1" pid
+  local n="$1" pid cmd jc=""
   if [ ! -f "$CLUSTER_DIR/cmd/$n" ]; then
     echo "cluster.sh: no daemon '$n' in $CLUSTER_DIR" >&2
     return 2
@@ -269,8 +264,13 @@ cluster_start() {
     return 0
   fi
   mkdir -p "$CLUSTER_DIR/pids" "$CLUSTER_DIR/logs" || return 1
-  setsid bash -c "exec $(cat "$CLUSTER_DIR/cmd/$n")" >>"$CLUSTER_DIR/logs/$n.log" 2>&1 </dev/null &
+  IFS= read -r -d '' cmd <"$CLUSTER_DIR/cmd/$n" || true # the whole file (no newline at its end)
+  # Without job control the background child is no process group leader,
+  # so setsid execs in it (no fork) and $! is the daemon's pid.
+  case "$-" in *m*) set +m; jc=1 ;; esac
+  eval "setsid $cmd >>\"\$CLUSTER_DIR/logs/\$n.log\" 2>&1 </dev/null &"
   pid=$!
+  [ -z "$jc" ] || set -m
   echo "$pid" >"$CLUSTER_DIR/pids/$n.pid"
   _CLUSTER_START=""
   _cluster_proc "$pid" || true

@@ -25,13 +25,13 @@ start_cs() {
     rm -f "$WORK/$name.port"
     cluster_launch "$name" "$CHUNK" --data-dir "$dir" --port "$(cluster_port chunk "${CS_SLOT[$name]}")" \
         --port-file "$WORK/$name.port" --cluster-secret-file "$SECRET" --reserve 0 "$@"
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 500); do
         if [ -s "$WORK/$name.port" ]; then
-            CS_PORT[$name]=$(cat "$WORK/$name.port")
+            read -r CS_PORT["$name"] <"$WORK/$name.port" || true
             return 0
         fi
         cluster_alive "$name" || fail "$name exited at start"
-        sleep 0.05
+        sleep 0.01
     done
     fail "$name did not start"
 }
