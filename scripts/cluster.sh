@@ -313,7 +313,7 @@ cluster_stop() {
   local -A pid=()
   for n in "$@"; do
     if pid[$n]="$(cluster_pid "$n")"; then
-      kill -TERM "${pid[$n]}"
+      kill -TERM "${pid[$n]}" 2>/dev/null || true # exited meanwhile: wait tells how
     else
       echo "cluster.sh: $n is not running" >&2
       bad=1
