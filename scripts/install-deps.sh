@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs every Debian package that Cairn's build, tests and the real S3 clients
 # used by the tests need. Idempotent: when everything is present it only runs
-# dpkg-query and returns in well under a second.
+# dpkg-query once and returns in well under a second, so scripts that build
+# (scripts/cluster.sh, scripts/test.sh) run it every time rather than guess
+# what is missing.
 set -euo pipefail
 
 PACKAGES=(
@@ -20,11 +22,16 @@ PACKAGES=(
   chromium fonts-dejavu-core
 )
 
+if ! command -v dpkg-query >/dev/null 2>&1; then
+  echo "install-deps: no dpkg-query (not Debian or Ubuntu): install your system's" \
+       "equivalents of: ${PACKAGES[*]}" >&2
+  exit 0
+fi
+# One dpkg-query for all (a package it does not know is simply not listed).
+installed="$(dpkg-query -W -f='${Package} ${Status}\n' "${PACKAGES[@]}" 2>/dev/null || true)"
 missing=()
 for p in "${PACKAGES[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
+  grep -qx "$p install ok installed" <<<"$installed" || missing+=("$p")
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
@@ -33,7 +40,10 @@ fi
 
 echo "install-deps: installing ${missing[*]}" >&2
 SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: not root and no sudo" >&2; exit 1; }
+  SUDO="sudo"
+fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# THE test command. On a fresh machine: installs what is missing, configures,
+# THE test command. On any machine: installs what is missing, configures,
 # builds (warnings are errors), and runs the whole suite through ctest:
 #   1. an AddressSanitizer + UndefinedBehaviorSanitizer build runs every unit
 #      test and the deterministic simulation (labels "unit" and "sim");
@@ -14,6 +14,10 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 JOBS="${JOBS:-$(nproc)}"
 cd "$ROOT"
+# cluster_configure: a build directory that a configure on an incomplete
+# machine left behind is configured afresh.
+# shellcheck source=cluster.sh
+source "$ROOT/scripts/cluster.sh"
 
 echo "== install-deps"
 "$ROOT/scripts/install-deps.sh"
@@ -23,15 +27,14 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
 if [ "${CAIRN_SKIP_ASAN:-0}" != 1 ]; then
   echo "== build (ASan + UBSan)"
-  cmake -S "$ROOT" -B "$ROOT/build-asan" -DCAIRN_WERROR=ON -DCAIRN_SANITIZE=ON \
-        -DCMAKE_BUILD_TYPE=Debug >/dev/null
+  cluster_configure "$ROOT/build-asan" -DCAIRN_WERROR=ON -DCAIRN_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
   cmake --build "$ROOT/build-asan" -j"$JOBS"
   echo "== unit + simulation tests under ASan + UBSan"
   ctest --test-dir "$ROOT/build-asan" -L 'unit|sim' --output-on-failure --no-tests=error
 fi
 
 echo "== build (release, -Werror)"
-cmake -S "$ROOT" -B "$ROOT/build" -DCAIRN_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cluster_configure "$ROOT/build" -DCAIRN_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build "$ROOT/build" -j"$JOBS"
 echo "== the whole suite"
 ctest --test-dir "$ROOT/build" --output-on-failure --no-tests=error

@@ -23,7 +23,7 @@ writer() {
         if tc c put "$g" 1 4 2 65536 "$WORK/src$src" $mode >/dev/null 2>&1; then
             echo "$g 1 $src" >>"$WORK/acked.$w.$round"
         else
-            kill -0 "${CS_PID[c]}" 2>/dev/null || return 0
+            cluster_alive c || return 0
         fi
         n=$((n + 1))
     done
@@ -42,8 +42,7 @@ for round in 1 2 3; do
         [ -n "$(ls "$WORK/c/tmp")" ] && break
         sleep 0.02
     done
-    kill -9 "${CS_PID[c]}"
-    wait "${CS_PID[c]}" 2>/dev/null || true
+    cluster_kill c
     for p in "${pids[@]}"; do wait "$p" || true; done
     t=$(ls "$WORK/c/tmp" | wc -l)
     temps_seen=$((temps_seen + t))

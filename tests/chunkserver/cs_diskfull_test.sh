@@ -8,7 +8,13 @@ source "$(dirname "$0")/lib.sh"
 SMALL="$WORK/small"
 mkdir -p "$SMALL"
 mount -t tmpfs -o size=8m tmpfs "$SMALL" || fail "cannot mount a tmpfs (the test needs root)"
-CLEANUP_EXTRA+=("umount -l '$SMALL'")
+diskfull_cleanup() {
+    local rc=$?
+    cluster_down >/dev/null 2>&1 # nothing may hold the tmpfs
+    umount -l "$SMALL" 2>/dev/null || true
+    teardown "$rc"
+}
+trap diskfull_cleanup EXIT
 
 # The store's own files come first; the reserve is 1 MiB.
 start_cs s "$SMALL/data" --reserve 1M

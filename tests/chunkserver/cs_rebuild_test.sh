@@ -36,7 +36,7 @@ expect_status 201 d rebuild "$G" 0 4 2 65536 $LEN \
     1="$(addr d)" 2="$(addr b)" 3="$(addr b)" 4="$(addr c)" 5="$(addr a)"
 tc d get "$G" 0 "$WORK/out" 2>/dev/null
 cmp "$WORK/frag.0" "$WORK/out" || fail "rebuilt fragment 0 differs"
-grep -q "failed at offset" "$WORK/d.log" || fail "the damaged source was not noticed"
+grep -q "failed at offset" "$(cluster_log d)" || fail "the damaged source was not noticed"
 
 echo "== the damaged fragment is rebuilt in place (replaced)"
 got=$(tc b rebuild "$G" 2 4 2 65536 $LEN 0="$(addr d)" 1="$(addr d)" 3="$(addr b)" \

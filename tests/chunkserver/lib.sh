@@ -1,60 +1,37 @@
-# Shared helpers of the chunkserver integration scripts (sourced, not run).
-# Needs CAIRN_BUILD (set by ctest). Starts real cairn-chunk processes on
-# 127.0.0.1 with ports chosen by the kernel (--port 0 --port-file) and stops
-# exactly the processes it started.
-set -euo pipefail
+# shellcheck shell=bash
+# Shared helpers of the chunkserver integration scripts (sourced, not run),
+# on the integration-test harness (tests/integration/lib.sh): real cairn-chunk
+# processes on 127.0.0.1, started and stopped by name through scripts/cluster.sh's
+# functions, on ports of the harness's one free range; teardown, logs and the
+# sanitizer scan come from the harness.
+# shellcheck source=../integration/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
 
-: "${CAIRN_BUILD:?CAIRN_BUILD must point at the build directory}"
 CHUNK="$CAIRN_BUILD/chunkserver/cairn-chunk"
 TC="$CAIRN_BUILD/tests/chunkserver/cs_testclient"
-WORK=$(mktemp -d /tmp/cs-it.XXXXXX)
+WORK="$TEST_DIR"
 SECRET="$WORK/secret"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$SECRET"
-declare -A CS_PID CS_PORT
-CLEANUP_EXTRA=()
+cluster_pick_base 9
+declare -A CS_PORT=() CS_SLOT=()
 
-cleanup() {
-    local rc=$?
-    for name in "${!CS_PID[@]}"; do
-        kill -9 "${CS_PID[$name]}" 2>/dev/null || true
-        wait "${CS_PID[$name]}" 2>/dev/null || true
-    done
-    for cmd in "${CLEANUP_EXTRA[@]}"; do
-        eval "$cmd" || true
-    done
-    if [ $rc -ne 0 ]; then
-        echo "FAILED (rc $rc); logs:" >&2
-        for f in "$WORK"/*.log; do
-            [ -f "$f" ] && { echo "== $f" >&2; tail -n 30 "$f" >&2; }
-        done
-    fi
-    rm -rf "$WORK"
-    exit $rc
-}
-trap cleanup EXIT
-trap 'exit 143' TERM INT HUP
-
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-
-# start_cs NAME DATA_DIR [extra options...]: starts a chunkserver, waits until
-# it serves, sets CS_PID[NAME] and CS_PORT[NAME].
+# start_cs NAME DATA_DIR [extra options...]: starts chunkserver NAME (a port
+# of its own, the same one on every start), waits until it serves (it writes
+# --port-file then), sets CS_PORT[NAME].
 start_cs() {
     local name=$1 dir=$2
     shift 2
+    [ -n "${CS_SLOT[$name]:-}" ] || CS_SLOT[$name]=$((${#CS_SLOT[@]} + 1))
     rm -f "$WORK/$name.port"
-    "$CHUNK" --data-dir "$dir" --port 0 --port-file "$WORK/$name.port" \
-        --cluster-secret-file "$SECRET" --reserve 0 "$@" >>"$WORK/$name.log" 2>&1 &
-    CS_PID[$name]=$!
-    for _ in $(seq 1 100); do
+    cluster_launch "$name" "$CHUNK" --data-dir "$dir" --port "$(cluster_port chunk "${CS_SLOT[$name]}")" \
+        --port-file "$WORK/$name.port" --cluster-secret-file "$SECRET" --reserve 0 "$@"
+    for _ in $(seq 1 500); do
         if [ -s "$WORK/$name.port" ]; then
-            CS_PORT[$name]=$(cat "$WORK/$name.port")
+            read -r CS_PORT["$name"] <"$WORK/$name.port" || true
             return 0
         fi
-        kill -0 "${CS_PID[$name]}" 2>/dev/null || fail "$name exited at start"
-        sleep 0.05
+        cluster_alive "$name" || fail "$name exited at start"
+        sleep 0.01
     done
     fail "$name did not start"
 }
@@ -62,19 +39,20 @@ start_cs() {
 # stop_cs NAME [SIGNAL]: stops a chunkserver (TERM by default) and waits;
 # after TERM the process must exit 0 (a sanitizer report makes it fail).
 stop_cs() {
-    local name=$1 sig=${2:-TERM} rc=0
-    kill -"$sig" "${CS_PID[$name]}" 2>/dev/null || true
-    wait "${CS_PID[$name]}" 2>/dev/null || rc=$?
-    unset "CS_PID[$name]"
-    if [ "$sig" = TERM ] && [ $rc -ne 0 ]; then
-        tail -n 40 "$WORK/$name.log" >&2
-        fail "$name exited with status $rc"
+    local name=$1 sig=${2:-TERM}
+    if [ "$sig" = TERM ]; then
+        cluster_stop "$name" || { tail -n 40 "$(cluster_log "$name")" >&2; fail "$name did not exit 0"; }
+    else
+        cluster_kill "$name" "$sig"
     fi
 }
 
 # stop_all: stops every running chunkserver cleanly (end of a test).
 stop_all() {
-    for name in "${!CS_PID[@]}"; do stop_cs "$name"; done
+    local name
+    for name in $(cluster_names); do
+        if cluster_alive "$name"; then stop_cs "$name"; fi
+    done
 }
 
 addr() { echo "127.0.0.1:${CS_PORT[$1]}"; }

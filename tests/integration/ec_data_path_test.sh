@@ -13,29 +13,12 @@
 #   - with 3 dead, a read fails; it never returns wrong bytes.
 source "$(dirname "$0")/lib.sh"
 
-META="$CAIRN_BUILD/metadata/cairn-meta"
-CHUNK="$CAIRN_BUILD/chunkserver/cairn-chunk"
 TOOL="$CAIRN_BUILD/tests/integration/ec-path-tool"
-SECRET="$TEST_DIR/secret"
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$SECRET"
 
-read -r -a MP <<< "$(free_ports 3)"
-read -r -a CP <<< "$(free_ports 6)"
-PEERS="1=http://127.0.0.1:${MP[0]},2=http://127.0.0.1:${MP[1]},3=http://127.0.0.1:${MP[2]}"
-URLS="http://127.0.0.1:${MP[0]},http://127.0.0.1:${MP[1]},http://127.0.0.1:${MP[2]}"
-for i in 1 2 3; do
-  "$META" --id "$i" --listen "127.0.0.1:${MP[$((i - 1))]}" --peers "$PEERS" \
-    --data-dir "$TEST_DIR/m$i" --cluster-secret-file "$SECRET" --down-after 2s \
-    >> "$TEST_DIR/m$i.log" 2>&1 &
-  PIDS+=("$!")
-done
-declare -A CPID
-for i in 1 2 3 4 5 6; do
-  "$CHUNK" --data-dir "$TEST_DIR/c$i" --port "${CP[$((i - 1))]}" --cluster-secret-file "$SECRET" \
-    --meta "$URLS" --host "host$i" --reserve 16M --heartbeat 200ms >> "$TEST_DIR/c$i.log" 2>&1 &
-  CPID[$i]=$!
-  PIDS+=("$!")
-done
+CAIRN_META_OPTS="--down-after 2s" CAIRN_CHUNK_OPTS="--reserve 16M --heartbeat 200ms" \
+  cluster_up 6 --no-gateway
+SECRET="$CDIR/secret"
+URLS="$(cluster_meta_urls)"
 
 tool() { "$TOOL" --meta "$URLS" --cluster-secret-file "$SECRET" "$@"; }
 mkfile() { head -c "$2" /dev/urandom > "$TEST_DIR/$1"; }
@@ -83,7 +66,7 @@ while read -r off len; do
 done < "$TEST_DIR/ranges"
 
 echo "== a put while one chunkserver is dead commits with k+1..k+m-1 fragments"
-kill -9 "${CPID[1]}"
+cluster_kill chunk1
 tool put bucket1 during "$TEST_DIR/odd"
 tool info bucket1 during | grep -q " 0000000000000000" || fail "missing fragment not recorded"
 tool get bucket1 during "$TEST_DIR/out.during" && cmp -s "$TEST_DIR/odd" "$TEST_DIR/out.during" \
@@ -98,11 +81,11 @@ tool get bucket1 after "$TEST_DIR/out.after" && cmp -s "$TEST_DIR/odd" "$TEST_DI
   || fail "a group placed on 5 hosts does not read back"
 
 echo "== m = 2 chunkservers dead: degraded reads"
-kill -9 "${CPID[2]}"
+cluster_kill chunk2
 check_all "two chunkservers down"
 
 echo "== 3 dead: reads fail, never wrong bytes"
-kill -9 "${CPID[3]}"
+cluster_kill chunk3
 if tool get bucket1 big "$TEST_DIR/out.fail" 2>/dev/null; then
   fail "read succeeded with 3 of 6 fragments gone"
 fi

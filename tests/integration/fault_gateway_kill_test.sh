@@ -16,18 +16,14 @@
 # attempt per request, so the kill lands mid-upload and nothing is retried
 # against the restarted gateway.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-source "$(dirname "${BASH_SOURCE[0]}")/s3_lib.sh"
 
-CLUSTER="$CAIRN_SRC/scripts/cluster.sh"
-CDIR="$TEST_DIR/cluster"
 DATA="$TEST_DIR/data"
 mkdir -p "$DATA"
-T0=$SECONDS
 
 s3_cleanup() {
   local rc=$?
   [ -n "${AWS_PID:-}" ] && kill -9 "$AWS_PID" 2>/dev/null
-  cluster_teardown "$rc"
+  teardown "$rc"
 }
 trap s3_cleanup EXIT
 

@@ -15,19 +15,9 @@
 #     reads back byte-exact (which needs every 4+2 group whole on the 6).
 # Timings of each phase are printed.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-source "$(dirname "${BASH_SOURCE[0]}")/s3_lib.sh"
 
-CLUSTER="$CAIRN_SRC/scripts/cluster.sh"
-CDIR="$TEST_DIR/cluster"
 DATA="$TEST_DIR/data"
 mkdir -p "$DATA"
-T0=$SECONDS
-
-s3_cleanup() {
-  local rc=$?
-  cluster_teardown "$rc"
-}
-trap s3_cleanup EXIT
 
 export CAIRN_META_OPTS="--down-after 2s --out-after 8s"
 export CAIRN_CHUNK_OPTS="--heartbeat 500ms"

@@ -10,31 +10,20 @@
 #  5. SIGTERM stops every replica cleanly (exit 0).
 source "$(dirname "$0")/lib.sh"
 
-META="$CAIRN_BUILD/metadata/cairn-meta"
 CAIRN="$CAIRN_BUILD/cli/cairn"
 TORTURE="$CAIRN_BUILD/tests/integration/meta-torture"
-SECRET_FILE="$TEST_DIR/secret"
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$SECRET_FILE"
+
+CAIRN_META_OPTS="--trim-every 200 --trim-keep 20" cluster_up 0 --no-gateway
+SECRET_FILE="$CDIR/secret"
 SECRET="$(cat "$SECRET_FILE")"
+URLS="$(cluster_meta_urls)"
 
-read -r -a PORTS <<< "$(free_ports 3)"
-PEERS="1=http://127.0.0.1:${PORTS[0]},2=http://127.0.0.1:${PORTS[1]},3=http://127.0.0.1:${PORTS[2]}"
-URLS="http://127.0.0.1:${PORTS[0]},http://127.0.0.1:${PORTS[1]},http://127.0.0.1:${PORTS[2]}"
-declare -A PID
-
-start() {
-  local i=$1
-  "$META" --id "$i" --listen "127.0.0.1:${PORTS[$((i - 1))]}" --peers "$PEERS" \
-    --data-dir "$TEST_DIR/r$i" --cluster-secret-file "$SECRET_FILE" \
-    --trim-every 200 --trim-keep 20 >> "$TEST_DIR/r$i.log" 2>&1 &
-  PID[$i]=$!
-  PIDS+=("$!")
-}
-status_of() { curl -sf "http://127.0.0.1:${PORTS[$(($1 - 1))]}/metrics"; }
+start() { cluster_start "meta$1"; }  # the same command line again
+status_of() { curl -sf "http://127.0.0.1:$(cluster_port meta "$1")/metrics"; }
 field() { # field REPLICA NAME: a metric value from /metrics (public)
   status_of "$1" | awk -v n="$2" '$1 == n { print $2 }'
 }
-pids_arg() { echo "1=${PID[1]},2=${PID[2]},3=${PID[3]}"; }
+pids_arg() { echo "1=$(cluster_pid meta1),2=$(cluster_pid meta2),3=$(cluster_pid meta3)"; }
 leader_id() {
   for i in 1 2 3; do
     [ "$(field "$i" cairn_meta_is_leader 2>/dev/null)" = 1 ] && { echo "$i"; return 0; }
@@ -42,7 +31,6 @@ leader_id() {
   return 1
 }
 
-for i in 1 2 3; do start "$i"; done
 wait_for 10 "$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET_FILE" status
 "$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET_FILE" status
 
@@ -61,7 +49,7 @@ wait_for 20 caught_up
 echo "== 3. a follower misses more than the log keeps; it catches up by snapshot"
 L=$(leader_id)
 F=$(( L % 3 + 1 ))
-kill -9 "${PID[$F]}"
+cluster_kill "meta$F"
 "$TORTURE" --replicas "$URLS" --secret "$SECRET" --clients 8 --keys 6 --seconds 4 \
   --bucket snap | tee "$TEST_DIR/t3.out"
 grep -q PASSED "$TEST_DIR/t3.out" || fail "history with a follower down"
@@ -74,9 +62,9 @@ echo "replica $F installed $INSTALLED snapshot(s)"
 # Identical state everywhere once quiet (state hash covers the applied index).
 same_state() {
   local a b c
-  a=$("$CAIRN" --meta "http://127.0.0.1:${PORTS[0]}" --cluster-secret-file "$SECRET_FILE" state-hash) &&
-  b=$("$CAIRN" --meta "http://127.0.0.1:${PORTS[1]}" --cluster-secret-file "$SECRET_FILE" state-hash) &&
-  c=$("$CAIRN" --meta "http://127.0.0.1:${PORTS[2]}" --cluster-secret-file "$SECRET_FILE" state-hash) &&
+  a=$("$CAIRN" --meta "http://127.0.0.1:$(cluster_port meta 1)" --cluster-secret-file "$SECRET_FILE" state-hash) &&
+  b=$("$CAIRN" --meta "http://127.0.0.1:$(cluster_port meta 2)" --cluster-secret-file "$SECRET_FILE" state-hash) &&
+  c=$("$CAIRN" --meta "http://127.0.0.1:$(cluster_port meta 3)" --cluster-secret-file "$SECRET_FILE" state-hash) &&
   [ "$a" = "$b" ] && [ "$b" = "$c" ]
 }
 wait_for 20 same_state || fail "replicas hold different state after catch-up"
@@ -90,9 +78,8 @@ grep -q PASSED "$TEST_DIR/t4.out" || fail "history after the second failover"
 
 echo "== 5. SIGTERM stops the live replicas cleanly"
 for i in 1 2 3; do
-  if kill -0 "${PID[$i]}" 2>/dev/null; then
-    kill -TERM "${PID[$i]}"
-    wait "${PID[$i]}" || fail "replica $i exited with $? on SIGTERM"
+  if cluster_alive "meta$i"; then
+    cluster_stop "meta$i" || fail "replica $i did not exit 0 on SIGTERM"
   fi
 done
 echo "meta_failover: all checks passed"

@@ -20,17 +20,13 @@
 #
 # Both mounts are unmounted by the EXIT trap, also on failure.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-source "$(dirname "${BASH_SOURCE[0]}")/s3_lib.sh"
 
-CLUSTER="$CAIRN_SRC/scripts/cluster.sh"
 MOUNT="$CAIRN_SRC/scripts/mount.sh"
-CDIR="$TEST_DIR/cluster"
 DATA="$TEST_DIR/data"
 MNT="$TEST_DIR/s3fs"
 RMNT="$TEST_DIR/rclone"
 export CAIRN_MOUNT_STATE="$TEST_DIR/mount-state"
 mkdir -p "$DATA" "$MNT" "$RMNT"
-T0=$SECONDS
 BIG_MIB=${MOUNT_BIG_MIB:-2048}
 NMANY=3000
 BUCKET=mounted
@@ -60,7 +56,7 @@ mount_cleanup() {
     for f in "$CAIRN_MOUNT_STATE"/*.log; do [ -f "$f" ] && { echo "== $f"; tail -n 30 "$f"; }; done
   fi
   # The big data goes even when the logs are kept.
-  cluster_teardown "$rc" "$DATA" "$CDIR"/chunk*/ "$CAIRN_MOUNT_STATE"/*.cache
+  teardown "$rc" "$DATA" "$CDIR"/chunk*/ "$CAIRN_MOUNT_STATE"/*.cache
 }
 trap mount_cleanup EXIT
 

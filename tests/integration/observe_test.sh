@@ -22,24 +22,14 @@
 #     shows the drained one retired, the fragments rebuilt and a measured
 #     rebuild rate. Screenshots are kept in $CAIRN_BUILD/artifacts/.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-source "$(dirname "${BASH_SOURCE[0]}")/s3_lib.sh"
 
-CLUSTER="$CAIRN_SRC/scripts/cluster.sh"
 NCHUNK=7
 ZONE='<i>&"z</i>' # markup in a value the page shows: it must come out as text
 CAIRN="$CAIRN_BUILD/cli/cairn"
-CDIR="$TEST_DIR/cluster"
 ART="$CAIRN_BUILD/artifacts"
 mkdir -p "$ART"
-T0=$SECONDS
 CHROMIUM="$(command -v chromium || true)"
 [ -n "$CHROMIUM" ] || fail "chromium is not installed (scripts/install-deps.sh)"
-
-obs_cleanup() {
-  local rc=$?
-  cluster_teardown "$rc"
-}
-trap obs_cleanup EXIT
 
 # ---- a strict checker of the Prometheus text format ------------------------
 cat > "$TEST_DIR/promcheck.py" <<'PY'
@@ -235,8 +225,8 @@ AK="$AWS_ACCESS_KEY_ID"
 SK="$AWS_SECRET_ACCESS_KEY"
 S3=(curl -sS --fail-with-body --max-time 30 --aws-sigv4 "aws:amz:us-east-1:s3" -u "$AK:$SK")
 STATUS="$EP/_cairn/status"
-META_URLS=("http://127.0.0.1:$((BASE + 1))" "http://127.0.0.1:$((BASE + 2))" "http://127.0.0.1:$((BASE + 3))")
-chunk_url() { echo "http://127.0.0.1:$(cat "$CDIR/chunk$1.port" 2>/dev/null || echo $((BASE + 100 + $1)))"; }
+META_URLS=("http://127.0.0.1:$(cluster_port meta 1)" "http://127.0.0.1:$(cluster_port meta 2)" "http://127.0.0.1:$(cluster_port meta 3)")
+chunk_url() { echo "http://127.0.0.1:$(cluster_port chunk "$1")"; }
 cs_id() { cut -c1-16 "$CDIR/chunk$1/chunkserver-id"; }
 
 # fetch NAME URL: URL/metrics into $TEST_DIR/NAME.prom.

@@ -18,8 +18,6 @@
 #     object (before, during, after) reads byte-exact.
 # Needs root (ip netns); skipped (exit 77) without it.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-source "$(dirname "${BASH_SOURCE[0]}")/s3_lib.sh"
-T0=$SECONDS
 
 if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null; then
   echo "partition_test: needs root and iproute2 (ip netns); skipped"
@@ -58,6 +56,7 @@ net_cleanup() {
   set +e  # clean up everything whatever fails on the way,
   trap '' TERM INT  # and let no second signal cut the cleanup short
   for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  cluster_down >/dev/null 2>&1
   # Whatever still runs inside this run's namespaces (clients started in
   # subshells included) is ours.
   for n in "${NODES[@]}"; do
@@ -69,15 +68,9 @@ net_cleanup() {
     for _ in $(seq 50); do [ -z "$(ip netns pids "$P$n" 2>/dev/null)" ] && break; sleep 0.1; done
   done
   for n in "${NODES[@]}" br; do ip netns del "$P$n" 2>/dev/null || true; done
-  if grep -lEq 'Sanitizer|runtime error:' "$TEST_DIR"/*.log 2>/dev/null; then
-    grep -E -A30 'Sanitizer|runtime error:' "$TEST_DIR"/*.log | head -80
-    rc=1
-  fi
-  (exit "$rc")
-  cleanup
+  teardown "$rc"
 }
 trap net_cleanup EXIT
-trap 'exit 143' TERM INT
 
 # Namespaces left by an earlier run that was killed outright (its pid gone).
 for ns in $(ip netns list | awk '{ print $1 }' | grep -E '^cn[0-9]+(m[1-3]|c[1-6]|gw|cl|br)$'); do
@@ -130,31 +123,30 @@ done
 # /etc/cairn/*.conf holds); the flags after it set what differs per host, as
 # CAIRN_*_OPTS do for the systemd units (flags override the file).
 CONF="$CAIRN_SRC/deploy/config"
-declare -A DPID
-# daemon NODE CMD...: starts CMD in NODE's namespace, logging to NODE.log;
-# DPID[NODE] is the daemon's own pid (ip netns exec execs it).
+# daemon NAME NODE CMD...: daemon NAME (meta1.., chunk1.., gateway) runs CMD
+# in NODE's namespace: `ip netns exec` is its command prefix and execs CMD, so
+# NAME's pid is the daemon's own.
 daemon() {
-  local n="$1"; shift
-  ip netns exec "$P$n" "$@" >> "$TEST_DIR/$n.log" 2>&1 &
-  DPID[$n]=$!
-  PIDS+=("$!")
+  local name="$1" n="$2"; shift 2
+  cluster_launch "$name" ip netns exec "$P$n" "$@"
 }
 step "daemons: 3 cairn-meta, 6 cairn-chunk, cairn-gateway, each in its own namespace"
 for i in 1 2 3; do
-  daemon "m$i" "$META" --config "$CONF/meta.conf.example" --id "$i" --listen "$NET.1$i:$MPORT" \
-    --peers "$PEERS" --data-dir "$TEST_DIR/m$i" --cluster-secret-file "$SECRET" --down-after 3s
+  daemon "meta$i" "m$i" "$META" --config "$CONF/meta.conf.example" --id "$i" --listen "$NET.1$i:$MPORT" \
+    --peers "$PEERS" --data-dir "$CDIR/meta$i" --cluster-secret-file "$SECRET" --down-after 3s
 done
 RACKS=(- r1 r1 r2 r2 r3 r3)
 for i in 1 2 3 4 5 6; do
-  daemon "c$i" "$CHUNK" --config "$CONF/chunk.conf.example" --data-dir "$TEST_DIR/c$i" \
+  daemon "chunk$i" "c$i" "$CHUNK" --config "$CONF/chunk.conf.example" --data-dir "$CDIR/chunk$i" \
     --listen "$NET.2$i" --port "$CPORT" --cluster-secret-file "$SECRET" --meta "$URLS" \
     --reserve 16M --heartbeat 500ms --host "chunk$i" --rack "${RACKS[$i]}" --zone z1
 done
-daemon gw "$GW" --config "$CONF/gateway.conf.example" --listen "$NET.30" --port "$GPORT" \
+daemon gateway gw "$GW" --config "$CONF/gateway.conf.example" --listen "$NET.30" --port "$GPORT" \
   --meta "$URLS" --cluster-secret-file "$SECRET" --credentials-file "$CREDS"
 is_daemon() { case "$(readlink "/proc/$1/exe")" in */cairn-meta|*/cairn-chunk|*/cairn-gateway) ;; *) return 1 ;; esac; }
-for n in "${!DPID[@]}"; do
-  wait_for 5 is_daemon "${DPID[$n]}" || fail "pid ${DPID[$n]} of $n is not the daemon itself"
+for n in $(cluster_names); do
+  pid="$(cluster_pid "$n")" || fail "$n exited at start"
+  wait_for 5 is_daemon "$pid" || fail "pid $pid of $n is not the daemon itself"
 done
 
 export AWS_ACCESS_KEY_ID="$AK" AWS_SECRET_ACCESS_KEY="$SK" AWS_DEFAULT_REGION=us-east-1
@@ -265,7 +257,7 @@ new_leader() {
 wait_for 30 new_leader || fail "no new leader among replicas ${MAJ[*]}"
 NEW="$(new_leader)"
 echo "new leader: replica $NEW, found $((SECONDS - CUT_AT)) s after the cut: $(rstatus "$NEW" | tr '\n' ' ')"
-echo "cut at $CUT_TIME; replica $NEW's log: $(grep 'leader is now' "$TEST_DIR/m$NEW.log" | tail -n 1)"
+echo "cut at $CUT_TIME; replica $NEW's log: $(grep 'leader is now' "$(cluster_log "meta$NEW")" | tail -n 1)"
 # A second command to the cut-off replica, now that the others have moved on.
 nsx "m$OLD" timeout 60 "$CAIRN" --meta "$(murl "$OLD")" --cluster-secret-file "$SECRET" \
   keys create cutoff-owner2 > "$TEST_DIR/cutoff2.out" 2>&1 &
@@ -360,15 +352,6 @@ fi
 [ "$(awsc s3 ls --recursive s3://part | wc -l)" = "$NOBJ" ] || fail "the bucket does not hold $NOBJ objects"
 
 step "SIGTERM: every daemon stops cleanly (exit 0), gateway and chunkservers first"
-stop_daemons() {
-  local n rc bad=0
-  for n in "$@"; do kill -TERM "${DPID[$n]}"; done
-  for n in "$@"; do
-    rc=0; wait "${DPID[$n]}" || rc=$?
-    [ "$rc" = 0 ] || { echo "$n exited with $rc on SIGTERM"; bad=1; }
-  done
-  return "$bad"
-}
-stop_daemons gw c1 c2 c3 c4 c5 c6 || fail "a daemon did not stop cleanly"
-stop_daemons m1 m2 m3 || fail "a metadata replica did not stop cleanly"
+cluster_stop gateway chunk1 chunk2 chunk3 chunk4 chunk5 chunk6 || fail "a daemon did not stop cleanly"
+cluster_stop meta1 meta2 meta3 || fail "a metadata replica did not stop cleanly"
 step "partition: all checks passed"

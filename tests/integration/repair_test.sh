@@ -17,34 +17,15 @@
 #     (garbage list -> heartbeat reply -> delete -> acknowledged through Paxos).
 source "$(dirname "$0")/lib.sh"
 
-META="$CAIRN_BUILD/metadata/cairn-meta"
-CHUNK="$CAIRN_BUILD/chunkserver/cairn-chunk"
 CAIRN="$CAIRN_BUILD/cli/cairn"
 TOOL="$CAIRN_BUILD/tests/integration/ec-path-tool"
-SECRET="$TEST_DIR/secret"
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$SECRET"
 
-read -r -a MP <<< "$(free_ports 3)"
-read -r -a CP <<< "$(free_ports 9)"
-PEERS="1=http://127.0.0.1:${MP[0]},2=http://127.0.0.1:${MP[1]},3=http://127.0.0.1:${MP[2]}"
-URLS="http://127.0.0.1:${MP[0]},http://127.0.0.1:${MP[1]},http://127.0.0.1:${MP[2]}"
-declare -A MPID
-for i in 1 2 3; do
-  "$META" --id "$i" --listen "127.0.0.1:${MP[$((i - 1))]}" --peers "$PEERS" \
-    --data-dir "$TEST_DIR/m$i" --cluster-secret-file "$SECRET" --down-after 1s \
-    --out-after 3s --repair-scan-interval 500ms >> "$TEST_DIR/m$i.log" 2>&1 &
-  MPID[$i]=$!
-  PIDS+=("$!")
-done
-declare -A CPID
-start_chunk() {
-  "$CHUNK" --data-dir "$TEST_DIR/c$1" --port "${CP[$(($1 - 1))]}" --cluster-secret-file "$SECRET" \
-    --meta "$URLS" --host "host$1" --reserve 16M --heartbeat 200ms \
-    --orphan-grace 3s --orphan-scan-interval 1s >> "$TEST_DIR/c$1.log" 2>&1 &
-  CPID[$1]=$!
-  PIDS+=("$!")
-}
-for i in 1 2 3 4 5 6; do start_chunk "$i"; done
+export CAIRN_META_OPTS="--down-after 1s --out-after 3s --repair-scan-interval 500ms"
+export CAIRN_CHUNK_OPTS="--reserve 16M --heartbeat 200ms --orphan-grace 3s --orphan-scan-interval 1s"
+cluster_up 6 --no-gateway
+SECRET="$CDIR/secret"
+URLS="$(cluster_meta_urls)"
+start_chunk() { cluster_launch_chunk "$1"; }   # chunk7..9, spares added later
 
 tool() { "$TOOL" --meta "$URLS" --cluster-secret-file "$SECRET" "$@"; }
 head -c 9000000 /dev/urandom > "$TEST_DIR/a"
@@ -52,12 +33,12 @@ head -c 3000001 /dev/urandom > "$TEST_DIR/b"
 wait_for 20 tool put bucket1 a "$TEST_DIR/a"
 
 # Chunkserver ids as the metadata service knows them (first 64 bits).
-cs_id() { cut -c1-16 "$TEST_DIR/c$1/chunkserver-id"; }
+cs_id() { cut -c1-16 "$CDIR/chunk$1/chunkserver-id"; }
 holders() { tool info bucket1 "$1" | awk '/^group/ { for (i = 10; i <= NF; i++) print $i }'; }
 
 echo "== a corrupt fragment found by a read is rebuilt in place"
 # A data fragment (index 0..3): the read uses it, finds it corrupt, reports it.
-FRAG=$(find "$TEST_DIR"/c[1-5]/frags -type f -name '*.[0-3]' | head -n 1)
+FRAG=$(find "$CDIR"/chunk[1-5]/frags -type f -name '*.[0-3]' | head -n 1)
 [ -n "$FRAG" ] || fail "no data fragment found"
 byte_at() { od -An -tu1 -j "$2" -N 1 "$1" | tr -d ' '; }
 ORIG=$(byte_at "$FRAG" 164)
@@ -70,7 +51,7 @@ wait_for 30 repaired || fail "the corrupt fragment was not rebuilt in place"
 echo "corrupt fragment rebuilt"
 
 echo "== cairn scrub finds a corrupt parity fragment (no read touches it); repair fixes it"
-PFRAG=$(find "$TEST_DIR"/c[1-5]/frags -type f -name '*.[45]' | head -n 1)
+PFRAG=$(find "$CDIR"/chunk[1-5]/frags -type f -name '*.[45]' | head -n 1)
 [ -n "$PFRAG" ] || fail "no parity fragment found"
 PORIG=$(byte_at "$PFRAG" 200)
 printf "\\$(printf '%03o' $(( (PORIG + 1) % 256 )))" | dd of="$PFRAG" bs=1 seek=200 conv=notrunc 2>/dev/null
@@ -84,7 +65,7 @@ timeout 60 "$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET" scrub --wait 
 echo "scrub found it, repair fixed it, a second scrub is clean"
 
 echo "== a PUT with a dead chunkserver leaves a hole; repair fills it"
-kill -9 "${CPID[6]}"
+cluster_kill chunk6
 DEAD6=$(cs_id 6)
 tool put bucket1 b "$TEST_DIR/b"
 holders b | grep -q '^0000000000000000$' || fail "expected a missing fragment"
@@ -126,7 +107,7 @@ KEY=$("${C[@]}" keys create alice | awk '/^access key/ { print $3 }')
 
 echo "== cairn drain moves everything off a live chunkserver, then retires it"
 start_chunk 8   # somewhere for the drained fragments to go (distinct hosts)
-wait_for 10 test -s "$TEST_DIR/c8/chunkserver-id"
+wait_for 10 test -s "$CDIR/chunk8/chunkserver-id"
 sleep 1         # its first heartbeat
 DRAIN4=$(cs_id 4)
 head -c 1500000 /dev/urandom > "$TEST_DIR/m"
@@ -158,7 +139,7 @@ grep -q "drained and retired" "$TEST_DIR/drain.out" || fail "drain did not retir
 for k in a b; do
   holders "$k" | grep -q "^$DRAIN4\$" && fail "$k still has a fragment on the drained chunkserver"
 done
-kill -9 "${CPID[4]}"   # retired: nothing may depend on it any more
+cluster_kill chunk4   # retired: nothing may depend on it any more
 for k in a b; do
   tool get bucket1 "$k" "$TEST_DIR/out.$k" && cmp -s "$TEST_DIR/$k" "$TEST_DIR/out.$k" \
     || fail "$k unreadable after its drained chunkserver went away"
@@ -166,18 +147,18 @@ done
 
 echo "== the metadata leader dies while a chunkserver's fragments are being repaired"
 start_chunk 9   # a spare host, so the repair has somewhere to go
-wait_for 10 test -s "$TEST_DIR/c9/chunkserver-id"
+wait_for 10 test -s "$CDIR/chunk9/chunkserver-id"
 sleep 1
 DEAD3=$(cs_id 3)
-kill -9 "${CPID[3]}"
+cluster_kill chunk3
 sleep 3.5       # past out-after: the leader starts rebuilding chunkserver 3's fragments
 # (The metrics body is read whole before grep: `curl | grep -q` under pipefail
 # fails when grep exits early and curl cannot finish writing.)
 for _ in $(seq 20); do
   for i in 1 2 3; do
-    m="$(curl -sf --max-time 5 "http://127.0.0.1:${MP[$((i - 1))]}/metrics" || true)"
+    m="$(curl -sf --max-time 5 "http://127.0.0.1:$(cluster_port meta "$i")/metrics" || true)"
     if grep -q '^cairn_meta_is_leader 1' <<<"$m"; then
-      kill -9 "${MPID[$i]}"; echo "killed metadata leader $i"; KILLED_META=$i; break 2
+      cluster_kill "meta$i"; echo "killed metadata leader $i"; KILLED_META=$i; break 2
     fi
   done
   sleep 0.5
@@ -189,7 +170,7 @@ timeout 60 "$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET" repair --wait
   | grep -q "fully redundant" || fail "not fully redundant after the leader change"
 echo "repair finished under the new leader"
 
-UP6=("$TEST_DIR"/c{1,2,5,7,8,9}/frags)
+UP6=("$CDIR"/chunk{1,2,5,7,8,9}/frags)
 echo "== an upload that died half way: its fragments are collected after the grace period"
 DEADG=$(tool put-nocommit bucket1 never "$TEST_DIR/b" | head -n 1)
 [ -n "$(find "${UP6[@]}" -name "$DEADG.*")" ] || fail "no fragments of the dead upload"
@@ -201,15 +182,15 @@ tool get bucket1 a "$TEST_DIR/out.a" && cmp -s "$TEST_DIR/a" "$TEST_DIR/out.a" \
 echo "orphans collected, committed data intact"
 
 echo "== the rebuilt fragments are real: lose two more chunkservers"
-kill -9 "${CPID[1]}" "${CPID[2]}"
+cluster_kill chunk1; cluster_kill chunk2
 for k in a b; do
   tool get bucket1 "$k" "$TEST_DIR/out.$k" || fail "get $k after repair"
   cmp -s "$TEST_DIR/$k" "$TEST_DIR/out.$k" || fail "$k differs after repair"
 done
-curl -sf "http://127.0.0.1:${MP[0]}/metrics" | grep -q cairn_repair || true
+curl -sf "http://127.0.0.1:$(cluster_port meta 1)/metrics" | grep -q cairn_repair || true
 echo "== garbage collection: a deleted object's fragments leave every chunkserver"
 GID=$(tool info bucket1 b | awk '/^group/ { print $8 }')
-LIVE=("$TEST_DIR"/c{5,7,8,9}/frags)  # the dead ones delete theirs when they return
+LIVE=("$CDIR"/chunk{5,7,8,9}/frags)  # the dead ones delete theirs when they return
 [ -n "$(find "${LIVE[@]}" -name "$GID.*")" ] || fail "no fragments of b found before delete"
 tool delete bucket1 b
 no_frags() { [ -z "$(find "${LIVE[@]}" -name "$GID.*")" ]; }

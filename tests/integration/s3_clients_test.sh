@@ -7,22 +7,11 @@
 # every object still reads byte-exact (degraded reads), with 3 lost a GET
 # fails and never returns wrong bytes.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-source "$(dirname "${BASH_SOURCE[0]}")/s3_lib.sh"
 
-CLUSTER="$CAIRN_SRC/scripts/cluster.sh"
-CDIR="$TEST_DIR/cluster"
 DATA="$TEST_DIR/data"
 mkdir -p "$DATA"
-T0=$SECONDS
-
-s3_cleanup() {
-  local rc=$?
-  cluster_teardown "$rc"
-}
-trap s3_cleanup EXIT
 
 CAIRN_GATEWAY_OPTS="--group-fragment 4M --base-domain s3.cairn.test --log-level info" cluster_up 6
-cat "$TEST_DIR/up.out"
 # shellcheck disable=SC1091
 . "$CDIR/cluster.env"
 unset AWS_CA_BUNDLE AWS_PROFILE

@@ -10,12 +10,8 @@
 # never refused and never loses an update) and progress (every live contender
 # finished all its rounds, every crashed holder's lock was broken).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-source "$(dirname "${BASH_SOURCE[0]}")/s3_lib.sh"
 
-CLUSTER="$CAIRN_SRC/scripts/cluster.sh"
 LOCKPY="$CAIRN_SRC/tests/integration/s3_lock.py"
-CDIR="$TEST_DIR/cluster"
-T0=$SECONDS
 CONTENDERS=8
 ROUNDS=${S3_LOCK_ROUNDS:-30}
 # id:round:phase — crash right after taking the lock, or after the counter update.
@@ -29,7 +25,7 @@ lock_cleanup() {
   for p in "${CPIDS[@]:-}"; do
     if [ -n "$p" ]; then kill -9 "$p" 2>/dev/null || true; fi
   done
-  cluster_teardown "$rc"
+  teardown "$rc"
 }
 CPIDS=()
 trap lock_cleanup EXIT

@@ -14,20 +14,16 @@
 #     listings are still exact, and DeleteObjects removes the 2,000 keys in
 #     batches of 1000.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-source "$(dirname "${BASH_SOURCE[0]}")/s3_lib.sh"
 
-CLUSTER="$CAIRN_SRC/scripts/cluster.sh"
 LISTPY="$CAIRN_SRC/tests/integration/s3_more_list.py"
-CDIR="$TEST_DIR/cluster"
 DATA="$TEST_DIR/data"
 mkdir -p "$DATA"
-T0=$SECONDS
 BIG_MIB=${S3_MORE_BIG_MIB:-1100}
 
 more_cleanup() {
   local rc=$?
   # The big files and the fragments go even when the logs are kept.
-  cluster_teardown "$rc" "$DATA"/big* "$CDIR"/chunk*/
+  teardown "$rc" "$DATA"/big* "$CDIR"/chunk*/
 }
 trap more_cleanup EXIT
 

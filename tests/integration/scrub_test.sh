@@ -14,55 +14,25 @@
 #     fragments of every repaired group) killed, every object reads back
 #     byte-exact.
 source "$(dirname "$0")/lib.sh"
-source "$(dirname "$0")/s3_lib.sh"
-T0=$SECONDS
 
-META="$CAIRN_BUILD/metadata/cairn-meta"
-CHUNK="$CAIRN_BUILD/chunkserver/cairn-chunk"
 CAIRN="$CAIRN_BUILD/cli/cairn"
 TOOL="$CAIRN_BUILD/tests/integration/ec-path-tool"
 PY=/usr/bin/python3
-SECRET="$TEST_DIR/secret"
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$SECRET"
 
-# Ports: a random base below the kernel's ephemeral range whose 10 ports are
-# free now (the way s3_lib.sh's pick_base does it).
-for _ in $(seq 20); do
-  BASE=$(( (RANDOM % ((EPH_LOW - 12100) / 10)) * 10 + 10000 ))
-  ok=1
-  for p in $(seq $((BASE + 1)) $((BASE + 3))) $(seq $((BASE + 11)) $((BASE + 17))); do
-    port_free "$p" || { ok=0; break; }
-  done
-  [ "$ok" = 1 ] && break
-done
-[ "$ok" = 1 ] || fail "no free port range"
-MP=($((BASE + 1)) $((BASE + 2)) $((BASE + 3)))
-PEERS="1=http://127.0.0.1:${MP[0]},2=http://127.0.0.1:${MP[1]},3=http://127.0.0.1:${MP[2]}"
-URLS="http://127.0.0.1:${MP[0]},http://127.0.0.1:${MP[1]},http://127.0.0.1:${MP[2]}"
-for i in 1 2 3; do
-  "$META" --id "$i" --listen "127.0.0.1:${MP[$((i - 1))]}" --peers "$PEERS" \
-    --data-dir "$TEST_DIR/m$i" --cluster-secret-file "$SECRET" --down-after 1s \
-    --out-after 120s --repair-scan-interval 500ms >> "$TEST_DIR/m$i.log" 2>&1 &
-  PIDS+=("$!")
-done
-declare -A CPID
-for i in 1 2 3 4 5 6 7; do
-  "$CHUNK" --data-dir "$TEST_DIR/c$i" --port $((BASE + 10 + i)) --cluster-secret-file "$SECRET" \
-    --meta "$URLS" --host "host$i" --reserve 16M --heartbeat 200ms --scrub-rate 1G \
-    >> "$TEST_DIR/c$i.log" 2>&1 &
-  CPID[$i]=$!
-  PIDS+=("$!")
-done
+CAIRN_META_OPTS="--down-after 1s --out-after 120s --repair-scan-interval 500ms" \
+  CAIRN_CHUNK_OPTS="--reserve 16M --heartbeat 200ms --scrub-rate 1G" cluster_up 7 --no-gateway
+SECRET="$CDIR/secret"
+URLS="$(cluster_meta_urls)"
 
 tool() { "$TOOL" --meta "$URLS" --cluster-secret-file "$SECRET" --unit 65536 --frag-max 262144 "$@"; }
 cairn() { timeout 60 "$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET" "$@"; }
-cs_id() { cut -c1-16 "$TEST_DIR/c$1/chunkserver-id"; }
+cs_id() { cut -c1-16 "$CDIR/chunk$1/chunkserver-id"; }
 cs_num() { # chunkserver number of a metadata id
   local i; for i in 1 2 3 4 5 6 7; do [ "$(cs_id "$i")" = "$1" ] && echo "$i"; done; true
 }
 # "GROUP HOLDER0 .. HOLDER5" for each chunk group of an object.
 groups() { tool info "$1" "$2" | awk '/^group/ { l = $8; for (i = 10; i <= NF; i++) l = l " " $i; print l }'; }
-frag() { echo "$TEST_DIR/c$1/frags/${2:0:2}/${2:2:2}/$2.$3"; }  # CS_NUM GROUP INDEX
+frag() { echo "$CDIR/chunk$1/frags/${2:0:2}/${2:2:2}/$2.$3"; }  # CS_NUM GROUP INDEX
 sha() { sha256sum < "$1" | cut -d' ' -f1; }
 
 OBJECTS="bkt1/o1 bkt1/o2 bkt1/o3 bkt1/o4 bkt2/x bkt2/y bkt3/z"
@@ -123,7 +93,7 @@ tool delete bkt1 gone || fail "delete bkt1/gone"
 cairn scrub --wait | tee "$TEST_DIR/scrub2.out" || fail "second cairn scrub --wait"
 grep -q "^scrub finished: .* 0 corrupt, 0 missing" "$TEST_DIR/scrub2.out" \
   || fail "a second scrub still finds damage"
-no_gone() { [ -z "$(find "$TEST_DIR"/c*/frags -name "$GONE.*")" ]; }
+no_gone() { [ -z "$(find "$CDIR"/chunk*/frags -name "$GONE.*")" ]; }
 wait_for 20 no_gone || fail "the deleted object's fragments were not collected"
 
 # ---------------------------------------------------------------------------
@@ -220,10 +190,9 @@ for i in 1 2 3 4 5 6 7; do
         END { print bad ? 0 : 1 }' "$TEST_DIR/deleted")" = 1 ] && KILL+=("$i")
 done
 [ "${#KILL[@]}" -ge 2 ] || fail "no two chunkservers share every repaired group"
-kill -9 "${CPID[${KILL[0]}]}" "${CPID[${KILL[1]}]}"
+cluster_kill "chunk${KILL[0]}"; cluster_kill "chunk${KILL[1]}"
 for o in $OBJECTS; do
   tool get "${o%/*}" "${o#*/}" "$TEST_DIR/out" || fail "get $o with chunkservers ${KILL[0]} and ${KILL[1]} down"
   same "$TEST_DIR/${o/\//.}" "$TEST_DIR/out"
 done
-if grep -El 'Sanitizer|runtime error:' "$TEST_DIR"/*.log; then fail "sanitizer report in a daemon log"; fi
 step "scrub: all checks passed"

@@ -5,13 +5,6 @@
 # disabled or deleted under load; then the aws CLI as two users, and the
 # operator's `cairn user delete` refused while the user owns buckets.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-source "$(dirname "${BASH_SOURCE[0]}")/s3_lib.sh"
-
-CLUSTER="$CAIRN_SRC/scripts/cluster.sh"
-CDIR="$TEST_DIR/cluster"
-T0=$SECONDS
-tenants_cleanup() { cluster_teardown "$?"; }
-trap tenants_cleanup EXIT
 
 CAIRN_GATEWAY_OPTS="--log-level info" cluster_up 6
 # shellcheck disable=SC1091
