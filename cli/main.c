@@ -14,6 +14,7 @@
 #include "cli_locate.h"
 #include "cli_quota.h"
 #include "cli_repair.h"
+#include "cli_replicas.h"
 #include "cli_scrub.h"
 #include "cli_state_hash.h"
 #include "cli_status.h"
@@ -47,6 +48,8 @@ static const struct command commands[] = {
      "S3 access keys (each belongs to a user)"},
     {"quota", "set|show (--user U | --bucket B) [--max-bytes SIZE] [--max-objects N]", cli_quota,
      "byte and object limits of a user or a bucket, and their usage"},
+    {"meta", "status [--json] | add URL [--wait] | remove ID | replace OLD_ID URL [--wait]",
+     cli_meta_group, "the metadata replicas: members, and adding, removing or replacing one"},
     {"bench", "meta [options]", cli_bench,
      "commits/s and latency of the metadata group, next to one fdatasync"},
 };

@@ -35,6 +35,12 @@
 /* GET: "name value" lines; ?hash=1 adds the state hash */
 #define CN_ROUTE_MD_STATUS      "/v1/status"
 #define CN_QUERY_MD_STATUS_HASH "hash=1"
+/* GET (any replica, its own view): "member ID URL voter|learner" lines and
+ * "leader ID" — how a joining replica and a client find the group */
+#define CN_ROUTE_MD_MEMBERS "/v1/members"
+/* POST ?op=add&url=URL | ?op=remove&id=N (leader): a membership change;
+ * answers "id N" */
+#define CN_ROUTE_MD_CHANGE "/v1/meta/change"
 
 /* ---- chunkserver (cairn-chunk) ----------------------------------------- */
 /* PUT/GET/HEAD/DELETE /v1/fragment/<32 hex group id>/<index> */

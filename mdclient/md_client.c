@@ -85,20 +85,84 @@ void md_client_prefer(struct md_client *c, const char *url)
             c->leader = i;
 }
 
-/* Points c->leader at the hinted URL if it is one of ours; else moves on. */
+/* Adds url to the replicas (if new and there is room). Returns its index,
+ * or -1 when it could not be added. */
+static long add_replica(struct md_client *c, const char *url)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->replicas[i], url) == 0)
+            return (long)i;
+    if (c->n == MD_CLIENT_MAX_REPLICAS || strncmp(url, "http", 4) != 0)
+        return -1;
+    char *copy = strdup(url);
+    if (!copy)
+        return -1;
+    c->replicas[c->n] = copy;
+    return (long)c->n++;
+}
+
+/* Points c->leader at the hinted URL (adding it: the group may have a member
+ * this client was not told about); else moves on. */
 static int follow_hint(struct md_client *c, const struct cn_http_response *resp)
 {
     const char *url = cn_http_response_header(resp, CN_HDR_LEADER_URL);
-    if (url) {
-        for (size_t i = 0; i < c->n; i++) {
-            if (strcmp(c->replicas[i], url) == 0 && i != c->leader) {
-                c->leader = i;
-                return 1;
-            }
-        }
+    long i = url ? add_replica(c, url) : -1;
+    if (i >= 0 && (size_t)i != c->leader) {
+        c->leader = (size_t)i;
+        return 1;
     }
     c->leader = (c->leader + 1) % c->n;
     return 0;
+}
+
+/* Asks the replicas for the group's membership (GET /v1/members) and takes
+ * the first answer as the list to try: members join and leave while clients
+ * run. Keeps the list when nobody answers. */
+static void refresh_members(struct md_client *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        struct cn_http_request req = {.method = "GET",
+                                      .base_url = c->replicas[i],
+                                      .target = CN_ROUTE_MD_MEMBERS,
+                                      .resp_max = 64 << 10,
+                                      .timeout_ms = c->attempt_ms < 2000 ? c->attempt_ms : 2000};
+        struct cn_http_response resp = {0};
+        if (cn_http_client_do(c->http, &req, &resp) != 0 || resp.status != 200 || !resp.body) {
+            cn_http_response_clear(&resp);
+            continue;
+        }
+        char *urls[MD_CLIENT_MAX_REPLICAS];
+        size_t n = 0;
+        unsigned leader = 0;
+        char *leader_url = NULL, *save = NULL;
+        unsigned ids[MD_CLIENT_MAX_REPLICAS];
+        for (char *line = strtok_r(resp.body, "\n", &save); line;
+             line = strtok_r(NULL, "\n", &save)) {
+            unsigned id;
+            char url[256], role[16];
+            if (sscanf(line, "member %u %255s %15s", &id, url, role) == 3 &&
+                n < MD_CLIENT_MAX_REPLICAS && (urls[n] = strdup(url)) != NULL)
+                ids[n++] = id;
+            else
+                (void)sscanf(line, "leader %u", &leader);
+        }
+        cn_http_response_clear(&resp);
+        if (n == 0)
+            continue;
+        for (size_t j = 0; j < n; j++)
+            if (ids[j] == leader)
+                leader_url = urls[j];
+        for (size_t j = 0; j < c->n; j++)
+            free(c->replicas[j]);
+        c->leader = 0;
+        for (size_t j = 0; j < n; j++) {
+            c->replicas[j] = urls[j];
+            if (urls[j] == leader_url)
+                c->leader = j;
+        }
+        c->n = n;
+        return;
+    }
 }
 
 static int call(struct md_client *c, const char *method, const char *target,
@@ -131,6 +195,10 @@ static int call(struct md_client *c, const char *method, const char *target,
         if (rc == 0 && resp.status == 421) {
             hinted = follow_hint(c, &resp);
             last = CAIRN_E_NOTLEADER;
+        } else if (rc == 0 && resp.status == 410) {
+            /* A replica the group removed: the others answer. */
+            last = CAIRN_E_NOTLEADER;
+            c->leader = (c->leader + 1) % c->n;
         } else if (rc == 0 && resp.status >= 400 && resp.status < 500 && resp.status != 408) {
             /* The request itself is wrong: retrying will not help. */
             CN_WARN("md-client", "%s refused: %d %s", target, resp.status,
@@ -144,9 +212,12 @@ static int call(struct md_client *c, const char *method, const char *target,
         }
         cn_http_response_clear(&resp);
         /* Back off once every replica was tried without a useful answer
-         * (an election is probably under way). */
-        if (!hinted && ++misses % c->n == 0)
+         * (an election is probably under way), and ask the group who its
+         * members are now. */
+        if (!hinted && ++misses % c->n == 0) {
             cn_sleep_ms(misses / c->n < 5 ? 20 * (int64_t)(misses / c->n) : 100);
+            refresh_members(c);
+        }
     }
     /* Whatever the last attempt saw (no leader, refused or dropped connections,
      * a slow answer), nobody applied it before the deadline. */
@@ -198,7 +269,8 @@ int md_client_place(struct md_client *c, uint32_t count, uint32_t min, const uin
 {
     char target[CN_WIRE_TARGET_MAX];
     if (!c || count == 0 || count > 64 || min > count ||
-        cn_wire_place_target(target, sizeof(target), count, min ? min : count, exclude, n_exclude) != 0)
+        cn_wire_place_target(target, sizeof(target), count, min ? min : count, exclude,
+                             n_exclude) != 0)
         return CAIRN_E_INVAL;
     char *body = NULL;
     size_t blen;
@@ -261,4 +333,72 @@ int md_client_get_group(struct md_client *c, const uint8_t group_id[16], Md__Que
     *out = md_query_result_decode(res, rlen);
     free(res);
     return *out ? 0 : CAIRN_E_PROTO;
+}
+
+int md_client_members(struct md_client *c, char **body, size_t *len)
+{
+    if (!c)
+        return CAIRN_E_INVAL;
+    return call(c, "GET", CN_ROUTE_MD_MEMBERS "?from=leader", NULL, NULL, 0, (uint8_t **)body, len);
+}
+
+int md_client_change(struct md_client *c, const char *url, uint32_t *id, char *why, size_t why_len)
+{
+    char target[CN_WIRE_TARGET_MAX + 256];
+    if (why && why_len)
+        why[0] = '\0';
+    if (!c || !id)
+        return CAIRN_E_INVAL;
+    if (url) {
+        /* The URL goes in the query: it must not need escaping. */
+        for (const char *p = url; *p; p++)
+            if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:/.-_[]",
+                        *p))
+                return CAIRN_E_INVAL;
+        snprintf(target, sizeof(target), CN_ROUTE_MD_CHANGE "?op=add&url=%s", url);
+    } else {
+        snprintf(target, sizeof(target), CN_ROUTE_MD_CHANGE "?op=remove&id=%u", *id);
+    }
+    /* Not through call(): a refusal (4xx) carries the reason to show. */
+    int64_t deadline = cn_mono_ms() + c->timeout_ms;
+    for (;;) {
+        const char *headers[] = {"Content-Type: text/plain", NULL};
+        struct cn_http_request req = {.method = "POST",
+                                      .base_url = c->replicas[c->leader],
+                                      .target = target,
+                                      .headers = headers,
+                                      .body = "",
+                                      .body_len = 0,
+                                      .resp_max = 64 << 10,
+                                      .timeout_ms = c->timeout_ms};
+        struct cn_http_response resp = {0};
+        int rc = cn_http_client_do(c->http, &req, &resp);
+        if (rc == 0 && resp.status == 421 && cn_mono_ms() < deadline) {
+            if (!follow_hint(c, &resp))
+                cn_sleep_ms(100);
+            cn_http_response_clear(&resp);
+            continue;
+        }
+        if (rc != 0) {
+            cn_http_response_clear(&resp);
+            if (cn_mono_ms() >= deadline)
+                return CAIRN_E_TIMEOUT;
+            c->leader = (c->leader + 1) % c->n;
+            cn_sleep_ms(100);
+            continue;
+        }
+        if (why && why_len && resp.body)
+            snprintf(why, why_len, "%s", resp.body);
+        int st = resp.status;
+        if (st == 200 && url && (!resp.body || sscanf(resp.body, "id %u", id) != 1))
+            st = 502;
+        cn_http_response_clear(&resp);
+        return st == 200   ? 0
+               : st == 503 ? CAIRN_E_BUSY
+               : st == 409 ? (url ? CAIRN_E_EXISTS : CAIRN_E_UNAVAIL)
+               : st == 404 ? CAIRN_E_NOTFOUND
+               : st == 400 ? CAIRN_E_INVAL
+               : st == 401 ? CAIRN_E_AUTH
+                           : CAIRN_E_PROTO;
+    }
 }

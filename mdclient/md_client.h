@@ -89,6 +89,20 @@ int md_client_cluster(struct md_client *c, char **body, size_t *len);
 int md_client_heartbeat(struct md_client *c, const void *hb, size_t len, uint8_t **reply,
                         size_t *reply_len);
 
+/* The group's members as the leader sees them: "member ID URL
+ * voter|learner" lines and "leader ID" (GET /v1/members?from=leader). On
+ * success *body is malloc'ed and NUL-terminated. Errors as md_client_read. */
+int md_client_members(struct md_client *c, char **body, size_t *len);
+
+/* Asks the leader for a membership change: add the replica at url (it joins
+ * as a learner and is promoted once caught up; *id receives its new id), or
+ * remove replica *id (url NULL). why (why_len bytes, may be NULL) receives
+ * the leader's reason for a refusal. Returns 0, CAIRN_E_BUSY (another change
+ * in progress), CAIRN_E_EXISTS (already a member), CAIRN_E_UNAVAIL (removing
+ * would leave no live majority), CAIRN_E_NOTFOUND (no such member),
+ * CAIRN_E_INVAL, or the errors of md_client_read. */
+int md_client_change(struct md_client *c, const char *url, uint32_t *id, char *why, size_t why_len);
+
 /* Base URL of the replica believed to be the leader now. */
 const char *md_client_leader(const struct md_client *c);
 

@@ -660,6 +660,22 @@ int md_cmd_put_object_acl(uint64_t client_id, uint64_t seq, const char *bucket, 
     return pack_cmd(client_id, seq, &c, out, outlen);
 }
 
+int md_cmd_set_replica(uint64_t client_id, uint64_t seq, uint32_t id, const char *url, int remove,
+                       int64_t now_ms, uint8_t **out, size_t *outlen)
+{
+    Md__ReplicaRecord r = MD__REPLICA_RECORD__INIT;
+    r.id = id;
+    r.url = S(url);
+    r.added_ms = now_ms;
+    Md__SetReplica m = MD__SET_REPLICA__INIT;
+    m.replica = &r;
+    m.remove = remove != 0;
+    Md__Command c = MD__COMMAND__INIT;
+    c.op_case = MD__COMMAND__OP_SET_REPLICA;
+    c.set_replica = &m;
+    return pack_cmd(client_id, seq, &c, out, outlen);
+}
+
 Md__Result *md_result_decode(const void *buf, size_t len)
 {
     return md__result__unpack(NULL, len, buf);
@@ -855,4 +871,10 @@ int md_q_state_info(uint8_t **out, size_t *outlen)
 Md__QueryResult *md_query_result_decode(const void *buf, size_t len)
 {
     return md__query_result__unpack(NULL, len, buf);
+}
+
+int md_q_list_replicas(uint8_t **out, size_t *outlen)
+{
+    Md__ListReplicasQ m = MD__LIST_REPLICAS_Q__INIT;
+    PACK_Q(list_replicas, MD__QUERY__Q_LIST_REPLICAS, m);
 }

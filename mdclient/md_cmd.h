@@ -153,6 +153,14 @@ int md_cmd_create_access_key(uint64_t client_id, uint64_t seq, const char *key_i
 int md_cmd_delete_access_key(uint64_t client_id, uint64_t seq, const char *key_id, uint8_t **out,
                              size_t *outlen);
 
+/* ---- metadata replicas (docs/deploy.md) ---- */
+
+/* Records replica id's URL (remove: forgets it). */
+int md_cmd_set_replica(uint64_t client_id, uint64_t seq, uint32_t id, const char *url, int remove,
+                       int64_t now_ms, uint8_t **out, size_t *outlen);
+/* The replica records and the membership. */
+int md_q_list_replicas(uint8_t **out, size_t *outlen);
+
 /* ---- tenants (docs/security.md) ---- */
 
 /* A user's canonical id (the S3 Owner ID) is 64 lowercase hex digits, drawn

@@ -13,6 +13,8 @@
 static struct {
     int64_t id;
     char *listen;
+    char *url;
+    char *join;
     struct cn_config_list peers;
     char *data_dir;
     char *secret_file;
@@ -24,10 +26,21 @@ static struct {
 } conf;
 
 static const struct cn_config_option options[] = {
-    CN_CONF_OPT_INT("id", "0", 0, 65535, "this replica's id; must appear in --peers", &conf.id),
+    CN_CONF_OPT_INT("id", "0", 0, 65535,
+                    "this replica's id in a new group (it must appear in --peers); not needed "
+                    "once the store knows it, nor with --join",
+                    &conf.id),
     CN_CONF_OPT_STRING("listen", "127.0.0.1:7001", "address:port to serve on", &conf.listen),
-    CN_CONF_OPT_LIST("peers", "", "every replica, this one included: ID=http://HOST:PORT,ID=...",
+    CN_CONF_OPT_LIST("peers", "",
+                     "a new group's replicas, this one included: ID=http://HOST:PORT,ID=... "
+                     "(only a bootstrap seed: the group's membership is replicated state)",
                      &conf.peers),
+    CN_CONF_OPT_STRING("join", "",
+                       "join an existing group through this member's URL (an empty data "
+                       "directory; run `cairn meta add URL` with this replica's --url)",
+                       &conf.join),
+    CN_CONF_OPT_STRING("url", "", "how the other replicas reach this one (default http://LISTEN)",
+                       &conf.url),
     CN_CONF_OPT_STRING("data-dir", "./var/meta", "directory of this replica's LevelDB store",
                        &conf.data_dir),
     CN_CONF_OPT_STRING("cluster-secret-file", "", "file holding the cluster secret (>= 16 bytes)",
@@ -81,7 +94,7 @@ static const struct cn_config_table table = {
 /* Parses "ID=URL" peers into cfg. */
 static int parse_peers(struct md_server_config *cfg, char *err, size_t errlen)
 {
-    if (conf.peers.n == 0 || conf.peers.n > MD_MAX_PEERS) {
+    if (conf.peers.n > MD_MAX_PEERS) {
         snprintf(err, errlen, "--peers: give 1..%d replicas as ID=http://HOST:PORT", MD_MAX_PEERS);
         return CAIRN_E_INVAL;
     }
@@ -106,7 +119,7 @@ static int parse_peers(struct md_server_config *cfg, char *err, size_t errlen)
             self = 1;
     }
     cfg->n_peers = (uint32_t)conf.peers.n;
-    if (!self) {
+    if (!self && conf.id != 0) {
         snprintf(err, errlen, "--id %lld is not one of --peers", (long long)conf.id);
         return CAIRN_E_INVAL;
     }
@@ -133,10 +146,21 @@ int main(int argc, char **argv)
 
     struct md_server_config cfg = {0};
     cfg.id = (uint32_t)conf.id;
-    if (conf.id == 0) {
-        fprintf(stderr, "cairn-meta: --id is required (see --help)\n");
+    if (conf.id != 0 && conf.peers.n == 0) {
+        fprintf(stderr, "cairn-meta: --id goes with --peers (a new group); a replica that joins "
+                        "an existing one takes --join (see --help)\n");
         return 2;
     }
+    if (conf.join[0] && (conf.id != 0 || conf.peers.n != 0)) {
+        fprintf(stderr, "cairn-meta: --join takes no --id or --peers: the group gives them\n");
+        return 2;
+    }
+    if (conf.join[0] && strncmp(conf.join, "http", 4) != 0) {
+        fprintf(stderr, "cairn-meta: --join: '%s' is not a member's http://HOST:PORT\n", conf.join);
+        return 2;
+    }
+    cfg.join_url = conf.join[0] ? conf.join : NULL;
+    cfg.self_url = conf.url[0] ? conf.url : NULL;
     if (parse_peers(&cfg, err, sizeof(err)) != 0) {
         fprintf(stderr, "cairn-meta: %s\n", err);
         return 2;

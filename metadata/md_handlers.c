@@ -24,13 +24,13 @@
 #define LOG MD_LOG
 
 /* -------------------------------------------------------------- handlers -- */
-static int respond_not_leader(struct cn_http_req *req, struct md_server *s, uint32_t leader)
+int md_respond_not_leader(struct cn_http_req *req, struct md_server *s, uint32_t leader)
 {
     char id[16];
     snprintf(id, sizeof(id), "%u", leader);
     cn_http_resp_header(req, CN_HDR_LEADER, id);
-    const char *url = leader ? md_server_peer_url(s, leader) : NULL;
-    if (url)
+    char url[MD_URL_MAX];
+    if (leader && md_server_peer_url(s, leader, url))
         cn_http_resp_header(req, CN_HDR_LEADER_URL, url);
     return cn_http_respond_error(req, 421, "not the leader");
 }
@@ -38,7 +38,7 @@ static int respond_not_leader(struct cn_http_req *req, struct md_server *s, uint
 static int respond_status(struct cn_http_req *req, struct md_server *s, int status, uint32_t leader)
 {
     if (status == CAIRN_E_NOTLEADER)
-        return respond_not_leader(req, s, leader);
+        return md_respond_not_leader(req, s, leader);
     return cn_http_respond_error(req, cn_http_status_for_error(status), cairn_strerror(status));
 }
 
@@ -71,6 +71,27 @@ static int msg_end(struct cn_http_req *req, void *cls)
         off += n;
         if (!pm)
             return cn_http_respond_error(req, 400, "malformed message");
+        if (md_sm_removed(s->store, pm->from) == 1) {
+            /* A replica the group removed (it was down when it happened, or
+             * its operator restarted it): refused, and told why. */
+            char why[128];
+            snprintf(why, sizeof(why),
+                     "replica %u was removed from this group; replica %u does not take its "
+                     "messages",
+                     pm->from, s->cfg.id);
+            px__msg__free_unpacked(pm, NULL);
+            return cn_http_respond_error(req, 403, why);
+        }
+        if (pm->to && pm->to != s->cfg.id) {
+            /* Sent to another replica's address: this one took it over (a
+             * replica rebuilt on the address of one the group removed). */
+            char why[128];
+            snprintf(why, sizeof(why),
+                     "this address serves replica %u, not replica %u; replica %u is gone",
+                     s->cfg.id, pm->to, pm->to);
+            px__msg__free_unpacked(pm, NULL);
+            return cn_http_respond_error(req, 409, why);
+        }
         struct md_event *e = calloc(1, sizeof(*e));
         if (!e) {
             px__msg__free_unpacked(pm, NULL);
@@ -272,7 +293,7 @@ static int heartbeat_end(struct cn_http_req *req, void *cls)
 {
     struct md_server *s = cls;
     if (s->leader_since_ms < 0) {
-        return respond_not_leader(req, s, md_server_known_leader(s));
+        return md_respond_not_leader(req, s, md_server_known_leader(s));
     }
     size_t len;
     const uint8_t *body = cn_http_req_body(req, &len);
@@ -366,7 +387,7 @@ static int repair_end(struct cn_http_req *req, void *cls)
         rc = md_repair_rescan(s->repair);
     }
     if (rc == CAIRN_E_NOTLEADER) {
-        return respond_not_leader(req, s, md_server_known_leader(s));
+        return md_respond_not_leader(req, s, md_server_known_leader(s));
     }
     if (rc != 0)
         return cn_http_respond_error(req, cn_http_status_for_error(rc), cairn_strerror(rc));
@@ -380,7 +401,7 @@ static int cluster_end(struct cn_http_req *req, void *cls)
 {
     struct md_server *s = cls;
     if (s->leader_since_ms < 0) {
-        return respond_not_leader(req, s, md_server_known_leader(s));
+        return md_respond_not_leader(req, s, md_server_known_leader(s));
     }
     Md__QueryResult *r = NULL;
     int rc = md_query_chunkservers(s->store, &r);
@@ -455,7 +476,7 @@ static int place_end(struct cn_http_req *req, void *cls)
 {
     struct md_server *s = cls;
     if (s->leader_since_ms < 0)
-        return respond_not_leader(req, s, md_server_known_leader(s));
+        return md_respond_not_leader(req, s, md_server_known_leader(s));
     uint64_t count;
     if (cn_parse_u64(cn_http_req_arg(req, "count"), 64, &count) || count == 0)
         return cn_http_respond_error(req, 400, "count must be 1..64");
@@ -538,7 +559,8 @@ static int status_end(struct cn_http_req *req, void *cls)
     st = s->st;
     pthread_mutex_unlock(&s->st_mu);
     char buf[1024], hash_hex[65] = "-";
-    const char *lurl = st.leader ? md_server_peer_url(s, st.leader) : NULL;
+    char lurl_buf[MD_URL_MAX];
+    const char *lurl = st.leader && md_server_peer_url(s, st.leader, lurl_buf) ? lurl_buf : NULL;
     /* The state hash reads a consistent store snapshot: equal hashes on two
      * replicas mean identical state (applied index included). */
     uint8_t hash[32];
@@ -548,9 +570,12 @@ static int status_end(struct cn_http_req *req, void *cls)
                      "id %u\nrole %s\nleader %u\nleader_url %s\nballot %" PRIu64
                      "\npromised %" PRIu64 "\ncommit %" PRIu64 "\napplied %" PRIu64
                      "\nlog_base %" PRIu64 "\nlog_last %" PRIu64 "\npending %u\nstate_hash %s\n",
-                     st.id, st.role < 4 ? role_names[st.role] : "?", st.leader, lurl ? lurl : "-",
-                     st.ballot, st.promised, st.commit, st.applied, st.base, st.last, st.pending,
-                     hash_hex);
+                     st.id,
+                     atomic_load(&s->removed) ? "removed"
+                     : st.role < 4            ? role_names[st.role]
+                                              : "?",
+                     st.leader, lurl ? lurl : "-", st.ballot, st.promised, st.commit, st.applied,
+                     st.base, st.last, st.pending, hash_hex);
     return cn_http_respond(req, 200, "text/plain", buf, (size_t)n);
 }
 
@@ -679,5 +704,5 @@ int md_handlers_register(struct md_server *s)
     rc = rc ? rc
             : cn_http_server_route(s->http, "GET", CN_ROUTE_METRICS,
                                    CN_HTTP_ROUTE_EXACT | CN_HTTP_ROUTE_PUBLIC, &metrics, s);
-    return rc;
+    return rc ? rc : md_membership_register(s);
 }

@@ -3,6 +3,7 @@
 #include "cn_error.h"
 #include "cn_util.h"
 #include "md_store.h"
+#include "meta.pb-c.h"
 #include "paxos.pb-c.h"
 
 #include <stdlib.h>
@@ -303,5 +304,72 @@ int md_plog_write(struct md_plog *pl, struct md_plog_batch *recs, uint64_t *max_
         *sync_us = cn_mono_us() - t0;
     if (rc == 0)
         *max_seq = top;
+    return rc;
+}
+
+/* -------------------------------------------------------------- identity -- */
+
+static const uint8_t KEY_ID[] = {'P', 'i'};
+static const uint8_t KEY_JOIN[] = {'P', 'j'};
+
+int md_plog_identity_get(struct md_store *store, uint32_t *id, struct paxos_membership *out_m)
+{
+    void *v = NULL;
+    size_t vl = 0;
+    int rc = md_store_get(store, KEY_ID, sizeof(KEY_ID), &v, &vl);
+    if (rc)
+        return rc;
+    if (vl != 4) {
+        free(v);
+        return CAIRN_E_CORRUPT;
+    }
+    const uint8_t *b = v;
+    *id = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    free(v);
+    if (!out_m)
+        return 0;
+    memset(out_m, 0, sizeof(*out_m));
+    if ((rc = md_store_get(store, KEY_JOIN, sizeof(KEY_JOIN), &v, &vl)) != 0)
+        return rc == CAIRN_E_NOTFOUND ? CAIRN_E_CORRUPT : rc;
+    Md__MembershipRecord *m = md__membership_record__unpack(NULL, vl, v);
+    free(v);
+    if (!m || m->n_voters == 0 || m->n_voters > PAXOS_MAX_REPLICAS ||
+        m->n_learners > PAXOS_MAX_REPLICAS) {
+        if (m)
+            md__membership_record__free_unpacked(m, NULL);
+        return CAIRN_E_CORRUPT;
+    }
+    out_m->n_voters = (uint32_t)m->n_voters;
+    out_m->n_learners = (uint32_t)m->n_learners;
+    memcpy(out_m->voters, m->voters, m->n_voters * sizeof(uint32_t));
+    memcpy(out_m->learners, m->learners, m->n_learners * sizeof(uint32_t));
+    md__membership_record__free_unpacked(m, NULL);
+    return 0;
+}
+
+int md_plog_identity_put(struct md_store *store, uint32_t id, const struct paxos_membership *m)
+{
+    uint8_t idb[4] = {(uint8_t)(id >> 24), (uint8_t)(id >> 16), (uint8_t)(id >> 8), (uint8_t)id};
+    Md__MembershipRecord r = MD__MEMBERSHIP_RECORD__INIT;
+    r.voters = (uint32_t *)m->voters;
+    r.n_voters = m->n_voters;
+    r.learners = (uint32_t *)m->learners;
+    r.n_learners = m->n_learners;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = cn_pb_pack(&r.base, &buf, &len);
+    struct md_batch *b = rc ? NULL : md_batch_new();
+    if (!rc && !b)
+        rc = CAIRN_E_NOMEM;
+    if (!rc)
+        rc = md_batch_put(b, KEY_JOIN, sizeof(KEY_JOIN), buf, len);
+    if (!rc)
+        rc = md_batch_put(b, KEY_ID, sizeof(KEY_ID), idb, sizeof(idb));
+    if (!rc)
+        rc = md_store_write(store, b);
+    if (!rc)
+        rc = md_store_sync(store);
+    md_batch_free(b);
+    free(buf);
     return rc;
 }

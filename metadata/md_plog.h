@@ -64,4 +64,16 @@ int md_plog_batch_move(struct md_plog_batch *to, struct md_plog_batch *from);
  * durable then: the daemon stops). *sync_us gets the sync's duration. */
 int md_plog_write(struct md_plog *pl, struct md_plog_batch *b, uint64_t *max_seq, int64_t *sync_us);
 
+/* ---- identity of a replica that joined an existing group ----
+ * "Pi" -> be32 id, written once, synced: who this replica is, so a restart
+ * needs no --join; "Pj" -> the membership it joined with (md.MembershipRecord),
+ * its bootstrap until the log or a snapshot brings the stored one. */
+
+/* Reads the identity: 0 with *id and, when out_m is not NULL, the join
+ * membership (voters/learners, at most PAXOS_MAX_REPLICAS each);
+ * CAIRN_E_NOTFOUND when this store never joined; CAIRN_E_CORRUPT. */
+int md_plog_identity_get(struct md_store *store, uint32_t *id, struct paxos_membership *out_m);
+/* Writes the identity durably (one synced write). */
+int md_plog_identity_put(struct md_store *store, uint32_t id, const struct paxos_membership *m);
+
 #endif

@@ -484,6 +484,12 @@ int md_replica_change(struct md_replica *r, uint32_t op, uint32_t id, uint64_t n
     return paxos_change(r->px, op, id, now_ms, leader);
 }
 
+int md_replica_transfer(struct md_replica *r, uint32_t to, uint64_t now_ms, uint32_t *chosen)
+{
+    r->now_ms = now_ms;
+    return paxos_transfer(r->px, to, now_ms, chosen);
+}
+
 void md_replica_membership(const struct md_replica *r, int latest, struct paxos_membership *out)
 {
     if (latest)

@@ -128,6 +128,8 @@ int md_replica_install_snapshot(struct md_replica *r, uint32_t from,
  * paxos_change's result (*leader = hint). */
 int md_replica_change(struct md_replica *r, uint32_t op, uint32_t id, uint64_t now_ms,
                       uint32_t *leader);
+/* Leader: hands leadership over (paxos_transfer; *chosen = the successor). */
+int md_replica_transfer(struct md_replica *r, uint32_t to, uint64_t now_ms, uint32_t *chosen);
 /* The applied membership, or with latest the one the leader's log ends with. */
 void md_replica_membership(const struct md_replica *r, int latest, struct paxos_membership *out);
 /* paxos_peer_info. */

@@ -14,6 +14,7 @@
 #include "md_cmd.h"
 #include "md_repair.h"
 #include "md_snap.h"
+#include "md_sm.h"
 #include "md_store.h"
 #include "paxos.pb-c.h"
 
@@ -39,12 +40,55 @@ static void fatal_store(int rc, const char *what)
     _exit(70);
 }
 
-const char *md_server_peer_url(const struct md_server *s, uint32_t id)
+/* The URL replica id's record in the replicated state names. */
+static int record_url(struct md_server *s, uint32_t id, char *out)
 {
-    for (uint32_t i = 0; i < s->cfg.n_peers; i++)
-        if (s->cfg.peer_ids[i] == id)
-            return s->cfg.peer_urls[i];
-    return NULL;
+    uint8_t key[6] = {'S',        'R', (uint8_t)(id >> 24), (uint8_t)(id >> 16), (uint8_t)(id >> 8),
+                      (uint8_t)id};
+    void *v = NULL;
+    size_t vl = 0;
+    if (!s->store || md_store_get(s->store, key, sizeof(key), &v, &vl) != 0)
+        return 0;
+    Md__ReplicaRecord *r = md__replica_record__unpack(NULL, vl, v);
+    free(v);
+    int ok = r && r->url[0] && strlen(r->url) < MD_URL_MAX;
+    if (ok)
+        snprintf(out, MD_URL_MAX, "%s", r->url);
+    if (r)
+        md__replica_record__free_unpacked(r, NULL);
+    return ok;
+}
+
+int md_server_peer_url(struct md_server *s, uint32_t id, char *out)
+{
+    out[0] = '\0';
+    if (id == s->cfg.id) {
+        snprintf(out, MD_URL_MAX, "%s", s->self_url);
+        return 1;
+    }
+    if (record_url(s, id, out))
+        return 1;
+    pthread_mutex_lock(&s->peers_mu);
+    for (uint32_t i = 0; i < s->n_seeds && !out[0]; i++)
+        if (s->seeds[i].id == id)
+            snprintf(out, MD_URL_MAX, "%s", s->seeds[i].url);
+    pthread_mutex_unlock(&s->peers_mu);
+    return out[0] != '\0';
+}
+
+static void add_seed(struct md_server *s, uint32_t id, const char *url)
+{
+    pthread_mutex_lock(&s->peers_mu);
+    uint32_t i;
+    for (i = 0; i < s->n_seeds && s->seeds[i].id != id; i++)
+        ;
+    if (i < MD_MAX_SEEDS) {
+        s->seeds[i].id = id;
+        snprintf(s->seeds[i].url, MD_URL_MAX, "%s", url);
+        if (i == s->n_seeds)
+            s->n_seeds++;
+    }
+    pthread_mutex_unlock(&s->peers_mu);
 }
 
 uint32_t md_server_known_leader(struct md_server *s)
@@ -78,18 +122,87 @@ void md_event_free(struct md_event *e)
 
 /* ------------------------------------------------------------ replica io -- */
 
+static void *peer_main(void *arg);
+
+static int is_member(const struct paxos_membership *m, uint32_t id)
+{
+    for (uint32_t i = 0; i < m->n_voters; i++)
+        if (m->voters[i] == id)
+            return 1;
+    for (uint32_t i = 0; i < m->n_learners; i++)
+        if (m->learners[i] == id)
+            return 1;
+    return 0;
+}
+
+/* Core thread: the sender to replica id, started on first use. A slot of a
+ * replica that left the group is reused (its thread ended first). NULL when
+ * id's URL is unknown or no slot is free. */
+static struct md_peer *peer_for(struct md_server *s, uint32_t id)
+{
+    for (uint32_t i = 0; i < s->n_peers; i++)
+        if (s->peers[i].id == id && !s->peers[i].retire)
+            return &s->peers[i];
+    char url[MD_URL_MAX];
+    if (!md_server_peer_url(s, id, url))
+        return NULL;
+    struct paxos_membership latest;
+    md_replica_membership(s->rep, 1, &latest);
+    struct md_peer *p = NULL;
+    for (uint32_t i = 0; i < MD_MAX_PEERS && !p; i++) {
+        struct md_peer *c = &s->peers[i];
+        if (i >= s->n_peers || c->id == 0 || c->retire || !is_member(&latest, c->id))
+            p = c;
+    }
+    if (!p)
+        return NULL;
+    if (p->started) { /* reuse: end the old sender first */
+        pthread_mutex_lock(&p->mu);
+        p->retire = 1;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        pthread_join(p->thread, NULL);
+        p->started = 0;
+        while (p->head) {
+            struct md_outmsg *om = p->head;
+            p->head = om->next;
+            free(om);
+        }
+        p->tail = NULL;
+        p->bytes = 0;
+    } else if ((size_t)(p - s->peers) >= s->n_peers) {
+        pthread_mutex_init(&p->mu, NULL);
+        pthread_cond_init(&p->cv, NULL);
+        s->n_peers = (uint32_t)(p - s->peers) + 1;
+    }
+    pthread_mutex_lock(&s->peers_mu);
+    p->srv = s;
+    p->id = id;
+    p->retire = 0;
+    snprintf(p->url, sizeof(p->url), "%s", url);
+    pthread_mutex_unlock(&s->peers_mu);
+    atomic_store(&p->snapshot_wanted, 0);
+    if (pthread_create(&p->thread, NULL, peer_main, p) != 0) {
+        p->id = 0;
+        return NULL;
+    }
+    p->started = 1;
+    CN_INFO(LOG, "sending to replica %u at %s", id, url);
+    return p;
+}
+
 static void rio_send(void *ctx, uint32_t to, const struct paxos_msg *m)
 {
     struct md_server *s = ctx;
-    struct md_peer *p = NULL;
-    for (uint32_t i = 0; i < s->n_peers; i++)
-        if (s->peers[i].id == to)
-            p = &s->peers[i];
-    if (!p)
+    struct md_peer *p = peer_for(s, to);
+    if (!p) {
+        s->m_msgs_dropped++;
         return;
+    }
     Px__Msg pm = PX__MSG__INIT;
     pm.type = m->type;
     pm.from = m->from;
+    pm.to = to;
     pm.ballot = m->ballot;
     pm.commit = m->commit;
     pm.match = m->match;
@@ -155,13 +268,25 @@ static void rio_read_done(void *ctx, void *token, int status, uint32_t leader)
 static void rio_send_snapshot(void *ctx, uint32_t to)
 {
     struct md_server *s = ctx;
-    for (uint32_t i = 0; i < s->n_peers; i++) {
-        if (s->peers[i].id == to) {
-            atomic_store(&s->peers[i].snapshot_wanted, 1);
-            pthread_mutex_lock(&s->snap_mu);
-            pthread_cond_signal(&s->snap_cv);
-            pthread_mutex_unlock(&s->snap_mu);
-        }
+    struct md_peer *p = peer_for(s, to);
+    if (p) {
+        atomic_store(&p->snapshot_wanted, 1);
+        pthread_mutex_lock(&s->snap_mu);
+        pthread_cond_signal(&s->snap_cv);
+        pthread_mutex_unlock(&s->snap_mu);
+    }
+}
+
+static void rio_membership_changed(void *ctx, const struct paxos_membership *m)
+{
+    struct md_server *s = ctx;
+    /* Ids are never reused: out of the membership after being in it is
+     * removed for good (a joining replica replays memberships before its own). */
+    if (is_member(m, s->cfg.id)) {
+        s->was_member = 1;
+    } else if (s->was_member && !atomic_exchange(&s->removed, 1)) {
+        CN_WARN(LOG, "replica %u has been removed from the group: it no longer votes or serves",
+                s->cfg.id);
     }
 }
 
@@ -216,6 +341,26 @@ static void post_internal(struct md_server *s, struct md_event *e)
     pthread_mutex_lock(&s->qmu);
     enqueue(s, e);
     pthread_mutex_unlock(&s->qmu);
+}
+
+struct md_waiter *md_server_change(struct md_server *s, uint32_t op, uint32_t id)
+{
+    struct md_event *e = calloc(1, sizeof(*e));
+    struct md_waiter *w = md_waiter_new();
+    if (!e || !w) {
+        free(e);
+        if (w) {
+            md_waiter_put(w);
+            md_waiter_put(w);
+        }
+        return NULL;
+    }
+    e->type = MD_EV_CHANGE;
+    e->from = op;
+    e->seq = id;
+    e->w = w;
+    md_server_post(s, e);
+    return w;
 }
 
 struct md_waiter *md_server_submit(struct md_server *s, uint64_t client_id, uint64_t seq,
@@ -311,6 +456,43 @@ static void install_snapshot(struct md_server *s, struct md_event *e, uint64_t n
     md_waiter_complete(e->w, rc, 0, NULL, 0);
 }
 
+/* Whether removing id leaves a group that can still decide: the voters left
+ * that the leader has heard from within an election timeout (itself
+ * included) must be a majority of the voters left. */
+static int removal_keeps_quorum(struct md_server *s, uint32_t id, uint64_t now)
+{
+    struct paxos_membership m;
+    md_replica_membership(s->rep, 1, &m);
+    uint32_t left = 0, alive = 0;
+    for (uint32_t i = 0; i < m.n_voters; i++) {
+        uint32_t v = m.voters[i];
+        if (v == id)
+            continue;
+        left++;
+        struct paxos_peer_info pi;
+        if (v == s->cfg.id)
+            alive++;
+        else if (md_replica_peer_info(s->rep, v, &pi) == 0 && pi.acked &&
+                 now - pi.last_ack_ms <= 2 * (s->cfg.election_ms ? s->cfg.election_ms : 500))
+            alive++;
+    }
+    return left > 0 && alive >= left / 2 + 1;
+}
+
+/* MD_EV_CHANGE: op in e->from, the replica in e->seq. */
+static void membership_change(struct md_server *s, struct md_event *e, uint64_t now)
+{
+    uint32_t op = e->from, id = (uint32_t)e->seq, leader = 0;
+    int rc;
+    if (op == MD_OP_TRANSFER)
+        rc = md_replica_transfer(s->rep, id, now, &leader);
+    else if (op == PAXOS_REMOVE && !removal_keeps_quorum(s, id, now))
+        rc = CAIRN_E_UNAVAIL;
+    else
+        rc = md_replica_change(s->rep, op, id, now, &leader);
+    md_waiter_complete(e->w, rc, leader, NULL, 0);
+}
+
 static void handle_event(struct md_server *s, struct md_event *e)
 {
     uint64_t now = (uint64_t)cn_mono_ms();
@@ -332,6 +514,44 @@ static void handle_event(struct md_server *s, struct md_event *e)
     case MD_EV_SNAPSHOT:
         install_snapshot(s, e, now);
         break;
+    case MD_EV_CHANGE:
+        membership_change(s, e, now);
+        break;
+    }
+}
+
+/* Leader, once its term has committed: every member whose URL the group
+ * does not record yet (the bootstrap replicas of --peers) gets its record,
+ * so replicas that join later, and clients, can find every member. */
+static void record_members(struct md_server *s, const struct paxos_status *st)
+{
+    if (st->role != PAXOS_LEADER) {
+        s->records_done = 0;
+        return;
+    }
+    if (s->records_done || st->commit < st->term_start)
+        return;
+    s->records_done = 1;
+    struct paxos_membership m;
+    md_replica_membership(s->rep, 1, &m);
+    for (uint32_t i = 0; i < m.n_voters + m.n_learners; i++) {
+        uint32_t id = i < m.n_voters ? m.voters[i] : m.learners[i - m.n_voters];
+        char url[MD_URL_MAX];
+        if (record_url(s, id, url) || !md_server_peer_url(s, id, url))
+            continue;
+        uint8_t *cmd = NULL;
+        size_t len = 0;
+        uint64_t seq = ++s->records_seq;
+        if (md_cmd_set_replica(s->records_client, seq, id, url, 0, cn_wall_ms(), &cmd, &len) != 0)
+            continue;
+        struct md_waiter *w = md_waiter_new();
+        if (w) {
+            md_waiter_put(w); /* nobody waits: the core's reference only */
+            w->submit_us = cn_mono_us();
+            md_replica_submit(s->rep, s->records_client, seq, cmd, len, w, (uint64_t)cn_mono_ms());
+            CN_INFO(LOG, "recording replica %u at %s", id, url);
+        }
+        free(cmd);
     }
 }
 
@@ -345,6 +565,7 @@ static void publish_status(struct md_server *s)
     }
     if (st.leader != 0)
         s->last_leader = st.leader;
+    record_members(s, &st);
     if (st.role == PAXOS_LEADER && s->last_role != PAXOS_LEADER) {
         /* Heartbeats from an earlier term must not read as silence now. */
         md_live_reset(s->live);
@@ -353,8 +574,13 @@ static void publish_status(struct md_server *s)
         s->leader_since_ms = -1;
     }
     s->last_role = st.role;
+    struct paxos_membership applied, latest;
+    md_replica_membership(s->rep, 0, &applied);
+    md_replica_membership(s->rep, 1, &latest);
     pthread_mutex_lock(&s->st_mu);
     s->st = st;
+    s->members = applied;
+    s->members_latest = latest;
     md_replica_counters(s->rep, &s->counters);
     pthread_mutex_unlock(&s->st_mu);
 }
@@ -410,7 +636,10 @@ static void *core_main(void *arg)
         }
         uint64_t now = (uint64_t)cn_mono_ms();
         if (now >= next_tick) {
-            md_replica_tick(s->rep, now);
+            /* A removed replica does not stand for election: nobody would
+             * answer, and its campaign would only be noise. */
+            if (!atomic_load(&s->removed))
+                md_replica_tick(s->rep, now);
             next_tick = now + tick_every;
         }
         publish_status(s);
@@ -429,9 +658,9 @@ static size_t take_batch(struct md_peer *p, uint8_t *body, uint8_t **buf, uint8_
 {
     struct md_server *s = p->srv;
     pthread_mutex_lock(&p->mu);
-    while (!p->head && !s->stopping)
+    while (!p->head && !s->stopping && !p->retire)
         pthread_cond_wait(&p->cv, &p->mu);
-    if (s->stopping) {
+    if (s->stopping || p->retire) {
         pthread_mutex_unlock(&p->mu);
         return 0;
     }
@@ -480,6 +709,7 @@ static void *peer_main(void *arg)
         return NULL;
     }
     uint8_t *body = malloc(SEND_BATCH_BYTES + (1u << 20));
+    int64_t last_wrong_ms = -100000;
     for (;;) {
         uint8_t *buf, *big;
         size_t count;
@@ -497,7 +727,27 @@ static void *peer_main(void *arg)
                                       .body_len = len};
         struct cn_http_response resp = {0};
         int rc = cn_http_client_do(c, &req, &resp);
-        if (rc != 0 || resp.status / 100 != 2) {
+        if (rc == 0 && resp.status == 403) {
+            /* The group no longer counts this replica as a member. */
+            s->m_msgs_dropped += count;
+            if (resp.body) /* one line in the log */
+                resp.body[strcspn(resp.body, "\r\n")] = '\0';
+            if (!atomic_exchange(&s->removed, 1))
+                CN_WARN(LOG,
+                        "replica %u refuses this replica's messages (%s): this replica stays "
+                        "out of the group; stop it, and wipe its data directory to reuse it",
+                        p->id, resp.body ? resp.body : "");
+        } else if (rc == 0 && resp.status == 409) {
+            /* The address answers as another replica. */
+            s->m_msgs_dropped += count;
+            int64_t now = cn_mono_ms();
+            if (resp.body)
+                resp.body[strcspn(resp.body, "\r\n")] = '\0';
+            if (now - last_wrong_ms > 10000) {
+                CN_WARN(LOG, "replica %u at %s: %s", p->id, p->url, resp.body ? resp.body : "");
+                last_wrong_ms = now;
+            }
+        } else if (rc != 0 || resp.status / 100 != 2) {
             s->m_msgs_dropped += count;
             CN_DEBUG(LOG, "peer %u: send failed (%s, status %d)", p->id, cairn_strerror(rc),
                      resp.status);
@@ -526,11 +776,17 @@ static ssize_t snap_body_reader(void *cls, char *buf, size_t max)
 
 static void send_snapshot_to(struct md_server *s, struct md_peer *p, struct cn_http_client *c)
 {
+    char url[MD_URL_MAX];
+    uint32_t pid;
+    pthread_mutex_lock(&s->peers_mu);
+    snprintf(url, sizeof(url), "%s", p->url);
+    pid = p->id;
+    pthread_mutex_unlock(&s->peers_mu);
     char path[4096];
     snprintf(path, sizeof(path), "%s/snapshot-out.tmp", s->data_dir);
     FILE *f = fopen(path, "w+b");
     if (!f) {
-        CN_ERROR(LOG, "snapshot for replica %u: cannot create %s", p->id, path);
+        CN_ERROR(LOG, "snapshot for replica %u: cannot create %s", pid, path);
         return;
     }
     uint64_t applied = 0;
@@ -545,7 +801,7 @@ static void send_snapshot_to(struct md_server *s, struct md_peer *p, struct cn_h
         snprintf(slot, sizeof(slot), CN_HDR_SNAPSHOT_SLOT ": %" PRIu64, applied);
         const char *hdrs[] = {from, slot, NULL};
         struct cn_http_request req = {.method = "POST",
-                                      .base_url = p->url,
+                                      .base_url = url,
                                       .target = CN_ROUTE_PAXOS_SNAPSHOT,
                                       .headers = hdrs,
                                       .body_reader = snap_body_reader,
@@ -557,14 +813,14 @@ static void send_snapshot_to(struct md_server *s, struct md_peer *p, struct cn_h
         if (rc == 0 && resp.status / 100 == 2) {
             s->m_snap_sent++;
             CN_INFO(LOG, "sent a snapshot through slot %" PRIu64 " (%ld bytes) to replica %u",
-                    applied, size, p->id);
+                    applied, size, pid);
         } else {
-            CN_WARN(LOG, "snapshot to replica %u failed (%s, status %d)", p->id, cairn_strerror(rc),
+            CN_WARN(LOG, "snapshot to replica %u failed (%s, status %d)", pid, cairn_strerror(rc),
                     resp.status);
         }
         cn_http_response_clear(&resp);
     } else {
-        CN_ERROR(LOG, "snapshot for replica %u: %s", p->id, cairn_strerror(rc));
+        CN_ERROR(LOG, "snapshot for replica %u: %s", pid, cairn_strerror(rc));
     }
     fclose(f);
     unlink(path);
@@ -668,6 +924,134 @@ static int start_repair(struct md_server *s)
 
 /* ----------------------------------------------------------- start / stop -- */
 
+/* Parses a /v1/members body: members into m, their URLs into the seeds,
+ * and the id of the learner whose URL is self (0 if none). */
+static uint32_t parse_members(struct md_server *s, char *body, const char *self,
+                              struct paxos_membership *m)
+{
+    uint32_t me = 0;
+    memset(m, 0, sizeof(*m));
+    char *save = NULL;
+    for (char *line = strtok_r(body, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        unsigned id;
+        char url[MD_URL_MAX], role[16];
+        if (sscanf(line, "member %u %255s %15s", &id, url, role) != 3 || id == 0 ||
+            id > PAXOS_MAX_ID)
+            continue;
+        if (!strcmp(role, "voter") && m->n_voters < PAXOS_MAX_REPLICAS)
+            m->voters[m->n_voters++] = id;
+        else if (!strcmp(role, "learner") && m->n_learners < PAXOS_MAX_REPLICAS)
+            m->learners[m->n_learners++] = id;
+        else
+            continue;
+        add_seed(s, id, url);
+        /* Only a learner: a voter on this URL is the replica this one
+         * replaces, not yet removed (ids are never reused). */
+        if (!strcmp(url, self) && !strcmp(role, "learner"))
+            me = id;
+    }
+    return me;
+}
+
+/* An empty store with --join: asks the group through join_url until this
+ * replica's URL is a member (`cairn meta add URL` puts it there), then
+ * remembers who it is. Waits up to 10 minutes. */
+static int join_group(struct md_server *s, uint32_t *id, struct paxos_membership *m)
+{
+    struct cn_http_client_opts o = {.auth = s->cfg.auth,
+                                    .connect_timeout_ms = 1000,
+                                    .timeout_ms = 5000,
+                                    .stall_timeout_ms = 5000};
+    struct cn_http_client *c = NULL;
+    if (cn_http_client_new(&o, &c) != 0)
+        return CAIRN_E_NOMEM;
+    int64_t start = cn_mono_ms(), said = -100000;
+    int rc = CAIRN_E_TIMEOUT;
+    /* The leader's view (a follower's lags): through --join, then wherever
+     * its 421 points. */
+    char ask[MD_URL_MAX], why[256] = "";
+    snprintf(ask, sizeof(ask), "%s", s->cfg.join_url);
+    while (cn_mono_ms() - start < 600000) {
+        struct cn_http_request req = {
+            .method = "GET", .base_url = ask, .target = CN_ROUTE_MD_MEMBERS "?from=leader"};
+        struct cn_http_response resp = {0};
+        int hrc = cn_http_client_do(c, &req, &resp);
+        const char *lurl = hrc == 0 && resp.status == 421
+                               ? cn_http_response_header(&resp, CN_HDR_LEADER_URL)
+                               : NULL;
+        if (hrc == 0 && resp.status == 200 && resp.body) {
+            *id = parse_members(s, resp.body, s->self_url, m);
+            if (*id) {
+                rc = 0;
+                cn_http_response_clear(&resp);
+                break;
+            }
+            why[0] = '\0';
+        } else if (lurl && strlen(lurl) < sizeof(ask) && strcmp(lurl, ask) != 0) {
+            snprintf(ask, sizeof(ask), "%s", lurl);
+            cn_http_response_clear(&resp);
+            continue;
+        } else {
+            /* No leader known there: start over from --join. */
+            snprintf(ask, sizeof(ask), "%s", s->cfg.join_url);
+            if (hrc != 0)
+                snprintf(why, sizeof(why), " (%s)", cairn_strerror(hrc));
+            else
+                snprintf(why, sizeof(why), " (HTTP %d%s%.200s)", resp.status, resp.body ? ": " : "",
+                         resp.body ? resp.body : "");
+            why[strcspn(why, "\r\n")] = '\0';
+        }
+        cn_http_response_clear(&resp);
+        if (cn_mono_ms() - said > 10000) {
+            CN_INFO(LOG, "joining through %s: waiting to be added (cairn meta add %s)%s",
+                    s->cfg.join_url, s->self_url, why);
+            said = cn_mono_ms();
+        }
+        cn_sleep_ms(500);
+    }
+    cn_http_client_free(c);
+    return rc;
+}
+
+/* Who this replica is: --id (a bootstrap member), the id its store remembers
+ * from a join, or a new join through --join. */
+static int identity(struct md_server *s, struct md_replica_config *rc_cfg)
+{
+    uint32_t id = 0;
+    struct paxos_membership m;
+    int rc = md_plog_identity_get(s->store, &id, &m);
+    if (rc == CAIRN_E_NOTFOUND && s->cfg.id == 0) {
+        if (!s->cfg.join_url || !s->cfg.join_url[0]) {
+            CN_ERROR(LOG, "this store has no identity: give --id and --peers (a new group) or "
+                          "--join URL (an existing one)");
+            return CAIRN_E_INVAL;
+        }
+        if ((rc = join_group(s, &id, &m)) != 0) {
+            CN_ERROR(LOG, "could not join through %s: %s", s->cfg.join_url, cairn_strerror(rc));
+            return rc;
+        }
+        if ((rc = md_plog_identity_put(s->store, id, &m)) != 0)
+            return rc;
+        CN_INFO(LOG, "joined the group as replica %u (%u voter(s), %u learner(s))", id, m.n_voters,
+                m.n_learners);
+    } else if (rc == CAIRN_E_NOTFOUND) {
+        return 0; /* --id and --peers */
+    } else if (rc != 0) {
+        CN_ERROR(LOG, "the identity in this store is damaged: %s", cairn_strerror(rc));
+        return rc;
+    }
+    if (s->cfg.id && s->cfg.id != id) {
+        CN_ERROR(LOG, "--id %u, but this store is replica %u", s->cfg.id, id);
+        return CAIRN_E_INVAL;
+    }
+    s->cfg.id = rc_cfg->id = id;
+    rc_cfg->n_peers = m.n_voters;
+    memcpy(rc_cfg->peer_ids, m.voters, m.n_voters * sizeof(uint32_t));
+    rc_cfg->n_learners = m.n_learners;
+    memcpy(rc_cfg->learner_ids, m.learners, m.n_learners * sizeof(uint32_t));
+    return 0;
+}
+
 static int open_store(struct md_server *s)
 {
     if (mkdir(s->data_dir, 0755) != 0 && errno != EEXIST) {
@@ -695,13 +1079,23 @@ static int open_store(struct md_server *s)
                                        .trim_every = s->cfg.trim_every,
                                        .trim_keep = s->cfg.trim_keep};
     memcpy(rc_cfg.peer_ids, s->cfg.peer_ids, s->cfg.n_peers * sizeof(uint32_t));
+    if ((rc = identity(s, &rc_cfg)) != 0)
+        return rc;
+    if (md_sm_removed(s->store, rc_cfg.id) == 1) {
+        atomic_store(&s->removed, 1);
+        CN_WARN(LOG,
+                "replica %u was removed from the group: it serves nothing; wipe %s to reuse "
+                "this machine (cairn-meta --join)",
+                rc_cfg.id, path);
+    }
     struct md_replica_io io = {.ctx = s,
                                .send = rio_send,
                                .cmd_done = rio_cmd_done,
                                .read_done = rio_read_done,
                                .send_snapshot = rio_send_snapshot,
                                .fatal = rio_fatal,
-                               .random = rio_random};
+                               .random = rio_random,
+                               .membership_changed = rio_membership_changed};
     const char *what = "";
     rc = md_replica_open(&rc_cfg, s->store, &io, (uint64_t)cn_mono_ms(), &s->rep, &what);
     if (rc != 0)
@@ -720,11 +1114,6 @@ static int start_threads(struct md_server *s)
     if (pthread_create(&s->core_thread, NULL, core_main, s) != 0)
         return CAIRN_E_NOMEM;
     s->core_started = 1;
-    for (uint32_t i = 0; i < s->n_peers; i++) {
-        if (pthread_create(&s->peers[i].thread, NULL, peer_main, &s->peers[i]) != 0)
-            return CAIRN_E_NOMEM;
-        s->peers[i].started = 1;
-    }
     if (pthread_create(&s->snap_thread, NULL, snap_main, s) != 0)
         return CAIRN_E_NOMEM;
     s->snap_started = 1;
@@ -748,7 +1137,8 @@ static void init_sync(struct md_server *s)
 
 int md_server_start(const struct md_server_config *cfg, struct md_server **out)
 {
-    if (!cfg || !cfg->data_dir || !cfg->auth || cfg->n_peers == 0 || cfg->n_peers > MD_MAX_PEERS)
+    if (!cfg || !cfg->data_dir || !cfg->auth || cfg->n_peers > MD_MAX_PEERS ||
+        (cfg->n_peers == 0 && !cfg->join_url && cfg->id))
         return CAIRN_E_INVAL;
     struct md_server *s = calloc(1, sizeof(*s));
     if (!s)
@@ -759,6 +1149,8 @@ int md_server_start(const struct md_server_config *cfg, struct md_server **out)
     s->cfg.data_dir = s->data_dir;
     s->cfg.bind_addr = s->bind_addr;
     init_sync(s);
+    pthread_mutex_init(&s->peers_mu, NULL);
+    pthread_mutex_init(&s->change_mu, NULL);
     s->leader_since_ms = -1;
     if (s->cfg.down_after_ms == 0)
         s->cfg.down_after_ms = 30000;
@@ -768,22 +1160,25 @@ int md_server_start(const struct md_server_config *cfg, struct md_server **out)
         s->cfg.suspect_after_ms = s->cfg.down_after_ms;
     if (cn_random_bytes(&s->rng, sizeof(s->rng)) != 0 || s->rng == 0)
         s->rng = (uint64_t)cn_mono_us() | 1;
+    while (s->records_client == 0)
+        s->records_client = rio_random(s);
+    while (s->admin_client == 0 || s->admin_client == s->records_client)
+        s->admin_client = rio_random(s);
 
     int rc = CAIRN_E_NOMEM;
     if (!s->data_dir || !s->bind_addr || md_live_new(MD_MAX_TRACKED_CS, &s->live) != 0)
         goto err;
+    for (uint32_t i = 0; i < cfg->n_peers; i++)
+        add_seed(s, cfg->peer_ids[i], cfg->peer_urls[i]);
+    if (cfg->self_url && cfg->self_url[0])
+        snprintf(s->self_url, sizeof(s->self_url), "%s", cfg->self_url);
+    for (uint32_t i = 0; i < cfg->n_peers && !s->self_url[0]; i++)
+        if (cfg->peer_ids[i] == cfg->id)
+            snprintf(s->self_url, sizeof(s->self_url), "%s", cfg->peer_urls[i]);
+    if (!s->self_url[0])
+        snprintf(s->self_url, sizeof(s->self_url), "http://%s:%u", s->bind_addr, cfg->port);
     if ((rc = open_store(s)) != 0)
         goto err;
-    for (uint32_t i = 0; i < cfg->n_peers; i++) {
-        if (cfg->peer_ids[i] == cfg->id)
-            continue;
-        struct md_peer *p = &s->peers[s->n_peers++];
-        p->srv = s;
-        p->id = cfg->peer_ids[i];
-        p->url = cfg->peer_urls[i];
-        pthread_mutex_init(&p->mu, NULL);
-        pthread_cond_init(&p->cv, NULL);
-    }
     struct cn_http_server_opts ho = {.bind_addr = s->bind_addr,
                                      .port = cfg->port,
                                      .auth = cfg->auth,
@@ -883,6 +1278,8 @@ void md_server_stop(struct md_server *s)
     pthread_mutex_destroy(&s->snap_mu);
     pthread_cond_destroy(&s->snap_cv);
     pthread_mutex_destroy(&s->st_mu);
+    pthread_mutex_destroy(&s->peers_mu);
+    pthread_mutex_destroy(&s->change_mu);
     free(s->data_dir);
     free(s->bind_addr);
     free(s);

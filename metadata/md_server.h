@@ -47,10 +47,15 @@ struct cn_auth;
 struct md_server;
 
 struct md_server_config {
-    uint32_t id;                     /* this replica's id (1..65535) */
-    uint32_t n_peers;                /* replicas in the group, this one included */
+    uint32_t id;                     /* this replica's id (1..65535); 0: the one its store
+                                        remembers, or the one join_url gives it */
+    uint32_t n_peers;                /* bootstrap replicas, this one included (0 with join) */
     uint32_t peer_ids[MD_MAX_PEERS]; /* replica ids */
     char *peer_urls[MD_MAX_PEERS];   /* "http://127.0.0.1:7001" (borrowed) */
+    const char *join_url;            /* a member of an existing group to join through
+                                        (an empty store only; cairn meta add names it) */
+    const char *self_url;            /* how the others reach this replica; NULL:
+                                        http://bind_addr:port */
     const char *bind_addr;           /* listen address, e.g. "127.0.0.1" */
     uint16_t port;                   /* listen port */
     const char *data_dir;            /* holds the LevelDB store "db" */

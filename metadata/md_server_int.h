@@ -21,13 +21,23 @@
 #define MD_MAX_CMD_BODY     (8u << 20)  /* largest command or query accepted */
 #define MD_SNAPSHOT_TIMEOUT (120000)    /* ms: sending or installing one snapshot */
 #define MD_MAX_TRACKED_CS   4096
+#define MD_URL_MAX          256
+#define MD_MAX_SEEDS        (2 * MD_MAX_PEERS)
 
 struct cn_http_server;
+struct cn_http_req;
 struct md_repair;
 struct md_store;
 
 /* ---- events for the core thread ---- */
-enum md_ev_type { MD_EV_MSG, MD_EV_SUBMIT, MD_EV_READ, MD_EV_SNAPSHOT, MD_EV_PERSISTED };
+enum md_ev_type {
+    MD_EV_MSG,
+    MD_EV_SUBMIT,
+    MD_EV_READ,
+    MD_EV_SNAPSHOT,
+    MD_EV_PERSISTED,
+    MD_EV_CHANGE /* a membership change: from = op, seq = replica id */
+};
 
 struct md_event {
     enum md_ev_type type;
@@ -54,10 +64,11 @@ struct md_outmsg {
 
 struct md_peer {
     struct md_server *srv;
-    uint32_t id;
-    char *url;
+    uint32_t id; /* 0: a free slot */
+    char url[MD_URL_MAX];
     pthread_t thread;
     int started;
+    int retire; /* its replica left the group: the thread ends */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct md_outmsg *head, *tail;
@@ -93,8 +104,22 @@ struct md_server {
     uint32_t last_role;   /* core thread */
     uint32_t last_leader; /* core thread */
 
+    /* senders to the other replicas, made when the core first sends to one;
+     * with the seeds (the --peers list, the members a join learned) under
+     * peers_mu */
+    pthread_mutex_t peers_mu;
     struct md_peer peers[MD_MAX_PEERS];
-    uint32_t n_peers;
+    uint32_t n_peers; /* slots ever used */
+    struct {
+        uint32_t id;
+        char url[MD_URL_MAX];
+    } seeds[MD_MAX_SEEDS];
+    uint32_t n_seeds;
+    char self_url[MD_URL_MAX];
+    pthread_mutex_t change_mu;            /* one membership change request at a time */
+    int records_done;                     /* core: this leadership recorded the members' URLs */
+    uint64_t records_client, records_seq; /* core thread's own commands */
+    uint64_t admin_client, admin_seq;     /* membership requests (under change_mu) */
 
     pthread_t snap_thread;
     int snap_started;
@@ -104,11 +129,15 @@ struct md_server {
 
     struct md_live *live; /* chunkserver heartbeats (leader) */
     struct md_repair *repair;
+    atomic_int removed; /* the group removed this replica: it applied that, or a member said so */
+    int was_member;     /* core: this replica has been in an applied membership */
     atomic_llong leader_since_ms; /* when this replica last became leader; -1 if not */
 
     /* published by the core thread for handlers, under st_mu */
     pthread_mutex_t st_mu;
     struct paxos_status st;
+    struct paxos_membership members;        /* applied */
+    struct paxos_membership members_latest; /* with a change in flight */
     struct md_replica_counters counters;
 
     /* metrics */
@@ -125,8 +154,15 @@ void md_event_free(struct md_event *e);
  * which its outcome arrives (wait, then md_waiter_put), or NULL. */
 struct md_waiter *md_server_submit(struct md_server *s, uint64_t client_id, uint64_t seq,
                                    const void *cmd, size_t len);
-/* The base URL of replica id, or NULL. */
-const char *md_server_peer_url(const struct md_server *s, uint32_t id);
+/* The base URL of replica id into out[MD_URL_MAX]: its replicated record,
+ * else a seed. Returns 1 when known, 0 otherwise (out ""). Any thread. */
+int md_server_peer_url(struct md_server *s, uint32_t id, char *out);
+/* A membership change on the core thread (MD_EV_CHANGE): op is a
+ * paxos_change op, or MD_OP_TRANSFER (hand leadership to id, 0: the most
+ * caught-up voter). The waiter's status is the result; its leader the hint
+ * (for a transfer, the successor). */
+#define MD_OP_TRANSFER 0x100u
+struct md_waiter *md_server_change(struct md_server *s, uint32_t op, uint32_t id);
 /* The leader this replica knows of (0 if none), as the core last published. */
 uint32_t md_server_known_leader(struct md_server *s);
 /* Whether chunkserver id may receive new fragments: heard from within
@@ -136,5 +172,9 @@ int md_server_cs_alive(struct md_server *s, uint64_t id, uint64_t *free_out);
 
 /* md_handlers.c: every HTTP route of the daemon. */
 int md_handlers_register(struct md_server *s);
+/* md_membership.c: GET /v1/members and POST /v1/meta/change. */
+int md_membership_register(struct md_server *s);
+/* md_handlers.c: a 421 naming the leader (and its URL when known). */
+int md_respond_not_leader(struct cn_http_req *req, struct md_server *s, uint32_t leader);
 
 #endif

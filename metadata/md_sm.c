@@ -377,7 +377,30 @@ int md_sm_apply_membership(struct md_sm *sm, uint64_t index, const uint32_t *vot
     info.session_count = sm->session_count;
     struct md_key k;
     md_key_start(&k, MD_K_MEMBERS);
-    rc = md_txn_put_msg(&t, &k, &m.base);
+    /* Members of the previous membership that this one drops are recorded as
+     * removed: a removed replica that comes back is refused by name. */
+    Md__MembershipRecord *prev = NULL;
+    rc = md_txn_get_msg(&t, &k, &md__membership_record__descriptor, (ProtobufCMessage **)&prev);
+    if (rc == CAIRN_E_NOTFOUND)
+        rc = 0;
+    for (size_t i = 0; rc == 0 && prev && i < prev->n_voters + prev->n_learners; i++) {
+        uint32_t id = i < prev->n_voters ? prev->voters[i] : prev->learners[i - prev->n_voters];
+        int kept = 0;
+        for (size_t j = 0; j < nv; j++)
+            kept |= voters[j] == id;
+        for (size_t j = 0; j < nl; j++)
+            kept |= learners[j] == id;
+        if (!kept) {
+            struct md_key xk;
+            md_key_start(&xk, MD_K_REMOVED);
+            md_key_be32(&xk, id);
+            rc = md_txn_put_msg(&t, &xk, &m.base);
+        }
+    }
+    if (prev)
+        protobuf_c_message_free_unpacked(&prev->base, NULL);
+    if (rc == 0)
+        rc = md_txn_put_msg(&t, &k, &m.base);
     md_key_start(&k, MD_K_INFO);
     if (rc == 0)
         rc = md_txn_put_msg(&t, &k, &info.base);
@@ -412,6 +435,18 @@ int md_sm_membership(struct md_store *store, uint32_t *voters, size_t *nv, uint3
     }
     md__membership_record__free_unpacked(m, NULL);
     return rc;
+}
+
+int md_sm_removed(struct md_store *store, uint32_t id)
+{
+    struct md_key k;
+    md_key_start(&k, MD_K_REMOVED);
+    md_key_be32(&k, id);
+    void *v = NULL;
+    size_t vl = 0;
+    int rc = md_store_get(store, k.b, k.n, &v, &vl);
+    free(v);
+    return rc == 0 ? 1 : rc == CAIRN_E_NOTFOUND ? 0 : rc;
 }
 
 int md_sm_apply(struct md_sm *sm, uint64_t index, const void *cmd, size_t cmd_len, uint8_t **result,

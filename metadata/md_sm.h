@@ -99,6 +99,10 @@ int md_sm_apply_membership(struct md_sm *sm, uint64_t index, const uint32_t *vot
 int md_sm_membership(struct md_store *store, uint32_t *voters, size_t *nv, uint32_t *learners,
                      size_t *nl, size_t cap);
 
+/* 1 if replica id was a member and a membership change removed it, 0 if not,
+ * or the store's error. */
+int md_sm_removed(struct md_store *store, uint32_t id);
+
 /* A slot with exactly one command: md_sm_apply_slot with n = 1. */
 int md_sm_apply(struct md_sm *sm, uint64_t index, const void *cmd, size_t cmd_len, uint8_t **result,
                 size_t *result_len);

@@ -43,6 +43,9 @@
 #define MD_K_OWNED    'O' /* "SO" owner 0 bucket                  -> (empty) */
 #define MD_K_REPLICA  'R' /* "SR" be32 id                         -> ReplicaRecord */
 #define MD_K_MEMBERS  'M' /* "SM"                                 -> MembershipRecord */
+#define MD_K_REMOVED                                                                               \
+    'X' /* "SX" be32 id                         -> MembershipRecord (the                           \
+                                                 change that removed it) */
 
 struct md_key {
     size_t n;

@@ -100,6 +100,8 @@ const char *paxos_msg_type_name(uint32_t type)
         return "ACCEPTED";
     case PAXOS_MSG_LEARN:
         return "LEARN";
+    case PAXOS_MSG_TIMEOUT_NOW:
+        return "TIMEOUT_NOW";
     default:
         return "?";
     }
@@ -391,6 +393,7 @@ int paxos_recv(struct paxos *p, const struct paxos_msg *m, uint64_t now)
     case PAXOS_MSG_PREVOTE:
     case PAXOS_MSG_PREPARE:
     case PAXOS_MSG_ACCEPT:
+    case PAXOS_MSG_TIMEOUT_NOW:
         if (PAXOS_BALLOT_ID(m->ballot) != m->from)
             return CAIRN_E_PROTO;
         break;
@@ -423,6 +426,9 @@ int paxos_recv(struct paxos *p, const struct paxos_msg *m, uint64_t now)
         break;
     case PAXOS_MSG_LEARN:
         pxc_on_learn(p, m);
+        break;
+    case PAXOS_MSG_TIMEOUT_NOW:
+        pxc_on_timeout_now(p, m);
         break;
     }
     pxc_finish(p);

@@ -53,7 +53,11 @@ enum paxos_msg_type {
                              /*   match = durable contiguous prefix at ballot; read_seq */
     PAXOS_MSG_LEARN,         /* to a (pre)candidate that is behind: commit; chosen */
                              /*   entries from its commit + 1 (ballot unused) */
+    PAXOS_MSG_TIMEOUT_NOW,   /* leader to a caught-up voter: stand now (leadership */
+                             /*   transfer); ballot = the leader's; commit */
 };
+/* A PREPARE with ok = 1 is a transfer's: granted even while the leader is heard
+ * (the leader asked for it), as stickiness is for liveness, not safety. */
 
 /* One log slot's accepted value. data/len is the encoded value (see
  * paxos_value_*); len 0 never occurs for a present entry (a no-op is 1 byte). */
@@ -241,6 +245,13 @@ void paxos_snapshot_installed(struct paxos *p, uint32_t from, uint64_t slot,
  * CAIRN_E_EXISTS / CAIRN_E_NOTFOUND / CAIRN_E_INVAL / CAIRN_E_NOSPACE. A leader
  * that removes itself steps down once the change commits. */
 int paxos_change(struct paxos *p, uint32_t op, uint32_t id, uint64_t now, uint32_t *leader);
+
+/* Leader only: hands leadership to voter `to` (0: the most caught-up voter
+ * heard from within an election timeout), which stands at once with a higher
+ * ballot; this leader steps down when that PREPARE arrives. *chosen = the
+ * successor. Returns 0, CAIRN_E_NOTLEADER, CAIRN_E_NOTFOUND (no such voter /
+ * none live) or CAIRN_E_BUSY (the successor is behind the log: retry). */
+int paxos_transfer(struct paxos *p, uint32_t to, uint64_t now, uint32_t *chosen);
 /* The applied membership. */
 void paxos_membership_get(const struct paxos *p, struct paxos_membership *out);
 /* The membership the leader's log ends with (the applied one elsewhere):

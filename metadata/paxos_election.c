@@ -128,8 +128,10 @@ static void send_prepare(struct paxos *p, const struct paxos_membership *m)
         if (!pr || pr->id == p->cfg.id || pr->prepared)
             continue;
         pr->prepared = true;
-        struct paxos_msg msg = {
-            .type = PAXOS_MSG_PREPARE, .ballot = p->ballot, .commit = p->commit};
+        struct paxos_msg msg = {.type = PAXOS_MSG_PREPARE,
+                                .ballot = p->ballot,
+                                .commit = p->commit,
+                                .ok = p->ballot == p->transfer_ballot};
         pxc_send_msg(p, pr->id, &msg);
     }
 }
@@ -159,6 +161,8 @@ void pxc_start_candidacy(struct paxos *p)
     p->max_round = PAXOS_BALLOT_ROUND(b);
     p->role = PAXOS_CANDIDATE;
     p->ballot = b;
+    p->transfer_ballot = p->transfer_pending ? b : 0;
+    p->transfer_pending = false;
     p->promised = b;
     p->dirty_promise = true;
     p->cand_seq = PLACEHOLDER;
@@ -308,6 +312,18 @@ bool pxc_check_quorum(struct paxos *p)
 
 /* ---------- messages: pre-vote and Phase 1 ---------- */
 
+/* The leader hands over: stand now, with the transfer flag, if this replica
+ * is a voter following that leader and has everything it committed. */
+void pxc_on_timeout_now(struct paxos *p, const struct paxos_msg *m)
+{
+    if (p->role != PAXOS_FOLLOWER || p->leader != m->from || m->ballot != p->promised ||
+        !pxc_ms_voter(&p->conf, p->cfg.id) || p->commit < m->commit)
+        return;
+    CN_INFO(MOD, "replica %u: replica %u hands leadership over", p->cfg.id, m->from);
+    p->transfer_pending = true;
+    pxc_start_candidacy(p);
+}
+
 void pxc_on_prevote(struct paxos *p, const struct paxos_msg *m)
 {
     bool grant = m->ballot > p->promised && m->commit >= p->commit && !leader_recent(p);
@@ -338,7 +354,7 @@ void pxc_on_prepare(struct paxos *p, const struct paxos_msg *m)
     bool fresh =
         m->ballot > p->promised || (m->ballot == p->promised && p->role == PAXOS_FOLLOWER &&
                                     PAXOS_BALLOT_ID(m->ballot) == m->from);
-    bool grant = fresh && m->commit >= p->commit && !leader_recent(p);
+    bool grant = fresh && m->commit >= p->commit && (!leader_recent(p) || m->ok);
     if (!grant) {
         if (m->commit < p->commit)
             pxc_send_learn(p, m->from, m->commit);

@@ -92,6 +92,8 @@ struct paxos {
     uint64_t promised;
     uint64_t promised_durable;
     uint64_t max_round;
+    uint64_t transfer_ballot; /* candidate: its PREPAREs carry the transfer flag */
+    bool transfer_pending;    /* the next candidacy is a transfer's */
 
     /* persistence */
     uint64_t persist_seq;
@@ -294,5 +296,6 @@ void pxc_send_learn(struct paxos *p, uint32_t to, uint64_t from_commit);
 void pxc_on_accept(struct paxos *p, const struct paxos_msg *m);
 void pxc_on_accepted(struct paxos *p, const struct paxos_msg *m);
 void pxc_on_learn(struct paxos *p, const struct paxos_msg *m);
+void pxc_on_timeout_now(struct paxos *p, const struct paxos_msg *m);
 
 #endif

@@ -177,6 +177,35 @@ int paxos_peer_info(const struct paxos *p, uint32_t id, struct paxos_peer_info *
     return CAIRN_E_NOTFOUND;
 }
 
+int paxos_transfer(struct paxos *p, uint32_t to, uint64_t now, uint32_t *chosen)
+{
+    p->now = umax(p->now, now);
+    if (p->role != PAXOS_LEADER)
+        return CAIRN_E_NOTLEADER;
+    const struct peer *best = NULL;
+    for (uint32_t i = 0; i < p->lconf.n_voters; i++) {
+        uint32_t id = p->lconf.voters[i];
+        const struct peer *pr = pxc_peer_find(p, id);
+        if (id == p->cfg.id || !pr || !pr->acked || (to && id != to))
+            continue;
+        if (!to && p->now - pr->last_ack >= p->cfg.election_ms)
+            continue; /* not heard lately */
+        if (!best || pr->match > best->match)
+            best = pr;
+    }
+    if (!best)
+        return CAIRN_E_NOTFOUND;
+    if (best->match < log_last(p) || best->reported < p->commit)
+        return CAIRN_E_BUSY;
+    if (chosen)
+        *chosen = best->id;
+    CN_INFO(MOD, "replica %u: handing leadership to replica %u", p->cfg.id, best->id);
+    struct paxos_msg m = {.type = PAXOS_MSG_TIMEOUT_NOW, .ballot = p->ballot, .commit = p->commit};
+    pxc_send_msg(p, best->id, &m);
+    pxc_finish(p);
+    return 0;
+}
+
 int paxos_change(struct paxos *p, uint32_t op, uint32_t id, uint64_t now, uint32_t *leader)
 {
     p->now = umax(p->now, now);

@@ -1,0 +1,317 @@
+#include "cli_replicas.h"
+
+#include "cli_format.h"
+#include "cn_error.h"
+#include "cn_http_client.h"
+#include "cn_util.h"
+#include "cn_wire.h"
+#include "md_client.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_MEMBERS 16
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: cairn meta status [--json]\n"
+                 "       cairn meta add URL [--wait]\n"
+                 "       cairn meta remove ID\n"
+                 "       cairn meta replace OLD_ID URL [--wait]\n"
+                 "The metadata group's members, changed one at a time through the Paxos log.\n"
+                 "add: the replica at URL (started with `cairn-meta --join MEMBER_URL --url URL`\n"
+                 "and an empty --data-dir) joins as a learner, catches up by snapshot and log,\n"
+                 "and is promoted to voter; --wait follows it. remove: refused when the voters\n"
+                 "left that answer would not be a majority; removing the leader makes it step\n"
+                 "down. replace: add, wait until the new replica votes, then remove the old\n"
+                 "(on the old replica's own URL, a rebuilt machine: remove first, then add).\n"
+                 "status: every member's role and how far behind the leader it is.\n");
+}
+
+struct member {
+    unsigned id;
+    char url[256], kind[16]; /* voter / learner */
+    /* from its /v1/status */
+    int reachable;
+    unsigned says_id; /* the id it answers as: another means a wrong process there */
+    char role[16];
+    unsigned long long commit, applied;
+};
+
+struct group {
+    struct member m[MAX_MEMBERS];
+    size_t n;
+    unsigned leader;
+};
+
+static int by_id(const void *a, const void *b)
+{
+    const struct member *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The members as the leader says (GET /v1/members), in id order. */
+static int read_members(struct md_client *c, struct group *g)
+{
+    char *body = NULL;
+    size_t len = 0;
+    memset(g, 0, sizeof(*g));
+    int rc = md_client_members(c, &body, &len);
+    if (rc != 0)
+        return rc;
+    char *save = NULL;
+    for (char *line = strtok_r(body, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        struct member *m = &g->m[g->n];
+        if (g->n < MAX_MEMBERS &&
+            sscanf(line, "member %u %255s %15s", &m->id, m->url, m->kind) == 3)
+            g->n++;
+        else
+            (void)sscanf(line, "leader %u", &g->leader);
+    }
+    free(body);
+    qsort(g->m, g->n, sizeof(g->m[0]), by_id);
+    return g->n ? 0 : CAIRN_E_PROTO;
+}
+
+/* Each member's own /v1/status, in parallel. */
+static void read_status(struct cli_global *gl, struct group *g)
+{
+    struct cn_http_fanout *fan = NULL;
+    if (cli_http_fanout(gl, 2000, &fan) != 0)
+        return;
+    struct cn_http_request reqs[MAX_MEMBERS];
+    struct cn_http_response resps[MAX_MEMBERS];
+    int errs[MAX_MEMBERS];
+    for (size_t i = 0; i < g->n; i++) {
+        reqs[i] = (struct cn_http_request){
+            .method = "GET", .base_url = g->m[i].url, .target = CN_ROUTE_MD_STATUS};
+        memset(&resps[i], 0, sizeof(resps[i]));
+    }
+    if (cn_http_fanout_run(fan, reqs, g->n, resps, errs) == 0) {
+        for (size_t i = 0; i < g->n; i++) {
+            struct member *m = &g->m[i];
+            if (errs[i] == 0 && resps[i].status == 200 && resps[i].body) {
+                char v[32];
+                m->reachable = 1;
+                cn_kv_get(resps[i].body, "id", v, sizeof(v));
+                m->says_id = (unsigned)strtoul(v, NULL, 10);
+                cn_kv_get(resps[i].body, "role", m->role, sizeof(m->role));
+                cn_kv_get(resps[i].body, "commit", v, sizeof(v));
+                m->commit = strtoull(v, NULL, 10);
+                cn_kv_get(resps[i].body, "applied", v, sizeof(v));
+                m->applied = strtoull(v, NULL, 10);
+            }
+        }
+    }
+    for (size_t i = 0; i < g->n; i++)
+        cn_http_response_clear(&resps[i]);
+    cn_http_fanout_free(fan);
+}
+
+static unsigned long long leader_commit(const struct group *g)
+{
+    for (size_t i = 0; i < g->n; i++)
+        if (g->m[i].id == g->leader && g->m[i].reachable)
+            return g->m[i].commit;
+    return 0;
+}
+
+static int meta_status(struct cli_global *gl, struct md_client *c, int json)
+{
+    struct group g;
+    int rc = read_members(c, &g);
+    if (rc != 0) {
+        fprintf(stderr, "cairn meta: %s\n", cairn_strerror(rc));
+        return CLI_EXIT_FAILED;
+    }
+    read_status(gl, &g);
+    unsigned long long top = leader_commit(&g);
+    if (json)
+        printf("{\"leader\":%u,\"members\":[", g.leader);
+    else
+        printf("%-4s %-28s %-8s %-10s %-10s %-10s %s\n", "id", "url", "member", "role", "commit",
+               "applied", "lag");
+    for (size_t i = 0; i < g.n; i++) {
+        const struct member *m = &g.m[i];
+        long long lag = m->reachable && top ? (long long)top - (long long)m->applied : -1;
+        if (json) {
+            printf("%s{\"id\":%u,\"url\":", i ? "," : "", m->id);
+            cli_json_str(m->url);
+            printf(",\"member\":\"%s\",\"reachable\":%s", m->kind, m->reachable ? "true" : "false");
+            if (m->reachable)
+                printf(",\"role\":\"%s\",\"commit\":%llu,\"applied\":%llu,\"lag\":%lld", m->role,
+                       m->commit, m->applied, lag < 0 ? 0 : lag);
+            printf("}");
+        } else if (m->reachable) {
+            printf("%-4u %-28s %-8s %-10s %-10llu %-10llu %lld\n", m->id, m->url, m->kind, m->role,
+                   m->commit, m->applied, lag < 0 ? 0 : lag);
+        } else {
+            printf("%-4u %-28s %-8s unreachable\n", m->id, m->url, m->kind);
+        }
+    }
+    if (json)
+        printf("]}\n");
+    return CLI_EXIT_OK;
+}
+
+/* Follows replica id until it is a voter within a few slots of the leader's
+ * commit (or gone: 0 if it must be a voter). Prints progress. */
+static int wait_voter(struct cli_global *gl, struct md_client *c, unsigned id, int64_t timeout_ms)
+{
+    int tty = isatty(STDOUT_FILENO);
+    int64_t end = cn_mono_ms() + timeout_ms, last = 0;
+    for (;;) {
+        struct group g;
+        if (read_members(c, &g) == 0) {
+            read_status(gl, &g);
+            unsigned long long top = leader_commit(&g);
+            for (size_t i = 0; i < g.n; i++) {
+                const struct member *m = &g.m[i];
+                if (m->id != id)
+                    continue;
+                long long lag = m->reachable && top ? (long long)top - (long long)m->applied : -1;
+                if (!strcmp(m->kind, "voter") && lag >= 0 && lag <= 5) {
+                    printf("%sreplica %u is a voter, caught up (lag %lld)\n", tty ? "\n" : "", id,
+                           lag);
+                    return CLI_EXIT_OK;
+                }
+                if (m->reachable && m->says_id != id) {
+                    fprintf(stderr,
+                            "%scairn meta: %s answers as replica %u, not %u: that process "
+                            "has another replica's data. Stop it and start cairn-meta there "
+                            "with an empty --data-dir and --join (replica %u waits for it)\n",
+                            tty ? "\n" : "", m->url, m->says_id, id, id);
+                    return CLI_EXIT_FAILED;
+                }
+                if (tty || cn_mono_ms() - last > 5000) {
+                    if (lag < 0)
+                        printf("%s  replica %u: %s, not answering yet%s", tty ? "\r" : "", id,
+                               m->kind, tty ? "          " : "\n");
+                    else
+                        printf("%s  replica %u: %s (%s), %lld slot(s) behind%s", tty ? "\r" : "",
+                               id, m->kind, m->role, lag, tty ? "   " : "\n");
+                    fflush(stdout);
+                    last = cn_mono_ms();
+                }
+            }
+        }
+        if (cn_mono_ms() > end) {
+            fprintf(stderr, "%scairn meta: replica %u did not catch up in time\n", tty ? "\n" : "",
+                    id);
+            return CLI_EXIT_FAILED;
+        }
+        cn_sleep_ms(300);
+    }
+}
+
+static int meta_add(struct cli_global *gl, struct md_client *c, const char *url, int wait,
+                    unsigned *out_id)
+{
+    uint32_t id = 0;
+    char why[512];
+    int rc = md_client_change(c, url, &id, why, sizeof(why));
+    if (rc != 0) {
+        fprintf(stderr, "cairn meta add: %s\n", why[0] ? why : cairn_strerror(rc));
+        return CLI_EXIT_FAILED;
+    }
+    printf("added %s as replica %u (learner; promoted once caught up)\n", url, id);
+    if (out_id)
+        *out_id = id;
+    return wait ? wait_voter(gl, c, id, 600000) : CLI_EXIT_OK;
+}
+
+static int meta_remove(struct md_client *c, unsigned id)
+{
+    uint32_t rid = id;
+    char why[512];
+    int rc = md_client_change(c, NULL, &rid, why, sizeof(why));
+    if (rc != 0) {
+        fprintf(stderr, "cairn meta remove: %s\n", why[0] ? why : cairn_strerror(rc));
+        return CLI_EXIT_FAILED;
+    }
+    printf("removed replica %u\n", id);
+    return CLI_EXIT_OK;
+}
+
+/* A replica on another address: add it, wait until it votes, then remove
+ * the old one (the group never has fewer voters than before). On the old
+ * one's own address (its disk was lost, the machine rebuilt): the old member
+ * goes first, as it is dead anyway and the address must be free. */
+static int meta_replace(struct cli_global *gl, struct md_client *c, unsigned old_id,
+                        const char *url)
+{
+    struct group g;
+    int rc = read_members(c, &g);
+    if (rc != 0) {
+        fprintf(stderr, "cairn meta replace: %s\n", cairn_strerror(rc));
+        return CLI_EXIT_FAILED;
+    }
+    const struct member *old = NULL;
+    for (size_t i = 0; i < g.n; i++)
+        if (g.m[i].id == old_id)
+            old = &g.m[i];
+    if (!old) {
+        fprintf(stderr, "cairn meta replace: replica %u is not a member (cairn meta status)\n",
+                old_id);
+        return CLI_EXIT_FAILED;
+    }
+    if (!strcmp(old->url, url)) {
+        rc = meta_remove(c, old_id);
+        return rc == CLI_EXIT_OK ? meta_add(gl, c, url, 1, NULL) : rc;
+    }
+    rc = meta_add(gl, c, url, 1, NULL);
+    return rc == CLI_EXIT_OK ? meta_remove(c, old_id) : rc;
+}
+
+int cli_meta_group(struct cli_global *g, int argc, char **argv)
+{
+    if (g->help || argc < 2) {
+        usage(g->help ? stdout : stderr);
+        return g->help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    }
+    const char *sub = argv[1], *args[2] = {NULL, NULL};
+    int wait = 0, json = 0, nargs = 0, bad = 0;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--wait"))
+            wait = 1;
+        else if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else if (argv[i][0] != '-' && nargs < 2)
+            args[nargs++] = argv[i];
+        else
+            bad = 1;
+    }
+    char *end = NULL;
+    unsigned long id = 0;
+    int want = !strcmp(sub, "status")    ? 0
+               : !strcmp(sub, "add")     ? 1
+               : !strcmp(sub, "remove")  ? 1
+               : !strcmp(sub, "replace") ? 2
+                                         : -1;
+    if (want == 1 && !strcmp(sub, "remove") && args[0])
+        id = strtoul(args[0], &end, 10);
+    if (want == 2 && args[0])
+        id = strtoul(args[0], &end, 10);
+    if (bad || want < 0 || nargs != want || (json && want) || (wait && !strcmp(sub, "remove")) ||
+        ((!strcmp(sub, "remove") || want == 2) && (!end || *end || id == 0 || id > 65535))) {
+        fprintf(stderr, "cairn meta: unknown or incomplete command (see cairn meta --help)\n");
+        return CLI_EXIT_USAGE;
+    }
+    struct md_client *c = cli_meta_client(g, 30000);
+    if (!c)
+        return CLI_EXIT_FAILED;
+    int rc;
+    if (want == 0) {
+        rc = meta_status(g, c, json);
+    } else if (!strcmp(sub, "add")) {
+        rc = meta_add(g, c, args[0], wait, NULL);
+    } else if (!strcmp(sub, "remove")) {
+        rc = meta_remove(c, (unsigned)id);
+    } else {
+        rc = meta_replace(g, c, (unsigned)id, args[1]);
+    }
+    md_client_free(c);
+    return rc;
+}
