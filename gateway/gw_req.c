@@ -230,7 +230,7 @@ static int set_key(struct gw_target *out, const char *k, enum gw_s3err *err)
     for (size_t i = 0; i < len;) {
         size_t n = gw_utf8_seq_len(k + i, len - i);
         if (n == 0) {
-            *err = GW_S3_INVALID_ARGUMENT; /* S3 keys are UTF-8 */
+            *err = GW_S3_INVALID_URI; /* S3 keys are UTF-8; S3 answers InvalidURI */
             return CAIRN_E_INVAL;
         }
         i += n;
@@ -1053,8 +1053,12 @@ int gw_copy_source_range_parse(const char *hdr, uint64_t size, struct gw_range *
         return CAIRN_E_INVAL;
     p += n + 1;
     size_t m = cn_scan_u64(p, &b);
-    if (!m || p[m] != '\0' || b < a || b >= size)
+    if (!m || p[m] != '\0' || b < a)
         return CAIRN_E_INVAL;
+    if (b >= size) {
+        *err = GW_S3_INVALID_RANGE;
+        return CAIRN_E_INVAL;
+    }
     out->first = a;
     out->last = b;
     *err = GW_S3_OK;

@@ -95,9 +95,10 @@ struct gw_target {
  * path-style: "/bucket/key...". The bucket is checked only for length and
  * characters that can appear in a name (full rules: gw_bucket_name_valid()).
  * Keys must be valid UTF-8 (as S3 requires; XML listings could not carry
- * them otherwise). Returns 0, or CAIRN_E_INVAL with *err =
- * GW_S3_INVALID_BUCKET_NAME, GW_S3_KEY_TOO_LONG, GW_S3_INVALID_ARGUMENT (not
- * UTF-8) or GW_S3_INVALID_REQUEST (path not starting with '/'). */
+ * them otherwise); control characters are allowed, as in S3. Returns 0, or
+ * CAIRN_E_INVAL with *err = GW_S3_INVALID_BUCKET_NAME, GW_S3_KEY_TOO_LONG,
+ * GW_S3_INVALID_URI (not UTF-8: S3's 400 "Couldn't parse the specified
+ * URI.") or GW_S3_INVALID_REQUEST (path not starting with '/'). */
 int gw_target_parse(const char *host, const char *base_domain, const char *decoded_path,
                     struct gw_target *out, enum gw_s3err *err);
 
@@ -273,10 +274,10 @@ struct gw_copy_source {
 int gw_copy_source_parse(const char *hdr, struct gw_copy_source *out, enum gw_s3err *err);
 
 /* Parses x-amz-copy-source-range "bytes=first-last" (both offsets required)
- * against a source object of size bytes. Malformed, last < first, or last
- * beyond the object: *err = GW_S3_INVALID_ARGUMENT (what S3 answers: "Range
- * specified is not valid for source object of size"). Returns 0 or
- * CAIRN_E_INVAL. */
+ * against a source object of size bytes. Malformed or last < first: *err =
+ * GW_S3_INVALID_ARGUMENT; a range reaching past the object (first or last at
+ * or beyond size, any range of an empty object): GW_S3_INVALID_RANGE (416,
+ * as S3). Returns 0 or CAIRN_E_INVAL. */
 int gw_copy_source_range_parse(const char *hdr, uint64_t size, struct gw_range *out,
                                enum gw_s3err *err);
 

@@ -252,6 +252,17 @@ enum s3_op s3_classify(const char *m, const struct s3_req *r)
 
 /* ---- request lifecycle ------------------------------------------------ */
 
+/* 1 if the path of the request-target (as sent) holds "%00". The server
+ * hands the path on decoded, as a C string, so an escaped NUL would cut a
+ * key short; no key can hold one (S3 answers InvalidURI). */
+static int escaped_nul_in_path(const char *target)
+{
+    for (const char *p = target; *p && *p != '?'; p++)
+        if (p[0] == '%' && p[1] == '0' && p[2] == '0')
+            return 1;
+    return 0;
+}
+
 static int s3_begin(struct cn_http_req *req, void *cls)
 {
     struct gw_s3 *s3 = cls;
@@ -275,6 +286,8 @@ static int s3_begin(struct cn_http_req *req, void *cls)
     if (gw_query_parse(cn_http_req_query(req), &r->q, &e) != 0)
         return s3_error(req, r, e, NULL);
     r->have_q = 1;
+    if (escaped_nul_in_path(cn_http_req_target(req)))
+        return s3_error(req, r, GW_S3_INVALID_URI, NULL);
     if (gw_target_parse(cn_http_req_header(req, "Host"), s3->base_domain, cn_http_req_path(req),
                         &r->t, &e) != 0)
         return s3_error(req, r, e, NULL);

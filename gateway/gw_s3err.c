@@ -117,6 +117,15 @@ static const struct s3err_entry table[GW_S3__COUNT] = {
     [GW_S3_NO_SUCH_BUCKET_POLICY] = {"NoSuchBucketPolicy", 404, "The bucket policy does not exist"},
     [GW_S3_QUOTA_EXCEEDED] = {"QuotaExceeded", 403,
                               "The write would take the bucket or its owner over a quota."},
+    [GW_S3_INVALID_URI] = {"InvalidURI", 400, "Couldn't parse the specified URI."},
+    [GW_S3_INVALID_PART_NUMBER] = {"InvalidPartNumber", 416,
+                                   "The requested partnumber is not satisfiable"},
+    [GW_S3_PRESIGN_EXPIRES_NEGATIVE] = {"AuthorizationQueryParametersError", 400,
+                                        "X-Amz-Expires must be non-negative"},
+    [GW_S3_PRESIGN_EXPIRES_TOO_LONG] = {"AuthorizationQueryParametersError", 400,
+                                        "X-Amz-Expires must be less than a week (in seconds); "
+                                        "that is, the given X-Amz-Expires must be less than "
+                                        "604800 seconds"},
 };
 
 static const struct s3err_entry *entry(enum gw_s3err e)

@@ -55,7 +55,11 @@ enum gw_s3err {
     GW_S3_MALFORMED_ACL,    /* code MalformedACLError */
     GW_S3_UNRESOLVABLE_GRANT_BY_EMAIL,
     GW_S3_NO_SUCH_BUCKET_POLICY,
-    GW_S3_QUOTA_EXCEEDED, /* code QuotaExceeded (403), as Ceph RGW answers it */
+    GW_S3_QUOTA_EXCEEDED,           /* code QuotaExceeded (403), as Ceph RGW answers it */
+    GW_S3_INVALID_URI,              /* 400: a key that is not UTF-8 (what S3 answers) */
+    GW_S3_INVALID_PART_NUMBER,      /* 416: GET/HEAD ?partNumber past the object's parts */
+    GW_S3_PRESIGN_EXPIRES_NEGATIVE, /* code AuthorizationQueryParametersError */
+    GW_S3_PRESIGN_EXPIRES_TOO_LONG, /* code AuthorizationQueryParametersError */
     GW_S3__COUNT
 };
 

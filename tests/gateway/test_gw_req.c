@@ -137,8 +137,15 @@ START_TEST(test_target)
         "/b/\xEF\xBF\xBE"};
     for (size_t i = 0; i < sizeof(not_utf8) / sizeof(not_utf8[0]); i++) {
         ck_assert_int_eq(gw_target_parse(NULL, NULL, not_utf8[i], &t, &err), CAIRN_E_INVAL);
-        ck_assert_int_eq(err, GW_S3_INVALID_ARGUMENT);
+        ck_assert_int_eq(err, GW_S3_INVALID_URI);
     }
+    /* S3's answer to such a key: 400 InvalidURI */
+    ck_assert_str_eq(gw_s3err_code(GW_S3_INVALID_URI), "InvalidURI");
+    ck_assert_int_eq(gw_s3err_status(GW_S3_INVALID_URI), 400);
+    ck_assert_str_eq(gw_s3err_message(GW_S3_INVALID_URI), "Couldn't parse the specified URI.");
+    /* control characters are key characters in S3 (only NUL cannot be) */
+    ck_assert_int_eq(gw_target_parse(NULL, NULL, "/b/a\x01\x1f\x7f\tb", &t, &err), 0);
+    ck_assert_str_eq(t.key, "a\x01\x1f\x7f\tb");
 }
 END_TEST
 
@@ -513,11 +520,20 @@ START_TEST(test_params_and_copy)
     ck_assert_uint_eq(r.first, 0);
     ck_assert_uint_eq(r.last, 9);
     ck_assert_int_eq(gw_copy_source_range_parse("bytes=0-99", 100, &r, &err), 0);
-    const char *badr[] = {"bytes=0-100", "bytes=5-4", "bytes=-5", "bytes=5-", "0-9", NULL};
+    const char *badr[] = {"bytes=5-4", "bytes=-5", "bytes=5-", "0-9", NULL};
     for (size_t i = 0; i < sizeof(badr) / sizeof(badr[0]); i++) {
         ck_assert_int_eq(gw_copy_source_range_parse(badr[i], 100, &r, &err), CAIRN_E_INVAL);
         ck_assert_int_eq(err, GW_S3_INVALID_ARGUMENT);
     }
+    /* a well-formed range past the source: 416 InvalidRange, as S3 */
+    const char *past[] = {"bytes=0-100", "bytes=100-100", "bytes=50-5000"};
+    for (size_t i = 0; i < sizeof(past) / sizeof(past[0]); i++) {
+        ck_assert_int_eq(gw_copy_source_range_parse(past[i], 100, &r, &err), CAIRN_E_INVAL);
+        ck_assert_int_eq(err, GW_S3_INVALID_RANGE);
+        ck_assert_int_eq(gw_s3err_status(err), 416);
+    }
+    ck_assert_int_eq(gw_copy_source_range_parse("bytes=0-0", 0, &r, &err), CAIRN_E_INVAL);
+    ck_assert_int_eq(err, GW_S3_INVALID_RANGE);
 
     int replace;
     ck_assert_int_eq(gw_metadata_directive_parse(NULL, &replace, &err), 0);
