@@ -352,6 +352,7 @@ static void s3_done(struct cn_http_req *req, int ok, void *cls)
     CN_DEBUG(S3_LOG, "%s %s -> %u (%s)%s", cn_http_req_method(req), cn_http_req_target(req),
              r->status, s3_op_name(r->op), ok ? "" : " aborted");
     gw_put_free(r->put);
+    gw_stream_put_free(r->sput);
     gw_sha256_check_free(r->sha);
     gw_chunked_free(r->chunked);
     gw_checksum_free(r->cks);

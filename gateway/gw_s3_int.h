@@ -34,6 +34,7 @@
 #include "gw_authz.h"
 #include "gw_s3err.h"
 #include "gw_sigv4.h"
+#include "gw_stream_put.h"
 #include "md_cmd.h"
 
 #include <openssl/evp.h>
@@ -155,8 +156,10 @@ struct s3_req {
     uint64_t received;
     struct gw_buf body; /* buffered sink (XML bodies, inline objects) */
     size_t body_max;
-    struct gw_put *put;      /* streamed sink (large objects) */
-    struct gw_checksum *cks; /* x-amz-checksum-<alg> sent as a header */
+    struct gw_put *put;         /* streamed sink (large objects) */
+    struct gw_stream_put *sput; /* streamed sink of a body of unknown length
+                                   (Transfer-Encoding: chunked) */
+    struct gw_checksum *cks;    /* x-amz-checksum-<alg> sent as a header */
     const char *cks_expected;
 
     /* PutObject */
