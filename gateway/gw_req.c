@@ -1055,10 +1055,8 @@ int gw_copy_source_range_parse(const char *hdr, uint64_t size, struct gw_range *
     size_t m = cn_scan_u64(p, &b);
     if (!m || p[m] != '\0' || b < a)
         return CAIRN_E_INVAL;
-    if (b >= size) {
-        *err = GW_S3_INVALID_RANGE;
-        return CAIRN_E_INVAL;
-    }
+    if (b >= size)
+        return CAIRN_E_RANGE; /* well-formed, but past the source */
     out->first = a;
     out->last = b;
     *err = GW_S3_OK;

@@ -274,10 +274,16 @@ struct gw_copy_source {
 int gw_copy_source_parse(const char *hdr, struct gw_copy_source *out, enum gw_s3err *err);
 
 /* Parses x-amz-copy-source-range "bytes=first-last" (both offsets required)
- * against a source object of size bytes. Malformed or last < first: *err =
- * GW_S3_INVALID_ARGUMENT; a range reaching past the object (first or last at
- * or beyond size, any range of an empty object): GW_S3_INVALID_RANGE (416,
- * as S3). Returns 0 or CAIRN_E_INVAL. */
+ * against a source object of size bytes. Fails with *err =
+ * GW_S3_INVALID_ARGUMENT (S3 answers 400 InvalidArgument to both, not 416):
+ * CAIRN_E_INVAL when malformed or last < first (S3's message:
+ * GW_COPY_RANGE_MALFORMED), CAIRN_E_RANGE when the range reaches past the
+ * object -- last at or beyond size, any range of an empty object (S3's
+ * message: "Range specified is not valid for source object of size: N").
+ * Returns 0 on success. */
+#define GW_COPY_RANGE_MALFORMED                                                                    \
+    "The x-amz-copy-source-range value must be of the form bytes=first-last where first and "      \
+    "last are the zero-based offsets of the first and last bytes to copy"
 int gw_copy_source_range_parse(const char *hdr, uint64_t size, struct gw_range *out,
                                enum gw_s3err *err);
 

@@ -35,6 +35,12 @@ int s3_respond(struct cn_http_req *req, struct s3_req *r, unsigned status, const
 
 int s3_error(struct cn_http_req *req, struct s3_req *r, enum gw_s3err e, const char *msg)
 {
+    return s3_error_fields(req, r, e, msg, NULL, 0);
+}
+
+int s3_error_fields(struct cn_http_req *req, struct s3_req *r, enum gw_s3err e, const char *msg,
+                    const struct gw_s3err_field *fields, size_t n)
+{
     if (cn_http_req_responded(req))
         return CAIRN_E_INVAL;
     if (r)
@@ -48,7 +54,7 @@ int s3_error(struct cn_http_req *req, struct s3_req *r, enum gw_s3err e, const c
     }
     struct gw_buf b;
     gw_buf_init(&b, 64 << 10);
-    gw_s3err_xml(&b, e, msg, cn_http_req_path(req), cn_http_req_id(req));
+    gw_s3err_xml_fields(&b, e, msg, fields, n, cn_http_req_path(req), cn_http_req_id(req));
     if (gw_buf_error(&b) == 0) {
         if (r)
             r->status = status;

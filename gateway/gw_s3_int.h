@@ -196,6 +196,11 @@ int s3_respond(struct cn_http_req *req, struct s3_req *r, unsigned status, const
  * sent either way. */
 int s3_error(struct cn_http_req *req, struct s3_req *r, enum gw_s3err e, const char *msg);
 
+/* s3_error with the extra elements S3 puts in some error documents (after
+ * Message; see gw_s3err_xml_fields). */
+int s3_error_fields(struct cn_http_req *req, struct s3_req *r, enum gw_s3err e, const char *msg,
+                    const struct gw_s3err_field *fields, size_t n);
+
 /* Sends the XML document built in b (200), or InternalError when building it
  * failed (build_rc != 0, e.g. the size cap); frees b either way. */
 void s3_respond_xml(struct cn_http_req *req, struct s3_req *r, int build_rc, struct gw_buf *b);

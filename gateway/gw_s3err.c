@@ -178,9 +178,18 @@ static void element(struct gw_buf *out, const char *name, const char *value)
 int gw_s3err_xml(struct gw_buf *out, enum gw_s3err e, const char *message, const char *resource,
                  const char *request_id)
 {
+    return gw_s3err_xml_fields(out, e, message, NULL, 0, resource, request_id);
+}
+
+int gw_s3err_xml_fields(struct gw_buf *out, enum gw_s3err e, const char *message,
+                        const struct gw_s3err_field *fields, size_t n, const char *resource,
+                        const char *request_id)
+{
     gw_buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>");
     element(out, "Code", gw_s3err_code(e));
     element(out, "Message", message ? message : gw_s3err_message(e));
+    for (size_t i = 0; i < n; i++)
+        element(out, fields[i].name, fields[i].value ? fields[i].value : "");
     if (resource)
         element(out, "Resource", resource);
     if (request_id)

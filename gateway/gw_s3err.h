@@ -87,4 +87,18 @@ int gw_s3err_has_body(enum gw_s3err e);
 int gw_s3err_xml(struct gw_buf *out, enum gw_s3err e, const char *message, const char *resource,
                  const char *request_id);
 
+/* One more element of an error document, as S3 adds for some errors
+ * (ArgumentName / ArgumentValue, PartNumberRequested / ActualPartCount,
+ * UploadId, ...). */
+struct gw_s3err_field {
+    const char *name; /* element name: trusted, not escaped */
+    const char *value;
+};
+
+/* gw_s3err_xml with fields[n] written after Message, in order (values
+ * escaped). */
+int gw_s3err_xml_fields(struct gw_buf *out, enum gw_s3err e, const char *message,
+                        const struct gw_s3err_field *fields, size_t n, const char *resource,
+                        const char *request_id);
+
 #endif
