@@ -243,8 +243,8 @@ enum s3_op s3_classify(const char *m, const struct s3_req *r)
             return OP_ABORT_MULTIPART;
         return OP_UNKNOWN;
     }
-    if (s3_qarg(r, "partNumber"))
-        return OP_UNSUPPORTED; /* GET/HEAD of one part */
+    if (s3_qarg(r, "partNumber")) /* GET/HEAD of one part of an object */
+        return get ? OP_GET_OBJECT : head ? OP_HEAD_OBJECT : OP_UNSUPPORTED;
     if (put)
         return s3_hdr(r, "x-amz-copy-source") ? OP_COPY_OBJECT : OP_PUT_OBJECT;
     if (get)

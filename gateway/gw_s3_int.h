@@ -431,6 +431,13 @@ enum gw_s3err s3_scheme_from_class(struct s3_req *r, const char *cls);
  * (If-None-Match: *, If-Match: etag into if_match). (gw_s3_object.c) */
 enum md_cond s3_write_cond(struct s3_req *r, char *if_match, size_t cap);
 
+/* The bytes of part `part` (1..10000) of rec as GET/HEAD ?partNumber reads
+ * them -- a multipart object's part; part 1 of any other object is all of
+ * it -- into *off, *len. Returns 0, CAIRN_E_RANGE when the object has fewer
+ * parts (S3: 416 InvalidPartNumber) or CAIRN_E_CORRUPT when the part sizes
+ * do not fit the object. (gw_s3_object.c) */
+int s3_part_bytes(const Md__ObjectRecord *rec, int part, uint64_t *off, uint64_t *len);
+
 /* Stores one object record under r's write condition. Returns GW_S3_OK or
  * the error. (gw_s3_object.c) */
 enum gw_s3err s3_commit_object(struct s3_req *r, const char *bucket, const char *key,

@@ -361,10 +361,52 @@ static void override_header(struct cn_http_req *req, struct s3_req *r, const cha
         cn_http_resp_header(req, name, v);
 }
 
-/* GetObject and HeadObject (r->op). */
+/* ?partNumber of a GET/HEAD: 0 when absent, else 1..10000 in *part.
+ * Returns GW_S3_OK or the error S3 answers (sent here, with its fields). */
+static int part_number_arg(struct cn_http_req *req, struct s3_req *r, int *part)
+{
+    const char *v = s3_qarg(r, "partNumber");
+    enum gw_s3err e = GW_S3_OK;
+    *part = 0;
+    if (!v)
+        return 0;
+    if (gw_part_number_parse(v, part, &e) != 0) {
+        const struct gw_s3err_field f[] = {{"ArgumentName", "partNumber"}, {"ArgumentValue", v}};
+        return s3_error_fields(req, r, GW_S3_INVALID_ARGUMENT,
+                               gw_s3err_message(GW_S3_TOO_MANY_PARTS), f, 2);
+    }
+    if (s3_hdr(r, "Range"))
+        return s3_error(req, r, GW_S3_INVALID_REQUEST,
+                        "Cannot specify both Range header and partNumber query parameter");
+    return 0;
+}
+
+int s3_part_bytes(const Md__ObjectRecord *rec, int part, uint64_t *off, uint64_t *len)
+{
+    if (rec->n_part_sizes == 0) {
+        if (part != 1)
+            return CAIRN_E_RANGE;
+        *off = 0;
+        *len = rec->size;
+        return 0;
+    }
+    if ((size_t)part > rec->n_part_sizes)
+        return CAIRN_E_RANGE;
+    *off = 0;
+    for (int i = 0; i < part - 1; i++)
+        *off += rec->part_sizes[i];
+    *len = rec->part_sizes[part - 1];
+    return *off + *len <= rec->size ? 0 : CAIRN_E_CORRUPT;
+}
+
+/* GetObject and HeadObject (r->op), of the whole object, a Range, or one
+ * part (?partNumber). */
 int s3_op_get_object(struct cn_http_req *req, struct s3_req *r)
 {
     int head = r->op == OP_HEAD_OBJECT;
+    int part = 0;
+    if (part_number_arg(req, r, &part) != 0)
+        return CAIRN_E_INVAL;
     Md__QueryResult *res = NULL;
     enum gw_s3err e = s3_md_get_object(r, r->t.bucket, r->t.key, &res);
     if (e != GW_S3_OK)
@@ -387,6 +429,29 @@ int s3_op_get_object(struct cn_http_req *req, struct s3_req *r)
     struct gw_range range;
     enum gw_range_kind rk = gw_range_parse(s3_hdr(r, "Range"), rec->size, &range);
     char cr[64];
+    if (part) {
+        /* One part: a range of the object, 206 unless it is empty. */
+        uint64_t poff, plen;
+        int prc = s3_part_bytes(rec, part, &poff, &plen);
+        if (prc == CAIRN_E_RANGE) {
+            char want[16], have[24];
+            snprintf(want, sizeof(want), "%d", part);
+            snprintf(have, sizeof(have), "%zu", rec->n_part_sizes ? rec->n_part_sizes : 1);
+            const struct gw_s3err_field f[] = {{"PartNumberRequested", want},
+                                               {"ActualPartCount", have}};
+            s3_md_query_free(res);
+            return s3_error_fields(req, r, GW_S3_INVALID_PART_NUMBER, NULL, f, 2);
+        }
+        if (prc != 0) {
+            s3_md_query_free(res);
+            return s3_error(req, r, GW_S3_INTERNAL_ERROR, NULL);
+        }
+        rk = GW_RANGE_NONE;
+        if (plen > 0) {
+            rk = GW_RANGE_PARTIAL;
+            range = (struct gw_range){poff, poff + plen - 1};
+        }
+    }
     if (rk == GW_RANGE_UNSATISFIABLE) {
         gw_content_range_format(NULL, rec->size, cr);
         cn_http_resp_header(req, "Content-Range", cr);
@@ -429,7 +494,9 @@ int s3_op_get_object(struct cn_http_req *req, struct s3_req *r)
     if (!ct || !*ct)
         ct = a && a->content_type[0] ? a->content_type : "binary/octet-stream";
     snprintf(ctype, sizeof(ctype), "%s", ct);
-    if (rec->n_part_sizes > 0) {
+    /* S3 sends the parts count only to a request for one part of a
+     * multipart object. */
+    if (part && rec->n_part_sizes > 0) {
         char pc[24];
         snprintf(pc, sizeof(pc), "%zu", rec->n_part_sizes);
         cn_http_resp_header(req, "x-amz-mp-parts-count", pc);
