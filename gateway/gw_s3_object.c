@@ -485,7 +485,14 @@ int s3_op_get_object(struct cn_http_req *req, struct s3_req *r)
         for (size_t i = 0; i < a->n_user_meta; i++) {
             char name[256];
             snprintf(name, sizeof(name), "x-amz-meta-%s", a->user_meta[i]->name);
-            cn_http_resp_header(req, name, a->user_meta[i]->value);
+            /* non-ASCII text goes back as RFC 2047 words, as S3 sends it */
+            struct gw_buf v;
+            gw_buf_init(&v, 0);
+            gw_meta_value_encode(&v, a->user_meta[i]->value);
+            gw_buf_append(&v, "", 1);
+            if (gw_buf_error(&v) == 0)
+                cn_http_resp_header(req, name, v.data);
+            gw_buf_free(&v);
         }
     }
     /* Copied: res is freed before the response is made. */
