@@ -361,8 +361,9 @@ static void override_header(struct cn_http_req *req, struct s3_req *r, const cha
         cn_http_resp_header(req, name, v);
 }
 
-/* ?partNumber of a GET/HEAD: 0 when absent, else 1..10000 in *part.
- * Returns GW_S3_OK or the error S3 answers (sent here, with its fields). */
+/* ?partNumber of a GET/HEAD into *part: 0 when absent, else 1..10000.
+ * Returns 0, or CAIRN_E_INVAL once it has answered the error S3 gives (an
+ * invalid number, or a Range sent too). */
 static int part_number_arg(struct cn_http_req *req, struct s3_req *r, int *part)
 {
     const char *v = s3_qarg(r, "partNumber");
