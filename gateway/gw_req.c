@@ -230,7 +230,7 @@ static int set_key(struct gw_target *out, const char *k, enum gw_s3err *err)
     for (size_t i = 0; i < len;) {
         size_t n = gw_utf8_seq_len(k + i, len - i);
         if (n == 0) {
-            *err = GW_S3_INVALID_ARGUMENT; /* S3 keys are UTF-8 */
+            *err = GW_S3_INVALID_URI; /* S3 keys are UTF-8; S3 answers InvalidURI */
             return CAIRN_E_INVAL;
         }
         i += n;
@@ -711,6 +711,159 @@ static char *trimmed_dup(const char *v)
     return out;
 }
 
+/* Decodes the text of one encoded-word (B: base64, Q: quoted-printable with
+ * '_' for space) into out[cap]. Returns its length, or -1 if malformed. */
+static int encoded_word_text(char enc, const char *t, size_t tl, unsigned char *out, size_t cap)
+{
+    if (enc == 'B' || enc == 'b') {
+        if (tl % 4 || tl / 4 * 3 > cap)
+            return -1;
+        for (size_t i = 0; i < tl; i++)
+            if (!(isalnum((unsigned char)t[i]) || t[i] == '+' || t[i] == '/' || t[i] == '='))
+                return -1;
+        int n = tl ? EVP_DecodeBlock(out, (const unsigned char *)t, (int)tl) : 0;
+        if (n < 0)
+            return -1;
+        for (size_t i = tl; i > 0 && t[i - 1] == '='; i--)
+            n--; /* EVP_DecodeBlock counts padding as bytes */
+        return n;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < tl; i++) {
+        if (o == cap)
+            return -1;
+        if (t[i] == '_') {
+            out[o++] = ' ';
+        } else if (t[i] == '=') {
+            int hi = i + 2 < tl ? hexval(t[i + 1]) : -1, lo = i + 2 < tl ? hexval(t[i + 2]) : -1;
+            if (hi < 0 || lo < 0)
+                return -1;
+            out[o++] = (unsigned char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            out[o++] = (unsigned char)t[i];
+        }
+    }
+    return (int)o;
+}
+
+/* If s starts with an RFC 2047 encoded-word ("=?charset?B|Q?text?=") in a
+ * charset that maps to UTF-8 (UTF-8, US-ASCII, ISO-8859-1) whose text
+ * decodes to valid UTF-8, appends the text to out and returns the word's
+ * length; else returns 0. */
+static size_t encoded_word(const char *s, struct gw_buf *out)
+{
+    if (s[0] != '=' || s[1] != '?')
+        return 0;
+    const char *cs = s + 2, *q1 = strchr(cs, '?');
+    if (!q1 || !q1[1] || q1[2] != '?')
+        return 0;
+    char enc = q1[1];
+    const char *t = q1 + 3, *end = strstr(t, "?=");
+    if (!end || (enc != 'B' && enc != 'b' && enc != 'Q' && enc != 'q'))
+        return 0;
+    size_t csl = (size_t)(q1 - cs), tl = (size_t)(end - t);
+    int latin1 = csl == 10 && strncasecmp(cs, "ISO-8859-1", 10) == 0;
+    if (!latin1 && !(csl == 5 && strncasecmp(cs, "UTF-8", 5) == 0) &&
+        !(csl == 8 && strncasecmp(cs, "US-ASCII", 8) == 0))
+        return 0;
+    unsigned char text[GW_MAX_USER_METADATA + 4];
+    int n = encoded_word_text(enc, t, tl, text, sizeof(text));
+    if (n < 0)
+        return 0;
+    char utf8[2 * sizeof(text)];
+    size_t ul = 0;
+    for (int i = 0; i < n; i++) {
+        if (latin1 && text[i] >= 0x80) {
+            utf8[ul++] = (char)(0xC0 | text[i] >> 6);
+            utf8[ul++] = (char)(0x80 | (text[i] & 0x3F));
+        } else {
+            utf8[ul++] = (char)text[i];
+        }
+    }
+    for (size_t i = 0; i < ul;) {
+        /* control characters would end up raw in a response header */
+        unsigned char c = (unsigned char)utf8[i];
+        size_t sl = gw_utf8_seq_len(utf8 + i, ul - i);
+        if (sl == 0 || (c < 0x20 && c != '\t') || c == 0x7F)
+            return 0;
+        i += sl;
+    }
+    gw_buf_append(out, utf8, ul);
+    return (size_t)(end + 2 - s);
+}
+
+int gw_meta_value_decode(const char *v, char **out)
+{
+    struct gw_buf b;
+    gw_buf_init(&b, 4 * GW_MAX_USER_METADATA + 64);
+    const char *p = v;
+    int prev_word = 0; /* blanks between two encoded-words are dropped */
+    while (*p) {
+        size_t wl = encoded_word(p, &b);
+        if (wl) {
+            p += wl;
+            prev_word = 1;
+            continue;
+        }
+        if (prev_word && (*p == ' ' || *p == '\t')) {
+            size_t bl = strspn(p, " \t");
+            struct gw_buf probe;
+            gw_buf_init(&probe, 4 * GW_MAX_USER_METADATA + 64);
+            int next_is_word = encoded_word(p + bl, &probe) > 0;
+            gw_buf_free(&probe);
+            if (next_is_word) {
+                p += bl;
+                continue;
+            }
+        }
+        prev_word = 0;
+        gw_buf_append(&b, p, 1);
+        p++;
+    }
+    gw_buf_append(&b, "", 1);
+    int rc = gw_buf_error(&b);
+    if (rc) {
+        gw_buf_free(&b);
+        return rc == CAIRN_E_RANGE ? CAIRN_E_RANGE : CAIRN_E_NOMEM;
+    }
+    size_t len;
+    *out = gw_buf_take(&b, &len);
+    return *out ? 0 : CAIRN_E_NOMEM;
+}
+
+void gw_meta_value_encode(struct gw_buf *out, const char *v)
+{
+    size_t len = strlen(v), i = 0;
+    int ascii = 1;
+    for (size_t j = 0; j < len; j++)
+        if ((unsigned char)v[j] >= 0x80)
+            ascii = 0;
+    if (ascii) {
+        gw_buf_append(out, v, len);
+        return;
+    }
+    /* Words of at most 75 characters: 45 bytes of text (60 of base64),
+     * never splitting a character. */
+    while (i < len) {
+        size_t n = 0;
+        while (i + n < len) {
+            size_t sl = gw_utf8_seq_len(v + i + n, len - i - n);
+            if (sl == 0)
+                sl = 1;
+            if (n + sl > 45)
+                break;
+            n += sl;
+        }
+        if (n == 0)
+            n = 1;
+        unsigned char b64[64];
+        int bl = EVP_EncodeBlock(b64, (const unsigned char *)v + i, (int)n);
+        gw_buf_printf(out, "%s=?UTF-8?B?%.*s?=", i ? " " : "", bl, (const char *)b64);
+        i += n;
+    }
+}
+
 int gw_meta_collect(const struct gw_header *h, size_t n, struct gw_meta *out, enum gw_s3err *err)
 {
     memset(out, 0, sizeof(*out));
@@ -726,8 +879,19 @@ int gw_meta_collect(const struct gw_header *h, size_t n, struct gw_meta *out, en
             rc = CAIRN_E_INVAL;
             goto err;
         }
-        char *value = trimmed_dup(h[i].value ? h[i].value : "");
-        if (!value)
+        char *raw = trimmed_dup(h[i].value ? h[i].value : "");
+        if (!raw)
+            goto nomem;
+        /* S3 stores the text of RFC 2047 encoded-words, decoded */
+        char *value = NULL;
+        int drc = gw_meta_value_decode(raw, &value);
+        free(raw);
+        if (drc == CAIRN_E_RANGE) {
+            *err = GW_S3_METADATA_TOO_LARGE;
+            rc = CAIRN_E_RANGE;
+            goto err;
+        }
+        if (drc)
             goto nomem;
         size_t vlen = strlen(value);
         struct gw_meta_item *existing = NULL;
@@ -892,7 +1056,11 @@ int gw_content_encoding_strip_aws_chunked(const char *hdr, char *out, size_t cap
         return CAIRN_E_RANGE;
     out[0] = '\0';
     const char *p = hdr ? hdr : "";
+    /* Each kept coding goes out as the client spelled it, with the
+     * separator that came before it in the header. */
+    const char *sep = NULL, *prev_end = NULL;
     while (*p) {
+        const char *tok_sep = prev_end ? prev_end : p;
         while (*p == ' ' || *p == '\t' || *p == ',')
             p++;
         const char *start = p;
@@ -901,13 +1069,17 @@ int gw_content_encoding_strip_aws_chunked(const char *hdr, char *out, size_t cap
         size_t len = (size_t)(p - start);
         while (len && (start[len - 1] == ' ' || start[len - 1] == '\t'))
             len--;
-        if (!len || (len == 11 && strncasecmp(start, "aws-chunked", 11) == 0))
+        if (!len)
             continue;
-        size_t need = (o ? 1 : 0) + len;
-        if (o + need + 1 > cap)
+        sep = tok_sep;
+        prev_end = start + len;
+        if (len == 11 && strncasecmp(start, "aws-chunked", 11) == 0)
+            continue;
+        size_t sl = o ? (size_t)(start - sep) : 0;
+        if (o + sl + len + 1 > cap)
             return CAIRN_E_RANGE;
-        if (o)
-            out[o++] = ',';
+        memcpy(out + o, sep, sl);
+        o += sl;
         memcpy(out + o, start, len);
         o += len;
         out[o] = '\0';
@@ -1053,8 +1225,10 @@ int gw_copy_source_range_parse(const char *hdr, uint64_t size, struct gw_range *
         return CAIRN_E_INVAL;
     p += n + 1;
     size_t m = cn_scan_u64(p, &b);
-    if (!m || p[m] != '\0' || b < a || b >= size)
+    if (!m || p[m] != '\0' || b < a)
         return CAIRN_E_INVAL;
+    if (b >= size)
+        return CAIRN_E_RANGE; /* well-formed, but past the source */
     out->first = a;
     out->last = b;
     *err = GW_S3_OK;

@@ -95,9 +95,10 @@ struct gw_target {
  * path-style: "/bucket/key...". The bucket is checked only for length and
  * characters that can appear in a name (full rules: gw_bucket_name_valid()).
  * Keys must be valid UTF-8 (as S3 requires; XML listings could not carry
- * them otherwise). Returns 0, or CAIRN_E_INVAL with *err =
- * GW_S3_INVALID_BUCKET_NAME, GW_S3_KEY_TOO_LONG, GW_S3_INVALID_ARGUMENT (not
- * UTF-8) or GW_S3_INVALID_REQUEST (path not starting with '/'). */
+ * them otherwise); control characters are allowed, as in S3. Returns 0, or
+ * CAIRN_E_INVAL with *err = GW_S3_INVALID_BUCKET_NAME, GW_S3_KEY_TOO_LONG,
+ * GW_S3_INVALID_URI (not UTF-8: S3's 400 "Couldn't parse the specified
+ * URI.") or GW_S3_INVALID_REQUEST (path not starting with '/'). */
 int gw_target_parse(const char *host, const char *base_domain, const char *decoded_path,
                     struct gw_target *out, enum gw_s3err *err);
 
@@ -194,9 +195,26 @@ struct gw_meta {
     struct gw_meta_item *items;
 };
 
-/* Collects every x-amz-meta-* header (case-insensitive), in order; repeated
- * names are joined with ','. The size is the sum of name and value bytes, as
- * S3 measures it; over GW_MAX_USER_METADATA fails with *err =
+/* User metadata values with non-ASCII text, as S3 handles them: RFC 2047
+ * encoded-words ("=?UTF-8?B?...?=", B or Q, charsets UTF-8, US-ASCII and
+ * ISO-8859-1) are decoded before storing, and values holding non-ASCII
+ * bytes are sent back as UTF-8 B encoded-words "to make them mail-safe".
+ *
+ * gw_meta_value_decode: v with every such encoded-word replaced by its text
+ * (blanks between adjacent words dropped, as RFC 2047 says); other text --
+ * raw UTF-8 included -- is kept as it is, and so is a word in another
+ * charset or whose text is not UTF-8 or holds a control character (it
+ * would reach a response header raw). *out is malloc'ed. Returns 0,
+ * CAIRN_E_RANGE (result over 4 x GW_MAX_USER_METADATA) or CAIRN_E_NOMEM. */
+int gw_meta_value_decode(const char *v, char **out);
+/* Appends v as a header value: as is when it is ASCII, else as
+ * "=?UTF-8?B?...?=" words of at most 75 characters separated by a space,
+ * never splitting a character. */
+void gw_meta_value_encode(struct gw_buf *out, const char *v);
+
+/* Collects every x-amz-meta-* header (case-insensitive), in order, values
+ * decoded by gw_meta_value_decode; repeated names are joined with ','. The size is the sum of name
+ * and value bytes, as S3 measures it; over GW_MAX_USER_METADATA fails with *err =
  * GW_S3_METADATA_TOO_LARGE. A name with nothing after the prefix fails with
  * GW_S3_INVALID_ARGUMENT. On success release with gw_meta_free(). Returns 0,
  * CAIRN_E_RANGE, CAIRN_E_INVAL or CAIRN_E_NOMEM (*err = GW_S3_INTERNAL_ERROR). */
@@ -237,8 +255,9 @@ int gw_multipart_etag(const unsigned char (*part_md5)[16], size_t n, char out[48
 int gw_multipart_etag_hex(const char *const *part_etags, size_t n, char out[48]);
 
 /* Strips "aws-chunked" from a Content-Encoding value (as S3 does before
- * storing it) into out (capacity cap). Returns the resulting length (0 when
- * nothing else was listed) or CAIRN_E_RANGE. */
+ * storing it) into out (capacity cap); every other coding keeps the client's
+ * spelling and the separator before it ("gzip, br" stays "gzip, br"). Returns
+ * the resulting length (0 when nothing else was listed) or CAIRN_E_RANGE. */
 int gw_content_encoding_strip_aws_chunked(const char *hdr, char *out, size_t cap);
 
 /* ---- list and multipart parameters ----------------------------------- */
@@ -273,10 +292,16 @@ struct gw_copy_source {
 int gw_copy_source_parse(const char *hdr, struct gw_copy_source *out, enum gw_s3err *err);
 
 /* Parses x-amz-copy-source-range "bytes=first-last" (both offsets required)
- * against a source object of size bytes. Malformed, last < first, or last
- * beyond the object: *err = GW_S3_INVALID_ARGUMENT (what S3 answers: "Range
- * specified is not valid for source object of size"). Returns 0 or
- * CAIRN_E_INVAL. */
+ * against a source object of size bytes. Fails with *err =
+ * GW_S3_INVALID_ARGUMENT (S3 answers 400 InvalidArgument to both, not 416):
+ * CAIRN_E_INVAL when malformed or last < first (S3's message:
+ * GW_COPY_RANGE_MALFORMED), CAIRN_E_RANGE when the range reaches past the
+ * object -- last at or beyond size, any range of an empty object (S3's
+ * message: "Range specified is not valid for source object of size: N").
+ * Returns 0 on success. */
+#define GW_COPY_RANGE_MALFORMED                                                                    \
+    "The x-amz-copy-source-range value must be of the form bytes=first-last where first and "      \
+    "last are the zero-based offsets of the first and last bytes to copy"
 int gw_copy_source_range_parse(const char *hdr, uint64_t size, struct gw_range *out,
                                enum gw_s3err *err);
 

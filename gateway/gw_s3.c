@@ -35,6 +35,12 @@ int s3_respond(struct cn_http_req *req, struct s3_req *r, unsigned status, const
 
 int s3_error(struct cn_http_req *req, struct s3_req *r, enum gw_s3err e, const char *msg)
 {
+    return s3_error_fields(req, r, e, msg, NULL, 0);
+}
+
+int s3_error_fields(struct cn_http_req *req, struct s3_req *r, enum gw_s3err e, const char *msg,
+                    const struct gw_s3err_field *fields, size_t n)
+{
     if (cn_http_req_responded(req))
         return CAIRN_E_INVAL;
     if (r)
@@ -48,7 +54,7 @@ int s3_error(struct cn_http_req *req, struct s3_req *r, enum gw_s3err e, const c
     }
     struct gw_buf b;
     gw_buf_init(&b, 64 << 10);
-    gw_s3err_xml(&b, e, msg, cn_http_req_path(req), cn_http_req_id(req));
+    gw_s3err_xml_fields(&b, e, msg, fields, n, cn_http_req_path(req), cn_http_req_id(req));
     if (gw_buf_error(&b) == 0) {
         if (r)
             r->status = status;
@@ -237,8 +243,8 @@ enum s3_op s3_classify(const char *m, const struct s3_req *r)
             return OP_ABORT_MULTIPART;
         return OP_UNKNOWN;
     }
-    if (s3_qarg(r, "partNumber"))
-        return OP_UNSUPPORTED; /* GET/HEAD of one part */
+    if (s3_qarg(r, "partNumber")) /* GET/HEAD of one part of an object */
+        return get ? OP_GET_OBJECT : head ? OP_HEAD_OBJECT : OP_UNSUPPORTED;
     if (put)
         return s3_hdr(r, "x-amz-copy-source") ? OP_COPY_OBJECT : OP_PUT_OBJECT;
     if (get)
@@ -251,6 +257,17 @@ enum s3_op s3_classify(const char *m, const struct s3_req *r)
 }
 
 /* ---- request lifecycle ------------------------------------------------ */
+
+/* 1 if the path of the request-target (as sent) holds "%00". The server
+ * hands the path on decoded, as a C string, so an escaped NUL would cut a
+ * key short; no key can hold one (S3 answers InvalidURI). */
+static int escaped_nul_in_path(const char *target)
+{
+    for (const char *p = target; *p && *p != '?'; p++)
+        if (p[0] == '%' && p[1] == '0' && p[2] == '0')
+            return 1;
+    return 0;
+}
 
 static int s3_begin(struct cn_http_req *req, void *cls)
 {
@@ -275,6 +292,8 @@ static int s3_begin(struct cn_http_req *req, void *cls)
     if (gw_query_parse(cn_http_req_query(req), &r->q, &e) != 0)
         return s3_error(req, r, e, NULL);
     r->have_q = 1;
+    if (escaped_nul_in_path(cn_http_req_target(req)))
+        return s3_error(req, r, GW_S3_INVALID_URI, NULL);
     if (gw_target_parse(cn_http_req_header(req, "Host"), s3->base_domain, cn_http_req_path(req),
                         &r->t, &e) != 0)
         return s3_error(req, r, e, NULL);
@@ -339,6 +358,7 @@ static void s3_done(struct cn_http_req *req, int ok, void *cls)
     CN_DEBUG(S3_LOG, "%s %s -> %u (%s)%s", cn_http_req_method(req), cn_http_req_target(req),
              r->status, s3_op_name(r->op), ok ? "" : " aborted");
     gw_put_free(r->put);
+    gw_stream_put_free(r->sput);
     gw_sha256_check_free(r->sha);
     gw_chunked_free(r->chunked);
     gw_checksum_free(r->cks);

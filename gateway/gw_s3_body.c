@@ -22,6 +22,8 @@ static int sink(void *cls, const void *data, size_t len)
         return CAIRN_E_NOMEM;
     if (r->cks && gw_checksum_update(r->cks, data, len) != 0)
         return CAIRN_E_NOMEM;
+    if (r->sput)
+        return gw_stream_put_write(r->sput, data, len);
     if (r->put)
         return gw_put_write(r->put, data, len);
     if (r->body.len + len > r->body_max)
@@ -32,6 +34,8 @@ static int sink(void *cls, const void *data, size_t len)
 
 enum gw_s3err s3_sink_error(const struct s3_req *r, int rc)
 {
+    if (rc == CAIRN_E_RANGE && r->sput)
+        return GW_S3_ENTITY_TOO_LARGE; /* a body of unknown length went past the limit */
     if (rc == CAIRN_E_RANGE)
         return r->op == OP_PUT_OBJECT || r->op == OP_UPLOAD_PART ? GW_S3_INCOMPLETE_BODY
                                                                  : GW_S3_MALFORMED_XML;

@@ -196,6 +196,9 @@ int s3_op_list_objects(struct cn_http_req *req, struct s3_req *r)
     if (v2) {
         start_after = s3_qarg(r, "start-after");
         token = s3_qarg(r, "continuation-token");
+        /* An empty token asks for the first page (S3 treats it as absent). */
+        if (token && !*token)
+            token = NULL;
         marker = start_after;
         if (token) {
             e = token_decode(token, &token_key);

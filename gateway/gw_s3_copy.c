@@ -189,9 +189,17 @@ int s3_op_upload_part_copy(struct cn_http_req *req, struct s3_req *r)
     const Md__ObjectRecord *rec = res->object;
     struct gw_range range = {0, rec->size ? rec->size - 1 : 0};
     const char *rh = s3_hdr(r, "x-amz-copy-source-range");
-    if (rh && gw_copy_source_range_parse(rh, rec->size, &range, &e) != 0) {
+    int rrc = rh ? gw_copy_source_range_parse(rh, rec->size, &range, &e) : 0;
+    if (rrc != 0) {
+        /* S3's answer: 400 InvalidArgument naming the header and its value */
+        char msg[96];
+        snprintf(msg, sizeof(msg), "Range specified is not valid for source object of size: %llu",
+                 (unsigned long long)rec->size);
+        const struct gw_s3err_field f[] = {{"ArgumentName", "x-amz-copy-source-range"},
+                                           {"ArgumentValue", rh}};
         s3_md_query_free(res);
-        return s3_error(req, r, e, NULL);
+        return s3_error_fields(req, r, e, rrc == CAIRN_E_RANGE ? msg : GW_COPY_RANGE_MALFORMED, f,
+                               2);
     }
     uint64_t len = rec->size ? range.last - range.first + 1 : 0;
     uint8_t md5[16];

@@ -34,6 +34,7 @@
 #include "gw_authz.h"
 #include "gw_s3err.h"
 #include "gw_sigv4.h"
+#include "gw_stream_put.h"
 #include "md_cmd.h"
 
 #include <openssl/evp.h>
@@ -155,8 +156,10 @@ struct s3_req {
     uint64_t received;
     struct gw_buf body; /* buffered sink (XML bodies, inline objects) */
     size_t body_max;
-    struct gw_put *put;      /* streamed sink (large objects) */
-    struct gw_checksum *cks; /* x-amz-checksum-<alg> sent as a header */
+    struct gw_put *put;         /* streamed sink (large objects) */
+    struct gw_stream_put *sput; /* streamed sink of a body of unknown length
+                                   (Transfer-Encoding: chunked) */
+    struct gw_checksum *cks;    /* x-amz-checksum-<alg> sent as a header */
     const char *cks_expected;
 
     /* PutObject */
@@ -192,6 +195,11 @@ int s3_respond(struct cn_http_req *req, struct s3_req *r, unsigned status, const
  * that must stop the request can `return s3_error(...)`; the response is
  * sent either way. */
 int s3_error(struct cn_http_req *req, struct s3_req *r, enum gw_s3err e, const char *msg);
+
+/* s3_error with the extra elements S3 puts in some error documents (after
+ * Message; see gw_s3err_xml_fields). */
+int s3_error_fields(struct cn_http_req *req, struct s3_req *r, enum gw_s3err e, const char *msg,
+                    const struct gw_s3err_field *fields, size_t n);
 
 /* Sends the XML document built in b (200), or InternalError when building it
  * failed (build_rc != 0, e.g. the size cap); frees b either way. */
@@ -422,6 +430,13 @@ enum gw_s3err s3_scheme_from_class(struct s3_req *r, const char *cls);
 /* The write condition of a PutObject / CompleteMultipartUpload / CopyObject
  * (If-None-Match: *, If-Match: etag into if_match). (gw_s3_object.c) */
 enum md_cond s3_write_cond(struct s3_req *r, char *if_match, size_t cap);
+
+/* The bytes of part `part` (1..10000) of rec as GET/HEAD ?partNumber reads
+ * them -- a multipart object's part; part 1 of any other object is all of
+ * it -- into *off, *len. Returns 0, CAIRN_E_RANGE when the object has fewer
+ * parts (S3: 416 InvalidPartNumber) or CAIRN_E_CORRUPT when the part sizes
+ * do not fit the object. (gw_s3_object.c) */
+int s3_part_bytes(const Md__ObjectRecord *rec, int part, uint64_t *off, uint64_t *len);
 
 /* Stores one object record under r's write condition. Returns GW_S3_OK or
  * the error. (gw_s3_object.c) */

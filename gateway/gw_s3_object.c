@@ -128,6 +128,13 @@ void s3_discard_groups(struct s3_req *r, const struct md_group_desc *groups, siz
 
 /* ---- PutObject, UploadPart -------------------------------------------- */
 
+/* 1 if the request's body comes with Transfer-Encoding: chunked. */
+static int transfer_chunked(const struct s3_req *r)
+{
+    const char *te = s3_hdr(r, "Transfer-Encoding");
+    return te && strcasestr(te, "chunked") != NULL;
+}
+
 /* PutObject and UploadPart, in begin(): checks the headers, looks the bucket
  * (or upload) up and prepares the sink. */
 enum gw_s3err s3_put_begin(struct cn_http_req *req, struct s3_req *r)
@@ -135,9 +142,19 @@ enum gw_s3err s3_put_begin(struct cn_http_req *req, struct s3_req *r)
     struct gw_s3 *s3 = r->s3;
     enum gw_s3err e = GW_S3_OK;
     int part = r->op == OP_UPLOAD_PART;
-    if (r->auth.payload == GW_SIGV4_PAYLOAD_SIGNED || r->auth.payload == GW_SIGV4_PAYLOAD_UNSIGNED)
-        if (cn_http_req_content_length(req) < 0)
-            return GW_S3_MISSING_CONTENT_LENGTH;
+    /* Without Content-Length the body must come chunked (HTTP/1.1 has no
+     * other way to send one); its length is then known only at the end.
+     * aws-chunked bodies declare theirs (x-amz-decoded-content-length,
+     * required by gw_sigv4_verify). */
+    int unsized = 0;
+    if (r->auth.payload == GW_SIGV4_PAYLOAD_SIGNED ||
+        r->auth.payload == GW_SIGV4_PAYLOAD_UNSIGNED) {
+        if (cn_http_req_content_length(req) < 0) {
+            if (!transfer_chunked(r))
+                return GW_S3_MISSING_CONTENT_LENGTH;
+            unsized = 1;
+        }
+    }
     if (part) {
         /* The upload must exist; its storage class gives the scheme. */
         e = s3_part_prepare(r);
@@ -162,6 +179,18 @@ enum gw_s3err s3_put_begin(struct cn_http_req *req, struct s3_req *r)
     e = s3_body_setup(req, r, 0);
     if (e != GW_S3_OK)
         return e;
+    if (unsized) {
+        /* Gathered in segments of a few stripes; a body that ends within
+         * the inline limit is stored inline at the end. The quota is the
+         * state machine's check at the commit. */
+        ec_layout l = {.k = r->k, .m = r->m, .unit = s3->unit, .frag_max = s3->group_fragment};
+        uint64_t seg = gw_stream_put_segment(&l);
+        if (seg < s3->inline_max)
+            seg = s3->inline_max;
+        if (gw_stream_put_begin(s3->data, &l, seg, s3->max_object, &r->sput) != 0)
+            return GW_S3_INTERNAL_ERROR;
+        return GW_S3_OK;
+    }
     if ((uint64_t)r->expect > s3->max_object)
         return GW_S3_ENTITY_TOO_LARGE;
     /* The bucket exists (s3_authorize read it). A body that would take it
@@ -198,8 +227,19 @@ int s3_op_put_object(struct cn_http_req *req, struct s3_req *r)
     uint8_t md5[16];
     const struct md_group_desc *groups = NULL;
     size_t n_groups = 0;
-    if (r->put) {
-        int rc = gw_put_finish(r->put, md5, &groups, &n_groups);
+    /* Stored in the record: the buffered body of a small object. */
+    const void *inline_data = r->body.data;
+    size_t inline_len = r->body.len;
+    int is_inline = !r->put && !r->sput;
+    if (r->sput && r->op == OP_PUT_OBJECT &&
+        gw_stream_put_buffered(r->sput, &inline_data, &inline_len) &&
+        inline_len <= r->s3->inline_max) {
+        is_inline = 1;
+        if (EVP_Digest(inline_data, inline_len, md5, NULL, EVP_md5(), NULL) != 1)
+            return s3_error(req, r, GW_S3_INTERNAL_ERROR, NULL);
+    } else if (r->put || r->sput) {
+        int rc = r->put ? gw_put_finish(r->put, md5, &groups, &n_groups)
+                        : gw_stream_put_finish(r->sput, md5, &groups, &n_groups);
         if (rc != 0) {
             CN_WARN(S3_LOG, "%s %s/%s: %s", s3_op_name(r->op), r->t.bucket, r->t.key,
                     cairn_strerror(rc));
@@ -234,9 +274,9 @@ int s3_op_put_object(struct cn_http_req *req, struct s3_req *r)
         .etag = etag,
         .mtime_ms = cn_wall_ms(),
         .attrs = ab.a,
-        .has_inline = r->put == NULL,
-        .inline_data = r->body.data,
-        .inline_len = r->body.len,
+        .has_inline = is_inline,
+        .inline_data = inline_data,
+        .inline_len = inline_len,
         .groups = groups,
         .n_groups = n_groups,
     };
@@ -247,7 +287,7 @@ int s3_op_put_object(struct cn_http_req *req, struct s3_req *r)
         return s3_error(req, r, e, NULL);
     }
     atomic_fetch_add(&r->s3->objects_put, 1);
-    if (!r->put)
+    if (is_inline)
         atomic_fetch_add(&r->s3->objects_inline, 1);
     s3_etag_header(req, etag);
     return s3_respond(req, r, 200, NULL, NULL, 0);
@@ -321,10 +361,53 @@ static void override_header(struct cn_http_req *req, struct s3_req *r, const cha
         cn_http_resp_header(req, name, v);
 }
 
-/* GetObject and HeadObject (r->op). */
+/* ?partNumber of a GET/HEAD into *part: 0 when absent, else 1..10000.
+ * Returns 0, or CAIRN_E_INVAL once it has answered the error S3 gives (an
+ * invalid number, or a Range sent too). */
+static int part_number_arg(struct cn_http_req *req, struct s3_req *r, int *part)
+{
+    const char *v = s3_qarg(r, "partNumber");
+    enum gw_s3err e = GW_S3_OK;
+    *part = 0;
+    if (!v)
+        return 0;
+    if (gw_part_number_parse(v, part, &e) != 0) {
+        const struct gw_s3err_field f[] = {{"ArgumentName", "partNumber"}, {"ArgumentValue", v}};
+        return s3_error_fields(req, r, GW_S3_INVALID_ARGUMENT,
+                               gw_s3err_message(GW_S3_TOO_MANY_PARTS), f, 2);
+    }
+    if (s3_hdr(r, "Range"))
+        return s3_error(req, r, GW_S3_INVALID_REQUEST,
+                        "Cannot specify both Range header and partNumber query parameter");
+    return 0;
+}
+
+int s3_part_bytes(const Md__ObjectRecord *rec, int part, uint64_t *off, uint64_t *len)
+{
+    if (rec->n_part_sizes == 0) {
+        if (part != 1)
+            return CAIRN_E_RANGE;
+        *off = 0;
+        *len = rec->size;
+        return 0;
+    }
+    if ((size_t)part > rec->n_part_sizes)
+        return CAIRN_E_RANGE;
+    *off = 0;
+    for (int i = 0; i < part - 1; i++)
+        *off += rec->part_sizes[i];
+    *len = rec->part_sizes[part - 1];
+    return *off + *len <= rec->size ? 0 : CAIRN_E_CORRUPT;
+}
+
+/* GetObject and HeadObject (r->op), of the whole object, a Range, or one
+ * part (?partNumber). */
 int s3_op_get_object(struct cn_http_req *req, struct s3_req *r)
 {
     int head = r->op == OP_HEAD_OBJECT;
+    int part = 0;
+    if (part_number_arg(req, r, &part) != 0)
+        return CAIRN_E_INVAL;
     Md__QueryResult *res = NULL;
     enum gw_s3err e = s3_md_get_object(r, r->t.bucket, r->t.key, &res);
     if (e != GW_S3_OK)
@@ -347,6 +430,29 @@ int s3_op_get_object(struct cn_http_req *req, struct s3_req *r)
     struct gw_range range;
     enum gw_range_kind rk = gw_range_parse(s3_hdr(r, "Range"), rec->size, &range);
     char cr[64];
+    if (part) {
+        /* One part: a range of the object, 206 unless it is empty. */
+        uint64_t poff, plen;
+        int prc = s3_part_bytes(rec, part, &poff, &plen);
+        if (prc == CAIRN_E_RANGE) {
+            char want[16], have[24];
+            snprintf(want, sizeof(want), "%d", part);
+            snprintf(have, sizeof(have), "%zu", rec->n_part_sizes ? rec->n_part_sizes : 1);
+            const struct gw_s3err_field f[] = {{"PartNumberRequested", want},
+                                               {"ActualPartCount", have}};
+            s3_md_query_free(res);
+            return s3_error_fields(req, r, GW_S3_INVALID_PART_NUMBER, NULL, f, 2);
+        }
+        if (prc != 0) {
+            s3_md_query_free(res);
+            return s3_error(req, r, GW_S3_INTERNAL_ERROR, NULL);
+        }
+        rk = GW_RANGE_NONE;
+        if (plen > 0) {
+            rk = GW_RANGE_PARTIAL;
+            range = (struct gw_range){poff, poff + plen - 1};
+        }
+    }
     if (rk == GW_RANGE_UNSATISFIABLE) {
         gw_content_range_format(NULL, rec->size, cr);
         cn_http_resp_header(req, "Content-Range", cr);
@@ -380,7 +486,14 @@ int s3_op_get_object(struct cn_http_req *req, struct s3_req *r)
         for (size_t i = 0; i < a->n_user_meta; i++) {
             char name[256];
             snprintf(name, sizeof(name), "x-amz-meta-%s", a->user_meta[i]->name);
-            cn_http_resp_header(req, name, a->user_meta[i]->value);
+            /* non-ASCII text goes back as RFC 2047 words, as S3 sends it */
+            struct gw_buf v;
+            gw_buf_init(&v, 0);
+            gw_meta_value_encode(&v, a->user_meta[i]->value);
+            gw_buf_append(&v, "", 1);
+            if (gw_buf_error(&v) == 0)
+                cn_http_resp_header(req, name, v.data);
+            gw_buf_free(&v);
         }
     }
     /* Copied: res is freed before the response is made. */
@@ -389,7 +502,9 @@ int s3_op_get_object(struct cn_http_req *req, struct s3_req *r)
     if (!ct || !*ct)
         ct = a && a->content_type[0] ? a->content_type : "binary/octet-stream";
     snprintf(ctype, sizeof(ctype), "%s", ct);
-    if (rec->n_part_sizes > 0) {
+    /* S3 sends the parts count only to a request for one part of a
+     * multipart object. */
+    if (part && rec->n_part_sizes > 0) {
         char pc[24];
         snprintf(pc, sizeof(pc), "%zu", rec->n_part_sizes);
         cn_http_resp_header(req, "x-amz-mp-parts-count", pc);

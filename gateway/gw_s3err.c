@@ -117,6 +117,15 @@ static const struct s3err_entry table[GW_S3__COUNT] = {
     [GW_S3_NO_SUCH_BUCKET_POLICY] = {"NoSuchBucketPolicy", 404, "The bucket policy does not exist"},
     [GW_S3_QUOTA_EXCEEDED] = {"QuotaExceeded", 403,
                               "The write would take the bucket or its owner over a quota."},
+    [GW_S3_INVALID_URI] = {"InvalidURI", 400, "Couldn't parse the specified URI."},
+    [GW_S3_INVALID_PART_NUMBER] = {"InvalidPartNumber", 416,
+                                   "The requested partnumber is not satisfiable"},
+    [GW_S3_PRESIGN_EXPIRES_NEGATIVE] = {"AuthorizationQueryParametersError", 400,
+                                        "X-Amz-Expires must be non-negative"},
+    [GW_S3_PRESIGN_EXPIRES_TOO_LONG] = {"AuthorizationQueryParametersError", 400,
+                                        "X-Amz-Expires must be less than a week (in seconds); "
+                                        "that is, the given X-Amz-Expires must be less than "
+                                        "604800 seconds"},
 };
 
 static const struct s3err_entry *entry(enum gw_s3err e)
@@ -169,9 +178,18 @@ static void element(struct gw_buf *out, const char *name, const char *value)
 int gw_s3err_xml(struct gw_buf *out, enum gw_s3err e, const char *message, const char *resource,
                  const char *request_id)
 {
+    return gw_s3err_xml_fields(out, e, message, NULL, 0, resource, request_id);
+}
+
+int gw_s3err_xml_fields(struct gw_buf *out, enum gw_s3err e, const char *message,
+                        const struct gw_s3err_field *fields, size_t n, const char *resource,
+                        const char *request_id)
+{
     gw_buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>");
     element(out, "Code", gw_s3err_code(e));
     element(out, "Message", message ? message : gw_s3err_message(e));
+    for (size_t i = 0; i < n; i++)
+        element(out, fields[i].name, fields[i].value ? fields[i].value : "");
     if (resource)
         element(out, "Resource", resource);
     if (request_id)

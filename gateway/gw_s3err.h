@@ -55,7 +55,11 @@ enum gw_s3err {
     GW_S3_MALFORMED_ACL,    /* code MalformedACLError */
     GW_S3_UNRESOLVABLE_GRANT_BY_EMAIL,
     GW_S3_NO_SUCH_BUCKET_POLICY,
-    GW_S3_QUOTA_EXCEEDED, /* code QuotaExceeded (403), as Ceph RGW answers it */
+    GW_S3_QUOTA_EXCEEDED,           /* code QuotaExceeded (403), as Ceph RGW answers it */
+    GW_S3_INVALID_URI,              /* 400: a key that is not UTF-8 (what S3 answers) */
+    GW_S3_INVALID_PART_NUMBER,      /* 416: GET/HEAD ?partNumber past the object's parts */
+    GW_S3_PRESIGN_EXPIRES_NEGATIVE, /* code AuthorizationQueryParametersError */
+    GW_S3_PRESIGN_EXPIRES_TOO_LONG, /* code AuthorizationQueryParametersError */
     GW_S3__COUNT
 };
 
@@ -82,5 +86,19 @@ int gw_s3err_has_body(enum gw_s3err e);
  * (element omitted). Every value is XML-escaped. Returns gw_buf_error(out). */
 int gw_s3err_xml(struct gw_buf *out, enum gw_s3err e, const char *message, const char *resource,
                  const char *request_id);
+
+/* One more element of an error document, as S3 adds for some errors
+ * (ArgumentName / ArgumentValue, PartNumberRequested / ActualPartCount,
+ * UploadId, ...). */
+struct gw_s3err_field {
+    const char *name; /* element name: trusted, not escaped */
+    const char *value;
+};
+
+/* gw_s3err_xml with fields[n] written after Message, in order (values
+ * escaped). */
+int gw_s3err_xml_fields(struct gw_buf *out, enum gw_s3err e, const char *message,
+                        const struct gw_s3err_field *fields, size_t n, const char *resource,
+                        const char *request_id);
 
 #endif

@@ -529,8 +529,13 @@ static int presigned_fields(const struct gw_sigv4_config *cfg, const struct gw_s
     memcpy(f->amz_date, date, 17);
     char *end = NULL;
     long long expires = strtoll(exp, &end, 10);
-    if (!*exp || *end || !isdigit((unsigned char)exp[0]) || expires < 1 ||
-        expires > GW_SIGV4_MAX_EXPIRES)
+    if (!*exp || *end || !isdigit((unsigned char)exp[exp[0] == '-']))
+        goto out;
+    if (expires < 0 || expires > GW_SIGV4_MAX_EXPIRES) {
+        *err = expires < 0 ? GW_S3_PRESIGN_EXPIRES_NEGATIVE : GW_S3_PRESIGN_EXPIRES_TOO_LONG;
+        goto out;
+    }
+    if (expires == 0)
         goto out;
     if (strlen(sh) >= sizeof(f->signed_headers) || strlen(sig) >= sizeof(f->signature))
         goto out;

@@ -3,6 +3,7 @@
 #include "md_txn.h"
 #include "meta.pb-c.h"
 #include "cn_error.h"
+#include "cn_util.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -148,24 +149,47 @@ static int check_object(struct checker *c, const unsigned char *k, size_t kl, co
     return rc;
 }
 
+/* 1 if the part record p fits its key k[kl]: "Sp" bucket 0 key 0 upload 0
+ * be32 number md5(16) -- the number and the MD5 of the record's ETag -- or,
+ * as stores written before copies were kept have it, without the MD5. Sets
+ * *ul to the length of the upload part ("bucket 0 key 0 upload"). */
+static int part_key_fits(const unsigned char *k, size_t kl, const Md__PartRecord *p, size_t *ul)
+{
+    unsigned char md5[16];
+    if (kl >= 2 + 5 + 20 && k[kl - 21] == 0 && md_get_be32(k + kl - 20) == p->part_number &&
+        strlen(p->etag) == 32 && cn_hex_decode(p->etag, md5, 16) == 0 &&
+        memcmp(k + kl - 16, md5, 16) == 0) {
+        *ul = kl - 2 - 21;
+        return 1;
+    }
+    if (kl >= 2 + 5 + 4 && k[kl - 5] == 0 && md_get_be32(k + kl - 4) == p->part_number) {
+        *ul = kl - 2 - 5;
+        return 1;
+    }
+    return 0;
+}
+
 static int check_part(struct checker *c, const unsigned char *k, size_t kl, const void *v,
                       size_t vl)
 {
-    /* "Sp" bucket 0 key 0 upload 0 be32 -> its upload is "Su" bucket 0 key 0 upload */
-    if (kl < 2 + 5 + 4 || k[kl - 5] != 0)
-        return violation(c, "part key malformed");
-    struct md_key uk;
-    md_key_start(&uk, MD_K_UPLOAD);
-    md_key_bytes(&uk, k + 2, kl - 2 - 5);
-    int rc = exists(c, &uk);
-    if (rc <= 0)
-        return rc < 0 ? rc : violation(c, "part %.*s of a missing upload", (int)kl, k);
+    /* its upload is "Su" bucket 0 key 0 upload */
     Md__PartRecord *p = md__part_record__unpack(NULL, vl, v);
     if (!p)
         return violation(c, "part %.*s undecodable", (int)kl, k);
-    rc = p->part_number == md_get_be32(k + kl - 4)
-             ? check_extents(c, k, kl, p->extents, p->n_extents, p->size)
-             : violation(c, "part %.*s: number differs from its key", (int)kl, k);
+    size_t ul = 0;
+    int rc = 1;
+    if (!part_key_fits(k, kl, p, &ul)) {
+        rc = violation(c, "part %.*s: number or ETag differs from its key", (int)kl, k);
+    } else {
+        struct md_key uk;
+        md_key_start(&uk, MD_K_UPLOAD);
+        md_key_bytes(&uk, k + 2, ul);
+        rc = exists(c, &uk);
+        if (rc == 0)
+            rc = violation(c, "part %.*s of a missing upload", (int)kl, k);
+        else if (rc > 0)
+            rc = check_extents(c, k, kl, p->extents, p->n_extents, p->size);
+    }
     md__part_record__free_unpacked(p, NULL);
     return rc;
 }

@@ -452,14 +452,25 @@ static int q_list_parts(struct qctx *c, const Md__ListPartsQ *q)
         const unsigned char *key = md_iter_key(it, &kl);
         if (kl < pre.n || memcmp(key, pre.b, pre.n) != 0)
             break;
-        if (r->n_parts == max) {
-            r->truncated = 1;
-            break;
-        }
         const void *v = md_iter_value(it, &vl);
         Md__PartRecord *p = arena_unpack(&c->arena, &md__part_record__descriptor, v, vl);
         if (!p) {
             rc = c->arena.nomem ? CAIRN_E_NOMEM : CAIRN_E_CORRUPT;
+            break;
+        }
+        /* A number uploaded more than once has a record per copy (keys
+         * ordered by number, then ETag); the list shows the latest. */
+        if (r->n_parts && r->parts[r->n_parts - 1]->part_number == p->part_number) {
+            Md__PartRecord *last = r->parts[r->n_parts - 1];
+            if (p->mtime_ms >= last->mtime_ms) {
+                last->etag = p->etag;
+                last->size = p->size;
+                last->mtime_ms = p->mtime_ms;
+            }
+            continue;
+        }
+        if (r->n_parts == max) {
+            r->truncated = 1;
             break;
         }
         Md__PartRecord *summary = arena_alloc(&c->arena, sizeof(*summary));

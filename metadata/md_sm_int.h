@@ -81,6 +81,20 @@ static inline void key_part_prefix(struct md_key *k, const char *bucket, const c
     md_key_byte(k, 0);
 }
 
+/* One uploaded copy of a part: the prefix, be32 part number, then the 16
+ * bytes of its MD5 (the ETag), so copies of one number with different
+ * contents coexist until completion picks one by ETag. (Stores written
+ * before that have keys without the MD5; they are read and deleted as
+ * they are.) */
+#define MD_PART_SUFFIX_MAX 20
+static inline void key_part(struct md_key *k, const char *bucket, const char *key, const char *uid,
+                            uint32_t number, const unsigned char md5[16])
+{
+    key_part_prefix(k, bucket, key, uid);
+    md_key_be32(k, number);
+    md_key_bytes(k, md5, 16);
+}
+
 static inline void key_cs(struct md_key *k, uint64_t id)
 {
     md_key_start(k, MD_K_CS);

@@ -5,6 +5,7 @@
 #include "cn_util.h"
 
 #include <openssl/evp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,108 @@ static int is_md5_hex(const char *s)
     return 1;
 }
 
+/* Copies of one part number kept at once: a client re-sending a part with
+ * other bytes, or two uploads of it racing, leave several; completion picks
+ * the one its ETag names. Past this many, the oldest goes. */
+#define MAX_PART_COPIES 8
+
+/* Part records of an upload in key order (part number, then ETag), with
+ * each one's key after the upload's part prefix. */
+struct parts {
+    Md__PartRecord **v;
+    unsigned char (*suffix)[MD_PART_SUFFIX_MAX];
+    uint8_t *suffix_len;
+    size_t n;
+};
+
+static void parts_free(struct parts *ps)
+{
+    for (size_t i = 0; i < ps->n; i++)
+        free_msg(ps->v[i]);
+    free(ps->v);
+    free(ps->suffix);
+    free(ps->suffix_len);
+    memset(ps, 0, sizeof(*ps));
+}
+
+/* Loads every copy of every part of the upload (number 0), or every copy of
+ * part number. */
+static int load_parts(struct exec *x, const char *bucket, const char *key, const char *uid,
+                      uint32_t number, struct parts *ps)
+{
+    memset(ps, 0, sizeof(*ps));
+    size_t cap = 0;
+    struct md_key pre, scan;
+    key_part_prefix(&pre, bucket, key, uid);
+    scan = pre;
+    if (number)
+        md_key_be32(&scan, number);
+    struct md_titer *it;
+    int rc = md_titer_new(x->txn, &it);
+    if (rc)
+        return rc;
+    for (md_titer_seek(it, scan.b, scan.n); md_titer_has_prefix(it, scan.b, scan.n);
+         md_titer_next(it)) {
+        size_t kl, vl;
+        const unsigned char *k = md_titer_key(it, &kl);
+        const void *v = md_titer_value(it, &vl);
+        size_t sl = kl - pre.n;
+        if (sl != 4 && sl != MD_PART_SUFFIX_MAX) {
+            rc = CAIRN_E_CORRUPT;
+            break;
+        }
+        Md__PartRecord *p = md__part_record__unpack(NULL, vl, v);
+        if (!p) {
+            rc = CAIRN_E_CORRUPT;
+            break;
+        }
+        if (ps->n == cap) {
+            cap = cap ? 2 * cap : 16;
+            Md__PartRecord **nv = realloc(ps->v, cap * sizeof(*nv));
+            if (nv)
+                ps->v = nv;
+            unsigned char(*ns)[MD_PART_SUFFIX_MAX] = realloc(ps->suffix, cap * sizeof(*ns));
+            if (ns)
+                ps->suffix = ns;
+            uint8_t *nl = realloc(ps->suffix_len, cap);
+            if (nl)
+                ps->suffix_len = nl;
+            if (!nv || !ns || !nl) {
+                free_msg(p);
+                rc = CAIRN_E_NOMEM;
+                break;
+            }
+        }
+        memcpy(ps->suffix[ps->n], k + pre.n, sl);
+        ps->suffix_len[ps->n] = (uint8_t)sl;
+        ps->v[ps->n++] = p;
+    }
+    if (!rc)
+        rc = md_titer_status(it);
+    md_titer_free(it);
+    if (rc)
+        parts_free(ps);
+    return rc;
+}
+
+/* The store key of ps->v[i]. */
+static void part_key_of(const struct parts *ps, size_t i, const char *bucket, const char *key,
+                        const char *uid, struct md_key *k)
+{
+    key_part_prefix(k, bucket, key, uid);
+    md_key_bytes(k, ps->suffix[i], ps->suffix_len[i]);
+}
+
+/* Deletes one part copy and retires its groups. */
+static int drop_part(struct exec *x, const struct parts *ps, size_t i, const char *bucket,
+                     const char *key, const char *uid)
+{
+    struct md_key k;
+    int rc = sm_retire_groups(x, ps->v[i]->extents, ps->v[i]->n_extents);
+    part_key_of(ps, i, bucket, key, uid, &k);
+    return rc ? rc : md_txn_del(x->txn, k.b, k.n);
+}
+
 int sm_cmd_put_part(struct exec *x, const Md__PutPart *c)
 {
     int rc = need_upload(x, c->bucket, c->key, c->upload_id, NULL);
@@ -89,78 +192,35 @@ int sm_cmd_put_part(struct exec *x, const Md__PutPart *c)
                          "part etag must be lower-case MD5 hex");
     if (!sm_valid_extents(x->sm, p->extents, p->n_extents, p->size))
         return sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "bad extents");
+    unsigned char md5[16];
+    if (cn_hex_decode(p->etag, md5, sizeof(md5)) != 0)
+        return sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "bad part etag");
     struct md_key k;
-    key_part_prefix(&k, c->bucket, c->key, c->upload_id);
-    md_key_be32(&k, p->part_number);
-    Md__PartRecord *old;
-    rc = unpack_as(x, &k, part_record, &old);
-    if (rc == CAIRN_E_NOTFOUND)
-        old = NULL;
-    else if (rc)
+    key_part(&k, c->bucket, c->key, c->upload_id, p->part_number, md5);
+    /* The other copies of this number stay: CompleteMultipartUpload takes
+     * the one whose ETag it names, whichever finished last. A copy with the
+     * same ETag holds the same bytes and is replaced. */
+    struct parts ps;
+    if ((rc = load_parts(x, c->bucket, c->key, c->upload_id, p->part_number, &ps)))
         return rc;
+    size_t others = 0, oldest = SIZE_MAX, same = SIZE_MAX;
+    for (size_t i = 0; i < ps.n; i++) {
+        if (ps.suffix_len[i] == MD_PART_SUFFIX_MAX && memcmp(ps.suffix[i] + 4, md5, 16) == 0) {
+            same = i;
+            continue;
+        }
+        others++;
+        if (oldest == SIZE_MAX || ps.v[i]->mtime_ms < ps.v[oldest]->mtime_ms)
+            oldest = i;
+    }
     rc = sm_index_groups(x, p->extents, p->n_extents, &k);
-    if (!rc && old)
-        rc = sm_retire_groups(x, old->extents, old->n_extents);
+    if (!rc && same != SIZE_MAX)
+        rc = sm_retire_groups(x, ps.v[same]->extents, ps.v[same]->n_extents);
+    if (!rc && others >= MAX_PART_COPIES)
+        rc = drop_part(x, &ps, oldest, c->bucket, c->key, c->upload_id);
     if (!rc)
         rc = put_msg(x, &k, p);
-    if (old)
-        free_msg(old);
-    return rc;
-}
-
-/* All part records of an upload, in part-number order. */
-struct parts {
-    Md__PartRecord **v;
-    size_t n;
-};
-
-static void parts_free(struct parts *ps)
-{
-    for (size_t i = 0; i < ps->n; i++)
-        free_msg(ps->v[i]);
-    free(ps->v);
-    ps->v = NULL;
-    ps->n = 0;
-}
-
-static int load_parts(struct exec *x, const char *bucket, const char *key, const char *uid,
-                      struct parts *ps)
-{
-    ps->v = NULL;
-    ps->n = 0;
-    size_t cap = 0;
-    struct md_key pre;
-    key_part_prefix(&pre, bucket, key, uid);
-    struct md_titer *it;
-    int rc = md_titer_new(x->txn, &it);
-    if (rc)
-        return rc;
-    for (md_titer_seek(it, pre.b, pre.n); md_titer_has_prefix(it, pre.b, pre.n);
-         md_titer_next(it)) {
-        size_t vl;
-        const void *v = md_titer_value(it, &vl);
-        Md__PartRecord *p = md__part_record__unpack(NULL, vl, v);
-        if (!p) {
-            rc = CAIRN_E_CORRUPT;
-            break;
-        }
-        if (ps->n == cap) {
-            cap = cap ? 2 * cap : 16;
-            Md__PartRecord **nv = realloc(ps->v, cap * sizeof(*nv));
-            if (!nv) {
-                free_msg(p);
-                rc = CAIRN_E_NOMEM;
-                break;
-            }
-            ps->v = nv;
-        }
-        ps->v[ps->n++] = p;
-    }
-    if (!rc)
-        rc = md_titer_status(it);
-    md_titer_free(it);
-    if (rc)
-        parts_free(ps);
+    parts_free(&ps);
     return rc;
 }
 
@@ -171,13 +231,13 @@ static int drop_upload(struct exec *x, const char *bucket, const char *key, cons
 {
     struct md_key k;
     for (size_t i = 0; i < ps->n; i++) {
-        int rc = 0;
-        if (!keep || !keep[i])
-            rc = sm_retire_groups(x, ps->v[i]->extents, ps->v[i]->n_extents);
-        key_part_prefix(&k, bucket, key, uid);
-        md_key_be32(&k, ps->v[i]->part_number);
-        if (!rc)
+        int rc;
+        if (!keep || !keep[i]) {
+            rc = drop_part(x, ps, i, bucket, key, uid);
+        } else {
+            part_key_of(ps, i, bucket, key, uid, &k);
             rc = md_txn_del(x->txn, k.b, k.n);
+        }
         if (rc)
             return rc;
     }
@@ -191,15 +251,16 @@ int sm_cmd_abort_upload(struct exec *x, const Md__AbortUpload *c)
     if (rc)
         return rc;
     struct parts ps;
-    if ((rc = load_parts(x, c->bucket, c->key, c->upload_id, &ps)))
+    if ((rc = load_parts(x, c->bucket, c->key, c->upload_id, 0, &ps)))
         return rc;
     rc = drop_upload(x, c->bucket, c->key, c->upload_id, &ps, NULL);
     parts_free(&ps);
     return rc;
 }
 
-/* S3 multipart ETag: hex MD5 of the concatenated binary part MD5s, "-N". */
-static int multipart_etag(struct exec *x, Md__PartRecord *const *chosen, size_t n)
+/* S3 multipart ETag: hex MD5 of the concatenated binary part MD5s, "-N",
+ * into x->etag_buf. etags[i] are lower-case MD5 hex. */
+static int multipart_etag(struct exec *x, const char *const *etags, size_t n)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (!ctx)
@@ -207,12 +268,7 @@ static int multipart_etag(struct exec *x, Md__PartRecord *const *chosen, size_t 
     int ok = EVP_DigestInit_ex(ctx, EVP_md5(), NULL);
     for (size_t i = 0; ok && i < n; i++) {
         unsigned char bin[16];
-        for (int j = 0; j < 16; j++) {
-            unsigned v;
-            sscanf(chosen[i]->etag + 2 * j, "%2x", &v);
-            bin[j] = (unsigned char)v;
-        }
-        ok = EVP_DigestUpdate(ctx, bin, 16);
+        ok = cn_hex_decode(etags[i], bin, sizeof(bin)) == 0 && EVP_DigestUpdate(ctx, bin, 16);
     }
     unsigned char md[16];
     unsigned mdlen = 0;
@@ -227,14 +283,67 @@ static int multipart_etag(struct exec *x, Md__PartRecord *const *chosen, size_t 
     return 0;
 }
 
+/* A CompleteMultipartUpload repeated after it succeeded (an SDK retrying
+ * after a lost reply): the upload is gone, and the object at its key was
+ * completed by it from the same parts -- its ETag is the one the request's
+ * part ETags make. Answers as the first completion did, whatever the
+ * request's conditions (they held the first time), and returns 1. Returns
+ * 0 when c is no such repeat (it then fails as before), or an error. */
+static int complete_replay(struct exec *x, const Md__CompleteUpload *c)
+{
+    if (!md_valid_bucket(c->bucket) || !md_valid_objkey(c->key) ||
+        !md_valid_upload_id(c->upload_id) || c->n_parts == 0 || c->n_parts > x->sm->opt.max_parts)
+        return 0;
+    struct md_key k;
+    key_upload(&k, c->bucket, c->key, c->upload_id);
+    void *v;
+    size_t vl;
+    int rc = md_txn_get(x->txn, k.b, k.n, &v, &vl);
+    if (rc == 0) {
+        free(v);
+        return 0;
+    }
+    if (rc != CAIRN_E_NOTFOUND)
+        return rc;
+    Md__ObjectRecord *o;
+    key_object(&k, c->bucket, c->key);
+    if ((rc = sm_load_object(x, &k, &o)) || !o)
+        return rc;
+    int replay = 0;
+    if (strcmp(o->upload_id, c->upload_id) == 0 && o->n_part_sizes == c->n_parts) {
+        const char **etags = calloc(c->n_parts, sizeof(*etags));
+        int ok = etags != NULL;
+        if (!ok)
+            rc = CAIRN_E_NOMEM;
+        for (size_t i = 0; ok && i < c->n_parts; i++) {
+            ok = is_md5_hex(c->parts[i]->etag) &&
+                 (i == 0 || c->parts[i]->part_number > c->parts[i - 1]->part_number);
+            etags[i] = c->parts[i]->etag;
+        }
+        if (ok && (rc = multipart_etag(x, etags, c->n_parts)) == 0 &&
+            strcmp(x->etag_buf, o->etag) == 0) {
+            x->res->etag = x->etag_buf;
+            x->res->size = o->size;
+            replay = 1;
+        }
+        free(etags);
+    }
+    free_msg(o);
+    return rc ? rc : replay;
+}
+
 int sm_cmd_complete_upload(struct exec *x, const Md__CompleteUpload *c)
 {
+    int rc = complete_replay(x, c);
+    if (rc)
+        return rc < 0 ? rc : 0;
     Md__UploadRecord *u;
-    int rc = need_upload(x, c->bucket, c->key, c->upload_id, &u);
+    rc = need_upload(x, c->bucket, c->key, c->upload_id, &u);
     if (rc)
         return rc;
     struct parts ps = {0};
     Md__PartRecord **chosen = NULL;
+    const char **etags = NULL;
     unsigned char *keep = NULL;
     Md__Extent **ext = NULL, *ext_store = NULL;
     uint64_t *sizes = NULL;
@@ -243,12 +352,13 @@ int sm_cmd_complete_upload(struct exec *x, const Md__CompleteUpload *c)
         rc = sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_PART, "no parts or too many");
         goto out;
     }
-    if ((rc = load_parts(x, c->bucket, c->key, c->upload_id, &ps)))
+    if ((rc = load_parts(x, c->bucket, c->key, c->upload_id, 0, &ps)))
         goto out;
     chosen = calloc(c->n_parts, sizeof(*chosen));
+    etags = calloc(c->n_parts, sizeof(*etags));
     keep = calloc(ps.n ? ps.n : 1, 1);
     sizes = calloc(c->n_parts, sizeof(*sizes));
-    if (!chosen || !keep || !sizes) {
+    if (!chosen || !etags || !keep || !sizes) {
         rc = CAIRN_E_NOMEM;
         goto out;
     }
@@ -265,21 +375,29 @@ int sm_cmd_complete_upload(struct exec *x, const Md__CompleteUpload *c)
         const Md__CompletePart *cp = c->parts[i];
         while (j < ps.n && ps.v[j]->part_number < cp->part_number)
             j++;
-        if (j == ps.n || ps.v[j]->part_number != cp->part_number ||
-            strcmp(ps.v[j]->etag, cp->etag) != 0) {
+        /* Of the copies of this number, the one with the named ETag. */
+        size_t pick = SIZE_MAX;
+        for (size_t q = j; q < ps.n && ps.v[q]->part_number == cp->part_number; q++) {
+            if (strcmp(ps.v[q]->etag, cp->etag) == 0) {
+                pick = q;
+                break;
+            }
+        }
+        if (pick == SIZE_MAX) {
             rc = sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_PART,
                            "part missing or etag differs");
             goto out;
         }
-        if (i + 1 < c->n_parts && ps.v[j]->size < x->sm->opt.min_part_size) {
+        if (i + 1 < c->n_parts && ps.v[pick]->size < x->sm->opt.min_part_size) {
             rc = sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_ENTITY_TOO_SMALL, "part too small");
             goto out;
         }
-        chosen[i] = ps.v[j];
-        keep[j] = 1;
-        sizes[i] = ps.v[j]->size;
-        total += ps.v[j]->size;
-        n_ext += ps.v[j]->n_extents;
+        chosen[i] = ps.v[pick];
+        etags[i] = ps.v[pick]->etag;
+        keep[pick] = 1;
+        sizes[i] = ps.v[pick]->size;
+        total += ps.v[pick]->size;
+        n_ext += ps.v[pick]->n_extents;
     }
     struct md_key ok;
     key_object(&ok, c->bucket, c->key);
@@ -287,7 +405,7 @@ int sm_cmd_complete_upload(struct exec *x, const Md__CompleteUpload *c)
         goto out;
     if ((rc = sm_check_cond(x, c->cond, c->if_match, old)))
         goto out;
-    if ((rc = multipart_etag(x, chosen, c->n_parts)))
+    if ((rc = multipart_etag(x, etags, c->n_parts)))
         goto out;
     ext = calloc(n_ext ? n_ext : 1, sizeof(*ext));
     ext_store = calloc(n_ext ? n_ext : 1, sizeof(*ext_store));
@@ -319,7 +437,9 @@ int sm_cmd_complete_upload(struct exec *x, const Md__CompleteUpload *c)
     rec.owner = u->owner;
     rec.acl = u->acl;
     rec.owner_id = u->owner_id;
-    /* Groups of the chosen parts move to the object; the rest become garbage. */
+    rec.upload_id = c->upload_id;
+    /* Groups of the chosen copies move to the object; every other copy's
+     * become garbage. */
     rc = drop_upload(x, c->bucket, c->key, c->upload_id, &ps, keep);
     if (!rc)
         rc = sm_relocate_groups(x, ext, n_ext, &ok);
@@ -336,6 +456,7 @@ out:
     free(ext_store);
     free(sizes);
     free(keep);
+    free(etags);
     free(chosen);
     parts_free(&ps);
     if (old)

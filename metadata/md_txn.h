@@ -29,7 +29,7 @@
 #define MD_K_BUCKET   'b' /* "Sb" bucket                          -> BucketRecord */
 #define MD_K_OBJECT   'o' /* "So" bucket 0 key                    -> ObjectRecord */
 #define MD_K_UPLOAD   'u' /* "Su" bucket 0 key 0 upload_id        -> UploadRecord */
-#define MD_K_PART     'p' /* "Sp" bucket 0 key 0 upload_id 0 be32 -> PartRecord */
+#define MD_K_PART     'p' /* "Sp" bucket 0 key 0 upload_id 0 be32 md5(16) -> PartRecord */
 #define MD_K_CS       'n' /* "Sn" be64 id                         -> ChunkserverRecord */
 #define MD_K_LOCATOR  'x' /* "Sx" group id(16)                    -> GroupLocator */
 #define MD_K_FRAGMENT 'f' /* "Sf" be64 cs, group id(16), be32 i   -> (empty) */

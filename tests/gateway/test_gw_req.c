@@ -137,8 +137,15 @@ START_TEST(test_target)
         "/b/\xEF\xBF\xBE"};
     for (size_t i = 0; i < sizeof(not_utf8) / sizeof(not_utf8[0]); i++) {
         ck_assert_int_eq(gw_target_parse(NULL, NULL, not_utf8[i], &t, &err), CAIRN_E_INVAL);
-        ck_assert_int_eq(err, GW_S3_INVALID_ARGUMENT);
+        ck_assert_int_eq(err, GW_S3_INVALID_URI);
     }
+    /* S3's answer to such a key: 400 InvalidURI */
+    ck_assert_str_eq(gw_s3err_code(GW_S3_INVALID_URI), "InvalidURI");
+    ck_assert_int_eq(gw_s3err_status(GW_S3_INVALID_URI), 400);
+    ck_assert_str_eq(gw_s3err_message(GW_S3_INVALID_URI), "Couldn't parse the specified URI.");
+    /* control characters are key characters in S3 (only NUL cannot be) */
+    ck_assert_int_eq(gw_target_parse(NULL, NULL, "/b/a\x01\x1f\x7f\tb", &t, &err), 0);
+    ck_assert_str_eq(t.key, "a\x01\x1f\x7f\tb");
 }
 END_TEST
 
@@ -383,6 +390,79 @@ START_TEST(test_user_metadata)
 }
 END_TEST
 
+/* Non-ASCII metadata as S3 takes and gives it: RFC 2047 words decoded in,
+ * non-ASCII values encoded out; raw UTF-8 kept. */
+START_TEST(test_metadata_rfc2047)
+{
+    static const char *const in[][2] = {
+        {"=?UTF-8?B?aMOpbGxvIHfDtnJsZA==?=", "h\xC3\xA9llo w\xC3\xB6rld"},
+        {"=?utf-8?q?h=C3=A9llo_w=C3=B6rld?=", "h\xC3\xA9llo w\xC3\xB6rld"},
+        {"=?ISO-8859-1?Q?caf=E9?=", "caf\xC3\xA9"},
+        {"=?US-ASCII?B?YWJj?=", "abc"},
+        /* adjacent words: the blank between them goes; around text it stays */
+        {"=?UTF-8?B?w6k=?= =?UTF-8?B?w6k=?=", "\xC3\xA9\xC3\xA9"},
+        {"a =?UTF-8?B?w6k=?= b", "a \xC3\xA9 b"},
+        /* raw UTF-8 and plain text are kept */
+        {"h\xC3\xA9", "h\xC3\xA9"},
+        {"plain =? text ?=", "plain =? text ?="},
+        /* unknown charset, bad base64, text that is not UTF-8: kept */
+        {"=?KOI8-R?B?aGVsbG8=?=", "=?KOI8-R?B?aGVsbG8=?="},
+        {"=?UTF-8?B?a!b=?=", "=?UTF-8?B?a!b=?="},
+        {"=?UTF-8?B?/w==?=", "=?UTF-8?B?/w==?="},
+        {"=?UTF-8?Q?=ZZ?=", "=?UTF-8?Q?=ZZ?="},
+        {"=?UTF-8?Q?a=0D=0Ab?=", "=?UTF-8?Q?a=0D=0Ab?="},
+        {"=?UTF-8?B?AA==?=", "=?UTF-8?B?AA==?="},
+        {"=?UTF-8?B?"
+         "?=",
+         ""},
+    };
+    for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+        char *out = NULL;
+        ck_assert_int_eq(gw_meta_value_decode(in[i][0], &out), 0);
+        ck_assert_msg(strcmp(out, in[i][1]) == 0, "%s -> %s", in[i][0], out);
+        free(out);
+    }
+    /* collected values are decoded, and counted decoded */
+    struct gw_meta m;
+    enum gw_s3err err;
+    struct gw_header h[] = {{"x-amz-meta-n", " =?UTF-8?B?w6k=?= "}};
+    ck_assert_int_eq(gw_meta_collect(h, 1, &m, &err), 0);
+    ck_assert_str_eq(m.items[0].value, "\xC3\xA9");
+    ck_assert_uint_eq(m.total, 1 + 2);
+    gw_meta_free(&m);
+
+    /* out: ASCII as is; otherwise UTF-8 B words, which decode back */
+    struct gw_buf b;
+    gw_buf_init(&b, 0);
+    gw_meta_value_encode(&b, "plain, ascii");
+    gw_buf_append(&b, "", 1);
+    ck_assert_str_eq(b.data, "plain, ascii");
+    gw_buf_reset(&b);
+    gw_meta_value_encode(&b, "h\xC3\xA9llo w\xC3\xB6rld");
+    gw_buf_append(&b, "", 1);
+    ck_assert_str_eq(b.data, "=?UTF-8?B?aMOpbGxvIHfDtnJsZA==?=");
+    /* long values: words of at most 75 characters, characters never split */
+    char lng[400] = "";
+    for (int i = 0; i < 100; i++)
+        strcat(lng, i % 3 ? "\xE2\x82\xAC" : "x"); /* x and EURO SIGN */
+    gw_buf_reset(&b);
+    gw_meta_value_encode(&b, lng);
+    gw_buf_append(&b, "", 1);
+    for (const char *w = b.data; *w;) {
+        const char *sp = strchr(w, ' ');
+        size_t wl = sp ? (size_t)(sp - w) : strlen(w);
+        ck_assert_uint_le(wl, 75);
+        ck_assert(strncmp(w, "=?UTF-8?B?", 10) == 0);
+        w += wl + (sp ? 1 : 0);
+    }
+    char *back = NULL;
+    ck_assert_int_eq(gw_meta_value_decode(b.data, &back), 0);
+    ck_assert_str_eq(back, lng);
+    free(back);
+    gw_buf_free(&b);
+}
+END_TEST
+
 START_TEST(test_content_md5)
 {
     unsigned char md5[16], want[16];
@@ -449,6 +529,21 @@ START_TEST(test_multipart_etag)
     ck_assert_int_eq(gw_content_encoding_strip_aws_chunked("gzip,AWS-CHUNKED,br", ce, sizeof(ce)),
                      7);
     ck_assert_str_eq(ce, "gzip,br");
+    /* the client's spelling is kept: case, blanks, separators */
+    static const char *const kept[][2] = {
+        {"GZIP", "GZIP"},
+        {"gzip, identity", "gzip, identity"},
+        {"x-Custom ,  br", "x-Custom ,  br"},
+        {"gzip, aws-chunked", "gzip"},
+        {"aws-chunked,  gzip ,br", "gzip ,br"},
+        {"gzip, aws-chunked, br", "gzip, br"},
+        {" , gzip", "gzip"},
+    };
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+        ck_assert_int_eq(gw_content_encoding_strip_aws_chunked(kept[i][0], ce, sizeof(ce)),
+                         (int)strlen(kept[i][1]));
+        ck_assert_str_eq(ce, kept[i][1]);
+    }
     ck_assert_int_eq(gw_content_encoding_strip_aws_chunked("gzip", ce, 4), CAIRN_E_RANGE);
 }
 END_TEST
@@ -513,11 +608,20 @@ START_TEST(test_params_and_copy)
     ck_assert_uint_eq(r.first, 0);
     ck_assert_uint_eq(r.last, 9);
     ck_assert_int_eq(gw_copy_source_range_parse("bytes=0-99", 100, &r, &err), 0);
-    const char *badr[] = {"bytes=0-100", "bytes=5-4", "bytes=-5", "bytes=5-", "0-9", NULL};
+    const char *badr[] = {"bytes=5-4", "bytes=-5", "bytes=5-", "0-9", NULL};
     for (size_t i = 0; i < sizeof(badr) / sizeof(badr[0]); i++) {
         ck_assert_int_eq(gw_copy_source_range_parse(badr[i], 100, &r, &err), CAIRN_E_INVAL);
         ck_assert_int_eq(err, GW_S3_INVALID_ARGUMENT);
     }
+    /* a well-formed range past the source: told apart (S3 words it
+     * differently), still 400 InvalidArgument as S3 answers */
+    const char *past[] = {"bytes=0-100", "bytes=100-100", "bytes=50-5000"};
+    for (size_t i = 0; i < sizeof(past) / sizeof(past[0]); i++) {
+        ck_assert_int_eq(gw_copy_source_range_parse(past[i], 100, &r, &err), CAIRN_E_RANGE);
+        ck_assert_int_eq(err, GW_S3_INVALID_ARGUMENT);
+    }
+    ck_assert_int_eq(gw_copy_source_range_parse("bytes=0-0", 0, &r, &err), CAIRN_E_RANGE);
+    ck_assert_int_eq(err, GW_S3_INVALID_ARGUMENT);
 
     int replace;
     ck_assert_int_eq(gw_metadata_directive_parse(NULL, &replace, &err), 0);
@@ -657,6 +761,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_http_dates);
     tcase_add_test(tc, test_conditionals);
     tcase_add_test(tc, test_user_metadata);
+    tcase_add_test(tc, test_metadata_rfc2047);
     tcase_add_test(tc, test_content_md5);
     tcase_add_test(tc, test_storage_class);
     tcase_add_test(tc, test_multipart_etag);

@@ -77,7 +77,10 @@ START_TEST(test_classify)
         {"PUT", "/b/k", "tagging", NULL, OP_UNSUPPORTED},
         {"GET", "/b/k", "attributes", NULL, OP_UNSUPPORTED},
         {"PUT", "/b/k", "retention", NULL, OP_UNSUPPORTED},
-        {"GET", "/b/k", "partNumber=1", NULL, OP_UNSUPPORTED},
+        {"GET", "/b/k", "partNumber=1", NULL, OP_GET_OBJECT},
+        {"HEAD", "/b/k", "partNumber=2", NULL, OP_HEAD_OBJECT},
+        {"DELETE", "/b/k", "partNumber=1", NULL, OP_UNSUPPORTED},
+        {"PUT", "/b/k", "partNumber=1", NULL, OP_UNSUPPORTED},
         /* multipart */
         {"POST", "/b/k", "uploads", NULL, OP_CREATE_MULTIPART},
         {"GET", "/b/k", "uploads", NULL, OP_UNKNOWN},
@@ -114,6 +117,36 @@ START_TEST(test_op_names)
             ck_assert_msg(strcmp(s3_op_name((enum s3_op)i), s3_op_name((enum s3_op)j)) != 0,
                           "ops %d and %d share a name", i, j);
     }
+}
+END_TEST
+
+/* GET/HEAD ?partNumber=N: which bytes a part is. */
+START_TEST(test_part_bytes)
+{
+    uint64_t sizes[] = {5u << 20, 5u << 20, 7};
+    Md__ObjectRecord mp = MD__OBJECT_RECORD__INIT;
+    mp.size = (10u << 20) + 7;
+    mp.part_sizes = sizes;
+    mp.n_part_sizes = 3;
+    uint64_t off = 99, len = 99;
+    ck_assert_int_eq(s3_part_bytes(&mp, 1, &off, &len), 0);
+    ck_assert_uint_eq(off, 0);
+    ck_assert_uint_eq(len, 5u << 20);
+    ck_assert_int_eq(s3_part_bytes(&mp, 3, &off, &len), 0);
+    ck_assert_uint_eq(off, 10u << 20);
+    ck_assert_uint_eq(len, 7);
+    ck_assert_int_eq(s3_part_bytes(&mp, 4, &off, &len), CAIRN_E_RANGE);
+    ck_assert_int_eq(s3_part_bytes(&mp, 10000, &off, &len), CAIRN_E_RANGE);
+    /* sizes that do not add up are never served */
+    mp.size = 100;
+    ck_assert_int_eq(s3_part_bytes(&mp, 3, &off, &len), CAIRN_E_CORRUPT);
+    /* a simple object is one part: itself */
+    Md__ObjectRecord simple = MD__OBJECT_RECORD__INIT;
+    simple.size = 12345;
+    ck_assert_int_eq(s3_part_bytes(&simple, 1, &off, &len), 0);
+    ck_assert_uint_eq(off, 0);
+    ck_assert_uint_eq(len, 12345);
+    ck_assert_int_eq(s3_part_bytes(&simple, 2, &off, &len), CAIRN_E_RANGE);
 }
 END_TEST
 
@@ -193,6 +226,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_classify);
     tcase_add_test(tc, test_op_names);
     tcase_add_test(tc, test_md_errors);
+    tcase_add_test(tc, test_part_bytes);
     suite_add_tcase(s, tc);
     return s;
 }

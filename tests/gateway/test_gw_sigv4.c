@@ -391,15 +391,36 @@ START_TEST(test_s3_presigned)
                      CAIRN_E_INVAL);
     ck_assert_int_eq(err, GW_S3_AUTHORIZATION_QUERY_PARAMETERS_ERROR);
     /* X-Amz-Expires outside 1..604800, or not a number. */
-    static const char *bad_expires[] = {"604801", "0", "-5", "12x", ""};
+    /* Each with S3's message: negative and over a week have their own. */
+    static const struct {
+        const char *v;
+        enum gw_s3err e;
+        const char *msg;
+    } bad_expires[] = {
+        {"604801", GW_S3_PRESIGN_EXPIRES_TOO_LONG,
+         "X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires "
+         "must be less than 604800 seconds"},
+        {"9999999999999", GW_S3_PRESIGN_EXPIRES_TOO_LONG, NULL},
+        {"-5", GW_S3_PRESIGN_EXPIRES_NEGATIVE, "X-Amz-Expires must be non-negative"},
+        {"-1", GW_S3_PRESIGN_EXPIRES_NEGATIVE, NULL},
+        {"0", GW_S3_AUTHORIZATION_QUERY_PARAMETERS_ERROR, NULL},
+        {"12x", GW_S3_AUTHORIZATION_QUERY_PARAMETERS_ERROR, NULL},
+        {"-", GW_S3_AUTHORIZATION_QUERY_PARAMETERS_ERROR, NULL},
+        {"", GW_S3_AUTHORIZATION_QUERY_PARAMETERS_ERROR, NULL},
+    };
     for (size_t i = 0; i < sizeof(bad_expires) / sizeof(bad_expires[0]); i++) {
         char q[1024];
         const char *at = strstr(PRESIGN_Q, "X-Amz-Expires=86400");
         snprintf(q, sizeof(q), "%.*sX-Amz-Expires=%s%s", (int)(at - PRESIGN_Q), PRESIGN_Q,
-                 bad_expires[i], at + strlen("X-Amz-Expires=86400"));
+                 bad_expires[i].v, at + strlen("X-Amz-Expires=86400"));
         ck_assert_int_eq(verify_simple(&cfg, "GET", "/test.txt", q, h, 1, T_S3DOC + 1, &err, &res),
                          CAIRN_E_INVAL);
-        ck_assert_int_eq(err, GW_S3_AUTHORIZATION_QUERY_PARAMETERS_ERROR);
+        ck_assert_msg(err == bad_expires[i].e, "X-Amz-Expires=%s: %s", bad_expires[i].v,
+                      gw_s3err_message(err));
+        ck_assert_str_eq(gw_s3err_code(err), "AuthorizationQueryParametersError");
+        ck_assert_int_eq(gw_s3err_status(err), 400);
+        if (bad_expires[i].msg)
+            ck_assert_str_eq(gw_s3err_message(err), bad_expires[i].msg);
     }
     /* Authorization header and presigned parameters together. */
     struct gw_header h2[] = {{"Host", "examplebucket.s3.amazonaws.com"},
@@ -533,6 +554,54 @@ START_TEST(test_date_header_only)
         /* and the skew check applies to it */
         ck_assert_int_eq(gw_sigv4_verify(&cfg, &req, T_S3DOC + 3600, &res, &err), CAIRN_E_AUTH);
         ck_assert_int_eq(err, GW_S3_REQUEST_TIME_TOO_SKEWED);
+    }
+}
+END_TEST
+
+/* With both headers, x-amz-date is the signing time and Date is only a
+ * signed header: a Date far from the clock changes nothing, and a signature
+ * made with Date's time is refused. */
+START_TEST(test_amz_date_wins_over_date)
+{
+    struct gw_sigv4_config cfg = s3_cfg();
+    const char *sh = "date;host;x-amz-content-sha256;x-amz-date";
+    for (int with_date_time = 0; with_date_time < 2; with_date_time++) {
+        const char *amz = "20130524T000000Z",
+                   *sign_time = with_date_time ? "20000101T000000Z" : amz;
+        unsigned char key[32];
+        ck_assert_int_eq(gw_sigv4_signing_key(keys[1].sk, with_date_time ? "20000101" : "20130524",
+                                              "us-east-1", "s3", key),
+                         0);
+        struct gw_header h[5] = {{"Host", "examplebucket.s3.amazonaws.com"},
+                                 {"date", "Sat, 01 Jan 2000 00:00:00 GMT"},
+                                 {"x-amz-content-sha256", EMPTY},
+                                 {"X-Amz-Date", amz},
+                                 {"Authorization", NULL}};
+        struct gw_sigv4_request req = {"GET", "/k", NULL, h, 4, NULL};
+        struct gw_buf creq;
+        gw_buf_init(&creq, 0);
+        enum gw_s3err err;
+        ck_assert_int_eq(gw_sigv4_canonical_request(&creq, &req, sh, EMPTY, NULL, &err), 0);
+        char sig[65], auth[512], scope[64];
+        snprintf(scope, sizeof(scope), "%.8s/us-east-1/s3/aws4_request", sign_time);
+        ck_assert_int_eq(gw_sigv4_sign_canonical(key, sign_time, scope, creq.data, creq.len, sig),
+                         0);
+        gw_buf_free(&creq);
+        snprintf(auth, sizeof(auth),
+                 "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/%s, SignedHeaders=%s, "
+                 "Signature=%s",
+                 scope, sh, sig);
+        h[4].value = auth;
+        req.n_headers = 5;
+        struct gw_sigv4_result res;
+        int rc = gw_sigv4_verify(&cfg, &req, T_S3DOC + 60, &res, &err);
+        if (!with_date_time) {
+            ck_assert_msg(rc == 0, "%s", gw_s3err_code(err));
+            ck_assert_str_eq(res.amz_date, amz);
+            ck_assert_int_eq(res.request_time, T_S3DOC);
+        } else {
+            ck_assert_int_lt(rc, 0); /* scope date is not x-amz-date's */
+        }
     }
 }
 END_TEST
@@ -1354,6 +1423,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_s3_presigned);
     tcase_add_test(tc, test_malformed_and_anonymous);
     tcase_add_test(tc, test_date_header_only);
+    tcase_add_test(tc, test_amz_date_wins_over_date);
     tcase_add_test(tc, test_chunked_aws_example);
     tcase_add_test(tc, test_chunked_tampering);
     tcase_add_test(tc, test_chunked_fuzz);

@@ -128,6 +128,17 @@ START_TEST(test_error_xml)
     ck_assert_int_eq(gw_s3err_xml(&b, GW_S3_INVALID_ARGUMENT, "max-keys < 0", NULL, NULL), 0);
     ck_assert_str_eq(b.data, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>"
                              "InvalidArgument</Code><Message>max-keys &lt; 0</Message></Error>");
+    /* S3's extra elements come after Message, in order, escaped. */
+    gw_buf_reset(&b);
+    const struct gw_s3err_field f[] = {{"PartNumberRequested", "3"}, {"ActualPartCount", "<2>"}};
+    ck_assert_int_eq(gw_s3err_xml_fields(&b, GW_S3_INVALID_PART_NUMBER, NULL, f, 2, "/b/k", "rid"),
+                     0);
+    ck_assert_str_eq(b.data, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>"
+                             "InvalidPartNumber</Code><Message>The requested partnumber is not "
+                             "satisfiable</Message><PartNumberRequested>3</PartNumberRequested>"
+                             "<ActualPartCount>&lt;2&gt;</ActualPartCount><Resource>/b/k</Resource>"
+                             "<RequestId>rid</RequestId></Error>");
+    ck_assert_int_eq(gw_s3err_status(GW_S3_INVALID_PART_NUMBER), 416);
     gw_buf_free(&b);
     /* A capped buffer reports the overflow and keeps it sticky. */
     gw_buf_init(&b, 32);

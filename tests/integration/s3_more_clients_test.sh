@@ -98,6 +98,7 @@ rclone_ check "$DATA/tree" gw:more/tree 2>&1 | tail -1
 step "2,000 keys: put, list (v1 and v2, every page exact)"
 /usr/bin/python3 "$LISTPY" "$EP" lst put
 /usr/bin/python3 "$LISTPY" "$EP" lst check
+/usr/bin/python3 "$CAIRN_SRC/tests/integration/s3_conformance.py" "$EP" conf || fail "S3 conformance (issue #13)"
 
 step "two chunkservers lost (chunk2, chunk5)"
 "$CLUSTER" stop chunk2 --dir "$CDIR"

@@ -510,9 +510,10 @@ START_TEST(test_multipart)
     ck_assert_int_eq(put_part(&t, "U1", 0, 1000, 9, E3), CAIRN_E_INVAL);
     ck_assert_int_eq(put_part(&t, "U1", 10001, 1000, 9, E3), CAIRN_E_INVAL);
     ck_assert_int_eq(put_part(&t, "U1", 4, 1000, 9, "not-md5"), CAIRN_E_INVAL);
-    /* re-upload of part 2: the first copy's group becomes garbage */
+    /* re-upload of part 2 with other bytes: both copies stay (completion
+     * picks one by ETag); the list shows the later */
     ck_assert_int_eq(put_part(&t, "U1", 2, 5 * MIB, 4, E4), 0);
-    ck_assert_uint_eq(garbage_count(&t), 1);
+    ck_assert_uint_eq(garbage_count(&t), 0);
 
     uint8_t *q;
     size_t ql;
@@ -543,7 +544,7 @@ START_TEST(test_multipart)
     Md__Result *res = complete(&t, "U1", bad_order, 2);
     ck_assert_int_eq(res->reason, MD__REASON__R_INVALID_PART_ORDER);
     md_result_free(res);
-    struct md_part_ref bad_etag[] = {{1, E1}, {2, E2}};
+    struct md_part_ref bad_etag[] = {{1, E1}, {2, E3}};
     res = complete(&t, "U1", bad_etag, 2);
     ck_assert_int_eq(res->reason, MD__REASON__R_INVALID_PART);
     md_result_free(res);
@@ -560,9 +561,10 @@ START_TEST(test_multipart)
     ck_assert_int_eq(res->reason, MD__REASON__R_NO_SUCH_UPLOAD);
     md_result_free(res);
 
-    /* complete with parts 1 and 3 (2 and 4 are dropped) */
+    /* complete with parts 1 and 3 (both copies of 2, and 4, are dropped) */
     struct md_part_ref ok[] = {{1, E1}, {3, E3}};
     size_t garbage_before = garbage_count(&t);
+    ck_assert_int_eq(md_sm_check(t.ts.store, NULL, 0), 0);
     res = complete(&t, "U1", ok, 2);
     ck_assert_int_eq(res->status, 0);
     ck_assert_uint_eq(res->size, 5 * MIB + 1000);
@@ -580,7 +582,8 @@ START_TEST(test_multipart)
     strcat(want, "-2");
     ck_assert_str_eq(res->etag, want);
     md_result_free(res);
-    ck_assert_uint_eq(garbage_count(&t), garbage_before + 2);
+    ck_assert_uint_eq(garbage_count(&t), garbage_before + 3);
+    ck_assert_int_eq(md_sm_check(t.ts.store, NULL, 0), 0);
 
     r = get_object(&t, "bkt", "mp");
     ck_assert_int_eq(r->status, 0);
@@ -592,6 +595,7 @@ START_TEST(test_multipart)
     ck_assert_uint_eq(r->object->part_sizes[1], 1000);
     ck_assert_str_eq(r->object->attrs->content_type, "video/mp4");
     ck_assert_int_eq(r->object->mtime_ms, 999);
+    ck_assert_str_eq(r->object->upload_id, "U1");
     md_query_result_free(r);
     /* group locators now name the object */
     struct md_group_desc g;
@@ -623,6 +627,141 @@ START_TEST(test_multipart)
     ck_assert_int_eq(tsm_run(&t, c, l), CAIRN_E_NOTFOUND);
     /* the completed object is untouched */
     ck_assert_int_eq(object_status(&t, "bkt", "mp"), 0);
+    tsm_close(&t);
+}
+END_TEST
+
+static int create_upload(struct tsm *t, const char *uid)
+{
+    uint8_t *c;
+    size_t l;
+    ck_assert_int_eq(
+        md_cmd_create_upload(t->client, tsm_seq(t), "bkt", "mp", uid, "", NULL, 5, &c, &l), 0);
+    return tsm_run(t, c, l);
+}
+
+static int put_part_at(struct tsm *t, const char *uid, uint32_t pn, uint64_t gno, const char *etag,
+                       int64_t mtime_ms)
+{
+    struct md_group_desc g;
+    uint64_t cs[6];
+    make_group(&g, gno, 4, 2, 1000, cs);
+    uint8_t *c;
+    size_t l;
+    ck_assert_int_eq(md_cmd_put_part(t->client, tsm_seq(t), "bkt", "mp", uid, pn, etag, 1000,
+                                     mtime_ms, &g, 1, &c, &l),
+                     0);
+    return tsm_run(t, c, l);
+}
+
+/* The group an object's first extent names is group number gno. */
+static int first_group_is(struct tsm *t, uint64_t gno)
+{
+    struct md_group_desc g;
+    uint64_t cs[6];
+    make_group(&g, gno, 4, 2, 1000, cs);
+    Md__QueryResult *r = get_object(t, "bkt", "mp");
+    int same = r->status == 0 && r->object->n_extents > 0 &&
+               memcmp(r->object->extents[0]->group->id.data, g.id, 16) == 0;
+    md_query_result_free(r);
+    return same;
+}
+
+/* Copies of one part number: completion takes the one its ETag names,
+ * whichever finished last; the others' groups become garbage. A repeated
+ * completion is answered from the object it made. */
+START_TEST(test_multipart_copies_and_replay)
+{
+    struct tsm t;
+    tsm_open(&t, _i);
+    ck_assert_int_eq(create_bucket(&t, "bkt"), 0);
+    ck_assert_int_eq(create_upload(&t, "UC"), 0);
+    /* two uploads of part 1 race; the one with E1 finished first */
+    ck_assert_int_eq(put_part_at(&t, "UC", 1, 50, E1, 100), 0);
+    ck_assert_int_eq(put_part_at(&t, "UC", 1, 51, E2, 200), 0);
+    /* the same bytes again (same ETag): replaces that copy */
+    ck_assert_int_eq(put_part_at(&t, "UC", 1, 52, E1, 150), 0);
+    ck_assert_uint_eq(garbage_count(&t), 1);
+    ck_assert_int_eq(md_sm_check(t.ts.store, NULL, 0), 0);
+    /* ListParts shows one entry per number: the latest copy */
+    uint8_t *q;
+    size_t ql;
+    ck_assert_int_eq(md_q_list_parts("bkt", "mp", "UC", 0, 10, &q, &ql), 0);
+    Md__QueryResult *r = query(&t, q, ql);
+    ck_assert_uint_eq(r->list_parts->n_parts, 1);
+    ck_assert_str_eq(r->list_parts->parts[0]->etag, E2);
+    md_query_result_free(r);
+    /* the client got E1's answer last: E1 wins, E2's group is garbage */
+    struct md_part_ref one[] = {{1, E1}};
+    size_t garbage_before = garbage_count(&t);
+    Md__Result *res = complete(&t, "UC", one, 1);
+    ck_assert_int_eq(res->status, 0);
+    char etag[64];
+    snprintf(etag, sizeof(etag), "%s", res->etag);
+    md_result_free(res);
+    ck_assert_uint_eq(garbage_count(&t), garbage_before + 1);
+    ck_assert(first_group_is(&t, 52));
+    ck_assert_int_eq(md_sm_check(t.ts.store, NULL, 0), 0);
+
+    /* the same completion again (a retry after a lost reply): 200, same ETag,
+     * nothing changes -- even under a condition that fails now */
+    uint8_t state[32], state2[32];
+    state_without_info(&t, state);
+    res = complete(&t, "UC", one, 1);
+    ck_assert_int_eq(res->status, 0);
+    ck_assert_str_eq(res->etag, etag);
+    ck_assert_uint_eq(res->size, 1000);
+    md_result_free(res);
+    uint8_t *c;
+    size_t l;
+    ck_assert_int_eq(md_cmd_complete_upload(t.client, tsm_seq(&t), "bkt", "mp", "UC", one, 1,
+                                            MD_COND_IF_NONE_MATCH, NULL, 999, &c, &l),
+                     0);
+    ck_assert_int_eq(tsm_run(&t, c, l), 0);
+    state_without_info(&t, state2);
+    ck_assert_mem_eq(state, state2, 32);
+    /* other parts than the ones that made it: NoSuchUpload */
+    struct md_part_ref other[] = {{1, E2}};
+    res = complete(&t, "UC", other, 1);
+    ck_assert_int_eq(res->reason, MD__REASON__R_NO_SUCH_UPLOAD);
+    md_result_free(res);
+    struct md_part_ref more[] = {{1, E1}, {2, E2}};
+    res = complete(&t, "UC", more, 2);
+    ck_assert_int_eq(res->reason, MD__REASON__R_NO_SUCH_UPLOAD);
+    md_result_free(res);
+    /* once the object is replaced, the upload is just gone */
+    ck_assert_int_eq(put_inline(&t, "bkt", "mp", "new", MD_COND_NONE, NULL), 0);
+    res = complete(&t, "UC", one, 1);
+    ck_assert_int_eq(res->reason, MD__REASON__R_NO_SUCH_UPLOAD);
+    md_result_free(res);
+    r = get_object(&t, "bkt", "mp");
+    ck_assert_str_eq(r->object->upload_id, "");
+    md_query_result_free(r);
+
+    /* at most 8 copies of a number: a ninth drops the oldest */
+    ck_assert_int_eq(create_upload(&t, "UM"), 0);
+    static const char *const etags[] = {
+        "a0000000000000000000000000000000", "a1000000000000000000000000000000",
+        "a2000000000000000000000000000000", "a3000000000000000000000000000000",
+        "a4000000000000000000000000000000", "a5000000000000000000000000000000",
+        "a6000000000000000000000000000000", "a7000000000000000000000000000000",
+        "a8000000000000000000000000000000"};
+    garbage_before = garbage_count(&t);
+    for (int i = 0; i < 9; i++)
+        ck_assert_int_eq(put_part_at(&t, "UM", 1, 60 + (uint64_t)i, etags[i], 1000 + i), 0);
+    ck_assert_uint_eq(garbage_count(&t), garbage_before + 1);
+    /* the oldest copy went; the second oldest is still there */
+    struct md_part_ref oldest[] = {{1, "a0000000000000000000000000000000"}};
+    res = complete(&t, "UM", oldest, 1);
+    ck_assert_int_eq(res->reason, MD__REASON__R_INVALID_PART);
+    md_result_free(res);
+    struct md_part_ref second[] = {{1, "a1000000000000000000000000000000"}};
+    res = complete(&t, "UM", second, 1);
+    ck_assert_int_eq(res->status, 0);
+    md_result_free(res);
+    ck_assert(first_group_is(&t, 61));
+    ck_assert_uint_eq(garbage_count(&t), garbage_before + 1 + 7);
+    ck_assert_int_eq(md_sm_check(t.ts.store, NULL, 0), 0);
     tsm_close(&t);
 }
 END_TEST
@@ -1238,6 +1377,7 @@ int main(void)
     tcase_add_loop_test(tc, test_conditions, 0, BACKEND_COUNT);
     tcase_add_loop_test(tc, test_delete_objects_and_update_attrs, 0, BACKEND_COUNT);
     tcase_add_loop_test(tc, test_multipart, 0, BACKEND_COUNT);
+    tcase_add_loop_test(tc, test_multipart_copies_and_replay, 0, BACKEND_COUNT);
     tcase_add_loop_test(tc, test_chunkservers, 0, BACKEND_COUNT);
     tcase_add_loop_test(tc, test_move_fragment, 0, BACKEND_COUNT);
     tcase_add_loop_test(tc, test_garbage, 0, BACKEND_COUNT);
