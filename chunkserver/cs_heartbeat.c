@@ -333,6 +333,7 @@ int cs_heartbeat_start(const struct cs_heartbeat_opts *o, struct cs_heartbeat **
     hb->id = cs_heartbeat_node_id(cs_store_id(o->store));
     struct md_client_opts mo = {.replicas = o->meta_urls,
                                 .n_replicas = o->n_meta,
+                                .view = o->meta_view,
                                 .auth = o->auth,
                                 .timeout_ms = 3000,
                                 .attempt_timeout_ms = 1000};

@@ -23,10 +23,13 @@
 
 struct cn_auth;
 struct cs_heartbeat;
+struct md_view;
 
 struct cs_heartbeat_opts {
     const char *const *meta_urls; /* metadata replicas (copied) */
     size_t n_meta;
+    struct md_view *meta_view;      /* borrowed, may be NULL: the group as this
+                                       process's clients learn it (md_client.h) */
     const struct cn_auth *auth;     /* borrowed */
     const char *address;            /* host:port others reach this chunkserver at */
     const char *host, *rack, *zone; /* failure-domain labels ("" = none) */

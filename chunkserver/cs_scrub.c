@@ -446,6 +446,7 @@ int cs_scrub_start(cs_store *store, cs_damage *damage, const cs_scrub_opts *opts
     if (opts->n_meta > 0) {
         struct md_client_opts mo = {.replicas = opts->meta_urls,
                                     .n_replicas = opts->n_meta,
+                                    .view = opts->meta_view,
                                     .auth = opts->auth,
                                     .timeout_ms = 5000,
                                     .attempt_timeout_ms = 2000};

@@ -29,6 +29,7 @@
 #include "cs_store.h"
 
 struct cn_auth;
+struct md_view;
 typedef struct cs_scrub cs_scrub;
 
 typedef struct cs_scrub_opts {
@@ -39,6 +40,7 @@ typedef struct cs_scrub_opts {
      * this chunkserver's metadata id (cs_heartbeat_node_id). */
     const char *const *meta_urls;
     size_t n_meta;
+    struct md_view *meta_view; /* borrowed, may be NULL (cs_heartbeat_opts) */
     const struct cn_auth *auth;
     uint64_t node_id;
 } cs_scrub_opts;

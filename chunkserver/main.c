@@ -29,6 +29,7 @@
 #include "cs_scrub.h"
 #include "cs_server.h"
 #include "cs_store.h"
+#include "md_client.h"
 
 #define MOD "chunk"
 
@@ -174,6 +175,14 @@ int main(int argc, char **argv)
         CN_ERROR(MOD, "cluster secret %s: %s", conf.secret_file, cairn_strerror(rc));
         goto out_config;
     }
+    /* The metadata group as the heartbeat, orphan and scrub clients learn it
+     * (its members change: cairn meta replace). */
+    struct md_view *view = NULL;
+    if (conf.meta.n > 0 &&
+        md_view_new((const char *const *)conf.meta.items, conf.meta.n, &view) != 0) {
+        CN_ERROR(MOD, "--meta: at most %d replicas", MD_CLIENT_MAX_REPLICAS);
+        goto out_auth;
+    }
     cs_store_opts sopts = {
         .io = cs_io_posix(),
         .dir = conf.data_dir,
@@ -197,6 +206,7 @@ int main(int argc, char **argv)
                             .interval_ms = conf.scrub_interval_ms,
                             .meta_urls = (const char *const *)conf.meta.items,
                             .n_meta = conf.meta.n,
+                            .meta_view = view,
                             .auth = auth,
                             .node_id = cs_heartbeat_node_id(cs_store_id(store))};
     cs_scrub *scrub;
@@ -251,6 +261,7 @@ int main(int argc, char **argv)
             snprintf(self, sizeof(self), "%s:%u", conf.listen, port);
         struct cs_heartbeat_opts hb = {.meta_urls = (const char *const *)conf.meta.items,
                                        .n_meta = conf.meta.n,
+                                       .meta_view = view,
                                        .auth = auth,
                                        .address = self,
                                        .host = hopts.host_label,
@@ -283,6 +294,7 @@ out_damage:
 out_store:
     cs_store_free(store);
 out_auth:
+    md_view_free(view);
     cn_auth_free(auth);
 out_config:
     cn_config_release(&config_table);

@@ -102,6 +102,32 @@ struct md_client *cli_meta_client(struct cli_global *g, int64_t timeout_ms)
     return md_client_new(&o, &c) == 0 ? c : NULL;
 }
 
+int cli_follow_group(struct cli_global *g)
+{
+    /* Short: without a leader, status still shows what each replica says. */
+    struct md_client *c = cli_meta_client(g, 1500);
+    struct md_members ms;
+    int rc = c ? md_client_members(c, &ms) : CAIRN_E_NOMEM;
+    md_client_free(c);
+    if (rc != 0)
+        return rc;
+    char *urls[MD_CLIENT_MAX_REPLICAS];
+    size_t n = 0;
+    for (size_t i = 0; i < ms.n && n < sizeof(g->replicas) / sizeof(g->replicas[0]); i++)
+        if ((urls[n] = strdup(ms.m[i].url)) != NULL)
+            n++;
+    if (n < ms.n) {
+        while (n)
+            free(urls[--n]);
+        return CAIRN_E_NOMEM;
+    }
+    for (size_t i = 0; i < g->n_replicas; i++)
+        free(g->replicas[i]);
+    memcpy(g->replicas, urls, n * sizeof(urls[0]));
+    g->n_replicas = n;
+    return 0;
+}
+
 int cli_http_client(struct cli_global *g, int64_t timeout_ms, struct cn_http_client **out)
 {
     struct cn_http_client_opts o = {.auth = g->auth, .timeout_ms = timeout_ms};

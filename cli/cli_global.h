@@ -40,6 +40,10 @@ void cli_global_release(struct cli_global *g);
 
 /* A metadata client for g's replicas (free with md_client_free), or NULL. */
 struct md_client *cli_meta_client(struct cli_global *g, int64_t timeout_ms);
+/* Replaces g->replicas with the metadata group's members as its leader says
+ * (replicas come and go: --meta only needs to reach one). Returns 0, or the
+ * error (g unchanged: no leader answered). */
+int cli_follow_group(struct cli_global *g);
 
 /* An HTTP client, or a fan-out for requests to several servers at once,
  * signing with g's cluster secret (borrowed: g must outlive it), each request

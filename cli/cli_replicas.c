@@ -55,22 +55,18 @@ static int by_id(const void *a, const void *b)
 /* The members as the leader says (GET /v1/members), in id order. */
 static int read_members(struct md_client *c, struct group *g)
 {
-    char *body = NULL;
-    size_t len = 0;
+    struct md_members ms;
     memset(g, 0, sizeof(*g));
-    int rc = md_client_members(c, &body, &len);
+    int rc = md_client_members(c, &ms);
     if (rc != 0)
         return rc;
-    char *save = NULL;
-    for (char *line = strtok_r(body, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        struct member *m = &g->m[g->n];
-        if (g->n < MAX_MEMBERS &&
-            sscanf(line, "member %u %255s %15s", &m->id, m->url, m->kind) == 3)
-            g->n++;
-        else
-            (void)sscanf(line, "leader %u", &g->leader);
+    for (size_t i = 0; i < ms.n && g->n < MAX_MEMBERS; i++) {
+        struct member *m = &g->m[g->n++];
+        m->id = ms.m[i].id;
+        snprintf(m->url, sizeof(m->url), "%s", ms.m[i].url);
+        snprintf(m->kind, sizeof(m->kind), "%s", ms.m[i].voter ? "voter" : "learner");
     }
-    free(body);
+    g->leader = ms.leader;
     qsort(g->m, g->n, sizeof(g->m[0]), by_id);
     return g->n ? 0 : CAIRN_E_PROTO;
 }
@@ -213,7 +209,11 @@ static int meta_add(struct cli_global *gl, struct md_client *c, const char *url,
     char why[512];
     int rc = md_client_change(c, url, &id, why, sizeof(why));
     if (rc != 0) {
-        fprintf(stderr, "cairn meta add: %s\n", why[0] ? why : cairn_strerror(rc));
+        fprintf(stderr, "cairn meta add: %s\n",
+                why[0]                  ? why
+                : rc == CAIRN_E_TIMEOUT ? "no answer in time: the change may or may not have "
+                                          "been made (cairn meta status shows it)"
+                                        : cairn_strerror(rc));
         return CLI_EXIT_FAILED;
     }
     printf("added %s as replica %u (learner; promoted once caught up)\n", url, id);
@@ -228,7 +228,11 @@ static int meta_remove(struct md_client *c, unsigned id)
     char why[512];
     int rc = md_client_change(c, NULL, &rid, why, sizeof(why));
     if (rc != 0) {
-        fprintf(stderr, "cairn meta remove: %s\n", why[0] ? why : cairn_strerror(rc));
+        fprintf(stderr, "cairn meta remove: %s\n",
+                why[0]                  ? why
+                : rc == CAIRN_E_TIMEOUT ? "no answer in time: the change may or may not have "
+                                          "been made (cairn meta status shows it)"
+                                        : cairn_strerror(rc));
         return CLI_EXIT_FAILED;
     }
     printf("removed replica %u\n", id);

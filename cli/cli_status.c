@@ -242,12 +242,15 @@ int cli_status(struct cli_global *g, int argc, char **argv)
 {
     if (g->help) {
         fputs("usage: cairn status [--json]\n"
-              "Metadata replicas (role, leader, commit, applied), chunkservers (state,\n"
+              "Metadata replicas (the group's members when its leader answers, else the\n"
+              "--meta list: role, leader, commit, applied), chunkservers (state,\n"
               "liveness, space, labels) and the repair queue; --json for scripts.\n"
               "Exit status 0 when a majority of replicas knows a leader.\n",
               stdout);
         return CLI_EXIT_OK;
     }
+    /* The group's members, whatever --meta named (when a leader answers). */
+    (void)cli_follow_group(g);
     struct cn_http_client *h;
     if (cli_http_client(g, 2000, &h) != 0)
         return CLI_EXIT_FAILED;

@@ -76,6 +76,9 @@
 /* 421 answers of a follower: the leader's id and base URL */
 #define CN_HDR_LEADER     "X-Cairn-Leader"
 #define CN_HDR_LEADER_URL "X-Cairn-Leader-Url"
+/* Answers to clients: a fingerprint (hex) of the group's membership; when it
+ * changes, md_client asks for the members again (GET /v1/members). */
+#define CN_HDR_MEMBERS "X-Cairn-Members"
 /* Snapshot streams */
 #define CN_HDR_FROM          "X-Cairn-From"
 #define CN_HDR_SNAPSHOT_SLOT "X-Cairn-Snapshot-Slot"

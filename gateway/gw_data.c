@@ -32,16 +32,14 @@ struct cs_addr {
 };
 
 struct gw_ctx {
-    char *meta[MD_CLIENT_MAX_REPLICAS];
-    size_t n_meta;
+    struct md_view *view; /* the metadata group, shared by every thread's client */
     const struct cn_auth *auth;
     uint32_t quorum_extra;
     int64_t frag_timeout_ms;
 
     pthread_key_t tls; /* struct tls_res per thread */
 
-    pthread_mutex_t mu;    /* guards codecs, addrs and leader */
-    char leader[ADDR_LEN]; /* metadata leader last seen by any thread */
+    pthread_mutex_t mu; /* guards codecs and addrs */
     ec_codec *codecs[EC_MAX_K + 1][EC_MAX_M + 1];
     struct cs_addr addrs[MAX_CS];
     size_t n_addrs;
@@ -72,10 +70,7 @@ static struct tls_res *tls_get(struct gw_ctx *ctx)
     t = calloc(1, sizeof(*t));
     if (!t)
         return NULL;
-    struct md_client_opts mo = {.replicas = (const char *const *)ctx->meta,
-                                .n_replicas = ctx->n_meta,
-                                .auth = ctx->auth,
-                                .timeout_ms = 15000};
+    struct md_client_opts mo = {.view = ctx->view, .auth = ctx->auth, .timeout_ms = 15000};
     struct cn_http_client_opts ho = {.auth = ctx->auth,
                                      .connect_timeout_ms = 1000,
                                      .timeout_ms = ctx->frag_timeout_ms,
@@ -84,11 +79,6 @@ static struct tls_res *tls_get(struct gw_ctx *ctx)
         tls_free(t);
         return NULL;
     }
-    /* Start where the other threads found the leader, not at the first
-     * replica (which may be unreachable). */
-    pthread_mutex_lock(&ctx->mu);
-    md_client_prefer(t->meta, ctx->leader[0] ? ctx->leader : NULL);
-    pthread_mutex_unlock(&ctx->mu);
     pthread_setspecific(ctx->tls, t);
     return t;
 }
@@ -100,15 +90,12 @@ int gw_ctx_new(const struct gw_ctx_opts *o, struct gw_ctx **out)
     struct gw_ctx *ctx = calloc(1, sizeof(*ctx));
     if (!ctx)
         return CAIRN_E_NOMEM;
-    for (size_t i = 0; i < o->n_meta; i++) {
-        ctx->meta[i] = strdup(o->meta_urls[i]);
-        if (!ctx->meta[i]) {
-            ctx->n_meta = i;
-            gw_ctx_free(ctx);
-            return CAIRN_E_NOMEM;
-        }
+    /* The members the threads' clients learn and the leader they find are
+     * shared: a thread made later starts from the group as it is now. */
+    if (md_view_new((const char *const *)o->meta_urls, o->n_meta, &ctx->view) != 0) {
+        free(ctx);
+        return CAIRN_E_NOMEM;
     }
-    ctx->n_meta = o->n_meta;
     ctx->auth = o->auth;
     ctx->quorum_extra = o->write_quorum_extra;
     ctx->frag_timeout_ms = o->fragment_timeout_ms > 0 ? o->fragment_timeout_ms : 10000;
@@ -131,8 +118,7 @@ void gw_ctx_free(struct gw_ctx *ctx)
     for (int k = 0; k <= EC_MAX_K; k++)
         for (int m = 0; m <= EC_MAX_M; m++)
             ec_codec_free(ctx->codecs[k][m]);
-    for (size_t i = 0; i < ctx->n_meta; i++)
-        free(ctx->meta[i]);
+    md_view_free(ctx->view);
     pthread_mutex_destroy(&ctx->mu);
     free(ctx);
 }
@@ -140,15 +126,7 @@ void gw_ctx_free(struct gw_ctx *ctx)
 struct md_client *gw_ctx_meta(struct gw_ctx *ctx)
 {
     struct tls_res *t = tls_get(ctx);
-    if (!t)
-        return NULL;
-    /* Share the leader this thread's client settled on (after its last call). */
-    const char *l = md_client_leader(t->meta);
-    pthread_mutex_lock(&ctx->mu);
-    if (strcmp(ctx->leader, l) != 0)
-        snprintf(ctx->leader, sizeof(ctx->leader), "%s", l);
-    pthread_mutex_unlock(&ctx->mu);
-    return t->meta;
+    return t ? t->meta : NULL;
 }
 
 int gw_ctx_query(struct gw_ctx *ctx, uint8_t *q, size_t len, Md__QueryResult **out)

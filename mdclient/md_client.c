@@ -8,9 +8,20 @@
 #include "md_cmd.h"
 
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+struct md_view {
+    pthread_mutex_t mu;
+    char *urls[MD_CLIENT_MAX_REPLICAS];
+    size_t n;
+    size_t leader;
+    uint64_t members_fp;          /* the membership the list reflects (0: unknown) */
+    atomic_uint_fast64_t version; /* bumped by every change */
+};
 
 struct md_client {
     char *replicas[MD_CLIENT_MAX_REPLICAS];
@@ -19,19 +30,125 @@ struct md_client {
     uint64_t id, seq;
     int64_t timeout_ms, attempt_ms;
     struct cn_http_client *http;
+    struct md_view *view;
+    uint64_t view_seen;  /* the view's version this client's list reflects */
+    uint64_t members_fp; /* CN_HDR_MEMBERS of the membership the list reflects */
 };
+
+static void free_urls(char **urls, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(urls[i]);
+}
+
+/* Copies n URLs into dst. Returns 0 or CAIRN_E_NOMEM (nothing kept). */
+static int copy_urls(char **dst, char *const *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((dst[i] = strdup(src[i])) == NULL) {
+            free_urls(dst, i);
+            return CAIRN_E_NOMEM;
+        }
+    return 0;
+}
+
+int md_view_new(const char *const *urls, size_t n, struct md_view **out)
+{
+    if (!urls || n == 0 || n > MD_CLIENT_MAX_REPLICAS || !out)
+        return CAIRN_E_INVAL;
+    struct md_view *v = calloc(1, sizeof(*v));
+    if (!v || copy_urls(v->urls, (char *const *)urls, n) != 0) {
+        free(v);
+        return CAIRN_E_NOMEM;
+    }
+    v->n = n;
+    atomic_init(&v->version, 1);
+    pthread_mutex_init(&v->mu, NULL);
+    *out = v;
+    return 0;
+}
+
+void md_view_free(struct md_view *v)
+{
+    if (!v)
+        return;
+    free_urls(v->urls, v->n);
+    pthread_mutex_destroy(&v->mu);
+    free(v);
+}
+
+/* Takes the view's list when it changed since this client last looked. */
+static void view_pull(struct md_client *c)
+{
+    if (!c->view || atomic_load(&c->view->version) == c->view_seen)
+        return;
+    char *urls[MD_CLIENT_MAX_REPLICAS];
+    pthread_mutex_lock(&c->view->mu);
+    size_t n = c->view->n, leader = c->view->leader;
+    uint64_t version = atomic_load(&c->view->version), fp = c->view->members_fp;
+    int rc = copy_urls(urls, c->view->urls, n);
+    pthread_mutex_unlock(&c->view->mu);
+    if (rc != 0)
+        return;
+    free_urls(c->replicas, c->n);
+    memcpy(c->replicas, urls, n * sizeof(urls[0]));
+    c->n = n;
+    c->leader = leader < n ? leader : 0;
+    c->view_seen = version;
+    c->members_fp = fp;
+}
+
+/* Gives the view this client's list (members) and leader: all of it after a
+ * membership refresh, else only the leader (added to the list if new). */
+static void view_push(struct md_client *c, int members)
+{
+    struct md_view *v = c->view;
+    if (!v)
+        return;
+    const char *leader = c->replicas[c->leader];
+    pthread_mutex_lock(&v->mu);
+    if (members) {
+        char *urls[MD_CLIENT_MAX_REPLICAS];
+        if (copy_urls(urls, c->replicas, c->n) == 0) {
+            free_urls(v->urls, v->n);
+            memcpy(v->urls, urls, c->n * sizeof(urls[0]));
+            v->n = c->n;
+            v->leader = c->leader;
+            v->members_fp = c->members_fp;
+            atomic_fetch_add(&v->version, 1);
+        }
+    } else if (strcmp(v->urls[v->leader], leader) != 0) {
+        size_t i = 0;
+        while (i < v->n && strcmp(v->urls[i], leader) != 0)
+            i++;
+        if (i == v->n && v->n < MD_CLIENT_MAX_REPLICAS && (v->urls[i] = strdup(leader)))
+            v->n++;
+        if (i < v->n) {
+            v->leader = i;
+            atomic_fetch_add(&v->version, 1);
+        }
+    }
+    c->view_seen = atomic_load(&v->version);
+    pthread_mutex_unlock(&v->mu);
+}
 
 int md_client_new(const struct md_client_opts *o, struct md_client **out)
 {
-    if (!o || o->n_replicas == 0 || o->n_replicas > MD_CLIENT_MAX_REPLICAS)
+    if (!o || (!o->view && (o->n_replicas == 0 || !o->replicas)) ||
+        o->n_replicas > MD_CLIENT_MAX_REPLICAS)
         return CAIRN_E_INVAL;
     struct md_client *c = calloc(1, sizeof(*c));
     if (!c)
         return CAIRN_E_NOMEM;
-    c->n = o->n_replicas;
-    for (size_t i = 0; i < c->n; i++) {
-        c->replicas[i] = strdup(o->replicas[i]);
-        if (!c->replicas[i])
+    c->view = o->view;
+    if (o->n_replicas) {
+        if (copy_urls(c->replicas, (char *const *)o->replicas, o->n_replicas) != 0)
+            goto err;
+        c->n = o->n_replicas;
+    }
+    if (c->view) {
+        view_pull(c);
+        if (c->n == 0)
             goto err;
     }
     c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 15000;
@@ -57,8 +174,7 @@ void md_client_free(struct md_client *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; i < c->n; i++)
-        free(c->replicas[i]);
+    free_urls(c->replicas, c->n);
     cn_http_client_free(c->http);
     free(c);
 }
@@ -66,6 +182,11 @@ void md_client_free(struct md_client *c)
 uint64_t md_client_id(const struct md_client *c)
 {
     return c->id;
+}
+
+size_t md_client_n_replicas(const struct md_client *c)
+{
+    return c->n;
 }
 
 uint64_t md_client_next_seq(struct md_client *c)
@@ -76,13 +197,6 @@ uint64_t md_client_next_seq(struct md_client *c)
 const char *md_client_leader(const struct md_client *c)
 {
     return c->replicas[c->leader];
-}
-
-void md_client_prefer(struct md_client *c, const char *url)
-{
-    for (size_t i = 0; url && i < c->n; i++)
-        if (strcmp(c->replicas[i], url) == 0)
-            c->leader = i;
 }
 
 /* Adds url to the replicas (if new and there is room). Returns its index,
@@ -117,10 +231,11 @@ static int follow_hint(struct md_client *c, const struct cn_http_response *resp)
 
 /* Asks the replicas for the group's membership (GET /v1/members) and takes
  * the first answer as the list to try: members join and leave while clients
- * run. Keeps the list when nobody answers. */
-static void refresh_members(struct md_client *c)
+ * run. Keeps the list when nobody answers (returns 0; 1 when refreshed). */
+static int refresh_members(struct md_client *c, size_t start)
 {
-    for (size_t i = 0; i < c->n; i++) {
+    for (size_t k = 0; k < c->n; k++) {
+        size_t i = (start + k) % c->n;
         struct cn_http_request req = {.method = "GET",
                                       .base_url = c->replicas[i],
                                       .target = CN_ROUTE_MD_MEMBERS,
@@ -131,38 +246,31 @@ static void refresh_members(struct md_client *c)
             cn_http_response_clear(&resp);
             continue;
         }
-        char *urls[MD_CLIENT_MAX_REPLICAS];
-        size_t n = 0;
-        unsigned leader = 0;
-        char *leader_url = NULL, *save = NULL;
-        unsigned ids[MD_CLIENT_MAX_REPLICAS];
-        for (char *line = strtok_r(resp.body, "\n", &save); line;
-             line = strtok_r(NULL, "\n", &save)) {
-            unsigned id;
-            char url[256], role[16];
-            if (sscanf(line, "member %u %255s %15s", &id, url, role) == 3 &&
-                n < MD_CLIENT_MAX_REPLICAS && (urls[n] = strdup(url)) != NULL)
-                ids[n++] = id;
-            else
-                (void)sscanf(line, "leader %u", &leader);
-        }
+        struct md_members ms;
+        size_t n = md_members_parse(resp.body, &ms);
         cn_http_response_clear(&resp);
-        if (n == 0)
-            continue;
+        char *urls[MD_CLIENT_MAX_REPLICAS];
+        size_t got = 0;
         for (size_t j = 0; j < n; j++)
-            if (ids[j] == leader)
-                leader_url = urls[j];
+            if ((urls[got] = strdup(ms.m[j].url)) != NULL)
+                got++;
+        if (got < n || n == 0) {
+            while (got)
+                free(urls[--got]);
+            continue;
+        }
         for (size_t j = 0; j < c->n; j++)
             free(c->replicas[j]);
         c->leader = 0;
         for (size_t j = 0; j < n; j++) {
             c->replicas[j] = urls[j];
-            if (urls[j] == leader_url)
+            if (ms.m[j].id == ms.leader)
                 c->leader = j;
         }
         c->n = n;
-        return;
+        return 1;
     }
+    return 0;
 }
 
 static int call(struct md_client *c, const char *method, const char *target,
@@ -170,8 +278,10 @@ static int call(struct md_client *c, const char *method, const char *target,
                 size_t *result_len)
 {
     int64_t deadline = cn_mono_ms() + c->timeout_ms;
-    int last = CAIRN_E_TIMEOUT;
+    int last = CAIRN_E_TIMEOUT, refreshed = 0;
     unsigned misses = 0;
+    view_pull(c);
+    size_t first = c->leader;
     while (cn_mono_ms() < deadline) {
         int64_t left = deadline - cn_mono_ms();
         struct cn_http_request req = {.method = method,
@@ -188,7 +298,17 @@ static int call(struct md_client *c, const char *method, const char *target,
             *result = (uint8_t *)resp.body;
             *result_len = resp.body_len;
             resp.body = NULL;
+            /* Members changed (or this list was never checked): ask the
+             * replica that answered, while it answers. */
+            const char *h = cn_http_response_header(&resp, CN_HDR_MEMBERS);
+            uint64_t fp = h ? strtoull(h, NULL, 16) : 0;
             cn_http_response_clear(&resp);
+            if (fp && fp != c->members_fp && refresh_members(c, c->leader)) {
+                c->members_fp = fp;
+                refreshed = 1;
+            }
+            if (refreshed || c->leader != first)
+                view_push(c, refreshed);
             return 0;
         }
         int hinted = 0;
@@ -216,7 +336,11 @@ static int call(struct md_client *c, const char *method, const char *target,
          * members are now. */
         if (!hinted && ++misses % c->n == 0) {
             cn_sleep_ms(misses / c->n < 5 ? 20 * (int64_t)(misses / c->n) : 100);
-            refresh_members(c);
+            /* Another client of this process may know better already. */
+            uint64_t seen = c->view_seen;
+            view_pull(c);
+            if (c->view_seen == seen && refresh_members(c, 0))
+                refreshed = 1;
         }
     }
     /* Whatever the last attempt saw (no leader, refused or dropped connections,
@@ -335,11 +459,47 @@ int md_client_get_group(struct md_client *c, const uint8_t group_id[16], Md__Que
     return *out ? 0 : CAIRN_E_PROTO;
 }
 
-int md_client_members(struct md_client *c, char **body, size_t *len)
+size_t md_members_parse(const char *body, struct md_members *out)
 {
-    if (!c)
+    memset(out, 0, sizeof(*out));
+    for (const char *line = body; line && *line;) {
+        const char *eol = strchr(line, '\n');
+        size_t n = eol ? (size_t)(eol - line) : strlen(line);
+        char buf[MD_MEMBER_URL_MAX + 64], url[MD_MEMBER_URL_MAX], kind[16];
+        unsigned id, leader;
+        if (n < sizeof(buf)) {
+            memcpy(buf, line, n);
+            buf[n] = '\0';
+            struct md_member *m = &out->m[out->n < MD_CLIENT_MAX_REPLICAS ? out->n : 0];
+            if (sscanf(buf, "member %u %255s %15s", &id, url, kind) == 3 && id != 0 &&
+                (!strcmp(kind, "voter") || !strcmp(kind, "learner"))) {
+                if (out->n < MD_CLIENT_MAX_REPLICAS) {
+                    m->id = id;
+                    m->voter = !strcmp(kind, "voter");
+                    memcpy(m->url, url, sizeof(url));
+                    out->n++;
+                }
+            } else if (sscanf(buf, "leader %u", &leader) == 1) {
+                out->leader = leader;
+            }
+        }
+        line = eol ? eol + 1 : NULL;
+    }
+    return out->n;
+}
+
+int md_client_members(struct md_client *c, struct md_members *out)
+{
+    if (!c || !out)
         return CAIRN_E_INVAL;
-    return call(c, "GET", CN_ROUTE_MD_MEMBERS "?from=leader", NULL, NULL, 0, (uint8_t **)body, len);
+    uint8_t *body = NULL;
+    size_t len = 0;
+    int rc = call(c, "GET", CN_ROUTE_MD_MEMBERS "?from=leader", NULL, NULL, 0, &body, &len);
+    if (rc != 0)
+        return rc;
+    size_t n = md_members_parse((const char *)body, out);
+    free(body);
+    return n ? 0 : CAIRN_E_PROTO;
 }
 
 int md_client_change(struct md_client *c, const char *url, uint32_t *id, char *why, size_t why_len)

@@ -7,7 +7,13 @@
  *
  * Threads: one md_client per thread (it keeps one HTTP connection cache). A
  * client id allows one command in flight: build each command with
- * md_client_id() and a fresh md_client_next_seq(), then send it. */
+ * md_client_id() and a fresh md_client_next_seq(), then send it.
+ *
+ * The group's members change (cairn meta add/remove/replace): a client
+ * learns them from the replicas (GET /v1/members) when the ones it knows
+ * stop answering. The clients of one process share what they learn through
+ * an md_view, so a client made later, or one idle while every replica it was
+ * told about was replaced, starts from the group as it is now. */
 #ifndef CAIRN_MD_CLIENT_H
 #define CAIRN_MD_CLIENT_H
 
@@ -16,12 +22,23 @@
 
 struct cn_auth;
 struct md_client;
+struct md_view;
 
 #define MD_CLIENT_MAX_REPLICAS 16
+
+/* A process's view of the metadata group: its replicas' URLs and the leader
+ * last seen, shared by md_clients (thread-safe). md_view_new copies the
+ * initial URLs (1..MD_CLIENT_MAX_REPLICAS). Returns 0, CAIRN_E_INVAL or
+ * CAIRN_E_NOMEM. Free it after every client that uses it. */
+int md_view_new(const char *const *urls, size_t n, struct md_view **out);
+void md_view_free(struct md_view *v);
 
 struct md_client_opts {
     const char *const *replicas; /* base URLs "http://127.0.0.1:7001" (copied) */
     size_t n_replicas;
+    struct md_view *view;       /* optional, borrowed: replicas may then be NULL (the
+                                 * view's are used), and what the client learns
+                                 * about members and leader goes to the view */
     const struct cn_auth *auth; /* borrowed; must outlive the client */
     int64_t timeout_ms;         /* one operation, retries included; 0 = 15000 */
     int64_t attempt_timeout_ms; /* one HTTP attempt; 0 = 5000 */
@@ -33,6 +50,9 @@ int md_client_new(const struct md_client_opts *opts, struct md_client **out);
 void md_client_free(struct md_client *c);
 
 uint64_t md_client_id(const struct md_client *c);
+/* How many replicas the client knows now (the --meta list, then the group's
+ * members as it learns them). */
+size_t md_client_n_replicas(const struct md_client *c);
 /* The sequence number for the next command (1, 2, 3, ...). */
 uint64_t md_client_next_seq(struct md_client *c);
 
@@ -89,10 +109,28 @@ int md_client_cluster(struct md_client *c, char **body, size_t *len);
 int md_client_heartbeat(struct md_client *c, const void *hb, size_t len, uint8_t **reply,
                         size_t *reply_len);
 
-/* The group's members as the leader sees them: "member ID URL
- * voter|learner" lines and "leader ID" (GET /v1/members?from=leader). On
- * success *body is malloc'ed and NUL-terminated. Errors as md_client_read. */
-int md_client_members(struct md_client *c, char **body, size_t *len);
+/* The metadata group's members, as GET /v1/members says them: one "member
+ * ID URL voter|learner" line each, then "leader ID". */
+#define MD_MEMBER_URL_MAX 256
+struct md_member {
+    uint32_t id;
+    int voter; /* 0: a learner */
+    char url[MD_MEMBER_URL_MAX];
+};
+struct md_members {
+    size_t n;
+    uint32_t leader; /* 0: none known */
+    struct md_member m[MD_CLIENT_MAX_REPLICAS];
+};
+/* Parses such a body into *out, the members in the body's order (lines it
+ * does not understand, and members past MD_CLIENT_MAX_REPLICAS, skipped).
+ * Returns out->n. */
+size_t md_members_parse(const char *body, struct md_members *out);
+
+/* The group's members as the leader sees them (GET /v1/members?from=leader),
+ * into *out. Errors as md_client_read; CAIRN_E_PROTO for an answer that
+ * names nobody. */
+int md_client_members(struct md_client *c, struct md_members *out);
 
 /* Asks the leader for a membership change: add the replica at url (it joins
  * as a learner and is promoted once caught up; *id receives its new id), or
@@ -105,9 +143,5 @@ int md_client_change(struct md_client *c, const char *url, uint32_t *id, char *w
 
 /* Base URL of the replica believed to be the leader now. */
 const char *md_client_leader(const struct md_client *c);
-
-/* Makes url (one of the client's replicas, e.g. a leader another client
- * found) the first one tried; an unknown url changes nothing. */
-void md_client_prefer(struct md_client *c, const char *url);
 
 #endif

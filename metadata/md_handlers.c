@@ -42,10 +42,36 @@ static int respond_status(struct cn_http_req *req, struct md_server *s, int stat
     return cn_http_respond_error(req, cn_http_status_for_error(status), cairn_strerror(status));
 }
 
+/* Client routes: the membership's fingerprint goes with every answer, so
+ * clients notice a change of members while the leader they talk to stays.
+ * Commands and reads add it when they answer (what they waited for may
+ * have applied a change), the others when they begin. */
+static int members_header(struct cn_http_req *req, struct md_server *s)
+{
+    struct paxos_membership m;
+    pthread_mutex_lock(&s->st_mu);
+    m = s->members;
+    pthread_mutex_unlock(&s->st_mu);
+    char fp[17];
+    snprintf(fp, sizeof(fp), "%016" PRIx64, md_members_fingerprint(&m));
+    return cn_http_resp_header(req, CN_HDR_MEMBERS, fp);
+}
+
+static int client_begin(struct cn_http_req *req, void *cls)
+{
+    return members_header(req, cls);
+}
+
 static int buffer_begin(struct cn_http_req *req, void *cls)
 {
     (void)cls;
     return cn_http_req_buffer_body(req, MD_MAX_CMD_BODY);
+}
+
+static int client_buffer_begin(struct cn_http_req *req, void *cls)
+{
+    int rc = members_header(req, cls);
+    return rc ? rc : buffer_begin(req, cls);
 }
 
 static int msg_begin(struct cn_http_req *req, void *cls)
@@ -156,7 +182,7 @@ static int cmd_end(struct cn_http_req *req, void *cls)
             cn_http_respond_error(req, 504, "command not applied in time; retry with the same seq");
     else if (w->status != 0)
         rc = respond_status(req, s, w->status, w->leader);
-    else
+    else if ((rc = members_header(req, s)) == 0)
         rc = cn_http_respond(req, 200, "application/x-protobuf", w->result, w->result_len);
     md_waiter_put(w);
     return rc;
@@ -193,7 +219,7 @@ static int read_end(struct cn_http_req *req, void *cls)
         s->m_reads++;
         if (qrc != 0)
             rc = cn_http_respond_error(req, 500, cairn_strerror(qrc));
-        else
+        else if ((rc = members_header(req, s)) == 0)
             rc = cn_http_respond(req, 200, "application/x-protobuf", out, outlen);
         free(out);
     }
@@ -672,10 +698,10 @@ int md_handlers_register(struct md_server *s)
     const struct cn_http_handler snap = {
         .begin = snap_begin, .body = snap_body, .end = snap_end, .done = snap_done};
     const struct cn_http_handler status = {.end = status_end};
-    const struct cn_http_handler place = {.end = place_end};
-    const struct cn_http_handler repair = {.end = repair_end};
-    const struct cn_http_handler cluster = {.end = cluster_end};
-    const struct cn_http_handler heartbeat = {.begin = buffer_begin, .end = heartbeat_end};
+    const struct cn_http_handler place = {.begin = client_begin, .end = place_end};
+    const struct cn_http_handler repair = {.begin = client_begin, .end = repair_end};
+    const struct cn_http_handler cluster = {.begin = client_begin, .end = cluster_end};
+    const struct cn_http_handler heartbeat = {.begin = client_buffer_begin, .end = heartbeat_end};
     const struct cn_http_handler metrics = {.end = metrics_end};
     int rc = 0;
     rc = rc ? rc

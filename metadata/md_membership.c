@@ -38,6 +38,21 @@ static int has(const struct paxos_membership *m, uint32_t id, int *voter)
     return 0;
 }
 
+uint64_t md_members_fingerprint(const struct paxos_membership *m)
+{
+    /* Order-independent: the ids are distinct, so a sum and an xor of their
+     * mixes, voters and learners apart, tell memberships apart. */
+    uint64_t sum = 0, x = 0;
+    for (uint32_t i = 0; i < m->n_voters + m->n_learners; i++) {
+        uint64_t id = i < m->n_voters ? m->voters[i] : m->learners[i - m->n_voters];
+        uint64_t z = (id << 1 | (i >= m->n_voters)) * 0x9E3779B97F4A7C15ull;
+        z = (z ^ (z >> 31)) * 0xBF58476D1CE4E5B9ull;
+        sum += z;
+        x ^= z ^ (z >> 29);
+    }
+    return (sum ^ (x * 0x94D049BB133111EBull)) | 1; /* never 0: 0 is "unknown" */
+}
+
 /* GET /v1/members: this replica's view (the applied membership, and a
  * change in flight on the leader), one "member ID URL voter|learner" line
  * each, then "leader ID". */
@@ -247,6 +262,12 @@ static int add_replica(struct cn_http_req *req, struct md_server *s, const char 
     if (rc != 0)
         return respond_text(req, cn_http_status_for_error(rc), "adding %s: %s", url,
                             cairn_strerror(rc));
+    /* Answered only once committed: a leader cut off now loses the change. */
+    if (await_applied(s, id, 1, (int64_t)s->cfg.request_timeout_ms) != 0)
+        return respond_text(req, 504,
+                            "replica %u (%s) was proposed but is not committed yet: see cairn meta "
+                            "status before trying again",
+                            id, url);
     CN_INFO(LOG, "added replica %u at %s as a learner", id, url);
     return respond_text(req, 200, "id %u\n", id);
 }
@@ -285,8 +306,12 @@ static int remove_replica(struct cn_http_req *req, struct md_server *s, const ch
     /* Applied here means committed: the removed replica's record can go. A
      * leader that removed itself steps down: the record stays (harmless; the
      * membership decides who is a member). */
-    if (await_applied(s, (uint32_t)id, 0, (int64_t)s->cfg.request_timeout_ms) == 0 &&
-        id != s->cfg.id) {
+    if (await_applied(s, (uint32_t)id, 0, (int64_t)s->cfg.request_timeout_ms) != 0)
+        return respond_text(req, 504,
+                            "the removal of replica %" PRIu64 " was proposed but is not committed "
+                            "yet: see cairn meta status before trying again",
+                            id);
+    if (id != s->cfg.id) {
         uint8_t *cmd = NULL;
         size_t len = 0;
         uint64_t seq = ++s->admin_seq; /* under change_mu */

@@ -192,7 +192,7 @@ static void io_membership(struct paxos_io *io, uint64_t slot, const struct paxos
         return;
     }
     CN_INFO(LOG, "membership at slot %" PRIu64 ": %u voter(s), %u learner(s)%s", slot, m->n_voters,
-            m->n_learners, !member_of(m, r->cfg.id) ? "; this replica is no longer a member" : "");
+            m->n_learners, !member_of(m, r->cfg.id) ? " (not this replica)" : "");
     if (r->io.membership_changed)
         r->io.membership_changed(r->io.ctx, m);
 }

@@ -11,6 +11,7 @@
 #include "cn_log.h"
 #include "cn_util.h"
 #include "cn_wire.h"
+#include "md_client.h"
 #include "md_cmd.h"
 #include "md_repair.h"
 #include "md_snap.h"
@@ -926,29 +927,28 @@ static int start_repair(struct md_server *s)
 
 /* Parses a /v1/members body: members into m, their URLs into the seeds,
  * and the id of the learner whose URL is self (0 if none). */
-static uint32_t parse_members(struct md_server *s, char *body, const char *self,
+static uint32_t parse_members(struct md_server *s, const char *body, const char *self,
                               struct paxos_membership *m)
 {
     uint32_t me = 0;
+    struct md_members ms;
+    md_members_parse(body, &ms);
     memset(m, 0, sizeof(*m));
-    char *save = NULL;
-    for (char *line = strtok_r(body, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        unsigned id;
-        char url[MD_URL_MAX], role[16];
-        if (sscanf(line, "member %u %255s %15s", &id, url, role) != 3 || id == 0 ||
-            id > PAXOS_MAX_ID)
+    for (size_t i = 0; i < ms.n; i++) {
+        const struct md_member *x = &ms.m[i];
+        if (x->id > PAXOS_MAX_ID)
             continue;
-        if (!strcmp(role, "voter") && m->n_voters < PAXOS_MAX_REPLICAS)
-            m->voters[m->n_voters++] = id;
-        else if (!strcmp(role, "learner") && m->n_learners < PAXOS_MAX_REPLICAS)
-            m->learners[m->n_learners++] = id;
+        if (x->voter && m->n_voters < PAXOS_MAX_REPLICAS)
+            m->voters[m->n_voters++] = x->id;
+        else if (!x->voter && m->n_learners < PAXOS_MAX_REPLICAS)
+            m->learners[m->n_learners++] = x->id;
         else
             continue;
-        add_seed(s, id, url);
+        add_seed(s, x->id, x->url);
         /* Only a learner: a voter on this URL is the replica this one
          * replaces, not yet removed (ids are never reused). */
-        if (!strcmp(url, self) && !strcmp(role, "learner"))
-            me = id;
+        if (!strcmp(x->url, self) && !x->voter)
+            me = x->id;
     }
     return me;
 }
@@ -996,10 +996,12 @@ static int join_group(struct md_server *s, uint32_t *id, struct paxos_membership
             snprintf(ask, sizeof(ask), "%s", s->cfg.join_url);
             if (hrc != 0)
                 snprintf(why, sizeof(why), " (%s)", cairn_strerror(hrc));
-            else
+            else {
+                if (resp.body)
+                    resp.body[strcspn(resp.body, "\r\n")] = '\0';
                 snprintf(why, sizeof(why), " (HTTP %d%s%.200s)", resp.status, resp.body ? ": " : "",
                          resp.body ? resp.body : "");
-            why[strcspn(why, "\r\n")] = '\0';
+            }
         }
         cn_http_response_clear(&resp);
         if (cn_mono_ms() - said > 10000) {

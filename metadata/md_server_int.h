@@ -176,5 +176,8 @@ int md_handlers_register(struct md_server *s);
 int md_membership_register(struct md_server *s);
 /* md_handlers.c: a 421 naming the leader (and its URL when known). */
 int md_respond_not_leader(struct cn_http_req *req, struct md_server *s, uint32_t leader);
+/* md_membership.c: a fingerprint of m (the same on every replica for the same
+ * members and roles; never 0). */
+uint64_t md_members_fingerprint(const struct paxos_membership *m);
 
 #endif

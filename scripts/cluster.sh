@@ -8,6 +8,9 @@
 #   cluster.sh stop NAME  [--dir DIR]      kill -9 one daemon (meta1..3, chunk1..N, gateway)
 #   cluster.sh start NAME [--dir DIR]      start it again with the same command line
 #   cluster.sh pids   [--dir DIR]          "NAME PID" of every running daemon
+#   cluster.sh replace metaN [--dir DIR]   replace a metadata replica (as after a lost disk):
+#                                          a new empty one joins as metaJ, the next free name
+#                                          (port P+J); prints metaJ
 #   cluster.sh build                       install missing packages, then build
 #
 # up starts 3 cairn-meta, N cairn-chunk (default 6; 0 for none) and one
@@ -125,9 +128,21 @@ cluster_port() {
   esac
 }
 
-# cluster_meta_urls: the three replicas' URLs, comma-separated (--meta).
+# cluster_meta_names: the metadata replicas of the cluster (metaI on port
+# CLUSTER_BASE+I): those with a command line in cmd/ (a replaced one moves to
+# retired/), or meta1..meta3 for a cluster not started yet.
+cluster_meta_names() {
+  local names
+  names="$(ls "$CLUSTER_DIR/cmd" 2>/dev/null | grep -E '^meta[0-9]+$' | sort -V)"
+  [ -n "$names" ] || names="meta1 meta2 meta3"
+  echo $names
+}
+
+# cluster_meta_urls: the replicas' URLs, comma-separated (--meta).
 cluster_meta_urls() {
-  echo "http://127.0.0.1:$((CLUSTER_BASE + 1)),http://127.0.0.1:$((CLUSTER_BASE + 2)),http://127.0.0.1:$((CLUSTER_BASE + 3))"
+  local n u=""
+  for n in $(cluster_meta_names); do u="$u${u:+,}http://127.0.0.1:$((CLUSTER_BASE + ${n#meta}))"; done
+  echo "$u"
 }
 
 # _cluster_listening: fills the set _CLUSTER_LISTENING with the TCP ports
@@ -454,16 +469,17 @@ _cluster_check_alive() {
 
 # _cluster_up_once NCHUNK GATEWAY(0|1): one attempt of cluster_up on CLUSTER_BASE.
 _cluster_up_once() {
-  local nchunk="$1" gw="$2" i p names=(meta1 meta2 meta3) ports=() busy="" deadline registered
+  local nchunk="$1" gw="$2" i n p names=() metas ports=() busy="" deadline registered
   cluster_secret || return 1
   echo "$CLUSTER_BASE" >"$CLUSTER_DIR/base-port"
+  metas="$(cluster_meta_names)"
+  for n in $metas; do names+=("$n"); ports+=($((CLUSTER_BASE + ${n#meta}))); done
   for ((i = 1; i <= nchunk; i++)); do names+=("chunk$i"); done
   [ "$gw" = 1 ] && names+=(gateway)
-  for i in 1 2 3; do ports+=($((CLUSTER_BASE + i))); done
   for ((i = 1; i <= nchunk; i++)); do ports+=($((CLUSTER_BASE + 100 + i))); done
   [ "$gw" = 1 ] && ports+=($((CLUSTER_BASE + 2000)))
   # Refuse ports already in use (clearer than a daemon's bind error).
-  if ! cluster_alive meta1; then
+  if ! cluster_alive "${names[0]}"; then
     _cluster_listening
     for p in "${ports[@]}"; do
       [ -z "${_CLUSTER_LISTENING[$p]:-}" ] || busy="$busy $p"
@@ -473,7 +489,12 @@ _cluster_up_once() {
       return 3
     fi
   fi
-  for i in 1 2 3; do cluster_alive "meta$i" || cluster_launch_meta "$i" || return 1; done
+  # A replica that has a command line keeps it (one that joined has --join).
+  for n in $metas; do
+    cluster_alive "$n" && continue
+    if [ -f "$CLUSTER_DIR/cmd/$n" ]; then cluster_start "$n" || return 1
+    else cluster_launch_meta "${n#meta}" || return 1; fi
+  done
   for ((i = 1; i <= nchunk; i++)); do cluster_alive "chunk$i" || cluster_launch_chunk "$i" || return 1; done
   if [ "$gw" = 1 ] && ! cluster_alive gateway; then cluster_launch_gateway || return 1; fi
   # Every daemon listens (or one exited: a port taken since the check).
@@ -570,13 +591,15 @@ EOF
     echo "export CAIRN_META=$(cluster_meta_urls)"
   } >"$CLUSTER_DIR/cluster.env"
   chmod 600 "$CLUSTER_DIR/cluster.env"
+  local nmeta
+  nmeta="$(cluster_meta_names | wc -w)"
   if [ "$gw" = 0 ]; then
-    echo "Cairn is up: 3 metadata replicas, $nchunk chunkservers, no gateway (logs: $CLUSTER_DIR/logs)"
+    echo "Cairn is up: $nmeta metadata replicas, $nchunk chunkservers, no gateway (logs: $CLUSTER_DIR/logs)"
     echo "  environment:   . $CLUSTER_DIR/cluster.env"
     return 0
   fi
   cat <<EOF
-Cairn is up: 3 metadata replicas, $nchunk chunkservers, 1 gateway (logs: $CLUSTER_DIR/logs)
+Cairn is up: $nmeta metadata replicas, $nchunk chunkservers, 1 gateway (logs: $CLUSTER_DIR/logs)
   S3 endpoint:   http://127.0.0.1:$(cluster_port gateway)   (region $CLUSTER_REGION)
   access key:    $ak
   secret key:    $sk
@@ -586,7 +609,8 @@ Cairn is up: 3 metadata replicas, $nchunk chunkservers, 1 gateway (logs: $CLUSTE
 EOF
 }
 
-# cluster_status: each daemon running or stopped, then `cairn status`.
+# cluster_status: each daemon running or stopped, then `cairn status` and
+# the metadata group's members (`cairn meta status`).
 cluster_status() {
   local n pid
   for n in $(cluster_names); do
@@ -595,7 +619,67 @@ cluster_status() {
   done
   if [ -x "$(cluster_bin cli)" ] && [ -s "$CLUSTER_DIR/secret" ]; then
     CAIRN_SECRET="$(cat "$CLUSTER_DIR/secret")" "$(cluster_bin cli)" --meta "$(cluster_meta_urls)" status || true
+    echo
+    echo "Metadata group:"
+    CAIRN_SECRET="$(cat "$CLUSTER_DIR/secret")" "$(cluster_bin cli)" --meta "$(cluster_meta_urls)" meta status || true
   fi
+}
+
+# cluster_replace_meta NAME: replaces metadata replica NAME as after a lost
+# disk: kill -9, its data deleted, a new empty replica started under the next
+# free name metaJ (port CLUSTER_BASE+J) with --join, `cairn meta replace`
+# until it is a caught-up voter. NAME's command line moves to retired/; the
+# other daemons' command lines and cluster.env name the new replica instead
+# (the running ones follow the group by themselves). Prints metaJ.
+cluster_replace_meta() {
+  local old="$1" oldi j n id join oldurl newurl port cli
+  if ! [[ "$old" =~ ^meta([0-9]+)$ ]] || [ ! -f "$CLUSTER_DIR/cmd/$old" ]; then
+    echo "cluster.sh: no metadata replica '$old' in $CLUSTER_DIR (cluster.sh status)" >&2
+    return 2
+  fi
+  oldi="${BASH_REMATCH[1]}"
+  oldurl="http://127.0.0.1:$((CLUSTER_BASE + oldi))"
+  cli=("$(cluster_bin cli)" --meta "$(cluster_meta_urls)")
+  export CAIRN_SECRET
+  CAIRN_SECRET="$(cat "$CLUSTER_DIR/secret")"
+  id="$("${cli[@]}" meta status | awk -v u="$oldurl" '$2 == u { print $1 }')"
+  if [ -z "$id" ]; then
+    echo "cluster.sh: $old ($oldurl) is not a member of the metadata group (cairn meta status)" >&2
+    return 1
+  fi
+  # The next name nobody had (retired ones included): its port is new too.
+  j=0
+  for n in $(ls "$CLUSTER_DIR/cmd" "$CLUSTER_DIR/retired" 2>/dev/null | grep -E '^meta[0-9]+$'); do
+    [ "${n#meta}" -gt "$j" ] && j="${n#meta}"
+  done
+  j=$((j + 1))
+  if [ "$j" -gt 99 ]; then echo "cluster.sh: no metadata port left (meta1..meta99)" >&2; return 1; fi
+  port=$((CLUSTER_BASE + j))
+  newurl="http://127.0.0.1:$port"
+  _cluster_listening
+  if [ -n "${_CLUSTER_LISTENING[$port]:-}" ]; then
+    echo "cluster.sh: port $port (for meta$j) is in use" >&2
+    return 1
+  fi
+  echo "cluster.sh: replacing $old (replica $id) by meta$j on $newurl" >&2
+  cluster_kill "$old" KILL
+  rm -rf "${CLUSTER_DIR:?}/$old"
+  mkdir -p "$CLUSTER_DIR/retired"
+  mv "$CLUSTER_DIR/cmd/$old" "$CLUSTER_DIR/retired/$old"
+  join="$(cluster_meta_urls | cut -d, -f1)"
+  # shellcheck disable=SC2086
+  cluster_launch "meta$j" "$(cluster_bin meta)" --join "$join" --listen "127.0.0.1:$port" \
+    --data-dir "$CLUSTER_DIR/meta$j" --cluster-secret-file "$CLUSTER_DIR/secret" \
+    ${CAIRN_META_OPTS:-} || return 1
+  "${cli[@]}" meta replace "$id" "$newurl" --wait >&2 || return 1
+  # Restarts and new shells name the new replica.
+  for n in $(ls "$CLUSTER_DIR/cmd"); do
+    sed -i "s#127\.0\.0\.1:$((CLUSTER_BASE + oldi))\b#127.0.0.1:$port#g" "$CLUSTER_DIR/cmd/$n"
+  done
+  if [ -f "$CLUSTER_DIR/cluster.env" ]; then
+    sed -i "s#^export CAIRN_META=.*#export CAIRN_META=$(cluster_meta_urls)#" "$CLUSTER_DIR/cluster.env"
+  fi
+  echo "meta$j"
 }
 
 # ---- the command line ------------------------------------------------------------
@@ -610,7 +694,7 @@ _cluster_main() {
   local cmd="${1:-}" name="" dir=./var/cluster nchunk=6 base="" gw=1
   [ $# -gt 0 ] && shift
   case "$cmd" in
-    stop|start) name="${1:-}"; [ $# -gt 0 ] && shift ;;
+    stop|start|replace) name="${1:-}"; [ $# -gt 0 ] && shift ;;
   esac
   while [ $# -gt 0 ]; do
     case "$1" in
@@ -631,7 +715,7 @@ _cluster_main() {
   case "$cmd" in
     build) cluster_build; exit ;;
     -h|--help|"") _cluster_usage; exit 0 ;;
-    up|down|status|stop|start|pids) ;;
+    up|down|status|stop|start|pids|replace) ;;
     *) echo "cluster.sh: unknown command '$cmd'" >&2; _cluster_usage >&2; exit 2 ;;
   esac
   CLUSTER_BASE=7000
@@ -651,6 +735,7 @@ _cluster_main() {
     start)
       [ -n "$name" ] && [ -f "$CLUSTER_DIR/cmd/$name" ] || { echo "cluster.sh: no daemon '$name' in $CLUSTER_DIR" >&2; exit 2; }
       cluster_start "$name" ;;
+    replace) cluster_replace_meta "$name" ;;
   esac
 }
 

@@ -333,6 +333,90 @@ START_TEST(typed_calls_and_failover)
 }
 END_TEST
 
+/* The members body as GET /v1/members writes it, with noise. */
+START_TEST(members_parse)
+{
+    struct md_members ms;
+    const char body[] = "member 3 http://10.0.0.3:7001 voter\n"
+                        "garbage line\n"
+                        "member 0 http://bad:1 voter\n"
+                        "member 9 http://10.0.0.9:7001 learner\n"
+                        "member 4 http://x:1 observer\n"
+                        "leader 3\n";
+    ck_assert_uint_eq(md_members_parse(body, &ms), 2);
+    ck_assert_uint_eq(ms.leader, 3);
+    ck_assert_uint_eq(ms.m[0].id, 3);
+    ck_assert_int_eq(ms.m[0].voter, 1);
+    ck_assert_str_eq(ms.m[0].url, "http://10.0.0.3:7001");
+    ck_assert_uint_eq(ms.m[1].id, 9);
+    ck_assert_int_eq(ms.m[1].voter, 0);
+    ck_assert_uint_eq(md_members_parse("", &ms), 0);
+    ck_assert_uint_eq(ms.leader, 0);
+    /* More members than a client keeps: the first MD_CLIENT_MAX_REPLICAS. */
+    char big[64 * 40] = "";
+    for (int i = 1; i <= 20; i++) {
+        char line[64];
+        snprintf(line, sizeof(line), "member %d http://h%d:1 voter\n", i, i);
+        strcat(big, line);
+    }
+    ck_assert_uint_eq(md_members_parse(big, &ms), MD_CLIENT_MAX_REPLICAS);
+    ck_assert_uint_eq(ms.m[MD_CLIENT_MAX_REPLICAS - 1].id, MD_CLIENT_MAX_REPLICAS);
+}
+END_TEST
+
+/* Members change while a client talks to one leader: the fingerprint in the
+ * answers makes it ask again; a client made later on the same md_view starts
+ * from what the first one learnt, even if every URL it was given is gone. */
+START_TEST(clients_follow_the_members)
+{
+    group_up();
+    const char *list[N] = {urls[0], urls[1], urls[2]};
+    struct md_view *view = NULL;
+    ck_assert_int_eq(md_view_new(list, N, &view), 0);
+    struct md_client_opts o = {.view = view, .auth = auth, .timeout_ms = 15000};
+    struct md_client *a = NULL;
+    ck_assert_int_eq(md_client_new(&o, &a), 0);
+    ck_assert_int_eq(create_bucket(a, md_client_next_seq(a), "members", NULL), 0);
+    ck_assert_uint_eq(md_client_n_replicas(a), N);
+    /* A fourth member (a learner nobody runs: it never votes). */
+    uint16_t p[1];
+    free_ports(p, 1);
+    char extra[64];
+    snprintf(extra, sizeof(extra), "http://127.0.0.1:%u", p[0]);
+    uint32_t id = 0;
+    ck_assert_int_eq(md_client_change(a, extra, &id, NULL, 0), 0);
+    ck_assert_uint_eq(id, 4);
+    struct md_members ms;
+    ck_assert_int_eq(md_client_members(a, &ms), 0);
+    ck_assert_uint_eq(ms.n, 4);
+    ck_assert_int_eq(create_bucket(a, md_client_next_seq(a), "members-2", NULL), 0);
+    ck_assert_uint_eq(md_client_n_replicas(a), 4);
+    /* A client given only a dead address, on the same view. */
+    char dead[64];
+    free_ports(p, 1);
+    snprintf(dead, sizeof(dead), "http://127.0.0.1:%u", p[0]);
+    const char *gone[1] = {dead};
+    struct md_client_opts o2 = {
+        .replicas = gone, .n_replicas = 1, .view = view, .auth = auth, .timeout_ms = 3000};
+    struct md_client *b = NULL;
+    ck_assert_int_eq(md_client_new(&o2, &b), 0);
+    ck_assert_uint_eq(md_client_n_replicas(b), 4);
+    ck_assert_int_eq(create_bucket(b, md_client_next_seq(b), "members-3", NULL), 0);
+    /* Without the view it has nobody to ask. */
+    struct md_client *c = client(gone, 1, 800, auth);
+    ck_assert_int_eq(create_bucket(c, md_client_next_seq(c), "members-4", NULL), CAIRN_E_TIMEOUT);
+    /* Removal of the learner: the members shrink back. */
+    ck_assert_int_eq(md_client_change(a, NULL, &id, NULL, 0), 0);
+    ck_assert_int_eq(create_bucket(a, md_client_next_seq(a), "members-5", NULL), 0);
+    ck_assert_uint_eq(md_client_n_replicas(a), N);
+    md_client_free(c);
+    md_client_free(b);
+    md_client_free(a);
+    md_view_free(view);
+    group_down();
+}
+END_TEST
+
 START_TEST(wrong_secret_is_refused)
 {
     group_up();
@@ -383,6 +467,8 @@ static Suite *suite(void)
     tcase_set_timeout(t, 60);
     tcase_add_test(t, finds_leader_and_applies_once);
     tcase_add_test(t, typed_calls_and_failover);
+    tcase_add_test(t, members_parse);
+    tcase_add_test(t, clients_follow_the_members);
     tcase_add_test(t, wrong_secret_is_refused);
     tcase_add_test(t, nobody_listening_times_out);
     suite_add_tcase(s, t);
