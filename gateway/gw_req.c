@@ -35,17 +35,6 @@ int gw_header_collect(const char *name, const char *value, void *list)
 
 /* ---- URL decoding ---------------------------------------------------- */
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int gw_url_decode(const char *src, size_t len, char *out, size_t cap, int plus_is_space)
 {
     size_t o = 0;
@@ -56,7 +45,8 @@ int gw_url_decode(const char *src, size_t len, char *out, size_t cap, int plus_i
         if (c == '%') {
             if (i + 2 >= len)
                 return CAIRN_E_INVAL;
-            int hi = hexval((unsigned char)src[i + 1]), lo = hexval((unsigned char)src[i + 2]);
+            int hi = cn_hex_digit((unsigned char)src[i + 1]),
+                lo = cn_hex_digit((unsigned char)src[i + 2]);
             if (hi < 0 || lo < 0)
                 return CAIRN_E_INVAL;
             c = hi * 16 + lo;
@@ -735,7 +725,8 @@ static int encoded_word_text(char enc, const char *t, size_t tl, unsigned char *
         if (t[i] == '_') {
             out[o++] = ' ';
         } else if (t[i] == '=') {
-            int hi = i + 2 < tl ? hexval(t[i + 1]) : -1, lo = i + 2 < tl ? hexval(t[i + 2]) : -1;
+            int hi = i + 2 < tl ? cn_hex_digit(t[i + 1]) : -1,
+                lo = i + 2 < tl ? cn_hex_digit(t[i + 2]) : -1;
             if (hi < 0 || lo < 0)
                 return -1;
             out[o++] = (unsigned char)(hi << 4 | lo);

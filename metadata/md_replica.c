@@ -84,17 +84,6 @@ static void fail_all_pending(struct md_replica *r, int err, uint32_t leader)
 
 /* --------------------------------------------------------------- paxos io */
 
-static int member_of(const struct paxos_membership *m, uint32_t id)
-{
-    for (uint32_t i = 0; i < m->n_voters; i++)
-        if (m->voters[i] == id)
-            return 1;
-    for (uint32_t i = 0; i < m->n_learners; i++)
-        if (m->learners[i] == id)
-            return 1;
-    return 0;
-}
-
 static struct md_replica *io_rep(struct paxos_io *io)
 {
     return io->data;
@@ -192,7 +181,7 @@ static void io_membership(struct paxos_io *io, uint64_t slot, const struct paxos
         return;
     }
     CN_INFO(LOG, "membership at slot %" PRIu64 ": %u voter(s), %u learner(s)%s", slot, m->n_voters,
-            m->n_learners, !member_of(m, r->cfg.id) ? " (not this replica)" : "");
+            m->n_learners, !paxos_membership_has(m, r->cfg.id) ? " (not this replica)" : "");
     if (r->io.membership_changed)
         r->io.membership_changed(r->io.ctx, m);
 }

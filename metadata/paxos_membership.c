@@ -18,6 +18,16 @@ static bool ms_has(const uint32_t *ids, uint32_t n, uint32_t id)
     return false;
 }
 
+int paxos_membership_has(const struct paxos_membership *m, uint32_t id)
+{
+    return pxc_ms_member(m, id);
+}
+
+int paxos_membership_votes(const struct paxos_membership *m, uint32_t id)
+{
+    return pxc_ms_voter(m, id);
+}
+
 bool pxc_ms_voter(const struct paxos_membership *m, uint32_t id)
 {
     return ms_has(m->voters, m->n_voters, id);
