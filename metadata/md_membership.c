@@ -215,8 +215,8 @@ static int add_replica(struct cn_http_req *req, struct md_server *s, const char 
     for (uint32_t i = 0; i < m.n_voters + m.n_learners; i++) {
         uint32_t id = i < m.n_voters ? m.voters[i] : m.learners[i - m.n_voters];
         char u[MD_URL_MAX];
-        if (md_server_peer_url(s, id, u) && !strcmp(u, url))
-            return respond_text(req, 409, "%s is already replica %u", url, id);
+        if (md_server_peer_url(s, id, u) && !strcmp(u, url)) /* (a retry, often) */
+            return respond_text(req, 200, "id %u\nalready a member\n", id);
     }
     uint32_t id = next_id(s);
     /* The URL first (a replicated record every member and client reads),
@@ -254,8 +254,11 @@ static int remove_replica(struct cn_http_req *req, struct md_server *s, const ch
     pthread_mutex_lock(&s->st_mu);
     struct paxos_membership m = s->members_latest;
     pthread_mutex_unlock(&s->st_mu);
-    if (!paxos_membership_has(&m, (uint32_t)id))
+    if (!paxos_membership_has(&m, (uint32_t)id)) {
+        if (md_sm_removed(s->store, (uint32_t)id) == 1) /* (a retry, often) */
+            return respond_text(req, 200, "removed %" PRIu64 "\nalready\n", id);
         return respond_text(req, 404, "replica %" PRIu64 " is not a member", id);
+    }
     uint32_t successor = 0;
     if (id == s->cfg.id && hand_over(s, &successor)) {
         CN_INFO(LOG, "asked to remove itself: handed leadership to replica %u", successor);
