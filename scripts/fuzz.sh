@@ -13,8 +13,9 @@
 # tests/fuzz/corpus/NAME/ is only read; what the fuzzer learns goes to
 # $CAIRN_FUZZ_DIR/NAME/corpus and findings (crash-*, leak-*, timeout-*,
 # oom-*) to $CAIRN_FUZZ_DIR/NAME/findings, outside the tree
-# (CAIRN_FUZZ_DIR defaults to ${TMPDIR:-/tmp}/cairn-fuzz). Exits 1 when the
-# run found something, after printing how to make it a regression test.
+# (CAIRN_FUZZ_DIR defaults to ${TMPDIR:-/tmp}/cairn-fuzz), and each run's CPU
+# seconds to $CAIRN_FUZZ_DIR/cpu.log. Exits 1 when the run found something,
+# after printing how to make it a regression test.
 #
 # Environment: CAIRN_FUZZ_BUILD (default ./build-fuzz), JOBS (build
 # parallelism, default 2), FUZZ_ARGS (extra libFuzzer flags, e.g.
@@ -60,14 +61,19 @@ run() {
   if [ -f "$SRC/dict/$name.dict" ]; then dict=(-dict="$SRC/dict/$name.dict"); fi
   echo "== fuzz $name for ${secs}s (learned inputs: $out/corpus)"
   # Leaks and UB abort like crashes; -timeout catches an input that hangs.
-  ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}" \
-  UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
-  nice -n 10 "$BUILD/tests/fuzz/fuzz_$name" -max_total_time="$secs" -timeout=25 \
+  # The CPU seconds the fuzzer used (user + system) go to $WORK/cpu.log.
+  local cpu TIMEFORMAT='%U %S'
+  cpu="$( { time ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}" \
+      UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
+      nice -n 10 "$BUILD/tests/fuzz/fuzz_$name" -max_total_time="$secs" -timeout=25 \
       -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$out/findings/" \
       "${dict[@]}" ${FUZZ_ARGS:-} "$out/corpus" "$SRC/corpus/$name" \
-      > "$out/last.log" 2>&1 || true
-  grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ *DONE)' "$out/last.log" \
-      | sed 's/^/   /' || true
+      > "$out/last.log" 2>&1 ; } 2>&1 )" || true
+  cpu="$(echo "$cpu" | tail -n 1 | awk '{printf "%.0f", $1 + $2}')"
+  local execs
+  execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/last.log")"
+  echo "   ${cpu}s CPU, ${execs:-?} inputs run, $(find "$out/corpus" -type f | wc -l) learned"
+  echo "$(date -u +%FT%TZ) $name ${secs}s ${cpu}s-cpu ${execs:-?}-execs" >> "$WORK/cpu.log"
   local found
   found="$(find "$out/findings" -type f -newer "$stamp" | sort)"
   rm -f "$stamp"
