@@ -10,7 +10,8 @@
  * 65536 bytes).
  *
  * Oracles: a load that finishes leaves a store whose md_sm_state_hash is the
- * end frame's hash; md_sm_open and the md_sm_check checker take whatever
+ * end frame's hash, over which md_sm_open succeeds at the stream's applied
+ * index without changing anything; the md_sm_check checker takes whatever
  * was loaded without crashing; the loaded state written out again with
  * md_snap_write loads into an empty store with the same hash. */
 #include "fuzz.h"
@@ -149,9 +150,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_check(len >= 40 && md_sm_state_hash(store, hash) == 0 &&
                        memcmp(hash, s + len - 32, 32) == 0,
                    "loaded state differs from the stream's hash");
+        /* What the replica does next (md_replica.c): the state machine
+         * opens over it at the stream's applied index, changing nothing. */
         struct md_sm *sm;
-        if (md_sm_open(store, NULL, &sm) == 0)
-            md_sm_free(sm);
+        int orc = md_sm_open(store, NULL, &sm);
+        fuzz_check(orc == 0, "md_sm_open of a loaded snapshot: %d", orc);
+        fuzz_check(md_sm_reload(sm) == 0 && md_sm_applied_index(sm) == applied,
+                   "loaded at slot %llu, the state machine says %llu", (unsigned long long)applied,
+                   (unsigned long long)md_sm_applied_index(sm));
+        md_sm_free(sm);
+        uint8_t after[32];
+        fuzz_check(md_sm_state_hash(store, after) == 0 && memcmp(hash, after, 32) == 0,
+                   "md_sm_open changed a loaded state");
         char why[256];
         md_sm_check(store, why, sizeof(why));
 
