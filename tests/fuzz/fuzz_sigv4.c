@@ -91,14 +91,54 @@ static int signing_key(const char *ak, const char *scope, unsigned char key[32])
     return 0;
 }
 
-/* Replaces the first occurrence of old (64 characters) in s by sig. */
-static int replace_sig(char *s, const char *old, const char *sig)
+/* Puts sig in place of the signature gw_sigv4 read from an Authorization
+ * value: the first comma-separated parameter named Signature, as
+ * auth_param() in gw_sigv4.c finds it. Returns 1 if it held old. */
+static int replace_header_sig(char *auth, const char *old, const char *sig)
 {
-    char *at = strstr(s, old);
-    if (!at)
+    while (*auth == ' ')
+        auth++;
+    if (strncmp(auth, "AWS4-HMAC-SHA256 ", 17) != 0)
         return 0;
-    memcpy(at, sig, 64);
-    return 1;
+    for (char *p = auth + 17; *p;) {
+        while (*p == ' ' || *p == ',' || *p == '\t')
+            p++;
+        char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (len > 9 && strncmp(p, "Signature=", 10) == 0) {
+            if (len != 10 + 64 || memcmp(p + 10, old, 64) != 0)
+                return 0;
+            memcpy(p + 10, sig, 64);
+            return 1;
+        }
+        p = end ? end + 1 : p + strlen(p);
+    }
+    return 0;
+}
+
+/* The same for a presigned URL: the value of the first query parameter
+ * whose name decodes to X-Amz-Signature (what gw_query_get returns), if it
+ * is old written plainly. */
+static int replace_query_sig(struct fuzz_in *in, char *query, const char *old, const char *sig)
+{
+    for (char *p = query; *p;) {
+        char *amp = strchr(p, '&');
+        size_t len = amp ? (size_t)(amp - p) : strlen(p);
+        char *eq = memchr(p, '=', len);
+        size_t nlen = eq ? (size_t)(eq - p) : len;
+        char *name = fuzz_alloc(in, nlen);
+        if (gw_url_decode(p, nlen, name, nlen + 1, 0) >= 0 &&
+            strcmp(name, "X-Amz-Signature") == 0) {
+            if (!eq || len - nlen - 1 != 64 || memcmp(eq + 1, old, 64) != 0)
+                return 0;
+            memcpy(eq + 1, sig, 64);
+            return 1;
+        }
+        p = amp ? amp + 1 : p + len;
+    }
+    return 0;
 }
 
 /* ---- aws-chunked re-signing --------------------------------------------- */
@@ -355,9 +395,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 int replaced = 0;
                 for (size_t i = 0; auth && i < n; i++)
                     if (h[i].value == auth)
-                        replaced = replace_sig((char *)h[i].value, m.signature_provided, sig);
+                        replaced =
+                            replace_header_sig((char *)h[i].value, m.signature_provided, sig);
                 if (!auth)
-                    replaced = replace_sig(query, m.signature_provided, sig);
+                    replaced = replace_query_sig(&in, query, m.signature_provided, sig);
                 struct gw_sigv4_mismatch m2;
                 gw_sigv4_mismatch_init(&m2);
                 req.mismatch = &m2;

@@ -234,11 +234,10 @@ static void commands(void)
     k++;
     must(md_cmd_set_key_state(c, 7, "AKIAALICE0000001", 1, &cm[k].data, &cm[k].len), "key state");
     k++;
-    uint64_t gseq = 1, gcs[] = {2, 3};
+    uint64_t gcs[] = {2, 3};
     uint64_t gseqs[] = {1, 1};
     must(md_cmd_garbage_ack(c, 8, gseqs, gcs, 2, &cm[k].data, &cm[k].len), "ack");
     k++;
-    (void)gseq;
     struct md_attrs_desc attrs = {.content_type = "image/jpeg", .cache_control = "no-cache"};
     must(md_cmd_update_attrs(c, 9, "photos", "2024/jan/x.jpg", &attrs, 1700000300000, MD_COND_NONE,
                              NULL, &cm[k].data, &cm[k].len),
@@ -486,6 +485,8 @@ static void fragment_file(const char *name, uint16_t k, uint16_t m, uint32_t ind
     cs_frag_writer *w;
     must(cs_frag_writer_new(io, fd, &meta, 0, &w), "writer");
     uint8_t *data = malloc(len ? len : 1);
+    if (!data)
+        exit(1);
     for (uint32_t i = 0; i < len; i++)
         data[i] = (uint8_t)(i * 7 + 3);
     must(cs_frag_writer_append(w, data, len), "append");
