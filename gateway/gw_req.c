@@ -526,11 +526,24 @@ int gw_http_date_parse(const char *s, int64_t *out)
     return CAIRN_E_INVAL;
 }
 
+/* a / b rounded toward negative infinity and the matching remainder in
+ * [0, b), for b > 0 and any a: negating a, or multiplying the quotient
+ * back, would overflow near INT64_MIN. */
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a / b - (a % b < 0);
+}
+
+static int64_t floor_mod(int64_t a, int64_t b)
+{
+    return a % b + (a % b < 0 ? b : 0);
+}
+
 static void split_time(int64_t t, int *y, unsigned *mon, unsigned *d, int *h, int *mi, int *s,
                        int *wday)
 {
-    int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
-    int64_t rem = t - days * 86400;
+    int64_t days = floor_div(t, 86400);
+    int64_t rem = floor_mod(t, 86400);
     civil_from_days(days, y, mon, d);
     *h = (int)(rem / 3600);
     *mi = (int)(rem % 3600 / 60);
@@ -552,8 +565,8 @@ void gw_http_date_format(int64_t t, char out[30])
 
 void gw_iso8601_format(int64_t t_ms, char out[25])
 {
-    int64_t t = t_ms >= 0 ? t_ms / 1000 : -((-t_ms + 999) / 1000);
-    int ms = (int)(t_ms - t * 1000);
+    int64_t t = floor_div(t_ms, 1000);
+    int ms = (int)floor_mod(t_ms, 1000);
     int y, h, mi, s, wd;
     unsigned mon, d;
     split_time(t, &y, &mon, &d, &h, &mi, &s, &wd);
@@ -647,7 +660,7 @@ enum gw_s3err gw_cond_eval_copy(const struct gw_cond *c, int exists, const char 
 enum gw_s3err gw_cond_eval(const struct gw_cond *c, int exists, const char *etag, int64_t mtime_ms,
                            int is_get_head)
 {
-    int64_t mtime = mtime_ms >= 0 ? mtime_ms / 1000 : -((-mtime_ms + 999) / 1000);
+    int64_t mtime = floor_div(mtime_ms, 1000);
     int64_t t;
     /* Step 1/2: If-Match, else If-Unmodified-Since. */
     if (c->if_match) {

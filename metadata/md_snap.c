@@ -166,7 +166,7 @@ struct md_snap_loader {
     struct md_batch *batch;
     EVP_MD_CTX *hash;
     struct wbuf in; /* bytes of the current, incomplete frame */
-    int seen_header, seen_end, failed;
+    int seen_header, seen_end, seen_info, failed;
     uint64_t applied, count;
     unsigned char *last_key; /* to check strict key order */
     size_t last_len;
@@ -251,8 +251,9 @@ static int bad(struct md_snap_loader *l, const char *why)
 
 static int load_records(struct md_snap_loader *l, const unsigned char *p, size_t len)
 {
-    struct md_key mark;
+    struct md_key mark, info;
     loading_mark(&mark);
+    md_key_start(&info, MD_K_INFO);
     size_t off = 0;
     while (off < len) {
         if (len - off < 4)
@@ -271,6 +272,17 @@ static int load_records(struct md_snap_loader *l, const unsigned char *p, size_t
         off += vl;
         if (!kl || k[0] != MD_SM_KEY_PREFIX || (kl == mark.n && !memcmp(k, mark.b, kl)))
             return bad(l, "key outside the state machine");
+        if (kl == info.n && !memcmp(k, info.b, kl)) {
+            /* What md_sm_reload will read: it must be there, be this
+             * format and name the header's applied index. */
+            Md__StoreInfo *si = md__store_info__unpack(NULL, vl, v);
+            int ok = si && si->format == MD_SM_FORMAT && si->applied_index == l->applied;
+            if (si)
+                md__store_info__free_unpacked(si, NULL);
+            if (!ok)
+                return bad(l, "StoreInfo record does not match the header");
+            l->seen_info = 1;
+        }
         if (l->last_key && md_key_cmp(l->last_key, l->last_len, k, kl) >= 0)
             return bad(l, "keys out of order");
         unsigned char *nk = realloc(l->last_key, kl);
@@ -320,6 +332,8 @@ static int load_frame(struct md_snap_loader *l, unsigned char type, const unsign
             return bad(l, "record count differs");
         if (memcmp(digest, p + 8, 32) != 0)
             return bad(l, "state hash differs");
+        if (!l->seen_info)
+            return bad(l, "no StoreInfo record");
         l->seen_end = 1;
         return 0;
     }

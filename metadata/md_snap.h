@@ -38,7 +38,9 @@ struct md_snap_loader;
  * deletes the old state. The caller must not apply commands meanwhile. */
 int md_snap_load_begin(struct md_store *store, struct md_snap_loader **out);
 /* Feeds the next stream bytes, in any chunking. CAIRN_E_CORRUPT on a bad
- * frame, checksum, order or size; the loader is then unusable (abort it). */
+ * frame, checksum, order or size, or a stream whose StoreInfo record is
+ * missing, undecodable, of another format or at another applied index than
+ * its header; the loader is then unusable (abort it). */
 int md_snap_load_feed(struct md_snap_loader *l, const void *buf, size_t len);
 /* Checks that the whole stream arrived and its hash matches, makes the
  * data durable, clears the loading mark and frees l (also on failure).
