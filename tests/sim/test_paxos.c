@@ -743,6 +743,111 @@ START_TEST(test_membership_quorum_chain)
 }
 END_TEST
 
+/* Delivers and syncs until nothing moves, with the clock stopped: what
+ * happens here happens without any timer firing. */
+static void h_settle(void)
+{
+    for (int k = 0; k < 16; k++) {
+        h_deliver();
+        h_sync_all();
+    }
+}
+
+/* Leadership transfer: the leader hands over to a caught-up voter, which
+ * wins at once (its transfer-flagged PREPARE is granted although every
+ * replica hears a live leader) with no election timeout; the old leader
+ * becomes a follower; every committed slot stays, and the group goes on. */
+START_TEST(test_leadership_transfer)
+{
+    h_init(3, 4);
+    h_run(1500);
+    int l = h_leader();
+    ck_assert_int_ge(l, 0);
+    uint32_t hint, chosen = 0;
+    for (uint64_t i = 1; i <= 5; i++)
+        ck_assert_int_eq(paxos_submit(H.nodes[l].px, 4, i, "t", 1, H.now, &hint), 0);
+    h_run(100);
+    struct paxos_status old = h_status((uint32_t)l);
+    ck_assert_uint_eq(old.commit, old.last);
+    uint32_t to = ((uint32_t)l + 1) % 3, third = ((uint32_t)l + 2) % 3;
+    ck_assert_uint_eq(h_status(to).applied, old.commit);
+    /* only the leader may, only to a voter */
+    ck_assert_int_eq(paxos_transfer(H.nodes[to].px, 0, H.now, &chosen), CAIRN_E_NOTLEADER);
+    ck_assert_int_eq(paxos_transfer(H.nodes[l].px, 9, H.now, &chosen), CAIRN_E_NOTFOUND);
+    ck_assert_int_eq(paxos_transfer(H.nodes[l].px, to + 1, H.now, &chosen), 0);
+    ck_assert_uint_eq(chosen, to + 1);
+    uint64_t t0 = H.now;
+    h_settle();
+    ck_assert_uint_eq(H.now, t0); /* no timer was needed */
+    ck_assert_int_eq(h_status(to).role, PAXOS_LEADER);
+    ck_assert_int_eq(h_status((uint32_t)l).role, PAXOS_FOLLOWER);
+    ck_assert_int_eq(h_status(third).role, PAXOS_FOLLOWER);
+    ck_assert_int_eq(h_leader(), (int)to);
+    struct paxos_status st = h_status(to);
+    ck_assert_uint_gt(st.ballot, old.ballot);
+    ck_assert_uint_ge(st.commit, st.term_start); /* its no-op committed: usable */
+    /* every slot committed before is still what it was, everywhere */
+    for (uint32_t i = 0; i < 3; i++) {
+        ck_assert_uint_ge(h_status(i).applied, old.commit);
+        for (uint64_t sl = 1; sl <= old.commit; sl++)
+            ck_assert_uint_eq(H.nodes[i].ahash[sl], H.nodes[l].ahash[sl]);
+    }
+    /* the old leader refuses clients and names its successor */
+    ck_assert_int_eq(paxos_submit(H.nodes[l].px, 4, 6, "u", 1, H.now, &hint), CAIRN_E_NOTLEADER);
+    ck_assert_uint_eq(hint, to + 1);
+    ck_assert_int_eq(paxos_submit(H.nodes[to].px, 4, 6, "u", 1, H.now, &hint), 0);
+    h_run(2000); /* and the new leadership is stable */
+    ck_assert_int_eq(h_leader(), (int)to);
+    ck_assert_uint_eq(h_status(to).ballot, st.ballot);
+    for (uint32_t i = 0; i < 3; i++)
+        ck_assert_uint_eq(h_status(i).applied, h_status(to).applied);
+    h_fini();
+}
+END_TEST
+
+/* A transfer to a voter that is behind the log is refused (BUSY: retry);
+ * with no target named, the most caught-up live voter is chosen. A replica
+ * that is behind ignores a TIMEOUT_NOW. */
+START_TEST(test_transfer_refused_when_behind)
+{
+    h_init(3, 4);
+    h_run(1500);
+    int l = h_leader();
+    ck_assert_int_ge(l, 0);
+    uint32_t behind = ((uint32_t)l + 1) % 3, other = ((uint32_t)l + 2) % 3;
+    h_isolate(behind, true);
+    uint32_t hint, chosen = 0;
+    for (uint64_t i = 1; i <= 3; i++) {
+        ck_assert_int_eq(paxos_submit(H.nodes[l].px, 5, i, "b", 1, H.now, &hint), 0);
+        h_run(30);
+    }
+    struct paxos_status ls = h_status((uint32_t)l);
+    ck_assert_uint_lt(h_status(behind).commit, ls.commit);
+    ck_assert_int_eq(paxos_transfer(H.nodes[l].px, behind + 1, H.now, &chosen), CAIRN_E_BUSY);
+    h_settle();
+    ck_assert_int_eq(h_leader(), l); /* nothing happened */
+    ck_assert_uint_eq(h_status((uint32_t)l).ballot, ls.ballot);
+    /* a TIMEOUT_NOW reaching a replica that lacks committed slots is ignored */
+    struct paxos_msg m = {.type = PAXOS_MSG_TIMEOUT_NOW,
+                          .from = (uint32_t)l + 1,
+                          .ballot = ls.ballot,
+                          .commit = ls.commit};
+    ck_assert_int_eq(paxos_recv(H.nodes[behind].px, &m, H.now), 0);
+    ck_assert_int_eq(h_status(behind).role, PAXOS_FOLLOWER);
+    /* any caught-up voter: the one that is not behind */
+    ck_assert_int_eq(paxos_transfer(H.nodes[l].px, 0, H.now, &chosen), 0);
+    ck_assert_uint_eq(chosen, other + 1);
+    h_settle();
+    ck_assert_int_eq(h_leader(), (int)other);
+    h_isolate(behind, false);
+    h_run(1000);
+    ck_assert_int_eq(h_leader(), (int)other);
+    for (uint32_t i = 0; i < 3; i++)
+        ck_assert_uint_eq(h_status(i).applied, h_status(other).applied);
+    h_fini();
+}
+END_TEST
+
 /* A follower behind the trim point is caught up by snapshot. */
 START_TEST(test_trim_and_snapshot)
 {
@@ -916,6 +1021,8 @@ int main(void)
     tcase_add_test(tc, test_restore);
     tcase_add_test(tc, test_membership_change);
     tcase_add_test(tc, test_membership_quorum_chain);
+    tcase_add_test(tc, test_leadership_transfer);
+    tcase_add_test(tc, test_transfer_refused_when_behind);
     suite_add_tcase(s, tc);
     TCase *tl = tcase_create("lincheck");
     tcase_add_test(tl, test_lincheck_planted_stale_read);
