@@ -971,6 +971,104 @@ START_TEST(test_lincheck_cas_and_incomplete)
 }
 END_TEST
 
+#define BOP(k, g, key_, et, m, st, gt, c, r)                                                       \
+    {                                                                                              \
+        .kind = (k), .group = (g), .key = (key_), .etag = (et), .match = (m), .status = (st),      \
+        .got = (gt), .known = true, .call = (c), .ret = (r)                                        \
+    }
+
+START_TEST(test_lincheck_bucket_reads)
+{
+    /* put e1, then put e2 completes, then a get returns e1: stale */
+    struct lc_bop h[] = {
+        BOP(LC_B_PUT, 0, 1, 11, 0, 0, 0, 0, 10),
+        BOP(LC_B_PUT, 0, 1, 12, 0, 0, 0, 20, 30),
+        BOP(LC_B_GET, 0, 1, 0, 0, 0, 11, 40, 50),
+    };
+    uint32_t bad = 99;
+    ck_assert(!lc_bucket_check(h, 3, &bad));
+    ck_assert_uint_eq(bad, 0);
+    h[2].call = 25; /* overlapping the second put: fine */
+    ck_assert(lc_bucket_check(h, 3, NULL));
+    h[2].call = 40;
+    h[2].got = 12;
+    ck_assert(lc_bucket_check(h, 3, NULL));
+    h[2].got = 0; /* NoSuchKey after two puts */
+    ck_assert(!lc_bucket_check(h, 3, NULL));
+    /* a listing is one atomic view of the group: k0 then k1 were put one
+     * after the other, so a listing after both sees both, and no listing
+     * sees k1 without k0 */
+    struct lc_bop l[] = {
+        BOP(LC_B_PUT, 2, 0, 21, 0, 0, 0, 0, 10),
+        BOP(LC_B_PUT, 2, 1, 22, 0, 0, 0, 20, 30),
+        BOP(LC_B_LIST, 2, 0, 0, 0, 0, 0, 40, 50),
+    };
+    l[2].list[0] = 21;
+    ck_assert(!lc_bucket_check(l, 3, &bad)); /* k1 missing */
+    ck_assert_uint_eq(bad, 2);
+    l[2].list[1] = 22;
+    ck_assert(lc_bucket_check(l, 3, NULL));
+    l[2].call = 5; /* during both puts: {}, {k0}, {k0, k1} but never {k1} */
+    l[2].list[0] = 0;
+    ck_assert(!lc_bucket_check(l, 3, NULL));
+    l[2].list[1] = 0;
+    ck_assert(lc_bucket_check(l, 3, NULL));
+    /* groups are independent: a get in group 1 does not see group 2's key */
+    struct lc_bop g[] = {
+        BOP(LC_B_PUT, 2, 0, 21, 0, 0, 0, 0, 10),
+        BOP(LC_B_GET, 1, 0, 0, 0, 0, 0, 20, 30),
+    };
+    ck_assert(lc_bucket_check(g, 2, NULL));
+}
+END_TEST
+
+START_TEST(test_lincheck_bucket_conditions)
+{
+    /* If-None-Match: * succeeds once; the second, after it, must fail */
+    struct lc_bop h[] = {
+        BOP(LC_B_PUT_IF_NONE, 0, 0, 1, 0, 0, 0, 0, 10),
+        BOP(LC_B_PUT_IF_NONE, 0, 0, 2, 0, 0, 0, 20, 30),
+    };
+    ck_assert(!lc_bucket_check(h, 2, NULL));
+    h[1].status = CAIRN_E_PRECOND;
+    ck_assert(lc_bucket_check(h, 2, NULL));
+    h[1].call = 5; /* concurrent: still only one may win */
+    h[1].status = 0;
+    ck_assert(!lc_bucket_check(h, 2, NULL));
+    /* If-Match: a compare-and-swap on the ETag */
+    struct lc_bop m[] = {
+        BOP(LC_B_PUT, 0, 3, 5, 0, 0, 0, 0, 10),
+        BOP(LC_B_PUT_IF_MATCH, 0, 3, 6, 5, 0, 0, 20, 30),
+        BOP(LC_B_PUT_IF_MATCH, 0, 3, 7, 5, 0, 0, 40, 50),
+        BOP(LC_B_DELETE_IF_MATCH, 0, 2, 0, 5, CAIRN_E_NOTFOUND, 0, 60, 70),
+    };
+    ck_assert(!lc_bucket_check(m, 4, NULL)); /* the second cannot match */
+    m[2].status = CAIRN_E_PRECOND;
+    ck_assert(lc_bucket_check(m, 4, NULL));
+    m[3].status = CAIRN_E_PRECOND; /* key 2 never existed: NoSuchKey, not 412 */
+    ck_assert(!lc_bucket_check(m, 4, NULL));
+    /* delete says whether the key existed */
+    struct lc_bop d[] = {
+        BOP(LC_B_PUT, 1, 0, 9, 0, 0, 0, 0, 10),
+        BOP(LC_B_DELETE, 1, 0, 0, 0, 0, 1, 20, 30),
+        BOP(LC_B_DELETE, 1, 0, 0, 0, 0, 1, 40, 50),
+    };
+    ck_assert(!lc_bucket_check(d, 3, NULL));
+    d[2].got = 0;
+    ck_assert(lc_bucket_check(d, 3, NULL));
+    /* an unacknowledged put may or may not have happened, but not both */
+    struct lc_bop u[] = {
+        BOP(LC_B_PUT, 0, 0, 9, 0, 0, 0, 0, 0),
+        BOP(LC_B_GET, 0, 0, 0, 0, 0, 9, 10, 20),
+        BOP(LC_B_GET, 0, 0, 0, 0, 0, 0, 30, 40),
+    };
+    u[0].known = false;
+    ck_assert(!lc_bucket_check(u, 3, NULL));
+    u[1].got = 0;
+    ck_assert(lc_bucket_check(u, 3, NULL));
+}
+END_TEST
+
 /* ---------- simulator ---------- */
 
 START_TEST(test_sim_deterministic)
@@ -1027,6 +1125,8 @@ int main(void)
     TCase *tl = tcase_create("lincheck");
     tcase_add_test(tl, test_lincheck_planted_stale_read);
     tcase_add_test(tl, test_lincheck_cas_and_incomplete);
+    tcase_add_test(tl, test_lincheck_bucket_reads);
+    tcase_add_test(tl, test_lincheck_bucket_conditions);
     suite_add_tcase(s, tl);
     TCase *ts = tcase_create("sim");
     tcase_add_test(ts, test_sim_deterministic);
