@@ -53,7 +53,7 @@ struct harness {
     bool cut[HN][HN];
     uint64_t now;
     uint64_t rng;
-    uint32_t sent_by_type[8];
+    uint32_t sent_by_type[16]; /* by enum paxos_msg_type */
     uint64_t lease_ms; /* for h_init */
 };
 
@@ -62,6 +62,7 @@ static struct harness H;
 static void h_send(struct paxos_io *io, uint32_t to, const struct paxos_msg *m)
 {
     struct hnode *nd = io->data;
+    ck_assert_uint_lt(m->type, sizeof(H.sent_by_type) / sizeof(H.sent_by_type[0]));
     H.sent_by_type[m->type]++;
     if (H.qlen >= HQ)
         return;
