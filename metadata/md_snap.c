@@ -385,7 +385,7 @@ static uint64_t be64(const unsigned char *p)
 
 static int bad(struct md_snap_loader *l, const char *why)
 {
-    CN_ERROR("md", "snapshot stream rejected: %s", why);
+    CN_WARN("md", "snapshot stream rejected: %s", why);
     l->failed = 1;
     return CAIRN_E_CORRUPT;
 }
