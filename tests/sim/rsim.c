@@ -235,6 +235,15 @@ static void check_leader(struct rsim *s, struct rs_node *nd)
     s->r->elections++;
 }
 
+/* The state machine's own invariants (md_check.h) on a replica's store. */
+static void check_store(struct rsim *s, struct rs_node *nd, const char *when)
+{
+    char why[256] = "";
+    int rc = md_sm_check(nd->store, why, sizeof(why));
+    if (rc != 0)
+        rs_fail(s, "replica %u %s: md_sm_check: %s (%s)", nd->id, when, why, cairn_strerror(rc));
+}
+
 /* ------------------------------------------------------ replica io ----- */
 
 static void rio_send(void *ctx, uint32_t to, const struct paxos_msg *m)
@@ -364,6 +373,7 @@ static void node_open(struct rsim *s, struct rs_node *nd)
     if (nd->st.applied != md_sm_applied_index(md_replica_sm(nd->rep)))
         rs_fail(s, "replica %u restarted with core and state machine at different slots", nd->id);
     oracle_state(s, nd, nd->st.applied, "after a restart");
+    check_store(s, nd, "after a restart");
     if (nd->id > s->max_id)
         s->max_id = nd->id;
     schedule_tick(s, nd, 1 + rs_rnd(s, RS_TICK_MS));
@@ -635,6 +645,7 @@ static void node_snap_recv(struct rsim *s, struct rs_node *nd, const struct rs_e
     if (rc == 0) {
         if (e->damaged)
             rs_fail(s, "replica %u installed a damaged snapshot", nd->id);
+        check_store(s, nd, "after a snapshot install");
         s->r->snapshots++;
     } else {
         if (!e->damaged)
@@ -898,10 +909,7 @@ static void final_checks(struct rsim *s)
             abort();
         if (memcmp(h, h0, 32) != 0)
             rs_fail(s, "replicas %u and %u hold different final states", ld->id, id);
-        char why[256] = "";
-        int rc = md_sm_check(nd->store, why, sizeof(why));
-        if (rc != 0)
-            rs_fail(s, "replica %u: md_sm_check: %s (%s)", id, why, cairn_strerror(rc));
+        check_store(s, nd, "at the end");
     }
     if (!s->failed)
         rs_clients_final(s, ld);
