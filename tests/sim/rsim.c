@@ -432,11 +432,6 @@ void rs_node_retire(struct rsim *s, struct rs_node *nd)
     rs_trace(s, "replica %u stopped for good", nd->id);
 }
 
-void rs_status(struct rs_node *nd, struct paxos_status *st)
-{
-    *st = nd->st;
-}
-
 struct rs_node *rs_leader(struct rsim *s)
 {
     struct rs_node *best = NULL;

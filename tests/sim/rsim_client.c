@@ -236,7 +236,7 @@ static void arm_timer(struct rsim *s, struct rs_client *c, uint64_t after)
     rs_push(s, &t);
 }
 
-void rs_client_send(struct rsim *s, struct rs_client *c)
+static void client_send(struct rsim *s, struct rs_client *c)
 {
     send_request(s, c);
     arm_timer(s, c, CLIENT_TIMEOUT_MS);
@@ -257,7 +257,7 @@ void rs_client_timer(struct rsim *s, struct rs_client *c, uint64_t gen)
         return;
     if (s->now - c->started >= CLIENT_TIMEOUT_MS && rs_rnd(s, 2))
         next_target(s, c, 0);
-    rs_client_send(s, c);
+    client_send(s, c);
 }
 
 static void begin(struct rsim *s, struct rs_client *c, int kind, uint8_t *cmd, size_t len)
@@ -268,7 +268,7 @@ static void begin(struct rsim *s, struct rs_client *c, int kind, uint8_t *cmd, s
     c->kind = kind;
     c->busy = 1;
     c->started = s->now;
-    rs_client_send(s, c);
+    client_send(s, c);
 }
 
 void rs_client_start(struct rsim *s, struct rs_client *c)

@@ -181,8 +181,6 @@ uint64_t rs_net_delay(struct rsim *s);
 uint64_t rs_node_now(const struct rsim *s, const struct rs_node *nd);
 /* The up replica leading with the highest ballot, or NULL. */
 struct rs_node *rs_leader(struct rsim *s);
-/* A replica's core status (its last round's). */
-void rs_status(struct rs_node *nd, struct paxos_status *st);
 /* After any call into nd's replica: end of round (as the daemon's core
  * thread), hand-off to the persist thread, checks; a crash if it died. */
 void rs_after(struct rsim *s, struct rs_node *nd);
@@ -195,7 +193,6 @@ void rs_trace(struct rsim *s, const char *fmt, ...) __attribute__((format(printf
 /* rsim_client.c */
 void rs_clients_init(struct rsim *s);
 void rs_client_start(struct rsim *s, struct rs_client *c);
-void rs_client_send(struct rsim *s, struct rs_client *c);
 void rs_client_timer(struct rsim *s, struct rs_client *c, uint64_t gen);
 void rs_client_reply(struct rsim *s, const struct rs_reply *q);
 /* A request arriving at a replica (EV_CREQ). */
