@@ -54,7 +54,7 @@ struct harness {
     uint64_t now;
     uint64_t rng;
     uint32_t sent_by_type[16]; /* by enum paxos_msg_type */
-    uint64_t lease_ms; /* for h_init */
+    uint64_t lease_ms;         /* for h_init */
 };
 
 static struct harness H;
@@ -849,6 +849,38 @@ START_TEST(test_transfer_refused_when_behind)
 }
 END_TEST
 
+/* A leader that has sent TIMEOUT_NOW serves no read on a lease for the rest
+ * of its term, whatever becomes of the transfer: voters now grant the
+ * successor's PREPARE although they hear this leader, so their acks no
+ * longer promise anything. Here the TIMEOUT_NOW is lost, the leader goes on
+ * leading and its heartbeats are acknowledged — yet every read takes a round. */
+START_TEST(test_transfer_drops_lease)
+{
+    H.lease_ms = 300;
+    h_init(3, 4);
+    H.lease_ms = 0;
+    h_run(1500);
+    int l = h_leader();
+    ck_assert_int_ge(l, 0);
+    uint32_t hint, chosen = 0;
+    ck_assert_int_eq(paxos_read(H.nodes[l].px, 1, H.now, &hint), 0);
+    ck_assert_uint_eq(H.nodes[l].reads_ok, 1); /* under the lease: at once */
+    uint32_t to = ((uint32_t)l + 1) % 3;
+    ck_assert_int_eq(paxos_transfer(H.nodes[l].px, to + 1, H.now, &chosen), 0);
+    h_isolate(to, true); /* the TIMEOUT_NOW is lost */
+    h_run(100);          /* heartbeats, acknowledged by the third replica */
+    ck_assert_int_eq(h_leader(), l);
+    uint32_t accepts = H.sent_by_type[PAXOS_MSG_ACCEPT];
+    ck_assert_int_eq(paxos_read(H.nodes[l].px, 2, H.now, &hint), 0);
+    ck_assert_uint_eq(H.nodes[l].reads_ok, 1);                    /* not at once */
+    ck_assert_uint_gt(H.sent_by_type[PAXOS_MSG_ACCEPT], accepts); /* a round */
+    h_run(50);
+    ck_assert_uint_eq(H.nodes[l].reads_ok, 2); /* which confirms it */
+    h_isolate(to, false);
+    h_fini();
+}
+END_TEST
+
 /* A follower behind the trim point is caught up by snapshot. */
 START_TEST(test_trim_and_snapshot)
 {
@@ -1122,6 +1154,7 @@ int main(void)
     tcase_add_test(tc, test_membership_quorum_chain);
     tcase_add_test(tc, test_leadership_transfer);
     tcase_add_test(tc, test_transfer_refused_when_behind);
+    tcase_add_test(tc, test_transfer_drops_lease);
     suite_add_tcase(s, tc);
     TCase *tl = tcase_create("lincheck");
     tcase_add_test(tl, test_lincheck_planted_stale_read);
