@@ -454,7 +454,8 @@ int md_sm_membership(struct md_store *store, uint32_t *voters, size_t *nv, uint3
     rc = m->n_voters == 0 || m->n_voters > cap || m->n_learners > cap ? CAIRN_E_CORRUPT : 0;
     if (rc == 0) {
         memcpy(voters, m->voters, m->n_voters * sizeof(*voters));
-        memcpy(learners, m->learners, m->n_learners * sizeof(*learners));
+        if (m->n_learners) /* (no learners: protobuf-c leaves the array NULL) */
+            memcpy(learners, m->learners, m->n_learners * sizeof(*learners));
         *nv = m->n_voters;
         *nl = m->n_learners;
     }
