@@ -122,7 +122,7 @@ static int load(struct md_store *store, const uint8_t *s, size_t len, size_t pie
         md_snap_load_abort(l);
         return rc;
     }
-    return md_snap_load_finish(l, applied);
+    return md_snap_load_finish(l, 0, applied);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -142,9 +142,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     struct md_store *store;
     fuzz_check(md_store_clone_mem(md_fixture_store(), &store) == 0, "clone");
+    uint8_t before[32];
+    fuzz_check(md_sm_state_hash(store, before) == 0, "hash before");
     uint64_t applied = 0;
     int rc = load(store, s, len, pieces[(flags >> 1) & 7], &applied);
-    if (rc == 0) {
+    if (rc != 0) {
+        /* All or nothing: a refused stream leaves the state as it was. */
+        uint8_t after[32];
+        fuzz_check(md_sm_state_hash(store, after) == 0 && memcmp(before, after, 32) == 0,
+                   "a refused snapshot (%d) changed the state", rc);
+    } else {
         /* The end frame is the last 40 bytes of the stream. */
         uint8_t hash[32];
         fuzz_check(len >= 40 && md_sm_state_hash(store, hash) == 0 &&
