@@ -20,7 +20,7 @@
 # absent, waits until every daemon listens and the gateway answers an
 # authenticated S3 request, prints the endpoint and credentials, and writes
 # DIR/cluster.env (S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
-# AWS_DEFAULT_REGION, CAIRN_SECRET, CAIRN_META) so `. DIR/cluster.env` sets up
+# AWS_DEFAULT_REGION, CAIRN_SECRET, CAIRN_META, and `cairn` on PATH) so `. DIR/cluster.env` sets up
 # aws and cairn. Ports: metadata P+1..P+3, chunkservers P+100+i, gateway
 # P+2000 (P = 7000 by default: 7001-7003, 7101.., S3 on 9000; --port-base is
 # the same option; `auto` picks a free range below the ephemeral ports).
@@ -596,6 +596,10 @@ export AWS_DEFAULT_REGION=$CLUSTER_REGION
 EOF
     echo "export CAIRN_SECRET=$(cat "$CLUSTER_DIR/secret")"
     echo "export CAIRN_META=$(cluster_meta_urls)"
+    # `cairn` (the hints below and in the docs) on PATH, once.
+    local clidir
+    clidir="$(cd "$(dirname "$(cluster_bin cli)")" && pwd)"
+    echo "case \":\$PATH:\" in *\":$clidir:\"*) ;; *) export PATH=\"$clidir:\$PATH\" ;; esac"
   } >"$CLUSTER_DIR/cluster.env"
   chmod 600 "$CLUSTER_DIR/cluster.env"
   local nmeta
