@@ -292,6 +292,36 @@ cluster_start() {
   echo "$_CLUSTER_START" >"$CLUSTER_DIR/pids/$n.start"
 }
 
+# _cluster_start_wait NAME: cluster_start, then waits (30 s at most) until
+# the daemon listens and, for a chunkserver, until it registered with the
+# metadata service again, so the next command finds it serving.
+_cluster_start_wait() {
+  local n="$1" port before deadline=$((SECONDS + 30))
+  cluster_alive "$n" && { cluster_start "$n"; return; }
+  case "$n" in
+    meta*) port="$(cluster_port meta "${n#meta}")" ;;
+    chunk*) port="$(cluster_port chunk "${n#chunk}")" ;;
+    gateway) port="$(cluster_port gateway)" ;;
+  esac
+  before="$(grep -c 'registered' "$CLUSTER_DIR/logs/$n.log" 2>/dev/null || true)"
+  cluster_start "$n" || return
+  while :; do
+    _cluster_check_alive "$n" || return 1
+    _cluster_listening
+    if [ -n "${_CLUSTER_LISTENING[$port]:-}" ]; then
+      case "$n" in
+        chunk*) [ "$(grep -c 'registered' "$CLUSTER_DIR/logs/$n.log" 2>/dev/null || true)" -gt "${before:-0}" ] && return 0 ;;
+        *) return 0 ;;
+      esac
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "cluster.sh: $n started but is not serving after 30 s (log: $CLUSTER_DIR/logs/$n.log)" >&2
+      return 1
+    fi
+    sleep 0.05
+  done
+}
+
 # _cluster_wait_gone SECONDS PID...: waits until none of the pids runs;
 # fails if one still does after SECONDS.
 _cluster_wait_gone() {
@@ -745,7 +775,7 @@ _cluster_main() {
       cluster_kill "$name" KILL ;;
     start)
       [ -n "$name" ] && [ -f "$CLUSTER_DIR/cmd/$name" ] || { echo "cluster.sh: no daemon '$name' in $CLUSTER_DIR" >&2; exit 2; }
-      cluster_start "$name" ;;
+      _cluster_start_wait "$name" ;;
     replace) cluster_replace_meta "$name" ;;
   esac
 }
