@@ -362,6 +362,7 @@ struct cs_frag_reader {
     int fd;
     cs_frag_meta meta;
     uint32_t table_crc;
+    uint32_t block; /* CRC block size: EC_CRC_BLOCK, or the unit of an open fragment */
     uint64_t blocks;
     uint32_t *table; /* host order */
 };
@@ -404,6 +405,7 @@ int cs_frag_reader_open(const cs_io *io, int fd, cs_frag_reader **out)
         r->table[b] = get_u32(table_bytes + 4 * b);
     r->io = io;
     r->fd = fd;
+    r->block = EC_CRC_BLOCK;
     *out = r;
     return 0;
 
@@ -412,6 +414,31 @@ err_after_table:
 err_after_alloc:
     free(r);
     return rc;
+}
+
+int cs_frag_reader_open_table(const cs_io *io, int fd, const cs_frag_meta *meta, uint32_t block,
+                              const uint32_t *table, cs_frag_reader **out)
+{
+    if (block == 0 || block > EC_CRC_BLOCK || EC_CRC_BLOCK % block != 0)
+        return CAIRN_E_INVAL;
+    cs_frag_reader *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return CAIRN_E_NOMEM;
+    r->meta = *meta;
+    r->block = block;
+    r->blocks = (meta->data_len + block - 1) / block;
+    r->table = malloc(r->blocks > 0 ? r->blocks * 4 : 4);
+    if (r->table == NULL) {
+        free(r);
+        return CAIRN_E_NOMEM;
+    }
+    if (r->blocks)
+        memcpy(r->table, table, r->blocks * 4);
+    r->table_crc = ec_crc32c(r->table, r->blocks * 4);
+    r->io = io;
+    r->fd = fd;
+    *out = r;
+    return 0;
 }
 
 const cs_frag_meta *cs_frag_reader_meta(const cs_frag_reader *r)
@@ -426,9 +453,9 @@ uint32_t cs_frag_reader_table_crc(const cs_frag_reader *r)
 
 static uint64_t block_len(const cs_frag_reader *r, uint64_t b)
 {
-    uint64_t start = b * EC_CRC_BLOCK;
+    uint64_t start = b * r->block;
     uint64_t left = r->meta.data_len - start;
-    return left < EC_CRC_BLOCK ? left : EC_CRC_BLOCK;
+    return left < r->block ? left : r->block;
 }
 
 int cs_frag_reader_verify_block(cs_frag_reader *r, uint64_t block, void *scratch)
@@ -436,7 +463,7 @@ int cs_frag_reader_verify_block(cs_frag_reader *r, uint64_t block, void *scratch
     if (block >= r->blocks)
         return CAIRN_E_RANGE;
     size_t blen = (size_t)block_len(r, block);
-    int rc = cs_io_read_all(r->io, r->fd, scratch, blen, CS_FRAG_HEADER_LEN + block * EC_CRC_BLOCK);
+    int rc = cs_io_read_all(r->io, r->fd, scratch, blen, CS_FRAG_HEADER_LEN + block * r->block);
     if (rc != 0)
         return rc;
     return ec_crc32c(scratch, blen) == r->table[block] ? 0 : CAIRN_E_CORRUPT;
@@ -454,25 +481,24 @@ int cs_frag_reader_read(cs_frag_reader *r, uint64_t off, size_t len, void *buf, 
     uint64_t pos = off;
     int rc = 0;
     while (pos < end) {
-        uint64_t b = pos / EC_CRC_BLOCK;
-        uint64_t bstart = b * EC_CRC_BLOCK;
+        uint64_t b = pos / r->block;
+        uint64_t bstart = b * r->block;
         uint64_t blen = block_len(r, b);
         if (pos == bstart && end >= bstart + blen) {
             /* Whole blocks: read straight into the caller's buffer, as many
              * as the range covers, then check each. */
             uint64_t nblocks = 1;
             while (b + nblocks < r->blocks &&
-                   end >= (b + nblocks) * EC_CRC_BLOCK + block_len(r, b + nblocks))
+                   end >= (b + nblocks) * r->block + block_len(r, b + nblocks))
                 nblocks++;
-            uint64_t span =
-                (b + nblocks - 1) * EC_CRC_BLOCK + block_len(r, b + nblocks - 1) - bstart;
+            uint64_t span = (b + nblocks - 1) * r->block + block_len(r, b + nblocks - 1) - bstart;
             uint8_t *at = dst + (pos - off);
             rc = cs_io_read_all(r->io, r->fd, at, (size_t)span, CS_FRAG_HEADER_LEN + bstart);
             if (rc != 0)
                 goto out;
             for (uint64_t i = 0; i < nblocks; i++) {
                 size_t l = (size_t)block_len(r, b + i);
-                if (ec_crc32c(at + i * EC_CRC_BLOCK, l) != r->table[b + i]) {
+                if (ec_crc32c(at + i * r->block, l) != r->table[b + i]) {
                     if (bad_block)
                         *bad_block = b + i;
                     rc = CAIRN_E_CORRUPT;
@@ -483,7 +509,7 @@ int cs_frag_reader_read(cs_frag_reader *r, uint64_t off, size_t len, void *buf, 
         } else {
             /* A partly covered block: check it whole, copy out the part. */
             if (scratch == NULL) {
-                scratch = malloc(EC_CRC_BLOCK);
+                scratch = malloc(r->block);
                 if (scratch == NULL) {
                     rc = CAIRN_E_NOMEM;
                     goto out;
