@@ -56,6 +56,15 @@ typedef struct cs_frag_meta {
     uint32_t data_crc; /* CRC32C of the data (filled in by the writer) */
 } cs_frag_meta;
 
+/* Little-endian integers in the on-disk formats (fragment and open-fragment
+ * files). */
+void cs_le_put_u16(uint8_t *p, uint16_t v);
+void cs_le_put_u32(uint8_t *p, uint32_t v);
+void cs_le_put_u64(uint8_t *p, uint64_t v);
+uint16_t cs_le_get_u16(const uint8_t *p);
+uint32_t cs_le_get_u32(const uint8_t *p);
+uint64_t cs_le_get_u64(const uint8_t *p);
+
 /* Parses exactly 32 hex digits (either case) into 16 bytes. Returns 0 or
  * CAIRN_E_INVAL. This is the only way a group id enters the chunkserver. */
 int cs_group_parse(const char *hex, uint8_t out[CS_GROUP_ID_LEN]);

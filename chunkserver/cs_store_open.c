@@ -52,39 +52,6 @@
 #define OPN_CRC_SUFFIX  ".crc"
 #define OPN_DATA_SUFFIX ".open"
 
-static void put_u16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint16_t get_u16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
-}
-
 /* The open fragment's files live beside the sealed fragment they become, so
  * sealing is a rename within one directory: one atomic change, whatever a
  * crash keeps of the directory's unsynced entries. */
@@ -129,46 +96,47 @@ static void header_encode(const cs_frag_meta *m, uint8_t out[OPN_HEADER])
 {
     memset(out, 0, OPN_HEADER);
     memcpy(out, OPN_MAGIC, 8);
-    put_u16(out + 8, OPN_VERSION);
-    put_u16(out + 10, OPN_HEADER);
-    put_u32(out + 12, m->unit);
+    cs_le_put_u16(out + 8, OPN_VERSION);
+    cs_le_put_u16(out + 10, OPN_HEADER);
+    cs_le_put_u32(out + 12, m->unit);
     memcpy(out + 16, m->group, CS_GROUP_ID_LEN);
-    put_u32(out + 32, m->index);
-    put_u16(out + 36, m->k);
-    put_u16(out + 38, m->m);
-    put_u32(out + 40, m->unit);
-    put_u32(out + 60, ec_crc32c(out, 60));
+    cs_le_put_u32(out + 32, m->index);
+    cs_le_put_u16(out + 36, m->k);
+    cs_le_put_u16(out + 38, m->m);
+    cs_le_put_u32(out + 40, m->unit);
+    cs_le_put_u32(out + 60, ec_crc32c(out, 60));
 }
 
 static void slot_encode(uint64_t length, uint32_t seq, uint8_t out[OPN_SLOT_LEN])
 {
-    put_u64(out, length);
-    put_u32(out + 8, seq);
-    put_u32(out + 12, ec_crc32c(out, 12));
+    cs_le_put_u64(out, length);
+    cs_le_put_u32(out + 8, seq);
+    cs_le_put_u32(out + 12, ec_crc32c(out, 12));
 }
 
 /* Decodes the first OPN_TABLE bytes of a CRC file. CAIRN_E_CORRUPT when the
  * header is bad or no slot is valid. */
 static int state_decode(const uint8_t in[OPN_TABLE], struct open_state *st)
 {
-    if (memcmp(in, OPN_MAGIC, 8) != 0 || get_u16(in + 8) != OPN_VERSION ||
-        get_u16(in + 10) != OPN_HEADER || get_u32(in + 60) != ec_crc32c(in, 60))
+    if (memcmp(in, OPN_MAGIC, 8) != 0 || cs_le_get_u16(in + 8) != OPN_VERSION ||
+        cs_le_get_u16(in + 10) != OPN_HEADER || cs_le_get_u32(in + 60) != ec_crc32c(in, 60))
         return CAIRN_E_CORRUPT;
     memset(st, 0, sizeof(*st));
     memcpy(st->meta.group, in + 16, CS_GROUP_ID_LEN);
-    st->meta.index = get_u32(in + 32);
-    st->meta.k = get_u16(in + 36);
-    st->meta.m = get_u16(in + 38);
-    st->meta.unit = get_u32(in + 40);
-    if (get_u32(in + 12) != st->meta.unit || cs_store_append_check(&st->meta, 0, st->meta.unit))
+    st->meta.index = cs_le_get_u32(in + 32);
+    st->meta.k = cs_le_get_u16(in + 36);
+    st->meta.m = cs_le_get_u16(in + 38);
+    st->meta.unit = cs_le_get_u32(in + 40);
+    if (cs_le_get_u32(in + 12) != st->meta.unit ||
+        cs_store_append_check(&st->meta, 0, st->meta.unit))
         return CAIRN_E_CORRUPT;
     int found = 0;
     for (int i = 0; i < 2; i++) {
         const uint8_t *sl = in + OPN_SLOTS + i * OPN_SLOT_LEN;
-        if (get_u32(sl + 12) != ec_crc32c(sl, 12))
+        if (cs_le_get_u32(sl + 12) != ec_crc32c(sl, 12))
             continue;
-        uint64_t len = get_u64(sl);
-        uint32_t seq = get_u32(sl + 8);
+        uint64_t len = cs_le_get_u64(sl);
+        uint32_t seq = cs_le_get_u32(sl + 8);
         if (len % st->meta.unit != 0 || len > CS_FRAG_MAX_LEN || seq % 2 != (uint32_t)i)
             continue;
         if (!found || seq > st->seq) {
@@ -300,7 +268,7 @@ static int entries_read(cs_store *s, int crc_fd, uint64_t first, uint64_t n, uin
     int rc = cs_io_read_all(s->io, crc_fd, raw, n * 4, OPN_TABLE + first * 4);
     if (rc == 0)
         for (uint64_t i = 0; i < n; i++)
-            out[i] = get_u32(raw + 4 * i);
+            out[i] = cs_le_get_u32(raw + 4 * i);
     free(raw);
     return rc == 0 ? 0 : rc == CAIRN_E_CORRUPT ? CAIRN_E_CORRUPT : CAIRN_E_IO;
 }
@@ -376,7 +344,7 @@ int cs_store_append(cs_store *s, const cs_frag_meta *meta, uint64_t offset, cons
         goto out_reserved;
     }
     for (uint64_t i = 0; i < units; i++)
-        put_u32(raw + 4 * i, crcs[i]);
+        cs_le_put_u32(raw + 4 * i, crcs[i]);
     uint8_t slot[OPN_SLOT_LEN];
     uint32_t seq = st.seq + 1;
     slot_encode(offset + len, seq, slot);
@@ -514,7 +482,7 @@ struct table_build {
 static int table_piece(void *arg, const uint8_t *buf, size_t len)
 {
     struct table_build *t = arg;
-    put_u32(t->table + 4 * t->blocks++, ec_crc32c(buf, len));
+    cs_le_put_u32(t->table + 4 * t->blocks++, ec_crc32c(buf, len));
     t->data_crc = ec_crc32c_update(t->data_crc, buf, len);
     return 0;
 }
