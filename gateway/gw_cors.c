@@ -218,9 +218,10 @@ static int wildcards(const char *s)
     return n;
 }
 
-/* Parses one <CORSRule> into r. Returns 0, CAIRN_E_INVAL (*err, *msg set)
- * or CAIRN_E_NOMEM. */
-static int parse_rule(xmlNodePtr node, struct gw_cors_rule *r, enum gw_s3err *err, const char **msg)
+/* Parses one <CORSRule> into r. Returns 0, CAIRN_E_INVAL (*err set, and
+ * msg[cap] for an InvalidRequest) or CAIRN_E_NOMEM. */
+static int parse_rule(xmlNodePtr node, struct gw_cors_rule *r, enum gw_s3err *err, char *msg,
+                      size_t cap)
 {
     int rc = 0, have_id = 0;
     r->max_age = -1;
@@ -237,7 +238,8 @@ static int parse_rule(xmlNodePtr node, struct gw_cors_rule *r, enum gw_s3err *er
         } else if (gw_xml_is_elem(c, "AllowedOrigin")) {
             if (wildcards(v) > 1) {
                 *err = GW_S3_INVALID_REQUEST;
-                *msg = "AllowedOrigin can not have more than one wildcard.";
+                snprintf(msg, cap, "AllowedOrigin \"%.200s\" can not have more than one wildcard.",
+                         v);
                 rc = CAIRN_E_INVAL;
             } else {
                 rc = push(&r->origins, &r->n_origins, v);
@@ -249,7 +251,10 @@ static int parse_rule(xmlNodePtr node, struct gw_cors_rule *r, enum gw_s3err *er
                 known |= strcmp(v, ok[i]) == 0;
             if (!known) {
                 *err = GW_S3_INVALID_REQUEST;
-                *msg = "Found unsupported HTTP method in CORS config.";
+                snprintf(msg, cap,
+                         "Found unsupported HTTP method in CORS config. Unsupported method is "
+                         "%.200s",
+                         v);
                 rc = CAIRN_E_INVAL;
             } else {
                 rc = push(&r->methods, &r->n_methods, v);
@@ -257,7 +262,8 @@ static int parse_rule(xmlNodePtr node, struct gw_cors_rule *r, enum gw_s3err *er
         } else if (gw_xml_is_elem(c, "AllowedHeader")) {
             if (wildcards(v) > 1) {
                 *err = GW_S3_INVALID_REQUEST;
-                *msg = "AllowedHeader can not have more than one wildcard.";
+                snprintf(msg, cap, "AllowedHeader \"%.200s\" can not have more than one wildcard.",
+                         v);
                 rc = CAIRN_E_INVAL;
             } else {
                 rc = push(&r->headers, &r->n_headers, v);
@@ -285,11 +291,11 @@ static int parse_rule(xmlNodePtr node, struct gw_cors_rule *r, enum gw_s3err *er
 }
 
 int gw_cors_parse_xml(const char *body, size_t len, struct gw_cors *out, enum gw_s3err *err,
-                      const char **msg)
+                      char msg[GW_CORS_MSG_MAX])
 {
     memset(out, 0, sizeof(*out));
     *err = GW_S3_MALFORMED_XML;
-    *msg = NULL;
+    msg[0] = '\0';
     if (len > GW_CORS_MAX_BYTES)
         return CAIRN_E_INVAL;
     xmlDocPtr doc = gw_xml_parse_doc(body, len, GW_CORS_MAX_BYTES, "CORSConfiguration");
@@ -311,14 +317,14 @@ int gw_cors_parse_xml(const char *body, size_t len, struct gw_cors *out, enum gw
         out->rules = a;
         memset(&a[out->n], 0, sizeof(a[0]));
         out->n++;
-        rc = parse_rule(c, &a[out->n - 1], err, msg);
+        rc = parse_rule(c, &a[out->n - 1], err, msg, GW_CORS_MSG_MAX);
     }
     xmlFreeDoc(doc);
     if (rc == 0 && out->n == 0)
         rc = CAIRN_E_INVAL;
     if (rc == CAIRN_E_NOMEM) {
         *err = GW_S3_INTERNAL_ERROR;
-        *msg = NULL;
+        msg[0] = '\0';
     }
     if (rc)
         gw_cors_free(out);

@@ -6,7 +6,8 @@
  * more AllowedMethod (GET, PUT, POST, DELETE, HEAD), any AllowedHeader (at
  * most one '*' each), ExposeHeader and one optional MaxAgeSeconds. PutBucketCors
  * refusals: MalformedXML for anything the schema does not allow, InvalidRequest
- * "Found unsupported HTTP method in CORS config. Unsupported method is X",
+ * "Found unsupported HTTP method in CORS config. Unsupported method is X" (S3's
+ * messages, naming the value),
  * "AllowedOrigin \"X\" can not have more than one wildcard.", "AllowedHeader
  * \"X\" can not have more than one wildcard.".
  *
@@ -28,6 +29,7 @@
 #define GW_CORS_MAX_RULES 100
 #define GW_CORS_MAX_LIST  256   /* entries in one list of a rule */
 #define GW_CORS_MAX_BYTES 65536 /* the configuration document */
+#define GW_CORS_MSG_MAX   512   /* an error message of gw_cors_parse_xml */
 
 /* One rule. Lists are arrays of NUL-terminated strings; the layout is that
  * of md.CorsRule (char **, size_t) so a stored rule can be viewed without a
@@ -54,9 +56,9 @@ struct gw_cors {
 
 /* Parses a CORSConfiguration document. Returns 0 with *out (gw_cors_free it)
  * or CAIRN_E_INVAL / CAIRN_E_NOMEM with *err (MalformedXML, InvalidRequest,
- * InternalError) and *msg (static, NULL for the default). */
+ * InternalError) and the message in msg ("" for the error's default). */
 int gw_cors_parse_xml(const char *body, size_t len, struct gw_cors *out, enum gw_s3err *err,
-                      const char **msg);
+                      char msg[GW_CORS_MSG_MAX]);
 
 /* Appends the GetBucketCors document for c. Returns gw_buf_error(b). */
 int gw_cors_xml(struct gw_buf *b, const struct gw_cors *c);

@@ -174,11 +174,11 @@ int s3_op_put_bucket_cors(struct cn_http_req *req, struct s3_req *r)
 {
     struct gw_cors cors;
     enum gw_s3err e = GW_S3_OK;
-    const char *msg = NULL;
+    char msg[GW_CORS_MSG_MAX];
     if (r->body.len == 0)
         return s3_error(req, r, GW_S3_MISSING_REQUEST_BODY, NULL);
-    if (gw_cors_parse_xml(r->body.data, r->body.len, &cors, &e, &msg) != 0)
-        return s3_error(req, r, e, msg);
+    if (gw_cors_parse_xml(r->body.data, r->body.len, &cors, &e, msg) != 0)
+        return s3_error(req, r, e, msg[0] ? msg : NULL);
     /* The command's view of the parsed rules (nothing copied). */
     Md__CorsRule *rules = calloc(cors.n, sizeof(*rules));
     Md__CorsRule **ptrs = calloc(cors.n, sizeof(*ptrs));

@@ -155,7 +155,7 @@ static const char cors_doc[] =
     "<CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>HEAD</AllowedMethod></CORSRule>"
     "</CORSConfiguration>";
 
-static enum gw_s3err cors_parse(const char *doc, const char **msg)
+static enum gw_s3err cors_parse(const char *doc, char *msg)
 {
     struct gw_cors c;
     enum gw_s3err e = GW_S3_OK;
@@ -168,8 +168,8 @@ START_TEST(test_cors_document)
 {
     struct gw_cors c;
     enum gw_s3err e;
-    const char *msg;
-    ck_assert_int_eq(gw_cors_parse_xml(cors_doc, sizeof(cors_doc) - 1, &c, &e, &msg), 0);
+    char msg[GW_CORS_MSG_MAX];
+    ck_assert_int_eq(gw_cors_parse_xml(cors_doc, sizeof(cors_doc) - 1, &c, &e, msg), 0);
     ck_assert_uint_eq(c.n, 2);
     ck_assert_str_eq(c.rules[0].id, "web");
     ck_assert_uint_eq(c.rules[0].n_origins, 2);
@@ -183,37 +183,39 @@ START_TEST(test_cors_document)
     ck_assert_ptr_nonnull(strstr(b.data, "<MaxAgeSeconds>3000</MaxAgeSeconds>"));
     /* written and read back: the same rules */
     struct gw_cors back;
-    ck_assert_int_eq(gw_cors_parse_xml(b.data, b.len, &back, &e, &msg), 0);
+    ck_assert_int_eq(gw_cors_parse_xml(b.data, b.len, &back, &e, msg), 0);
     ck_assert_uint_eq(back.n, 2);
     ck_assert_str_eq(back.rules[0].expose[1], "x-amz-request-id");
     gw_cors_free(&back);
     gw_buf_free(&b);
     gw_cors_free(&c);
 
-    ck_assert_int_eq(cors_parse("<CORSConfiguration/>", &msg), GW_S3_MALFORMED_XML);
+    ck_assert_int_eq(cors_parse("<CORSConfiguration/>", msg), GW_S3_MALFORMED_XML);
     ck_assert_int_eq(cors_parse("<CORSConfiguration><CORSRule><AllowedMethod>GET</AllowedMethod>"
                                 "</CORSRule></CORSConfiguration>",
-                                &msg),
+                                msg),
                      GW_S3_MALFORMED_XML);
     ck_assert_int_eq(cors_parse("<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin>"
                                 "<AllowedMethod>PATCH</AllowedMethod></CORSRule>"
                                 "</CORSConfiguration>",
-                                &msg),
+                                msg),
                      GW_S3_INVALID_REQUEST);
+    ck_assert_str_eq(msg,
+                     "Found unsupported HTTP method in CORS config. Unsupported method is PATCH");
     ck_assert_int_eq(cors_parse("<CORSConfiguration><CORSRule><AllowedOrigin>*.*</AllowedOrigin>"
                                 "<AllowedMethod>GET</AllowedMethod></CORSRule>"
                                 "</CORSConfiguration>",
-                                &msg),
+                                msg),
                      GW_S3_INVALID_REQUEST);
     ck_assert_int_eq(cors_parse("<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin>"
                                 "<AllowedMethod>GET</AllowedMethod><MaxAgeSeconds>-1"
                                 "</MaxAgeSeconds></CORSRule></CORSConfiguration>",
-                                &msg),
+                                msg),
                      GW_S3_MALFORMED_XML);
     ck_assert_int_eq(cors_parse("<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin>"
                                 "<AllowedMethod>GET</AllowedMethod><Other/></CORSRule>"
                                 "</CORSConfiguration>",
-                                &msg),
+                                msg),
                      GW_S3_MALFORMED_XML);
     /* 100 rules fit, 101 do not */
     struct gw_buf big;
@@ -223,7 +225,7 @@ START_TEST(test_cors_document)
         gw_buf_puts(&big, "<CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET"
                           "</AllowedMethod></CORSRule>");
     gw_buf_puts(&big, "</CORSConfiguration>");
-    ck_assert_int_eq(cors_parse(big.data, &msg), GW_S3_MALFORMED_XML);
+    ck_assert_int_eq(cors_parse(big.data, msg), GW_S3_MALFORMED_XML);
     gw_buf_free(&big);
 }
 END_TEST
@@ -232,8 +234,8 @@ START_TEST(test_cors_match)
 {
     struct gw_cors c;
     enum gw_s3err e;
-    const char *msg;
-    ck_assert_int_eq(gw_cors_parse_xml(cors_doc, sizeof(cors_doc) - 1, &c, &e, &msg), 0);
+    char msg[GW_CORS_MSG_MAX];
+    ck_assert_int_eq(gw_cors_parse_xml(cors_doc, sizeof(cors_doc) - 1, &c, &e, msg), 0);
     const struct gw_cors_rule *r0 = &c.rules[0], *r1 = &c.rules[1];
     ck_assert_ptr_eq(gw_cors_match(&c, "https://app.example.com", "GET", NULL), r0);
     ck_assert_ptr_eq(gw_cors_match(&c, "http://127.0.0.1:8000", "POST", "content-type, X-Amz-Date"),
