@@ -396,11 +396,13 @@ static int post_respond(struct cn_http_req *req, struct s3_req *r, const char *e
     gw_buf_init(&url, 0);
     object_url(req, r, &url);
     s3_etag_header(req, etag);
-    if (gw_buf_error(&url) == 0)
-        cn_http_resp_header(req, "Location", url.data);
     const char *redirect = field(p, "success_action_redirect");
     if (!redirect)
         redirect = field(p, "redirect");
+    /* One Location: the redirect's, else the object's (a browser refuses a
+     * response with two). */
+    if (!(redirect && redirect[0]) && gw_buf_error(&url) == 0)
+        cn_http_resp_header(req, "Location", url.data);
     if (redirect && redirect[0]) {
         struct gw_buf loc;
         gw_buf_init(&loc, 0);

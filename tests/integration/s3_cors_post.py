@@ -54,7 +54,12 @@ def http(method, path, headers=None, body=None):
     c.request(method, path, body=body, headers=headers or {})
     r = c.getresponse()
     data = r.read()
-    h = {k.lower(): v for k, v in r.getheaders()}
+    h = {}
+    for k, v in r.getheaders():
+        if k.lower() in h and k.lower() not in ("vary",):
+            print(f"FAIL: {method} {path}: header {k} sent twice", file=sys.stderr)
+            sys.exit(1)
+        h[k.lower()] = v
     c.close()
     return r.status, h, data
 
