@@ -459,6 +459,7 @@ int s3_op_post_object(struct cn_http_req *req, struct s3_req *r)
         return post_error(req, r, CAIRN_E_INVAL);
     }
     uint8_t md5[16];
+    enum gw_s3err e;
     const struct md_group_desc *groups = NULL;
     size_t n_groups = 0;
     const void *inline_data = NULL;
@@ -475,10 +476,22 @@ int s3_op_post_object(struct cn_http_req *req, struct s3_req *r)
             return s3_error(req, r, s3_sink_error(r, rc), NULL);
         }
     }
+    /* The Content-MD5 field, checked as S3 does for the header. */
+    const char *want_md5 = field(p, "Content-MD5");
+    if (want_md5) {
+        unsigned char want[16];
+        e = gw_content_md5_parse(want_md5, want) != 0 ? GW_S3_INVALID_DIGEST
+            : memcmp(want, md5, 16) != 0              ? GW_S3_BAD_DIGEST
+                                                      : GW_S3_OK;
+        if (e != GW_S3_OK) {
+            s3_discard_groups(r, groups, n_groups);
+            return s3_error(req, r, e, NULL);
+        }
+    }
     char etag[33];
     cn_hex_encode(md5, 16, etag);
     struct s3_attrs ab;
-    enum gw_s3err e = s3_attrs_from_request(r, &ab);
+    e = s3_attrs_from_request(r, &ab);
     if (e != GW_S3_OK)
         return s3_error(req, r, e, NULL);
     struct md_object_desc obj = {

@@ -10,6 +10,8 @@ allowed only by a bucket policy.
 
 usage: s3_cors_post.py ENDPOINT ROOT_AK ROOT_SK
 Exits non-zero on the first failed check, naming it."""
+import base64
+import hashlib
 from http.client import HTTPConnection
 import json
 import re
@@ -269,6 +271,16 @@ st, _, body = post("web", f, b"t")
 check(st == 204, f"POST with tagging: {st} {body!r}")
 ts = s3.get_object_tagging(Bucket="web", Key="up/tagged")["TagSet"]
 check(ts == [{"Key": "src", "Value": "form"}], f"tagging field applied: {ts}")
+
+# the Content-MD5 field is checked as the header is
+good = base64.b64encode(hashlib.md5(b"digest").digest()).decode()
+f = presigned("up/md5", {"Content-MD5": good}, [{"Content-MD5": good}])
+st, _, body = post("web", f, b"digest")
+check(st == 204, f"POST with a matching Content-MD5: {st} {body!r}")
+st, _, body = post("web", f, b"other")
+check(st == 400 and code_of(body) == "BadDigest", f"Content-MD5 mismatch: {st} {body!r}")
+check(s3.get_object(Bucket="web", Key="up/md5")["Body"].read() == b"digest",
+      "a BadDigest POST replaces nothing")
 
 # anonymous POSTs: only as a bucket policy allows PutObject to everyone
 st, _, body = post("web", {"key": "public/anon.txt"}, b"anon")
