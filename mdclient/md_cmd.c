@@ -746,6 +746,38 @@ int md_cmd_put_bucket_cors(uint64_t client_id, uint64_t seq, const char *bucket,
     return pack_cmd(client_id, seq, &c, out, outlen);
 }
 
+int md_cmd_put_bucket_lifecycle(uint64_t client_id, uint64_t seq, const char *bucket,
+                                const Md__LifecycleConfig *lc, uint8_t **out, size_t *outlen)
+{
+    if (!bucket)
+        return CAIRN_E_INVAL;
+    Md__PutBucketLifecycle m = MD__PUT_BUCKET_LIFECYCLE__INIT;
+    m.bucket = S(bucket);
+    m.lifecycle = lc && lc->n_rules ? (Md__LifecycleConfig *)lc : NULL;
+    Md__Command c = MD__COMMAND__INIT;
+    c.op_case = MD__COMMAND__OP_PUT_BUCKET_LIFECYCLE;
+    c.put_bucket_lifecycle = &m;
+    return pack_cmd(client_id, seq, &c, out, outlen);
+}
+
+int md_cmd_lifecycle_expire(uint64_t client_id, uint64_t seq, const char *bucket, const char *key,
+                            const char *upload_id, int64_t now_ms, int64_t day_ms, uint8_t **out,
+                            size_t *outlen)
+{
+    if (!bucket || !key || day_ms <= 0)
+        return CAIRN_E_INVAL;
+    Md__LifecycleExpire m = MD__LIFECYCLE_EXPIRE__INIT;
+    m.bucket = S(bucket);
+    m.key = S(key);
+    m.upload_id = S(upload_id);
+    m.now_ms = now_ms;
+    m.day_ms = day_ms;
+    Md__Command c = MD__COMMAND__INIT;
+    c.op_case = MD__COMMAND__OP_LIFECYCLE_EXPIRE;
+    c.lifecycle_expire = &m;
+    return pack_cmd(client_id, seq, &c, out, outlen);
+}
+
 int md_cmd_set_replica(uint64_t client_id, uint64_t seq, uint32_t id, const char *url, int remove,
                        int64_t now_ms, uint8_t **out, size_t *outlen)
 {

@@ -218,6 +218,19 @@ int md_cmd_put_bucket_tagging(uint64_t client_id, uint64_t seq, const char *buck
 int md_cmd_put_bucket_cors(uint64_t client_id, uint64_t seq, const char *bucket,
                            const Md__CorsConfig *cors, uint8_t **out, size_t *outlen);
 
+/* ---- lifecycle (issue #13) ---- */
+
+/* Replaces a bucket's lifecycle configuration with lc (borrowed; NULL or no
+ * rules: DeleteBucketLifecycle). The gateway validated it (gw_lifecycle.h). */
+int md_cmd_put_bucket_lifecycle(uint64_t client_id, uint64_t seq, const char *bucket,
+                                const Md__LifecycleConfig *lc, uint8_t **out, size_t *outlen);
+/* The lifecycle worker's request to expire bucket/key (upload_id NULL or "")
+ * or abort an upload, decided again by the state machine at now_ms with a
+ * day of day_ms (> 0). */
+int md_cmd_lifecycle_expire(uint64_t client_id, uint64_t seq, const char *bucket, const char *key,
+                            const char *upload_id, int64_t now_ms, int64_t day_ms, uint8_t **out,
+                            size_t *outlen);
+
 /* Unpacks a packed md.Result (free with md_result_free). NULL on bad bytes. */
 Md__Result *md_result_decode(const void *buf, size_t len);
 void md_result_free(Md__Result *r);

@@ -209,6 +209,9 @@ int sm_cmd_put_object_acl(struct exec *x, const Md__PutObjectAcl *c);
 int sm_cmd_put_object_tagging(struct exec *x, const Md__PutObjectTagging *c);
 int sm_cmd_put_bucket_tagging(struct exec *x, const Md__PutBucketTagging *c);
 int sm_cmd_put_bucket_cors(struct exec *x, const Md__PutBucketCors *c);
+/* md_sm_lifecycle.c: lifecycle configuration and the worker's expirations */
+int sm_cmd_put_bucket_lifecycle(struct exec *x, const Md__PutBucketLifecycle *c);
+int sm_cmd_lifecycle_expire(struct exec *x, const Md__LifecycleExpire *c);
 /* Adds (dbytes, dobjects) to the bucket's usage and to its owner's; REFUSED
  * (QuotaExceeded) when growing goes over the bucket's or the owner's quota. */
 int sm_charge(struct exec *x, const char *bucket, int64_t dbytes, int64_t dobjects);
