@@ -55,44 +55,6 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
     return CAIRN_E_INVAL;
 }
 
-/* "2030-01-01T00:00:00.000Z" (fraction optional) into Unix ms. */
-static int parse_iso8601(const char *s, int64_t *out)
-{
-    int y, mo, d, h, mi, sec, n = 0;
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
-        return CAIRN_E_INVAL;
-    const char *p = s + 19;
-    int ms = 0;
-    if (*p == '.') {
-        int digits = 0;
-        p++;
-        while (*p >= '0' && *p <= '9') {
-            if (digits < 3)
-                ms = ms * 10 + (*p - '0');
-            digits++;
-            p++;
-        }
-        if (digits == 0)
-            return CAIRN_E_INVAL;
-        while (digits < 3) {
-            ms *= 10;
-            digits++;
-        }
-    }
-    if (strcmp(p, "Z") != 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-        sec > 60)
-        return CAIRN_E_INVAL;
-    /* days from civil (Howard Hinnant's algorithm) */
-    int64_t yy = y - (mo <= 2);
-    int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
-    int64_t yoe = yy - era * 400;
-    int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    int64_t days = era * 146097 + doe - 719468;
-    *out = ((days * 24 + h) * 60 + mi) * 60000 + (int64_t)sec * 1000 + ms;
-    return 0;
-}
-
 /* A JSON number or a string holding a decimal integer into *v. */
 static int json_int(json_t *j, int64_t *v)
 {
@@ -211,7 +173,7 @@ int gw_post_policy_parse(const char *b64, struct gw_post_policy **out, char *err
     if (rc == 0 && !exp)
         rc = fail(err, errlen, "Invalid Policy: Policy missing expiration.");
     if (rc == 0 &&
-        (!json_is_string(exp) || parse_iso8601(json_string_value(exp), &p->expiration_ms) != 0))
+        (!json_is_string(exp) || gw_iso8601_parse(json_string_value(exp), &p->expiration_ms) != 0))
         rc = fail(err, errlen, "Invalid Policy: Invalid 'expiration' value: '%.64s'",
                   json_is_string(exp) ? json_string_value(exp) : "");
     if (rc == 0 && !conds)

@@ -146,6 +146,11 @@ static const struct s3_route {
     [OP_GET_BUCKET_CORS] = {"GetBucketCors", NULL, s3_op_get_bucket_cors},
     [OP_PUT_BUCKET_CORS] = {"PutBucketCors", s3_body_begin_xml, s3_op_put_bucket_cors},
     [OP_DELETE_BUCKET_CORS] = {"DeleteBucketCors", NULL, s3_op_delete_bucket_cors},
+    [OP_GET_BUCKET_LIFECYCLE] = {"GetBucketLifecycleConfiguration", NULL,
+                                 s3_op_get_bucket_lifecycle},
+    [OP_PUT_BUCKET_LIFECYCLE] = {"PutBucketLifecycleConfiguration", s3_body_begin_xml,
+                                 s3_op_put_bucket_lifecycle},
+    [OP_DELETE_BUCKET_LIFECYCLE] = {"DeleteBucketLifecycle", NULL, s3_op_delete_bucket_lifecycle},
     [OP_CORS_PREFLIGHT] = {"PreflightRequest", NULL, s3_op_cors_preflight},
     [OP_POST_OBJECT] = {"PostObject", s3_post_begin, s3_op_post_object},
     [OP_UNSUPPORTED] = {"Unsupported", refuse_unsupported, NULL},
@@ -163,7 +168,6 @@ const char *s3_op_name(enum s3_op op)
 static int unsupported_subresource(const struct s3_req *r)
 {
     static const char *const names[] = {
-        "lifecycle",
         "encryption",
         "object-lock",
         "replication",
@@ -218,7 +222,12 @@ enum s3_op s3_classify(const char *m, const struct s3_req *r)
                : put ? OP_PUT_BUCKET_CORS
                : del ? OP_DELETE_BUCKET_CORS
                      : OP_UNKNOWN;
-    if (s3_qarg(r, "tagging") || s3_qarg(r, "cors"))
+    if (s3_qarg(r, "lifecycle") && !r->t.key[0])
+        return get   ? OP_GET_BUCKET_LIFECYCLE
+               : put ? OP_PUT_BUCKET_LIFECYCLE
+               : del ? OP_DELETE_BUCKET_LIFECYCLE
+                     : OP_UNKNOWN;
+    if (s3_qarg(r, "tagging") || s3_qarg(r, "cors") || s3_qarg(r, "lifecycle"))
         return OP_UNSUPPORTED;
     if (s3_qarg(r, "acl") && !s3_qarg(r, "versionId")) {
         if (r->t.key[0])

@@ -14,6 +14,7 @@
  *   gw_s3_tagging.c    object and bucket tagging, x-amz-tagging
  *   gw_s3_cors.c       Put/Get/DeleteBucketCors, preflight, CORS headers
  *   gw_s3_post.c       POST object uploads from HTML forms
+ *   gw_s3_lifecycle.c  Put/Get/DeleteBucketLifecycleConfiguration
  *
  * A new operation is a value of enum s3_op, a rule in s3_classify() and a
  * line in the router (gw_s3.c), its handlers in the file of its family (a
@@ -95,6 +96,9 @@ enum s3_op {
     OP_GET_BUCKET_CORS,
     OP_PUT_BUCKET_CORS,
     OP_DELETE_BUCKET_CORS,
+    OP_GET_BUCKET_LIFECYCLE,
+    OP_PUT_BUCKET_LIFECYCLE,
+    OP_DELETE_BUCKET_LIFECYCLE,
     OP_CORS_PREFLIGHT, /* OPTIONS: answered from the bucket's CORS rules, unauthenticated */
     OP_POST_OBJECT,    /* POST /bucket, multipart/form-data (browser uploads) */
     OP_UNSUPPORTED,
@@ -443,6 +447,9 @@ s3_end_fn s3_op_get_object_tagging, s3_op_put_object_tagging, s3_op_delete_objec
 /* gw_s3_cors.c */
 s3_end_fn s3_op_get_bucket_cors, s3_op_put_bucket_cors, s3_op_delete_bucket_cors,
     s3_op_cors_preflight;
+
+/* gw_s3_lifecycle.c */
+s3_end_fn s3_op_get_bucket_lifecycle, s3_op_put_bucket_lifecycle, s3_op_delete_bucket_lifecycle;
 
 /* gw_s3_post.c */
 s3_begin_fn s3_post_begin;

@@ -118,6 +118,8 @@ static const struct s3err_entry table[GW_S3__COUNT] = {
     [GW_S3_BAD_REQUEST] = {"BadRequest", 400, "Bad Request"},
     [GW_S3_INVALID_TAG] = {"InvalidTag", 400, "The TagKey you have provided is invalid"},
     [GW_S3_NO_SUCH_TAG_SET] = {"NoSuchTagSet", 404, "The TagSet does not exist"},
+    [GW_S3_NO_SUCH_LIFECYCLE_CONFIGURATION] = {"NoSuchLifecycleConfiguration", 404,
+                                               "The lifecycle configuration does not exist"},
     [GW_S3_NO_SUCH_CORS_CONFIGURATION] = {"NoSuchCORSConfiguration", 404,
                                           "The CORS configuration does not exist"},
     [GW_S3_CORS_FORBIDDEN] = {"AccessForbidden", 403,
