@@ -311,6 +311,8 @@ static int parse_rule(struct lp *p, xmlNodePtr node, Md__LifecycleRule *r)
         return rc;
     if (!have_status || (have_filter && have_prefix))
         return malformed(p);
+    /* An Expiration holding only ExpiredObjectDeleteMarker false does nothing. */
+    have_exp = r->expiration_days || r->expiration_date_ms || r->expired_object_delete_marker;
     if (!have_exp && !have_nc && !have_abort)
         return bad(p, GW_S3_INVALID_REQUEST, "At least one action needs to be specified in a rule");
     if (r->n_tags && have_abort)
