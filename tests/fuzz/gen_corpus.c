@@ -200,7 +200,7 @@ static void commands(void)
 
     /* New commands from a new client, against the fixture's state. */
     const uint64_t c = 99;
-    struct cmd cm[15];
+    struct cmd cm[17];
     size_t k = 0;
     struct md_object_desc o = {0};
     o.size = 3;
@@ -275,6 +275,23 @@ static void commands(void)
     cors.rules = rules;
     cors.n_rules = 1;
     must(md_cmd_put_bucket_cors(c, 15, "photos", &cors, &cm[k].data, &cm[k].len), "cors");
+    k++;
+    /* Lifecycle (#13): rules on photos, and the worker's expiration. */
+    Md__LifecycleRule lr = MD__LIFECYCLE_RULE__INIT;
+    lr.id = "old";
+    lr.enabled = 1;
+    lr.prefix = "2024/";
+    lr.expiration_days = 1;
+    lr.abort_upload_days = 1;
+    Md__LifecycleRule *lrs[] = {&lr};
+    Md__LifecycleConfig lc = MD__LIFECYCLE_CONFIG__INIT;
+    lc.rules = lrs;
+    lc.n_rules = 1;
+    must(md_cmd_put_bucket_lifecycle(c, 16, "photos", &lc, &cm[k].data, &cm[k].len), "lifecycle");
+    k++;
+    must(md_cmd_lifecycle_expire(c, 17, "photos", "2024/jan/x.jpg", NULL, 1800000000000, 86400000,
+                                 &cm[k].data, &cm[k].len),
+         "expire");
     k++;
     for (size_t i = 0; i < k; i++) {
         snprintf(name, sizeof(name), "new-%02zu", i);

@@ -76,7 +76,24 @@ static void random_command(uint64_t client, uint64_t seq, uint8_t **c, size_t *l
         Md__CorsConfig cors = MD__CORS_CONFIG__INIT;
         cors.rules = rules;
         cors.n_rules = rnd(2);
-        switch (rnd(3)) {
+        Md__LifecycleRule lr = MD__LIFECYCLE_RULE__INIT;
+        lr.id = "r";
+        lr.enabled = rnd(4) != 0;
+        lr.prefix = rnd(2) ? "d/" : "";
+        lr.expiration_days = (uint32_t)rnd(3);
+        lr.abort_upload_days = (uint32_t)rnd(2);
+        Md__LifecycleRule *lrs[] = {&lr};
+        Md__LifecycleConfig lc = MD__LIFECYCLE_CONFIG__INIT;
+        lc.rules = lrs;
+        lc.n_rules = rnd(3) != 0;
+        switch (rnd(5)) {
+        case 3:
+            rc = md_cmd_put_bucket_lifecycle(client, seq, bucket, &lc, c, l);
+            break;
+        case 4: /* times around the objects' (0..5) and days of 1 or 2 ms */
+            rc = md_cmd_lifecycle_expire(client, seq, bucket, key, rnd(3) ? NULL : uid,
+                                         (int64_t)rnd(8), 1 + (int64_t)rnd(2), c, l);
+            break;
         case 0:
             rc = md_cmd_put_object_tagging(client, seq, bucket, key, t + off, n, c, l);
             break;
