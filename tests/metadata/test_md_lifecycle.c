@@ -11,7 +11,10 @@
 #include "md_lifecycle.h"
 
 #include <check.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -339,6 +342,125 @@ START_TEST(test_config_replaced_whole)
 }
 END_TEST
 
+/* The worker against a state machine: commits go through a mutex to the
+ * tsm (a stand-in for Paxos), leadership is a flag. */
+struct fake {
+    struct tsm *t;
+    pthread_mutex_t mu;
+    atomic_int leader;
+    int64_t now;
+};
+
+static int fake_is_leader(void *ctx)
+{
+    return atomic_load(&((struct fake *)ctx)->leader);
+}
+
+static int fake_commit(void *ctx, uint64_t client_id, uint64_t seq, const uint8_t *cmd, size_t len)
+{
+    (void)client_id;
+    (void)seq;
+    struct fake *f = ctx;
+    uint8_t *copy = malloc(len);
+    if (!copy)
+        return CAIRN_E_NOMEM;
+    memcpy(copy, cmd, len);
+    pthread_mutex_lock(&f->mu);
+    int rc = tsm_run(f->t, copy, len);
+    pthread_mutex_unlock(&f->mu);
+    return rc;
+}
+
+static int64_t fake_now(void *ctx)
+{
+    return ((struct fake *)ctx)->now;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+START_TEST(test_worker_leads)
+{
+    struct tsm t;
+    tsm_open(&t, _i);
+    uint8_t *c;
+    size_t l;
+    ck_assert_int_eq(
+        run(&t, md_cmd_create_bucket(t.client, tsm_seq(&t), "bkt", "", "", 0, 1, &c, &l), c, l), 0);
+    Md__LifecycleRule r = MD__LIFECYCLE_RULE__INIT;
+    r.id = "all";
+    r.enabled = 1;
+    r.prefix = "old/";
+    r.expiration_days = 1;
+    Md__LifecycleRule *rules[] = {&r};
+    ck_assert_int_eq(set_rules(&t, "bkt", rules, 1), 0);
+    ck_assert_int_eq(put(&t, "bkt", "old/1", 0, 10, NULL, 0), 0);
+    ck_assert_int_eq(put(&t, "bkt", "old/2", 0, 10, NULL, 0), 0);
+    ck_assert_int_eq(put(&t, "bkt", "new/3", 0, 10, NULL, 0), 0);
+
+    struct fake f = {.t = &t, .now = 10 * DAY};
+    pthread_mutex_init(&f.mu, NULL);
+    atomic_store(&f.leader, 0);
+    struct md_lifecycle_opts o;
+    md_lifecycle_opts_default(&o);
+    o.store = t.ts.store;
+    o.day_ms = DAY;
+    o.scan_ms = 20;
+    o.is_leader = fake_is_leader;
+    o.commit = fake_commit;
+    o.now_ms = fake_now;
+    o.ctx = &f;
+    struct md_lifecycle *w;
+    ck_assert_int_eq(md_lifecycle_start(&o, &w), 0);
+    /* Not leader: nothing happens. */
+    sleep_ms(200);
+    uint64_t expired, aborted;
+    md_lifecycle_stats(w, &expired, &aborted);
+    ck_assert_uint_eq(expired, 0);
+    /* Leader: both due objects go, the other stays. */
+    atomic_store(&f.leader, 1);
+    for (int i = 0; i < 250; i++) {
+        md_lifecycle_stats(w, &expired, &aborted);
+        if (expired == 2)
+            break;
+        sleep_ms(20);
+    }
+    ck_assert_uint_eq(expired, 2);
+    /* Leadership lost: a new due object is left for the next leader. */
+    atomic_store(&f.leader, 0);
+    sleep_ms(100);
+    pthread_mutex_lock(&f.mu);
+    ck_assert_int_eq(put(&t, "bkt", "old/4", 0, 10, NULL, 0), 0);
+    pthread_mutex_unlock(&f.mu);
+    sleep_ms(200);
+    md_lifecycle_stop(w);
+    ck_assert(exists(&t, "bkt", "old/4"));
+    ck_assert(exists(&t, "bkt", "new/3"));
+    ck_assert(!exists(&t, "bkt", "old/1") && !exists(&t, "bkt", "old/2"));
+
+    /* A new worker (the next leader) starts from the store and finishes it. */
+    atomic_store(&f.leader, 1);
+    ck_assert_int_eq(md_lifecycle_start(&o, &w), 0);
+    for (int i = 0; i < 250; i++) {
+        pthread_mutex_lock(&f.mu);
+        int still = exists(&t, "bkt", "old/4");
+        pthread_mutex_unlock(&f.mu);
+        if (!still)
+            break;
+        sleep_ms(20);
+    }
+    md_lifecycle_stop(w);
+    ck_assert(!exists(&t, "bkt", "old/4"));
+    ck_assert(exists(&t, "bkt", "new/3"));
+    pthread_mutex_destroy(&f.mu);
+    check_invariants(&t);
+    tsm_close(&t);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("md_lifecycle");
@@ -347,6 +469,7 @@ int main(void)
     tcase_add_loop_test(tc, test_expire_objects, 0, BACKEND_COUNT);
     tcase_add_loop_test(tc, test_abort_uploads, 0, BACKEND_COUNT);
     tcase_add_loop_test(tc, test_config_replaced_whole, 0, BACKEND_COUNT);
+    tcase_add_loop_test(tc, test_worker_leads, 0, BACKEND_COUNT);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
