@@ -8,7 +8,7 @@
 # worker expires them.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-DAY=3
+DAY=4
 CAIRN_META_OPTS="--lifecycle-day ${DAY}s --lifecycle-scan-interval 300ms" cluster_up 6
 # shellcheck disable=SC1091
 . "$CDIR/cluster.env"
@@ -25,14 +25,15 @@ check() {
   return "$rc"
 }
 # A "day" of DAY s rounds up to a multiple of DAY: due within 2 days, found
-# within a scan interval.
+# within a scan interval. (That nothing goes before its day is checked on the
+# second bucket, whose few objects are written fast enough even under ASan, and
+# exactly in test_md_lifecycle.)
 LIMIT=$((3 * DAY + 5))
 
 step "configuration, errors, rules and the objects they act on (s3_lifecycle.py setup)"
 "${LC[@]}" setup
 T1=$SECONDS
 step "objects by prefix and tag expire, the upload is aborted, within 2 days of ${DAY}s"
-check check && fail "expired at once, before a day passed"
 wait_for "$LIMIT" check check || fail "not expired in time: $(cat "$TEST_DIR/check.out")"
 echo "   after $((SECONDS - T1))s"
 sleep "$DAY"
