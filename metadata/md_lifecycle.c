@@ -271,6 +271,7 @@ static void pass(struct md_lifecycle *w)
     struct md_lc_item *items = NULL;
     size_t n = 0;
     int64_t now = w->o.now_ms(w->o.ctx);
+    size_t expired = 0, aborted = 0;
     int rc = md_lc_scan(w->o.store, now, w->o.day_ms, w->o.max_per_pass, &items, &n);
     if (rc)
         CN_WARN(LOG, "scan failed: %s", cairn_strerror(rc));
@@ -288,15 +289,19 @@ static void pass(struct md_lifecycle *w)
         }
         if (rc == 0) {
             atomic_fetch_add(items[i].upload_id ? &w->aborted : &w->expired, 1);
-            CN_INFO(LOG, "%s %s/%s%s%s", items[i].upload_id ? "aborted upload of" : "expired",
-                    items[i].bucket, items[i].key, items[i].upload_id ? " " : "",
-                    items[i].upload_id ? items[i].upload_id : "");
+            (*(items[i].upload_id ? &aborted : &expired))++;
+            CN_DEBUG(LOG, "%s %s/%s%s%s", items[i].upload_id ? "aborted upload of" : "expired",
+                     items[i].bucket, items[i].key, items[i].upload_id ? " " : "",
+                     items[i].upload_id ? items[i].upload_id : "");
         } else if (rc == CAIRN_E_NOTLEADER || rc == CAIRN_E_TIMEOUT || rc == CAIRN_E_UNAVAIL) {
             CN_INFO(LOG, "pass stopped: %s", cairn_strerror(rc));
             break;
         }
         /* Other refusals: the object changed since the scan; next pass. */
     }
+    if (expired || aborted)
+        CN_INFO(LOG, "pass: %zu object(s) expired, %zu upload(s) aborted (%zu found due)", expired,
+                aborted, n);
     md_lc_items_free(items, n);
 }
 
