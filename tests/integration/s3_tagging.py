@@ -111,6 +111,13 @@ check(code == "BadRequest", f"x-amz-tagging with 11 tags: {code}")
 code, _ = err(s3.head_object, Bucket="tgs", Key="b")
 check(code == "404", "a refused PutObject stores nothing")
 
+# ---- a write replaces the tags with its own (none without x-amz-tagging) ------
+s3.put_object(Bucket="tgs", Key="over", Body=b"1", Tagging="gen=1")
+s3.put_object(Bucket="tgs", Key="over", Body=b"2", Tagging="gen=2")
+check(tags_of("over") == {"gen": "2"}, f"overwrite with tags: {tags_of('over')}")
+s3.put_object(Bucket="tgs", Key="over", Body=b"3")
+check(tags_of("over") == {}, f"overwrite without tags clears them: {tags_of('over')}")
+
 # ---- multipart and copies ----------------------------------------------------
 mp = s3.create_multipart_upload(Bucket="tgs", Key="mp", Tagging="from=multipart")
 part = s3.upload_part(Bucket="tgs", Key="mp", UploadId=mp["UploadId"], PartNumber=1, Body=b"m" * 1000)
