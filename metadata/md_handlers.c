@@ -11,6 +11,7 @@
 #include "cn_wire.h"
 #include "md_place.h"
 #include "md_query.h"
+#include "md_lifecycle.h"
 #include "md_repair.h"
 #include "md_sm.h"
 #include "paxos.pb-c.h"
@@ -679,6 +680,17 @@ static int metrics_end(struct cn_http_req *req, void *cls)
                    rs.passes);
         metric_u64(f, "cairn_repair_no_target_total", "counter",
                    "Rebuild evaluations that found no chunkserver to place on.", rs.no_target);
+    }
+    if (s->lifecycle) {
+        /* What this replica's lifecycle worker did while it led. */
+        uint64_t expired, aborted;
+        md_lifecycle_stats(s->lifecycle, &expired, &aborted);
+        metric_u64(f, "cairn_lifecycle_expired_total", "counter",
+                   "Objects this replica expired under bucket lifecycle rules (as leader).",
+                   expired);
+        metric_u64(f, "cairn_lifecycle_aborted_uploads_total", "counter",
+                   "Multipart uploads this replica aborted under lifecycle rules (as leader).",
+                   aborted);
     }
     int rc;
     if (fclose(f) != 0)

@@ -48,7 +48,7 @@ static void random_command(uint64_t client, uint64_t seq, uint8_t **c, size_t *l
     struct md_group_desc g[3];
     uint64_t cs[3][3];
     int rc;
-    switch (rnd(18)) {
+    switch (rnd(19)) {
     case 16: {
         struct md_delete_desc d[2] = {{KEYS[rnd(7)], (enum md_cond)(rnd(2) * 2), "aa"},
                                       {KEYS[rnd(7)], MD_COND_NONE, NULL}};
@@ -59,6 +59,51 @@ static void random_command(uint64_t client, uint64_t seq, uint8_t **c, size_t *l
         struct md_attrs_desc at = {.content_type = rnd(2) ? "x/y" : ""};
         rc = md_cmd_update_attrs(client, seq, bucket, key, &at, 5, (enum md_cond)(rnd(2) * 2),
                                  "grp", c, l);
+        break;
+    }
+    case 18: { /* tagging and CORS: whole sets, sometimes too many (refused) */
+        static const struct md_tag t[] = {{"a", "1"}, {"b", ""},  {"a", "2"}, {"c", "3"},
+                                          {"d", "4"}, {"e", "5"}, {"f", "6"}, {"g", "7"},
+                                          {"h", "8"}, {"i", "9"}, {"j", "x"}, {"k", "y"}};
+        size_t off = rnd(3), n = rnd(13 - off); /* t[off, off + n) */
+        static char *origins[] = {"*"}, *methods[] = {"GET"};
+        Md__CorsRule rule = MD__CORS_RULE__INIT;
+        rule.allowed_origins = origins;
+        rule.n_allowed_origins = 1;
+        rule.allowed_methods = methods;
+        rule.n_allowed_methods = 1;
+        Md__CorsRule *rules[] = {&rule};
+        Md__CorsConfig cors = MD__CORS_CONFIG__INIT;
+        cors.rules = rules;
+        cors.n_rules = rnd(2);
+        Md__LifecycleRule lr = MD__LIFECYCLE_RULE__INIT;
+        lr.id = "r";
+        lr.enabled = rnd(4) != 0;
+        lr.prefix = rnd(2) ? "d/" : "";
+        lr.expiration_days = (uint32_t)rnd(3);
+        lr.abort_upload_days = (uint32_t)rnd(2);
+        Md__LifecycleRule *lrs[] = {&lr};
+        Md__LifecycleConfig lc = MD__LIFECYCLE_CONFIG__INIT;
+        lc.rules = lrs;
+        lc.n_rules = rnd(3) != 0;
+        switch (rnd(5)) {
+        case 3:
+            rc = md_cmd_put_bucket_lifecycle(client, seq, bucket, &lc, c, l);
+            break;
+        case 4: /* times around the objects' (0..5) and days of 1 or 2 ms */
+            rc = md_cmd_lifecycle_expire(client, seq, bucket, key, rnd(3) ? NULL : uid,
+                                         (int64_t)rnd(8), 1 + (int64_t)rnd(2), c, l);
+            break;
+        case 0:
+            rc = md_cmd_put_object_tagging(client, seq, bucket, key, t + off, n, c, l);
+            break;
+        case 1:
+            rc = md_cmd_put_bucket_tagging(client, seq, bucket, t + off, n, c, l);
+            break;
+        default:
+            rc = md_cmd_put_bucket_cors(client, seq, bucket, &cors, c, l);
+            break;
+        }
         break;
     }
     case 0:
