@@ -25,6 +25,7 @@ static struct {
     char *fsync_dir;
     char *bucket;
     struct cn_config_list cpu_pids;
+    int64_t payload;
 } bconf;
 
 static const struct cn_config_option bench_options[] = {
@@ -38,6 +39,10 @@ static const struct cn_config_option bench_options[] = {
                        "directory on the replicas' disk for the fdatasync baseline",
                        &bconf.fsync_dir),
     CN_CONF_OPT_STRING("bucket", "cairn-bench", "bucket the benchmark writes into", &bconf.bucket),
+    CN_CONF_OPT_SIZE("payload", "64", 1, 64 * 1024,
+                     "inline object bytes in each committed PutObject (the S3 gateway keeps "
+                     "objects up to 16 KiB inline)",
+                     &bconf.payload),
     CN_CONF_OPT_LIST("cpu-pids", "",
                      "NAME=PID of local daemons (e.g. meta1=1234): after each run, print the CPU "
                      "time each used per operation (from /proc), and this client's",
@@ -140,8 +145,13 @@ static void *worker_main(void *arg)
     if (!c)
         return NULL;
     char key[64], etag[40];
-    uint8_t payload[64];
-    memset(payload, 'x', sizeof(payload));
+    size_t plen = (size_t)bconf.payload;
+    uint8_t *payload = malloc(plen);
+    if (!payload) {
+        md_client_free(c);
+        return NULL;
+    }
+    memset(payload, 'x', plen);
     uint64_t i = 0;
     while (!atomic_load(w->stop)) {
         int64_t t0 = cn_mono_us();
@@ -155,12 +165,12 @@ static void *worker_main(void *arg)
                 rc = md_client_read(c, buf, len, &res, &rlen);
         } else {
             snprintf(etag, sizeof(etag), "%032" PRIx64, i);
-            struct md_object_desc obj = {.size = sizeof(payload),
+            struct md_object_desc obj = {.size = plen,
                                          .etag = etag,
                                          .mtime_ms = cn_wall_ms(),
                                          .has_inline = 1,
                                          .inline_data = payload,
-                                         .inline_len = sizeof(payload)};
+                                         .inline_len = plen};
             uint64_t seq = md_client_next_seq(c);
             rc = md_cmd_put_object(md_client_id(c), seq, bconf.bucket, key, &obj, MD_COND_NONE,
                                    NULL, &buf, &len);
@@ -179,6 +189,7 @@ static void *worker_main(void *arg)
         }
         i++;
     }
+    free(payload);
     md_client_free(c);
     return NULL;
 }
