@@ -357,6 +357,18 @@ static void s3_done(struct cn_http_req *req, int ok, void *cls)
     cn_hist_record(&s3->latency[r->op], (uint64_t)(cn_mono_us() - r->start_us));
     CN_DEBUG(S3_LOG, "%s %s -> %u (%s)%s", cn_http_req_method(req), cn_http_req_target(req),
              r->status, s3_op_name(r->op), ok ? "" : " aborted");
+    if ((r->put || r->sput) && !r->commit_tried && !r->discarded) {
+        /* Failed before its commit (a bad chunk signature or Content-MD5, a
+         * body cut short, the client gone): what it wrote is garbage now. */
+        const struct md_group_desc *groups = NULL;
+        size_t n = 0;
+        if (r->put)
+            gw_put_written(r->put, &groups, &n);
+        else
+            gw_stream_put_written(r->sput, &groups, &n);
+        if (n)
+            s3_discard_groups(r, groups, n);
+    }
     gw_put_free(r->put);
     gw_stream_put_free(r->sput);
     gw_sha256_check_free(r->sha);

@@ -168,6 +168,13 @@ struct s3_req {
     struct gw_meta meta;
     int have_meta;
     int part_number; /* UploadPart */
+
+    /* the data written for r (put, sput): a commit naming its groups was
+     * sent (its outcome may be unknown: the groups may be live), or they
+     * were handed to garbage collection. Neither at s3_done: the request
+     * failed before its commit, and s3_done discards them. */
+    int commit_tried;
+    int discarded;
 };
 
 /* A request header (case-insensitive name), or NULL. Borrowed from req. */
@@ -444,8 +451,10 @@ enum gw_s3err s3_commit_object(struct s3_req *r, const char *bucket, const char 
                                const struct md_object_desc *obj);
 
 /* Hands the groups of a write that was refused at its commit (quota,
- * condition) to garbage collection at once, instead of leaving them to the
- * orphan grace period. Best effort. (gw_s3_object.c) */
+ * condition), or that failed before it (s3_done: a bad chunk signature or
+ * Content-MD5, the client gone), to garbage collection at once, instead of
+ * leaving them to the orphan grace period. Sets r->discarded. Best effort.
+ * (gw_s3_object.c) */
 void s3_discard_groups(struct s3_req *r, const struct md_group_desc *groups, size_t n);
 
 /* UploadPart and UploadPartCopy: parses partNumber into r->part_number,

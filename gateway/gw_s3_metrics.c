@@ -79,10 +79,26 @@ int s3_metrics_end(struct cn_http_req *req, void *cls)
                   "# HELP cairn_gw_short_groups_total Groups committed with fewer than k+m "
                   "fragments.\n"
                   "# TYPE cairn_gw_short_groups_total counter\n"
-                  "cairn_gw_short_groups_total %" PRIu64 "\n",
+                  "cairn_gw_short_groups_total %" PRIu64 "\n"
+                  "# HELP cairn_gw_data_memory_bytes Data-path buffer bytes taken from the "
+                  "budget now.\n"
+                  "# TYPE cairn_gw_data_memory_bytes gauge\n"
+                  "cairn_gw_data_memory_bytes %" PRIu64 "\n"
+                  "# HELP cairn_gw_data_memory_peak_bytes Most data-path buffer bytes taken at "
+                  "once.\n"
+                  "# TYPE cairn_gw_data_memory_peak_bytes gauge\n"
+                  "cairn_gw_data_memory_peak_bytes %" PRIu64 "\n"
+                  "# HELP cairn_gw_data_memory_limit_bytes The data-path memory budget "
+                  "(--data-memory; 0: none).\n"
+                  "# TYPE cairn_gw_data_memory_limit_bytes gauge\n"
+                  "cairn_gw_data_memory_limit_bytes %" PRIu64 "\n"
+                  "# HELP cairn_gw_data_memory_refused_total Requests refused with SlowDown "
+                  "because the budget was exhausted.\n"
+                  "# TYPE cairn_gw_data_memory_refused_total counter\n"
+                  "cairn_gw_data_memory_refused_total %" PRIu64 "\n",
                   (uint64_t)s3->bytes_in, (uint64_t)s3->bytes_out, (uint64_t)s3->objects_put,
                   (uint64_t)s3->objects_inline, ds.degraded_reads, ds.decodes, ds.fragment_errors,
-                  ds.short_groups);
+                  ds.short_groups, ds.mem_used, ds.mem_peak, ds.mem_limit, ds.mem_refused);
     int rc;
     cn_http_resp_header(req, "x-amz-request-id", cn_http_req_id(req));
     if (gw_buf_error(&b) == 0)

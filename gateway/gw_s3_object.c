@@ -101,6 +101,7 @@ enum gw_s3err s3_commit_object(struct s3_req *r, const char *bucket, const char 
     enum md_cond cond = s3_write_cond(r, if_match, sizeof(if_match));
     /* Owned by the writer, with the ACL its headers asked for. */
     struct md_object_desc owned = *obj;
+    r->commit_tried = 1;
     s3_owner_of(r, &owned.owner);
     owned.owner.acl = r->new_acl;
     owned.owner.acl_len = r->new_acl_len;
@@ -115,6 +116,7 @@ enum gw_s3err s3_commit_object(struct s3_req *r, const char *bucket, const char 
 
 void s3_discard_groups(struct s3_req *r, const struct md_group_desc *groups, size_t n)
 {
+    r->discarded = 1;
     if (n == 0)
         return;
     struct s3_md_cmd c;
@@ -122,8 +124,11 @@ void s3_discard_groups(struct s3_req *r, const struct md_group_desc *groups, siz
     if (rc == 0)
         rc = md_cmd_garbage_add(c.client, c.seq, groups, n, &c.buf, &c.len);
     if (s3_md_command(r, &c, rc, NULL, NULL) != GW_S3_OK)
-        CN_WARN(S3_LOG, "%s/%s: %zu group(s) of a refused write left for orphan collection",
+        CN_WARN(S3_LOG, "%s/%s: %zu group(s) of a failed write left for orphan collection",
                 r->t.bucket, r->t.key, n);
+    else
+        CN_INFO(S3_LOG, "%s %s/%s: %zu group(s) of a failed write handed to garbage collection",
+                s3_op_name(r->op), r->t.bucket, r->t.key, n);
 }
 
 /* ---- PutObject, UploadPart -------------------------------------------- */
@@ -187,8 +192,9 @@ enum gw_s3err s3_put_begin(struct cn_http_req *req, struct s3_req *r)
         uint64_t seg = gw_stream_put_segment(&l);
         if (seg < s3->inline_max)
             seg = s3->inline_max;
-        if (gw_stream_put_begin(s3->data, &l, seg, s3->max_object, &r->sput) != 0)
-            return GW_S3_INTERNAL_ERROR;
+        int rc = gw_stream_put_begin(s3->data, &l, seg, s3->max_object, &r->sput);
+        if (rc != 0)
+            return rc == CAIRN_E_BUSY ? GW_S3_SLOW_DOWN : GW_S3_INTERNAL_ERROR;
         return GW_S3_OK;
     }
     if ((uint64_t)r->expect > s3->max_object)
@@ -214,8 +220,9 @@ enum gw_s3err s3_put_begin(struct cn_http_req *req, struct s3_req *r)
         gw_buf_init(&r->body, r->body_max ? r->body_max : 1);
     } else {
         ec_layout l = {.k = r->k, .m = r->m, .unit = s3->unit, .frag_max = s3->group_fragment};
-        if (gw_put_begin(s3->data, &l, (uint64_t)r->expect, &r->put) != 0)
-            return GW_S3_INTERNAL_ERROR;
+        int rc = gw_put_begin(s3->data, &l, (uint64_t)r->expect, &r->put);
+        if (rc != 0)
+            return rc == CAIRN_E_BUSY ? GW_S3_SLOW_DOWN : GW_S3_INTERNAL_ERROR;
     }
     return GW_S3_OK;
 }
@@ -542,6 +549,10 @@ int s3_op_get_object(struct cn_http_req *req, struct s3_req *r)
                 gs->pre_len += (size_t)got;
             }
         }
+    }
+    if (rc == CAIRN_E_BUSY) { /* the data-path memory budget is exhausted */
+        get_stream_free(gs);
+        return s3_error(req, r, GW_S3_SLOW_DOWN, NULL);
     }
     if (rc != 0) {
         CN_ERROR(S3_LOG, "GetObject %s: %s", gs->what, cairn_strerror(rc));

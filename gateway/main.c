@@ -53,6 +53,7 @@ static struct {
     int64_t per_ip_connections;
     int64_t header_timeout_ms;
     int64_t sigv4_max_skew_ms;
+    int64_t data_memory;
 } conf;
 
 static const struct cn_config_option options[] = {
@@ -113,6 +114,11 @@ static const struct cn_config_option options[] = {
                          "accept or of its request line; trickled bytes do not extend it (0: "
                          "no deadline)",
                          &conf.header_timeout_ms),
+    CN_CONF_OPT_SIZE("data-memory", "1G", 0, INT64_C(1) << 44,
+                     "budget for data-path buffers of all requests together (an upload takes "
+                     "about (2k+m) x --unit, a GET 2k x --unit); a request that does not fit "
+                     "gets 503 SlowDown (0: no budget)",
+                     &conf.data_memory),
     CN_CONF_OPT_DURATION("sigv4-max-skew", "15m", 1000, 7 * 24 * 3600 * 1000LL,
                          "accepted clock difference of SigV4-signed client requests",
                          &conf.sigv4_max_skew_ms),
@@ -307,7 +313,8 @@ int main(int argc, char **argv)
                                 .n_meta = conf.meta.n,
                                 .auth = auth,
                                 .write_quorum_extra = (uint32_t)conf.write_quorum_extra,
-                                .fragment_timeout_ms = conf.fragment_timeout_ms};
+                                .fragment_timeout_ms = conf.fragment_timeout_ms,
+                                .memory_budget = (uint64_t)conf.data_memory};
     rc = gw_ctx_new(&dopts, &data);
     if (rc != 0) {
         CN_ERROR(MOD, "data path: %s", cairn_strerror(rc));

@@ -48,3 +48,39 @@ last_close="$(sed -n 's/.*last_close=\([0-9.]*\).*/\1/p' <<<"$res")"
 awk -v t="$last_close" -v d="$HDR_S" 'BEGIN { exit !(t <= d + 3) }' ||
   fail "the last trickling connection closed at ${last_close}s (deadline ${HDR_S}s)"
 grep -q 'past the header deadline' "$(cluster_log gateway)" || fail "no header-deadline log line"
+
+step "data-path memory budget: 2 slow uploads fill it, a third PUT and a GET get 503 SlowDown"
+cluster_kill gateway TERM
+export CAIRN_GATEWAY_OPTS="--data-memory 24M"
+rm -f "$CDIR/cmd/gateway"
+cluster_launch_gateway
+wait_for 20 _cluster_s3_ready || fail "gateway restart"
+U=(curl -s --max-time 60 "${sig[@]}" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD')
+head -c 5000000 /dev/urandom > "$TEST_DIR/get5"
+"${U[@]}" -f -X PUT --data-binary @"$TEST_DIR/get5" "$S3_ENDPOINT/door/get5" >/dev/null ||
+  fail "PUT get5"
+head -c 5000000 /dev/urandom > "$TEST_DIR/slow"
+for i in 1 2; do # 10 MiB of the budget each (4+2, 1 MiB unit: 2 stripes of 4 + parity 2)
+  "${U[@]}" -f -X PUT --limit-rate 500K --data-binary @"$TEST_DIR/slow" "$S3_ENDPOINT/door/slow$i" \
+    -o /dev/null & PIDS+=($!)
+done
+metric() { curl -sf "$S3_ENDPOINT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+mem_at_least() { [ "$(metric cairn_gw_data_memory_bytes)" -ge "$1" ]; }
+wait_for 10 mem_at_least $((20 << 20)) ||
+  fail "the slow uploads did not take their buffers ($(metric cairn_gw_data_memory_bytes))"
+code="$("${U[@]}" -X PUT --data-binary @"$TEST_DIR/obj" "$S3_ENDPOINT/door/third" \
+  -o "$TEST_DIR/third.xml" -w '%{http_code}')"
+[ "$code" = 503 ] && grep -q '<Code>SlowDown</Code>' "$TEST_DIR/third.xml" ||
+  fail "PUT past the budget: HTTP $code $(cat "$TEST_DIR/third.xml")"
+code="$("${U[@]}" "$S3_ENDPOINT/door/get5" -o "$TEST_DIR/get.xml" -w '%{http_code}')"
+[ "$code" = 503 ] && grep -q '<Code>SlowDown</Code>' "$TEST_DIR/get.xml" ||
+  fail "GET past the budget: HTTP $code"
+# 3 MB: one stripe buffer (4 MiB) fits what is left
+"${U[@]}" -f "$S3_ENDPOINT/door/k1" -o "$TEST_DIR/small" || fail "a 3 MB GET (4 MiB) was refused"
+for p in "${PIDS[@]:1}"; do wait "$p" || fail "a slow upload failed"; done
+PIDS=()
+[ "$(metric cairn_gw_data_memory_bytes)" = 0 ] || fail "budget not given back: $(metric cairn_gw_data_memory_bytes)"
+[ "$(metric cairn_gw_data_memory_peak_bytes)" -le $((24 << 20)) ] || fail "peak over the budget"
+[ "$(metric cairn_gw_data_memory_refused_total)" -ge 2 ] || fail "refusals not counted"
+"${U[@]}" -f "$S3_ENDPOINT/door/get5" -o "$TEST_DIR/got5" || fail "GET after the uploads"
+same "$TEST_DIR/get5" "$TEST_DIR/got5"
