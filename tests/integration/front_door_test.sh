@@ -84,3 +84,18 @@ PIDS=()
 [ "$(metric cairn_gw_data_memory_refused_total)" -ge 2 ] || fail "refusals not counted"
 "${U[@]}" -f "$S3_ENDPOINT/door/get5" -o "$TEST_DIR/got5" || fail "GET after the uploads"
 same "$TEST_DIR/get5" "$TEST_DIR/got5"
+
+step "an x-amz-* header outside SignedHeaders is refused (a PUT is not turned into a copy)"
+/usr/bin/python3 "$CAIRN_SRC/tests/integration/front_door.py" "$S3_ENDPOINT" unsigned-header ||
+  fail "unsigned x-amz header"
+[ "$(curl -s "${sig[@]}" "$S3_ENDPOINT/door/signed-put")" = hello ] || fail "signed-put changed"
+
+step "SigV4 clock skew follows --sigv4-max-skew (60 s)"
+cluster_kill gateway TERM
+export CAIRN_GATEWAY_OPTS="--sigv4-max-skew 60s"
+rm -f "$CDIR/cmd/gateway"
+cluster_launch_gateway
+wait_for 20 _cluster_s3_ready || fail "gateway restart"
+/usr/bin/python3 "$CAIRN_SRC/tests/integration/front_door.py" "$S3_ENDPOINT" skew 30 OK || fail "skew 30 s"
+/usr/bin/python3 "$CAIRN_SRC/tests/integration/front_door.py" "$S3_ENDPOINT" skew 120 SKEWED ||
+  fail "skew 120 s"
