@@ -66,7 +66,7 @@ struct cn_http_server {
     pthread_t reaper;
     int reaper_running, reaper_stop;
 
-    atomic_uint_fast64_t n_accepted, n_open, n_header_timeouts;
+    atomic_uint_fast64_t n_accepted, n_open, n_header_timeouts, n_limit_refused;
 };
 
 struct resp_header {
@@ -435,6 +435,11 @@ static void *reaper_main(void *arg)
     return NULL;
 }
 
+int cn_http_req_tls(const struct cn_http_req *req)
+{
+    return req->srv->tls_cert != NULL;
+}
+
 int cn_http_server_tls_supported(void)
 {
     return MHD_is_feature_supported(MHD_FEATURE_TLS) == MHD_YES;
@@ -446,6 +451,7 @@ void cn_http_server_counters(const struct cn_http_server *srv, struct cn_http_se
     out->accepted = atomic_load(&s->n_accepted);
     out->open = atomic_load(&s->n_open);
     out->header_timeouts = atomic_load(&s->n_header_timeouts);
+    out->limit_refused = atomic_load(&s->n_limit_refused);
 }
 
 static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *conn)
@@ -464,6 +470,18 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(line);
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         line[--n] = 0;
+    /* A connection refused at max_connections or per_ip_limit (microhttpd
+     * says the same for both): counted, and logged once in 1000 so that a
+     * flood does not flood the log too. */
+    if (strstr(line, "reached connection limit")) {
+        uint64_t k = atomic_fetch_add(&srv->n_limit_refused, 1);
+        if (k % 1000 == 0)
+            CN_WARN(srv->log_module,
+                    "connection refused at the connection limit or the per-address limit "
+                    "(%" PRIu64 " so far)",
+                    k + 1);
+        return;
+    }
     CN_WARN(srv->log_module, "microhttpd: %s", line);
 }
 

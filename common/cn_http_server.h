@@ -95,6 +95,7 @@ struct cn_http_server_counters {
     uint64_t accepted;        /* connections accepted */
     uint64_t open;            /* connections open now */
     uint64_t header_timeouts; /* connections shut down by the header deadline */
+    uint64_t limit_refused;   /* connections refused at max_connections or per_ip_limit */
 };
 
 /* Request handler: see the lifecycle at the top of this file. cls is the
@@ -174,6 +175,9 @@ int64_t cn_http_req_content_length(const struct cn_http_req *req);
 const char *cn_http_req_id(const struct cn_http_req *req);
 /* Writes the client's address "a.b.c.d:port" into buf. */
 void cn_http_req_peer(const struct cn_http_req *req, char *buf, size_t len);
+
+/* 1 when req came over TLS (its server has a certificate), else 0. */
+int cn_http_req_tls(const struct cn_http_req *req);
 /* Per-request handler state. */
 void cn_http_req_set_data(struct cn_http_req *req, void *data);
 void *cn_http_req_data(const struct cn_http_req *req);

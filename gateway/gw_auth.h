@@ -29,6 +29,7 @@ struct gw_auth_identity {
     int admin;             /* the root key or a stored admin key */
     char user[72];         /* the key's user ("" for the operator) */
     char canonical_id[72]; /* the user's canonical id */
+    int unconfirmed;       /* from gw_keycache's mirror: gw_keycache_confirm first */
 };
 
 /* Resolves access key ak: the root key (root_ak / root_sk; NULL: none) or a

@@ -354,6 +354,11 @@ static void s3_done(struct cn_http_req *req, int ok, void *cls)
     if (!r)
         return;
     count_status(s3, ok ? r->status : 0);
+    /* A write done here may allow what an anonymous request was refused:
+     * those refusals are forgotten (gw_s3_authz.c). */
+    const char *m = cn_http_req_method(req);
+    if (r->status >= 200 && r->status < 300 && strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0)
+        atomic_fetch_add(&s3->anon_gen, 1);
     cn_hist_record(&s3->latency[r->op], (uint64_t)(cn_mono_us() - r->start_us));
     CN_DEBUG(S3_LOG, "%s %s -> %u (%s)%s", cn_http_req_method(req), cn_http_req_target(req),
              r->status, s3_op_name(r->op), ok ? "" : " aborted");
@@ -429,6 +434,12 @@ int gw_s3_new(const struct gw_s3_config *cfg, struct gw_ctx *data, struct gw_s3 
     s3->group_fragment = cfg->group_fragment;
     s3->max_object = cfg->max_object_size ? cfg->max_object_size : DEFAULT_MAXOBJ;
     s3->max_skew_s = cfg->max_skew_s;
+    s3->keys = cfg->keys;
+    s3->anon_cache_ms = cfg->anon_cache_ms;
+    if (s3->anon_cache_ms > 0 && gw_ttlcache_new(ANON_CACHE_SLOTS, &s3->anon) != 0) {
+        gw_s3_free(s3);
+        return CAIRN_E_NOMEM;
+    }
     s3->data = data;
     *out = s3;
     return 0;
@@ -436,6 +447,8 @@ int gw_s3_new(const struct gw_s3_config *cfg, struct gw_ctx *data, struct gw_s3 
 
 int gw_s3_register(struct gw_s3 *s3, struct cn_http_server *srv)
 {
+    if (s3->n_srvs < sizeof(s3->srvs) / sizeof(s3->srvs[0]))
+        s3->srvs[s3->n_srvs++] = srv; /* its connection counters in /metrics */
     const struct cn_http_handler metrics = {.end = s3_metrics_end};
     const struct cn_http_handler s3h = {
         .begin = s3_begin, .body = s3_body, .end = s3_end, .done = s3_done};
@@ -450,6 +463,7 @@ void gw_s3_free(struct gw_s3 *s3)
 {
     if (!s3)
         return;
+    gw_ttlcache_free(s3->anon);
     free(s3->region);
     free(s3->base_domain);
     free(s3->root_ak);

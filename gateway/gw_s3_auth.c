@@ -5,9 +5,12 @@
  * public ACL or a policy for "*" allows). */
 #include "gw_s3_int.h"
 
+#include "cn_error.h"
 #include "cn_log.h"
 #include "gw_auth.h"
 
+#include <openssl/crypto.h>
+#include <stdio.h>
 #include <string.h>
 
 /* gw_sigv4's key lookup: every known key, admin or not; who it is goes
@@ -16,6 +19,13 @@ static int key_lookup(void *ctx, const char *ak, char *secret, size_t cap)
 {
     struct s3_req *r = ctx;
     struct gw_s3 *s3 = r->s3;
+    if (s3->keys) {
+        int rc = gw_keycache_lookup(s3->keys, ak, secret, cap, &r->who);
+        /* kept for gw_keycache_confirm once the signature holds */
+        if (rc == 0 && r->who.unconfirmed)
+            snprintf(r->key_secret, sizeof(r->key_secret), "%s", secret);
+        return rc;
+    }
     return gw_auth_key_lookup(s3->data, s3->root_ak, s3->root_sk, ak, secret, cap, &r->who);
 }
 
@@ -36,6 +46,18 @@ enum gw_s3err s3_authenticate(struct cn_http_req *req, struct s3_req *r)
     enum gw_s3err e = GW_S3_OK;
     int rc = gw_auth_verify(&sr, s3->region, s3->max_skew_s, key_lookup, r, &r->auth, &e);
     gw_auth_request_free(&sr);
+    if (rc == 0 && r->who.unconfirmed) {
+        /* The key came from the gateway's mirror and the signature holds:
+         * one read says whether the key is still enabled (gw_keycache.h). */
+        rc = gw_keycache_confirm(s3->keys, r->auth.access_key, r->key_secret, &r->who);
+        if (rc == CAIRN_E_NOTFOUND)
+            e = GW_S3_INVALID_ACCESS_KEY_ID;
+        else if (rc != 0)
+            e = GW_S3_SERVICE_UNAVAILABLE;
+        if (rc != 0)
+            gw_sigv4_result_wipe(&r->auth);
+    }
+    OPENSSL_cleanse(r->key_secret, sizeof(r->key_secret));
     if (rc != 0) {
         CN_INFO(S3_LOG, "%s %s: auth failed: %s", cn_http_req_method(req), cn_http_req_path(req),
                 gw_s3err_code(e));

@@ -30,6 +30,8 @@
 #include "gw_auth.h"
 #include "gw_checksum.h"
 #include "gw_data.h"
+#include "gw_keycache.h"
+#include "gw_ttlcache.h"
 #include "gw_req.h"
 #include "gw_authz.h"
 #include "gw_s3err.h"
@@ -42,9 +44,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define S3_LOG         "s3"
-#define S3_MAX_HEADERS 256
-#define S3_NS          "http://s3.amazonaws.com/doc/2006-03-01/"
+#define S3_LOG           "s3"
+#define S3_MAX_HEADERS   256
+#define S3_NS            "http://s3.amazonaws.com/doc/2006-03-01/"
+#define ANON_CACHE_SLOTS 4096
 
 struct s3_req;
 
@@ -111,6 +114,16 @@ struct gw_s3 {
     uint64_t max_object;
     int64_t max_skew_s;
     struct gw_ctx *data;
+    struct gw_keycache *keys; /* NULL: every key is read */
+    /* anonymous requests refused lately (anon_gen, op, bucket, key -> S3
+     * error), so a flood of them costs one metadata read per anon_cache_ms
+     * each; NULL: none (gw_s3_authz.c) */
+    struct gw_ttlcache *anon;
+    int64_t anon_cache_ms;
+    atomic_uint_fast64_t anon_cached; /* refusals answered from it */
+    atomic_uint_fast64_t anon_gen;    /* write requests answered 2xx (part of its keys) */
+    struct cn_http_server *srvs[2];   /* the listeners serving it (HTTPS, plain) */
+    size_t n_srvs;
 
     atomic_uint_fast64_t requests[OP__COUNT];
     atomic_uint_fast64_t errors[OP__COUNT];
@@ -137,6 +150,9 @@ struct s3_req {
     /* who is asking (s3_authenticate): anonymous when auth.kind is
      * GW_SIGV4_ANONYMOUS */
     struct gw_auth_identity who;
+    /* the mirror's secret of the request's key while it is verified
+     * (gw_s3_auth.c; wiped right after) */
+    char key_secret[GW_SIGV4_MAX_SECRET + 1];
     /* what s3_authorize read for the decision: the bucket record and, for an
      * object action, the object (either may be NULL); handlers reuse it */
     Md__QueryResult *ctx;

@@ -24,6 +24,7 @@
 #include "cn_log.h"
 #include "cn_util.h"
 #include "gw_data.h"
+#include "gw_keycache.h"
 #include "gw_s3.h"
 #include "gw_status.h"
 #include "gw_xml.h"
@@ -54,6 +55,7 @@ static struct {
     int64_t header_timeout_ms;
     int64_t sigv4_max_skew_ms;
     int64_t data_memory;
+    int64_t auth_refresh_ms;
 } conf;
 
 static const struct cn_config_option options[] = {
@@ -119,6 +121,13 @@ static const struct cn_config_option options[] = {
                      "about (2k+m) x --unit, a GET 2k x --unit); a request that does not fit "
                      "gets 503 SlowDown (0: no budget)",
                      &conf.data_memory),
+    CN_CONF_OPT_DURATION("auth-refresh", "1s", 100, 60000,
+                         "period of the gateway's copy of the access keys, which refuses "
+                         "unknown keys and bad signatures without a metadata read (a request "
+                         "that verifies still reads its key: a disabled key fails at once); "
+                         "also how long an anonymous request refused is refused again without "
+                         "a read (changes made through another gateway reach it within this)",
+                         &conf.auth_refresh_ms),
     CN_CONF_OPT_DURATION("sigv4-max-skew", "15m", 1000, 7 * 24 * 3600 * 1000LL,
                          "accepted clock difference of SigV4-signed client requests",
                          &conf.sigv4_max_skew_ms),
@@ -302,6 +311,7 @@ int main(int argc, char **argv)
     struct cn_auth *auth = NULL;
     struct gw_ctx *data = NULL;
     struct gw_s3 *s3 = NULL;
+    struct gw_keycache *keys = NULL;
     struct gw_status *status = NULL;
     struct cn_http_server *srv = NULL, *plain = NULL;
     rc = cn_http_daemon_setup(&net, MOD, &sopts, &auth);
@@ -320,6 +330,13 @@ int main(int argc, char **argv)
         CN_ERROR(MOD, "data path: %s", cairn_strerror(rc));
         goto err_after_auth;
     }
+    struct gw_keycache_opts kopts = {
+        .data = data, .root_ak = ak, .root_sk = sk, .refresh_ms = conf.auth_refresh_ms};
+    rc = gw_keycache_new(&kopts, &keys);
+    if (rc != 0) {
+        CN_ERROR(MOD, "access key cache: %s", cairn_strerror(rc));
+        goto err_after_data;
+    }
     struct gw_s3_config scfg = {.region = conf.region,
                                 .base_domain = conf.base_domain,
                                 .root_access_key = ak,
@@ -330,7 +347,9 @@ int main(int argc, char **argv)
                                 .unit = (uint32_t)conf.unit,
                                 .group_fragment = (uint64_t)conf.group_fragment,
                                 .max_object_size = (uint64_t)conf.max_object_size,
-                                .max_skew_s = (conf.sigv4_max_skew_ms + 999) / 1000};
+                                .max_skew_s = (conf.sigv4_max_skew_ms + 999) / 1000,
+                                .keys = keys,
+                                .anon_cache_ms = conf.auth_refresh_ms};
     rc = gw_s3_new(&scfg, data, &s3);
     if (rc != 0) {
         CN_ERROR(MOD, "S3 front end: %s (check --default-scheme, --unit, --group-fragment)",
@@ -344,7 +363,8 @@ int main(int argc, char **argv)
                                      .root_access_key = ak,
                                      .root_secret_key = sk,
                                      .region = conf.region,
-                                     .max_skew_s = (conf.sigv4_max_skew_ms + 999) / 1000};
+                                     .max_skew_s = (conf.sigv4_max_skew_ms + 999) / 1000,
+                                     .keys = keys};
     rc = gw_status_new(&stcfg, &status);
     if (rc != 0) {
         CN_ERROR(MOD, "status page: %s", cairn_strerror(rc));
@@ -392,6 +412,7 @@ err_after_s3:
     gw_status_free(status);
     gw_s3_free(s3);
 err_after_data:
+    gw_keycache_free(keys);
     gw_ctx_free(data);
 err_after_auth:
     cn_auth_free(auth);

@@ -11,8 +11,11 @@ front_door.py ENDPOINT skew SECONDS OK|SKEWED
                                          403 RequestTimeTooSkewed
 front_door.py ENDPOINT flood N           N ListObjects requests signed with unknown
                                          random keys: every one 403 InvalidAccessKeyId
+front_door.py ENDPOINT badsig N          N ListObjects requests with the real key and a
+                                         wrong secret: every one 403 SignatureDoesNotMatch
 Credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY; region us-east-1.
 """
+import concurrent.futures
 import datetime
 import hashlib
 import hmac
@@ -87,14 +90,24 @@ def main():
             else:
                 assert st == 403 and "RequestTimeTooSkewed" in body, (secs * sign_s, st, body)
         print("skew %d s: %s" % (secs, want))
-    elif what == "flood":
+    elif what in ("flood", "badsig"):
+        # N requests from 16 threads: unknown random keys (403
+        # InvalidAccessKeyId), or the real key with a wrong secret (403
+        # SignatureDoesNotMatch)
         n = int(sys.argv[3])
-        for _ in range(n):
-            fake = "FAKE" + secrets.token_hex(8).upper()
-            st, body = send(ep, "GET", "/door", sign("GET", "/door", {"Host": host}, fake,
-                                                    "x" * 40, now))
-            assert st == 403 and "InvalidAccessKeyId" in body, (st, body)
-        print("%d requests with unknown keys: 403 InvalidAccessKeyId" % n)
+
+        def one(_):
+            if what == "flood":
+                key, secret, want = "FAKE" + secrets.token_hex(8).upper(), "x" * 40, \
+                    "InvalidAccessKeyId"
+            else:
+                key, secret, want = ak, "y" * 40, "SignatureDoesNotMatch"
+            st, body = send(ep, "GET", "/door", sign("GET", "/door", {"Host": host}, key,
+                                                    secret, now))
+            assert st == 403 and want in body, (st, body)
+        with concurrent.futures.ThreadPoolExecutor(16) as ex:
+            list(ex.map(one, range(n)))
+        print("%d requests (%s): 403" % (n, what))
     else:
         sys.exit("unknown command " + what)
 

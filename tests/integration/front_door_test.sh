@@ -4,6 +4,14 @@
 #     per-IP limit holds them to --per-ip-connections, the header deadline
 #     closes the rest although they keep sending, and a client from another
 #     address (127.0.0.2) meanwhile PUTs and GETs within a bound;
+#   - --data-memory: uploads that fill the budget make a third PUT and a GET
+#     503 SlowDown, and the budget is given back;
+#   - an x-amz-* header outside SignedHeaders is refused; the SigV4 skew
+#     window follows --sigv4-max-skew;
+#   - floods of unknown keys, bad signatures, wrong status-page logins and
+#     refused anonymous requests cost metadata reads in proportion to time,
+#     not to their number; a new key works at once, a disabled or deleted
+#     one fails at the next request.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PER_IP=16
@@ -48,6 +56,11 @@ last_close="$(sed -n 's/.*last_close=\([0-9.]*\).*/\1/p' <<<"$res")"
 awk -v t="$last_close" -v d="$HDR_S" 'BEGIN { exit !(t <= d + 3) }' ||
   fail "the last trickling connection closed at ${last_close}s (deadline ${HDR_S}s)"
 grep -q 'past the header deadline' "$(cluster_log gateway)" || fail "no header-deadline log line"
+metric() { curl -sf "$S3_ENDPOINT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+echo "   metrics: $(metric cairn_gw_connections_refused_total) connections refused at the limits," \
+  "$(metric cairn_gw_header_timeouts_total) closed by the header deadline"
+[ "$(metric cairn_gw_connections_refused_total)" -gt 0 ] || fail "refusals at the per-IP limit not counted"
+[ "$(metric cairn_gw_header_timeouts_total)" -ge "$PER_IP" ] || fail "header deadline closes not counted"
 
 step "data-path memory budget: 2 slow uploads fill it, a third PUT and a GET get 503 SlowDown"
 cluster_kill gateway TERM
@@ -64,7 +77,6 @@ for i in 1 2; do # 10 MiB of the budget each (4+2, 1 MiB unit: 2 stripes of 4 + 
   "${U[@]}" -f -X PUT --limit-rate 500K --data-binary @"$TEST_DIR/slow" "$S3_ENDPOINT/door/slow$i" \
     -o /dev/null & PIDS+=($!)
 done
-metric() { curl -sf "$S3_ENDPOINT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 mem_at_least() { [ "$(metric cairn_gw_data_memory_bytes)" -ge "$1" ]; }
 wait_for 10 mem_at_least $((20 << 20)) ||
   fail "the slow uploads did not take their buffers ($(metric cairn_gw_data_memory_bytes))"
@@ -99,3 +111,88 @@ wait_for 20 _cluster_s3_ready || fail "gateway restart"
 /usr/bin/python3 "$CAIRN_SRC/tests/integration/front_door.py" "$S3_ENDPOINT" skew 30 OK || fail "skew 30 s"
 /usr/bin/python3 "$CAIRN_SRC/tests/integration/front_door.py" "$S3_ENDPOINT" skew 120 SKEWED ||
   fail "skew 120 s"
+
+step "authentication floods cost no metadata read each (unknown keys, bad signatures, anonymous, status page)"
+meta_reads() { # the metadata service's linearizable reads, all replicas
+  local n t=0
+  for n in $(cluster_meta_names); do
+    t=$((t + $(curl -sf "http://127.0.0.1:$((CLUSTER_BASE + ${n#meta}))/metrics" |
+      awk '$1 == "cairn_meta_reads_total" { print $2 }')))
+  done
+  echo "$t"
+}
+ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+# reads the gateway makes anyway in T ms (its key table once a second, a
+# miss bringing that forward at most 4 times a second, status refreshes):
+# they grow with time, not with the number of requests
+bound() { echo $((5 * ($1 / 1000 + 1) + 4)); }
+FD=(/usr/bin/python3 "$CAIRN_SRC/tests/integration/front_door.py" "$S3_ENDPOINT")
+flood() { # flood WHAT N: N refused requests, then the reads they cost
+  local r0 t0 n dt
+  r0=$(meta_reads) t0=$(date +%s%N)
+  "${FD[@]}" "$1" "$2" || fail "flood $1"
+  dt=$(ms_since "$t0") n=$(($(meta_reads) - r0))
+  echo "   $2 requests ($1) in ${dt} ms: $n metadata reads"
+  [ "$n" -le "$(bound "$dt")" ] || fail "$n metadata reads for $2 requests ($1)"
+}
+kr0=$(metric cairn_gw_auth_key_reads_total)
+flood flood 400
+[ "$(metric cairn_gw_auth_cache_unknown_total)" -ge 400 ] || fail "unknown keys not counted"
+flood badsig 400
+[ "$(metric cairn_gw_auth_key_reads_total)" = "$kr0" ] || fail "a bad signature read its key"
+r0=$(meta_reads) t0=$(date +%s%N)
+# the status page's Basic login: unknown keys (20 at a time), the real key
+# with a wrong secret
+seq 1 100 | xargs -P 20 -I{} curl -s -o /dev/null -w '%{http_code}\n' -u "NOSUCHKEY{}:x" \
+  "$S3_ENDPOINT/_cairn/status" > "$TEST_DIR/codes"
+for i in $(seq 1 100); do
+  curl -s -o /dev/null -w '%{http_code}\n' -u "$AK:wrong$i" "$S3_ENDPOINT/_cairn/status"
+done >> "$TEST_DIR/codes"
+[ "$(grep -c '^401$' "$TEST_DIR/codes")" = 200 ] ||
+  fail "wrong status-page logins: $(sort "$TEST_DIR/codes" | uniq -c | tr '\n' ' ')"
+dt=$(ms_since "$t0") n=$(($(meta_reads) - r0))
+echo "   200 wrong status-page logins in ${dt} ms: $n metadata reads"
+[ "$n" -le "$(bound "$dt")" ] || fail "$n metadata reads for 200 wrong status-page logins"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -u "$AK:$SK" "$S3_ENDPOINT/_cairn/status")" = 200 ] ||
+  fail "status page with the root key"
+# anonymous: a private bucket's object, and a bucket that does not exist
+r0=$(meta_reads) t0=$(date +%s%N)
+for i in $(seq 1 100); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' "$S3_ENDPOINT/door/k1")
+  [ "$code" = 403 ] || fail "anonymous GET of a private object: $code"
+  code=$(curl -s -o /dev/null -w '%{http_code}' -I "$S3_ENDPOINT/no-such-door")
+  [ "$code" = 404 ] || fail "anonymous HeadBucket of no bucket: $code"
+done
+dt=$(ms_since "$t0") n=$(($(meta_reads) - r0))
+echo "   200 anonymous requests in ${dt} ms: $n metadata reads"
+[ "$n" -le "$(bound "$dt")" ] || fail "$n metadata reads for 200 anonymous requests"
+# each of the 2 refusals is read again once per --auth-refresh (1 s)
+[ "$(metric cairn_gw_anonymous_cached_total)" -ge $((200 - 2 * (dt / 1000 + 2))) ] || fail "anonymous refusals not cached"
+# a change made through this gateway reaches the anonymous cache at once
+c2 -X PUT -H 'x-amz-acl: public-read' -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
+  --data-binary hello "http://127.0.0.1:$PORT/door/k1" >/dev/null || fail "PUT public-read"
+[ "$(curl -s "$S3_ENDPOINT/door/k1")" = hello ] || fail "public-read object refused from the cache"
+
+step "key changes: a new key works at once, a disabled or deleted one fails at the next request"
+export CAIRN_SECRET
+CAIRN_SECRET="$(cat "$CDIR/secret")"
+CLI=("$(cluster_bin cli)" --meta "$CAIRN_META")
+out="$("${CLI[@]}" keys create alice)" || fail "cairn keys create"
+NAK="$(awk '/^access key/ { print $NF }' <<<"$out")"
+NSK="$(awk '/^secret key/ { print $NF }' <<<"$out")"
+[ -n "$NAK" ] && [ -n "$NSK" ] || fail "no key in: $out"
+asalice() { curl -s -o /dev/null -w '%{http_code}' --aws-sigv4 "aws:amz:us-east-1:s3" -u "$NAK:$NSK" "$S3_ENDPOINT/"; }
+t0=$(date +%s%N)
+[ "$(asalice)" = 200 ] || fail "a key just made does not work at once: $(asalice)"
+echo "   a new key's first request: $(ms_since "$t0") ms"
+kr0=$(metric cairn_gw_auth_key_reads_total)
+for i in 1 2 3 4 5; do [ "$(asalice)" = 200 ] || fail "alice request $i"; done
+[ $(($(metric cairn_gw_auth_key_reads_total) - kr0)) = 5 ] ||
+  fail "a signed request is not confirmed by one read of its key"
+"${CLI[@]}" keys disable "$NAK" >/dev/null || fail "cairn keys disable"
+[ "$(asalice)" = 403 ] || fail "a disabled key worked after the disable"
+"${CLI[@]}" keys enable "$NAK" >/dev/null || fail "cairn keys enable"
+[ "$(asalice)" = 200 ] || fail "a re-enabled key does not work at once"
+"${CLI[@]}" keys delete "$NAK" >/dev/null || fail "cairn keys delete"
+[ "$(asalice)" = 403 ] || fail "a deleted key worked after the delete"
+echo "front_door: OK"

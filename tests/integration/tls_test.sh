@@ -8,7 +8,8 @@
 #   - aws CLI (--ca-bundle), boto3 (verify=CA), s3cmd (--ca-certs), rclone
 #     (--ca-cert) and s3fs (curl CA path) each round-trip a 20 MB object
 #     (multipart for aws, single part for the rest) byte-exact;
-#   - a second gateway with --http-port serves HTTPS and plain HTTP at once.
+#   - a second gateway with --http-port serves HTTPS and plain HTTP at once,
+#     and a policy condition on aws:SecureTransport tells them apart.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 DATA="$TEST_DIR/data"
@@ -142,6 +143,29 @@ wait_for 20 curl -sf "${sig[@]}" "http://127.0.0.1:$H2/" || fail "gateway2 plain
 curl -sf --cacert "$CA" "${sig[@]}" "https://127.0.0.1:$P2/tls-bucket/aws.bin" -o "$DATA/g2.out" ||
   fail "gateway2 GET over https"
 check "$DATA/g2.out" "gateway2"
+# aws:SecureTransport is true over HTTPS only: a policy that denies plain
+# HTTP (operators are allowed everything, so a user's key asks)
+export CAIRN_SECRET
+CAIRN_SECRET="$(cat "$CDIR/secret")"
+out="$("$(cluster_bin cli)" --meta "$CAIRN_META" keys create tlsuser)" || fail "keys create"
+UAK="$(awk '/^access key/ { print $NF }' <<<"$out")" USK="$(awk '/^secret key/ { print $NF }' <<<"$out")"
+usig=(--aws-sigv4 "aws:amz:us-east-1:s3" -u "$UAK:$USK")
+curl -sf --cacert "$CA" "${usig[@]}" -X PUT "https://127.0.0.1:$P2/tls-user" >/dev/null ||
+  fail "tlsuser's bucket"
+curl -sf --cacert "$CA" "${usig[@]}" -X PUT -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
+  --data-binary hello "https://127.0.0.1:$P2/tls-user/o" >/dev/null || fail "tlsuser's object"
+cat > "$TEST_DIR/policy.json" <<'JSON'
+{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*",
+ "Action": "s3:GetObject", "Resource": "arn:aws:s3:::tls-user/*",
+ "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}
+JSON
+curl -sf --cacert "$CA" "${usig[@]}" -X PUT -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
+  --data-binary @"$TEST_DIR/policy.json" "https://127.0.0.1:$P2/tls-user?policy=" >/dev/null ||
+  fail "put-bucket-policy"
+[ "$(curl -s --cacert "$CA" "${usig[@]}" "https://127.0.0.1:$P2/tls-user/o")" = hello ] ||
+  fail "GET over HTTPS denied by a policy that denies plain HTTP only"
+code="$(curl -s -o /dev/null -w '%{http_code}' "${usig[@]}" "http://127.0.0.1:$H2/tls-user/o")"
+[ "$code" = 403 ] || fail "GET over plain HTTP with aws:SecureTransport false denied: $code"
 cluster_stop gateway2 || fail "gateway2 did not stop cleanly"
 
 step "a gateway given a key that does not match its certificate does not start"
