@@ -434,6 +434,7 @@ int gw_s3_new(const struct gw_s3_config *cfg, struct gw_ctx *data, struct gw_s3 
     s3->group_fragment = cfg->group_fragment;
     s3->max_object = cfg->max_object_size ? cfg->max_object_size : DEFAULT_MAXOBJ;
     s3->max_skew_s = cfg->max_skew_s;
+    s3->max_get_ms = cfg->max_get_ms;
     s3->keys = cfg->keys;
     s3->anon_cache_ms = cfg->anon_cache_ms;
     if (s3->anon_cache_ms > 0 && gw_ttlcache_new(ANON_CACHE_SLOTS, &s3->anon) != 0) {

@@ -47,6 +47,8 @@ struct gw_s3_config {
     uint64_t max_object_size; /* PutObject/UploadPart limit; 0 = 5 GiB */
     int64_t max_skew_s;       /* SigV4 clock skew; 0 = 15 minutes */
     struct gw_keycache *keys; /* stored keys' mirror (borrowed; NULL: read each key) */
+    int64_t max_get_ms;       /* a GetObject body still streaming this long after its
+                                 request began is cut; 0 = never */
     int64_t anon_cache_ms;    /* anonymous refusals remembered this long (forgotten at
                                  any 2xx write through it); 0 = none */
 };

@@ -113,6 +113,8 @@ struct gw_s3 {
     uint64_t group_fragment;
     uint64_t max_object;
     int64_t max_skew_s;
+    int64_t max_get_ms;            /* --max-get-duration; 0 = none */
+    atomic_uint_fast64_t gets_cut; /* GetObject bodies cut by it */
     struct gw_ctx *data;
     struct gw_keycache *keys; /* NULL: every key is read */
     /* anonymous requests refused lately (anon_gen, op, bucket, key -> S3

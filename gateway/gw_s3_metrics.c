@@ -158,6 +158,11 @@ int s3_metrics_end(struct cn_http_req *req, void *cls)
                   "cairn_gw_header_timeouts_total %" PRIu64 "\n",
                   hc.accepted, hc.open, hc.limit_refused, hc.header_timeouts);
     gw_buf_printf(&b,
+                  "# HELP cairn_gw_gets_cut_total GetObject bodies cut at --max-get-duration.\n"
+                  "# TYPE cairn_gw_gets_cut_total counter\n"
+                  "cairn_gw_gets_cut_total %" PRIu64 "\n",
+                  (uint64_t)s3->gets_cut);
+    gw_buf_printf(&b,
                   "# HELP cairn_gw_anonymous_cached_total Anonymous requests refused again "
                   "without a metadata read.\n"
                   "# TYPE cairn_gw_anonymous_cached_total counter\n"

@@ -309,6 +309,7 @@ struct get_stream {
     struct gw_get *g;
     char *pre;
     size_t pre_len, pre_off;
+    int64_t deadline_us; /* cn_mono_us() past which the body is cut; 0 = none */
     char what[96];
 };
 
@@ -324,6 +325,15 @@ static ssize_t get_reader(void *cls, uint64_t pos, char *buf, size_t max)
         memcpy(buf, gs->pre + gs->pre_off, n);
         gs->pre_off += n;
     } else {
+        /* The record was read when the request began; past
+         * --max-get-duration its fragments may be garbage collected (the
+         * metadata service's --garbage-grace is longer): cut rather than
+         * risk it. Clients resume with a Range request. */
+        if (gs->deadline_us && cn_mono_us() > gs->deadline_us) {
+            CN_WARN(S3_LOG, "GetObject %s: cut after --max-get-duration", gs->what);
+            atomic_fetch_add(&gs->s3->gets_cut, 1);
+            return CN_HTTP_READER_ERROR;
+        }
         ssize_t got = gw_get_read(gs->g, buf, max);
         if (got == 0)
             return CN_HTTP_READER_END;
@@ -530,6 +540,8 @@ int s3_op_get_object(struct cn_http_req *req, struct s3_req *r)
         return s3_error(req, r, GW_S3_INTERNAL_ERROR, NULL);
     }
     gs->s3 = r->s3;
+    if (r->s3->max_get_ms > 0)
+        gs->deadline_us = r->start_us + r->s3->max_get_ms * 1000;
     snprintf(gs->what, sizeof(gs->what), "%.40s/%.50s", r->t.bucket, r->t.key);
     rc = gw_get_open(r->s3->data, rec, off, len, &gs->g);
     s3_md_query_free(res);

@@ -56,6 +56,7 @@ static struct {
     int64_t sigv4_max_skew_ms;
     int64_t data_memory;
     int64_t auth_refresh_ms;
+    int64_t max_get_ms;
 } conf;
 
 static const struct cn_config_option options[] = {
@@ -128,6 +129,11 @@ static const struct cn_config_option options[] = {
                          "also how long an anonymous request refused is refused again without "
                          "a read (changes made through another gateway reach it within this)",
                          &conf.auth_refresh_ms),
+    CN_CONF_OPT_DURATION("max-get-duration", "50m", 0, 7 * 86400000LL,
+                         "a GetObject body still streaming this long after its request began "
+                         "is cut (clients resume with Range); keep it below the metadata "
+                         "service's --garbage-grace, which it protects (0: never)",
+                         &conf.max_get_ms),
     CN_CONF_OPT_DURATION("sigv4-max-skew", "15m", 1000, 7 * 24 * 3600 * 1000LL,
                          "accepted clock difference of SigV4-signed client requests",
                          &conf.sigv4_max_skew_ms),
@@ -349,7 +355,8 @@ int main(int argc, char **argv)
                                 .max_object_size = (uint64_t)conf.max_object_size,
                                 .max_skew_s = (conf.sigv4_max_skew_ms + 999) / 1000,
                                 .keys = keys,
-                                .anon_cache_ms = conf.auth_refresh_ms};
+                                .anon_cache_ms = conf.auth_refresh_ms,
+                                .max_get_ms = conf.max_get_ms};
     rc = gw_s3_new(&scfg, data, &s3);
     if (rc != 0) {
         CN_ERROR(MOD, "S3 front end: %s (check --default-scheme, --unit, --group-fragment)",

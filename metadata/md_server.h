@@ -75,6 +75,10 @@ struct md_server_config {
     uint32_t repair_concurrency;     /* rebuilds at once, cluster-wide (0 = 2) */
     double repair_bandwidth_mb_s;    /* repair budget, MB/s (0 = unlimited) */
     uint64_t repair_scan_ms;         /* pause between full repair scans (0 = 10000) */
+    uint64_t garbage_grace_ms;       /* garbage is handed to chunkservers this long after
+                                        this replica applied the change that made it (a GET
+                                        that began before it may still read it); groups no
+                                        record ever named go at once. 0 = no grace */
 };
 
 /* Opens the store in cfg->data_dir (creating it on first start), recovers the

@@ -34,6 +34,10 @@
 # failed configure left behind is configured afresh.
 # Extra daemon flags (after the defaults, so they override them):
 # CAIRN_META_OPTS, CAIRN_CHUNK_OPTS, CAIRN_GATEWAY_OPTS.
+# The metadata replicas run with --garbage-grace 5s (not the daemon's 1 h)
+# so that tests see deleted objects' fragments go within seconds: in such a
+# cluster a GET longer than 5 s that races an overwrite or delete of its
+# object may fail mid-body.
 
 # ---------------------------------------------------------------------------
 # Sourced (tests/integration/lib.sh does), this file defines the cluster_*
@@ -429,13 +433,14 @@ cluster_secret() {
 
 # cluster_launch_meta I: metadata replica I (meta$I) of the standard layout,
 # with $CAIRN_META_OPTS after the defaults.
+CLUSTER_GARBAGE_GRACE=5s
 cluster_launch_meta() {
   local i="$1" peers="" j
   for j in 1 2 3; do peers="$peers${peers:+,}$j=http://127.0.0.1:$(cluster_port meta "$j")"; done
   # shellcheck disable=SC2086
   cluster_launch "meta$i" "$(cluster_bin meta)" --id "$i" --listen "127.0.0.1:$(cluster_port meta "$i")" \
     --peers "$peers" --data-dir "$CLUSTER_DIR/meta$i" --cluster-secret-file "$CLUSTER_DIR/secret" \
-    ${CAIRN_META_OPTS:-}
+    --garbage-grace "$CLUSTER_GARBAGE_GRACE" ${CAIRN_META_OPTS:-}
 }
 
 # cluster_launch_chunk I: chunkserver I (chunk$I), a simulated host of its own
@@ -730,7 +735,7 @@ cluster_replace_meta() {
   # shellcheck disable=SC2086
   cluster_launch "meta$j" "$(cluster_bin meta)" --join "$join" --listen "127.0.0.1:$port" \
     --data-dir "$CLUSTER_DIR/meta$j" --cluster-secret-file "$CLUSTER_DIR/secret" \
-    ${CAIRN_META_OPTS:-} || return 1
+    --garbage-grace "$CLUSTER_GARBAGE_GRACE" ${CAIRN_META_OPTS:-} || return 1
   "${cli[@]}" meta replace "$id" "$newurl" --wait >&2 || return 1
   # Restarts and new shells name the new replica.
   for n in $(ls "$CLUSTER_DIR/cmd"); do
