@@ -286,6 +286,10 @@ static int snap_end(struct cn_http_req *req, void *cls)
         rc = cn_http_respond_error(req, 504, "snapshot not installed in time");
     else if (w->status == CAIRN_E_EXISTS)
         rc = cn_http_respond_error(req, 409, "snapshot not needed");
+    else if (w->status == CAIRN_E_CORRUPT)
+        rc = cn_http_respond_error(req, 422,
+                                   "snapshot refused (bad, truncated or of another "
+                                   "slot): state kept");
     else if (w->status != 0)
         rc = cn_http_respond_error(req, 500, cairn_strerror(w->status));
     else
@@ -691,6 +695,9 @@ static int metrics_end(struct cn_http_req *req, void *cls)
                (uint64_t)s->m_snap_sent);
     metric_u64(f, "cairn_meta_snapshots_installed_total", "counter", "Snapshots installed.",
                ctr.snapshots_installed);
+    metric_u64(f, "cairn_meta_snapshots_refused_total", "counter",
+               "Snapshots refused (bad, truncated or of another slot; state kept).",
+               ctr.snapshots_refused);
     if (s->repair) {
         /* The repair executor's figures (meaningful on the leader). */
         struct md_repair_stats rs;
