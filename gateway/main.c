@@ -56,6 +56,7 @@ static struct {
     int64_t sigv4_max_skew_ms;
     int64_t data_memory;
     int64_t auth_refresh_ms;
+    int64_t anon_cache_ms;
     int64_t max_get_ms;
 } conf;
 
@@ -125,10 +126,14 @@ static const struct cn_config_option options[] = {
     CN_CONF_OPT_DURATION("auth-refresh", "1s", 100, 60000,
                          "period of the gateway's copy of the access keys, which refuses "
                          "unknown keys and bad signatures without a metadata read (a request "
-                         "that verifies still reads its key: a disabled key fails at once); "
-                         "also how long an anonymous request refused is refused again without "
-                         "a read (changes made through another gateway reach it within this)",
+                         "that verifies still reads its key: a disabled key fails at once)",
                          &conf.auth_refresh_ms),
+    CN_CONF_OPT_DURATION("anonymous-cache", "1s", 0, 60000,
+                         "an anonymous request refused (AccessDenied, NoSuchBucket) is refused "
+                         "again this long without a metadata read; writes through this gateway "
+                         "clear it, a change made elsewhere that would allow the request "
+                         "reaches it within this (0: no cache, every change at once)",
+                         &conf.anon_cache_ms),
     CN_CONF_OPT_DURATION("max-get-duration", "50m", 0, 7 * 86400000LL,
                          "a GetObject body still streaming this long after its request began "
                          "is cut (clients resume with Range); keep it below the metadata "
@@ -355,7 +360,7 @@ int main(int argc, char **argv)
                                 .max_object_size = (uint64_t)conf.max_object_size,
                                 .max_skew_s = (conf.sigv4_max_skew_ms + 999) / 1000,
                                 .keys = keys,
-                                .anon_cache_ms = conf.auth_refresh_ms,
+                                .anon_cache_ms = conf.anon_cache_ms,
                                 .max_get_ms = conf.max_get_ms};
     rc = gw_s3_new(&scfg, data, &s3);
     if (rc != 0) {

@@ -11,7 +11,8 @@
 #   - floods of unknown keys, bad signatures, wrong status-page logins and
 #     refused anonymous requests cost metadata reads in proportion to time,
 #     not to their number; a new key works at once, a disabled or deleted
-#     one fails at the next request.
+#     one fails at the next request; --anonymous-cache 0 turns the anonymous
+#     cache off.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PER_IP=16
@@ -195,4 +196,17 @@ for i in 1 2 3 4 5; do [ "$(asalice)" = 200 ] || fail "alice request $i"; done
 [ "$(asalice)" = 200 ] || fail "a re-enabled key does not work at once"
 "${CLI[@]}" keys delete "$NAK" >/dev/null || fail "cairn keys delete"
 [ "$(asalice)" = 403 ] || fail "a deleted key worked after the delete"
+step "--anonymous-cache 0: every anonymous refusal is read again"
+cluster_kill gateway TERM
+export CAIRN_GATEWAY_OPTS="--anonymous-cache 0"
+rm -f "$CDIR/cmd/gateway"
+cluster_launch_gateway
+wait_for 20 _cluster_s3_ready || fail "gateway restart"
+r0=$(meta_reads)
+for i in $(seq 1 20); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -I "$S3_ENDPOINT/no-such-door")" = 404 ] ||
+    fail "anonymous HeadBucket of no bucket"
+done
+[ "$(metric cairn_gw_anonymous_cached_total)" = 0 ] || fail "refusals cached with --anonymous-cache 0"
+[ $(($(meta_reads) - r0)) -ge 20 ] || fail "20 uncached anonymous requests made $(($(meta_reads) - r0)) reads"
 echo "front_door: OK"
