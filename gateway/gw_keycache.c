@@ -41,7 +41,7 @@ struct gw_keycache {
     int force, stop;
     pthread_t th;
 
-    atomic_uint_fast64_t hits, unknown, key_reads, refreshes, forced, refresh_fails;
+    atomic_uint_fast64_t hits, unknown, key_reads, folded, refreshes, forced, refresh_fails;
 };
 
 static void entries_free(struct key_entry *e, size_t n)
@@ -291,11 +291,30 @@ int gw_keycache_confirm(struct gw_keycache *kc, const char *ak, const char *secr
     return rc;
 }
 
+int gw_keycache_confirm_from(struct gw_keycache *kc, const Md__QueryResult *res, const char *secret,
+                             struct gw_auth_identity *who)
+{
+    if (!who->unconfirmed)
+        return 0;
+    if (!res || !res->caller_checked)
+        return CAIRN_E_UNSUPPORTED;
+    atomic_fetch_add(&kc->folded, 1);
+    const Md__AccessKeyRecord *k = res->caller;
+    if (!k || k->disabled || !k->secret)
+        return CAIRN_E_NOTFOUND;
+    size_t a = strlen(k->secret), b = strlen(secret);
+    if (a != b || CRYPTO_memcmp(k->secret, secret, a) != 0)
+        return CAIRN_E_NOTFOUND; /* the key id now names another key */
+    gw_auth_identity_of(k, res->caller_user, who);
+    return 0;
+}
+
 void gw_keycache_stats(struct gw_keycache *kc, struct gw_keycache_stats *out)
 {
     out->hits = atomic_load(&kc->hits);
     out->unknown = atomic_load(&kc->unknown);
     out->key_reads = atomic_load(&kc->key_reads);
+    out->folded = atomic_load(&kc->folded);
     out->refreshes = atomic_load(&kc->refreshes);
     out->forced = atomic_load(&kc->forced);
     out->refresh_fails = atomic_load(&kc->refresh_fails);

@@ -7,10 +7,13 @@
  * known key's secret comes from the mirror, marked unconfirmed, so that the
  * caller can check the request's signature (or Basic password) before
  * anything is read. Only a request whose signature verifies is then
- * confirmed with gw_keycache_confirm: one linearizable read of that key,
- * which must still exist, be enabled and have the secret the signature was
- * checked with. So a disabled or deleted key is refused from the next
- * request on, as without the mirror (docs/security.md), while
+ * confirmed, in a linearizable read: the key must still exist, be enabled
+ * and have the secret the signature was checked with. The read is the
+ * request's own authorization read when it makes one, carrying the key
+ * (Query.caller_key, gw_keycache_confirm_from: no extra read), else one
+ * read of the key (gw_keycache_confirm). So a disabled or deleted key is
+ * refused from the next request on, as without the mirror
+ * (docs/security.md), while
  *   - requests with unknown keys, disabled keys, or a known key and a wrong
  *     signature cost no metadata read each: at most 1000 / min_refresh_ms
  *     list queries a second in all, however many there are;
@@ -48,6 +51,7 @@ struct gw_keycache_stats {
     uint64_t unknown;       /* lookups refused from the mirror (unknown or disabled key) */
     uint64_t key_reads;     /* reads of one key (confirmations, or lookups without a
                                fresh mirror) */
+    uint64_t folded;        /* confirmations from the request's own read (no extra read) */
     uint64_t refreshes;     /* list queries that succeeded */
     uint64_t forced;        /* of those, brought forward by an unknown key */
     uint64_t refresh_fails; /* list queries that failed */
@@ -76,6 +80,15 @@ int gw_keycache_lookup(struct gw_keycache *kc, const char *ak, char *secret, siz
  * once. */
 int gw_keycache_confirm(struct gw_keycache *kc, const char *ak, const char *secret,
                         struct gw_auth_identity *who);
+
+/* gw_keycache_confirm from res, the answer of a query that carried
+ * Query.caller_key = ak (md_q_with_caller) -- the read the request makes
+ * anyway. Returns 0 (*who completed), CAIRN_E_NOTFOUND (the key is gone,
+ * disabled, or has another secret), or CAIRN_E_UNSUPPORTED when res did not
+ * read the caller (a metadata service older than the field): then call
+ * gw_keycache_confirm. */
+int gw_keycache_confirm_from(struct gw_keycache *kc, const Md__QueryResult *res, const char *secret,
+                             struct gw_auth_identity *who);
 
 void gw_keycache_stats(struct gw_keycache *kc, struct gw_keycache_stats *out);
 

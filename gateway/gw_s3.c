@@ -10,6 +10,7 @@
 #include "cn_util.h"
 #include "cn_wire.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,8 +307,10 @@ static int s3_begin(struct cn_http_req *req, void *cls)
 
     /* A name no bucket can have (they are checked at creation): NoSuchBucket,
      * rather than the metadata service's InvalidArgument. */
-    if (r->t.bucket[0] && r->op != OP_CREATE_BUCKET && !gw_bucket_name_valid(r->t.bucket))
-        return s3_error(req, r, GW_S3_NO_SUCH_BUCKET, NULL);
+    if (r->t.bucket[0] && r->op != OP_CREATE_BUCKET && !gw_bucket_name_valid(r->t.bucket)) {
+        e = s3_confirm_key(r, NULL); /* a disabled key is told so first */
+        return s3_error(req, r, e != GW_S3_OK ? e : GW_S3_NO_SUCH_BUCKET, NULL);
+    }
     /* The one authorization decision, before anything is read for the client
      * or changed. */
     e = s3_authorize(req, r);
@@ -387,6 +390,7 @@ static void s3_done(struct cn_http_req *req, int ok, void *cls)
     if (r->have_q)
         gw_query_free(&r->q);
     gw_sigv4_result_wipe(&r->auth);
+    OPENSSL_cleanse(r->key_secret, sizeof(r->key_secret));
     s3_md_query_free(r->ctx);
     free(r->new_acl);
     free(r);

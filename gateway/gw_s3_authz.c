@@ -254,9 +254,16 @@ enum gw_s3err s3_authorize(struct cn_http_req *req, struct s3_req *r)
 {
     (void)req;
     const struct op_action *oa = &op_actions[r->op];
+    enum gw_s3err hidden = GW_S3_OK;
+    if (r->op == OP_UNKNOWN || r->op == OP_UNSUPPORTED || r->op == OP_LIST_BUCKETS ||
+        r->op == OP_CREATE_BUCKET) {
+        /* no bucket read to confirm the key with: a read of its own */
+        enum gw_s3err ce = s3_confirm_key(r, NULL);
+        if (ce != GW_S3_OK)
+            return ce;
+    }
     if (r->op == OP_UNKNOWN || r->op == OP_UNSUPPORTED)
         return GW_S3_OK; /* answered MethodNotAllowed / NotImplemented */
-    enum gw_s3err hidden = GW_S3_OK;
     if (r->op == OP_LIST_BUCKETS || r->op == OP_CREATE_BUCKET) {
         /* Service level: any signed user; CreateBucket of an existing name
          * is the operation's to answer. */
@@ -310,6 +317,12 @@ static enum gw_s3err authorize_bucket(struct s3_req *r)
     } else {
         e = s3_md_head_bucket(r, r->t.bucket, &r->ctx);
     }
+    /* The key from the mirror is confirmed by this same read (it carried
+     * Query.caller_key); a failed read kept no answer: a read of its own, so
+     * that a disabled key is told so rather than NoSuchBucket. */
+    enum gw_s3err ce = s3_confirm_key(r, e == GW_S3_OK ? r->ctx : NULL);
+    if (ce != GW_S3_OK)
+        return ce;
     if (e != GW_S3_OK)
         return e;
     if (!r->ctx->bucket)

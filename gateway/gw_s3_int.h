@@ -241,6 +241,13 @@ void s3_etag_header(struct cn_http_req *req, const char *etag);
  * GW_SIGV4_ANONYMOUS only for such a read, with nothing more to prepare) or
  * the error to answer. Needs r->op, r->t and r->hdrs. */
 enum gw_s3err s3_authenticate(struct cn_http_req *req, struct s3_req *r);
+/* Confirms a key that s3_authenticate took from the gateway's mirror
+ * (r->who.unconfirmed): from res, the request's authorization read made with
+ * Query.caller_key, or (res NULL, or a metadata service without the field)
+ * with a read of its own. Returns GW_S3_OK (r->who complete),
+ * GW_S3_INVALID_ACCESS_KEY_ID (disabled, deleted) or
+ * GW_S3_SERVICE_UNAVAILABLE. Wipes the kept secret either way. */
+enum gw_s3err s3_confirm_key(struct s3_req *r, const Md__QueryResult *res);
 
 /* ---- body pipeline (gw_s3_body.c) ------------------------------------- */
 

@@ -115,6 +115,10 @@ int s3_metrics_end(struct cn_http_req *req, void *cls)
                       "(first use of a key, or no fresh copy).\n"
                       "# TYPE cairn_gw_auth_key_reads_total counter\n"
                       "cairn_gw_auth_key_reads_total %" PRIu64 "\n"
+                      "# HELP cairn_gw_auth_confirmed_in_read_total Keys confirmed by the "
+                      "request's own authorization read (no read of their own).\n"
+                      "# TYPE cairn_gw_auth_confirmed_in_read_total counter\n"
+                      "cairn_gw_auth_confirmed_in_read_total %" PRIu64 "\n"
                       "# HELP cairn_gw_auth_refreshes_total Reads of the whole access-key table.\n"
                       "# TYPE cairn_gw_auth_refreshes_total counter\n"
                       "cairn_gw_auth_refreshes_total %" PRIu64 "\n"
@@ -129,7 +133,7 @@ int s3_metrics_end(struct cn_http_req *req, void *cls)
                       "# HELP cairn_gw_auth_keys Access keys in the gateway's copy.\n"
                       "# TYPE cairn_gw_auth_keys gauge\n"
                       "cairn_gw_auth_keys %" PRIu64 "\n",
-                      ks.hits, ks.unknown, ks.key_reads, ks.refreshes, ks.forced, ks.refresh_fails,
+                      ks.hits, ks.unknown, ks.key_reads, ks.folded, ks.refreshes, ks.forced, ks.refresh_fails,
                       ks.keys);
     }
     struct cn_http_server_counters hc = {0};

@@ -186,16 +186,35 @@ asalice() { curl -s -o /dev/null -w '%{http_code}' --aws-sigv4 "aws:amz:us-east-
 t0=$(date +%s%N)
 [ "$(asalice)" = 200 ] || fail "a key just made does not work at once: $(asalice)"
 echo "   a new key's first request: $(ms_since "$t0") ms"
-kr0=$(metric cairn_gw_auth_key_reads_total)
-for i in 1 2 3 4 5; do [ "$(asalice)" = 200 ] || fail "alice request $i"; done
+albk() { # HEAD of alice's bucket: confirmed by the bucket read itself
+  curl -s -o /dev/null -w '%{http_code}' -I --aws-sigv4 "aws:amz:us-east-1:s3" -u "$NAK:$NSK" \
+    "$S3_ENDPOINT/alice-door"
+}
+code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT --aws-sigv4 "aws:amz:us-east-1:s3" \
+  -u "$NAK:$NSK" "$S3_ENDPOINT/alice-door")
+[ "$code" = 200 ] || fail "alice's CreateBucket: $code"
+kr0=$(metric cairn_gw_auth_key_reads_total) fo0=$(metric cairn_gw_auth_confirmed_in_read_total)
+for i in 1 2 3 4 5; do [ "$(asalice)" = 200 ] || fail "alice ListBuckets $i"; done
+for i in 1 2 3 4 5; do [ "$(albk)" = 200 ] || fail "alice HeadBucket $i"; done
+# ListBuckets reads no bucket: its key is read once; HeadBucket's key rides
+# on the bucket read
 [ $(($(metric cairn_gw_auth_key_reads_total) - kr0)) = 5 ] ||
-  fail "a signed request is not confirmed by one read of its key"
+  fail "5 ListBuckets made $(($(metric cairn_gw_auth_key_reads_total) - kr0)) key reads"
+[ $(($(metric cairn_gw_auth_confirmed_in_read_total) - fo0)) = 5 ] ||
+  fail "5 HeadBuckets: $(($(metric cairn_gw_auth_confirmed_in_read_total) - fo0)) confirmed in their read"
 "${CLI[@]}" keys disable "$NAK" >/dev/null || fail "cairn keys disable"
-[ "$(asalice)" = 403 ] || fail "a disabled key worked after the disable"
+[ "$(asalice)" = 403 ] || fail "a disabled key worked after the disable (ListBuckets)"
+[ "$(albk)" = 403 ] || fail "a disabled key worked after the disable (HeadBucket)"
 "${CLI[@]}" keys enable "$NAK" >/dev/null || fail "cairn keys enable"
 [ "$(asalice)" = 200 ] || fail "a re-enabled key does not work at once"
+[ "$(albk)" = 200 ] || fail "a re-enabled key does not work at once (HeadBucket)"
+curl -sf -o /dev/null -X DELETE --aws-sigv4 "aws:amz:us-east-1:s3" -u "$NAK:$NSK" \
+  "$S3_ENDPOINT/alice-door" || fail "alice's DeleteBucket"
 "${CLI[@]}" keys delete "$NAK" >/dev/null || fail "cairn keys delete"
 [ "$(asalice)" = 403 ] || fail "a deleted key worked after the delete"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -I --aws-sigv4 "aws:amz:us-east-1:s3" \
+  -u "$NAK:$NSK" "$S3_ENDPOINT/door")" = 403 ] || fail "a deleted key worked after the delete (HeadBucket)"
+
 step "--anonymous-cache 0: every anonymous refusal is read again"
 cluster_kill gateway TERM
 export CAIRN_GATEWAY_OPTS="--anonymous-cache 0"
