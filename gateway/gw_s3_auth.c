@@ -21,7 +21,7 @@ static int key_lookup(void *ctx, const char *ak, char *secret, size_t cap)
     struct gw_s3 *s3 = r->s3;
     if (s3->keys) {
         int rc = gw_keycache_lookup(s3->keys, ak, secret, cap, &r->who);
-        /* kept for gw_keycache_confirm once the signature holds */
+        /* kept for s3_confirm_key once the signature holds */
         if (rc == 0 && r->who.unconfirmed)
             snprintf(r->key_secret, sizeof(r->key_secret), "%s", secret);
         return rc;
@@ -46,11 +46,12 @@ enum gw_s3err s3_authenticate(struct cn_http_req *req, struct s3_req *r)
     enum gw_s3err e = GW_S3_OK;
     int rc = gw_auth_verify(&sr, s3->region, s3->max_skew_s, key_lookup, r, &r->auth, &e);
     gw_auth_request_free(&sr);
-    if (rc != 0)
-        OPENSSL_cleanse(r->key_secret, sizeof(r->key_secret));
-    /* A key from the gateway's mirror (r->who.unconfirmed) is confirmed by
-     * s3_confirm_key, with the request's own authorization read. */
+    /* On success a key from the gateway's mirror (r->who.unconfirmed) is
+     * confirmed later by s3_confirm_key, with the request's own
+     * authorization read. */
     if (rc != 0) {
+        OPENSSL_cleanse(r->key_secret, sizeof(r->key_secret));
+        memset(&r->who, 0, sizeof(r->who));
         CN_INFO(S3_LOG, "%s %s: auth failed: %s", cn_http_req_method(req), cn_http_req_path(req),
                 gw_s3err_code(e));
         return e != GW_S3_OK ? e : GW_S3_ACCESS_DENIED;
