@@ -7,11 +7,15 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include <microhttpd.h>
 #include <openssl/evp.h>
@@ -33,15 +37,36 @@ struct route {
     void *cls;
 };
 
+/* One open connection, for the header deadline (the socket context of its
+ * MHD connection). In the server's list while MHD holds the socket: the
+ * CLOSED notification, which unlinks it, comes before MHD closes the fd. */
+struct conn_track {
+    struct conn_track *prev, *next;
+    int fd;
+    int64_t deadline_ms; /* cn_mono_ms() by which the headers must be in; 0 = none */
+    int shut;            /* shut down by the deadline */
+};
+
 struct cn_http_server {
     struct cn_http_server_opts opts;
     char *bind_addr;
     char *log_module;
+    char *tls_cert;
+    char *tls_key;
     struct route *routes;
     size_t n_routes;
     struct MHD_Daemon *daemon;
     uint16_t port;
     int started;
+
+    /* header deadline: the open connections and the thread that enforces it */
+    pthread_mutex_t conns_mu;
+    pthread_cond_t reaper_cv;
+    struct conn_track conns; /* list head */
+    pthread_t reaper;
+    int reaper_running, reaper_stop;
+
+    atomic_uint_fast64_t n_accepted, n_open, n_header_timeouts, n_limit_refused;
 };
 
 struct resp_header {
@@ -207,8 +232,31 @@ int cn_http_server_new(const struct cn_http_server_opts *opts, struct cn_http_se
         free(s);
         return CAIRN_E_NOMEM;
     }
+    if ((opts->tls_cert_pem != NULL) != (opts->tls_key_pem != NULL)) {
+        free(s->bind_addr);
+        free(s->log_module);
+        free(s);
+        return CAIRN_E_INVAL;
+    }
+    if (opts->tls_cert_pem) {
+        s->tls_cert = strdup(opts->tls_cert_pem);
+        s->tls_key = strdup(opts->tls_key_pem);
+        if (!s->tls_cert || !s->tls_key) {
+            free(s->tls_cert);
+            free(s->tls_key);
+            free(s->bind_addr);
+            free(s->log_module);
+            free(s);
+            return CAIRN_E_NOMEM;
+        }
+    }
     s->opts.bind_addr = s->bind_addr;
     s->opts.log_module = s->log_module;
+    s->opts.tls_cert_pem = s->tls_cert;
+    s->opts.tls_key_pem = s->tls_key;
+    pthread_mutex_init(&s->conns_mu, NULL);
+    pthread_cond_init(&s->reaper_cv, NULL);
+    s->conns.next = s->conns.prev = &s->conns;
     if (!s->opts.conn_timeout_s)
         s->opts.conn_timeout_s = DEFAULT_CONN_TIMEOUT_S;
     if (!s->opts.conn_memory_limit)
@@ -288,9 +336,129 @@ static struct cn_http_req *req_alloc(struct cn_http_server *srv, const char *uri
     return req;
 }
 
+/* ---- connection tracking: the header deadline ---- */
+
+static struct conn_track *conn_track_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* Sets conn's header deadline to now + ms (0: none); with only_sooner, only
+ * if that is sooner than the one it has. */
+static void conn_deadline(struct cn_http_server *srv, struct MHD_Connection *conn, int64_t ms,
+                          int only_sooner)
+{
+    if (!srv->opts.header_timeout_ms)
+        return;
+    struct conn_track *t = conn_track_of(conn);
+    if (!t)
+        return;
+    int64_t d = ms ? cn_mono_ms() + ms : 0;
+    pthread_mutex_lock(&srv->conns_mu);
+    if (!only_sooner || (d && (!t->deadline_ms || d < t->deadline_ms)))
+        t->deadline_ms = d;
+    pthread_mutex_unlock(&srv->conns_mu);
+}
+
+static void notify_connection_cb(void *cls, struct MHD_Connection *conn, void **socket_context,
+                                 enum MHD_ConnectionNotificationCode code)
+{
+    struct cn_http_server *srv = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        atomic_fetch_add(&srv->n_accepted, 1);
+        atomic_fetch_add(&srv->n_open, 1);
+        *socket_context = NULL;
+        if (!srv->opts.header_timeout_ms)
+            return;
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct conn_track *t = ci ? calloc(1, sizeof(*t)) : NULL;
+        if (!t)
+            return; /* untracked: only the idle timeout applies */
+        t->fd = ci->connect_fd;
+        t->deadline_ms = cn_mono_ms() + srv->opts.header_timeout_ms;
+        pthread_mutex_lock(&srv->conns_mu);
+        t->next = srv->conns.next;
+        t->prev = &srv->conns;
+        srv->conns.next->prev = t;
+        srv->conns.next = t;
+        pthread_mutex_unlock(&srv->conns_mu);
+        *socket_context = t;
+        return;
+    }
+    atomic_fetch_sub(&srv->n_open, 1);
+    struct conn_track *t = *socket_context;
+    if (!t)
+        return;
+    pthread_mutex_lock(&srv->conns_mu);
+    t->prev->next = t->next;
+    t->next->prev = t->prev;
+    pthread_mutex_unlock(&srv->conns_mu);
+    free(t);
+    *socket_context = NULL;
+}
+
+/* Shuts down (both ways) every connection past its header deadline: its
+ * thread then reads end-of-file and MHD closes it. */
+static void *reaper_main(void *arg)
+{
+    struct cn_http_server *srv = arg;
+    int64_t tick = srv->opts.header_timeout_ms / 4;
+    if (tick < 50)
+        tick = 50;
+    if (tick > 1000)
+        tick = 1000;
+    pthread_mutex_lock(&srv->conns_mu);
+    while (!srv->reaper_stop) {
+        struct timespec ts = cn_deadline_ms(CLOCK_MONOTONIC, tick);
+        pthread_cond_timedwait(&srv->reaper_cv, &srv->conns_mu, &ts);
+        if (srv->reaper_stop)
+            break;
+        int64_t now = cn_mono_ms();
+        uint64_t shut = 0;
+        for (struct conn_track *t = srv->conns.next; t != &srv->conns; t = t->next) {
+            if (t->shut || !t->deadline_ms || now < t->deadline_ms)
+                continue;
+            shutdown(t->fd, SHUT_RDWR);
+            t->shut = 1;
+            shut++;
+        }
+        if (shut) {
+            atomic_fetch_add(&srv->n_header_timeouts, shut);
+            CN_INFO(srv->log_module, "closed %" PRIu64 " connection(s) past the header deadline",
+                    shut);
+        }
+    }
+    pthread_mutex_unlock(&srv->conns_mu);
+    return NULL;
+}
+
+int cn_http_req_tls(const struct cn_http_req *req)
+{
+    return req->srv->tls_cert != NULL;
+}
+
+int cn_http_server_tls_supported(void)
+{
+    return MHD_is_feature_supported(MHD_FEATURE_TLS) == MHD_YES;
+}
+
+void cn_http_server_counters(const struct cn_http_server *srv, struct cn_http_server_counters *out)
+{
+    struct cn_http_server *s = (struct cn_http_server *)srv;
+    out->accepted = atomic_load(&s->n_accepted);
+    out->open = atomic_load(&s->n_open);
+    out->header_timeouts = atomic_load(&s->n_header_timeouts);
+    out->limit_refused = atomic_load(&s->n_limit_refused);
+}
+
 static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *conn)
 {
-    (void)conn;
+    struct cn_http_server *srv = cls;
+    /* A request line is in: its headers have header_timeout from now at most. */
+    conn_deadline(srv, conn, srv->opts.header_timeout_ms, 1);
     return req_alloc(cls, uri);
 }
 
@@ -302,6 +470,18 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(line);
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         line[--n] = 0;
+    /* A connection refused at max_connections or per_ip_limit (microhttpd
+     * says the same for both): counted, and logged once in 1000 so that a
+     * flood does not flood the log too. */
+    if (strstr(line, "reached connection limit")) {
+        uint64_t k = atomic_fetch_add(&srv->n_limit_refused, 1);
+        if (k % 1000 == 0)
+            CN_WARN(srv->log_module,
+                    "connection refused at the connection limit or the per-address limit "
+                    "(%" PRIu64 " so far)",
+                    k + 1);
+        return;
+    }
     CN_WARN(srv->log_module, "microhttpd: %s", line);
 }
 
@@ -796,6 +976,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     }
     if (!req->started) {
         req->started = 1;
+        conn_deadline(srv, conn, 0, 0); /* the headers are in */
         first_call(req, conn, url, method);
         if (req->responded)
             return queue(req);
@@ -816,8 +997,9 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)conn;
+    struct cn_http_server *srv = cls;
+    /* Kept alive: the next request may idle for the connection timeout. */
+    conn_deadline(srv, conn, (int64_t)srv->opts.conn_timeout_s * 1000, 0);
     struct cn_http_req *req = *con_cls;
     if (!req)
         return;
@@ -827,6 +1009,18 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
         req->route->handler.done(req, ok, req->route->cls);
     }
     req_free(req);
+}
+
+static void stop_reaper(struct cn_http_server *srv)
+{
+    if (!srv->reaper_running)
+        return;
+    pthread_mutex_lock(&srv->conns_mu);
+    srv->reaper_stop = 1;
+    pthread_cond_broadcast(&srv->reaper_cv);
+    pthread_mutex_unlock(&srv->conns_mu);
+    pthread_join(srv->reaper, NULL);
+    srv->reaper_running = 0;
 }
 
 int cn_http_server_start(struct cn_http_server *srv)
@@ -850,29 +1044,61 @@ int cn_http_server_start(struct cn_http_server *srv)
         CN_ERROR(srv->log_module, "bad bind address '%s'", srv->bind_addr);
         return CAIRN_E_INVAL;
     }
+    /* Thread per connection: handlers block on the metadata service and the
+     * chunkservers, so a request must not hold up others sharing a thread.
+     * Accepting is one poll()-driven thread; slow clients are bounded by
+     * per_ip_limit, max_connections and the header deadline. */
     unsigned flags =
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
-    srv->daemon = MHD_start_daemon(
-        flags, srv->opts.port, NULL, NULL, access_cb, srv,
-        /* the logger first, so MHD logs nothing through its own logger */
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
-        MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, srv, MHD_OPTION_NOTIFY_COMPLETED, completed_cb,
-        srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT, srv->opts.conn_memory_limit,
-        MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.conn_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-        /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: it sets SO_REUSEPORT, which lets
-         * a second daemon bind a port already serving and silently share its
-         * traffic. libmicrohttpd's default (SO_REUSEADDR only) still allows a
-         * quick restart. */
-        srv->opts.max_connections, MHD_OPTION_END);
+    struct MHD_OptionItem mo[16];
+    size_t n = 0;
+#define MO(o, v, p) (mo[n++] = (struct MHD_OptionItem){(o), (intptr_t)(v), (p)})
+    MO(MHD_OPTION_SOCK_ADDR, 0, &sin);
+    MO(MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)uri_log_cb, srv);
+    MO(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed_cb, srv);
+    MO(MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)notify_connection_cb, srv);
+    MO(MHD_OPTION_CONNECTION_MEMORY_LIMIT, srv->opts.conn_memory_limit, NULL);
+    MO(MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.conn_timeout_s, NULL);
+    /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: it sets SO_REUSEPORT, which lets
+     * a second daemon bind a port already serving and silently share its
+     * traffic. libmicrohttpd's default (SO_REUSEADDR only) still allows a
+     * quick restart. */
+    MO(MHD_OPTION_CONNECTION_LIMIT, srv->opts.max_connections, NULL);
+    if (srv->opts.per_ip_limit)
+        MO(MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->opts.per_ip_limit, NULL);
+    if (srv->tls_cert) {
+        if (!cn_http_server_tls_supported()) {
+            CN_ERROR(srv->log_module, "libmicrohttpd was built without TLS support");
+            return CAIRN_E_UNSUPPORTED;
+        }
+        flags |= MHD_USE_TLS;
+        MO(MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert);
+        MO(MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key);
+    }
+    MO(MHD_OPTION_END, 0, NULL);
+#undef MO
+    if (srv->opts.header_timeout_ms) {
+        srv->reaper_stop = 0;
+        if (pthread_create(&srv->reaper, NULL, reaper_main, srv) != 0)
+            return CAIRN_E_NOMEM;
+        srv->reaper_running = 1;
+    }
+    /* The logger first, so MHD logs nothing through its own logger. */
+    srv->daemon = MHD_start_daemon(flags, srv->opts.port, NULL, NULL, access_cb, srv,
+                                   MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, srv, MHD_OPTION_ARRAY,
+                                   mo, MHD_OPTION_END);
     if (!srv->daemon) {
-        CN_ERROR(srv->log_module, "cannot listen on %s:%u", srv->bind_addr,
-                 (unsigned)srv->opts.port);
+        CN_ERROR(srv->log_module, "cannot listen on %s:%u%s", srv->bind_addr,
+                 (unsigned)srv->opts.port,
+                 srv->tls_cert ? " (or the TLS certificate and key do not load)" : "");
+        stop_reaper(srv);
         return CAIRN_E_IO;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = di ? di->port : srv->opts.port;
     srv->started = 1;
-    CN_INFO(srv->log_module, "listening on %s:%u", srv->bind_addr, (unsigned)srv->port);
+    CN_INFO(srv->log_module, "listening on %s:%u%s", srv->bind_addr, (unsigned)srv->port,
+            srv->tls_cert ? " (TLS)" : "");
     return 0;
 }
 
@@ -888,6 +1114,7 @@ void cn_http_server_stop(struct cn_http_server *srv)
     MHD_stop_daemon(srv->daemon);
     srv->daemon = NULL;
     srv->port = 0;
+    stop_reaper(srv);
 }
 
 void cn_http_server_free(struct cn_http_server *srv)
@@ -902,6 +1129,13 @@ void cn_http_server_free(struct cn_http_server *srv)
     free(srv->routes);
     free(srv->bind_addr);
     free(srv->log_module);
+    free(srv->tls_cert);
+    if (srv->tls_key) {
+        memset(srv->tls_key, 0, strlen(srv->tls_key));
+        free(srv->tls_key);
+    }
+    pthread_mutex_destroy(&srv->conns_mu);
+    pthread_cond_destroy(&srv->reaper_cv);
     free(srv);
 }
 

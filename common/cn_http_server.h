@@ -47,7 +47,16 @@
  *
  * Limits: request header space is bounded by the connection memory limit
  * (default 256 KiB, which also sizes the body chunks), idle connections are
- * closed after the connection timeout, and connections are capped. */
+ * closed after the connection timeout, and connections are capped in total
+ * and, optionally, per client address (per_ip_limit). With header_timeout_ms,
+ * a connection must deliver a request's complete headers within that time of
+ * its accept (a kept-alive one: within the connection timeout of its previous
+ * response, and within header_timeout_ms of its next request line); bytes
+ * trickled in do not extend it, and a connection past it is shut down.
+ *
+ * TLS: with tls_cert_pem and tls_key_pem the server speaks HTTPS only
+ * (libmicrohttpd over GnuTLS); a daemon that serves both runs two servers
+ * with the same routes. */
 #ifndef CAIRN_CN_HTTP_SERVER_H
 #define CAIRN_CN_HTTP_SERVER_H
 
@@ -74,6 +83,19 @@ struct cn_http_server_opts {
     unsigned max_connections;   /* 0 = 256 */
     size_t max_buffered_body;   /* hard cap for cn_http_req_buffer_body; 0 = 64 MiB */
     size_t response_block_size; /* reader block size for streamed responses; 0 = 256 KiB */
+    unsigned per_ip_limit;      /* connections per client address; 0 = no limit */
+    unsigned header_timeout_ms; /* deadline for a request's headers; 0 = none */
+    const char *tls_cert_pem;   /* PEM certificate (chain): with tls_key_pem, serve HTTPS;
+                                   copied */
+    const char *tls_key_pem;    /* PEM private key; copied (and wiped when freed) */
+};
+
+/* Connection counters of a server (cn_http_server_counters). */
+struct cn_http_server_counters {
+    uint64_t accepted;        /* connections accepted */
+    uint64_t open;            /* connections open now */
+    uint64_t header_timeouts; /* connections shut down by the header deadline */
+    uint64_t limit_refused;   /* connections refused at max_connections or per_ip_limit */
 };
 
 /* Request handler: see the lifecycle at the top of this file. cls is the
@@ -108,6 +130,12 @@ int cn_http_server_start(struct cn_http_server *srv);
 
 /* The bound TCP port (the chosen one if opts.port was 0); 0 if not started. */
 uint16_t cn_http_server_port(const struct cn_http_server *srv);
+
+/* 1 if libmicrohttpd was built with TLS support (HTTPS can be served). */
+int cn_http_server_tls_supported(void);
+
+/* The server's connection counters (any thread). */
+void cn_http_server_counters(const struct cn_http_server *srv, struct cn_http_server_counters *out);
 
 /* Stops accepting, closes every connection and waits for all connection
  * threads, so no handler runs after it returns (done() is called for requests
@@ -147,6 +175,9 @@ int64_t cn_http_req_content_length(const struct cn_http_req *req);
 const char *cn_http_req_id(const struct cn_http_req *req);
 /* Writes the client's address "a.b.c.d:port" into buf. */
 void cn_http_req_peer(const struct cn_http_req *req, char *buf, size_t len);
+
+/* 1 when req came over TLS (its server has a certificate), else 0. */
+int cn_http_req_tls(const struct cn_http_req *req);
 /* Per-request handler state. */
 void cn_http_req_set_data(struct cn_http_req *req, void *data);
 void *cn_http_req_data(const struct cn_http_req *req);

@@ -25,6 +25,18 @@ static void derived_id(const char *name, char out[72])
     cn_hex_encode(md, 32, out);
 }
 
+void gw_auth_identity_of(const Md__AccessKeyRecord *k, const Md__UserRecord *u,
+                         struct gw_auth_identity *who)
+{
+    memset(who, 0, sizeof(*who));
+    who->admin = k->admin;
+    snprintf(who->user, sizeof(who->user), "%s", k->owner ? k->owner : "");
+    if (u && u->canonical_id && u->canonical_id[0])
+        snprintf(who->canonical_id, sizeof(who->canonical_id), "%s", u->canonical_id);
+    else
+        derived_id(k->owner ? k->owner : "", who->canonical_id);
+}
+
 int gw_auth_key_lookup(struct gw_ctx *data, const char *root_ak, const char *root_sk,
                        const char *ak, char *secret, size_t cap, struct gw_auth_identity *who)
 {
@@ -48,17 +60,10 @@ int gw_auth_key_lookup(struct gw_ctx *data, const char *root_ak, const char *roo
         rc = CAIRN_E_NOTFOUND;
     } else if (res->status == 0 && res->access_key) {
         const Md__AccessKeyRecord *k = res->access_key;
-        if ((size_t)snprintf(secret, cap, "%s", k->secret) >= cap) {
+        if ((size_t)snprintf(secret, cap, "%s", k->secret) >= cap)
             rc = CAIRN_E_RANGE;
-        } else {
-            who->admin = k->admin;
-            snprintf(who->user, sizeof(who->user), "%s", k->owner);
-            if (res->user && res->user->canonical_id[0])
-                snprintf(who->canonical_id, sizeof(who->canonical_id), "%s",
-                         res->user->canonical_id);
-            else
-                derived_id(k->owner, who->canonical_id);
-        }
+        else
+            gw_auth_identity_of(k, res->user, who);
     } else if (res->status != 0 && res->status != CAIRN_E_NOTFOUND &&
                res->reason != MD__REASON__R_NO_SUCH_ACCESS_KEY) {
         rc = res->status;

@@ -8,6 +8,7 @@
 #define CAIRN_GW_AUTH_H
 
 #include "gw_req.h"
+#include "meta.pb-c.h"
 #include "gw_s3err.h"
 #include "gw_sigv4.h"
 
@@ -29,7 +30,13 @@ struct gw_auth_identity {
     int admin;             /* the root key or a stored admin key */
     char user[72];         /* the key's user ("" for the operator) */
     char canonical_id[72]; /* the user's canonical id */
+    int unconfirmed;       /* from gw_keycache's mirror: gw_keycache_confirm first */
 };
+
+/* *who for stored key k of user u (u NULL or without a canonical id: a key
+ * older than users, whose canonical id is derived from its owner's name). */
+void gw_auth_identity_of(const Md__AccessKeyRecord *k, const Md__UserRecord *u,
+                         struct gw_auth_identity *who);
 
 /* Resolves access key ak: the root key (root_ak / root_sk; NULL: none) or a
  * key stored in the metadata service (read through data, borrowed). Returns

@@ -45,6 +45,10 @@ struct gw_ctx {
     size_t n_addrs;
 
     atomic_uint_fast64_t degraded, decodes, frag_errors, short_groups;
+
+    /* the data-path memory budget (gw_ctx_mem_take) */
+    uint64_t mem_limit; /* 0 = unlimited */
+    atomic_uint_fast64_t mem_used, mem_peak, mem_refused;
 };
 
 /* Per-thread resources: a metadata client and an HTTP fan-out handle, each
@@ -99,6 +103,7 @@ int gw_ctx_new(const struct gw_ctx_opts *o, struct gw_ctx **out)
     ctx->auth = o->auth;
     ctx->quorum_extra = o->write_quorum_extra;
     ctx->frag_timeout_ms = o->fragment_timeout_ms > 0 ? o->fragment_timeout_ms : 10000;
+    ctx->mem_limit = o->memory_budget;
     pthread_mutex_init(&ctx->mu, NULL);
     pthread_key_create(&ctx->tls, tls_free);
     *out = ctx;
@@ -149,6 +154,40 @@ void gw_ctx_stats(struct gw_ctx *ctx, struct gw_data_stats *out)
     out->decodes = ctx->decodes;
     out->fragment_errors = ctx->frag_errors;
     out->short_groups = ctx->short_groups;
+    out->mem_limit = ctx->mem_limit;
+    out->mem_used = atomic_load(&ctx->mem_used);
+    out->mem_peak = atomic_load(&ctx->mem_peak);
+    out->mem_refused = atomic_load(&ctx->mem_refused);
+}
+
+static void mem_note_peak(struct gw_ctx *ctx, uint64_t used)
+{
+    uint64_t peak = atomic_load(&ctx->mem_peak);
+    while (used > peak && !atomic_compare_exchange_weak(&ctx->mem_peak, &peak, used))
+        ;
+}
+
+int gw_ctx_mem_take(struct gw_ctx *ctx, uint64_t bytes)
+{
+    uint64_t used = atomic_load(&ctx->mem_used);
+    do {
+        if (ctx->mem_limit && used + bytes > ctx->mem_limit) {
+            atomic_fetch_add(&ctx->mem_refused, 1);
+            return CAIRN_E_BUSY;
+        }
+    } while (!atomic_compare_exchange_weak(&ctx->mem_used, &used, used + bytes));
+    mem_note_peak(ctx, used + bytes);
+    return 0;
+}
+
+void gw_ctx_mem_force(struct gw_ctx *ctx, uint64_t bytes)
+{
+    mem_note_peak(ctx, atomic_fetch_add(&ctx->mem_used, bytes) + bytes);
+}
+
+void gw_ctx_mem_give(struct gw_ctx *ctx, uint64_t bytes)
+{
+    atomic_fetch_sub(&ctx->mem_used, bytes);
 }
 
 /* Shared codec for k+m (created once, then read-only but for its locked
@@ -305,6 +344,9 @@ struct gw_put {
     int cur;
     size_t md_len[2];
     int md_busy[2]; /* posted to the helper, not yet hashed */
+
+    uint64_t mem;     /* bytes taken from the budget (0: prepaid by the caller) */
+    int failed_group; /* groups[g] closed below quorum with durable fragments */
 };
 
 static void *md5_main(void *arg)
@@ -367,13 +409,26 @@ static void md5_drain(struct gw_put *p)
     pthread_mutex_unlock(&p->mu);
 }
 
-int gw_put_begin(struct gw_ctx *ctx, const ec_layout *l, uint64_t size, struct gw_put **out)
+uint64_t gw_put_memory(const ec_layout *l, uint64_t size)
+{
+    uint64_t stripe = (uint64_t)l->k * l->unit;
+    return (size > stripe ? 2 * stripe : stripe) + (uint64_t)l->m * l->unit;
+}
+
+static int put_begin(struct gw_ctx *ctx, const ec_layout *l, uint64_t size, int prepaid,
+                     struct gw_put **out)
 {
     if (!ctx || ec_layout_check(l) != 0)
         return CAIRN_E_INVAL;
+    uint64_t mem = prepaid ? 0 : gw_put_memory(l, size);
+    if (mem && gw_ctx_mem_take(ctx, mem) != 0)
+        return CAIRN_E_BUSY;
     struct gw_put *p = calloc(1, sizeof(*p));
-    if (!p)
+    if (!p) {
+        gw_ctx_mem_give(ctx, mem);
         return CAIRN_E_NOMEM;
+    }
+    p->mem = mem;
     p->ctx = ctx;
     p->l = *l;
     p->size = size;
@@ -408,6 +463,16 @@ int gw_put_begin(struct gw_ctx *ctx, const ec_layout *l, uint64_t size, struct g
     }
     *out = p;
     return 0;
+}
+
+int gw_put_begin(struct gw_ctx *ctx, const ec_layout *l, uint64_t size, struct gw_put **out)
+{
+    return put_begin(ctx, l, size, 0, out);
+}
+
+int gw_put_begin_prepaid(struct gw_ctx *ctx, const ec_layout *l, uint64_t size, struct gw_put **out)
+{
+    return put_begin(ctx, l, size, 1, out);
 }
 
 /* Asks the leader for k+m chunkservers and opens one PUT stream to each. */
@@ -526,6 +591,7 @@ static int close_group(struct gw_put *p)
     }
     if (ok < p->l.k + p->ctx->quorum_extra || ok < p->l.k) {
         CN_WARN(LOG, "group reached %u of %u fragments, below its write quorum", ok, p->n);
+        p->failed_group = ok > 0; /* its durable fragments are garbage now */
         return CAIRN_E_UNAVAIL;
     }
     if (ok < p->n)
@@ -601,6 +667,12 @@ int gw_put_write(struct gw_put *p, const void *data, size_t len)
     return 0;
 }
 
+void gw_put_written(const struct gw_put *p, const struct md_group_desc **groups, size_t *n_groups)
+{
+    *groups = p->groups;
+    *n_groups = (size_t)p->g + (p->failed_group ? 1 : 0);
+}
+
 int gw_put_finish(struct gw_put *p, uint8_t md5[16], const struct md_group_desc **groups,
                   size_t *n_groups)
 {
@@ -649,6 +721,8 @@ void gw_put_free(struct gw_put *p)
     free(p->sbuf[0]);
     free(p->sbuf[1]);
     free(p->parity);
+    if (p->mem)
+        gw_ctx_mem_give(p->ctx, p->mem);
     free(p);
 }
 
@@ -676,6 +750,8 @@ struct gw_get {
     size_t out_len, out_pos, out_cap;
     uint8_t *units[EC_MAX_FRAGS]; /* degraded reads: one stripe unit per fragment */
     size_t unit_cap;
+    uint64_t mem;       /* stripe buffers taken from the budget */
+    uint64_t units_mem; /* decode units forced onto it */
 
     /* Read-ahead for ranges longer than one stripe: a helper thread fills
      * two stripe buffers in turn (g->pos and the fetch state are then its
@@ -740,6 +816,12 @@ int gw_get_open(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t off, u
             max_stripe = sb;
     }
     g->out_cap = max_stripe;
+    g->mem = len > max_stripe ? 2 * (uint64_t)max_stripe : max_stripe;
+    if (gw_ctx_mem_take(ctx, g->mem) != 0) {
+        g->mem = 0;
+        gw_get_close(g);
+        return CAIRN_E_BUSY;
+    }
     if (len > max_stripe) {
         /* Read ahead: fetching stripe s+1 overlaps sending stripe s. */
         g->slot[0] = malloc(max_stripe);
@@ -790,6 +872,8 @@ void gw_get_close(struct gw_get *g)
     free(g->out);
     for (int i = 0; i < EC_MAX_FRAGS; i++)
         free(g->units[i]);
+    if (g->mem || g->units_mem)
+        gw_ctx_mem_give(g->ctx, g->mem + g->units_mem);
     free(g);
 }
 
@@ -917,6 +1001,9 @@ static int degraded_stripe(struct gw_get *g, struct get_group *gg, uint64_t s, u
             g->units[i] = NULL;
         }
         g->unit_cap = 0;
+        gw_ctx_mem_give(g->ctx, g->units_mem);
+        g->units_mem = (uint64_t)EC_MAX_FRAGS * su;
+        gw_ctx_mem_force(g->ctx, g->units_mem);
         for (uint32_t i = 0; i < n; i++)
             if (!(g->units[i] = malloc(su)))
                 return CAIRN_E_NOMEM;

@@ -48,6 +48,7 @@ struct gw_ctx_opts {
     const struct cn_auth *auth;  /* cluster secret, borrowed */
     uint32_t write_quorum_extra; /* a group needs k + this many fragments (default 1) */
     int64_t fragment_timeout_ms; /* one chunkserver request; 0 = 10000 */
+    uint64_t memory_budget;      /* bytes of data-path buffers at once; 0 = unlimited */
 };
 
 int gw_ctx_new(const struct gw_ctx_opts *opts, struct gw_ctx **out);
@@ -70,14 +71,46 @@ struct gw_data_stats {
     uint64_t decodes;         /* fragments rebuilt by decoding */
     uint64_t fragment_errors; /* fragment reads or writes that failed */
     uint64_t short_groups;    /* groups committed with fewer than k+m fragments */
+    uint64_t mem_limit;       /* the data-path memory budget (0: unlimited) */
+    uint64_t mem_used;        /* bytes of it taken now */
+    uint64_t mem_peak;        /* most ever taken at once */
+    uint64_t mem_refused;     /* requests refused because it was exhausted */
 };
 void gw_ctx_stats(struct gw_ctx *ctx, struct gw_data_stats *out);
+
+/* ---- The data-path memory budget ----
+ * Every stripe, parity, read-ahead and copy buffer of the data path is taken
+ * from one budget of opts.memory_budget bytes before it is allocated, so the
+ * gateway's data buffers never exceed it whatever the request mix; a request
+ * that does not fit is refused (CAIRN_E_BUSY: S3's 503 SlowDown) before it
+ * reads a body or sends a byte. Any thread. */
+
+/* Takes bytes from the budget. Returns 0 or CAIRN_E_BUSY (it would go over;
+ * nothing taken). */
+int gw_ctx_mem_take(struct gw_ctx *ctx, uint64_t bytes);
+/* Takes bytes even past the limit: only for buffers a request already under
+ * way cannot do without (a degraded read's decode units), never to start one. */
+void gw_ctx_mem_force(struct gw_ctx *ctx, uint64_t bytes);
+/* Gives back bytes taken with gw_ctx_mem_take or gw_ctx_mem_force. */
+void gw_ctx_mem_give(struct gw_ctx *ctx, uint64_t bytes);
 
 /* ---- PUT ---- */
 
 /* Starts an upload of exactly size bytes laid out by l. Returns 0,
  * CAIRN_E_INVAL (bad layout) or CAIRN_E_NOMEM. */
 int gw_put_begin(struct gw_ctx *ctx, const ec_layout *l, uint64_t size, struct gw_put **out);
+/* Bytes of buffers an upload of size bytes laid out by l takes from the
+ * budget (gw_put_begin takes them, gw_put_free gives them back). */
+uint64_t gw_put_memory(const ec_layout *l, uint64_t size);
+/* gw_put_begin for a caller that took gw_put_memory(l, size) from the budget
+ * itself (gw_stream_put, for each of its segments). */
+int gw_put_begin_prepaid(struct gw_ctx *ctx, const ec_layout *l, uint64_t size,
+                         struct gw_put **out);
+/* The groups of p that hold durable fragments so far (complete ones, and one
+ * that failed its write quorum), in *groups / *n_groups (owned by p, valid
+ * until gw_put_free): what an upload that fails leaves behind, for the
+ * caller to hand to garbage collection (md_cmd_garbage_add). Any time. */
+void gw_put_written(const struct gw_put *p, const struct md_group_desc **groups, size_t *n_groups);
 /* Feeds the next body bytes. Returns 0, CAIRN_E_RANGE (more than size bytes),
  * CAIRN_E_UNAVAIL (a group could not reach its write quorum, or no placement)
  * or another error; after an error only gw_put_free is valid. */
@@ -94,7 +127,8 @@ void gw_put_free(struct gw_put *p);
 /* ---- GET ---- */
 
 /* Opens a reader over bytes [off, off+len) of the object described by rec
- * (copied). Returns 0, CAIRN_E_INVAL or CAIRN_E_NOMEM. */
+ * (copied), taking its stripe buffers from the budget. Returns 0,
+ * CAIRN_E_BUSY (the budget is exhausted), CAIRN_E_INVAL or CAIRN_E_NOMEM. */
 int gw_get_open(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t off, uint64_t len,
                 struct gw_get **out);
 /* Writes up to max next bytes into buf. Returns the count (> 0), 0 at the

@@ -10,6 +10,7 @@
 #include "cn_util.h"
 #include "cn_wire.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -354,8 +355,10 @@ static int s3_begin(struct cn_http_req *req, void *cls)
 
     /* A name no bucket can have (they are checked at creation): NoSuchBucket,
      * rather than the metadata service's InvalidArgument. */
-    if (r->t.bucket[0] && r->op != OP_CREATE_BUCKET && !gw_bucket_name_valid(r->t.bucket))
-        return s3_error(req, r, GW_S3_NO_SUCH_BUCKET, NULL);
+    if (r->t.bucket[0] && r->op != OP_CREATE_BUCKET && !gw_bucket_name_valid(r->t.bucket)) {
+        e = s3_confirm_key(r, NULL); /* a disabled key is told so first */
+        return s3_error(req, r, e != GW_S3_OK ? e : GW_S3_NO_SUCH_BUCKET, NULL);
+    }
     /* The tags the request sets are condition keys of the decision. */
     if (r->op == OP_PUT_OBJECT || r->op == OP_COPY_OBJECT || r->op == OP_CREATE_MULTIPART) {
         const char *msg = NULL;
@@ -410,9 +413,26 @@ static void s3_done(struct cn_http_req *req, int ok, void *cls)
     if (!r)
         return;
     count_status(s3, ok ? r->status : 0);
+    /* A write done here may allow what an anonymous request was refused:
+     * those refusals are forgotten (gw_s3_authz.c). */
+    const char *m = cn_http_req_method(req);
+    if (r->status >= 200 && r->status < 300 && strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0)
+        atomic_fetch_add(&s3->anon_gen, 1);
     cn_hist_record(&s3->latency[r->op], (uint64_t)(cn_mono_us() - r->start_us));
     CN_DEBUG(S3_LOG, "%s %s -> %u (%s)%s", cn_http_req_method(req), cn_http_req_target(req),
              r->status, s3_op_name(r->op), ok ? "" : " aborted");
+    if ((r->put || r->sput) && !r->commit_tried && !r->discarded) {
+        /* Failed before its commit (a bad chunk signature or Content-MD5, a
+         * body cut short, the client gone): what it wrote is garbage now. */
+        const struct md_group_desc *groups = NULL;
+        size_t n = 0;
+        if (r->put)
+            gw_put_written(r->put, &groups, &n);
+        else
+            gw_stream_put_written(r->sput, &groups, &n);
+        if (n)
+            s3_discard_groups(r, groups, n);
+    }
     gw_put_free(r->put);
     gw_stream_put_free(r->sput);
     gw_sha256_check_free(r->sha);
@@ -426,6 +446,7 @@ static void s3_done(struct cn_http_req *req, int ok, void *cls)
     if (r->have_q)
         gw_query_free(&r->q);
     gw_sigv4_result_wipe(&r->auth);
+    OPENSSL_cleanse(r->key_secret, sizeof(r->key_secret));
     s3_md_query_free(r->ctx);
     gw_tags_free(&r->req_tags);
     s3_post_free(r->post);
@@ -475,6 +496,13 @@ int gw_s3_new(const struct gw_s3_config *cfg, struct gw_ctx *data, struct gw_s3 
     s3->group_fragment = cfg->group_fragment;
     s3->max_object = cfg->max_object_size ? cfg->max_object_size : DEFAULT_MAXOBJ;
     s3->max_skew_s = cfg->max_skew_s;
+    s3->max_get_ms = cfg->max_get_ms;
+    s3->keys = cfg->keys;
+    s3->anon_cache_ms = cfg->anon_cache_ms;
+    if (s3->anon_cache_ms > 0 && gw_ttlcache_new(ANON_CACHE_SLOTS, &s3->anon) != 0) {
+        gw_s3_free(s3);
+        return CAIRN_E_NOMEM;
+    }
     s3->data = data;
     *out = s3;
     return 0;
@@ -482,6 +510,8 @@ int gw_s3_new(const struct gw_s3_config *cfg, struct gw_ctx *data, struct gw_s3 
 
 int gw_s3_register(struct gw_s3 *s3, struct cn_http_server *srv)
 {
+    if (s3->n_srvs < sizeof(s3->srvs) / sizeof(s3->srvs[0]))
+        s3->srvs[s3->n_srvs++] = srv; /* its connection counters in /metrics */
     const struct cn_http_handler metrics = {.end = s3_metrics_end};
     const struct cn_http_handler s3h = {
         .begin = s3_begin, .body = s3_body, .end = s3_end, .done = s3_done};
@@ -496,6 +526,7 @@ void gw_s3_free(struct gw_s3 *s3)
 {
     if (!s3)
         return;
+    gw_ttlcache_free(s3->anon);
     free(s3->region);
     free(s3->base_domain);
     free(s3->root_ak);

@@ -32,6 +32,8 @@ struct gw_ctx;
 struct gw_s3;
 struct cn_http_server;
 
+struct gw_keycache;
+
 struct gw_s3_config {
     const char *region;          /* SigV4 region and GetBucketLocation; NULL = "us-east-1" */
     const char *base_domain;     /* virtual-host style base ("s3.local"); NULL/"" = off */
@@ -44,6 +46,11 @@ struct gw_s3_config {
     uint64_t group_fragment;  /* max bytes per fragment in one group (multiple of unit) */
     uint64_t max_object_size; /* PutObject/UploadPart limit; 0 = 5 GiB */
     int64_t max_skew_s;       /* SigV4 clock skew; 0 = 15 minutes */
+    struct gw_keycache *keys; /* stored keys' mirror (borrowed; NULL: read each key) */
+    int64_t max_get_ms;       /* a GetObject body still streaming this long after its
+                                 request began is cut; 0 = never */
+    int64_t anon_cache_ms;    /* anonymous refusals remembered this long (forgotten at
+                                 any 2xx write through it); 0 = none */
 };
 
 /* Creates the S3 front end over data (borrowed; must outlive it). cfg is
@@ -53,7 +60,9 @@ int gw_s3_new(const struct gw_s3_config *cfg, struct gw_ctx *data, struct gw_s3 
 
 /* Registers GET /metrics and the catch-all S3 route on srv (before
  * cn_http_server_start). s3 must outlive the server's handlers (stop the
- * server before gw_s3_free). Returns 0 or the route error. */
+ * server before gw_s3_free). Up to two servers (HTTPS and plain) may be
+ * registered; /metrics shows their connection counters. Returns 0 or the
+ * route error. */
 int gw_s3_register(struct gw_s3 *s3, struct cn_http_server *srv);
 
 void gw_s3_free(struct gw_s3 *s3);

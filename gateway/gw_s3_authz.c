@@ -18,6 +18,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <inttypes.h>
 #include <string.h>
 
 /* What each operation needs: its action and whether the decision reads the
@@ -181,7 +182,7 @@ static size_t request_of(struct s3_req *r, struct gw_authz_request *rq, struct g
             *colon = '\0';
     }
     rq->source_ip = ip[0] ? ip : NULL;
-    rq->secure_transport = 0;
+    rq->secure_transport = cn_http_req_tls(r->req);
     rq->now_ms = cn_wall_ms();
     size_t n = 0;
     static const char *const acl_headers[][2] = {
@@ -296,19 +297,66 @@ int s3_allowed(struct s3_req *r, enum gw_authz_action action, const Md__BucketRe
     return ok;
 }
 
+static enum gw_s3err authorize_bucket(struct s3_req *r);
+
 enum gw_s3err s3_authorize(struct cn_http_req *req, struct s3_req *r)
 {
     (void)req;
     const struct op_action *oa = &op_actions[r->op];
+    enum gw_s3err hidden = GW_S3_OK;
+    if (r->op == OP_UNKNOWN || r->op == OP_UNSUPPORTED || r->op == OP_LIST_BUCKETS ||
+        r->op == OP_CREATE_BUCKET) {
+        /* no bucket read to confirm the key with: a read of its own */
+        enum gw_s3err ce = s3_confirm_key(r, NULL);
+        if (ce != GW_S3_OK)
+            return ce;
+    }
     if (r->op == OP_UNKNOWN || r->op == OP_UNSUPPORTED)
         return GW_S3_OK; /* answered MethodNotAllowed / NotImplemented */
-    enum gw_s3err hidden = GW_S3_OK;
     if (r->op == OP_LIST_BUCKETS || r->op == OP_CREATE_BUCKET) {
         /* Service level: any signed user; CreateBucket of an existing name
          * is the operation's to answer. */
         int ok = decide(r, oa->action, NULL, NULL, NULL, NULL, NULL, &hidden);
         return ok ? GW_S3_OK : GW_S3_ACCESS_DENIED;
     }
+    /* An anonymous request refused lately is refused again without a read.
+     * The entry's key holds the generation of this gateway's writes, so a
+     * change made through this gateway (ACL, policy, bucket, object) takes
+     * effect at once; one made elsewhere within anon_cache_ms. */
+    struct gw_s3 *s3 = r->s3;
+    char ck[2 * 1024 + 64];
+    size_t ckl = 0;
+    int anon = s3->anon && r->auth.kind == GW_SIGV4_ANONYMOUS;
+    if (anon) {
+        int n = snprintf(ck, sizeof(ck), "%" PRIu64 " %d", (uint64_t)atomic_load(&s3->anon_gen),
+                         (int)r->op);
+        ckl = (size_t)n + 1; /* the NULs separate the parts */
+        size_t bl = strlen(r->t.bucket), kl = strlen(r->t.key);
+        if (ckl + bl + 1 + kl <= sizeof(ck)) {
+            memcpy(ck + ckl, r->t.bucket, bl + 1);
+            ckl += bl + 1;
+            memcpy(ck + ckl, r->t.key, kl);
+            ckl += kl;
+        } else {
+            anon = 0;
+        }
+        int cached;
+        if (anon && gw_ttlcache_get(s3->anon, ck, ckl, cn_mono_ms(), &cached)) {
+            atomic_fetch_add(&s3->anon_cached, 1);
+            return (enum gw_s3err)cached;
+        }
+    }
+    enum gw_s3err verdict = authorize_bucket(r);
+    if (anon && (verdict == GW_S3_ACCESS_DENIED || verdict == GW_S3_NO_SUCH_BUCKET))
+        gw_ttlcache_put(s3->anon, ck, ckl, (int)verdict, cn_mono_ms() + s3->anon_cache_ms);
+    return verdict;
+}
+
+/* s3_authorize for a request that names a bucket. */
+static enum gw_s3err authorize_bucket(struct s3_req *r)
+{
+    const struct op_action *oa = &op_actions[r->op];
+    enum gw_s3err hidden = GW_S3_OK;
     /* Everything else names a bucket: read it (with the object for object
      * actions) in one linearizable read. */
     enum gw_s3err e;
@@ -318,6 +366,12 @@ enum gw_s3err s3_authorize(struct cn_http_req *req, struct s3_req *r)
     } else {
         e = s3_md_head_bucket(r, r->t.bucket, &r->ctx);
     }
+    /* The key from the mirror is confirmed by this same read (it carried
+     * Query.caller_key); a failed read kept no answer: a read of its own, so
+     * that a disabled key is told so rather than NoSuchBucket. */
+    enum gw_s3err ce = s3_confirm_key(r, e == GW_S3_OK ? r->ctx : NULL);
+    if (ce != GW_S3_OK)
+        return ce;
     if (e != GW_S3_OK)
         return e;
     if (!r->ctx->bucket)

@@ -41,6 +41,8 @@ enum gw_s3err s3_sink_error(const struct s3_req *r, int rc)
                                                                  : GW_S3_MALFORMED_XML;
     if (rc == CAIRN_E_UNAVAIL || rc == CAIRN_E_TIMEOUT || rc == CAIRN_E_NOSPACE)
         return GW_S3_SERVICE_UNAVAILABLE;
+    if (rc == CAIRN_E_BUSY)
+        return GW_S3_SLOW_DOWN; /* the data-path memory budget is exhausted */
     return GW_S3_INTERNAL_ERROR;
 }
 

@@ -87,6 +87,9 @@ static int copy_range(struct s3_req *r, const Md__ObjectRecord *rec, uint64_t of
     int rc = gw_put_begin(r->s3->data, &l, len, &r->put);
     if (rc != 0)
         return rc;
+    rc = gw_ctx_mem_take(r->s3->data, 2 * COPY_BUF);
+    if (rc != 0)
+        return rc;
     struct copy_pipe cp = {.data = r->s3->data, .rec = rec, .off = off, .len = len};
     cp.buf[0] = malloc(COPY_BUF);
     cp.buf[1] = malloc(COPY_BUF);
@@ -131,6 +134,7 @@ static int copy_range(struct s3_req *r, const Md__ObjectRecord *rec, uint64_t of
     pthread_mutex_destroy(&cp.mu);
     free(cp.buf[0]);
     free(cp.buf[1]);
+    gw_ctx_mem_give(r->s3->data, 2 * COPY_BUF);
     return rc;
 }
 

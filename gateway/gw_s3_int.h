@@ -34,6 +34,8 @@
 #include "gw_auth.h"
 #include "gw_checksum.h"
 #include "gw_data.h"
+#include "gw_keycache.h"
+#include "gw_ttlcache.h"
 #include "gw_req.h"
 #include "gw_authz.h"
 #include "gw_s3err.h"
@@ -47,9 +49,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define S3_LOG         "s3"
-#define S3_MAX_HEADERS 256
-#define S3_NS          "http://s3.amazonaws.com/doc/2006-03-01/"
+#define S3_LOG           "s3"
+#define S3_MAX_HEADERS   256
+#define S3_NS            "http://s3.amazonaws.com/doc/2006-03-01/"
+#define ANON_CACHE_SLOTS 4096
 
 struct s3_req;
 
@@ -128,7 +131,19 @@ struct gw_s3 {
     uint64_t group_fragment;
     uint64_t max_object;
     int64_t max_skew_s;
+    int64_t max_get_ms;            /* --max-get-duration; 0 = none */
+    atomic_uint_fast64_t gets_cut; /* GetObject bodies cut by it */
     struct gw_ctx *data;
+    struct gw_keycache *keys; /* NULL: every key is read */
+    /* anonymous requests refused lately (anon_gen, op, bucket, key -> S3
+     * error), so a flood of them costs one metadata read per anon_cache_ms
+     * each; NULL: none (gw_s3_authz.c) */
+    struct gw_ttlcache *anon;
+    int64_t anon_cache_ms;
+    atomic_uint_fast64_t anon_cached; /* refusals answered from it */
+    atomic_uint_fast64_t anon_gen;    /* write requests answered 2xx (part of its keys) */
+    struct cn_http_server *srvs[2];   /* the listeners serving it (HTTPS, plain) */
+    size_t n_srvs;
 
     atomic_uint_fast64_t requests[OP__COUNT];
     atomic_uint_fast64_t errors[OP__COUNT];
@@ -155,6 +170,9 @@ struct s3_req {
     /* who is asking (s3_authenticate): anonymous when auth.kind is
      * GW_SIGV4_ANONYMOUS */
     struct gw_auth_identity who;
+    /* the mirror's secret of the request's key while it is verified
+     * (gw_s3_auth.c; wiped right after) */
+    char key_secret[GW_SIGV4_MAX_SECRET + 1];
     /* what s3_authorize read for the decision: the bucket record and, for an
      * object action, the object (either may be NULL); handlers reuse it */
     Md__QueryResult *ctx;
@@ -194,6 +212,12 @@ struct s3_req {
     int have_req_tags;
     int cors_done;        /* CORS response headers decided (s3_cors_apply) */
     struct s3_post *post; /* POST object upload (gw_s3_post.c) */
+    /* the data written for r (put, sput): a commit naming its groups was
+     * sent (its outcome may be unknown: the groups may be live), or they
+     * were handed to garbage collection. Neither at s3_done: the request
+     * failed before its commit, and s3_done discards them. */
+    int commit_tried;
+    int discarded;
 };
 
 /* A request header (case-insensitive name), or NULL. Borrowed from req. */
@@ -242,6 +266,13 @@ void s3_etag_header(struct cn_http_req *req, const char *etag);
  * GW_SIGV4_ANONYMOUS only for such a read, with nothing more to prepare) or
  * the error to answer. Needs r->op, r->t and r->hdrs. */
 enum gw_s3err s3_authenticate(struct cn_http_req *req, struct s3_req *r);
+/* Confirms a key that s3_authenticate took from the gateway's mirror
+ * (r->who.unconfirmed): from res, the request's authorization read made with
+ * Query.caller_key, or (res NULL, or a metadata service without the field)
+ * with a read of its own. Returns GW_S3_OK (r->who complete),
+ * GW_S3_INVALID_ACCESS_KEY_ID (disabled, deleted) or
+ * GW_S3_SERVICE_UNAVAILABLE. Wipes the kept secret either way. */
+enum gw_s3err s3_confirm_key(struct s3_req *r, const Md__QueryResult *res);
 
 /* ---- body pipeline (gw_s3_body.c) ------------------------------------- */
 
@@ -520,8 +551,10 @@ enum gw_s3err s3_commit_object(struct s3_req *r, const char *bucket, const char 
                                const struct md_object_desc *obj);
 
 /* Hands the groups of a write that was refused at its commit (quota,
- * condition) to garbage collection at once, instead of leaving them to the
- * orphan grace period. Best effort. (gw_s3_object.c) */
+ * condition), or that failed before it (s3_done: a bad chunk signature or
+ * Content-MD5, the client gone), to garbage collection at once, instead of
+ * leaving them to the orphan grace period. Sets r->discarded. Best effort.
+ * (gw_s3_object.c) */
 void s3_discard_groups(struct s3_req *r, const struct md_group_desc *groups, size_t n);
 
 /* UploadPart and UploadPartCopy: parses partNumber into r->part_number,

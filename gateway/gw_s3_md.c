@@ -161,6 +161,8 @@ enum gw_s3err s3_md_head_bucket(struct s3_req *r, const char *bucket, Md__QueryR
     uint8_t *q = NULL;
     size_t qlen = 0;
     int rc = md_q_head_bucket(bucket, &q, &qlen);
+    if (rc == 0 && r->who.unconfirmed) /* s3_confirm_key reads the answer */
+        rc = md_q_with_caller(r->auth.access_key, &q, &qlen);
     Md__QueryResult *res = NULL;
     enum gw_s3err e = s3_md_query(r, rc, q, qlen, &s3_md_bucket, &res);
     if (out)
@@ -192,8 +194,12 @@ enum gw_s3err s3_md_get_object_and_bucket(struct s3_req *r, const char *bucket, 
     size_t qlen = 0;
     *out = NULL;
     int rc = md_q_get_object_and_bucket(bucket, key, &q, &qlen);
-    if (rc != 0)
+    if (rc == 0 && r->who.unconfirmed) /* s3_confirm_key reads the answer */
+        rc = md_q_with_caller(r->auth.access_key, &q, &qlen);
+    if (rc != 0) {
+        free(q);
         return GW_S3_INTERNAL_ERROR;
+    }
     Md__QueryResult *res = NULL;
     rc = gw_ctx_query(r->s3->data, q, qlen, &res);
     if (rc != 0)

@@ -79,10 +79,99 @@ int s3_metrics_end(struct cn_http_req *req, void *cls)
                   "# HELP cairn_gw_short_groups_total Groups committed with fewer than k+m "
                   "fragments.\n"
                   "# TYPE cairn_gw_short_groups_total counter\n"
-                  "cairn_gw_short_groups_total %" PRIu64 "\n",
+                  "cairn_gw_short_groups_total %" PRIu64 "\n"
+                  "# HELP cairn_gw_data_memory_bytes Data-path buffer bytes taken from the "
+                  "budget now.\n"
+                  "# TYPE cairn_gw_data_memory_bytes gauge\n"
+                  "cairn_gw_data_memory_bytes %" PRIu64 "\n"
+                  "# HELP cairn_gw_data_memory_peak_bytes Most data-path buffer bytes taken at "
+                  "once.\n"
+                  "# TYPE cairn_gw_data_memory_peak_bytes gauge\n"
+                  "cairn_gw_data_memory_peak_bytes %" PRIu64 "\n"
+                  "# HELP cairn_gw_data_memory_limit_bytes The data-path memory budget "
+                  "(--data-memory; 0: none).\n"
+                  "# TYPE cairn_gw_data_memory_limit_bytes gauge\n"
+                  "cairn_gw_data_memory_limit_bytes %" PRIu64 "\n"
+                  "# HELP cairn_gw_data_memory_refused_total Requests refused with SlowDown "
+                  "because the budget was exhausted.\n"
+                  "# TYPE cairn_gw_data_memory_refused_total counter\n"
+                  "cairn_gw_data_memory_refused_total %" PRIu64 "\n",
                   (uint64_t)s3->bytes_in, (uint64_t)s3->bytes_out, (uint64_t)s3->objects_put,
                   (uint64_t)s3->objects_inline, ds.degraded_reads, ds.decodes, ds.fragment_errors,
-                  ds.short_groups);
+                  ds.short_groups, ds.mem_used, ds.mem_peak, ds.mem_limit, ds.mem_refused);
+    if (s3->keys) {
+        struct gw_keycache_stats ks;
+        gw_keycache_stats(s3->keys, &ks);
+        gw_buf_printf(&b,
+                      "# HELP cairn_gw_auth_cache_hits_total Keys resolved from the gateway's copy "
+                      "of the access keys (no metadata read).\n"
+                      "# TYPE cairn_gw_auth_cache_hits_total counter\n"
+                      "cairn_gw_auth_cache_hits_total %" PRIu64 "\n"
+                      "# HELP cairn_gw_auth_cache_unknown_total Unknown or disabled keys refused "
+                      "from the copy (no metadata read).\n"
+                      "# TYPE cairn_gw_auth_cache_unknown_total counter\n"
+                      "cairn_gw_auth_cache_unknown_total %" PRIu64 "\n"
+                      "# HELP cairn_gw_auth_key_reads_total Metadata reads of one access key "
+                      "(first use of a key, or no fresh copy).\n"
+                      "# TYPE cairn_gw_auth_key_reads_total counter\n"
+                      "cairn_gw_auth_key_reads_total %" PRIu64 "\n"
+                      "# HELP cairn_gw_auth_confirmed_in_read_total Keys confirmed by the "
+                      "request's own authorization read (no read of their own).\n"
+                      "# TYPE cairn_gw_auth_confirmed_in_read_total counter\n"
+                      "cairn_gw_auth_confirmed_in_read_total %" PRIu64 "\n"
+                      "# HELP cairn_gw_auth_refreshes_total Reads of the whole access-key table.\n"
+                      "# TYPE cairn_gw_auth_refreshes_total counter\n"
+                      "cairn_gw_auth_refreshes_total %" PRIu64 "\n"
+                      "# HELP cairn_gw_auth_refreshes_forced_total Of those, brought forward by "
+                      "a key the copy did not have.\n"
+                      "# TYPE cairn_gw_auth_refreshes_forced_total counter\n"
+                      "cairn_gw_auth_refreshes_forced_total %" PRIu64 "\n"
+                      "# HELP cairn_gw_auth_refresh_failures_total Reads of the access-key table "
+                      "that failed.\n"
+                      "# TYPE cairn_gw_auth_refresh_failures_total counter\n"
+                      "cairn_gw_auth_refresh_failures_total %" PRIu64 "\n"
+                      "# HELP cairn_gw_auth_keys Access keys in the gateway's copy.\n"
+                      "# TYPE cairn_gw_auth_keys gauge\n"
+                      "cairn_gw_auth_keys %" PRIu64 "\n",
+                      ks.hits, ks.unknown, ks.key_reads, ks.folded, ks.refreshes, ks.forced, ks.refresh_fails,
+                      ks.keys);
+    }
+    struct cn_http_server_counters hc = {0};
+    for (size_t i = 0; i < s3->n_srvs; i++) {
+        struct cn_http_server_counters c;
+        cn_http_server_counters(s3->srvs[i], &c);
+        hc.accepted += c.accepted;
+        hc.open += c.open;
+        hc.header_timeouts += c.header_timeouts;
+        hc.limit_refused += c.limit_refused;
+    }
+    gw_buf_printf(&b,
+                  "# HELP cairn_gw_connections_accepted_total Client connections accepted.\n"
+                  "# TYPE cairn_gw_connections_accepted_total counter\n"
+                  "cairn_gw_connections_accepted_total %" PRIu64 "\n"
+                  "# HELP cairn_gw_connections_open Client connections open now.\n"
+                  "# TYPE cairn_gw_connections_open gauge\n"
+                  "cairn_gw_connections_open %" PRIu64 "\n"
+                  "# HELP cairn_gw_connections_refused_total Connections refused at "
+                  "--max-connections or --per-ip-connections.\n"
+                  "# TYPE cairn_gw_connections_refused_total counter\n"
+                  "cairn_gw_connections_refused_total %" PRIu64 "\n"
+                  "# HELP cairn_gw_header_timeouts_total Connections closed because their "
+                  "headers were not in within --header-timeout.\n"
+                  "# TYPE cairn_gw_header_timeouts_total counter\n"
+                  "cairn_gw_header_timeouts_total %" PRIu64 "\n",
+                  hc.accepted, hc.open, hc.limit_refused, hc.header_timeouts);
+    gw_buf_printf(&b,
+                  "# HELP cairn_gw_gets_cut_total GetObject bodies cut at --max-get-duration.\n"
+                  "# TYPE cairn_gw_gets_cut_total counter\n"
+                  "cairn_gw_gets_cut_total %" PRIu64 "\n",
+                  (uint64_t)s3->gets_cut);
+    gw_buf_printf(&b,
+                  "# HELP cairn_gw_anonymous_cached_total Anonymous requests refused again "
+                  "without a metadata read.\n"
+                  "# TYPE cairn_gw_anonymous_cached_total counter\n"
+                  "cairn_gw_anonymous_cached_total %" PRIu64 "\n",
+                  (uint64_t)s3->anon_cached);
     int rc;
     cn_http_resp_header(req, "x-amz-request-id", cn_http_req_id(req));
     if (gw_buf_error(&b) == 0)

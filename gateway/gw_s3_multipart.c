@@ -33,6 +33,7 @@ enum gw_s3err s3_part_commit(struct s3_req *r, const char *etag, uint64_t size, 
                              const struct md_group_desc *groups, size_t n_groups)
 {
     struct s3_md_cmd c;
+    r->commit_tried = 1;
     int rc = s3_md_cmd_start(r, &c);
     if (rc == 0)
         rc = md_cmd_put_part(c.client, c.seq, r->t.bucket, r->t.key, s3_qarg(r, "uploadId"),

@@ -103,6 +103,7 @@ enum gw_s3err s3_commit_object(struct s3_req *r, const char *bucket, const char 
     enum md_cond cond = s3_write_cond(r, if_match, sizeof(if_match));
     /* Owned by the writer, with the ACL its headers asked for. */
     struct md_object_desc owned = *obj;
+    r->commit_tried = 1;
     s3_owner_of(r, &owned.owner);
     owned.owner.acl = r->new_acl;
     owned.owner.acl_len = r->new_acl_len;
@@ -117,6 +118,7 @@ enum gw_s3err s3_commit_object(struct s3_req *r, const char *bucket, const char 
 
 void s3_discard_groups(struct s3_req *r, const struct md_group_desc *groups, size_t n)
 {
+    r->discarded = 1;
     if (n == 0)
         return;
     struct s3_md_cmd c;
@@ -124,8 +126,11 @@ void s3_discard_groups(struct s3_req *r, const struct md_group_desc *groups, siz
     if (rc == 0)
         rc = md_cmd_garbage_add(c.client, c.seq, groups, n, &c.buf, &c.len);
     if (s3_md_command(r, &c, rc, NULL, NULL) != GW_S3_OK)
-        CN_WARN(S3_LOG, "%s/%s: %zu group(s) of a refused write left for orphan collection",
+        CN_WARN(S3_LOG, "%s/%s: %zu group(s) of a failed write left for orphan collection",
                 r->t.bucket, r->t.key, n);
+    else
+        CN_INFO(S3_LOG, "%s %s/%s: %zu group(s) of a failed write handed to garbage collection",
+                s3_op_name(r->op), r->t.bucket, r->t.key, n);
 }
 
 /* ---- PutObject, UploadPart -------------------------------------------- */
@@ -189,8 +194,9 @@ enum gw_s3err s3_put_begin(struct cn_http_req *req, struct s3_req *r)
         uint64_t seg = gw_stream_put_segment(&l);
         if (seg < s3->inline_max)
             seg = s3->inline_max;
-        if (gw_stream_put_begin(s3->data, &l, seg, s3->max_object, &r->sput) != 0)
-            return GW_S3_INTERNAL_ERROR;
+        int rc = gw_stream_put_begin(s3->data, &l, seg, s3->max_object, &r->sput);
+        if (rc != 0)
+            return rc == CAIRN_E_BUSY ? GW_S3_SLOW_DOWN : GW_S3_INTERNAL_ERROR;
         return GW_S3_OK;
     }
     if ((uint64_t)r->expect > s3->max_object)
@@ -216,8 +222,9 @@ enum gw_s3err s3_put_begin(struct cn_http_req *req, struct s3_req *r)
         gw_buf_init(&r->body, r->body_max ? r->body_max : 1);
     } else {
         ec_layout l = {.k = r->k, .m = r->m, .unit = s3->unit, .frag_max = s3->group_fragment};
-        if (gw_put_begin(s3->data, &l, (uint64_t)r->expect, &r->put) != 0)
-            return GW_S3_INTERNAL_ERROR;
+        int rc = gw_put_begin(s3->data, &l, (uint64_t)r->expect, &r->put);
+        if (rc != 0)
+            return rc == CAIRN_E_BUSY ? GW_S3_SLOW_DOWN : GW_S3_INTERNAL_ERROR;
     }
     return GW_S3_OK;
 }
@@ -304,6 +311,7 @@ struct get_stream {
     struct gw_get *g;
     char *pre;
     size_t pre_len, pre_off;
+    int64_t deadline_us; /* cn_mono_us() past which the body is cut; 0 = none */
     char what[96];
 };
 
@@ -319,6 +327,15 @@ static ssize_t get_reader(void *cls, uint64_t pos, char *buf, size_t max)
         memcpy(buf, gs->pre + gs->pre_off, n);
         gs->pre_off += n;
     } else {
+        /* The record was read when the request began; past
+         * --max-get-duration its fragments may be garbage collected (the
+         * metadata service's --garbage-grace is longer): cut rather than
+         * risk it. Clients resume with a Range request. */
+        if (gs->deadline_us && cn_mono_us() > gs->deadline_us) {
+            CN_WARN(S3_LOG, "GetObject %s: cut after --max-get-duration", gs->what);
+            atomic_fetch_add(&gs->s3->gets_cut, 1);
+            return CN_HTTP_READER_ERROR;
+        }
         ssize_t got = gw_get_read(gs->g, buf, max);
         if (got == 0)
             return CN_HTTP_READER_END;
@@ -530,6 +547,8 @@ int s3_op_get_object(struct cn_http_req *req, struct s3_req *r)
         return s3_error(req, r, GW_S3_INTERNAL_ERROR, NULL);
     }
     gs->s3 = r->s3;
+    if (r->s3->max_get_ms > 0)
+        gs->deadline_us = r->start_us + r->s3->max_get_ms * 1000;
     snprintf(gs->what, sizeof(gs->what), "%.40s/%.50s", r->t.bucket, r->t.key);
     rc = gw_get_open(r->s3->data, rec, off, len, &gs->g);
     s3_md_query_free(res);
@@ -549,6 +568,10 @@ int s3_op_get_object(struct cn_http_req *req, struct s3_req *r)
                 gs->pre_len += (size_t)got;
             }
         }
+    }
+    if (rc == CAIRN_E_BUSY) { /* the data-path memory budget is exhausted */
+        get_stream_free(gs);
+        return s3_error(req, r, GW_S3_SLOW_DOWN, NULL);
     }
     if (rc != 0) {
         CN_ERROR(S3_LOG, "GetObject %s: %s", gs->what, cairn_strerror(rc));

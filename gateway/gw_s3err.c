@@ -38,6 +38,9 @@ static const struct s3err_entry table[GW_S3__COUNT] = {
                                 "Your proposed upload is smaller than the minimum allowed object "
                                 "size."},
     [GW_S3_EXPIRED_PRESIGNED] = {"AccessDenied", 403, "Request has expired"},
+    [GW_S3_HEADERS_NOT_SIGNED] = {"AccessDenied", 403,
+                                  "There were headers present in the request which were not "
+                                  "signed"},
     [GW_S3_EXPIRED_TOKEN] = {"ExpiredToken", 400, "The provided token has expired."},
     [GW_S3_INCOMPLETE_BODY] = {"IncompleteBody", 400,
                                "You did not provide the number of bytes specified by the "

@@ -72,6 +72,8 @@ enum gw_s3err {
     GW_S3_INVALID_PART_NUMBER,      /* 416: GET/HEAD ?partNumber past the object's parts */
     GW_S3_PRESIGN_EXPIRES_NEGATIVE, /* code AuthorizationQueryParametersError */
     GW_S3_PRESIGN_EXPIRES_TOO_LONG, /* code AuthorizationQueryParametersError */
+    GW_S3_HEADERS_NOT_SIGNED,       /* code AccessDenied: an x-amz-* header outside
+                                       SignedHeaders */
     GW_S3__COUNT
 };
 

@@ -128,6 +128,15 @@ struct gw_sigv4_result {
     unsigned char signing_key[32];    /* derived key; wiped by gw_sigv4_result_wipe */
 };
 
+/* The first header of h[n] whose name starts with "x-amz-" (any case) and
+ * that the ';'-separated lowercase list signed_headers does not name, or
+ * NULL when every one is signed. Returns a pointer into h (borrowed). S3
+ * refuses such a request (AccessDenied, "There were headers present in the
+ * request which were not signed"): an unsigned x-amz-copy-source would turn
+ * a captured PUT into a copy. */
+const char *gw_sigv4_unsigned_amz_header(const struct gw_header *h, size_t n,
+                                         const char *signed_headers);
+
 /* Which form the request uses (no verification). */
 enum gw_sigv4_kind gw_sigv4_kind_of(const struct gw_sigv4_request *req);
 

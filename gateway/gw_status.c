@@ -8,6 +8,7 @@
 #include "cn_util.h"
 #include "gw_auth.h"
 #include "gw_data.h"
+#include "gw_keycache.h"
 #include "gw_req.h"
 #include "gw_sigv4.h"
 #include "md_client.h"
@@ -49,6 +50,7 @@ struct gw_status {
     char *region;
     int64_t max_skew_s;
     unsigned refresh_s;
+    struct gw_keycache *keys;
 
     pthread_mutex_t mu; /* guards the sample ring */
     struct sample ring[SAMPLES];
@@ -59,27 +61,52 @@ struct gw_status {
 
 enum key_kind { KEY_UNKNOWN, KEY_USER, KEY_ADMIN };
 
-/* Resolves access key ak: its secret into secret[cap] and whether it is an
- * admin key (the root key, or a stored key with the admin flag). Returns 0
- * (*kind set; KEY_UNKNOWN when no such key), or the metadata service's error. */
+/* Resolves access key ak: its secret into secret[cap], whether it is an
+ * admin key (the root key, or a stored key with the admin flag) and *who
+ * (perhaps unconfirmed: confirm_key before trusting it). Returns 0 (*kind
+ * set; KEY_UNKNOWN when no such key), or the metadata service's error. */
 static int key_secret(struct gw_status *st, const char *ak, char *secret, size_t cap,
-                      enum key_kind *kind)
+                      enum key_kind *kind, struct gw_auth_identity *who)
 {
-    struct gw_auth_identity who;
-    int rc = gw_auth_key_lookup(st->data, st->root_ak, st->root_sk, ak, secret, cap, &who);
-    *kind = rc != 0 ? KEY_UNKNOWN : who.admin ? KEY_ADMIN : KEY_USER;
+    int rc = st->keys
+                 ? gw_keycache_lookup(st->keys, ak, secret, cap, who)
+                 : gw_auth_key_lookup(st->data, st->root_ak, st->root_sk, ak, secret, cap, who);
+    *kind = rc != 0 ? KEY_UNKNOWN : who->admin ? KEY_ADMIN : KEY_USER;
     return rc == CAIRN_E_NOTFOUND ? 0 : rc;
 }
+
+/* Once the credentials hold: a key answered from the gateway's mirror is
+ * read once to see that it is still enabled (gw_keycache.h). Same returns
+ * as key_secret. */
+static int confirm_key(struct gw_status *st, const char *ak, const char *secret,
+                       enum key_kind *kind, struct gw_auth_identity *who)
+{
+    if (!who->unconfirmed)
+        return 0;
+    int rc = gw_keycache_confirm(st->keys, ak, secret, who);
+    *kind = rc != 0 ? KEY_UNKNOWN : who->admin ? KEY_ADMIN : KEY_USER;
+    return rc == CAIRN_E_NOTFOUND ? 0 : rc;
+}
+
+/* A SigV4 check's key: the request's lookup keeps what confirm_key needs. */
+struct sig_lookup {
+    struct gw_status *st;
+    struct gw_auth_identity who;
+    char secret[GW_SIGV4_MAX_SECRET + 1];
+};
 
 /* SigV4 lookup: only admin keys resolve; any other key is unknown here. */
 static int admin_lookup(void *ctx, const char *ak, char *secret, size_t cap)
 {
+    struct sig_lookup *sl = ctx;
     enum key_kind kind;
-    int rc = key_secret(ctx, ak, secret, cap, &kind);
+    int rc = key_secret(sl->st, ak, secret, cap, &kind, &sl->who);
     if (rc == 0 && kind != KEY_ADMIN) {
         OPENSSL_cleanse(secret, cap);
         return CAIRN_E_NOTFOUND;
     }
+    if (rc == 0)
+        snprintf(sl->secret, sizeof(sl->secret), "%s", secret);
     return rc;
 }
 
@@ -160,8 +187,13 @@ static int authorize(struct gw_status *st, struct cn_http_req *req, struct denia
         if (parse_basic(authz + 6, ak, sizeof(ak), sk, sizeof(sk)) != 0)
             return deny(d, 401, 1, "malformed Basic credentials\n");
         enum key_kind kind = KEY_UNKNOWN;
-        int rc = key_secret(st, ak, want, sizeof(want), &kind);
+        struct gw_auth_identity who;
+        int rc = key_secret(st, ak, want, sizeof(want), &kind, &who);
         int match = rc == 0 && kind != KEY_UNKNOWN && secret_eq(sk, want);
+        if (match) {
+            rc = confirm_key(st, ak, want, &kind, &who);
+            match = rc == 0 && kind != KEY_UNKNOWN;
+        }
         OPENSSL_cleanse(sk, sizeof(sk));
         OPENSSL_cleanse(want, sizeof(want));
         if (rc != 0) {
@@ -195,12 +227,23 @@ static int authorize(struct gw_status *st, struct cn_http_req *req, struct denia
     }
     struct gw_sigv4_result res;
     enum gw_s3err e = GW_S3_OK;
-    int rc = gw_auth_verify(&sr, st->region, st->max_skew_s, admin_lookup, st, &res, &e);
+    struct sig_lookup sl = {.st = st};
+    int rc = gw_auth_verify(&sr, st->region, st->max_skew_s, admin_lookup, &sl, &res, &e);
     gw_auth_request_free(&sr);
     if (rc == 0) {
+        enum key_kind kind;
+        rc = confirm_key(st, res.access_key, sl.secret, &kind, &sl.who);
+        if (rc == 0 && kind != KEY_ADMIN) {
+            rc = CAIRN_E_AUTH;
+            e = GW_S3_INVALID_ACCESS_KEY_ID;
+        } else if (rc != 0) {
+            e = GW_S3_SERVICE_UNAVAILABLE;
+        }
         gw_sigv4_result_wipe(&res);
-        return 1;
     }
+    OPENSSL_cleanse(sl.secret, sizeof(sl.secret));
+    if (rc == 0)
+        return 1;
     CN_INFO(LOG, "status page: SigV4 from %s refused: %s", peer, gw_s3err_code(e));
     if (gw_s3err_status(e) == 503)
         return deny(d, 503, 0, "cannot check the credentials now\n");
@@ -801,6 +844,7 @@ int gw_status_new(const struct gw_status_config *cfg, struct gw_status **out)
     st->auth = cfg->auth;
     st->data = cfg->data;
     st->max_skew_s = cfg->max_skew_s;
+    st->keys = cfg->keys;
     st->refresh_s = cfg->refresh_s ? cfg->refresh_s : 5;
     int nomem = 0;
     for (size_t i = 0; i < cfg->n_meta; i++) {

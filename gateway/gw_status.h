@@ -43,6 +43,8 @@ struct cn_http_server;
 struct gw_ctx;
 struct gw_status;
 
+struct gw_keycache;
+
 struct gw_status_config {
     const char *const *meta_urls; /* metadata replicas' base URLs (copied) */
     size_t n_meta;                /* 1..16 */
@@ -51,9 +53,10 @@ struct gw_status_config {
                                      its counters are shown */
     const char *root_access_key;  /* root credentials (both or neither; copied) */
     const char *root_secret_key;
-    const char *region; /* SigV4 region; NULL = "us-east-1" */
-    int64_t max_skew_s; /* SigV4 clock skew; 0 = 15 minutes */
-    unsigned refresh_s; /* meta refresh period; 0 = 5 */
+    const char *region;       /* SigV4 region; NULL = "us-east-1" */
+    int64_t max_skew_s;       /* SigV4 clock skew; 0 = 15 minutes */
+    unsigned refresh_s;       /* meta refresh period; 0 = 5 */
+    struct gw_keycache *keys; /* stored keys' mirror (borrowed; NULL: read each key) */
 };
 
 /* Creates the status page. Returns 0, CAIRN_E_INVAL (no replica, more than

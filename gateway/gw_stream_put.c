@@ -18,6 +18,7 @@ struct gw_stream_put {
     EVP_MD_CTX *md5;
     int written; /* at least one segment went to chunkservers */
     int failed;
+    uint64_t mem; /* taken from the data-path budget */
 
     /* the groups written so far, their chunkserver ids copied */
     struct md_group_desc *groups;
@@ -37,9 +38,16 @@ int gw_stream_put_begin(struct gw_ctx *ctx, const ec_layout *l, uint64_t seg, ui
 {
     if (!ctx || ec_layout_check(l) != 0 || seg == 0 || seg > SIZE_MAX)
         return CAIRN_E_INVAL;
+    /* The segment and the buffers of the one gw_put writing it at a time. */
+    uint64_t mem = seg + gw_put_memory(l, seg);
+    if (gw_ctx_mem_take(ctx, mem) != 0)
+        return CAIRN_E_BUSY;
     struct gw_stream_put *s = calloc(1, sizeof(*s));
-    if (!s)
+    if (!s) {
+        gw_ctx_mem_give(ctx, mem);
         return CAIRN_E_NOMEM;
+    }
+    s->mem = mem;
     s->ctx = ctx;
     s->l = *l;
     s->seg = seg;
@@ -91,13 +99,19 @@ static int write_segment(struct gw_stream_put *s)
     uint8_t md5[16];
     const struct md_group_desc *g = NULL;
     size_t n = 0;
-    int rc = gw_put_begin(s->ctx, &s->l, s->fill, &p);
+    int rc = gw_put_begin_prepaid(s->ctx, &s->l, s->fill, &p);
     if (rc == 0)
         rc = gw_put_write(p, s->buf, (size_t)s->fill);
     if (rc == 0)
         rc = gw_put_finish(p, md5, &g, &n);
-    if (rc == 0)
+    if (rc == 0) {
         rc = add_groups(s, g, n);
+    } else if (p) {
+        /* what the failed segment left durable is the caller's to discard too */
+        gw_put_written(p, &g, &n);
+        if (n)
+            add_groups(s, g, n);
+    }
     gw_put_free(p);
     if (rc == 0) {
         s->written = 1;
@@ -163,10 +177,19 @@ int gw_stream_put_finish(struct gw_stream_put *s, uint8_t md5[16],
     return 0;
 }
 
+void gw_stream_put_written(const struct gw_stream_put *s, const struct md_group_desc **groups,
+                           size_t *n_groups)
+{
+    *groups = s->groups;
+    *n_groups = s->n_groups;
+}
+
 void gw_stream_put_free(struct gw_stream_put *s)
 {
     if (!s)
         return;
+    if (s->mem)
+        gw_ctx_mem_give(s->ctx, s->mem);
     free(s->buf);
     if (s->md5)
         EVP_MD_CTX_free(s->md5);

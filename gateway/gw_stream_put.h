@@ -30,8 +30,10 @@ struct gw_stream_put;
 uint64_t gw_stream_put_segment(const ec_layout *l);
 
 /* Starts an upload laid out by l, cut into segments of seg bytes (> 0), of at
- * most max bytes. *out belongs to the caller (gw_stream_put_free). Returns
- * 0, CAIRN_E_INVAL (bad layout or seg) or CAIRN_E_NOMEM. */
+ * most max bytes, taking its buffers (the segment and one gw_put's) from the
+ * data-path budget. *out belongs to the caller (gw_stream_put_free). Returns
+ * 0, CAIRN_E_BUSY (budget exhausted), CAIRN_E_INVAL (bad layout or seg) or
+ * CAIRN_E_NOMEM. */
 int gw_stream_put_begin(struct gw_ctx *ctx, const ec_layout *l, uint64_t seg, uint64_t max,
                         struct gw_stream_put **out);
 
@@ -54,6 +56,12 @@ int gw_stream_put_buffered(const struct gw_stream_put *s, const void **data, siz
  * a gw_put error. */
 int gw_stream_put_finish(struct gw_stream_put *s, uint8_t md5[16],
                          const struct md_group_desc **groups, size_t *n_groups);
+
+/* The groups holding durable fragments so far (written segments, and what a
+ * failed one left), owned by s: what a failed upload hands to garbage
+ * collection. */
+void gw_stream_put_written(const struct gw_stream_put *s, const struct md_group_desc **groups,
+                           size_t *n_groups);
 
 /* Frees the upload. Groups already written and never committed are orphans
  * that garbage collection removes (the caller may hand them over sooner).

@@ -24,6 +24,7 @@
 #include "cn_log.h"
 #include "cn_util.h"
 #include "gw_data.h"
+#include "gw_keycache.h"
 #include "gw_s3.h"
 #include "gw_status.h"
 #include "gw_xml.h"
@@ -47,6 +48,16 @@ static struct {
     int64_t max_object_size;
     char *port_file;
     char *log_level;
+    char *tls_cert;
+    char *tls_key;
+    int64_t http_port;
+    int64_t per_ip_connections;
+    int64_t header_timeout_ms;
+    int64_t sigv4_max_skew_ms;
+    int64_t data_memory;
+    int64_t auth_refresh_ms;
+    int64_t anon_cache_ms;
+    int64_t max_get_ms;
 } conf;
 
 static const struct cn_config_option options[] = {
@@ -91,6 +102,46 @@ static const struct cn_config_option options[] = {
     CN_CONF_OPT_STRING("port-file", "", "if set, the bound port is written here once serving",
                        &conf.port_file),
     CN_CONF_OPT_STRING("log-level", "info", "debug, info, warn or error", &conf.log_level),
+    CN_CONF_OPT_STRING("tls-cert", "",
+                       "PEM certificate (chain) file: with --tls-key, --port serves HTTPS",
+                       &conf.tls_cert),
+    CN_CONF_OPT_STRING("tls-key", "", "PEM private key file of --tls-cert", &conf.tls_key),
+    CN_CONF_OPT_INT("http-port", "-1", -1, 65535,
+                    "with TLS, also serve plain HTTP on this port (-1: no plain HTTP; 0: any "
+                    "free port)",
+                    &conf.http_port),
+    CN_CONF_OPT_INT("per-ip-connections", "64", 0, 65536,
+                    "concurrent connections from one client address (0: no limit)",
+                    &conf.per_ip_connections),
+    CN_CONF_OPT_DURATION("header-timeout", "20s", 0, 3600 * 1000,
+                         "a request's headers must be complete within this of the connection's "
+                         "accept or of its request line; trickled bytes do not extend it (0: "
+                         "no deadline)",
+                         &conf.header_timeout_ms),
+    CN_CONF_OPT_SIZE("data-memory", "1G", 0, INT64_C(1) << 44,
+                     "budget for data-path buffers of all requests together (an upload takes "
+                     "about (2k+m) x --unit, a GET 2k x --unit); a request that does not fit "
+                     "gets 503 SlowDown (0: no budget)",
+                     &conf.data_memory),
+    CN_CONF_OPT_DURATION("auth-refresh", "1s", 100, 60000,
+                         "period of the gateway's copy of the access keys, which refuses "
+                         "unknown keys and bad signatures without a metadata read (a request "
+                         "that verifies still reads its key: a disabled key fails at once)",
+                         &conf.auth_refresh_ms),
+    CN_CONF_OPT_DURATION("anonymous-cache", "1s", 0, 60000,
+                         "an anonymous request refused (AccessDenied, NoSuchBucket) is refused "
+                         "again this long without a metadata read; writes through this gateway "
+                         "clear it, a change made elsewhere that would allow the request "
+                         "reaches it within this (0: no cache, every change at once)",
+                         &conf.anon_cache_ms),
+    CN_CONF_OPT_DURATION("max-get-duration", "50m", 0, 7 * 86400000LL,
+                         "a GetObject body still streaming this long after its request began "
+                         "is cut (clients resume with Range); keep it below the metadata "
+                         "service's --garbage-grace, which it protects (0: never)",
+                         &conf.max_get_ms),
+    CN_CONF_OPT_DURATION("sigv4-max-skew", "15m", 1000, 7 * 24 * 3600 * 1000LL,
+                         "accepted clock difference of SigV4-signed client requests",
+                         &conf.sigv4_max_skew_ms),
 };
 
 static const struct cn_config_table table = {
@@ -120,6 +171,77 @@ static int read_credentials(const char *path, char **ak, char **sk)
     memset(text, 0, len);
     free(text);
     return rc;
+}
+
+/* Creates, routes and starts one listener of the gateway on port (TLS when
+ * cert and key are given). *out owned by the caller. Returns 0 or the
+ * server's error. */
+static int start_listener(const struct cn_http_server_opts *base, uint16_t port, const char *cert,
+                          const char *key, struct gw_status *status, struct gw_s3 *s3,
+                          struct cn_http_server **out)
+{
+    struct cn_http_server_opts o = *base;
+    o.port = port;
+    o.tls_cert_pem = cert;
+    o.tls_key_pem = key;
+    struct cn_http_server *srv = NULL;
+    int rc = cn_http_server_new(&o, &srv);
+    if (rc == 0)
+        rc = gw_status_register(status, srv);
+    if (rc == 0)
+        rc = gw_s3_register(s3, srv);
+    if (rc == 0)
+        rc = cn_http_server_start(srv);
+    if (rc != 0) {
+        cn_http_server_free(srv);
+        return rc;
+    }
+    *out = srv;
+    return 0;
+}
+
+/* Reads the PEM files of --tls-cert / --tls-key (malloc'ed, NUL-terminated).
+ * Returns 0 (both NULL when TLS is not configured) or a CAIRN_E_* code with
+ * a message on stderr. */
+static int read_tls_files(char **cert, char **key)
+{
+    *cert = *key = NULL;
+    if (!conf.tls_cert[0] && !conf.tls_key[0])
+        return 0;
+    if (!conf.tls_cert[0] || !conf.tls_key[0]) {
+        fprintf(stderr, "cairn-gateway: give both --tls-cert and --tls-key\n");
+        return CAIRN_E_INVAL;
+    }
+    size_t len;
+    int rc = cn_read_file(conf.tls_cert, 1 << 20, cert, &len);
+    if (rc != 0) {
+        fprintf(stderr, "cairn-gateway: --tls-cert %s: %s\n", conf.tls_cert, cairn_strerror(rc));
+        return rc;
+    }
+    rc = cn_read_file(conf.tls_key, 1 << 20, key, &len);
+    if (rc != 0) {
+        fprintf(stderr, "cairn-gateway: --tls-key %s: %s\n", conf.tls_key, cairn_strerror(rc));
+        free(*cert);
+        *cert = NULL;
+        return rc;
+    }
+    if (!strstr(*cert, "-----BEGIN") || !strstr(*key, "-----BEGIN")) {
+        fprintf(stderr, "cairn-gateway: --tls-cert and --tls-key must be PEM files\n");
+        free(*cert);
+        memset(*key, 0, len);
+        free(*key);
+        *cert = *key = NULL;
+        return CAIRN_E_INVAL;
+    }
+    if (!cn_http_server_tls_supported()) {
+        fprintf(stderr, "cairn-gateway: this libmicrohttpd has no TLS support\n");
+        free(*cert);
+        memset(*key, 0, len);
+        free(*key);
+        *cert = *key = NULL;
+        return CAIRN_E_UNSUPPORTED;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -183,6 +305,16 @@ int main(int argc, char **argv)
         sk = strdup(conf.secret_key);
     }
 
+    char *tls_cert = NULL, *tls_key = NULL;
+    if (read_tls_files(&tls_cert, &tls_key) != 0) {
+        free(ak);
+        free(sk);
+        cn_config_release(&table);
+        return 2;
+    }
+    if (!tls_cert && conf.http_port >= 0)
+        CN_WARN(MOD, "--http-port is for a gateway serving HTTPS: ignored");
+
     gw_xml_init();
     cn_http_global_init();
 
@@ -190,8 +322,9 @@ int main(int argc, char **argv)
     struct cn_auth *auth = NULL;
     struct gw_ctx *data = NULL;
     struct gw_s3 *s3 = NULL;
+    struct gw_keycache *keys = NULL;
     struct gw_status *status = NULL;
-    struct cn_http_server *srv = NULL;
+    struct cn_http_server *srv = NULL, *plain = NULL;
     rc = cn_http_daemon_setup(&net, MOD, &sopts, &auth);
     if (rc != 0) {
         CN_ERROR(MOD, "cluster secret: %s", cairn_strerror(rc));
@@ -201,11 +334,19 @@ int main(int argc, char **argv)
                                 .n_meta = conf.meta.n,
                                 .auth = auth,
                                 .write_quorum_extra = (uint32_t)conf.write_quorum_extra,
-                                .fragment_timeout_ms = conf.fragment_timeout_ms};
+                                .fragment_timeout_ms = conf.fragment_timeout_ms,
+                                .memory_budget = (uint64_t)conf.data_memory};
     rc = gw_ctx_new(&dopts, &data);
     if (rc != 0) {
         CN_ERROR(MOD, "data path: %s", cairn_strerror(rc));
         goto err_after_auth;
+    }
+    struct gw_keycache_opts kopts = {
+        .data = data, .root_ak = ak, .root_sk = sk, .refresh_ms = conf.auth_refresh_ms};
+    rc = gw_keycache_new(&kopts, &keys);
+    if (rc != 0) {
+        CN_ERROR(MOD, "access key cache: %s", cairn_strerror(rc));
+        goto err_after_data;
     }
     struct gw_s3_config scfg = {.region = conf.region,
                                 .base_domain = conf.base_domain,
@@ -216,7 +357,11 @@ int main(int argc, char **argv)
                                 .default_m = m,
                                 .unit = (uint32_t)conf.unit,
                                 .group_fragment = (uint64_t)conf.group_fragment,
-                                .max_object_size = (uint64_t)conf.max_object_size};
+                                .max_object_size = (uint64_t)conf.max_object_size,
+                                .max_skew_s = (conf.sigv4_max_skew_ms + 999) / 1000,
+                                .keys = keys,
+                                .anon_cache_ms = conf.anon_cache_ms,
+                                .max_get_ms = conf.max_get_ms};
     rc = gw_s3_new(&scfg, data, &s3);
     if (rc != 0) {
         CN_ERROR(MOD, "S3 front end: %s (check --default-scheme, --unit, --group-fragment)",
@@ -229,7 +374,9 @@ int main(int argc, char **argv)
                                      .data = data,
                                      .root_access_key = ak,
                                      .root_secret_key = sk,
-                                     .region = conf.region};
+                                     .region = conf.region,
+                                     .max_skew_s = (conf.sigv4_max_skew_ms + 999) / 1000,
+                                     .keys = keys};
     rc = gw_status_new(&stcfg, &status);
     if (rc != 0) {
         CN_ERROR(MOD, "status page: %s", cairn_strerror(rc));
@@ -239,23 +386,30 @@ int main(int argc, char **argv)
         CN_WARN(MOD, "no root access key configured: only keys stored in the metadata "
                      "service are accepted");
     sopts.log_module = MOD;
-    rc = cn_http_server_new(&sopts, &srv);
-    if (rc == 0)
-        rc = gw_status_register(status, srv);
-    if (rc == 0)
-        rc = gw_s3_register(s3, srv);
-    if (rc == 0)
-        rc = cn_http_server_start(srv);
+    sopts.per_ip_limit = (unsigned)conf.per_ip_connections;
+    sopts.header_timeout_ms = (unsigned)conf.header_timeout_ms;
+    rc = start_listener(&sopts, sopts.port, tls_cert, tls_key, status, s3, &srv);
     if (rc != 0) {
         CN_ERROR(MOD, "cannot serve on %s:%" PRId64 ": %s", net.listen, net.port,
                  cairn_strerror(rc));
         goto err_after_s3;
     }
+    if (tls_cert && conf.http_port >= 0) {
+        rc = start_listener(&sopts, (uint16_t)conf.http_port, NULL, NULL, status, s3, &plain);
+        if (rc != 0) {
+            CN_ERROR(MOD, "cannot serve plain HTTP on %s:%" PRId64 ": %s", net.listen,
+                     conf.http_port, cairn_strerror(rc));
+            goto err_after_s3;
+        }
+        CN_INFO(MOD, "also serving S3 on http://%s:%u", net.listen,
+                (unsigned)cn_http_server_port(plain));
+    }
     uint16_t port = cn_http_server_port(srv);
     CN_INFO(MOD,
-            "serving S3 on http://%s:%u (region %s, scheme %u+%u, unit %" PRId64
+            "serving S3 on %s://%s:%u (region %s, scheme %u+%u, unit %" PRId64
             ", inline <= %" PRId64 " bytes)",
-            net.listen, (unsigned)port, conf.region, k, m, conf.unit, conf.inline_max);
+            tls_cert ? "https" : "http", net.listen, (unsigned)port, conf.region, k, m, conf.unit,
+            conf.inline_max);
     if (conf.port_file[0] && cn_write_port_file(conf.port_file, port) != 0)
         CN_WARN(MOD, "cannot write --port-file %s", conf.port_file);
 
@@ -265,14 +419,21 @@ int main(int argc, char **argv)
     exit_code = 0;
 
 err_after_s3:
+    cn_http_server_free(plain);
     cn_http_server_free(srv);
     gw_status_free(status);
     gw_s3_free(s3);
 err_after_data:
+    gw_keycache_free(keys);
     gw_ctx_free(data);
 err_after_auth:
     cn_auth_free(auth);
 err_after_config:
+    free(tls_cert);
+    if (tls_key) {
+        memset(tls_key, 0, strlen(tls_key));
+        free(tls_key);
+    }
     if (sk) {
         memset(sk, 0, strlen(sk));
         free(sk);

@@ -863,6 +863,26 @@ int md_q_get_object_and_bucket(const char *bucket, const char *key, uint8_t **ou
     PACK_Q(get_object, MD__QUERY__Q_GET_OBJECT, m);
 }
 
+int md_q_with_caller(const char *key_id, uint8_t **q, size_t *qlen)
+{
+    Md__Query *m = md__query__unpack(NULL, *qlen, *q);
+    if (!m)
+        return CAIRN_E_INVAL;
+    char *old = m->caller_key;
+    m->caller_key = (char *)S(key_id);
+    uint8_t *nq = NULL;
+    size_t nlen = 0;
+    int rc = cn_pb_pack(&m->base, &nq, &nlen);
+    m->caller_key = old; /* freed with m */
+    md__query__free_unpacked(m, NULL);
+    if (rc)
+        return rc;
+    free(*q);
+    *q = nq;
+    *qlen = nlen;
+    return 0;
+}
+
 int md_q_get_user(const char *name, uint8_t **out, size_t *outlen)
 {
     Md__GetUserQ m = MD__GET_USER_Q__INIT;

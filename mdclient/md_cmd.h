@@ -247,6 +247,10 @@ int md_q_list_buckets_of(const char *owner, uint8_t **out, size_t *outlen);
 /* GetObject whose answer carries the bucket record too (also when the key is
  * missing): one read to authorize and serve a request. */
 int md_q_get_object_and_bucket(const char *bucket, const char *key, uint8_t **out, size_t *outlen);
+/* Adds Query.caller_key = key_id to the packed query *q[*qlen] (replaced:
+ * the old buffer is freed). Returns 0, CAIRN_E_INVAL (not a query) or
+ * CAIRN_E_NOMEM. */
+int md_q_with_caller(const char *key_id, uint8_t **q, size_t *qlen);
 int md_q_get_user(const char *name, uint8_t **out, size_t *outlen);
 int md_q_list_users(uint8_t **out, size_t *outlen);
 int md_q_list_access_keys_of(const char *owner, uint8_t **out, size_t *outlen);

@@ -23,7 +23,7 @@ static struct {
     int64_t heartbeat_ms, election_ms, request_timeout_ms, clock_drift_ppm;
     char *lease;
     int64_t trim_every, trim_keep, window, suspect_after_ms, down_after_ms, out_after_ms;
-    int64_t repair_concurrency, repair_bandwidth, repair_scan_ms;
+    int64_t repair_concurrency, repair_bandwidth, repair_scan_ms, garbage_grace_ms;
     int64_t lifecycle_day_ms, lifecycle_scan_ms;
     char *log_level;
 } conf;
@@ -101,6 +101,11 @@ static const struct cn_config_option options[] = {
                          "TEST KNOB: the length of a lifecycle \"day\" (Expiration Days, "
                          "AbortIncompleteMultipartUpload); never change it in production",
                          &conf.lifecycle_day_ms),
+    CN_CONF_OPT_DURATION("garbage-grace", "1h", 0, 7 * 86400000LL,
+                         "fragments of deleted or overwritten objects are deleted this long "
+                         "after the change, so that a GET that began before it can finish "
+                         "(keep it above the gateways' --max-get-duration; 0: at once)",
+                         &conf.garbage_grace_ms),
     CN_CONF_OPT_STRING("log-level", "info", "debug, info, warn or error", &conf.log_level),
 };
 
@@ -269,6 +274,7 @@ int main(int argc, char **argv)
     cfg.repair_scan_ms = (uint64_t)conf.repair_scan_ms;
     cfg.lifecycle_day_ms = (uint64_t)conf.lifecycle_day_ms;
     cfg.lifecycle_scan_ms = (uint64_t)conf.lifecycle_scan_ms;
+    cfg.garbage_grace_ms = (uint64_t)conf.garbage_grace_ms;
 
     /* Block the stop signals in every thread; the main thread waits for them. */
     sigset_t set;

@@ -312,6 +312,44 @@ static void snap_done(struct cn_http_req *req, int ok, void *cls)
 }
 
 /* POST /v1/heartbeat: a chunkserver says it is alive (leader only). */
+/* The garbage grace: records a sample of the applied index now (at most
+ * one per interval) and returns the highest index this replica had applied
+ * garbage_grace_ms ago, or earlier (0: none that old yet, e.g. just
+ * started). A garbage entry added at or below it is old enough: any GET that
+ * began before the change that made it garbage has had the grace to finish. */
+static uint64_t gc_cutoff(struct md_server *s)
+{
+    int64_t grace = (int64_t)s->cfg.garbage_grace_ms;
+    pthread_mutex_lock(&s->st_mu);
+    uint64_t applied = s->st.applied;
+    pthread_mutex_unlock(&s->st_mu);
+    if (grace <= 0)
+        return UINT64_MAX;
+    int64_t now = cn_mono_ms();
+    int64_t every = grace / (MD_GC_SAMPLES / 2);
+    if (every < 1000)
+        every = 1000;
+    pthread_mutex_lock(&s->gc_mu);
+    size_t last = (s->gc_head + s->gc_n - 1) % MD_GC_SAMPLES;
+    if (s->gc_n == 0 || now - s->gc_ring[last].ms >= every) {
+        size_t at = (s->gc_head + s->gc_n) % MD_GC_SAMPLES;
+        if (s->gc_n == MD_GC_SAMPLES)
+            s->gc_head = (s->gc_head + 1) % MD_GC_SAMPLES;
+        else
+            s->gc_n++;
+        s->gc_ring[at] = (struct gc_sample){.ms = now, .applied = applied};
+    }
+    uint64_t cutoff = 0;
+    for (size_t i = 0; i < s->gc_n; i++) {
+        const struct gc_sample *g = &s->gc_ring[(s->gc_head + i) % MD_GC_SAMPLES];
+        if (now - g->ms < grace)
+            break;
+        cutoff = g->applied;
+    }
+    pthread_mutex_unlock(&s->gc_mu);
+    return cutoff;
+}
+
 static int heartbeat_end(struct cn_http_req *req, void *cls)
 {
     struct md_server *s = cls;
@@ -351,12 +389,15 @@ static int heartbeat_end(struct cn_http_req *req, void *cls)
     Md__QueryResult *gr = NULL;
     Cl__Deletion *dels = NULL, **delp = NULL;
     uint32_t *idx = NULL;
+    uint64_t cutoff = gc_cutoff(s);
     if (known && md_query_exec(s->store, &q, &gr) == 0 && gr->n_garbage > 0) {
         dels = calloc(gr->n_garbage, sizeof(*dels));
         delp = calloc(gr->n_garbage, sizeof(*delp));
         idx = calloc(gr->n_garbage * MD_REPAIR_MAX_FRAGS, sizeof(*idx));
         for (size_t gi = 0; dels && delp && idx && gi < gr->n_garbage; gi++) {
             const Md__ChunkGroup *g = gr->garbage[gi]->group;
+            if (!gr->garbage[gi]->never_live && gr->garbage[gi]->added_index > cutoff)
+                continue; /* within the grace: perhaps still read */
             Cl__Deletion *d = &dels[rep.n_deletions];
             cl__deletion__init(d);
             d->seq = gr->garbage[gi]->seq;

@@ -942,6 +942,27 @@ static int run_query(struct qctx *c, const Md__Query *q)
     }
 }
 
+/* Query.caller_key: the key and its user into caller / caller_user, in the
+ * query's snapshot; a missing key (or user) is an answer, not an error. */
+static int load_caller(struct qctx *c, const char *key_id)
+{
+    c->r->caller_checked = 1;
+    if (!md_valid_key_id(key_id))
+        return 0;
+    struct md_key k;
+    md_key_start(&k, MD_K_ACCESS);
+    md_key_str(&k, key_id);
+    int rc = qget(c, &k, &md__access_key_record__descriptor, (void **)&c->r->caller);
+    if (rc == CAIRN_E_NOTFOUND)
+        return 0;
+    if (rc || !c->r->caller->owner || !c->r->caller->owner[0])
+        return rc;
+    md_key_start(&k, MD_K_USER);
+    md_key_str(&k, c->r->caller->owner);
+    rc = qget(c, &k, &md__user_record__descriptor, (void **)&c->r->caller_user);
+    return rc == CAIRN_E_NOTFOUND ? 0 : rc;
+}
+
 int md_query(struct md_store *store, const void *qbytes, size_t qlen, uint8_t **out, size_t *outlen)
 {
     Md__QueryResult r = MD__QUERY_RESULT__INIT;
@@ -954,6 +975,8 @@ int md_query(struct md_store *store, const void *qbytes, size_t qlen, uint8_t **
         rc = qfail(&c, CAIRN_E_PROTO, MD__REASON__R_INVALID_ARGUMENT);
     else
         rc = run_query(&c, q);
+    if (!rc && q && q->caller_key && q->caller_key[0])
+        rc = load_caller(&c, q->caller_key);
     if (!rc)
         rc = cn_pb_pack(&r.base, out, outlen);
     if (q)

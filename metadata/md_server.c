@@ -1169,6 +1169,7 @@ static void init_sync(struct md_server *s)
     pthread_mutex_init(&s->snap_mu, NULL);
     pthread_cond_init(&s->snap_cv, NULL);
     pthread_mutex_init(&s->st_mu, NULL);
+    pthread_mutex_init(&s->gc_mu, NULL);
     pthread_mutex_init(&s->pq_mu, NULL);
     pthread_cond_init(&s->pq_cv, NULL);
 }
@@ -1317,6 +1318,7 @@ void md_server_stop(struct md_server *s)
     pthread_mutex_destroy(&s->snap_mu);
     pthread_cond_destroy(&s->snap_cv);
     pthread_mutex_destroy(&s->st_mu);
+    pthread_mutex_destroy(&s->gc_mu);
     pthread_mutex_destroy(&s->peers_mu);
     pthread_mutex_destroy(&s->change_mu);
     free(s->data_dir);

@@ -76,6 +76,10 @@ struct md_peer {
     atomic_int snapshot_wanted;
 };
 
+/* Samples of the applied index kept for the garbage grace: one per
+ * grace / (MD_GC_SAMPLES / 2) (at least a second), so they span two graces. */
+#define MD_GC_SAMPLES 128
+
 struct md_server {
     struct md_server_config cfg;
     char *data_dir, *bind_addr;
@@ -134,6 +138,14 @@ struct md_server {
     int was_member;     /* core: this replica has been in an applied membership */
     atomic_llong leader_since_ms; /* when this replica last became leader; -1 if not */
 
+    /* garbage grace (md_handlers.c): (cn_mono_ms, applied index) samples,
+     * oldest first, at most one per gc_every_ms; under gc_mu */
+    pthread_mutex_t gc_mu;
+    struct gc_sample {
+        int64_t ms;
+        uint64_t applied;
+    } gc_ring[MD_GC_SAMPLES];
+    size_t gc_n, gc_head;
     /* published by the core thread for handlers, under st_mu */
     pthread_mutex_t st_mu;
     struct paxos_status st;

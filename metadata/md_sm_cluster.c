@@ -189,7 +189,7 @@ int sm_cmd_garbage_add(struct exec *x, const Md__GarbageAdd *c)
         if (rc != CAIRN_E_NOTFOUND)
             return rc;
         uint64_t before = x->next_garbage_seq;
-        if ((rc = sm_garbage_append(x, c->groups[i])))
+        if ((rc = sm_garbage_append(x, c->groups[i], 1)))
             return rc;
         x->res->count += x->next_garbage_seq - before;
     }

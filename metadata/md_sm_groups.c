@@ -99,7 +99,7 @@ int sm_relocate_groups(struct exec *x, Md__Extent *const *ext, size_t n,
     return 0;
 }
 
-int sm_garbage_append(struct exec *x, Md__ChunkGroup *g)
+int sm_garbage_append(struct exec *x, Md__ChunkGroup *g, int never_live)
 {
     int any = 0;
     for (size_t f = 0; f < g->n_fragment_cs; f++)
@@ -110,6 +110,7 @@ int sm_garbage_append(struct exec *x, Md__ChunkGroup *g)
     gr.seq = x->next_garbage_seq++;
     gr.group = g;
     gr.added_index = x->index;
+    gr.never_live = never_live != 0;
     struct md_key k;
     key_garbage(&k, gr.seq);
     int rc = put_msg(x, &k, &gr);
@@ -138,7 +139,7 @@ int sm_retire_groups(struct exec *x, Md__Extent *const *ext, size_t n)
             rc = md_txn_del(x->txn, k.b, k.n);
         }
         if (!rc)
-            rc = sm_garbage_append(x, g);
+            rc = sm_garbage_append(x, g, 0);
         if (rc)
             return rc;
     }

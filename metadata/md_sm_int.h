@@ -170,7 +170,7 @@ static inline void key_replica(struct md_key *k, uint32_t id)
 
 /* ---- shared by the handler files ---- */
 int sm_refuse(struct exec *x, int status, Md__Reason reason, const char *detail);
-int sm_garbage_append(struct exec *x, Md__ChunkGroup *g);
+int sm_garbage_append(struct exec *x, Md__ChunkGroup *g, int never_live);
 int sm_index_groups(struct exec *x, Md__Extent *const *ext, size_t n,
                     const struct md_key *record_key);
 int sm_relocate_groups(struct exec *x, Md__Extent *const *ext, size_t n,

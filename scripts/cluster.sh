@@ -2,7 +2,7 @@
 # scripts/cluster.sh: a local Cairn cluster on 127.0.0.1 in one command.
 #
 #   cluster.sh up     [--dir DIR] [--chunkservers N] [--base-port P|auto] [--gateway-opts "..."]
-#                     [--no-gateway]
+#                     [--no-gateway] [--tls]
 #   cluster.sh down   [--dir DIR]          stop every daemon (SIGTERM, then SIGKILL)
 #   cluster.sh status [--dir DIR]          processes, then `cairn status`
 #   cluster.sh stop NAME  [--dir DIR]      kill -9 one daemon (meta1..3, chunk1..N, gateway)
@@ -24,12 +24,20 @@
 # aws and cairn. Ports: metadata P+1..P+3, chunkservers P+100+i, gateway
 # P+2000 (P = 7000 by default: 7001-7003, 7101.., S3 on 9000; --port-base is
 # the same option; `auto` picks a free range below the ephemeral ports).
+# With --tls the gateway serves HTTPS only: up makes a test CA and a server
+# certificate for 127.0.0.1 and localhost in DIR/tls/ (ca.pem, server.pem,
+# server.key; kept across restarts) with openssl, and cluster.env's
+# S3_ENDPOINT is https://... with AWS_CA_BUNDLE=DIR/tls/ca.pem.
 # Binaries come from $CAIRN_BUILD or ./build. When one is missing from ./build,
 # up (like build) first runs scripts/install-deps.sh, which installs only what
 # is missing, then configures and builds ./build; a build directory that a
 # failed configure left behind is configured afresh.
 # Extra daemon flags (after the defaults, so they override them):
 # CAIRN_META_OPTS, CAIRN_CHUNK_OPTS, CAIRN_GATEWAY_OPTS.
+# The metadata replicas run with --garbage-grace 5s (not the daemon's 1 h)
+# so that tests see deleted objects' fragments go within seconds: in such a
+# cluster a GET longer than 5 s that races an overwrite or delete of its
+# object may fail mid-body.
 
 # ---------------------------------------------------------------------------
 # Sourced (tests/integration/lib.sh does), this file defines the cluster_*
@@ -455,13 +463,14 @@ cluster_secret() {
 
 # cluster_launch_meta I: metadata replica I (meta$I) of the standard layout,
 # with $CAIRN_META_OPTS after the defaults.
+CLUSTER_GARBAGE_GRACE=5s
 cluster_launch_meta() {
   local i="$1" peers="" j
   for j in 1 2 3; do peers="$peers${peers:+,}$j=http://127.0.0.1:$(cluster_port meta "$j")"; done
   # shellcheck disable=SC2086
   cluster_launch "meta$i" "$(cluster_bin meta)" --id "$i" --listen "127.0.0.1:$(cluster_port meta "$i")" \
     --peers "$peers" --data-dir "$CLUSTER_DIR/meta$i" --cluster-secret-file "$CLUSTER_DIR/secret" \
-    ${CAIRN_META_OPTS:-}
+    --garbage-grace "$CLUSTER_GARBAGE_GRACE" ${CAIRN_META_OPTS:-}
 }
 
 # cluster_launch_chunk I: chunkserver I (chunk$I), a simulated host of its own
@@ -476,21 +485,63 @@ cluster_launch_chunk() {
     --meta "$(cluster_meta_urls)" --host "chunk$i" ${CAIRN_CHUNK_OPTS:-}
 }
 
-# cluster_launch_gateway: the S3 gateway, with $CAIRN_GATEWAY_OPTS after the
-# defaults.
+# cluster_tls_files: makes CLUSTER_DIR/tls/ca.pem (a test CA, ca.key its
+# key) and server.pem / server.key (signed by it, for 127.0.0.1 and
+# localhost, valid 30 days) with openssl, unless they exist.
+cluster_tls_files() {
+  local d="$CLUSTER_DIR/tls" log
+  [ -s "$d/ca.pem" ] && [ -s "$d/server.pem" ] && [ -s "$d/server.key" ] && return 0
+  command -v openssl >/dev/null || { echo "cluster.sh: --tls needs openssl" >&2; return 1; }
+  mkdir -p "$d" && chmod 700 "$d" || return 1
+  log="$d/openssl.log"
+  (
+    set -e
+    cd "$d"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 30 \
+      -subj "/CN=Cairn test CA" -addext "basicConstraints=critical,CA:TRUE" \
+      -addext "keyUsage=critical,keyCertSign,cRLSign"
+    openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr \
+      -subj "/CN=127.0.0.1"
+    printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "basicConstraints=CA:FALSE" \
+      "keyUsage=critical,digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" >server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 \
+      -extfile server.ext -out server.pem
+    rm -f server.csr server.ext ca.srl
+  ) >"$log" 2>&1 || { echo "cluster.sh: openssl failed:" >&2; cat "$log" >&2; return 1; }
+  rm -f "$log"
+}
+
+# cluster_s3_url: the gateway's S3 endpoint (https:// when it serves TLS).
+cluster_s3_url() {
+  if [ -f "$CLUSTER_DIR/tls/enabled" ]; then echo "https://127.0.0.1:$(cluster_port gateway)"
+  else echo "http://127.0.0.1:$(cluster_port gateway)"; fi
+}
+
+# cluster_launch_gateway [--tls]: the S3 gateway, with $CAIRN_GATEWAY_OPTS
+# after the defaults; with --tls it serves HTTPS with CLUSTER_DIR/tls's
+# certificate (cluster_tls_files).
 cluster_launch_gateway() {
+  local tls=()
+  rm -f "$CLUSTER_DIR/tls/enabled"
+  if [ "${1:-}" = --tls ]; then
+    cluster_tls_files || return 1
+    tls=(--tls-cert "$CLUSTER_DIR/tls/server.pem" --tls-key "$CLUSTER_DIR/tls/server.key")
+    : >"$CLUSTER_DIR/tls/enabled"
+  fi
   cluster_port gateway >"$CLUSTER_DIR/gateway.port"
   # shellcheck disable=SC2086
   cluster_launch gateway "$(cluster_bin gateway)" --port "$(cluster_port gateway)" \
     --meta "$(cluster_meta_urls)" --cluster-secret-file "$CLUSTER_DIR/secret" \
-    --credentials-file "$CLUSTER_DIR/credentials" --region "$CLUSTER_REGION" ${CAIRN_GATEWAY_OPTS:-}
+    --credentials-file "$CLUSTER_DIR/credentials" --region "$CLUSTER_REGION" "${tls[@]}" \
+    ${CAIRN_GATEWAY_OPTS:-}
 }
 
 _cluster_s3_ready() {
-  local ak sk
+  local ak sk ca=()
   IFS=: read -r ak sk <"$CLUSTER_DIR/credentials"
-  curl -sf -o /dev/null --max-time 3 --aws-sigv4 "aws:amz:$CLUSTER_REGION:s3" -u "$ak:$sk" \
-    "http://127.0.0.1:$(cluster_port gateway)/"
+  [ -f "$CLUSTER_DIR/tls/enabled" ] && ca=(--cacert "$CLUSTER_DIR/tls/ca.pem")
+  curl -sf -o /dev/null --max-time 3 "${ca[@]}" --aws-sigv4 "aws:amz:$CLUSTER_REGION:s3" \
+    -u "$ak:$sk" "$(cluster_s3_url)/"
 }
 
 # _cluster_check_alive NAME...: fails, with the log's last lines, if one exited.
@@ -504,9 +555,9 @@ _cluster_check_alive() {
   done
 }
 
-# _cluster_up_once NCHUNK GATEWAY(0|1): one attempt of cluster_up on CLUSTER_BASE.
+# _cluster_up_once NCHUNK GATEWAY(0|1) [--tls]: one attempt of cluster_up on CLUSTER_BASE.
 _cluster_up_once() {
-  local nchunk="$1" gw="$2" i n p names=() metas ports=() busy="" deadline registered
+  local nchunk="$1" gw="$2" tls="${3:-}" i n p names=() metas ports=() busy="" deadline registered
   cluster_secret || return 1
   echo "$CLUSTER_BASE" >"$CLUSTER_DIR/base-port"
   metas="$(cluster_meta_names)"
@@ -533,7 +584,10 @@ _cluster_up_once() {
     else cluster_launch_meta "${n#meta}" || return 1; fi
   done
   for ((i = 1; i <= nchunk; i++)); do cluster_alive "chunk$i" || cluster_launch_chunk "$i" || return 1; done
-  if [ "$gw" = 1 ] && ! cluster_alive gateway; then cluster_launch_gateway || return 1; fi
+  if [ "$gw" = 1 ] && ! cluster_alive gateway; then
+    # shellcheck disable=SC2086
+    cluster_launch_gateway $tls || return 1
+  fi
   # Every daemon listens (or one exited: a port taken since the check).
   deadline=$((SECONDS + 30))
   while command -v ss >/dev/null; do
@@ -579,7 +633,7 @@ _cluster_up_once() {
 # _cluster_port_clash: a daemon's log says it could not bind its port.
 _cluster_port_clash() { grep -qs 'cannot listen on' "$CLUSTER_DIR"/logs/*.log; }
 
-# cluster_up [N] [--no-gateway]: the standard cluster in CLUSTER_DIR: 3
+# cluster_up [N] [--no-gateway] [--tls]: the standard cluster in CLUSTER_DIR: 3
 # metadata replicas, N chunkservers (default 6; 0: none) and the gateway on
 # CLUSTER_BASE's ports (starting only the daemons that are not running); waits
 # until every daemon listens, the gateway answers a signed ListBuckets and the
@@ -587,12 +641,14 @@ _cluster_port_clash() { grep -qs 'cannot listen on' "$CLUSTER_DIR"/logs/*.log; }
 # endpoint and keys. With CLUSTER_BASE=auto, picks a free range
 # (cluster_pick_base) and, when a daemon loses its port to another process
 # meanwhile, starts afresh on another range (three attempts). On failure the
-# daemons it started are stopped.
+# daemons it started are stopped. --tls: the gateway serves HTTPS
+# (cluster_launch_gateway --tls); cluster.env adds AWS_CA_BUNDLE.
 cluster_up() {
-  local nchunk=6 gw=1 auto=0 fresh=0 attempt rc ak sk
+  local nchunk=6 gw=1 auto=0 fresh=0 attempt rc ak sk tls=""
   while [ $# -gt 0 ]; do
     case "$1" in
       --no-gateway) gw=0 ;;
+      --tls) tls=--tls ;;
       *) nchunk="$1" ;;
     esac
     shift
@@ -605,7 +661,7 @@ cluster_up() {
       echo "cluster.sh: up in $CLUSTER_DIR on base port $CLUSTER_BASE (attempt $attempt)" >&2
     fi
     rc=0
-    _cluster_up_once "$nchunk" "$gw" || rc=$?
+    _cluster_up_once "$nchunk" "$gw" $tls || rc=$?
     [ "$rc" = 0 ] && break
     cluster_down >&2
     if [ "$auto" = 0 ] || [ "$fresh" = 0 ] || { [ "$rc" != 3 ] && ! _cluster_port_clash; }; then
@@ -619,11 +675,13 @@ cluster_up() {
   IFS=: read -r ak sk <"$CLUSTER_DIR/credentials"
   {
     [ "$gw" = 0 ] || cat <<EOF
-export S3_ENDPOINT=http://127.0.0.1:$(cluster_port gateway)
+export S3_ENDPOINT=$(cluster_s3_url)
 export AWS_ACCESS_KEY_ID=$ak
 export AWS_SECRET_ACCESS_KEY=$sk
 export AWS_DEFAULT_REGION=$CLUSTER_REGION
 EOF
+    [ "$gw" = 0 ] || [ ! -f "$CLUSTER_DIR/tls/enabled" ] ||
+      echo "export AWS_CA_BUNDLE=$CLUSTER_DIR/tls/ca.pem"
     echo "export CAIRN_SECRET=$(cat "$CLUSTER_DIR/secret")"
     echo "export CAIRN_META=$(cluster_meta_urls)"
     # `cairn` (the hints below and in the docs) on PATH, once.
@@ -641,7 +699,7 @@ EOF
   fi
   cat <<EOF
 Cairn is up: $nmeta metadata replicas, $nchunk chunkservers, 1 gateway (logs: $CLUSTER_DIR/logs)
-  S3 endpoint:   http://127.0.0.1:$(cluster_port gateway)   (region $CLUSTER_REGION)
+  S3 endpoint:   $(cluster_s3_url)   (region $CLUSTER_REGION)
   access key:    $ak
   secret key:    $sk
   environment:   . $CLUSTER_DIR/cluster.env
@@ -711,7 +769,7 @@ cluster_replace_meta() {
   # shellcheck disable=SC2086
   cluster_launch "meta$j" "$(cluster_bin meta)" --join "$join" --listen "127.0.0.1:$port" \
     --data-dir "$CLUSTER_DIR/meta$j" --cluster-secret-file "$CLUSTER_DIR/secret" \
-    ${CAIRN_META_OPTS:-} || return 1
+    --garbage-grace "$CLUSTER_GARBAGE_GRACE" ${CAIRN_META_OPTS:-} || return 1
   "${cli[@]}" meta replace "$id" "$newurl" --wait >&2 || return 1
   # Restarts and new shells name the new replica.
   for n in $(ls "$CLUSTER_DIR/cmd"); do
@@ -732,7 +790,7 @@ _cluster_usage() {
 
 _cluster_main() {
   set -euo pipefail
-  local cmd="${1:-}" name="" dir=./var/cluster nchunk=6 base="" gw=1
+  local cmd="${1:-}" name="" dir=./var/cluster nchunk=6 base="" gw=1 tls=""
   [ $# -gt 0 ] && shift
   case "$cmd" in
     stop|start|replace) name="${1:-}"; [ $# -gt 0 ] && shift ;;
@@ -748,6 +806,7 @@ _cluster_main() {
       --gateway-opts) export CAIRN_GATEWAY_OPTS="$2"; shift 2 ;;
       --gateway-opts=*) export CAIRN_GATEWAY_OPTS="${1#*=}"; shift ;;
       --no-gateway) gw=0; shift ;;
+      --tls) tls=--tls; shift ;;
       -h|--help) _cluster_usage; exit 0 ;;
       *) echo "cluster.sh: unknown argument: $1" >&2; _cluster_usage >&2; exit 2 ;;
     esac
@@ -766,7 +825,8 @@ _cluster_main() {
   case "$cmd" in
     up)
       cluster_build --if-missing
-      if [ "$gw" = 1 ]; then cluster_up "$nchunk"; else cluster_up "$nchunk" --no-gateway; fi ;;
+      # shellcheck disable=SC2086
+      if [ "$gw" = 1 ]; then cluster_up "$nchunk" $tls; else cluster_up "$nchunk" --no-gateway; fi ;;
     down) cluster_down; echo "cluster.sh: stopped (data kept in $CLUSTER_DIR)" ;;
     status) cluster_status ;;
     pids) cluster_pids ;;

@@ -14,6 +14,8 @@ PACKAGES=(
   libcurl4-openssl-dev libssl-dev libxml2-dev libjansson-dev protobuf-c-compiler libprotobuf-c-dev
   # test tooling
   curl python3 iproute2 util-linux e2fsprogs procps psmisc
+  # test CAs and certificates for the TLS tests and `cluster.sh up --tls`
+  openssl
   # the mount test copies trees with rsync and clones a repository with git
   rsync git
   # real S3 clients driven by the integration tests

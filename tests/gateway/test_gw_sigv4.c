@@ -276,6 +276,88 @@ START_TEST(test_s3_get_object_range)
 }
 END_TEST
 
+START_TEST(test_unsigned_amz_header)
+{
+    struct gw_header h[] = {{"Host", "b.example"},
+                            {"X-Amz-Date", "20130524T000000Z"},
+                            {"x-amz-content-sha256", "UNSIGNED-PAYLOAD"},
+                            {"Content-Type", "text/plain"},
+                            {"x-amz-copy-source", "/other/key"}};
+    const char *sh = "host;x-amz-content-sha256;x-amz-date";
+    /* names compare without case; non-x-amz headers need no signature */
+    ck_assert_ptr_null(gw_sigv4_unsigned_amz_header(h, 4, sh));
+    ck_assert_str_eq(gw_sigv4_unsigned_amz_header(h, 5, sh), "x-amz-copy-source");
+    ck_assert_ptr_null(gw_sigv4_unsigned_amz_header(
+        h, 5, "host;x-amz-content-sha256;x-amz-copy-source;x-amz-date"));
+    /* a prefix or an extension of a signed name is not that name */
+    ck_assert_str_eq(gw_sigv4_unsigned_amz_header(h, 3, "host;x-amz-dat;x-amz-content-sha256"),
+                     "X-Amz-Date");
+    ck_assert_str_eq(gw_sigv4_unsigned_amz_header(h, 3, "host;x-amz-content-sha256;x-amz-dates"),
+                     "X-Amz-Date");
+    /* empty members, an empty or missing list */
+    ck_assert_ptr_null(gw_sigv4_unsigned_amz_header(h, 3, ";x-amz-date;;x-amz-content-sha256;"));
+    ck_assert_str_eq(gw_sigv4_unsigned_amz_header(h, 2, ""), "X-Amz-Date");
+    ck_assert_str_eq(gw_sigv4_unsigned_amz_header(h, 2, NULL), "X-Amz-Date");
+    ck_assert_ptr_null(gw_sigv4_unsigned_amz_header(h, 1, NULL));
+    ck_assert_ptr_null(gw_sigv4_unsigned_amz_header(NULL, 0, sh));
+}
+END_TEST
+
+/* A request signed correctly but carrying an x-amz-* header outside
+ * SignedHeaders is refused; the skew window is the configured one. */
+static int lookups;
+static int counting_lookup(void *ctx, const char *ak, char *secret, size_t cap)
+{
+    (void)ctx;
+    (void)ak;
+    lookups++;
+    snprintf(secret, cap, "%s", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+    return 0;
+}
+
+START_TEST(test_headers_not_signed_and_skew_flag)
+{
+    struct gw_sigv4_config cfg = s3_cfg();
+    cfg.lookup = counting_lookup;
+    struct gw_header h[] = {{"Host", "examplebucket.s3.amazonaws.com"},
+                            {"Range", "bytes=0-9"},
+                            {"x-amz-content-sha256", EMPTY},
+                            {"x-amz-date", "20130524T000000Z"},
+                            {"Authorization", S3_CRED
+                             ",SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,"
+                             "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd9103"
+                             "9c6036bdb41"},
+                            {"X-Amz-Copy-Source", "/victim/secret"}};
+    struct gw_sigv4_result res;
+    enum gw_s3err err;
+    lookups = 0;
+    ck_assert_int_eq(verify_simple(&cfg, "GET", "/test.txt", NULL, h, 5, T_S3DOC, &err, &res), 0);
+    ck_assert_int_eq(lookups, 1);
+    ck_assert_int_eq(verify_simple(&cfg, "GET", "/test.txt", NULL, h, 6, T_S3DOC, &err, &res),
+                     CAIRN_E_AUTH);
+    ck_assert_int_eq(err, GW_S3_HEADERS_NOT_SIGNED);
+    ck_assert_str_eq(gw_s3err_code(err), "AccessDenied");
+    ck_assert_int_eq(gw_s3err_status(err), 403);
+    ck_assert_str_eq(gw_s3err_message(err),
+                     "There were headers present in the request which were not signed");
+    ck_assert_int_eq(lookups, 2);
+    /* max_skew_s: 60 s configured, 61 s refused both ways, 60 s accepted */
+    cfg.max_skew_s = 60;
+    ck_assert_int_eq(verify_simple(&cfg, "GET", "/test.txt", NULL, h, 5, T_S3DOC + 60, &err, &res),
+                     0);
+    ck_assert_int_eq(verify_simple(&cfg, "GET", "/test.txt", NULL, h, 5, T_S3DOC + 61, &err, &res),
+                     CAIRN_E_AUTH);
+    ck_assert_int_eq(err, GW_S3_REQUEST_TIME_TOO_SKEWED);
+    ck_assert_int_eq(verify_simple(&cfg, "GET", "/test.txt", NULL, h, 5, T_S3DOC - 61, &err, &res),
+                     CAIRN_E_AUTH);
+    ck_assert_int_eq(err, GW_S3_REQUEST_TIME_TOO_SKEWED);
+    /* and a day, when configured so */
+    cfg.max_skew_s = 86400;
+    ck_assert_int_eq(
+        verify_simple(&cfg, "GET", "/test.txt", NULL, h, 5, T_S3DOC + 86000, &err, &res), 0);
+}
+END_TEST
+
 START_TEST(test_s3_put_object)
 {
     struct gw_sigv4_config cfg = s3_cfg();
@@ -1430,6 +1512,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_verify_fuzz);
     tcase_add_test(tc, test_signed_trailer_aws_example);
     tcase_add_test(tc, test_unsigned_trailer);
+    tcase_add_test(tc, test_unsigned_amz_header);
+    tcase_add_test(tc, test_headers_not_signed_and_skew_flag);
     suite_add_tcase(s, tc);
     TCase *real = tcase_create("real_signers");
     tcase_set_timeout(real, 60);

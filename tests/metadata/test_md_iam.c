@@ -212,6 +212,76 @@ START_TEST(test_keys_belong_to_users)
 }
 END_TEST
 
+/* Query.caller_key: any query also reads the request's key and its user in
+ * the same snapshot (the gateway confirms a key with its authorization read);
+ * a missing key is an answer, not a failure, and a failed query still
+ * carries it. */
+START_TEST(test_caller_key_rides_on_queries)
+{
+    struct tsm t;
+    tsm_open(&t, _i);
+    uint8_t *c, *q;
+    size_t l, ql;
+    ck_assert_int_eq(user(&t, "alice", ID_A), 0);
+    ck_assert_int_eq(md_cmd_create_access_key_for(t.client, tsm_seq(&t), "AK1", "s1", "alice", 0,
+                                                  NULL, 9, &c, &l),
+                     0);
+    ck_assert_int_eq(tsm_run(&t, c, l), 0);
+    ck_assert_int_eq(bucket(&t, "bkt", "alice"), 0);
+    /* without the field: nothing about the caller */
+    ck_assert_int_eq(md_q_head_bucket("bkt", &q, &ql), 0);
+    Md__QueryResult *r = query(&t, q, ql);
+    ck_assert(!r->caller_checked);
+    ck_assert_ptr_null(r->caller);
+    md_query_result_free(r);
+    /* with it: the key and its user beside the bucket */
+    ck_assert_int_eq(md_q_head_bucket("bkt", &q, &ql), 0);
+    ck_assert_int_eq(md_q_with_caller("AK1", &q, &ql), 0);
+    r = query(&t, q, ql);
+    ck_assert_int_eq(r->status, 0);
+    ck_assert_ptr_nonnull(r->bucket);
+    ck_assert(r->caller_checked);
+    ck_assert_str_eq(r->caller->secret, "s1");
+    ck_assert(!r->caller->disabled);
+    ck_assert_str_eq(r->caller_user->canonical_id, ID_A);
+    md_query_result_free(r);
+    /* a failed query (no such key in the bucket) still carries it */
+    ck_assert_int_eq(md_q_get_object_and_bucket("bkt", "nokey", &q, &ql), 0);
+    ck_assert_int_eq(md_q_with_caller("AK1", &q, &ql), 0);
+    r = query(&t, q, ql);
+    ck_assert_int_eq(r->status, CAIRN_E_NOTFOUND);
+    ck_assert(r->caller_checked);
+    ck_assert_ptr_nonnull(r->caller);
+    md_query_result_free(r);
+    /* disabled: the record says so */
+    ck_assert_int_eq(md_cmd_set_key_state(t.client, tsm_seq(&t), "AK1", 1, &c, &l), 0);
+    ck_assert_int_eq(tsm_run(&t, c, l), 0);
+    ck_assert_int_eq(md_q_head_bucket("bkt", &q, &ql), 0);
+    ck_assert_int_eq(md_q_with_caller("AK1", &q, &ql), 0);
+    r = query(&t, q, ql);
+    ck_assert(r->caller->disabled);
+    md_query_result_free(r);
+    /* unknown and malformed keys: checked, absent */
+    const char *bad[] = {"NOSUCH", "bad key/"};
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert_int_eq(md_q_head_bucket("bkt", &q, &ql), 0);
+        ck_assert_int_eq(md_q_with_caller(bad[i], &q, &ql), 0);
+        r = query(&t, q, ql);
+        ck_assert_int_eq(r->status, 0);
+        ck_assert(r->caller_checked);
+        ck_assert_ptr_null(r->caller);
+        md_query_result_free(r);
+    }
+    /* md_q_with_caller refuses bytes that are no query */
+    q = malloc(3);
+    memcpy(q, "\xff\xff\xff", 3);
+    ql = 3;
+    ck_assert_int_eq(md_q_with_caller("AK1", &q, &ql), CAIRN_E_INVAL);
+    free(q);
+    tsm_close(&t);
+}
+END_TEST
+
 START_TEST(test_ownership_and_user_deletion)
 {
     struct tsm t;
@@ -398,6 +468,7 @@ int main(void)
     TCase *tc = tcase_create("both backends");
     tcase_add_loop_test(tc, test_users, 0, BACKEND_COUNT);
     tcase_add_loop_test(tc, test_keys_belong_to_users, 0, BACKEND_COUNT);
+    tcase_add_loop_test(tc, test_caller_key_rides_on_queries, 0, BACKEND_COUNT);
     tcase_add_loop_test(tc, test_ownership_and_user_deletion, 0, BACKEND_COUNT);
     tcase_add_loop_test(tc, test_quotas_and_usage, 0, BACKEND_COUNT);
     tcase_add_loop_test(tc, test_acl_and_policy_storage, 0, BACKEND_COUNT);
