@@ -152,12 +152,18 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < PATTERN_SIZE; i++)
         pattern_buf[i] = (char)(i * 131 + (i >> 9));
 
-    struct cn_auth *auth = NULL;
+    /* The null server plays a chunkserver, the client a gateway (the
+     * fragment data path's link). */
+    static const struct cn_roles_route routes[] = {{NULL, "/null", 0, CN_ROLE_CHUNK, CN_ROLES_ANY}};
+    static const struct cn_roles_table roles_table = {routes, 1};
+    struct cn_auth *auth = NULL, *cauth = NULL;
     const char secret[] = "httpbench-cluster-secret-0123456789";
-    if (cn_auth_new(secret, strlen(secret), 0, &auth) < 0)
+    if (cn_auth_new(secret, strlen(secret), CN_ROLE_CHUNK, 0, &auth) < 0 ||
+        cn_auth_new(secret, strlen(secret), CN_ROLE_GATEWAY, 0, &cauth) < 0)
         return 1;
     struct cn_http_server_opts so = {.port = 0,
                                      .auth = auth,
+                                     .roles = &roles_table,
                                      .conn_memory_limit = (size_t)conf.conn_memory,
                                      .response_block_size = (size_t)conf.block};
     struct cn_http_server *srv;
@@ -173,7 +179,8 @@ int main(int argc, char **argv)
     }
     char base[64];
     snprintf(base, sizeof(base), "http://127.0.0.1:%u", cn_http_server_port(srv));
-    struct cn_http_client_opts co = {.auth = conf.auth ? auth : NULL, .timeout_ms = 600000};
+    struct cn_http_client_opts co = {
+        .auth = conf.auth ? cauth : NULL, .timeout_ms = 600000, .roles = &roles_table};
     struct cn_http_client *c;
     if (cn_http_client_new(&co, &c) < 0)
         return 1;
@@ -215,7 +222,8 @@ int main(int argc, char **argv)
                                     .base_url = base,
                                     .target = target,
                                     .resp_writer = discard,
-                                    .resp_cls = &got};
+                                    .resp_cls = &got,
+                                    .resp_body_unsigned_ok = 1};
         struct cn_http_response resp = {0};
         int64_t t0 = cn_mono_us();
         rc = cn_http_client_do(c, &q, &resp);
@@ -234,6 +242,7 @@ int main(int argc, char **argv)
     cn_http_client_free(c);
     cn_http_server_free(srv);
     cn_auth_free(auth);
+    cn_auth_free(cauth);
     cn_config_release(&table);
     return failed ? 1 : 0;
 }
