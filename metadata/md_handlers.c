@@ -231,18 +231,10 @@ static int read_end(struct cn_http_req *req, void *cls)
     const void *body = cn_http_req_body(req, &len);
     if (op_refused(req, body, len, 0))
         return 0;
-    struct md_event *e = calloc(1, sizeof(*e));
-    struct md_waiter *w = md_waiter_new();
-    if (!e || !w) {
-        free(e);
-        if (w) {
-            md_waiter_put(w);
-            md_waiter_put(w);
-        }
+    struct md_event *e = md_event_waited(MD_EV_READ, 0);
+    if (!e)
         return CAIRN_E_NOMEM;
-    }
-    e->type = MD_EV_READ;
-    e->w = w;
+    struct md_waiter *w = e->w;
     md_server_post(s, e);
     int rc;
     if (!md_waiter_wait(w, (int64_t)s->cfg.request_timeout_ms)) {
@@ -331,6 +323,10 @@ static int snap_end(struct cn_http_req *req, void *cls)
         rc = cn_http_respond_error(req, 504, "snapshot not installed in time");
     else if (w->status == CAIRN_E_EXISTS)
         rc = cn_http_respond_error(req, 409, "snapshot not needed");
+    else if (w->status == CAIRN_E_CORRUPT)
+        rc = cn_http_respond_error(req, 422,
+                                   "snapshot refused (bad, truncated or of another "
+                                   "slot): state kept");
     else if (w->status != 0)
         rc = cn_http_respond_error(req, 500, cairn_strerror(w->status));
     else
@@ -695,6 +691,9 @@ static int metrics_end(struct cn_http_req *req, void *cls)
                (uint64_t)s->m_snap_sent);
     metric_u64(f, "cairn_meta_snapshots_installed_total", "counter", "Snapshots installed.",
                ctr.snapshots_installed);
+    metric_u64(f, "cairn_meta_snapshots_refused_total", "counter",
+               "Snapshots refused (bad, truncated or of another slot; state kept).",
+               ctr.snapshots_refused);
     if (s->repair) {
         /* The repair executor's figures (meaningful on the leader). */
         struct md_repair_stats rs;

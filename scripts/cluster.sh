@@ -383,6 +383,13 @@ cluster_show_logs() {
   for f in "$CLUSTER_DIR"/logs/*.log; do
     [ -f "$f" ] || continue
     echo "== $f"
+    # The first warnings, errors and 5xx answers (what a tail scrolls past),
+    # then the tail.
+    if grep -Eq ' (WARN|ERROR) | -> 5[0-9][0-9] ' "$f"; then
+      echo "-- first warnings/errors:"
+      grep -E ' (WARN|ERROR) | -> 5[0-9][0-9] ' "$f" | head -n 20
+      echo "-- last lines:"
+    fi
     tail -n "${1:-30}" "$f"
   done
 }
