@@ -769,6 +769,8 @@ int cn_auth_parse_request_header(const char *v, struct cn_auth_parsed *o)
         return CAIRN_E_AUTH;
     int64_t t = 0;
     size_t digits = 0;
+    if (p[0] == '0' && p[1] >= '0' && p[1] <= '9')
+        return CAIRN_E_AUTH; /* one spelling per time: no leading zeros */
     while (*p >= '0' && *p <= '9' && digits < 15) {
         t = t * 10 + (*p++ - '0');
         digits++;
