@@ -1,6 +1,6 @@
 /* Authentication of internal requests and their answers (CAIRN2).
  *
- * docs/transport.md gives the scheme byte by byte; in short:
+ * docs/security.md "Internal requests" gives the scheme; in short:
  *
  * Keys. The cluster secret S (a file, 16..4096 bytes) is never used
  * directly. PRK = HMAC-SHA256("cairn-internal-v2", S) (HKDF-Extract, RFC

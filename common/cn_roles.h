@@ -5,7 +5,7 @@
  * the operator's `cairn` CLI (admin). A request names its sender role and its
  * receiver role, and each (sender, receiver) pair has a key of its own
  * derived from the cluster secret, so a daemon holds only the keys of the
- * links it takes part in (docs/transport.md, docs/security.md).
+ * links it takes part in (docs/security.md "Internal requests").
  *
  * The route table below says, for every protected route of every daemon,
  * which daemon serves it and which roles may call it. The HTTP server checks
