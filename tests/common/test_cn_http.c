@@ -531,6 +531,92 @@ START_TEST(test_tampered_body)
 }
 END_TEST
 
+/* --auth-compat-v1 (rolling upgrade from CAIRN1): a server accepts the old
+ * headers only with it, and checks the old body hash; a client with it
+ * sends both schemes and takes an unsigned answer (an old server), one
+ * without it does not. */
+START_TEST(test_compat_v1)
+{
+    struct cn_auth *old_srv, *old_cli;
+    ck_assert_int_eq(cn_auth_new(secret, strlen(secret), CN_ROLE_CHUNK, 0, &old_srv), 0);
+    ck_assert_int_eq(cn_auth_new(secret, strlen(secret), CN_ROLE_GATEWAY, 0, &old_cli), 0);
+    ck_assert_int_eq(cn_auth_set_compat_v1(old_srv, 1), 0);
+    ck_assert_int_eq(cn_auth_set_compat_v1(old_cli, 1), 0);
+    struct cn_http_server *s2;
+    struct cn_http_server_opts o = {.port = 0, .auth = old_srv, .roles = &test_roles};
+    ck_assert_int_eq(cn_http_server_new(&o, &s2), 0);
+    ck_assert_int_eq(cn_http_server_route(s2, "PUT", "/echo", 0, &echo_h, NULL), 0);
+    ck_assert_int_eq(cn_http_server_route(s2, "GET", "/metrics",
+                                          CN_HTTP_ROUTE_PUBLIC | CN_HTTP_ROUTE_EXACT, &ok_h, NULL),
+                     0);
+    ck_assert_int_eq(cn_http_server_start(s2), 0);
+    char url2[64];
+    snprintf(url2, sizeof(url2), "http://127.0.0.1:%u", cn_http_server_port(s2));
+
+    /* a CAIRN1 request as an old daemon sends it */
+    char hex[65];
+    cn_sha256_hex("hello", 5, hex);
+    struct cn_auth_v1_headers v1;
+    ck_assert_int_eq(cn_auth_v1_sign(old_cli, "PUT", "/echo/x", cn_wall_s(), hex, &v1), 0);
+    char h1[64], h2[128], h3[160];
+    snprintf(h1, sizeof(h1), "%s: %s", CN_HDR_DATE, v1.date);
+    snprintf(h2, sizeof(h2), "%s: %s", CN_HDR_BODY_HASH, v1.body_sha256);
+    snprintf(h3, sizeof(h3), "%s: %s", CN_HDR_AUTH, v1.auth);
+    const char *hdrs[] = {h1, h2, h3, NULL};
+    struct cn_http_client *anon = new_client(NULL, 0);
+    struct cn_http_request q = {.method = "PUT",
+                                .base_url = url2,
+                                .target = "/echo/x",
+                                .headers = hdrs,
+                                .body = "hello",
+                                .body_len = 5};
+    struct cn_http_response r = {0};
+    ck_assert_int_eq(cn_http_client_do(anon, &q, &r), 0);
+    ck_assert_int_eq(r.status, 200); /* the compat server takes it */
+    ck_assert_str_eq(r.body, "hello");
+    cn_http_response_clear(&r);
+    q.body = "hellp";
+    ck_assert_int_eq(cn_http_client_do(anon, &q, &r), 0);
+    ck_assert_int_eq(r.status, 401); /* its body hash still counts */
+    cn_http_response_clear(&r);
+    q.body = "hello";
+    q.base_url = base_url;
+    ck_assert_int_eq(cn_http_client_do(anon, &q, &r), 0);
+    ck_assert_int_eq(r.status, 401); /* a server without the flag refuses CAIRN1 */
+    cn_http_response_clear(&r);
+
+    /* a client with the flag: both schemes; the new server checks CAIRN2 */
+    struct cn_http_client *both = new_client(old_cli, 0);
+    ck_assert_int_eq(do_simple(both, "PUT", "/echo/y", "abc", 3, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    cn_http_response_clear(&r);
+    /* an answer without a signature (as an old server sends): taken with
+     * the flag only */
+    struct cn_http_request m = {.method = "GET", .base_url = url2, .target = "/metrics"};
+    ck_assert_int_eq(cn_http_client_do(both, &m, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    cn_http_response_clear(&r);
+    struct cn_http_client *strict = new_client(auth, 0);
+    ck_assert_int_eq(cn_http_client_do(strict, &m, &r), CAIRN_E_AUTH);
+    cn_http_response_clear(&r);
+    /* a role key file cannot do CAIRN1 */
+    char *text = NULL;
+    struct cn_auth *keyfile;
+    ck_assert_int_eq(cn_auth_role_key_file(secret, strlen(secret), CN_ROLE_CHUNK, &text), 0);
+    ck_assert_int_eq(cn_auth_new_from_text(text, strlen(text), CN_ROLE_CHUNK, 0, &keyfile), 0);
+    ck_assert_int_eq(cn_auth_set_compat_v1(keyfile, 1), CAIRN_E_INVAL);
+    cn_auth_free(keyfile);
+    free(text);
+
+    cn_http_client_free(strict);
+    cn_http_client_free(both);
+    cn_http_client_free(anon);
+    cn_http_server_free(s2);
+    cn_auth_free(old_srv);
+    cn_auth_free(old_cli);
+}
+END_TEST
+
 struct gen {
     uint32_t seed;
     uint64_t pos, size;
@@ -1163,6 +1249,7 @@ int main(void)
     tcase_set_timeout(tc, 100);
     tcase_add_test(tc, test_auth_accept_refuse);
     tcase_add_test(tc, test_tampered_body);
+    tcase_add_test(tc, test_compat_v1);
     tcase_add_test(tc, test_unauthenticated_upload_refused_early);
     tcase_add_test(tc, test_server_drops_stalled_upload);
     tcase_add_test(tc, test_streaming_upload);
