@@ -696,7 +696,7 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 }
 
 /* 1 if host (the signed Host header) names this server: the connection's
- * local address with the bound port, or one of opts.host_names. A request
+ * local address and port, or one of opts.host_names. A request
  * signed for another daemon is refused even with a valid signature. */
 static int host_is_mine(const struct cn_http_req *req, const char *host)
 {
@@ -714,7 +714,9 @@ static int host_is_mine(const struct cn_http_req *req, const char *host)
         return 0;
     char ip[INET_ADDRSTRLEN], mine[INET_ADDRSTRLEN + 8];
     inet_ntop(AF_INET, &sin.sin_addr, ip, sizeof(ip));
-    snprintf(mine, sizeof(mine), "%s:%u", ip, (unsigned)req->srv->port);
+    /* the connection's own local port: srv->port is set only once
+     * MHD_start_daemon() returns, after the first connections may be in */
+    snprintf(mine, sizeof(mine), "%s:%u", ip, (unsigned)ntohs(sin.sin_port));
     return strcasecmp(host, mine) == 0;
 }
 
