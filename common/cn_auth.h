@@ -68,6 +68,9 @@
 #define CN_AUTH_HEADER_MAX      256        /* a signature header value fits */
 #define CN_AUTH_MAX_HEADERS     32         /* signed headers per message */
 #define CN_AUTH_TAG_HEX         33         /* 32 hex digits + NUL */
+/* X-Cairn-Error of a 401 for a request dated before the server started or
+ * below its replay cache's floor: signing it afresh may succeed. */
+#define CN_AUTH_ERROR_STALE "stale-signature"
 
 struct cn_auth;
 struct cn_tls;

@@ -648,21 +648,33 @@ int cn_http_client_do(struct cn_http_client *c, const struct cn_http_request *re
 {
     if (!c || !req || !resp)
         return CAIRN_E_INVAL;
-    struct xfer x;
-    int rc = xfer_setup(&x, c->easy, &c->opts, req, resp, 0);
-    if (rc < 0) {
+    int rc;
+    for (int attempt = 0;; attempt++) {
+        struct xfer x;
+        rc = xfer_setup(&x, c->easy, &c->opts, req, resp, 0);
+        if (rc < 0) {
+            xfer_cleanup(&x);
+            return rc;
+        }
+        CURLcode cc = curl_easy_perform(c->easy);
+        rc = xfer_result(&x, cc);
+        if (rc < 0 && cc != CURLE_OK)
+            CN_DEBUG("http", "%s %s%s: %s (%s)", req->method, req->base_url, req->target,
+                     curl_easy_strerror(cc), cairn_strerror(rc));
+        /* Do not leave pointers into this stack frame in the handle. */
+        curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, NULL);
         xfer_cleanup(&x);
-        return rc;
+        /* Signed just before the server (re)started: once more, signed
+         * afresh, if the body can be sent again. */
+        const char *err = rc == CAIRN_E_AUTH && resp->status == 401 && !req->body_reader
+                              ? cn_http_response_header(resp, CN_HDR_ERROR)
+                              : NULL;
+        if (attempt > 0 || !err || strcmp(err, CN_AUTH_ERROR_STALE) != 0)
+            return rc;
+        CN_DEBUG("http", "%s %s%s: signed before the server started; again", req->method,
+                 req->base_url, req->target);
+        cn_http_response_clear(resp);
     }
-    CURLcode cc = curl_easy_perform(c->easy);
-    rc = xfer_result(&x, cc);
-    if (rc < 0 && cc != CURLE_OK)
-        CN_DEBUG("http", "%s %s%s: %s (%s)", req->method, req->base_url, req->target,
-                 curl_easy_strerror(cc), cairn_strerror(rc));
-    /* Do not leave pointers into this stack frame in the handle. */
-    curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, NULL);
-    xfer_cleanup(&x);
-    return rc;
 }
 
 /* ---- fan-out ---- */

@@ -784,7 +784,10 @@ static int authenticate(struct cn_http_req *req, const char **why)
         return CAIRN_E_AUTH;
     }
     if (rc < 0) {
+        /* A client may sign a fresh request again and retry (cn_http_client
+         * does, once): a request signed just before a restart is no attack. */
         *why = "signed before this server started or beyond its replay memory";
+        cn_http_resp_header(req, CN_HDR_ERROR, CN_AUTH_ERROR_STALE);
         return CAIRN_E_AUTH;
     }
     if (req->ex.body_suffix && req->content_length >= 0) {

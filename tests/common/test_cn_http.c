@@ -508,6 +508,27 @@ START_TEST(test_tampered_body)
     ck_assert_int_eq(r.status, 401);
     cn_http_response_clear(&r);
 
+    /* signed before the server started: 401 that says so (a client signs
+     * afresh and tries once more) */
+    {
+        struct cn_auth_hdrs hs;
+        cn_auth_hdrs_init(&hs);
+        struct cn_auth_exchange ex;
+        ck_assert_int_eq(cn_auth_client_begin(auth, CN_ROLE_CHUNK, cn_wall_ms() - 10000, &ex), 0);
+        char tag[CN_AUTH_TAG_HEX], sig[CN_AUTH_HEADER_MAX], line[CN_AUTH_HEADER_MAX + 32];
+        ck_assert_int_eq(cn_auth_body_tag(&ex, 0, "original body", 13, tag), 0);
+        struct cn_auth_msg msg = {"PUT", host, "/sink/t", &hs};
+        ck_assert_int_eq(cn_auth_client_sign(&ex, &msg, tag, sig), 0);
+        snprintf(line, sizeof(line), "%s: %s", CN_HDR_SIGNATURE, sig);
+        const char *stale[] = {line, NULL};
+        q.headers = stale;
+        ck_assert_int_eq(cn_http_client_do(anon, &q, &r), 0);
+        ck_assert_int_eq(r.status, 401);
+        ck_assert_str_eq(cn_http_response_header(&r, CN_HDR_ERROR), CN_AUTH_ERROR_STALE);
+        cn_http_response_clear(&r);
+        q.headers = h.list;
+    }
+
     /* a streamed body whose tag should follow it, without it: its last 16
      * bytes are taken as the tag, and do not match */
     sign_for(&h, "PUT", host, "/sink/t", NULL);

@@ -282,13 +282,19 @@ touch "$TEST_DIR/stop"
 wait "$LOAD" || true
 tail -5 "$TEST_DIR/s3_load.log"
 grep -q "^ops [0-9]* failed 0\$" "$TEST_DIR/s3_load.log" || fail "S3 operations failed during the rotation"
+# A request signed in the milliseconds before its receiver restarted is
+# refused as older than the receiver (its replay cache is new) and signed
+# afresh by the client: not a failure. Anything else is.
+restarts=0
 for f in "$CDIR"/logs/*.log; do
-  if tail -c +"$(($(cat "$f.mark" 2>/dev/null || echo 0) + 1))" "$f" |
-    grep -aE "authentication failed|not authentic"; then
+  tail -c +"$(($(cat "$f.mark" 2>/dev/null || echo 0) + 1))" "$f" >"$TEST_DIR/since"
+  restarts=$((restarts + $(grep -ac "signed before this server started" "$TEST_DIR/since" || true)))
+  if grep -aE "authentication failed|not authentic" "$TEST_DIR/since" |
+    grep -av "signed before this server started"; then
     fail "$(basename "$f" .log) refused a request during the rotation"
   fi
 done
-echo "   ok: no daemon refused a request during the rotation"
+echo "   ok: no request refused during the rotation ($restarts signed just before a restart, signed again)"
 sign "$TEST_DIR/h" "$A" admin GET "$L/v1/status"
 expect 401 "a request signed with the old secret" GET "$L/v1/status" "$TEST_DIR/h"
 sign "$TEST_DIR/h" "$A" admin GET "http://$(chunk_addr 2)/v1/admin/status"
