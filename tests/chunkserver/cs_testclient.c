@@ -71,6 +71,13 @@ static ssize_t slow_file_reader(void *cls, char *buf, size_t max)
 
 static int finish(int rc, struct cn_http_response *resp)
 {
+    if (rc == CAIRN_E_AUTH && resp->status > 0) {
+        /* an answer, but not signed for the request (the server's own 401
+         * to a wrong secret, or a forgery): its status, not trusted */
+        fprintf(stderr, "status %d\nnot authentic: %s\n", resp->status, cairn_strerror(rc));
+        cn_http_response_clear(resp);
+        return 1;
+    }
     if (rc != 0) {
         fprintf(stderr, "transport error: %s\n", cairn_strerror(rc));
         return 2;
