@@ -15,6 +15,8 @@
 #      ordering a deletion, unsigned or signed with another secret, are
 #      refused and nothing is deleted; the same reply signed with the
 #      cluster secret deletes the fragment (the check is what stopped it).
+#      A heartbeat the chunkserver really sent, captured by the fake, is
+#      refused by the real leader (also with its Host rewritten).
 # Then the cluster secret is rotated without downtime (docs/operations.md):
 # rolling restarts with --cluster-secret-accept-file while an S3 client
 # writes and reads; every operation succeeds and no daemon logs a refused
@@ -187,7 +189,17 @@ class H(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
     def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        cap = os.path.join(d, "captured-hb")
+        if self.path.startswith("/v1/heartbeat") and not os.path.exists(cap + ".h"):
+            # a real chunkserver's request, captured for replay
+            with open(cap + ".body", "wb") as f:
+                f.write(body)
+            with open(cap + ".h.tmp", "w") as f:
+                for k, v in self.headers.items():
+                    if k.lower() == "host" or k.lower().startswith("x-cairn-"):
+                        f.write("%s: %s\n" % (k, v))
+            os.rename(cap + ".h.tmp", cap + ".h")
         if self.path.startswith("/v1/heartbeat"):
             mode = open(os.path.join(d, "fake-mode")).read().strip()
             with open(os.path.join(d, "fake.log"), "a") as f:
@@ -224,6 +236,13 @@ echo genuine >"$TEST_DIR/fake-mode"
 gone() { [ "$(frag_get 0)" = 404 ]; }
 wait_for 10 gone || fail "the genuinely signed deletion was not carried out (the check proves nothing)"
 echo "   ok: the same reply signed with the cluster secret deletes it"
+# a heartbeat chunk9 really sent (to the fake), replayed to the real leader
+[ -s "$TEST_DIR/captured-hb.h" ] || fail "no heartbeat captured"
+expect 401 "chunk9's captured heartbeat replayed to the real leader" POST "$L/v1/heartbeat" \
+  "$TEST_DIR/captured-hb.h" "$TEST_DIR/captured-hb.body"
+edit "$TEST_DIR/captured-hb.h" "s/^Host: .*/Host: ${L#http://}/"
+expect 401 "... with its Host rewritten to the leader's" POST "$L/v1/heartbeat" \
+  "$TEST_DIR/captured-hb.h" "$TEST_DIR/captured-hb.body"
 { cluster_kill chunk9; cluster_kill fakemeta; } 2>/dev/null
 echo "   the refusals the daemons logged:"
 grep -ah "http: req .*authentication failed" "$CDIR"/logs/*.log | sed 's/.*failed: /     /' | sort | uniq -c
