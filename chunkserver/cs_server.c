@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cn_auth.h"
 #include "cn_error.h"
 #include "cn_http_server.h"
 #include "cn_log.h"
@@ -37,6 +38,7 @@ enum status_class { SC_2XX, SC_4XX, SC_5XX, SC_ABORTED, SC__COUNT };
 static const char *const class_names[SC__COUNT] = {"2xx", "4xx", "5xx", "aborted"};
 
 struct cs_server {
+    const char *host_names[2]; /* {advertise, NULL}: a Host requests may name */
     cs_store *store;
     cs_damage *damage;
     cs_scrub *scrub;
@@ -485,6 +487,10 @@ static int get_begin(struct cn_http_req *req, void *cls)
     const cs_frag_meta *meta = cs_frag_reader_meta(r);
     uint64_t size = meta->data_len, off = 0, len = size;
     unsigned status = 200;
+    /* Fragment data is not covered by the answer's signature (hashing every
+     * byte twice would cost the data path ~25%): the signed CRC32C headers
+     * cover it against accidents, --tls-internal against an attacker. */
+    cn_http_resp_body_unsigned(req);
     add_meta_headers(req, meta, cs_frag_reader_is_open(r));
     cn_http_resp_header(req, "Accept-Ranges", "bytes");
     char v[96];
@@ -886,10 +892,14 @@ int cs_server_new(cs_store *store, cs_damage *damage, cs_scrub *scrub, const cs_
         srv->opts.max_rebuilds = 1;
     cs_hist_init(&srv->put_hist);
     cs_hist_init(&srv->get_hist);
+    srv->host_names[0] = opts->advertise && opts->advertise[0] ? opts->advertise : NULL;
     struct cn_http_server_opts hopts = {
         .bind_addr = opts->bind_addr,
         .port = opts->port,
         .auth = opts->auth,
+        .host_names = srv->host_names,
+        .replay_entries = opts->replay_entries,
+        .tls_internal = cn_auth_tls(opts->auth),
         .log_module = "chunk-http",
         .conn_timeout_s = opts->conn_timeout_s,
         .conn_memory_limit = opts->conn_memory,

@@ -21,7 +21,9 @@ typedef struct cs_server cs_server;
 typedef struct cs_server_opts {
     const char *bind_addr;      /* IPv4 literal */
     uint16_t port;              /* 0 = any free port */
-    const struct cn_auth *auth; /* borrowed; required */
+    const struct cn_auth *auth; /* chunk role credentials, internal TLS included
+                                   (borrowed; required) */
+    size_t replay_entries;      /* request nonces remembered (0 = default) */
     size_t conn_memory;         /* per-connection memory (also body chunk size) */
     unsigned max_connections;
     unsigned conn_timeout_s;

@@ -23,6 +23,7 @@
 #include "cn_config.h"
 #include "cn_error.h"
 #include "cn_log.h"
+#include "cn_tls.h"
 #include "cn_util.h"
 #include "cs_damage.h"
 #include "cs_heartbeat.h"
@@ -60,6 +61,8 @@ static struct {
     char *rack;
     char *zone;
     char *log_level;
+    struct cn_auth_daemon_config auth;
+    struct cn_tls_config tls;
 } conf;
 
 static const struct cn_config_option options[] = {
@@ -71,8 +74,11 @@ static const struct cn_config_option options[] = {
                        "if set, the bound port is written to this file once serving",
                        &conf.port_file),
     CN_CONF_OPT_STRING("cluster-secret-file", "",
-                       "file holding the cluster secret for request HMACs (required)",
+                       "file holding the cluster secret for request HMACs, or the chunk role "
+                       "key (`cairn role-key chunk`) (required)",
                        &conf.secret_file),
+    CN_AUTH_DAEMON_OPTIONS(&conf.auth),
+    CN_TLS_INTERNAL_OPTIONS(&conf.tls),
     CN_CONF_OPT_DURATION("auth-skew", "300s", 1000, 3600000,
                          "accepted clock difference of signed requests", &conf.auth_skew_ms),
     CN_CONF_OPT_BOOL("sync", "true",
@@ -170,11 +176,16 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     struct cn_auth *auth;
-    rc = cn_auth_new_from_file(conf.secret_file, conf.auth_skew_ms / 1000, &auth);
-    if (rc != 0) {
-        CN_ERROR(MOD, "cluster secret %s: %s", conf.secret_file, cairn_strerror(rc));
+    rc = cn_auth_open(conf.secret_file, conf.auth.accept_file, CN_ROLE_CHUNK, conf.auth_skew_ms,
+                      conf.auth.compat_v1, MOD, &auth);
+    if (rc != 0)
+        goto out_config;
+    struct cn_tls *tls = NULL;
+    if (cn_tls_new(&conf.tls, MOD, &tls) != 0) {
+        cn_auth_free(auth);
         goto out_config;
     }
+    cn_auth_set_tls(auth, tls);
     /* The metadata group as the heartbeat, orphan and scrub clients learn it
      * (its members change: cairn meta replace). */
     struct md_view *view = NULL;
@@ -225,6 +236,7 @@ int main(int argc, char **argv)
         .max_rebuilds = (unsigned)conf.max_rebuilds,
         .peer_timeout_ms = conf.peer_timeout_ms,
         .metrics_public = conf.metrics_public,
+        .replay_entries = (size_t)conf.auth.replay_entries,
     };
     char hostname[256];
     if (conf.host[0] == '\0' && gethostname(hostname, sizeof(hostname)) != 0)

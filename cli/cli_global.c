@@ -6,25 +6,34 @@
 #include "cn_config.h"
 #include "cn_error.h"
 #include "cn_http_client.h"
+#include "cn_tls.h"
+#include "cn_util.h"
 #include "md_client.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
 
 static struct {
     struct cn_config_list meta;
     char *secret_file;
     char *secret;
+    struct cn_tls_config tls;
 } conf;
 
 static const struct cn_config_option options[] = {
     CN_CONF_OPT_LIST("meta", "http://127.0.0.1:7001,http://127.0.0.1:7002,http://127.0.0.1:7003",
                      "metadata replicas, comma-separated base URLs (or CAIRN_META)", &conf.meta),
-    CN_CONF_OPT_STRING("cluster-secret-file", "", "file holding the cluster secret",
+    CN_CONF_OPT_STRING("cluster-secret-file", "",
+                       "file holding the cluster secret, or the admin role key "
+                       "(`cairn role-key admin`)",
                        &conf.secret_file),
     CN_CONF_OPT_STRING("secret", "", "the cluster secret itself (prefer --cluster-secret-file)",
                        &conf.secret),
+    CN_TLS_INTERNAL_OPTIONS(&conf.tls),
 };
 
 static const struct cn_config_table table = {
@@ -71,14 +80,25 @@ int cli_global_load(struct cli_global *g, int argc, char **argv, int *next)
             return 0;
         }
     }
+    /* The CLI signs as the admin role (cn_roles.h). The text stays for
+     * `cairn role-key`. */
+    const char *env_secret = getenv("CAIRN_SECRET");
     if (*conf.secret_file)
-        rc = cn_auth_new_from_file(conf.secret_file, 0, &g->auth);
-    else if (*conf.secret)
-        rc = cn_auth_new(conf.secret, strlen(conf.secret), 0, &g->auth);
-    else if (getenv("CAIRN_SECRET"))
-        rc = cn_auth_new(getenv("CAIRN_SECRET"), strlen(getenv("CAIRN_SECRET")), 0, &g->auth);
+        rc = cn_read_file(conf.secret_file, CN_AUTH_MAX_SECRET + 4096, &g->secret, &g->secret_len);
+    else if (*conf.secret || env_secret)
+        rc = (g->secret = strdup(*conf.secret ? conf.secret : env_secret)) ? 0 : CAIRN_E_NOMEM;
     else
         rc = CAIRN_E_INVAL;
+    if (rc == 0) {
+        if (!g->secret_len)
+            g->secret_len = strlen(g->secret);
+        while (g->secret_len && isspace((unsigned char)g->secret[g->secret_len - 1]))
+            g->secret[--g->secret_len] = '\0';
+        rc = cn_auth_new_from_text(g->secret, g->secret_len, CN_ROLE_ADMIN, 0, &g->auth);
+    }
+    struct cn_tls *tls = NULL;
+    if (rc == 0 && (rc = cn_tls_new(&conf.tls, "cairn", &tls)) == 0)
+        cn_auth_set_tls(g->auth, tls);
     if (rc != 0) {
         fprintf(stderr,
                 "cairn: the cluster secret is required (--cluster-secret-file, --secret or "
@@ -147,4 +167,9 @@ void cli_global_release(struct cli_global *g)
     g->n_replicas = 0;
     cn_auth_free(g->auth);
     g->auth = NULL;
+    if (g->secret)
+        OPENSSL_cleanse(g->secret, g->secret_len);
+    free(g->secret);
+    g->secret = NULL;
+    g->secret_len = 0;
 }

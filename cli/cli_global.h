@@ -15,7 +15,10 @@ struct cli_global {
     char *replicas[16]; /* metadata replica base URLs (owned) */
     size_t n_replicas;
     struct cn_auth *auth; /* NULL when help is set */
-    int help;             /* --help or -h after the command word */
+    char *secret;         /* the secret (or key file) text the auth came from,
+                             trailing whitespace stripped (owned, wiped) */
+    size_t secret_len;
+    int help; /* --help or -h after the command word */
 };
 
 /* A command's exit status: what every cli_<command>() returns. */

@@ -282,7 +282,9 @@ static int read_window(struct deep *d, const Md__ChunkGroup *cg, const char *gid
                                            .base_url = holders[i]->url,
                                            .target = targets[i],
                                            .headers = headers,
-                                           .resp_max = len};
+                                           .resp_max = len,
+                                           /* data: checked by its CRC header */
+                                           .resp_body_unsigned_ok = 1};
         memset(&resps[i], 0, sizeof(resps[i]));
     }
     int rc = cn_http_fanout_run(d->fan, reqs, n, resps, errs);

@@ -15,6 +15,7 @@
 #include "cli_quota.h"
 #include "cli_repair.h"
 #include "cli_replicas.h"
+#include "cli_role_key.h"
 #include "cli_scrub.h"
 #include "cli_state_hash.h"
 #include "cli_status.h"
@@ -50,6 +51,8 @@ static const struct command commands[] = {
      "byte and object limits of a user or a bucket, and their usage"},
     {"meta", "status [--json] | add URL [--wait] | remove ID | replace OLD_ID URL [--wait]",
      cli_meta_group, "the metadata replicas: members, and adding, removing or replacing one"},
+    {"role-key", "meta|chunk|gateway|admin", cli_role_key,
+     "the key file of one role, from the cluster secret (instead of the secret itself)"},
     {"bench", "meta [options]", cli_bench,
      "commits/s and latency of the metadata group, next to one fdatasync"},
 };

@@ -3,6 +3,7 @@
 #include "cn_error.h"
 #include "cn_http_server.h"
 #include "cn_log.h"
+#include "cn_tls.h"
 #include "cn_util.h"
 
 #include <ctype.h>
@@ -24,6 +25,10 @@
 #define RECV_BUFFER_SIZE           (256L * 1024)
 #define UPLOAD_BUFFER_SIZE         (256L * 1024)
 #define MAX_IDLE_REUSE_S           30L
+/* A streamed body of a known size up to this goes without Expect:
+ * 100-continue (no round trip before the body); larger ones keep it, so a
+ * refused upload is not sent. */
+#define EXPECT_THRESHOLD (1u << 20)
 
 struct cn_http_client {
     struct cn_http_client_opts opts;
@@ -51,6 +56,18 @@ struct xfer {
     uint64_t pushed;   /* body bytes handed to curl */
     uint64_t assigned; /* body bytes given to cn_http_fanout_write() */
     int eof, paused;
+    /* authentication: the exchange, the streamed request body's tag (its raw
+     * bytes follow the body: Body=suffix), the answer's body tag */
+    int authed;
+    int compat_v1; /* also accept an answer without a signature (old server) */
+    struct cn_auth_exchange ex;
+    struct cn_auth_mac req_mac;
+    struct cn_auth_mac resp_mac;
+    int req_mac_failed;
+    uint64_t body_sent; /* streamed body bytes handed to curl (reader mode) */
+    int suffix_state;   /* 0 body still going, 1 tag made, 2 tag sent */
+    size_t suffix_pos;
+    unsigned char suffix[CN_AUTH_SUFFIX_LEN];
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -175,6 +192,10 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
 {
     struct xfer *x = userp;
     size_t n = size * nmemb;
+    if (x->resp_mac.ctx && cn_auth_mac_update(&x->resp_mac, data, n) < 0) {
+        x->err = CAIRN_E_NOMEM;
+        return 0;
+    }
     if (x->body_state == 0) {
         long code = 0;
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
@@ -234,14 +255,53 @@ static int seek_buffer_cb(void *userp, curl_off_t offset, int origin)
     return CURL_SEEKFUNC_OK;
 }
 
+/* A streamed body's bytes go into its tag as they go to curl. */
+static void req_mac_update(struct xfer *x, const char *buf, size_t n)
+{
+    if (x->req_mac.ctx && cn_auth_mac_update(&x->req_mac, buf, n) < 0)
+        x->req_mac_failed = 1;
+}
+
+/* After a streamed body's last byte (Body=suffix): its tag, raw. Returns
+ * the bytes written into buf (0 once all went), or CURL_READFUNC_ABORT. */
+static size_t suffix_read(struct xfer *x, char *buf, size_t max)
+{
+    if (!x->req_mac.ctx && x->suffix_state == 0)
+        return 0; /* not signed */
+    if (x->suffix_state == 0) {
+        if (x->req_mac_failed || cn_auth_mac_end_raw(&x->req_mac, x->suffix) < 0) {
+            x->err = CAIRN_E_NOMEM;
+            return CURL_READFUNC_ABORT;
+        }
+        x->suffix_state = 1;
+    }
+    size_t n = CN_AUTH_SUFFIX_LEN - x->suffix_pos;
+    if (n > max)
+        n = max;
+    memcpy(buf, x->suffix + x->suffix_pos, n);
+    x->suffix_pos += n;
+    if (x->suffix_pos == CN_AUTH_SUFFIX_LEN)
+        x->suffix_state = 2;
+    return n;
+}
+
 static size_t read_reader_cb(char *buf, size_t size, size_t nmemb, void *userp)
 {
     struct xfer *x = userp;
-    ssize_t n = x->req->body_reader(x->req->body_cls, buf, size * nmemb);
+    size_t max = size * nmemb;
+    if (x->suffix_state || (x->req->body_size >= 0 && x->body_sent == (uint64_t)x->req->body_size))
+        return suffix_read(x, buf, max);
+    if (x->req->body_size >= 0 && max > (uint64_t)x->req->body_size - x->body_sent)
+        max = (size_t)((uint64_t)x->req->body_size - x->body_sent);
+    ssize_t n = x->req->body_reader(x->req->body_cls, buf, max);
     if (n < 0) {
         x->err = (int)n;
         return CURL_READFUNC_ABORT;
     }
+    if (n == 0)
+        return suffix_read(x, buf, size * nmemb);
+    req_mac_update(x, buf, (size_t)n);
+    x->body_sent += (uint64_t)n;
     return (size_t)n;
 }
 
@@ -251,13 +311,15 @@ static size_t read_push_cb(char *buf, size_t size, size_t nmemb, void *userp)
     size_t max = size * nmemb;
     size_t left = x->piece_len - x->piece_pos;
     if (left == 0) {
-        if (x->eof)
-            return 0;
+        if (x->eof || x->suffix_state ||
+            (x->req->body_size >= 0 && x->pushed == (uint64_t)x->req->body_size))
+            return suffix_read(x, buf, max);
         x->paused = 1;
         return CURL_READFUNC_PAUSE;
     }
     size_t n = left < max ? left : max;
     memcpy(buf, x->piece + x->piece_pos, n);
+    req_mac_update(x, buf, n);
     x->piece_pos += n;
     x->pushed += n;
     return n;
@@ -267,10 +329,21 @@ static size_t read_push_cb(char *buf, size_t size, size_t nmemb, void *userp)
 
 static void xfer_cleanup(struct xfer *x)
 {
+    cn_auth_mac_abort(&x->req_mac);
+    cn_auth_mac_abort(&x->resp_mac);
     curl_slist_free_all(x->hdrs);
     x->hdrs = NULL;
     free(x->url);
     x->url = NULL;
+}
+
+static int curl_slist_append_ok(struct xfer *x, const char *line)
+{
+    struct curl_slist *l = curl_slist_append(x->hdrs, line);
+    if (!l)
+        return 0;
+    x->hdrs = l;
+    return 1;
 }
 
 static int add_header(struct xfer *x, const char *fmt_name, const char *value)
@@ -290,6 +363,98 @@ static int has_body(const struct cn_http_request *req)
            strcmp(req->method, "POST") == 0;
 }
 
+/* The Host a request is signed for and sent with: the authority of
+ * base_url with its port ("127.0.0.1:9300"; 80 or 443 added when absent),
+ * lowercase. Returns 0 or CAIRN_E_INVAL. */
+static int host_of(const char *base_url, int tls, char *out, size_t cap)
+{
+    const char *p = base_url;
+    if (strncmp(p, "http://", 7) == 0)
+        p += 7;
+    else if (strncmp(p, "https://", 8) == 0)
+        p += 8;
+    size_t n = strcspn(p, "/?#");
+    if (n == 0 || n + 8 > cap)
+        return CAIRN_E_INVAL;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)tolower((unsigned char)p[i]);
+    out[n] = '\0';
+    const char *colon = strrchr(out, ':');
+    if (!colon || strchr(colon, ']'))
+        snprintf(out + n, cap - n, ":%d", tls ? 443 : 80);
+    return 0;
+}
+
+/* Signs req (docs/security.md): Host, the CAIRN1 headers with
+ * --auth-compat-v1, X-Cairn-Signature; a streamed body is followed by its
+ * tag (xfer_setup counts it in the size). Starts the answer's body tag. */
+static int sign_request(struct xfer *x, const struct cn_http_client_opts *opts,
+                        const struct cn_http_request *req, int streamed, int tls)
+{
+    const struct cn_auth *auth = opts->auth;
+    enum cn_role to = req->to_role != CN_ROLE_NONE
+                          ? req->to_role
+                          : cn_roles_served_by(opts->roles, req->method, req->target);
+    if (to == CN_ROLE_NONE) {
+        CN_WARN("http", "%s %s: no daemon role serves this route (cn_roles.c)", req->method,
+                req->target);
+        return CAIRN_E_INVAL;
+    }
+    int rc = cn_auth_client_begin(auth, to, cn_wall_ms(), &x->ex);
+    if (rc < 0) {
+        CN_WARN("http", "%s %s: a %s cannot sign for a %s", req->method, req->target,
+                cn_role_name(cn_auth_role(auth)), cn_role_name(to));
+        return rc;
+    }
+    char host[320];
+    if ((rc = host_of(req->base_url, tls, host, sizeof(host))) < 0 ||
+        (rc = add_header(x, "Host", host)) < 0)
+        return rc;
+    if (cn_auth_compat_v1(auth)) {
+        char hex[65];
+        const char *body_hash = NULL;
+        if (!streamed) {
+            cn_sha256_hex(req->body ? req->body : "", req->body_len, hex);
+            body_hash = hex;
+        }
+        struct cn_auth_v1_headers v1;
+        if ((rc = cn_auth_v1_sign(auth, req->method, req->target, cn_wall_s(), body_hash, &v1)) <
+                0 ||
+            (rc = add_header(x, CN_HDR_DATE, v1.date)) < 0 ||
+            (rc = add_header(x, CN_HDR_BODY_HASH, v1.body_sha256)) < 0 ||
+            (rc = add_header(x, CN_HDR_AUTH, v1.auth)) < 0)
+            return rc;
+        x->compat_v1 = 1;
+    }
+    struct cn_auth_hdrs hdrs;
+    cn_auth_hdrs_init(&hdrs);
+    for (struct curl_slist *l = x->hdrs; l; l = l->next)
+        cn_auth_hdrs_add_line(&hdrs, l->data);
+    char tag[CN_AUTH_TAG_HEX];
+    const char *tagp = NULL;
+    if (streamed) {
+        rc = cn_auth_mac_begin(&x->ex, 0, &x->req_mac);
+    } else {
+        rc = cn_auth_body_tag(&x->ex, 0, req->body ? req->body : "", req->body_len, tag);
+        tagp = tag;
+    }
+    if (rc < 0)
+        return rc;
+    char sig[CN_AUTH_HEADER_MAX];
+    struct cn_auth_msg msg = {req->method, host, req->target, &hdrs};
+    if ((rc = cn_auth_client_sign(&x->ex, &msg, tagp, sig)) < 0 ||
+        (rc = add_header(x, CN_HDR_SIGNATURE, sig)) < 0)
+        return rc;
+    if (streamed && req->body_size >= 0 && req->body_size <= EXPECT_THRESHOLD &&
+        !curl_slist_append_ok(x, "Expect:"))
+        return CAIRN_E_NOMEM;
+    rc = cn_auth_mac_begin(&x->ex, 1, &x->resp_mac);
+    if (rc < 0)
+        return rc;
+    x->authed = 1;
+    return 0;
+}
+
 /* Configures easy for req. push selects the fanout's push-mode body. */
 static int xfer_setup(struct xfer *x, CURL *easy, const struct cn_http_client_opts *opts,
                       const struct cn_http_request *req, struct cn_http_response *resp, int push)
@@ -305,32 +470,23 @@ static int xfer_setup(struct xfer *x, CURL *easy, const struct cn_http_client_op
     if (req->body_len && !req->body)
         return CAIRN_E_INVAL;
 
-    size_t ul = strlen(req->base_url) + strlen(req->target) + 1;
+    const struct cn_tls *tls = cn_auth_tls(opts->auth);
+    size_t ul = strlen(req->base_url) + strlen(req->target) + 16;
     x->url = malloc(ul);
     if (!x->url)
         return CAIRN_E_NOMEM;
-    snprintf(x->url, ul, "%s%s", req->base_url, req->target);
+    if (tls) {
+        /* Internal TLS: every link is https, whatever the URL says. */
+        if (cn_tls_https_url(req->base_url, x->url, ul) < 0)
+            return CAIRN_E_INVAL;
+        strcat(x->url, req->target);
+    } else {
+        snprintf(x->url, ul, "%s%s", req->base_url, req->target);
+    }
 
     int rc;
     int body = push || has_body(req);
-    if (opts->auth) {
-        char hex[65];
-        const char *body_hash = NULL;
-        if (!push && !req->body_reader) {
-            cn_sha256_hex(req->body ? req->body : "", req->body_len, hex);
-            body_hash = hex;
-        } else if (req->body_sha256) {
-            body_hash = req->body_sha256;
-        }
-        struct cn_auth_headers ah;
-        rc = cn_auth_sign(opts->auth, req->method, req->target, cn_wall_s(), body_hash, &ah);
-        if (rc < 0)
-            return rc;
-        if ((rc = add_header(x, CN_HDR_DATE, ah.date)) < 0 ||
-            (rc = add_header(x, CN_HDR_BODY_HASH, ah.body_sha256)) < 0 ||
-            (rc = add_header(x, CN_HDR_AUTH, ah.auth)) < 0)
-            return rc;
-    }
+    int streamed = push || req->body_reader;
     if (req->request_id && (rc = add_header(x, CN_HDR_REQUEST_ID, req->request_id)) < 0)
         return rc;
     for (const char *const *h = req->headers; h && *h; h++) {
@@ -339,8 +495,12 @@ static int xfer_setup(struct xfer *x, CURL *easy, const struct cn_http_client_op
             return CAIRN_E_NOMEM;
         x->hdrs = l;
     }
+    if (opts->auth && (rc = sign_request(x, opts, req, streamed, tls != NULL)) < 0)
+        return rc;
 
     curl_easy_reset(easy); /* keeps live connections and caches */
+    if (tls && cn_tls_curl_setup(tls, easy) < 0)
+        return CAIRN_E_IO;
     curl_easy_setopt(easy, CURLOPT_URL, x->url);
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_PATH_AS_IS, 1L);
@@ -384,12 +544,46 @@ static int xfer_setup(struct xfer *x, CURL *easy, const struct cn_http_client_op
             curl_easy_setopt(easy, CURLOPT_SEEKDATA, x);
             size = (curl_off_t)req->body_len;
         }
+        if (streamed && x->authed && size >= 0)
+            size += CN_AUTH_SUFFIX_LEN; /* the body's tag follows it */
         curl_easy_setopt(easy, CURLOPT_READDATA, x);
         curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE, size);
     } else if (strcmp(req->method, "GET") != 0) {
         curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, req->method);
     }
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, x->hdrs);
+    return 0;
+}
+
+/* An answer to a signed request must carry a valid signature for it
+ * (cn_auth_client_check_response); its body must be covered unless the
+ * request allowed otherwise or it is an answer to HEAD. */
+static int check_response(struct xfer *x, long code)
+{
+    const char *sig = cn_http_response_header(x->resp, CN_HDR_RESPONSE_SIGNATURE);
+    if (!sig && x->compat_v1)
+        return 0; /* an old server, during a rolling upgrade */
+    char tag[CN_AUTH_TAG_HEX];
+    const char *tagp = NULL;
+    if (x->resp_mac.ctx && cn_auth_mac_end(&x->resp_mac, tag) == 0)
+        tagp = tag;
+    struct cn_auth_hdrs hdrs;
+    cn_auth_hdrs_init(&hdrs);
+    for (size_t i = 0; i < x->resp->n_headers; i++)
+        cn_auth_hdrs_add(&hdrs, x->resp->headers[i].name, strlen(x->resp->headers[i].name),
+                         x->resp->headers[i].value, strlen(x->resp->headers[i].value));
+    int body_signed = 0;
+    if (cn_auth_client_check_response(&x->ex, (unsigned)code, &hdrs, sig, tagp, &body_signed) < 0) {
+        CN_WARN("http", "%s %s%s: answer (HTTP %ld) not authentic: %s", x->req->method,
+                x->req->base_url, x->req->target, code,
+                sig ? "bad " CN_HDR_RESPONSE_SIGNATURE : "no " CN_HDR_RESPONSE_SIGNATURE);
+        return CAIRN_E_AUTH;
+    }
+    if (!body_signed && !x->req->resp_body_unsigned_ok && strcmp(x->req->method, "HEAD") != 0) {
+        CN_WARN("http", "%s %s%s: answer's body not signed", x->req->method, x->req->base_url,
+                x->req->target);
+        return CAIRN_E_AUTH;
+    }
     return 0;
 }
 
@@ -402,7 +596,9 @@ static int xfer_result(struct xfer *x, CURLcode cc)
         long code = 0;
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
         x->resp->status = (int)code;
-        return code > 0 ? 0 : CAIRN_E_PROTO;
+        if (code <= 0)
+            return CAIRN_E_PROTO;
+        return x->authed ? check_response(x, code) : 0;
     }
     switch (cc) {
     case CURLE_OPERATION_TIMEDOUT:
@@ -452,21 +648,33 @@ int cn_http_client_do(struct cn_http_client *c, const struct cn_http_request *re
 {
     if (!c || !req || !resp)
         return CAIRN_E_INVAL;
-    struct xfer x;
-    int rc = xfer_setup(&x, c->easy, &c->opts, req, resp, 0);
-    if (rc < 0) {
+    int rc;
+    for (int attempt = 0;; attempt++) {
+        struct xfer x;
+        rc = xfer_setup(&x, c->easy, &c->opts, req, resp, 0);
+        if (rc < 0) {
+            xfer_cleanup(&x);
+            return rc;
+        }
+        CURLcode cc = curl_easy_perform(c->easy);
+        rc = xfer_result(&x, cc);
+        if (rc < 0 && cc != CURLE_OK)
+            CN_DEBUG("http", "%s %s%s: %s (%s)", req->method, req->base_url, req->target,
+                     curl_easy_strerror(cc), cairn_strerror(rc));
+        /* Do not leave pointers into this stack frame in the handle. */
+        curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, NULL);
         xfer_cleanup(&x);
-        return rc;
+        /* Signed just before the server (re)started: once more, signed
+         * afresh, if the body can be sent again. */
+        const char *err = rc == CAIRN_E_AUTH && resp->status == 401 && !req->body_reader
+                              ? cn_http_response_header(resp, CN_HDR_ERROR)
+                              : NULL;
+        if (attempt > 0 || !err || strcmp(err, CN_AUTH_ERROR_STALE) != 0)
+            return rc;
+        CN_DEBUG("http", "%s %s%s: signed before the server started; again", req->method,
+                 req->base_url, req->target);
+        cn_http_response_clear(resp);
     }
-    CURLcode cc = curl_easy_perform(c->easy);
-    rc = xfer_result(&x, cc);
-    if (rc < 0 && cc != CURLE_OK)
-        CN_DEBUG("http", "%s %s%s: %s (%s)", req->method, req->base_url, req->target,
-                 curl_easy_strerror(cc), cairn_strerror(rc));
-    /* Do not leave pointers into this stack frame in the handle. */
-    curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, NULL);
-    xfer_cleanup(&x);
-    return rc;
 }
 
 /* ---- fan-out ---- */

@@ -10,16 +10,24 @@
  * timeout (client defaults, overridable per request), plus a stall timeout
  * (abort when no byte moved for that long).
  *
- * Signing: with opts.auth set, every request carries the cn_auth.h headers;
- * a buffered body is signed by its SHA-256, a streamed body (reader) is sent as
- * UNSIGNED-PAYLOAD unless the caller supplies body_sha256.
+ * Signing (cn_auth.h, docs/security.md): with opts.auth set, every request
+ * is signed for the role of the daemon serving its route (cn_roles.h; or
+ * request.to_role) and carries a Host header naming base_url's host:port. A
+ * buffered body's tag is in the signature; a streamed body (reader, push) is
+ * followed by its 16-byte tag (Body=suffix). Every answer must be signed for its
+ * request (else the call returns CAIRN_E_AUTH, whatever the status, e.g. the
+ * server's own 401), and its body covered by the signature unless the
+ * request sets resp_body_unsigned_ok (fragment data) or is a HEAD. With the
+ * auth's internal TLS credentials (cn_auth_set_tls), every URL is reached
+ * over https with the client certificate.
  *
  * Result convention: a call returns 0 when an HTTP response was received,
  * WHATEVER its status (check resp->status); a negative CAIRN_E_* code when no
  * complete response was obtained: CAIRN_E_TIMEOUT (connect/total/stall
  * timeout), CAIRN_E_IO (refused, reset, short body, DNS), CAIRN_E_RANGE
  * (buffered response larger than resp_max), CAIRN_E_INVAL (bad request), or the
- * negative code a reader/writer callback returned. */
+ * negative code a reader/writer callback returned, CAIRN_E_AUTH (an answer
+ * that is not authentic). */
 #ifndef CAIRN_CN_HTTP_CLIENT_H
 #define CAIRN_CN_HTTP_CLIENT_H
 
@@ -27,16 +35,19 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cn_roles.h"
+
 struct cn_auth;
 struct cn_http_client;
 struct cn_http_fanout;
 
 struct cn_http_client_opts {
-    const struct cn_auth *auth; /* borrowed; NULL = unsigned requests */
-    int64_t connect_timeout_ms; /* 0 = 2000 */
-    int64_t timeout_ms;         /* total per request; 0 = 30000 */
-    int64_t stall_timeout_ms;   /* no progress for this long aborts; 0 = 10000;
-                                   whole seconds (rounded up) */
+    const struct cn_auth *auth;         /* borrowed; NULL = unsigned requests */
+    int64_t connect_timeout_ms;         /* 0 = 2000 */
+    int64_t timeout_ms;                 /* total per request; 0 = 30000 */
+    int64_t stall_timeout_ms;           /* no progress for this long aborts; 0 = 10000;
+                                           whole seconds (rounded up) */
+    const struct cn_roles_table *roles; /* who serves which route; NULL = cn_roles_cluster() */
 };
 
 /* Request body reader: write up to max bytes into buf and return how many;
@@ -63,7 +74,13 @@ struct cn_http_request {
     cn_http_body_reader_fn body_reader;
     void *body_cls;
     int64_t body_size;
-    const char *body_sha256; /* optional hex SHA-256 to sign a streamed body */
+
+    /* The role of the daemon at base_url; CN_ROLE_NONE = the role table's
+     * for method + target. */
+    enum cn_role to_role;
+    /* Accept an answer whose body its signature does not cover (fragment
+     * data: the caller checks the signed CRC32C headers instead). */
+    int resp_body_unsigned_ok;
 
     /* Response body: with resp_writer set, a 2xx body is passed to it as it
      * arrives and NOT buffered; the body of any other status is buffered into

@@ -2,12 +2,15 @@
 #include "cn_auth.h"
 #include "cn_error.h"
 #include "cn_log.h"
+#include "cn_replay.h"
+#include "cn_tls.h"
 #include "cn_util.h"
 
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -27,6 +30,7 @@
 #define DEFAULT_MAX_BUFFERED    (64u << 20)
 #define DEFAULT_RESP_BLOCK      (256 * 1024)
 #define MAX_REQUEST_ID          64
+#define DEFAULT_REPLAY_ENTRIES  262144
 
 struct route {
     char *method; /* NULL = any */
@@ -67,6 +71,7 @@ struct cn_http_server {
     int reaper_running, reaper_stop;
 
     atomic_uint_fast64_t n_accepted, n_open, n_header_timeouts, n_limit_refused;
+    struct cn_replay *replay; /* nonces of accepted requests (with auth) */
 };
 
 struct resp_header {
@@ -91,15 +96,24 @@ struct cn_http_req {
     int in_begin; /* inside begin(): buffer_body allowed */
     int begun;    /* begin() was reached: done() is owed */
     int stopped;  /* no more body()/end(): discard the rest of the body */
-    int rejected; /* body failed its signed hash */
+    int rejected; /* body failed its signed tag */
     int end_reached;
+
+    /* authentication (the request-authentication path) */
+    enum cn_role role;                      /* the sender's; CN_ROLE_NONE on a public route */
+    int authed;                             /* a CAIRN2 exchange: the answer is signed */
+    struct cn_auth_exchange ex;             /* valid when authed */
+    struct cn_auth_mac body_mac;            /* the request body's tag, as it arrives */
+    int resp_body_unsigned;                 /* the handler asked: answer body not covered */
+    unsigned char held[CN_AUTH_SUFFIX_LEN]; /* Body=suffix: the last bytes seen, */
+    size_t held_len;                        /* which may be the tag, held back */
 
     int buffering;
     size_t buf_max;
     char *body;
     size_t body_len, body_cap;
 
-    EVP_MD_CTX *sha; /* when the signature covers the body */
+    EVP_MD_CTX *sha; /* CAIRN1 (compat): when the signature covers the body */
     char expected_sha[65];
 
     struct resp_header *hdrs;
@@ -313,6 +327,7 @@ static void req_free(struct cn_http_req *req)
         MHD_destroy_response(req->response);
     if (req->sha)
         EVP_MD_CTX_free(req->sha);
+    cn_auth_mac_abort(&req->body_mac);
     free(req->body);
     free(req->target);
     free(req);
@@ -532,9 +547,40 @@ static int apply_headers(struct cn_http_req *req, struct MHD_Response *resp)
     return 0;
 }
 
-static int prepare(struct cn_http_req *req, unsigned status, struct MHD_Response *resp)
+/* Signs the answer to an authenticated request: the status, the headers it
+ * carries (X-Cairn-Request-Id and the staged ones) and its body's tag
+ * (body[len]; not for a streamed body, an answer to HEAD, or when the
+ * handler said so). */
+static int sign_response(struct cn_http_req *req, unsigned status, struct MHD_Response *resp,
+                         const void *body, size_t len, int streamed)
+{
+    struct cn_auth_hdrs h;
+    cn_auth_hdrs_init(&h);
+    cn_auth_hdrs_add(&h, CN_HDR_REQUEST_ID, strlen(CN_HDR_REQUEST_ID), req->id, strlen(req->id));
+    for (struct resp_header *x = req->hdrs; x; x = x->next)
+        cn_auth_hdrs_add(&h, x->name, strlen(x->name), x->value, strlen(x->value));
+    char tag[CN_AUTH_TAG_HEX];
+    const char *tagp = NULL;
+    if (!streamed && !req->resp_body_unsigned && strcmp(req->method, "HEAD") != 0) {
+        int rc = cn_auth_body_tag(&req->ex, 1, body, len, tag);
+        if (rc < 0)
+            return rc;
+        tagp = tag;
+    }
+    char sig[CN_AUTH_HEADER_MAX];
+    int rc = cn_auth_server_sign_response(&req->ex, status, &h, tagp, sig);
+    if (rc < 0)
+        return rc;
+    return MHD_add_response_header(resp, CN_HDR_RESPONSE_SIGNATURE, sig) == MHD_YES ? 0
+                                                                                    : CAIRN_E_NOMEM;
+}
+
+static int prepare(struct cn_http_req *req, unsigned status, struct MHD_Response *resp,
+                   const void *body, size_t len, int streamed)
 {
     int rc = apply_headers(req, resp);
+    if (rc == 0 && req->authed)
+        rc = sign_response(req, status, resp, body, len, streamed);
     if (rc < 0) {
         MHD_destroy_response(resp);
         return rc;
@@ -548,6 +594,11 @@ static int prepare(struct cn_http_req *req, unsigned status, struct MHD_Response
 int cn_http_req_responded(const struct cn_http_req *req)
 {
     return req->responded;
+}
+
+void cn_http_resp_body_unsigned(struct cn_http_req *req)
+{
+    req->resp_body_unsigned = 1;
 }
 
 int cn_http_resp_header(struct cn_http_req *req, const char *name, const char *value)
@@ -588,7 +639,7 @@ int cn_http_respond(struct cn_http_req *req, unsigned status, const char *conten
         MHD_destroy_response(resp);
         return CAIRN_E_NOMEM;
     }
-    return prepare(req, status, resp);
+    return prepare(req, status, resp, data, len, 0);
 }
 
 int cn_http_respond_take(struct cn_http_req *req, unsigned status, const char *content_type,
@@ -608,7 +659,7 @@ int cn_http_respond_take(struct cn_http_req *req, unsigned status, const char *c
         MHD_destroy_response(resp); /* frees data */
         return CAIRN_E_NOMEM;
     }
-    return prepare(req, status, resp);
+    return prepare(req, status, resp, data, len, 0);
 }
 
 int cn_http_respond_error(struct cn_http_req *req, unsigned status, const char *msg)
@@ -643,7 +694,7 @@ int cn_http_respond_stream(struct cn_http_req *req, unsigned status, const char 
         MHD_destroy_response(resp); /* calls free_cls */
         return CAIRN_E_NOMEM;
     }
-    return prepare(req, status, resp);
+    return prepare(req, status, resp, NULL, 0, 1);
 }
 
 /* ---- request accessors ---- */
@@ -712,6 +763,11 @@ int64_t cn_http_req_content_length(const struct cn_http_req *req)
 const char *cn_http_req_id(const struct cn_http_req *req)
 {
     return req->id;
+}
+
+enum cn_role cn_http_req_role(const struct cn_http_req *req)
+{
+    return req->role;
 }
 
 void cn_http_req_peer(const struct cn_http_req *req, char *buf, size_t len)
@@ -809,6 +865,126 @@ static int parse_content_length(const char *v, int64_t *out)
     return 0;
 }
 
+/* ---- the request-authentication path ---- */
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind;
+    cn_auth_hdrs_add(cls, key, strlen(key), value ? value : "", value ? strlen(value) : 0);
+    return MHD_YES;
+}
+
+/* 1 if host (the signed Host header) names this server: the connection's
+ * local address and port, or one of opts.host_names. A request
+ * signed for another daemon is refused even with a valid signature. */
+static int host_is_mine(const struct cn_http_req *req, const char *host)
+{
+    if (!host)
+        return 0;
+    for (const char *const *n = req->srv->opts.host_names; n && *n; n++)
+        if (strcasecmp(host, *n) == 0)
+            return 1;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct sockaddr_in sin;
+    socklen_t sl = sizeof(sin);
+    if (!ci || getsockname(ci->connect_fd, (struct sockaddr *)&sin, &sl) != 0 ||
+        sin.sin_family != AF_INET)
+        return 0;
+    char ip[INET_ADDRSTRLEN], mine[INET_ADDRSTRLEN + 8];
+    inet_ntop(AF_INET, &sin.sin_addr, ip, sizeof(ip));
+    /* the connection's own local port: srv->port is set only once
+     * MHD_start_daemon() returns, after the first connections may be in */
+    snprintf(mine, sizeof(mine), "%s:%u", ip, (unsigned)ntohs(sin.sin_port));
+    return strcasecmp(host, mine) == 0;
+}
+
+/* CAIRN1 (--auth-compat-v1 only): method, target, date and body hash. */
+static int authenticate_v1(struct cn_http_req *req, const char **why)
+{
+    const char *body_hdr = cn_http_req_header(req, CN_HDR_BODY_HASH);
+    int body_signed = 0;
+    if (cn_auth_v1_verify(req->srv->opts.auth, req->method, req->target,
+                          cn_http_req_header(req, CN_HDR_DATE), body_hdr,
+                          cn_http_req_header(req, CN_HDR_AUTH), cn_wall_s(), &body_signed) < 0) {
+        *why = "bad CAIRN1 signature";
+        return CAIRN_E_AUTH;
+    }
+    if (body_signed) {
+        req->sha = EVP_MD_CTX_new();
+        if (!req->sha || !EVP_DigestInit_ex(req->sha, EVP_sha256(), NULL))
+            return CAIRN_E_NOMEM;
+        memcpy(req->expected_sha, body_hdr, 65);
+    }
+    req->role = CN_ROLE_LEGACY;
+    return 0;
+}
+
+/* Authenticates a request for anything but a public route (docs at the top
+ * of cn_http_server.h). Returns 0 (req->role set; req->authed for CAIRN2),
+ * CAIRN_E_AUTH with *why set, or CAIRN_E_NOMEM. */
+static int authenticate(struct cn_http_req *req, const char **why)
+{
+    struct cn_http_server *srv = req->srv;
+    const struct cn_auth *auth = srv->opts.auth;
+    if (!auth) {
+        *why = "no credentials configured";
+        return CAIRN_E_AUTH;
+    }
+    if (srv->opts.tls_internal && !cn_tls_client_verified(srv->opts.tls_internal, req->conn)) {
+        *why = "no valid client certificate";
+        return CAIRN_E_AUTH;
+    }
+    const char *sig = cn_http_req_header(req, CN_HDR_SIGNATURE);
+    if (!sig) {
+        if (cn_auth_compat_v1(auth) && cn_http_req_header(req, CN_HDR_AUTH))
+            return authenticate_v1(req, why);
+        *why = "not signed (no " CN_HDR_SIGNATURE ")";
+        return CAIRN_E_AUTH;
+    }
+    struct cn_auth_hdrs hdrs;
+    cn_auth_hdrs_init(&hdrs);
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, collect_header, &hdrs);
+    const char *host = cn_http_req_header(req, MHD_HTTP_HEADER_HOST);
+    struct cn_auth_msg msg = {req->method, host ? host : "", req->target, &hdrs};
+    int64_t now = cn_wall_ms();
+    if (cn_auth_server_verify(auth, &msg, sig, now, &req->ex, why) < 0)
+        return CAIRN_E_AUTH;
+    if (!host_is_mine(req, host)) {
+        *why = "signed for another host (Host is not this server)";
+        return CAIRN_E_AUTH;
+    }
+    uint8_t nonce[16];
+    if (cn_hex_decode(req->ex.nonce, nonce, sizeof(nonce)) < 0)
+        return CAIRN_E_AUTH;
+    int rc = cn_replay_check(srv->replay, nonce, req->ex.time_ms, now);
+    if (rc == CAIRN_E_EXISTS) {
+        *why = "replayed (nonce seen before)";
+        return CAIRN_E_AUTH;
+    }
+    if (rc < 0) {
+        /* A client may sign a fresh request again and retry (cn_http_client
+         * does, once): a request signed just before a restart is no attack. */
+        *why = "signed before this server started or beyond its replay memory";
+        cn_http_resp_header(req, CN_HDR_ERROR, CN_AUTH_ERROR_STALE);
+        return CAIRN_E_AUTH;
+    }
+    if (req->ex.body_suffix && req->content_length >= 0) {
+        /* the tag follows the body: the handler's body is that much shorter */
+        if (req->content_length < CN_AUTH_SUFFIX_LEN) {
+            *why = "body shorter than its tag";
+            return CAIRN_E_AUTH;
+        }
+        req->content_length -= CN_AUTH_SUFFIX_LEN;
+    }
+    if (cn_auth_mac_begin(&req->ex, 0, &req->body_mac) < 0)
+        return CAIRN_E_NOMEM;
+    req->role = req->ex.from;
+    req->authed = 1;
+    return 0;
+}
+
 static void first_call(struct cn_http_req *req, struct MHD_Connection *conn, const char *url,
                        const char *method)
 {
@@ -836,34 +1012,38 @@ static void first_call(struct cn_http_req *req, struct MHD_Connection *conn, con
     req->route = find_route(srv, method, url, &path_known);
     if (!req->route && strcmp(method, "HEAD") == 0) /* HEAD falls back to GET */
         req->route = find_route(srv, "GET", url, &path_known);
+    /* Everything but a public route is authenticated, a path no route
+     * serves included (it learns nothing about the routes). */
+    int public_route = req->route && (req->route->flags & CN_HTTP_ROUTE_PUBLIC);
+    if (!public_route) {
+        const char *why = "?";
+        int rc = authenticate(req, &why);
+        if (rc < 0) {
+            char peer[64];
+            cn_http_req_peer(req, peer, sizeof(peer));
+            CN_WARN(srv->log_module, "req %s: %s %s from %s: authentication failed: %s", req->id,
+                    method, url, peer, why);
+            req->stopped = 1;
+            cn_http_respond_error(req, rc == CAIRN_E_NOMEM ? 503 : 401,
+                                  rc == CAIRN_E_NOMEM ? NULL : "authentication failed");
+            return;
+        }
+    }
     if (!req->route) {
         req->stopped = 1;
         cn_http_respond_error(req, path_known ? 405 : 404, NULL);
         return;
     }
-    if (!(req->route->flags & CN_HTTP_ROUTE_PUBLIC)) {
-        const char *body_hdr = cn_http_req_header(req, CN_HDR_BODY_HASH);
-        int rc = srv->opts.auth ? cn_auth_verify(srv->opts.auth, method, req->target,
-                                                 cn_http_req_header(req, CN_HDR_DATE), body_hdr,
-                                                 cn_http_req_header(req, CN_HDR_AUTH), cn_wall_s())
-                                : CAIRN_E_AUTH;
-        if (rc < 0) {
-            char peer[64];
-            cn_http_req_peer(req, peer, sizeof(peer));
-            CN_WARN(srv->log_module, "req %s: %s %s from %s: authentication failed", req->id,
-                    method, url, peer);
-            req->stopped = 1;
-            cn_http_respond_error(req, 401, "authentication failed");
-            return;
-        }
-        if (cn_auth_body_is_signed(body_hdr)) {
-            req->sha = EVP_MD_CTX_new();
-            if (!req->sha || !EVP_DigestInit_ex(req->sha, EVP_sha256(), NULL)) {
-                fail(req, CAIRN_E_NOMEM);
-                return;
-            }
-            memcpy(req->expected_sha, body_hdr, 65);
-        }
+    if (!public_route && !cn_roles_allowed(srv->opts.roles, req->role, method, url)) {
+        char peer[64], msg[160];
+        cn_http_req_peer(req, peer, sizeof(peer));
+        CN_WARN(srv->log_module, "req %s: %s %s from %s: role %s may not call it", req->id, method,
+                url, peer, cn_role_name(req->role));
+        snprintf(msg, sizeof(msg), "role %s may not call %s %s", cn_role_name(req->role), method,
+                 url);
+        req->stopped = 1;
+        cn_http_respond_error(req, 403, msg);
+        return;
     }
 
     req->begun = 1;
@@ -888,7 +1068,8 @@ static void first_call(struct cn_http_req *req, struct MHD_Connection *conn, con
 
 static void body_chunk(struct cn_http_req *req, const char *data, size_t len)
 {
-    if (req->sha && !EVP_DigestUpdate(req->sha, data, len)) {
+    if ((req->sha && !EVP_DigestUpdate(req->sha, data, len)) ||
+        (req->body_mac.ctx && cn_auth_mac_update(&req->body_mac, data, len) < 0)) {
         fail(req, CAIRN_E_NOMEM);
         return;
     }
@@ -930,6 +1111,38 @@ static void body_chunk(struct cn_http_req *req, const char *data, size_t len)
     }
 }
 
+/* Body bytes as they arrive. With Body=suffix the last CN_AUTH_SUFFIX_LEN
+ * bytes are the body's tag, not body: the newest ones are held back until
+ * more come (final_call() checks them). */
+static void body_in(struct cn_http_req *req, const char *data, size_t len)
+{
+    if (!req->authed || !req->ex.body_suffix) {
+        body_chunk(req, data, len);
+        return;
+    }
+    if (req->held_len + len <= CN_AUTH_SUFFIX_LEN) {
+        memcpy(req->held + req->held_len, data, len);
+        req->held_len += len;
+        return;
+    }
+    size_t pass = req->held_len + len - CN_AUTH_SUFFIX_LEN; /* bytes that are body */
+    size_t from_held = pass < req->held_len ? pass : req->held_len;
+    size_t from_data = pass - from_held;
+    unsigned char keep[CN_AUTH_SUFFIX_LEN];
+    size_t kept = req->held_len - from_held;
+    memcpy(keep, req->held + from_held, kept);
+    memcpy(keep + kept, data + from_data, len - from_data); /* kept + that = SUFFIX_LEN */
+    if (from_held) {
+        unsigned char out[CN_AUTH_SUFFIX_LEN];
+        memcpy(out, req->held, from_held);
+        body_chunk(req, (const char *)out, from_held);
+    }
+    if (from_data && !req->stopped)
+        body_chunk(req, data, from_data);
+    memcpy(req->held, keep, CN_AUTH_SUFFIX_LEN);
+    req->held_len = CN_AUTH_SUFFIX_LEN;
+}
+
 static void final_call(struct cn_http_req *req)
 {
     if (req->stopped)
@@ -950,6 +1163,28 @@ static void final_call(struct cn_http_req *req)
             req->stopped = 1;
             if (!req->responded)
                 cn_http_respond_error(req, 401, "body does not match X-Cairn-Content-SHA256");
+            return;
+        }
+    }
+    if (req->authed) {
+        /* The body's tag, from the signature or (streamed bodies) after
+         * the body, must match what arrived before anything is committed. */
+        char tag[CN_AUTH_TAG_HEX], suffix[CN_AUTH_TAG_HEX] = "";
+        if (req->ex.body_suffix && req->held_len == CN_AUTH_SUFFIX_LEN)
+            cn_hex_encode(req->held, CN_AUTH_SUFFIX_LEN, suffix);
+        const char *want = req->ex.body_suffix ? suffix : req->ex.body_tag;
+        if (cn_auth_mac_end(&req->body_mac, tag) < 0) {
+            fail(req, CAIRN_E_NOMEM);
+            return;
+        }
+        if (!cn_auth_tag_equal(tag, want)) {
+            CN_WARN(req->srv->log_module, "req %s: %s %s: body does not match its signed tag%s",
+                    req->id, req->method, req->path,
+                    req->ex.body_suffix && !suffix[0] ? " (shorter than the tag)" : "");
+            req->rejected = 1;
+            req->stopped = 1;
+            if (!req->responded)
+                cn_http_respond_error(req, 401, "body does not match its signed tag");
             return;
         }
     }
@@ -984,7 +1219,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     }
     if (*upload_data_size > 0) {
         if (!req->stopped)
-            body_chunk(req, upload_data, *upload_data_size);
+            body_in(req, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -1044,13 +1279,22 @@ int cn_http_server_start(struct cn_http_server *srv)
         CN_ERROR(srv->log_module, "bad bind address '%s'", srv->bind_addr);
         return CAIRN_E_INVAL;
     }
+    if (srv->opts.auth && !srv->replay) {
+        size_t n = srv->opts.replay_entries ? srv->opts.replay_entries : DEFAULT_REPLAY_ENTRIES;
+        /* Requests dated before this start are refused (a previous run may
+         * have taken them); those of the millisecond it starts in are not. */
+        int rc =
+            cn_replay_new(n, cn_auth_max_skew_ms(srv->opts.auth), cn_wall_ms() - 1, &srv->replay);
+        if (rc < 0)
+            return rc;
+    }
     /* Thread per connection: handlers block on the metadata service and the
      * chunkservers, so a request must not hold up others sharing a thread.
      * Accepting is one poll()-driven thread; slow clients are bounded by
      * per_ip_limit, max_connections and the header deadline. */
     unsigned flags =
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
-    struct MHD_OptionItem mo[16];
+    struct MHD_OptionItem mo[40];
     size_t n = 0;
 #define MO(o, v, p) (mo[n++] = (struct MHD_OptionItem){(o), (intptr_t)(v), (p)})
     MO(MHD_OPTION_SOCK_ADDR, 0, &sin);
@@ -1074,6 +1318,18 @@ int cn_http_server_start(struct cn_http_server *srv)
         flags |= MHD_USE_TLS;
         MO(MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert);
         MO(MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key);
+    }
+    /* Internal TLS with client certificates (cn_tls.c owns the options). */
+    const struct MHD_OptionItem *tls_internal = cn_tls_mhd_options(srv->opts.tls_internal);
+    if (tls_internal && srv->tls_cert) {
+        CN_ERROR(srv->log_module, "a server is either public HTTPS or internal TLS, not both");
+        return CAIRN_E_INVAL;
+    }
+    flags |= cn_tls_mhd_flags(srv->opts.tls_internal);
+    for (size_t i = 0; tls_internal && tls_internal[i].option != MHD_OPTION_END; i++) {
+        if (n >= sizeof(mo) / sizeof(mo[0]) - 1)
+            return CAIRN_E_INVAL;
+        mo[n++] = tls_internal[i];
     }
     MO(MHD_OPTION_END, 0, NULL);
 #undef MO
@@ -1127,6 +1383,7 @@ void cn_http_server_free(struct cn_http_server *srv)
         free(srv->routes[i].prefix);
     }
     free(srv->routes);
+    cn_replay_free(srv->replay);
     free(srv->bind_addr);
     free(srv->log_module);
     free(srv->tls_cert);
@@ -1145,21 +1402,23 @@ int cn_http_daemon_setup(const struct cn_http_daemon_config *cfg, const char *lo
     const char *mod = log_module ? log_module : "http";
     if (!cfg || !opts || !auth)
         return CAIRN_E_INVAL;
-    if (!cfg->cluster_secret_file || !cfg->cluster_secret_file[0]) {
-        CN_ERROR(mod, "--cluster-secret-file is required (internal requests are authenticated)");
-        return CAIRN_E_INVAL;
-    }
-    int rc =
-        cn_auth_new_from_file(cfg->cluster_secret_file, (cfg->auth_max_skew_ms + 999) / 1000, auth);
+    int rc = cn_auth_open(cfg->cluster_secret_file, cfg->auth_extra.accept_file, cfg->role,
+                          cfg->auth_max_skew_ms, cfg->auth_extra.compat_v1, mod, auth);
+    if (rc < 0)
+        return rc;
+    struct cn_tls *tls = NULL;
+    rc = cn_tls_new(&cfg->tls, mod, &tls);
     if (rc < 0) {
-        CN_ERROR(mod, "cannot use cluster secret file %s: %s", cfg->cluster_secret_file,
-                 rc == CAIRN_E_INVAL ? "must hold 16..4096 bytes" : cairn_strerror(rc));
+        cn_auth_free(*auth);
+        *auth = NULL;
         return rc;
     }
+    cn_auth_set_tls(*auth, tls);
     memset(opts, 0, sizeof(*opts));
     opts->bind_addr = cfg->listen;
     opts->port = (uint16_t)cfg->port;
     opts->auth = *auth;
+    opts->replay_entries = (size_t)cfg->auth_extra.replay_entries;
     opts->log_module = log_module;
     opts->conn_timeout_s = (unsigned)((cfg->conn_timeout_ms + 999) / 1000);
     opts->conn_memory_limit = (size_t)cfg->conn_memory;

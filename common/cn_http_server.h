@@ -12,13 +12,24 @@
  * route goes to the GET route (method still reads "HEAD"; the server sends
  * the headers and size of the response and drops its body).
  *
- * Authentication: every route requires a valid X-Cairn-Auth signature
- * (cn_auth.h) unless registered with CN_HTTP_ROUTE_PUBLIC (the S3 API, which
- * does SigV4 itself, and /metrics). A failed check answers 401 before the
- * handler is called and before the body is read. If the signature covers a
- * body hash, the server hashes the body as it arrives; on mismatch the
- * handler's end() is NOT called, done() gets completed = 0, and the client
- * gets 401. So handlers must not make a body's effects visible before end().
+ * Authentication: every route requires a valid X-Cairn-Signature (cn_auth.h)
+ * unless registered with CN_HTTP_ROUTE_PUBLIC (the S3 API, which does SigV4
+ * itself, and /metrics); so does a path no route serves (401 before 404). The
+ * check, before the handler is called and before the body is read: with
+ * opts.tls_internal, a client certificate chaining to the CA; the signature
+ * (time window, HMAC of the link); the Host header is this server's address
+ * (the connection's local address and bound port, or one of
+ * opts.host_names); the nonce was never seen (cn_replay.h). Any failure
+ * answers 401. Then the sender's role must be allowed on the route by the
+ * role table (cn_roles.h, opts.roles): else 403. The body's tag (Poly1305,
+ * in the signature, or its 16 raw bytes right after a streamed body, not
+ * passed to the handler) is computed as the body arrives; on
+ * mismatch the handler's end() is NOT called, done() gets completed = 0,
+ * and the client gets 401. So handlers must not make a body's effects
+ * visible before end(). Every answer to an authenticated request is signed
+ * (X-Cairn-Response-Signature over the status, its X-Cairn-* headers and,
+ * for a body from cn_http_respond/_take, the body's tag; streamed bodies and
+ * those a handler marks with cn_http_resp_body_unsigned() are not covered).
  *
  * Request lifecycle, per request (all callbacks optional except end):
  *   begin(req)          headers are in and authenticated. Look at headers, set
@@ -66,9 +77,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cn_auth.h"
 #include "cn_config.h"
+#include "cn_tls.h"
+
+#include "cn_roles.h"
 
 struct cn_auth;
+struct cn_tls;
 struct cn_http_server;
 struct cn_http_req;
 
@@ -77,6 +93,14 @@ struct cn_http_server_opts {
     uint16_t port;              /* 0 = any free port (see cn_http_server_port) */
     const struct cn_auth *auth; /* required unless every route is PUBLIC;
                                    borrowed: must outlive the server */
+    /* Host header values ("host:port") accepted besides the connection's
+     * local address and the bound port: the names other daemons use for this
+     * one (--url, --advertise). NULL-terminated, borrowed; NULL = none. */
+    const char *const *host_names;
+    size_t replay_entries;              /* nonces remembered; 0 = 262144 */
+    const struct cn_roles_table *roles; /* who may call what; NULL = cn_roles_cluster() */
+    const struct cn_tls *tls_internal;  /* serve HTTPS with client certificates
+                                           (cn_tls.h); borrowed; NULL = plain HTTP */
     const char *log_module;     /* module name for logs; NULL = "http" */
     unsigned conn_timeout_s;    /* idle timeout; 0 = 60 */
     size_t conn_memory_limit;   /* bytes per connection; 0 = 256 KiB; min 64 KiB */
@@ -173,6 +197,9 @@ void cn_http_req_headers_foreach(const struct cn_http_req *req,
 int64_t cn_http_req_content_length(const struct cn_http_req *req);
 /* The request id (also sent in the response's X-Cairn-Request-Id). */
 const char *cn_http_req_id(const struct cn_http_req *req);
+/* The authenticated sender's role (cn_roles.h); CN_ROLE_NONE on a PUBLIC
+ * route. */
+enum cn_role cn_http_req_role(const struct cn_http_req *req);
 /* Writes the client's address "a.b.c.d:port" into buf. */
 void cn_http_req_peer(const struct cn_http_req *req, char *buf, size_t len);
 
@@ -233,6 +260,13 @@ int cn_http_respond_stream(struct cn_http_req *req, unsigned status, const char 
                            int64_t size, cn_http_reader_fn reader, void *cls,
                            void (*free_cls)(void *cls));
 
+/* Before the respond call: the answer's body is not covered by its
+ * signature ("Body=unsigned"), e.g. fragment data whose integrity the
+ * X-Cairn-*-CRC32C headers (which are signed) cover, to spare hashing it.
+ * Clients accept such an answer only when they said so
+ * (cn_http_request.resp_body_unsigned_ok). */
+void cn_http_resp_body_unsigned(struct cn_http_req *req);
+
 /* 1 if a respond call has been made for req. */
 int cn_http_req_responded(const struct cn_http_req *req);
 
@@ -252,7 +286,9 @@ unsigned cn_http_status_for_error(int err);
  *
  * gives --listen (default 127.0.0.1), --port, --cluster-secret-file,
  * --auth-max-skew (default 5m), --conn-memory (256K), --conn-timeout (60s),
- * --max-connections (256). Needs cn_config.h. ---- */
+ * --max-connections (256), and the internal-auth and internal-TLS options of
+ * every daemon (CN_AUTH_DAEMON_OPTIONS, CN_TLS_INTERNAL_OPTIONS). Needs
+ * cn_config.h. ---- */
 struct cn_http_daemon_config {
     char *listen;
     int64_t port;
@@ -261,6 +297,9 @@ struct cn_http_daemon_config {
     int64_t conn_memory;
     int64_t conn_timeout_ms;
     int64_t max_connections;
+    struct cn_auth_daemon_config auth_extra;
+    struct cn_tls_config tls;
+    enum cn_role role; /* set by the daemon before cn_http_daemon_setup() */
 };
 
 #define CN_HTTP_DAEMON_CONFIG_OPTIONS(cfg, default_port)                                           \
@@ -279,13 +318,17 @@ struct cn_http_daemon_config {
         CN_CONF_OPT_DURATION("conn-timeout", "60s", 1000, 3600 * 1000,                             \
                              "idle HTTP connection timeout", &(cfg)->conn_timeout_ms),             \
         CN_CONF_OPT_INT("max-connections", "256", 1, 65536, "concurrent HTTP connections",         \
-                        &(cfg)->max_connections)
+                        &(cfg)->max_connections),                                                  \
+        CN_AUTH_DAEMON_OPTIONS(&(cfg)->auth_extra), CN_TLS_INTERNAL_OPTIONS(&(cfg)->tls)
 
 /* Fills *opts from a loaded cn_http_daemon_config and creates the
- * authenticator from cluster_secret_file (*auth owned by the caller; free it
- * after the server). opts->bind_addr points into cfg. log_module as given.
+ * credentials of cfg->role (cn_auth_open(): cluster_secret_file,
+ * --cluster-secret-accept-file, --auth-compat-v1) with the internal TLS
+ * credentials attached (*auth owned by the caller; free it after the
+ * server). The listener itself stays plain: opts->tls_internal is for the
+ * caller to set. opts->bind_addr points into cfg. log_module as given.
  * Returns 0, CAIRN_E_INVAL (no secret file configured, with a log line) or
- * cn_auth_new_from_file()'s error. */
+ * cn_auth_open()'s or cn_tls_new()'s error. */
 int cn_http_daemon_setup(const struct cn_http_daemon_config *cfg, const char *log_module,
                          struct cn_http_server_opts *opts, struct cn_auth **auth);
 

@@ -70,10 +70,15 @@
 #define CN_ROUTE_GW_STATUS "/_cairn/status" /* the gateway's status page */
 
 /* ---- headers ------------------------------------------------------------ */
-/* Internal authentication (cn_auth.h) */
-#define CN_HDR_DATE       "X-Cairn-Date"
-#define CN_HDR_BODY_HASH  "X-Cairn-Content-SHA256"
-#define CN_HDR_AUTH       "X-Cairn-Auth"
+/* Internal authentication (cn_auth.h, docs/security.md): the request's
+ * signature and the answer's */
+#define CN_HDR_SIGNATURE          "X-Cairn-Signature"
+#define CN_HDR_RESPONSE_SIGNATURE "X-Cairn-Response-Signature"
+/* The pre-roles scheme CAIRN1, only with --auth-compat-v1 */
+#define CN_HDR_DATE      "X-Cairn-Date"
+#define CN_HDR_BODY_HASH "X-Cairn-Content-SHA256"
+#define CN_HDR_AUTH      "X-Cairn-Auth"
+
 #define CN_HDR_REQUEST_ID "X-Cairn-Request-Id"
 /* Metadata commands: the client request id (one command in flight per client) */
 #define CN_HDR_CLIENT "X-Cairn-Client"

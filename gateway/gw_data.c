@@ -957,7 +957,9 @@ static void fetch_ranges(struct gw_get *g, struct get_group *gg, const uint32_t 
                                               .target = targets[i],
                                               .headers = hdrs[i],
                                               .resp_writer = fetch_writer,
-                                              .resp_cls = &fs[i]};
+                                              .resp_cls = &fs[i],
+                                              /* data: the signed CRC header covers it */
+                                              .resp_body_unsigned_ok = 1};
         idx[nreq++] = i;
     }
     if (nreq > 0 && cn_http_fanout_run(t->fanout, reqs, nreq, resps, errs) != 0) {

@@ -325,6 +325,7 @@ int main(int argc, char **argv)
     struct gw_keycache *keys = NULL;
     struct gw_status *status = NULL;
     struct cn_http_server *srv = NULL, *plain = NULL;
+    net.role = CN_ROLE_GATEWAY;
     rc = cn_http_daemon_setup(&net, MOD, &sopts, &auth);
     if (rc != 0) {
         CN_ERROR(MOD, "cluster secret: %s", cairn_strerror(rc));

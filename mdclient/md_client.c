@@ -294,6 +294,14 @@ static int call(struct md_client *c, const char *method, const char *target,
                                       .timeout_ms = left < c->attempt_ms ? left : c->attempt_ms};
         struct cn_http_response resp = {0};
         int rc = cn_http_client_do(c->http, &req, &resp);
+        if (rc == CAIRN_E_AUTH) {
+            /* Refused as unauthenticated, or an answer that is not
+             * authentic: retrying will not help. */
+            CN_WARN("md-client", "%s: authentication failed (HTTP %d %s)", target, resp.status,
+                    resp.body ? resp.body : "");
+            cn_http_response_clear(&resp);
+            return CAIRN_E_AUTH;
+        }
         if (rc == 0 && resp.status / 100 == 2) {
             *result = (uint8_t *)resp.body;
             *result_len = resp.body_len;

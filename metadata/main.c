@@ -3,6 +3,7 @@
 #include "cn_config.h"
 #include "cn_error.h"
 #include "cn_log.h"
+#include "cn_tls.h"
 #include "md_server.h"
 #include "paxos.h"
 
@@ -26,6 +27,8 @@ static struct {
     int64_t repair_concurrency, repair_bandwidth, repair_scan_ms, garbage_grace_ms;
     int64_t lifecycle_day_ms, lifecycle_scan_ms;
     char *log_level;
+    struct cn_auth_daemon_config auth;
+    struct cn_tls_config tls;
 } conf;
 
 static const struct cn_config_option options[] = {
@@ -46,11 +49,15 @@ static const struct cn_config_option options[] = {
                        &conf.url),
     CN_CONF_OPT_STRING("data-dir", "./var/meta", "directory of this replica's LevelDB store",
                        &conf.data_dir),
-    CN_CONF_OPT_STRING("cluster-secret-file", "", "file holding the cluster secret (>= 16 bytes)",
+    CN_CONF_OPT_STRING("cluster-secret-file", "",
+                       "file holding the cluster secret (>= 16 bytes) or the meta role key "
+                       "(`cairn role-key meta`)",
                        &conf.secret_file),
     CN_CONF_OPT_STRING("secret", "",
                        "the cluster secret itself (visible in ps: prefer --cluster-secret-file)",
                        &conf.secret),
+    CN_AUTH_DAEMON_OPTIONS(&conf.auth),
+    CN_TLS_INTERNAL_OPTIONS(&conf.tls),
     CN_CONF_OPT_DURATION("heartbeat", "50ms", 5, 10000, "leader heartbeat interval",
                          &conf.heartbeat_ms),
     CN_CONF_OPT_DURATION("election-timeout", "500ms", 20, 60000,
@@ -236,19 +243,32 @@ int main(int argc, char **argv)
     cfg.port = (uint16_t)port;
 
     struct cn_auth *auth = NULL;
-    if (*conf.secret_file)
-        rc = cn_auth_new_from_file(conf.secret_file, 0, &auth);
-    else if (*conf.secret)
-        rc = cn_auth_new(conf.secret, strlen(conf.secret), 0, &auth);
-    else
+    if (*conf.secret_file) {
+        rc = cn_auth_open(conf.secret_file, conf.auth.accept_file, CN_ROLE_META, 0,
+                          conf.auth.compat_v1, "meta", &auth);
+    } else if (*conf.secret) {
+        rc = cn_auth_new_from_text(conf.secret, strlen(conf.secret), CN_ROLE_META, 0, &auth);
+        if (rc == 0 && conf.auth.compat_v1)
+            rc = cn_auth_set_compat_v1(auth, 1);
+        if (rc == 0 && conf.auth.accept_file[0])
+            rc = CAIRN_E_INVAL; /* rotation wants files */
+    } else {
         rc = CAIRN_E_INVAL;
+    }
     if (rc != 0) {
         fprintf(stderr,
                 "cairn-meta: a cluster secret of at least %d bytes is required "
-                "(--cluster-secret-file or --secret): %s\n",
+                "(--cluster-secret-file, or --secret without --cluster-secret-accept-file): %s\n",
                 CN_AUTH_MIN_SECRET, cairn_strerror(rc));
+        cn_auth_free(auth);
         return 2;
     }
+    struct cn_tls *tls = NULL;
+    if (cn_tls_new(&conf.tls, "meta", &tls) != 0) {
+        cn_auth_free(auth);
+        return 2;
+    }
+    cn_auth_set_tls(auth, tls);
     cfg.data_dir = conf.data_dir;
     cfg.auth = auth;
     cfg.heartbeat_ms = (uint64_t)conf.heartbeat_ms;
@@ -275,6 +295,7 @@ int main(int argc, char **argv)
     cfg.lifecycle_day_ms = (uint64_t)conf.lifecycle_day_ms;
     cfg.lifecycle_scan_ms = (uint64_t)conf.lifecycle_scan_ms;
     cfg.garbage_grace_ms = (uint64_t)conf.garbage_grace_ms;
+    cfg.replay_entries = (size_t)conf.auth.replay_entries;
 
     /* Block the stop signals in every thread; the main thread waits for them. */
     sigset_t set;

@@ -14,6 +14,7 @@
 #include "md_lifecycle.h"
 #include "md_repair.h"
 #include "md_sm.h"
+#include "meta.pb-c.h"
 #include "paxos.pb-c.h"
 
 #include <inttypes.h>
@@ -162,6 +163,38 @@ static int msg_end(struct cn_http_req *req, void *cls)
     return cn_http_respond(req, 204, NULL, NULL, 0);
 }
 
+/* Roles other than meta and admin may submit only some operations through
+ * POST /v1/cmd and /v1/read (cn_roles.h): 0 when the sender may, else the
+ * answer (400 or 403) is sent and 1 returned. */
+static int op_refused(struct cn_http_req *req, const void *body, size_t len, int command)
+{
+    enum cn_role role = cn_http_req_role(req);
+    if (role == CN_ROLE_META || role == CN_ROLE_ADMIN || role == CN_ROLE_LEGACY)
+        return 0;
+    uint32_t op;
+    if (command) {
+        Md__Command *c = md__command__unpack(NULL, len, body);
+        if (!c)
+            return cn_http_respond_error(req, 400, "malformed command"), 1;
+        op = (uint32_t)c->op_case;
+        md__command__free_unpacked(c, NULL);
+    } else {
+        Md__Query *q = md__query__unpack(NULL, len, body);
+        if (!q)
+            return cn_http_respond_error(req, 400, "malformed query"), 1;
+        op = (uint32_t)q->q_case;
+        md__query__free_unpacked(q, NULL);
+    }
+    if (command ? cn_roles_command_allowed(role, op) : cn_roles_query_allowed(role, op))
+        return 0;
+    char why[128];
+    snprintf(why, sizeof(why), "role %s may not submit %s %u", cn_role_name(role),
+             command ? "command op" : "query", op);
+    CN_WARN(LOG, "req %s: %s", cn_http_req_id(req), why);
+    cn_http_respond_error(req, 403, why);
+    return 1;
+}
+
 /* POST /v1/cmd */
 static int cmd_end(struct cn_http_req *req, void *cls)
 {
@@ -174,6 +207,8 @@ static int cmd_end(struct cn_http_req *req, void *cls)
     const void *body = cn_http_req_body(req, &len);
     if (len == 0)
         return cn_http_respond_error(req, 400, "empty command");
+    if (op_refused(req, body, len, 1))
+        return 0;
     struct md_waiter *w = md_server_submit(s, client_id, seq, body, len);
     if (!w)
         return CAIRN_E_NOMEM;
@@ -195,6 +230,8 @@ static int read_end(struct cn_http_req *req, void *cls)
     struct md_server *s = cls;
     size_t len;
     const void *body = cn_http_req_body(req, &len);
+    if (op_refused(req, body, len, 0))
+        return 0;
     struct md_event *e = md_event_waited(MD_EV_READ, 0);
     if (!e)
         return CAIRN_E_NOMEM;

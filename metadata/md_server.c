@@ -1218,9 +1218,17 @@ int md_server_start(const struct md_server_config *cfg, struct md_server **out)
         snprintf(s->self_url, sizeof(s->self_url), "http://%s:%u", s->bind_addr, cfg->port);
     if ((rc = open_store(s)) != 0)
         goto err;
+    /* Requests name this replica by its URL's host:port (or its address). */
+    const char *authority = strstr(s->self_url, "://");
+    authority = authority ? authority + 3 : s->self_url;
+    snprintf(s->self_host, sizeof(s->self_host), "%.*s", (int)strcspn(authority, "/"), authority);
+    s->host_names[0] = s->self_host;
     struct cn_http_server_opts ho = {.bind_addr = s->bind_addr,
                                      .port = cfg->port,
                                      .auth = cfg->auth,
+                                     .host_names = s->host_names,
+                                     .replay_entries = cfg->replay_entries,
+                                     .tls_internal = cn_auth_tls(cfg->auth),
                                      .log_module = "meta-http",
                                      /* Small requests: libmicrohttpd zeroes the whole
                                       * connection pool between requests, so the

@@ -59,7 +59,9 @@ struct md_server_config {
     const char *bind_addr;           /* listen address, e.g. "127.0.0.1" */
     uint16_t port;                   /* listen port */
     const char *data_dir;            /* holds the LevelDB store "db" */
-    const struct cn_auth *auth;      /* cluster secret (borrowed) */
+    const struct cn_auth *auth;      /* meta role credentials, internal TLS included
+                                        (borrowed) */
+    size_t replay_entries;           /* request nonces remembered (0 = default) */
     uint64_t heartbeat_ms;           /* leader heartbeat interval */
     uint64_t election_ms;            /* election timeout base */
     uint64_t lease_ms;               /* leader lease for local linearizable reads

@@ -120,6 +120,8 @@ struct md_server {
     } seeds[MD_MAX_SEEDS];
     uint32_t n_seeds;
     char self_url[MD_URL_MAX];
+    char self_host[MD_URL_MAX];           /* self_url's host:port: a Host requests may name */
+    const char *host_names[2];            /* {self_host, NULL} for the HTTP server */
     pthread_mutex_t change_mu;            /* one membership change request at a time */
     int records_done;                     /* core: this leadership recorded the members' URLs */
     uint64_t records_client, records_seq; /* core thread's own commands */

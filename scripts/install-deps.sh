@@ -11,7 +11,7 @@ PACKAGES=(
   build-essential cmake pkg-config clang-format clang
   # libraries (see docs/dependencies.md for why each one is here)
   libisal-dev libmicrohttpd-dev libleveldb-dev libsnappy-dev check libsubunit-dev
-  libcurl4-openssl-dev libssl-dev libxml2-dev libjansson-dev protobuf-c-compiler libprotobuf-c-dev
+  libgnutls28-dev libcurl4-openssl-dev libssl-dev libxml2-dev libjansson-dev protobuf-c-compiler libprotobuf-c-dev
   # test tooling
   curl python3 iproute2 util-linux e2fsprogs procps psmisc
   # test CAs and certificates for the TLS tests and `cluster.sh up --tls`

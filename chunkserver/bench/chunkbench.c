@@ -162,6 +162,7 @@ static int do_put(struct cn_http_client *c, const char *base, const char *target
                                   .body_reader = body_read,
                                   .body_cls = &src,
                                   .body_size = (int64_t)len,
+                                  .to_role = CN_ROLE_CHUNK,
                                   .timeout_ms = 600000};
     struct cn_http_response resp = {0};
     int rc = cn_http_client_do(c, &req, &resp);
@@ -180,6 +181,8 @@ static uint64_t do_get(struct cn_http_client *c, const char *base, const char *t
                                   .target = target,
                                   .resp_writer = body_discard,
                                   .resp_cls = &got,
+                                  .to_role = CN_ROLE_CHUNK,
+                                  .resp_body_unsigned_ok = 1,
                                   .timeout_ms = 600000};
     struct cn_http_response resp = {0};
     int rc = cn_http_client_do(c, &req, &resp);
@@ -221,10 +224,14 @@ static int null_end(struct cn_http_req *req, void *cls)
     return cn_http_respond(req, 200, NULL, NULL, 0);
 }
 
+/* The null server takes any path from any role. */
+static const struct cn_roles_route null_routes[] = {{NULL, "/", 1, CN_ROLE_CHUNK, CN_ROLES_ANY}};
+static const struct cn_roles_table null_table = {null_routes, 1};
+
 static void bench_null(const struct cn_auth *auth, struct cn_http_client *c, double *put_mbs,
                        double *get_mbs)
 {
-    struct cn_http_server_opts o = {.auth = auth, .log_module = "null"};
+    struct cn_http_server_opts o = {.auth = auth, .log_module = "null", .roles = &null_table};
     struct cn_http_server *srv;
     int rc = cn_http_server_new(&o, &srv);
     if (rc != 0)
@@ -421,8 +428,9 @@ int main(int argc, char **argv)
     FILE *f = fopen(secret, "w");
     fputs("chunkbench-secret-0123456789abcdef\n", f);
     fclose(f);
-    struct cn_auth *auth;
-    if ((rc = cn_auth_new_from_file(secret, 0, &auth)) != 0)
+    struct cn_auth *auth, *null_auth;
+    if ((rc = cn_auth_open(secret, NULL, CN_ROLE_GATEWAY, 0, false, "chunkbench", &auth)) != 0 ||
+        (rc = cn_auth_open(secret, NULL, CN_ROLE_CHUNK, 0, false, "chunkbench", &null_auth)) != 0)
         die("auth", rc);
     struct cn_http_client_opts copts = {.auth = auth, .timeout_ms = 600000};
     struct cn_http_client *c;
@@ -431,7 +439,7 @@ int main(int argc, char **argv)
 
     double disk_end = 0, disk_each = 0, null_put = 0, null_get = 0;
     bench_disk(&disk_end, &disk_each);
-    bench_null(auth, c, &null_put, &null_get);
+    bench_null(null_auth, c, &null_put, &null_get);
     chunk_result dur, nosync;
     bench_chunk(secret, c, true, &dur);
     bench_chunk(secret, c, false, &nosync);
@@ -460,6 +468,7 @@ int main(int argc, char **argv)
     snprintf(data, sizeof(data), "%s/chunk-data", conf.dir);
     nftw(data, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     cn_http_client_free(c);
+    cn_auth_free(null_auth);
     cn_auth_free(auth);
     free(payload);
     cn_config_release(&table);

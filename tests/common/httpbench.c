@@ -5,11 +5,20 @@
  * benchmarks compare against.
  *
  *   cairn-httpbench [--size 1G] [--rounds 3] [--conn-memory 256K] [--no-auth]
+ *                   [--requests N [--threads T] [--body 1K]]
  *
  * Prints one line per direction:
  *   put size_mib=1024 rounds=3 median_mbps=2100.3 best_mbps=2200.1 cpu_s_per_gib=0.61
  *       server_cpu_s_per_gib=0.30
  * (cpu = whole process; server = everything but the client's thread)
+ *
+ * With --requests N, the cost of internal authentication on small requests
+ * (a metadata command's size): N POSTs of --body bytes from T threads, once
+ * unauthenticated (a public route, no signature) and once as daemons send
+ * them (CAIRN2: signed request with nonce and body tag, Host, replay cache
+ * and role checks, signed answer checked by the client), on one line:
+ *   rate body=1024 threads=4 requests=20000 plain_rps=... signed_rps=...
+ *       signed_vs_plain=0.85 plain_cpu_us_per_req=... signed_cpu_us_per_req=...
  */
 #include "cn_auth.h"
 #include "cn_config.h"
@@ -19,6 +28,7 @@
 #include "cn_log.h"
 #include "cn_util.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +45,9 @@ static struct {
     int64_t conn_memory;
     int64_t block;
     bool auth;
+    int64_t requests;
+    int64_t threads;
+    int64_t body;
 } conf;
 
 static const struct cn_config_option options[] = {
@@ -45,6 +58,13 @@ static const struct cn_config_option options[] = {
                      &conf.conn_memory),
     CN_CONF_OPT_SIZE("block", "256K", 4096, 16 << 20, "server response block size", &conf.block),
     CN_CONF_OPT_BOOL("auth", "true", "sign requests (HMAC) as Cairn daemons do", &conf.auth),
+    CN_CONF_OPT_INT("requests", "0", 0, 100000000,
+                    "small POSTs per mode for the signed vs unsigned request rate (0: skip)",
+                    &conf.requests),
+    CN_CONF_OPT_INT("threads", "4", 1, 256, "client threads of the request-rate run",
+                    &conf.threads),
+    CN_CONF_OPT_SIZE("body", "1K", 0, 1 << 20, "body of each request of the request-rate run",
+                     &conf.body),
 };
 
 static const struct cn_config_table table = {
@@ -138,6 +158,76 @@ static void report(const char *dir, double *mbps, double cpu, double client_cpu,
            (cpu - client_cpu) / gib);
 }
 
+/* ---- request rate: signed vs unsigned ---- */
+
+struct rate_job {
+    const struct cn_http_client_opts *opts;
+    const char *base, *target;
+    int64_t n;
+    int failed;
+};
+
+static void *rate_thread(void *arg)
+{
+    struct rate_job *j = arg;
+    struct cn_http_client *c;
+    if (cn_http_client_new(j->opts, &c) < 0) {
+        j->failed = 1;
+        return NULL;
+    }
+    for (int64_t i = 0; i < j->n && !j->failed; i++) {
+        struct cn_http_request q = {.method = "POST",
+                                    .base_url = j->base,
+                                    .target = j->target,
+                                    .body = pattern_buf,
+                                    .body_len = (size_t)conf.body};
+        struct cn_http_response resp = {0};
+        int rc = cn_http_client_do(c, &q, &resp);
+        if (rc < 0 || resp.status != 200) {
+            fprintf(stderr, "POST %s failed: %s status %d\n", j->target, cairn_strerror(rc),
+                    resp.status);
+            j->failed = 1;
+        }
+        cn_http_response_clear(&resp);
+    }
+    cn_http_client_free(c);
+    return NULL;
+}
+
+/* Requests per second of conf.requests POSTs to target over conf.threads
+ * clients; *cpu_us the process CPU per request. 0 on failure. */
+static double rate_run(const struct cn_http_client_opts *opts, const char *base, const char *target,
+                       double *cpu_us)
+{
+    size_t t = (size_t)conf.threads;
+    struct rate_job *jobs = calloc(t, sizeof(*jobs));
+    pthread_t *th = calloc(t, sizeof(*th));
+    if (!jobs || !th) {
+        free(jobs);
+        free(th);
+        return 0;
+    }
+    double cpu0 = cpu_seconds();
+    int64_t t0 = cn_mono_us();
+    for (size_t i = 0; i < t; i++) {
+        jobs[i] = (struct rate_job){opts, base, target, conf.requests / (int64_t)t, 0};
+        if (pthread_create(&th[i], NULL, rate_thread, &jobs[i]) != 0)
+            jobs[i].failed = 2;
+    }
+    int failed = 0;
+    for (size_t i = 0; i < t; i++) {
+        if (jobs[i].failed != 2)
+            pthread_join(th[i], NULL);
+        failed |= jobs[i].failed;
+    }
+    double secs = (double)(cn_mono_us() - t0) / 1e6;
+    int64_t done = conf.requests / (int64_t)t * (int64_t)t;
+    *cpu_us = (cpu_seconds() - cpu0) * 1e6 / (double)done;
+    free(jobs);
+    free(th);
+    return failed ? 0 : (double)done / secs;
+}
+
 int main(int argc, char **argv)
 {
     char err[256];
@@ -152,12 +242,19 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < PATTERN_SIZE; i++)
         pattern_buf[i] = (char)(i * 131 + (i >> 9));
 
-    struct cn_auth *auth = NULL;
+    /* The null server plays a chunkserver, the client a gateway (the
+     * fragment data path's link). */
+    static const struct cn_roles_route routes[] = {{NULL, "/null", 0, CN_ROLE_CHUNK, CN_ROLES_ANY},
+                                                   {NULL, "/open", 0, CN_ROLE_CHUNK, CN_ROLES_ANY}};
+    static const struct cn_roles_table roles_table = {routes, 2};
+    struct cn_auth *auth = NULL, *cauth = NULL;
     const char secret[] = "httpbench-cluster-secret-0123456789";
-    if (cn_auth_new(secret, strlen(secret), 0, &auth) < 0)
+    if (cn_auth_new(secret, strlen(secret), CN_ROLE_CHUNK, 0, &auth) < 0 ||
+        cn_auth_new(secret, strlen(secret), CN_ROLE_GATEWAY, 0, &cauth) < 0)
         return 1;
     struct cn_http_server_opts so = {.port = 0,
                                      .auth = auth,
+                                     .roles = &roles_table,
                                      .conn_memory_limit = (size_t)conf.conn_memory,
                                      .response_block_size = (size_t)conf.block};
     struct cn_http_server *srv;
@@ -167,16 +264,44 @@ int main(int argc, char **argv)
     if (cn_http_server_new(&so, &srv) < 0 ||
         cn_http_server_route(srv, "PUT", "/null", route_flags, &put_h, NULL) < 0 ||
         cn_http_server_route(srv, "GET", "/null", route_flags, &get_h, NULL) < 0 ||
+        cn_http_server_route(srv, "POST", "/null", 0, &put_h, NULL) < 0 ||
+        cn_http_server_route(srv, "POST", "/open", CN_HTTP_ROUTE_PUBLIC, &put_h, NULL) < 0 ||
         cn_http_server_start(srv) < 0) {
         fprintf(stderr, "cairn-httpbench: cannot start the server\n");
         return 1;
     }
     char base[64];
     snprintf(base, sizeof(base), "http://127.0.0.1:%u", cn_http_server_port(srv));
-    struct cn_http_client_opts co = {.auth = conf.auth ? auth : NULL, .timeout_ms = 600000};
+    struct cn_http_client_opts co = {
+        .auth = conf.auth ? cauth : NULL, .timeout_ms = 600000, .roles = &roles_table};
     struct cn_http_client *c;
     if (cn_http_client_new(&co, &c) < 0)
         return 1;
+
+    if (conf.requests > 0) {
+        /* the same server: /open is public (no check at all), /null
+         * authenticated; warm both paths first */
+        struct cn_http_client_opts plain = {.timeout_ms = 60000, .roles = &roles_table};
+        struct cn_http_client_opts sig = {
+            .auth = cauth, .timeout_ms = 60000, .roles = &roles_table};
+        double pc, sc;
+        int64_t want = conf.requests;
+        conf.requests = conf.threads * 50;
+        rate_run(&plain, base, "/open", &pc);
+        rate_run(&sig, base, "/null", &sc);
+        conf.requests = want;
+        double p = rate_run(&plain, base, "/open", &pc);
+        double s2 = rate_run(&sig, base, "/null", &sc);
+        if (p <= 0 || s2 <= 0) {
+            fprintf(stderr, "cairn-httpbench: the request-rate run failed\n");
+            return 1;
+        }
+        printf("rate body=%lld threads=%lld requests=%lld plain_rps=%.0f signed_rps=%.0f "
+               "signed_vs_plain=%.2f plain_cpu_us_per_req=%.1f signed_cpu_us_per_req=%.1f\n",
+               (long long)conf.body, (long long)conf.threads, (long long)conf.requests, p, s2,
+               s2 / p, pc, sc);
+        fflush(stdout);
+    }
 
     int rounds = (int)conf.rounds;
     double *mbps = calloc((size_t)rounds, sizeof(double));
@@ -215,7 +340,8 @@ int main(int argc, char **argv)
                                     .base_url = base,
                                     .target = target,
                                     .resp_writer = discard,
-                                    .resp_cls = &got};
+                                    .resp_cls = &got,
+                                    .resp_body_unsigned_ok = 1};
         struct cn_http_response resp = {0};
         int64_t t0 = cn_mono_us();
         rc = cn_http_client_do(c, &q, &resp);
@@ -234,6 +360,7 @@ int main(int argc, char **argv)
     cn_http_client_free(c);
     cn_http_server_free(srv);
     cn_auth_free(auth);
+    cn_auth_free(cauth);
     cn_config_release(&table);
     return failed ? 1 : 0;
 }

@@ -18,7 +18,11 @@
 #include <openssl/evp.h>
 
 static const char secret[] = "test-cluster-secret-0123456789";
-static struct cn_auth *auth;
+static struct cn_auth *auth;     /* the clients': a gateway's */
+static struct cn_auth *srv_auth; /* the server's: a chunkserver's */
+/* The test server's routes: any path, any caller; served by a chunkserver. */
+static const struct cn_roles_route test_routes[] = {{NULL, "/", 1, CN_ROLE_CHUNK, CN_ROLES_ANY}};
+static const struct cn_roles_table test_roles = {test_routes, 1};
 static struct cn_http_server *srv;
 static char base_url[64];
 
@@ -213,9 +217,13 @@ static void setup(void)
     atomic_store(&n_done_ok, 0);
     atomic_store(&n_done_fail, 0);
     atomic_store(&n_bad_done, 0);
-    ck_assert_int_eq(cn_auth_new(secret, strlen(secret), 0, &auth), 0);
-    struct cn_http_server_opts o = {
-        .port = 0, .auth = auth, .log_module = "test-http", .conn_timeout_s = 10};
+    ck_assert_int_eq(cn_auth_new(secret, strlen(secret), CN_ROLE_GATEWAY, 0, &auth), 0);
+    ck_assert_int_eq(cn_auth_new(secret, strlen(secret), CN_ROLE_CHUNK, 0, &srv_auth), 0);
+    struct cn_http_server_opts o = {.port = 0,
+                                    .auth = srv_auth,
+                                    .roles = &test_roles,
+                                    .log_module = "test-http",
+                                    .conn_timeout_s = 10};
     ck_assert_int_eq(cn_http_server_new(&o, &srv), 0);
     ck_assert_int_eq(cn_http_server_route(srv, "PUT", "/sink", 0, &sink_h, NULL), 0);
     ck_assert_int_eq(cn_http_server_route(srv, "PUT", "/echo", 0, &echo_h, NULL), 0);
@@ -238,7 +246,8 @@ static void teardown(void)
     srv = NULL;
     ck_assert_int_eq(atomic_load(&n_bad_done), 0);
     cn_auth_free(auth);
-    auth = NULL;
+    cn_auth_free(srv_auth);
+    auth = srv_auth = NULL;
 }
 
 /* done() runs on the server's thread just after the response went out: the
@@ -254,7 +263,7 @@ static void wait_done(int ok, int fail)
 
 static struct cn_http_client *new_client(const struct cn_auth *a, int64_t timeout_ms)
 {
-    struct cn_http_client_opts o = {.auth = a, .timeout_ms = timeout_ms};
+    struct cn_http_client_opts o = {.auth = a, .timeout_ms = timeout_ms, .roles = &test_roles};
     struct cn_http_client *c;
     ck_assert_int_eq(cn_http_client_new(&o, &c), 0);
     return c;
@@ -263,8 +272,13 @@ static struct cn_http_client *new_client(const struct cn_auth *a, int64_t timeou
 static int do_simple(struct cn_http_client *c, const char *method, const char *target,
                      const void *body, size_t len, struct cn_http_response *r)
 {
-    struct cn_http_request q = {
-        .method = method, .base_url = base_url, .target = target, .body = body, .body_len = len};
+    struct cn_http_request q = {.method = method,
+                                .base_url = base_url,
+                                .target = target,
+                                .body = body,
+                                .body_len = len,
+                                /* /source streams: its answer's body is not signed */
+                                .resp_body_unsigned_ok = strncmp(target, "/source", 7) == 0};
     memset(r, 0, sizeof(*r));
     return cn_http_client_do(c, &q, r);
 }
@@ -275,7 +289,7 @@ START_TEST(test_auth_accept_refuse)
     struct cn_http_client *anon = new_client(NULL, 0);
     struct cn_auth *wrong_auth;
     const char other[] = "a-different-cluster-secret!!";
-    ck_assert_int_eq(cn_auth_new(other, strlen(other), 0, &wrong_auth), 0);
+    ck_assert_int_eq(cn_auth_new(other, strlen(other), CN_ROLE_GATEWAY, 0, &wrong_auth), 0);
     struct cn_http_client *wrong = new_client(wrong_auth, 0);
     struct cn_http_response r;
 
@@ -341,7 +355,8 @@ START_TEST(test_auth_accept_refuse)
     ck_assert_int_eq(r.status, 401);
     ck_assert_ptr_nonnull(cn_http_response_header(&r, CN_HDR_REQUEST_ID));
     cn_http_response_clear(&r);
-    ck_assert_int_eq(do_simple(wrong, "PUT", "/echo/x", "hello", 5, &r), 0);
+    /* a signing client takes an unsigned 401 as not authentic */
+    ck_assert_int_eq(do_simple(wrong, "PUT", "/echo/x", "hello", 5, &r), CAIRN_E_AUTH);
     ck_assert_int_eq(r.status, 401);
     cn_http_response_clear(&r);
     ck_assert_int_eq(do_simple(anon, "GET", "/source?seed=1&n=10", NULL, 0, &r), 0);
@@ -354,7 +369,10 @@ START_TEST(test_auth_accept_refuse)
     ck_assert_str_eq(r.body, "ok");
     cn_http_response_clear(&r);
     ck_assert_int_eq(do_simple(anon, "GET", "/metrics/x", NULL, 0, &r), 0);
-    ck_assert_int_eq(r.status, 404); /* EXACT */
+    ck_assert_int_eq(r.status, 401); /* EXACT: not public, so unsigned is refused */
+    cn_http_response_clear(&r);
+    ck_assert_int_eq(do_simple(good, "GET", "/metrics/x", NULL, 0, &r), 0);
+    ck_assert_int_eq(r.status, 404);
     cn_http_response_clear(&r);
 
     /* routing: unknown path 404, known path with another method 405 */
@@ -383,24 +401,61 @@ START_TEST(test_auth_accept_refuse)
 }
 END_TEST
 
-/* A body that does not match its signed hash is refused: 401, end() not
- * called, done(ok = 0). */
+/* Signed request headers as a client would send them, for a request the
+ * test then sends (or alters) through an unsigning client: Host, one signed
+ * X-Cairn-From header and X-Cairn-Signature over body (NULL: the tag
+ * follows the body). */
+struct signed_hdrs {
+    char host[96], from[64], sig[CN_AUTH_HEADER_MAX + 32];
+    const char *list[4];
+};
+
+static void sign_for(struct signed_hdrs *h, const char *method, const char *host,
+                     const char *target, const char *body)
+{
+    snprintf(h->host, sizeof(h->host), "Host: %s", host);
+    snprintf(h->from, sizeof(h->from), "X-Cairn-From: test");
+    struct cn_auth_hdrs hs;
+    cn_auth_hdrs_init(&hs);
+    cn_auth_hdrs_add_line(&hs, h->from);
+    struct cn_auth_exchange ex;
+    ck_assert_int_eq(cn_auth_client_begin(auth, CN_ROLE_CHUNK, cn_wall_ms(), &ex), 0);
+    char tag[CN_AUTH_TAG_HEX], sig[CN_AUTH_HEADER_MAX];
+    if (body)
+        ck_assert_int_eq(cn_auth_body_tag(&ex, 0, body, strlen(body), tag), 0);
+    struct cn_auth_msg msg = {method, host, target, &hs};
+    ck_assert_int_eq(cn_auth_client_sign(&ex, &msg, body ? tag : NULL, sig), 0);
+    snprintf(h->sig, sizeof(h->sig), "%s: %s", CN_HDR_SIGNATURE, sig);
+    h->list[0] = h->host;
+    h->list[1] = h->from;
+    h->list[2] = h->sig;
+    h->list[3] = NULL;
+}
+
+static ssize_t one_read(void *cls, char *buf, size_t max)
+{
+    const char **p = cls;
+    size_t n = strlen(*p) < max ? strlen(*p) : max;
+    memcpy(buf, *p, n);
+    *p += n;
+    return (ssize_t)n;
+}
+
+/* Captured requests cannot be replayed or altered: a body that does not
+ * match its signed tag (401, end() not called, done(ok = 0)), the same
+ * request again, another path, header or Host, a streamed body without the
+ * tag that should follow it, or with a wrong one. */
 START_TEST(test_tampered_body)
 {
     struct cn_http_client *anon = new_client(NULL, 0);
-    char hex[65];
-    cn_sha256_hex("original body", 13, hex);
-    struct cn_auth_headers ah;
-    ck_assert_int_eq(cn_auth_sign(auth, "PUT", "/sink/t", cn_wall_s(), hex, &ah), 0);
-    char h1[128], h2[128], h3[160];
-    snprintf(h1, sizeof(h1), "%s: %s", CN_HDR_DATE, ah.date);
-    snprintf(h2, sizeof(h2), "%s: %s", CN_HDR_BODY_HASH, ah.body_sha256);
-    snprintf(h3, sizeof(h3), "%s: %s", CN_HDR_AUTH, ah.auth);
-    const char *hdrs[] = {h1, h2, h3, NULL};
+    char host[64];
+    snprintf(host, sizeof(host), "127.0.0.1:%u", cn_http_server_port(srv));
+    struct signed_hdrs h;
+    sign_for(&h, "PUT", host, "/sink/t", "original body");
     struct cn_http_request q = {.method = "PUT",
                                 .base_url = base_url,
                                 .target = "/sink/t",
-                                .headers = hdrs,
+                                .headers = h.list,
                                 .body = "original bodz",
                                 .body_len = 13};
     struct cn_http_response r = {0};
@@ -409,24 +464,177 @@ START_TEST(test_tampered_body)
     cn_http_response_clear(&r);
     ck_assert_int_eq(atomic_load(&n_end_calls), 0);
 
-    /* the same headers with the right body pass */
+    /* the same headers again, even with the right body: a replay */
     q.body = "original body";
     ck_assert_int_eq(cn_http_client_do(anon, &q, &r), 0);
+    ck_assert_int_eq(r.status, 401);
+    cn_http_response_clear(&r);
+
+    /* a fresh signature with the right body passes, once */
+    sign_for(&h, "PUT", host, "/sink/t", "original body");
+    ck_assert_int_eq(cn_http_client_do(anon, &q, &r), 0);
     ck_assert_int_eq(r.status, 200);
-    char expect[128];
+    char hex[65], expect[128];
+    cn_sha256_hex("original body", 13, hex);
     snprintf(expect, sizeof(expect), "%s 13", hex);
     ck_assert_str_eq(r.body, expect);
+    ck_assert_ptr_nonnull(cn_http_response_header(&r, CN_HDR_RESPONSE_SIGNATURE));
     cn_http_response_clear(&r);
-    /* tampered path with the same signature */
+    ck_assert_int_eq(cn_http_client_do(anon, &q, &r), 0);
+    ck_assert_int_eq(r.status, 401);
+    cn_http_response_clear(&r);
+
+    /* another path with a fresh signature for the first */
+    sign_for(&h, "PUT", host, "/sink/t", "original body");
     q.target = "/sink/u";
     ck_assert_int_eq(cn_http_client_do(anon, &q, &r), 0);
     ck_assert_int_eq(r.status, 401);
     cn_http_response_clear(&r);
+    q.target = "/sink/t";
+    /* a signed header altered */
+    sign_for(&h, "PUT", host, "/sink/t", "original body");
+    snprintf(h.from, sizeof(h.from), "X-Cairn-From: tset");
+    ck_assert_int_eq(cn_http_client_do(anon, &q, &r), 0);
+    ck_assert_int_eq(r.status, 401);
+    cn_http_response_clear(&r);
+    /* signed for another daemon (Host), sent here */
+    sign_for(&h, "PUT", "127.0.0.1:1", "/sink/t", "original body");
+    ck_assert_int_eq(cn_http_client_do(anon, &q, &r), 0);
+    ck_assert_int_eq(r.status, 401);
+    cn_http_response_clear(&r);
+    /* ... or the Host rewritten to this one */
+    snprintf(h.host, sizeof(h.host), "Host: %s", host);
+    ck_assert_int_eq(cn_http_client_do(anon, &q, &r), 0);
+    ck_assert_int_eq(r.status, 401);
+    cn_http_response_clear(&r);
+
+    /* signed before the server started: 401 that says so (a client signs
+     * afresh and tries once more) */
+    {
+        struct cn_auth_hdrs hs;
+        cn_auth_hdrs_init(&hs);
+        struct cn_auth_exchange ex;
+        ck_assert_int_eq(cn_auth_client_begin(auth, CN_ROLE_CHUNK, cn_wall_ms() - 10000, &ex), 0);
+        char tag[CN_AUTH_TAG_HEX], sig[CN_AUTH_HEADER_MAX], line[CN_AUTH_HEADER_MAX + 32];
+        ck_assert_int_eq(cn_auth_body_tag(&ex, 0, "original body", 13, tag), 0);
+        struct cn_auth_msg msg = {"PUT", host, "/sink/t", &hs};
+        ck_assert_int_eq(cn_auth_client_sign(&ex, &msg, tag, sig), 0);
+        snprintf(line, sizeof(line), "%s: %s", CN_HDR_SIGNATURE, sig);
+        const char *stale[] = {line, NULL};
+        q.headers = stale;
+        ck_assert_int_eq(cn_http_client_do(anon, &q, &r), 0);
+        ck_assert_int_eq(r.status, 401);
+        ck_assert_str_eq(cn_http_response_header(&r, CN_HDR_ERROR), CN_AUTH_ERROR_STALE);
+        cn_http_response_clear(&r);
+        q.headers = h.list;
+    }
+
+    /* a streamed body whose tag should follow it, without it: its last 16
+     * bytes are taken as the tag, and do not match */
+    sign_for(&h, "PUT", host, "/sink/t", NULL);
+    const char *left = "streamed body";
+    struct cn_http_request qs = {.method = "PUT",
+                                 .base_url = base_url,
+                                 .target = "/sink/t",
+                                 .headers = h.list,
+                                 .body_reader = one_read,
+                                 .body_cls = &left,
+                                 .body_size = -1};
+    ck_assert_int_eq(cn_http_client_do(anon, &qs, &r), 0);
+    ck_assert_int_eq(r.status, 401);
+    cn_http_response_clear(&r);
+
     cn_http_client_free(anon);
-    wait_done(1, 1);
+    wait_done(1, 2);
     ck_assert_int_eq(atomic_load(&n_end_calls), 1);
     ck_assert_int_eq(atomic_load(&n_done_ok), 1);
-    ck_assert_int_eq(atomic_load(&n_done_fail), 1);
+    ck_assert_int_eq(atomic_load(&n_done_fail), 2);
+}
+END_TEST
+
+/* --auth-compat-v1 (rolling upgrade from CAIRN1): a server accepts the old
+ * headers only with it, and checks the old body hash; a client with it
+ * sends both schemes and takes an unsigned answer (an old server), one
+ * without it does not. */
+START_TEST(test_compat_v1)
+{
+    struct cn_auth *old_srv, *old_cli;
+    ck_assert_int_eq(cn_auth_new(secret, strlen(secret), CN_ROLE_CHUNK, 0, &old_srv), 0);
+    ck_assert_int_eq(cn_auth_new(secret, strlen(secret), CN_ROLE_GATEWAY, 0, &old_cli), 0);
+    ck_assert_int_eq(cn_auth_set_compat_v1(old_srv, 1), 0);
+    ck_assert_int_eq(cn_auth_set_compat_v1(old_cli, 1), 0);
+    struct cn_http_server *s2;
+    struct cn_http_server_opts o = {.port = 0, .auth = old_srv, .roles = &test_roles};
+    ck_assert_int_eq(cn_http_server_new(&o, &s2), 0);
+    ck_assert_int_eq(cn_http_server_route(s2, "PUT", "/echo", 0, &echo_h, NULL), 0);
+    ck_assert_int_eq(cn_http_server_route(s2, "GET", "/metrics",
+                                          CN_HTTP_ROUTE_PUBLIC | CN_HTTP_ROUTE_EXACT, &ok_h, NULL),
+                     0);
+    ck_assert_int_eq(cn_http_server_start(s2), 0);
+    char url2[64];
+    snprintf(url2, sizeof(url2), "http://127.0.0.1:%u", cn_http_server_port(s2));
+
+    /* a CAIRN1 request as an old daemon sends it */
+    char hex[65];
+    cn_sha256_hex("hello", 5, hex);
+    struct cn_auth_v1_headers v1;
+    ck_assert_int_eq(cn_auth_v1_sign(old_cli, "PUT", "/echo/x", cn_wall_s(), hex, &v1), 0);
+    char h1[64], h2[128], h3[160];
+    snprintf(h1, sizeof(h1), "%s: %s", CN_HDR_DATE, v1.date);
+    snprintf(h2, sizeof(h2), "%s: %s", CN_HDR_BODY_HASH, v1.body_sha256);
+    snprintf(h3, sizeof(h3), "%s: %s", CN_HDR_AUTH, v1.auth);
+    const char *hdrs[] = {h1, h2, h3, NULL};
+    struct cn_http_client *anon = new_client(NULL, 0);
+    struct cn_http_request q = {.method = "PUT",
+                                .base_url = url2,
+                                .target = "/echo/x",
+                                .headers = hdrs,
+                                .body = "hello",
+                                .body_len = 5};
+    struct cn_http_response r = {0};
+    ck_assert_int_eq(cn_http_client_do(anon, &q, &r), 0);
+    ck_assert_int_eq(r.status, 200); /* the compat server takes it */
+    ck_assert_str_eq(r.body, "hello");
+    cn_http_response_clear(&r);
+    q.body = "hellp";
+    ck_assert_int_eq(cn_http_client_do(anon, &q, &r), 0);
+    ck_assert_int_eq(r.status, 401); /* its body hash still counts */
+    cn_http_response_clear(&r);
+    q.body = "hello";
+    q.base_url = base_url;
+    ck_assert_int_eq(cn_http_client_do(anon, &q, &r), 0);
+    ck_assert_int_eq(r.status, 401); /* a server without the flag refuses CAIRN1 */
+    cn_http_response_clear(&r);
+
+    /* a client with the flag: both schemes; the new server checks CAIRN2 */
+    struct cn_http_client *both = new_client(old_cli, 0);
+    ck_assert_int_eq(do_simple(both, "PUT", "/echo/y", "abc", 3, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    cn_http_response_clear(&r);
+    /* an answer without a signature (as an old server sends): taken with
+     * the flag only */
+    struct cn_http_request m = {.method = "GET", .base_url = url2, .target = "/metrics"};
+    ck_assert_int_eq(cn_http_client_do(both, &m, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    cn_http_response_clear(&r);
+    struct cn_http_client *strict = new_client(auth, 0);
+    ck_assert_int_eq(cn_http_client_do(strict, &m, &r), CAIRN_E_AUTH);
+    cn_http_response_clear(&r);
+    /* a role key file cannot do CAIRN1 */
+    char *text = NULL;
+    struct cn_auth *keyfile;
+    ck_assert_int_eq(cn_auth_role_key_file(secret, strlen(secret), CN_ROLE_CHUNK, &text), 0);
+    ck_assert_int_eq(cn_auth_new_from_text(text, strlen(text), CN_ROLE_CHUNK, 0, &keyfile), 0);
+    ck_assert_int_eq(cn_auth_set_compat_v1(keyfile, 1), CAIRN_E_INVAL);
+    cn_auth_free(keyfile);
+    free(text);
+
+    cn_http_client_free(strict);
+    cn_http_client_free(both);
+    cn_http_client_free(anon);
+    cn_http_server_free(s2);
+    cn_auth_free(old_srv);
+    cn_auth_free(old_cli);
 }
 END_TEST
 
@@ -458,8 +666,7 @@ static int hash_write(void *cls, const void *data, size_t len)
     return 0;
 }
 
-static void upload(struct cn_http_client *c, uint32_t seed, uint64_t size, int chunked,
-                   int sign_body)
+static void upload(struct cn_http_client *c, uint32_t seed, uint64_t size, int chunked)
 {
     struct gen g = {seed, 0, size};
     char hex[65];
@@ -469,8 +676,7 @@ static void upload(struct cn_http_client *c, uint32_t seed, uint64_t size, int c
                                 .target = "/sink/big",
                                 .body_reader = gen_read,
                                 .body_cls = &g,
-                                .body_size = chunked ? -1 : (int64_t)size,
-                                .body_sha256 = sign_body ? hex : NULL};
+                                .body_size = chunked ? -1 : (int64_t)size};
     struct cn_http_response r = {0};
     ck_assert_int_eq(cn_http_client_do(c, &q, &r), 0);
     ck_assert_int_eq(r.status, 200);
@@ -524,7 +730,8 @@ static ssize_t stall_read(void *cls, char *buf, size_t max)
 START_TEST(test_server_drops_stalled_upload)
 {
     struct cn_http_server *s2;
-    struct cn_http_server_opts o = {.port = 0, .auth = auth, .conn_timeout_s = 1};
+    struct cn_http_server_opts o = {
+        .port = 0, .auth = srv_auth, .roles = &test_roles, .conn_timeout_s = 1};
     ck_assert_int_eq(cn_http_server_new(&o, &s2), 0);
     ck_assert_int_eq(cn_http_server_route(s2, "PUT", "/sink", 0, &sink_h, NULL), 0);
     ck_assert_int_eq(cn_http_server_start(s2), 0);
@@ -552,12 +759,14 @@ START_TEST(test_streaming_upload)
 {
     struct cn_http_client *c = new_client(auth, 0);
     int64_t t0 = cn_mono_ms();
-    upload(c, 7, BIG, 0, 0);
+    upload(c, 7, BIG, 0);
     int64_t t1 = cn_mono_ms();
     fprintf(stderr, "streaming PUT of %u MiB: %lld ms\n", BIG >> 20, (long long)(t1 - t0));
-    upload(c, 8, (8u << 20) + 12345, 1, 0); /* chunked, odd size */
-    upload(c, 9, (4u << 20) + 1, 0, 1);     /* streamed, with a signed body hash */
-    upload(c, 10, 0, 0, 0);                 /* empty */
+    upload(c, 8, (8u << 20) + 12345, 1); /* chunked, odd size */
+    upload(c, 9, (4u << 20) + 1, 0);     /* streamed, its tag after it */
+    upload(c, 11, 1, 1);                 /* shorter than the tag */
+    upload(c, 12, 12345, 0);
+    upload(c, 10, 0, 0); /* empty */
     cn_http_client_free(c);
 }
 END_TEST
@@ -576,7 +785,8 @@ static void download(struct cn_http_client *c, uint32_t seed, uint64_t size, con
                                 .target = target,
                                 .headers = range ? hdrs : NULL,
                                 .resp_writer = hash_write,
-                                .resp_cls = &h};
+                                .resp_cls = &h,
+                                .resp_body_unsigned_ok = 1}; /* streamed */
     struct cn_http_response r = {0};
     ck_assert_int_eq(cn_http_client_do(c, &q, &r), 0);
     ck_assert_int_eq(r.status, expect_status);
@@ -712,7 +922,7 @@ START_TEST(test_timeouts_and_errors)
 
     /* connection refused on a port nobody listens on */
     struct cn_http_server *tmp;
-    struct cn_http_server_opts o = {.port = 0, .auth = auth};
+    struct cn_http_server_opts o = {.port = 0, .auth = srv_auth, .roles = &test_roles};
     ck_assert_int_eq(cn_http_server_new(&o, &tmp), 0);
     ck_assert_int_eq(cn_http_server_start(tmp), 0);
     char dead[64];
@@ -790,7 +1000,7 @@ END_TEST
 
 START_TEST(test_fanout_run)
 {
-    struct cn_http_client_opts o = {.auth = auth};
+    struct cn_http_client_opts o = {.auth = auth, .roles = &test_roles};
     struct cn_http_fanout *f;
     ck_assert_int_eq(cn_http_fanout_new(&o, &f), 0);
     enum { N = 6 };
@@ -829,14 +1039,14 @@ END_TEST
  * thread; one target is dead and must not stop the others. */
 START_TEST(test_fanout_push)
 {
-    struct cn_http_client_opts o = {.auth = auth};
+    struct cn_http_client_opts o = {.auth = auth, .roles = &test_roles};
     struct cn_http_fanout *f;
     ck_assert_int_eq(cn_http_fanout_new(&o, &f), 0);
     enum { N = 6, PIECE = 256 * 1024, PIECES = 16 };
     char dead[64];
     {
         struct cn_http_server *tmp;
-        struct cn_http_server_opts so = {.port = 0, .auth = auth};
+        struct cn_http_server_opts so = {.port = 0, .auth = srv_auth, .roles = &test_roles};
         ck_assert_int_eq(cn_http_server_new(&so, &tmp), 0);
         ck_assert_int_eq(cn_http_server_start(tmp), 0);
         snprintf(dead, sizeof(dead), "http://127.0.0.1:%u", cn_http_server_port(tmp));
@@ -919,14 +1129,14 @@ static void *stop_server(void *arg)
 START_TEST(test_fanout_push_target_dies)
 {
     struct cn_http_server *s2;
-    struct cn_http_server_opts so = {.port = 0, .auth = auth};
+    struct cn_http_server_opts so = {.port = 0, .auth = srv_auth, .roles = &test_roles};
     ck_assert_int_eq(cn_http_server_new(&so, &s2), 0);
     ck_assert_int_eq(cn_http_server_route(s2, "PUT", "/sink", 0, &sink_h, NULL), 0);
     ck_assert_int_eq(cn_http_server_start(s2), 0);
     char url2[64];
     snprintf(url2, sizeof(url2), "http://127.0.0.1:%u", cn_http_server_port(s2));
 
-    struct cn_http_client_opts o = {.auth = auth, .stall_timeout_ms = 3000};
+    struct cn_http_client_opts o = {.auth = auth, .roles = &test_roles, .stall_timeout_ms = 3000};
     struct cn_http_fanout *f;
     ck_assert_int_eq(cn_http_fanout_new(&o, &f), 0);
     enum { N = 3, PIECE = 256 * 1024, PIECES = 32 };
@@ -975,7 +1185,7 @@ END_TEST
  * connection go, done(ok = 0)), the other stream completes. */
 START_TEST(test_fanout_drop)
 {
-    struct cn_http_client_opts o = {.auth = auth};
+    struct cn_http_client_opts o = {.auth = auth, .roles = &test_roles};
     struct cn_http_fanout *f;
     ck_assert_int_eq(cn_http_fanout_new(&o, &f), 0);
     struct cn_http_request q[2] = {
@@ -1023,7 +1233,9 @@ START_TEST(test_daemon_config)
     ck_assert_int_eq(cn_config_load(&table, 7, argv, NULL, err, sizeof(err)), 0);
     struct cn_http_server_opts so;
     struct cn_auth *a2;
+    net.role = CN_ROLE_CHUNK;
     ck_assert_int_eq(cn_http_daemon_setup(&net, "x", &so, &a2), 0);
+    so.roles = &test_roles;
     ck_assert_uint_eq(so.conn_timeout_s, 5);
     ck_assert_uint_eq(so.conn_memory_limit, 256 * 1024);
     struct cn_http_server *s2;
@@ -1058,6 +1270,7 @@ int main(void)
     tcase_set_timeout(tc, 100);
     tcase_add_test(tc, test_auth_accept_refuse);
     tcase_add_test(tc, test_tampered_body);
+    tcase_add_test(tc, test_compat_v1);
     tcase_add_test(tc, test_unauthenticated_upload_refused_early);
     tcase_add_test(tc, test_server_drops_stalled_upload);
     tcase_add_test(tc, test_streaming_upload);

@@ -236,7 +236,7 @@ int main(int argc, char **argv)
         return 2;
     }
     struct cn_auth *auth;
-    if (cn_auth_new_from_file(secret_file, 0, &auth) != 0)
+    if (cn_auth_open(secret_file, NULL, CN_ROLE_GATEWAY, 0, false, "ec-path-tool", &auth) != 0)
         return die("secret", CAIRN_E_INVAL);
     struct gw_ctx_opts o = {.meta_urls = (const char *const *)meta,
                             .n_meta = n_meta,

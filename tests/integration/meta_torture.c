@@ -254,7 +254,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "meta-torture: --replicas and --secret are required (see --help)\n");
         return 2;
     }
-    if (cn_auth_new(secret, strlen(secret), 0, &auth) != 0) {
+    if (cn_auth_new_from_text(secret, strlen(secret), CN_ROLE_GATEWAY, 0, &auth) != 0) {
         fprintf(stderr, "meta-torture: bad secret\n");
         return 2;
     }

@@ -28,6 +28,7 @@ META="$CAIRN_BUILD/metadata/cairn-meta"
 CHUNK="$CAIRN_BUILD/chunkserver/cairn-chunk"
 GW="$CAIRN_BUILD/gateway/cairn-gateway"
 CAIRN="$CAIRN_BUILD/cli/cairn"
+PROBE="$CAIRN_BUILD/tests/integration/auth-probe"
 AWS_BIN="$(command -v aws)"
 [ -x /usr/bin/aws ] && AWS_BIN=/usr/bin/aws
 P="cn$$"                     # prefix of every namespace this run makes
@@ -83,23 +84,13 @@ nsx() { local n="$1"; shift; ip netns exec "$P$n" "$@"; }
 awsc() { nsx cl timeout 120 "$AWS_BIN" --endpoint-url "$EP" "$@"; }
 cairn_() { nsx cl "$CAIRN" --cluster-secret-file "$SECRET" "$@"; }
 # mstatus NODE I [QUERY]: replica I's GET /v1/status ("name value" lines),
-# asked from NODE's namespace, signed as docs/transport.md describes
-# (cn_auth.h: X-Cairn-Date, X-Cairn-Content-SHA256, X-Cairn-Auth).
+# asked from NODE's namespace, signed as the CLI signs (auth-probe, admin
+# role: docs/security.md "Internal requests").
 mstatus() {
-  local target="/v1/status${3:+?$3}" hdr
-  mapfile -t hdr < <(python3 - "$SECRET" GET "$target" <<'PY'
-import hashlib, hmac, sys, time
-secret = open(sys.argv[1], "rb").read().rstrip()
-date, body = str(int(time.time())), hashlib.sha256(b"").hexdigest()
-key = hmac.new(secret, b"cairn-internal-v1", hashlib.sha256).digest()
-sts = "\n".join(["CAIRN1-HMAC-SHA256", sys.argv[2], sys.argv[3], date, body])
-print("X-Cairn-Date: " + date)
-print("X-Cairn-Content-SHA256: " + body)
-print("X-Cairn-Auth: CAIRN1-HMAC-SHA256 " + hmac.new(key, sts.encode(), hashlib.sha256).hexdigest())
-PY
-)
-  nsx "$1" curl -sf --connect-timeout 2 --max-time 5 -H "${hdr[0]}" -H "${hdr[1]}" -H "${hdr[2]}" \
-    "$(murl "$2")$target"
+  local target="/v1/status${3:+?$3}" hdr=() l
+  while IFS= read -r l; do hdr+=(-H "$l"); done < <("$PROBE" sign "$SECRET" admin GET \
+    "$(murl "$2")$target" 2>/dev/null)
+  nsx "$1" curl -sf --connect-timeout 2 --max-time 5 "${hdr[@]}" "$(murl "$2")$target"
 }
 # rstatus I: replica I's /v1/status from the client namespace.
 rstatus() { mstatus cl "$1"; }

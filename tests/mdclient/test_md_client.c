@@ -108,7 +108,9 @@ END_TEST
 static struct md_server *srv[N];
 static char urls[N][64];
 static char dirs[N][48];
-static struct cn_auth *auth;
+static struct cn_auth *auth;       /* the replicas' (meta) */
+static struct cn_auth *admin_auth; /* the clients': the operator's CLI may call everything */
+static struct cn_auth *chunk_auth; /* heartbeats come from chunkservers only */
 
 /* n ports that are free now (bound by the kernel, then released). */
 static void free_ports(uint16_t *ports, int n)
@@ -153,7 +155,9 @@ static uint16_t ports[N];
 
 static void group_up(void)
 {
-    ck_assert_int_eq(cn_auth_new(secret, strlen(secret), 0, &auth), 0);
+    ck_assert_int_eq(cn_auth_new(secret, strlen(secret), CN_ROLE_META, 0, &auth), 0);
+    ck_assert_int_eq(cn_auth_new(secret, strlen(secret), CN_ROLE_ADMIN, 0, &admin_auth), 0);
+    ck_assert_int_eq(cn_auth_new(secret, strlen(secret), CN_ROLE_CHUNK, 0, &chunk_auth), 0);
     free_ports(ports, N);
     for (int i = 0; i < N; i++) {
         snprintf(urls[i], sizeof(urls[i]), "http://127.0.0.1:%u", ports[i]);
@@ -174,7 +178,9 @@ static void group_down(void)
         ck_assert_int_eq(system(cmd), 0);
     }
     cn_auth_free(auth);
-    auth = NULL;
+    cn_auth_free(admin_auth);
+    cn_auth_free(chunk_auth);
+    auth = admin_auth = chunk_auth = NULL;
 }
 
 static struct md_client *client(const char *const *replicas, size_t n, int64_t timeout_ms,
@@ -226,7 +232,7 @@ START_TEST(finds_leader_and_applies_once)
     group_up();
     /* Listed in reverse: most likely a follower first, and a 421 hint. */
     const char *rev[N] = {urls[2], urls[1], urls[0]};
-    struct md_client *c = client(rev, N, 10000, auth);
+    struct md_client *c = client(rev, N, 10000, admin_auth);
     int reason = 0;
     uint64_t seq = md_client_next_seq(c);
     ck_assert_int_eq(create_bucket(c, seq, "once", &reason), 0);
@@ -255,8 +261,10 @@ START_TEST(finds_leader_and_applies_once)
 }
 END_TEST
 
-/* Registers chunkserver id at addr (host h) and heartbeats it. */
-static void add_chunkserver(struct md_client *c, uint64_t id, const char *addr, const char *h)
+/* Registers chunkserver id at addr (host h) through c and heartbeats it
+ * through cc (a chunkserver's credentials). */
+static void add_chunkserver(struct md_client *c, struct md_client *cc, uint64_t id,
+                            const char *addr, const char *h)
 {
     struct md_cs_desc d = {
         .id = id, .address = addr, .host = h, .capacity = 1 << 30, .free = 1 << 30};
@@ -272,7 +280,7 @@ static void add_chunkserver(struct md_client *c, uint64_t id, const char *addr, 
     uint8_t *buf = NULL, *reply = NULL;
     size_t blen, rlen;
     ck_assert_int_eq(cn_pb_pack(&hb.base, &buf, &blen), 0);
-    ck_assert_int_eq(md_client_heartbeat(c, buf, blen, &reply, &rlen), 0);
+    ck_assert_int_eq(md_client_heartbeat(cc, buf, blen, &reply, &rlen), 0);
     free(buf);
     Cl__HeartbeatReply *r = cl__heartbeat_reply__unpack(NULL, rlen, reply);
     free(reply);
@@ -285,12 +293,13 @@ START_TEST(typed_calls_and_failover)
 {
     group_up();
     const char *list[N] = {urls[0], urls[1], urls[2]};
-    struct md_client *c = client(list, N, 15000, auth);
+    struct md_client *c = client(list, N, 15000, admin_auth);
+    struct md_client *cc = client(list, N, 15000, chunk_auth);
     char addr[32], host[16];
     for (uint64_t id = 1; id <= 6; id++) {
         snprintf(addr, sizeof(addr), "127.0.0.1:%u", (unsigned)(20000 + id));
         snprintf(host, sizeof(host), "h%u", (unsigned)id);
-        add_chunkserver(c, 100 + id, addr, host);
+        add_chunkserver(c, cc, 100 + id, addr, host);
     }
     /* Placement: distinct chunkservers, never an excluded one. */
     struct md_placement pl[6];
@@ -328,6 +337,7 @@ START_TEST(typed_calls_and_failover)
     srv[li] = NULL;
     ck_assert_int_eq(create_bucket(c, md_client_next_seq(c), "after-failover", NULL), 0);
     ck_assert_int_ne(leader_index(c), li);
+    md_client_free(cc);
     md_client_free(c);
     group_down();
 }
@@ -373,7 +383,7 @@ START_TEST(clients_follow_the_members)
     const char *list[N] = {urls[0], urls[1], urls[2]};
     struct md_view *view = NULL;
     ck_assert_int_eq(md_view_new(list, N, &view), 0);
-    struct md_client_opts o = {.view = view, .auth = auth, .timeout_ms = 15000};
+    struct md_client_opts o = {.view = view, .auth = admin_auth, .timeout_ms = 15000};
     struct md_client *a = NULL;
     ck_assert_int_eq(md_client_new(&o, &a), 0);
     ck_assert_int_eq(create_bucket(a, md_client_next_seq(a), "members", NULL), 0);
@@ -403,13 +413,13 @@ START_TEST(clients_follow_the_members)
     snprintf(dead, sizeof(dead), "http://127.0.0.1:%u", p[0]);
     const char *gone[1] = {dead};
     struct md_client_opts o2 = {
-        .replicas = gone, .n_replicas = 1, .view = view, .auth = auth, .timeout_ms = 3000};
+        .replicas = gone, .n_replicas = 1, .view = view, .auth = admin_auth, .timeout_ms = 3000};
     struct md_client *b = NULL;
     ck_assert_int_eq(md_client_new(&o2, &b), 0);
     ck_assert_uint_eq(md_client_n_replicas(b), 4);
     ck_assert_int_eq(create_bucket(b, md_client_next_seq(b), "members-3", NULL), 0);
     /* Without the view it has nobody to ask. */
-    struct md_client *c = client(gone, 1, 800, auth);
+    struct md_client *c = client(gone, 1, 800, admin_auth);
     ck_assert_int_eq(create_bucket(c, md_client_next_seq(c), "members-4", NULL), CAIRN_E_TIMEOUT);
     /* Removal of the learner: the members shrink back. */
     ck_assert_int_eq(md_client_change(a, NULL, &id, NULL, 0), 0);
@@ -432,7 +442,7 @@ START_TEST(wrong_secret_is_refused)
     group_up();
     struct cn_auth *bad = NULL;
     const char other[] = "not-the-cluster-secret-at-all-0000";
-    ck_assert_int_eq(cn_auth_new(other, strlen(other), 0, &bad), 0);
+    ck_assert_int_eq(cn_auth_new(other, strlen(other), CN_ROLE_META, 0, &bad), 0);
     const char *list[N] = {urls[0], urls[1], urls[2]};
     struct md_client *c = client(list, N, 5000, bad);
     int64_t t0 = cn_mono_ms();
@@ -447,7 +457,7 @@ END_TEST
 START_TEST(nobody_listening_times_out)
 {
     struct cn_auth *a = NULL;
-    ck_assert_int_eq(cn_auth_new(secret, strlen(secret), 0, &a), 0);
+    ck_assert_int_eq(cn_auth_new(secret, strlen(secret), CN_ROLE_META, 0, &a), 0);
     uint16_t p[2];
     free_ports(p, 2);
     char u0[64], u1[64];

@@ -1030,7 +1030,9 @@ static int x_http(struct cn_http_client *cl, const char *method, const char *add
                                   .headers = strcmp(method, "PUT") ? NULL : hdrs,
                                   .body = body,
                                   .body_len = len,
-                                  .resp_max = 4u << 20};
+                                  .resp_max = 4u << 20,
+                                  /* fragment data: its signed CRC headers cover it */
+                                  .resp_body_unsigned_ok = 1};
     memset(resp, 0, sizeof(*resp));
     return cn_http_client_do(cl, &req, resp);
 }
@@ -1115,7 +1117,7 @@ START_TEST(test_executor_real_chunkservers)
     fputs(sec, sf);
     fclose(sf);
     struct cn_auth *auth;
-    ck_assert_int_eq(cn_auth_new(sec, strlen(sec), 0, &auth), 0);
+    ck_assert_int_eq(cn_auth_new(sec, strlen(sec), CN_ROLE_ADMIN, 0, &auth), 0);
 
     struct xcs cs[X_CS + 1];
     memset(cs, 0, sizeof(cs));
