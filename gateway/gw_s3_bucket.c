@@ -191,12 +191,14 @@ int s3_op_list_objects(struct cn_http_req *req, struct s3_req *r)
         return s3_error(req, r, e, NULL);
     long max_keys = la.max;
     const char *prefix = la.prefix, *delimiter = la.delimiter;
-    const char *marker = NULL, *start_after = NULL, *token = NULL;
+    const char *marker = NULL, *start_after = NULL, *token = NULL, *token_sent = NULL;
     char *token_key = NULL;
     if (v2) {
         start_after = s3_qarg(r, "start-after");
-        token = s3_qarg(r, "continuation-token");
-        /* An empty token asks for the first page (S3 treats it as absent). */
+        token = token_sent = s3_qarg(r, "continuation-token");
+        /* An empty token asks for the first page (S3 treats it as absent);
+         * the answer still echoes it (s3-tests'
+         * test_bucket_listv2_continuationtoken_empty). */
         if (token && !*token)
             token = NULL;
         marker = start_after;
@@ -253,7 +255,7 @@ int s3_op_list_objects(struct cn_http_req *req, struct s3_req *r)
         .marker = marker ? marker : "",
         .next_marker = !v2 && lr->truncated && delimiter ? lr->next_marker : NULL,
         .start_after = start_after,
-        .continuation_token = token,
+        .continuation_token = token_sent,
         .next_continuation_token = next_token,
         .key_count = (int)(lr->n_entries + lr->n_common_prefixes),
     };
