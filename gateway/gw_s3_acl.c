@@ -50,6 +50,13 @@ enum gw_s3err s3_acl_for_new(struct s3_req *r, const char *bucket_owner_id, uint
     s3_owner_of(r, &me);
     struct gw_acl_owner owner, bucket_owner = {bucket_owner_id, NULL};
     acl_owner(me.user, me.id, &owner);
+    /* bucket-owner-read / -full-control grant the bucket's owner by id and
+     * name, as GetBucketAcl shows it (s3-tests'
+     * test_object_acl_canned_bucketownerread) */
+    const Md__BucketRecord *b = r->ctx ? r->ctx->bucket : NULL;
+    if (bucket_owner_id && b &&
+        strcmp(b->owner_id[0] ? b->owner_id : GW_AUTH_OPERATOR_ID, bucket_owner_id) == 0)
+        acl_owner(b->owner, bucket_owner_id, &bucket_owner);
     struct gw_acl_headers h;
     acl_headers(r, &h);
     struct gw_acl *acl = NULL;
