@@ -716,11 +716,11 @@ def bad_name(name):
 
 # test_bucket_create_naming_bad_short_one, _short_two, _bad_starts_nonalpha,
 # _bad_ip, _dns_underscore, _dns_dash_at_end, _dns_dot_dot, _dns_dot_dash,
-# _dns_dash_dot (and a 64-character name)
+# _dns_dash_dot, _bad_punctuation, _bad_long (and a 64-character name)
 @check
 def bucket_naming_bad():
     for n in ["a", "aa", "_" + new_name(), "192.168.5.123", "foo_bar", "foo-", "foo..bar",
-              "foo.-bar", "foo-.bar", "a" * 64]:
+              "foo.-bar", "foo-.bar", "a" * 64, "alpha!soup", "a" * 256, "a" * 280, "a" * 3000]:
         eq(bad_name(n), (400, "InvalidBucketName"), repr(n))
 
 
@@ -1144,6 +1144,67 @@ def head_conditions():
     eq(err(s3.head_object, Bucket=b, Key="nope")[0], 404, "HEAD of no object")
 
 
+class Trigger:
+    """A file of size bytes of one character that calls hook once, when
+    half of it has been read."""
+
+    def __init__(self, size, ch, hook=None):
+        self.size, self.ch, self.hook, self.pos = size, ch.encode(), hook, 0
+
+    def read(self, n=-1):
+        if n < 0:
+            n = self.size - self.pos
+        n = min(n, self.size - self.pos)
+        if self.hook and self.pos + n >= self.size // 2:
+            hook, self.hook = self.hook, None
+            hook()
+        self.pos += n
+        return self.ch * n
+
+    def seek(self, off, whence=0):
+        self.pos = off if whence == 0 else (self.pos + off if whence == 1 else self.size + off)
+        return self.pos
+
+    def tell(self):
+        return self.pos
+
+
+def all_of(b, key, size, ch):
+    data = body(s3.get_object(Bucket=b, Key=key))
+    eq((len(data), data == ch.encode() * size), (size, True), f"{key}: all {ch!r}")
+
+
+# test_atomic_read_1mb / _4mb / _8mb: a GET started before an overwrite
+# returns the old object whole
+@check
+def atomic_read():
+    b = new_bucket()
+    for size in (MIB, 8 * MIB):
+        s3.put_object(Bucket=b, Key="testobj", Body=b"A" * size)
+        r = s3.get_object(Bucket=b, Key="testobj")
+        first = r["Body"].read(size // 2)
+        s3.put_object(Bucket=b, Key="testobj", Body=b"B" * size)
+        rest = r["Body"].read()
+        eq((len(first + rest), first + rest == b"A" * size), (size, True), f"{size}: the read began on A's")
+        all_of(b, "testobj", size, "B")
+
+
+# test_atomic_write_1mb / _4mb / _8mb, test_atomic_dual_write_1mb / _4mb / _8mb:
+# a write that ends last wins whole
+@check
+def atomic_dual_write():
+    b = new_bucket()
+    for size in (MIB, 8 * MIB):
+        c2 = main_client()
+        fp_a = Trigger(size, "A")
+
+        def put_a():
+            fp_a.seek(0)
+            c2.put_object(Bucket=b, Key="testobj", Body=fp_a)
+        s3.put_object(Bucket=b, Key="testobj", Body=Trigger(size, "B", put_a))
+        all_of(b, "testobj", size, "B")
+
+
 # ------------------------------------------------------------------ ranges --
 
 # test_ranged_request_response_code, _skip_leading_bytes_response_code,
@@ -1314,6 +1375,32 @@ def copy_multipart_source():
         r = s3.get_object(Bucket=dst_b, Key=dst_k)
         eq((r["ContentLength"], r["Metadata"], r["ContentType"], body(r) == data),
            (len(data), {"foo": "bar"}, "text/bla", True), f"{dst_b}/{dst_k}")
+
+
+# test_object_copy_16m
+@check
+def copy_16m():
+    b = new_bucket()
+    data = gen(16 * MIB, 16)
+    s3.put_object(Bucket=b, Key="obj1", Body=data)
+    s3.copy_object(Bucket=b, Key="obj2", CopySource={"Bucket": b, "Key": "obj1"})
+    eq(body(s3.get_object(Bucket=b, Key="obj2")) == data, True)
+
+
+# test_object_copy_versioned_url_encoding (without versioning),
+# test_upload_part_copy_percent_encoded_key: sources whose names need escaping
+@check
+def copy_special_source_names():
+    b = new_bucket()
+    for k in ("foo?bar", "bar&foo", "a b", "a+b", "a%b", "100%25", "\u00fc/\u00e9 x", "x=y;z"):
+        s3.put_object(Bucket=b, Key=k, Body=k.encode())
+        s3.copy_object(Bucket=b, Key="dst-" + k, CopySource={"Bucket": b, "Key": k})
+        eq(body(s3.get_object(Bucket=b, Key="dst-" + k)), k.encode(), f"CopyObject {k!r}")
+        uid = s3.create_multipart_upload(Bucket=b, Key="mp-" + k)["UploadId"]
+        r = s3.upload_part_copy(Bucket=b, Key="mp-" + k, UploadId=uid, PartNumber=1,
+                                CopySource={"Bucket": b, "Key": k})
+        complete(b, "mp-" + k, uid, [{"ETag": r["CopyPartResult"]["ETag"], "PartNumber": 1}])
+        eq(body(s3.get_object(Bucket=b, Key="mp-" + k)), k.encode(), f"UploadPartCopy {k!r}")
 
 
 # test_object_copy_not_owned_bucket
