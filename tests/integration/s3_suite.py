@@ -822,6 +822,27 @@ def object_requestid_matches_header_on_error():
     eq(rid is not None and rid.text, resp["ResponseMetadata"]["RequestId"])
 
 
+# (the error document behind every code the suite compares: Code, Message,
+# Resource naming what was asked for, RequestId as in the header; none for HEAD)
+@check
+def error_document():
+    b = new_bucket(ACL="public-read")  # the requests are anonymous
+    for path, code, status in ((f"/{b}/no/such key", "NoSuchKey", 404),
+                               (f"/{new_name()}/k", "NoSuchBucket", 404),
+                               (f"/{new_name()}", "NoSuchBucket", 404)):
+        quoted = urllib.parse.quote(path)
+        st, rest = raw_request(f"GET {quoted} HTTP/1.1\r\nHost: {HOST}:{PORT}\r\nConnection: close")
+        head, _, doc = rest.partition("\r\n\r\n")
+        rid = [ln.split(":", 1)[1].strip() for ln in head.split("\r\n")
+               if ln.lower().startswith("x-amz-request-id:")]
+        x = ET.fromstring(doc)
+        got = (st, x.findtext("Code"), bool(x.findtext("Message")), x.findtext("Resource"),
+               [x.findtext("RequestId")] == rid)
+        eq(got, (status, code, True, path, True), path)
+    st, rest = raw_request(f"HEAD /{b}/nope HTTP/1.1\r\nHost: {HOST}:{PORT}\r\nConnection: close")
+    eq((st, rest.partition("\r\n\r\n")[2]), (404, ""), "HEAD: no body")
+
+
 # test_object_head_zero_bytes
 @check
 def object_head_zero_bytes():
@@ -1280,6 +1301,41 @@ def access_canned():
     eq(err(alt.get_object, Bucket=b, Key="foo")[:2], (403, "AccessDenied"), "private object")
     eq(body(alt.get_object(Bucket=b, Key="bar")), b"barcontent", "public-read object")
     eq(err(alt.put_object, Bucket=b, Key="bar", Body=b"x")[:2], (403, "AccessDenied"), "public-read put")
+
+
+# test_access_bucket_private_object_publicreadwrite: an object's WRITE grant
+# does not let others overwrite it (writes are the bucket's);
+# test_access_bucket_publicreadwrite_object_private / _object_publicread:
+# anyone may write into a public-read-write bucket, not read its private objects
+@check
+def access_canned_write():
+    b = new_bucket(ACL="private")
+    s3.put_object(Bucket=b, Key="foo", Body=b"foocontent", ACL="public-read-write")
+    eq(body(alt.get_object(Bucket=b, Key="foo")), b"foocontent", "public-read-write object")
+    eq(err(alt.put_object, Bucket=b, Key="foo", Body=b"x")[:2], (403, "AccessDenied"),
+       "overwrite of a public-read-write object in a private bucket")
+    b = new_bucket(ACL="public-read-write")
+    s3.put_object(Bucket=b, Key="foo", Body=b"foocontent", ACL="public-read")
+    s3.put_object(Bucket=b, Key="bar", Body=b"barcontent")
+    eq(body(alt.get_object(Bucket=b, Key="foo")), b"foocontent", "public-read object")
+    alt.put_object(Bucket=b, Key="foo", Body=b"barcontent")
+    eq(err(alt.get_object, Bucket=b, Key="bar")[:2], (403, "AccessDenied"), "private object")
+    alt.put_object(Bucket=b, Key="bar", Body=b"baroverwrite")
+    eq(keys_of(alt.list_objects(Bucket=b)), ["bar", "foo"], "listed by alt")
+    alt.put_object(Bucket=b, Key="new", Body=b"newcontent")
+
+
+# test_bucket_acl_revoke_all
+@check
+def bucket_acl_revoke_all():
+    b = new_bucket()
+    s3.put_object(Bucket=b, Key="foo", Body=b"bar")
+    r = s3.get_bucket_acl(Bucket=b)
+    old = r["Grants"]
+    s3.put_bucket_acl(Bucket=b, AccessControlPolicy={"Owner": r["Owner"], "Grants": []})
+    eq(s3.get_bucket_acl(Bucket=b).get("Grants", []), [], "no grants left")
+    s3.put_bucket_acl(Bucket=b, AccessControlPolicy={"Owner": r["Owner"], "Grants": old})
+    eq(len(s3.get_bucket_acl(Bucket=b)["Grants"]), 1, "restored")
 
 
 # -------------------------------------------------------------------- copy --
