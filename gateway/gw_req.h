@@ -221,8 +221,9 @@ void gw_meta_value_encode(struct gw_buf *out, const char *v);
  * decoded by gw_meta_value_decode; repeated names are joined with ','. The size is the sum of name
  * and value bytes, as S3 measures it; over GW_MAX_USER_METADATA fails with *err =
  * GW_S3_METADATA_TOO_LARGE. A name with nothing after the prefix, or a value
- * holding a control character other than tab, fails with GW_S3_INVALID_ARGUMENT. On success release with gw_meta_free(). Returns 0,
- * CAIRN_E_RANGE, CAIRN_E_INVAL or CAIRN_E_NOMEM (*err = GW_S3_INTERNAL_ERROR). */
+ * holding a control character other than tab, fails with GW_S3_INVALID_ARGUMENT.
+ * On success release with gw_meta_free(). Returns 0, CAIRN_E_RANGE,
+ * CAIRN_E_INVAL or CAIRN_E_NOMEM (*err = GW_S3_INTERNAL_ERROR). */
 int gw_meta_collect(const struct gw_header *h, size_t n, struct gw_meta *out, enum gw_s3err *err);
 void gw_meta_free(struct gw_meta *m);
 
