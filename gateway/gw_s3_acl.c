@@ -90,6 +90,51 @@ static int stored_acl(const ProtobufCBinaryData *bytes, const char *user, const 
     return gw_acl_canned(legacy_public_read ? "public-read" : "private", &o, NULL, out, &e, &msg);
 }
 
+/* acl with a display name for every user grantee stored without one (a grant
+ * by id from x-amz-grant-* or an AccessControlPolicy body naming no
+ * DisplayName): the user's name, as S3 shows it (s3-tests'
+ * test_object_header_acl_grants compares it). Returns 0 with a new ACL in
+ * *out (free it), or with *out NULL when nothing needed a name or the users
+ * could not be read (the ACL is then shown as stored); CAIRN_E_NOMEM. */
+static int named_grantees(struct s3_req *r, const struct gw_acl *acl, struct gw_acl **out)
+{
+    *out = NULL;
+    size_t unnamed = 0;
+    for (size_t i = 0; i < acl->n_grants; i++)
+        if (acl->grants[i].grantee == GW_ACL_USER && !acl->grants[i].display_name)
+            unnamed++;
+    if (unnamed == 0 || !acl->owner_id)
+        return 0;
+    uint8_t *q = NULL;
+    size_t ql = 0;
+    Md__QueryResult *res = NULL;
+    int rc = md_q_list_users(&q, &ql);
+    if (s3_md_query(r, rc, q, ql, NULL, &res) != GW_S3_OK) {
+        s3_md_query_free(res);
+        return 0;
+    }
+    struct gw_acl_owner o = {acl->owner_id, acl->owner_display_name};
+    struct gw_acl *named = NULL;
+    rc = gw_acl_new(&o, &named);
+    for (size_t i = 0; rc == 0 && i < acl->n_grants; i++) {
+        const struct gw_acl_grant *g = &acl->grants[i];
+        const char *dn = g->display_name;
+        if (g->grantee == GW_ACL_USER && !dn && strcmp(g->id, GW_AUTH_OPERATOR_ID) == 0)
+            dn = GW_AUTH_OPERATOR_NAME;
+        for (size_t u = 0; g->grantee == GW_ACL_USER && !dn && u < res->n_users; u++)
+            if (strcmp(res->users[u]->canonical_id, g->id) == 0)
+                dn = res->users[u]->name;
+        rc = gw_acl_add(named, g->grantee, g->id, dn, g->perm);
+    }
+    s3_md_query_free(res);
+    if (rc != 0) {
+        gw_acl_free(named);
+        return rc;
+    }
+    *out = named;
+    return 0;
+}
+
 int s3_op_get_acl(struct cn_http_req *req, struct s3_req *r)
 {
     int object = r->op == OP_GET_OBJECT_ACL;
@@ -109,11 +154,17 @@ int s3_op_get_acl(struct cn_http_req *req, struct s3_req *r)
         rc = stored_acl(&b->acl, b->owner_id[0] ? b->owner : "", b->owner_id, b->public_read, &acl);
     }
     s3_md_query_free(res);
-    if (rc != 0)
+    struct gw_acl *named = NULL;
+    if (rc == 0)
+        rc = named_grantees(r, acl, &named);
+    if (rc != 0) {
+        gw_acl_free(acl);
         return s3_error(req, r, GW_S3_INTERNAL_ERROR, NULL);
+    }
     struct gw_buf b;
     gw_buf_init(&b, 256 << 10);
-    rc = gw_acl_xml(&b, acl);
+    rc = gw_acl_xml(&b, named ? named : acl);
+    gw_acl_free(named);
     gw_acl_free(acl);
     s3_respond_xml(req, r, rc, &b);
     return 0;

@@ -1822,6 +1822,48 @@ def object_acl_bucket_owner():
                         (perm, "CanonicalUser", MAIN_ID, MAIN_NAME, None)], key=lambda x: (x[1], x[0])), acl)
 
 
+# test_object_header_acl_grants, test_bucket_header_acl_grants: x-amz-grant-*
+# headers are the whole ACL (no implicit grant to the owner)
+@check
+def header_acl_grants():
+    ident = f"id={ALT_ID}"
+    kw = dict(GrantFullControl=ident, GrantRead=ident, GrantReadACP=ident, GrantWriteACP=ident)
+    want = sorted([(p, "CanonicalUser", ALT_ID, ALT_NAME, None)
+                   for p in ("FULL_CONTROL", "READ", "READ_ACP", "WRITE", "WRITE_ACP")])
+    b = new_bucket()
+    s3.put_object(Bucket=b, Key="foo_key", Body=b"bar", **kw)
+    got = sorted(grants_of(s3.get_object_acl(Bucket=b, Key="foo_key")))
+    eq(got, [w for w in want if w[0] != "WRITE"], "object")
+    name = new_name()
+    s3.create_bucket(Bucket=name, GrantWrite=ident, **kw)
+    eq(sorted(grants_of(alt.get_bucket_acl(Bucket=name))), want, "bucket")
+    alt.put_object(Bucket=name, Key="foo", Body=b"bar")  # alt may write, having WRITE
+
+
+# test_bucket_acl_grant_userid_fullcontrol, _read, _write (an
+# AccessControlPolicy granting by ID only: read back with the user's name)
+@check
+def bucket_acl_grant_userid():
+    for perm in ("FULL_CONTROL", "READ", "WRITE"):
+        b = new_bucket()
+        owner = s3.get_bucket_acl(Bucket=b)["Owner"]
+        s3.put_bucket_acl(Bucket=b, AccessControlPolicy={"Owner": owner, "Grants": [
+            {"Grantee": {"ID": MAIN_ID, "Type": "CanonicalUser"}, "Permission": "FULL_CONTROL"},
+            {"Grantee": {"ID": ALT_ID, "Type": "CanonicalUser"}, "Permission": perm}]})
+        eq(sorted(grants_of(s3.get_bucket_acl(Bucket=b))),
+           sorted([owner_full(), (perm, "CanonicalUser", ALT_ID, ALT_NAME, None)]), perm)
+        can_read = perm in ("FULL_CONTROL", "READ")
+        can_write = perm in ("FULL_CONTROL", "WRITE")
+        if can_read:
+            alt.list_objects(Bucket=b)
+        else:
+            eq(err(alt.list_objects, Bucket=b)[0], 403, f"{perm}: list")
+        if can_write:
+            alt.put_object(Bucket=b, Key="foo-write", Body=b"x")
+        else:
+            eq(err(alt.put_object, Bucket=b, Key="foo-write", Body=b"x")[0], 403, f"{perm}: put")
+
+
 # test_bucket_put_bad_canned_acl (test_headers.py)
 @check
 def bucket_put_bad_canned_acl():
