@@ -177,6 +177,39 @@ enum gw_s3err s3_acl_begin(struct cn_http_req *req, struct s3_req *r)
     return s3_body_begin_xml(req, r);
 }
 
+/* The first user grantee of acl that is no user (nor the operator), or NULL
+ * when every one is; *e is set when the users could not be read. The answer
+ * points into acl. */
+static const char *unknown_grantee(struct s3_req *r, const struct gw_acl *acl, enum gw_s3err *e)
+{
+    *e = GW_S3_OK;
+    size_t users = 0;
+    for (size_t i = 0; i < acl->n_grants; i++)
+        if (acl->grants[i].grantee == GW_ACL_USER &&
+            strcmp(acl->grants[i].id, GW_AUTH_OPERATOR_ID) != 0)
+            users++;
+    if (users == 0)
+        return NULL;
+    uint8_t *q = NULL;
+    size_t ql = 0;
+    Md__QueryResult *res = NULL;
+    int rc = md_q_list_users(&q, &ql);
+    *e = s3_md_query(r, rc, q, ql, NULL, &res);
+    const char *unknown = NULL;
+    for (size_t i = 0; *e == GW_S3_OK && !unknown && i < acl->n_grants; i++) {
+        const struct gw_acl_grant *g = &acl->grants[i];
+        if (g->grantee != GW_ACL_USER || strcmp(g->id, GW_AUTH_OPERATOR_ID) == 0)
+            continue;
+        size_t u = 0;
+        while (u < res->n_users && strcmp(res->users[u]->canonical_id, g->id) != 0)
+            u++;
+        if (u == res->n_users)
+            unknown = g->id;
+    }
+    s3_md_query_free(res);
+    return unknown;
+}
+
 int s3_op_put_acl(struct cn_http_req *req, struct s3_req *r)
 {
     int object = r->op == OP_PUT_OBJECT_ACL;
@@ -223,6 +256,19 @@ int s3_op_put_acl(struct cn_http_req *req, struct s3_req *r)
     if (rc != 0) {
         gw_acl_free(acl);
         return s3_error(req, r, e != GW_S3_OK ? e : GW_S3_MALFORMED_ACL, msg);
+    }
+    /* A grant to an id no user has: S3's 400 InvalidArgument "Invalid id"
+     * (s3-tests' test_bucket_acl_grant_nonexist_user). */
+    const char *unknown = unknown_grantee(r, acl, &e);
+    if (e != GW_S3_OK || unknown) {
+        char value[GW_ACL_MAX_ID + 1];
+        snprintf(value, sizeof(value), "%s", unknown ? unknown : "");
+        gw_acl_free(acl);
+        if (e != GW_S3_OK)
+            return s3_error(req, r, e, NULL);
+        const struct gw_s3err_field f[] = {{"ArgumentName", "CanonicalUser/ID"},
+                                           {"ArgumentValue", value}};
+        return s3_error_fields(req, r, GW_S3_INVALID_ARGUMENT, "Invalid id", f, 2);
     }
     uint8_t *buf = NULL;
     size_t len = 0;
