@@ -43,6 +43,48 @@ static void acl_headers(const struct s3_req *r, struct gw_acl_headers *h)
     h->grant_full_control = s3_hdr(r, "x-amz-grant-full-control");
 }
 
+/* 1 if grant g names a user known without asking: the operator, the ACL's
+ * owner or known (may be NULL). */
+static int known_grantee(const struct gw_acl *acl, const struct gw_acl_grant *g, const char *known)
+{
+    return g->grantee != GW_ACL_USER || strcmp(g->id, GW_AUTH_OPERATOR_ID) == 0 ||
+           (acl->owner_id && strcmp(g->id, acl->owner_id) == 0) ||
+           (known && strcmp(g->id, known) == 0);
+}
+
+/* The first user grantee of acl that is no user, or NULL when every one is
+ * (the users are read only if a grantee is not the operator, the owner or
+ * known); *e is set when they could not be read. The answer points into acl. */
+static const char *unknown_grantee(struct s3_req *r, const struct gw_acl *acl, const char *known,
+                                   enum gw_s3err *e)
+{
+    *e = GW_S3_OK;
+    size_t users = 0;
+    for (size_t i = 0; i < acl->n_grants; i++)
+        if (!known_grantee(acl, &acl->grants[i], known))
+            users++;
+    if (users == 0)
+        return NULL;
+    uint8_t *q = NULL;
+    size_t ql = 0;
+    Md__QueryResult *res = NULL;
+    int rc = md_q_list_users(&q, &ql);
+    *e = s3_md_query(r, rc, q, ql, NULL, &res);
+    const char *unknown = NULL;
+    for (size_t i = 0; *e == GW_S3_OK && !unknown && i < acl->n_grants; i++) {
+        const struct gw_acl_grant *g = &acl->grants[i];
+        if (known_grantee(acl, g, known))
+            continue;
+        size_t u = 0;
+        while (u < res->n_users && strcmp(res->users[u]->canonical_id, g->id) != 0)
+            u++;
+        if (u == res->n_users)
+            unknown = g->id;
+    }
+    s3_md_query_free(res);
+    return unknown;
+}
+
 enum gw_s3err s3_acl_for_new(struct s3_req *r, const char *bucket_owner_id, uint8_t **buf,
                              size_t *len, const char **msg)
 {
@@ -69,6 +111,14 @@ enum gw_s3err s3_acl_for_new(struct s3_req *r, const char *bucket_owner_id, uint
         rc = gw_acl_canned("private", &owner, NULL, &acl, &e, msg);
     if (rc != 0)
         return e != GW_S3_OK ? e : GW_S3_INTERNAL_ERROR;
+    /* x-amz-grant-* naming an id no user has: 400 InvalidArgument, as S3 */
+    if (unknown_grantee(r, acl, bucket_owner_id, &e) || e != GW_S3_OK) {
+        gw_acl_free(acl);
+        if (e != GW_S3_OK)
+            return e;
+        *msg = "Invalid id";
+        return GW_S3_INVALID_ARGUMENT;
+    }
     rc = gw_acl_pack(acl, buf, len);
     gw_acl_free(acl);
     return rc ? GW_S3_INTERNAL_ERROR : GW_S3_OK;
@@ -177,39 +227,6 @@ enum gw_s3err s3_acl_begin(struct cn_http_req *req, struct s3_req *r)
     return s3_body_begin_xml(req, r);
 }
 
-/* The first user grantee of acl that is no user (nor the operator), or NULL
- * when every one is; *e is set when the users could not be read. The answer
- * points into acl. */
-static const char *unknown_grantee(struct s3_req *r, const struct gw_acl *acl, enum gw_s3err *e)
-{
-    *e = GW_S3_OK;
-    size_t users = 0;
-    for (size_t i = 0; i < acl->n_grants; i++)
-        if (acl->grants[i].grantee == GW_ACL_USER &&
-            strcmp(acl->grants[i].id, GW_AUTH_OPERATOR_ID) != 0)
-            users++;
-    if (users == 0)
-        return NULL;
-    uint8_t *q = NULL;
-    size_t ql = 0;
-    Md__QueryResult *res = NULL;
-    int rc = md_q_list_users(&q, &ql);
-    *e = s3_md_query(r, rc, q, ql, NULL, &res);
-    const char *unknown = NULL;
-    for (size_t i = 0; *e == GW_S3_OK && !unknown && i < acl->n_grants; i++) {
-        const struct gw_acl_grant *g = &acl->grants[i];
-        if (g->grantee != GW_ACL_USER || strcmp(g->id, GW_AUTH_OPERATOR_ID) == 0)
-            continue;
-        size_t u = 0;
-        while (u < res->n_users && strcmp(res->users[u]->canonical_id, g->id) != 0)
-            u++;
-        if (u == res->n_users)
-            unknown = g->id;
-    }
-    s3_md_query_free(res);
-    return unknown;
-}
-
 int s3_op_put_acl(struct cn_http_req *req, struct s3_req *r)
 {
     int object = r->op == OP_PUT_OBJECT_ACL;
@@ -259,7 +276,7 @@ int s3_op_put_acl(struct cn_http_req *req, struct s3_req *r)
     }
     /* A grant to an id no user has: S3's 400 InvalidArgument "Invalid id"
      * (s3-tests' test_bucket_acl_grant_nonexist_user). */
-    const char *unknown = unknown_grantee(r, acl, &e);
+    const char *unknown = unknown_grantee(r, acl, NULL, &e);
     if (e != GW_S3_OK || unknown) {
         char value[GW_ACL_MAX_ID + 1];
         snprintf(value, sizeof(value), "%s", unknown ? unknown : "");

@@ -1877,6 +1877,21 @@ def bucket_acl_grant_nonexist_user():
        (400, "InvalidArgument"))
 
 
+# (test_bucket_acl_grant_nonexist_user's rule through x-amz-grant-* headers)
+@check
+def header_acl_grant_nonexist_user():
+    b = new_bucket()
+    bad = "id=" + "1" * 64
+    eq(err(s3.put_object, Bucket=b, Key="foo", Body=b"x", GrantRead=bad)[:2], (400, "InvalidArgument"),
+       "PutObject")
+    eq(err(s3.put_object_acl, Bucket=b, Key="foo", GrantRead=bad)[:2], (404, "NoSuchKey"),
+       "PutObjectAcl of no object")
+    eq(err(s3.create_bucket, Bucket=new_name(), GrantRead=bad)[:2], (400, "InvalidArgument"),
+       "CreateBucket")
+    eq(err(s3.put_bucket_acl, Bucket=b, GrantRead=bad)[:2], (400, "InvalidArgument"), "PutBucketAcl")
+    eq(keys_of(s3.list_objects(Bucket=b)), [], "nothing written")
+
+
 # test_bucket_acl_no_grants: the owner keeps reading its objects and the ACL
 @check
 def bucket_acl_no_grants():
