@@ -19,7 +19,6 @@ KNOWN_GAPS is run and reported, but its failure does not fail the script;
 a known gap that passes does (take it off the list)."""
 import datetime
 import email.utils
-import hashlib
 import os
 import random
 import socket
