@@ -101,17 +101,17 @@ struct cn_http_server_opts {
     const struct cn_roles_table *roles; /* who may call what; NULL = cn_roles_cluster() */
     const struct cn_tls *tls_internal;  /* serve HTTPS with client certificates
                                            (cn_tls.h); borrowed; NULL = plain HTTP */
-    const char *log_module;     /* module name for logs; NULL = "http" */
-    unsigned conn_timeout_s;    /* idle timeout; 0 = 60 */
-    size_t conn_memory_limit;   /* bytes per connection; 0 = 256 KiB; min 64 KiB */
-    unsigned max_connections;   /* 0 = 256 */
-    size_t max_buffered_body;   /* hard cap for cn_http_req_buffer_body; 0 = 64 MiB */
-    size_t response_block_size; /* reader block size for streamed responses; 0 = 256 KiB */
-    unsigned per_ip_limit;      /* connections per client address; 0 = no limit */
-    unsigned header_timeout_ms; /* deadline for a request's headers; 0 = none */
-    const char *tls_cert_pem;   /* PEM certificate (chain): with tls_key_pem, serve HTTPS;
-                                   copied */
-    const char *tls_key_pem;    /* PEM private key; copied (and wiped when freed) */
+    const char *log_module;             /* module name for logs; NULL = "http" */
+    unsigned conn_timeout_s;            /* idle timeout; 0 = 60 */
+    size_t conn_memory_limit;           /* bytes per connection; 0 = 256 KiB; min 64 KiB */
+    unsigned max_connections;           /* 0 = 256 */
+    size_t max_buffered_body;           /* hard cap for cn_http_req_buffer_body; 0 = 64 MiB */
+    size_t response_block_size;         /* reader block size for streamed responses; 0 = 256 KiB */
+    unsigned per_ip_limit;              /* connections per client address; 0 = no limit */
+    unsigned header_timeout_ms;         /* deadline for a request's headers; 0 = none */
+    const char *tls_cert_pem;           /* PEM certificate (chain): with tls_key_pem, serve HTTPS;
+                                           copied */
+    const char *tls_key_pem;            /* PEM private key; copied (and wiped when freed) */
 };
 
 /* Connection counters of a server (cn_http_server_counters). */

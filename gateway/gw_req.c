@@ -309,7 +309,10 @@ int gw_bucket_name_valid(const char *name)
         char c = name[i];
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-'))
             return 0;
-        if (c == '.' && i > 0 && name[i - 1] == '.')
+        /* "..", ".-" and "-.": a DNS label neither is empty nor starts or
+         * ends with '-' (s3-tests' test_bucket_create_naming_dns_*) */
+        if (i > 0 && (c == '.' || name[i - 1] == '.') && (c == '.' || c == '-') &&
+            (name[i - 1] == '.' || name[i - 1] == '-'))
             return 0;
     }
     if (!isalnum((unsigned char)name[0]) || !isalnum((unsigned char)name[len - 1]))
@@ -905,6 +908,16 @@ void gw_meta_value_encode(struct gw_buf *out, const char *v)
     }
 }
 
+/* 1 if v holds an ASCII control character other than tab (a header value
+ * cannot carry one; s3-tests' test_object_set_get_non_utf8_metadata). */
+static int has_control_char(const char *v)
+{
+    for (; v && *v; v++)
+        if (((unsigned char)*v < 0x20 && *v != '\t') || *v == 0x7f)
+            return 1;
+    return 0;
+}
+
 int gw_meta_collect(const struct gw_header *h, size_t n, struct gw_meta *out, enum gw_s3err *err)
 {
     memset(out, 0, sizeof(*out));
@@ -916,6 +929,11 @@ int gw_meta_collect(const struct gw_header *h, size_t n, struct gw_meta *out, en
         const char *suffix = h[i].name + META_PREFIX_LEN;
         size_t nlen = strlen(suffix);
         if (nlen == 0) {
+            *err = GW_S3_INVALID_ARGUMENT;
+            rc = CAIRN_E_INVAL;
+            goto err;
+        }
+        if (has_control_char(h[i].value)) {
             *err = GW_S3_INVALID_ARGUMENT;
             rc = CAIRN_E_INVAL;
             goto err;

@@ -103,7 +103,8 @@ int gw_target_parse(const char *host, const char *base_domain, const char *decod
                     struct gw_target *out, enum gw_s3err *err);
 
 /* 1 if name follows S3's bucket naming rules for new buckets: 3..63
- * characters of a-z 0-9 . -; starts and ends with a letter or digit; no "..";
+ * characters of a-z 0-9 . -; starts and ends with a letter or digit; no "..",
+ * ".-" or "-.";
  * not an IPv4 address; not starting with "xn--", "sthree-" or "amzn-s3-demo-";
  * not ending with "-s3alias", "--ol-s3", ".mrap" or "--x-s3". Else 0. */
 int gw_bucket_name_valid(const char *name);
@@ -219,9 +220,10 @@ void gw_meta_value_encode(struct gw_buf *out, const char *v);
 /* Collects every x-amz-meta-* header (case-insensitive), in order, values
  * decoded by gw_meta_value_decode; repeated names are joined with ','. The size is the sum of name
  * and value bytes, as S3 measures it; over GW_MAX_USER_METADATA fails with *err =
- * GW_S3_METADATA_TOO_LARGE. A name with nothing after the prefix fails with
- * GW_S3_INVALID_ARGUMENT. On success release with gw_meta_free(). Returns 0,
- * CAIRN_E_RANGE, CAIRN_E_INVAL or CAIRN_E_NOMEM (*err = GW_S3_INTERNAL_ERROR). */
+ * GW_S3_METADATA_TOO_LARGE. A name with nothing after the prefix, or a value
+ * holding a control character other than tab, fails with GW_S3_INVALID_ARGUMENT.
+ * On success release with gw_meta_free(). Returns 0, CAIRN_E_RANGE,
+ * CAIRN_E_INVAL or CAIRN_E_NOMEM (*err = GW_S3_INTERNAL_ERROR). */
 int gw_meta_collect(const struct gw_header *h, size_t n, struct gw_meta *out, enum gw_s3err *err);
 void gw_meta_free(struct gw_meta *m);
 

@@ -43,6 +43,48 @@ static void acl_headers(const struct s3_req *r, struct gw_acl_headers *h)
     h->grant_full_control = s3_hdr(r, "x-amz-grant-full-control");
 }
 
+/* 1 if grant g names a user known without asking: the operator, the ACL's
+ * owner or known (may be NULL). */
+static int known_grantee(const struct gw_acl *acl, const struct gw_acl_grant *g, const char *known)
+{
+    return g->grantee != GW_ACL_USER || strcmp(g->id, GW_AUTH_OPERATOR_ID) == 0 ||
+           (acl->owner_id && strcmp(g->id, acl->owner_id) == 0) ||
+           (known && strcmp(g->id, known) == 0);
+}
+
+/* The first user grantee of acl that is no user, or NULL when every one is
+ * (the users are read only if a grantee is not the operator, the owner or
+ * known); *e is set when they could not be read. The answer points into acl. */
+static const char *unknown_grantee(struct s3_req *r, const struct gw_acl *acl, const char *known,
+                                   enum gw_s3err *e)
+{
+    *e = GW_S3_OK;
+    size_t users = 0;
+    for (size_t i = 0; i < acl->n_grants; i++)
+        if (!known_grantee(acl, &acl->grants[i], known))
+            users++;
+    if (users == 0)
+        return NULL;
+    uint8_t *q = NULL;
+    size_t ql = 0;
+    Md__QueryResult *res = NULL;
+    int rc = md_q_list_users(&q, &ql);
+    *e = s3_md_query(r, rc, q, ql, NULL, &res);
+    const char *unknown = NULL;
+    for (size_t i = 0; *e == GW_S3_OK && !unknown && i < acl->n_grants; i++) {
+        const struct gw_acl_grant *g = &acl->grants[i];
+        if (known_grantee(acl, g, known))
+            continue;
+        size_t u = 0;
+        while (u < res->n_users && strcmp(res->users[u]->canonical_id, g->id) != 0)
+            u++;
+        if (u == res->n_users)
+            unknown = g->id;
+    }
+    s3_md_query_free(res);
+    return unknown;
+}
+
 enum gw_s3err s3_acl_for_new(struct s3_req *r, const char *bucket_owner_id, uint8_t **buf,
                              size_t *len, const char **msg)
 {
@@ -50,6 +92,13 @@ enum gw_s3err s3_acl_for_new(struct s3_req *r, const char *bucket_owner_id, uint
     s3_owner_of(r, &me);
     struct gw_acl_owner owner, bucket_owner = {bucket_owner_id, NULL};
     acl_owner(me.user, me.id, &owner);
+    /* bucket-owner-read / -full-control grant the bucket's owner by id and
+     * name, as GetBucketAcl shows it (s3-tests'
+     * test_object_acl_canned_bucketownerread) */
+    const Md__BucketRecord *b = r->ctx ? r->ctx->bucket : NULL;
+    if (bucket_owner_id && b &&
+        strcmp(b->owner_id[0] ? b->owner_id : GW_AUTH_OPERATOR_ID, bucket_owner_id) == 0)
+        acl_owner(b->owner, bucket_owner_id, &bucket_owner);
     struct gw_acl_headers h;
     acl_headers(r, &h);
     struct gw_acl *acl = NULL;
@@ -62,6 +111,14 @@ enum gw_s3err s3_acl_for_new(struct s3_req *r, const char *bucket_owner_id, uint
         rc = gw_acl_canned("private", &owner, NULL, &acl, &e, msg);
     if (rc != 0)
         return e != GW_S3_OK ? e : GW_S3_INTERNAL_ERROR;
+    /* x-amz-grant-* naming an id no user has: 400 InvalidArgument, as S3 */
+    if (unknown_grantee(r, acl, bucket_owner_id, &e) || e != GW_S3_OK) {
+        gw_acl_free(acl);
+        if (e != GW_S3_OK)
+            return e;
+        *msg = "Invalid id";
+        return GW_S3_INVALID_ARGUMENT;
+    }
     rc = gw_acl_pack(acl, buf, len);
     gw_acl_free(acl);
     return rc ? GW_S3_INTERNAL_ERROR : GW_S3_OK;
@@ -83,6 +140,51 @@ static int stored_acl(const ProtobufCBinaryData *bytes, const char *user, const 
     return gw_acl_canned(legacy_public_read ? "public-read" : "private", &o, NULL, out, &e, &msg);
 }
 
+/* acl with a display name for every user grantee stored without one (a grant
+ * by id from x-amz-grant-* or an AccessControlPolicy body naming no
+ * DisplayName): the user's name, as S3 shows it (s3-tests'
+ * test_object_header_acl_grants compares it). Returns 0 with a new ACL in
+ * *out (free it), or with *out NULL when nothing needed a name or the users
+ * could not be read (the ACL is then shown as stored); CAIRN_E_NOMEM. */
+static int named_grantees(struct s3_req *r, const struct gw_acl *acl, struct gw_acl **out)
+{
+    *out = NULL;
+    size_t unnamed = 0;
+    for (size_t i = 0; i < acl->n_grants; i++)
+        if (acl->grants[i].grantee == GW_ACL_USER && !acl->grants[i].display_name)
+            unnamed++;
+    if (unnamed == 0 || !acl->owner_id)
+        return 0;
+    uint8_t *q = NULL;
+    size_t ql = 0;
+    Md__QueryResult *res = NULL;
+    int rc = md_q_list_users(&q, &ql);
+    if (s3_md_query(r, rc, q, ql, NULL, &res) != GW_S3_OK) {
+        s3_md_query_free(res);
+        return 0;
+    }
+    struct gw_acl_owner o = {acl->owner_id, acl->owner_display_name};
+    struct gw_acl *named = NULL;
+    rc = gw_acl_new(&o, &named);
+    for (size_t i = 0; rc == 0 && i < acl->n_grants; i++) {
+        const struct gw_acl_grant *g = &acl->grants[i];
+        const char *dn = g->display_name;
+        if (g->grantee == GW_ACL_USER && !dn && strcmp(g->id, GW_AUTH_OPERATOR_ID) == 0)
+            dn = GW_AUTH_OPERATOR_NAME;
+        for (size_t u = 0; g->grantee == GW_ACL_USER && !dn && u < res->n_users; u++)
+            if (strcmp(res->users[u]->canonical_id, g->id) == 0)
+                dn = res->users[u]->name;
+        rc = gw_acl_add(named, g->grantee, g->id, dn, g->perm);
+    }
+    s3_md_query_free(res);
+    if (rc != 0) {
+        gw_acl_free(named);
+        return rc;
+    }
+    *out = named;
+    return 0;
+}
+
 int s3_op_get_acl(struct cn_http_req *req, struct s3_req *r)
 {
     int object = r->op == OP_GET_OBJECT_ACL;
@@ -102,11 +204,17 @@ int s3_op_get_acl(struct cn_http_req *req, struct s3_req *r)
         rc = stored_acl(&b->acl, b->owner_id[0] ? b->owner : "", b->owner_id, b->public_read, &acl);
     }
     s3_md_query_free(res);
-    if (rc != 0)
+    struct gw_acl *named = NULL;
+    if (rc == 0)
+        rc = named_grantees(r, acl, &named);
+    if (rc != 0) {
+        gw_acl_free(acl);
         return s3_error(req, r, GW_S3_INTERNAL_ERROR, NULL);
+    }
     struct gw_buf b;
     gw_buf_init(&b, 256 << 10);
-    rc = gw_acl_xml(&b, acl);
+    rc = gw_acl_xml(&b, named ? named : acl);
+    gw_acl_free(named);
     gw_acl_free(acl);
     s3_respond_xml(req, r, rc, &b);
     return 0;
@@ -165,6 +273,19 @@ int s3_op_put_acl(struct cn_http_req *req, struct s3_req *r)
     if (rc != 0) {
         gw_acl_free(acl);
         return s3_error(req, r, e != GW_S3_OK ? e : GW_S3_MALFORMED_ACL, msg);
+    }
+    /* A grant to an id no user has: S3's 400 InvalidArgument "Invalid id"
+     * (s3-tests' test_bucket_acl_grant_nonexist_user). */
+    const char *unknown = unknown_grantee(r, acl, NULL, &e);
+    if (e != GW_S3_OK || unknown) {
+        char value[GW_ACL_MAX_ID + 1];
+        snprintf(value, sizeof(value), "%s", unknown ? unknown : "");
+        gw_acl_free(acl);
+        if (e != GW_S3_OK)
+            return s3_error(req, r, e, NULL);
+        const struct gw_s3err_field f[] = {{"ArgumentName", "CanonicalUser/ID"},
+                                           {"ArgumentValue", value}};
+        return s3_error_fields(req, r, GW_S3_INVALID_ARGUMENT, "Invalid id", f, 2);
     }
     uint8_t *buf = NULL;
     size_t len = 0;

@@ -153,7 +153,8 @@ START_TEST(test_bucket_names)
 {
     const char *good[] = {
         "abc",     "my-bucket", "my.bucket.2",
-        "1bucket", "a-b.c-d",   "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+        "1bucket", "a-b.c-d",   "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "a--b",    "a.b-c.d"};
     const char *bad[] = {
         "ab",          "Abc",
         "a_b",         "-abc",
@@ -162,7 +163,9 @@ START_TEST(test_bucket_names)
         "xn--abc",     "sthree-x",
         "abc-s3alias", "abc--ol-s3",
         "my bucket",   "",
-        "abc.",        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+        "abc.",        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "foo.-bar",    "foo-.bar",
+        "a.-.b"};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
         ck_assert_msg(gw_bucket_name_valid(good[i]), "%s should be valid", good[i]);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -387,6 +390,19 @@ START_TEST(test_user_metadata)
     struct gw_header empty[] = {{"x-amz-meta-", "x"}};
     ck_assert_int_eq(gw_meta_collect(empty, 1, &m, &err), CAIRN_E_INVAL);
     ck_assert_int_eq(err, GW_S3_INVALID_ARGUMENT);
+    /* control characters (not tab) anywhere in a value: 400, nothing kept */
+    const char *ctl[] = {"\x04mymeta", "h\x04", "h\x04w", "a\nb", "del\x7f"};
+    for (size_t i = 0; i < sizeof(ctl) / sizeof(ctl[0]); i++) {
+        struct gw_header c[] = {{"x-amz-meta-ok", "fine"}, {"x-amz-meta-bad", ctl[i]}};
+        err = GW_S3_OK;
+        ck_assert_int_eq(gw_meta_collect(c, 2, &m, &err), CAIRN_E_INVAL);
+        ck_assert_int_eq(err, GW_S3_INVALID_ARGUMENT);
+        ck_assert_uint_eq(m.n, 0);
+    }
+    struct gw_header tab[] = {{"x-amz-meta-t", "a\tb"}};
+    ck_assert_int_eq(gw_meta_collect(tab, 1, &m, &err), 0);
+    ck_assert_str_eq(m.items[0].value, "a\tb");
+    gw_meta_free(&m);
 }
 END_TEST
 
