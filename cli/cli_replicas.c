@@ -216,7 +216,10 @@ static int meta_add(struct cli_global *gl, struct md_client *c, const char *url,
                                         : cairn_strerror(rc));
         return CLI_EXIT_FAILED;
     }
-    printf("added %s as replica %u (learner; promoted once caught up)\n", url, id);
+    if (strstr(why, "already"))
+        printf("%s is already replica %u\n", url, id);
+    else
+        printf("added %s as replica %u (learner; promoted once caught up)\n", url, id);
     if (out_id)
         *out_id = id;
     return wait ? wait_voter(gl, c, id, 600000) : CLI_EXIT_OK;
@@ -235,7 +238,7 @@ static int meta_remove(struct md_client *c, unsigned id)
                                         : cairn_strerror(rc));
         return CLI_EXIT_FAILED;
     }
-    printf("removed replica %u\n", id);
+    printf("removed replica %u%s\n", id, strstr(why, "already") ? " (it was already)" : "");
     return CLI_EXIT_OK;
 }
 

@@ -5,7 +5,13 @@
 #ifndef CAIRN_CN_LOG_H
 #define CAIRN_CN_LOG_H
 
-enum cn_log_level { CN_LOG_DEBUG = 0, CN_LOG_INFO, CN_LOG_WARN, CN_LOG_ERROR };
+enum cn_log_level {
+    CN_LOG_DEBUG = 0,
+    CN_LOG_INFO,
+    CN_LOG_WARN,
+    CN_LOG_ERROR,
+    CN_LOG_OFF /* as a threshold only: nothing is logged (simulators, tests) */
+};
 
 /* Sets the threshold; messages below it are dropped. Call before threads start. */
 void cn_log_set_level(enum cn_log_level level);

@@ -35,17 +35,6 @@ int gw_header_collect(const char *name, const char *value, void *list)
 
 /* ---- URL decoding ---------------------------------------------------- */
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int gw_url_decode(const char *src, size_t len, char *out, size_t cap, int plus_is_space)
 {
     size_t o = 0;
@@ -56,7 +45,8 @@ int gw_url_decode(const char *src, size_t len, char *out, size_t cap, int plus_i
         if (c == '%') {
             if (i + 2 >= len)
                 return CAIRN_E_INVAL;
-            int hi = hexval((unsigned char)src[i + 1]), lo = hexval((unsigned char)src[i + 2]);
+            int hi = cn_hex_digit((unsigned char)src[i + 1]),
+                lo = cn_hex_digit((unsigned char)src[i + 2]);
             if (hi < 0 || lo < 0)
                 return CAIRN_E_INVAL;
             c = hi * 16 + lo;
@@ -536,11 +526,24 @@ int gw_http_date_parse(const char *s, int64_t *out)
     return CAIRN_E_INVAL;
 }
 
+/* a / b rounded toward negative infinity and the matching remainder in
+ * [0, b), for b > 0 and any a: negating a, or multiplying the quotient
+ * back, would overflow near INT64_MIN. */
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a / b - (a % b < 0);
+}
+
+static int64_t floor_mod(int64_t a, int64_t b)
+{
+    return a % b + (a % b < 0 ? b : 0);
+}
+
 static void split_time(int64_t t, int *y, unsigned *mon, unsigned *d, int *h, int *mi, int *s,
                        int *wday)
 {
-    int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
-    int64_t rem = t - days * 86400;
+    int64_t days = floor_div(t, 86400);
+    int64_t rem = floor_mod(t, 86400);
     civil_from_days(days, y, mon, d);
     *h = (int)(rem / 3600);
     *mi = (int)(rem % 3600 / 60);
@@ -562,8 +565,8 @@ void gw_http_date_format(int64_t t, char out[30])
 
 void gw_iso8601_format(int64_t t_ms, char out[25])
 {
-    int64_t t = t_ms >= 0 ? t_ms / 1000 : -((-t_ms + 999) / 1000);
-    int ms = (int)(t_ms - t * 1000);
+    int64_t t = floor_div(t_ms, 1000);
+    int ms = (int)floor_mod(t_ms, 1000);
     int y, h, mi, s, wd;
     unsigned mon, d;
     split_time(t, &y, &mon, &d, &h, &mi, &s, &wd);
@@ -657,7 +660,7 @@ enum gw_s3err gw_cond_eval_copy(const struct gw_cond *c, int exists, const char 
 enum gw_s3err gw_cond_eval(const struct gw_cond *c, int exists, const char *etag, int64_t mtime_ms,
                            int is_get_head)
 {
-    int64_t mtime = mtime_ms >= 0 ? mtime_ms / 1000 : -((-mtime_ms + 999) / 1000);
+    int64_t mtime = floor_div(mtime_ms, 1000);
     int64_t t;
     /* Step 1/2: If-Match, else If-Unmodified-Since. */
     if (c->if_match) {
@@ -735,7 +738,8 @@ static int encoded_word_text(char enc, const char *t, size_t tl, unsigned char *
         if (t[i] == '_') {
             out[o++] = ' ';
         } else if (t[i] == '=') {
-            int hi = i + 2 < tl ? hexval(t[i + 1]) : -1, lo = i + 2 < tl ? hexval(t[i + 2]) : -1;
+            int hi = i + 2 < tl ? cn_hex_digit(t[i + 1]) : -1,
+                lo = i + 2 < tl ? cn_hex_digit(t[i + 2]) : -1;
             if (hi < 0 || lo < 0)
                 return -1;
             out[o++] = (unsigned char)(hi << 4 | lo);

@@ -85,17 +85,6 @@ int gw_sigv4_sign_canonical(const unsigned char key[32], const char *amz_date, c
 
 /* ---- canonical request ----------------------------------------------- */
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Canonical URI: the request-target path with every byte URI-encoded once.
  * Existing escapes are decoded first (so "%24" and "$" both become "%24"),
  * but an escaped '/' stays "%2F": it is part of a name, not a separator. */
@@ -108,8 +97,8 @@ static int canonical_uri(struct gw_buf *out, const char *raw)
     for (const char *p = raw; *p; p++) {
         char c = *p;
         if (c == '%') {
-            int hi = hexval((unsigned char)p[1]);
-            int lo = hi < 0 ? -1 : hexval((unsigned char)p[2]);
+            int hi = cn_hex_digit((unsigned char)p[1]);
+            int lo = hi < 0 ? -1 : cn_hex_digit((unsigned char)p[2]);
             if (hi < 0 || lo < 0)
                 return CAIRN_E_INVAL;
             c = (char)(hi * 16 + lo);
@@ -147,8 +136,8 @@ static char *reencode(const char *raw, size_t len, int *rc)
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
         if (raw[i] == '%') {
-            int hi = i + 2 < len ? hexval((unsigned char)raw[i + 1]) : -1;
-            int lo = hi < 0 ? -1 : hexval((unsigned char)raw[i + 2]);
+            int hi = i + 2 < len ? cn_hex_digit((unsigned char)raw[i + 1]) : -1;
+            int lo = hi < 0 ? -1 : cn_hex_digit((unsigned char)raw[i + 2]);
             if (hi < 0 || lo < 0) {
                 free(dec);
                 *rc = CAIRN_E_INVAL;
@@ -944,10 +933,10 @@ static int parse_chunk_header(struct gw_chunked *d, enum gw_s3err *err)
     const char *h = d->header;
     size_t i = 0;
     uint64_t size = 0;
-    for (; i < d->hlen && hexval((unsigned char)h[i]) >= 0; i++) {
+    for (; i < d->hlen && cn_hex_digit((unsigned char)h[i]) >= 0; i++) {
         if (i >= 16)
             return chunk_fail(d, GW_S3_INVALID_REQUEST, err);
-        size = size * 16 + (uint64_t)hexval((unsigned char)h[i]);
+        size = size * 16 + (uint64_t)cn_hex_digit((unsigned char)h[i]);
     }
     static const char ext[] = ";chunk-signature=";
     size_t elen = sizeof(ext) - 1;

@@ -134,11 +134,14 @@ int md_client_members(struct md_client *c, struct md_members *out);
 
 /* Asks the leader for a membership change: add the replica at url (it joins
  * as a learner and is promoted once caught up; *id receives its new id), or
- * remove replica *id (url NULL). why (why_len bytes, may be NULL) receives
- * the leader's reason for a refusal. Returns 0, CAIRN_E_BUSY (another change
- * in progress), CAIRN_E_EXISTS (already a member), CAIRN_E_UNAVAIL (removing
- * would leave no live majority), CAIRN_E_NOTFOUND (no such member),
- * CAIRN_E_INVAL, or the errors of md_client_read. */
+ * remove replica *id (url NULL). Answered once the change is committed; a
+ * URL that is already a member, or an id already removed, succeeds too (a
+ * retry after a lost answer: why then contains "already"). why (why_len
+ * bytes, may be NULL) receives the leader's answer or reason for a refusal.
+ * Returns 0, CAIRN_E_BUSY (another change in progress), CAIRN_E_UNAVAIL
+ * (removing would leave no live majority), CAIRN_E_NOTFOUND (no such
+ * member), CAIRN_E_INVAL, CAIRN_E_PROTO (e.g. proposed but not committed in
+ * time), or the errors of md_client_read. */
 int md_client_change(struct md_client *c, const char *url, uint32_t *id, char *why, size_t why_len);
 
 /* Base URL of the replica believed to be the leader now. */

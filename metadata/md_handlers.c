@@ -194,18 +194,10 @@ static int read_end(struct cn_http_req *req, void *cls)
     struct md_server *s = cls;
     size_t len;
     const void *body = cn_http_req_body(req, &len);
-    struct md_event *e = calloc(1, sizeof(*e));
-    struct md_waiter *w = md_waiter_new();
-    if (!e || !w) {
-        free(e);
-        if (w) {
-            md_waiter_put(w);
-            md_waiter_put(w);
-        }
+    struct md_event *e = md_event_waited(MD_EV_READ, 0);
+    if (!e)
         return CAIRN_E_NOMEM;
-    }
-    e->type = MD_EV_READ;
-    e->w = w;
+    struct md_waiter *w = e->w;
     md_server_post(s, e);
     int rc;
     if (!md_waiter_wait(w, (int64_t)s->cfg.request_timeout_ms)) {

@@ -23,21 +23,6 @@
 
 #define LOG MD_LOG
 
-static int has(const struct paxos_membership *m, uint32_t id, int *voter)
-{
-    for (uint32_t i = 0; i < m->n_voters; i++)
-        if (m->voters[i] == id) {
-            *voter = 1;
-            return 1;
-        }
-    for (uint32_t i = 0; i < m->n_learners; i++)
-        if (m->learners[i] == id) {
-            *voter = 0;
-            return 1;
-        }
-    return 0;
-}
-
 uint64_t md_members_fingerprint(const struct paxos_membership *m)
 {
     /* Order-independent: the ids are distinct, so a sum and an xor of their
@@ -78,8 +63,7 @@ static int members_end(struct cn_http_req *req, void *cls)
     /* A learner the leader has added but not applied yet is already worth
      * naming: it is what the joining replica waits for. */
     for (uint32_t i = 0; i < latest.n_learners; i++) {
-        int v;
-        if (!has(&m, latest.learners[i], &v) && m.n_learners < PAXOS_MAX_REPLICAS)
+        if (!paxos_membership_has(&m, latest.learners[i]) && m.n_learners < PAXOS_MAX_REPLICAS)
             m.learners[m.n_learners++] = latest.learners[i];
     }
     char *out = NULL;
@@ -103,18 +87,8 @@ static int members_end(struct cn_http_req *req, void *cls)
 /* Runs one command through the log (as the daemon's own client) and waits. */
 static int commit(struct md_server *s, uint8_t *cmd, size_t len, uint64_t client, uint64_t seq)
 {
-    struct md_waiter *w = md_server_submit(s, client, seq, cmd, len);
+    int rc = md_server_commit(s, client, seq, cmd, len);
     free(cmd);
-    if (!w)
-        return CAIRN_E_NOMEM;
-    int rc;
-    if (!md_waiter_wait(w, (int64_t)s->cfg.request_timeout_ms))
-        rc = CAIRN_E_TIMEOUT;
-    else if (w->status != 0)
-        rc = w->status;
-    else
-        rc = md_result_status(w->result, w->result_len, NULL);
-    md_waiter_put(w);
     return rc;
 }
 
@@ -169,7 +143,7 @@ static int await_applied(struct md_server *s, uint32_t id, int in, int64_t timeo
     int64_t end = cn_mono_ms() + timeout_ms;
     for (;;) {
         pthread_mutex_lock(&s->st_mu);
-        int v, now_in = has(&s->members, id, &v);
+        int now_in = paxos_membership_has(&s->members, id);
         pthread_mutex_unlock(&s->st_mu);
         if (now_in == in)
             return 0;
@@ -241,8 +215,8 @@ static int add_replica(struct cn_http_req *req, struct md_server *s, const char 
     for (uint32_t i = 0; i < m.n_voters + m.n_learners; i++) {
         uint32_t id = i < m.n_voters ? m.voters[i] : m.learners[i - m.n_voters];
         char u[MD_URL_MAX];
-        if (md_server_peer_url(s, id, u) && !strcmp(u, url))
-            return respond_text(req, 409, "%s is already replica %u", url, id);
+        if (md_server_peer_url(s, id, u) && !strcmp(u, url)) /* (a retry, often) */
+            return respond_text(req, 200, "id %u\nalready a member\n", id);
     }
     uint32_t id = next_id(s);
     /* The URL first (a replicated record every member and client reads),
@@ -280,9 +254,11 @@ static int remove_replica(struct cn_http_req *req, struct md_server *s, const ch
     pthread_mutex_lock(&s->st_mu);
     struct paxos_membership m = s->members_latest;
     pthread_mutex_unlock(&s->st_mu);
-    int voter;
-    if (!has(&m, (uint32_t)id, &voter))
+    if (!paxos_membership_has(&m, (uint32_t)id)) {
+        if (md_sm_removed(s->store, (uint32_t)id) == 1) /* (a retry, often) */
+            return respond_text(req, 200, "removed %" PRIu64 "\nalready\n", id);
         return respond_text(req, 404, "replica %" PRIu64 " is not a member", id);
+    }
     uint32_t successor = 0;
     if (id == s->cfg.id && hand_over(s, &successor)) {
         CN_INFO(LOG, "asked to remove itself: handed leadership to replica %u", successor);

@@ -342,7 +342,8 @@ int md_plog_identity_get(struct md_store *store, uint32_t *id, struct paxos_memb
     out_m->n_voters = (uint32_t)m->n_voters;
     out_m->n_learners = (uint32_t)m->n_learners;
     memcpy(out_m->voters, m->voters, m->n_voters * sizeof(uint32_t));
-    memcpy(out_m->learners, m->learners, m->n_learners * sizeof(uint32_t));
+    if (m->n_learners) /* (no learners: protobuf-c leaves the array NULL) */
+        memcpy(out_m->learners, m->learners, m->n_learners * sizeof(uint32_t));
     md__membership_record__free_unpacked(m, NULL);
     return 0;
 }

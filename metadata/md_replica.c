@@ -84,17 +84,6 @@ static void fail_all_pending(struct md_replica *r, int err, uint32_t leader)
 
 /* --------------------------------------------------------------- paxos io */
 
-static int member_of(const struct paxos_membership *m, uint32_t id)
-{
-    for (uint32_t i = 0; i < m->n_voters; i++)
-        if (m->voters[i] == id)
-            return 1;
-    for (uint32_t i = 0; i < m->n_learners; i++)
-        if (m->learners[i] == id)
-            return 1;
-    return 0;
-}
-
 static struct md_replica *io_rep(struct paxos_io *io)
 {
     return io->data;
@@ -192,7 +181,7 @@ static void io_membership(struct paxos_io *io, uint64_t slot, const struct paxos
         return;
     }
     CN_INFO(LOG, "membership at slot %" PRIu64 ": %u voter(s), %u learner(s)%s", slot, m->n_voters,
-            m->n_learners, !member_of(m, r->cfg.id) ? " (not this replica)" : "");
+            m->n_learners, !paxos_membership_has(m, r->cfg.id) ? " (not this replica)" : "");
     if (r->io.membership_changed)
         r->io.membership_changed(r->io.ctx, m);
 }
@@ -215,7 +204,12 @@ int md_replica_open(const struct md_replica_config *cfg, struct md_store *store,
     r->store = store;
     struct md_sm_options smo;
     md_sm_options_default(&smo);
-    int rc = md_sm_open(store, &smo, &r->sm);
+    int rc = md_snap_recover(store);
+    if (rc != 0) {
+        *what = "an interrupted snapshot install cannot be finished";
+        goto err;
+    }
+    rc = md_sm_open(store, &smo, &r->sm);
     if (rc != 0) {
         *what = "the state machine is damaged or half-loaded";
         goto err;
@@ -436,29 +430,45 @@ int md_replica_install_snapshot(struct md_replica *r, uint32_t from,
                                 long (*read_fn)(void *ctx, void *buf, size_t max), void *ctx,
                                 uint64_t slot, uint64_t now_ms)
 {
+    r->now_ms = now_ms;
     if (!paxos_snapshot_wanted(r->px, slot))
         return CAIRN_E_EXISTS;
     struct md_snap_loader *l = NULL;
     uint64_t applied = 0;
     int rc = md_snap_load_begin(r->store, &l);
-    if (rc != 0)
+    if (rc != 0) {
+        r->io.fatal(r->io.ctx, rc, "snapshot staging");
         return rc;
+    }
+    /* Staged beside the state and verified whole: a bad, truncated or
+     * unreadable stream leaves this replica as it was (the leader sends
+     * another while it stays behind). */
     uint8_t *buf = malloc(SNAP_CHUNK);
     long n = 0;
     if (!buf)
         rc = CAIRN_E_NOMEM;
     while (rc == 0 && (n = read_fn(ctx, buf, SNAP_CHUNK)) > 0)
         rc = md_snap_load_feed(l, buf, (size_t)n);
-    if (rc == 0 && n < 0)
+    int transport = rc == 0 && n < 0;
+    if (transport)
         rc = (int)n;
     free(buf);
     if (rc == 0)
-        rc = md_snap_load_finish(l, &applied);
-    else
-        md_snap_load_abort(l);
-    if (rc == 0)
-        rc = md_sm_reload(r->sm);
+        rc = md_snap_load_verify(l, slot, &applied);
+    if (rc != 0 && rc != CAIRN_E_CORRUPT && !transport) {
+        md_snap_load_abort(l); /* the store failed while staging */
+        r->io.fatal(r->io.ctx, rc, "snapshot staging");
+        return rc;
+    }
     if (rc != 0) {
+        md_snap_load_abort(l);
+        r->counters.snapshots_refused++;
+        CN_WARN(LOG, "snapshot from replica %u through slot %" PRIu64 " refused (%s): state kept",
+                from, slot, cairn_strerror(rc));
+        return rc;
+    }
+    /* From here on only the store can fail, and it is not to be trusted then. */
+    if ((rc = md_snap_load_commit(l)) != 0 || (rc = md_sm_reload(r->sm)) != 0) {
         r->io.fatal(r->io.ctx, rc, "snapshot install");
         return rc;
     }

@@ -75,6 +75,7 @@ struct md_replica_io {
 /* Counters, for metrics. */
 struct md_replica_counters {
     uint64_t slots_applied, commands_applied, snapshots_installed;
+    uint64_t snapshots_refused; /* bad or truncated streams, state kept */
 };
 
 /* Opens the state machine in store (which the caller keeps open and frees
@@ -115,9 +116,13 @@ struct md_plog *md_replica_plog(struct md_replica *r);
 /* Whether a snapshot through `slot` from a peer would be installed now. */
 int md_replica_snapshot_wanted(struct md_replica *r, uint64_t slot);
 /* Installs a snapshot read with read_fn (returns bytes read, 0 at the end,
- * or a negative CAIRN_E_*), sent by replica `from`. Returns 0, CAIRN_E_EXISTS
- * (not wanted any more), or the error that stopped the load (then io->fatal
- * has been called: the store may be half-loaded). */
+ * or a negative CAIRN_E_*), sent by replica `from` for `slot`. All or
+ * nothing (md_snap.h): the stream is verified whole before the state is
+ * touched. Returns 0; CAIRN_E_EXISTS (not wanted any more); CAIRN_E_CORRUPT
+ * (a bad or truncated stream, or one of another slot) or read_fn's error,
+ * and then the replica is exactly as it was; or a store error, and then
+ * io->fatal has been called (an interrupted swap is finished by the next
+ * md_replica_open). */
 int md_replica_install_snapshot(struct md_replica *r, uint32_t from,
                                 long (*read_fn)(void *ctx, void *buf, size_t max), void *ctx,
                                 uint64_t slot, uint64_t now_ms);

@@ -125,17 +125,6 @@ void md_event_free(struct md_event *e)
 
 static void *peer_main(void *arg);
 
-static int is_member(const struct paxos_membership *m, uint32_t id)
-{
-    for (uint32_t i = 0; i < m->n_voters; i++)
-        if (m->voters[i] == id)
-            return 1;
-    for (uint32_t i = 0; i < m->n_learners; i++)
-        if (m->learners[i] == id)
-            return 1;
-    return 0;
-}
-
 /* Core thread: the sender to replica id, started on first use. A slot of a
  * replica that left the group is reused (its thread ended first). NULL when
  * id's URL is unknown or no slot is free. */
@@ -152,7 +141,7 @@ static struct md_peer *peer_for(struct md_server *s, uint32_t id)
     struct md_peer *p = NULL;
     for (uint32_t i = 0; i < MD_MAX_PEERS && !p; i++) {
         struct md_peer *c = &s->peers[i];
-        if (i >= s->n_peers || c->id == 0 || c->retire || !is_member(&latest, c->id))
+        if (i >= s->n_peers || c->id == 0 || c->retire || !paxos_membership_has(&latest, c->id))
             p = c;
     }
     if (!p)
@@ -283,7 +272,7 @@ static void rio_membership_changed(void *ctx, const struct paxos_membership *m)
     struct md_server *s = ctx;
     /* Ids are never reused: out of the membership after being in it is
      * removed for good (a joining replica replays memberships before its own). */
-    if (is_member(m, s->cfg.id)) {
+    if (paxos_membership_has(m, s->cfg.id)) {
         s->was_member = 1;
     } else if (s->was_member && !atomic_exchange(&s->removed, 1)) {
         CN_WARN(LOG, "replica %u has been removed from the group: it no longer votes or serves",
@@ -344,33 +333,12 @@ static void post_internal(struct md_server *s, struct md_event *e)
     pthread_mutex_unlock(&s->qmu);
 }
 
-struct md_waiter *md_server_change(struct md_server *s, uint32_t op, uint32_t id)
+struct md_event *md_event_waited(enum md_ev_type type, size_t extra)
 {
     struct md_event *e = calloc(1, sizeof(*e));
     struct md_waiter *w = md_waiter_new();
-    if (!e || !w) {
-        free(e);
-        if (w) {
-            md_waiter_put(w);
-            md_waiter_put(w);
-        }
-        return NULL;
-    }
-    e->type = MD_EV_CHANGE;
-    e->from = op;
-    e->seq = id;
-    e->w = w;
-    md_server_post(s, e);
-    return w;
-}
-
-struct md_waiter *md_server_submit(struct md_server *s, uint64_t client_id, uint64_t seq,
-                                   const void *cmd, size_t len)
-{
-    struct md_event *e = calloc(1, sizeof(*e));
-    struct md_waiter *w = md_waiter_new();
-    uint8_t *data = malloc(len ? len : 1);
-    if (!e || !w || !data) {
+    uint8_t *data = extra ? malloc(extra) : NULL;
+    if (!e || !w || (extra && !data)) {
         free(e);
         free(data);
         if (w) {
@@ -379,15 +347,55 @@ struct md_waiter *md_server_submit(struct md_server *s, uint64_t client_id, uint
         }
         return NULL;
     }
-    memcpy(data, cmd, len);
-    e->type = MD_EV_SUBMIT;
-    e->client_id = client_id;
-    e->seq = seq;
-    e->data = data;
-    e->len = (uint32_t)len;
+    e->type = type;
     e->w = w;
+    e->data = data;
+    e->len = (uint32_t)extra;
+    return e;
+}
+
+struct md_waiter *md_server_change(struct md_server *s, uint32_t op, uint32_t id)
+{
+    struct md_event *e = md_event_waited(MD_EV_CHANGE, 0);
+    if (!e)
+        return NULL;
+    struct md_waiter *w = e->w;
+    e->from = op;
+    e->seq = id;
     md_server_post(s, e);
     return w;
+}
+
+struct md_waiter *md_server_submit(struct md_server *s, uint64_t client_id, uint64_t seq,
+                                   const void *cmd, size_t len)
+{
+    struct md_event *e = md_event_waited(MD_EV_SUBMIT, len ? len : 1);
+    if (!e)
+        return NULL;
+    struct md_waiter *w = e->w;
+    memcpy(e->data, cmd, len);
+    e->len = (uint32_t)len;
+    e->client_id = client_id;
+    e->seq = seq;
+    md_server_post(s, e);
+    return w;
+}
+
+int md_server_commit(struct md_server *s, uint64_t client_id, uint64_t seq, const uint8_t *cmd,
+                     size_t len)
+{
+    struct md_waiter *w = md_server_submit(s, client_id, seq, cmd, len);
+    if (!w)
+        return CAIRN_E_NOMEM;
+    int rc;
+    if (!md_waiter_wait(w, (int64_t)s->cfg.request_timeout_ms))
+        rc = CAIRN_E_TIMEOUT;
+    else if (w->status != 0)
+        rc = w->status;
+    else
+        rc = md_result_status(w->result, w->result_len, NULL);
+    md_waiter_put(w);
+    return rc;
 }
 
 /* -------------------------------------------------------- persist thread -- */
@@ -883,19 +891,7 @@ static int repair_is_leader(void *ctx)
 static int repair_commit(void *ctx, uint64_t client_id, uint64_t seq, const uint8_t *cmd,
                          size_t len)
 {
-    struct md_server *s = ctx;
-    struct md_waiter *w = md_server_submit(s, client_id, seq, cmd, len);
-    if (!w)
-        return CAIRN_E_NOMEM;
-    int rc;
-    if (!md_waiter_wait(w, (int64_t)s->cfg.request_timeout_ms))
-        rc = CAIRN_E_TIMEOUT;
-    else if (w->status != 0)
-        rc = w->status;
-    else
-        rc = md_result_status(w->result, w->result_len, NULL);
-    md_waiter_put(w);
-    return rc;
+    return md_server_commit(ctx, client_id, seq, cmd, len);
 }
 
 static int start_repair(struct md_server *s)

@@ -152,6 +152,15 @@ int md_server_post(struct md_server *s, struct md_event *e);
 void md_event_free(struct md_event *e);
 /* Hands a client command (copied) to the core thread. Returns the waiter on
  * which its outcome arrives (wait, then md_waiter_put), or NULL. */
+/* A new event of type with its waiter (e->w, two references: the event's and
+ * the caller's) and, when extra > 0, extra bytes at e->data (e->len = extra).
+ * NULL when out of memory. */
+struct md_event *md_event_waited(enum md_ev_type type, size_t extra);
+/* Submits a command as md_server_submit and waits for its result: 0, the
+ * state machine's status, CAIRN_E_TIMEOUT (not applied in time) or the
+ * submission's error. */
+int md_server_commit(struct md_server *s, uint64_t client_id, uint64_t seq, const uint8_t *cmd,
+                     size_t len);
 struct md_waiter *md_server_submit(struct md_server *s, uint64_t client_id, uint64_t seq,
                                    const void *cmd, size_t len);
 /* The base URL of replica id into out[MD_URL_MAX]: its replicated record,

@@ -151,6 +151,27 @@ static int save_session(struct exec *x, uint64_t client, uint64_t seq, const Md_
     return 0;
 }
 
+/* 0 if c decodes again from its own encoding, else CAIRN_E_PROTO (or
+ * CAIRN_E_NOMEM). protobuf-c accepts a field number 0 written overlong
+ * (0x80 0x00), keeps it as an unknown field and writes it back in one byte,
+ * which it then refuses: a command carrying one would have it stored inside
+ * records (unknown fields travel with the messages built from it) that no
+ * later command could read, and every replica would stop there. */
+static int command_reencodes(const Md__Command *c)
+{
+    size_t n = md__command__get_packed_size(c);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf)
+        return CAIRN_E_NOMEM;
+    md__command__pack(c, buf);
+    Md__Command *again = md__command__unpack(NULL, n, buf);
+    free(buf);
+    if (!again)
+        return CAIRN_E_PROTO;
+    md__command__free_unpacked(again, NULL);
+    return 0;
+}
+
 /* Applies one command inside the slot's transaction. */
 static int apply_one(struct exec *x, const void *cmd, size_t len, uint8_t **out, size_t *outlen)
 {
@@ -158,12 +179,16 @@ static int apply_one(struct exec *x, const void *cmd, size_t len, uint8_t **out,
     res.index = x->index;
     x->res = &res;
     Md__Command *c = md__command__unpack(NULL, len, cmd);
-    if (!c) {
+    int rc = c ? command_reencodes(c) : CAIRN_E_PROTO;
+    if (rc) {
+        if (c)
+            md__command__free_unpacked(c, NULL);
+        if (rc == CAIRN_E_NOMEM)
+            return rc;
         sm_refuse(x, CAIRN_E_PROTO, MD__REASON__R_INVALID_ARGUMENT, "undecodable command");
         return cn_pb_pack(&res.base, out, outlen);
     }
     Md__Session *sess = NULL;
-    int rc = 0;
     if (c->seq) {
         struct md_key k;
         key_session(&k, c->client_id);
@@ -446,7 +471,8 @@ int md_sm_membership(struct md_store *store, uint32_t *voters, size_t *nv, uint3
     rc = m->n_voters == 0 || m->n_voters > cap || m->n_learners > cap ? CAIRN_E_CORRUPT : 0;
     if (rc == 0) {
         memcpy(voters, m->voters, m->n_voters * sizeof(*voters));
-        memcpy(learners, m->learners, m->n_learners * sizeof(*learners));
+        if (m->n_learners) /* (no learners: protobuf-c leaves the array NULL) */
+            memcpy(learners, m->learners, m->n_learners * sizeof(*learners));
         *nv = m->n_voters;
         *nl = m->n_learners;
     }

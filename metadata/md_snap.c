@@ -159,18 +159,40 @@ out:
     return rc;
 }
 
-/* ------------------------------------------------------------- loader -- */
+/* ------------------------------------------------------------- loader --
+ *
+ * The stream is loaded beside the live state, under the staging range
+ * (STAGE + state key), and verified whole before the live state is touched.
+ * The swap then runs in bounded batches, guarded by the commit marker (the
+ * key STAGE alone) and the state machine's "SL" mark:
+ *   1. marker = COPYING and "SL" (md_sm_open refuses the store), synced;
+ *   2. delete every state key, copy every staged key over, synced;
+ *   3. marker = CLEANING and "SL" deleted in one write, synced: the new
+ *      state is in force;
+ *   4. delete the staged keys and the marker, synced.
+ * md_snap_recover redoes 2-4 after a crash in 2, or 4 after a crash in 4:
+ * both are idempotent while the staged copy is intact, which it is until
+ * the marker says CLEANING. */
+
+#define STAGE          'T' /* staging range: STAGE + state key; STAGE alone: marker */
+#define PHASE_COPYING  'C'
+#define PHASE_CLEANING 'D'
+#define BATCH_OPS      1024
 
 struct md_snap_loader {
     struct md_store *store;
     struct md_batch *batch;
     EVP_MD_CTX *hash;
     struct wbuf in; /* bytes of the current, incomplete frame */
-    int seen_header, seen_end, failed;
+    int seen_header, seen_end, failed, verified;
+    int seen_info; /* the stream's StoreInfo record, checked against the header */
     uint64_t applied, count;
     unsigned char *last_key; /* to check strict key order */
     size_t last_len;
+    struct wbuf staged; /* STAGE + the current record's key */
 };
+
+static void loader_free(struct md_snap_loader *l);
 
 static int loading_mark(struct md_key *k)
 {
@@ -178,57 +200,176 @@ static int loading_mark(struct md_key *k)
     return 0;
 }
 
+/* Writes b when it holds enough (or with force anything) and empties it. */
+static int flush_batch(struct md_store *store, struct md_batch *b, int force)
+{
+    if (md_batch_count(b) == 0 || (!force && md_batch_count(b) < BATCH_OPS))
+        return 0;
+    int rc = md_store_write(store, b);
+    md_batch_clear(b);
+    return rc;
+}
+
+/* Deletes every key that starts with byte `first`, except skip (may be
+ * NULL), in bounded batches. */
+static int delete_range(struct md_store *store, struct md_batch *b, unsigned char first,
+                        const struct md_key *skip)
+{
+    struct md_iter *it;
+    int rc = md_store_iter_new(store, &it);
+    if (rc)
+        return rc;
+    md_batch_clear(b);
+    for (md_iter_seek(it, &first, 1); rc == 0 && md_iter_valid(it); md_iter_next(it)) {
+        size_t kl;
+        const unsigned char *k = md_iter_key(it, &kl);
+        if (!kl || k[0] != first)
+            break;
+        if (skip && kl == skip->n && memcmp(k, skip->b, kl) == 0)
+            continue;
+        if (!(rc = md_batch_del(b, k, kl)))
+            rc = flush_batch(store, b, 0);
+    }
+    if (!rc)
+        rc = md_iter_status(it);
+    md_iter_free(it);
+    if (!rc)
+        rc = flush_batch(store, b, 1);
+    md_batch_clear(b);
+    return rc;
+}
+
+/* The commit marker's phase, 0 when there is none. */
+static int commit_phase(struct md_store *store, int *phase)
+{
+    const unsigned char key = STAGE;
+    void *v = NULL;
+    size_t vl = 0;
+    int rc = md_store_get(store, &key, 1, &v, &vl);
+    *phase = 0;
+    if (rc == CAIRN_E_NOTFOUND)
+        return 0;
+    if (rc == 0 && (vl != 1 || (((unsigned char *)v)[0] != PHASE_COPYING &&
+                                ((unsigned char *)v)[0] != PHASE_CLEANING)))
+        rc = CAIRN_E_CORRUPT;
+    if (rc == 0)
+        *phase = ((unsigned char *)v)[0];
+    free(v);
+    return rc;
+}
+
+static int set_phase(struct md_store *store, struct md_batch *b, unsigned char phase)
+{
+    const unsigned char key = STAGE;
+    struct md_key mark;
+    loading_mark(&mark);
+    md_batch_clear(b);
+    int rc = md_batch_put(b, &key, 1, &phase, 1);
+    if (!rc)
+        rc = phase == PHASE_COPYING ? md_batch_put(b, mark.b, mark.n, "", 0)
+                                    : md_batch_del(b, mark.b, mark.n);
+    if (!rc)
+        rc = md_store_write(store, b);
+    md_batch_clear(b);
+    return rc ? rc : md_store_sync(store);
+}
+
+/* Steps 2 and 3: the staged state replaces the live one. */
+static int swap_in(struct md_store *store, struct md_batch *b)
+{
+    struct md_key mark;
+    loading_mark(&mark);
+    int rc = delete_range(store, b, MD_SM_KEY_PREFIX, &mark);
+    struct md_iter *it = NULL;
+    if (!rc)
+        rc = md_store_iter_new(store, &it);
+    const unsigned char from[2] = {STAGE, MD_SM_KEY_PREFIX};
+    if (it)
+        md_iter_seek(it, from, 2);
+    for (; rc == 0 && md_iter_valid(it); md_iter_next(it)) {
+        size_t kl, vl;
+        const unsigned char *k = md_iter_key(it, &kl);
+        if (kl < 2 || k[0] != STAGE)
+            break;
+        const void *v = md_iter_value(it, &vl);
+        if (!(rc = md_batch_put(b, k + 1, kl - 1, v, vl)))
+            rc = flush_batch(store, b, 0);
+    }
+    if (it) {
+        if (!rc)
+            rc = md_iter_status(it);
+        md_iter_free(it);
+    }
+    if (!rc)
+        rc = flush_batch(store, b, 1);
+    md_batch_clear(b);
+    if (!rc)
+        rc = md_store_sync(store);
+    return rc ? rc : set_phase(store, b, PHASE_CLEANING);
+}
+
+/* Step 4 (also: clearing what an unfinished load staged). */
+static int clean_stage(struct md_store *store, struct md_batch *b)
+{
+    int rc = delete_range(store, b, STAGE, NULL);
+    return rc ? rc : md_store_sync(store);
+}
+
+int md_snap_recover(struct md_store *store)
+{
+    struct md_batch *b = md_batch_new();
+    if (!b)
+        return CAIRN_E_NOMEM;
+    int phase;
+    int rc = commit_phase(store, &phase);
+    if (!rc && phase == PHASE_COPYING) {
+        CN_WARN("md", "finishing a snapshot install that a crash interrupted");
+        rc = swap_in(store, b);
+    }
+    if (!rc) {
+        /* Only look (one seek) when nothing is known to be staged. */
+        struct md_iter *it;
+        int any = phase != 0;
+        if (!any && !(rc = md_store_iter_new(store, &it))) {
+            const unsigned char stage = STAGE;
+            md_iter_seek(it, &stage, 1);
+            size_t kl;
+            any = md_iter_valid(it) && ((const unsigned char *)md_iter_key(it, &kl))[0] == STAGE;
+            rc = md_iter_status(it);
+            md_iter_free(it);
+        }
+        if (!rc && any)
+            rc = clean_stage(store, b);
+    }
+    md_batch_free(b);
+    return rc;
+}
+
 int md_snap_load_begin(struct md_store *store, struct md_snap_loader **out)
 {
+    int phase;
+    int rc = commit_phase(store, &phase);
+    if (rc)
+        return rc;
+    if (phase)
+        return CAIRN_E_BUSY; /* an interrupted install: md_snap_recover first */
     struct md_snap_loader *l = calloc(1, sizeof(*l));
     if (!l)
         return CAIRN_E_NOMEM;
     l->store = store;
     l->batch = md_batch_new();
     l->hash = EVP_MD_CTX_new();
-    int rc = 0;
     if (!l->batch || !l->hash || !EVP_DigestInit_ex(l->hash, EVP_sha256(), NULL)) {
         rc = CAIRN_E_NOMEM;
         goto err;
     }
-    struct md_key mark;
-    loading_mark(&mark);
-    if ((rc = md_batch_put(l->batch, mark.b, mark.n, "", 0)) ||
-        (rc = md_store_write(store, l->batch)) || (rc = md_store_sync(store)))
-        goto err;
-    md_batch_clear(l->batch);
-    /* Delete the old state in bounded batches (the mark stays). */
-    struct md_iter *it;
-    if ((rc = md_store_iter_new(store, &it)))
-        goto err;
-    const unsigned char pre = MD_SM_KEY_PREFIX;
-    for (md_iter_seek(it, &pre, 1); md_iter_valid(it); md_iter_next(it)) {
-        size_t kl;
-        const unsigned char *k = md_iter_key(it, &kl);
-        if (!kl || k[0] != pre)
-            break;
-        if (kl == mark.n && memcmp(k, mark.b, kl) == 0)
-            continue;
-        if ((rc = md_batch_del(l->batch, k, kl)))
-            break;
-        if (md_batch_count(l->batch) >= 1024) {
-            if ((rc = md_store_write(store, l->batch)))
-                break;
-            md_batch_clear(l->batch);
-        }
-    }
-    if (!rc)
-        rc = md_iter_status(it);
-    md_iter_free(it);
-    if (!rc && md_batch_count(l->batch))
-        rc = md_store_write(store, l->batch);
-    md_batch_clear(l->batch);
-    if (rc)
+    /* What an earlier, unfinished load staged. */
+    if ((rc = delete_range(store, l->batch, STAGE, NULL)))
         goto err;
     *out = l;
     return 0;
 err:
-    md_snap_load_abort(l);
+    loader_free(l);
     return rc;
 }
 
@@ -244,15 +385,28 @@ static uint64_t be64(const unsigned char *p)
 
 static int bad(struct md_snap_loader *l, const char *why)
 {
-    CN_ERROR("md", "snapshot stream rejected: %s", why);
+    CN_WARN("md", "snapshot stream rejected: %s", why);
     l->failed = 1;
     return CAIRN_E_CORRUPT;
 }
 
+/* The stream's StoreInfo must be this build's format at the header's index. */
+static int check_info(struct md_snap_loader *l, const unsigned char *v, size_t vl)
+{
+    Md__StoreInfo *info = md__store_info__unpack(NULL, vl, v);
+    if (!info)
+        return bad(l, "undecodable store info");
+    int ok = info->format == MD_SM_FORMAT && info->applied_index == l->applied;
+    md__store_info__free_unpacked(info, NULL);
+    l->seen_info = 1;
+    return ok ? 0 : bad(l, "store info differs from the header");
+}
+
 static int load_records(struct md_snap_loader *l, const unsigned char *p, size_t len)
 {
-    struct md_key mark;
+    struct md_key mark, info;
     loading_mark(&mark);
+    md_key_start(&info, MD_K_INFO);
     size_t off = 0;
     while (off < len) {
         if (len - off < 4)
@@ -273,13 +427,24 @@ static int load_records(struct md_snap_loader *l, const unsigned char *p, size_t
             return bad(l, "key outside the state machine");
         if (l->last_key && md_key_cmp(l->last_key, l->last_len, k, kl) >= 0)
             return bad(l, "keys out of order");
+        if (kl == info.n && !memcmp(k, info.b, kl)) {
+            int rc = check_info(l, v, vl);
+            if (rc)
+                return rc;
+        }
         unsigned char *nk = realloc(l->last_key, kl);
         if (!nk)
             return CAIRN_E_NOMEM;
         memcpy(nk, k, kl);
         l->last_key = nk;
         l->last_len = kl;
-        int rc = md_batch_put(l->batch, k, kl, v, vl);
+        const unsigned char stage = STAGE;
+        l->staged.n = 0;
+        int rc = wbuf_add(&l->staged, &stage, 1);
+        if (!rc)
+            rc = wbuf_add(&l->staged, k, kl);
+        if (!rc)
+            rc = md_batch_put(l->batch, l->staged.p, l->staged.n, v, vl);
         if (!rc)
             rc = hash_record(l->hash, k, kl, v, vl);
         if (rc)
@@ -328,7 +493,7 @@ static int load_frame(struct md_snap_loader *l, unsigned char type, const unsign
 
 int md_snap_load_feed(struct md_snap_loader *l, const void *buf, size_t len)
 {
-    if (l->failed)
+    if (l->failed || l->verified)
         return CAIRN_E_CORRUPT;
     const unsigned char *p = buf;
     while (len) {
@@ -366,35 +531,64 @@ int md_snap_load_feed(struct md_snap_loader *l, const void *buf, size_t len)
     return 0;
 }
 
-int md_snap_load_finish(struct md_snap_loader *l, uint64_t *applied_index)
+int md_snap_load_verify(struct md_snap_loader *l, uint64_t want_slot, uint64_t *applied_index)
 {
     int rc = 0;
-    if (l->failed || !l->seen_end || l->in.n)
-        rc = l->failed ? CAIRN_E_CORRUPT : bad(l, "stream ended early");
-    if (!rc)
-        rc = md_store_sync(l->store);
-    if (!rc) {
-        struct md_key mark;
-        loading_mark(&mark);
-        md_batch_clear(l->batch);
-        if (!(rc = md_batch_del(l->batch, mark.b, mark.n)))
-            rc = md_store_write(l->store, l->batch);
-        if (!rc)
-            rc = md_store_sync(l->store);
-    }
+    if (l->failed)
+        rc = CAIRN_E_CORRUPT;
+    else if (!l->seen_end || l->in.n)
+        rc = bad(l, "stream ended early");
+    else if (!l->seen_info)
+        rc = bad(l, "no store info");
+    else if (want_slot && l->applied != want_slot)
+        rc = bad(l, "snapshot of another slot than announced");
+    else if ((rc = md_store_sync(l->store)) == 0)
+        l->verified = 1; /* staged durably: a crash in the swap can finish it */
     if (!rc && applied_index)
         *applied_index = l->applied;
-    md_snap_load_abort(l);
     return rc;
+}
+
+int md_snap_load_commit(struct md_snap_loader *l)
+{
+    int rc = l->verified ? 0 : CAIRN_E_INVAL;
+    if (!rc)
+        rc = set_phase(l->store, l->batch, PHASE_COPYING);
+    if (!rc)
+        rc = swap_in(l->store, l->batch);
+    if (!rc)
+        rc = clean_stage(l->store, l->batch);
+    loader_free(l);
+    return rc;
+}
+
+int md_snap_load_finish(struct md_snap_loader *l, uint64_t want_slot, uint64_t *applied_index)
+{
+    int rc = md_snap_load_verify(l, want_slot, applied_index);
+    if (rc) {
+        md_snap_load_abort(l);
+        return rc;
+    }
+    return md_snap_load_commit(l);
 }
 
 void md_snap_load_abort(struct md_snap_loader *l)
 {
     if (!l)
         return;
+    /* Best effort: what stays is cleared by the next begin or recover. */
+    delete_range(l->store, l->batch, STAGE, NULL);
+    loader_free(l);
+}
+
+static void loader_free(struct md_snap_loader *l)
+{
+    if (!l)
+        return;
     md_batch_free(l->batch);
     EVP_MD_CTX_free(l->hash);
     free(l->in.p);
+    free(l->staged.p);
     free(l->last_key);
     free(l);
 }

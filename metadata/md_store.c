@@ -147,6 +147,13 @@ struct md_store {
     atomic_uint_fast64_t seeks, nexts; /* iterators may run on several threads */
     /* memory */
     struct md_tree tree;
+    /* memory, crash model: roots as of the last sync and after each write
+     * since (md_store_mem_track_durability) */
+    int track;
+    struct md_tree durable;
+    struct md_tree *unsynced;
+    size_t n_unsynced, cap_unsynced;
+    long fail_after; /* writes and syncs left before the disk dies; < 0 never */
     /* LevelDB */
     leveldb_t *db;
     leveldb_options_t *options;
@@ -187,6 +194,8 @@ int md_store_open_mem(struct md_store **out)
         return CAIRN_E_NOMEM;
     s->kind = BACKEND_MEM;
     md_tree_init(&s->tree);
+    md_tree_init(&s->durable);
+    s->fail_after = -1;
     *out = s;
     return 0;
 }
@@ -201,7 +210,70 @@ int md_store_clone_mem(const struct md_store *src, struct md_store **out)
     s->kind = BACKEND_MEM;
     s->tree.root = md_tree_root_ref(&src->tree);
     s->tree.count = src->tree.count;
+    md_tree_init(&s->durable);
+    s->fail_after = -1;
     *out = s;
+    return 0;
+}
+
+/* A second reference to t's version. */
+static struct md_tree tree_share(const struct md_tree *t)
+{
+    return (struct md_tree){.root = md_tree_root_ref(t), .count = t->count};
+}
+
+static void forget_unsynced(struct md_store *s)
+{
+    for (size_t i = 0; i < s->n_unsynced; i++)
+        md_tree_destroy(&s->unsynced[i]);
+    s->n_unsynced = 0;
+}
+
+int md_store_mem_track_durability(struct md_store *s)
+{
+    if (s->kind != BACKEND_MEM)
+        return CAIRN_E_UNSUPPORTED;
+    forget_unsynced(s);
+    md_tree_destroy(&s->durable);
+    s->durable = tree_share(&s->tree);
+    s->track = 1;
+    return 0;
+}
+
+size_t md_store_mem_unsynced(const struct md_store *s)
+{
+    return s->track ? s->n_unsynced : 0;
+}
+
+int md_store_mem_crash(const struct md_store *s, size_t keep, struct md_store **out)
+{
+    if (s->kind != BACKEND_MEM || !s->track || keep > s->n_unsynced)
+        return CAIRN_E_INVAL;
+    struct md_store *c;
+    int rc = md_store_open_mem(&c);
+    if (rc)
+        return rc;
+    const struct md_tree *at = keep ? &s->unsynced[keep - 1] : &s->durable;
+    c->tree = tree_share(at);
+    c->durable = tree_share(at);
+    c->track = 1;
+    *out = c;
+    return 0;
+}
+
+void md_store_mem_fail_after(struct md_store *s, long n)
+{
+    s->fail_after = n < 0 ? -1 : n;
+}
+
+/* Fault injection: whether this write or sync fails (the disk died). */
+static int mem_disk_failed(struct md_store *s)
+{
+    if (s->fail_after < 0)
+        return 0;
+    if (s->fail_after == 0)
+        return 1;
+    s->fail_after--;
     return 0;
 }
 
@@ -246,6 +318,9 @@ void md_store_free(struct md_store *s)
         return;
     if (s->kind == BACKEND_MEM) {
         md_tree_destroy(&s->tree);
+        forget_unsynced(s);
+        free(s->unsynced);
+        md_tree_destroy(&s->durable);
     } else {
         if (s->db)
             leveldb_close(s->db);
@@ -320,6 +395,16 @@ int md_store_get(struct md_store *s, const void *key, size_t klen, void **val, s
 
 static int mem_write(struct md_store *s, const struct md_batch *b)
 {
+    if (mem_disk_failed(s))
+        return CAIRN_E_IO;
+    if (s->track && s->n_unsynced == s->cap_unsynced) {
+        size_t cap = s->cap_unsynced ? 2 * s->cap_unsynced : 16;
+        struct md_tree *n = realloc(s->unsynced, cap * sizeof(*n));
+        if (!n)
+            return CAIRN_E_NOMEM;
+        s->unsynced = n;
+        s->cap_unsynced = cap;
+    }
     /* Build the new version beside the old one; swap only when every op worked. */
     struct md_tree work;
     work.root = md_tree_root_ref(&s->tree);
@@ -337,6 +422,8 @@ static int mem_write(struct md_store *s, const struct md_batch *b)
     }
     md_tree_destroy(&s->tree);
     s->tree = work;
+    if (s->track)
+        s->unsynced[s->n_unsynced++] = tree_share(&s->tree);
     return 0;
 }
 
@@ -373,8 +460,16 @@ int md_store_write(struct md_store *s, const struct md_batch *b)
 
 int md_store_sync(struct md_store *s)
 {
-    if (s->kind == BACKEND_MEM)
+    if (s->kind == BACKEND_MEM) {
+        if (mem_disk_failed(s))
+            return CAIRN_E_IO;
+        if (s->track) {
+            forget_unsynced(s);
+            md_tree_destroy(&s->durable);
+            s->durable = tree_share(&s->tree);
+        }
         return 0;
+    }
     leveldb_writeoptions_t *wo = leveldb_writeoptions_create();
     leveldb_writeoptions_set_sync(wo, 1);
     struct md_batch empty = {0};

@@ -43,6 +43,29 @@ int md_store_open_leveldb(const char *path, const struct md_store_options *opt,
  * for LevelDB. The simulator uses this to model "what reached disk". */
 int md_store_clone_mem(const struct md_store *src, struct md_store **out);
 
+/* ---- the memory backend's crash model (sqlite test6.c style) ----
+ * For the simulator and crash tests: what a machine crash would leave of a
+ * store whose writes are not synced one by one (the daemon's LevelDB, opened
+ * with sync off: each write batch lands in the log in order and is atomic;
+ * md_store_sync makes everything before it durable). */
+
+/* Memory backend only: from now on, remember what is durable — the contents
+ * at the last md_store_sync (now: the current contents) and the state after
+ * each write since then. Costs a reference per write until the next sync.
+ * 0 or CAIRN_E_UNSUPPORTED (LevelDB) / CAIRN_E_NOMEM. */
+int md_store_mem_track_durability(struct md_store *s);
+/* Writes since the last sync (0 when not tracking). */
+size_t md_store_mem_unsynced(const struct md_store *s);
+/* A new, independent store holding what a crash now would leave: the
+ * contents at the last sync plus the first `keep` writes after it (keep <=
+ * md_store_mem_unsynced(s); a process crash keeps them all, a power loss any
+ * prefix). The new store tracks durability, everything in it durable.
+ * CAIRN_E_INVAL when s does not track durability or keep is too large. */
+int md_store_mem_crash(const struct md_store *s, size_t keep, struct md_store **out);
+/* Memory backend only: the next n writes and syncs succeed, and every one
+ * after them fails with CAIRN_E_IO (a disk that died); n < 0 never fails. */
+void md_store_mem_fail_after(struct md_store *s, long n);
+
 /* Closes the store. Iterators must have been freed first. NULL is a no-op. */
 void md_store_free(struct md_store *s);
 

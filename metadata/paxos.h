@@ -112,6 +112,11 @@ struct paxos_membership {
     uint32_t learners[PAXOS_MAX_REPLICAS];
 };
 
+/* 1 when id is in m (a voter or a learner), 0 otherwise. */
+int paxos_membership_has(const struct paxos_membership *m, uint32_t id);
+/* 1 when id is one of m's voters. */
+int paxos_membership_votes(const struct paxos_membership *m, uint32_t id);
+
 enum paxos_change_op { PAXOS_ADD_LEARNER = 1, PAXOS_PROMOTE, PAXOS_REMOVE };
 
 /* The one side-effect interface. All pointers passed to callbacks are valid only

@@ -79,6 +79,7 @@ void pxc_become_follower(struct paxos *p, uint32_t leader)
     uint32_t old = p->role;
     p->role = PAXOS_FOLLOWER;
     p->lease_until = 0;
+    p->handing_over = false;
     p->leader = leader;
     pxc_p1_free(p);
     if (old == PAXOS_LEADER) {
@@ -189,6 +190,7 @@ void pxc_become_leader(struct paxos *p)
     p->role = PAXOS_LEADER;
     p->leader = p->cfg.id;
     p->lease_until = 0;
+    p->handing_over = false;
     p->probe_round = 0;
     p->round_wanted = false;
     uint64_t top = umax(log_last(p), p->p1_base + p->p1_len);
@@ -281,7 +283,7 @@ static uint64_t quorum_round(struct paxos *p, const struct paxos_membership *m)
  * before sent(r) + lease_ms (lease_ms is below election_ms by the drift bound). */
 void pxc_lease_update(struct paxos *p)
 {
-    if (!p->cfg.lease_ms || p->role != PAXOS_LEADER)
+    if (!p->cfg.lease_ms || p->role != PAXOS_LEADER || p->handing_over)
         return;
     uint64_t r = umin(quorum_round(p, &p->conf), quorum_round(p, &p->lconf));
     if (r == 0 || p->hb_round - r >= LEASE_RING)
@@ -291,7 +293,8 @@ void pxc_lease_update(struct paxos *p)
 
 bool pxc_lease_valid(const struct paxos *p)
 {
-    return p->cfg.lease_ms && p->role == PAXOS_LEADER && p->now < p->lease_until;
+    return p->cfg.lease_ms && p->role == PAXOS_LEADER && !p->handing_over &&
+           p->now < p->lease_until;
 }
 
 /* Check-quorum: a leader that has not heard from a majority of the applied and

@@ -94,6 +94,8 @@ struct paxos {
     uint64_t max_round;
     uint64_t transfer_ballot; /* candidate: its PREPAREs carry the transfer flag */
     bool transfer_pending;    /* the next candidacy is a transfer's */
+    bool handing_over;        /* leader: sent TIMEOUT_NOW this term, so holds no lease:
+                                 a transfer's PREPARE is granted regardless of leases */
 
     /* persistence */
     uint64_t persist_seq;

@@ -18,6 +18,16 @@ static bool ms_has(const uint32_t *ids, uint32_t n, uint32_t id)
     return false;
 }
 
+int paxos_membership_has(const struct paxos_membership *m, uint32_t id)
+{
+    return pxc_ms_member(m, id);
+}
+
+int paxos_membership_votes(const struct paxos_membership *m, uint32_t id)
+{
+    return pxc_ms_voter(m, id);
+}
+
 bool pxc_ms_voter(const struct paxos_membership *m, uint32_t id)
 {
     return ms_has(m->voters, m->n_voters, id);
@@ -200,6 +210,10 @@ int paxos_transfer(struct paxos *p, uint32_t to, uint64_t now, uint32_t *chosen)
     if (chosen)
         *chosen = best->id;
     CN_INFO(MOD, "replica %u: handing leadership to replica %u", p->cfg.id, best->id);
+    /* Voters grant the successor's PREPARE although they hear this leader:
+     * from now on, for the rest of this term, no read is served on a lease. */
+    p->handing_over = true;
+    p->lease_until = 0;
     struct paxos_msg m = {.type = PAXOS_MSG_TIMEOUT_NOW, .ballot = p->ballot, .commit = p->commit};
     pxc_send_msg(p, best->id, &m);
     pxc_finish(p);

@@ -7,8 +7,8 @@
 set -euo pipefail
 
 PACKAGES=(
-  # toolchain
-  build-essential cmake pkg-config clang-format
+  # toolchain (clang: the fuzzing build, scripts/fuzz.sh; it ships libFuzzer)
+  build-essential cmake pkg-config clang-format clang
   # libraries (see docs/dependencies.md for why each one is here)
   libisal-dev libmicrohttpd-dev libleveldb-dev libsnappy-dev check libsubunit-dev
   libcurl4-openssl-dev libssl-dev libxml2-dev libjansson-dev protobuf-c-compiler libprotobuf-c-dev

@@ -4,11 +4,14 @@
 #   1. an AddressSanitizer + UndefinedBehaviorSanitizer build runs every unit
 #      test and the deterministic simulation (labels "unit" and "sim");
 #   2. the release build runs everything, integration tests with real daemons
-#      and real S3 clients included.
+#      and real S3 clients included;
+#   3. a clang build (build-fuzz) runs every libFuzzer harness for a short
+#      fixed time (scripts/fuzz.sh --smoke: 10 s each), failing on any finding.
 # Exits non-zero on any failure.
 #
-# Environment: JOBS (build parallelism, default nproc), CAIRN_SKIP_ASAN=1 to
-# skip step 1 while iterating locally (CI never sets it).
+# Environment: JOBS (build parallelism, default nproc), CAIRN_SKIP_ASAN=1 /
+# CAIRN_SKIP_FUZZ=1 to skip step 1 / step 3 while iterating locally (CI
+# never sets them), CAIRN_FUZZ_SECONDS (per harness in step 3, default 10).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -38,3 +41,8 @@ cluster_configure "$ROOT/build" -DCAIRN_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebI
 cmake --build "$ROOT/build" -j"$JOBS"
 echo "== the whole suite"
 ctest --test-dir "$ROOT/build" --output-on-failure --no-tests=error
+
+if [ "${CAIRN_SKIP_FUZZ:-0}" != 1 ]; then
+  echo "== fuzz smoke (clang, libFuzzer + ASan + UBSan)"
+  JOBS="$JOBS" "$ROOT/scripts/fuzz.sh" --smoke "${CAIRN_FUZZ_SECONDS:-10}"
+fi

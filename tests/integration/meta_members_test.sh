@@ -11,6 +11,8 @@
 #     killed: writes continue; 5 -> 3 (the dead two removed);
 #  4. a removed replica that comes back is refused by the others and says so
 #     in its log; its /v1/status says "removed";
+#  4b. the leader is killed while it adds a replica: the change completed or
+#     is cleanly absent (then added again), and the group goes on;
 #  5. the load stops: the counter holds every acknowledged increment exactly
 #     once, every acknowledged upload reads back byte-exact, every replica
 #     has the same state hash, and the gateway and chunkservers (never
@@ -109,6 +111,35 @@ says_removed() { [ "$(role7)" = removed ]; }
 wait_for 15 says_removed || fail "meta7 says it is '$(role7)', not removed"
 cairn_ meta status | grep -q "$(meta_url meta7)" && fail "meta7 listed again"
 cairn_ status | grep -q "$(meta_url meta7)" && fail "cairn status shows meta7"
+advances 10
+
+step "4b. the leader killed in the middle of an add"
+leader_name() {
+  local id u
+  id=$(cairn_ meta status --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["leader"])')
+  u=$(cairn_ meta status | awk -v i="$id" '$1 == i { print $2 }')
+  for m in $(cluster_meta_names); do [ "$(meta_url "$m")" = "$u" ] && echo "$m"; done
+}
+lead=$(leader_name)
+[ -n "$lead" ] || fail "no leader to kill"
+cluster_launch meta9 "$CAIRN_BUILD/metadata/cairn-meta" --join "$(meta_url meta6)" \
+  --listen "127.0.0.1:$((CLUSTER_BASE + 9))" --data-dir "$CDIR/meta9" --cluster-secret-file "$CDIR/secret"
+"$CLI" --meta "$(meta_url "$lead"),$(cluster_meta_urls)" meta add "$(meta_url meta9)" >"$TEST_DIR/add9.out" 2>&1 &
+add9=$!
+sleep 0.05
+cluster_kill "$lead"
+wait "$add9" && echo "the add answered: $(cat "$TEST_DIR/add9.out")" ||
+  echo "the add failed: $(tr '\n' ' ' < "$TEST_DIR/add9.out")"
+advances 10
+if cairn_ meta status | grep -q "$(meta_url meta9)"; then
+  echo "the change completed"
+else
+  echo "the change is absent: adding again"
+  cairn_ meta add "$(meta_url meta9)" --wait >/dev/null || fail "cairn meta add meta9 again"
+fi
+nine_voter() { cairn_ meta status | grep -q "$(meta_url meta9) *voter"; }
+wait_for 30 nine_voter || fail "meta9 is not a voter: $(cairn_ meta status)"
+cluster_start "$lead"
 advances 10
 
 step "5. stop the load and check everything"

@@ -386,6 +386,12 @@ START_TEST(clients_follow_the_members)
     uint32_t id = 0;
     ck_assert_int_eq(md_client_change(a, extra, &id, NULL, 0), 0);
     ck_assert_uint_eq(id, 4);
+    /* The same add again (a retry after a lost answer): the same id. */
+    char why[128];
+    uint32_t again = 0;
+    ck_assert_int_eq(md_client_change(a, extra, &again, why, sizeof(why)), 0);
+    ck_assert_uint_eq(again, 4);
+    ck_assert_ptr_nonnull(strstr(why, "already"));
     struct md_members ms;
     ck_assert_int_eq(md_client_members(a, &ms), 0);
     ck_assert_uint_eq(ms.n, 4);
@@ -407,6 +413,10 @@ START_TEST(clients_follow_the_members)
     ck_assert_int_eq(create_bucket(c, md_client_next_seq(c), "members-4", NULL), CAIRN_E_TIMEOUT);
     /* Removal of the learner: the members shrink back. */
     ck_assert_int_eq(md_client_change(a, NULL, &id, NULL, 0), 0);
+    ck_assert_int_eq(md_client_change(a, NULL, &id, why, sizeof(why)), 0);
+    ck_assert_ptr_nonnull(strstr(why, "already"));
+    uint32_t never = 77;
+    ck_assert_int_eq(md_client_change(a, NULL, &never, NULL, 0), CAIRN_E_NOTFOUND);
     ck_assert_int_eq(create_bucket(a, md_client_next_seq(a), "members-5", NULL), 0);
     ck_assert_uint_eq(md_client_n_replicas(a), N);
     md_client_free(c);

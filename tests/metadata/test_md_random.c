@@ -319,7 +319,7 @@ START_TEST(test_random_streams)
         ck_assert_int_eq(md_snap_load_begin(third.store, &ld), 0);
         ck_assert_int_eq(md_snap_write(b.ts.store, (md_snap_write_fn)md_snap_load_feed, ld, NULL),
                          0);
-        ck_assert_int_eq(md_snap_load_finish(ld, NULL), 0);
+        ck_assert_int_eq(md_snap_load_finish(ld, 0, NULL), 0);
         uint8_t ha[32], hc[32];
         ck_assert_int_eq(md_sm_state_hash(a.ts.store, ha), 0);
         ck_assert_int_eq(md_sm_state_hash(third.store, hc), 0);

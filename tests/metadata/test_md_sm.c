@@ -3,6 +3,7 @@
 #include "md_test_util.h"
 #include "cn_error.h"
 #include "md_check.h"
+#include "md_plog.h"
 
 #include <check.h>
 #include <openssl/evp.h>
@@ -1367,6 +1368,46 @@ START_TEST(test_unknown_fields_preserved)
 }
 END_TEST
 
+/* The membership a slot installs comes back with the applied index; one
+ * without learners (the common case) included — protobuf-c leaves that
+ * array NULL, which a copy must not touch (UBSan). The same for a joined
+ * replica's identity. */
+START_TEST(test_membership_records)
+{
+    struct tsm t;
+    tsm_open(&t, _i);
+    uint32_t v[PAXOS_MAX_REPLICAS], l[PAXOS_MAX_REPLICAS];
+    size_t nv = 9, nl = 9;
+    ck_assert_int_eq(md_sm_membership(t.ts.store, v, &nv, l, &nl, PAXOS_MAX_REPLICAS),
+                     CAIRN_E_NOTFOUND);
+    const uint32_t three[] = {1, 2, 3}, four[] = {4};
+    ck_assert_int_eq(md_sm_apply_membership(t.sm, 5, three, 3, NULL, 0), 0);
+    ck_assert_int_eq(md_sm_membership(t.ts.store, v, &nv, l, &nl, PAXOS_MAX_REPLICAS), 0);
+    ck_assert_uint_eq(nv, 3);
+    ck_assert_uint_eq(nl, 0);
+    ck_assert_uint_eq(v[2], 3);
+    ck_assert_uint_eq(md_sm_applied_index(t.sm), 5);
+    ck_assert_int_eq(md_sm_apply_membership(t.sm, 5, three, 3, NULL, 0), CAIRN_E_RANGE);
+    ck_assert_int_eq(md_sm_apply_membership(t.sm, 6, three + 1, 2, four, 1), 0);
+    ck_assert_int_eq(md_sm_membership(t.ts.store, v, &nv, l, &nl, PAXOS_MAX_REPLICAS), 0);
+    ck_assert_uint_eq(nv, 2);
+    ck_assert_uint_eq(nl, 1);
+    ck_assert_uint_eq(l[0], 4);
+    ck_assert_int_eq(md_sm_removed(t.ts.store, 1), 1);
+    ck_assert_int_eq(md_sm_removed(t.ts.store, 2), 0);
+
+    struct paxos_membership m = {.n_voters = 3, .voters = {1, 2, 3}}, got;
+    uint32_t id = 0;
+    ck_assert_int_eq(md_plog_identity_get(t.ts.store, &id, &got), CAIRN_E_NOTFOUND);
+    ck_assert_int_eq(md_plog_identity_put(t.ts.store, 7, &m), 0);
+    ck_assert_int_eq(md_plog_identity_get(t.ts.store, &id, &got), 0);
+    ck_assert_uint_eq(id, 7);
+    ck_assert_uint_eq(got.n_voters, 3);
+    ck_assert_uint_eq(got.n_learners, 0);
+    tsm_close(&t);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("md_sm");
@@ -1388,6 +1429,7 @@ int main(void)
     tcase_add_loop_test(tc, test_reopen_recovers, 0, BACKEND_COUNT);
     tcase_add_loop_test(tc, test_unknown_fields_preserved, 0, BACKEND_COUNT);
     tcase_add_test(tc, test_replicas_identical);
+    tcase_add_loop_test(tc, test_membership_records, 0, BACKEND_COUNT);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -301,6 +301,69 @@ START_TEST(test_persistence_and_clone)
 }
 END_TEST
 
+/* The memory backend's crash model: a crash keeps what was synced plus any
+ * prefix of the writes after it; a dead disk fails every later write. */
+START_TEST(test_mem_crash_model)
+{
+    struct md_store *s, *c;
+    ck_assert_int_eq(md_store_open_mem(&s), 0);
+    put1(s, "before", "1");
+    ck_assert_int_eq(md_store_mem_crash(s, 0, &c), CAIRN_E_INVAL); /* not tracking */
+    ck_assert_int_eq(md_store_mem_track_durability(s), 0);
+    ck_assert_uint_eq(md_store_mem_unsynced(s), 0);
+    put1(s, "a", "1");
+    put1(s, "b", "2");
+    put1(s, "a", "3");
+    ck_assert_uint_eq(md_store_mem_unsynced(s), 3);
+    ck_assert_int_eq(md_store_mem_crash(s, 4, &c), CAIRN_E_INVAL);
+    const char *a_after[] = {NULL, "1", "1", "3"};
+    const char *b_after[] = {NULL, NULL, "2", "2"};
+    for (size_t keep = 0; keep <= 3; keep++) {
+        ck_assert_int_eq(md_store_mem_crash(s, keep, &c), 0);
+        expect(c, "before", "1"); /* there when tracking began: durable */
+        expect(c, "a", a_after[keep]);
+        expect(c, "b", b_after[keep]);
+        /* the survivor is independent, and tracks durability itself */
+        ck_assert_uint_eq(md_store_mem_unsynced(c), 0);
+        put1(c, "b", "x");
+        expect(s, "b", "2");
+        struct md_store *c2;
+        ck_assert_int_eq(md_store_mem_crash(c, 0, &c2), 0);
+        expect(c2, "b", b_after[keep]);
+        md_store_free(c2);
+        md_store_free(c);
+    }
+    ck_assert_int_eq(md_store_sync(s), 0);
+    ck_assert_uint_eq(md_store_mem_unsynced(s), 0);
+    put1(s, "c", "4");
+    ck_assert_int_eq(md_store_mem_crash(s, 0, &c), 0);
+    expect(c, "a", "3");
+    expect(c, "c", NULL);
+    md_store_free(c);
+
+    /* two more operations succeed, then the disk is dead */
+    md_store_mem_fail_after(s, 2);
+    put1(s, "d", "5");
+    ck_assert_int_eq(md_store_sync(s), 0);
+    struct md_batch *b = md_batch_new();
+    ck_assert_int_eq(md_batch_put(b, "e", 1, "6", 1), 0);
+    ck_assert_int_eq(md_store_write(s, b), CAIRN_E_IO);
+    ck_assert_int_eq(md_store_sync(s), CAIRN_E_IO);
+    ck_assert_int_eq(md_store_write(s, b), CAIRN_E_IO);
+    expect(s, "e", NULL);
+    expect(s, "d", "5");
+    md_store_mem_fail_after(s, -1);
+    ck_assert_int_eq(md_store_write(s, b), 0);
+    md_batch_free(b);
+    md_store_free(s);
+
+    struct tstore t;
+    tstore_open(&t, BACKEND_LEVELDB);
+    ck_assert_int_eq(md_store_mem_track_durability(t.store), CAIRN_E_UNSUPPORTED);
+    tstore_close(&t);
+}
+END_TEST
+
 START_TEST(test_leveldb_open_errors)
 {
     char dir[256];
@@ -333,6 +396,7 @@ int main(void)
     tcase_add_loop_test(tc, test_random_against_model, 0, BACKEND_COUNT);
     tcase_add_loop_test(tc, test_persistence_and_clone, 0, BACKEND_COUNT);
     tcase_add_test(tc, test_leveldb_open_errors);
+    tcase_add_test(tc, test_mem_crash_model);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,6 +1,7 @@
 #!/bin/bash
-# The simulator is deterministic: one seed, run twice in separate processes,
-# gives the same trace hash; two different seeds give different ones.
+# A simulator (cairn-sim or cairn-rsim, given as $1) is deterministic: one
+# seed, run twice in separate processes, gives the same trace hash and the
+# same --trace output; two different seeds give different hashes.
 set -euo pipefail
 sim=$1
 for seed in 7 12345; do

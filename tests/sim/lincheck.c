@@ -1,5 +1,8 @@
-/* Wing & Gong / Lowe linearizability search (see lincheck.h). */
+/* Wing & Gong / Lowe linearizability search (see lincheck.h): one search
+ * engine, two models (registers, a bucket). */
 #include "lincheck.h"
+
+#include "cn_error.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -83,30 +86,6 @@ static bool cache_insert(struct cache *c, const uint64_t *key)
     return true;
 }
 
-static bool step(const struct lc_op *op, uint32_t state, uint32_t *out)
-{
-    switch (op->kind) {
-    case LC_GET:
-        *out = state;
-        return state == op->result;
-    case LC_PUT:
-        *out = op->a;
-        return true;
-    case LC_CAS:
-        if (!op->known) {
-            *out = state == op->a ? op->b : state;
-            return true;
-        }
-        if (state == op->a) {
-            *out = op->b;
-            return op->result == 1;
-        }
-        *out = state;
-        return op->result == 0;
-    }
-    return false;
-}
-
 static int cmp_ev(const void *x, const void *y)
 {
     const struct ev *a = x, *b = y;
@@ -140,7 +119,15 @@ static void unlift(struct ev *call)
         call->next->prev = call;
 }
 
-static bool check_key(const struct lc_op *ops, uint32_t n)
+/* One operation of the history applied to a model state: false if its
+ * recorded result is impossible from `in`; else *out is the state after it. */
+typedef bool (*step_fn)(const void *ctx, uint32_t op, const uint32_t *in, uint32_t *out);
+
+/* Is the history of n operations (real-time intervals [call, ret]) a
+ * linearization of the model (words uint32 of state, all zero at first)?
+ * Wing & Gong's search with Lowe's memoization of (linearized set, state). */
+static bool search(uint32_t n, const uint64_t *call, const uint64_t *ret, uint32_t words,
+                   step_fn step, const void *ctx)
 {
     if (n == 0)
         return true;
@@ -148,8 +135,8 @@ static bool check_key(const struct lc_op *ops, uint32_t n)
     if (!evs)
         abort();
     for (uint32_t i = 0; i < n; i++) {
-        evs[2 * i] = (struct ev){.op = i, .is_call = true, .time = ops[i].call};
-        evs[2 * i + 1] = (struct ev){.op = i, .is_call = false, .time = ops[i].ret};
+        evs[2 * i] = (struct ev){.op = i, .is_call = true, .time = call[i]};
+        evs[2 * i + 1] = (struct ev){.op = i, .is_call = false, .time = ret[i]};
     }
     qsort(evs, 2 * (size_t)n, sizeof(*evs), cmp_ev);
     /* link: evs[2n] is the head sentinel */
@@ -170,18 +157,18 @@ static bool check_key(const struct lc_op *ops, uint32_t n)
         if (!evs[i].is_call)
             call_of[evs[i].op]->match = &evs[i];
 
-    size_t words = n / 64 + 1;
-    uint64_t *bits = calloc(words + 1, sizeof(uint64_t));
+    size_t bitwords = n / 64 + 1, statewords = (words + 1) / 2;
+    /* cache key: the linearized set, then the state packed two per word */
+    uint64_t *key = calloc(bitwords + statewords, sizeof(uint64_t));
     struct cache cache;
-    cache_init(&cache, words);
-    struct frame {
-        struct ev *call;
-        uint32_t state;
-    } *stack = calloc(n, sizeof(*stack));
-    if (!bits || !stack)
+    cache_init(&cache, bitwords + statewords - 1);
+    uint32_t *state = calloc(words, sizeof(uint32_t));
+    uint32_t *next = calloc(words, sizeof(uint32_t));
+    struct ev **stack = calloc(n, sizeof(*stack));
+    uint32_t *saved = calloc((size_t)n * words, sizeof(uint32_t)); /* state before stack[i] */
+    if (!key || !state || !next || !stack || !saved)
         abort();
     size_t sp = 0;
-    uint32_t state = 0;
     bool ok = false;
     struct ev *e = head->next;
     for (;;) {
@@ -189,43 +176,104 @@ static bool check_key(const struct lc_op *ops, uint32_t n)
             ok = true;
             break;
         }
-        if (!e) {
-            /* cannot happen: a list that is not empty ends with a return */
-            break;
-        }
+        if (!e)
+            break; /* cannot happen: a list that is not empty ends with a return */
         if (e->is_call) {
-            uint32_t ns;
-            const struct lc_op *op = &ops[e->op];
-            bool lin = step(op, state, &ns);
-            if (lin) {
-                bits[e->op / 64] |= 1ull << (e->op % 64);
-                bits[words] = ns;
-                if (cache_insert(&cache, bits)) {
-                    stack[sp++] = (struct frame){.call = e, .state = state};
-                    state = ns;
+            if (step(ctx, e->op, state, next)) {
+                key[e->op / 64] |= 1ull << (e->op % 64);
+                memset(key + bitwords, 0, statewords * sizeof(uint64_t));
+                for (uint32_t w = 0; w < words; w++)
+                    key[bitwords + w / 2] |= (uint64_t)next[w] << (32 * (w % 2));
+                if (cache_insert(&cache, key)) {
+                    memcpy(saved + sp * words, state, words * sizeof(uint32_t));
+                    stack[sp++] = e;
+                    memcpy(state, next, words * sizeof(uint32_t));
                     lift(e);
                     e = head->next;
                     continue;
                 }
-                bits[e->op / 64] &= ~(1ull << (e->op % 64));
+                key[e->op / 64] &= ~(1ull << (e->op % 64));
             }
             e = e->next;
         } else {
             if (sp == 0)
                 break; /* not linearizable */
-            struct frame f = stack[--sp];
-            state = f.state;
-            bits[f.call->op / 64] &= ~(1ull << (f.call->op % 64));
-            unlift(f.call);
-            e = f.call->next;
+            struct ev *c = stack[--sp];
+            memcpy(state, saved + sp * words, words * sizeof(uint32_t));
+            key[c->op / 64] &= ~(1ull << (c->op % 64));
+            unlift(c);
+            e = c->next;
         }
     }
     cache_free(&cache);
+    free(saved);
     free(stack);
-    free(bits);
+    free(next);
+    free(state);
+    free(key);
     free(call_of);
     free(evs);
     return ok;
+}
+
+/* ---- registers ---- */
+
+static bool reg_step(const void *ctx, uint32_t i, const uint32_t *in, uint32_t *out)
+{
+    const struct lc_op *op = (const struct lc_op *)ctx + i;
+    uint32_t state = in[0];
+    switch (op->kind) {
+    case LC_GET:
+        *out = state;
+        return state == op->result;
+    case LC_PUT:
+        *out = op->a;
+        return true;
+    case LC_CAS:
+        if (!op->known) {
+            *out = state == op->a ? op->b : state;
+            return true;
+        }
+        if (state == op->a) {
+            *out = op->b;
+            return op->result == 1;
+        }
+        *out = state;
+        return op->result == 0;
+    }
+    return false;
+}
+
+/* The operations of one partition: their indexes, call and return times. */
+struct part {
+    uint32_t *idx;
+    uint64_t *call, *ret;
+    uint32_t n;
+};
+
+static void part_init(struct part *p, uint32_t cap)
+{
+    p->idx = calloc(cap ? cap : 1, sizeof(*p->idx));
+    p->call = calloc(cap ? cap : 1, sizeof(*p->call));
+    p->ret = calloc(cap ? cap : 1, sizeof(*p->ret));
+    if (!p->idx || !p->call || !p->ret)
+        abort();
+    p->n = 0;
+}
+
+static void part_add(struct part *p, uint32_t i, uint64_t call, uint64_t ret, bool known)
+{
+    p->idx[p->n] = i;
+    p->call[p->n] = call;
+    p->ret[p->n] = known ? ret : LC_NEVER;
+    p->n++;
+}
+
+static void part_free(struct part *p)
+{
+    free(p->idx);
+    free(p->call);
+    free(p->ret);
 }
 
 bool lc_check(const struct lc_op *ops, uint32_t n, uint32_t *bad_key)
@@ -235,27 +283,103 @@ bool lc_check(const struct lc_op *ops, uint32_t n, uint32_t *bad_key)
         if (ops[i].key > max_key)
             max_key = ops[i].key;
     struct lc_op *sub = calloc(n ? n : 1, sizeof(*sub));
+    struct part p;
+    part_init(&p, n);
     if (!sub)
         abort();
     bool ok = true;
     for (uint32_t k = 0; k <= max_key && ok; k++) {
-        uint32_t m = 0;
+        p.n = 0;
         for (uint32_t i = 0; i < n; i++) {
-            if (ops[i].key != k)
+            if (ops[i].key != k || (!ops[i].known && ops[i].kind == LC_GET))
                 continue;
-            if (!ops[i].known && ops[i].kind == LC_GET)
-                continue;
-            sub[m] = ops[i];
-            if (!sub[m].known)
-                sub[m].ret = LC_NEVER;
-            m++;
+            sub[p.n] = ops[i];
+            part_add(&p, i, ops[i].call, ops[i].ret, ops[i].known);
         }
-        if (!check_key(sub, m)) {
+        if (!search(p.n, p.call, p.ret, 1, reg_step, sub)) {
             ok = false;
             if (bad_key)
                 *bad_key = k;
         }
     }
+    part_free(&p);
+    free(sub);
+    return ok;
+}
+
+/* ---- a bucket ---- */
+
+/* What the state machine does (metadata/md_sm_objects.c): the outcome of
+ * op from the group's etags `in`; false if it cannot have been recorded. */
+static bool bucket_step(const void *ctx, uint32_t i, const uint32_t *in, uint32_t *out)
+{
+    const struct lc_bop *op = (const struct lc_bop *)ctx + i;
+    memcpy(out, in, LC_GROUP_KEYS * sizeof(uint32_t));
+    uint32_t cur = op->kind == LC_B_LIST ? 0 : in[op->key];
+    int32_t status = 0;
+    switch (op->kind) {
+    case LC_B_GET:
+        return op->got == cur;
+    case LC_B_LIST:
+        return memcmp(op->list, in, sizeof(op->list)) == 0;
+    case LC_B_PUT_IF_NONE:
+        status = cur ? CAIRN_E_PRECOND : 0;
+        break;
+    case LC_B_PUT_IF_MATCH:
+    case LC_B_DELETE_IF_MATCH:
+        status = !cur ? CAIRN_E_NOTFOUND : (cur != op->match ? CAIRN_E_PRECOND : 0);
+        break;
+    case LC_B_PUT:
+    case LC_B_DELETE:
+        break;
+    default:
+        return false;
+    }
+    if (status == 0) {
+        bool put =
+            op->kind == LC_B_PUT || op->kind == LC_B_PUT_IF_NONE || op->kind == LC_B_PUT_IF_MATCH;
+        out[op->key] = put ? op->etag : 0;
+    }
+    if (!op->known)
+        return true; /* took effect as the state allowed, or (see below) never */
+    if (op->status != status)
+        return false;
+    bool is_delete = op->kind == LC_B_DELETE || op->kind == LC_B_DELETE_IF_MATCH;
+    return !is_delete || status != 0 || op->got == (cur != 0);
+}
+
+bool lc_bucket_check(const struct lc_bop *ops, uint32_t n, uint32_t *bad_group)
+{
+    uint32_t max_group = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (ops[i].group > max_group)
+            max_group = ops[i].group;
+    struct lc_bop *sub = calloc(n ? n : 1, sizeof(*sub));
+    struct part p;
+    part_init(&p, n);
+    if (!sub)
+        abort();
+    bool ok = true;
+    for (uint32_t g = 0; g <= max_group && ok; g++) {
+        p.n = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            const struct lc_bop *op = &ops[i];
+            /* a read that never returned says nothing; a write that never
+             * returned may have happened or not (an op that changes nothing
+             * when it fails, which is the search's other branch: skipped) */
+            if (op->group != g || op->key >= LC_GROUP_KEYS ||
+                (!op->known && (op->kind == LC_B_GET || op->kind == LC_B_LIST)))
+                continue;
+            sub[p.n] = *op;
+            part_add(&p, i, op->call, op->ret, op->known);
+        }
+        if (!search(p.n, p.call, p.ret, LC_GROUP_KEYS, bucket_step, sub)) {
+            ok = false;
+            if (bad_group)
+                *bad_group = g;
+        }
+    }
+    part_free(&p);
     free(sub);
     return ok;
 }

@@ -1093,6 +1093,12 @@ static void fault(struct sim *s)
         if (rnd(s, 2)) /* ... and cut off while stalled */
             for (uint32_t i = 0; i < s->n; i++)
                 s->cut[a][i] = s->cut[i][a] = i != a;
+    } else if (r < 96) {
+        /* the leader hands over: to any caught-up voter, or a named replica */
+        struct node *ld = current_leader(s);
+        uint32_t chosen, to = rnd(s, 2) ? 0 : a + 1;
+        if (ld && paxos_transfer(ld->px, to, node_now(s, ld), &chosen) == 0)
+            s->r->transfers++;
     }
 }
 

@@ -2,7 +2,7 @@
  * replicas over a simulated network (drop, duplicate, delay, reorder, full and
  * asymmetric partitions) and simulated disks (unsynced writes are lost on a
  * crash), crashes and restarts, clients doing put/get/cas with retries across
- * failover. Invariants are checked after every step; client histories are
+ * failover, leadership transfers. Invariants are checked after every step; client histories are
  * checked for linearizability at the end. Everything derives from the seed. */
 #ifndef CAIRN_SIM_H
 #define CAIRN_SIM_H
@@ -33,6 +33,7 @@ struct sim_result {
     uint64_t crashes;
     uint64_t snapshots; /* snapshots installed */
     uint64_t changes;   /* membership changes proposed */
+    uint64_t transfers; /* leadership transfers started */
 };
 
 void sim_opts_default(struct sim_opts *o, uint64_t seed, uint32_t replicas, uint64_t steps);

@@ -53,8 +53,8 @@ struct harness {
     bool cut[HN][HN];
     uint64_t now;
     uint64_t rng;
-    uint32_t sent_by_type[8];
-    uint64_t lease_ms; /* for h_init */
+    uint32_t sent_by_type[16]; /* by enum paxos_msg_type */
+    uint64_t lease_ms;         /* for h_init */
 };
 
 static struct harness H;
@@ -62,6 +62,7 @@ static struct harness H;
 static void h_send(struct paxos_io *io, uint32_t to, const struct paxos_msg *m)
 {
     struct hnode *nd = io->data;
+    ck_assert_uint_lt(m->type, sizeof(H.sent_by_type) / sizeof(H.sent_by_type[0]));
     H.sent_by_type[m->type]++;
     if (H.qlen >= HQ)
         return;
@@ -743,6 +744,143 @@ START_TEST(test_membership_quorum_chain)
 }
 END_TEST
 
+/* Delivers and syncs until nothing moves, with the clock stopped: what
+ * happens here happens without any timer firing. */
+static void h_settle(void)
+{
+    for (int k = 0; k < 16; k++) {
+        h_deliver();
+        h_sync_all();
+    }
+}
+
+/* Leadership transfer: the leader hands over to a caught-up voter, which
+ * wins at once (its transfer-flagged PREPARE is granted although every
+ * replica hears a live leader) with no election timeout; the old leader
+ * becomes a follower; every committed slot stays, and the group goes on. */
+START_TEST(test_leadership_transfer)
+{
+    h_init(3, 4);
+    h_run(1500);
+    int l = h_leader();
+    ck_assert_int_ge(l, 0);
+    uint32_t hint, chosen = 0;
+    for (uint64_t i = 1; i <= 5; i++)
+        ck_assert_int_eq(paxos_submit(H.nodes[l].px, 4, i, "t", 1, H.now, &hint), 0);
+    h_run(100);
+    struct paxos_status old = h_status((uint32_t)l);
+    ck_assert_uint_eq(old.commit, old.last);
+    uint32_t to = ((uint32_t)l + 1) % 3, third = ((uint32_t)l + 2) % 3;
+    ck_assert_uint_eq(h_status(to).applied, old.commit);
+    /* only the leader may, only to a voter */
+    ck_assert_int_eq(paxos_transfer(H.nodes[to].px, 0, H.now, &chosen), CAIRN_E_NOTLEADER);
+    ck_assert_int_eq(paxos_transfer(H.nodes[l].px, 9, H.now, &chosen), CAIRN_E_NOTFOUND);
+    ck_assert_int_eq(paxos_transfer(H.nodes[l].px, to + 1, H.now, &chosen), 0);
+    ck_assert_uint_eq(chosen, to + 1);
+    uint64_t t0 = H.now;
+    h_settle();
+    ck_assert_uint_eq(H.now, t0); /* no timer was needed */
+    ck_assert_int_eq(h_status(to).role, PAXOS_LEADER);
+    ck_assert_int_eq(h_status((uint32_t)l).role, PAXOS_FOLLOWER);
+    ck_assert_int_eq(h_status(third).role, PAXOS_FOLLOWER);
+    ck_assert_int_eq(h_leader(), (int)to);
+    struct paxos_status st = h_status(to);
+    ck_assert_uint_gt(st.ballot, old.ballot);
+    ck_assert_uint_ge(st.commit, st.term_start); /* its no-op committed: usable */
+    /* every slot committed before is still what it was, everywhere */
+    for (uint32_t i = 0; i < 3; i++) {
+        ck_assert_uint_ge(h_status(i).applied, old.commit);
+        for (uint64_t sl = 1; sl <= old.commit; sl++)
+            ck_assert_uint_eq(H.nodes[i].ahash[sl], H.nodes[l].ahash[sl]);
+    }
+    /* the old leader refuses clients and names its successor */
+    ck_assert_int_eq(paxos_submit(H.nodes[l].px, 4, 6, "u", 1, H.now, &hint), CAIRN_E_NOTLEADER);
+    ck_assert_uint_eq(hint, to + 1);
+    ck_assert_int_eq(paxos_submit(H.nodes[to].px, 4, 6, "u", 1, H.now, &hint), 0);
+    h_run(2000); /* and the new leadership is stable */
+    ck_assert_int_eq(h_leader(), (int)to);
+    ck_assert_uint_eq(h_status(to).ballot, st.ballot);
+    for (uint32_t i = 0; i < 3; i++)
+        ck_assert_uint_eq(h_status(i).applied, h_status(to).applied);
+    h_fini();
+}
+END_TEST
+
+/* A transfer to a voter that is behind the log is refused (BUSY: retry);
+ * with no target named, the most caught-up live voter is chosen. A replica
+ * that is behind ignores a TIMEOUT_NOW. */
+START_TEST(test_transfer_refused_when_behind)
+{
+    h_init(3, 4);
+    h_run(1500);
+    int l = h_leader();
+    ck_assert_int_ge(l, 0);
+    uint32_t behind = ((uint32_t)l + 1) % 3, other = ((uint32_t)l + 2) % 3;
+    h_isolate(behind, true);
+    uint32_t hint, chosen = 0;
+    for (uint64_t i = 1; i <= 3; i++) {
+        ck_assert_int_eq(paxos_submit(H.nodes[l].px, 5, i, "b", 1, H.now, &hint), 0);
+        h_run(30);
+    }
+    struct paxos_status ls = h_status((uint32_t)l);
+    ck_assert_uint_lt(h_status(behind).commit, ls.commit);
+    ck_assert_int_eq(paxos_transfer(H.nodes[l].px, behind + 1, H.now, &chosen), CAIRN_E_BUSY);
+    h_settle();
+    ck_assert_int_eq(h_leader(), l); /* nothing happened */
+    ck_assert_uint_eq(h_status((uint32_t)l).ballot, ls.ballot);
+    /* a TIMEOUT_NOW reaching a replica that lacks committed slots is ignored */
+    struct paxos_msg m = {.type = PAXOS_MSG_TIMEOUT_NOW,
+                          .from = (uint32_t)l + 1,
+                          .ballot = ls.ballot,
+                          .commit = ls.commit};
+    ck_assert_int_eq(paxos_recv(H.nodes[behind].px, &m, H.now), 0);
+    ck_assert_int_eq(h_status(behind).role, PAXOS_FOLLOWER);
+    /* any caught-up voter: the one that is not behind */
+    ck_assert_int_eq(paxos_transfer(H.nodes[l].px, 0, H.now, &chosen), 0);
+    ck_assert_uint_eq(chosen, other + 1);
+    h_settle();
+    ck_assert_int_eq(h_leader(), (int)other);
+    h_isolate(behind, false);
+    h_run(1000);
+    ck_assert_int_eq(h_leader(), (int)other);
+    for (uint32_t i = 0; i < 3; i++)
+        ck_assert_uint_eq(h_status(i).applied, h_status(other).applied);
+    h_fini();
+}
+END_TEST
+
+/* A leader that has sent TIMEOUT_NOW serves no read on a lease for the rest
+ * of its term, whatever becomes of the transfer: voters now grant the
+ * successor's PREPARE although they hear this leader, so their acks no
+ * longer promise anything. Here the TIMEOUT_NOW is lost, the leader goes on
+ * leading and its heartbeats are acknowledged — yet every read takes a round. */
+START_TEST(test_transfer_drops_lease)
+{
+    H.lease_ms = 300;
+    h_init(3, 4);
+    H.lease_ms = 0;
+    h_run(1500);
+    int l = h_leader();
+    ck_assert_int_ge(l, 0);
+    uint32_t hint, chosen = 0;
+    ck_assert_int_eq(paxos_read(H.nodes[l].px, 1, H.now, &hint), 0);
+    ck_assert_uint_eq(H.nodes[l].reads_ok, 1); /* under the lease: at once */
+    uint32_t to = ((uint32_t)l + 1) % 3;
+    ck_assert_int_eq(paxos_transfer(H.nodes[l].px, to + 1, H.now, &chosen), 0);
+    h_isolate(to, true); /* the TIMEOUT_NOW is lost */
+    h_run(100);          /* heartbeats, acknowledged by the third replica */
+    ck_assert_int_eq(h_leader(), l);
+    uint32_t accepts = H.sent_by_type[PAXOS_MSG_ACCEPT];
+    ck_assert_int_eq(paxos_read(H.nodes[l].px, 2, H.now, &hint), 0);
+    ck_assert_uint_eq(H.nodes[l].reads_ok, 1);                    /* not at once */
+    ck_assert_uint_gt(H.sent_by_type[PAXOS_MSG_ACCEPT], accepts); /* a round */
+    h_run(50);
+    ck_assert_uint_eq(H.nodes[l].reads_ok, 2); /* which confirms it */
+    h_isolate(to, false);
+    h_fini();
+}
+END_TEST
+
 /* A follower behind the trim point is caught up by snapshot. */
 START_TEST(test_trim_and_snapshot)
 {
@@ -866,6 +1004,104 @@ START_TEST(test_lincheck_cas_and_incomplete)
 }
 END_TEST
 
+#define BOP(k, g, key_, et, m, st, gt, c, r)                                                       \
+    {                                                                                              \
+        .kind = (k), .group = (g), .key = (key_), .etag = (et), .match = (m), .status = (st),      \
+        .got = (gt), .known = true, .call = (c), .ret = (r)                                        \
+    }
+
+START_TEST(test_lincheck_bucket_reads)
+{
+    /* put e1, then put e2 completes, then a get returns e1: stale */
+    struct lc_bop h[] = {
+        BOP(LC_B_PUT, 0, 1, 11, 0, 0, 0, 0, 10),
+        BOP(LC_B_PUT, 0, 1, 12, 0, 0, 0, 20, 30),
+        BOP(LC_B_GET, 0, 1, 0, 0, 0, 11, 40, 50),
+    };
+    uint32_t bad = 99;
+    ck_assert(!lc_bucket_check(h, 3, &bad));
+    ck_assert_uint_eq(bad, 0);
+    h[2].call = 25; /* overlapping the second put: fine */
+    ck_assert(lc_bucket_check(h, 3, NULL));
+    h[2].call = 40;
+    h[2].got = 12;
+    ck_assert(lc_bucket_check(h, 3, NULL));
+    h[2].got = 0; /* NoSuchKey after two puts */
+    ck_assert(!lc_bucket_check(h, 3, NULL));
+    /* a listing is one atomic view of the group: k0 then k1 were put one
+     * after the other, so a listing after both sees both, and no listing
+     * sees k1 without k0 */
+    struct lc_bop l[] = {
+        BOP(LC_B_PUT, 2, 0, 21, 0, 0, 0, 0, 10),
+        BOP(LC_B_PUT, 2, 1, 22, 0, 0, 0, 20, 30),
+        BOP(LC_B_LIST, 2, 0, 0, 0, 0, 0, 40, 50),
+    };
+    l[2].list[0] = 21;
+    ck_assert(!lc_bucket_check(l, 3, &bad)); /* k1 missing */
+    ck_assert_uint_eq(bad, 2);
+    l[2].list[1] = 22;
+    ck_assert(lc_bucket_check(l, 3, NULL));
+    l[2].call = 5; /* during both puts: {}, {k0}, {k0, k1} but never {k1} */
+    l[2].list[0] = 0;
+    ck_assert(!lc_bucket_check(l, 3, NULL));
+    l[2].list[1] = 0;
+    ck_assert(lc_bucket_check(l, 3, NULL));
+    /* groups are independent: a get in group 1 does not see group 2's key */
+    struct lc_bop g[] = {
+        BOP(LC_B_PUT, 2, 0, 21, 0, 0, 0, 0, 10),
+        BOP(LC_B_GET, 1, 0, 0, 0, 0, 0, 20, 30),
+    };
+    ck_assert(lc_bucket_check(g, 2, NULL));
+}
+END_TEST
+
+START_TEST(test_lincheck_bucket_conditions)
+{
+    /* If-None-Match: * succeeds once; the second, after it, must fail */
+    struct lc_bop h[] = {
+        BOP(LC_B_PUT_IF_NONE, 0, 0, 1, 0, 0, 0, 0, 10),
+        BOP(LC_B_PUT_IF_NONE, 0, 0, 2, 0, 0, 0, 20, 30),
+    };
+    ck_assert(!lc_bucket_check(h, 2, NULL));
+    h[1].status = CAIRN_E_PRECOND;
+    ck_assert(lc_bucket_check(h, 2, NULL));
+    h[1].call = 5; /* concurrent: still only one may win */
+    h[1].status = 0;
+    ck_assert(!lc_bucket_check(h, 2, NULL));
+    /* If-Match: a compare-and-swap on the ETag */
+    struct lc_bop m[] = {
+        BOP(LC_B_PUT, 0, 3, 5, 0, 0, 0, 0, 10),
+        BOP(LC_B_PUT_IF_MATCH, 0, 3, 6, 5, 0, 0, 20, 30),
+        BOP(LC_B_PUT_IF_MATCH, 0, 3, 7, 5, 0, 0, 40, 50),
+        BOP(LC_B_DELETE_IF_MATCH, 0, 2, 0, 5, CAIRN_E_NOTFOUND, 0, 60, 70),
+    };
+    ck_assert(!lc_bucket_check(m, 4, NULL)); /* the second cannot match */
+    m[2].status = CAIRN_E_PRECOND;
+    ck_assert(lc_bucket_check(m, 4, NULL));
+    m[3].status = CAIRN_E_PRECOND; /* key 2 never existed: NoSuchKey, not 412 */
+    ck_assert(!lc_bucket_check(m, 4, NULL));
+    /* delete says whether the key existed */
+    struct lc_bop d[] = {
+        BOP(LC_B_PUT, 1, 0, 9, 0, 0, 0, 0, 10),
+        BOP(LC_B_DELETE, 1, 0, 0, 0, 0, 1, 20, 30),
+        BOP(LC_B_DELETE, 1, 0, 0, 0, 0, 1, 40, 50),
+    };
+    ck_assert(!lc_bucket_check(d, 3, NULL));
+    d[2].got = 0;
+    ck_assert(lc_bucket_check(d, 3, NULL));
+    /* an unacknowledged put may or may not have happened, but not both */
+    struct lc_bop u[] = {
+        BOP(LC_B_PUT, 0, 0, 9, 0, 0, 0, 0, 0),
+        BOP(LC_B_GET, 0, 0, 0, 0, 0, 9, 10, 20),
+        BOP(LC_B_GET, 0, 0, 0, 0, 0, 0, 30, 40),
+    };
+    u[0].known = false;
+    ck_assert(!lc_bucket_check(u, 3, NULL));
+    u[1].got = 0;
+    ck_assert(lc_bucket_check(u, 3, NULL));
+}
+END_TEST
+
 /* ---------- simulator ---------- */
 
 START_TEST(test_sim_deterministic)
@@ -916,10 +1152,15 @@ int main(void)
     tcase_add_test(tc, test_restore);
     tcase_add_test(tc, test_membership_change);
     tcase_add_test(tc, test_membership_quorum_chain);
+    tcase_add_test(tc, test_leadership_transfer);
+    tcase_add_test(tc, test_transfer_refused_when_behind);
+    tcase_add_test(tc, test_transfer_drops_lease);
     suite_add_tcase(s, tc);
     TCase *tl = tcase_create("lincheck");
     tcase_add_test(tl, test_lincheck_planted_stale_read);
     tcase_add_test(tl, test_lincheck_cas_and_incomplete);
+    tcase_add_test(tl, test_lincheck_bucket_reads);
+    tcase_add_test(tl, test_lincheck_bucket_conditions);
     suite_add_tcase(s, tl);
     TCase *ts = tcase_create("sim");
     tcase_add_test(ts, test_sim_deterministic);
