@@ -55,11 +55,17 @@ enum gw_s3err {
     GW_S3_MALFORMED_ACL,    /* code MalformedACLError */
     GW_S3_UNRESOLVABLE_GRANT_BY_EMAIL,
     GW_S3_NO_SUCH_BUCKET_POLICY,
-    GW_S3_QUOTA_EXCEEDED,           /* code QuotaExceeded (403), as Ceph RGW answers it */
-    GW_S3_INVALID_URI,              /* 400: a key that is not UTF-8 (what S3 answers) */
-    GW_S3_INVALID_PART_NUMBER,      /* 416: GET/HEAD ?partNumber past the object's parts */
-    GW_S3_PRESIGN_EXPIRES_NEGATIVE, /* code AuthorizationQueryParametersError */
-    GW_S3_PRESIGN_EXPIRES_TOO_LONG, /* code AuthorizationQueryParametersError */
+    GW_S3_QUOTA_EXCEEDED,             /* code QuotaExceeded (403), as Ceph RGW answers it */
+    GW_S3_INVALID_URI,                /* 400: a key that is not UTF-8 (what S3 answers) */
+    GW_S3_INVALID_PART_NUMBER,        /* 416: GET/HEAD ?partNumber past the object's parts */
+    GW_S3_PRESIGN_EXPIRES_NEGATIVE,   /* code AuthorizationQueryParametersError */
+    GW_S3_PRESIGN_EXPIRES_TOO_LONG,   /* code AuthorizationQueryParametersError */
+    GW_S3_NO_SUCH_VERSION,            /* 404: a versionId that names no version of the key */
+    GW_S3_INVALID_BUCKET_STATE,       /* 409: e.g. suspending versioning under object lock */
+    GW_S3_NO_OBJECT_LOCK_CONFIG,      /* 404 ObjectLockConfigurationNotFoundError */
+    GW_S3_NO_SUCH_OBJECT_LOCK_CONFIG, /* 404: the version has no retention / legal hold */
+    GW_S3_INVALID_VERSION_ID,         /* code InvalidArgument: a malformed versionId */
+    GW_S3_OBJECT_LOCKED,              /* code AccessDenied: retention or legal hold forbids it */
     GW_S3__COUNT
 };
 
