@@ -184,7 +184,7 @@ enum s3_op s3_classify(const char *m, const struct s3_req *r)
         return get || head ? OP_LIST_BUCKETS : OP_UNKNOWN;
     if (r->t.key[0] && get && s3_qarg(r, "tagging"))
         return OP_GET_OBJECT_TAGGING;
-    if (s3_qarg(r, "acl") && !s3_qarg(r, "versionId")) {
+    if (s3_qarg(r, "acl")) {
         if (r->t.key[0])
             return get ? OP_GET_OBJECT_ACL : put ? OP_PUT_OBJECT_ACL : OP_UNKNOWN;
         return get ? OP_GET_BUCKET_ACL : put ? OP_PUT_BUCKET_ACL : OP_UNKNOWN;
@@ -194,7 +194,7 @@ enum s3_op s3_classify(const char *m, const struct s3_req *r)
                : put ? OP_PUT_BUCKET_POLICY
                : del ? OP_DELETE_BUCKET_POLICY
                      : OP_UNKNOWN;
-    if (s3_qarg(r, "acl") || s3_qarg(r, "policy"))
+    if (s3_qarg(r, "policy")) /* on an object */
         return OP_UNSUPPORTED;
     if (unsupported_subresource(r))
         return OP_UNSUPPORTED;

@@ -11,10 +11,13 @@ usage: s3_versioning.py PHASE ENDPOINT STATE_DIR [KEYS_JSON]
            while the metadata leader is killed).
   after    everything recorded by `before` and `writer` is still there,
            byte-exact, every acknowledged version listed, locks still hold.
+  gc       (4th argument: the cluster directory) old versions' fragment files
+           stay on the chunkservers until the version is deleted, then go.
   expire   once the short retentions have run out: the versions go.
 The operator's keys come from the environment; KEYS_JSON (phase before)
 holds bob's {"access_key", "secret_key"}. Exits non-zero on the first failed
 check, naming it."""
+import glob
 import hashlib
 import json
 import os
@@ -248,6 +251,15 @@ def phase_before():
     state["versions"]["mp"] = {done["VersionId"]: sha(part + b"tail"),
                                mp2: sha(b"over the multipart")}
 
+    # the ACL of one version
+    s3.put_object_acl(Bucket="ver", Key="k", VersionId=vids[0], ACL="public-read")
+    grants = s3.get_object_acl(Bucket="ver", Key="k", VersionId=vids[0])["Grants"]
+    check(any(g["Grantee"].get("URI", "").endswith("AllUsers") for g in grants),
+          f"PutObjectAcl of a version: {grants}")
+    grants = s3.get_object_acl(Bucket="ver", Key="k")["Grants"]
+    check(not any(g["Grantee"].get("URI", "").endswith("AllUsers") for g in grants),
+          f"the current version's ACL is its own: {grants}")
+
     # CopyObject from an old version (and a restore onto the same key)
     cp = s3.copy_object(Bucket="ver", Key="copy", CopySource={"Bucket": "ver", "Key": "k",
                                                               "VersionId": vids[0]})
@@ -461,6 +473,49 @@ def phase_after():
     check(r["Retention"]["Mode"] == "COMPLIANCE", "COMPLIANCE survives the failover")
 
 
+def frag_files(cdir):
+    return len(glob.glob(os.path.join(cdir, "chunk*", "frags", "**", "*.[0-9]*"), recursive=True))
+
+
+def wait_frags(cdir, want, what, timeout=30):
+    deadline = time.time() + timeout
+    while frag_files(cdir) != want:
+        check(time.time() < deadline, f"{what}: {frag_files(cdir)} fragment files, want {want}")
+        time.sleep(0.2)
+
+
+def settled(cdir):
+    """The fragment file count once it holds still for 2 s (garbage in flight done)."""
+    deadline = time.time() + 60
+    while True:
+        a = frag_files(cdir)
+        time.sleep(2)
+        if frag_files(cdir) == a:
+            return a
+        check(time.time() < deadline, "fragment files never settled")
+
+
+def phase_gc():
+    """Old versions keep their fragments until deleted; then garbage takes them."""
+    cdir = keys_json  # the cluster directory (4th argument)
+    n0 = settled(cdir)
+    s3.create_bucket(Bucket="gc-ver")
+    s3.put_bucket_versioning(Bucket="gc-ver", VersioningConfiguration={"Status": "Enabled"})
+    data = [os.urandom(2000000) for _ in range(3)]
+    gv = [s3.put_object(Bucket="gc-ver", Key="g", Body=d)["VersionId"] for d in data]
+    per = (settled(cdir) - n0) // 3
+    check(per > 0 and frag_files(cdir) == n0 + 3 * per,
+          f"3 versions left {frag_files(cdir) - n0} fragment files, not 3 equal groups")
+    print(f"each version holds {per} fragment files")
+    s3.delete_object(Bucket="gc-ver", Key="g")  # a marker frees nothing
+    s3.delete_object(Bucket="gc-ver", Key="g", VersionId=gv[0])
+    wait_frags(cdir, n0 + 2 * per, "the oldest version deleted")
+    check(body_of(s3, "gc-ver", "g", gv[1]) == data[1], "the others still read byte-exact")
+    for v in gv[1:]:
+        s3.delete_object(Bucket="gc-ver", Key="g", VersionId=v)
+    wait_frags(cdir, n0, "every version deleted")
+
+
 def phase_expire():
     state = json.load(open(state_path("state.json")))
     comp = state["locked"]["comp"]
@@ -485,7 +540,7 @@ def phase_expire():
           f"the lock bucket's versions gone: {left}")
 
 
-{"before": phase_before, "writer": phase_writer, "after": phase_after,
+{"before": phase_before, "writer": phase_writer, "after": phase_after, "gc": phase_gc,
  "expire": phase_expire}[phase]()
 if phase != "writer":
     print(f"s3_versioning.py {phase}: {checks} checks passed")

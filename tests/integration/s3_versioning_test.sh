@@ -98,33 +98,7 @@ grep -q AccessDenied "$TEST_DIR/err" || fail "aws delete of a locked version: $(
   --bypass-governance-retention >/dev/null || fail "aws delete with --bypass-governance-retention"
 
 step "old versions' fragments are kept until their version is deleted, then collected"
-frag_files() { find "$CDIR"/chunk*/frags -type f -name '*.[0-9]*' | wc -l; }
-# settled: the count of fragment files holds still for 2 s (garbage in flight done)
-settled() { local a; a=$(frag_files); sleep 2; [ "$(frag_files)" = "$a" ]; }
-frags_are() { [ "$(frag_files)" = "$1" ]; }
-wait_for 60 settled || fail "fragment files never settled"
-N0=$(frag_files)
-"${AWS[@]}" s3api create-bucket --bucket gc-ver >/dev/null
-"${AWS[@]}" s3api put-bucket-versioning --bucket gc-ver --versioning-configuration Status=Enabled
-gv=()
-for i in 1 2 3; do
-  head -c 2000000 /dev/urandom > "$TEST_DIR/gc$i"
-  gv+=("$("${AWS[@]}" s3api put-object --bucket gc-ver --key g --body "$TEST_DIR/gc$i" --query VersionId --output text)")
-done
-wait_for 30 settled || fail "fragment files never settled"
-PER=$((($(frag_files) - N0) / 3))
-[ "$PER" -gt 0 ] && [ "$(frag_files)" = $((N0 + 3 * PER)) ] ||
-  fail "3 versions left $(($(frag_files) - N0)) fragment files, not 3 equal groups"
-echo "each version holds $PER fragment files"
-"${AWS[@]}" s3api delete-object --bucket gc-ver --key g >/dev/null # a marker frees nothing
-"${AWS[@]}" s3api delete-object --bucket gc-ver --key g --version-id "${gv[0]}" >/dev/null
-wait_for 30 frags_are $((N0 + 2 * PER)) || fail "the deleted version's fragments: $(frag_files), want $((N0 + 2 * PER))"
-"${AWS[@]}" s3api get-object --bucket gc-ver --key g --version-id "${gv[1]}" "$TEST_DIR/gc2.out" >/dev/null
-same "$TEST_DIR/gc2" "$TEST_DIR/gc2.out"
-for v in "${gv[1]}" "${gv[2]}"; do
-  "${AWS[@]}" s3api delete-object --bucket gc-ver --key g --version-id "$v" >/dev/null
-done
-wait_for 30 frags_are "$N0" || fail "fragments after every version went: $(frag_files), want $N0"
+$PY "$DRIVER" gc "$S3_ENDPOINT" "$TEST_DIR" "$CDIR"
 
 step "the COMPLIANCE version expires, and goes"
 $PY "$DRIVER" expire "$S3_ENDPOINT" "$TEST_DIR"
