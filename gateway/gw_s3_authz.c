@@ -286,6 +286,18 @@ int s3_allowed(struct s3_req *r, enum gw_authz_action action, const Md__BucketRe
     return ok;
 }
 
+int s3_allowed_on_new(struct s3_req *r, enum gw_authz_action action, const Md__BucketRecord *b,
+                      const char *key)
+{
+    if (r->auth.kind != GW_SIGV4_ANONYMOUS && !r->who.is_operator) {
+        char owner[72];
+        bucket_owner_id(b, owner);
+        if (r->who.canonical_id[0] && strcmp(owner, r->who.canonical_id) == 0)
+            return 1; /* the bucket owner, writing into its own bucket */
+    }
+    return s3_allowed(r, action, b, key, NULL);
+}
+
 enum gw_s3err s3_authorize(struct cn_http_req *req, struct s3_req *r)
 {
     (void)req;

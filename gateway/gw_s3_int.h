@@ -394,6 +394,13 @@ enum gw_s3err s3_authorize(struct cn_http_req *req, struct s3_req *r);
 int s3_allowed(struct s3_req *r, enum gw_authz_action action, const Md__BucketRecord *b,
                const char *key, const Md__ObjectRecord *o);
 
+/* An object action (s3:PutObjectRetention, s3:PutObjectLegalHold) on the
+ * version r is about to write at key in bucket b: allowed to the bucket's
+ * owner (as S3 allows its account), else by the same rules as s3_allowed
+ * with no object. 1 allowed, 0 denied. */
+int s3_allowed_on_new(struct s3_req *r, enum gw_authz_action action, const Md__BucketRecord *b,
+                      const char *key);
+
 /* What s3_authorize read, handed to the operation when it asks for the same
  * bucket and key as r's target (key NULL: the bucket); NULL otherwise, or
  * when an object was asked for and does not exist. The caller frees it. */

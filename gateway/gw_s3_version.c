@@ -97,7 +97,7 @@ enum gw_s3err s3_lock_headers(struct s3_req *r)
             return GW_S3_INVALID_ARGUMENT;
         if (r->lock.retain_until_ms <= cn_wall_ms())
             return GW_S3_INVALID_ARGUMENT; /* "The retain until date must be in the future!" */
-        if (!s3_allowed(r, GW_ACT_PUT_OBJECT_RETENTION, b, r->t.key, NULL))
+        if (!s3_allowed_on_new(r, GW_ACT_PUT_OBJECT_RETENTION, b, r->t.key))
             return GW_S3_ACCESS_DENIED;
     }
     if (hold) {
@@ -105,7 +105,7 @@ enum gw_s3err s3_lock_headers(struct s3_req *r)
             r->lock.legal_hold = 1;
         else if (strcmp(hold, "OFF") != 0)
             return GW_S3_INVALID_ARGUMENT;
-        if (!s3_allowed(r, GW_ACT_PUT_OBJECT_LEGAL_HOLD, b, r->t.key, NULL))
+        if (!s3_allowed_on_new(r, GW_ACT_PUT_OBJECT_LEGAL_HOLD, b, r->t.key))
             return GW_S3_ACCESS_DENIED;
     }
     return GW_S3_OK;

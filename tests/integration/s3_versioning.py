@@ -363,6 +363,14 @@ def phase_before():
     expect("AccessDenied", 403, bob.put_object, "bob's lock headers without PutObjectRetention",
            Bucket="lockb", Key="bobs", Body=b"x", ObjectLockMode="GOVERNANCE",
            ObjectLockRetainUntilDate=soon)
+    # in a lock bucket of his own, bob sets the lock of what he writes
+    bob.create_bucket(Bucket="bob-lock", ObjectLockEnabledForBucket=True)
+    bv = bob.put_object(Bucket="bob-lock", Key="mine", Body=b"bob's", ObjectLockMode="GOVERNANCE",
+                        ObjectLockRetainUntilDate=soon, ObjectLockLegalHoldStatus="OFF")
+    check(bob.head_object(Bucket="bob-lock", Key="mine").get("ObjectLockMode") == "GOVERNANCE",
+          "the bucket owner's lock headers")
+    bob.delete_object(Bucket="bob-lock", Key="mine", VersionId=bv["VersionId"],
+                      BypassGovernanceRetention=True)
     pol["Statement"][0]["Action"].append("s3:BypassGovernanceRetention")
     s3.put_bucket_policy(Bucket="lockb", Policy=json.dumps(pol))
     c, s, _ = err(bob.delete_object, Bucket="lockb", Key="gov2", VersionId=b1,
