@@ -142,6 +142,8 @@ def phase_before():
     check(body_of(s3, "ver", "k") == contents[-1], "GET of the key is the latest")
     check(body_of(s3, "ver", "old", "null") == b"written before versioning",
           "the object from before versioning is the null version")
+    check(all_versions(s3, "ver", "old") == [("old", "null", True, False)],
+          f"listed as the null version: {all_versions(s3, 'ver', 'old')}")
     expect("NoSuchVersion", 404, s3.get_object, "an id no version has",
            Bucket="ver", Key="k", VersionId="00000000000fffff")
     expect("InvalidArgument", 400, s3.get_object, "a malformed id",
