@@ -12,7 +12,8 @@ usage: s3_versioning.py PHASE ENDPOINT STATE_DIR [KEYS_JSON]
   after    everything recorded by `before` and `writer` is still there,
            byte-exact, every acknowledged version listed, locks still hold.
   gc       (4th argument: the cluster directory) old versions' fragment files
-           stay on the chunkservers until the version is deleted, then go.
+           stay on the chunkservers, past the orphan grace, until the version
+           is deleted, then go.
   expire   once the short retentions have run out: the versions go.
 The operator's keys come from the environment; KEYS_JSON (phase before)
 holds bob's {"access_key", "secret_key"}. Exits non-zero on the first failed
@@ -517,6 +518,9 @@ def phase_gc():
     check(per > 0 and frag_files(cdir) == n0 + 3 * per,
           f"3 versions left {frag_files(cdir) - n0} fragment files, not 3 equal groups")
     print(f"each version holds {per} fragment files")
+    time.sleep(10)  # past the chunkservers' orphan grace (8 s), scanned every second
+    check(frag_files(cdir) == n0 + 3 * per,
+          f"the orphan scan took old versions' fragments: {frag_files(cdir) - n0} left")
     s3.delete_object(Bucket="gc-ver", Key="g")  # a marker frees nothing
     s3.delete_object(Bucket="gc-ver", Key="g", VersionId=gv[0])
     wait_frags(cdir, n0 + 2 * per, "the oldest version deleted")
