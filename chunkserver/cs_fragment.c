@@ -12,30 +12,30 @@
  * straight from the caller's memory (no copy besides the kernel's). */
 #define STAGE_LEN (64u * 1024u)
 
-static void put_u16(uint8_t *p, uint16_t v)
+void cs_le_put_u16(uint8_t *p, uint16_t v)
 {
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
 }
 
-static void put_u32(uint8_t *p, uint32_t v)
+void cs_le_put_u32(uint8_t *p, uint32_t v)
 {
     for (int i = 0; i < 4; i++)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static void put_u64(uint8_t *p, uint64_t v)
+void cs_le_put_u64(uint8_t *p, uint64_t v)
 {
     for (int i = 0; i < 8; i++)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static uint16_t get_u16(const uint8_t *p)
+uint16_t cs_le_get_u16(const uint8_t *p)
 {
     return (uint16_t)(p[0] | (p[1] << 8));
 }
 
-static uint32_t get_u32(const uint8_t *p)
+uint32_t cs_le_get_u32(const uint8_t *p)
 {
     uint32_t v = 0;
     for (int i = 3; i >= 0; i--)
@@ -43,7 +43,7 @@ static uint32_t get_u32(const uint8_t *p)
     return v;
 }
 
-static uint64_t get_u64(const uint8_t *p)
+uint64_t cs_le_get_u64(const uint8_t *p)
 {
     uint64_t v = 0;
     for (int i = 7; i >= 0; i--)
@@ -94,18 +94,18 @@ void cs_frag_header_encode(const cs_frag_meta *meta, uint32_t table_crc,
 {
     memset(out, 0, CS_FRAG_HEADER_LEN);
     memcpy(out, CS_FRAG_MAGIC, 8);
-    put_u16(out + 8, CS_FRAG_VERSION);
-    put_u16(out + 10, CS_FRAG_HEADER_LEN);
-    put_u32(out + 12, EC_CRC_BLOCK);
+    cs_le_put_u16(out + 8, CS_FRAG_VERSION);
+    cs_le_put_u16(out + 10, CS_FRAG_HEADER_LEN);
+    cs_le_put_u32(out + 12, EC_CRC_BLOCK);
     memcpy(out + 16, meta->group, CS_GROUP_ID_LEN);
-    put_u32(out + 32, meta->index);
-    put_u16(out + 36, meta->k);
-    put_u16(out + 38, meta->m);
-    put_u32(out + 40, meta->unit);
-    put_u32(out + 44, meta->data_crc);
-    put_u64(out + 48, meta->data_len);
-    put_u32(out + 56, table_crc);
-    put_u32(out + 60, ec_crc32c(out, 60));
+    cs_le_put_u32(out + 32, meta->index);
+    cs_le_put_u16(out + 36, meta->k);
+    cs_le_put_u16(out + 38, meta->m);
+    cs_le_put_u32(out + 40, meta->unit);
+    cs_le_put_u32(out + 44, meta->data_crc);
+    cs_le_put_u64(out + 48, meta->data_len);
+    cs_le_put_u32(out + 56, table_crc);
+    cs_le_put_u32(out + 60, ec_crc32c(out, 60));
 }
 
 int cs_frag_header_decode(const uint8_t in[CS_FRAG_HEADER_LEN], cs_frag_meta *meta,
@@ -113,20 +113,20 @@ int cs_frag_header_decode(const uint8_t in[CS_FRAG_HEADER_LEN], cs_frag_meta *me
 {
     if (memcmp(in, CS_FRAG_MAGIC, 8) != 0)
         return CAIRN_E_CORRUPT;
-    if (get_u32(in + 60) != ec_crc32c(in, 60))
+    if (cs_le_get_u32(in + 60) != ec_crc32c(in, 60))
         return CAIRN_E_CORRUPT;
-    if (get_u16(in + 8) != CS_FRAG_VERSION || get_u16(in + 10) != CS_FRAG_HEADER_LEN ||
-        get_u32(in + 12) != EC_CRC_BLOCK)
+    if (cs_le_get_u16(in + 8) != CS_FRAG_VERSION || cs_le_get_u16(in + 10) != CS_FRAG_HEADER_LEN ||
+        cs_le_get_u32(in + 12) != EC_CRC_BLOCK)
         return CAIRN_E_UNSUPPORTED;
     memcpy(meta->group, in + 16, CS_GROUP_ID_LEN);
-    meta->index = get_u32(in + 32);
-    meta->k = get_u16(in + 36);
-    meta->m = get_u16(in + 38);
-    meta->unit = get_u32(in + 40);
-    meta->data_crc = get_u32(in + 44);
-    meta->data_len = get_u64(in + 48);
+    meta->index = cs_le_get_u32(in + 32);
+    meta->k = cs_le_get_u16(in + 36);
+    meta->m = cs_le_get_u16(in + 38);
+    meta->unit = cs_le_get_u32(in + 40);
+    meta->data_crc = cs_le_get_u32(in + 44);
+    meta->data_len = cs_le_get_u64(in + 48);
     if (table_crc)
-        *table_crc = get_u32(in + 56);
+        *table_crc = cs_le_get_u32(in + 56);
     return cs_frag_meta_check(meta) == 0 ? 0 : CAIRN_E_CORRUPT;
 }
 
@@ -323,7 +323,7 @@ int cs_frag_writer_finish(cs_frag_writer *w, uint32_t *data_crc)
     /* The table is stored little-endian. */
     uint8_t *table_bytes = (uint8_t *)w->table;
     for (uint64_t b = 0; b < blocks; b++)
-        put_u32(table_bytes + 4 * b, w->table[b]);
+        cs_le_put_u32(table_bytes + 4 * b, w->table[b]);
     uint32_t table_crc = ec_crc32c(table_bytes, blocks * 4);
     w->table_crc = table_crc;
     rc = cs_io_write_all(w->io, w->fd, table_bytes, blocks * 4,
@@ -362,6 +362,7 @@ struct cs_frag_reader {
     int fd;
     cs_frag_meta meta;
     uint32_t table_crc;
+    uint32_t block; /* CRC block size: EC_CRC_BLOCK, or the unit of an open fragment */
     uint64_t blocks;
     uint32_t *table; /* host order */
 };
@@ -401,9 +402,10 @@ int cs_frag_reader_open(const cs_io *io, int fd, cs_frag_reader **out)
     }
     uint8_t *table_bytes = (uint8_t *)r->table;
     for (uint64_t b = 0; b < r->blocks; b++)
-        r->table[b] = get_u32(table_bytes + 4 * b);
+        r->table[b] = cs_le_get_u32(table_bytes + 4 * b);
     r->io = io;
     r->fd = fd;
+    r->block = EC_CRC_BLOCK;
     *out = r;
     return 0;
 
@@ -412,6 +414,31 @@ err_after_table:
 err_after_alloc:
     free(r);
     return rc;
+}
+
+int cs_frag_reader_open_table(const cs_io *io, int fd, const cs_frag_meta *meta, uint32_t block,
+                              const uint32_t *table, cs_frag_reader **out)
+{
+    if (block == 0 || block > EC_CRC_BLOCK || EC_CRC_BLOCK % block != 0)
+        return CAIRN_E_INVAL;
+    cs_frag_reader *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return CAIRN_E_NOMEM;
+    r->meta = *meta;
+    r->block = block;
+    r->blocks = (meta->data_len + block - 1) / block;
+    r->table = malloc(r->blocks > 0 ? r->blocks * 4 : 4);
+    if (r->table == NULL) {
+        free(r);
+        return CAIRN_E_NOMEM;
+    }
+    if (r->blocks)
+        memcpy(r->table, table, r->blocks * 4);
+    r->table_crc = ec_crc32c(r->table, r->blocks * 4);
+    r->io = io;
+    r->fd = fd;
+    *out = r;
+    return 0;
 }
 
 const cs_frag_meta *cs_frag_reader_meta(const cs_frag_reader *r)
@@ -426,9 +453,9 @@ uint32_t cs_frag_reader_table_crc(const cs_frag_reader *r)
 
 static uint64_t block_len(const cs_frag_reader *r, uint64_t b)
 {
-    uint64_t start = b * EC_CRC_BLOCK;
+    uint64_t start = b * r->block;
     uint64_t left = r->meta.data_len - start;
-    return left < EC_CRC_BLOCK ? left : EC_CRC_BLOCK;
+    return left < r->block ? left : r->block;
 }
 
 int cs_frag_reader_verify_block(cs_frag_reader *r, uint64_t block, void *scratch)
@@ -436,7 +463,7 @@ int cs_frag_reader_verify_block(cs_frag_reader *r, uint64_t block, void *scratch
     if (block >= r->blocks)
         return CAIRN_E_RANGE;
     size_t blen = (size_t)block_len(r, block);
-    int rc = cs_io_read_all(r->io, r->fd, scratch, blen, CS_FRAG_HEADER_LEN + block * EC_CRC_BLOCK);
+    int rc = cs_io_read_all(r->io, r->fd, scratch, blen, CS_FRAG_HEADER_LEN + block * r->block);
     if (rc != 0)
         return rc;
     return ec_crc32c(scratch, blen) == r->table[block] ? 0 : CAIRN_E_CORRUPT;
@@ -454,25 +481,24 @@ int cs_frag_reader_read(cs_frag_reader *r, uint64_t off, size_t len, void *buf, 
     uint64_t pos = off;
     int rc = 0;
     while (pos < end) {
-        uint64_t b = pos / EC_CRC_BLOCK;
-        uint64_t bstart = b * EC_CRC_BLOCK;
+        uint64_t b = pos / r->block;
+        uint64_t bstart = b * r->block;
         uint64_t blen = block_len(r, b);
         if (pos == bstart && end >= bstart + blen) {
             /* Whole blocks: read straight into the caller's buffer, as many
              * as the range covers, then check each. */
             uint64_t nblocks = 1;
             while (b + nblocks < r->blocks &&
-                   end >= (b + nblocks) * EC_CRC_BLOCK + block_len(r, b + nblocks))
+                   end >= (b + nblocks) * r->block + block_len(r, b + nblocks))
                 nblocks++;
-            uint64_t span =
-                (b + nblocks - 1) * EC_CRC_BLOCK + block_len(r, b + nblocks - 1) - bstart;
+            uint64_t span = (b + nblocks - 1) * r->block + block_len(r, b + nblocks - 1) - bstart;
             uint8_t *at = dst + (pos - off);
             rc = cs_io_read_all(r->io, r->fd, at, (size_t)span, CS_FRAG_HEADER_LEN + bstart);
             if (rc != 0)
                 goto out;
             for (uint64_t i = 0; i < nblocks; i++) {
                 size_t l = (size_t)block_len(r, b + i);
-                if (ec_crc32c(at + i * EC_CRC_BLOCK, l) != r->table[b + i]) {
+                if (ec_crc32c(at + i * r->block, l) != r->table[b + i]) {
                     if (bad_block)
                         *bad_block = b + i;
                     rc = CAIRN_E_CORRUPT;
@@ -483,7 +509,7 @@ int cs_frag_reader_read(cs_frag_reader *r, uint64_t off, size_t len, void *buf, 
         } else {
             /* A partly covered block: check it whole, copy out the part. */
             if (scratch == NULL) {
-                scratch = malloc(EC_CRC_BLOCK);
+                scratch = malloc(r->block);
                 if (scratch == NULL) {
                     rc = CAIRN_E_NOMEM;
                     goto out;

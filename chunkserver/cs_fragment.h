@@ -56,6 +56,15 @@ typedef struct cs_frag_meta {
     uint32_t data_crc; /* CRC32C of the data (filled in by the writer) */
 } cs_frag_meta;
 
+/* Little-endian integers in the on-disk formats (fragment and open-fragment
+ * files). */
+void cs_le_put_u16(uint8_t *p, uint16_t v);
+void cs_le_put_u32(uint8_t *p, uint32_t v);
+void cs_le_put_u64(uint8_t *p, uint64_t v);
+uint16_t cs_le_get_u16(const uint8_t *p);
+uint32_t cs_le_get_u32(const uint8_t *p);
+uint64_t cs_le_get_u64(const uint8_t *p);
+
 /* Parses exactly 32 hex digits (either case) into 16 bytes. Returns 0 or
  * CAIRN_E_INVAL. This is the only way a group id enters the chunkserver. */
 int cs_group_parse(const char *hex, uint8_t out[CS_GROUP_ID_LEN]);
@@ -115,6 +124,14 @@ typedef struct cs_frag_reader cs_frag_reader;
  * CAIRN_E_CORRUPT (bad header, size or table); CAIRN_E_UNSUPPORTED;
  * CAIRN_E_IO; CAIRN_E_NOMEM. */
 int cs_frag_reader_open(const cs_io *io, int fd, cs_frag_reader **out);
+/* A reader over an open fragment (cs_store's append files): data at offset
+ * CS_FRAG_HEADER_LEN of fd, meta->data_len bytes of it, checked against
+ * table (host order, one CRC32C per block of `block` bytes, which divides
+ * EC_CRC_BLOCK; copied). Owns fd on success as cs_frag_reader_open does.
+ * The table CRC it reports is that of this table, not of a sealed file's.
+ * Returns 0, CAIRN_E_INVAL, CAIRN_E_NOMEM. */
+int cs_frag_reader_open_table(const cs_io *io, int fd, const cs_frag_meta *meta, uint32_t block,
+                              const uint32_t *table, cs_frag_reader **out);
 const cs_frag_meta *cs_frag_reader_meta(const cs_frag_reader *r);
 /* Table CRC, which together with the meta identifies the content exactly. */
 uint32_t cs_frag_reader_table_crc(const cs_frag_reader *r);
@@ -125,7 +142,8 @@ uint32_t cs_frag_reader_table_crc(const cs_frag_reader *r);
  * if not NULL, is the first bad block index); CAIRN_E_IO; CAIRN_E_NOMEM. */
 int cs_frag_reader_read(cs_frag_reader *r, uint64_t off, size_t len, void *buf,
                         uint64_t *bad_block);
-/* Checks one block into scratch (EC_CRC_BLOCK bytes). Returns 0,
+/* Checks one block into scratch (EC_CRC_BLOCK bytes; a block of an open
+ * fragment is smaller). Returns 0,
  * CAIRN_E_CORRUPT, CAIRN_E_RANGE, CAIRN_E_IO. For the scrubber. */
 int cs_frag_reader_verify_block(cs_frag_reader *r, uint64_t block, void *scratch);
 void cs_frag_reader_close(cs_frag_reader *r);

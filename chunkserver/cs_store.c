@@ -1,4 +1,5 @@
 #include "cs_store.h"
+#include "cs_store_int.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -14,37 +15,8 @@
 #include "ec_codec.h"
 #include "ec_crc.h"
 
-#define MOD          "store"
-#define LOCK_STRIPES 64
-#define ID_FILE      "chunkserver-id"
-
-struct cs_store {
-    const cs_io *io; /* every file-system call goes through it */
-    int lock_fd;     /* DIR/lock, flock'd: one process per data directory */
-    char *dir;
-    char *tmp_dir;
-    char *frag_dir;
-    char id[CS_ID_HEX_LEN + 1];
-    bool durable;
-    uint64_t reserve_bytes;
-    uint64_t writeback_bytes;
-    atomic_uint_fast64_t tmp_seq;
-    pthread_mutex_t stripe[LOCK_STRIPES]; /* one fragment's check+rename/unlink */
-    pthread_mutex_t dir_lock;             /* creating fan-out directories, and: */
-    /* Fan-out directories known durable in their parent: bit XX of
-     * l1_durable for frags/XX, bit XX * 256 + YY of l2_durable for
-     * frags/XX/YY. A directory that exists but is not known durable (a
-     * process died between its mkdir and the fsync of its parent, or that
-     * fsync failed) is synced before a fragment is renamed into it. */
-    uint8_t l1_durable[256 / 8];
-    uint8_t l2_durable[65536 / 8];
-    pthread_mutex_t lock; /* the fields below */
-    uint64_t inflight_bytes;
-    uint64_t fragments;
-    uint64_t fragment_bytes;
-    uint64_t digest;
-    cs_hist fsync_hist;
-};
+#define MOD     "store"
+#define ID_FILE "chunkserver-id"
 
 struct cs_put {
     cs_store *store;
@@ -56,7 +28,7 @@ struct cs_put {
     uint64_t accepted; /* bytes taken by cs_put_write */
 };
 
-static uint64_t frag_hash(const uint8_t group[CS_GROUP_ID_LEN], uint32_t index)
+uint64_t cs_store_frag_hash(const uint8_t group[CS_GROUP_ID_LEN], uint32_t index)
 {
     uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 */
     for (int i = 0; i < CS_GROUP_ID_LEN; i++)
@@ -66,20 +38,20 @@ static uint64_t frag_hash(const uint8_t group[CS_GROUP_ID_LEN], uint32_t index)
     return h;
 }
 
-static pthread_mutex_t *stripe_lock(cs_store *s, const uint8_t *group, uint32_t index)
+pthread_mutex_t *cs_store_stripe_lock(cs_store *s, const uint8_t *group, uint32_t index)
 {
-    return &s->stripe[(frag_hash(group, index) >> 7) % LOCK_STRIPES];
+    return &s->stripe[(cs_store_frag_hash(group, index) >> 7) % LOCK_STRIPES];
 }
 
-static void frag_path(const cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index,
-                      char out[PATH_MAX])
+void cs_store_frag_path(const cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index,
+                        char out[PATH_MAX])
 {
     char hex[CS_GROUP_HEX_LEN + 1];
     cs_group_format(group, hex);
     snprintf(out, PATH_MAX, "%s/%.2s/%.2s/%s.%u", s->frag_dir, hex, hex + 2, hex, index);
 }
 
-static void timed_fsync_record(cs_store *s, int64_t t0)
+void cs_store_fsync_note(cs_store *s, int64_t t0)
 {
     cs_hist_record(&s->fsync_hist, (uint64_t)(cn_mono_us() - t0));
 }
@@ -87,18 +59,18 @@ static void timed_fsync_record(cs_store *s, int64_t t0)
 /* A failed file-system call as the store reports it: running out of space
  * stays CAIRN_E_NOSPACE (a put answered 507 goes to another server),
  * anything else is CAIRN_E_IO. */
-static int io_error(int rc)
+int cs_store_io_error(int rc)
 {
     return rc == CAIRN_E_NOSPACE ? CAIRN_E_NOSPACE : CAIRN_E_IO;
 }
 
-static int fsync_dir_timed(cs_store *s, const char *path)
+int cs_store_fsync_dir(cs_store *s, const char *path)
 {
     int64_t t0 = cn_mono_us();
     int rc = s->io->sync_dir(s->io, path);
     if (rc != 0)
-        rc = io_error(rc);
-    timed_fsync_record(s, t0);
+        rc = cs_store_io_error(rc);
+    cs_store_fsync_note(s, t0);
     return rc;
 }
 
@@ -133,7 +105,7 @@ static int make_dir(cs_store *s, const char *path, bool *created)
         return 0;
     }
     CN_ERROR(MOD, "mkdir %s: %s", path, strerror(errno));
-    return io_error(rc);
+    return cs_store_io_error(rc);
 }
 
 /* Makes sure frags/XX/YY of group exists and (durable mode) is itself durable
@@ -148,7 +120,7 @@ static void bit_set(uint8_t *bits, unsigned i)
     bits[i / 8] |= (uint8_t)(1u << (i % 8));
 }
 
-static int ensure_fanout(cs_store *s, const uint8_t *group)
+int cs_store_ensure_fanout(cs_store *s, const uint8_t *group)
 {
     char l1[PATH_MAX], l2[PATH_MAX];
     snprintf(l1, sizeof(l1), "%s/%02x", s->frag_dir, group[0]);
@@ -159,14 +131,14 @@ static int ensure_fanout(cs_store *s, const uint8_t *group)
     if (!bit_get(s->l1_durable, b1)) {
         rc = make_dir(s, l1, NULL);
         if (rc == 0 && s->durable)
-            rc = fsync_dir_timed(s, s->frag_dir);
+            rc = cs_store_fsync_dir(s, s->frag_dir);
         if (rc == 0)
             bit_set(s->l1_durable, b1);
     }
     if (rc == 0 && !bit_get(s->l2_durable, b2)) {
         rc = make_dir(s, l2, NULL);
         if (rc == 0 && s->durable)
-            rc = fsync_dir_timed(s, l1);
+            rc = cs_store_fsync_dir(s, l1);
         if (rc == 0)
             bit_set(s->l2_durable, b2);
     }
@@ -193,12 +165,12 @@ static int sync_fanout(cs_store *s)
         int n2;
         rc = list_fanout(s, p1, l2, &n2);
         if (rc == 0 && n2 > 0 && s->durable)
-            rc = fsync_dir_timed(s, p1);
+            rc = cs_store_fsync_dir(s, p1);
         for (int j = 0; rc == 0 && j < n2; j++)
             bit_set(s->l2_durable, l1[i] * 256u + l2[j]);
     }
     if (rc == 0 && n1 > 0 && s->durable)
-        rc = fsync_dir_timed(s, s->frag_dir);
+        rc = cs_store_fsync_dir(s, s->frag_dir);
     for (int i = 0; rc == 0 && i < n1; i++)
         bit_set(s->l1_durable, l1[i]);
     return rc;
@@ -293,13 +265,13 @@ static int count_one(void *arg, const uint8_t group[CS_GROUP_ID_LEN], uint32_t i
 {
     cs_store *s = arg;
     char path[PATH_MAX];
-    frag_path(s, group, index, path);
+    cs_store_frag_path(s, group, index, path);
     cs_io_stat st;
     if (s->io->stat(s->io, path, &st) != 0)
         return 0;
     s->fragments++;
     s->fragment_bytes += st.size;
-    s->digest ^= frag_hash(group, index);
+    s->digest ^= cs_store_frag_hash(group, index);
     return 0;
 }
 
@@ -321,6 +293,7 @@ int cs_store_open(const cs_store_opts *opts, cs_store **out)
         s->frag_dir = NULL;
         goto err_after_alloc;
     }
+
     s->io = opts->io ? opts->io : cs_io_posix();
     s->durable = opts->durable;
     s->reserve_bytes = opts->reserve_bytes;
@@ -385,6 +358,9 @@ int cs_store_open(const cs_store_opts *opts, cs_store **out)
     rc = cs_store_foreach(s, NULL, 0, count_one, s);
     if (rc != 0)
         goto err_after_lockfile;
+    rc = cs_store_open_recover(s);
+    if (rc != 0)
+        goto err_after_lockfile;
     CN_INFO(MOD, "opened %s: id %s, %llu fragment(s), %llu bytes, %s", s->dir, s->id,
             (unsigned long long)s->fragments, (unsigned long long)s->fragment_bytes,
             s->durable ? "durable" : "NOT durable (sync=none)");
@@ -446,19 +422,15 @@ const cs_hist *cs_store_fsync_hist(const cs_store *s)
     return &s->fsync_hist;
 }
 
-static int fs_space(const cs_store *s, uint64_t *capacity, uint64_t *avail)
+static int cs_store_fs_space(const cs_store *s, uint64_t *capacity, uint64_t *avail)
 {
     return s->io->space(s->io, s->dir, capacity, avail) == 0 ? 0 : CAIRN_E_IO;
 }
 
-int cs_store_put_begin(cs_store *s, const cs_frag_meta *meta, cs_put **out)
+int cs_store_reserve(cs_store *s, uint64_t need)
 {
-    if (cs_frag_meta_check(meta) != 0)
-        return CAIRN_E_INVAL;
-    /* The file plus a little for its inode and directory entry. */
-    uint64_t need = cs_frag_file_size(meta->data_len) + 8192;
     uint64_t capacity, avail;
-    int rc = fs_space(s, &capacity, &avail);
+    int rc = cs_store_fs_space(s, &capacity, &avail);
     if (rc != 0)
         return rc;
     pthread_mutex_lock(&s->lock);
@@ -467,8 +439,35 @@ int cs_store_put_begin(cs_store *s, const cs_frag_meta *meta, cs_put **out)
     if (fits)
         s->inflight_bytes += need;
     pthread_mutex_unlock(&s->lock);
-    if (!fits)
-        return CAIRN_E_NOSPACE;
+    return fits ? 0 : CAIRN_E_NOSPACE;
+}
+
+void cs_store_release(cs_store *s, uint64_t bytes)
+{
+    pthread_mutex_lock(&s->lock);
+    s->inflight_bytes -= bytes;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void cs_store_count_added(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index,
+                          uint64_t size)
+{
+    pthread_mutex_lock(&s->lock);
+    s->fragments++;
+    s->fragment_bytes += size;
+    s->digest ^= cs_store_frag_hash(group, index);
+    pthread_mutex_unlock(&s->lock);
+}
+
+int cs_store_put_begin(cs_store *s, const cs_frag_meta *meta, cs_put **out)
+{
+    if (cs_frag_meta_check(meta) != 0)
+        return CAIRN_E_INVAL;
+    /* The file plus a little for its inode and directory entry. */
+    uint64_t need = cs_frag_file_size(meta->data_len) + 8192;
+    int rc = cs_store_reserve(s, need);
+    if (rc != 0)
+        return rc;
 
     cs_put *p = calloc(1, sizeof(*p));
     if (p == NULL) {
@@ -486,7 +485,7 @@ int cs_store_put_begin(cs_store *s, const cs_frag_meta *meta, cs_put **out)
     rc = s->io->open(s->io, p->tmp_path, CS_IO_WRITE | CS_IO_CREATE | CS_IO_EXCL, &p->fd);
     if (rc != 0) {
         CN_ERROR(MOD, "create %s: %s", p->tmp_path, strerror(errno));
-        rc = io_error(rc);
+        rc = cs_store_io_error(rc);
         goto err_after_put;
     }
     rc = cs_frag_writer_new(s->io, p->fd, meta, s->durable ? s->writeback_bytes : 0, &p->writer);
@@ -501,9 +500,7 @@ err_after_open:
 err_after_put:
     free(p);
 err_after_reserve:
-    pthread_mutex_lock(&s->lock);
-    s->inflight_bytes -= need;
-    pthread_mutex_unlock(&s->lock);
+    cs_store_release(s, need);
     return rc;
 }
 
@@ -612,22 +609,22 @@ int cs_put_commit(cs_put *p, bool check_crc, uint32_t expected_crc, bool replace
     if (s->durable) {
         int64_t t0 = cn_mono_us();
         int frc = s->io->fdatasync(s->io, p->fd);
-        timed_fsync_record(s, t0);
+        cs_store_fsync_note(s, t0);
         if (frc != 0) {
             CN_ERROR(MOD, "fdatasync %s: %s", p->tmp_path, strerror(errno));
-            rc = io_error(frc);
+            rc = cs_store_io_error(frc);
             goto err;
         }
     }
     s->io->close(s->io, p->fd);
     p->fd = -1;
-    rc = ensure_fanout(s, p->meta.group);
+    rc = cs_store_ensure_fanout(s, p->meta.group);
     if (rc != 0)
         goto err;
 
     char path[PATH_MAX];
-    frag_path(s, p->meta.group, p->meta.index, path);
-    pthread_mutex_t *lk = stripe_lock(s, p->meta.group, p->meta.index);
+    cs_store_frag_path(s, p->meta.group, p->meta.index, path);
+    pthread_mutex_t *lk = cs_store_stripe_lock(s, p->meta.group, p->meta.index);
     pthread_mutex_lock(lk);
     cs_io_stat old_st;
     rc = s->io->stat(s->io, path, &old_st);
@@ -650,7 +647,7 @@ int cs_put_commit(cs_put *p, bool check_crc, uint32_t expected_crc, bool replace
                 char dir[PATH_MAX];
                 snprintf(dir, sizeof(dir), "%s", path);
                 *strrchr(dir, '/') = '\0';
-                rc = fsync_dir_timed(s, dir);
+                rc = cs_store_fsync_dir(s, dir);
             }
             pthread_mutex_unlock(lk);
             put_release(p, true);
@@ -671,14 +668,14 @@ int cs_put_commit(cs_put *p, bool check_crc, uint32_t expected_crc, bool replace
     if (rc != 0) {
         CN_ERROR(MOD, "rename %s -> %s: %s", p->tmp_path, path, strerror(errno));
         pthread_mutex_unlock(lk);
-        rc = io_error(rc);
+        rc = cs_store_io_error(rc);
         goto err;
     }
     if (s->durable) {
         char dir[PATH_MAX];
         snprintf(dir, sizeof(dir), "%s", path);
         *strrchr(dir, '/') = '\0';
-        rc = fsync_dir_timed(s, dir);
+        rc = cs_store_fsync_dir(s, dir);
     }
     pthread_mutex_unlock(lk);
     uint64_t new_size = cs_frag_file_size(p->meta.data_len);
@@ -687,7 +684,7 @@ int cs_put_commit(cs_put *p, bool check_crc, uint32_t expected_crc, bool replace
         s->fragment_bytes -= old_st.size;
     } else {
         s->fragments++;
-        s->digest ^= frag_hash(p->meta.group, p->meta.index);
+        s->digest ^= cs_store_frag_hash(p->meta.group, p->meta.index);
     }
     s->fragment_bytes += new_size;
     pthread_mutex_unlock(&s->lock);
@@ -711,9 +708,16 @@ int cs_store_open_fragment(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], ui
                            cs_frag_reader **out)
 {
     char path[PATH_MAX];
-    frag_path(s, group, index, path);
+    cs_store_frag_path(s, group, index, path);
     int fd;
     int rc = s->io->open(s->io, path, CS_IO_READ, &fd);
+    if (rc == CAIRN_E_NOTFOUND) {
+        /* Not sealed yet? (Or sealed just now: then look again.) */
+        rc = cs_store_open_reader(s, group, index, out);
+        if (rc != CAIRN_E_NOTFOUND)
+            return rc;
+        rc = s->io->open(s->io, path, CS_IO_READ, &fd);
+    }
     if (rc != 0)
         return rc == CAIRN_E_NOTFOUND ? CAIRN_E_NOTFOUND : CAIRN_E_IO;
     rc = cs_frag_reader_open(s->io, fd, out);
@@ -735,7 +739,7 @@ int cs_store_fragment_mtime(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], u
                             int64_t *mtime_s)
 {
     char path[PATH_MAX];
-    frag_path(s, group, index, path);
+    cs_store_frag_path(s, group, index, path);
     cs_io_stat st;
     int rc = s->io->stat(s->io, path, &st);
     if (rc != 0)
@@ -758,7 +762,7 @@ static int durable_absence(cs_store *s, const char *path)
     *strrchr(dir, '/') = '\0';
     int64_t t0 = cn_mono_us();
     int rc = s->io->sync_dir(s->io, dir);
-    timed_fsync_record(s, t0);
+    cs_store_fsync_note(s, t0);
     return rc == 0 || rc == CAIRN_E_NOTFOUND ? CAIRN_E_NOTFOUND : CAIRN_E_IO;
 }
 
@@ -771,11 +775,20 @@ int cs_store_delete_older(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uin
                           int64_t cutoff_s)
 {
     char path[PATH_MAX];
-    frag_path(s, group, index, path);
-    pthread_mutex_t *lk = stripe_lock(s, group, index);
+    cs_store_frag_path(s, group, index, path);
+    pthread_mutex_t *lk = cs_store_stripe_lock(s, group, index);
     pthread_mutex_lock(lk);
     cs_io_stat st;
     int rc = s->io->stat(s->io, path, &st);
+    if (rc == CAIRN_E_NOTFOUND && cutoff_s == INT64_MAX) {
+        /* Not sealed: an open fragment of an abandoned group goes the same
+         * way (the orphan collector's delete_older never touches one). */
+        rc = cs_store_open_delete_locked(s, group, index);
+        if (rc != CAIRN_E_NOTFOUND) {
+            pthread_mutex_unlock(lk);
+            return rc;
+        }
+    }
     if (rc != 0) {
         rc = rc == CAIRN_E_NOTFOUND ? durable_absence(s, path) : CAIRN_E_IO;
         pthread_mutex_unlock(lk);
@@ -795,14 +808,14 @@ int cs_store_delete_older(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uin
         char dir[PATH_MAX];
         snprintf(dir, sizeof(dir), "%s", path);
         *strrchr(dir, '/') = '\0';
-        if (fsync_dir_timed(s, dir) != 0)
+        if (cs_store_fsync_dir(s, dir) != 0)
             rc = CAIRN_E_IO; /* a delete is never 'no space' */
     }
     pthread_mutex_unlock(lk);
     pthread_mutex_lock(&s->lock);
     s->fragments--;
     s->fragment_bytes -= st.size;
-    s->digest ^= frag_hash(group, index);
+    s->digest ^= cs_store_frag_hash(group, index);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
@@ -810,7 +823,7 @@ int cs_store_delete_older(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uin
 int cs_store_stats_get(cs_store *s, cs_store_stats *out)
 {
     uint64_t capacity, avail;
-    int rc = fs_space(s, &capacity, &avail);
+    int rc = cs_store_fs_space(s, &capacity, &avail);
     if (rc != 0)
         return rc;
     memset(out, 0, sizeof(*out));
@@ -824,6 +837,8 @@ int cs_store_stats_get(cs_store *s, cs_store_stats *out)
     out->fragments = s->fragments;
     out->fragment_bytes = s->fragment_bytes;
     out->inventory_digest = s->digest;
+    out->open_fragments = s->open_fragments;
+    out->open_bytes = s->open_bytes;
     pthread_mutex_unlock(&s->lock);
     return 0;
 }

@@ -50,6 +50,8 @@ typedef struct cs_store_stats {
     uint64_t fragments;        /* committed fragment files */
     uint64_t fragment_bytes;   /* their total file size */
     uint64_t inventory_digest; /* XOR of a 64-bit hash of every (group, index) */
+    uint64_t open_fragments;   /* open fragments (appended to, not sealed yet) */
+    uint64_t open_bytes;       /* their acknowledged data */
 } cs_store_stats;
 
 /* Outcome of a successful commit. */
@@ -105,7 +107,7 @@ void cs_put_abort(cs_put *p);
 int cs_store_open_fragment(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index,
                            cs_frag_reader **out);
 
-/* Deletes a fragment durably. Returns 0, CAIRN_E_NOTFOUND, CAIRN_E_IO. In
+/* Deletes a fragment (sealed or open) durably. Returns 0, CAIRN_E_NOTFOUND, CAIRN_E_IO. In
  * durable mode "not found" is durable too (the fragment's directory is
  * synced before answering it). */
 int cs_store_delete(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index);
@@ -132,6 +134,52 @@ int cs_store_stats_get(cs_store *s, cs_store_stats *out);
 typedef int (*cs_store_visit_fn)(void *arg, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index);
 int cs_store_foreach(cs_store *s, const uint8_t *after_group, uint32_t after_index,
                      cs_store_visit_fn fn, void *arg);
+
+/* ---- Open fragments (packed chunk groups; cs_store_open.c) ----
+ *
+ *   DIR/frags/XX/YY/<group>.<i>.open and .crc
+ *
+ * An open fragment grows by appends of whole stripe units, each durable
+ * before it is acknowledged, and is readable meanwhile (cs_store_open_fragment
+ * finds it, checked per unit). Sealing turns it into an ordinary fragment
+ * file, byte for byte the one a put of the same data stores. The inventory,
+ * foreach and the stats' fragment counts cover sealed fragments only. */
+
+/* Largest append (bytes of one fragment in one request). */
+#define CS_APPEND_MAX (16u << 20)
+
+/* Checks an append's shape: meta's k, m, index and unit (512..64 KiB, a
+ * divisor of 64 KiB; data_len ignored), offset and len whole units, 0 < len
+ * <= CS_APPEND_MAX, the end within CS_FRAG_MAX_LEN. 0 or CAIRN_E_INVAL. */
+int cs_store_append_check(const cs_frag_meta *meta, uint64_t offset, size_t len);
+
+/* Appends buf[0..len) at offset to the open fragment (meta->group,
+ * meta->index), creating it when offset is 0. Durable (in durable mode)
+ * before it returns 0. *length receives the acknowledged length after the
+ * call (also on CAIRN_E_PRECOND). Returns 0 (also for a retry of an
+ * acknowledged append with the same bytes); CAIRN_E_PRECOND (offset is not
+ * the acknowledged length: nothing written); CAIRN_E_EXISTS (sealed, or an
+ * open fragment of another k, m or unit); CAIRN_E_INVAL; CAIRN_E_NOSPACE;
+ * CAIRN_E_IO; CAIRN_E_NOMEM. */
+int cs_store_append(cs_store *s, const cs_frag_meta *meta, uint64_t offset, const void *buf,
+                    size_t len, uint64_t *length);
+
+/* The open fragment's shape and acknowledged length (meta->data_len).
+ * 0, CAIRN_E_NOTFOUND, CAIRN_E_CORRUPT, CAIRN_E_IO. */
+int cs_store_open_length(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index,
+                         cs_frag_meta *meta);
+
+/* Seals the open fragment at length (a whole number of units, at most the
+ * acknowledged length: bytes past it were never acknowledged and are
+ * dropped). Every unit is checked against its CRC first; the result is
+ * durable and visible like a committed put. A retried seal of a sealed
+ * fragment of that length answers 0 and CS_PUT_IDENTICAL. Returns 0;
+ * CAIRN_E_NOTFOUND; CAIRN_E_RANGE (length past the acknowledged one, or
+ * not whole units); CAIRN_E_EXISTS (sealed at another length);
+ * CAIRN_E_CORRUPT (a unit fails its CRC: rebuild the fragment instead);
+ * CAIRN_E_NOSPACE; CAIRN_E_IO; CAIRN_E_NOMEM. */
+int cs_store_seal(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uint32_t index,
+                  uint64_t length, enum cs_put_result *result);
 
 /* Latency of the fdatasync/fsync calls of commits and deletes. */
 const cs_hist *cs_store_fsync_hist(const cs_store *s);

@@ -202,12 +202,37 @@ static int wait_voter(struct cli_global *gl, struct md_client *c, unsigned id, i
     }
 }
 
+/* md_client_change, asked again (up to three times, a second apart) when
+ * no answer came in time or the change was not committed yet (a leader that
+ * died or lost its lease mid-change): a change is idempotent on the leader,
+ * so asking again either makes it or answers that it is made. */
+static int change_retried(struct md_client *c, const char *url, uint32_t *id, char *why,
+                          size_t whylen, const char *what)
+{
+    int rc = 0;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (attempt) {
+            fprintf(stderr, "cairn meta %s: %s; asking again\n", what,
+                    why[0] ? why : "no answer in time");
+            cn_sleep_ms(1000);
+        }
+        why[0] = '\0';
+        rc = md_client_change(c, url, id, why, whylen);
+        /* Not committed in time (PROTO: 504), no answer, or a change still
+         * in progress (BUSY: perhaps this one, proposed by a leader that
+         * died): ask again. */
+        if (rc != CAIRN_E_TIMEOUT && rc != CAIRN_E_PROTO && rc != CAIRN_E_BUSY)
+            break;
+    }
+    return rc;
+}
+
 static int meta_add(struct cli_global *gl, struct md_client *c, const char *url, int wait,
                     unsigned *out_id)
 {
     uint32_t id = 0;
     char why[512];
-    int rc = md_client_change(c, url, &id, why, sizeof(why));
+    int rc = change_retried(c, url, &id, why, sizeof(why), "add");
     if (rc != 0) {
         fprintf(stderr, "cairn meta add: %s\n",
                 why[0]                  ? why
@@ -229,7 +254,7 @@ static int meta_remove(struct md_client *c, unsigned id)
 {
     uint32_t rid = id;
     char why[512];
-    int rc = md_client_change(c, NULL, &rid, why, sizeof(why));
+    int rc = change_retried(c, NULL, &rid, why, sizeof(why), "remove");
     if (rc != 0) {
         fprintf(stderr, "cairn meta remove: %s\n",
                 why[0]                  ? why

@@ -563,6 +563,43 @@ void gw_http_date_format(int64_t t, char out[30])
     out[29] = '\0';
 }
 
+int gw_iso8601_parse(const char *s, int64_t *out)
+{
+    int y, mo, d, h, mi, sec, n = 0;
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
+        return CAIRN_E_INVAL;
+    const char *p = s + 19;
+    int ms = 0;
+    if (*p == '.') {
+        int digits = 0;
+        p++;
+        while (*p >= '0' && *p <= '9') {
+            if (digits < 3)
+                ms = ms * 10 + (*p - '0');
+            digits++;
+            p++;
+        }
+        if (digits == 0)
+            return CAIRN_E_INVAL;
+        while (digits < 3) {
+            ms *= 10;
+            digits++;
+        }
+    }
+    if (strcmp(p, "Z") != 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+        sec > 60)
+        return CAIRN_E_INVAL;
+    /* days from civil (Howard Hinnant's algorithm) */
+    int64_t yy = y - (mo <= 2);
+    int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
+    int64_t yoe = yy - era * 400;
+    int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    int64_t days = era * 146097 + doe - 719468;
+    *out = ((days * 24 + h) * 60 + mi) * 60000 + (int64_t)sec * 1000 + ms;
+    return 0;
+}
+
 void gw_iso8601_format(int64_t t_ms, char out[25])
 {
     int64_t t = floor_div(t_ms, 1000);

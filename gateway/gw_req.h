@@ -141,6 +141,10 @@ void gw_http_date_format(int64_t t, char out[30]);
 /* Writes t (Unix milliseconds) as ISO 8601 with milliseconds,
  * "2009-10-12T17:50:30.000Z", into out[25] (the form S3 XML uses). */
 void gw_iso8601_format(int64_t t_ms, char out[25]);
+/* Parses ISO 8601 "2030-01-01T00:00:00.000Z" (the fraction optional, UTC
+ * only: what S3 documents take) into Unix milliseconds. Returns 0 or
+ * CAIRN_E_INVAL. Shared by POST policies and lifecycle dates. */
+int gw_iso8601_parse(const char *s, int64_t *out);
 /* Parses the SigV4 basic format "20130524T000000Z" into Unix seconds.
  * Returns 0 or CAIRN_E_INVAL. */
 int gw_amz_date_parse(const char *s, int64_t *out);

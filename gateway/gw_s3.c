@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define DEFAULT_MAXOBJ (5ull << 30)
 
@@ -146,6 +147,21 @@ static const struct s3_route {
     [OP_PUT_OBJECT_RETENTION] = {"PutObjectRetention", s3_body_begin_xml, s3_op_put_retention},
     [OP_GET_OBJECT_LEGAL_HOLD] = {"GetObjectLegalHold", NULL, s3_op_get_legal_hold},
     [OP_PUT_OBJECT_LEGAL_HOLD] = {"PutObjectLegalHold", s3_body_begin_xml, s3_op_put_legal_hold},
+    [OP_PUT_OBJECT_TAGGING] = {"PutObjectTagging", s3_body_begin_xml, s3_op_put_object_tagging},
+    [OP_DELETE_OBJECT_TAGGING] = {"DeleteObjectTagging", NULL, s3_op_delete_object_tagging},
+    [OP_GET_BUCKET_TAGGING] = {"GetBucketTagging", NULL, s3_op_get_bucket_tagging},
+    [OP_PUT_BUCKET_TAGGING] = {"PutBucketTagging", s3_body_begin_xml, s3_op_put_bucket_tagging},
+    [OP_DELETE_BUCKET_TAGGING] = {"DeleteBucketTagging", NULL, s3_op_delete_bucket_tagging},
+    [OP_GET_BUCKET_CORS] = {"GetBucketCors", NULL, s3_op_get_bucket_cors},
+    [OP_PUT_BUCKET_CORS] = {"PutBucketCors", s3_body_begin_xml, s3_op_put_bucket_cors},
+    [OP_DELETE_BUCKET_CORS] = {"DeleteBucketCors", NULL, s3_op_delete_bucket_cors},
+    [OP_GET_BUCKET_LIFECYCLE] = {"GetBucketLifecycleConfiguration", NULL,
+                                 s3_op_get_bucket_lifecycle},
+    [OP_PUT_BUCKET_LIFECYCLE] = {"PutBucketLifecycleConfiguration", s3_body_begin_xml,
+                                 s3_op_put_bucket_lifecycle},
+    [OP_DELETE_BUCKET_LIFECYCLE] = {"DeleteBucketLifecycle", NULL, s3_op_delete_bucket_lifecycle},
+    [OP_CORS_PREFLIGHT] = {"PreflightRequest", NULL, s3_op_cors_preflight},
+    [OP_POST_OBJECT] = {"PostObject", s3_post_begin, s3_op_post_object},
     [OP_UNSUPPORTED] = {"Unsupported", refuse_unsupported, NULL},
 };
 
@@ -161,13 +177,11 @@ const char *s3_op_name(enum s3_op op)
 static int unsupported_subresource(const struct s3_req *r)
 {
     static const char *const names[] = {
-        "cors",           "lifecycle",         "tagging",
-        "encryption",     "replication",       "website",
-        "logging",        "notification",      "accelerate",
-        "requestPayment", "ownershipControls", "publicAccessBlock",
-        "analytics",      "inventory",         "intelligent-tiering",
-        "metrics",        "torrent",           "restore",
-        "select",         "attributes",        "policyStatus",
+        "encryption",        "replication",  "website",        "logging",
+        "notification",      "accelerate",   "requestPayment", "ownershipControls",
+        "publicAccessBlock", "analytics",    "inventory",      "intelligent-tiering",
+        "metrics",           "torrent",      "restore",        "select",
+        "attributes",        "policyStatus",
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (s3_qarg(r, names[i]))
@@ -180,10 +194,33 @@ enum s3_op s3_classify(const char *m, const struct s3_req *r)
     int get = strcmp(m, "GET") == 0, head = strcmp(m, "HEAD") == 0;
     int put = strcmp(m, "PUT") == 0, del = strcmp(m, "DELETE") == 0;
     int post = strcmp(m, "POST") == 0;
+    if (strcmp(m, "OPTIONS") == 0)
+        return OP_CORS_PREFLIGHT;
     if (!r->t.bucket[0])
         return get || head ? OP_LIST_BUCKETS : OP_UNKNOWN;
-    if (r->t.key[0] && get && s3_qarg(r, "tagging"))
-        return OP_GET_OBJECT_TAGGING;
+    if (s3_qarg(r, "tagging") && !s3_qarg(r, "versionId")) {
+        if (r->t.key[0])
+            return get   ? OP_GET_OBJECT_TAGGING
+                   : put ? OP_PUT_OBJECT_TAGGING
+                   : del ? OP_DELETE_OBJECT_TAGGING
+                         : OP_UNKNOWN;
+        return get   ? OP_GET_BUCKET_TAGGING
+               : put ? OP_PUT_BUCKET_TAGGING
+               : del ? OP_DELETE_BUCKET_TAGGING
+                     : OP_UNKNOWN;
+    }
+    if (s3_qarg(r, "cors") && !r->t.key[0])
+        return get   ? OP_GET_BUCKET_CORS
+               : put ? OP_PUT_BUCKET_CORS
+               : del ? OP_DELETE_BUCKET_CORS
+                     : OP_UNKNOWN;
+    if (s3_qarg(r, "lifecycle") && !r->t.key[0])
+        return get   ? OP_GET_BUCKET_LIFECYCLE
+               : put ? OP_PUT_BUCKET_LIFECYCLE
+               : del ? OP_DELETE_BUCKET_LIFECYCLE
+                     : OP_UNKNOWN;
+    if (s3_qarg(r, "tagging") || s3_qarg(r, "cors") || s3_qarg(r, "lifecycle"))
+        return OP_UNSUPPORTED;
     if (s3_qarg(r, "acl")) {
         if (r->t.key[0])
             return get ? OP_GET_OBJECT_ACL : put ? OP_PUT_OBJECT_ACL : OP_UNKNOWN;
@@ -223,8 +260,14 @@ enum s3_op s3_classify(const char *m, const struct s3_req *r)
             return OP_HEAD_BUCKET;
         if (del)
             return OP_DELETE_BUCKET;
-        if (post)
-            return s3_qarg(r, "delete") ? OP_DELETE_OBJECTS : OP_UNKNOWN;
+        if (post) {
+            if (s3_qarg(r, "delete"))
+                return OP_DELETE_OBJECTS;
+            /* A browser's form upload (an HTML form posts to the bucket). */
+            const char *ct = s3_hdr(r, "Content-Type");
+            return ct && strncasecmp(ct, "multipart/form-data", 19) == 0 ? OP_POST_OBJECT
+                                                                         : OP_UNKNOWN;
+        }
         if (get) {
             if (s3_qarg(r, "location"))
                 return OP_GET_BUCKET_LOCATION;
@@ -302,18 +345,32 @@ static int s3_begin(struct cn_http_req *req, void *cls)
         return s3_error(req, r, e, NULL);
     r->op = s3_classify(cn_http_req_method(req), r);
     atomic_fetch_add(&s3->requests[r->op], 1);
+    /* A CORS preflight is answered from the bucket's rules alone, without
+     * authentication, as S3 does (gw_s3_cors.c). */
+    if (r->op == OP_CORS_PREFLIGHT)
+        return 0;
 
     e = s3_authenticate(req, r);
-    if (e != GW_S3_OK)
+    if (e != GW_S3_OK) {
+        s3_cors_apply(req, r); /* a browser reads the error only with them */
         return s3_error(req, r, e, NULL);
+    }
 
     /* A name no bucket can have (they are checked at creation): NoSuchBucket,
      * rather than the metadata service's InvalidArgument. */
     if (r->t.bucket[0] && r->op != OP_CREATE_BUCKET && !gw_bucket_name_valid(r->t.bucket))
         return s3_error(req, r, GW_S3_NO_SUCH_BUCKET, NULL);
+    /* The tags the request sets are condition keys of the decision. */
+    if (r->op == OP_PUT_OBJECT || r->op == OP_COPY_OBJECT || r->op == OP_CREATE_MULTIPART) {
+        const char *msg = NULL;
+        e = s3_tags_from_header(r, &msg);
+        if (e != GW_S3_OK)
+            return s3_error(req, r, e, msg);
+    }
     /* The one authorization decision, before anything is read for the client
      * or changed. */
     e = s3_authorize(req, r);
+    s3_cors_apply(req, r); /* on the answer, whatever it is */
     if (e != GW_S3_OK)
         return s3_error(req, r, e, NULL);
     /* What an object created here will be owned by and who else may use it:
@@ -378,6 +435,8 @@ static void s3_done(struct cn_http_req *req, int ok, void *cls)
         gw_query_free(&r->q);
     gw_sigv4_result_wipe(&r->auth);
     s3_md_query_free(r->ctx);
+    gw_tags_free(&r->req_tags);
+    s3_post_free(r->post);
     free(r->new_acl);
     free(r);
     cn_http_req_set_data(req, NULL);

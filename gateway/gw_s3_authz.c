@@ -64,6 +64,20 @@ static const struct op_action {
     [OP_PUT_OBJECT_RETENTION] = {GW_ACT_PUT_OBJECT_RETENTION, 1},
     [OP_GET_OBJECT_LEGAL_HOLD] = {GW_ACT_GET_OBJECT_LEGAL_HOLD, 1},
     [OP_PUT_OBJECT_LEGAL_HOLD] = {GW_ACT_PUT_OBJECT_LEGAL_HOLD, 1},
+    /* decided by the operation once the body names the tags it sets */
+    [OP_PUT_OBJECT_TAGGING] = {GW_ACT__COUNT, 1},
+    [OP_DELETE_OBJECT_TAGGING] = {GW_ACT_DELETE_OBJECT_TAGGING, 1},
+    [OP_GET_BUCKET_TAGGING] = {GW_ACT_GET_BUCKET_TAGGING, 0},
+    [OP_PUT_BUCKET_TAGGING] = {GW_ACT_PUT_BUCKET_TAGGING, 0},
+    [OP_DELETE_BUCKET_TAGGING] = {GW_ACT_PUT_BUCKET_TAGGING, 0},
+    [OP_GET_BUCKET_CORS] = {GW_ACT_GET_BUCKET_CORS, 0},
+    [OP_PUT_BUCKET_CORS] = {GW_ACT_PUT_BUCKET_CORS, 0},
+    [OP_DELETE_BUCKET_CORS] = {GW_ACT_PUT_BUCKET_CORS, 0},
+    [OP_GET_BUCKET_LIFECYCLE] = {GW_ACT_GET_LIFECYCLE_CONFIGURATION, 0},
+    [OP_PUT_BUCKET_LIFECYCLE] = {GW_ACT_PUT_LIFECYCLE_CONFIGURATION, 0},
+    [OP_DELETE_BUCKET_LIFECYCLE] = {GW_ACT_PUT_LIFECYCLE_CONFIGURATION, 0},
+    /* decided by the operation once the form names the key and the signer */
+    [OP_POST_OBJECT] = {GW_ACT__COUNT, 0},
 };
 
 /* The action of an operation on one version (?versionId): S3's *Version
@@ -159,6 +173,33 @@ static void rules_load(struct s3_req *r, const Md__BucketRecord *b, struct rules
     (void)r;
 }
 
+/* Names of the tag condition keys (s3:ExistingObjectTag/<k> of the object,
+ * s3:RequestObjectTag/<k> of the tags the request sets), made per
+ * decision. */
+#define TAG_KEY_NAME_MAX (sizeof("s3:ExistingObjectTag/") + 4 * GW_TAG_KEY_MAX)
+struct tag_names {
+    char name[2 * GW_TAGS_MAX_OBJECT][TAG_KEY_NAME_MAX];
+};
+
+/* Appends the tag condition keys of object o and of r's tags to ctx. */
+static size_t tag_keys(struct s3_req *r, const Md__ObjectRecord *o, struct gw_authz_kv *ctx,
+                       size_t n, size_t cap, struct tag_names *tn)
+{
+    size_t used = 0;
+    const Md__ObjectAttrs *a = o ? o->attrs : NULL;
+    for (size_t i = 0; a && i < a->n_tags && n < cap && used < 2 * GW_TAGS_MAX_OBJECT; i++) {
+        snprintf(tn->name[used], TAG_KEY_NAME_MAX, "s3:ExistingObjectTag/%s", a->tags[i]->key);
+        ctx[n++] = (struct gw_authz_kv){tn->name[used++], a->tags[i]->value};
+    }
+    for (size_t i = 0;
+         r->have_req_tags && i < r->req_tags.n && n < cap && used < 2 * GW_TAGS_MAX_OBJECT; i++) {
+        snprintf(tn->name[used], TAG_KEY_NAME_MAX, "s3:RequestObjectTag/%s",
+                 r->req_tags.tags[i].key);
+        ctx[n++] = (struct gw_authz_kv){tn->name[used++], r->req_tags.tags[i].value};
+    }
+    return n;
+}
+
 /* The principal and context of r. ctx[] receives the condition keys the
  * request carries; returns how many. */
 static size_t request_of(struct s3_req *r, struct gw_authz_request *rq, struct gw_authz_kv *ctx,
@@ -225,9 +266,16 @@ static int decide(struct s3_req *r, enum gw_authz_action action, const Md__Bucke
                   const struct rules *ru, enum gw_s3err *hidden)
 {
     struct gw_authz_request rq;
-    struct gw_authz_kv ctx[16];
+    struct gw_authz_kv ctx[16 + 2 * GW_TAGS_MAX_OBJECT];
     char ip[64], maxkeys[24];
-    request_of(r, &rq, ctx, 16, ip, sizeof(ip), maxkeys, sizeof(maxkeys));
+    size_t n = request_of(r, &rq, ctx, 16, ip, sizeof(ip), maxkeys, sizeof(maxkeys));
+    struct tag_names *tn = NULL;
+    if ((o && o->attrs && o->attrs->n_tags) || (r->have_req_tags && r->req_tags.n)) {
+        tn = malloc(sizeof(*tn));
+        if (!tn)
+            return 0; /* fail closed: a condition on a tag could not be decided */
+        rq.n_ctx = tag_keys(r, o, ctx, n, sizeof(ctx) / sizeof(ctx[0]), tn);
+    }
     rq.action = action;
     rq.bucket = bucket;
     rq.key = key;
@@ -272,6 +320,7 @@ static int decide(struct s3_req *r, enum gw_authz_action action, const Md__Bucke
                                   : "anonymous",
                 bucket ? bucket : "*", key ? "/" : "", key ? key : "",
                 gw_authz_rule_name(res.rule));
+    free(tn);
     return res.allowed;
 }
 

@@ -116,6 +116,8 @@ int s3_body(struct cn_http_req *req, const void *data, size_t len, void *cls)
     if (!r || !r->wants_body || cn_http_req_responded(req))
         return 0;
     atomic_fetch_add(&r->s3->bytes_in, len);
+    if (r->post) /* a form upload: the form parser routes the file part */
+        return s3_post_body(req, r, data, len);
     if (r->sha && gw_sha256_check_update(r->sha, data, len) != 0)
         return s3_error(req, r, GW_S3_INTERNAL_ERROR, NULL);
     int rc;

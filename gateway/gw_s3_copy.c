@@ -302,9 +302,12 @@ int s3_op_copy_object(struct cn_http_req *req, struct s3_req *r)
 
     struct s3_attrs ab;
     struct md_meta_kv *src_kv = NULL;
+    struct md_tag *src_tags = NULL;
     char etag[80] = "";
     int64_t mtime = 0;
     e = copy_attrs(r, replace, rec, &ab, &src_kv);
+    if (e == GW_S3_OK) /* x-amz-tagging-directive, whatever the metadata one */
+        e = s3_tags_for_copy(r, rec, &ab, &src_tags);
     if (e != GW_S3_OK)
         goto out;
 
@@ -340,6 +343,7 @@ int s3_op_copy_object(struct cn_http_req *req, struct s3_req *r)
         cn_http_resp_header(req, "x-amz-version-id", r->version_id);
 out:
     free(src_kv);
+    free(src_tags);
     s3_attrs_release(&ab);
     s3_md_query_free(res);
     if (e != GW_S3_OK)

@@ -14,6 +14,10 @@
  *                      ListObjectVersions, retention and legal hold, and the
  *                      version and lock headers the object family uses
  *   gw_s3_metrics.c    GET /metrics
+ *   gw_s3_tagging.c    object and bucket tagging, x-amz-tagging
+ *   gw_s3_cors.c       Put/Get/DeleteBucketCors, preflight, CORS headers
+ *   gw_s3_post.c       POST object uploads from HTML forms
+ *   gw_s3_lifecycle.c  Put/Get/DeleteBucketLifecycleConfiguration
  *
  * A new operation is a value of enum s3_op, a rule in s3_classify() and a
  * line in the router (gw_s3.c), its handlers in the file of its family (a
@@ -38,6 +42,7 @@
 #include "gw_s3err.h"
 #include "gw_sigv4.h"
 #include "gw_stream_put.h"
+#include "gw_tagging.h"
 #include "md_cmd.h"
 #include "md_cmd_ver.h"
 
@@ -95,6 +100,19 @@ enum s3_op {
     OP_PUT_OBJECT_RETENTION,
     OP_GET_OBJECT_LEGAL_HOLD,
     OP_PUT_OBJECT_LEGAL_HOLD,
+    OP_PUT_OBJECT_TAGGING,
+    OP_DELETE_OBJECT_TAGGING,
+    OP_GET_BUCKET_TAGGING,
+    OP_PUT_BUCKET_TAGGING,
+    OP_DELETE_BUCKET_TAGGING,
+    OP_GET_BUCKET_CORS,
+    OP_PUT_BUCKET_CORS,
+    OP_DELETE_BUCKET_CORS,
+    OP_GET_BUCKET_LIFECYCLE,
+    OP_PUT_BUCKET_LIFECYCLE,
+    OP_DELETE_BUCKET_LIFECYCLE,
+    OP_CORS_PREFLIGHT, /* OPTIONS: answered from the bucket's CORS rules, unauthenticated */
+    OP_POST_OBJECT,    /* POST /bucket, multipart/form-data (browser uploads) */
     OP_UNSUPPORTED,
     OP__COUNT
 };
@@ -186,6 +204,14 @@ struct s3_req {
     struct gw_meta meta;
     int have_meta;
     int part_number; /* UploadPart */
+
+    /* tags the request sets: x-amz-tagging (PutObject, CopyObject,
+     * CreateMultipartUpload) or PutObjectTagging's body; they are also the
+     * s3:RequestObjectTag/<key> condition keys */
+    struct gw_tags req_tags;
+    int have_req_tags;
+    int cors_done;        /* CORS response headers decided (s3_cors_apply) */
+    struct s3_post *post; /* POST object upload (gw_s3_post.c) */
 };
 
 /* A request header (case-insensitive name), or NULL. Borrowed from req. */
@@ -406,6 +432,42 @@ int s3_allowed_on_new(struct s3_req *r, enum gw_authz_action action, const Md__B
  * when an object was asked for and does not exist. The caller frees it. */
 Md__QueryResult *s3_ctx_take(struct s3_req *r, const char *bucket, const char *key);
 
+struct s3_attrs;
+
+/* ---- tagging (gw_s3_tagging.c) ------------------------------------------ */
+
+/* Parses r's x-amz-tagging header (if any) into r->req_tags. Returns
+ * GW_S3_OK or the error with *msg (static). */
+enum gw_s3err s3_tags_from_header(struct s3_req *r, const char **msg);
+
+/* The tag set of a record's attributes as md_tag views into a (*out is
+ * malloc'ed, free() it; NULL with *n 0 when none). Returns 0 or
+ * CAIRN_E_NOMEM. */
+int s3_tags_view(const Md__ObjectAttrs *a, struct md_tag **out, size_t *n);
+
+/* CopyObject: the new object's tags into ab -- the source's (tagging
+ * directive COPY, the default) or r's x-amz-tagging (REPLACE). *owned is
+ * what ab points to (free() it). Returns GW_S3_OK or the error. */
+enum gw_s3err s3_tags_for_copy(struct s3_req *r, const Md__ObjectRecord *src, struct s3_attrs *ab,
+                               struct md_tag **owned);
+
+/* ---- CORS (gw_s3_cors.c) ------------------------------------------------- */
+
+/* Adds the CORS response headers S3 sends to a request with an Origin
+ * header that a rule of its bucket allows (method as sent); nothing for
+ * other requests. Reads the bucket when r has not (an authentication
+ * failure). Safe to call more than once (the first call decides). */
+void s3_cors_apply(struct cn_http_req *req, struct s3_req *r);
+
+/* ---- POST uploads (gw_s3_post.c) ----------------------------------------- */
+
+/* The body of a POST upload: feeds the form parser. Returns 0 or the error
+ * answered. */
+int s3_post_body(struct cn_http_req *req, struct s3_req *r, const void *data, size_t len);
+
+/* Frees r->post (NULL is fine). */
+void s3_post_free(struct s3_post *p);
+
 /* ---- operation handlers ----------------------------------------------- */
 
 /* Runs in begin(), once the request is authenticated and before its body:
@@ -424,8 +486,22 @@ s3_end_fn s3_op_list_buckets, s3_op_create_bucket, s3_op_head_bucket, s3_op_dele
 /* gw_s3_object.c; PutObject and UploadPart share s3_put_begin and
  * s3_op_put_object, GetObject and HeadObject s3_op_get_object (r->op) */
 s3_begin_fn s3_put_begin;
-s3_end_fn s3_op_put_object, s3_op_get_object, s3_op_delete_object, s3_op_delete_objects,
-    s3_op_get_object_tagging;
+s3_end_fn s3_op_put_object, s3_op_get_object, s3_op_delete_object, s3_op_delete_objects;
+
+/* gw_s3_tagging.c */
+s3_end_fn s3_op_get_object_tagging, s3_op_put_object_tagging, s3_op_delete_object_tagging,
+    s3_op_get_bucket_tagging, s3_op_put_bucket_tagging, s3_op_delete_bucket_tagging;
+
+/* gw_s3_cors.c */
+s3_end_fn s3_op_get_bucket_cors, s3_op_put_bucket_cors, s3_op_delete_bucket_cors,
+    s3_op_cors_preflight;
+
+/* gw_s3_lifecycle.c */
+s3_end_fn s3_op_get_bucket_lifecycle, s3_op_put_bucket_lifecycle, s3_op_delete_bucket_lifecycle;
+
+/* gw_s3_post.c */
+s3_begin_fn s3_post_begin;
+s3_end_fn s3_op_post_object;
 
 /* gw_s3_multipart.c */
 s3_end_fn s3_op_create_multipart, s3_op_complete_multipart, s3_op_abort_multipart, s3_op_list_parts,

@@ -1,6 +1,6 @@
 /* gw_s3_object: single objects. PutObject (and the body side of UploadPart,
  * which streams the same way), GetObject / HeadObject, DeleteObject,
- * DeleteObjects, GetObjectTagging; and the object record helpers the copy
+ * DeleteObjects; and the object record helpers the copy
  * and multipart families share (attributes, scheme, write condition,
  * commit). */
 #include "gw_s3_int.h"
@@ -57,7 +57,9 @@ enum gw_s3err s3_attrs_from_request(struct s3_req *r, struct s3_attrs *ab)
                                    .content_language = s3_hdr(r, "Content-Language"),
                                    .storage_class = r->sc ? r->sc->name : "",
                                    .user_meta = ab->kv,
-                                   .n_user_meta = r->meta.n};
+                                   .n_user_meta = r->meta.n,
+                                   .tags = r->req_tags.tags, /* x-amz-tagging */
+                                   .n_tags = r->req_tags.n};
     return GW_S3_OK;
 }
 
@@ -517,6 +519,11 @@ int s3_op_get_object(struct cn_http_req *req, struct s3_req *r)
     if (!ct || !*ct)
         ct = a && a->content_type[0] ? a->content_type : "binary/octet-stream";
     snprintf(ctype, sizeof(ctype), "%s", ct);
+    if (a && a->n_tags > 0) {
+        char tc[24];
+        snprintf(tc, sizeof(tc), "%zu", a->n_tags);
+        cn_http_resp_header(req, "x-amz-tagging-count", tc);
+    }
     /* S3 sends the parts count only to a request for one part of a
      * multipart object. */
     if (part && rec->n_part_sizes > 0) {
@@ -571,19 +578,6 @@ int s3_op_get_object(struct cn_http_req *req, struct s3_req *r)
     r->status = status;
     return cn_http_respond_stream(req, status, ctype, (int64_t)len, get_reader, gs,
                                   get_stream_free);
-}
-
-/* GetObjectTagging: Cairn stores no tags; an existing object has none. */
-int s3_op_get_object_tagging(struct cn_http_req *req, struct s3_req *r)
-{
-    Md__QueryResult *res = NULL;
-    enum gw_s3err e = s3_md_get_object(r, r->t.bucket, r->t.key, &res);
-    s3_md_query_free(res);
-    if (e != GW_S3_OK)
-        return s3_error(req, r, e, NULL);
-    static const char doc[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                              "<Tagging xmlns=\"" S3_NS "\"><TagSet></TagSet></Tagging>";
-    return s3_respond(req, r, 200, "application/xml", doc, sizeof(doc) - 1);
 }
 
 /* ---- DeleteObject, DeleteObjects -------------------------------------- */

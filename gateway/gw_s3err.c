@@ -115,6 +115,31 @@ static const struct s3err_entry table[GW_S3__COUNT] = {
                                            "The e-mail address you provided does not match any "
                                            "account on record."},
     [GW_S3_NO_SUCH_BUCKET_POLICY] = {"NoSuchBucketPolicy", 404, "The bucket policy does not exist"},
+    [GW_S3_BAD_REQUEST] = {"BadRequest", 400, "Bad Request"},
+    [GW_S3_INVALID_TAG] = {"InvalidTag", 400, "The TagKey you have provided is invalid"},
+    [GW_S3_NO_SUCH_TAG_SET] = {"NoSuchTagSet", 404, "The TagSet does not exist"},
+    [GW_S3_NO_SUCH_LIFECYCLE_CONFIGURATION] = {"NoSuchLifecycleConfiguration", 404,
+                                               "The lifecycle configuration does not exist"},
+    [GW_S3_NO_SUCH_CORS_CONFIGURATION] = {"NoSuchCORSConfiguration", 404,
+                                          "The CORS configuration does not exist"},
+    [GW_S3_CORS_FORBIDDEN] = {"AccessForbidden", 403,
+                              "CORSResponse: This CORS request is not allowed. This is usually "
+                              "because the evalution of Origin, request method / "
+                              "Access-Control-Request-Method or Access-Control-Request-Headers "
+                              "are not whitelisted by the resource's CORS spec."},
+    [GW_S3_INVALID_POLICY_DOCUMENT] = {"InvalidPolicyDocument", 400,
+                                       "The content of the form does not meet the conditions "
+                                       "specified in the policy document."},
+    [GW_S3_MALFORMED_POST_REQUEST] = {"MalformedPOSTRequest", 400,
+                                      "The body of your POST request is not well-formed "
+                                      "multipart/form-data."},
+    [GW_S3_MAX_POST_PRE_DATA_LENGTH_EXCEEDED] = {"MaxPostPreDataLengthExceeded", 400,
+                                                 "Your POST request fields preceding the upload "
+                                                 "file were too large."},
+    [GW_S3_INCORRECT_NUMBER_OF_FILES_IN_POST_REQUEST] = {"IncorrectNumberOfFilesInPostRequest", 400,
+                                                         "POST requires exactly one file upload "
+                                                         "per request."},
+    [GW_S3_MISSING_FIELDS] = {"MissingFields", 400, "Missing fields in request."},
     [GW_S3_QUOTA_EXCEEDED] = {"QuotaExceeded", 403,
                               "The write would take the bucket or its owner over a quota."},
     [GW_S3_NO_SUCH_VERSION] = {"NoSuchVersion", 404, "The specified version does not exist."},

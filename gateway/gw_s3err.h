@@ -55,11 +55,24 @@ enum gw_s3err {
     GW_S3_MALFORMED_ACL,    /* code MalformedACLError */
     GW_S3_UNRESOLVABLE_GRANT_BY_EMAIL,
     GW_S3_NO_SUCH_BUCKET_POLICY,
-    GW_S3_QUOTA_EXCEEDED,             /* code QuotaExceeded (403), as Ceph RGW answers it */
-    GW_S3_INVALID_URI,                /* 400: a key that is not UTF-8 (what S3 answers) */
-    GW_S3_INVALID_PART_NUMBER,        /* 416: GET/HEAD ?partNumber past the object's parts */
-    GW_S3_PRESIGN_EXPIRES_NEGATIVE,   /* code AuthorizationQueryParametersError */
-    GW_S3_PRESIGN_EXPIRES_TOO_LONG,   /* code AuthorizationQueryParametersError */
+    /* tagging, CORS and POST uploads (issue #13) */
+    GW_S3_BAD_REQUEST, /* code BadRequest (tag counts, CORS preflight without Origin) */
+    GW_S3_INVALID_TAG,
+    GW_S3_NO_SUCH_TAG_SET,
+    GW_S3_NO_SUCH_CORS_CONFIGURATION,
+    GW_S3_NO_SUCH_LIFECYCLE_CONFIGURATION,
+    GW_S3_CORS_FORBIDDEN, /* code AccessForbidden: a preflight no CORS rule allows */
+    GW_S3_INVALID_POLICY_DOCUMENT,
+    GW_S3_MALFORMED_POST_REQUEST,
+    GW_S3_MAX_POST_PRE_DATA_LENGTH_EXCEEDED,
+    GW_S3_INCORRECT_NUMBER_OF_FILES_IN_POST_REQUEST,
+    GW_S3_MISSING_FIELDS,
+    GW_S3_QUOTA_EXCEEDED,           /* code QuotaExceeded (403), as Ceph RGW answers it */
+    GW_S3_INVALID_URI,              /* 400: a key that is not UTF-8 (what S3 answers) */
+    GW_S3_INVALID_PART_NUMBER,      /* 416: GET/HEAD ?partNumber past the object's parts */
+    GW_S3_PRESIGN_EXPIRES_NEGATIVE, /* code AuthorizationQueryParametersError */
+    GW_S3_PRESIGN_EXPIRES_TOO_LONG, /* code AuthorizationQueryParametersError */
+    /* versioning and object lock (issue #13) */
     GW_S3_NO_SUCH_VERSION,            /* 404: a versionId that names no version of the key */
     GW_S3_INVALID_BUCKET_STATE,       /* 409: e.g. suspending versioning under object lock */
     GW_S3_NO_OBJECT_LOCK_CONFIG,      /* 404 ObjectLockConfigurationNotFoundError */

@@ -25,6 +25,8 @@ struct conv {
     Md__ChunkGroup **group_ptrs;
     Md__MetaEntry *meta;
     Md__MetaEntry **meta_ptrs;
+    Md__Tag *tags;
+    Md__Tag **tag_ptrs;
 };
 
 static void conv_free(struct conv *cv)
@@ -35,6 +37,26 @@ static void conv_free(struct conv *cv)
     free(cv->group_ptrs);
     free(cv->meta);
     free(cv->meta_ptrs);
+    free(cv->tags);
+    free(cv->tag_ptrs);
+}
+
+/* Protobuf views of tags[n] in cv (n may be 0). */
+static int conv_tags(struct conv *cv, const struct md_tag *tags, size_t n)
+{
+    if (n && !tags)
+        return CAIRN_E_INVAL;
+    cv->tags = calloc(n ? n : 1, sizeof(*cv->tags));
+    cv->tag_ptrs = calloc(n ? n : 1, sizeof(*cv->tag_ptrs));
+    if (!cv->tags || !cv->tag_ptrs)
+        return CAIRN_E_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        md__tag__init(&cv->tags[i]);
+        cv->tags[i].key = S(tags[i].key);
+        cv->tags[i].value = S(tags[i].value);
+        cv->tag_ptrs[i] = &cv->tags[i];
+    }
+    return 0;
 }
 
 static int conv_groups(struct conv *cv, const struct md_group_desc *g, size_t n)
@@ -81,6 +103,13 @@ static int conv_attrs(struct conv *cv, const struct md_attrs_desc *a, Md__Object
     out->expires = S(a->expires);
     out->content_language = S(a->content_language);
     out->storage_class = S(a->storage_class);
+    if (a->n_tags) {
+        int rc = conv_tags(cv, a->tags, a->n_tags);
+        if (rc)
+            return rc;
+        out->n_tags = a->n_tags;
+        out->tags = cv->tag_ptrs;
+    }
     if (!a->n_user_meta)
         return 0;
     cv->meta = calloc(a->n_user_meta, sizeof(*cv->meta));
@@ -660,6 +689,95 @@ int md_cmd_put_object_acl(uint64_t client_id, uint64_t seq, const char *bucket, 
     Md__Command c = MD__COMMAND__INIT;
     c.op_case = MD__COMMAND__OP_PUT_OBJECT_ACL;
     c.put_object_acl = &m;
+    return pack_cmd(client_id, seq, &c, out, outlen);
+}
+
+int md_cmd_put_object_tagging(uint64_t client_id, uint64_t seq, const char *bucket, const char *key,
+                              const struct md_tag *tags, size_t n, uint8_t **out, size_t *outlen)
+{
+    if (!bucket || !key)
+        return CAIRN_E_INVAL;
+    struct conv cv = {0};
+    int rc = conv_tags(&cv, tags, n);
+    if (!rc) {
+        Md__PutObjectTagging m = MD__PUT_OBJECT_TAGGING__INIT;
+        m.bucket = S(bucket);
+        m.key = S(key);
+        m.n_tags = n;
+        m.tags = cv.tag_ptrs;
+        Md__Command c = MD__COMMAND__INIT;
+        c.op_case = MD__COMMAND__OP_PUT_OBJECT_TAGGING;
+        c.put_object_tagging = &m;
+        rc = pack_cmd(client_id, seq, &c, out, outlen);
+    }
+    conv_free(&cv);
+    return rc;
+}
+
+int md_cmd_put_bucket_tagging(uint64_t client_id, uint64_t seq, const char *bucket,
+                              const struct md_tag *tags, size_t n, uint8_t **out, size_t *outlen)
+{
+    if (!bucket)
+        return CAIRN_E_INVAL;
+    struct conv cv = {0};
+    int rc = conv_tags(&cv, tags, n);
+    if (!rc) {
+        Md__PutBucketTagging m = MD__PUT_BUCKET_TAGGING__INIT;
+        m.bucket = S(bucket);
+        m.n_tags = n;
+        m.tags = cv.tag_ptrs;
+        Md__Command c = MD__COMMAND__INIT;
+        c.op_case = MD__COMMAND__OP_PUT_BUCKET_TAGGING;
+        c.put_bucket_tagging = &m;
+        rc = pack_cmd(client_id, seq, &c, out, outlen);
+    }
+    conv_free(&cv);
+    return rc;
+}
+
+int md_cmd_put_bucket_cors(uint64_t client_id, uint64_t seq, const char *bucket,
+                           const Md__CorsConfig *cors, uint8_t **out, size_t *outlen)
+{
+    if (!bucket)
+        return CAIRN_E_INVAL;
+    Md__PutBucketCors m = MD__PUT_BUCKET_CORS__INIT;
+    m.bucket = S(bucket);
+    m.cors = cors && cors->n_rules ? (Md__CorsConfig *)cors : NULL;
+    Md__Command c = MD__COMMAND__INIT;
+    c.op_case = MD__COMMAND__OP_PUT_BUCKET_CORS;
+    c.put_bucket_cors = &m;
+    return pack_cmd(client_id, seq, &c, out, outlen);
+}
+
+int md_cmd_put_bucket_lifecycle(uint64_t client_id, uint64_t seq, const char *bucket,
+                                const Md__LifecycleConfig *lc, uint8_t **out, size_t *outlen)
+{
+    if (!bucket)
+        return CAIRN_E_INVAL;
+    Md__PutBucketLifecycle m = MD__PUT_BUCKET_LIFECYCLE__INIT;
+    m.bucket = S(bucket);
+    m.lifecycle = lc && lc->n_rules ? (Md__LifecycleConfig *)lc : NULL;
+    Md__Command c = MD__COMMAND__INIT;
+    c.op_case = MD__COMMAND__OP_PUT_BUCKET_LIFECYCLE;
+    c.put_bucket_lifecycle = &m;
+    return pack_cmd(client_id, seq, &c, out, outlen);
+}
+
+int md_cmd_lifecycle_expire(uint64_t client_id, uint64_t seq, const char *bucket, const char *key,
+                            const char *upload_id, int64_t now_ms, int64_t day_ms, uint8_t **out,
+                            size_t *outlen)
+{
+    if (!bucket || !key || day_ms <= 0)
+        return CAIRN_E_INVAL;
+    Md__LifecycleExpire m = MD__LIFECYCLE_EXPIRE__INIT;
+    m.bucket = S(bucket);
+    m.key = S(key);
+    m.upload_id = S(upload_id);
+    m.now_ms = now_ms;
+    m.day_ms = day_ms;
+    Md__Command c = MD__COMMAND__INIT;
+    c.op_case = MD__COMMAND__OP_LIFECYCLE_EXPIRE;
+    c.lifecycle_expire = &m;
     return pack_cmd(client_id, seq, &c, out, outlen);
 }
 

@@ -30,11 +30,18 @@ struct md_meta_kv {
     const char *name, *value;
 };
 
+/* One S3 tag (object or bucket tagging). */
+struct md_tag {
+    const char *key, *value;
+};
+
 struct md_attrs_desc {
     const char *content_type, *content_encoding, *content_disposition, *cache_control;
     const char *expires, *content_language, *storage_class;
     const struct md_meta_kv *user_meta;
     size_t n_user_meta;
+    const struct md_tag *tags; /* the object's tag set (ObjectAttrs.tags) */
+    size_t n_tags;
 };
 
 /* Who owns what a command creates (a bucket, an object, an upload) and its
@@ -205,6 +212,34 @@ int md_cmd_put_bucket_policy(uint64_t client_id, uint64_t seq, const char *bucke
                              const char *policy, uint8_t **out, size_t *outlen);
 int md_cmd_put_object_acl(uint64_t client_id, uint64_t seq, const char *bucket, const char *key,
                           const void *acl, size_t acl_len, uint8_t **out, size_t *outlen);
+
+/* ---- tagging and CORS (issue #13) ---- */
+
+/* Replaces the tag set of bucket/key with tags[n] (n 0: DeleteObjectTagging).
+ * The state machine refuses more than 10 tags or duplicate keys, and a
+ * missing object (NoSuchKey). */
+int md_cmd_put_object_tagging(uint64_t client_id, uint64_t seq, const char *bucket, const char *key,
+                              const struct md_tag *tags, size_t n, uint8_t **out, size_t *outlen);
+/* Replaces a bucket's tag set (n 0: DeleteBucketTagging); at most 50. */
+int md_cmd_put_bucket_tagging(uint64_t client_id, uint64_t seq, const char *bucket,
+                              const struct md_tag *tags, size_t n, uint8_t **out, size_t *outlen);
+/* Replaces a bucket's CORS configuration with cors (borrowed; NULL or no
+ * rules: DeleteBucketCors). The gateway validated it (gw_cors.h). */
+int md_cmd_put_bucket_cors(uint64_t client_id, uint64_t seq, const char *bucket,
+                           const Md__CorsConfig *cors, uint8_t **out, size_t *outlen);
+
+/* ---- lifecycle (issue #13) ---- */
+
+/* Replaces a bucket's lifecycle configuration with lc (borrowed; NULL or no
+ * rules: DeleteBucketLifecycle). The gateway validated it (gw_lifecycle.h). */
+int md_cmd_put_bucket_lifecycle(uint64_t client_id, uint64_t seq, const char *bucket,
+                                const Md__LifecycleConfig *lc, uint8_t **out, size_t *outlen);
+/* The lifecycle worker's request to expire bucket/key (upload_id NULL or "")
+ * or abort an upload, decided again by the state machine at now_ms with a
+ * day of day_ms (> 0). */
+int md_cmd_lifecycle_expire(uint64_t client_id, uint64_t seq, const char *bucket, const char *key,
+                            const char *upload_id, int64_t now_ms, int64_t day_ms, uint8_t **out,
+                            size_t *outlen);
 
 /* Unpacks a packed md.Result (free with md_result_free). NULL on bad bytes. */
 Md__Result *md_result_decode(const void *buf, size_t len);

@@ -22,6 +22,7 @@ static struct {
     int64_t heartbeat_ms, election_ms, request_timeout_ms;
     int64_t trim_every, trim_keep, window, suspect_after_ms, down_after_ms, out_after_ms;
     int64_t repair_concurrency, repair_bandwidth, repair_scan_ms;
+    int64_t lifecycle_day_ms, lifecycle_scan_ms;
     char *log_level;
 } conf;
 
@@ -81,6 +82,13 @@ static const struct cn_config_option options[] = {
                     &conf.repair_bandwidth),
     CN_CONF_OPT_DURATION("repair-scan-interval", "10s", 100, 86400000,
                          "pause between full scans for degraded groups", &conf.repair_scan_ms),
+    CN_CONF_OPT_DURATION("lifecycle-scan-interval", "60s", 100, 86400000,
+                         "pause between the leader's passes applying bucket lifecycle rules",
+                         &conf.lifecycle_scan_ms),
+    CN_CONF_OPT_DURATION("lifecycle-day", "24h", 100, 86400000,
+                         "TEST KNOB: the length of a lifecycle \"day\" (Expiration Days, "
+                         "AbortIncompleteMultipartUpload); never change it in production",
+                         &conf.lifecycle_day_ms),
     CN_CONF_OPT_STRING("log-level", "info", "debug, info, warn or error", &conf.log_level),
 };
 
@@ -204,6 +212,8 @@ int main(int argc, char **argv)
     cfg.repair_concurrency = (uint32_t)conf.repair_concurrency;
     cfg.repair_bandwidth_mb_s = (double)conf.repair_bandwidth;
     cfg.repair_scan_ms = (uint64_t)conf.repair_scan_ms;
+    cfg.lifecycle_day_ms = (uint64_t)conf.lifecycle_day_ms;
+    cfg.lifecycle_scan_ms = (uint64_t)conf.lifecycle_scan_ms;
 
     /* Block the stop signals in every thread; the main thread waits for them. */
     sigset_t set;

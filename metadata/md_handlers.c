@@ -11,6 +11,7 @@
 #include "cn_wire.h"
 #include "md_place.h"
 #include "md_query.h"
+#include "md_lifecycle.h"
 #include "md_repair.h"
 #include "md_sm.h"
 #include "paxos.pb-c.h"
@@ -286,6 +287,10 @@ static int snap_end(struct cn_http_req *req, void *cls)
         rc = cn_http_respond_error(req, 504, "snapshot not installed in time");
     else if (w->status == CAIRN_E_EXISTS)
         rc = cn_http_respond_error(req, 409, "snapshot not needed");
+    else if (w->status == CAIRN_E_CORRUPT)
+        rc = cn_http_respond_error(req, 422,
+                                   "snapshot refused (bad, truncated or of another "
+                                   "slot): state kept");
     else if (w->status != 0)
         rc = cn_http_respond_error(req, 500, cairn_strerror(w->status));
     else
@@ -650,6 +655,9 @@ static int metrics_end(struct cn_http_req *req, void *cls)
                (uint64_t)s->m_snap_sent);
     metric_u64(f, "cairn_meta_snapshots_installed_total", "counter", "Snapshots installed.",
                ctr.snapshots_installed);
+    metric_u64(f, "cairn_meta_snapshots_refused_total", "counter",
+               "Snapshots refused (bad, truncated or of another slot; state kept).",
+               ctr.snapshots_refused);
     if (s->repair) {
         /* The repair executor's figures (meaningful on the leader). */
         struct md_repair_stats rs;
@@ -672,6 +680,17 @@ static int metrics_end(struct cn_http_req *req, void *cls)
                    rs.passes);
         metric_u64(f, "cairn_repair_no_target_total", "counter",
                    "Rebuild evaluations that found no chunkserver to place on.", rs.no_target);
+    }
+    if (s->lifecycle) {
+        /* What this replica's lifecycle worker did while it led. */
+        uint64_t expired, aborted;
+        md_lifecycle_stats(s->lifecycle, &expired, &aborted);
+        metric_u64(f, "cairn_lifecycle_expired_total", "counter",
+                   "Objects this replica expired under bucket lifecycle rules (as leader).",
+                   expired);
+        metric_u64(f, "cairn_lifecycle_aborted_uploads_total", "counter",
+                   "Multipart uploads this replica aborted under lifecycle rules (as leader).",
+                   aborted);
     }
     int rc;
     if (fclose(f) != 0)

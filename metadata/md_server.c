@@ -14,6 +14,7 @@
 #include "md_client.h"
 #include "md_cmd.h"
 #include "md_repair.h"
+#include "md_lifecycle.h"
 #include "md_snap.h"
 #include "md_sm.h"
 #include "md_store.h"
@@ -919,6 +920,37 @@ static int start_repair(struct md_server *s)
     return rc;
 }
 
+/* -------------------------------------------------------------- lifecycle --
+ * The lifecycle worker (md_lifecycle.h) scans while this replica leads and
+ * commits its expirations through Paxos with the wall clock's time. */
+static int64_t lifecycle_now(void *ctx)
+{
+    (void)ctx;
+    return cn_wall_ms();
+}
+
+static int start_lifecycle(struct md_server *s)
+{
+    struct md_lifecycle_opts lo;
+    md_lifecycle_opts_default(&lo);
+    lo.store = s->store;
+    if (s->cfg.lifecycle_day_ms)
+        lo.day_ms = (int64_t)s->cfg.lifecycle_day_ms;
+    if (s->cfg.lifecycle_scan_ms)
+        lo.scan_ms = (int64_t)s->cfg.lifecycle_scan_ms;
+    lo.is_leader = repair_is_leader;
+    lo.commit = repair_commit;
+    lo.now_ms = lifecycle_now;
+    lo.ctx = s;
+    if (lo.day_ms != MD_LC_DAY_MS)
+        CN_WARN(LOG, "lifecycle day is %lld ms, not a real day (a test setting)",
+                (long long)lo.day_ms);
+    int rc = md_lifecycle_start(&lo, &s->lifecycle);
+    if (rc != 0)
+        CN_ERROR(LOG, "cannot start the lifecycle worker: %s", cairn_strerror(rc));
+    return rc;
+}
+
 /* ----------------------------------------------------------- start / stop -- */
 
 /* Parses a /v1/members body: members into m, their URLs into the seeds,
@@ -1195,7 +1227,7 @@ int md_server_start(const struct md_server_config *cfg, struct md_server **out)
         CN_ERROR(LOG, "cannot listen on %s:%u: %s", s->bind_addr, cfg->port, cairn_strerror(rc));
         goto err;
     }
-    if ((rc = start_repair(s)) != 0)
+    if ((rc = start_repair(s)) != 0 || (rc = start_lifecycle(s)) != 0)
         goto err;
     CN_INFO(LOG, "replica %u serving on %s:%u (%u replicas)", cfg->id, s->bind_addr,
             cn_http_server_port(s->http), cfg->n_peers);
@@ -1243,6 +1275,7 @@ void md_server_stop(struct md_server *s)
     /* Repair first, while the core can still answer its commits; then the
      * HTTP server, so no handler waits on a stopped core. */
     md_repair_stop(s->repair);
+    md_lifecycle_stop(s->lifecycle);
     if (s->http)
         cn_http_server_stop(s->http);
     pthread_mutex_lock(&s->qmu);

@@ -75,6 +75,8 @@ struct md_server_config {
     uint32_t repair_concurrency;     /* rebuilds at once, cluster-wide (0 = 2) */
     double repair_bandwidth_mb_s;    /* repair budget, MB/s (0 = unlimited) */
     uint64_t repair_scan_ms;         /* pause between full repair scans (0 = 10000) */
+    uint64_t lifecycle_day_ms;       /* a lifecycle "day" (0 = 86400000; shorter: tests) */
+    uint64_t lifecycle_scan_ms;      /* pause between lifecycle passes (0 = 60000) */
 };
 
 /* Opens the store in cfg->data_dir (creating it on first start), recovers the

@@ -90,6 +90,16 @@ static int dispatch(struct exec *x, const Md__Command *c)
         return sm_cmd_put_object_retention(x, c->put_object_retention);
     case MD__COMMAND__OP_PUT_OBJECT_LEGAL_HOLD:
         return sm_cmd_put_object_legal_hold(x, c->put_object_legal_hold);
+    case MD__COMMAND__OP_PUT_OBJECT_TAGGING:
+        return sm_cmd_put_object_tagging(x, c->put_object_tagging);
+    case MD__COMMAND__OP_PUT_BUCKET_TAGGING:
+        return sm_cmd_put_bucket_tagging(x, c->put_bucket_tagging);
+    case MD__COMMAND__OP_PUT_BUCKET_CORS:
+        return sm_cmd_put_bucket_cors(x, c->put_bucket_cors);
+    case MD__COMMAND__OP_PUT_BUCKET_LIFECYCLE:
+        return sm_cmd_put_bucket_lifecycle(x, c->put_bucket_lifecycle);
+    case MD__COMMAND__OP_LIFECYCLE_EXPIRE:
+        return sm_cmd_lifecycle_expire(x, c->lifecycle_expire);
     default:
         return sm_refuse(x, CAIRN_E_UNSUPPORTED, MD__REASON__R_UNKNOWN_COMMAND, "unknown command");
     }

@@ -235,6 +235,13 @@ int sm_cmd_set_quota(struct exec *x, const Md__SetQuota *c);
 int sm_cmd_put_bucket_acl(struct exec *x, const Md__PutBucketAcl *c);
 int sm_cmd_put_bucket_policy(struct exec *x, const Md__PutBucketPolicy *c);
 int sm_cmd_put_object_acl(struct exec *x, const Md__PutObjectAcl *c);
+/* md_sm_tagging.c: tag sets and CORS, each replaced whole */
+int sm_cmd_put_object_tagging(struct exec *x, const Md__PutObjectTagging *c);
+int sm_cmd_put_bucket_tagging(struct exec *x, const Md__PutBucketTagging *c);
+int sm_cmd_put_bucket_cors(struct exec *x, const Md__PutBucketCors *c);
+/* md_sm_lifecycle.c: lifecycle configuration and the worker's expirations */
+int sm_cmd_put_bucket_lifecycle(struct exec *x, const Md__PutBucketLifecycle *c);
+int sm_cmd_lifecycle_expire(struct exec *x, const Md__LifecycleExpire *c);
 /* Adds (dbytes, dobjects) to the bucket's usage and to its owner's; REFUSED
  * (QuotaExceeded) when growing goes over the bucket's or the owner's quota. */
 int sm_charge(struct exec *x, const char *bucket, int64_t dbytes, int64_t dobjects);

@@ -20,7 +20,7 @@
 # absent, waits until every daemon listens and the gateway answers an
 # authenticated S3 request, prints the endpoint and credentials, and writes
 # DIR/cluster.env (S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
-# AWS_DEFAULT_REGION, CAIRN_SECRET, CAIRN_META) so `. DIR/cluster.env` sets up
+# AWS_DEFAULT_REGION, CAIRN_SECRET, CAIRN_META, and `cairn` on PATH) so `. DIR/cluster.env` sets up
 # aws and cairn. Ports: metadata P+1..P+3, chunkservers P+100+i, gateway
 # P+2000 (P = 7000 by default: 7001-7003, 7101.., S3 on 9000; --port-base is
 # the same option; `auto` picks a free range below the ephemeral ports).
@@ -292,6 +292,36 @@ cluster_start() {
   echo "$_CLUSTER_START" >"$CLUSTER_DIR/pids/$n.start"
 }
 
+# _cluster_start_wait NAME: cluster_start, then waits (30 s at most) until
+# the daemon listens and, for a chunkserver, until it registered with the
+# metadata service again, so the next command finds it serving.
+_cluster_start_wait() {
+  local n="$1" port before deadline=$((SECONDS + 30))
+  cluster_alive "$n" && { cluster_start "$n"; return; }
+  case "$n" in
+    meta*) port="$(cluster_port meta "${n#meta}")" ;;
+    chunk*) port="$(cluster_port chunk "${n#chunk}")" ;;
+    gateway) port="$(cluster_port gateway)" ;;
+  esac
+  before="$(grep -c 'registered' "$CLUSTER_DIR/logs/$n.log" 2>/dev/null || true)"
+  cluster_start "$n" || return
+  while :; do
+    _cluster_check_alive "$n" || return 1
+    _cluster_listening
+    if [ -n "${_CLUSTER_LISTENING[$port]:-}" ]; then
+      case "$n" in
+        chunk*) [ "$(grep -c 'registered' "$CLUSTER_DIR/logs/$n.log" 2>/dev/null || true)" -gt "${before:-0}" ] && return 0 ;;
+        *) return 0 ;;
+      esac
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "cluster.sh: $n started but is not serving after 30 s (log: $CLUSTER_DIR/logs/$n.log)" >&2
+      return 1
+    fi
+    sleep 0.05
+  done
+}
+
 # _cluster_wait_gone SECONDS PID...: waits until none of the pids runs;
 # fails if one still does after SECONDS.
 _cluster_wait_gone() {
@@ -383,6 +413,13 @@ cluster_show_logs() {
   for f in "$CLUSTER_DIR"/logs/*.log; do
     [ -f "$f" ] || continue
     echo "== $f"
+    # The first warnings, errors and 5xx answers (what a tail scrolls past),
+    # then the tail.
+    if grep -Eq ' (WARN|ERROR) | -> 5[0-9][0-9] ' "$f"; then
+      echo "-- first warnings/errors:"
+      grep -E ' (WARN|ERROR) | -> 5[0-9][0-9] ' "$f" | head -n 20
+      echo "-- last lines:"
+    fi
     tail -n "${1:-30}" "$f"
   done
 }
@@ -589,6 +626,10 @@ export AWS_DEFAULT_REGION=$CLUSTER_REGION
 EOF
     echo "export CAIRN_SECRET=$(cat "$CLUSTER_DIR/secret")"
     echo "export CAIRN_META=$(cluster_meta_urls)"
+    # `cairn` (the hints below and in the docs) on PATH, once.
+    local clidir
+    clidir="$(cd "$(dirname "$(cluster_bin cli)")" && pwd)"
+    echo "case \":\$PATH:\" in *\":$clidir:\"*) ;; *) export PATH=\"$clidir:\$PATH\" ;; esac"
   } >"$CLUSTER_DIR/cluster.env"
   chmod 600 "$CLUSTER_DIR/cluster.env"
   local nmeta
@@ -734,7 +775,7 @@ _cluster_main() {
       cluster_kill "$name" KILL ;;
     start)
       [ -n "$name" ] && [ -f "$CLUSTER_DIR/cmd/$name" ] || { echo "cluster.sh: no daemon '$name' in $CLUSTER_DIR" >&2; exit 2; }
-      cluster_start "$name" ;;
+      _cluster_start_wait "$name" ;;
     replace) cluster_replace_meta "$name" ;;
   esac
 }

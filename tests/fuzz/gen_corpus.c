@@ -269,7 +269,7 @@ static void commands(void)
 
     /* New commands from a new client, against the fixture's state. */
     const uint64_t c = 99;
-    struct cmd cm[12];
+    struct cmd cm[17];
     size_t k = 0;
     struct md_object_desc o = {0};
     o.size = 3;
@@ -319,6 +319,48 @@ static void commands(void)
     k++;
     must(md_cmd_abort_upload(c, 12, "photos", "video.mp4", "upl-1", &cm[k].data, &cm[k].len),
          "abort");
+    k++;
+    /* Tagging and CORS (#13): a tag set on an object and a bucket, a rule. */
+    struct md_tag tags[2] = {{"project", "cairn"}, {"empty", ""}};
+    must(md_cmd_put_object_tagging(c, 13, "photos", "a.txt", tags, 2, &cm[k].data, &cm[k].len),
+         "object tags");
+    k++;
+    must(md_cmd_put_bucket_tagging(c, 14, "photos", tags, 1, &cm[k].data, &cm[k].len),
+         "bucket tags");
+    k++;
+    char *origins[] = {"https://*.example.com"}, *methods[] = {"GET", "PUT"},
+         *headers[] = {"x-amz-*"};
+    Md__CorsRule rule = MD__CORS_RULE__INIT;
+    rule.allowed_origins = origins;
+    rule.n_allowed_origins = 1;
+    rule.allowed_methods = methods;
+    rule.n_allowed_methods = 2;
+    rule.allowed_headers = headers;
+    rule.n_allowed_headers = 1;
+    rule.has_max_age = 1;
+    rule.max_age_seconds = 600;
+    Md__CorsRule *rules[] = {&rule};
+    Md__CorsConfig cors = MD__CORS_CONFIG__INIT;
+    cors.rules = rules;
+    cors.n_rules = 1;
+    must(md_cmd_put_bucket_cors(c, 15, "photos", &cors, &cm[k].data, &cm[k].len), "cors");
+    k++;
+    /* Lifecycle (#13): rules on photos, and the worker's expiration. */
+    Md__LifecycleRule lr = MD__LIFECYCLE_RULE__INIT;
+    lr.id = "old";
+    lr.enabled = 1;
+    lr.prefix = "2024/";
+    lr.expiration_days = 1;
+    lr.abort_upload_days = 1;
+    Md__LifecycleRule *lrs[] = {&lr};
+    Md__LifecycleConfig lc = MD__LIFECYCLE_CONFIG__INIT;
+    lc.rules = lrs;
+    lc.n_rules = 1;
+    must(md_cmd_put_bucket_lifecycle(c, 16, "photos", &lc, &cm[k].data, &cm[k].len), "lifecycle");
+    k++;
+    must(md_cmd_lifecycle_expire(c, 17, "photos", "2024/jan/x.jpg", NULL, 1800000000000, 86400000,
+                                 &cm[k].data, &cm[k].len),
+         "expire");
     k++;
     for (size_t i = 0; i < k; i++) {
         snprintf(name, sizeof(name), "new-%02zu", i);

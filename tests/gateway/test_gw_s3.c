@@ -7,10 +7,12 @@
 #include "cn_error.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The operation of method on path?query, with header (if not NULL) sent. */
+/* The operation of method on path?query, with header (if not NULL) sent:
+ * "Name" (valued "src/key") or "Name:value". */
 static enum s3_op op_of(const char *method, const char *path, const char *query, const char *header)
 {
     struct s3_req *r = calloc(1, sizeof(*r));
@@ -18,8 +20,12 @@ static enum s3_op op_of(const char *method, const char *path, const char *query,
     enum gw_s3err e = GW_S3_OK;
     ck_assert_int_eq(gw_query_parse(query, &r->q, &e), 0);
     ck_assert_int_eq(gw_target_parse("127.0.0.1", "", path, &r->t, &e), 0);
+    char name[64];
     if (header) {
-        r->hdrs[0] = (struct gw_header){header, "src/key"};
+        const char *colon = strchr(header, ':');
+        snprintf(name, sizeof(name), "%.*s", colon ? (int)(colon - header) : (int)strlen(header),
+                 header);
+        r->hdrs[0] = (struct gw_header){name, colon ? colon + 1 : "src/key"};
         r->n_hdrs = 1;
     }
     enum s3_op op = s3_classify(method, r);
@@ -71,7 +77,26 @@ START_TEST(test_classify)
         {"DELETE", "/b", "versioning", NULL, OP_UNKNOWN},
         {"PUT", "/b", "object-lock", NULL, OP_PUT_OBJECT_LOCK_CONFIG},
         {"GET", "/b", "object-lock", NULL, OP_GET_OBJECT_LOCK_CONFIG},
-        {"GET", "/b", "tagging", NULL, OP_UNSUPPORTED},
+        {"GET", "/b", "tagging", NULL, OP_GET_BUCKET_TAGGING},
+        {"PUT", "/b", "tagging", NULL, OP_PUT_BUCKET_TAGGING},
+        {"DELETE", "/b", "tagging", NULL, OP_DELETE_BUCKET_TAGGING},
+        {"POST", "/b", "tagging", NULL, OP_UNKNOWN},
+        {"GET", "/b", "cors", NULL, OP_GET_BUCKET_CORS},
+        {"PUT", "/b", "cors", NULL, OP_PUT_BUCKET_CORS},
+        {"DELETE", "/b", "cors", NULL, OP_DELETE_BUCKET_CORS},
+        {"GET", "/b/k", "cors", NULL, OP_UNSUPPORTED},
+        {"GET", "/b", "lifecycle", NULL, OP_GET_BUCKET_LIFECYCLE},
+        {"PUT", "/b", "lifecycle", NULL, OP_PUT_BUCKET_LIFECYCLE},
+        {"DELETE", "/b", "lifecycle", NULL, OP_DELETE_BUCKET_LIFECYCLE},
+        {"POST", "/b", "lifecycle", NULL, OP_UNKNOWN},
+        {"GET", "/b/k", "lifecycle", NULL, OP_UNSUPPORTED},
+        {"OPTIONS", "/b", "", NULL, OP_CORS_PREFLIGHT},
+        {"OPTIONS", "/b/k/l", "", NULL, OP_CORS_PREFLIGHT},
+        {"OPTIONS", "/", "", NULL, OP_CORS_PREFLIGHT},
+        {"POST", "/b", "", "Content-Type:multipart/form-data; boundary=x", OP_POST_OBJECT},
+        {"POST", "/b", "", "content-type:Multipart/Form-Data;boundary=y", OP_POST_OBJECT},
+        {"POST", "/b", "", "Content-Type:application/x-www-form-urlencoded", OP_UNKNOWN},
+        {"POST", "/b/k", "", "Content-Type:multipart/form-data; boundary=x", OP_UNKNOWN},
         /* objects */
         {"PUT", "/b/k", "", NULL, OP_PUT_OBJECT},
         {"PUT", "/b/k", "", "x-amz-copy-source", OP_COPY_OBJECT},
@@ -80,7 +105,9 @@ START_TEST(test_classify)
         {"DELETE", "/b/k", "", NULL, OP_DELETE_OBJECT},
         {"POST", "/b/k", "", NULL, OP_UNKNOWN},
         {"GET", "/b/k", "tagging", NULL, OP_GET_OBJECT_TAGGING},
-        {"PUT", "/b/k", "tagging", NULL, OP_UNSUPPORTED},
+        {"PUT", "/b/k", "tagging", NULL, OP_PUT_OBJECT_TAGGING},
+        {"DELETE", "/b/k", "tagging", NULL, OP_DELETE_OBJECT_TAGGING},
+        {"GET", "/b/k", "tagging&versionId=v", NULL, OP_UNSUPPORTED},
         {"GET", "/b/k", "attributes", NULL, OP_UNSUPPORTED},
         {"PUT", "/b/k", "retention", NULL, OP_PUT_OBJECT_RETENTION},
         {"GET", "/b/k", "retention&versionId=0000000000000001", NULL, OP_GET_OBJECT_RETENTION},

@@ -127,6 +127,11 @@ done
    fail "CAIRN_META $CAIRN_META"
  curl -sf -o /dev/null --max-time 5 --aws-sigv4 "aws:amz:$AWS_DEFAULT_REGION:s3" \
    -u "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" "$S3_ENDPOINT/") || fail "the gateway does not answer S3"
+# The banner's hint `cairn --meta $CAIRN_META status` works in a shell with
+# nothing but cluster.env (twice: PATH gets the directory once).
+env -i HOME="$HOME" PATH=/usr/bin:/bin bash -c '. "$1"; . "$1"
+  [ "$(tr : "\n" <<<"$PATH" | grep -c /cli$)" = 1 ] && cairn --meta "$CAIRN_META" status' _ "$UDIR/cluster.env" \
+  >"$TEST_DIR/hint.out" 2>&1 || fail "cairn hint after . cluster.env: $(cat "$TEST_DIR/hint.out")"
 ucluster status --dir "$UDIR" > "$TEST_DIR/status.out" 2>&1 || fail "cluster.sh status"
 for n in meta1 meta2 meta3 chunk1 gateway; do
   grep -q "^$n  *running  pid [0-9]" "$TEST_DIR/status.out" || fail "status: $n not running"

@@ -59,6 +59,7 @@ wait_for 30 F_CAUGHT
 INSTALLED=$(field "$F" cairn_meta_snapshots_installed_total)
 [ "$INSTALLED" -ge 1 ] || fail "replica $F caught up without a snapshot (log not trimmed?)"
 echo "replica $F installed $INSTALLED snapshot(s)"
+[ "$(field "$F" cairn_meta_snapshots_refused_total)" = 0 ] || fail "replica $F refused a snapshot"
 # Identical state everywhere once quiet (state hash covers the applied index).
 same_state() {
   local a b c

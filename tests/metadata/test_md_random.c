@@ -55,24 +55,24 @@ static void random_command(uint64_t client, uint64_t seq, uint8_t **c, size_t *l
         snprintf(vid, sizeof(vid), "null");
     else
         md_version_id_format(1 + rnd(60), 0, vid);
-    switch (rnd(25)) {
-    case 18:
+    switch (rnd(26)) {
+    case 19:
         rc = md_cmd_put_bucket_versioning(client, seq, bucket, (int)rnd(3), c, l);
         break;
-    case 19:
     case 20:
+    case 21:
         rc = md_cmd_delete_version(client, seq, bucket, key, rnd(4) ? vid : NULL,
                                    rnd(5) == 0 ? MD_COND_IF_MATCH : MD_COND_NONE, "grp",
                                    (int)rnd(2), (int64_t)rnd(3) * 1000, NULL, c, l);
         break;
-    case 21: {
+    case 22: {
         struct md_delete_version_desc d[2] = {{KEYS[rnd(7)], vid, MD_COND_NONE, NULL},
                                               {KEYS[rnd(7)], NULL, MD_COND_NONE, NULL}};
         rc = md_cmd_delete_versions(client, seq, bucket, d, 2, (int)rnd(2), (int64_t)rnd(3) * 1000,
                                     NULL, c, l);
         break;
     }
-    case 22: {
+    case 23: {
         random_group(&g[0], cs[0], MIB);
         struct md_object_desc o = {
             .size = MIB, .etag = "grp", .mtime_ms = 500, .groups = g, .n_groups = 1};
@@ -82,14 +82,14 @@ static void random_command(uint64_t client, uint64_t seq, uint8_t **c, size_t *l
         rc = md_cmd_put_object(client, seq, bucket, key, &o, MD_COND_NONE, NULL, c, l);
         break;
     }
-    case 23:
+    case 24:
         rc = rnd(2) ? md_cmd_put_object_retention(client, seq, bucket, key, rnd(2) ? vid : NULL,
                                                   (int)rnd(3), (int64_t)rnd(4) * 1000, (int)rnd(2),
                                                   (int64_t)rnd(2) * 1000, c, l)
                     : md_cmd_put_object_legal_hold(client, seq, bucket, key, rnd(2) ? vid : NULL,
                                                    (int)rnd(2), c, l);
         break;
-    case 24:
+    case 25:
         rc = md_cmd_put_object_lock_config(client, seq, bucket, (int)rnd(3), (uint32_t)rnd(2),
                                            (uint32_t)rnd(2), c, l);
         break;
@@ -103,6 +103,51 @@ static void random_command(uint64_t client, uint64_t seq, uint8_t **c, size_t *l
         struct md_attrs_desc at = {.content_type = rnd(2) ? "x/y" : ""};
         rc = md_cmd_update_attrs(client, seq, bucket, key, &at, 5, (enum md_cond)(rnd(2) * 2),
                                  "grp", c, l);
+        break;
+    }
+    case 18: { /* tagging and CORS: whole sets, sometimes too many (refused) */
+        static const struct md_tag t[] = {{"a", "1"}, {"b", ""},  {"a", "2"}, {"c", "3"},
+                                          {"d", "4"}, {"e", "5"}, {"f", "6"}, {"g", "7"},
+                                          {"h", "8"}, {"i", "9"}, {"j", "x"}, {"k", "y"}};
+        size_t off = rnd(3), n = rnd(13 - off); /* t[off, off + n) */
+        static char *origins[] = {"*"}, *methods[] = {"GET"};
+        Md__CorsRule rule = MD__CORS_RULE__INIT;
+        rule.allowed_origins = origins;
+        rule.n_allowed_origins = 1;
+        rule.allowed_methods = methods;
+        rule.n_allowed_methods = 1;
+        Md__CorsRule *rules[] = {&rule};
+        Md__CorsConfig cors = MD__CORS_CONFIG__INIT;
+        cors.rules = rules;
+        cors.n_rules = rnd(2);
+        Md__LifecycleRule lr = MD__LIFECYCLE_RULE__INIT;
+        lr.id = "r";
+        lr.enabled = rnd(4) != 0;
+        lr.prefix = rnd(2) ? "d/" : "";
+        lr.expiration_days = (uint32_t)rnd(3);
+        lr.abort_upload_days = (uint32_t)rnd(2);
+        Md__LifecycleRule *lrs[] = {&lr};
+        Md__LifecycleConfig lc = MD__LIFECYCLE_CONFIG__INIT;
+        lc.rules = lrs;
+        lc.n_rules = rnd(3) != 0;
+        switch (rnd(5)) {
+        case 3:
+            rc = md_cmd_put_bucket_lifecycle(client, seq, bucket, &lc, c, l);
+            break;
+        case 4: /* times around the objects' (0..5) and days of 1 or 2 ms */
+            rc = md_cmd_lifecycle_expire(client, seq, bucket, key, rnd(3) ? NULL : uid,
+                                         (int64_t)rnd(8), 1 + (int64_t)rnd(2), c, l);
+            break;
+        case 0:
+            rc = md_cmd_put_object_tagging(client, seq, bucket, key, t + off, n, c, l);
+            break;
+        case 1:
+            rc = md_cmd_put_bucket_tagging(client, seq, bucket, t + off, n, c, l);
+            break;
+        default:
+            rc = md_cmd_put_bucket_cors(client, seq, bucket, &cors, c, l);
+            break;
+        }
         break;
     }
     case 0: {

@@ -914,6 +914,66 @@ START_TEST(test_checker_catches_version_damage)
 }
 END_TEST
 
+/* The lifecycle worker's expiration meets versions and object lock: in a
+ * versioned bucket it makes a delete marker (no version destroyed, no group
+ * to garbage), the locked version stays readable by id and refused to a
+ * delete, and a key whose current version is a marker is expired no
+ * further. */
+START_TEST(test_lifecycle_expire_versioned)
+{
+    struct tsm t;
+    tsm_open(&t, _i);
+    create_bucket(&t, "lcb", 1);
+    Md__LifecycleRule r = MD__LIFECYCLE_RULE__INIT;
+    r.id = "all";
+    r.enabled = 1;
+    r.prefix = "";
+    r.expiration_days = 1;
+    Md__LifecycleRule *rules[] = {&r};
+    Md__LifecycleConfig lc = MD__LIFECYCLE_CONFIG__INIT;
+    lc.rules = rules;
+    lc.n_rules = 1;
+    uint8_t *c;
+    size_t l;
+    ck_assert_int_eq(md_cmd_put_bucket_lifecycle(t.client, tsm_seq(&t), "lcb", &lc, &c, &l), 0);
+    ck_assert_int_eq(tsm_run(&t, c, l), 0);
+    struct md_lock_desc lock = {MD__LOCK_MODE__LOCK_COMPLIANCE, NOW + 30 * DAY_MS, 0};
+    Md__Result *pr = put_lock(&t, "lcb", "k", 71, NOW, &lock);
+    ck_assert_int_eq(pr->status, 0);
+    char vid[24];
+    snprintf(vid, sizeof(vid), "%s", pr->version_id);
+    md_result_free(pr);
+    size_t g0 = garbage_count(&t);
+    /* due after a day; the version's retention runs 30 */
+    ck_assert_int_eq(md_cmd_lifecycle_expire(t.client, tsm_seq(&t), "lcb", "k", NULL,
+                                             NOW + 3 * DAY_MS, DAY_MS, &c, &l),
+                     0);
+    Md__Result *er = tsm_apply(&t, c, l);
+    ck_assert_int_eq(er->status, 0);
+    ck_assert(er->delete_marker);
+    md_result_free(er);
+    check_ok(&t);
+    char cur[24];
+    current_id(&t, "lcb", "k", cur);
+    ck_assert_str_eq(cur, "-"); /* a marker is the key's current version */
+    ck_assert_uint_eq(garbage_count(&t), g0);
+    Md__QueryResult *q = get(&t, "lcb", "k", vid);
+    ck_assert_int_eq(q->status, 0);
+    md_query_result_free(q);
+    /* nothing current to expire again */
+    ck_assert_int_eq(md_cmd_lifecycle_expire(t.client, tsm_seq(&t), "lcb", "k", NULL,
+                                             NOW + 4 * DAY_MS, DAY_MS, &c, &l),
+                     0);
+    er = tsm_apply(&t, c, l);
+    ck_assert_int_ne(er->status, 0);
+    md_result_free(er);
+    int reason;
+    ck_assert_int_ne(del_status(&t, "lcb", "k", vid, 1, NOW + 4 * DAY_MS, &reason), 0);
+    ck_assert_int_eq(reason, MD__REASON__R_OBJECT_LOCKED);
+    tsm_close(&t);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("md_versions");
@@ -929,6 +989,7 @@ int main(void)
     tcase_add_loop_test(tc, test_default_retention, 0, BACKEND_COUNT);
     tcase_add_loop_test(tc, test_list_versions_model, 0, BACKEND_COUNT);
     tcase_add_loop_test(tc, test_checker_catches_version_damage, 0, BACKEND_COUNT);
+    tcase_add_loop_test(tc, test_lifecycle_expire_versioned, 0, BACKEND_COUNT);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
