@@ -363,6 +363,7 @@ struct cs_frag_reader {
     cs_frag_meta meta;
     uint32_t table_crc;
     uint32_t block; /* CRC block size: EC_CRC_BLOCK, or the unit of an open fragment */
+    bool open;      /* an open fragment's reader (cs_frag_reader_open_table) */
     uint64_t blocks;
     uint32_t *table; /* host order */
 };
@@ -425,7 +426,9 @@ int cs_frag_reader_open_table(const cs_io *io, int fd, const cs_frag_meta *meta,
     if (r == NULL)
         return CAIRN_E_NOMEM;
     r->meta = *meta;
+    r->meta.data_crc = 0;
     r->block = block;
+    r->open = true;
     r->blocks = (meta->data_len + block - 1) / block;
     r->table = malloc(r->blocks > 0 ? r->blocks * 4 : 4);
     if (r->table == NULL) {
@@ -439,6 +442,11 @@ int cs_frag_reader_open_table(const cs_io *io, int fd, const cs_frag_meta *meta,
     r->fd = fd;
     *out = r;
     return 0;
+}
+
+bool cs_frag_reader_is_open(const cs_frag_reader *r)
+{
+    return r->open;
 }
 
 const cs_frag_meta *cs_frag_reader_meta(const cs_frag_reader *r)

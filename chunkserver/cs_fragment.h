@@ -132,6 +132,8 @@ int cs_frag_reader_open(const cs_io *io, int fd, cs_frag_reader **out);
  * Returns 0, CAIRN_E_INVAL, CAIRN_E_NOMEM. */
 int cs_frag_reader_open_table(const cs_io *io, int fd, const cs_frag_meta *meta, uint32_t block,
                               const uint32_t *table, cs_frag_reader **out);
+/* Whether r reads an open fragment (its meta's data_crc is then 0: unknown). */
+bool cs_frag_reader_is_open(const cs_frag_reader *r);
 const cs_frag_meta *cs_frag_reader_meta(const cs_frag_reader *r);
 /* Table CRC, which together with the meta identifies the content exactly. */
 uint32_t cs_frag_reader_table_crc(const cs_frag_reader *r);

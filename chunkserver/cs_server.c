@@ -17,9 +17,22 @@
 
 #define MOD "chunk"
 
-enum op { OP_PUT, OP_GET, OP_HEAD, OP_DELETE, OP_REBUILD, OP_ADMIN, OP_METRICS, OP__COUNT };
-static const char *const op_names[OP__COUNT] = {"put",     "get",   "head",   "delete",
-                                                "rebuild", "admin", "metrics"};
+enum op {
+    OP_PUT,
+    OP_GET,
+    OP_HEAD,
+    OP_DELETE,
+    OP_REBUILD,
+    OP_ADMIN,
+    OP_METRICS,
+    OP_APPEND,
+    OP_SEAL,
+    OP__COUNT
+};
+static const char *const op_names[OP__COUNT] = {"put",   "get",     "head",   "delete", "rebuild",
+                                                "admin", "metrics", "append", "seal"};
+/* Bodies of appends held in memory at once, over all requests. */
+#define APPEND_MEMORY (256u << 20)
 enum status_class { SC_2XX, SC_4XX, SC_5XX, SC_ABORTED, SC__COUNT };
 static const char *const class_names[SC__COUNT] = {"2xx", "4xx", "5xx", "aborted"};
 
@@ -37,6 +50,7 @@ struct cs_server {
     atomic_uint_fast64_t corrupt_reads;
     atomic_uint_fast64_t nospace;
     atomic_uint_fast64_t rebuild_bytes;
+    atomic_uint_fast64_t append_memory; /* bytes of append bodies held now */
     cs_hist put_hist;
     cs_hist get_hist;
 };
@@ -52,6 +66,11 @@ typedef struct req_state {
     cs_put *put;
     bool check_crc;
     uint32_t expected_crc;
+    /* POST ?append / ?seal */
+    cs_frag_meta meta;
+    uint64_t at;   /* append: offset; seal: length */
+    uint8_t *body; /* append: the body, body_cap bytes */
+    size_t body_len, body_cap;
 } req_state;
 
 /* Streamed GET body. */
@@ -92,6 +111,9 @@ static void on_done(struct cn_http_req *req, int ok, void *cls)
         cs_put_abort(st->put);
         st->put = NULL;
     }
+    if (st->body_cap)
+        atomic_fetch_sub(&srv->append_memory, st->body_cap);
+    free(st->body);
     enum status_class c = ok && st->status ? class_of(st->status) : SC_ABORTED;
     atomic_fetch_add(&srv->requests[st->op][c], 1);
     free(st);
@@ -139,7 +161,7 @@ static int parse_fragment_path(const char *path, uint8_t group[CS_GROUP_ID_LEN],
     return rc ? rc : *index < EC_MAX_FRAGS ? 0 : CAIRN_E_INVAL;
 }
 
-static void add_meta_headers(struct cn_http_req *req, const cs_frag_meta *m)
+static void add_meta_headers(struct cn_http_req *req, const cs_frag_meta *m, bool open)
 {
     char v[32];
     snprintf(v, sizeof(v), "%u", m->k);
@@ -150,6 +172,10 @@ static void add_meta_headers(struct cn_http_req *req, const cs_frag_meta *m)
     cn_http_resp_header(req, CN_HDR_UNIT, v);
     snprintf(v, sizeof(v), "%" PRIu64, m->data_len);
     cn_http_resp_header(req, CN_HDR_DATA_LEN, v);
+    if (open) {
+        cn_http_resp_header(req, CN_HDR_OPEN, "1");
+        return;
+    }
     cn_wire_crc_format(m->data_crc, v);
     cn_http_resp_header(req, CN_HDR_DATA_CRC, v);
 }
@@ -255,6 +281,141 @@ static int put_end(struct cn_http_req *req, void *cls)
     return cn_http_respond(req, st->status, NULL, NULL, 0);
 }
 
+/* ------------------------------------------------ POST append / seal -- */
+
+static void add_open_length(struct cn_http_req *req, uint64_t len)
+{
+    char v[24];
+    snprintf(v, sizeof(v), "%" PRIu64, len);
+    cn_http_resp_header(req, CN_HDR_OPEN_LENGTH, v);
+}
+
+static int post_begin(struct cn_http_req *req, void *cls)
+{
+    cs_server *srv = cls;
+    const char *append = cn_http_req_arg(req, CN_ARG_CS_APPEND);
+    const char *seal = cn_http_req_arg(req, CN_ARG_CS_SEAL);
+    req_state *st = state_new(req, srv, append ? OP_APPEND : OP_SEAL);
+    if (st == NULL)
+        return CAIRN_E_NOMEM;
+    if (parse_fragment_path(cn_http_req_path(req), st->meta.group, &st->meta.index) != 0)
+        return respond_text(req, st, 400, "bad fragment path");
+    memcpy(st->group, st->meta.group, CS_GROUP_ID_LEN);
+    st->index = st->meta.index;
+    if ((append != NULL) == (seal != NULL))
+        return respond_text(req, st, 400,
+                            "POST of a fragment takes ?append=OFFSET or ?seal=LENGTH");
+    if (cn_parse_u64(append ? append : seal, CS_FRAG_MAX_LEN, &st->at) != 0)
+        return respond_text(req, st, 400, append ? "bad append offset" : "bad seal length");
+    int64_t clen = cn_http_req_content_length(req);
+    if (seal) {
+        if (clen > 0)
+            return respond_text(req, st, 400, "a seal has no body");
+        return 0;
+    }
+    uint64_t k, m, unit;
+    if (cn_parse_u64(cn_http_req_header(req, CN_HDR_K), UINT16_MAX, &k) != 0 ||
+        cn_parse_u64(cn_http_req_header(req, CN_HDR_M), UINT16_MAX, &m) != 0 ||
+        cn_parse_u64(cn_http_req_header(req, CN_HDR_UNIT), UINT32_MAX, &unit) != 0)
+        return respond_text(req, st, 400,
+                            "missing or bad " CN_HDR_K ", " CN_HDR_M " or " CN_HDR_UNIT);
+    st->meta.k = (uint16_t)k;
+    st->meta.m = (uint16_t)m;
+    st->meta.unit = (uint32_t)unit;
+    if (clen < 0)
+        return respond_text(req, st, 411, "an append needs a Content-Length");
+    if (cs_store_append_check(&st->meta, st->at, (size_t)clen) != 0)
+        return respond_text(req, st, 400,
+                            "an append is whole units (512 B..64 KiB, a divisor of 64 KiB) at a "
+                            "unit boundary, 1 unit..16 MiB");
+    const char *crc_hdr = cn_http_req_header(req, CN_HDR_DATA_CRC);
+    if (crc_hdr != NULL) {
+        if (cn_wire_crc_parse(crc_hdr, &st->expected_crc) != 0)
+            return respond_text(req, st, 400, "bad " CN_HDR_DATA_CRC);
+        st->check_crc = true;
+    }
+    /* Bounded memory: the bodies held at once stay under APPEND_MEMORY. */
+    size_t need = (size_t)clen;
+    if (atomic_fetch_add(&srv->append_memory, need) + need > APPEND_MEMORY) {
+        atomic_fetch_sub(&srv->append_memory, need);
+        cn_http_resp_header(req, "Retry-After", "1");
+        return respond_text(req, st, 503, "too many appends in flight");
+    }
+    st->body_cap = need;
+    st->body = malloc(need);
+    if (st->body == NULL)
+        return respond_err(req, st, CAIRN_E_NOMEM, "append");
+    return 0;
+}
+
+static int post_body(struct cn_http_req *req, const void *data, size_t len, void *cls)
+{
+    cs_server *srv = cls;
+    req_state *st = cn_http_req_data(req);
+    atomic_fetch_add(&srv->bytes_in, len);
+    if (st->op != OP_APPEND || len > st->body_cap - st->body_len) {
+        respond_text(req, st, 400, "body longer than declared");
+        return CAIRN_E_RANGE;
+    }
+    memcpy(st->body + st->body_len, data, len);
+    st->body_len += len;
+    return 0;
+}
+
+static int post_end(struct cn_http_req *req, void *cls)
+{
+    cs_server *srv = cls;
+    req_state *st = cn_http_req_data(req);
+    if (st->op == OP_SEAL) {
+        enum cs_put_result res;
+        int rc = cs_store_seal(srv->store, st->group, st->index, st->at, &res);
+        if (rc != 0) {
+            if (rc == CAIRN_E_CORRUPT)
+                note_damage(srv, st->group, st->index, UINT64_MAX);
+            const char *what = rc == CAIRN_E_RANGE    ? "length past the acknowledged one"
+                               : rc == CAIRN_E_EXISTS ? "sealed at another length"
+                                                      : "seal";
+            if (rc == CAIRN_E_RANGE)
+                return respond_text(req, st, 400, what);
+            return respond_err(req, st, rc, what);
+        }
+        cs_frag_reader *r;
+        if (cs_store_open_fragment(srv->store, st->group, st->index, &r) == 0) {
+            char v[9];
+            cn_wire_crc_format(cs_frag_reader_meta(r)->data_crc, v);
+            cn_http_resp_header(req, CN_HDR_DATA_CRC, v);
+            cs_frag_reader_close(r);
+        }
+        cn_http_resp_header(req, CN_HDR_PUT_RESULT,
+                            res == CS_PUT_IDENTICAL ? "identical" : "created");
+        st->status = res == CS_PUT_IDENTICAL ? 200 : 201;
+        return cn_http_respond(req, st->status, NULL, NULL, 0);
+    }
+    if (st->body_len != st->body_cap)
+        return respond_text(req, st, 400, "body shorter than declared");
+    if (st->check_crc && ec_crc32c(st->body, st->body_len) != st->expected_crc) {
+        cn_http_resp_header(req, CN_HDR_ERROR, "crc-mismatch");
+        return respond_text(req, st, 400, "data does not match " CN_HDR_DATA_CRC);
+    }
+    uint64_t len = 0;
+    int rc = cs_store_append(srv->store, &st->meta, st->at, st->body, st->body_len, &len);
+    if (rc == CAIRN_E_PRECOND || rc == CAIRN_E_EXISTS) {
+        if (rc == CAIRN_E_PRECOND)
+            add_open_length(req, len);
+        cn_http_resp_header(req, CN_HDR_ERROR, rc == CAIRN_E_PRECOND ? "offset" : "sealed");
+        return respond_text(req, st, 409,
+                            rc == CAIRN_E_PRECOND
+                                ? "the append is not at the acknowledged length"
+                                : "sealed, or an open fragment of another k, m or unit");
+    }
+    if (rc != 0)
+        return respond_err(req, st, rc, "append");
+    add_open_length(req, len);
+    cs_hist_record(&srv->put_hist, (uint64_t)(cn_mono_us() - st->start_us));
+    st->status = 200;
+    return cn_http_respond(req, 200, NULL, NULL, 0);
+}
+
 /* ----------------------------------------------------------- GET/HEAD -- */
 
 static ssize_t get_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -324,7 +485,7 @@ static int get_begin(struct cn_http_req *req, void *cls)
     const cs_frag_meta *meta = cs_frag_reader_meta(r);
     uint64_t size = meta->data_len, off = 0, len = size;
     unsigned status = 200;
-    add_meta_headers(req, meta);
+    add_meta_headers(req, meta, cs_frag_reader_is_open(r));
     cn_http_resp_header(req, "Accept-Ranges", "bytes");
     char v[96];
     rc = cn_http_parse_range(cn_http_req_header(req, "Range"), size, &off, &len);
@@ -742,6 +903,7 @@ int cs_server_new(cs_store *store, cs_damage *damage, cs_scrub *scrub, const cs_
     }
     const struct cn_http_handler put_h = {put_begin, put_body, put_end, on_done};
     const struct cn_http_handler get_h = {get_begin, NULL, never_end, on_done};
+    const struct cn_http_handler post_h = {post_begin, post_body, post_end, on_done};
     const struct cn_http_handler del_h = {delete_begin, NULL, never_end, on_done};
     const struct cn_http_handler reb_h = {rebuild_begin, NULL, rebuild_end, on_done};
     const struct cn_http_handler status_h = {status_begin, NULL, never_end, on_done};
@@ -754,6 +916,8 @@ int cs_server_new(cs_store *store, cs_damage *damage, cs_scrub *scrub, const cs_
         (rc = cn_http_server_route(srv->http, "GET", CN_ROUTE_CS_FRAGMENT, 0, &get_h, srv)) != 0 ||
         (rc = cn_http_server_route(srv->http, "HEAD", CN_ROUTE_CS_FRAGMENT, 0, &get_h, srv)) != 0 ||
         (rc = cn_http_server_route(srv->http, "DELETE", CN_ROUTE_CS_FRAGMENT, 0, &del_h, srv)) !=
+            0 ||
+        (rc = cn_http_server_route(srv->http, "POST", CN_ROUTE_CS_FRAGMENT, 0, &post_h, srv)) !=
             0 ||
         (rc = cn_http_server_route(srv->http, "POST", CN_ROUTE_CS_REBUILD, CN_HTTP_ROUTE_EXACT,
                                    &reb_h, srv)) != 0 ||

@@ -24,6 +24,8 @@ static struct {
     int64_t read_clients;
     char *fsync_dir;
     char *bucket;
+    struct cn_config_list cpu_pids;
+    int64_t payload;
 } bconf;
 
 static const struct cn_config_option bench_options[] = {
@@ -37,7 +39,75 @@ static const struct cn_config_option bench_options[] = {
                        "directory on the replicas' disk for the fdatasync baseline",
                        &bconf.fsync_dir),
     CN_CONF_OPT_STRING("bucket", "cairn-bench", "bucket the benchmark writes into", &bconf.bucket),
+    CN_CONF_OPT_SIZE("payload", "64", 1, 64 * 1024,
+                     "inline object bytes in each committed PutObject (the S3 gateway keeps "
+                     "objects up to 16 KiB inline)",
+                     &bconf.payload),
+    CN_CONF_OPT_LIST("cpu-pids", "",
+                     "NAME=PID of local daemons (e.g. meta1=1234): after each run, print the CPU "
+                     "time each used per operation (from /proc), and this client's",
+                     &bconf.cpu_pids),
 };
+
+#define MAX_CPU_PIDS 16
+
+/* CPU time (user + system) of process pid (0 = this one) in microseconds, or
+ * -1 when /proc cannot tell. */
+static int64_t proc_cpu_us(long pid)
+{
+    char path[64], buf[1024];
+    if (pid)
+        snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    else
+        snprintf(path, sizeof(path), "/proc/self/stat");
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    unsigned long long ut = 0, st = 0;
+    /* after ')': state (field 3) ... utime is field 14, stime 15 */
+    if (!p ||
+        sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    long hz = sysconf(_SC_CLK_TCK);
+    return (int64_t)((ut + st) * 1000000ull / (unsigned long long)(hz > 0 ? hz : 100));
+}
+
+/* The CPU of every --cpu-pids process (slot i) and of this one (slot n). */
+static void cpu_sample(int64_t *out)
+{
+    for (size_t i = 0; i < bconf.cpu_pids.n && i < MAX_CPU_PIDS; i++) {
+        const char *eq = strchr(bconf.cpu_pids.items[i], '=');
+        out[i] = proc_cpu_us(strtol(eq ? eq + 1 : bconf.cpu_pids.items[i], NULL, 10));
+    }
+    out[bconf.cpu_pids.n < MAX_CPU_PIDS ? bconf.cpu_pids.n : MAX_CPU_PIDS] = proc_cpu_us(0);
+}
+
+/* Prints the CPU per operation between two samples. */
+static void cpu_print(const int64_t *before, const int64_t *after, uint64_t ops)
+{
+    if (!bconf.cpu_pids.n || !ops)
+        return;
+    size_t n = bconf.cpu_pids.n < MAX_CPU_PIDS ? bconf.cpu_pids.n : MAX_CPU_PIDS;
+    printf("  CPU per op:");
+    for (size_t i = 0; i <= n; i++) {
+        char name[64];
+        if (i == n) {
+            snprintf(name, sizeof(name), "client");
+        } else {
+            const char *it = bconf.cpu_pids.items[i], *eq = strchr(it, '=');
+            snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - it) : (int)strlen(it), it);
+        }
+        if (before[i] < 0 || after[i] < 0)
+            printf(" %s ?", name);
+        else
+            printf(" %s %.0f us", name, (double)(after[i] - before[i]) / (double)ops);
+    }
+    printf("\n");
+}
 
 static const struct cn_config_table bench_table = {
     .program = "cairn bench meta",
@@ -75,8 +145,13 @@ static void *worker_main(void *arg)
     if (!c)
         return NULL;
     char key[64], etag[40];
-    uint8_t payload[64];
-    memset(payload, 'x', sizeof(payload));
+    size_t plen = (size_t)bconf.payload;
+    uint8_t *payload = malloc(plen);
+    if (!payload) {
+        md_client_free(c);
+        return NULL;
+    }
+    memset(payload, 'x', plen);
     uint64_t i = 0;
     while (!atomic_load(w->stop)) {
         int64_t t0 = cn_mono_us();
@@ -90,12 +165,12 @@ static void *worker_main(void *arg)
                 rc = md_client_read(c, buf, len, &res, &rlen);
         } else {
             snprintf(etag, sizeof(etag), "%032" PRIx64, i);
-            struct md_object_desc obj = {.size = sizeof(payload),
+            struct md_object_desc obj = {.size = plen,
                                          .etag = etag,
                                          .mtime_ms = cn_wall_ms(),
                                          .has_inline = 1,
                                          .inline_data = payload,
-                                         .inline_len = sizeof(payload)};
+                                         .inline_len = plen};
             uint64_t seq = md_client_next_seq(c);
             rc = md_cmd_put_object(md_client_id(c), seq, bconf.bucket, key, &obj, MD_COND_NONE,
                                    NULL, &buf, &len);
@@ -114,6 +189,7 @@ static void *worker_main(void *arg)
         }
         i++;
     }
+    free(payload);
     md_client_free(c);
     return NULL;
 }
@@ -129,6 +205,8 @@ static int run(struct cli_global *g, int n, int reads, const char *label)
         ws[i] = (struct worker){.g = g, .id = reads ? i : i, .reads = reads, .stop = &stop};
         ws[i].lat_us = malloc(MAX_SAMPLES_PER_THREAD * sizeof(uint32_t));
     }
+    int64_t cpu0[MAX_CPU_PIDS + 1], cpu1[MAX_CPU_PIDS + 1];
+    cpu_sample(cpu0);
     int64_t t0 = cn_mono_us();
     for (int i = 0; i < n; i++)
         pthread_create(&ws[i].th, NULL, worker_main, &ws[i]);
@@ -143,6 +221,7 @@ static int run(struct cli_global *g, int n, int reads, const char *label)
         total += ws[i].n_lat;
     }
     double secs = (double)(cn_mono_us() - t0) / 1e6;
+    cpu_sample(cpu1);
     uint32_t *all = malloc((total ? total : 1) * sizeof(uint32_t));
     size_t k = 0;
     for (int i = 0; i < n; i++) {
@@ -155,6 +234,7 @@ static int run(struct cli_global *g, int n, int reads, const char *label)
     double p99 = total ? all[(size_t)((double)total * 0.99)] / 1000.0 : 0;
     printf("%-8s %8d %12.0f %10.2f %10.2f %8" PRIu64 "\n", label, n, (double)ops / secs, p50, p99,
            errors);
+    cpu_print(cpu0, cpu1, ops);
     fflush(stdout);
     free(all);
     free(ws);

@@ -28,6 +28,15 @@ int64_t cn_mono_ms(void)
     return clock_ns(CLOCK_MONOTONIC) / 1000000;
 }
 
+int64_t cn_boot_ms(void)
+{
+#ifdef CLOCK_BOOTTIME
+    return clock_ns(CLOCK_BOOTTIME) / 1000000;
+#else
+    return clock_ns(CLOCK_MONOTONIC) / 1000000;
+#endif
+}
+
 int64_t cn_mono_us(void)
 {
     return clock_ns(CLOCK_MONOTONIC) / 1000;

@@ -11,6 +11,10 @@
 
 /* Milliseconds on CLOCK_MONOTONIC (never jumps; use for timeouts, leases). */
 int64_t cn_mono_ms(void);
+/* Milliseconds of a monotonic clock that also counts time the machine spent
+ * suspended (CLOCK_BOOTTIME where there is one): a leader lease must not outlive
+ * a suspend that CLOCK_MONOTONIC would not see. */
+int64_t cn_boot_ms(void);
 /* Microseconds on CLOCK_MONOTONIC (use for measuring). */
 int64_t cn_mono_us(void);
 /* Seconds since the Unix epoch on CLOCK_REALTIME (wall clock; use only for

@@ -43,8 +43,13 @@
 #define CN_ROUTE_MD_CHANGE "/v1/meta/change"
 
 /* ---- chunkserver (cairn-chunk) ----------------------------------------- */
-/* PUT/GET/HEAD/DELETE /v1/fragment/<32 hex group id>/<index> */
+/* PUT/GET/HEAD/DELETE /v1/fragment/<32 hex group id>/<index>;
+ * POST ...?append=OFFSET (an open fragment of a packed group grows by whole
+ * units; K, M, Unit headers) and POST ...?seal=LENGTH (it becomes an
+ * ordinary fragment of that length) */
 #define CN_ROUTE_CS_FRAGMENT "/v1/fragment/"
+#define CN_ARG_CS_APPEND     "append"
+#define CN_ARG_CS_SEAL       "seal"
 /* POST chunk.RebuildRequest: pull k peers' fragments, store the lost one */
 #define CN_ROUTE_CS_REBUILD "/v1/rebuild"
 /* GET: "key value" lines (id, capacity, free space, inventory, scrub) */
@@ -92,6 +97,10 @@
 #define CN_HDR_RANGE_CRC "X-Cairn-Range-CRC32C"
 /* PUT/rebuild responses: created, identical or replaced */
 #define CN_HDR_PUT_RESULT "X-Cairn-Put-Result"
+/* Append responses (also 409): the open fragment's acknowledged length */
+#define CN_HDR_OPEN_LENGTH "X-Cairn-Open-Length"
+/* GET/HEAD responses of an open fragment: "1" (its data CRC is not known) */
+#define CN_HDR_OPEN "X-Cairn-Open"
 /* Error responses: a short machine-readable reason ("corrupt", "nospace") */
 #define CN_HDR_ERROR "X-Cairn-Error"
 

@@ -41,19 +41,12 @@ static void elem_enc(struct gw_buf *b, const char *name, const char *value, int 
         elem(b, name, value);
         return;
     }
-    /* URI-encoded text needs no XML escaping: only [A-Za-z0-9-_.~/%+]. A
-     * space is '+' as S3 writes it (form encoding; SDKs decode with
-     * unquote_plus), so a literal '+' is always %2B. */
+    /* URI-encoded text needs no XML escaping: only [A-Za-z0-9-_.~/%]. A space
+     * is %20, as the public S3 conformance suite (s3-tests,
+     * test_bucket_list_encoding_basic) expects; AWS has been seen writing
+     * '+', and SDKs decode either the same (form decoding). */
     gw_buf_printf(b, "<%s>", name);
-    const char *v = value ? value : "";
-    for (;;) {
-        size_t run = strcspn(v, " ");
-        gw_uri_encode(b, v, run, 1);
-        if (!v[run])
-            break;
-        gw_buf_append(b, "+", 1);
-        v += run + 1;
-    }
+    gw_uri_encode(b, value ? value : "", value ? strlen(value) : 0, 1);
     gw_buf_printf(b, "</%s>", name);
 }
 

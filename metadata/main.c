@@ -4,6 +4,7 @@
 #include "cn_error.h"
 #include "cn_log.h"
 #include "md_server.h"
+#include "paxos.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -19,7 +20,8 @@ static struct {
     char *data_dir;
     char *secret_file;
     char *secret;
-    int64_t heartbeat_ms, election_ms, request_timeout_ms;
+    int64_t heartbeat_ms, election_ms, request_timeout_ms, clock_drift_ppm;
+    char *lease;
     int64_t trim_every, trim_keep, window, suspect_after_ms, down_after_ms, out_after_ms;
     int64_t repair_concurrency, repair_bandwidth, repair_scan_ms;
     int64_t lifecycle_day_ms, lifecycle_scan_ms;
@@ -53,6 +55,16 @@ static const struct cn_config_option options[] = {
                          &conf.heartbeat_ms),
     CN_CONF_OPT_DURATION("election-timeout", "500ms", 20, 60000,
                          "election timeout base (randomised in [T, 2T))", &conf.election_ms),
+    CN_CONF_OPT_STRING("lease", "auto",
+                       "leader lease: the leader serves linearizable reads locally while it "
+                       "holds (no quorum round). auto = the longest safe for "
+                       "--election-timeout and --clock-drift-ppm, off = a round per read, or a "
+                       "duration up to that bound",
+                       &conf.lease),
+    CN_CONF_OPT_INT("clock-drift-ppm", "50000", 0, 500000,
+                    "bound on the rate error of every replica's monotonic clock, in parts per "
+                    "million (50000 = 5%; NTP slews at most 500); sizes the lease",
+                    &conf.clock_drift_ppm),
     CN_CONF_OPT_DURATION("request-timeout", "10s", 100, 600000,
                          "how long a client command or read waits to be applied",
                          &conf.request_timeout_ms),
@@ -98,6 +110,40 @@ static const struct cn_config_table table = {
     .options = options,
     .n_options = sizeof(options) / sizeof(options[0]),
 };
+
+/* Allowance in the lease bound for clock steps and millisecond granularity
+ * (each end of the lease reads a clock truncated to ms); docs/paxos.md. */
+#define LEASE_JUMP_MS 5
+
+/* --lease into cfg->lease_ms, bounded by paxos_lease_max. */
+static int parse_lease(struct md_server_config *cfg, char *err, size_t errlen)
+{
+    uint64_t max = paxos_lease_max(cfg->election_ms, (uint32_t)conf.clock_drift_ppm, LEASE_JUMP_MS);
+    if (strcmp(conf.lease, "auto") == 0) {
+        cfg->lease_ms = max;
+        return 0;
+    }
+    if (strcmp(conf.lease, "off") == 0 || strcmp(conf.lease, "0") == 0) {
+        cfg->lease_ms = 0;
+        return 0;
+    }
+    int64_t v = 0;
+    if (cn_config_parse_duration_ms(conf.lease, &v) < 0 || v < 0) {
+        snprintf(err, errlen, "--lease: '%s' is not auto, off or a duration", conf.lease);
+        return CAIRN_E_INVAL;
+    }
+    if ((uint64_t)v > max) {
+        snprintf(err, errlen,
+                 "--lease: %lldms is longer than the safe bound %llums for an election timeout "
+                 "of %llums and a clock drift of %lld ppm (a new leader could be elected "
+                 "while this lease still holds)",
+                 (long long)v, (unsigned long long)max, (unsigned long long)cfg->election_ms,
+                 (long long)conf.clock_drift_ppm);
+        return CAIRN_E_INVAL;
+    }
+    cfg->lease_ms = (uint64_t)v;
+    return 0;
+}
 
 /* Parses "ID=URL" peers into cfg. */
 static int parse_peers(struct md_server_config *cfg, char *err, size_t errlen)
@@ -202,6 +248,15 @@ int main(int argc, char **argv)
     cfg.auth = auth;
     cfg.heartbeat_ms = (uint64_t)conf.heartbeat_ms;
     cfg.election_ms = (uint64_t)conf.election_ms;
+    if (parse_lease(&cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "cairn-meta: %s\n", err);
+        cn_auth_free(auth);
+        cn_config_release(&table);
+        return 2;
+    }
+    CN_INFO("meta", "leader lease %llu ms (election timeout %llu ms, clock drift bound %lld ppm)",
+            (unsigned long long)cfg.lease_ms, (unsigned long long)cfg.election_ms,
+            (long long)conf.clock_drift_ppm);
     cfg.trim_every = (uint64_t)conf.trim_every;
     cfg.trim_keep = (uint64_t)conf.trim_keep;
     cfg.request_timeout_ms = (uint64_t)conf.request_timeout_ms;

@@ -247,6 +247,7 @@ int md_replica_open(const struct md_replica_config *cfg, struct md_store *store,
         pc.heartbeat_ms = cfg->heartbeat_ms;
     if (cfg->election_ms)
         pc.election_ms = cfg->election_ms;
+    pc.lease_ms = cfg->lease_ms;
     if (cfg->window)
         pc.window = cfg->window;
     r->pio = (struct paxos_io){.data = r,

@@ -42,9 +42,13 @@ struct md_replica_config {
     uint32_t learner_ids[PAXOS_MAX_REPLICAS];
     uint64_t heartbeat_ms; /* 0 = the core's default */
     uint64_t election_ms;  /* 0 = the core's default */
-    uint32_t window;       /* 0 = the core's default */
-    uint64_t trim_every;   /* trim after this many applied slots (0 = never) */
-    uint64_t trim_keep;    /* slots kept behind the applied one */
+    /* Leader lease (paxos_config.lease_ms): reads on the leader need no quorum
+     * round while it holds. 0 = off. At most paxos_lease_max(election_ms,
+     * drift bound of the clock the driver passes as now_ms). */
+    uint64_t lease_ms;
+    uint32_t window;     /* 0 = the core's default */
+    uint64_t trim_every; /* trim after this many applied slots (0 = never) */
+    uint64_t trim_keep;  /* slots kept behind the applied one */
 };
 
 struct md_replica_io {

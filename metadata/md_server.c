@@ -33,6 +33,13 @@
 #define PEER_QUEUE_BYTES (32u << 20) /* per-peer send queue bound */
 #define SEND_BATCH_BYTES (4u << 20)  /* most bytes in one POST /paxos/msg */
 
+/* The Paxos core's clock (every now_ms given to md_replica): monotonic, and
+ * counting suspended time, so a leader lease cannot outlive a suspend. */
+static uint64_t core_now(void)
+{
+    return (uint64_t)cn_boot_ms();
+}
+
 static void fatal_store(int rc, const char *what)
 {
     CN_ERROR(LOG,
@@ -505,7 +512,7 @@ static void membership_change(struct md_server *s, struct md_event *e, uint64_t 
 
 static void handle_event(struct md_server *s, struct md_event *e)
 {
-    uint64_t now = (uint64_t)cn_mono_ms();
+    uint64_t now = core_now();
     switch (e->type) {
     case MD_EV_PERSISTED:
         md_replica_persisted(s->rep, e->seq, now);
@@ -558,7 +565,7 @@ static void record_members(struct md_server *s, const struct paxos_status *st)
         if (w) {
             md_waiter_put(w); /* nobody waits: the core's reference only */
             w->submit_us = cn_mono_us();
-            md_replica_submit(s->rep, s->records_client, seq, cmd, len, w, (uint64_t)cn_mono_ms());
+            md_replica_submit(s->rep, s->records_client, seq, cmd, len, w, core_now());
             CN_INFO(LOG, "recording replica %u at %s", id, url);
         }
         free(cmd);
@@ -601,7 +608,7 @@ static struct md_event *take_events(struct md_server *s, uint64_t next_tick, int
 {
     pthread_mutex_lock(&s->qmu);
     while (!s->qhead && !s->stopping) {
-        uint64_t now = (uint64_t)cn_mono_ms();
+        uint64_t now = core_now();
         if (now >= next_tick)
             break;
         struct timespec ts = cn_deadline_ms(CLOCK_MONOTONIC, (int64_t)(next_tick - now));
@@ -644,7 +651,7 @@ static void *core_main(void *arg)
             md_event_free(list);
             list = next;
         }
-        uint64_t now = (uint64_t)cn_mono_ms();
+        uint64_t now = core_now();
         if (now >= next_tick) {
             /* A removed replica does not stand for election: nobody would
              * answer, and its campaign would only be noise. */
@@ -1105,6 +1112,7 @@ static int open_store(struct md_server *s)
                                        .n_peers = s->cfg.n_peers,
                                        .heartbeat_ms = s->cfg.heartbeat_ms,
                                        .election_ms = s->cfg.election_ms,
+                                       .lease_ms = s->cfg.lease_ms,
                                        .window = s->cfg.window,
                                        .trim_every = s->cfg.trim_every,
                                        .trim_keep = s->cfg.trim_keep};
@@ -1127,7 +1135,7 @@ static int open_store(struct md_server *s)
                                .random = rio_random,
                                .membership_changed = rio_membership_changed};
     const char *what = "";
-    rc = md_replica_open(&rc_cfg, s->store, &io, (uint64_t)cn_mono_ms(), &s->rep, &what);
+    rc = md_replica_open(&rc_cfg, s->store, &io, core_now(), &s->rep, &what);
     if (rc != 0)
         CN_ERROR(LOG, "refusing to start: %s in %s (%s); this replica will not vote", what, path,
                  cairn_strerror(rc));

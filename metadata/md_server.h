@@ -62,6 +62,9 @@ struct md_server_config {
     const struct cn_auth *auth;      /* cluster secret (borrowed) */
     uint64_t heartbeat_ms;           /* leader heartbeat interval */
     uint64_t election_ms;            /* election timeout base */
+    uint64_t lease_ms;               /* leader lease for local linearizable reads
+                                        (0 = off: a quorum round per read); at most
+                                        paxos_lease_max(election_ms, drift bound) */
     uint64_t trim_every;             /* trim the log after this many applied slots */
     uint64_t trim_keep;              /* slots kept in the log behind the applied one */
     uint64_t request_timeout_ms;     /* how long /v1/cmd and /v1/read wait */

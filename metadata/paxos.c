@@ -292,6 +292,15 @@ void paxos_config_init(struct paxos_config *cfg, uint32_t id, uint32_t n, const 
     cfg->max_msg_entries = 64;
 }
 
+uint64_t paxos_lease_max(uint64_t election_ms, uint32_t drift_ppm, uint64_t jump_ms)
+{
+    if (drift_ppm >= 1000000 || election_ms <= jump_ms || election_ms > UINT32_MAX)
+        return 0;
+    uint64_t l = (election_ms - jump_ms) * (1000000 - drift_ppm) / (1000000 + drift_ppm);
+    l = l > jump_ms ? l - jump_ms : 0;
+    return l < election_ms ? l : election_ms - 1; /* paxos_new wants it below T */
+}
+
 int paxos_new(const struct paxos_config *cfg, struct paxos_io *io, const struct paxos_restore *rs,
               uint64_t now, struct paxos **out)
 {

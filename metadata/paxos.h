@@ -167,8 +167,9 @@ struct paxos_config {
     uint32_t max_pending;                  /* max queued, not yet proposed commands */
     uint32_t max_msg_entries;              /* cap on entries in one ACCEPT */
     /* Leader lease for reads, on the leader's monotonic clock; 0 = off (every read
-     * costs a heartbeat round). Must be below election_ms * (1 - r) / (1 + r) for
-     * a clock-rate error bound r, minus a margin for scheduling delays. */
+     * costs a heartbeat round). Must not exceed paxos_lease_max(election_ms, the
+     * clocks' drift bound): every replica of the group must use a clock within
+     * that bound, or a lease read may be stale. */
     uint64_t lease_ms;
 };
 
@@ -204,6 +205,19 @@ struct paxos;
 /* Fills cfg with defaults (heartbeat 50, election 500, window 8, batch 64 KiB,
  * pending 1024, 64 entries per message) and the given membership. */
 void paxos_config_init(struct paxos_config *cfg, uint32_t id, uint32_t n, const uint32_t *ids);
+
+/* The longest safe leader lease (ms) for an election timeout T = election_ms
+ * when every replica's clock keeps this drift bound: over any real interval of
+ * length d, a clock advances by at least d(1 - rho) - jump_ms and at most
+ * d(1 + rho) + jump_ms, with rho = drift_ppm / 10^6 (rate error) and jump_ms
+ * covering steps and reading granularity. A follower that acknowledged a lease
+ * round refuses to vote until its clock has advanced T, i.e. for at least
+ * (T - jump_ms) / (1 + rho) of real time; the lease must end before that on the
+ * leader's clock: (L + jump_ms) / (1 - rho) <= (T - jump_ms) / (1 + rho), so
+ * L = floor((T - jump_ms)(1 - rho) / (1 + rho)) - jump_ms (at most T - 1), and 0
+ * (no lease) when that is not positive or rho >= 1. docs/paxos.md has the
+ * argument. */
+uint64_t paxos_lease_max(uint64_t election_ms, uint32_t drift_ppm, uint64_t jump_ms);
 
 /* Creates a replica. cfg and rs are copied (rs->entries too); io must outlive it.
  * Returns 0 and *out, or CAIRN_E_INVAL / CAIRN_E_NOMEM. */

@@ -13,7 +13,8 @@
 # $CAIRN_BUILD/cairn-s3load (compiled from tests/bench/s3load.c if missing).
 # Knobs (env): BIG (1G: single-stream object), PAR_N / PAR_SIZE (8 x 64M),
 # SMALL_CLIENTS (32), SMALL_SECS (5), RSS_N / RSS_SIZE (16 x 1G), BENCH_TMP
-# (temp dir, on the disk to measure). Client: curl --aws-sigv4 with
+# (temp dir, on the disk to measure), BENCH_ONLY=small (only the 4 KiB phases,
+# with each daemon's CPU per operation). Client: curl --aws-sigv4 with
 # UNSIGNED-PAYLOAD for the streams, cairn-s3load (libcurl multi, SigV4) for
 # 4 KiB objects.
 set -euo pipefail
@@ -32,7 +33,7 @@ KEEP=0
 for a in "$@"; do
   case "$a" in
     --keep) KEEP=1 ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown argument: $a (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -54,6 +55,26 @@ mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / s / 1e6 }'; }
 verdict() { awk -v v="$1" -v t="$2" -v dir="${3:-ge}" 'BEGIN {
   ok = (dir == "ge") ? (v >= t) : (v <= t); print ok ? "PASS" : "BELOW" }'; }
 now() { date +%s.%N; }
+# cpu_snap: "NAME TICKS" (user + system) for every daemon of the cluster this
+# script started (nothing for BENCH_CLUSTER_ENV).
+cpu_snap() {
+  local f p
+  [ "$OWN_CLUSTER" = 1 ] || return 0
+  for f in "$TMP"/cluster/pids/*.pid; do
+    p="$(cat "$f")"
+    [ -r "/proc/$p/stat" ] && echo "$(basename "$f" .pid) $(awk '{ print $14 + $15 }' "/proc/$p/stat")"
+  done
+}
+# cpu_per_op BEFORE AFTER OPS: each daemon's CPU per operation between two
+# snapshots (chunkservers summed).
+cpu_per_op() {
+  awk -v ops="${3:-0}" -v hz="$(getconf CLK_TCK)" '
+    NR == FNR { a[$1] = $2; next }
+    ops > 0 { d = ($2 - a[$1]) * 1e6 / hz / ops
+      if ($1 ~ /^chunk/) c += d; else printf "%s %.0f us, ", $1, d }
+    END { if (ops > 0) printf "chunkservers %.0f us", c; else printf "no operations" }' \
+    <(echo "$1") <(echo "$2")
+}
 
 # ---- cluster ----
 if [ -n "${BENCH_CLUSTER_ENV:-}" ]; then
@@ -86,6 +107,7 @@ fi
 
 echo "cairn S3 benchmark, $(date -u "+%Y-%m-%d %H:%M UTC"), $(nproc) cores, endpoint $S3_ENDPOINT, load average $(cut -d" " -f1-3 /proc/loadavg) (other work on the box depresses every figure)"
 
+if [ "${BENCH_ONLY:-}" != small ]; then
 # ---- baselines ----
 HB="$("$CAIRN_BUILD/tests/common/cairn-httpbench" --size 1G --rounds 3 --no-auth)"
 RAW_PUT="$(echo "$HB" | awk '/^put/ { for (i=1;i<=NF;i++) if ($i ~ /^best_mbps=/) { sub(/.*=/,"",$i); print int($i) } }')"
@@ -150,16 +172,25 @@ done
 printf '%-44s %8s MB/s  (aggregate)\n' "PUT  $PAR_N x $PAR_SIZE, $PAR_N streams" "$PUTP"
 printf '%-44s %8s MB/s  (aggregate, byte-exact)\n' "GET  $PAR_N x $PAR_SIZE, $PAR_N streams" "$GETP"
 
+fi
+
 # ---- 4 KiB objects (the GET phase reads keys 0..3 of each client, written by the PUT phase) ----
+C0="$(cpu_snap)"
 SP="$("$LOAD" "$S3_ENDPOINT" "$BUCKET" put 4096 "$SMALL_CLIENTS" "$SMALL_SECS" 64 || true)"
+C1="$(cpu_snap)"
 SG="$("$LOAD" "$S3_ENDPOINT" "$BUCKET" get 4096 "$SMALL_CLIENTS" "$SMALL_SECS" 4 || true)"
+C2="$(cpu_snap)"
 SPR="$(echo "$SP" | sed -n 's/.*: \([0-9]*\) req\/s.*/\1/p')"
 SGR="$(echo "$SG" | sed -n 's/.*: \([0-9]*\) req\/s.*/\1/p')"
 printf '%-44s %8s /s    target >= 2000 %s   [%s]\n' "PUT  4 KiB, $SMALL_CLIENTS clients" "$SPR" "$(verdict "$SPR" 2000)" "${SP#*: }"
 printf '%-44s %8s /s    target >= 5000 %s   [%s]\n' "GET  4 KiB, $SMALL_CLIENTS clients" "$SGR" "$(verdict "$SGR" 5000)" "${SG#*: }"
+if [ -n "$C0" ]; then
+  printf '  CPU per PUT: %s\n' "$(cpu_per_op "$C0" "$C1" "$(echo "$SP" | sed -n 's/.* \([0-9]*\) ok.*/\1/p')")"
+  printf '  CPU per GET: %s\n' "$(cpu_per_op "$C1" "$C2" "$(echo "$SG" | sed -n 's/.* \([0-9]*\) ok.*/\1/p')")"
+fi
 
 # ---- gateway peak RSS under concurrent big uploads ----
-if [ -n "${GW_PID:-}" ] && [ -r "/proc/$GW_PID/status" ]; then
+if [ "${BENCH_ONLY:-}" != small ] && [ -n "${GW_PID:-}" ] && [ -r "/proc/$GW_PID/status" ]; then
   head -c "$(bytes "$RSS_SIZE")" "$TMP/big" >"$TMP/rss" 2>/dev/null || true
   [ "$(stat -c %s "$TMP/rss")" = "$(bytes "$RSS_SIZE")" ] ||
     head -c "$(bytes "$RSS_SIZE")" /dev/urandom >"$TMP/rss"
@@ -181,7 +212,7 @@ if [ -n "${GW_PID:-}" ] && [ -r "/proc/$GW_PID/status" ]; then
   RSSM=$((hwm / 1024))
   printf '%-44s %8s MiB   target <= 256 %s   (%s MB/s aggregate, %d failed; VmHWM before: %s MiB)\n' \
     "gateway VmHWM, $RSS_N x $RSS_SIZE concurrent PUTs" "$RSSM" "$(verdict "$RSSM" 256 le)" "$AGG" "$fails" "$((hwm0 / 1024))"
-else
+elif [ "${BENCH_ONLY:-}" != small ]; then
   echo "gateway VmHWM: skipped (no gateway pid; set BENCH_GW_PID)"
 fi
 "${S3[@]}" -X GET "$S3_ENDPOINT/$BUCKET?list-type=2" -o /dev/null || true

@@ -128,8 +128,8 @@ F=$(frag_file "$G3" 1)
 off=$((64 + 2 * 65536 + 777))
 flip_byte "$F" $off
 got=$(tc a get "$G3" 1 "$WORK/part" $((2 * 65536 + 10)) 100 2>&1 >/dev/null || true)
-echo "$got" | grep -q "^status 500" || fail "damaged range read: $got"
-echo "$got" | grep -q "X-Cairn-Error: corrupt" || fail "no corrupt reason: $got"
+echo "$got" | grep >/dev/null "^status 500" || fail "damaged range read: $got"
+echo "$got" | grep >/dev/null "X-Cairn-Error: corrupt" || fail "no corrupt reason: $got"
 expect_status 500 a get "$G3" 1 "$WORK/part"
 for r in "0 65536" "65536 65536" "$((3 * 65536)) 66536" "100 130900"; do
     set -- $r
@@ -169,7 +169,7 @@ grep -q '^cairn_chunk_requests_total{op="put",code="2xx"} [1-9]' "$WORK/metrics"
 
 echo "== re-putting the good content repairs it"
 got=$(tc a put "$G3" 1 4 2 65536 "$WORK/d" 2>&1 || true)
-echo "$got" | grep -q "X-Cairn-Put-Result: replaced" || fail "repair put: $got"
+echo "$got" | grep >/dev/null "X-Cairn-Put-Result: replaced" || fail "repair put: $got"
 tc a get "$G3" 1 "$WORK/out" 2>/dev/null && cmp "$WORK/d" "$WORK/out" || fail "repaired differs"
 [ -z "$(tc a raw GET /v1/admin/damaged 2>/dev/null)" ] || fail "damaged list not cleared"
 
@@ -177,6 +177,39 @@ echo "== a damaged header fails the whole fragment"
 flip_byte "$F" 20
 expect_status 500 a get "$G3" 1 "$WORK/part" 0 10
 expect_status 500 a head "$G3" 1
+
+echo "== open fragments (packed groups): appends, reads while open, errors"
+GP=$(group_id packed)
+U=4096
+head -c $((20 * U)) /dev/urandom >"$WORK/p"
+expect_status 200 a append "$GP" 1 4 2 $U 0 "$WORK/p" 0 $U
+got=$(tc a append "$GP" 1 4 2 $U $U "$WORK/p" $U $((7 * U)) 2>&1) || fail "append: $got"
+echo "$got" | grep -q "X-Cairn-Open-Length: $((8 * U))" || fail "append length: $got"
+expect_status 200 a append "$GP" 1 4 2 $U $U "$WORK/p" $U $U       # a retry of what is stored
+got=$(tc a append "$GP" 1 4 2 $U $((9 * U)) "$WORK/p" 0 $U 2>&1) && fail "append past the length: $got"
+echo "$got" | grep -q "^status 409" && echo "$got" | grep -q "X-Cairn-Open-Length: $((8 * U))" &&
+    echo "$got" | grep -q "X-Cairn-Error: offset" || fail "append past the length: $got"
+expect_status 409 a append "$GP" 1 4 2 $U $U "$WORK/p" 0 $U         # other bytes at a stored offset
+expect_status 400 a append "$GP" 1 4 2 $U $((8 * U)) "$WORK/p" 0 100 # not whole units
+expect_status 409 a append "$GP" 1 4 2 $((2 * U)) $((8 * U)) "$WORK/p" 0 $((2 * U)) # another unit
+expect_status 409 a append "$GP" 2 4 2 $U $U "$WORK/p" 0 $U         # the first append is at 0
+expect_status 400 a seal "$GP" 1 $((9 * U))                        # past the length
+tc a get "$GP" 1 "$WORK/out" 2>/dev/null && cmp "$WORK/out" <(head -c $((8 * U)) "$WORK/p") ||
+    fail "open fragment read back differs"
+check_open_range() {
+    tc a get "$GP" 1 "$WORK/part" "$1" "$2" 2>/dev/null || fail "open range $1+$2 failed"
+    cmp "$WORK/part" <(tail -c +$(($1 + 1)) "$WORK/p" | head -c "$2") || fail "open range $1+$2 differs"
+}
+check_open_range 100 5000
+check_open_range $((3 * U - 1)) $((2 * U + 2))
+got=$(tc a head "$GP" 1 2>&1)
+echo "$got" | grep -q "X-Cairn-Open: 1" && ! echo "$got" | grep -q "X-Cairn-Data-CRC32C" ||
+    fail "head of an open fragment: $got"
+tc a raw GET /v1/admin/inventory 2>/dev/null | grep -q "^$GP " && fail "an open fragment is in the inventory"
+flip_byte "$WORK/a/frags/${GP:0:2}/${GP:2:2}/$GP.1.open" $((64 + 5 * U + 7))
+expect_status 500 a get "$GP" 1 "$WORK/part" $((5 * U)) 10
+flip_byte "$WORK/a/frags/${GP:0:2}/${GP:2:2}/$GP.1.open" $((64 + 5 * U + 7))
+check_open_range $((5 * U)) 10
 
 echo "== delete"
 expect_status 204 a delete "$G" 0
@@ -209,5 +242,27 @@ tc a raw GET /v1/admin/status 2>/dev/null >"$WORK/status"
 grep -q '^rack r7$' "$WORK/status" && grep -q '^zone z2$' "$WORK/status" &&
     grep -q '^address 10.1.2.3:9300$' "$WORK/status" || fail "labels: $(cat "$WORK/status")"
 tc a get "$G2" 3 "$WORK/out" 2>/dev/null && cmp "$WORK/c3" "$WORK/out" || fail "after restart"
+
+echo "== an open fragment survives restarts, then is sealed"
+tc a get "$GP" 1 "$WORK/out" 2>/dev/null && cmp "$WORK/out" <(head -c $((8 * U)) "$WORK/p") ||
+    fail "open fragment after restart"
+expect_status 200 a append "$GP" 1 4 2 $U $((8 * U)) "$WORK/p" $((8 * U)) $((4 * U))
+got=$(tc a seal "$GP" 1 $((12 * U)) 2>&1) || fail "seal: $got"
+echo "$got" | grep -q "^status 201" && echo "$got" | grep -q "X-Cairn-Put-Result: created" || fail "seal: $got"
+head -c $((12 * U)) "$WORK/p" >"$WORK/p12"
+crc=$("$TC" - - crc "$WORK/p12")
+echo "$got" | grep -qi "X-Cairn-Data-CRC32C: $crc" || fail "sealed CRC (want $crc): $got"
+expect_status 200 a seal "$GP" 1 $((12 * U))                        # a retried seal
+expect_status 409 a seal "$GP" 1 $((8 * U))
+expect_status 409 a append "$GP" 1 4 2 $U $((12 * U)) "$WORK/p" 0 $U
+got=$(tc a head "$GP" 1 2>&1)
+echo "$got" | grep -qi "X-Cairn-Data-CRC32C: $crc" && ! echo "$got" | grep -q "X-Cairn-Open" ||
+    fail "head of the sealed fragment: $got"
+tc a raw GET /v1/admin/inventory 2>/dev/null | grep -q "^$GP 1\$" || fail "sealed fragment not in the inventory"
+stop_cs a
+start_cs a "$WORK/a"
+tc a get "$GP" 1 "$WORK/out" 2>/dev/null && cmp "$WORK/out" "$WORK/p12" ||
+    fail "sealed fragment after restart"
+[ -z "$(ls "$WORK/a/frags/${GP:0:2}/${GP:2:2}/" | grep -E '\.(open|crc)$')" ] || fail "open files left after the seal"
 stop_all
 echo PASS

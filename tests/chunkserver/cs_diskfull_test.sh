@@ -26,8 +26,8 @@ nothing_partial() {
 echo "== too large for the space left: refused up front"
 head -c $((9 << 20)) /dev/urandom >"$WORK/huge"
 got=$(tc s put "$G" 0 4 2 65536 "$WORK/huge" 2>&1 || true)
-echo "$got" | grep -q "^status 507" || fail "huge put: $got"
-echo "$got" | grep -q "X-Cairn-Error: nospace" || fail "no nospace reason: $got"
+echo "$got" | grep >/dev/null "^status 507" || fail "huge put: $got"
+echo "$got" | grep >/dev/null "X-Cairn-Error: nospace" || fail "no nospace reason: $got"
 expect_status 404 s head "$G" 0
 nothing_partial
 

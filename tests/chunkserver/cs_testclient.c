@@ -5,6 +5,9 @@
  *   cs_testclient ADDR SECRET_FILE head GROUP INDEX
  *   cs_testclient ADDR SECRET_FILE delete GROUP INDEX
  *   cs_testclient ADDR SECRET_FILE rebuild GROUP INDEX K M UNIT LEN IDX=ADDR... [crc=HEX]
+ *   cs_testclient ADDR SECRET_FILE append GROUP INDEX K M UNIT OFFSET FILE [FROM LEN]
+ *                                    (FILE's bytes [FROM, FROM+LEN), default all)
+ *   cs_testclient ADDR SECRET_FILE seal GROUP INDEX LENGTH
  *   cs_testclient ADDR SECRET_FILE raw METHOD TARGET        (body to stdout)
  *   cs_testclient - - mkfrags K M LEN SEED OUT_PREFIX      (OUT_PREFIX.<i>, encoded)
  *   cs_testclient - - crc FILE                              (CRC32C as 8 hex digits)
@@ -77,7 +80,8 @@ static int finish(int rc, struct cn_http_response *resp)
     }
     fprintf(stderr, "status %d\n", resp->status);
     static const char *const show[] = {CN_HDR_DATA_CRC, CN_HDR_PUT_RESULT, CN_HDR_ERROR,
-                                       CN_HDR_DATA_LEN, "Content-Range"};
+                                       CN_HDR_DATA_LEN, "Content-Range",   CN_HDR_OPEN_LENGTH,
+                                       CN_HDR_OPEN};
     for (size_t i = 0; i < sizeof(show) / sizeof(show[0]); i++) {
         const char *v = cn_http_response_header(resp, show[i]);
         if (v)
@@ -282,6 +286,38 @@ int main(int argc, char **argv)
     } else if ((strcmp(cmd, "head") == 0 || strcmp(cmd, "delete") == 0) && argc == 6) {
         snprintf(target, sizeof(target), "%s%s/%s", CN_ROUTE_CS_FRAGMENT, argv[4], argv[5]);
         req.method = strcmp(cmd, "head") == 0 ? "HEAD" : "DELETE";
+        rc = cn_http_client_do(client, &req, &resp);
+        result = finish(rc, &resp);
+    } else if (strcmp(cmd, "append") == 0 && (argc == 11 || argc == 13)) {
+        snprintf(target, sizeof(target), "%s%s/%s?" CN_ARG_CS_APPEND "=%s", CN_ROUTE_CS_FRAGMENT,
+                 argv[4], argv[5], argv[9]);
+        size_t len;
+        uint8_t *data = read_all(argv[10], &len);
+        if (data == NULL)
+            goto out;
+        size_t from = argc == 13 ? strtoull(argv[11], NULL, 10) : 0;
+        size_t n = argc == 13 ? strtoull(argv[12], NULL, 10) : len;
+        if (from > len || n > len - from) {
+            free(data);
+            goto out;
+        }
+        snprintf(h[0], sizeof(h[0]), CN_HDR_K ": %s", argv[6]);
+        snprintf(h[1], sizeof(h[1]), CN_HDR_M ": %s", argv[7]);
+        snprintf(h[2], sizeof(h[2]), CN_HDR_UNIT ": %s", argv[8]);
+        snprintf(h[3], sizeof(h[3]), CN_HDR_DATA_CRC ": %08" PRIx32, ec_crc32c(data + from, n));
+        for (int i = 0; i < 4; i++)
+            hdrs[i] = h[i];
+        req.method = "POST";
+        req.headers = hdrs;
+        req.body = data + from;
+        req.body_len = n;
+        rc = cn_http_client_do(client, &req, &resp);
+        free(data);
+        result = finish(rc, &resp);
+    } else if (strcmp(cmd, "seal") == 0 && argc == 7) {
+        snprintf(target, sizeof(target), "%s%s/%s?" CN_ARG_CS_SEAL "=%s", CN_ROUTE_CS_FRAGMENT,
+                 argv[4], argv[5], argv[6]);
+        req.method = "POST";
         rc = cn_http_client_do(client, &req, &resp);
         result = finish(rc, &resp);
     } else if (strcmp(cmd, "raw") == 0 && argc == 6) {

@@ -191,7 +191,7 @@ START_TEST(test_list_objects)
     gw_xml_list_add_prefix(&b, &l, "a b/sub dir/");
     ck_assert_int_eq(gw_xml_list_end(&b, &l), 0);
     ASSERT_XPATH(&b, "/s:ListBucketResult/s:Name", "bkt");
-    ASSERT_XPATH(&b, "/s:ListBucketResult/s:Prefix", "a+b/");
+    ASSERT_XPATH(&b, "/s:ListBucketResult/s:Prefix", "a%20b/");
     ASSERT_XPATH(&b, "/s:ListBucketResult/s:StartAfter", "x%2By");
     ASSERT_XPATH(&b, "/s:ListBucketResult/s:ContinuationToken", "tok&1");
     ASSERT_XPATH(&b, "/s:ListBucketResult/s:NextContinuationToken", "tok2");
@@ -200,13 +200,13 @@ START_TEST(test_list_objects)
     ASSERT_XPATH(&b, "/s:ListBucketResult/s:Delimiter", "/");
     ASSERT_XPATH(&b, "/s:ListBucketResult/s:EncodingType", "url");
     ASSERT_XPATH(&b, "/s:ListBucketResult/s:IsTruncated", "true");
-    ASSERT_XPATH(&b, "//s:Contents/s:Key", "a+b/c%2Bd%26%C3%BC.txt");
+    ASSERT_XPATH(&b, "//s:Contents/s:Key", "a%20b/c%2Bd%26%C3%BC.txt");
     ASSERT_XPATH(&b, "//s:Contents/s:ETag", "\"abc123\"");
     ASSERT_XPATH(&b, "//s:Contents/s:Size", "12345");
     ASSERT_XPATH(&b, "//s:Contents/s:StorageClass", "STANDARD");
     ASSERT_XPATH(&b, "//s:Contents/s:Owner/s:ID", "id1");
     ASSERT_XPATH(&b, "//s:Contents/s:LastModified", "2009-10-12T17:50:30.000Z");
-    ASSERT_XPATH(&b, "//s:CommonPrefixes/s:Prefix", "a+b/sub+dir/");
+    ASSERT_XPATH(&b, "//s:CommonPrefixes/s:Prefix", "a%20b/sub%20dir/");
     ASSERT_XPATH(&b, "count(/s:ListBucketResult/s:Marker)", "0");
     gw_buf_reset(&b);
     /* v1 without encoding: raw values, XML-escaped */
@@ -274,11 +274,11 @@ START_TEST(test_multipart_docs)
     gw_xml_uploads_add(&b, &u, "k y", "u2", 3000, NULL, &o);
     gw_xml_uploads_add_prefix(&b, &u, "d ir/");
     ck_assert_int_eq(gw_xml_uploads_end(&b, &u), 0);
-    ASSERT_XPATH(&b, "//s:Upload/s:Key", "k+y");
+    ASSERT_XPATH(&b, "//s:Upload/s:Key", "k%20y");
     ASSERT_XPATH(&b, "//s:Upload/s:UploadId", "u2");
     ASSERT_XPATH(&b, "//s:Upload/s:Initiated", "1970-01-01T00:00:03.000Z");
-    ASSERT_XPATH(&b, "//s:CommonPrefixes/s:Prefix", "d+ir/");
-    ASSERT_XPATH(&b, "/s:ListMultipartUploadsResult/s:NextKeyMarker", "k+y");
+    ASSERT_XPATH(&b, "//s:CommonPrefixes/s:Prefix", "d%20ir/");
+    ASSERT_XPATH(&b, "/s:ListMultipartUploadsResult/s:NextKeyMarker", "k%20y");
     gw_buf_free(&b);
 }
 END_TEST

@@ -37,7 +37,19 @@ for c in "${listed[@]}" "repair --bucket b" "scrub --deep" "keys create" "user c
   check_help "cairn $c --help" "$B/cli/cairn" $c --help
 done
 
-for s in cluster.sh bench.sh mount.sh bench-rebuild.sh; do
+# cairn-meta refuses a leader lease longer than its safety bound (docs/paxos.md):
+# 442 ms for a 500 ms election timeout and the default 5% drift bound.
+set +e
+timeout 10 "$B/metadata/cairn-meta" --secret 0123456789abcdef0123456789 --election-timeout 500ms \
+  --lease 443ms >"$out" 2>"$err"
+rc=$?
+set -e
+[ "$rc" = 2 ] || fail "cairn-meta --lease 443ms: exit $rc, want 2"
+grep -q "longer than the safe bound 442ms" "$err" ||
+  fail "cairn-meta --lease 443ms: $(head -c 300 "$err")"
+echo "ok  cairn-meta --lease above the bound refused"
+
+for s in cluster.sh bench.sh mount.sh bench-rebuild.sh bench-meta.sh; do
   [ -f "$CAIRN_SRC/scripts/$s" ] || continue
   WANT="$s" check_help "scripts/$s --help" bash "$CAIRN_SRC/scripts/$s" --help
 done

@@ -130,7 +130,7 @@ ADD_OK=0
 if wait "$ADD_PID"; then ADD_OK=1; fi
 echo "the add: $([ "$ADD_OK" = 1 ] && echo answered || echo failed): $(tr '\n' ' ' < "$TEST_DIR/add.out")"
 if [ "$ADD_OK" = 1 ]; then
-  members | grep -q '4:' || fail "the add was answered but the majority does not list replica 4"
+  members | grep >/dev/null '4:' || fail "the add was answered but the majority does not list replica 4"
 fi
 # The cut-off leader alone commits nothing more.
 OLD_NOW="$(nsx "m$L" "$CAIRN" --cluster-secret-file "$SECRET" --meta "$(murl "$L")" status 2>/dev/null |
@@ -140,7 +140,7 @@ OLD_NOW="$(nsx "m$L" "$CAIRN" --cluster-secret-file "$SECRET" --meta "$(murl "$L
 
 step "   heal: one group, replica 4 in it (added again if the change was lost)"
 heal "$L"
-if ! members | grep -q '4:'; then
+if ! members | grep >/dev/null '4:'; then
   echo "the add did not commit: members $(members); adding again"
   cairn_ meta add "$(murl 4)" --wait > "$TEST_DIR/add2.out" 2>&1 ||
     fail "cairn meta add after the heal: $(cat "$TEST_DIR/add2.out")"
@@ -173,7 +173,7 @@ other_leader() {
 }
 wait_for 30 other_leader || fail "no leader among ${REST[*]}"
 cairn_ meta remove "$L" > "$TEST_DIR/remove.out" 2>&1 || fail "cairn meta remove $L: $(cat "$TEST_DIR/remove.out")"
-members | grep -q "^$L:\| $L:" && fail "replica $L still listed: $(members)"
+members | grep >/dev/null "^$L:\| $L:" && fail "replica $L still listed: $(members)"
 cairn_ keys create after-owner >/dev/null || fail "a command after the removal"
 heal "$L"
 says_removed() { [ "$(role_of "$L")" = removed ]; }

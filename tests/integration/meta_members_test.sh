@@ -56,7 +56,7 @@ new=$(cluster_replace_meta meta2) || fail "cluster.sh replace meta2"
 [ -d "$CDIR/meta2" ] && fail "meta2's data was not deleted"
 grep -q "$(meta_url meta4)" "$CDIR/cluster.env" || fail "cluster.env does not name meta4"
 grep -q "$(meta_url meta2)" "$CDIR/cluster.env" && fail "cluster.env still names meta2"
-cairn_ meta status | grep -q "^$old_id " && fail "replica $old_id still listed"
+cairn_ meta status | grep >/dev/null "^$old_id " && fail "replica $old_id still listed"
 [ "$(voters)" = 3 ] || fail "$(voters) voters after the replace"
 advances 20
 
@@ -67,7 +67,7 @@ for m in meta1 meta3; do
 done
 [ "$(cluster_meta_names)" = "meta4 meta5 meta6" ] || fail "replicas now: $(cluster_meta_names)"
 for m in meta1 meta2 meta3; do [ -z "$(id_of $m)" ] || fail "$m is still a member"; done
-"$CLUSTER" status --dir "$CDIR" | grep -q "$(meta_url meta6) *voter" || fail "cluster.sh status shows the members"
+"$CLUSTER" status --dir "$CDIR" | grep >/dev/null "$(meta_url meta6) *voter" || fail "cluster.sh status shows the members"
 step "   kill -9 meta5: service continues"
 cluster_kill meta5
 advances 20
@@ -88,8 +88,8 @@ gone1=$(id_of meta7); gone2=$(id_of meta4)
 cluster_kill meta7; cluster_kill meta4
 advances 20
 step "   5 -> 3: the dead two removed"
-cairn_ meta remove "$gone1" | grep -q "removed replica $gone1" || fail "cairn meta remove $gone1"
-cairn_ meta remove "$gone2" | grep -q "removed replica $gone2" || fail "cairn meta remove $gone2"
+cairn_ meta remove "$gone1" | grep >/dev/null "removed replica $gone1" || fail "cairn meta remove $gone1"
+cairn_ meta remove "$gone2" | grep >/dev/null "removed replica $gone2" || fail "cairn meta remove $gone2"
 [ "$(voters)" = 3 ] || fail "$(voters) voters, not 3"
 step "   a removal that would leave no majority is refused"
 cluster_kill meta5
@@ -109,8 +109,8 @@ wait_for 15 grep -q 'removed from the group\|refuses this replica' "$(cluster_lo
 role7() { "$CLI" --meta "$(meta_url meta7)" status 2>/dev/null | awk -v u="$(meta_url meta7)" '$1 == u { print $3 }'; }
 says_removed() { [ "$(role7)" = removed ]; }
 wait_for 15 says_removed || fail "meta7 says it is '$(role7)', not removed"
-cairn_ meta status | grep -q "$(meta_url meta7)" && fail "meta7 listed again"
-cairn_ status | grep -q "$(meta_url meta7)" && fail "cairn status shows meta7"
+cairn_ meta status | grep >/dev/null "$(meta_url meta7)" && fail "meta7 listed again"
+cairn_ status | grep >/dev/null "$(meta_url meta7)" && fail "cairn status shows meta7"
 advances 10
 
 step "4b. the leader killed in the middle of an add"
@@ -131,13 +131,13 @@ cluster_kill "$lead"
 wait "$add9" && echo "the add answered: $(cat "$TEST_DIR/add9.out")" ||
   echo "the add failed: $(tr '\n' ' ' < "$TEST_DIR/add9.out")"
 advances 10
-if cairn_ meta status | grep -q "$(meta_url meta9)"; then
+if cairn_ meta status | grep >/dev/null "$(meta_url meta9)"; then
   echo "the change completed"
 else
   echo "the change is absent: adding again"
   cairn_ meta add "$(meta_url meta9)" --wait >/dev/null || fail "cairn meta add meta9 again"
 fi
-nine_voter() { cairn_ meta status | grep -q "$(meta_url meta9) *voter"; }
+nine_voter() { cairn_ meta status | grep >/dev/null "$(meta_url meta9) *voter"; }
 wait_for 30 nine_voter || fail "meta9 is not a voter: $(cairn_ meta status)"
 cluster_start "$lead"
 advances 10
@@ -162,5 +162,5 @@ echo "after" > "$TEST_DIR/after"
 /usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3 cp --no-progress "$TEST_DIR/after" s3://membk/after >/dev/null
 /usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3 cp --no-progress s3://membk/after "$TEST_DIR/after.back" >/dev/null
 same "$TEST_DIR/after" "$TEST_DIR/after.back"
-cairn_ status | grep -q '^6 of 6 chunkservers up' || fail "chunkservers: $(cairn_ status | grep chunkservers)"
+cairn_ status | grep >/dev/null '^6 of 6 chunkservers up' || fail "chunkservers: $(cairn_ status | grep chunkservers)"
 step "PASS"

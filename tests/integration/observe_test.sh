@@ -333,7 +333,7 @@ done
 step "status page: authentication"
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time 20 "$@"; }
 [ "$(code "$STATUS")" = 401 ] || fail "no credentials: not 401"
-curl -s -D - -o /dev/null "$STATUS" | grep -qi '^WWW-Authenticate: Basic' || fail "no Basic challenge"
+curl -s -D - -o /dev/null "$STATUS" | grep -i >/dev/null '^WWW-Authenticate: Basic' || fail "no Basic challenge"
 [ "$(code -u "$AK:wrong-secret" "$STATUS")" = 401 ] || fail "wrong Basic secret: not 401"
 [ "$(code -u "NOSUCHKEY:$SK" "$STATUS")" = 401 ] || fail "unknown Basic key: not 401"
 [ "$(code -H 'Authorization: Basic !!!!' "$STATUS")" = 401 ] || fail "malformed Basic: not 401"
@@ -380,7 +380,7 @@ row() { grep -o "<tr class=\"chunkserver\" data-id=\"$1\"[^>]*>" "$2" || true; }
 step "status page in headless Chromium: leader and every chunkserver up"
 chrome "$TEST_DIR/dom1.html" --dump-dom || fail "chromium --dump-dom failed"
 grep -q '<title>Cairn cluster status</title>' "$TEST_DIR/dom1.html" || fail "not the status page"
-tr -d '\n' < "$TEST_DIR/dom1.html" | grep -q "id=\"leader\"><div class=\"k\">metadata leader</div><div class=\"v\">replica $LEADER</div>" ||
+tr -d '\n' < "$TEST_DIR/dom1.html" | grep >/dev/null "id=\"leader\"><div class=\"k\">metadata leader</div><div class=\"v\">replica $LEADER</div>" ||
   fail "page does not name replica $LEADER as leader"
 [ "$(grep -c '<tr class="replica"' "$TEST_DIR/dom1.html")" = 3 ] || fail "page does not list 3 replicas"
 grep -q "data-url=\"${META_URLS[$((LEADER - 1))]}\" data-role=\"leader\"" "$TEST_DIR/dom1.html" ||
@@ -410,17 +410,17 @@ grew gw.1 gw.2 cairn_gw_degraded_reads_total 1
 grew gw.1 gw.2 cairn_gw_decodes_total 1
 page_shows_down() { # ... and the groups it holds degraded
   curl -s --max-time 10 -u "$AK:$SK" "$STATUS" > "$TEST_DIR/poll.html" &&
-    row "$DOWN_ID" "$TEST_DIR/poll.html" | grep -q 'data-liveness="down"' &&
+    row "$DOWN_ID" "$TEST_DIR/poll.html" | grep >/dev/null 'data-liveness="down"' &&
     grep -q 'id="repair-degraded">[1-9]' "$TEST_DIR/poll.html"
 }
 wait_for 30 page_shows_down || fail "chunk$DOWN never shown down with degraded groups"
 chrome "$TEST_DIR/dom2.html" --dump-dom || fail "chromium --dump-dom failed"
-row "$DOWN_ID" "$TEST_DIR/dom2.html" | grep -q 'data-liveness="down"' || fail "Chromium: chunk$DOWN not down"
+row "$DOWN_ID" "$TEST_DIR/dom2.html" | grep >/dev/null 'data-liveness="down"' || fail "Chromium: chunk$DOWN not down"
 for i in $(seq "$NCHUNK"); do
   [ "$i" = "$DOWN" ] && continue
-  row "$(cs_id "$i")" "$TEST_DIR/dom2.html" | grep -q 'data-liveness="up"' || fail "chunk$i not up"
+  row "$(cs_id "$i")" "$TEST_DIR/dom2.html" | grep >/dev/null 'data-liveness="up"' || fail "chunk$i not up"
 done
-tr -d '\n' < "$TEST_DIR/dom2.html" | grep -q 'id="chunkservers-up"><div class="k">chunkservers up</div><div class="v">6 of 7</div>' ||
+tr -d '\n' < "$TEST_DIR/dom2.html" | grep >/dev/null 'id="chunkservers-up"><div class="k">chunkservers up</div><div class="v">6 of 7</div>' ||
   fail "summary does not say 6 of 7 up"
 DEG="$(grep -o 'id="repair-degraded">[0-9]*' "$TEST_DIR/dom2.html" | grep -o '[0-9]*$')"
 [ "${DEG:-0}" -ge 1 ] || fail "page shows no degraded group with chunk$DOWN down"
@@ -429,7 +429,7 @@ GWDEG="$(grep -o 'id="gw-degraded-reads">[0-9]*' "$TEST_DIR/dom2.html" | grep -o
 scrape "meta$LEADER.3" "${META_URLS[$((LEADER - 1))]}"
 [ "$(val "meta$LEADER.3" cairn_repair_degraded_groups)" -ge 1 ] || fail "leader's metrics show no degraded group"
 chrome /dev/null --screenshot="$ART/observe-status.png" || fail "chromium --screenshot failed"
-[ -s "$ART/observe-status.png" ] && head -c 8 "$ART/observe-status.png" | od -An -c | grep -q 'P   N   G' ||
+[ -s "$ART/observe-status.png" ] && head -c 8 "$ART/observe-status.png" | od -An -c | grep >/dev/null 'P   N   G' ||
   fail "no PNG screenshot"
 step "screenshot: $ART/observe-status.png"
 
@@ -437,7 +437,7 @@ step "repair progress: the chunkserver returns, another is drained, the page mea
 "$CLUSTER" start "chunk$DOWN" --dir "$CDIR" >/dev/null
 page_shows_up() {
   curl -s --max-time 10 -u "$AK:$SK" "$STATUS" > "$TEST_DIR/poll.html" &&
-    row "$DOWN_ID" "$TEST_DIR/poll.html" | grep -q 'data-liveness="up"'
+    row "$DOWN_ID" "$TEST_DIR/poll.html" | grep >/dev/null 'data-liveness="up"'
 }
 wait_for 30 page_shows_up || fail "chunk$DOWN never shown up again"
 DONE0="$(grep -o 'id="repair-done">[0-9]*' "$TEST_DIR/poll.html" | grep -o '[0-9]*$')"
@@ -464,7 +464,7 @@ DONE1="$(grep -o 'id="repair-done">[0-9]*' "$TEST_DIR/dom3.html" | grep -o '[0-9
 [ "${DONE1:-0}" -gt "${DONE0:-0}" ] || fail "rebuilt count did not grow (${DONE0:-?} -> ${DONE1:-?})"
 grep -q 'id="repair-rate">[0-9.]* fragments/s' "$TEST_DIR/dom3.html" || fail "Chromium: no rate rendered"
 grep -q 'id="repair-eta">-' "$TEST_DIR/dom3.html" || fail "ETA should be '-' with nothing queued"
-row "$(cs_id "$DRAIN")" "$TEST_DIR/dom3.html" | grep -q 'data-state="retired"' || fail "drained chunkserver not shown retired"
+row "$(cs_id "$DRAIN")" "$TEST_DIR/dom3.html" | grep >/dev/null 'data-state="retired"' || fail "drained chunkserver not shown retired"
 scrape "meta$LEADER.4" "${META_URLS[$((LEADER - 1))]}"
 [ "$(val "meta$LEADER.4" cairn_repair_tasks_done_total)" -ge 1 ] || fail "leader's metrics show no rebuild"
 [ "$(val "meta$LEADER.4" cairn_repair_rebuilt_bytes_total)" -ge 1 ] || fail "leader's metrics show no rebuilt bytes"

@@ -61,30 +61,30 @@ grep -q "scrub finished: .* 1 corrupt" "$TEST_DIR/scrub.out" || fail "scrub did 
 prepaired() { [ -f "$PFRAG" ] && [ "$(byte_at "$PFRAG" 200)" = "$PORIG" ]; }
 wait_for 30 prepaired || fail "the corrupt parity fragment was not rebuilt"
 timeout 60 "$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET" scrub --wait \
-  | grep -q "scrub finished: .* 0 corrupt" || fail "a second scrub still finds damage"
+  | grep >/dev/null "scrub finished: .* 0 corrupt" || fail "a second scrub still finds damage"
 echo "scrub found it, repair fixed it, a second scrub is clean"
 
 echo "== a PUT with a dead chunkserver leaves a hole; repair fills it"
 cluster_kill chunk6
 DEAD6=$(cs_id 6)
 tool put bucket1 b "$TEST_DIR/b"
-holders b | grep -q '^0000000000000000$' || fail "expected a missing fragment"
+holders b | grep >/dev/null '^0000000000000000$' || fail "expected a missing fragment"
 start_chunk 7   # a spare host for the rebuilds
 timeout 60 "$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET" repair --wait \
   | tee "$TEST_DIR/repair.out" || fail "cairn repair --wait"
 grep -q "fully redundant" "$TEST_DIR/repair.out" || fail "cairn repair --wait did not finish"
-no_holes() { ! holders b | grep -q '^0000000000000000$'; }
+no_holes() { ! holders b | grep >/dev/null '^0000000000000000$'; }
 wait_for 30 no_holes || fail "the missing fragment was not rebuilt"
 echo "hole filled"
 
 echo "== chunkserver 6 stays silent past out-after: its fragments move"
-gone6() { ! holders a | grep -q "^$DEAD6\$" && ! holders b | grep -q "^$DEAD6\$"; }
+gone6() { ! holders a | grep >/dev/null "^$DEAD6\$" && ! holders b | grep >/dev/null "^$DEAD6\$"; }
 wait_for 40 gone6 || fail "fragments of the out chunkserver were not rebuilt"
 echo "fragments rebuilt elsewhere"
-redundant() { "$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET" status | grep -q "fully redundant"; }
+redundant() { "$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET" status | grep >/dev/null "fully redundant"; }
 wait_for 20 redundant || fail "cairn status does not report full redundancy after repair"
 "$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET" status | tail -n 4
-"$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET" locate bucket1 a | grep -q "^  parity  5 " \
+"$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET" locate bucket1 a | grep >/dev/null "^  parity  5 " \
   || fail "cairn locate does not list the fragments"
 "$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET" status --json | /usr/bin/python3 -c '
 import json, sys
@@ -102,8 +102,8 @@ done
 echo "== access keys live in the metadata service"
 C=("$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET")
 KEY=$("${C[@]}" keys create alice | awk '/^access key/ { print $3 }')
-[ -n "$KEY" ] && "${C[@]}" keys list | grep -q "^$KEY .*alice" || fail "keys create/list"
-"${C[@]}" keys delete "$KEY" && ! "${C[@]}" keys list | grep -q "^$KEY " || fail "keys delete"
+[ -n "$KEY" ] && "${C[@]}" keys list | grep >/dev/null "^$KEY .*alice" || fail "keys create/list"
+"${C[@]}" keys delete "$KEY" && ! "${C[@]}" keys list | grep >/dev/null "^$KEY " || fail "keys delete"
 
 echo "== cairn drain moves everything off a live chunkserver, then retires it"
 start_chunk 8   # somewhere for the drained fragments to go (distinct hosts)
@@ -137,7 +137,7 @@ wait "$CLIENT"
 echo "$(cat "$TEST_DIR/client.rounds") client rounds during the drain, none failed"
 grep -q "drained and retired" "$TEST_DIR/drain.out" || fail "drain did not retire it"
 for k in a b; do
-  holders "$k" | grep -q "^$DRAIN4\$" && fail "$k still has a fragment on the drained chunkserver"
+  holders "$k" | grep >/dev/null "^$DRAIN4\$" && fail "$k still has a fragment on the drained chunkserver"
 done
 cluster_kill chunk4   # retired: nothing may depend on it any more
 for k in a b; do
@@ -164,10 +164,10 @@ for _ in $(seq 20); do
   sleep 0.5
 done
 [ -n "${KILLED_META:-}" ] || fail "no metadata leader to kill"
-gone3() { ! holders a | grep -q "^$DEAD3\$" && ! holders b | grep -q "^$DEAD3\$"; }
+gone3() { ! holders a | grep >/dev/null "^$DEAD3\$" && ! holders b | grep >/dev/null "^$DEAD3\$"; }
 wait_for 60 gone3 || fail "repair did not finish under the new leader"
 timeout 60 "$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET" repair --wait | tail -n 1 \
-  | grep -q "fully redundant" || fail "not fully redundant after the leader change"
+  | grep >/dev/null "fully redundant" || fail "not fully redundant after the leader change"
 echo "repair finished under the new leader"
 
 UP6=("$CDIR"/chunk{1,2,5,7,8,9}/frags)
@@ -187,7 +187,7 @@ for k in a b; do
   tool get bucket1 "$k" "$TEST_DIR/out.$k" || fail "get $k after repair"
   cmp -s "$TEST_DIR/$k" "$TEST_DIR/out.$k" || fail "$k differs after repair"
 done
-curl -sf "http://127.0.0.1:$(cluster_port meta 1)/metrics" | grep -q cairn_repair || true
+curl -sf "http://127.0.0.1:$(cluster_port meta 1)/metrics" | grep >/dev/null cairn_repair || true
 echo "== garbage collection: a deleted object's fragments leave every chunkserver"
 GID=$(tool info bucket1 b | awk '/^group/ { print $8 }')
 LIVE=("$CDIR"/chunk{5,7,8,9}/frags)  # the dead ones delete theirs when they return

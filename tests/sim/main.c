@@ -84,7 +84,7 @@ int main(int argc, char **argv)
     cn_log_set_level(trace ? CN_LOG_DEBUG : CN_LOG_WARN);
     double t0 = now_s();
     uint64_t failed = 0, ops = 0, elections = 0, crashes = 0, snaps = 0, events = 0, changes = 0,
-             transfers = 0;
+             transfers = 0, attacks = 0;
     for (uint64_t k = 0; k < seeds; k++) {
         uint64_t sd = first + k;
         uint32_t rep = replicas ? replicas : (sd % 2 ? 5 : 3);
@@ -100,6 +100,7 @@ int main(int argc, char **argv)
         snaps += r.snapshots;
         changes += r.changes;
         transfers += r.transfers;
+        attacks += r.lease_attacks;
         events += r.steps;
         if (trace_hash)
             printf("trace-hash %016" PRIx64 "\n", r.trace_hash);
@@ -113,17 +114,17 @@ int main(int argc, char **argv)
             printf("ok seed %" PRIu64 " replicas %u: %" PRIu64 " events, %" PRIu64
                    " ms simulated, %" PRIu64 " ops, %" PRIu64 " slots, %" PRIu64
                    " leaderships, %" PRIu64 " crashes, %" PRIu64 " snapshots, %" PRIu64
-                   " membership changes, %" PRIu64 " transfers\n",
+                   " membership changes, %" PRIu64 " transfers, %" PRIu64 " lease attacks\n",
                    sd, rep, r.steps, r.sim_ms, r.ops_done, r.commits, r.elections, r.crashes,
-                   r.snapshots, r.changes, r.transfers);
+                   r.snapshots, r.changes, r.transfers, r.lease_attacks);
         }
     }
     if (!single)
         printf("%" PRIu64 " seeds (%" PRIu64 "..%" PRIu64 "), %" PRIu64 " failed; %" PRIu64
                " events, %" PRIu64 " client ops, %" PRIu64 " leaderships, %" PRIu64
                " crashes, %" PRIu64 " snapshots, %" PRIu64 " membership changes, %" PRIu64
-               " transfers; %.1f s\n",
+               " transfers, %" PRIu64 " lease attacks; %.1f s\n",
                seeds, first, first + seeds - 1, failed, events, ops, elections, crashes, snaps,
-               changes, transfers, now_s() - t0);
+               changes, transfers, attacks, now_s() - t0);
     return failed ? 1 : 0;
 }

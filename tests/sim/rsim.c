@@ -149,14 +149,30 @@ uint64_t rs_net_delay(struct rsim *s)
 {
     uint64_t d = 1 + rs_rnd(s, s->max_delay);
     if (rs_rnd(s, 1000) < s->p_slow)
-        d += rs_rnd(s, 150); /* a slow one: reordering */
-    return d;
+        d += rs_rnd(s, 150);                 /* a slow one: reordering */
+    return s->now < s->attack_until ? 1 : d; /* a lease attack: as fast as it goes */
 }
 
-/* A replica's monotonic clock: simulated time at its own rate. */
+int rs_net_drop(struct rsim *s)
+{
+    return s->now >= s->attack_until && rs_rnd(s, 1000) < s->p_drop;
+}
+
+/* A replica's clock: simulated time at its own rate (within the seed's drift
+ * bound) plus a step of 0..jump ms that may change at any time, so over any
+ * interval it advances by (1 +- drift) times the real time, +- jump: the bound
+ * paxos_lease_max assumes. A step back reaches the core as a pause. */
 uint64_t rs_node_now(const struct rsim *s, const struct rs_node *nd)
 {
-    return s->now * nd->clock_pm / 1000;
+    return nd->clk_base + (s->now - nd->clk_t0) * nd->clock_pm / 1000 + nd->clk_off;
+}
+
+/* Changes a replica's clock rate from now on (no step). */
+static void clock_set_rate(struct rsim *s, struct rs_node *nd, uint32_t pm)
+{
+    nd->clk_base += (s->now - nd->clk_t0) * nd->clock_pm / 1000;
+    nd->clk_t0 = s->now;
+    nd->clock_pm = pm;
 }
 
 static struct rs_msg *msg_clone(const struct paxos_msg *m)
@@ -252,7 +268,7 @@ static void rio_send(void *ctx, uint32_t to, const struct paxos_msg *m)
     struct rsim *s = nd->sim;
     if (nd->dead || to == 0 || to > RS_MAXN || to == nd->id)
         return;
-    if (s->cut[nd->id][to] || rs_rnd(s, 1000) < s->p_drop)
+    if (s->cut[nd->id][to] || rs_net_drop(s))
         return;
     int copies = rs_rnd(s, 1000) < s->p_dup ? 2 : 1;
     for (int c = 0; c < copies; c++) {
@@ -291,6 +307,8 @@ static void rio_fatal(void *ctx, int err, const char *what)
 static uint64_t rio_random(void *ctx)
 {
     struct rs_node *nd = ctx;
+    if (nd->sim->now < nd->rand_low_until)
+        return 0; /* the adversary's draw: safety must not rest on the jitter */
     return rng_next(&nd->sim->rng);
 }
 
@@ -452,6 +470,8 @@ static void hand_off_persist(struct rsim *s, struct rs_node *nd)
     uint64_t t = s->now + 1 + rs_rnd(s, s->disk_delay);
     if (rs_rnd(s, 1000) < s->p_slow)
         t += rs_rnd(s, 100); /* an fsync stall */
+    if (s->now < s->attack_until)
+        t = s->now + 1; /* a lease attack: the disks as fast as they go */
     struct rs_event e = {.time = t, .type = EV_PERSIST, .node = nd->id, .inc = nd->inc};
     rs_push(s, &e);
 }
@@ -573,7 +593,7 @@ static void node_snap_send(struct rsim *s, struct rs_node *nd, uint32_t to)
         free(b.p);
         return;
     }
-    if (s->cut[nd->id][to] || rs_rnd(s, 1000) < s->p_drop) {
+    if (s->cut[nd->id][to] || rs_net_drop(s)) {
         free(b.p);
         return;
     }
@@ -677,9 +697,104 @@ static struct rs_node *pick_node(struct rsim *s)
     return NULL;
 }
 
+/* A running replica other than id (none: NULL). */
+static struct rs_node *pick_other(struct rsim *s, uint32_t id)
+{
+    for (int tries = 0; tries < 32; tries++) {
+        struct rs_node *nd = &s->nodes[1 + rs_rnd(s, s->max_id)];
+        if (nd->id != id && nd->exists && !nd->retired && nd->up)
+            return nd;
+    }
+    return NULL;
+}
+
+/* The worst case the drift bound allows, aimed at the lease, as in cairn-sim
+ * (tests/sim/sim.c lease_attack has the whole story): election timeouts drawn
+ * at their shortest, clients split (even ones read from the leader, odd ones
+ * write through the others: rsim_client.c), fast network and disks, half the
+ * time one follower that stops hearing the leader early; then
+ * (lease_attack_cut) the leader's clock slow and stepped back, the others'
+ * fast and stepped forward, the leader cut off (or handing over first, one
+ * time in three), and half the time one follower crashing and restarting at
+ * once. A lease longer than paxos_lease_max allows, or a replica that votes
+ * within the window, shows up as a stale read. */
+static void lease_attack(struct rsim *s)
+{
+    struct rs_node *ld = rs_leader(s);
+    if (!ld)
+        return;
+    s->r->lease_attacks++;
+    rs_trace(s, "lease attack on leader %u", ld->id);
+    s->attack_ld = ld->id;
+    s->attack_until = s->now + 5 * RS_ELECT_MS;
+    heal_partitions(s);
+    for (uint32_t id = 1; id <= RS_MAXN; id++)
+        if (id != ld->id)
+            s->nodes[id].rand_low_until = s->now + 4 * RS_ELECT_MS;
+    rs_clients_attack(s);
+    uint64_t cut = s->now + 2 * RS_HEART_MS;
+    struct rs_node *f = pick_other(s, ld->id);
+    if (f && rs_rnd(s, 2)) {
+        struct rs_event e = {.time = s->now + RS_HEART_MS + 1,
+                             .type = EV_ATTACK,
+                             .node = ld->id,
+                             .from = f->id,
+                             .x = 1};
+        rs_push(s, &e);
+        cut = e.time + 1 + rs_rnd(s, RS_ELECT_MS / 2);
+    }
+    struct rs_event e = {.time = cut, .type = EV_ATTACK, .node = ld->id};
+    rs_push(s, &e);
+}
+
+static void lease_attack_cut(struct rsim *s, uint32_t ld)
+{
+    struct rs_node *l = &s->nodes[ld];
+    int transfer = 0;
+    uint32_t chosen = 0;
+    if (l->up && rs_rnd(s, 3) == 0 &&
+        md_replica_transfer(l->rep, 0, rs_node_now(s, l), &chosen) == 0) {
+        s->r->transfers++;
+        transfer = 1;
+        rs_trace(s, "replica %u hands leadership to %u", ld, chosen);
+    }
+    if (l->up)
+        rs_after(s, l);
+    for (uint32_t id = 1; id <= RS_MAXN; id++) {
+        struct rs_node *nd = &s->nodes[id];
+        clock_set_rate(s, nd, id == ld ? 1000 - s->drift : 1000 + s->drift);
+        nd->clk_off = id == ld ? 0 : s->jump;
+        if (id != ld) {
+            s->cut[id][ld] = 1;
+            s->cut[ld][id] = !transfer; /* its TIMEOUT_NOW gets through */
+        }
+    }
+    struct rs_node *g = pick_other(s, ld);
+    if (g && g->up && rs_rnd(s, 2)) {
+        node_crash(s, g, 0);
+        struct rs_event e = {.time = s->now + 1 + rs_rnd(s, 5), .type = EV_RESTART, .node = g->id};
+        rs_push(s, &e);
+    }
+}
+
 static void fault(struct rsim *s)
 {
+    if (s->now < s->attack_until)
+        return;
     rs_admin_maybe_start(s);
+    if (s->base_cfg.lease_ms && rs_rnd(s, 100) < 4) {
+        lease_attack(s);
+        return;
+    }
+    if ((s->drift || s->jump) && rs_rnd(s, 100) < 10) {
+        /* a clock changes its rate or steps, within the bound */
+        struct rs_node *nd = &s->nodes[1 + rs_rnd(s, RS_MAXN)];
+        if (rs_rnd(s, 2))
+            clock_set_rate(s, nd, 1000 - s->drift + (uint32_t)rs_rnd(s, 2 * s->drift + 1));
+        else
+            nd->clk_off = rs_rnd(s, s->jump + 1);
+        return;
+    }
     struct rs_node *nd = pick_node(s);
     if (!nd)
         return;
@@ -730,7 +845,7 @@ static void fault(struct rsim *s)
 
 static const char *const ev_names[EV__COUNT] = {
     "?",     "msg",  "tick",   "persist", "persisted", "snap-send", "snap-recv", "creq",
-    "query", "crep", "ctimer", "cstart",  "fault",     "restart",   "admin"};
+    "query", "crep", "ctimer", "cstart",  "fault",     "restart",   "admin",     "attack"};
 
 static void trace_event(struct rsim *s, const struct rs_event *e)
 {
@@ -853,6 +968,14 @@ static void do_event(struct rsim *s, struct rs_event *e)
         break;
     case EV_ADMIN:
         rs_admin_step(s);
+        break;
+    case EV_ATTACK:
+        if (s->healing)
+            break;
+        if (e->x == 1)
+            s->cut[e->node][e->from] = 1; /* f stops hearing the leader */
+        else
+            lease_attack_cut(s, e->node);
         break;
     }
 }
@@ -981,11 +1104,17 @@ bool rsim_run(const struct rsim_opts *o, struct rsim_result *r)
                                              .trim_keep = rs_rnd(s, 4)};
     for (uint32_t i = 0; i < s->n_init; i++)
         s->base_cfg.peer_ids[i] = i + 1;
+    /* clock steps of up to 15 ms in half the seeds; the daemon's leader lease
+     * (as long as the drift bound allows) in three seeds out of four */
+    s->jump = rs_rnd(s, 2) ? (uint32_t)rs_rnd(s, 16) : 0;
+    if (rs_rnd(s, 4))
+        s->base_cfg.lease_ms = paxos_lease_max(RS_ELECT_MS, s->drift * 1000, s->jump);
     for (uint32_t id = 1; id <= RS_MAXN; id++) {
         struct rs_node *nd = &s->nodes[id];
         nd->sim = s;
         nd->id = id;
         nd->clock_pm = s->drift ? 1000 - s->drift + (uint32_t)rs_rnd(s, 2 * s->drift + 1) : 1000;
+        nd->clk_off = rs_rnd(s, s->jump + 1);
     }
     for (uint32_t id = 1; id <= s->n_init; id++) {
         struct rs_node *nd = &s->nodes[id];

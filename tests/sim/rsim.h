@@ -52,6 +52,7 @@ struct rsim_result {
     uint64_t snapshots_refused; /* damaged ones, refused as they must be */
     uint64_t changes;           /* membership changes committed by the operator */
     uint64_t transfers;
+    uint64_t lease_attacks; /* worst-case clock + partition events aimed at a lease */
 };
 
 void rsim_opts_default(struct rsim_opts *o, uint64_t seed, uint32_t replicas, uint64_t steps);

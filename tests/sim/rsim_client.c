@@ -61,7 +61,7 @@ static int key_index(const char *key, uint32_t g)
 
 static void reply(struct rsim *s, const struct rs_reply *q)
 {
-    if (rs_rnd(s, 1000) < s->p_drop)
+    if (rs_net_drop(s))
         return;
     struct rs_event e = {.time = s->now + rs_net_delay(s), .type = EV_CREP, .rep = *q};
     rs_push(s, &e);
@@ -213,7 +213,7 @@ void rs_node_query(struct rsim *s, struct rs_node *nd, const struct rs_event *e)
 
 static void send_request(struct rsim *s, struct rs_client *c)
 {
-    if (rs_rnd(s, 1000) >= s->p_drop) {
+    if (!rs_net_drop(s)) {
         struct rs_event e = {.time = s->now + rs_net_delay(s),
                              .type = EV_CREQ,
                              .node = c->target,
@@ -249,6 +249,19 @@ static void next_target(struct rsim *s, struct rs_client *c, uint32_t hint)
         c->target = hint;
     else
         c->target = 1 + (c->target % s->max_id);
+    /* a lease attack: odd clients write through the other replicas */
+    if (s->now < s->attack_until && c->idx % 2 && c->target == s->attack_ld && s->max_id > 1)
+        c->target = 1 + (c->target % s->max_id);
+}
+
+void rs_clients_attack(struct rsim *s)
+{
+    for (uint32_t i = 0; i < s->n_clients; i++) {
+        struct rs_client *c = &s->clients[i];
+        c->target = s->attack_ld;
+        if (c->idx % 2)
+            next_target(s, c, 0);
+    }
 }
 
 void rs_client_timer(struct rsim *s, struct rs_client *c, uint64_t gen)
@@ -284,6 +297,13 @@ void rs_client_start(struct rsim *s, struct rs_client *c)
                : r < 92 ? LC_B_DELETE
                         : LC_B_DELETE_IF_MATCH;
     uint32_t g = (uint32_t)rs_rnd(s, RS_GROUPS), k = (uint32_t)rs_rnd(s, LC_GROUP_KEYS);
+    if (s->now < s->attack_until) {
+        /* a lease attack: reads from the leader under attack, plain writes
+         * through the others, on two keys */
+        kind = c->idx % 2 ? LC_B_PUT : LC_B_GET;
+        g = 0;
+        k = (uint32_t)rs_rnd(s, 2);
+    }
     uint32_t etag = 0, match = 0;
     if (kind == LC_B_PUT || kind == LC_B_PUT_IF_NONE || kind == LC_B_PUT_IF_MATCH)
         etag = ++c->next_value * (RS_CLIENTS + 1) + c->idx + 1;

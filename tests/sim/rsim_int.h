@@ -36,6 +36,7 @@ enum rs_ev {
     EV_FAULT,     /* the fault injector */
     EV_RESTART,   /* node restarts after a crash */
     EV_ADMIN,     /* the operator takes its next step */
+    EV_ATTACK,    /* the lease attack's second half (node: the leader attacked) */
     EV__COUNT
 };
 
@@ -86,7 +87,12 @@ struct rs_node {
     int persist_busy;
     int snap_sending; /* a send_snapshot is queued for the snapshot thread */
     uint32_t snap_to[RS_MAXN + 1];
-    uint32_t clock_pm; /* clock rate, per mille of simulated time */
+    /* its monotonic clock: clk_base at simulated time clk_t0, then clock_pm
+     * per mille of simulated time, plus a step clk_off in [0, jump] */
+    uint32_t clock_pm;
+    uint64_t clk_base, clk_t0, clk_off;
+    /* until then io->random returns 0: election timeouts at their shortest */
+    uint64_t rand_low_until;
     uint64_t paused_until;
     uint64_t applied_seen;
     struct paxos_status st; /* as of its last round */
@@ -156,7 +162,13 @@ struct rsim {
     int cut[RS_MAXN + 1][RS_MAXN + 1]; /* cut[a][b]: a -> b is lost */
     /* fault model, drawn from the seed */
     uint32_t p_drop, p_dup, p_slow, p_snap_bad; /* per mille */
-    uint32_t max_delay, disk_delay, drift;
+    uint32_t max_delay, disk_delay, drift;      /* drift: clock rate error, per mille */
+    uint32_t jump;                              /* clock steps, ms */
+    /* a lease attack on replica attack_ld runs until attack_until: no other
+     * fault meanwhile; odd clients write through the other replicas, even
+     * ones read from it */
+    uint64_t attack_until;
+    uint32_t attack_ld;
     int membership_ops;
     int bucket_ready;
     /* clients and the operator */
@@ -178,9 +190,13 @@ uint64_t rs_rnd(struct rsim *s, uint64_t n);
 void *rs_xrealloc(void *p, size_t n);
 void rs_push(struct rsim *s, struct rs_event *e);
 uint64_t rs_net_delay(struct rsim *s);
+/* Whether the network loses this message (never during a lease attack). */
+int rs_net_drop(struct rsim *s);
 uint64_t rs_node_now(const struct rsim *s, const struct rs_node *nd);
 /* The up replica leading with the highest ballot, or NULL. */
 struct rs_node *rs_leader(struct rsim *s);
+/* A lease attack starts: even clients turn to s->attack_ld, odd ones away. */
+void rs_clients_attack(struct rsim *s);
 /* After any call into nd's replica: end of round (as the daemon's core
  * thread), hand-off to the persist thread, checks; a crash if it died. */
 void rs_after(struct rsim *s, struct rs_node *nd);

@@ -84,7 +84,7 @@ int main(int argc, char **argv)
     cn_log_set_level(verbose ? CN_LOG_INFO : CN_LOG_OFF);
     double t0 = now_s();
     uint64_t failed = 0, ops = 0, elections = 0, crashes = 0, disks = 0, snaps = 0, refused = 0,
-             events = 0, changes = 0, transfers = 0;
+             events = 0, changes = 0, transfers = 0, attacks = 0;
     for (uint64_t k = 0; k < seeds; k++) {
         uint64_t sd = first + k;
         uint32_t rep = replicas ? replicas : (sd % 2 ? 5 : 3);
@@ -102,6 +102,7 @@ int main(int argc, char **argv)
         refused += r.snapshots_refused;
         changes += r.changes;
         transfers += r.transfers;
+        attacks += r.lease_attacks;
         events += r.steps;
         if (trace_hash)
             printf("trace-hash %016" PRIx64 "\n", r.trace_hash);
@@ -116,9 +117,10 @@ int main(int argc, char **argv)
                    " ms simulated, %" PRIu64 " ops, %" PRIu64 " slots, %" PRIu64
                    " leaderships, %" PRIu64 " crashes (%" PRIu64 " disk failures), %" PRIu64
                    " snapshots (+%" PRIu64 " damaged ones refused), %" PRIu64
-                   " membership changes, %" PRIu64 " transfers\n",
+                   " membership changes, %" PRIu64 " transfers, %" PRIu64 " lease attacks\n",
                    sd, rep, r.steps, r.sim_ms, r.ops_done, r.commits, r.elections, r.crashes,
-                   r.disk_failures, r.snapshots, r.snapshots_refused, r.changes, r.transfers);
+                   r.disk_failures, r.snapshots, r.snapshots_refused, r.changes, r.transfers,
+                   r.lease_attacks);
         }
     }
     if (!single)
@@ -126,8 +128,8 @@ int main(int argc, char **argv)
                " events, %" PRIu64 " client ops, %" PRIu64 " leaderships, %" PRIu64
                " crashes (%" PRIu64 " disk failures), %" PRIu64 " snapshots (+%" PRIu64
                " damaged ones refused), %" PRIu64 " membership changes, %" PRIu64
-               " transfers; %.1f s\n",
+               " transfers, %" PRIu64 " lease attacks; %.1f s\n",
                seeds, first, first + seeds - 1, failed, events, ops, elections, crashes, disks,
-               snaps, refused, changes, transfers, now_s() - t0);
+               snaps, refused, changes, transfers, attacks, now_s() - t0);
     return failed ? 1 : 0;
 }

@@ -116,6 +116,7 @@ enum {
     EV_CSTART,
     EV_FAULT,
     EV_RESTART,
+    EV_ATTACK, /* the lease attack's second half (node: the leader attacked) */
 };
 
 struct creq {
@@ -186,7 +187,12 @@ struct node {
         uint32_t key;
     } rpend[MAXC];
     uint64_t next_read_id;
-    uint32_t clock_pm;     /* clock rate, per mille of simulated time */
+    /* its monotonic clock: clk_base at simulated time clk_t0, then clock_pm
+     * per mille of simulated time, plus a step clk_off in [0, jump] */
+    uint32_t clock_pm;
+    uint64_t clk_base, clk_t0, clk_off;
+    /* until then io->random returns 0: election timeouts at their shortest */
+    uint64_t rand_low_until;
     uint64_t paused_until; /* a stalled process (GC pause, VM freeze) */
 };
 
@@ -244,6 +250,11 @@ struct sim {
     uint32_t p_drop, p_dup, p_slow; /* per mille */
     uint32_t max_delay, disk_delay;
     uint32_t drift; /* max clock rate error, per mille */
+    uint32_t jump;  /* max clock step, ms (the drift bound's jump_ms) */
+    /* a lease attack on replica attack_ld runs until attack_until: no other
+     * fault meanwhile, odd clients keep away from that replica */
+    uint64_t attack_until;
+    uint32_t attack_ld;
     bool membership_ops;
     uint32_t ckpt_every;
     bool healing;
@@ -375,20 +386,37 @@ static struct msgcopy *msg_clone(const struct paxos_msg *m)
     return c;
 }
 
+/* Whether the network loses this message (never during a lease attack). */
+static bool net_drop(struct sim *s)
+{
+    return s->now >= s->attack_until && rnd(s, 1000) < s->p_drop;
+}
+
 /* Network delay for one delivery. */
 static uint64_t net_delay(struct sim *s)
 {
     uint64_t d = 1 + rnd(s, s->max_delay);
     if (rnd(s, 1000) < s->p_slow)
         d += rnd(s, 150);
-    return d;
+    return s->now < s->attack_until ? 1 : d; /* a lease attack: as fast as it goes */
 }
 
-/* A replica's monotonic clock: simulated time at the replica's own rate, so
- * timers on different replicas drift apart (up to +-20%). */
+/* A replica's clock: simulated time at the replica's own rate (within the
+ * seed's drift bound), plus a step of 0..jump ms that may change at any time —
+ * so over any interval it advances by (1 +- drift) times the real time, +- jump:
+ * exactly the bound paxos_lease_max assumes. A step back reaches the core as a
+ * pause (it keeps the largest time it saw). */
 static uint64_t node_now(const struct sim *s, const struct node *nd)
 {
-    return s->now * nd->clock_pm / 1000;
+    return nd->clk_base + (s->now - nd->clk_t0) * nd->clock_pm / 1000 + nd->clk_off;
+}
+
+/* Changes a replica's clock rate from now on (no step). */
+static void clock_set_rate(struct sim *s, struct node *nd, uint32_t pm)
+{
+    nd->clk_base += (s->now - nd->clk_t0) * nd->clock_pm / 1000;
+    nd->clk_t0 = s->now;
+    nd->clock_pm = pm;
 }
 
 /* ---------- oracle ---------- */
@@ -539,7 +567,7 @@ static void net_send_msg(struct sim *s, uint32_t from, uint32_t to, const struct
 {
     if (to >= s->n || from == to)
         return;
-    if (s->cut[from][to] || rnd(s, 1000) < s->p_drop)
+    if (s->cut[from][to] || net_drop(s))
         return;
     int copies = rnd(s, 1000) < s->p_dup ? 2 : 1;
     for (int c = 0; c < copies; c++) {
@@ -552,7 +580,7 @@ static void net_send_msg(struct sim *s, uint32_t from, uint32_t to, const struct
 static void reply_client(struct sim *s, struct node *nd, uint32_t client, uint64_t seq, int status,
                          uint32_t result, uint32_t hint)
 {
-    if (rnd(s, 1000) < s->p_drop)
+    if (net_drop(s))
         return;
     struct event e = {.time = s->now + net_delay(s), .type = EV_CREP, .from = nd->idx};
     e.req = (struct creq){
@@ -591,6 +619,8 @@ static void io_persist(struct paxos_io *io, const struct paxos_persist *rec)
     uint64_t t = s->now + 1 + rnd(s, s->disk_delay);
     if (rnd(s, 1000) < s->p_slow)
         t += rnd(s, 100); /* an fsync stall */
+    if (s->now < s->attack_until)
+        t = s->now + 1; /* a lease attack: the disks as fast as they go */
     if (t < nd->last_sync_time)
         t = nd->last_sync_time;
     nd->last_sync_time = t;
@@ -702,7 +732,7 @@ static void io_send_snapshot(struct paxos_io *io, uint32_t to)
     struct node *nd = io->data;
     struct sim *s = nd->sim;
     uint32_t t = to - 1;
-    if (t >= s->n || s->cut[nd->idx][t] || rnd(s, 1000) < s->p_drop)
+    if (t >= s->n || s->cut[nd->idx][t] || net_drop(s))
         return;
     struct event e = {
         .time = s->now + net_delay(s) + 5, .type = EV_SNAP, .node = t, .from = nd->idx};
@@ -714,6 +744,8 @@ static void io_send_snapshot(struct paxos_io *io, uint32_t to)
 static uint64_t io_random(struct paxos_io *io)
 {
     struct node *nd = io->data;
+    if (nd->sim->now < nd->rand_low_until)
+        return 0; /* the adversary's draw: safety must not rest on the jitter */
     return rng_next(&nd->sim->rng);
 }
 
@@ -875,7 +907,7 @@ static void maybe_checkpoint(struct sim *s, struct node *nd)
 
 static void client_send(struct sim *s, struct client *c)
 {
-    if (rnd(s, 1000) >= s->p_drop) {
+    if (!net_drop(s)) {
         struct event e = {.time = s->now + net_delay(s), .type = EV_CREQ, .node = c->target};
         e.req = (struct creq){
             .client = c->idx, .seq = c->seq, .kind = c->kind, .key = c->key, .a = c->a, .b = c->b};
@@ -893,6 +925,8 @@ static void client_start(struct sim *s, struct client *c)
         return;
     uint32_t r = (uint32_t)rnd(s, 100);
     c->kind = r < 40 ? LC_GET : (r < 80 ? LC_PUT : LC_CAS);
+    if (s->now < s->attack_until) /* the replica under attack is read, the others written */
+        c->kind = c->idx % 2 ? LC_PUT : LC_GET;
     c->key = (uint32_t)rnd(s, s->o.keys);
     c->a = c->b = 0;
     if (c->kind == LC_PUT) {
@@ -916,6 +950,14 @@ static void client_start(struct sim *s, struct client *c)
                                           .call = s->now,
                                           .ret = LC_NEVER};
     client_send(s, c);
+}
+
+/* During a lease attack, odd clients write through the other replicas (they
+ * do not follow hints to the leader under attack), even ones read from it. */
+static void client_keep_away(struct sim *s, struct client *c)
+{
+    if (s->now < s->attack_until && c->idx % 2 && c->target == s->attack_ld && s->n > 1)
+        c->target = (c->target + 1) % s->n;
 }
 
 static void client_reply(struct sim *s, struct client *c, const struct creq *q)
@@ -950,6 +992,7 @@ static void client_reply(struct sim *s, struct client *c, const struct creq *q)
         c->target = q->hint - 1;
     else
         c->target = (c->target + 1) % s->n;
+    client_keep_away(s, c);
     c->gen++;
     struct event t = {
         .time = s->now + 5 + rnd(s, 10), .type = EV_CTIMER, .x = c->gen, .from = c->idx};
@@ -1045,10 +1088,106 @@ static void membership_op(struct sim *s)
         s->changes++;
 }
 
+/* The worst case the drift bound allows, aimed at the lease, in two steps.
+ * First (lease_attack): the followers' election timeouts are drawn at their
+ * shortest (io->random is the adversary's: safety must not rest on it), the
+ * clients split (even ones read from the leader, odd ones write through the
+ * others), the network and disks turn as fast as they go (so a new leader is
+ * elected and commits as early as the protocol lets it), and half the time
+ * one follower stops hearing the leader a heartbeat later (its timer runs out
+ * first, and it asks the others for votes while they may still be in the
+ * lease window).
+ * Two heartbeats later, or up to T/2 after f stopped hearing the leader
+ * (lease_attack_cut): the leader's clock runs as slow as
+ * it may and steps back (its lease lasts as long as it can in real time),
+ * every other replica's runs as fast as it may and steps forward (it stops
+ * refusing votes as early as it can); then the leader is cut off from the
+ * other replicas, but not from the clients, which keep reading from it — or
+ * one time in three it first hands leadership over (paxos_transfer) and only
+ * stops hearing the others; half the time one follower also crashes and
+ * restarts at once. A lease longer than paxos_lease_max allows, or a replica
+ * that votes within the window, shows up as a stale read. */
+static void lease_attack(struct sim *s)
+{
+    struct node *ld = current_leader(s);
+    if (!ld || s->n < 2)
+        return;
+    s->r->lease_attacks++;
+    s->attack_ld = ld->idx;
+    s->attack_until = s->now + 5 * s->base_cfg.election_ms;
+    heal_partitions(s);
+    for (uint32_t i = 0; i < s->n; i++)
+        if (i != ld->idx)
+            s->nodes[i].rand_low_until = s->now + 4 * s->base_cfg.election_ms;
+    for (uint32_t c = 0; c < s->o.clients; c++) {
+        uint32_t other = (ld->idx + 1 + (uint32_t)rnd(s, s->n - 1)) % s->n;
+        s->clients[c].target = c % 2 ? other : ld->idx;
+    }
+    uint64_t cut = s->now + 2 * s->base_cfg.heartbeat_ms;
+    if (rnd(s, 2)) {
+        /* one heartbeat on (its election timeout drawn at the shortest by
+         * then), f stops hearing the leader; the others hear it up to half an
+         * election timeout longer, so f stands while they may be in the window */
+        uint32_t f = (ld->idx + 1 + (uint32_t)rnd(s, s->n - 1)) % s->n;
+        struct event e = {.time = s->now + s->base_cfg.heartbeat_ms + 1,
+                          .type = EV_ATTACK,
+                          .node = ld->idx,
+                          .from = f,
+                          .x = 1};
+        heap_push(s, &e);
+        cut = e.time + 1 + rnd(s, s->base_cfg.election_ms / 2);
+    }
+    struct event e = {.time = cut, .type = EV_ATTACK, .node = ld->idx};
+    heap_push(s, &e);
+}
+
+static void lease_attack_cut(struct sim *s, uint32_t ld)
+{
+    struct node *l = &s->nodes[ld];
+    bool transfer = false;
+    uint32_t chosen;
+    if (l->up && rnd(s, 3) == 0 && paxos_transfer(l->px, 0, node_now(s, l), &chosen) == 0) {
+        s->r->transfers++;
+        transfer = true;
+    }
+    for (uint32_t i = 0; i < s->n; i++) {
+        struct node *nd = &s->nodes[i];
+        clock_set_rate(s, nd, i == ld ? 1000 - s->drift : 1000 + s->drift);
+        nd->clk_off = i == ld ? 0 : s->jump;
+        if (i != ld) {
+            s->cut[i][ld] = true;
+            s->cut[ld][i] = !transfer; /* its TIMEOUT_NOW gets through */
+        }
+    }
+    if (rnd(s, 2)) {
+        struct node *g = &s->nodes[(ld + 1 + (uint32_t)rnd(s, s->n - 1)) % s->n];
+        if (g->up) {
+            node_crash(s, g);
+            struct event e = {.time = s->now + 1 + rnd(s, 5), .type = EV_RESTART, .node = g->idx};
+            heap_push(s, &e);
+        }
+    }
+}
+
 static void fault(struct sim *s)
 {
     if (s->membership_ops && rnd(s, 100) < 60)
         membership_op(s);
+    if (s->now < s->attack_until)
+        return;
+    if (s->base_cfg.lease_ms && rnd(s, 100) < 4) {
+        lease_attack(s);
+        return;
+    }
+    if ((s->drift || s->jump) && rnd(s, 100) < 10) {
+        /* a clock changes its rate or steps, within the bound */
+        struct node *nd = &s->nodes[rnd(s, s->n)];
+        if (rnd(s, 2))
+            clock_set_rate(s, nd, 1000 - s->drift + (uint32_t)rnd(s, 2 * s->drift + 1));
+        else
+            nd->clk_off = rnd(s, s->jump + 1);
+        return;
+    }
     uint32_t r = (uint32_t)rnd(s, 100);
     uint32_t a = (uint32_t)rnd(s, s->n);
     if (rnd(s, 2)) {
@@ -1126,8 +1265,8 @@ static uint64_t trace_event(struct sim *s, const struct event *e)
         h = fnv_mix(h, e->req.result);
     }
     if (s->o.trace) {
-        static const char *names[] = {"?",    "msg",    "snap",   "sync",  "tick",   "creq",
-                                      "crep", "ctimer", "cstart", "fault", "restart"};
+        static const char *names[] = {"?",    "msg",    "snap",   "sync",  "tick",    "creq",
+                                      "crep", "ctimer", "cstart", "fault", "restart", "attack"};
         fprintf(s->o.trace, "%" PRIu64 " t=%" PRIu64 " %s node=%u from=%u x=%" PRIu64, s->step,
                 e->time, names[e->type], e->node + 1, e->from + 1, e->x);
         if (e->msg)
@@ -1146,10 +1285,10 @@ static uint64_t trace_event(struct sim *s, const struct event *e)
 
 static void do_event(struct sim *s, struct event *e)
 {
-    struct node *nd =
-        e->type == EV_CREP || e->type == EV_CTIMER || e->type == EV_CSTART || e->type == EV_FAULT
-            ? NULL
-            : &s->nodes[e->node];
+    struct node *nd = e->type == EV_CREP || e->type == EV_CTIMER || e->type == EV_CSTART ||
+                              e->type == EV_FAULT || e->type == EV_ATTACK
+                          ? NULL
+                          : &s->nodes[e->node];
     switch (e->type) {
     case EV_MSG:
         if (nd->up && !s->cut[e->from][e->node]) {
@@ -1218,6 +1357,7 @@ static void do_event(struct sim *s, struct event *e)
         if (c->busy && e->x == c->gen) {
             if (e->time - s->hist[c->hist].call >= CLIENT_TIMEOUT_MS && rnd(s, 2))
                 c->target = (c->target + 1) % s->n;
+            client_keep_away(s, c);
             client_send(s, c);
         }
         break;
@@ -1235,6 +1375,14 @@ static void do_event(struct sim *s, struct event *e)
     case EV_RESTART:
         if (!nd->up)
             node_start(s, nd);
+        break;
+    case EV_ATTACK:
+        if (s->healing)
+            break;
+        if (e->x == 1)
+            s->cut[e->node][e->from] = true;
+        else
+            lease_attack_cut(s, e->node);
         break;
     }
     if (nd && !s->failed) {
@@ -1349,16 +1497,18 @@ bool sim_run(const struct sim_opts *o, struct sim_result *r)
     s->base_cfg.max_batch_bytes = 64 + (uint32_t)rnd(s, 256);
     s->base_cfg.max_pending = 16;
     s->base_cfg.max_msg_entries = 1 + (uint32_t)rnd(s, 8);
-    /* leases in half the seeds, as long as the clock drift bound allows */
-    if (rnd(s, 2))
-        s->base_cfg.lease_ms =
-            s->base_cfg.election_ms * (1000 - s->drift) / (1000 + s->drift) * 9 / 10;
+    /* clock steps of up to 15 ms in half the seeds; leases in three seeds out
+     * of four, as long as the drift bound (rate and steps) allows */
+    s->jump = rnd(s, 2) ? (uint32_t)rnd(s, 16) : 0;
+    if (rnd(s, 4))
+        s->base_cfg.lease_ms = paxos_lease_max(s->base_cfg.election_ms, s->drift * 1000, s->jump);
     for (uint32_t i = 0; i < s->n; i++) {
         s->nodes[i].sim = s;
         s->nodes[i].idx = i;
         s->nodes[i].id = i + 1;
         s->nodes[i].clock_pm =
             s->drift ? 1000 - s->drift + (uint32_t)rnd(s, 2 * s->drift + 1) : 1000;
+        s->nodes[i].clk_off = rnd(s, s->jump + 1);
         node_start(s, &s->nodes[i]);
     }
     for (uint32_t c = 0; c < s->o.clients; c++) {

@@ -31,9 +31,10 @@ struct sim_result {
     uint64_t commits;    /* highest applied slot */
     uint64_t elections;  /* distinct leader ballots */
     uint64_t crashes;
-    uint64_t snapshots; /* snapshots installed */
-    uint64_t changes;   /* membership changes proposed */
-    uint64_t transfers; /* leadership transfers started */
+    uint64_t snapshots;     /* snapshots installed */
+    uint64_t changes;       /* membership changes proposed */
+    uint64_t transfers;     /* leadership transfers started */
+    uint64_t lease_attacks; /* worst-case clock + partition events aimed at a lease */
 };
 
 void sim_opts_default(struct sim_opts *o, uint64_t seed, uint32_t replicas, uint64_t steps);

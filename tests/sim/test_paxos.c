@@ -590,6 +590,40 @@ START_TEST(test_read_index_needs_quorum)
 }
 END_TEST
 
+/* paxos_lease_max: the longest lease that ends, in real time, before any
+ * replica that acknowledged its round can vote again, for every clock within
+ * the drift bound — and not 1 ms longer (unless capped below T). */
+START_TEST(test_lease_bound)
+{
+    ck_assert_uint_eq(paxos_lease_max(500, 50000, 5), 442); /* the daemon's default */
+    ck_assert_uint_eq(paxos_lease_max(200, 0, 0), 199);     /* below T for paxos_new */
+    ck_assert_uint_eq(paxos_lease_max(200, 1000000, 0), 0);
+    ck_assert_uint_eq(paxos_lease_max(10, 0, 10), 0);
+    ck_assert_uint_eq(paxos_lease_max(100, 500000, 20), 6);
+    ck_assert_uint_eq(paxos_lease_max(100, 500000, 30), 0);
+    static const uint64_t ts[] = {20, 100, 200, 500, 1000, 10000};
+    static const uint32_t rhos[] = {0, 1, 500, 50000, 200000, 400000, 999999};
+    static const uint64_t js[] = {0, 1, 5, 15};
+    for (size_t a = 0; a < sizeof(ts) / sizeof(ts[0]); a++)
+        for (size_t b = 0; b < sizeof(rhos) / sizeof(rhos[0]); b++)
+            for (size_t c = 0; c < sizeof(js) / sizeof(js[0]); c++) {
+                uint64_t t = ts[a], j = js[c];
+                double rho = rhos[b] / 1e6;
+                uint64_t l = paxos_lease_max(t, rhos[b], j);
+                ck_assert_uint_lt(l, t);
+                if (l == 0)
+                    continue;
+                /* the leader's lease ends (real time, slowest clock) no later
+                 * than a follower may vote again (fastest clock) */
+                double lease_end = ((double)l + (double)j) / (1 - rho);
+                double vote_again = ((double)t - (double)j) / (1 + rho);
+                ck_assert(lease_end <= vote_again + 1e-9);
+                if (l < t - 1) /* and 1 ms more would not */
+                    ck_assert(((double)l + 1 + (double)j) / (1 - rho) > vote_again);
+            }
+}
+END_TEST
+
 /* Under a lease the leader answers reads without a round; once the lease has
  * run out (cut off), a read waits for a round again. A restarted replica votes
  * for no one for an election timeout. */
@@ -1148,6 +1182,7 @@ int main(void)
     tcase_add_test(tc, test_batching_and_window);
     tcase_add_test(tc, test_read_index_needs_quorum);
     tcase_add_test(tc, test_lease_reads);
+    tcase_add_test(tc, test_lease_bound);
     tcase_add_test(tc, test_trim_and_snapshot);
     tcase_add_test(tc, test_restore);
     tcase_add_test(tc, test_membership_change);
