@@ -139,6 +139,15 @@ static const struct s3_route {
     [OP_GET_BUCKET_POLICY] = {"GetBucketPolicy", NULL, s3_op_get_policy},
     [OP_PUT_BUCKET_POLICY] = {"PutBucketPolicy", s3_policy_begin, s3_op_put_policy},
     [OP_DELETE_BUCKET_POLICY] = {"DeleteBucketPolicy", NULL, s3_op_delete_policy},
+    [OP_PUT_BUCKET_VERSIONING] = {"PutBucketVersioning", s3_body_begin_xml, s3_op_put_versioning},
+    [OP_LIST_OBJECT_VERSIONS] = {"ListObjectVersions", NULL, s3_op_list_versions},
+    [OP_GET_OBJECT_LOCK_CONFIG] = {"GetObjectLockConfiguration", NULL, s3_op_get_lock_config},
+    [OP_PUT_OBJECT_LOCK_CONFIG] = {"PutObjectLockConfiguration", s3_body_begin_xml,
+                                   s3_op_put_lock_config},
+    [OP_GET_OBJECT_RETENTION] = {"GetObjectRetention", NULL, s3_op_get_retention},
+    [OP_PUT_OBJECT_RETENTION] = {"PutObjectRetention", s3_body_begin_xml, s3_op_put_retention},
+    [OP_GET_OBJECT_LEGAL_HOLD] = {"GetObjectLegalHold", NULL, s3_op_get_legal_hold},
+    [OP_PUT_OBJECT_LEGAL_HOLD] = {"PutObjectLegalHold", s3_body_begin_xml, s3_op_put_legal_hold},
     [OP_PUT_OBJECT_TAGGING] = {"PutObjectTagging", s3_body_begin_xml, s3_op_put_object_tagging},
     [OP_DELETE_OBJECT_TAGGING] = {"DeleteObjectTagging", NULL, s3_op_delete_object_tagging},
     [OP_GET_BUCKET_TAGGING] = {"GetBucketTagging", NULL, s3_op_get_bucket_tagging},
@@ -169,28 +178,11 @@ const char *s3_op_name(enum s3_op op)
 static int unsupported_subresource(const struct s3_req *r)
 {
     static const char *const names[] = {
-        "encryption",
-        "object-lock",
-        "replication",
-        "website",
-        "logging",
-        "notification",
-        "accelerate",
-        "requestPayment",
-        "ownershipControls",
-        "publicAccessBlock",
-        "analytics",
-        "inventory",
-        "intelligent-tiering",
-        "metrics",
-        "versions",
-        "retention",
-        "legal-hold",
-        "torrent",
-        "restore",
-        "select",
-        "attributes",
-        "policyStatus",
+        "encryption",        "replication",  "website",        "logging",
+        "notification",      "accelerate",   "requestPayment", "ownershipControls",
+        "publicAccessBlock", "analytics",    "inventory",      "intelligent-tiering",
+        "metrics",           "torrent",      "restore",        "select",
+        "attributes",        "policyStatus",
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (s3_qarg(r, names[i]))
@@ -230,7 +222,7 @@ enum s3_op s3_classify(const char *m, const struct s3_req *r)
                      : OP_UNKNOWN;
     if (s3_qarg(r, "tagging") || s3_qarg(r, "cors") || s3_qarg(r, "lifecycle"))
         return OP_UNSUPPORTED;
-    if (s3_qarg(r, "acl") && !s3_qarg(r, "versionId")) {
+    if (s3_qarg(r, "acl")) {
         if (r->t.key[0])
             return get ? OP_GET_OBJECT_ACL : put ? OP_PUT_OBJECT_ACL : OP_UNKNOWN;
         return get ? OP_GET_BUCKET_ACL : put ? OP_PUT_BUCKET_ACL : OP_UNKNOWN;
@@ -240,10 +232,24 @@ enum s3_op s3_classify(const char *m, const struct s3_req *r)
                : put ? OP_PUT_BUCKET_POLICY
                : del ? OP_DELETE_BUCKET_POLICY
                      : OP_UNKNOWN;
-    if (s3_qarg(r, "acl") || s3_qarg(r, "policy"))
+    if (s3_qarg(r, "policy")) /* on an object */
         return OP_UNSUPPORTED;
     if (unsupported_subresource(r))
         return OP_UNSUPPORTED;
+    /* versioning and object lock */
+    if (!r->t.key[0]) {
+        if (s3_qarg(r, "versioning"))
+            return get ? OP_GET_BUCKET_VERSIONING : put ? OP_PUT_BUCKET_VERSIONING : OP_UNKNOWN;
+        if (s3_qarg(r, "versions"))
+            return get ? OP_LIST_OBJECT_VERSIONS : OP_UNKNOWN;
+        if (s3_qarg(r, "object-lock"))
+            return get ? OP_GET_OBJECT_LOCK_CONFIG : put ? OP_PUT_OBJECT_LOCK_CONFIG : OP_UNKNOWN;
+    } else {
+        if (s3_qarg(r, "retention"))
+            return get ? OP_GET_OBJECT_RETENTION : put ? OP_PUT_OBJECT_RETENTION : OP_UNKNOWN;
+        if (s3_qarg(r, "legal-hold"))
+            return get ? OP_GET_OBJECT_LEGAL_HOLD : put ? OP_PUT_OBJECT_LEGAL_HOLD : OP_UNKNOWN;
+    }
     if (!r->t.key[0]) {
         if (s3_qarg(r, "uploadId") || s3_qarg(r, "partNumber"))
             return OP_UNKNOWN;
@@ -266,8 +272,6 @@ enum s3_op s3_classify(const char *m, const struct s3_req *r)
         if (get) {
             if (s3_qarg(r, "location"))
                 return OP_GET_BUCKET_LOCATION;
-            if (s3_qarg(r, "versioning"))
-                return OP_GET_BUCKET_VERSIONING;
             const char *lt = s3_qarg(r, "list-type");
             return lt && strcmp(lt, "2") == 0 ? OP_LIST_OBJECTS_V2 : OP_LIST_OBJECTS;
         }
@@ -381,6 +385,10 @@ static int s3_begin(struct cn_http_req *req, void *cls)
                            &r->new_acl_len, &msg);
         if (e != GW_S3_OK)
             return s3_error(req, r, e, msg);
+        /* And the object lock it asks for, before the body too. */
+        e = s3_lock_headers(r);
+        if (e != GW_S3_OK)
+            return s3_error(req, r, e, NULL);
     }
     if (routes[r->op].begin) {
         e = routes[r->op].begin(req, r);

@@ -189,8 +189,9 @@ int s3_op_get_acl(struct cn_http_req *req, struct s3_req *r)
 {
     int object = r->op == OP_GET_OBJECT_ACL;
     Md__QueryResult *res = NULL;
-    enum gw_s3err e = object ? s3_md_get_object(r, r->t.bucket, r->t.key, &res)
-                             : s3_md_head_bucket(r, r->t.bucket, &res);
+    enum gw_s3err e =
+        object ? s3_md_get_version(r, r->t.bucket, r->t.key, s3_version_arg(r), &res, NULL)
+               : s3_md_head_bucket(r, r->t.bucket, &res);
     if (e != GW_S3_OK)
         return s3_error(req, r, e, NULL);
     struct gw_acl *acl = NULL;
@@ -231,8 +232,9 @@ int s3_op_put_acl(struct cn_http_req *req, struct s3_req *r)
 {
     int object = r->op == OP_PUT_OBJECT_ACL;
     Md__QueryResult *res = NULL;
-    enum gw_s3err e = object ? s3_md_get_object(r, r->t.bucket, r->t.key, &res)
-                             : s3_md_head_bucket(r, r->t.bucket, &res);
+    enum gw_s3err e =
+        object ? s3_md_get_version(r, r->t.bucket, r->t.key, s3_version_arg(r), &res, NULL)
+               : s3_md_head_bucket(r, r->t.bucket, &res);
     if (e != GW_S3_OK)
         return s3_error(req, r, e, NULL);
     /* The owner stays who it is: an ACL never changes ownership. */
@@ -298,8 +300,8 @@ int s3_op_put_acl(struct cn_http_req *req, struct s3_req *r)
         free(buf);
         return s3_error(req, r, GW_S3_INTERNAL_ERROR, NULL);
     }
-    rc = object ? md_cmd_put_object_acl(c.client, c.seq, r->t.bucket, r->t.key, buf, len, &c.buf,
-                                        &c.len)
+    rc = object ? md_cmd_put_object_acl_version(c.client, c.seq, r->t.bucket, r->t.key,
+                                                s3_version_arg(r), buf, len, &c.buf, &c.len)
                 : md_cmd_put_bucket_acl(c.client, c.seq, r->t.bucket, buf, len, &c.buf, &c.len);
     free(buf);
     e = s3_md_command(r, &c, rc, object ? &s3_md_key : &s3_md_bucket, NULL);

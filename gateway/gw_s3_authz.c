@@ -57,6 +57,14 @@ static const struct op_action {
     [OP_GET_BUCKET_POLICY] = {GW_ACT_GET_BUCKET_POLICY, 0},
     [OP_PUT_BUCKET_POLICY] = {GW_ACT_PUT_BUCKET_POLICY, 0},
     [OP_DELETE_BUCKET_POLICY] = {GW_ACT_DELETE_BUCKET_POLICY, 0},
+    [OP_PUT_BUCKET_VERSIONING] = {GW_ACT_PUT_BUCKET_VERSIONING, 0},
+    [OP_LIST_OBJECT_VERSIONS] = {GW_ACT_LIST_BUCKET_VERSIONS, 0},
+    [OP_GET_OBJECT_LOCK_CONFIG] = {GW_ACT_GET_BUCKET_OBJECT_LOCK_CONFIGURATION, 0},
+    [OP_PUT_OBJECT_LOCK_CONFIG] = {GW_ACT_PUT_BUCKET_OBJECT_LOCK_CONFIGURATION, 0},
+    [OP_GET_OBJECT_RETENTION] = {GW_ACT_GET_OBJECT_RETENTION, 1},
+    [OP_PUT_OBJECT_RETENTION] = {GW_ACT_PUT_OBJECT_RETENTION, 1},
+    [OP_GET_OBJECT_LEGAL_HOLD] = {GW_ACT_GET_OBJECT_LEGAL_HOLD, 1},
+    [OP_PUT_OBJECT_LEGAL_HOLD] = {GW_ACT_PUT_OBJECT_LEGAL_HOLD, 1},
     /* decided by the operation once the body names the tags it sets */
     [OP_PUT_OBJECT_TAGGING] = {GW_ACT__COUNT, 1},
     [OP_DELETE_OBJECT_TAGGING] = {GW_ACT_DELETE_OBJECT_TAGGING, 1},
@@ -73,12 +81,42 @@ static const struct op_action {
     [OP_POST_OBJECT] = {GW_ACT__COUNT, 0},
 };
 
+/* The action of an operation on one version (?versionId): S3's *Version
+ * actions where there is one; the others (retention, legal hold) are the
+ * same action for a version. */
+static enum gw_authz_action version_action(enum gw_authz_action a)
+{
+    switch (a) {
+    case GW_ACT_GET_OBJECT:
+        return GW_ACT_GET_OBJECT_VERSION;
+    case GW_ACT_DELETE_OBJECT:
+        return GW_ACT_DELETE_OBJECT_VERSION;
+    case GW_ACT_GET_OBJECT_ACL:
+        return GW_ACT_GET_OBJECT_VERSION_ACL;
+    case GW_ACT_PUT_OBJECT_ACL:
+        return GW_ACT_PUT_OBJECT_VERSION_ACL;
+    case GW_ACT_GET_OBJECT_TAGGING:
+        return GW_ACT_GET_OBJECT_VERSION_TAGGING;
+    default:
+        return a;
+    }
+}
+
+/* 1 if op reads or changes one version when the request names one
+ * (PutObject and CopyObject make a new version whatever the query says). */
+static int takes_version(enum s3_op op)
+{
+    return op != OP_PUT_OBJECT && op != OP_COPY_OBJECT;
+}
+
 /* Actions that read an object: a missing one answers NoSuchKey only to who
  * may list the bucket (S3's rule against leaking existence). */
 static int reads_object(enum gw_authz_action a)
 {
     return a == GW_ACT_GET_OBJECT || a == GW_ACT_GET_OBJECT_ACL || a == GW_ACT_GET_OBJECT_TAGGING ||
-           a == GW_ACT_PUT_OBJECT_ACL;
+           a == GW_ACT_PUT_OBJECT_ACL || a == GW_ACT_GET_OBJECT_VERSION ||
+           a == GW_ACT_GET_OBJECT_VERSION_ACL || a == GW_ACT_GET_OBJECT_VERSION_TAGGING ||
+           a == GW_ACT_GET_OBJECT_RETENTION || a == GW_ACT_GET_OBJECT_LEGAL_HOLD;
 }
 
 /* ---- the inputs of a decision ------------------------------------------ */
@@ -202,7 +240,8 @@ static size_t request_of(struct s3_req *r, struct gw_authz_request *rq, struct g
         if (v)
             ctx[n++] = (struct gw_authz_kv){acl_headers[i][0], v};
     }
-    if (r->op == OP_LIST_OBJECTS || r->op == OP_LIST_OBJECTS_V2 || r->op == OP_LIST_UPLOADS) {
+    if (r->op == OP_LIST_OBJECTS || r->op == OP_LIST_OBJECTS_V2 || r->op == OP_LIST_UPLOADS ||
+        r->op == OP_LIST_OBJECT_VERSIONS) {
         const char *p = s3_qarg(r, "prefix"), *d = s3_qarg(r, "delimiter");
         const char *mk = s3_qarg(r, r->op == OP_LIST_UPLOADS ? "max-uploads" : "max-keys");
         if (n < cap)
@@ -297,6 +336,18 @@ int s3_allowed(struct s3_req *r, enum gw_authz_action action, const Md__BucketRe
     return ok;
 }
 
+int s3_allowed_on_new(struct s3_req *r, enum gw_authz_action action, const Md__BucketRecord *b,
+                      const char *key)
+{
+    if (r->auth.kind != GW_SIGV4_ANONYMOUS && !r->who.is_operator) {
+        char owner[72];
+        bucket_owner_id(b, owner);
+        if (r->who.canonical_id[0] && strcmp(owner, r->who.canonical_id) == 0)
+            return 1; /* the bucket owner, writing into its own bucket */
+    }
+    return s3_allowed(r, action, b, key, NULL);
+}
+
 static enum gw_s3err authorize_bucket(struct s3_req *r);
 
 enum gw_s3err s3_authorize(struct cn_http_req *req, struct s3_req *r)
@@ -361,8 +412,15 @@ static enum gw_s3err authorize_bucket(struct s3_req *r)
      * actions) in one linearizable read. */
     enum gw_s3err e;
     const char *key = r->t.key[0] ? r->t.key : NULL;
+    enum gw_authz_action action = oa->action;
+    const char *vid = key && takes_version(r->op) ? s3_version_arg(r) : NULL;
+    if (vid) {
+        if (!*vid)
+            return GW_S3_INVALID_VERSION_ID; /* "Version id cannot be the empty string" */
+        action = version_action(action);
+    }
     if (oa->object && key) {
-        e = s3_md_get_object_and_bucket(r, r->t.bucket, key, &r->ctx);
+        e = s3_md_get_version_and_bucket(r, r->t.bucket, key, vid, &r->ctx);
     } else {
         e = s3_md_head_bucket(r, r->t.bucket, &r->ctx);
     }
@@ -380,7 +438,7 @@ static enum gw_s3err authorize_bucket(struct s3_req *r)
         return GW_S3_OK; /* decided per key by the operation */
     struct rules ru;
     rules_load(r, r->ctx->bucket, &ru);
-    int ok = decide(r, oa->action, r->ctx->bucket, r->t.bucket, key, r->ctx->object, &ru, &hidden);
+    int ok = decide(r, action, r->ctx->bucket, r->t.bucket, key, r->ctx->object, &ru, &hidden);
     rules_free(&ru);
     if (!ok)
         return GW_S3_ACCESS_DENIED;

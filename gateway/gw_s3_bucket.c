@@ -1,6 +1,6 @@
 /* gw_s3_bucket: buckets and their listings. ListBuckets, CreateBucket,
- * HeadBucket, DeleteBucket, GetBucketLocation, GetBucketVersioning (never
- * enabled), ListObjects v1 and v2. */
+ * HeadBucket, DeleteBucket, GetBucketLocation, ListObjects v1 and v2
+ * (GetBucketVersioning is gw_s3_version.c's). */
 #include "gw_s3_int.h"
 
 #include "cn_error.h"
@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* The caller as an S3 Owner: canonical id and display name. */
 static struct gw_xml_owner caller(const struct s3_req *r)
@@ -116,11 +117,14 @@ int s3_op_create_bucket(struct cn_http_req *req, struct s3_req *r)
         return s3_error(req, r, ae, msg);
     owner.acl = acl;
     owner.acl_len = acl_len;
+    /* x-amz-bucket-object-lock-enabled: object lock on (and versioning). */
+    const char *lk = s3_hdr(r, "x-amz-bucket-object-lock-enabled");
+    int object_lock = lk && strcasecmp(lk, "true") == 0;
     struct s3_md_cmd c;
     int rc = s3_md_cmd_start(r, &c);
     if (rc == 0)
-        rc = md_cmd_create_bucket_owned(c.client, c.seq, r->t.bucket, &owner, "", 0, cn_wall_ms(),
-                                        &c.buf, &c.len);
+        rc = md_cmd_create_bucket_locked(c.client, c.seq, r->t.bucket, &owner, object_lock,
+                                         cn_wall_ms(), &c.buf, &c.len);
     static const struct s3_md_map taken = {.reason = MD__REASON__R_BUCKET_EXISTS,
                                            .as = GW_S3_BUCKET_ALREADY_EXISTS};
     enum gw_s3err e = s3_md_command(r, &c, rc, &taken, NULL);
@@ -165,16 +169,6 @@ int s3_op_get_location(struct cn_http_req *req, struct s3_req *r)
     gw_buf_init(&b, 0);
     s3_respond_xml(req, r, gw_xml_location_constraint(&b, r->s3->region), &b);
     return 0;
-}
-
-int s3_op_get_versioning(struct cn_http_req *req, struct s3_req *r)
-{
-    enum gw_s3err e = s3_md_head_bucket(r, r->t.bucket, NULL);
-    if (e != GW_S3_OK)
-        return s3_error(req, r, e, NULL);
-    static const char doc[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                              "<VersioningConfiguration xmlns=\"" S3_NS "\"/>";
-    return s3_respond(req, r, 200, "application/xml", doc, sizeof(doc) - 1);
 }
 
 /* The v2 continuation token: the hex of the last key or common prefix

@@ -148,22 +148,32 @@ static enum gw_s3err copy_source(struct s3_req *r, struct gw_copy_source *src,
     enum gw_s3err e = GW_S3_OK;
     if (gw_copy_source_parse(s3_hdr(r, "x-amz-copy-source"), src, &e) != 0)
         return e;
-    if (src->version_id[0] && strcmp(src->version_id, "null") != 0)
-        return GW_S3_NOT_IMPLEMENTED;
+    /* A version of the source (?versionId= in the header): s3:GetObjectVersion. */
+    const char *vid = src->version_id[0] ? src->version_id : NULL;
     Md__QueryResult *res = NULL;
-    e = s3_md_get_object_and_bucket(r, src->bucket, src->key, &res);
+    e = s3_md_get_version_and_bucket(r, src->bucket, src->key, vid, &res);
     if (e != GW_S3_OK)
         return e;
     const Md__ObjectRecord *rec = res->object;
-    if (!s3_allowed(r, GW_ACT_GET_OBJECT, res->bucket, src->key, rec)) {
+    if (!s3_allowed(r, vid ? GW_ACT_GET_OBJECT_VERSION : GW_ACT_GET_OBJECT, res->bucket, src->key,
+                    rec)) {
         s3_md_query_free(res);
         return GW_S3_ACCESS_DENIED;
     }
     if (!rec) {
-        /* Missing: NoSuchKey only to who may list the source bucket. */
+        /* Missing: NoSuchKey (NoSuchVersion; InvalidRequest for a delete
+         * marker named by id, as S3) only to who may list the source bucket. */
         int may_list = s3_allowed(r, GW_ACT_LIST_BUCKET, res->bucket, NULL, NULL);
         s3_md_query_free(res);
-        return may_list ? GW_S3_NO_SUCH_KEY : GW_S3_ACCESS_DENIED;
+        if (!may_list)
+            return GW_S3_ACCESS_DENIED;
+        if (!vid)
+            return GW_S3_NO_SUCH_KEY;
+        Md__QueryResult *probe = NULL;
+        struct s3_marker m;
+        e = s3_md_get_version(r, src->bucket, src->key, vid, &probe, &m);
+        s3_md_query_free(probe);
+        return m.found ? GW_S3_INVALID_REQUEST : e != GW_S3_OK ? e : GW_S3_NO_SUCH_VERSION;
     }
     /* Evaluated like GET conditions, but a failure is always 412. */
     struct gw_cond c = {s3_hdr(r, "x-amz-copy-source-if-match"),
@@ -278,7 +288,9 @@ int s3_op_copy_object(struct cn_http_req *req, struct s3_req *r)
     if (gw_metadata_directive_parse(s3_hdr(r, "x-amz-metadata-directive"), &replace, &e) != 0 ||
         gw_copy_source_parse(s3_hdr(r, "x-amz-copy-source"), &src, &e) != 0)
         return s3_error(req, r, e, NULL);
-    if (!replace && strcmp(src.bucket, r->t.bucket) == 0 && strcmp(src.key, r->t.key) == 0)
+    /* (A version copied over its own key is a restore, which S3 allows.) */
+    if (!replace && !src.version_id[0] && strcmp(src.bucket, r->t.bucket) == 0 &&
+        strcmp(src.key, r->t.key) == 0)
         return s3_error(req, r, GW_S3_INVALID_REQUEST,
                         "This copy request is illegal because it is trying to copy an object "
                         "to itself without changing the object's metadata, storage class, "
@@ -326,6 +338,13 @@ int s3_op_copy_object(struct cn_http_req *req, struct s3_req *r)
         obj.n_groups = n_groups;
     }
     e = s3_commit_object(r, r->t.bucket, r->t.key, &obj);
+    if (e == GW_S3_OK && (rec->vseq || rec->null_version || src.version_id[0])) {
+        char svid[MD_VERSION_ID_CAP];
+        md_version_id_of(rec, svid);
+        cn_http_resp_header(req, "x-amz-copy-source-version-id", svid);
+    }
+    if (e == GW_S3_OK && r->version_id[0])
+        cn_http_resp_header(req, "x-amz-version-id", r->version_id);
 out:
     free(src_kv);
     free(src_tags);

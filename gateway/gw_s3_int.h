@@ -10,6 +10,9 @@
  *   gw_s3_object.c     PutObject, GetObject / HeadObject, deletes
  *   gw_s3_multipart.c  multipart uploads
  *   gw_s3_copy.c       CopyObject, UploadPartCopy
+ *   gw_s3_version.c    versioning and object lock: the bucket settings,
+ *                      ListObjectVersions, retention and legal hold, and the
+ *                      version and lock headers the object family uses
  *   gw_s3_metrics.c    GET /metrics
  *   gw_s3_tagging.c    object and bucket tagging, x-amz-tagging
  *   gw_s3_cors.c       Put/Get/DeleteBucketCors, preflight, CORS headers
@@ -43,6 +46,7 @@
 #include "gw_stream_put.h"
 #include "gw_tagging.h"
 #include "md_cmd.h"
+#include "md_cmd_ver.h"
 
 #include <openssl/evp.h>
 #include <stdatomic.h>
@@ -91,6 +95,14 @@ enum s3_op {
     OP_GET_BUCKET_POLICY,
     OP_PUT_BUCKET_POLICY,
     OP_DELETE_BUCKET_POLICY,
+    OP_PUT_BUCKET_VERSIONING,
+    OP_LIST_OBJECT_VERSIONS,
+    OP_GET_OBJECT_LOCK_CONFIG,
+    OP_PUT_OBJECT_LOCK_CONFIG,
+    OP_GET_OBJECT_RETENTION,
+    OP_PUT_OBJECT_RETENTION,
+    OP_GET_OBJECT_LEGAL_HOLD,
+    OP_PUT_OBJECT_LEGAL_HOLD,
     OP_PUT_OBJECT_TAGGING,
     OP_DELETE_OBJECT_TAGGING,
     OP_GET_BUCKET_TAGGING,
@@ -180,6 +192,12 @@ struct s3_req {
      * headers, checked before any body is read; NULL for other requests) */
     uint8_t *new_acl;
     size_t new_acl_len;
+    /* the object lock a version created here asks for (x-amz-object-lock-*
+     * headers, checked before any body is read; all 0: none) */
+    struct md_lock_desc lock;
+    /* the version id the state machine gave a write ("" in a bucket never
+     * versioned), set by s3_commit_object */
+    char version_id[MD_VERSION_ID_CAP];
 
     /* body pipeline: raw -> sha256 check / aws-chunked decode -> sink */
     int wants_body;
@@ -367,6 +385,29 @@ enum gw_s3err s3_md_head_bucket(struct s3_req *r, const char *bucket, Md__QueryR
 enum gw_s3err s3_md_get_object(struct s3_req *r, const char *bucket, const char *key,
                                Md__QueryResult **out);
 
+/* What a read found instead of an object: a delete marker (the key's
+ * current version, or the version asked for). */
+struct s3_marker {
+    int found;
+    char version_id[MD_VERSION_ID_CAP];
+    int64_t mtime_ms;
+};
+
+/* Looks version vid (NULL or "": the current one) of bucket/key up; the
+ * read s3_authorize made is reused when it was for the same bucket, key and
+ * version. Returns GW_S3_OK with *out ((*out)->object set) or the S3 error
+ * (NoSuchKey, NoSuchVersion, MethodNotAllowed for a delete marker asked for
+ * by id, InvalidArgument for a malformed id, ...); m (may be NULL) says
+ * whether a delete marker was found. */
+enum gw_s3err s3_md_get_version(struct s3_req *r, const char *bucket, const char *key,
+                                const char *vid, Md__QueryResult **out, struct s3_marker *m);
+
+/* Version vid of bucket/key and the bucket in one read (as
+ * s3_md_get_object_and_bucket: (*out)->object NULL when the key or version
+ * does not exist or is a delete marker). */
+enum gw_s3err s3_md_get_version_and_bucket(struct s3_req *r, const char *bucket, const char *key,
+                                           const char *vid, Md__QueryResult **out);
+
 /* Looks an object and its bucket up in one read. Returns GW_S3_OK with *out
  * ((*out)->bucket set; (*out)->object NULL when the key does not exist) or
  * the S3 error (NoSuchBucket, ...). */
@@ -409,6 +450,13 @@ enum gw_s3err s3_authorize(struct cn_http_req *req, struct s3_req *r);
  * source of a copy. */
 int s3_allowed(struct s3_req *r, enum gw_authz_action action, const Md__BucketRecord *b,
                const char *key, const Md__ObjectRecord *o);
+
+/* An object action (s3:PutObjectRetention, s3:PutObjectLegalHold) on the
+ * version r is about to write at key in bucket b: allowed to the bucket's
+ * owner (as S3 allows its account), else by the same rules as s3_allowed
+ * with no object. 1 allowed, 0 denied. */
+int s3_allowed_on_new(struct s3_req *r, enum gw_authz_action action, const Md__BucketRecord *b,
+                      const char *key);
 
 /* What s3_authorize read, handed to the operation when it asks for the same
  * bucket and key as r's target (key NULL: the bucket); NULL otherwise, or
@@ -464,7 +512,7 @@ typedef int s3_end_fn(struct cn_http_req *req, struct s3_req *r);
 
 /* gw_s3_bucket.c; s3_op_list_objects serves v1 and v2 (r->op) */
 s3_end_fn s3_op_list_buckets, s3_op_create_bucket, s3_op_head_bucket, s3_op_delete_bucket,
-    s3_op_get_location, s3_op_get_versioning, s3_op_list_objects;
+    s3_op_get_location, s3_op_list_objects;
 
 /* gw_s3_object.c; PutObject and UploadPart share s3_put_begin and
  * s3_op_put_object, GetObject and HeadObject s3_op_get_object (r->op) */
@@ -497,6 +545,40 @@ s3_end_fn s3_op_copy_object, s3_op_upload_part_copy;
  * Get/Put/DeleteBucketPolicy */
 s3_begin_fn s3_acl_begin, s3_policy_begin;
 s3_end_fn s3_op_get_acl, s3_op_put_acl, s3_op_get_policy, s3_op_put_policy, s3_op_delete_policy;
+
+/* gw_s3_version.c: Put/GetBucketVersioning, ListObjectVersions,
+ * Put/GetObjectLockConfiguration, Put/GetObjectRetention,
+ * Put/GetObjectLegalHold */
+s3_end_fn s3_op_get_versioning, s3_op_put_versioning, s3_op_list_versions, s3_op_get_lock_config,
+    s3_op_put_lock_config, s3_op_get_retention, s3_op_put_retention, s3_op_get_legal_hold,
+    s3_op_put_legal_hold;
+
+/* The x-amz-object-lock-mode / -retain-until-date / -legal-hold headers of
+ * a request that creates a version (PutObject, CopyObject,
+ * CreateMultipartUpload) into r->lock, with the permissions they need
+ * (s3:PutObjectRetention, s3:PutObjectLegalHold on the target). Returns
+ * GW_S3_OK or the error; whether the bucket has object lock is the state
+ * machine's check. (gw_s3_version.c) */
+enum gw_s3err s3_lock_headers(struct s3_req *r);
+
+/* 1 if r asks to bypass GOVERNANCE retention (x-amz-bypass-governance-
+ * retention: true) and may (s3:BypassGovernanceRetention on key, NULL: the
+ * target's, in bucket b), else 0. (gw_s3_version.c) */
+int s3_bypass_governance(struct s3_req *r, const Md__BucketRecord *b, const char *key);
+
+/* Adds x-amz-version-id (for a version of a bucket that is or was
+ * versioned, or any version asked for by id) and the object lock headers of
+ * rec to the response. (gw_s3_version.c) */
+void s3_version_headers(struct cn_http_req *req, struct s3_req *r, const Md__ObjectRecord *rec);
+
+/* The answer headers of a delete marker found by a read (m->found). */
+void s3_marker_headers(struct cn_http_req *req, const struct s3_marker *m, int by_id);
+
+/* r's versionId argument: NULL when absent. */
+static inline const char *s3_version_arg(const struct s3_req *r)
+{
+    return s3_qarg(r, "versionId");
+}
 
 /* gw_s3_metrics.c: the GET /metrics handler (cls is the struct gw_s3). */
 int s3_metrics_end(struct cn_http_req *req, void *cls);
@@ -545,7 +627,8 @@ enum md_cond s3_write_cond(struct s3_req *r, char *if_match, size_t cap);
  * do not fit the object. (gw_s3_object.c) */
 int s3_part_bytes(const Md__ObjectRecord *rec, int part, uint64_t *off, uint64_t *len);
 
-/* Stores one object record under r's write condition. Returns GW_S3_OK or
+/* Stores one object record under r's write condition, with the object lock
+ * r->lock; the version id it got goes to r->version_id. Returns GW_S3_OK or
  * the error. (gw_s3_object.c) */
 enum gw_s3err s3_commit_object(struct s3_req *r, const char *bucket, const char *key,
                                const struct md_object_desc *obj);

@@ -7,6 +7,7 @@
 #include "md_client.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 const struct s3_md_map s3_md_bucket = {.absent = GW_S3_NO_SUCH_BUCKET};
 const struct s3_md_map s3_md_key = {.absent = GW_S3_NO_SUCH_KEY};
@@ -44,6 +45,18 @@ static enum gw_s3err default_err(int status, int reason)
         return GW_S3_INVALID_ARGUMENT;
     case MD__REASON__R_QUOTA_EXCEEDED:
         return GW_S3_QUOTA_EXCEEDED;
+    case MD__REASON__R_NO_SUCH_VERSION:
+        return GW_S3_NO_SUCH_VERSION;
+    case MD__REASON__R_OBJECT_LOCKED:
+        return GW_S3_OBJECT_LOCKED;
+    case MD__REASON__R_NO_LOCK_CONFIG:
+        return GW_S3_INVALID_REQUEST;
+    case MD__REASON__R_INVALID_BUCKET_STATE:
+        return GW_S3_INVALID_BUCKET_STATE;
+    case MD__REASON__R_DELETE_MARKER:
+        return GW_S3_METHOD_NOT_ALLOWED;
+    case MD__REASON__R_BAD_VERSION_ID:
+        return GW_S3_INVALID_VERSION_ID;
     default:
         break;
     }
@@ -172,18 +185,78 @@ enum gw_s3err s3_md_head_bucket(struct s3_req *r, const char *bucket, Md__QueryR
     return e;
 }
 
+/* 1 if vid (NULL: "") is the version r's own target names. */
+static int own_version(const struct s3_req *r, const char *vid)
+{
+    const char *rv = s3_version_arg(r);
+    return strcmp(vid ? vid : "", rv ? rv : "") == 0;
+}
+
+enum gw_s3err s3_md_get_version(struct s3_req *r, const char *bucket, const char *key,
+                                const char *vid, Md__QueryResult **out, struct s3_marker *m)
+{
+    if (m)
+        memset(m, 0, sizeof(*m));
+    /* The request's own object, read for its authorization: no second read. */
+    if (own_version(r, vid) && (*out = s3_ctx_take(r, bucket, key)) != NULL)
+        return GW_S3_OK;
+    *out = NULL;
+    uint8_t *q = NULL;
+    size_t qlen = 0;
+    int rc = md_q_get_version(bucket, key, vid, 0, &q, &qlen);
+    if (rc != 0)
+        return GW_S3_INTERNAL_ERROR;
+    Md__QueryResult *res = NULL;
+    rc = gw_ctx_query(r->s3->data, q, qlen, &res);
+    if (rc != 0)
+        return s3_md_err(rc, MD__REASON__R_NONE, NULL);
+    if (res->status == 0 && res->object) {
+        *out = res;
+        return GW_S3_OK;
+    }
+    if (m && res->marker) {
+        m->found = 1;
+        md_version_id_of(res->marker, m->version_id);
+        m->mtime_ms = res->marker->mtime_ms;
+    }
+    enum gw_s3err e =
+        res->status == 0 ? GW_S3_NO_SUCH_KEY : s3_md_err(res->status, res->reason, &s3_md_key);
+    s3_md_query_free(res);
+    return e;
+}
+
 enum gw_s3err s3_md_get_object(struct s3_req *r, const char *bucket, const char *key,
                                Md__QueryResult **out)
 {
-    /* The request's own object, read for its authorization: no second read. */
-    if ((*out = s3_ctx_take(r, bucket, key)) != NULL)
-        return GW_S3_OK;
+    return s3_md_get_version(r, bucket, key, NULL, out, NULL);
+}
+
+enum gw_s3err s3_md_get_version_and_bucket(struct s3_req *r, const char *bucket, const char *key,
+                                           const char *vid, Md__QueryResult **out)
+{
+    if (!vid || !*vid)
+        return s3_md_get_object_and_bucket(r, bucket, key, out);
     uint8_t *q = NULL;
     size_t qlen = 0;
-    int rc = md_q_get_object(bucket, key, &q, &qlen);
-    enum gw_s3err e = s3_md_query(r, rc, q, qlen, &s3_md_key, out);
-    if (e == GW_S3_OK && !(*out)->object)
-        e = s3_md_no_record(out, &s3_md_key);
+    *out = NULL;
+    int rc = md_q_get_version(bucket, key, vid, 1, &q, &qlen);
+    if (rc != 0)
+        return GW_S3_INTERNAL_ERROR;
+    Md__QueryResult *res = NULL;
+    rc = gw_ctx_query(r->s3->data, q, qlen, &res);
+    if (rc != 0)
+        return s3_md_err(rc, MD__REASON__R_NONE, NULL);
+    /* A version that does not exist or is a delete marker: the bucket,
+     * without an object (the operation answers what it was). */
+    if (res->status == 0 || ((res->reason == MD__REASON__R_NO_SUCH_VERSION ||
+                              res->reason == MD__REASON__R_DELETE_MARKER) &&
+                             res->bucket)) {
+        res->object = res->status == 0 ? res->object : NULL;
+        *out = res;
+        return res->bucket ? GW_S3_OK : s3_md_no_record(out, &s3_md_bucket);
+    }
+    enum gw_s3err e = s3_md_err(res->status, res->reason, &s3_md_bucket);
+    s3_md_query_free(res);
     return e;
 }
 

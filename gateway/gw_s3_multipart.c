@@ -65,8 +65,8 @@ int s3_op_create_multipart(struct cn_http_req *req, struct s3_req *r)
     struct s3_md_cmd c;
     int rc = s3_md_cmd_start(r, &c);
     if (rc == 0)
-        rc = md_cmd_create_upload_owned(c.client, c.seq, r->t.bucket, r->t.key, upload_id, &owner,
-                                        &ab.a, cn_wall_ms(), &c.buf, &c.len);
+        rc = md_cmd_create_upload_locked(c.client, c.seq, r->t.bucket, r->t.key, upload_id, &owner,
+                                         &ab.a, &r->lock, cn_wall_ms(), &c.buf, &c.len);
     s3_attrs_release(&ab);
     e = s3_md_command(r, &c, rc, NULL, NULL);
     if (e != GW_S3_OK)
@@ -113,6 +113,8 @@ int s3_op_complete_multipart(struct cn_http_req *req, struct s3_req *r)
     }
     char etag[80];
     snprintf(etag, sizeof(etag), "%s", res->etag);
+    if (res->version_id[0])
+        cn_http_resp_header(req, "x-amz-version-id", res->version_id);
     md_result_free(res);
     char location[GW_MAX_BUCKET_NAME + GW_MAX_KEY + 4];
     snprintf(location, sizeof(location), "/%s/%s", r->t.bucket, r->t.key);

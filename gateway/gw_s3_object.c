@@ -107,13 +107,20 @@ enum gw_s3err s3_commit_object(struct s3_req *r, const char *bucket, const char 
     s3_owner_of(r, &owned.owner);
     owned.owner.acl = r->new_acl;
     owned.owner.acl_len = r->new_acl_len;
+    owned.lock = r->lock;
     struct s3_md_cmd c;
     int rc = s3_md_cmd_start(r, &c);
     if (rc == 0)
         rc =
             md_cmd_put_object(c.client, c.seq, bucket, key, &owned, cond, if_match, &c.buf, &c.len);
     /* A failed If-Match on a missing key is a failed precondition. */
-    return s3_md_command(r, &c, rc, cond != MD_COND_NONE ? &s3_md_if_cond : NULL, NULL);
+    Md__Result *res = NULL;
+    enum gw_s3err e = s3_md_command(r, &c, rc, cond != MD_COND_NONE ? &s3_md_if_cond : NULL, &res);
+    r->version_id[0] = '\0';
+    if (e == GW_S3_OK && res && res->version_id[0])
+        snprintf(r->version_id, sizeof(r->version_id), "%s", res->version_id);
+    md_result_free(res);
+    return e;
 }
 
 void s3_discard_groups(struct s3_req *r, const struct md_group_desc *groups, size_t n)
@@ -298,6 +305,8 @@ int s3_op_put_object(struct cn_http_req *req, struct s3_req *r)
     atomic_fetch_add(&r->s3->objects_put, 1);
     if (is_inline)
         atomic_fetch_add(&r->s3->objects_inline, 1);
+    if (r->version_id[0])
+        cn_http_resp_header(req, "x-amz-version-id", r->version_id);
     s3_etag_header(req, etag);
     return s3_respond(req, r, 200, NULL, NULL, 0);
 }
@@ -428,11 +437,17 @@ int s3_op_get_object(struct cn_http_req *req, struct s3_req *r)
     if (part_number_arg(req, r, &part) != 0)
         return CAIRN_E_INVAL;
     Md__QueryResult *res = NULL;
-    enum gw_s3err e = s3_md_get_object(r, r->t.bucket, r->t.key, &res);
-    if (e != GW_S3_OK)
+    struct s3_marker mk;
+    const char *vid = s3_version_arg(r);
+    enum gw_s3err e = s3_md_get_version(r, r->t.bucket, r->t.key, vid, &res, &mk);
+    if (e != GW_S3_OK) {
+        /* A delete marker: 404 for the key, 405 when asked for by id. */
+        s3_marker_headers(req, &mk, vid != NULL);
         return s3_error(req, r, e, NULL);
+    }
     const Md__ObjectRecord *rec = res->object;
     const Md__ObjectAttrs *a = rec->attrs;
+    s3_version_headers(req, r, rec);
     char lm[30];
     gw_http_date_format(rec->mtime_ms / 1000, lm);
 
@@ -590,18 +605,42 @@ int s3_op_get_object(struct cn_http_req *req, struct s3_req *r)
 
 /* ---- DeleteObject, DeleteObjects -------------------------------------- */
 
-/* Deletes one key; returns GW_S3_OK or the error. Deleting a key that does
- * not exist succeeds, as in S3, unless a condition was asked for. */
+/* What a delete did: the version removed or the delete marker made. */
+struct delete_outcome {
+    char version_id[MD_VERSION_ID_CAP + 8];
+    int delete_marker;
+};
+
+/* Deletes one key (vid NULL) or one version of it; returns GW_S3_OK or the
+ * error, with *out. Deleting a key or version that does not exist succeeds,
+ * as in S3 (a retry after a lost answer too), unless a condition was asked
+ * for. The object lock is the state machine's to enforce; bypass says the
+ * caller may bypass GOVERNANCE retention. */
 static enum gw_s3err delete_key(struct s3_req *r, const char *bucket, const char *key,
-                                enum md_cond cond, const char *if_match)
+                                const char *vid, enum md_cond cond, const char *if_match,
+                                int bypass, struct delete_outcome *out)
 {
     static const struct s3_md_map gone_is_done = {.reason = MD__REASON__R_NO_SUCH_KEY,
                                                   .as = GW_S3_OK};
+    memset(out, 0, sizeof(*out));
+    struct md_owner_desc owner;
+    s3_owner_of(r, &owner);
     struct s3_md_cmd c;
     int rc = s3_md_cmd_start(r, &c);
     if (rc == 0)
-        rc = md_cmd_delete_object(c.client, c.seq, bucket, key, cond, if_match, &c.buf, &c.len);
-    return s3_md_command(r, &c, rc, cond == MD_COND_NONE ? &gone_is_done : &s3_md_if_cond, NULL);
+        rc = md_cmd_delete_version(c.client, c.seq, bucket, key, vid, cond, if_match, bypass,
+                                   cn_wall_ms(), &owner, &c.buf, &c.len);
+    Md__Result *res = NULL;
+    enum gw_s3err e =
+        s3_md_command(r, &c, rc, cond == MD_COND_NONE ? &gone_is_done : &s3_md_if_cond, &res);
+    if (e == GW_S3_NO_SUCH_VERSION && cond == MD_COND_NONE)
+        e = GW_S3_OK;
+    if (e == GW_S3_OK && res && res->status == 0) {
+        snprintf(out->version_id, sizeof(out->version_id), "%s", res->version_id);
+        out->delete_marker = res->delete_marker;
+    }
+    md_result_free(res);
+    return e;
 }
 
 int s3_op_delete_object(struct cn_http_req *req, struct s3_req *r)
@@ -613,9 +652,16 @@ int s3_op_delete_object(struct cn_http_req *req, struct s3_req *r)
         cond = MD_COND_IF_MATCH;
         unquote_etag(im, etag, sizeof(etag));
     }
-    enum gw_s3err e = delete_key(r, r->t.bucket, r->t.key, cond, etag);
+    int bypass = s3_bypass_governance(r, r->ctx ? r->ctx->bucket : NULL, NULL);
+    struct delete_outcome o;
+    enum gw_s3err e =
+        delete_key(r, r->t.bucket, r->t.key, s3_version_arg(r), cond, etag, bypass, &o);
     if (e != GW_S3_OK)
         return s3_error(req, r, e, NULL);
+    if (o.version_id[0])
+        cn_http_resp_header(req, "x-amz-version-id", o.version_id);
+    if (o.delete_marker)
+        cn_http_resp_header(req, "x-amz-delete-marker", "true");
     return s3_respond(req, r, 204, NULL, NULL, 0);
 }
 
@@ -638,20 +684,27 @@ int s3_op_delete_objects(struct cn_http_req *req, struct s3_req *r)
     gw_buf_init(&b, 0);
     gw_xml_delete_begin(&b);
     for (size_t i = 0; i < d.n; i++) {
-        if (strlen(d.keys[i]) > GW_MAX_KEY || !d.keys[i][0]) {
-            gw_xml_delete_error(&b, d.keys[i],
-                                d.keys[i][0] ? GW_S3_KEY_TOO_LONG : GW_S3_INVALID_ARGUMENT, NULL);
+        const char *key = d.keys[i], *vid = d.version_ids[i];
+        if (strlen(key) > GW_MAX_KEY || !key[0]) {
+            gw_xml_delete_error_version(&b, key, vid,
+                                        key[0] ? GW_S3_KEY_TOO_LONG : GW_S3_INVALID_ARGUMENT, NULL);
             continue;
         }
-        if (!s3_allowed(r, GW_ACT_DELETE_OBJECT, hb->bucket, d.keys[i], NULL)) {
-            gw_xml_delete_error(&b, d.keys[i], GW_S3_ACCESS_DENIED, NULL);
+        if (!s3_allowed(r, vid ? GW_ACT_DELETE_OBJECT_VERSION : GW_ACT_DELETE_OBJECT, hb->bucket,
+                        key, NULL)) {
+            gw_xml_delete_error_version(&b, key, vid, GW_S3_ACCESS_DENIED, NULL);
             continue;
         }
-        e = delete_key(r, r->t.bucket, d.keys[i], MD_COND_NONE, NULL);
+        struct delete_outcome o;
+        int bypass = s3_bypass_governance(r, hb->bucket, key);
+        e = delete_key(r, r->t.bucket, key, vid, MD_COND_NONE, NULL, bypass, &o);
         if (e != GW_S3_OK)
-            gw_xml_delete_error(&b, d.keys[i], e, NULL);
+            gw_xml_delete_error_version(&b, key, vid, e, NULL);
+        else if (!d.quiet && (vid || o.delete_marker))
+            gw_xml_delete_deleted_version(&b, key, vid, o.delete_marker,
+                                          o.version_id[0] ? o.version_id : NULL);
         else if (!d.quiet)
-            gw_xml_delete_deleted(&b, d.keys[i]);
+            gw_xml_delete_deleted(&b, key);
     }
     gw_xml_delete_req_free(&d);
     s3_md_query_free(hb);

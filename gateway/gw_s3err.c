@@ -145,6 +145,18 @@ static const struct s3err_entry table[GW_S3__COUNT] = {
     [GW_S3_MISSING_FIELDS] = {"MissingFields", 400, "Missing fields in request."},
     [GW_S3_QUOTA_EXCEEDED] = {"QuotaExceeded", 403,
                               "The write would take the bucket or its owner over a quota."},
+    [GW_S3_NO_SUCH_VERSION] = {"NoSuchVersion", 404, "The specified version does not exist."},
+    [GW_S3_INVALID_BUCKET_STATE] = {"InvalidBucketState", 409,
+                                    "The request is not valid with the current state of the "
+                                    "bucket."},
+    [GW_S3_NO_OBJECT_LOCK_CONFIG] = {"ObjectLockConfigurationNotFoundError", 404,
+                                     "Object Lock configuration does not exist for this bucket"},
+    [GW_S3_NO_SUCH_OBJECT_LOCK_CONFIG] = {"NoSuchObjectLockConfiguration", 404,
+                                          "The specified object does not have a ObjectLock "
+                                          "configuration"},
+    [GW_S3_INVALID_VERSION_ID] = {"InvalidArgument", 400, "Invalid version id specified"},
+    [GW_S3_OBJECT_LOCKED] = {"AccessDenied", 403,
+                             "Access Denied because object protected by object lock."},
     [GW_S3_INVALID_URI] = {"InvalidURI", 400, "Couldn't parse the specified URI."},
     [GW_S3_INVALID_PART_NUMBER] = {"InvalidPartNumber", 416,
                                    "The requested partnumber is not satisfiable"},

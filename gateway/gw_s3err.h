@@ -74,6 +74,13 @@ enum gw_s3err {
     GW_S3_PRESIGN_EXPIRES_TOO_LONG, /* code AuthorizationQueryParametersError */
     GW_S3_HEADERS_NOT_SIGNED,       /* code AccessDenied: an x-amz-* header outside
                                        SignedHeaders */
+    /* versioning and object lock (issue #13) */
+    GW_S3_NO_SUCH_VERSION,            /* 404: a versionId that names no version of the key */
+    GW_S3_INVALID_BUCKET_STATE,       /* 409: e.g. suspending versioning under object lock */
+    GW_S3_NO_OBJECT_LOCK_CONFIG,      /* 404 ObjectLockConfigurationNotFoundError */
+    GW_S3_NO_SUCH_OBJECT_LOCK_CONFIG, /* 404: the version has no retention / legal hold */
+    GW_S3_INVALID_VERSION_ID,         /* code InvalidArgument: a malformed versionId */
+    GW_S3_OBJECT_LOCKED,              /* code AccessDenied: retention or legal hold forbids it */
     GW_S3__COUNT
 };
 

@@ -310,6 +310,33 @@ void gw_xml_delete_deleted(struct gw_buf *b, const char *key)
     gw_buf_puts(b, "</Deleted>");
 }
 
+void gw_xml_delete_deleted_version(struct gw_buf *b, const char *key, const char *version_id,
+                                   int marker, const char *marker_vid)
+{
+    gw_buf_puts(b, "<Deleted>");
+    elem(b, "Key", key);
+    if (version_id)
+        elem(b, "VersionId", version_id);
+    if (marker) {
+        elem_bool(b, "DeleteMarker", 1);
+        if (marker_vid)
+            elem(b, "DeleteMarkerVersionId", marker_vid);
+    }
+    gw_buf_puts(b, "</Deleted>");
+}
+
+void gw_xml_delete_error_version(struct gw_buf *b, const char *key, const char *version_id,
+                                 enum gw_s3err code, const char *message)
+{
+    gw_buf_puts(b, "<Error>");
+    elem(b, "Key", key);
+    if (version_id)
+        elem(b, "VersionId", version_id);
+    elem(b, "Code", gw_s3err_code(code));
+    elem(b, "Message", message ? message : gw_s3err_message(code));
+    gw_buf_puts(b, "</Error>");
+}
+
 void gw_xml_delete_error(struct gw_buf *b, const char *key, enum gw_s3err code, const char *message)
 {
     gw_buf_puts(b, "<Error>");
@@ -322,6 +349,57 @@ void gw_xml_delete_error(struct gw_buf *b, const char *key, enum gw_s3err code, 
 int gw_xml_delete_end(struct gw_buf *b)
 {
     gw_buf_puts(b, "</DeleteResult>");
+    return gw_buf_error(b);
+}
+
+void gw_xml_versions_begin(struct gw_buf *b, const struct gw_xml_versions *v)
+{
+    gw_buf_puts(b, XML_DECL "<ListVersionsResult xmlns=\"" S3_NS "\">");
+    elem(b, "Name", v->bucket);
+    elem_enc(b, "Prefix", v->prefix, v->encode_url);
+    elem_enc(b, "KeyMarker", v->key_marker, v->encode_url);
+    elem(b, "VersionIdMarker", v->version_id_marker);
+    if (v->next_key_marker)
+        elem_enc(b, "NextKeyMarker", v->next_key_marker, v->encode_url);
+    if (v->next_version_id_marker)
+        elem(b, "NextVersionIdMarker", v->next_version_id_marker);
+    elem_int(b, "MaxKeys", v->max_keys);
+    if (v->delimiter)
+        elem_enc(b, "Delimiter", v->delimiter, v->encode_url);
+    if (v->encode_url)
+        elem(b, "EncodingType", "url");
+    elem_bool(b, "IsTruncated", v->is_truncated);
+}
+
+void gw_xml_versions_add(struct gw_buf *b, const struct gw_xml_versions *v,
+                         const struct gw_xml_version *e)
+{
+    gw_buf_puts(b, e->delete_marker ? "<DeleteMarker>" : "<Version>");
+    elem_enc(b, "Key", e->key, v->encode_url);
+    elem(b, "VersionId", e->version_id);
+    elem_bool(b, "IsLatest", e->is_latest);
+    elem_time(b, "LastModified", e->mtime_ms);
+    if (!e->delete_marker) {
+        elem_etag(b, e->etag);
+        elem_u64(b, "Size", e->size);
+        elem(b, "StorageClass", e->storage_class ? e->storage_class : "STANDARD");
+    }
+    if (e->owner)
+        owner_elem(b, "Owner", e->owner);
+    gw_buf_puts(b, e->delete_marker ? "</DeleteMarker>" : "</Version>");
+}
+
+void gw_xml_versions_add_prefix(struct gw_buf *b, const struct gw_xml_versions *v,
+                                const char *prefix)
+{
+    gw_buf_puts(b, "<CommonPrefixes>");
+    elem_enc(b, "Prefix", prefix, v->encode_url);
+    gw_buf_puts(b, "</CommonPrefixes>");
+}
+
+int gw_xml_versions_end(struct gw_buf *b)
+{
+    gw_buf_puts(b, "</ListVersionsResult>");
     return gw_buf_error(b);
 }
 
@@ -388,6 +466,24 @@ static int trimmed_copy(const char *s, char *out, size_t cap)
     memcpy(out, s, len);
     out[len] = '\0';
     return 0;
+}
+
+int gw_xml_child_text(xmlNodePtr parent, const char *name, char *out, size_t cap)
+{
+    int found = 0;
+    for (xmlNodePtr c = parent->children; c; c = c->next) {
+        if (!gw_xml_is_elem(c, name))
+            continue;
+        if (found)
+            return CAIRN_E_PROTO;
+        char *t = node_text(c);
+        int rc = t ? trimmed_copy(t, out, cap) : CAIRN_E_PROTO;
+        free(t);
+        if (rc != 0)
+            return CAIRN_E_PROTO;
+        found = 1;
+    }
+    return found;
 }
 
 int gw_xml_parse_complete(const char *body, size_t len, struct gw_xml_part **parts, size_t *n,
@@ -493,9 +589,13 @@ void gw_xml_delete_req_free(struct gw_xml_delete_req *d)
 {
     if (!d)
         return;
-    for (size_t i = 0; i < d->n; i++)
+    for (size_t i = 0; i < d->n; i++) {
         free(d->keys[i]);
+        if (d->version_ids)
+            free(d->version_ids[i]);
+    }
     free(d->keys);
+    free(d->version_ids);
     memset(d, 0, sizeof(*d));
 }
 
@@ -516,7 +616,8 @@ int gw_xml_parse_delete(const char *body, size_t len, struct gw_xml_delete_req *
     if (count == 0 || count > GW_XML_MAX_DELETE)
         goto out;
     out->keys = calloc(count, sizeof(char *));
-    if (!out->keys) {
+    out->version_ids = calloc(count, sizeof(char *));
+    if (!out->keys || !out->version_ids) {
         *err = GW_S3_INTERNAL_ERROR;
         rc = CAIRN_E_NOMEM;
         goto out;
@@ -542,9 +643,13 @@ int gw_xml_parse_delete(const char *body, size_t len, struct gw_xml_delete_req *
         if (!gw_xml_is_elem(c, "Object"))
             goto out;
         char *key = NULL;
+        char vid[128];
+        int has_vid = gw_xml_child_text(c, "VersionId", vid, sizeof(vid));
+        if (has_vid < 0)
+            goto out;
         for (xmlNodePtr f = c->children; f; f = f->next) {
             if (!gw_xml_is_elem(f, "Key"))
-                continue; /* VersionId, ETag, ...: ignored */
+                continue; /* VersionId above; ETag, ...: ignored */
             if (key) {
                 free(key);
                 goto out;
@@ -556,6 +661,15 @@ int gw_xml_parse_delete(const char *body, size_t len, struct gw_xml_delete_req *
         if (!key || !key[0]) {
             free(key);
             goto out;
+        }
+        if (has_vid) {
+            out->version_ids[out->n] = strdup(vid);
+            if (!out->version_ids[out->n]) {
+                free(key);
+                *err = GW_S3_INTERNAL_ERROR;
+                rc = CAIRN_E_NOMEM;
+                goto out;
+            }
         }
         out->keys[out->n++] = key;
     }

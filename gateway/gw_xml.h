@@ -125,9 +125,48 @@ int gw_xml_copy_part_result(struct gw_buf *b, int64_t mtime_ms, const char *etag
 
 void gw_xml_delete_begin(struct gw_buf *b);
 void gw_xml_delete_deleted(struct gw_buf *b, const char *key);
+/* A <Deleted> entry of a versioned delete: version_id (NULL: omitted) is the
+ * version asked for; marker: a delete marker was made or removed, whose id
+ * is marker_vid. */
+void gw_xml_delete_deleted_version(struct gw_buf *b, const char *key, const char *version_id,
+                                   int marker, const char *marker_vid);
+/* version_id NULL: omitted. */
+void gw_xml_delete_error_version(struct gw_buf *b, const char *key, const char *version_id,
+                                 enum gw_s3err code, const char *message);
 void gw_xml_delete_error(struct gw_buf *b, const char *key, enum gw_s3err code,
                          const char *message);
 int gw_xml_delete_end(struct gw_buf *b);
+
+/* ---- ListVersionsResult (ListObjectVersions) ------------------------ */
+struct gw_xml_versions {
+    int encode_url;
+    const char *bucket;
+    const char *prefix;
+    const char *delimiter; /* NULL: omitted */
+    const char *key_marker;
+    const char *version_id_marker;
+    const char *next_key_marker;        /* NULL: omitted (not truncated) */
+    const char *next_version_id_marker; /* NULL: omitted */
+    int max_keys;
+    int is_truncated;
+};
+struct gw_xml_version {
+    const char *key;
+    const char *version_id;
+    int is_latest;
+    int delete_marker; /* <DeleteMarker> entry: no ETag, Size, StorageClass */
+    int64_t mtime_ms;
+    const char *etag;
+    uint64_t size;
+    const char *storage_class; /* NULL: "STANDARD" */
+    const struct gw_xml_owner *owner;
+};
+void gw_xml_versions_begin(struct gw_buf *b, const struct gw_xml_versions *v);
+void gw_xml_versions_add(struct gw_buf *b, const struct gw_xml_versions *v,
+                         const struct gw_xml_version *e);
+void gw_xml_versions_add_prefix(struct gw_buf *b, const struct gw_xml_versions *v,
+                                const char *prefix);
+int gw_xml_versions_end(struct gw_buf *b);
 
 /* region NULL or "us-east-1" gives the empty element, as S3. */
 int gw_xml_location_constraint(struct gw_buf *b, const char *region);
@@ -150,11 +189,12 @@ int gw_xml_parse_complete(const char *body, size_t len, struct gw_xml_part **par
 struct gw_xml_delete_req {
     int quiet;
     size_t n;
-    char **keys; /* n keys, each NUL-terminated */
+    char **keys;        /* n keys, each NUL-terminated */
+    char **version_ids; /* n entries: the <VersionId> of each (NULL: none) */
 };
 
 /* Parses a multi-object Delete body: 1..GW_XML_MAX_DELETE <Object><Key>
- * entries (VersionId is ignored: Cairn keeps no versions) and <Quiet>.
+ * entries, each with an optional <VersionId>, and <Quiet>.
  * Release with gw_xml_delete_req_free(). Returns 0 or a negative code with
  * *err = MalformedXML (or InternalError). */
 int gw_xml_parse_delete(const char *body, size_t len, struct gw_xml_delete_req *out,
@@ -174,5 +214,9 @@ int gw_xml_parse_create_bucket(const char *body, size_t len, char *region, size_
 xmlDocPtr gw_xml_parse_doc(const char *body, size_t len, size_t max, const char *root);
 /* 1 if n is an element named name. */
 int gw_xml_is_elem(xmlNodePtr n, const char *name);
+/* The text of parent's only child element named name, trimmed of XML
+ * whitespace, into out[cap]. Returns 1 (found), 0 (absent) or
+ * CAIRN_E_PROTO (repeated, nested elements, too long). */
+int gw_xml_child_text(xmlNodePtr parent, const char *name, char *out, size_t cap);
 
 #endif

@@ -199,6 +199,9 @@ int md_cmd_put_object(uint64_t client_id, uint64_t seq, const char *bucket, cons
     rec.owner = S(obj->owner.user);
     rec.owner_id = S(obj->owner.id);
     rec.acl = (ProtobufCBinaryData){obj->owner.acl_len, (uint8_t *)obj->owner.acl};
+    rec.lock_mode = (Md__LockMode)obj->lock.mode;
+    rec.retain_until_ms = obj->lock.retain_until_ms;
+    rec.legal_hold = obj->lock.legal_hold != 0;
     if (obj->has_inline) {
         rec.has_inline = 1;
         rec.inline_data.data = (uint8_t *)obj->inline_data;

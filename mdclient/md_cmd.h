@@ -53,6 +53,14 @@ struct md_owner_desc {
     size_t acl_len;
 };
 
+/* Object lock of a new version (PutObject, CopyObject, CreateMultipartUpload):
+ * mode is an Md__LockMode (0: none) with its retain_until_ms; all 0: none. */
+struct md_lock_desc {
+    int mode;
+    int64_t retain_until_ms;
+    int legal_hold;
+};
+
 /* An object to store: inline (has_inline, inline_len == size) or groups in
  * object order (their data lengths add up to size; offsets are computed). */
 struct md_object_desc {
@@ -66,6 +74,7 @@ struct md_object_desc {
     const struct md_group_desc *groups;
     size_t n_groups;
     struct md_owner_desc owner;
+    struct md_lock_desc lock; /* object lock of the version (all 0: none) */
 };
 
 enum md_cond {
@@ -108,7 +117,8 @@ struct md_delete_desc {
 };
 
 /* S3 DeleteObjects: up to 1000 keys decided one by one; the Result's keys[i]
- * holds key i's status, reason and whether it existed. */
+ * holds key i's status, reason and whether it existed. (Versions and object
+ * lock: md_cmd_delete_versions in md_cmd_ver.h.) */
 int md_cmd_delete_objects(uint64_t client_id, uint64_t seq, const char *bucket,
                           const struct md_delete_desc *objs, size_t n, uint8_t **out,
                           size_t *outlen);

@@ -19,6 +19,10 @@ struct checker {
     uint64_t live_groups;    /* locators the records call for */
     uint64_t garbage_cs;     /* per-chunkserver garbage keys the entries call for */
     uint64_t sessions;       /* session records seen */
+    uint64_t null_refs;      /* "SN" keys the noncurrent null versions call for */
+    /* the previous noncurrent version's "bucket 0 key" (first of each key) */
+    unsigned char prev_name[MD_MKEY_MAX];
+    size_t prev_len;
 };
 
 static int violation(struct checker *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -124,6 +128,128 @@ static int each(struct checker *c, char type,
     return rc;
 }
 
+static int is_null_version(const Md__ObjectRecord *o)
+{
+    return o->vseq == 0 || o->null_version;
+}
+
+/* The first key under prefix into *key and *klen (NULL: none); valid until the
+ * next call. */
+static int first_under(struct checker *c, const struct md_key *pre, struct md_titer **it,
+                       const unsigned char **key, size_t *klen)
+{
+    *key = NULL;
+    int rc = md_titer_new(&c->txn, it);
+    if (rc)
+        return rc;
+    md_titer_seek(*it, pre->b, pre->n);
+    if (md_titer_has_prefix(*it, pre->b, pre->n))
+        *key = md_titer_key(*it, klen);
+    return md_titer_status(*it);
+}
+
+/* A current object ("So" bucket 0 key) is no delete marker, is newer than
+ * every noncurrent version of its key, and is not a second null version. */
+static int check_current(struct checker *c, const unsigned char *k, size_t kl,
+                         const Md__ObjectRecord *o)
+{
+    if (o->delete_marker)
+        return violation(c, "object %.*s: a delete marker as the current version", (int)kl, k);
+    struct md_key pre;
+    md_key_start(&pre, MD_K_VERSION);
+    md_key_bytes(&pre, k + 2, kl - 2);
+    md_key_byte(&pre, 0);
+    struct md_titer *it;
+    const unsigned char *vk;
+    size_t vkl;
+    int rc = first_under(c, &pre, &it, &vk, &vkl);
+    if (!rc && vk && (vkl != pre.n + 8 || o->vseq == 0 || ~md_get_be64(vk + pre.n) >= o->vseq))
+        rc = violation(c, "object %.*s: not newer than its noncurrent versions", (int)kl, k);
+    md_titer_free(it);
+    if (rc || !is_null_version(o))
+        return rc;
+    struct md_key nk;
+    md_key_start(&nk, MD_K_NULLVER);
+    md_key_bytes(&nk, k + 2, kl - 2);
+    rc = exists(c, &nk);
+    return rc < 0 ? rc : rc ? violation(c, "object %.*s: a second null version", (int)kl, k) : 0;
+}
+
+/* A noncurrent version "SV" bucket 0 key 0 be64(~vseq): its bucket exists,
+ * its vseq is its key's, a null one has its "SN" reference, a delete marker
+ * holds no data, a version its groups; the newest of a key with no current
+ * object is a delete marker. */
+static int check_version(struct checker *c, const unsigned char *k, size_t kl, const void *v,
+                         size_t vl)
+{
+    const unsigned char *z = memchr(k + 2, 0, kl - 2);
+    if (!z || kl < (size_t)(z - k) + 1 + 1 + 9 || k[kl - 9] != 0)
+        return violation(c, "version key %.*s malformed", (int)kl, k);
+    struct md_key bk;
+    md_key_start(&bk, MD_K_BUCKET);
+    md_key_bytes(&bk, k + 2, (size_t)(z - (k + 2)));
+    int rc = exists(c, &bk);
+    if (rc <= 0)
+        return rc < 0 ? rc : violation(c, "version %.*s in a missing bucket", (int)kl, k);
+    Md__ObjectRecord *o = md__object_record__unpack(NULL, vl, v);
+    if (!o)
+        return violation(c, "version %.*s undecodable", (int)kl, k);
+    size_t name_len = kl - 2 - 9; /* "bucket 0 key" */
+    if (o->vseq != ~md_get_be64(k + kl - 8))
+        rc = violation(c, "version %.*s: vseq %" PRIu64 " differs from its key", (int)name_len,
+                       k + 2, o->vseq);
+    else if (o->delete_marker)
+        rc = o->size || o->has_inline || o->n_extents
+                 ? violation(c, "delete marker %.*s holds data", (int)name_len, k + 2)
+                 : 0;
+    else if (o->has_inline)
+        rc = o->n_extents || o->inline_data.len != o->size
+                 ? violation(c, "version %.*s: bad inline record", (int)name_len, k + 2)
+                 : 0;
+    else
+        rc = check_extents(c, k, kl, o->extents, o->n_extents, o->size);
+    if (!rc && is_null_version(o)) {
+        struct md_key nk;
+        md_key_start(&nk, MD_K_NULLVER);
+        md_key_bytes(&nk, k + 2, name_len);
+        Md__NullVersionRef *ref = NULL;
+        rc = md_txn_get_msg(&c->txn, &nk, &md__null_version_ref__descriptor,
+                            (ProtobufCMessage **)&ref);
+        if (rc == CAIRN_E_NOTFOUND || (rc == 0 && ref->vseq != o->vseq))
+            rc = violation(c, "null version %.*s without its reference", (int)name_len, k + 2);
+        if (ref)
+            md__null_version_ref__free_unpacked(ref, NULL);
+        c->null_refs++;
+    }
+    int first = !(c->prev_len == name_len && memcmp(c->prev_name, k + 2, name_len) == 0);
+    if (!rc && first && !o->delete_marker) {
+        struct md_key ok;
+        md_key_start(&ok, MD_K_OBJECT);
+        md_key_bytes(&ok, k + 2, name_len);
+        rc = exists(c, &ok);
+        rc = rc < 0 ? rc
+             : rc   ? 0
+                    : violation(c, "%.*s: no current object, newest version not a delete marker",
+                                (int)name_len, k + 2);
+    }
+    memcpy(c->prev_name, k + 2, name_len);
+    c->prev_len = name_len;
+    md__object_record__free_unpacked(o, NULL);
+    return rc;
+}
+
+/* Every "SN" key was called for by a noncurrent null version (counted). */
+static int check_nullver(struct checker *c, const unsigned char *k, size_t kl, const void *v,
+                         size_t vl)
+{
+    (void)k;
+    (void)kl;
+    (void)v;
+    (void)vl;
+    c->null_refs--;
+    return 0;
+}
+
 static int check_object(struct checker *c, const unsigned char *k, size_t kl, const void *v,
                         size_t vl)
 {
@@ -139,6 +265,11 @@ static int check_object(struct checker *c, const unsigned char *k, size_t kl, co
     Md__ObjectRecord *o = md__object_record__unpack(NULL, vl, v);
     if (!o)
         return violation(c, "object %.*s undecodable", (int)kl, k);
+    rc = check_current(c, k, kl, o);
+    if (rc) {
+        md__object_record__free_unpacked(o, NULL);
+        return rc;
+    }
     if (o->has_inline)
         rc = o->n_extents || o->inline_data.len != o->size
                  ? violation(c, "object %.*s: bad inline record", (int)kl, k)
@@ -311,7 +442,8 @@ static int check_session_age(struct checker *c, const unsigned char *k, size_t k
     return 0;
 }
 
-/* Sums the size and count of every object under the prefix pre. */
+/* Adds the size and count of every object or version (not delete markers)
+ * under the prefix pre. */
 static int sum_objects(struct checker *c, const struct md_key *pre, uint64_t *bytes,
                        uint64_t *objects)
 {
@@ -319,7 +451,6 @@ static int sum_objects(struct checker *c, const struct md_key *pre, uint64_t *by
     int rc = md_titer_new(&c->txn, &it);
     if (rc)
         return rc;
-    *bytes = *objects = 0;
     for (md_titer_seek(it, pre->b, pre->n); rc == 0 && md_titer_has_prefix(it, pre->b, pre->n);
          md_titer_next(it)) {
         size_t vl;
@@ -329,8 +460,10 @@ static int sum_objects(struct checker *c, const struct md_key *pre, uint64_t *by
             rc = CAIRN_E_CORRUPT;
             break;
         }
-        *bytes += o->size;
-        (*objects)++;
+        if (!o->delete_marker) {
+            *bytes += o->size;
+            (*objects)++;
+        }
         md__object_record__free_unpacked(o, NULL);
     }
     if (!rc)
@@ -350,8 +483,11 @@ static int check_bucket(struct checker *c, const unsigned char *k, size_t kl, co
     md_key_start(&pre, MD_K_OBJECT);
     md_key_bytes(&pre, k + 2, kl - 2);
     md_key_byte(&pre, 0);
-    uint64_t bytes, objects;
+    uint64_t bytes = 0, objects = 0;
     int rc = sum_objects(c, &pre, &bytes, &objects);
+    pre.b[1] = MD_K_VERSION; /* every stored version counts */
+    if (rc == 0)
+        rc = sum_objects(c, &pre, &bytes, &objects);
     uint64_t ub = b->usage ? b->usage->bytes : 0, uo = b->usage ? b->usage->objects : 0;
     if (rc == 0 && (ub != bytes || uo != objects))
         rc = violation(c,
@@ -462,7 +598,9 @@ int md_sm_check(struct md_store *store, char *why, size_t why_len)
         rc = violation(&c, "format %u", info->format);
         goto out;
     }
-    if ((rc = each(&c, MD_K_OBJECT, check_object)) || (rc = each(&c, MD_K_PART, check_part)) ||
+    if ((rc = each(&c, MD_K_OBJECT, check_object)) ||
+        (rc = each(&c, MD_K_VERSION, check_version)) ||
+        (rc = each(&c, MD_K_NULLVER, check_nullver)) || (rc = each(&c, MD_K_PART, check_part)) ||
         (rc = each(&c, MD_K_LOCATOR, check_locator)) ||
         (rc = each(&c, MD_K_FRAGMENT, check_fragment)) ||
         (rc = each(&c, MD_K_GARBAGE, check_garbage)) ||
@@ -471,6 +609,10 @@ int md_sm_check(struct md_store *store, char *why, size_t why_len)
         (rc = each(&c, MD_K_BUCKET, check_bucket)) || (rc = each(&c, MD_K_OWNED, check_owned)) ||
         (rc = each(&c, MD_K_USER, check_user)))
         goto out;
+    if (c.null_refs) {
+        rc = violation(&c, "null version reference count differs from noncurrent null versions");
+        goto out;
+    }
     if (c.live_groups) {
         rc = violation(&c, "locator count differs from live groups");
         goto out;

@@ -1,4 +1,5 @@
 #include "md_query.h"
+#include "md_query_int.h"
 #include "md_sm.h"
 #include "md_txn.h"
 #include "cn_error.h"
@@ -6,13 +7,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-
-/* Everything a query result points to, released after packing. */
-struct arena {
-    void **ptrs;
-    size_t n, cap;
-    int nomem;
-};
 
 static int arena_track(struct arena *a, void *p, int is_msg)
 {
@@ -39,13 +33,13 @@ static int arena_track(struct arena *a, void *p, int is_msg)
     return 0;
 }
 
-static void *arena_alloc(struct arena *a, size_t size)
+void *arena_alloc(struct arena *a, size_t size)
 {
     void *p = calloc(1, size ? size : 1);
     return arena_track(a, p, 0) ? NULL : p;
 }
 
-static char *arena_strndup(struct arena *a, const void *s, size_t n)
+char *arena_strndup(struct arena *a, const void *s, size_t n)
 {
     char *p = arena_alloc(a, n + 1);
     if (p)
@@ -53,8 +47,7 @@ static char *arena_strndup(struct arena *a, const void *s, size_t n)
     return p;
 }
 
-static void *arena_unpack(struct arena *a, const ProtobufCMessageDescriptor *d, const void *v,
-                          size_t vl)
+void *arena_unpack(struct arena *a, const ProtobufCMessageDescriptor *d, const void *v, size_t vl)
 {
     ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, vl, v);
     if (!m)
@@ -74,31 +67,7 @@ static void arena_free(struct arena *a)
     free(a->ptrs);
 }
 
-/* Growable pointer arrays living in the arena. */
-#define APPEND(a, arr, n, cap, item)                                                               \
-    do {                                                                                           \
-        if ((n) == (cap)) {                                                                        \
-            size_t ncap_ = (cap) ? 2 * (cap) : 16;                                                 \
-            void *na_ = arena_alloc((a), ncap_ * sizeof(*(arr)));                                  \
-            if (!na_)                                                                              \
-                return CAIRN_E_NOMEM;                                                              \
-            if (n)                                                                                 \
-                memcpy(na_, (arr), (n) * sizeof(*(arr)));                                          \
-            (arr) = na_;                                                                           \
-            (cap) = ncap_;                                                                         \
-        }                                                                                          \
-        (arr)[(n)++] = (item);                                                                     \
-    } while (0)
-
-struct qctx {
-    struct md_store *store;
-    struct md_txn txn; /* empty overlay over one snapshot of the store */
-    struct arena arena;
-    Md__QueryResult *r;
-    void *list_state; /* the running lister's output state */
-};
-
-static int qfail(struct qctx *c, int status, Md__Reason reason)
+int qfail(struct qctx *c, int status, Md__Reason reason)
 {
     c->r->status = status;
     c->r->reason = reason;
@@ -106,8 +75,7 @@ static int qfail(struct qctx *c, int status, Md__Reason reason)
 }
 
 /* Gets and unpacks key into the arena; CAIRN_E_NOTFOUND when absent. */
-static int qget(struct qctx *c, const struct md_key *k, const ProtobufCMessageDescriptor *d,
-                void **out)
+int qget(struct qctx *c, const struct md_key *k, const ProtobufCMessageDescriptor *d, void **out)
 {
     void *v;
     size_t vl;
@@ -121,7 +89,7 @@ static int qget(struct qctx *c, const struct md_key *k, const ProtobufCMessageDe
     return 0;
 }
 
-static uint32_t clamp_max(uint32_t asked, uint32_t cap)
+uint32_t clamp_max(uint32_t asked, uint32_t cap)
 {
     return asked > cap ? cap : asked;
 }
@@ -146,7 +114,7 @@ struct lister {
     uint32_t count;
 };
 
-static const unsigned char *find_bytes(const unsigned char *h, size_t hl, const char *n, size_t nl)
+const unsigned char *find_bytes(const unsigned char *h, size_t hl, const char *n, size_t nl)
 {
     if (nl == 0 || hl < nl)
         return NULL;
@@ -281,7 +249,7 @@ static int lo_prefix(struct qctx *c, const unsigned char *cp, size_t len)
 }
 
 /* Prefix, delimiter and marker must fit a key (the seek keys are built from them). */
-static int valid_list_args(const char *prefix, const char *delim, const char *marker)
+int valid_list_args(const char *prefix, const char *delim, const char *marker)
 {
     return strlen(prefix) <= MD_OBJKEY_MAX && strlen(delim) <= MD_OBJKEY_MAX &&
            strlen(marker) <= MD_OBJKEY_MAX;
@@ -559,6 +527,8 @@ static int q_get_object(struct qctx *c, const Md__GetObjectQ *q)
 {
     if (!md_valid_bucket(q->bucket) || !md_valid_objkey(q->key))
         return qfail(c, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT);
+    if (q->version_id[0])
+        return mq_get_version(c, q);
     struct md_key k;
     md_key_start(&k, MD_K_OBJECT);
     md_key_str(&k, q->bucket);
@@ -568,12 +538,15 @@ static int q_get_object(struct qctx *c, const Md__GetObjectQ *q)
     if (rc != CAIRN_E_NOTFOUND && !(rc == 0 && q->with_bucket))
         return rc;
     int missing = rc == CAIRN_E_NOTFOUND;
+    if (missing && (rc = mq_current_marker(c, q->bucket, q->key)))
+        return rc;
     md_key_start(&k, MD_K_BUCKET);
     md_key_str(&k, q->bucket);
     void *b;
     rc = qget(c, &k, &md__bucket_record__descriptor, &b);
     if (rc == CAIRN_E_NOTFOUND) {
         c->r->object = NULL; /* (arena-owned) */
+        c->r->marker = NULL;
         return qfail(c, CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_BUCKET);
     }
     if (rc)
@@ -615,7 +588,7 @@ static int q_get_group(struct qctx *c, const Md__GetGroupQ *q)
     k.n = loc->record_key.len;
     Md__Extent **ext;
     size_t n;
-    if (k.b[1] == MD_K_OBJECT) {
+    if (k.b[1] == MD_K_OBJECT || k.b[1] == MD_K_VERSION) {
         Md__ObjectRecord *o;
         if ((rc = qget(c, &k, &md__object_record__descriptor, (void **)&o)))
             return rc == CAIRN_E_NOTFOUND ? CAIRN_E_CORRUPT : rc;
@@ -937,6 +910,8 @@ static int run_query(struct qctx *c, const Md__Query *q)
                          (void ***)&c->r->users, &c->r->n_users, NULL);
     case MD__QUERY__Q_STATE_INFO:
         return q_state_info(c);
+    case MD__QUERY__Q_LIST_VERSIONS:
+        return mq_list_versions(c, q->list_versions);
     default:
         return qfail(c, CAIRN_E_UNSUPPORTED, MD__REASON__R_UNKNOWN_COMMAND);
     }

@@ -82,6 +82,14 @@ static int dispatch(struct exec *x, const Md__Command *c)
         return sm_cmd_put_object_acl(x, c->put_object_acl);
     case MD__COMMAND__OP_SET_REPLICA:
         return sm_cmd_set_replica(x, c->set_replica);
+    case MD__COMMAND__OP_PUT_BUCKET_VERSIONING:
+        return sm_cmd_put_bucket_versioning(x, c->put_bucket_versioning);
+    case MD__COMMAND__OP_PUT_OBJECT_LOCK_CONFIG:
+        return sm_cmd_put_object_lock_config(x, c->put_object_lock_config);
+    case MD__COMMAND__OP_PUT_OBJECT_RETENTION:
+        return sm_cmd_put_object_retention(x, c->put_object_retention);
+    case MD__COMMAND__OP_PUT_OBJECT_LEGAL_HOLD:
+        return sm_cmd_put_object_legal_hold(x, c->put_object_legal_hold);
     case MD__COMMAND__OP_PUT_OBJECT_TAGGING:
         return sm_cmd_put_object_tagging(x, c->put_object_tagging);
     case MD__COMMAND__OP_PUT_BUCKET_TAGGING:
@@ -221,11 +229,12 @@ static int apply_one(struct exec *x, const void *cmd, size_t len, uint8_t **out,
     }
     struct md_txn_savepoint sp;
     md_txn_save(x->txn, &sp);
-    uint64_t gseq = x->next_garbage_seq;
+    uint64_t gseq = x->next_garbage_seq, vseq = x->last_version_seq;
     rc = dispatch(x, c);
     if (rc == REFUSED) {
         md_txn_rollback(x->txn, &sp);
         x->next_garbage_seq = gseq;
+        x->last_version_seq = vseq;
         rc = 0;
     } else {
         md_txn_release(&sp);
@@ -241,8 +250,10 @@ static int apply_one(struct exec *x, const void *cmd, size_t len, uint8_t **out,
 out:
     free(x->owned_key_results);
     free(x->owned_key_result_ptrs);
+    free(x->owned_vids);
     x->owned_key_results = NULL;
     x->owned_key_result_ptrs = NULL;
+    x->owned_vids = NULL;
     if (sess)
         free_msg(sess);
     md__command__free_unpacked(c, NULL);
@@ -280,6 +291,7 @@ static int load_info(struct md_sm *sm, int init_if_empty)
         sm->applied_index = 0;
         sm->next_garbage_seq = 1;
         sm->session_count = 0;
+        sm->last_version_seq = 0;
         goto out;
     }
     if (rc)
@@ -291,6 +303,7 @@ static int load_info(struct md_sm *sm, int init_if_empty)
         sm->applied_index = info->applied_index;
         sm->next_garbage_seq = info->next_garbage_seq;
         sm->session_count = info->session_count;
+        sm->last_version_seq = info->last_version_seq;
     }
     md__store_info__free_unpacked(info, NULL);
 out:
@@ -356,7 +369,8 @@ int md_sm_apply_slot(struct md_sm *sm, uint64_t index, size_t n, const void *con
                      .txn = &t,
                      .index = index,
                      .next_garbage_seq = sm->next_garbage_seq,
-                     .session_count = sm->session_count};
+                     .session_count = sm->session_count,
+                     .last_version_seq = sm->last_version_seq};
     size_t done = 0;
     for (; done < n; done++) {
         if ((rc = apply_one(&x, cmds[done], cmd_lens[done], &results[done], &result_lens[done])))
@@ -367,6 +381,7 @@ int md_sm_apply_slot(struct md_sm *sm, uint64_t index, size_t n, const void *con
     info.applied_index = index;
     info.next_garbage_seq = x.next_garbage_seq;
     info.session_count = x.session_count;
+    info.last_version_seq = x.last_version_seq;
     struct md_key k;
     md_key_start(&k, MD_K_INFO);
     if ((rc = md_txn_put_msg(&t, &k, &info.base)))
@@ -378,6 +393,7 @@ int md_sm_apply_slot(struct md_sm *sm, uint64_t index, size_t n, const void *con
     sm->applied_index = index;
     sm->next_garbage_seq = x.next_garbage_seq;
     sm->session_count = x.session_count;
+    sm->last_version_seq = x.last_version_seq;
     md_txn_destroy(&t);
     return 0;
 err:
@@ -410,6 +426,7 @@ int md_sm_apply_membership(struct md_sm *sm, uint64_t index, const uint32_t *vot
     info.applied_index = index;
     info.next_garbage_seq = sm->next_garbage_seq;
     info.session_count = sm->session_count;
+    info.last_version_seq = sm->last_version_seq;
     struct md_key k;
     md_key_start(&k, MD_K_MEMBERS);
     /* Members of the previous membership that this one drops are recorded as

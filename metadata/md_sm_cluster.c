@@ -90,7 +90,7 @@ static int find_group(struct exec *x, const uint8_t *gid, struct md_key *rkey,
     free_msg(loc);
     Md__Extent **ext;
     size_t n;
-    if (rkey->b[1] == MD_K_OBJECT) {
+    if (rkey->b[1] == MD_K_OBJECT || rkey->b[1] == MD_K_VERSION) {
         if ((rc = unpack_as(x, rkey, object_record, obj)))
             return rc == CAIRN_E_NOTFOUND ? CAIRN_E_CORRUPT : rc;
         ext = (*obj)->extents;

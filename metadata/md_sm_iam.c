@@ -372,17 +372,28 @@ int sm_cmd_put_object_acl(struct exec *x, const Md__PutObjectAcl *c)
 {
     if (c->acl.len > ACL_MAX)
         return sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "ACL too large");
-    struct md_key k;
-    Md__ObjectRecord *o;
-    int rc = sm_object_at(x, c->bucket, c->key, &k, &o);
+    int rc = sm_need_bucket(x, c->bucket);
     if (rc)
         return rc;
-    if (!o)
-        return sm_refuse(x, CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_KEY, "no such key");
-    ProtobufCBinaryData keep = o->acl;
-    o->acl = c->acl;
-    rc = put_msg(x, &k, o);
-    o->acl = keep;
-    free_msg(o);
+    if (!md_valid_objkey(c->key))
+        return sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "invalid key");
+    struct sm_version v;
+    if ((rc = sm_find_version(x, c->bucket, c->key, c->version_id, &v)))
+        return rc;
+    if (!v.rec)
+        return c->version_id[0]
+                   ? sm_refuse(x, CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_VERSION,
+                               "no such version")
+                   : sm_refuse(x, CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_KEY, "no such key");
+    if (v.rec->delete_marker) {
+        sm_version_free(&v);
+        return sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_DELETE_MARKER,
+                         "a delete marker has no ACL");
+    }
+    ProtobufCBinaryData keep = v.rec->acl;
+    v.rec->acl = c->acl;
+    rc = sm_rewrite_version(x, &v);
+    v.rec->acl = keep;
+    sm_version_free(&v);
     return rc;
 }

@@ -19,6 +19,7 @@ struct md_sm {
     uint64_t applied_index;
     uint64_t next_garbage_seq;
     uint64_t session_count;
+    uint64_t last_version_seq;
 };
 
 /* Handler outcome besides 0 and negative CAIRN_E_* (internal failures). */
@@ -31,10 +32,13 @@ struct exec {
     uint64_t index;
     uint64_t next_garbage_seq;
     uint64_t session_count;
+    uint64_t last_version_seq;
     Md__Result *res;
     char etag_buf[64];                /* CompleteUpload's computed ETag */
+    char vid_buf[24];                 /* Result.version_id */
     Md__KeyResult *owned_key_results; /* DeleteObjects: freed after packing */
     Md__KeyResult **owned_key_result_ptrs;
+    char (*owned_vids)[24]; /* DeleteObjects: each key's version id */
 };
 
 #define unpack_as(x, key, type, out)                                                               \
@@ -93,6 +97,32 @@ static inline void key_part(struct md_key *k, const char *bucket, const char *ke
     key_part_prefix(k, bucket, key, uid);
     md_key_be32(k, number);
     md_key_bytes(k, md5, 16);
+}
+
+/* "SV" bucket 0 key 0: the prefix of the key's noncurrent versions. */
+static inline void key_version_prefix(struct md_key *k, const char *bucket, const char *key)
+{
+    md_key_start(k, MD_K_VERSION);
+    md_key_str(k, bucket);
+    md_key_byte(k, 0);
+    md_key_str(k, key);
+    md_key_byte(k, 0);
+}
+
+/* One noncurrent version: the prefix and be64(~vseq), so a key's versions
+ * sort newest first (and vseq 0, a null version from before versioning, last). */
+static inline void key_version(struct md_key *k, const char *bucket, const char *key, uint64_t vseq)
+{
+    key_version_prefix(k, bucket, key);
+    md_key_be64(k, ~vseq);
+}
+
+static inline void key_nullver(struct md_key *k, const char *bucket, const char *key)
+{
+    md_key_start(k, MD_K_NULLVER);
+    md_key_str(k, bucket);
+    md_key_byte(k, 0);
+    md_key_str(k, key);
 }
 
 static inline void key_cs(struct md_key *k, uint64_t id)
@@ -222,5 +252,57 @@ int sm_cmd_move_fragment(struct exec *x, const Md__MoveFragment *c);
 int sm_cmd_register_cs(struct exec *x, const Md__RegisterChunkserver *c);
 int sm_cmd_set_cs_state(struct exec *x, const Md__SetChunkserverState *c);
 int sm_cmd_set_replica(struct exec *x, const Md__SetReplica *c);
+
+/* ---- versions and object lock (md_sm_versions.c, md_sm_lock.c) ---- */
+
+/* Where a version lives: the current object ("So") or among the noncurrent
+ * versions ("SV"). */
+struct sm_version {
+    Md__ObjectRecord *rec; /* owned (free_msg) */
+    struct md_key k;       /* its store key */
+    int current;           /* 1: "So", 0: "SV" */
+};
+
+/* 1 if rec is the null version. */
+int sm_is_null(const Md__ObjectRecord *rec);
+/* Loads the bucket record (REFUSED NoSuchBucket / invalid name). */
+int sm_load_bucket(struct exec *x, const char *bucket, Md__BucketRecord **out);
+/* Writes the new current object rec (owned by the caller, not yet stored)
+ * of bucket b at key k ("So" bucket/key) whose current object is old (NULL:
+ * none), as b's versioning says: unversioned, old's groups retire; enabled,
+ * old becomes noncurrent; suspended, the key's null version goes (lock
+ * permitting) and old becomes noncurrent. Gives rec its vseq (versioned
+ * buckets), indexes its groups when index_new (else the caller pointed the
+ * locators at k), charges the usage, and sets the Result's version id. */
+int sm_write_current(struct exec *x, const Md__BucketRecord *b, const char *key,
+                     const struct md_key *k, Md__ObjectRecord *rec, Md__ObjectRecord *old,
+                     int index_new, int64_t now_ms);
+/* Finds version vid ("" = the current object, which may be absent) of
+ * bucket/key. 0 with *v (v->rec NULL when there is none); REFUSED for a
+ * malformed id (R_BAD_VERSION_ID). */
+int sm_find_version(struct exec *x, const char *bucket, const char *key, const char *vid,
+                    struct sm_version *v);
+void sm_version_free(struct sm_version *v);
+/* Rewrites a version in place (lock or ACL changes; same key, same groups). */
+int sm_rewrite_version(struct exec *x, const struct sm_version *v);
+/* DeleteObject in a bucket that is or was versioned, or of a version id. */
+int sm_delete_versioned(struct exec *x, const Md__BucketRecord *b, const Md__DeleteObject *c);
+/* 1 if any version or delete marker of the bucket exists, 0 if none, or an error. */
+int sm_bucket_has_versions(struct exec *x, const char *bucket);
+int sm_cmd_put_bucket_versioning(struct exec *x, const Md__PutBucketVersioning *c);
+
+/* 1 if the object lock of rec forbids removing it or shortening its
+ * retention at time now (bypass: GOVERNANCE may be bypassed). */
+int sm_lock_holds(const Md__ObjectRecord *rec, int64_t now_ms, int bypass);
+/* Checks the lock fields a new version asks for against bucket b and fills
+ * in b's default retention (from now_ms) when it asks for none. REFUSED
+ * for lock fields in a bucket without object lock, or a bad mode/date. */
+int sm_lock_new_version(struct exec *x, const Md__BucketRecord *b, Md__ObjectRecord *rec,
+                        int64_t now_ms);
+int sm_cmd_put_object_lock_config(struct exec *x, const Md__PutObjectLockConfig *c);
+int sm_cmd_put_object_retention(struct exec *x, const Md__PutObjectRetention *c);
+int sm_cmd_put_object_legal_hold(struct exec *x, const Md__PutObjectLegalHold *c);
+/* t_ms plus days days and years calendar years (UTC; Feb 29 + 1 year = Mar 1). */
+int64_t sm_add_period(int64_t t_ms, uint32_t days, uint32_t years);
 
 #endif

@@ -114,8 +114,11 @@ int sm_cmd_lifecycle_expire(struct exec *x, const Md__LifecycleExpire *c)
     free_msg(b);
     if (!due)
         return not_due(x);
+    /* As a client's DeleteObject: in a versioned bucket a delete marker (no
+     * version is destroyed), and the object lock judged at the worker's time. */
     Md__DeleteObject d = MD__DELETE_OBJECT__INIT;
     d.bucket = c->bucket;
     d.key = c->key;
+    d.now_ms = c->now_ms;
     return sm_cmd_delete_object(x, &d);
 }

@@ -3,6 +3,7 @@
 
 #include "cn_error.h"
 #include "cn_util.h"
+#include "md_cmd_ver.h"
 
 #include <openssl/evp.h>
 #include <stdint.h>
@@ -64,6 +65,23 @@ int sm_cmd_create_upload(struct exec *x, const Md__CreateUpload *c)
     u.owner = c->owner;
     u.acl = c->acl;
     u.owner_id = c->owner_id;
+    if (c->lock_mode != MD__LOCK_MODE__LOCK_NONE || c->retain_until_ms || c->legal_hold) {
+        /* Checked now as it will be at completion: no upload that cannot complete. */
+        Md__BucketRecord *b;
+        if ((rc = sm_load_bucket(x, c->bucket, &b)))
+            return rc;
+        Md__ObjectRecord probe = MD__OBJECT_RECORD__INIT;
+        probe.lock_mode = c->lock_mode;
+        probe.retain_until_ms = c->retain_until_ms;
+        probe.legal_hold = c->legal_hold;
+        rc = sm_lock_new_version(x, b, &probe, c->now_ms);
+        free_msg(b);
+        if (rc)
+            return rc;
+        u.lock_mode = c->lock_mode;
+        u.retain_until_ms = c->retain_until_ms;
+        u.legal_hold = c->legal_hold;
+    }
     return put_msg(x, &k, &u);
 }
 
@@ -324,6 +342,10 @@ static int complete_replay(struct exec *x, const Md__CompleteUpload *c)
             strcmp(x->etag_buf, o->etag) == 0) {
             x->res->etag = x->etag_buf;
             x->res->size = o->size;
+            if (o->vseq) {
+                md_version_id_of(o, x->vid_buf);
+                x->res->version_id = x->vid_buf;
+            }
             replay = 1;
         }
         free(etags);
@@ -348,6 +370,7 @@ int sm_cmd_complete_upload(struct exec *x, const Md__CompleteUpload *c)
     Md__Extent **ext = NULL, *ext_store = NULL;
     uint64_t *sizes = NULL;
     Md__ObjectRecord *old = NULL;
+    Md__BucketRecord *b = NULL;
     if (c->n_parts == 0 || c->n_parts > x->sm->opt.max_parts) {
         rc = sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_PART, "no parts or too many");
         goto out;
@@ -401,6 +424,8 @@ int sm_cmd_complete_upload(struct exec *x, const Md__CompleteUpload *c)
     }
     struct md_key ok;
     key_object(&ok, c->bucket, c->key);
+    if ((rc = sm_load_bucket(x, c->bucket, &b)))
+        goto out;
     if ((rc = sm_load_object(x, &ok, &old)))
         goto out;
     if ((rc = sm_check_cond(x, c->cond, c->if_match, old)))
@@ -438,15 +463,16 @@ int sm_cmd_complete_upload(struct exec *x, const Md__CompleteUpload *c)
     rec.acl = u->acl;
     rec.owner_id = u->owner_id;
     rec.upload_id = c->upload_id;
+    rec.lock_mode = u->lock_mode;
+    rec.retain_until_ms = u->retain_until_ms;
+    rec.legal_hold = u->legal_hold;
     /* Groups of the chosen copies move to the object; every other copy's
      * become garbage. */
     rc = drop_upload(x, c->bucket, c->key, c->upload_id, &ps, keep);
     if (!rc)
         rc = sm_relocate_groups(x, ext, n_ext, &ok);
     if (!rc)
-        rc = sm_store_object(x, &ok, &rec, old, 0);
-    if (!rc)
-        rc = sm_charge(x, c->bucket, (int64_t)total - (old ? (int64_t)old->size : 0), old ? 0 : 1);
+        rc = sm_write_current(x, b, c->key, &ok, &rec, old, 0, c->now_ms);
     if (!rc) {
         x->res->etag = x->etag_buf;
         x->res->size = total;
@@ -461,6 +487,8 @@ out:
     parts_free(&ps);
     if (old)
         free_msg(old);
+    if (b)
+        free_msg(b);
     free_msg(u);
     return rc;
 }

@@ -5,6 +5,7 @@
 #include "cn_error.h"
 #include "cn_util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,6 +51,13 @@ int sm_cmd_create_bucket(struct exec *x, const Md__CreateBucket *c)
     b.public_read = c->public_read;
     b.owner_id = c->owner_id;
     b.acl = c->acl;
+    Md__LockConfig lock = MD__LOCK_CONFIG__INIT;
+    if (c->object_lock) {
+        /* x-amz-bucket-object-lock-enabled: versioned from the start, for good. */
+        lock.enabled = 1;
+        b.lock = &lock;
+        b.versioning = MD__VERSIONING_STATUS__VERSIONING_ENABLED;
+    }
     rc = put_msg(x, &k, &b);
     if (rc == 0 && c->owner[0]) {
         key_owned(&k, c->owner, c->bucket);
@@ -84,6 +92,10 @@ int sm_cmd_delete_bucket(struct exec *x, const Md__DeleteBucket *c)
         return rc < 0 ? rc
                       : sm_refuse(x, CAIRN_E_NOTEMPTY, MD__REASON__R_BUCKET_NOT_EMPTY,
                                   "bucket not empty");
+    if ((rc = sm_bucket_has_versions(x, c->bucket)))
+        return rc < 0 ? rc
+                      : sm_refuse(x, CAIRN_E_NOTEMPTY, MD__REASON__R_BUCKET_NOT_EMPTY,
+                                  "bucket holds object versions");
     key_upload(&k, c->bucket, "", "");
     k.n--; /* "Su" bucket 0 */
     if ((rc = any_with_prefix(x, &k)))
@@ -144,6 +156,35 @@ int sm_load_object(struct exec *x, const struct md_key *k, Md__ObjectRecord **ou
     return rc;
 }
 
+/* DeleteObject in a bucket never versioned: the object goes, its groups to
+ * garbage (unless its object lock holds). */
+static int delete_unversioned(struct exec *x, const Md__DeleteObject *c)
+{
+    struct md_key k;
+    Md__ObjectRecord *old;
+    int rc = sm_object_at(x, c->bucket, c->key, &k, &old);
+    if (rc)
+        return rc;
+    if (c->cond == MD__COND__COND_IF_NONE_MATCH_ANY)
+        rc = sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "If-None-Match on delete");
+    else
+        rc = sm_check_cond(x, c->cond, c->if_match, old);
+    if (!rc && old && sm_lock_holds(old, c->now_ms, c->bypass_governance))
+        rc = sm_refuse(x, CAIRN_E_AUTH, MD__REASON__R_OBJECT_LOCKED,
+                       "Access Denied because object protected by object lock.");
+    if (!rc && old) {
+        x->res->existed = 1;
+        rc = sm_retire_groups(x, old->extents, old->n_extents);
+        if (!rc)
+            rc = md_txn_del(x->txn, k.b, k.n);
+        if (!rc)
+            rc = sm_charge(x, c->bucket, -(int64_t)old->size, -1);
+    }
+    if (old)
+        free_msg(old);
+    return rc;
+}
+
 /* Replaces (or creates) the object at k with rec, retiring the old groups.
  * The new groups must not be indexed yet. */
 int sm_store_object(struct exec *x, const struct md_key *k, const Md__ObjectRecord *rec,
@@ -161,60 +202,59 @@ int sm_store_object(struct exec *x, const struct md_key *k, const Md__ObjectReco
 
 int sm_cmd_put_object(struct exec *x, const Md__PutObject *c)
 {
-    int rc = sm_need_bucket(x, c->bucket);
+    Md__BucketRecord *b;
+    int rc = sm_load_bucket(x, c->bucket, &b);
     if (rc)
         return rc;
     const Md__ObjectRecord *rec = c->record;
     if (!md_valid_objkey(c->key))
-        return sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "invalid key");
-    if (!rec)
-        return sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "no record");
-    if (rec->has_inline) {
+        rc = sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "invalid key");
+    else if (!rec)
+        rc = sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "no record");
+    else if (rec->has_inline) {
         if (rec->n_extents || rec->inline_data.len != rec->size ||
             rec->inline_data.len > x->sm->opt.inline_max)
-            return sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "bad inline object");
+            rc = sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "bad inline object");
     } else if (!sm_valid_extents(x->sm, rec->extents, rec->n_extents, rec->size)) {
-        return sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "bad extents");
+        rc = sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "bad extents");
     }
+    /* A version's identity and its being a marker are the state machine's
+     * to give. */
+    if (!rc && (rec->vseq || rec->null_version || rec->delete_marker))
+        rc = sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "version fields set");
     struct md_key k;
-    key_object(&k, c->bucket, c->key);
-    Md__ObjectRecord *old;
-    if ((rc = sm_load_object(x, &k, &old)))
-        return rc;
-    rc = sm_check_cond(x, c->cond, c->if_match, old);
+    Md__ObjectRecord *old = NULL;
+    if (!rc) {
+        key_object(&k, c->bucket, c->key);
+        rc = sm_load_object(x, &k, &old);
+    }
     if (!rc)
-        rc = sm_store_object(x, &k, rec, old, 1);
-    if (!rc)
-        rc = sm_charge(x, c->bucket, (int64_t)rec->size - (old ? (int64_t)old->size : 0),
-                       old ? 0 : 1);
+        rc = sm_check_cond(x, c->cond, c->if_match, old);
+    if (!rc) {
+        Md__ObjectRecord nr = *rec; /* shallow: gets its version and lock fields */
+        rc = sm_write_current(x, b, c->key, &k, &nr, old, 1, rec->mtime_ms);
+    }
     if (!rc)
         x->res->etag = rec->etag;
     if (old)
         free_msg(old);
+    free_msg(b);
     return rc;
 }
 
 int sm_cmd_delete_object(struct exec *x, const Md__DeleteObject *c)
 {
-    struct md_key k;
-    Md__ObjectRecord *old;
-    int rc = sm_object_at(x, c->bucket, c->key, &k, &old);
+    Md__BucketRecord *b;
+    int rc = sm_load_bucket(x, c->bucket, &b);
     if (rc)
         return rc;
-    if (c->cond == MD__COND__COND_IF_NONE_MATCH_ANY)
-        rc = sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "If-None-Match on delete");
+    if (!md_valid_objkey(c->key))
+        rc = sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "invalid key");
+    else if (b->versioning != MD__VERSIONING_STATUS__VERSIONING_OFF || c->version_id[0])
+        rc = sm_delete_versioned(x, b, c);
     else
-        rc = sm_check_cond(x, c->cond, c->if_match, old);
-    if (!rc && old) {
-        x->res->existed = 1;
-        rc = sm_retire_groups(x, old->extents, old->n_extents);
-        if (!rc)
-            rc = md_txn_del(x->txn, k.b, k.n);
-        if (!rc)
-            rc = sm_charge(x, c->bucket, -(int64_t)old->size, -1);
-    }
-    if (old)
-        free_msg(old);
+        rc = delete_unversioned(x, c);
+    free_msg(b);
     return rc;
 }
 
@@ -229,13 +269,16 @@ int sm_cmd_delete_objects(struct exec *x, const Md__DeleteObjects *c)
         return sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "more than 1000 keys");
     Md__KeyResult *kr = calloc(c->n_objects ? c->n_objects : 1, sizeof(*kr));
     Md__KeyResult **krp = calloc(c->n_objects ? c->n_objects : 1, sizeof(*krp));
-    if (!kr || !krp) {
+    char(*vids)[24] = calloc(c->n_objects ? c->n_objects : 1, sizeof(*vids));
+    if (!kr || !krp || !vids) {
         free(kr);
         free(krp);
+        free(vids);
         return CAIRN_E_NOMEM;
     }
     x->owned_key_results = kr;
     x->owned_key_result_ptrs = krp;
+    x->owned_vids = vids;
     Md__Result *outer = x->res;
     for (size_t i = 0; i < c->n_objects; i++) {
         md__key_result__init(&kr[i]);
@@ -247,11 +290,12 @@ int sm_cmd_delete_objects(struct exec *x, const Md__DeleteObjects *c)
         kr[i].key = d.key;
         struct md_txn_savepoint sp;
         md_txn_save(x->txn, &sp);
-        uint64_t gseq = x->next_garbage_seq;
+        uint64_t gseq = x->next_garbage_seq, vseq = x->last_version_seq;
         rc = sm_cmd_delete_object(x, &d);
         if (rc == REFUSED) {
             md_txn_rollback(x->txn, &sp);
             x->next_garbage_seq = gseq;
+            x->last_version_seq = vseq;
             rc = 0;
         } else {
             md_txn_release(&sp);
@@ -259,6 +303,11 @@ int sm_cmd_delete_objects(struct exec *x, const Md__DeleteObjects *c)
         kr[i].status = one.status;
         kr[i].reason = one.reason;
         kr[i].existed = one.existed;
+        kr[i].delete_marker = one.delete_marker;
+        if (one.version_id && one.version_id[0]) {
+            snprintf(vids[i], sizeof(vids[i]), "%s", one.version_id);
+            kr[i].version_id = vids[i];
+        }
         if (rc)
             break;
     }
@@ -273,9 +322,19 @@ int sm_cmd_update_attrs(struct exec *x, const Md__UpdateAttrs *c)
     if (c->cond == MD__COND__COND_IF_NONE_MATCH_ANY)
         return sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT,
                          "If-None-Match on an update");
+    Md__BucketRecord *b;
+    int rc = sm_load_bucket(x, c->bucket, &b);
+    if (rc)
+        return rc;
+    int versioned = b->versioning != MD__VERSIONING_STATUS__VERSIONING_OFF;
+    free_msg(b);
+    /* A version never changes: in a versioned bucket the copy makes a new one. */
+    if (versioned)
+        return sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT,
+                         "attributes of a version do not change");
     struct md_key k;
     Md__ObjectRecord *o;
-    int rc = sm_object_at(x, c->bucket, c->key, &k, &o);
+    rc = sm_object_at(x, c->bucket, c->key, &k, &o);
     if (rc)
         return rc;
     if (!o)

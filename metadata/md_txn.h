@@ -42,7 +42,11 @@
 #define MD_K_USER     'U' /* "SU" user name                       -> UserRecord */
 #define MD_K_OWNED    'O' /* "SO" owner 0 bucket                  -> (empty) */
 #define MD_K_REPLICA  'R' /* "SR" be32 id                         -> ReplicaRecord */
-#define MD_K_MEMBERS  'M' /* "SM"                                 -> MembershipRecord */
+#define MD_K_VERSION                                                                               \
+    'V'                  /* "SV" bucket 0 key 0 be64 ~vseq       -> ObjectRecord (noncurrent       \
+                            versions and delete markers, newest first) */
+#define MD_K_NULLVER 'N' /* "SN" bucket 0 key                    -> NullVersionRef */
+#define MD_K_MEMBERS 'M' /* "SM"                                 -> MembershipRecord */
 #define MD_K_REMOVED                                                                               \
     'X' /* "SX" be32 id                         -> MembershipRecord (the                           \
                                                  change that removed it) */

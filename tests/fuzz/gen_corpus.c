@@ -26,6 +26,7 @@
 #include "cs_io_fault.h"
 #include "gw_acl.h"
 #include "md_cmd.h"
+#include "md_cmd_ver.h"
 #include "md_query.h"
 #include "md_sm.h"
 #include "md_snap.h"
@@ -169,6 +170,74 @@ static void put_sm(const char *name, uint8_t flags, const struct cmd *c, size_t 
     free(buf);
 }
 
+/* Versioning and object lock (#13): a bucket of the fixture versioned,
+ * versions, a delete marker, one version destroyed, a lock bucket with a
+ * default retention, retention and legal hold, and a delete the lock
+ * refuses. */
+static void versioned_commands(void)
+{
+    const uint64_t c = 98;
+    const int64_t t = 1700000500000;
+    struct cmd v[10];
+    size_t k = 0;
+    struct md_object_desc o = {0};
+    o.size = 3;
+    o.etag = "acbd18db4cc2f85cedef654fccc4a4d8";
+    o.mtime_ms = t;
+    o.has_inline = 1;
+    o.inline_data = "foo";
+    o.inline_len = 3;
+    struct md_owner_desc owner = {.user = "alice"};
+    must(md_cmd_put_bucket_versioning(c, 1, "photos", MD__VERSIONING_STATUS__VERSIONING_ENABLED,
+                                      &v[k].data, &v[k].len),
+         "versioning");
+    k++;
+    must(md_cmd_put_object(c, 2, "photos", "a.txt", &o, MD_COND_NONE, NULL, &v[k].data, &v[k].len),
+         "put version");
+    k++;
+    must(md_cmd_delete_version(c, 3, "photos", "a.txt", NULL, MD_COND_NONE, NULL, 0, t, &owner,
+                               &v[k].data, &v[k].len),
+         "marker");
+    k++;
+    must(md_cmd_delete_version(c, 4, "photos", "a.txt", "0000000000000001", MD_COND_NONE, NULL, 0,
+                               t, &owner, &v[k].data, &v[k].len),
+         "delete version");
+    k++;
+    must(md_cmd_create_bucket_locked(c, 5, "vault", &owner, 1, t, &v[k].data, &v[k].len),
+         "lock bucket");
+    k++;
+    must(md_cmd_put_object_lock_config(c, 6, "vault", MD__LOCK_MODE__LOCK_GOVERNANCE, 1, 0,
+                                       &v[k].data, &v[k].len),
+         "lock config");
+    k++;
+    o.lock = (struct md_lock_desc){MD__LOCK_MODE__LOCK_COMPLIANCE, t + 3600000, 1};
+    must(md_cmd_put_object(c, 7, "vault", "kept", &o, MD_COND_NONE, NULL, &v[k].data, &v[k].len),
+         "locked put");
+    k++;
+    must(md_cmd_put_object_retention(c, 8, "vault", "kept", NULL, MD__LOCK_MODE__LOCK_COMPLIANCE,
+                                     t + 7200000, 0, t, &v[k].data, &v[k].len),
+         "retention");
+    k++;
+    must(md_cmd_put_object_legal_hold(c, 9, "vault", "kept", NULL, 0, &v[k].data, &v[k].len),
+         "legal hold");
+    k++;
+    must(md_cmd_delete_version(c, 10, "vault", "kept", "0000000000000003", MD_COND_NONE, NULL, 1, t,
+                               &owner, &v[k].data, &v[k].len),
+         "refused delete");
+    k++;
+    char name[64];
+    for (size_t i = 0; i < k; i++) {
+        snprintf(name, sizeof(name), "versions-%02zu", i);
+        put_sm(name, 0, &v[i], 1);
+        snprintf(name, sizeof(name), "command-versions-%02zu", i);
+        put_proto(0, name, v[i].data, v[i].len);
+    }
+    put_sm("versions-sequence", 0, v, k);
+    put_sm("versions-sequence-one-slot", 2, v, k);
+    for (size_t i = 0; i < k; i++)
+        free(v[i].data);
+}
+
 static void commands(void)
 {
     size_t n;
@@ -307,6 +376,7 @@ static void commands(void)
     put_sm("retry", 0, twice, 2);
     for (size_t i = 0; i < k; i++)
         free(cm[i].data);
+    versioned_commands();
 }
 
 /* ---- stored records ---------------------------------------------------- */

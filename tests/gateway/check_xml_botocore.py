@@ -71,8 +71,26 @@ eq("complete etag", p["ETag"], '"abc-3"')
 p = parse("copy.xml", "CopyObject")
 eq("copy etag", p["CopyObjectResult"]["ETag"], '"abc"')
 p = parse("delete.xml", "DeleteObjects")
-eq("deleted", [x["Key"] for x in p["Deleted"]], ["a&b"])
-eq("delete errors", [(x["Key"], x["Code"]) for x in p["Errors"]], [("c", "AccessDenied")])
+eq("deleted", [(x["Key"], x.get("VersionId"), x.get("DeleteMarker"),
+                 x.get("DeleteMarkerVersionId")) for x in p["Deleted"]],
+   [("a&b", None, None, None), ("v", "0000000000000007", None, None),
+    ("m", None, True, "0000000000000009")])
+eq("delete errors", [(x["Key"], x.get("VersionId"), x["Code"]) for x in p["Errors"]],
+   [("c", None, "AccessDenied"), ("l", "0000000000000003", "AccessDenied")])
+p = parse("versions.xml", "ListObjectVersions")
+handlers.decode_list_object_versions(p, {"encoding_type_auto_set": True})
+eq("versions markers", (p["KeyMarker"], p["VersionIdMarker"], p["NextKeyMarker"],
+                        p["NextVersionIdMarker"], p["IsTruncated"], p["MaxKeys"]),
+   ("k m", "0000000000000002", KEY, "null", True, 3))
+eq("versions prefix", (p["Prefix"], p["Delimiter"]), ("a b/", "/"))
+eq("versions delete marker", [(m["Key"], m["VersionId"], m["IsLatest"], m["LastModified"],
+                               m["Owner"]["DisplayName"]) for m in p["DeleteMarkers"]],
+   [(KEY, "0000000000000005", True, datetime.datetime(2009, 10, 12, 17, 50, 30, tzinfo=UTC),
+     "cairn & co")])
+eq("versions", [(v["Key"], v["VersionId"], v["IsLatest"], v["ETag"], v["Size"],
+                 v["StorageClass"]) for v in p["Versions"]],
+   [(KEY, "null", False, '"abc"', 42, "STANDARD")])
+eq("versions common prefix", p["CommonPrefixes"][0]["Prefix"], "a b/sub dir/")
 p = parse("location.xml", "GetBucketLocation")
 
 
@@ -93,4 +111,4 @@ eq("error", (p["Error"]["Code"], p["Error"]["Message"]),
 if failures:
     print("\n".join(failures))
     sys.exit(1)
-print("botocore read %d documents" % 12)
+print("botocore read %d documents" % 13)

@@ -431,6 +431,8 @@ START_TEST(test_parse_delete)
     ck_assert_uint_eq(d.n, 2);
     ck_assert_str_eq(d.keys[0], "a");
     ck_assert_str_eq(d.keys[1], " b&c ");
+    ck_assert_ptr_null(d.version_ids[0]);
+    ck_assert_str_eq(d.version_ids[1], "v1");
     gw_xml_delete_req_free(&d);
     const char *noquiet = "<Delete><Object><Key>x</Key></Object></Delete>";
     ck_assert_int_eq(gw_xml_parse_delete(noquiet, strlen(noquiet), &d, &err), 0);
@@ -445,6 +447,9 @@ START_TEST(test_parse_delete)
         "<Delete><Object><Key>a<b/></Key></Object></Delete>",
         "<Delete><Thing/></Delete>",
         "<Delete><Object><Key>a</Key></Object>",
+        "<Delete><Object><Key>a</Key><VersionId>1</VersionId><VersionId>2</VersionId></Object>"
+        "</Delete>",
+        "<Delete><Object><Key>a</Key><VersionId>1<b/></VersionId></Object></Delete>",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         ck_assert_msg(gw_xml_parse_delete(bad[i], strlen(bad[i]), &d, &err) < 0, "case %zu", i);
@@ -655,8 +660,30 @@ START_TEST(test_botocore_reads_documents)
     gw_xml_delete_begin(&b);
     gw_xml_delete_deleted(&b, "a&b");
     gw_xml_delete_error(&b, "c", GW_S3_ACCESS_DENIED, NULL);
+    gw_xml_delete_deleted_version(&b, "v", "0000000000000007", 0, NULL);
+    gw_xml_delete_deleted_version(&b, "m", NULL, 1, "0000000000000009");
+    gw_xml_delete_error_version(&b, "l", "0000000000000003", GW_S3_OBJECT_LOCKED, NULL);
     gw_xml_delete_end(&b);
     write_doc(dir, "delete.xml", &b);
+
+    struct gw_xml_versions lv = {.encode_url = 1,
+                                 .bucket = "bkt",
+                                 .prefix = "a b/",
+                                 .delimiter = "/",
+                                 .key_marker = "k m",
+                                 .version_id_marker = "0000000000000002",
+                                 .next_key_marker = key,
+                                 .next_version_id_marker = "null",
+                                 .max_keys = 3,
+                                 .is_truncated = 1};
+    struct gw_xml_version ve = {key, "0000000000000005", 1, 1, 1255369830000LL, "", 0, NULL, &o};
+    gw_xml_versions_begin(&b, &lv);
+    gw_xml_versions_add(&b, &lv, &ve);
+    ve = (struct gw_xml_version){key, "null", 0, 0, 1000, "abc", 42, NULL, &o};
+    gw_xml_versions_add(&b, &lv, &ve);
+    gw_xml_versions_add_prefix(&b, &lv, "a b/sub dir/");
+    gw_xml_versions_end(&b);
+    write_doc(dir, "versions.xml", &b);
     gw_xml_location_constraint(&b, "eu-west-1");
     write_doc(dir, "location.xml", &b);
     gw_s3err_xml(&b, GW_S3_NO_SUCH_KEY, NULL, "/bkt/k", "rid");

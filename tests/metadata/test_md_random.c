@@ -8,6 +8,7 @@
 #include "md_check.h"
 #include "md_place.h"
 #include "md_snap.h"
+#include "md_cmd_ver.h"
 #include "cn_error.h"
 
 #include <check.h>
@@ -42,13 +43,56 @@ static void random_group(struct md_group_desc *g, uint64_t *cs, uint64_t len)
 
 static void random_command(uint64_t client, uint64_t seq, uint8_t **c, size_t *l)
 {
-    const char *bucket = rnd(6) ? "bkt" : "other";
+    uint64_t bpick = rnd(8);
+    const char *bucket = bpick == 0 ? "other" : bpick == 1 ? "lck" : "bkt";
     const char *key = KEYS[rnd(7)];
     const char *uid = UPLOADS[rnd(2)];
     struct md_group_desc g[3];
     uint64_t cs[3][3];
     int rc;
-    switch (rnd(19)) {
+    char vid[24];
+    if (rnd(4) == 0)
+        snprintf(vid, sizeof(vid), "null");
+    else
+        md_version_id_format(1 + rnd(60), 0, vid);
+    switch (rnd(26)) {
+    case 19:
+        rc = md_cmd_put_bucket_versioning(client, seq, bucket, (int)rnd(3), c, l);
+        break;
+    case 20:
+    case 21:
+        rc = md_cmd_delete_version(client, seq, bucket, key, rnd(4) ? vid : NULL,
+                                   rnd(5) == 0 ? MD_COND_IF_MATCH : MD_COND_NONE, "grp",
+                                   (int)rnd(2), (int64_t)rnd(3) * 1000, NULL, c, l);
+        break;
+    case 22: {
+        struct md_delete_version_desc d[2] = {{KEYS[rnd(7)], vid, MD_COND_NONE, NULL},
+                                              {KEYS[rnd(7)], NULL, MD_COND_NONE, NULL}};
+        rc = md_cmd_delete_versions(client, seq, bucket, d, 2, (int)rnd(2), (int64_t)rnd(3) * 1000,
+                                    NULL, c, l);
+        break;
+    }
+    case 23: {
+        random_group(&g[0], cs[0], MIB);
+        struct md_object_desc o = {
+            .size = MIB, .etag = "grp", .mtime_ms = 500, .groups = g, .n_groups = 1};
+        o.lock.mode = (int)rnd(3);
+        o.lock.retain_until_ms = o.lock.mode ? (int64_t)rnd(3) * 1000 + 1 : 0;
+        o.lock.legal_hold = rnd(4) == 0;
+        rc = md_cmd_put_object(client, seq, bucket, key, &o, MD_COND_NONE, NULL, c, l);
+        break;
+    }
+    case 24:
+        rc = rnd(2) ? md_cmd_put_object_retention(client, seq, bucket, key, rnd(2) ? vid : NULL,
+                                                  (int)rnd(3), (int64_t)rnd(4) * 1000, (int)rnd(2),
+                                                  (int64_t)rnd(2) * 1000, c, l)
+                    : md_cmd_put_object_legal_hold(client, seq, bucket, key, rnd(2) ? vid : NULL,
+                                                   (int)rnd(2), c, l);
+        break;
+    case 25:
+        rc = md_cmd_put_object_lock_config(client, seq, bucket, (int)rnd(3), (uint32_t)rnd(2),
+                                           (uint32_t)rnd(2), c, l);
+        break;
     case 16: {
         struct md_delete_desc d[2] = {{KEYS[rnd(7)], (enum md_cond)(rnd(2) * 2), "aa"},
                                       {KEYS[rnd(7)], MD_COND_NONE, NULL}};
@@ -106,9 +150,11 @@ static void random_command(uint64_t client, uint64_t seq, uint8_t **c, size_t *l
         }
         break;
     }
-    case 0:
-        rc = md_cmd_create_bucket(client, seq, bucket, "", "", 0, 1, c, l);
+    case 0: {
+        struct md_owner_desc o = {0};
+        rc = md_cmd_create_bucket_locked(client, seq, bucket, &o, bucket[0] == 'l', 1, c, l);
         break;
+    }
     case 1:
         rc = md_cmd_delete_bucket(client, seq, bucket, c, l);
         break;
@@ -209,6 +255,7 @@ START_TEST(test_random_streams)
     env = getenv("CAIRN_MD_RANDOM_SEED");
     if (env && *env)
         first = last_seed = strtoull(env, NULL, 10);
+    uint64_t versions_seen = 0;
     for (uint64_t seed = first; seed <= last_seed; seed++) {
         rng = seed * 1000003;
         struct tsm a, b;
@@ -324,6 +371,17 @@ START_TEST(test_random_streams)
         ck_assert(memcmp(ha, hc, 32) == 0);
         ck_assert_int_eq(md_sm_check(third.store, NULL, 0), 0);
         tstore_close(&third);
+        /* noncurrent versions and delete markers ("SV" keys) at the end */
+        struct md_iter *it;
+        ck_assert_int_eq(md_store_iter_new(a.ts.store, &it), 0);
+        for (md_iter_seek(it, "SV", 2); md_iter_valid(it); md_iter_next(it)) {
+            size_t kl;
+            const unsigned char *k = md_iter_key(it, &kl);
+            if (kl < 2 || k[0] != 'S' || k[1] != 'V')
+                break;
+            versions_seen++;
+        }
+        md_iter_free(it);
         for (int i = 0; i < CLIENTS; i++) {
             free(last[i].cmd);
             free(last[i].result);
@@ -331,6 +389,9 @@ START_TEST(test_random_streams)
         tsm_close(&a);
         tsm_close(&b);
     }
+    /* the streams reach versioned buckets, not only refusals */
+    if (last_seed - first >= 5)
+        ck_assert_uint_gt(versions_seen, 0);
 }
 END_TEST
 
