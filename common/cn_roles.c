@@ -51,6 +51,9 @@ static const struct cn_roles_route cluster_routes[] = {
     {"PUT", CN_ROUTE_CS_FRAGMENT, 1, CN_ROLE_CHUNK, GATEWAY | ADMIN},
     {"GET", CN_ROUTE_CS_FRAGMENT, 1, CN_ROLE_CHUNK, GATEWAY | CHUNK | ADMIN},
     {"DELETE", CN_ROUTE_CS_FRAGMENT, 1, CN_ROLE_CHUNK, GATEWAY | ADMIN},
+    /* ?append / ?seal of an open fragment (packed groups): the gateway's
+     * writes; the metadata leader seals groups their writer left open */
+    {"POST", CN_ROUTE_CS_FRAGMENT, 1, CN_ROLE_CHUNK, GATEWAY | META | ADMIN},
     {"POST", CN_ROUTE_CS_REBUILD, 0, CN_ROLE_CHUNK, META | ADMIN},
     {"POST", CN_ROUTE_CS_SCRUB, 0, CN_ROLE_CHUNK, ADMIN},
     {"GET", CN_ROUTE_CS_STATUS, 0, CN_ROLE_CHUNK, ADMIN},

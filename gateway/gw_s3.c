@@ -316,6 +316,29 @@ static int escaped_nul_in_path(const char *target)
     return 0;
 }
 
+/* Whether r asks for server-side encryption: an x-amz-server-side-encryption*
+ * header on a write, or a customer key (SSE-C) on any object request. */
+static int s3_asks_sse(const struct s3_req *r)
+{
+    static const char *const write_hdrs[] = {
+        "x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id",
+        "x-amz-server-side-encryption-context", "x-amz-server-side-encryption-bucket-key-enabled"};
+    static const char *const key_hdrs[] = {
+        "x-amz-server-side-encryption-customer-algorithm",
+        "x-amz-server-side-encryption-customer-key",
+        "x-amz-copy-source-server-side-encryption-customer-algorithm",
+        "x-amz-copy-source-server-side-encryption-customer-key"};
+    int write = r->op == OP_PUT_OBJECT || r->op == OP_COPY_OBJECT || r->op == OP_CREATE_MULTIPART ||
+                r->op == OP_UPLOAD_PART || r->op == OP_UPLOAD_PART_COPY;
+    for (size_t i = 0; write && i < sizeof(write_hdrs) / sizeof(write_hdrs[0]); i++)
+        if (s3_hdr(r, write_hdrs[i]))
+            return 1;
+    for (size_t i = 0; i < sizeof(key_hdrs) / sizeof(key_hdrs[0]); i++)
+        if (s3_hdr(r, key_hdrs[i]))
+            return 1;
+    return 0;
+}
+
 static int s3_begin(struct cn_http_req *req, void *cls)
 {
     struct gw_s3 *s3 = cls;
@@ -376,6 +399,13 @@ static int s3_begin(struct cn_http_req *req, void *cls)
     s3_cors_apply(req, r); /* on the answer, whatever it is */
     if (e != GW_S3_OK)
         return s3_error(req, r, e, NULL);
+    /* Server-side encryption is not implemented: a write that asks for it
+     * (SSE-S3, SSE-KMS or a customer key) is refused, not stored in the
+     * clear as if it had been honoured; so is a read or copy that hands a
+     * customer key. */
+    if (s3_asks_sse(r))
+        return s3_error(req, r, GW_S3_NOT_IMPLEMENTED,
+                        "Server-side encryption is not supported by this store");
     /* What an object created here will be owned by and who else may use it:
      * a bad ACL header is refused before the body is read. */
     if (r->op == OP_PUT_OBJECT || r->op == OP_COPY_OBJECT || r->op == OP_CREATE_MULTIPART) {
