@@ -627,6 +627,12 @@ enum md_cond s3_write_cond(struct s3_req *r, char *if_match, size_t cap);
  * do not fit the object. (gw_s3_object.c) */
 int s3_part_bytes(const Md__ObjectRecord *rec, int part, uint64_t *off, uint64_t *len);
 
+/* Commits the new object r received (gw_s3_object.c): its request's
+ * attributes, inline bytes or written groups; failed: the groups go to GC. */
+enum gw_s3err s3_store_new_object(struct s3_req *r, const char *etag, int is_inline,
+                                  const void *inline_data, size_t inline_len,
+                                  const struct md_group_desc *groups, size_t n_groups);
+
 /* Stores one object record under r's write condition, with the object lock
  * r->lock; the version id it got goes to r->version_id. Returns GW_S3_OK or
  * the error. (gw_s3_object.c) */

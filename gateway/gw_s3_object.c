@@ -236,6 +236,40 @@ enum gw_s3err s3_put_begin(struct cn_http_req *req, struct s3_req *r)
     return GW_S3_OK;
 }
 
+/* The object r received (inline, or in groups already written), with the
+ * attributes of its request, committed as r->t.bucket/r->t.key and counted.
+ * When the commit fails the groups go to garbage collection at once. */
+enum gw_s3err s3_store_new_object(struct s3_req *r, const char *etag, int is_inline,
+                                  const void *inline_data, size_t inline_len,
+                                  const struct md_group_desc *groups, size_t n_groups)
+{
+    struct s3_attrs ab;
+    enum gw_s3err e = s3_attrs_from_request(r, &ab);
+    if (e != GW_S3_OK)
+        return e;
+    struct md_object_desc obj = {
+        .size = r->received,
+        .etag = etag,
+        .mtime_ms = cn_wall_ms(),
+        .attrs = ab.a,
+        .has_inline = is_inline,
+        .inline_data = inline_data,
+        .inline_len = inline_len,
+        .groups = groups,
+        .n_groups = n_groups,
+    };
+    e = s3_commit_object(r, r->t.bucket, r->t.key, &obj);
+    s3_attrs_release(&ab);
+    if (e != GW_S3_OK) {
+        s3_discard_groups(r, groups, n_groups);
+        return e;
+    }
+    atomic_fetch_add(&r->s3->objects_put, 1);
+    if (is_inline)
+        atomic_fetch_add(&r->s3->objects_inline, 1);
+    return GW_S3_OK;
+}
+
 /* PutObject and UploadPart, in end(): completes the data, checks
  * Content-MD5 and commits the record (or the part). */
 int s3_op_put_object(struct cn_http_req *req, struct s3_req *r)
@@ -281,30 +315,9 @@ int s3_op_put_object(struct cn_http_req *req, struct s3_req *r)
         return s3_respond(req, r, 200, NULL, NULL, 0);
     }
 
-    struct s3_attrs ab;
-    e = s3_attrs_from_request(r, &ab);
+    e = s3_store_new_object(r, etag, is_inline, inline_data, inline_len, groups, n_groups);
     if (e != GW_S3_OK)
         return s3_error(req, r, e, NULL);
-    struct md_object_desc obj = {
-        .size = r->received,
-        .etag = etag,
-        .mtime_ms = cn_wall_ms(),
-        .attrs = ab.a,
-        .has_inline = is_inline,
-        .inline_data = inline_data,
-        .inline_len = inline_len,
-        .groups = groups,
-        .n_groups = n_groups,
-    };
-    e = s3_commit_object(r, r->t.bucket, r->t.key, &obj);
-    s3_attrs_release(&ab);
-    if (e != GW_S3_OK) {
-        s3_discard_groups(r, groups, n_groups);
-        return s3_error(req, r, e, NULL);
-    }
-    atomic_fetch_add(&r->s3->objects_put, 1);
-    if (is_inline)
-        atomic_fetch_add(&r->s3->objects_inline, 1);
     if (r->version_id[0])
         cn_http_resp_header(req, "x-amz-version-id", r->version_id);
     s3_etag_header(req, etag);

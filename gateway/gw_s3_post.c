@@ -490,29 +490,8 @@ int s3_op_post_object(struct cn_http_req *req, struct s3_req *r)
     }
     char etag[33];
     cn_hex_encode(md5, 16, etag);
-    struct s3_attrs ab;
-    e = s3_attrs_from_request(r, &ab);
+    e = s3_store_new_object(r, etag, is_inline, inline_data, inline_len, groups, n_groups);
     if (e != GW_S3_OK)
         return s3_error(req, r, e, NULL);
-    struct md_object_desc obj = {
-        .size = r->received,
-        .etag = etag,
-        .mtime_ms = cn_wall_ms(),
-        .attrs = ab.a,
-        .has_inline = is_inline,
-        .inline_data = inline_data,
-        .inline_len = inline_len,
-        .groups = groups,
-        .n_groups = n_groups,
-    };
-    e = s3_commit_object(r, r->t.bucket, r->t.key, &obj);
-    s3_attrs_release(&ab);
-    if (e != GW_S3_OK) {
-        s3_discard_groups(r, groups, n_groups);
-        return s3_error(req, r, e, NULL);
-    }
-    atomic_fetch_add(&r->s3->objects_put, 1);
-    if (is_inline)
-        atomic_fetch_add(&r->s3->objects_inline, 1);
     return post_respond(req, r, etag);
 }

@@ -1,4 +1,5 @@
 #include "md_cmd.h"
+#include "md_cmd_ver.h"
 #include "cn_util.h"
 #include "cn_error.h"
 
@@ -247,28 +248,15 @@ int md_cmd_delete_objects(uint64_t client_id, uint64_t seq, const char *bucket,
 {
     if (!bucket || (n && !objs))
         return CAIRN_E_INVAL;
-    Md__DeleteObject *d = calloc(n ? n : 1, sizeof(*d));
-    Md__DeleteObject **dp = calloc(n ? n : 1, sizeof(*dp));
-    int rc = CAIRN_E_NOMEM;
-    if (d && dp) {
-        for (size_t i = 0; i < n; i++) {
-            md__delete_object__init(&d[i]);
-            d[i].key = S(objs[i].key);
-            d[i].cond = (Md__Cond)objs[i].cond;
-            d[i].if_match = S(objs[i].if_match);
-            dp[i] = &d[i];
-        }
-        Md__DeleteObjects m = MD__DELETE_OBJECTS__INIT;
-        m.bucket = S(bucket);
-        m.n_objects = n;
-        m.objects = dp;
-        Md__Command c = MD__COMMAND__INIT;
-        c.op_case = MD__COMMAND__OP_DELETE_OBJECTS;
-        c.delete_objects = &m;
-        rc = pack_cmd(client_id, seq, &c, out, outlen);
-    }
-    free(d);
-    free(dp);
+    /* The keys' current objects: md_cmd_delete_versions without versions. */
+    struct md_delete_version_desc *v = calloc(n ? n : 1, sizeof(*v));
+    if (!v)
+        return CAIRN_E_NOMEM;
+    for (size_t i = 0; i < n; i++)
+        v[i] = (struct md_delete_version_desc){
+            .key = objs[i].key, .cond = objs[i].cond, .if_match = objs[i].if_match};
+    int rc = md_cmd_delete_versions(client_id, seq, bucket, v, n, 0, 0, NULL, out, outlen);
+    free(v);
     return rc;
 }
 
