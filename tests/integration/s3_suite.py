@@ -2094,6 +2094,33 @@ def headers_authorization_empty():
     eq(st, 403, rest[-300:])
 
 
+# ---------------------------------------------------------------- encryption --
+# Cairn does not implement server-side encryption: a request that asks for it
+# is refused (501 NotImplemented), never stored in the clear as if honoured
+# (s3-tests test_sse_s3_* / test_encrypted_transfer_* would need it).
+
+@check
+def sse_refused_not_ignored():
+    b = new_bucket()
+    expect_err(s3.put_object, 501, "NotImplemented", Bucket=b, Key="sse", Body=b"x",
+               ServerSideEncryption="AES256")
+    expect_err(s3.put_object, 501, "NotImplemented", Bucket=b, Key="kms", Body=b"x",
+               ServerSideEncryption="aws:kms", SSEKMSKeyId="k1")
+    key = b"k" * 32
+    expect_err(s3.put_object, 501, "NotImplemented", Bucket=b, Key="ssec", Body=b"x",
+               SSECustomerAlgorithm="AES256", SSECustomerKey=key)
+    expect_err(s3.create_multipart_upload, 501, "NotImplemented", Bucket=b, Key="mp",
+               ServerSideEncryption="AES256")
+    s3.put_object(Bucket=b, Key="plain", Body=b"y")
+    expect_err(s3.copy_object, 501, "NotImplemented", Bucket=b, Key="c",
+               CopySource={"Bucket": b, "Key": "plain"}, ServerSideEncryption="AES256")
+    expect_err(s3.get_object, 501, "NotImplemented", Bucket=b, Key="plain",
+               SSECustomerAlgorithm="AES256", SSECustomerKey=key)
+    # nothing was stored by the refused writes
+    eq(keys_of(s3.list_objects_v2(Bucket=b)), ["plain"], "keys after refused SSE writes")
+    eq(s3.list_multipart_uploads(Bucket=b).get("Uploads", []), [], "uploads")
+
+
 # ------------------------------------------------------------------ runner --
 
 def who():
