@@ -769,6 +769,25 @@ int md_cmd_lifecycle_expire(uint64_t client_id, uint64_t seq, const char *bucket
     return pack_cmd(client_id, seq, &c, out, outlen);
 }
 
+int md_cmd_lifecycle_expire_version(uint64_t client_id, uint64_t seq, const char *bucket,
+                                    const char *key, const char *version_id, int expired_marker,
+                                    int64_t now_ms, int64_t day_ms, uint8_t **out, size_t *outlen)
+{
+    if (!bucket || !key || !version_id || !version_id[0] || day_ms <= 0)
+        return CAIRN_E_INVAL;
+    Md__LifecycleExpire m = MD__LIFECYCLE_EXPIRE__INIT;
+    m.bucket = S(bucket);
+    m.key = S(key);
+    m.version_id = S(version_id);
+    m.expired_marker = expired_marker != 0;
+    m.now_ms = now_ms;
+    m.day_ms = day_ms;
+    Md__Command c = MD__COMMAND__INIT;
+    c.op_case = MD__COMMAND__OP_LIFECYCLE_EXPIRE;
+    c.lifecycle_expire = &m;
+    return pack_cmd(client_id, seq, &c, out, outlen);
+}
+
 int md_cmd_set_replica(uint64_t client_id, uint64_t seq, uint32_t id, const char *url, int remove,
                        int64_t now_ms, uint8_t **out, size_t *outlen)
 {

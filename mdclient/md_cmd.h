@@ -241,6 +241,13 @@ int md_cmd_lifecycle_expire(uint64_t client_id, uint64_t seq, const char *bucket
                             const char *upload_id, int64_t now_ms, int64_t day_ms, uint8_t **out,
                             size_t *outlen);
 
+/* LifecycleExpire of one version of bucket/key (its version id): a noncurrent
+ * version, or (expired_marker) the delete marker that is the key's only
+ * version. The state machine decides again with the rules and now_ms. */
+int md_cmd_lifecycle_expire_version(uint64_t client_id, uint64_t seq, const char *bucket,
+                                    const char *key, const char *version_id, int expired_marker,
+                                    int64_t now_ms, int64_t day_ms, uint8_t **out, size_t *outlen);
+
 /* Unpacks a packed md.Result (free with md_result_free). NULL on bad bytes. */
 Md__Result *md_result_decode(const void *buf, size_t len);
 void md_result_free(Md__Result *r);

@@ -5,10 +5,12 @@
 #include "cn_log.h"
 #include "cn_util.h"
 #include "md_cmd.h"
+#include "md_cmd_ver.h"
 #include "md_txn.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -87,6 +89,37 @@ int md_lc_upload_due(const Md__LifecycleConfig *lc, const Md__UploadRecord *u, i
     return 0;
 }
 
+int md_lc_noncurrent_due(const Md__LifecycleConfig *lc, const char *key, const Md__ObjectRecord *v,
+                         int64_t since_ms, uint64_t nth, int64_t now_ms, int64_t day_ms)
+{
+    if (!lc || !v)
+        return 0;
+    const Md__ObjectAttrs *a = v->attrs;
+    for (size_t i = 0; i < lc->n_rules; i++) {
+        const Md__LifecycleRule *r = lc->rules[i];
+        if (!r->enabled || !r->noncurrent_days || nth < r->newer_noncurrent_versions)
+            continue;
+        if (!md_lc_rule_matches(r, key, v->size, a ? a->tags : NULL, a ? a->n_tags : 0))
+            continue;
+        if (now_ms >= md_lc_after_days(since_ms, r->noncurrent_days, day_ms))
+            return 1;
+    }
+    return 0;
+}
+
+int md_lc_marker_due(const Md__LifecycleConfig *lc, const char *key)
+{
+    if (!lc)
+        return 0;
+    for (size_t i = 0; i < lc->n_rules; i++) {
+        const Md__LifecycleRule *r = lc->rules[i];
+        if (r->enabled && r->expired_object_delete_marker && !r->n_tags && !r->size_greater_than &&
+            !r->size_less_than && strncmp(key, r->prefix, strlen(r->prefix)) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* ---- scan ------------------------------------------------------------------ */
 
 void md_lc_items_free(struct md_lc_item *items, size_t n)
@@ -95,6 +128,7 @@ void md_lc_items_free(struct md_lc_item *items, size_t n)
         free(items[i].bucket);
         free(items[i].key);
         free(items[i].upload_id);
+        free(items[i].version_id);
     }
     free(items);
 }
@@ -103,6 +137,22 @@ struct scan {
     struct md_lc_item *items;
     size_t n, cap, max;
 };
+
+static int add_item(struct scan *s, const char *bucket, const char *key, const char *uid);
+
+/* A version of bucket/key (vid) to expire: a noncurrent one, or the key's
+ * lone delete marker. */
+static int add_version(struct scan *s, const char *bucket, const char *key, const char *vid,
+                       int marker)
+{
+    int rc = add_item(s, bucket, key, NULL);
+    if (rc)
+        return rc;
+    struct md_lc_item *it = &s->items[s->n - 1];
+    it->expired_marker = marker;
+    it->version_id = strdup(vid);
+    return it->version_id ? 0 : CAIRN_E_NOMEM;
+}
 
 static int add_item(struct scan *s, const char *bucket, const char *key, const char *uid)
 {
@@ -118,6 +168,8 @@ static int add_item(struct scan *s, const char *bucket, const char *key, const c
     it->bucket = strdup(bucket);
     it->key = strdup(key);
     it->upload_id = uid ? strdup(uid) : NULL;
+    it->version_id = NULL;
+    it->expired_marker = 0;
     if (!it->bucket || !it->key || (uid && !it->upload_id)) {
         free(it->bucket);
         free(it->key);
@@ -180,6 +232,96 @@ static int scan_bucket(struct md_store *store, const char *bucket, const Md__Lif
     return rc;
 }
 
+/* The noncurrent versions of bucket due under lc, and the delete markers
+ * that are their key's only version: its "SV" range, key by key, newest
+ * first. A version became noncurrent when its successor was written: the
+ * current object's mtime for the newest, the next newer version's for the
+ * others (with no current object the newest is a marker: the current one). */
+static int scan_versions(struct md_store *store, const char *bucket, const Md__LifecycleConfig *lc,
+                         int markers, int64_t now_ms, int64_t day_ms, struct scan *s)
+{
+    struct md_key p;
+    md_key_start(&p, MD_K_VERSION);
+    md_key_str(&p, bucket);
+    md_key_byte(&p, 0);
+    struct md_iter *it;
+    int rc = md_store_iter_new(store, &it);
+    if (rc)
+        return rc;
+    char *key = NULL;                  /* the key whose versions are being walked */
+    int64_t since = -1;                /* when the next one became noncurrent (-1: it is current) */
+    uint64_t nth = 0;                  /* noncurrent versions of key seen */
+    char lone[MD_VERSION_ID_CAP] = ""; /* key's current marker, while it is its only version */
+    for (md_iter_seek(it, p.b, p.n); rc == 0 && s->n < s->max && md_iter_valid(it);
+         md_iter_next(it)) {
+        size_t kl, vl;
+        const unsigned char *k = md_iter_key(it, &kl);
+        if (!has_prefix(k, kl, p.b, p.n))
+            break;
+        if (kl < p.n + 9 || k[kl - 9] != 0)
+            continue; /* not a version key: md_sm_check's to report */
+        size_t keylen = kl - p.n - 9;
+        if (!key || strlen(key) != keylen || memcmp(key, k + p.n, keylen) != 0) {
+            /* A new key: the previous one's lone marker, then this one's
+             * current object. */
+            if (key && lone[0] && markers)
+                rc = add_version(s, bucket, key, lone, 1);
+            free(key);
+            key = strndup((const char *)k + p.n, keylen);
+            if (!key || rc) {
+                rc = rc ? rc : CAIRN_E_NOMEM;
+                break;
+            }
+            struct md_key ok;
+            md_key_start(&ok, MD_K_OBJECT);
+            md_key_str(&ok, bucket);
+            md_key_byte(&ok, 0);
+            md_key_str(&ok, key);
+            void *ov = NULL;
+            size_t ol = 0;
+            int grc = md_store_get(store, ok.b, ok.n, &ov, &ol);
+            since = -1;
+            nth = 0;
+            lone[0] = '\0';
+            if (grc == 0) {
+                Md__ObjectRecord *cur = md__object_record__unpack(NULL, ol, ov);
+                if (cur)
+                    since = cur->mtime_ms;
+                md__object_record__free_unpacked(cur, NULL);
+                free(ov);
+            } else if (grc != CAIRN_E_NOTFOUND) {
+                rc = grc;
+                break;
+            }
+        }
+        const uint8_t *v = md_iter_value(it, &vl);
+        Md__ObjectRecord *o = md__object_record__unpack(NULL, vl, v);
+        if (!o)
+            continue;
+        char vid[MD_VERSION_ID_CAP];
+        md_version_id_of(o, vid);
+        if (since < 0) {
+            /* the current version: a marker (no current object) */
+            if (o->delete_marker)
+                snprintf(lone, sizeof(lone), "%s", vid);
+        } else {
+            lone[0] = '\0'; /* the marker has older versions */
+            if (md_lc_noncurrent_due(lc, key, o, since, nth, now_ms, day_ms))
+                rc = add_version(s, bucket, key, vid, 0);
+            nth++;
+        }
+        since = o->mtime_ms;
+        md__object_record__free_unpacked(o, NULL);
+    }
+    if (rc == 0 && key && lone[0] && markers && s->n < s->max)
+        rc = add_version(s, bucket, key, lone, 1);
+    free(key);
+    if (rc == 0)
+        rc = md_iter_status(it);
+    md_iter_free(it);
+    return rc;
+}
+
 int md_lc_scan(struct md_store *store, int64_t now_ms, int64_t day_ms, size_t max,
                struct md_lc_item **items, size_t *n)
 {
@@ -221,13 +363,19 @@ int md_lc_scan(struct md_store *store, int64_t now_ms, int64_t day_ms, size_t ma
     md_iter_free(it);
     for (size_t i = 0; i < nb; i++) {
         const Md__LifecycleConfig *lc = bs[i]->lifecycle;
-        int aborts = 0;
-        for (size_t j = 0; j < lc->n_rules; j++)
-            aborts |= lc->rules[j]->enabled && lc->rules[j]->abort_upload_days != 0;
+        int aborts = 0, noncurrent = 0, markers = 0;
+        for (size_t j = 0; j < lc->n_rules; j++) {
+            const Md__LifecycleRule *r = lc->rules[j];
+            aborts |= r->enabled && r->abort_upload_days != 0;
+            noncurrent |= r->enabled && r->noncurrent_days != 0;
+            markers |= r->enabled && r->expired_object_delete_marker;
+        }
         if (rc == 0)
             rc = scan_bucket(store, bs[i]->name, lc, MD_K_OBJECT, now_ms, day_ms, &s);
         if (rc == 0 && aborts)
             rc = scan_bucket(store, bs[i]->name, lc, MD_K_UPLOAD, now_ms, day_ms, &s);
+        if (rc == 0 && (noncurrent || markers))
+            rc = scan_versions(store, bs[i]->name, lc, markers, now_ms, day_ms, &s);
         md__bucket_record__free_unpacked(bs[i], NULL);
     }
     free(bs);
@@ -281,8 +429,13 @@ static void pass(struct md_lifecycle *w)
         /* The time of the command is the clock now, not the scan's: the
          * state machine decides with it. */
         now = w->o.now_ms(w->o.ctx);
-        rc = md_cmd_lifecycle_expire(w->client_id, ++w->seq, items[i].bucket, items[i].key,
-                                     items[i].upload_id, now, w->o.day_ms, &cmd, &len);
+        if (items[i].version_id)
+            rc = md_cmd_lifecycle_expire_version(
+                w->client_id, ++w->seq, items[i].bucket, items[i].key, items[i].version_id,
+                items[i].expired_marker, now, w->o.day_ms, &cmd, &len);
+        else
+            rc = md_cmd_lifecycle_expire(w->client_id, ++w->seq, items[i].bucket, items[i].key,
+                                         items[i].upload_id, now, w->o.day_ms, &cmd, &len);
         if (rc == 0) {
             rc = w->o.commit(w->o.ctx, w->client_id, w->seq, cmd, len);
             free(cmd);

@@ -51,9 +51,22 @@ int md_lc_object_due(const Md__LifecycleConfig *lc, const char *key, const Md__O
 int md_lc_upload_due(const Md__LifecycleConfig *lc, const Md__UploadRecord *u, int64_t now_ms,
                      int64_t day_ms);
 
+/* 1 if some enabled rule of lc expires version v of key, noncurrent since
+ * since_ms and the nth newest noncurrent version of its key (0: the newest),
+ * at now_ms (NoncurrentVersionExpiration, keeping NewerNoncurrentVersions). */
+int md_lc_noncurrent_due(const Md__LifecycleConfig *lc, const char *key, const Md__ObjectRecord *v,
+                         int64_t since_ms, uint64_t nth, int64_t now_ms, int64_t day_ms);
+
+/* 1 if some enabled rule of lc removes a delete marker of key that is the
+ * key's only version (ExpiredObjectDeleteMarker; rules with tag or size
+ * filters never take a marker). */
+int md_lc_marker_due(const Md__LifecycleConfig *lc, const char *key);
+
 /* One item a pass found due. */
 struct md_lc_item {
     char *bucket, *key, *upload_id; /* upload_id NULL: an object */
+    char *version_id;               /* non-NULL: that version (upload_id NULL) */
+    int expired_marker;             /* with version_id: the key's lone delete marker */
 };
 
 /* Scans store at now_ms: appends to *items (malloc'ed array of *n, grown;

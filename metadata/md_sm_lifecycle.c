@@ -8,6 +8,7 @@
 #include "md_sm_int.h"
 
 #include "cn_error.h"
+#include "md_cmd_ver.h"
 #include "md_lifecycle.h"
 
 #include <string.h>
@@ -60,6 +61,83 @@ static int not_due(struct exec *x)
                      "not due under the bucket's lifecycle rules");
 }
 
+/* A version of a versioned bucket's key (c->version_id): a noncurrent one
+ * under NoncurrentVersionExpiration, or (c->expired_marker) the delete
+ * marker that is the key's only version under ExpiredObjectDeleteMarker.
+ * Walks the key's versions newest first, as the worker did, so the age
+ * ("noncurrent since" = the successor's mtime) and rank are the store's
+ * now; then deletes the version as a client's DELETE ?versionId would, the
+ * object lock judged at the command's time. */
+static int expire_version(struct exec *x, const Md__BucketRecord *b, const Md__LifecycleExpire *c)
+{
+    if (!md_valid_objkey(c->key))
+        return sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "invalid key");
+    struct md_key k;
+    Md__ObjectRecord *cur;
+    int rc = sm_object_at(x, c->bucket, c->key, &k, &cur);
+    if (rc)
+        return rc;
+    int64_t since = cur ? cur->mtime_ms : -1; /* -1: the newest version is current */
+    if (cur)
+        free_msg(cur);
+    struct md_key pre;
+    key_version_prefix(&pre, c->bucket, c->key);
+    struct md_titer *it;
+    if ((rc = md_titer_new(x->txn, &it)))
+        return rc;
+    int found = 0, due = 0, versions = 0, current_marker = 0;
+    uint64_t nth = 0;
+    for (md_titer_seek(it, pre.b, pre.n); md_titer_has_prefix(it, pre.b, pre.n) == 1;
+         md_titer_next(it)) {
+        size_t vl;
+        const void *v = md_titer_value(it, &vl);
+        Md__ObjectRecord *o = md__object_record__unpack(NULL, vl, v);
+        if (!o) {
+            rc = CAIRN_E_CORRUPT;
+            break;
+        }
+        versions++;
+        char vid[MD_VERSION_ID_CAP];
+        md_version_id_of(o, vid);
+        int mine = strcmp(vid, c->version_id) == 0;
+        if (since < 0) {
+            current_marker = o->delete_marker;
+            if (mine && c->expired_marker) {
+                found = 1;
+                due = o->delete_marker;
+            }
+        } else if (mine && !c->expired_marker) {
+            found = 1;
+            due = md_lc_noncurrent_due(b->lifecycle, c->key, o, since, nth, c->now_ms, c->day_ms);
+        }
+        if (since >= 0)
+            nth++;
+        since = o->mtime_ms;
+        md__object_record__free_unpacked(o, NULL);
+        if (found && !c->expired_marker)
+            break;
+    }
+    if (!rc)
+        rc = md_titer_status(it);
+    md_titer_free(it);
+    if (rc)
+        return rc;
+    if (c->expired_marker)
+        due = found && due && current_marker && versions == 1 &&
+              md_lc_marker_due(b->lifecycle, c->key);
+    if (!found)
+        return sm_refuse(x, CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_VERSION,
+                         "no such noncurrent version");
+    if (!due)
+        return not_due(x);
+    Md__DeleteObject d = MD__DELETE_OBJECT__INIT;
+    d.bucket = c->bucket;
+    d.key = c->key;
+    d.version_id = c->version_id;
+    d.now_ms = c->now_ms;
+    return sm_cmd_delete_object(x, &d);
+}
+
 int sm_cmd_lifecycle_expire(struct exec *x, const Md__LifecycleExpire *c)
 {
     if (c->day_ms <= 0)
@@ -96,6 +174,11 @@ int sm_cmd_lifecycle_expire(struct exec *x, const Md__LifecycleExpire *c)
                 rc = sm_cmd_abort_upload(x, &a);
             }
         }
+        free_msg(b);
+        return rc;
+    }
+    if (c->version_id[0]) {
+        rc = expire_version(x, b, c);
         free_msg(b);
         return rc;
     }

@@ -131,6 +131,39 @@ elif phase == "setup2":
     for i in range(5):
         s3.put_object(Bucket="lcb2", Key=f"after/{i}", Body=b"x")
     s3.put_object(Bucket="lcb2", Key="stays", Body=b"x")
+elif phase == "setupv":
+    # A versioned bucket: v1 of "doc" becomes noncurrent when v2 is written
+    # and expires a day later (NoncurrentVersionExpiration); "gone" is
+    # deleted (a marker), its data version expires the same way, and the
+    # marker, then alone, is removed (ExpiredObjectDeleteMarker). "kept/"
+    # has no rule.
+    s3.create_bucket(Bucket="lcv")
+    s3.put_bucket_versioning(Bucket="lcv", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_lifecycle_configuration(Bucket="lcv", LifecycleConfiguration={"Rules": [
+        {"ID": "nc", "Filter": {"Prefix": "d/"}, "Status": "Enabled",
+         "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+         "Expiration": {"ExpiredObjectDeleteMarker": True}}]})
+    for k in ("d/doc", "kept/doc"):
+        s3.put_object(Bucket="lcv", Key=k, Body=b"v1")
+        s3.put_object(Bucket="lcv", Key=k, Body=b"v2")
+    for k in ("d/gone", "kept/gone"):
+        s3.put_object(Bucket="lcv", Key=k, Body=b"x")
+        s3.delete_object(Bucket="lcv", Key=k)
+elif phase == "checkv":
+    r = s3.list_object_versions(Bucket="lcv")
+    vers = [(v["Key"], v["IsLatest"]) for v in r.get("Versions", [])]
+    marks = [(m["Key"], m["IsLatest"]) for m in r.get("DeleteMarkers", [])]
+    if vers.count(("kept/doc", False)) != 1 or ("kept/gone", True) not in marks or \
+            ("kept/gone", False) not in vers:
+        fail(f"expired versions no rule expires: {vers} {marks}")
+    if ("d/doc", True) not in vers:
+        fail(f"the current version of d/doc expired: {vers}")
+    if ("d/doc", False) in vers or any(k == "d/gone" for k, _ in vers + marks):
+        print(f"waiting: {vers} {marks}")
+        sys.exit(1)
+    if s3.get_object(Bucket="lcv", Key="d/doc")["Body"].read() != b"v2":
+        fail("d/doc reads another version than v2")
+    print("s3_lifecycle.py: noncurrent version and lone delete marker expired, the rest kept")
 elif phase == "check2":
     have = keys("lcb2")
     if "stays" not in have:

@@ -3,7 +3,8 @@
 # "day" DAY seconds (cairn-meta --lifecycle-day): Put/Get/DeleteBucket-
 # LifecycleConfiguration and its errors; objects expire by prefix and by tag and
 # an upload is aborted after one such day, while a disabled rule, another tag
-# and a rule for versions only leave theirs alone; then the metadata leader is
+# and a rule for versions only leave theirs alone; in a versioned bucket a
+# noncurrent version expires, then the delete marker left alone; then the metadata leader is
 # killed (-9) before a second bucket's objects are due, and the next leader's
 # worker expires them.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -38,6 +39,12 @@ wait_for "$LIMIT" check check || fail "not expired in time: $(cat "$TEST_DIR/che
 echo "   after $((SECONDS - T1))s"
 sleep "$DAY"
 check check || fail "after another day: $(cat "$TEST_DIR/check.out")"
+
+step "a versioned bucket: a noncurrent version, then a lone delete marker, expire"
+"${LC[@]}" setupv
+T3=$SECONDS
+wait_for "$((2 * LIMIT))" check checkv || fail "versions not expired in time: $(cat "$TEST_DIR/check.out")"
+echo "   after $((SECONDS - T3))s"
 
 step "a leader killed (-9) before a bucket's objects are due: the next leader expires them"
 status_of() { curl -sf "http://127.0.0.1:$(cluster_port meta "$1")/metrics"; }

@@ -8,6 +8,7 @@
 #include "md_test_util.h"
 #include "cn_error.h"
 #include "md_check.h"
+#include "md_cmd_ver.h"
 #include "md_lifecycle.h"
 
 #include <check.h>
@@ -102,6 +103,36 @@ static int set_rules(struct tsm *t, const char *b, Md__LifecycleRule **rules, si
     uint8_t *c;
     size_t l;
     return run(t, md_cmd_put_bucket_lifecycle(t->client, tsm_seq(t), b, &lc, &c, &l), c, l);
+}
+
+static int expire_version(struct tsm *t, const char *b, const char *k, const char *vid, int marker,
+                          int64_t now)
+{
+    uint8_t *c;
+    size_t l;
+    return run(
+        t,
+        md_cmd_lifecycle_expire_version(t->client, tsm_seq(t), b, k, vid, marker, now, DAY, &c, &l),
+        c, l);
+}
+
+/* The versions the scan finds due at now: their count, and the first one's
+ * version id (and whether it is a lone marker) into vid/marker. */
+static size_t scan_versions(struct tsm *t, int64_t now, char vid[64], int *marker)
+{
+    struct md_lc_item *items = NULL;
+    size_t n = 0, found = 0;
+    ck_assert_int_eq(md_lc_scan(t->ts.store, now, DAY, 100, &items, &n), 0);
+    for (size_t i = 0; i < n; i++) {
+        if (!items[i].version_id)
+            continue;
+        if (!found++) {
+            snprintf(vid, 64, "%s", items[i].version_id);
+            *marker = items[i].expired_marker;
+        }
+    }
+    md_lc_items_free(items, n);
+    return found;
 }
 
 static void check_invariants(struct tsm *t)
@@ -242,6 +273,88 @@ START_TEST(test_expire_objects)
     free(items);
     ck_assert_int_eq(expire(&t, "nob", "k", NULL, 1), CAIRN_E_NOTFOUND);
     ck_assert_int_eq(expire(&t, "bkt", "logs/b", NULL, 0) == 0, 0);
+    check_invariants(&t);
+    tsm_close(&t);
+}
+END_TEST
+
+/* NoncurrentVersionExpiration counts from when a version became noncurrent
+ * (its successor's mtime), keeps NewerNoncurrentVersions, and
+ * ExpiredObjectDeleteMarker removes a delete marker once it is its key's
+ * only version; the state machine decides each again. */
+START_TEST(test_expire_versions)
+{
+    struct tsm t;
+    tsm_open(&t, _i);
+    uint8_t *c;
+    size_t l;
+    ck_assert_int_eq(
+        run(&t, md_cmd_create_bucket(t.client, tsm_seq(&t), "vbkt", "", "", 0, 1, &c, &l), c, l),
+        0);
+    ck_assert_int_eq(
+        run(&t,
+            md_cmd_put_bucket_versioning(t.client, tsm_seq(&t), "vbkt",
+                                         MD__VERSIONING_STATUS__VERSIONING_ENABLED, &c, &l),
+            c, l),
+        0);
+    ck_assert_int_eq(put(&t, "vbkt", "k", 100, 10, NULL, 0), 0);  /* v1 */
+    ck_assert_int_eq(put(&t, "vbkt", "k", 2500, 10, NULL, 0), 0); /* v2: v1 noncurrent at 2500 */
+    Md__LifecycleRule nc = MD__LIFECYCLE_RULE__INIT;
+    nc.id = "nc";
+    nc.enabled = 1;
+    nc.noncurrent_days = 1;
+    nc.expired_object_delete_marker = 1;
+    Md__LifecycleRule *rules[] = {&nc};
+    ck_assert_int_eq(set_rules(&t, "vbkt", rules, 1), 0);
+
+    /* v1 is due at after_days(2500, 1) = 4000, not at 3999. */
+    char vid[64] = "", early[64];
+    int marker = -1;
+    ck_assert_uint_eq(scan_versions(&t, 3999, vid, &marker), 0);
+    ck_assert_uint_eq(scan_versions(&t, 4000, vid, &marker), 1);
+    ck_assert_int_eq(marker, 0);
+    ck_assert_int_eq(expire_version(&t, "vbkt", "k", vid, 0, 3999), CAIRN_E_PRECOND);
+    ck_assert_int_eq(expire_version(&t, "vbkt", "k", vid, 1, 4000), CAIRN_E_NOTFOUND);
+    /* NewerNoncurrentVersions 1 keeps the newest noncurrent one. */
+    nc.newer_noncurrent_versions = 1;
+    ck_assert_int_eq(set_rules(&t, "vbkt", rules, 1), 0);
+    ck_assert_uint_eq(scan_versions(&t, 9000, early, &marker), 0);
+    ck_assert_int_eq(expire_version(&t, "vbkt", "k", vid, 0, 9000), CAIRN_E_PRECOND);
+    nc.newer_noncurrent_versions = 0;
+    ck_assert_int_eq(set_rules(&t, "vbkt", rules, 1), 0);
+    ck_assert_int_eq(expire_version(&t, "vbkt", "k", vid, 0, 4000), 0);
+    ck_assert_int_eq(expire_version(&t, "vbkt", "k", vid, 0, 4000), CAIRN_E_NOTFOUND);
+    ck_assert(exists(&t, "vbkt", "k")); /* v2, the current version, stays */
+    ck_assert_uint_eq(scan_versions(&t, 100000, vid, &marker), 0);
+    check_invariants(&t);
+
+    /* A key deleted at 5000 (a marker), its only other version expired at
+     * 6000: the marker is then alone and goes too. */
+    ck_assert_int_eq(put(&t, "vbkt", "m", 100, 10, NULL, 0), 0);
+    ck_assert_int_eq(run(&t,
+                         md_cmd_delete_version(t.client, tsm_seq(&t), "vbkt", "m", NULL,
+                                               MD_COND_NONE, NULL, 0, 5000, NULL, &c, &l),
+                         c, l),
+                     0);
+    ck_assert(!exists(&t, "vbkt", "m"));
+    ck_assert_uint_eq(scan_versions(&t, 5999, vid, &marker), 0);
+    ck_assert_uint_eq(scan_versions(&t, 6000, vid, &marker), 1);
+    ck_assert_int_eq(marker, 0);
+    snprintf(early, sizeof(early), "%s", vid);
+    /* The marker is not alone yet. */
+    ck_assert_int_eq(expire_version(&t, "vbkt", "m", "null", 1, 6000), CAIRN_E_NOTFOUND);
+    ck_assert_int_eq(expire_version(&t, "vbkt", "m", early, 0, 6000), 0);
+    ck_assert_uint_eq(scan_versions(&t, 6000, vid, &marker), 1);
+    ck_assert_int_eq(marker, 1);
+    /* Without ExpiredObjectDeleteMarker in the rules, it stays. */
+    nc.expired_object_delete_marker = 0;
+    ck_assert_int_eq(set_rules(&t, "vbkt", rules, 1), 0);
+    ck_assert_int_eq(expire_version(&t, "vbkt", "m", vid, 1, 6000), CAIRN_E_PRECOND);
+    ck_assert_uint_eq(scan_versions(&t, 6000, early, &marker), 0);
+    nc.expired_object_delete_marker = 1;
+    ck_assert_int_eq(set_rules(&t, "vbkt", rules, 1), 0);
+    ck_assert_int_eq(expire_version(&t, "vbkt", "m", vid, 1, 6000), 0);
+    ck_assert_uint_eq(scan_versions(&t, 100000, vid, &marker), 0);
     check_invariants(&t);
     tsm_close(&t);
 }
@@ -466,6 +579,7 @@ int main(void)
     Suite *s = suite_create("md_lifecycle");
     TCase *tc = tcase_create("both backends");
     tcase_add_test(tc, test_rule_arithmetic);
+    tcase_add_loop_test(tc, test_expire_versions, 0, BACKEND_COUNT);
     tcase_add_loop_test(tc, test_expire_objects, 0, BACKEND_COUNT);
     tcase_add_loop_test(tc, test_abort_uploads, 0, BACKEND_COUNT);
     tcase_add_loop_test(tc, test_config_replaced_whole, 0, BACKEND_COUNT);
