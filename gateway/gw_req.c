@@ -437,6 +437,10 @@ static int valid_fields(int y, int mon, int d, int h, int mi, int s)
         return 0;
     if (mon == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
         return 0;
+    /* A leap second (:60) is taken, except after the last second of 9999:
+     * that time has no date this parser (or any HTTP date) can write. */
+    if (y == 9999 && mon == 12 && d == 31 && h == 23 && mi == 59 && s == 60)
+        return 0;
     return h >= 0 && h <= 23 && mi >= 0 && mi <= 59 && s >= 0 && s <= 60;
 }
 
