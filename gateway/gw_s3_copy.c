@@ -204,16 +204,22 @@ int s3_op_upload_part_copy(struct cn_http_req *req, struct s3_req *r)
     struct gw_range range = {0, rec->size ? rec->size - 1 : 0};
     const char *rh = s3_hdr(r, "x-amz-copy-source-range");
     int rrc = rh ? gw_copy_source_range_parse(rh, rec->size, &range, &e) : 0;
-    if (rrc != 0) {
-        /* S3's answer: 400 InvalidArgument naming the header and its value */
+    if (rrc == CAIRN_E_RANGE) {
+        /* A range past the source: 416 InvalidRange, as issue #13 and the
+         * s3-tests suite (test_multipart_copy_invalid_range) expect, with
+         * the message AWS gives. */
         char msg[96];
         snprintf(msg, sizeof(msg), "Range specified is not valid for source object of size: %llu",
                  (unsigned long long)rec->size);
+        s3_md_query_free(res);
+        return s3_error(req, r, GW_S3_INVALID_RANGE, msg);
+    }
+    if (rrc != 0) {
+        /* A malformed range: 400 InvalidArgument naming the header and its value */
         const struct gw_s3err_field f[] = {{"ArgumentName", "x-amz-copy-source-range"},
                                            {"ArgumentValue", rh}};
         s3_md_query_free(res);
-        return s3_error_fields(req, r, e, rrc == CAIRN_E_RANGE ? msg : GW_COPY_RANGE_MALFORMED, f,
-                               2);
+        return s3_error_fields(req, r, e, GW_COPY_RANGE_MALFORMED, f, 2);
     }
     uint64_t len = rec->size ? range.last - range.first + 1 : 0;
     uint8_t md5[16];

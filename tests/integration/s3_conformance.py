@@ -437,11 +437,16 @@ print("conformance: presigned URLs ok")
 s3.put_object(Bucket=bucket, Key="upc/src", Body=b"0123456789" * 5)
 uid = s3.create_multipart_upload(Bucket=bucket, Key="upc/dst")["UploadId"]
 src = {"x-amz-copy-source": f"/{bucket}/upc/src"}
+# past the source: 416 InvalidRange (issue #13, s3-tests); malformed: 400 InvalidArgument
 for rng_hdr, msg in (("bytes=0-50", "Range specified is not valid for source object of size: 50"),
-                     ("bytes=50-60", "Range specified is not valid for source object of size: 50"),
-                     ("bytes=9-3", "The x-amz-copy-source-range value must be of the form "
+                     ("bytes=50-60", "Range specified is not valid for source object of size: 50")):
+    r = send("PUT", key_path("upc/dst"), [("partNumber", "1"), ("uploadId", uid)],
+             headers=dict(src, **{"x-amz-copy-source-range": rng_hdr}))
+    check(r.status == 416 and r.code() == "InvalidRange" and r.elem("Message") == msg,
+          f"copy range {rng_hdr}: {r}")
+for rng_hdr, msg in (("bytes=9-3", "The x-amz-copy-source-range value must be of the form "
                                    "bytes=first-last where first and last are the zero-based "
-                                   "offsets of the first and last bytes to copy")):
+                                   "offsets of the first and last bytes to copy"),):
     r = send("PUT", key_path("upc/dst"), [("partNumber", "1"), ("uploadId", uid)],
              headers=dict(src, **{"x-amz-copy-source-range": rng_hdr}))
     check(r.status == 400 and r.code() == "InvalidArgument" and r.elem("Message") == msg and
@@ -449,7 +454,7 @@ for rng_hdr, msg in (("bytes=0-50", "Range specified is not valid for source obj
           f"copy range {rng_hdr}: {r}")
 check(error_code(s3.upload_part_copy, Bucket=bucket, Key="upc/dst", UploadId=uid, PartNumber=1,
                  CopySource={"Bucket": bucket, "Key": "upc/src"}, CopySourceRange="bytes=10-99") ==
-      ("InvalidArgument", 400), "boto3 upload_part_copy past the source")
+      ("InvalidRange", 416), "boto3 upload_part_copy past the source")
 r = s3.upload_part_copy(Bucket=bucket, Key="upc/dst", UploadId=uid, PartNumber=1,
                         CopySource={"Bucket": bucket, "Key": "upc/src"}, CopySourceRange="bytes=10-49")
 check(r["CopyPartResult"]["ETag"] == '"%s"' % md5hex((b"0123456789" * 5)[10:]), "copy range in bounds")

@@ -71,9 +71,6 @@ KNOWN_GAPS = {
         "be strictly ascending; test_gw_xml holds that on purpose); s3-tests lists the part "
         "twice and wants the later entry. Re-sent parts themselves are handled: the copy "
         "the Complete names wins (multipart_upload_resend_part, s3_conformance.py section 1)",
-    "multipart_copy_invalid_range":
-        "UploadPartCopy with a range past the source is 400 InvalidArgument \"Range specified "
-        "is not valid for source object of size: N\", as AWS answers; s3-tests wants InvalidRange",
 }
 
 ENDPOINT = sys.argv[1]
