@@ -89,6 +89,14 @@ int qget(struct qctx *c, const struct md_key *k, const ProtobufCMessageDescripto
     return 0;
 }
 
+int qget_bucket(struct qctx *c, const char *bucket, void **out)
+{
+    struct md_key k;
+    md_key_start(&k, MD_K_BUCKET);
+    md_key_str(&k, bucket);
+    return qget(c, &k, &md__bucket_record__descriptor, out);
+}
+
 uint32_t clamp_max(uint32_t asked, uint32_t cap)
 {
     return asked > cap ? cap : asked;
@@ -259,11 +267,8 @@ static int q_list_objects(struct qctx *c, const Md__ListObjectsQ *q)
 {
     if (!md_valid_bucket(q->bucket) || !valid_list_args(q->prefix, q->delimiter, q->marker))
         return qfail(c, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT);
-    struct md_key k;
-    md_key_start(&k, MD_K_BUCKET);
-    md_key_str(&k, q->bucket);
     void *b;
-    int rc = qget(c, &k, &md__bucket_record__descriptor, &b);
+    int rc = qget_bucket(c, q->bucket, &b);
     if (rc == CAIRN_E_NOTFOUND)
         return qfail(c, CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_BUCKET);
     if (rc)
@@ -540,10 +545,8 @@ static int q_get_object(struct qctx *c, const Md__GetObjectQ *q)
     int missing = rc == CAIRN_E_NOTFOUND;
     if (missing && (rc = mq_current_marker(c, q->bucket, q->key)))
         return rc;
-    md_key_start(&k, MD_K_BUCKET);
-    md_key_str(&k, q->bucket);
     void *b;
-    rc = qget(c, &k, &md__bucket_record__descriptor, &b);
+    rc = qget_bucket(c, q->bucket, &b);
     if (rc == CAIRN_E_NOTFOUND) {
         c->r->object = NULL; /* (arena-owned) */
         c->r->marker = NULL;
@@ -560,10 +563,7 @@ static int q_head_bucket(struct qctx *c, const Md__HeadBucketQ *q)
 {
     if (!md_valid_bucket(q->bucket))
         return qfail(c, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT);
-    struct md_key k;
-    md_key_start(&k, MD_K_BUCKET);
-    md_key_str(&k, q->bucket);
-    int rc = qget(c, &k, &md__bucket_record__descriptor, (void **)&c->r->bucket);
+    int rc = qget_bucket(c, q->bucket, (void **)&c->r->bucket);
     if (rc == CAIRN_E_NOTFOUND)
         return qfail(c, CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_BUCKET);
     return rc;

@@ -52,6 +52,8 @@ void *arena_unpack(struct arena *a, const ProtobufCMessageDescriptor *d, const v
 int qfail(struct qctx *c, int status, Md__Reason reason);
 /* Gets and unpacks key into the arena; CAIRN_E_NOTFOUND when absent. */
 int qget(struct qctx *c, const struct md_key *k, const ProtobufCMessageDescriptor *d, void **out);
+/* qget of bucket's record (an Md__BucketRecord); CAIRN_E_NOTFOUND when absent. */
+int qget_bucket(struct qctx *c, const char *bucket, void **out);
 uint32_t clamp_max(uint32_t asked, uint32_t cap);
 /* The first occurrence of n[0..nl) in h[0..hl), or NULL. */
 const unsigned char *find_bytes(const unsigned char *h, size_t hl, const char *n, size_t nl);

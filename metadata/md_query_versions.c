@@ -113,11 +113,8 @@ int mq_get_version(struct qctx *c, const Md__GetObjectQ *q)
     int want_null;
     if (md_version_id_parse(q->version_id, &vseq, &want_null) != 0)
         return qfail(c, CAIRN_E_INVAL, MD__REASON__R_BAD_VERSION_ID);
-    struct md_key k;
-    md_key_start(&k, MD_K_BUCKET);
-    md_key_str(&k, q->bucket);
     void *b;
-    int rc = qget(c, &k, &md__bucket_record__descriptor, &b);
+    int rc = qget_bucket(c, q->bucket, &b);
     if (rc == CAIRN_E_NOTFOUND)
         return qfail(c, CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_BUCKET);
     if (rc)
@@ -321,11 +318,8 @@ int mq_list_versions(struct qctx *c, const Md__ListVersionsQ *q)
     int vn;
     if (q->version_id_marker[0] && md_version_id_parse(q->version_id_marker, &vs, &vn) != 0)
         return qfail(c, CAIRN_E_INVAL, MD__REASON__R_BAD_VERSION_ID);
-    struct md_key k;
-    md_key_start(&k, MD_K_BUCKET);
-    md_key_str(&k, q->bucket);
     void *b;
-    int rc = qget(c, &k, &md__bucket_record__descriptor, &b);
+    int rc = qget_bucket(c, q->bucket, &b);
     if (rc == CAIRN_E_NOTFOUND)
         return qfail(c, CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_BUCKET);
     if (rc)
