@@ -161,6 +161,17 @@ static const struct s3_route {
     [OP_PUT_BUCKET_LIFECYCLE] = {"PutBucketLifecycleConfiguration", s3_body_begin_xml,
                                  s3_op_put_bucket_lifecycle},
     [OP_DELETE_BUCKET_LIFECYCLE] = {"DeleteBucketLifecycle", NULL, s3_op_delete_bucket_lifecycle},
+    [OP_GET_BUCKET_ENCRYPTION] = {"GetBucketEncryption", NULL, s3_op_get_unset_config},
+    [OP_GET_PUBLIC_ACCESS_BLOCK] = {"GetPublicAccessBlock", NULL, s3_op_get_unset_config},
+    [OP_GET_BUCKET_OWNERSHIP_CONTROLS] = {"GetBucketOwnershipControls", NULL,
+                                          s3_op_get_unset_config},
+    [OP_GET_BUCKET_WEBSITE] = {"GetBucketWebsite", NULL, s3_op_get_unset_config},
+    [OP_GET_BUCKET_REPLICATION] = {"GetBucketReplication", NULL, s3_op_get_unset_config},
+    [OP_GET_BUCKET_LOGGING] = {"GetBucketLogging", NULL, s3_op_get_unset_config},
+    [OP_GET_BUCKET_NOTIFICATION] = {"GetBucketNotificationConfiguration", NULL,
+                                    s3_op_get_unset_config},
+    [OP_GET_BUCKET_REQUEST_PAYMENT] = {"GetBucketRequestPayment", NULL, s3_op_get_unset_config},
+    [OP_GET_BUCKET_ACCELERATE] = {"GetBucketAccelerateConfiguration", NULL, s3_op_get_unset_config},
     [OP_CORS_PREFLIGHT] = {"PreflightRequest", NULL, s3_op_cors_preflight},
     [OP_POST_OBJECT] = {"PostObject", s3_post_begin, s3_op_post_object},
     [OP_UNSUPPORTED] = {"Unsupported", refuse_unsupported, NULL},
@@ -172,6 +183,30 @@ const char *s3_op_name(enum s3_op op)
 }
 
 /* ---- classify --------------------------------------------------------- */
+
+/* A GET of a bucket configuration Cairn never stores (answered as S3 does
+ * for a bucket without one), or OP_UNKNOWN. */
+static enum s3_op unset_config_op(const struct s3_req *r)
+{
+    static const struct {
+        const char *name;
+        enum s3_op op;
+    } unset[] = {
+        {"encryption", OP_GET_BUCKET_ENCRYPTION},
+        {"publicAccessBlock", OP_GET_PUBLIC_ACCESS_BLOCK},
+        {"ownershipControls", OP_GET_BUCKET_OWNERSHIP_CONTROLS},
+        {"website", OP_GET_BUCKET_WEBSITE},
+        {"replication", OP_GET_BUCKET_REPLICATION},
+        {"logging", OP_GET_BUCKET_LOGGING},
+        {"notification", OP_GET_BUCKET_NOTIFICATION},
+        {"requestPayment", OP_GET_BUCKET_REQUEST_PAYMENT},
+        {"accelerate", OP_GET_BUCKET_ACCELERATE},
+    };
+    for (size_t i = 0; i < sizeof(unset) / sizeof(unset[0]); i++)
+        if (s3_qarg(r, unset[i].name))
+            return unset[i].op;
+    return OP_UNKNOWN;
+}
 
 /* Subresources Cairn does not serve (NotImplemented rather than a wrong
  * answer from the plain operation). */
@@ -234,6 +269,11 @@ enum s3_op s3_classify(const char *m, const struct s3_req *r)
                      : OP_UNKNOWN;
     if (s3_qarg(r, "policy")) /* on an object */
         return OP_UNSUPPORTED;
+    if (!r->t.key[0] && get) {
+        enum s3_op unset = unset_config_op(r);
+        if (unset != OP_UNKNOWN)
+            return unset;
+    }
     if (unsupported_subresource(r))
         return OP_UNSUPPORTED;
     /* versioning and object lock */

@@ -114,6 +114,17 @@ enum s3_op {
     OP_GET_BUCKET_LIFECYCLE,
     OP_PUT_BUCKET_LIFECYCLE,
     OP_DELETE_BUCKET_LIFECYCLE,
+    /* GETs of bucket configurations Cairn never stores (gw_s3_unset.c): S3's
+     * answer for a bucket that has none */
+    OP_GET_BUCKET_ENCRYPTION,
+    OP_GET_PUBLIC_ACCESS_BLOCK,
+    OP_GET_BUCKET_OWNERSHIP_CONTROLS,
+    OP_GET_BUCKET_WEBSITE,
+    OP_GET_BUCKET_REPLICATION,
+    OP_GET_BUCKET_LOGGING,
+    OP_GET_BUCKET_NOTIFICATION,
+    OP_GET_BUCKET_REQUEST_PAYMENT,
+    OP_GET_BUCKET_ACCELERATE,
     OP_CORS_PREFLIGHT, /* OPTIONS: answered from the bucket's CORS rules, unauthenticated */
     OP_POST_OBJECT,    /* POST /bucket, multipart/form-data (browser uploads) */
     OP_UNSUPPORTED,
@@ -524,6 +535,7 @@ s3_end_fn s3_op_get_object_tagging, s3_op_put_object_tagging, s3_op_delete_objec
     s3_op_get_bucket_tagging, s3_op_put_bucket_tagging, s3_op_delete_bucket_tagging;
 
 /* gw_s3_cors.c */
+s3_end_fn s3_op_get_unset_config;
 s3_end_fn s3_op_get_bucket_cors, s3_op_put_bucket_cors, s3_op_delete_bucket_cors,
     s3_op_cors_preflight;
 

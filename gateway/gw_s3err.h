@@ -61,6 +61,12 @@ enum gw_s3err {
     GW_S3_NO_SUCH_TAG_SET,
     GW_S3_NO_SUCH_CORS_CONFIGURATION,
     GW_S3_NO_SUCH_LIFECYCLE_CONFIGURATION,
+    /* bucket configurations Cairn never stores: what S3 answers for a bucket without one */
+    GW_S3_NO_SUCH_ENCRYPTION_CONFIGURATION, /* ServerSideEncryptionConfigurationNotFoundError */
+    GW_S3_NO_SUCH_PUBLIC_ACCESS_BLOCK,
+    GW_S3_NO_SUCH_OWNERSHIP_CONTROLS, /* OwnershipControlsNotFoundError */
+    GW_S3_NO_SUCH_WEBSITE_CONFIGURATION,
+    GW_S3_NO_SUCH_REPLICATION_CONFIGURATION, /* ReplicationConfigurationNotFoundError */
     GW_S3_CORS_FORBIDDEN, /* code AccessForbidden: a preflight no CORS rule allows */
     GW_S3_INVALID_POLICY_DOCUMENT,
     GW_S3_MALFORMED_POST_REQUEST,

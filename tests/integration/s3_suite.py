@@ -2118,6 +2118,35 @@ def sse_refused_not_ignored():
     eq(s3.list_multipart_uploads(Bucket=b).get("Uploads", []), [], "uploads")
 
 
+# Bucket configurations Cairn never stores answer what S3 answers for a bucket
+# without one (clients and Terraform probe them), to the owner only; their
+# PUTs stay NotImplemented (never stored and then ignored).
+@check
+def bucket_unset_configurations():
+    b = new_bucket()
+    expect_err(s3.get_bucket_encryption, 404, "ServerSideEncryptionConfigurationNotFoundError",
+               Bucket=b)
+    expect_err(s3.get_public_access_block, 404, "NoSuchPublicAccessBlockConfiguration", Bucket=b)
+    expect_err(s3.get_bucket_ownership_controls, 404, "OwnershipControlsNotFoundError", Bucket=b)
+    expect_err(s3.get_bucket_website, 404, "NoSuchWebsiteConfiguration", Bucket=b)
+    expect_err(s3.get_bucket_replication, 404, "ReplicationConfigurationNotFoundError", Bucket=b)
+    eq("LoggingEnabled" in s3.get_bucket_logging(Bucket=b), False, "logging")
+    eq(s3.get_bucket_request_payment(Bucket=b)["Payer"], "BucketOwner", "request payment")
+    eq("Status" in s3.get_bucket_accelerate_configuration(Bucket=b), False, "accelerate")
+    n = s3.get_bucket_notification_configuration(Bucket=b)
+    eq([k for k in n if k.endswith("Configurations")], [], "notifications")
+    # a missing bucket is NoSuchBucket; another user is refused
+    expect_err(s3.get_bucket_encryption, 404, "NoSuchBucket", Bucket=b + "-none")
+    expect_err(alt.get_bucket_logging, 403, "AccessDenied", Bucket=b)
+    expect_err(alt.get_bucket_encryption, 403, "AccessDenied", Bucket=b)
+    # refused, not stored
+    expect_err(s3.put_bucket_encryption, 501, "NotImplemented", Bucket=b,
+               ServerSideEncryptionConfiguration={"Rules": [
+                   {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    expect_err(s3.get_bucket_encryption, 404, "ServerSideEncryptionConfigurationNotFoundError",
+               Bucket=b)
+
+
 # ------------------------------------------------------------------ runner --
 
 def who():
