@@ -396,6 +396,10 @@ static int post_respond(struct cn_http_req *req, struct s3_req *r, const char *e
     gw_buf_init(&url, 0);
     object_url(req, r, &url);
     s3_etag_header(req, etag);
+    /* A versioned bucket: the new version's id, as PutObject answers it
+     * (s3_store_new_object set it). */
+    if (r->version_id[0])
+        cn_http_resp_header(req, "x-amz-version-id", r->version_id);
     const char *redirect = field(p, "success_action_redirect");
     if (!redirect)
         redirect = field(p, "redirect");

@@ -296,4 +296,19 @@ check(st == 403, f"anonymous POST outside the policy: {st}")
 st, _, body = post("web", {"key": "public/x", "x-amz-signature": "00"}, b"x")
 check(st in (400, 403), f"a signature without a policy: {st}")
 s3.delete_bucket_policy(Bucket="web")
+
+# a versioned bucket: each POST makes a version and names it, as PutObject does
+s3.create_bucket(Bucket="webv")
+s3.put_bucket_versioning(Bucket="webv", VersioningConfiguration={"Status": "Enabled"})
+vids = []
+for data in (b"v1", b"v2"):
+    p = s3.generate_presigned_post(Bucket="webv", Key="doc.txt", ExpiresIn=300)
+    st, h, body = post("webv", dict(p["fields"]), data)
+    check(st == 204 and h.get("x-amz-version-id"), f"versioned POST names its version: {st} {h}")
+    vids.append(h.get("x-amz-version-id"))
+vs = s3.list_object_versions(Bucket="webv", Prefix="doc.txt")["Versions"]
+check(sorted(v["VersionId"] for v in vs) == sorted(vids) and len(set(vids)) == 2,
+      f"the ids answered are the versions stored: {vids} {vs}")
+check(s3.get_object(Bucket="webv", Key="doc.txt", VersionId=vids[0])["Body"].read() == b"v1",
+      "the first version's bytes by its id")
 print(f"s3_cors_post.py: {checks} checks passed")
