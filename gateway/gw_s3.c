@@ -234,7 +234,7 @@ enum s3_op s3_classify(const char *m, const struct s3_req *r)
         return OP_CORS_PREFLIGHT;
     if (!r->t.bucket[0])
         return get || head ? OP_LIST_BUCKETS : OP_UNKNOWN;
-    if (s3_qarg(r, "tagging") && !s3_qarg(r, "versionId")) {
+    if (s3_qarg(r, "tagging") && (r->t.key[0] || !s3_qarg(r, "versionId"))) {
         if (r->t.key[0])
             return get   ? OP_GET_OBJECT_TAGGING
                    : put ? OP_PUT_OBJECT_TAGGING

@@ -106,6 +106,8 @@ static enum gw_authz_action version_action(enum gw_authz_action a)
         return GW_ACT_PUT_OBJECT_VERSION_ACL;
     case GW_ACT_GET_OBJECT_TAGGING:
         return GW_ACT_GET_OBJECT_VERSION_TAGGING;
+    case GW_ACT_DELETE_OBJECT_TAGGING:
+        return GW_ACT_DELETE_OBJECT_VERSION_TAGGING;
     default:
         return a;
     }

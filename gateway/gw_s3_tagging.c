@@ -66,12 +66,15 @@ enum gw_s3err s3_tags_for_copy(struct s3_req *r, const Md__ObjectRecord *src, st
 
 int s3_op_get_object_tagging(struct cn_http_req *req, struct s3_req *r)
 {
-    Md__QueryResult *res = s3_ctx_take(r, r->t.bucket, r->t.key);
+    const char *vid = s3_version_arg(r);
+    Md__QueryResult *res = vid ? NULL : s3_ctx_take(r, r->t.bucket, r->t.key);
     enum gw_s3err e = GW_S3_OK;
     if (!res)
-        e = s3_md_get_object(r, r->t.bucket, r->t.key, &res);
+        e = s3_md_get_version(r, r->t.bucket, r->t.key, vid, &res, NULL);
     if (e != GW_S3_OK)
         return s3_error(req, r, e, NULL);
+    if (vid)
+        cn_http_resp_header(req, "x-amz-version-id", vid);
     struct md_tag *tags;
     size_t n;
     int rc = s3_tags_view(res->object->attrs, &tags, &n);
@@ -91,8 +94,8 @@ static enum gw_s3err set_object_tags(struct s3_req *r, const struct md_tag *tags
     struct s3_md_cmd c;
     int rc = s3_md_cmd_start(r, &c);
     if (rc == 0)
-        rc = md_cmd_put_object_tagging(c.client, c.seq, r->t.bucket, r->t.key, tags, n, &c.buf,
-                                       &c.len);
+        rc = md_cmd_put_object_tagging_version(c.client, c.seq, r->t.bucket, r->t.key,
+                                               s3_version_arg(r), tags, n, &c.buf, &c.len);
     return s3_md_command(r, &c, rc, &s3_md_key, NULL);
 }
 
@@ -110,11 +113,15 @@ int s3_op_put_object_tagging(struct cn_http_req *req, struct s3_req *r)
     const Md__BucketRecord *b = r->ctx ? r->ctx->bucket : NULL;
     if (!b)
         return s3_error(req, r, GW_S3_NO_SUCH_BUCKET, NULL);
-    if (!s3_allowed(r, GW_ACT_PUT_OBJECT_TAGGING, b, r->t.key, r->ctx->object))
+    const char *vid = s3_version_arg(r);
+    if (!s3_allowed(r, vid ? GW_ACT_PUT_OBJECT_VERSION_TAGGING : GW_ACT_PUT_OBJECT_TAGGING, b,
+                    r->t.key, r->ctx->object))
         return s3_error(req, r, GW_S3_ACCESS_DENIED, NULL);
     e = set_object_tags(r, r->req_tags.tags, r->req_tags.n);
     if (e != GW_S3_OK)
         return s3_error(req, r, e, NULL);
+    if (vid)
+        cn_http_resp_header(req, "x-amz-version-id", vid);
     return s3_respond(req, r, 200, NULL, NULL, 0);
 }
 
@@ -123,6 +130,8 @@ int s3_op_delete_object_tagging(struct cn_http_req *req, struct s3_req *r)
     enum gw_s3err e = set_object_tags(r, NULL, 0);
     if (e != GW_S3_OK)
         return s3_error(req, r, e, NULL);
+    if (s3_version_arg(r))
+        cn_http_resp_header(req, "x-amz-version-id", s3_version_arg(r));
     return s3_respond(req, r, 204, NULL, NULL, 0);
 }
 

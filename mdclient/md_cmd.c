@@ -683,6 +683,15 @@ int md_cmd_put_object_acl(uint64_t client_id, uint64_t seq, const char *bucket, 
 int md_cmd_put_object_tagging(uint64_t client_id, uint64_t seq, const char *bucket, const char *key,
                               const struct md_tag *tags, size_t n, uint8_t **out, size_t *outlen)
 {
+    return md_cmd_put_object_tagging_version(client_id, seq, bucket, key, NULL, tags, n, out,
+                                             outlen);
+}
+
+int md_cmd_put_object_tagging_version(uint64_t client_id, uint64_t seq, const char *bucket,
+                                      const char *key, const char *version_id,
+                                      const struct md_tag *tags, size_t n, uint8_t **out,
+                                      size_t *outlen)
+{
     if (!bucket || !key)
         return CAIRN_E_INVAL;
     struct conv cv = {0};
@@ -691,6 +700,7 @@ int md_cmd_put_object_tagging(uint64_t client_id, uint64_t seq, const char *buck
         Md__PutObjectTagging m = MD__PUT_OBJECT_TAGGING__INIT;
         m.bucket = S(bucket);
         m.key = S(key);
+        m.version_id = S(version_id ? version_id : "");
         m.n_tags = n;
         m.tags = cv.tag_ptrs;
         Md__Command c = MD__COMMAND__INIT;

@@ -94,6 +94,13 @@ int md_cmd_create_upload_locked(uint64_t client_id, uint64_t seq, const char *bu
                                 const struct md_attrs_desc *attrs, const struct md_lock_desc *lock,
                                 int64_t now_ms, uint8_t **out, size_t *outlen);
 
+/* PutObjectTagging of one version (version_id NULL/"": the current one; n 0:
+ * DeleteObjectTagging). */
+int md_cmd_put_object_tagging_version(uint64_t client_id, uint64_t seq, const char *bucket,
+                                      const char *key, const char *version_id,
+                                      const struct md_tag *tags, size_t n, uint8_t **out,
+                                      size_t *outlen);
+
 /* PutObjectAcl of one version (version_id NULL/"": the current one). */
 int md_cmd_put_object_acl_version(uint64_t client_id, uint64_t seq, const char *bucket,
                                   const char *key, const char *version_id, const void *acl,

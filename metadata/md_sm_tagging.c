@@ -37,22 +37,33 @@ int sm_cmd_put_object_tagging(struct exec *x, const Md__PutObjectTagging *c)
 {
     if (!tags_ok(c->tags, c->n_tags, OBJECT_TAGS_MAX))
         return sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "invalid tag set");
-    struct md_key k;
-    Md__ObjectRecord *o;
-    int rc = sm_object_at(x, c->bucket, c->key, &k, &o);
+    int rc = sm_need_bucket(x, c->bucket);
     if (rc)
         return rc;
-    if (!o)
-        return sm_refuse(x, CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_KEY, "no such key");
+    if (!md_valid_objkey(c->key))
+        return sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT, "invalid key");
+    struct sm_version v;
+    if ((rc = sm_find_version(x, c->bucket, c->key, c->version_id, &v)))
+        return rc;
+    if (!v.rec)
+        return c->version_id[0]
+                   ? sm_refuse(x, CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_VERSION,
+                               "no such version")
+                   : sm_refuse(x, CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_KEY, "no such key");
+    if (v.rec->delete_marker) {
+        sm_version_free(&v);
+        return sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_DELETE_MARKER,
+                         "a delete marker has no tags");
+    }
     Md__ObjectAttrs none = MD__OBJECT_ATTRS__INIT;
-    Md__ObjectAttrs *keep = o->attrs;
+    Md__ObjectAttrs *keep = v.rec->attrs;
     Md__ObjectAttrs a = keep ? *keep : none;
     a.n_tags = c->n_tags;
     a.tags = c->tags;
-    o->attrs = &a;
-    rc = put_msg(x, &k, o);
-    o->attrs = keep; /* o's own attrs are freed with o */
-    free_msg(o);
+    v.rec->attrs = &a;
+    rc = sm_rewrite_version(x, &v);
+    v.rec->attrs = keep; /* the record's own attrs are freed with it */
+    sm_version_free(&v);
     return rc;
 }
 

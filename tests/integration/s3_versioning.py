@@ -150,6 +150,28 @@ def phase_before():
     expect("InvalidArgument", 400, s3.get_object, "a malformed id",
            Bucket="ver", Key="k", VersionId="not-a-version")
 
+    # tagging one version (s3:PutObjectVersionTagging): the others keep theirs
+    s3.put_object_tagging(Bucket="ver", Key="k", VersionId=vids[0],
+                          Tagging={"TagSet": [{"Key": "gen", "Value": "first"}]})
+    t = s3.get_object_tagging(Bucket="ver", Key="k", VersionId=vids[0])
+    check(t["TagSet"] == [{"Key": "gen", "Value": "first"}] and t.get("VersionId") == vids[0],
+          f"the version's tags, named by id: {t}")
+    check(s3.get_object_tagging(Bucket="ver", Key="k")["TagSet"] == [],
+          "the current version's tags untouched")
+    s3.put_object_tagging(Bucket="ver", Key="k", Tagging={"TagSet": [{"Key": "gen", "Value": "3"}]})
+    check(s3.get_object_tagging(Bucket="ver", Key="k", VersionId=vids[2])["TagSet"] ==
+          [{"Key": "gen", "Value": "3"}], "tagging the key tags its current version")
+    s3.delete_object_tagging(Bucket="ver", Key="k", VersionId=vids[0])
+    check(s3.get_object_tagging(Bucket="ver", Key="k", VersionId=vids[0])["TagSet"] == [],
+          "DeleteObjectTagging of a version")
+    check(s3.get_object_tagging(Bucket="ver", Key="k")["TagSet"] == [{"Key": "gen", "Value": "3"}],
+          "... leaves the current version's tags")
+    expect("NoSuchVersion", 404, s3.get_object_tagging, "tags of an id no version has",
+           Bucket="ver", Key="k", VersionId="00000000000fffff")
+    expect("NoSuchVersion", 404, s3.put_object_tagging, "tagging an id no version has",
+           Bucket="ver", Key="k", VersionId="00000000000fffff", Tagging={"TagSet": []})
+    s3.delete_object_tagging(Bucket="ver", Key="k")
+
     # a delete marker
     d = s3.delete_object(Bucket="ver", Key="k")
     check(d.get("DeleteMarker") is True and d.get("VersionId"), f"DELETE makes a marker: {d}")

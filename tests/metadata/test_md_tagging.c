@@ -6,6 +6,7 @@
 #include "md_test_util.h"
 #include "cn_error.h"
 #include "md_check.h"
+#include "md_cmd_ver.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -136,6 +137,99 @@ START_TEST(test_object_tags)
 }
 END_TEST
 
+static Md__QueryResult *get_version(struct tsm *t, const char *b, const char *k, const char *vid)
+{
+    uint8_t *q;
+    size_t ql;
+    ck_assert_int_eq(md_q_get_version(b, k, vid, 0, &q, &ql), 0);
+    return query(t, q, ql);
+}
+
+static int tag_version(struct tsm *t, const char *b, const char *k, const char *vid,
+                       const struct md_tag *tags, size_t n)
+{
+    uint8_t *c;
+    size_t l;
+    ck_assert_int_eq(
+        md_cmd_put_object_tagging_version(t->client, tsm_seq(t), b, k, vid, tags, n, &c, &l), 0);
+    return tsm_run(t, c, l);
+}
+
+/* The version id of bucket/key's current version. */
+static void current_vid(struct tsm *t, const char *b, const char *k, char vid[MD_VERSION_ID_CAP])
+{
+    Md__QueryResult *r = get_object(t, b, k);
+    ck_assert_ptr_nonnull(r->object);
+    md_version_id_of(r->object, vid);
+    md_query_result_free(r);
+}
+
+/* Tagging one version of a versioned key leaves the others' tags alone;
+ * a delete marker has none to set; unknown and malformed ids are refused. */
+START_TEST(test_version_tags)
+{
+    struct tsm t;
+    tsm_open(&t, _i);
+    ck_assert_int_eq(bucket(&t, "bk1"), 0);
+    uint8_t *c;
+    size_t l;
+    ck_assert_int_eq(md_cmd_put_bucket_versioning(t.client, tsm_seq(&t), "bk1",
+                                                  MD__VERSIONING_STATUS__VERSIONING_ENABLED, &c,
+                                                  &l),
+                     0);
+    ck_assert_int_eq(tsm_run(&t, c, l), 0);
+    const struct md_tag first[] = {{"v", "1"}};
+    const struct md_tag second[] = {{"v", "2"}};
+    char v1[MD_VERSION_ID_CAP], v2[MD_VERSION_ID_CAP];
+    ck_assert_int_eq(put(&t, "bk1", "k", first, 1), 0);
+    current_vid(&t, "bk1", "k", v1);
+    ck_assert_int_eq(put(&t, "bk1", "k", second, 1), 0);
+    current_vid(&t, "bk1", "k", v2);
+    ck_assert_str_ne(v1, v2);
+
+    const struct md_tag old[] = {{"state", "old"}, {"keep", "yes"}};
+    ck_assert_int_eq(tag_version(&t, "bk1", "k", v1, old, 2), 0);
+    Md__QueryResult *r = get_version(&t, "bk1", "k", v1);
+    ck_assert_uint_eq(r->object->attrs->n_tags, 2);
+    ck_assert_str_eq(r->object->attrs->tags[0]->value, "old");
+    md_query_result_free(r);
+    r = get_object(&t, "bk1", "k"); /* the current version is untouched */
+    ck_assert_uint_eq(r->object->attrs->n_tags, 1);
+    ck_assert_str_eq(r->object->attrs->tags[0]->value, "2");
+    md_query_result_free(r);
+    /* the current version by its id, then deleted by id */
+    ck_assert_int_eq(tag_version(&t, "bk1", "k", v2, NULL, 0), 0);
+    r = get_version(&t, "bk1", "k", v2);
+    ck_assert_uint_eq(r->object->attrs->n_tags, 0);
+    md_query_result_free(r);
+    r = get_version(&t, "bk1", "k", v1);
+    ck_assert_uint_eq(r->object->attrs->n_tags, 2);
+    md_query_result_free(r);
+
+    /* refusals */
+    char unknown[MD_VERSION_ID_CAP];
+    md_version_id_format(999, 0, unknown);
+    ck_assert_int_eq(tag_version(&t, "bk1", "k", unknown, old, 1), CAIRN_E_NOTFOUND);
+    ck_assert_int_eq(tag_version(&t, "bk1", "k", "not-an-id", old, 1), CAIRN_E_INVAL);
+    ck_assert_int_eq(tag_version(&t, "bk1", "nokey", v1, old, 1), CAIRN_E_NOTFOUND);
+    ck_assert_int_eq(
+        md_cmd_delete_object(t.client, tsm_seq(&t), "bk1", "k", MD_COND_NONE, NULL, &c, &l), 0);
+    Md__Result *res = tsm_apply(&t, c, l);
+    ck_assert_int_eq(res->status, 0);
+    ck_assert_int_eq(res->delete_marker, 1);
+    char marker[MD_VERSION_ID_CAP];
+    snprintf(marker, sizeof(marker), "%s", res->version_id);
+    md__result__free_unpacked(res, NULL);
+    ck_assert_int_eq(tag_version(&t, "bk1", "k", marker, old, 1), CAIRN_E_INVAL);
+    ck_assert_int_eq(tag_object(&t, "bk1", "k", old, 1), CAIRN_E_NOTFOUND); /* current: marker */
+    r = get_version(&t, "bk1", "k", v1); /* refusals changed nothing */
+    ck_assert_uint_eq(r->object->attrs->n_tags, 2);
+    md_query_result_free(r);
+    check_invariants(&t);
+    tsm_close(&t);
+}
+END_TEST
+
 START_TEST(test_multipart_keeps_tags)
 {
     struct tsm t;
@@ -259,6 +353,7 @@ int main(void)
     TCase *tc = tcase_create("both backends");
     tcase_add_loop_test(tc, test_object_tags, 0, BACKEND_COUNT);
     tcase_add_loop_test(tc, test_multipart_keeps_tags, 0, BACKEND_COUNT);
+    tcase_add_loop_test(tc, test_version_tags, 0, BACKEND_COUNT);
     tcase_add_loop_test(tc, test_bucket_tags_and_cors, 0, BACKEND_COUNT);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
