@@ -161,6 +161,7 @@ static const struct s3_route {
     [OP_PUT_BUCKET_LIFECYCLE] = {"PutBucketLifecycleConfiguration", s3_body_begin_xml,
                                  s3_op_put_bucket_lifecycle},
     [OP_DELETE_BUCKET_LIFECYCLE] = {"DeleteBucketLifecycle", NULL, s3_op_delete_bucket_lifecycle},
+    [OP_GET_OBJECT_ATTRIBUTES] = {"GetObjectAttributes", NULL, s3_op_get_object_attributes},
     [OP_GET_BUCKET_ENCRYPTION] = {"GetBucketEncryption", NULL, s3_op_get_unset_config},
     [OP_GET_PUBLIC_ACCESS_BLOCK] = {"GetPublicAccessBlock", NULL, s3_op_get_unset_config},
     [OP_GET_BUCKET_OWNERSHIP_CONTROLS] = {"GetBucketOwnershipControls", NULL,
@@ -269,6 +270,8 @@ enum s3_op s3_classify(const char *m, const struct s3_req *r)
                      : OP_UNKNOWN;
     if (s3_qarg(r, "policy")) /* on an object */
         return OP_UNSUPPORTED;
+    if (r->t.key[0] && s3_qarg(r, "attributes"))
+        return get ? OP_GET_OBJECT_ATTRIBUTES : OP_UNKNOWN;
     if (!r->t.key[0] && get) {
         enum s3_op unset = unset_config_op(r);
         if (unset != OP_UNKNOWN)

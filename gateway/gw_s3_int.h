@@ -116,6 +116,7 @@ enum s3_op {
     OP_DELETE_BUCKET_LIFECYCLE,
     /* GETs of bucket configurations Cairn never stores (gw_s3_unset.c): S3's
      * answer for a bucket that has none */
+    OP_GET_OBJECT_ATTRIBUTES, /* GET ?attributes on a key (gw_s3_attributes.c) */
     OP_GET_BUCKET_ENCRYPTION,
     OP_GET_PUBLIC_ACCESS_BLOCK,
     OP_GET_BUCKET_OWNERSHIP_CONTROLS,
@@ -536,6 +537,7 @@ s3_end_fn s3_op_get_object_tagging, s3_op_put_object_tagging, s3_op_delete_objec
 
 /* gw_s3_cors.c */
 s3_end_fn s3_op_get_unset_config;
+s3_end_fn s3_op_get_object_attributes;
 s3_end_fn s3_op_get_bucket_cors, s3_op_put_bucket_cors, s3_op_delete_bucket_cors,
     s3_op_cors_preflight;
 

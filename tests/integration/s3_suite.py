@@ -2118,6 +2118,46 @@ def sse_refused_not_ignored():
     eq(s3.list_multipart_uploads(Bucket=b).get("Uploads", []), [], "uploads")
 
 
+# GetObjectAttributes: ETag, size, storage class, a multipart object's parts
+@check
+def object_attributes():
+    b = new_bucket()
+    s3.put_object(Bucket=b, Key="plain", Body=b"x" * 1234)
+    a = s3.get_object_attributes(Bucket=b, Key="plain",
+                                 ObjectAttributes=["ETag", "ObjectSize", "StorageClass",
+                                                   "ObjectParts", "Checksum"])
+    h = s3.head_object(Bucket=b, Key="plain")
+    eq((a["ETag"], a["ObjectSize"], a["StorageClass"], "ObjectParts" in a),
+       (h["ETag"].strip('"'), 1234, "STANDARD", False), "single-part attributes")
+    eq(a["LastModified"], h["LastModified"], "Last-Modified")
+    a = s3.get_object_attributes(Bucket=b, Key="plain", ObjectAttributes=["ObjectSize"])
+    eq(("ETag" in a, a["ObjectSize"]), (False, 1234), "only what was asked")
+    up = s3.create_multipart_upload(Bucket=b, Key="mp")["UploadId"]
+    sizes = [5 << 20, 5 << 20, 1000]
+    parts = []
+    for i, n in enumerate(sizes, 1):
+        r = s3.upload_part(Bucket=b, Key="mp", UploadId=up, PartNumber=i, Body=b"p" * n)
+        parts.append({"PartNumber": i, "ETag": r["ETag"]})
+    s3.complete_multipart_upload(Bucket=b, Key="mp", UploadId=up,
+                                 MultipartUpload={"Parts": parts})
+    a = s3.get_object_attributes(Bucket=b, Key="mp", ObjectAttributes=["ObjectParts", "ETag"])
+    op = a["ObjectParts"]
+    eq((op["TotalPartsCount"], [(p["PartNumber"], p["Size"]) for p in op["Parts"]],
+        op["IsTruncated"], a["ETag"].endswith("-3")),
+       (3, [(1, 5 << 20), (2, 5 << 20), (3, 1000)], False, True), "multipart parts")
+    a = s3.get_object_attributes(Bucket=b, Key="mp", ObjectAttributes=["ObjectParts"],
+                                 MaxParts=1, PartNumberMarker=1)
+    op = a["ObjectParts"]
+    eq(([p["PartNumber"] for p in op["Parts"]], op["IsTruncated"], op["NextPartNumberMarker"]),
+       ([2], True, 2), "a page of parts")
+    expect_err(s3.get_object_attributes, 404, "NoSuchKey", Bucket=b, Key="none",
+               ObjectAttributes=["ETag"])
+    expect_err(alt.get_object_attributes, 403, "AccessDenied", Bucket=b, Key="plain",
+               ObjectAttributes=["ETag"])
+    expect_err(s3.get_object_attributes, 400, "InvalidArgument", Bucket=b, Key="plain",
+               ObjectAttributes=["Color"])
+
+
 # Bucket configurations Cairn never stores answer what S3 answers for a bucket
 # without one (clients and Terraform probe them), to the owner only; their
 # PUTs stay NotImplemented (never stored and then ignored).
