@@ -1320,3 +1320,44 @@ void gw_content_range_format(const struct gw_range *r, uint64_t size, char out[6
     else
         snprintf(out, 64, "bytes */%llu", (unsigned long long)size);
 }
+
+int gw_object_attributes_parse(const char *h, unsigned *out)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {{"ETag", GW_ATTR_ETAG},
+                 {"Checksum", GW_ATTR_CHECKSUM},
+                 {"ObjectParts", GW_ATTR_PARTS},
+                 {"StorageClass", GW_ATTR_STORAGE_CLASS},
+                 {"ObjectSize", GW_ATTR_SIZE}};
+    *out = 0;
+    if (!h)
+        return CAIRN_E_INVAL;
+    unsigned mask = 0;
+    const char *p = h;
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        size_t n = strcspn(p, ",");
+        size_t t = n;
+        while (t > 0 && (p[t - 1] == ' ' || p[t - 1] == '\t'))
+            t--;
+        if (t > 0) {
+            unsigned bit = 0;
+            for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+                if (strlen(names[i].name) == t && strncmp(p, names[i].name, t) == 0)
+                    bit = names[i].bit;
+            if (!bit)
+                return CAIRN_E_INVAL;
+            mask |= bit;
+        }
+        if (!p[n])
+            break;
+        p += n + 1;
+    }
+    if (!mask)
+        return CAIRN_E_INVAL;
+    *out = mask;
+    return 0;
+}

@@ -308,6 +308,19 @@ int gw_copy_source_parse(const char *hdr, struct gw_copy_source *out, enum gw_s3
 #define GW_COPY_RANGE_MALFORMED                                                                    \
     "The x-amz-copy-source-range value must be of the form bytes=first-last where first and "      \
     "last are the zero-based offsets of the first and last bytes to copy"
+/* GetObjectAttributes' x-amz-object-attributes: a comma-separated list of
+ * ETag, Checksum, ObjectParts, StorageClass, ObjectSize (blanks around
+ * names allowed, repeats harmless). 0 with the GW_ATTR_* mask in *out, or
+ * CAIRN_E_INVAL for a missing or empty header or an unknown name. */
+enum {
+    GW_ATTR_ETAG = 1,
+    GW_ATTR_CHECKSUM = 2,
+    GW_ATTR_PARTS = 4,
+    GW_ATTR_STORAGE_CLASS = 8,
+    GW_ATTR_SIZE = 16,
+};
+int gw_object_attributes_parse(const char *hdr, unsigned *out);
+
 int gw_copy_source_range_parse(const char *hdr, uint64_t size, struct gw_range *out,
                                enum gw_s3err *err);
 

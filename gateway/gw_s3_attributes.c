@@ -16,53 +16,6 @@
 #define XML_DECL  "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 #define MAX_PARTS 1000
 
-enum {
-    ATTR_ETAG = 1,
-    ATTR_CHECKSUM = 2,
-    ATTR_PARTS = 4,
-    ATTR_STORAGE_CLASS = 8,
-    ATTR_SIZE = 16,
-};
-
-/* The attributes x-amz-object-attributes asks for (a mask), or -1 when the
- * header is missing, empty or names an unknown attribute. */
-static int parse_attributes(const char *h)
-{
-    static const struct {
-        const char *name;
-        int bit;
-    } names[] = {{"ETag", ATTR_ETAG},
-                 {"Checksum", ATTR_CHECKSUM},
-                 {"ObjectParts", ATTR_PARTS},
-                 {"StorageClass", ATTR_STORAGE_CLASS},
-                 {"ObjectSize", ATTR_SIZE}};
-    if (!h)
-        return -1;
-    int mask = 0;
-    const char *p = h;
-    for (;;) {
-        while (*p == ' ' || *p == '\t')
-            p++;
-        size_t n = strcspn(p, ",");
-        size_t t = n;
-        while (t > 0 && (p[t - 1] == ' ' || p[t - 1] == '\t'))
-            t--;
-        if (t > 0) {
-            int bit = 0;
-            for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-                if (strlen(names[i].name) == t && strncmp(p, names[i].name, t) == 0)
-                    bit = names[i].bit;
-            if (!bit)
-                return -1;
-            mask |= bit;
-        }
-        if (!p[n])
-            break;
-        p += n + 1;
-    }
-    return mask ? mask : -1;
-}
-
 /* A non-negative integer header (absent: dflt). 0 or CAIRN_E_INVAL. */
 static int int_header(struct s3_req *r, const char *name, uint64_t max, uint64_t dflt,
                       uint64_t *out)
@@ -77,8 +30,8 @@ static int int_header(struct s3_req *r, const char *name, uint64_t max, uint64_t
 
 int s3_op_get_object_attributes(struct cn_http_req *req, struct s3_req *r)
 {
-    int want = parse_attributes(s3_hdr(r, "x-amz-object-attributes"));
-    if (want < 0)
+    unsigned want;
+    if (gw_object_attributes_parse(s3_hdr(r, "x-amz-object-attributes"), &want) != 0)
         return s3_error(req, r, GW_S3_INVALID_ARGUMENT, "Invalid attribute name specified.");
     uint64_t max_parts, marker;
     if (int_header(r, "x-amz-max-parts", INT32_MAX, MAX_PARTS, &max_parts) != 0)
@@ -105,12 +58,12 @@ int s3_op_get_object_attributes(struct cn_http_req *req, struct s3_req *r)
     struct gw_buf b;
     gw_buf_init(&b, 0);
     gw_buf_puts(&b, XML_DECL "<GetObjectAttributesResponse xmlns=\"" S3_NS "\">");
-    if (want & ATTR_ETAG) {
+    if (want & GW_ATTR_ETAG) {
         gw_buf_puts(&b, "<ETag>");
         gw_buf_xml_escape(&b, rec->etag, strlen(rec->etag));
         gw_buf_puts(&b, "</ETag>");
     }
-    if ((want & ATTR_PARTS) && rec->n_part_sizes > 0) {
+    if ((want & GW_ATTR_PARTS) && rec->n_part_sizes > 0) {
         uint64_t total = rec->n_part_sizes;
         uint64_t first = marker < total ? marker : total; /* parts are numbered from 1 */
         uint64_t last = first + max_parts < total ? first + max_parts : total;
@@ -129,14 +82,14 @@ int s3_op_get_object_attributes(struct cn_http_req *req, struct s3_req *r)
                 i + 1, rec->part_sizes[i]);
         gw_buf_puts(&b, "</ObjectParts>");
     }
-    if (want & ATTR_STORAGE_CLASS) {
+    if (want & GW_ATTR_STORAGE_CLASS) {
         const char *sc =
             rec->attrs && rec->attrs->storage_class[0] ? rec->attrs->storage_class : "STANDARD";
         gw_buf_puts(&b, "<StorageClass>");
         gw_buf_xml_escape(&b, sc, strlen(sc));
         gw_buf_puts(&b, "</StorageClass>");
     }
-    if (want & ATTR_SIZE)
+    if (want & GW_ATTR_SIZE)
         gw_buf_printf(&b, "<ObjectSize>%" PRIu64 "</ObjectSize>", rec->size);
     gw_buf_puts(&b, "</GetObjectAttributesResponse>");
     s3_md_query_free(res);

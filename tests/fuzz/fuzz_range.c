@@ -1,5 +1,6 @@
 /* Harness range: the Range and conditional-request headers (gateway/gw_req.c:
  * Range, x-amz-copy-source-range, If-Match / If-None-Match entity-tag lists,
+ * x-amz-object-attributes (read from the Range line),
  * If-(Un)Modified-Since HTTP dates, x-amz-date).
  *
  * Input (text, one field a line): object size (decimal), Range,
@@ -78,6 +79,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_range(range, sizes[i]);
         check_range(copy_range, sizes[i]);
     }
+    /* GetObjectAttributes' list, from the Range line */
+    unsigned attrs;
+    if (gw_object_attributes_parse(range, &attrs) == 0)
+        fuzz_check(attrs != 0 && attrs < 32, "attributes mask %u", attrs);
     check_date(c.if_modified_since);
     check_date(c.if_unmodified_since);
     /* Listings and Last-Modified format whatever mtime a record holds. */

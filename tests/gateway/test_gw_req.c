@@ -765,6 +765,23 @@ START_TEST(test_parser_fuzz)
 }
 END_TEST
 
+START_TEST(test_object_attributes)
+{
+    unsigned m;
+    ck_assert_int_eq(gw_object_attributes_parse("ETag", &m), 0);
+    ck_assert_uint_eq(m, GW_ATTR_ETAG);
+    ck_assert_int_eq(gw_object_attributes_parse(" ObjectSize , ETag,ObjectParts,ETag", &m), 0);
+    ck_assert_uint_eq(m, GW_ATTR_SIZE | GW_ATTR_ETAG | GW_ATTR_PARTS);
+    ck_assert_int_eq(gw_object_attributes_parse("Checksum,StorageClass,", &m), 0);
+    ck_assert_uint_eq(m, GW_ATTR_CHECKSUM | GW_ATTR_STORAGE_CLASS);
+    const char *bad[] = {NULL, "", " , ", "etag", "ETag,Color", "ETagX", "ETa", "ETag;ObjectSize"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_int_eq(gw_object_attributes_parse(bad[i], &m), CAIRN_E_INVAL);
+        ck_assert_uint_eq(m, 0);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("gw_req");
@@ -784,6 +801,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_params_and_copy);
     tcase_add_test(tc, test_checksums);
     tcase_add_test(tc, test_parser_fuzz);
+    tcase_add_test(tc, test_object_attributes);
     suite_add_tcase(s, tc);
     return s;
 }
