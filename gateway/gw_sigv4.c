@@ -426,8 +426,12 @@ static int header_fields(const struct gw_sigv4_config *cfg, const struct gw_sigv
                          enum gw_s3err *err)
 {
     const char *auth = gw_header_get(req->headers, req->n_headers, "Authorization");
-    while (*auth == ' ')
+    while (*auth == ' ' || *auth == '\t')
         auth++;
+    /* An empty Authorization is refused as AWS does (403 AccessDenied),
+     * never read as an anonymous request. */
+    if (!*auth)
+        return fail(err, GW_S3_ACCESS_DENIED, CAIRN_E_AUTH);
     size_t alen = strlen(GW_SIGV4_ALGORITHM);
     if (strncmp(auth, GW_SIGV4_ALGORITHM, alen) != 0 || auth[alen] != ' ') {
         if (strncmp(auth, "AWS ", 4) == 0 || strncmp(auth, "AWS4-ECDSA", 10) == 0)

@@ -530,6 +530,8 @@ START_TEST(test_malformed_and_anonymous)
     } bad[] = {
         {"AWS AKIAIOSFODNN7EXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg=", GW_S3_INVALID_REQUEST},
         {"Bearer xyz", GW_S3_AUTHORIZATION_HEADER_MALFORMED},
+        {"", GW_S3_ACCESS_DENIED}, /* an empty header: refused, never anonymous */
+        {" \t ", GW_S3_ACCESS_DENIED},
         {"AWS4-HMAC-SHA256 SignedHeaders=host, Signature=" EMPTY,
          GW_S3_AUTHORIZATION_HEADER_MALFORMED},
         {"AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_reques, "

@@ -50,10 +50,6 @@ KNOWN_GAPS = {
     "put_ifnonematch_etag":
         "PUT with If-None-Match naming an ETag is 501 NotImplemented, as AWS answers (only '*' "
         "is supported); s3-tests marks test_put_object_ifnonmatch_good/_failed fails_on_aws",
-    "headers_authorization_empty":
-        "an empty Authorization header is 400 AuthorizationHeaderMalformed (a header that is "
-        "there must be a signature); s3-tests, fails_on_rgw for it, wants 403. Left to whoever "
-        "owns gw_sigv4: reading it as anonymous is a security decision, not a conformance tweak",
     "object_read_unreadable":
         "boto3 sends the key '\\xae\\x8a-' as valid UTF-8 (U+00AE U+008A '-'), a key S3 "
         "accepts, so a GET of it is 404 NoSuchKey; 400 \"Couldn't parse the specified URI.\" is "
