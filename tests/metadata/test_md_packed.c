@@ -13,6 +13,7 @@
 #include "cn_error.h"
 #include "md_check.h"
 #include "md_cmd_ver.h"
+#include "md_sealer.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -673,6 +674,180 @@ START_TEST(test_retry_dedup)
 }
 END_TEST
 
+/* ---- the leader's sealing worker (md_sealer) --------------------------- */
+
+struct fake {
+    struct tsm *t;
+    int64_t now;
+    int leader;
+    uint64_t dead;           /* a chunkserver not heartbeating */
+    int fail_index, fail_rc; /* seal of this fragment index answers fail_rc */
+    int calls;               /* seal requests made */
+    uint32_t indices[16];
+    uint64_t lens[16];
+    char addr[16][32];
+    int damaged;
+};
+
+static int f_leader(void *ctx)
+{
+    return ((struct fake *)ctx)->leader;
+}
+
+static int f_commit(void *ctx, uint64_t client_id, uint64_t seq, const uint8_t *cmd, size_t len)
+{
+    (void)client_id;
+    (void)seq;
+    struct fake *f = ctx;
+    uint8_t *copy = malloc(len);
+    memcpy(copy, cmd, len);
+    return tsm_run(f->t, copy, len);
+}
+
+static int64_t f_now(void *ctx)
+{
+    return ((struct fake *)ctx)->now;
+}
+
+static int f_alive(void *ctx, uint64_t id)
+{
+    return id != ((struct fake *)ctx)->dead;
+}
+
+static void f_damage(void *ctx, const uint8_t g[16], uint32_t index, uint64_t cs)
+{
+    (void)g;
+    (void)index;
+    (void)cs;
+    ((struct fake *)ctx)->damaged++;
+}
+
+static int f_seal(void *ctx, const char *address, const uint8_t g[16], uint32_t index,
+                  uint64_t frag_len)
+{
+    (void)g;
+    struct fake *f = ctx;
+    ck_assert_int_lt(f->calls, 16);
+    f->indices[f->calls] = index;
+    f->lens[f->calls] = frag_len;
+    snprintf(f->addr[f->calls], sizeof(f->addr[0]), "%s", address);
+    f->calls++;
+    return (int)index == f->fail_index ? f->fail_rc : 0;
+}
+
+static struct md_sealer *new_sealer(struct fake *f)
+{
+    struct md_sealer_opts o;
+    md_sealer_opts_default(&o);
+    o.store = f->t->ts.store;
+    o.idle_ms = 10000;
+    o.is_leader = f_leader;
+    o.commit = f_commit;
+    o.now_ms = f_now;
+    o.cs_alive = f_alive;
+    o.report_damage = f_damage;
+    o.seal_fragment = f_seal;
+    o.ctx = f;
+    struct md_sealer *w;
+    ck_assert_int_eq(md_sealer_new(&o, &w), 0);
+    return w;
+}
+
+static int fragments_sealed(struct tsm *t, const struct md_group_desc *g)
+{
+    Md__QueryResult *r = get_group(t, g);
+    ck_assert_int_eq(r->status, 0);
+    int s = r->group->packed->fragments_sealed;
+    md_query_result_free(r);
+    return s;
+}
+
+START_TEST(test_sealer)
+{
+    struct tsm t;
+    setup(&t, _i);
+    struct fake f = {.t = &t, .now = 5000, .leader = 1, .dead = 101, .fail_index = -1};
+    struct md_sealer *w = new_sealer(&f);
+    struct md_group_desc g1, g2;
+    uint64_t cs1[3], cs2[3];
+    pgroup(&g1, 61, cs1);
+    pgroup(&g2, 62, cs2);
+    ck_assert_int_eq(open_group(&t, &g1), 0); /* opened at 1000 */
+    ck_assert_int_eq(open_group(&t, &g2), 0);
+    struct md_packed_desc d = obj("bkt", "s", 0, 3000);
+    md_result_free(commit(&t, &g1, 0, 2 * STRIPE, &d, 1)); /* appended at 3000 */
+
+    /* neither idle for 10 s yet */
+    ck_assert_int_eq(md_sealer_pass(w), 0);
+    ck_assert_int_eq(f.calls, 0);
+    uint64_t len, lb, le;
+    int st;
+    packed_state(&t, &g1, &len, &lb, &le, &st);
+    ck_assert_int_eq(st, MD__PACKED_STATE__PACKED_OPEN);
+
+    /* not leading: nothing happens */
+    f.now = 20000;
+    f.leader = 0;
+    ck_assert_int_eq(md_sealer_pass(w), CAIRN_E_NOTLEADER);
+    packed_state(&t, &g1, &len, &lb, &le, &st);
+    ck_assert_int_eq(st, MD__PACKED_STATE__PACKED_OPEN);
+
+    /* both idle: g2 (nothing in it) is sealed into garbage; g1 is sealed,
+     * then its fragments on 100 and 102 (101 is down: left to repair) */
+    f.leader = 1;
+    ck_assert_int_eq(md_sealer_pass(w), 0);
+    Md__QueryResult *gr = get_group(&t, &g2);
+    ck_assert_int_eq(gr->status, CAIRN_E_NOTFOUND);
+    md_query_result_free(gr);
+    ck_assert_uint_eq(garbage_count(&t, NULL, NULL), 1);
+    packed_state(&t, &g1, &len, &lb, &le, &st);
+    ck_assert_int_eq(st, MD__PACKED_STATE__PACKED_SEALED);
+    ck_assert_uint_eq(len, 2 * STRIPE);
+    ck_assert(fragments_sealed(&t, &g1));
+    ck_assert_int_eq(f.calls, 2);
+    ck_assert_uint_eq(f.indices[0], 0);
+    ck_assert_uint_eq(f.indices[1], 2);
+    ck_assert_uint_eq(f.lens[0], 2 * STRIPE / 2); /* per fragment: data / k */
+    ck_assert_str_eq(f.addr[0], "127.0.0.1:1");
+    check_invariants(&t);
+
+    /* a group its writer sealed: a transient failure leaves it for the next
+     * pass; a missing fragment is reported and left to repair */
+    struct md_group_desc g3;
+    uint64_t cs3[3];
+    pgroup(&g3, 63, cs3);
+    ck_assert_int_eq(open_group(&t, &g3), 0);
+    d = obj("bkt", "s3", 0, 100);
+    md_result_free(commit(&t, &g3, 0, STRIPE, &d, 1));
+    ck_assert_int_eq(seal(&t, &g3, STRIPE, 0, NULL), 0);
+    f.calls = 0;
+    f.dead = 0;
+    f.fail_index = 1;
+    f.fail_rc = CAIRN_E_TIMEOUT;
+    ck_assert_int_eq(md_sealer_pass(w), 0);
+    ck_assert_int_eq(f.calls, 3);
+    ck_assert(!fragments_sealed(&t, &g3));
+    f.calls = 0;
+    f.fail_rc = CAIRN_E_NOTFOUND;
+    ck_assert_int_eq(md_sealer_pass(w), 0);
+    ck_assert_int_eq(f.calls, 3);
+    ck_assert_int_eq(f.damaged, 1);
+    ck_assert(fragments_sealed(&t, &g3));
+    /* nothing left to do */
+    f.calls = 0;
+    ck_assert_int_eq(md_sealer_pass(w), 0);
+    ck_assert_int_eq(f.calls, 0);
+    struct md_sealer_stats ss;
+    md_sealer_get_stats(w, &ss);
+    ck_assert_uint_eq(ss.idle_sealed, 2);
+    ck_assert_uint_eq(ss.groups_finished, 2);
+    ck_assert_uint_eq(ss.fragments_skipped, 1);
+    check_invariants(&t);
+    md_sealer_free(w);
+    tsm_close(&t);
+}
+END_TEST
+
 /* One scenario, every kind of packed command. */
 static void scenario(struct tsm *t)
 {
@@ -719,6 +894,7 @@ int main(void)
     tcase_add_loop_test(tc, test_versioning, 0, BACKEND_COUNT);
     tcase_add_loop_test(tc, test_move_fragment, 0, BACKEND_COUNT);
     tcase_add_loop_test(tc, test_retry_dedup, 0, BACKEND_COUNT);
+    tcase_add_loop_test(tc, test_sealer, 0, BACKEND_COUNT);
     tcase_add_test(tc, test_same_state_both_backends);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
