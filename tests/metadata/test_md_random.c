@@ -451,8 +451,8 @@ END_TEST
 /* The checker is not vacuous: damage of each kind is reported. */
 START_TEST(test_checker_catches_damage)
 {
-    const char *const victims[] = {"Sx", "Sf", "Sa", "Sh", "SI"};
-    for (int v = 0; v < 5; v++) {
+    const char *const victims[] = {"Sx", "Sf", "Sa", "Sh", "SI", "SP"};
+    for (int v = 0; v < 6; v++) {
         struct tsm t;
         tsm_open(&t, _i);
         uint8_t *c;
@@ -468,6 +468,16 @@ START_TEST(test_checker_catches_damage)
         make_group(&g, 2, 4, 2, MIB, cs);
         ck_assert_int_eq(md_cmd_put_object(1, 3, "bkt", "a", &o, 0, NULL, &c, &l), 0);
         ck_assert_int_eq(tsm_run(&t, c, l), 0); /* garbage for group 1 */
+        /* a packed group holding one object */
+        make_group(&g, 3, 4, 2, 0, cs);
+        g.unit = 4096;
+        ck_assert_int_eq(md_cmd_open_group(1, 4, &g, 1, "w", "", &c, &l), 0);
+        ck_assert_int_eq(tsm_run(&t, c, l), 0);
+        struct md_packed_desc pd = {.bucket = "bkt", .key = "p"};
+        pd.obj.size = 100;
+        pd.obj.etag = "e";
+        ck_assert_int_eq(md_cmd_commit_packed(1, 5, &g, 0, 4 * 4096, &pd, 1, 2, &c, &l), 0);
+        ck_assert_int_eq(tsm_run(&t, c, l), 0);
         ck_assert_int_eq(md_sm_check(t.ts.store, NULL, 0), 0);
         /* delete the first key of the victim kind */
         struct md_iter *it;
