@@ -20,8 +20,19 @@
 
 #define LOG "sealer"
 
+/* An open group as this worker last saw it: its committed length, and since
+ * when (this worker's clock) it has had it. */
+struct seen {
+    uint8_t id[16];
+    uint64_t length;
+    int64_t since;
+    int marked;
+};
+
 struct md_sealer {
     struct md_sealer_opts o;
+    struct seen *seen; /* open groups, sealer thread only */
+    size_t n_seen, cap_seen;
     struct cn_http_client *http; /* NULL with o.seal_fragment */
     pthread_t thread;
     int started;
@@ -52,16 +63,49 @@ static int stopping(struct md_sealer *w)
 
 /* ---- what a pass acts on ---------------------------------------------------- */
 
-/* 1 if pg needs this worker at now: open and idle, or sealed with fragments
- * not confirmed. */
-static int wanted(const struct md_sealer *w, const Md__PackedGroup *pg, int64_t now)
+/* How long this worker has seen open group g at its current length (0 the
+ * first time, or when it grew); marks it as still open. */
+static int64_t unchanged_for(struct md_sealer *w, const Md__ChunkGroup *g, int64_t now)
+{
+    struct seen *e = NULL;
+    for (size_t i = 0; i < w->n_seen && !e; i++)
+        if (memcmp(w->seen[i].id, g->id.data, 16) == 0)
+            e = &w->seen[i];
+    if (!e) {
+        if (w->n_seen == w->cap_seen) {
+            size_t cap = w->cap_seen ? 2 * w->cap_seen : 16;
+            struct seen *n = realloc(w->seen, cap * sizeof(*n));
+            if (!n)
+                return 0; /* not this pass */
+            w->seen = n;
+            w->cap_seen = cap;
+        }
+        e = &w->seen[w->n_seen++];
+        memcpy(e->id, g->id.data, 16);
+        e->length = g->data_length;
+        e->since = now;
+    } else if (e->length != g->data_length) {
+        e->length = g->data_length;
+        e->since = now;
+    }
+    e->marked = 1;
+    return now - e->since;
+}
+
+/* 1 if pg needs this worker at now: sealed with fragments not confirmed, or
+ * open and idle -- its last commit older than idle_ms by its writer's clock
+ * (appended_ms) AND its length unchanged for idle_ms by this worker's, so a
+ * writer whose clock lags is not taken for gone (a new leader therefore
+ * waits idle_ms before its first idle seal). */
+static int wanted(struct md_sealer *w, const Md__PackedGroup *pg, int64_t now)
 {
     if (!pg->group || pg->group->id.len != 16 || pg->group->k == 0)
         return 0;
     if (pg->state == MD__PACKED_STATE__PACKED_SEALED)
         return !pg->fragments_sealed;
     int64_t last = pg->appended_ms > pg->opened_ms ? pg->appended_ms : pg->opened_ms;
-    return now - last >= w->o.idle_ms;
+    int64_t still = unchanged_for(w, pg->group, now);
+    return now - last >= w->o.idle_ms && still >= w->o.idle_ms;
 }
 
 /* The packed groups needing work, at most max, into *out (free each with
@@ -78,8 +122,10 @@ static int collect(struct md_sealer *w, int64_t now, Md__PackedGroup ***out, siz
         return rc;
     Md__PackedGroup **v = NULL;
     size_t cnt = 0;
-    for (md_iter_seek(it, pre.b, pre.n); md_iter_valid(it) && cnt < w->o.max_per_pass;
-         md_iter_next(it)) {
+    for (size_t i = 0; i < w->n_seen; i++)
+        w->seen[i].marked = 0;
+    /* every record: the open ones' lengths are followed on each pass */
+    for (md_iter_seek(it, pre.b, pre.n); md_iter_valid(it); md_iter_next(it)) {
         size_t kl, vl;
         const unsigned char *k = md_iter_key(it, &kl);
         if (kl < pre.n || memcmp(k, pre.b, pre.n) != 0)
@@ -90,7 +136,7 @@ static int collect(struct md_sealer *w, int64_t now, Md__PackedGroup ***out, siz
             CN_WARN(LOG, "undecodable packed group record skipped");
             continue;
         }
-        if (!wanted(w, pg, now)) {
+        if (!wanted(w, pg, now) || cnt == w->o.max_per_pass) {
             md__packed_group__free_unpacked(pg, NULL);
             continue;
         }
@@ -106,6 +152,13 @@ static int collect(struct md_sealer *w, int64_t now, Md__PackedGroup ***out, siz
     if (!rc)
         rc = md_iter_status(it);
     md_iter_free(it);
+    if (!rc) { /* forget the groups no longer open */
+        size_t keep = 0;
+        for (size_t i = 0; i < w->n_seen; i++)
+            if (w->seen[i].marked)
+                w->seen[keep++] = w->seen[i];
+        w->n_seen = keep;
+    }
     *out = v;
     *n = cnt;
     return rc;
@@ -379,6 +432,7 @@ void md_sealer_free(struct md_sealer *w)
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
     cn_http_client_free(w->http);
+    free(w->seen);
     free(w);
 }
 

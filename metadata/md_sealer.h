@@ -6,10 +6,14 @@
  * this worker, while the replica leads:
  *
  *   (a) commits SealGroup at the committed length for every open group whose
- *       last CommitPacked (or OpenGroup) is older than idle_ms: its writer is
- *       gone, and whatever it appended past the committed length was never
- *       acknowledged. A writer that commits meanwhile makes the seal fail on
- *       the length (R_LENGTH_MISMATCH) and the group stays open.
+ *       last CommitPacked (or OpenGroup) is older than idle_ms (its
+ *       appended_ms, the writer's clock) and whose length this worker has seen
+ *       unchanged for idle_ms (its own clock: a writer whose clock lags is
+ *       not taken for gone; a new leader waits idle_ms before its first idle
+ *       seal): its writer is gone, and whatever it appended past the
+ *       committed length was never acknowledged. A writer that commits
+ *       meanwhile makes the seal fail on the length (R_LENGTH_MISMATCH) and
+ *       the group stays open.
  *   (b) for every sealed group whose fragments are not all sealed yet, asks
  *       each fragment's chunkserver to seal it (POST /v1/fragment/G/I?seal=
  *       data_length / k), skipping chunkservers that are retired, unknown or
@@ -20,7 +24,8 @@
  *       as damage. A transient failure (timeout, 503) leaves the group for
  *       the next pass.
  *
- * At most max_per_pass groups are acted on per pass. The worker keeps no
+ * At most max_per_pass groups are acted on per pass (every record is read
+ * to follow the open ones' lengths). Beyond those lengths the worker keeps no
  * state between passes: a new leader finds the same groups in the store.
  * One thread; every callback is called from it. */
 #ifndef CAIRN_MD_SEALER_H

@@ -68,7 +68,7 @@ cairn locate pbkt b | grep -q "packed group $G  bytes 0..40000 at group offset 1
 
 step "the leader's sealer seals it, in the metadata and on the chunkservers"
 finished() { [ "$(field "['state']")" = sealed ]; }
-wait_for 30 finished || fail "not sealed: $(group_json)"
+wait_for 45 finished || fail "not sealed: $(group_json)"
 echo "   sealed $((SECONDS - t_last)) s after the last commit (--packed-idle 10s)"
 [ "$(open_files)" = 0 ] || fail "open fragment files left: $(open_files)"
 [ "$(sealed_files)" = 6 ] || fail "sealed fragment files: $(sealed_files), want 6"

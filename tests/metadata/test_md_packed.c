@@ -837,10 +837,28 @@ START_TEST(test_sealer)
     f.calls = 0;
     ck_assert_int_eq(md_sealer_pass(w), 0);
     ck_assert_int_eq(f.calls, 0);
+    /* a writer whose clock lags: its group's appended_ms looks old (19 s),
+     * but this worker first sees its length now, and waits idle_ms more */
+    struct md_group_desc g4;
+    uint64_t cs4[3];
+    pgroup(&g4, 64, cs4);
+    ck_assert_int_eq(open_group(&t, &g4), 0); /* opened_ms 1000 */
+    d = obj("bkt", "s4", 0, 100);
+    md_result_free(commit(&t, &g4, 0, STRIPE, &d, 1)); /* appended_ms 3000 */
+    ck_assert_int_eq(md_sealer_pass(w), 0);
+    packed_state(&t, &g4, &len, &lb, &le, &st);
+    ck_assert_int_eq(st, MD__PACKED_STATE__PACKED_OPEN);
+    f.now += 9000;
+    ck_assert_int_eq(md_sealer_pass(w), 0);
+    packed_state(&t, &g4, &len, &lb, &le, &st);
+    ck_assert_int_eq(st, MD__PACKED_STATE__PACKED_OPEN);
+    f.now += 1000;
+    ck_assert_int_eq(md_sealer_pass(w), 0);
+    ck_assert(fragments_sealed(&t, &g4));
     struct md_sealer_stats ss;
     md_sealer_get_stats(w, &ss);
-    ck_assert_uint_eq(ss.idle_sealed, 2);
-    ck_assert_uint_eq(ss.groups_finished, 2);
+    ck_assert_uint_eq(ss.idle_sealed, 3);
+    ck_assert_uint_eq(ss.groups_finished, 3);
     ck_assert_uint_eq(ss.fragments_skipped, 1);
     check_invariants(&t);
     md_sealer_free(w);
