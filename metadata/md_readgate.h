@@ -9,18 +9,23 @@
  * snapshot taken after that, then confirms the ticket (md_readgate_confirm);
  * only a confirmed read may be answered, any other falls back to the core.
  *
- * Why confirmed reads are linearizable: confirm succeeds only if no
- * revocation happened since enter and the clock still reads less than D. So
- * throughout [enter, confirm] this replica led with a valid lease and every
- * acknowledged write was applied (the core acknowledges after applying, and
- * D is published only once the term's no-op and all committed slots are
- * applied). The store snapshot, taken inside that interval, holds every
- * write acknowledged before it and only committed ones: the read takes
- * effect at that instant. Revocation is "publish before act": the deadline
+ * Why confirmed reads are linearizable: enter succeeds only while no
+ * revocation has happened and the clock reads less than D, so at that
+ * instant (after the request arrived) this replica led under a valid lease
+ * and had applied every acknowledged write (the core acknowledges after
+ * applying, and D is published only once the term's no-op and all committed
+ * slots are applied). The store only grows by committed slots, so the
+ * snapshot read after it holds every write acknowledged before the request
+ * arrived, and only writes committed before it was taken (the read-index
+ * argument, docs/paxos.md). Revocation is "publish before act": the deadline
  * is cleared and the generation bumped (sequentially consistent stores)
  * before the core produces the message or state change that could let
- * another leader commit, so a reader whose snapshot follows the act must
- * see the new generation at confirm.
+ * another leader acknowledge writes, so no read enters after the act on the
+ * old deadline. Confirm (the generation unchanged, the deadline not passed,
+ * after the read) is defence in depth: it pins the snapshot inside an
+ * interval where the lease held, so the argument does not also rest on the
+ * store never going back (a snapshot install replaces it; the daemon revokes
+ * first).
  *
  * Threads: publish and revoke from one thread (the core); enter and confirm
  * from any number of threads. Lock-free. */
