@@ -23,6 +23,7 @@ static struct {
     char *secret;
     int64_t heartbeat_ms, election_ms, request_timeout_ms, clock_drift_ppm;
     char *lease;
+    bool lease_reads_local;
     int64_t trim_every, trim_keep, window, suspect_after_ms, down_after_ms, out_after_ms;
     int64_t repair_concurrency, repair_bandwidth, repair_scan_ms, garbage_grace_ms;
     int64_t lifecycle_day_ms, lifecycle_scan_ms, packed_idle_ms;
@@ -68,6 +69,10 @@ static const struct cn_config_option options[] = {
                        "--election-timeout and --clock-drift-ppm, off = a round per read, or a "
                        "duration up to that bound",
                        &conf.lease),
+    CN_CONF_OPT_BOOL("lease-reads-local", "true",
+                     "answer lease reads on the HTTP connection's thread while the lease holds "
+                     "(false: every read goes through the core thread; for comparison)",
+                     &conf.lease_reads_local),
     CN_CONF_OPT_INT("clock-drift-ppm", "50000", 0, 500000,
                     "bound on the rate error of every replica's monotonic clock, in parts per "
                     "million (50000 = 5%; NTP slews at most 500); sizes the lease",
@@ -286,6 +291,7 @@ int main(int argc, char **argv)
     CN_INFO("meta", "leader lease %llu ms (election timeout %llu ms, clock drift bound %lld ppm)",
             (unsigned long long)cfg.lease_ms, (unsigned long long)cfg.election_ms,
             (long long)conf.clock_drift_ppm);
+    cfg.lease_reads_core_only = !conf.lease_reads_local;
     cfg.trim_every = (uint64_t)conf.trim_every;
     cfg.trim_keep = (uint64_t)conf.trim_keep;
     cfg.request_timeout_ms = (uint64_t)conf.request_timeout_ms;

@@ -225,7 +225,42 @@ static int cmd_end(struct cn_http_req *req, void *cls)
     return rc;
 }
 
-/* POST /v1/read */
+/* Runs the query and answers 200 with its result (or 500). */
+static int respond_query(struct cn_http_req *req, struct md_server *s, uint8_t *out, size_t outlen,
+                         int qrc)
+{
+    s->m_reads++;
+    if (qrc != 0)
+        return cn_http_respond_error(req, 500, cairn_strerror(qrc));
+    int rc = members_header(req, s);
+    return rc ? rc : cn_http_respond(req, 200, "application/x-protobuf", out, outlen);
+}
+
+/* The lease path on this thread (md_readgate.h): 1 when answered (*rc set),
+ * 0 when the read must go through the core. md_query reads through one store
+ * snapshot, taken after the ticket: confirmed, it is the read's instant. */
+static int read_under_lease(struct cn_http_req *req, struct md_server *s, const void *body,
+                            size_t len, int *rc)
+{
+    struct md_readgate_ticket t;
+    if (s->cfg.lease_reads_core_only || !md_readgate_enter(&s->rgate, md_server_now(), &t))
+        return 0;
+    uint8_t *out = NULL;
+    size_t outlen = 0;
+    int qrc = md_query(s->store, body, len, &out, &outlen);
+    if (!md_readgate_confirm(&s->rgate, &t, md_server_now())) {
+        free(out);
+        s->m_reads_lease_retried++;
+        return 0;
+    }
+    s->m_reads_lease_local++;
+    *rc = respond_query(req, s, out, outlen, qrc);
+    free(out);
+    return 1;
+}
+
+/* POST /v1/read: answered here while the leader's lease holds, else once the
+ * core confirms it (read index or lease, paxos_read). */
 static int read_end(struct cn_http_req *req, void *cls)
 {
     struct md_server *s = cls;
@@ -233,12 +268,14 @@ static int read_end(struct cn_http_req *req, void *cls)
     const void *body = cn_http_req_body(req, &len);
     if (op_refused(req, body, len, 0))
         return 0;
+    int rc;
+    if (read_under_lease(req, s, body, len, &rc))
+        return rc;
     struct md_event *e = md_event_waited(MD_EV_READ, 0);
     if (!e)
         return CAIRN_E_NOMEM;
     struct md_waiter *w = e->w;
     md_server_post(s, e);
-    int rc;
     if (!md_waiter_wait(w, (int64_t)s->cfg.request_timeout_ms)) {
         rc = cn_http_respond_error(req, 504, "read not confirmed in time");
     } else if (w->status != 0) {
@@ -247,11 +284,8 @@ static int read_end(struct cn_http_req *req, void *cls)
         uint8_t *out = NULL;
         size_t outlen = 0;
         int qrc = md_query(s->store, body, len, &out, &outlen);
-        s->m_reads++;
-        if (qrc != 0)
-            rc = cn_http_respond_error(req, 500, cairn_strerror(qrc));
-        else if ((rc = members_header(req, s)) == 0)
-            rc = cn_http_respond(req, 200, "application/x-protobuf", out, outlen);
+        s->m_reads_core++;
+        rc = respond_query(req, s, out, outlen, qrc);
         free(out);
     }
     md_waiter_put(w);
@@ -730,6 +764,16 @@ static int metrics_end(struct cn_http_req *req, void *cls)
                (uint64_t)s->m_msgs_recv);
     metric_u64(f, "cairn_meta_reads_total", "counter", "Linearizable reads served.",
                (uint64_t)s->m_reads);
+    cn_metrics_family(f, "cairn_meta_reads_path_total", "counter",
+                      "Linearizable reads served, by path: lease (on the HTTP thread under the "
+                      "leader lease) or core (confirmed by the core thread).");
+    cn_metrics_u64(f, "cairn_meta_reads_path_total", "path=\"lease\"",
+                   (uint64_t)s->m_reads_lease_local);
+    cn_metrics_u64(f, "cairn_meta_reads_path_total", "path=\"core\"", (uint64_t)s->m_reads_core);
+    metric_u64(f, "cairn_meta_reads_lease_retried_total", "counter",
+               "Lease reads whose lease was revoked or ran out while they read: thrown away and "
+               "done again through the core.",
+               (uint64_t)s->m_reads_lease_retried);
     metric_u64(f, "cairn_meta_snapshots_sent_total", "counter", "Snapshots sent to peers.",
                (uint64_t)s->m_snap_sent);
     metric_u64(f, "cairn_meta_snapshots_installed_total", "counter", "Snapshots installed.",

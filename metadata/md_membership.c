@@ -299,18 +299,63 @@ static int remove_replica(struct cn_http_req *req, struct md_server *s, const ch
     return respond_text(req, 200, "removed %" PRIu64 "\n", id);
 }
 
-/* POST /v1/meta/change?op=add&url=URL | ?op=remove&id=N (leader only). */
+/* Hands leadership to voter ids (absent or 0: the most caught-up one) and
+ * answers once this replica no longer leads: "leader N" (the successor). A
+ * forced leader change for operators and tests; the membership is unchanged. */
+static int transfer_leader(struct cn_http_req *req, struct md_server *s, const char *ids)
+{
+    uint64_t id = 0;
+    if (ids && cn_parse_u64(ids, PAXOS_MAX_ID, &id) != 0)
+        return respond_text(req, 400, "id must be a replica id");
+    if (id == s->cfg.id)
+        return respond_text(req, 200, "leader %u\nalready\n", s->cfg.id);
+    /* A successor that has not learned the latest commit yet ignores the
+     * TIMEOUT_NOW (under writes, often): ask again until it takes over. */
+    int64_t end = cn_mono_ms() + 4 * (int64_t)s->cfg.election_ms;
+    uint32_t to = 0;
+    int rc = 0;
+    while (cn_mono_ms() < end) {
+        rc = change_hint(s, MD_OP_TRANSFER, (uint32_t)id, &to);
+        if (rc == CAIRN_E_BUSY) {
+            cn_sleep_ms(20); /* the successor is catching up */
+            continue;
+        }
+        if (rc != 0)
+            break;
+        for (int i = 0; i < 30; i++) {
+            pthread_mutex_lock(&s->st_mu);
+            int leading = s->st.role == PAXOS_LEADER;
+            pthread_mutex_unlock(&s->st_mu);
+            if (!leading)
+                return respond_text(req, 200, "leader %u\n", to);
+            cn_sleep_ms(5);
+        }
+    }
+    if (rc == CAIRN_E_NOTLEADER)
+        return md_respond_not_leader(req, s, md_server_known_leader(s));
+    if (rc == CAIRN_E_NOTFOUND)
+        return respond_text(req, 404, "no live voter %s to hand leadership to",
+                            id ? "with that id" : "caught up");
+    if (rc != 0 && rc != CAIRN_E_BUSY)
+        return respond_text(req, cn_http_status_for_error(rc), "transfer: %s", cairn_strerror(rc));
+    return respond_text(req, 504, "replica %u has not taken the leadership in time", to);
+}
+
+/* POST /v1/meta/change?op=add&url=URL | ?op=remove&id=N | ?op=transfer[&id=N]
+ * (leader only). */
 static int change_end(struct cn_http_req *req, void *cls)
 {
     struct md_server *s = cls;
     if (s->leader_since_ms < 0)
         return md_respond_not_leader(req, s, md_server_known_leader(s));
     const char *op = cn_http_req_arg(req, "op");
-    if (!op || (strcmp(op, "add") != 0 && strcmp(op, "remove") != 0))
-        return respond_text(req, 400, "op must be add (with url) or remove (with id)");
+    if (!op || (strcmp(op, "add") != 0 && strcmp(op, "remove") != 0 && strcmp(op, "transfer") != 0))
+        return respond_text(
+            req, 400, "op must be add (with url), remove (with id) or transfer (id optional)");
     pthread_mutex_lock(&s->change_mu);
-    int rc = !strcmp(op, "add") ? add_replica(req, s, cn_http_req_arg(req, "url"))
-                                : remove_replica(req, s, cn_http_req_arg(req, "id"));
+    int rc = !strcmp(op, "add")      ? add_replica(req, s, cn_http_req_arg(req, "url"))
+             : !strcmp(op, "remove") ? remove_replica(req, s, cn_http_req_arg(req, "id"))
+                                     : transfer_leader(req, s, cn_http_req_arg(req, "id"));
     pthread_mutex_unlock(&s->change_mu);
     return rc;
 }

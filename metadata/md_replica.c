@@ -186,6 +186,13 @@ static void io_membership(struct paxos_io *io, uint64_t slot, const struct paxos
         r->io.membership_changed(r->io.ctx, m);
 }
 
+static void io_lease_lost(struct paxos_io *io)
+{
+    struct md_replica *r = io_rep(io);
+    if (r->io.lease_lost)
+        r->io.lease_lost(r->io.ctx);
+}
+
 /* ------------------------------------------------------------ open / free */
 
 int md_replica_open(const struct md_replica_config *cfg, struct md_store *store,
@@ -258,7 +265,8 @@ int md_replica_open(const struct md_replica_config *cfg, struct md_store *store,
                                .read_done = io_read_done,
                                .send_snapshot = io_send_snapshot,
                                .random = io_random,
-                               .membership = io_membership};
+                               .membership = io_membership,
+                               .lease_lost = io_lease_lost};
     rc = paxos_new(&pc, &r->pio, &rs, now_ms, &r->px);
     if (rc == 0)
         CN_INFO(LOG,
@@ -346,6 +354,11 @@ void md_replica_read(struct md_replica *r, void *token, uint64_t now_ms)
         r->io.read_done(r->io.ctx, token, rc, leader);
         free(rd);
     }
+}
+
+uint64_t md_replica_lease_read_until(const struct md_replica *r)
+{
+    return paxos_lease_read_until(r->px);
 }
 
 void md_replica_tick(struct md_replica *r, uint64_t now_ms)

@@ -74,6 +74,10 @@ struct md_replica_io {
     uint64_t (*random)(void *ctx);
     /* The applied membership changed to m (stored already). May be NULL. */
     void (*membership_changed)(void *ctx, const struct paxos_membership *m);
+    /* The core is about to give up its lease (paxos_io.lease_lost): reads
+     * served on md_replica_lease_read_until must stop before this returns.
+     * May be NULL. */
+    void (*lease_lost)(void *ctx);
 };
 
 /* Counters, for metrics. */
@@ -101,6 +105,10 @@ void md_replica_submit(struct md_replica *r, uint64_t client_id, uint64_t seq, c
                        size_t len, void *token, uint64_t now_ms);
 /* A linearizable read; io->read_done(token) says when it may be served. */
 void md_replica_read(struct md_replica *r, void *token, uint64_t now_ms);
+/* paxos_lease_read_until: before this time (the now_ms clock), a read may be
+ * served from the store without md_replica_read, as long as the driver stops
+ * at io->lease_lost and takes this value afresh after every call in. */
+uint64_t md_replica_lease_read_until(const struct md_replica *r);
 /* Advances the core's timers. */
 void md_replica_tick(struct md_replica *r, uint64_t now_ms);
 /* Every persist record up to seq is durable. */

@@ -41,6 +41,11 @@ static uint64_t core_now(void)
     return (uint64_t)cn_boot_ms();
 }
 
+uint64_t md_server_now(void)
+{
+    return core_now();
+}
+
 static void fatal_store(int rc, const char *what)
 {
     CN_ERROR(LOG,
@@ -279,6 +284,9 @@ static void rio_send_snapshot(void *ctx, uint32_t to)
 static void rio_membership_changed(void *ctx, const struct paxos_membership *m)
 {
     struct md_server *s = ctx;
+    /* Quorums change with the membership: lease reads stop until the round's
+     * end publishes the core's decision under it. */
+    md_readgate_revoke(&s->rgate);
     /* Ids are never reused: out of the membership after being in it is
      * removed for good (a joining replica replays memberships before its own). */
     if (paxos_membership_has(m, s->cfg.id)) {
@@ -287,6 +295,14 @@ static void rio_membership_changed(void *ctx, const struct paxos_membership *m)
         CN_WARN(LOG, "replica %u has been removed from the group: it no longer votes or serves",
                 s->cfg.id);
     }
+}
+
+/* The core is about to step down or hand leadership over (inside a core
+ * call, before it acts): HTTP threads stop answering lease reads first. */
+static void rio_lease_lost(void *ctx)
+{
+    struct md_server *s = ctx;
+    md_readgate_revoke(&s->rgate);
 }
 
 static void rio_fatal(void *ctx, int err, const char *what)
@@ -530,9 +546,15 @@ static void handle_event(struct md_server *s, struct md_event *e)
         md_replica_read(s->rep, e->w, now);
         break;
     case MD_EV_SNAPSHOT:
+        /* Publish before act: the store is about to be replaced; no lease
+         * read may be confirmed across it (the round's end publishes anew). */
+        md_readgate_revoke(&s->rgate);
         install_snapshot(s, e, now);
         break;
     case MD_EV_CHANGE:
+        /* Likewise before a transfer or a membership change is proposed (the
+         * core also reports a transfer through lease_lost). */
+        md_readgate_revoke(&s->rgate);
         membership_change(s, e, now);
         break;
     }
@@ -577,6 +599,10 @@ static void publish_status(struct md_server *s)
 {
     struct paxos_status st;
     md_replica_end_round(s->rep, &st);
+    /* Lease reads on the HTTP threads, as the core decides them now. Any
+     * loss of the lease inside the round already revoked through lease_lost;
+     * a deadline lower than the published one revokes here too. */
+    md_readgate_publish(&s->rgate, md_replica_lease_read_until(s->rep));
     if (st.leader != s->last_leader && st.leader != 0) {
         s->m_leader_changes++;
         CN_INFO(LOG, "leader is now replica %u (ballot %" PRIu64 ")", st.leader, st.ballot);
@@ -643,6 +669,7 @@ static void *core_main(void *arg)
         int stopping = 0;
         struct md_event *list = take_events(s, next_tick, &stopping);
         if (stopping) {
+            md_readgate_revoke(&s->rgate);
             fail_events(list);
             break;
         }
@@ -1176,7 +1203,8 @@ static int open_store(struct md_server *s)
                                .send_snapshot = rio_send_snapshot,
                                .fatal = rio_fatal,
                                .random = rio_random,
-                               .membership_changed = rio_membership_changed};
+                               .membership_changed = rio_membership_changed,
+                               .lease_lost = rio_lease_lost};
     const char *what = "";
     rc = md_replica_open(&rc_cfg, s->store, &io, core_now(), &s->rep, &what);
     if (rc != 0)
@@ -1231,6 +1259,7 @@ int md_server_start(const struct md_server_config *cfg, struct md_server **out)
     s->cfg.data_dir = s->data_dir;
     s->cfg.bind_addr = s->bind_addr;
     init_sync(s);
+    md_readgate_init(&s->rgate);
     pthread_mutex_init(&s->peers_mu, NULL);
     pthread_mutex_init(&s->change_mu, NULL);
     s->leader_since_ms = -1;

@@ -67,6 +67,8 @@ struct md_server_config {
     uint64_t lease_ms;               /* leader lease for local linearizable reads
                                         (0 = off: a quorum round per read); at most
                                         paxos_lease_max(election_ms, drift bound) */
+    int lease_reads_core_only;       /* lease reads through the core thread, not
+                                        on the HTTP thread (md_readgate.h) */
     uint64_t trim_every;             /* trim the log after this many applied slots */
     uint64_t trim_keep;              /* slots kept in the log behind the applied one */
     uint64_t request_timeout_ms;     /* how long /v1/cmd and /v1/read wait */

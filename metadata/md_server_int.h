@@ -6,6 +6,7 @@
 #include "cn_metrics.h"
 #include "md_live.h"
 #include "md_plog.h"
+#include "md_readgate.h"
 #include "md_replica.h"
 #include "md_server.h"
 #include "md_waiter.h"
@@ -156,9 +157,16 @@ struct md_server {
     struct paxos_membership members_latest; /* with a change in flight */
     struct md_replica_counters counters;
 
+    /* Lease reads on the HTTP threads (md_readgate.h): published by the core
+     * after each round, revoked by it before anything that may end the lease. */
+    struct md_readgate rgate;
+
     /* metrics */
     atomic_uint_fast64_t m_leader_changes, m_fsyncs, m_fsync_us, m_msgs_sent, m_msgs_dropped,
         m_msgs_recv, m_snap_sent, m_reads;
+    /* reads answered on the HTTP thread under the lease / through the core;
+     * fast-path attempts whose confirm failed (done again through the core) */
+    atomic_uint_fast64_t m_reads_lease_local, m_reads_core, m_reads_lease_retried;
     cn_hist commit_hist; /* leader: proposed -> committed and applied, per command */
 };
 
@@ -188,6 +196,9 @@ int md_server_peer_url(struct md_server *s, uint32_t id, char *out);
  * (for a transfer, the successor). */
 #define MD_OP_TRANSFER 0x100u
 struct md_waiter *md_server_change(struct md_server *s, uint32_t op, uint32_t id);
+/* The clock of the core and of the read gate (ms, monotonic, counting
+ * suspended time). Any thread. */
+uint64_t md_server_now(void);
 /* The leader this replica knows of (0 if none), as the core last published. */
 uint32_t md_server_known_leader(struct md_server *s);
 /* Whether chunkserver id may receive new fragments: heard from within

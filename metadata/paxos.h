@@ -154,6 +154,12 @@ struct paxos_io {
      * replica would count quorums with the bootstrap membership. May be NULL only
      * if paxos_change() is never used. */
     void (*membership)(struct paxos_io *io, uint64_t slot, const struct paxos_membership *m);
+    /* This leader is about to give up its lease (it steps down, or hands
+     * leadership over): called before anything else is done about it — before
+     * a message that could let another replica lead is produced. A driver that
+     * serves reads on paxos_lease_read_until() outside the core's calls must
+     * stop doing so before it returns. May be NULL. */
+    void (*lease_lost)(struct paxos_io *io);
 };
 
 struct paxos_config {
@@ -243,6 +249,15 @@ int paxos_submit(struct paxos *p, uint64_t client_id, uint64_t seq, const void *
 /* Starts a linearizable read. Returns 0 (io->read_done follows exactly once) or
  * CAIRN_E_NOTLEADER (*leader = hint or 0). */
 int paxos_read(struct paxos *p, uint64_t read_id, uint64_t now, uint32_t *leader);
+/* The time (on the clock given as now) before which a read arriving now would
+ * be answered by the lease path of paxos_read at once, with nothing more to
+ * wait for: this replica leads and holds a lease, its term's no-op is
+ * committed and every committed slot is applied. 0 when any of that fails.
+ * A driver may serve reads from the applied state without calling
+ * paxos_read while its clock reads less than this value, provided it stops
+ * at io->lease_lost and re-reads the value after each call into the core
+ * (it only grows while the lease holds; any loss goes through lease_lost). */
+uint64_t paxos_lease_read_until(const struct paxos *p);
 
 /* The state machine's state through `slot` is durable (checkpointed): the core
  * may forget entries <= min(slot, applied). Returns the new trim point. */

@@ -77,6 +77,8 @@ static void fail_pending(struct paxos *p)
 void pxc_become_follower(struct paxos *p, uint32_t leader)
 {
     uint32_t old = p->role;
+    if (old == PAXOS_LEADER && p->io->lease_lost)
+        p->io->lease_lost(p->io); /* first: a driver's lease reads stop before anything else */
     p->role = PAXOS_FOLLOWER;
     p->lease_until = 0;
     p->handing_over = false;

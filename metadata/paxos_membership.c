@@ -212,6 +212,8 @@ int paxos_transfer(struct paxos *p, uint32_t to, uint64_t now, uint32_t *chosen)
     CN_INFO(MOD, "replica %u: handing leadership to replica %u", p->cfg.id, best->id);
     /* Voters grant the successor's PREPARE although they hear this leader:
      * from now on, for the rest of this term, no read is served on a lease. */
+    if (p->io->lease_lost)
+        p->io->lease_lost(p->io); /* before TIMEOUT_NOW can let the successor lead */
     p->handing_over = true;
     p->lease_until = 0;
     struct paxos_msg m = {.type = PAXOS_MSG_TIMEOUT_NOW, .ballot = p->ballot, .commit = p->commit};

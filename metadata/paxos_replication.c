@@ -479,6 +479,16 @@ int paxos_submit(struct paxos *p, uint64_t client_id, uint64_t seq, const void *
     return 0;
 }
 
+/* The lease path of paxos_read and reads_check for a read arriving now: the
+ * read is confirmed by the lease, its index is the commit (known once the
+ * term's no-op is committed) and it is released once applied reaches it. */
+uint64_t paxos_lease_read_until(const struct paxos *p)
+{
+    if (!pxc_lease_valid(p) || p->commit < p->term_start || p->applied < p->commit)
+        return 0;
+    return p->lease_until;
+}
+
 int paxos_read(struct paxos *p, uint64_t read_id, uint64_t now, uint32_t *leader)
 {
     p->now = umax(p->now, now);

@@ -42,4 +42,15 @@ echo "cairn bench meta, $(date -u '+%Y-%m-%d %H:%M UTC'), daemons $CAIRN_BUILD,"
 grep -h "leader lease" "$TMP"/cluster/logs/meta1.log | head -1 || true
 "$CLI" --meta "$CAIRN_META" --cluster-secret-file "$TMP/cluster/secret" bench meta \
   --fsync-dir "$TMP/cluster/meta1" --cpu-pids "$pids" "$@"
+# How each replica answered reads (lease on the HTTP thread, or through the
+# core) and how often leadership moved: a lease lost under load shows here.
+i=0
+for url in ${CAIRN_META//,/ }; do
+  i=$((i + 1))
+  curl -sf "$url/metrics" | awk -v n="meta$i" '
+    $1 ~ /^cairn_meta_reads_path_total/ { sub(/.*path="/, "", $1); sub(/".*/, "", $1); p[$1] = $2 }
+    $1 == "cairn_meta_reads_lease_retried_total" { r = $2 }
+    $1 == "cairn_meta_leader_changes_total" { c = $2 }
+    END { printf "%s: reads lease %d core %d retried %d, leader changes seen %d\n", n, p["lease"], p["core"], r, c }'
+done
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -5,15 +5,24 @@
  *   - every acknowledged write survives (a final linearizable read of each key
  *     returns a value written no earlier than the last acknowledged one);
  *   - after a kill, a new leader committed within --failover-limit ms.
+ * With --transfer-every MS the leader is made to hand leadership over (POST
+ * /v1/meta/change?op=transfer, admin role) every MS ms; with --pinned-readers
+ * N, N more clients per replica read only from that replica (a 421 is
+ * skipped, not followed), so a replica that answers reads after it stopped
+ * leading — a lease read served too long — shows up as a stale read; one
+ * more client then writes a key of its own and reads it back at every
+ * replica right after each acknowledgement (read-your-writes everywhere).
  * Exits 0 when all hold, 1 otherwise, 2 on usage errors.
  *
  * usage: meta-torture --replicas URL,URL,URL --secret S [--clients N]
  *        [--keys K] [--seconds T] [--kill-leader-at S --pids ID=PID,...]
- *        [--failover-limit MS] [--bucket B] */
+ *        [--failover-limit MS] [--bucket B] [--transfer-every MS]
+ *        [--pinned-readers N] */
 #include "cn_auth.h"
 #include "cn_error.h"
 #include "cn_http_client.h"
 #include "cn_util.h"
+#include "cn_wire.h"
 #include "lincheck.h"
 #include "md_client.h"
 #include "md_cmd.h"
@@ -39,6 +48,10 @@ static uint32_t pid_ids[16];
 static int pids[16];
 static size_t n_pids;
 static int64_t failover_limit_ms = 3000;
+static int64_t transfer_every_ms = 0;
+static int pinned_readers = 0;
+static atomic_uint pinned_reads, pinned_refused;
+static atomic_uint last_from; /* the replica the last transfer took leadership from */
 
 static struct lc_op *ops;
 static atomic_uint n_ops;
@@ -165,6 +178,141 @@ static void *client_main(void *arg)
     return NULL;
 }
 
+/* Reads key at the replica at url only: 0 and *value (0 = absent), 1 when
+ * that replica did not answer the read (421 included), or an error. */
+static int read_at(struct cn_http_client *h, const char *url, uint32_t key, uint32_t *value)
+{
+    char k[32];
+    snprintf(k, sizeof(k), "k%u", key);
+    uint8_t *q;
+    size_t qlen;
+    if (md_q_get_object(bucket, k, &q, &qlen))
+        return CAIRN_E_NOMEM;
+    const char *headers[] = {"Content-Type: application/x-protobuf", NULL};
+    struct cn_http_request req = {.method = "POST",
+                                  .base_url = url,
+                                  .target = CN_ROUTE_MD_READ,
+                                  .headers = headers,
+                                  .body = q,
+                                  .body_len = qlen,
+                                  .resp_max = 1 << 20,
+                                  .timeout_ms = 2000};
+    struct cn_http_response resp = {0};
+    int rc = cn_http_client_do(h, &req, &resp);
+    free(q);
+    Md__QueryResult *r = NULL;
+    if (rc == 0 && resp.status == 200)
+        r = md_query_result_decode((const uint8_t *)resp.body, resp.body_len);
+    cn_http_response_clear(&resp);
+    if (!r)
+        return 1;
+    rc = 1;
+    if (r->status == CAIRN_E_NOTFOUND) {
+        *value = 0;
+        rc = 0;
+    } else if (r->status == 0 && r->object && r->object->inline_data.len == 4) {
+        memcpy(value, r->object->inline_data.data, 4);
+        rc = 0;
+    }
+    md__query_result__free_unpacked(r, NULL);
+    return rc;
+}
+
+static struct cn_http_client *plain_http(void)
+{
+    struct cn_http_client_opts o = {.auth = auth, .timeout_ms = 2000};
+    struct cn_http_client *h = NULL;
+    if (cn_http_client_new(&o, &h))
+        return NULL;
+    return h;
+}
+
+/* A reader pinned to replica `arg`: POST /v1/read there and nowhere else. */
+static void *pinned_main(void *arg)
+{
+    uintptr_t slot = (uintptr_t)arg;
+    const char *url = replicas[slot % n_replicas];
+    struct cn_http_client *h = plain_http();
+    if (!h)
+        return NULL;
+    uint64_t rng = 0xD1B54A32D192ED03ull * (slot + 7);
+    while (!atomic_load(&stop)) {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        uint32_t key = (uint32_t)(rng % (uint64_t)n_keys), v = 0;
+        uint64_t call = now_us();
+        int rc = read_at(h, url, key, &v);
+        uint64_t ret = now_us();
+        if (rc == 0) {
+            record(LC_GET, key, 0, v, 1, call, ret);
+            atomic_fetch_add(&pinned_reads, 1);
+        } else {
+            atomic_fetch_add(&pinned_refused, 1);
+            cn_sleep_ms(1);
+        }
+    }
+    cn_http_client_free(h);
+    return NULL;
+}
+
+/* Read-your-writes through every replica: writes key n_keys (its own) through
+ * the leader, then reads it at each replica in turn; all into the history. A
+ * replica still answering right after a leader change has not applied the
+ * new leader's latest write yet: served, that read is stale. */
+static void *probe_main(void *arg)
+{
+    (void)arg;
+    struct md_client *c = new_client();
+    struct cn_http_client *h = plain_http();
+    uint32_t key = (uint32_t)n_keys, counter = 0;
+    while (h && !atomic_load(&stop)) {
+        uint32_t value = 0xFF000000u | ++counter;
+        uint64_t call = now_us();
+        int rc = put(c, key, value);
+        record(LC_PUT, key, value, 0, rc == 0, call, now_us());
+        if (rc != 0)
+            continue;
+        /* the replica that led last first: the one most likely behind */
+        size_t first = atomic_load(&last_from) ? atomic_load(&last_from) - 1 : 0;
+        for (size_t j = 0; j < n_replicas; j++) {
+            size_t i = (first + j) % n_replicas;
+            uint32_t v = 0;
+            call = now_us();
+            if (read_at(h, replicas[i], key, &v) == 0) {
+                record(LC_GET, key, 0, v, 1, call, now_us());
+                atomic_fetch_add(&pinned_reads, 1);
+            }
+        }
+    }
+    cn_http_client_free(h);
+    md_client_free(c);
+    return NULL;
+}
+
+/* Asks the leader (whichever replica answers 200) to hand leadership over.
+ * Returns the successor's id, or 0. */
+static uint32_t transfer_leader(struct cn_http_client *h, uint32_t leader)
+{
+    if (!leader || leader > n_replicas)
+        return 0;
+    struct cn_http_request req = {.method = "POST",
+                                  .base_url = replicas[leader - 1],
+                                  .target = CN_ROUTE_MD_CHANGE "?op=transfer",
+                                  .body = "",
+                                  .body_len = 0,
+                                  .timeout_ms = 5000};
+    struct cn_http_response resp = {0};
+    uint32_t to = 0;
+    if (cn_http_client_do(h, &req, &resp) == 0 && resp.status == 200 && resp.body)
+        sscanf(resp.body, "leader %u", &to);
+    else
+        fprintf(stderr, "meta-torture: transfer from %u: HTTP %d %s\n", leader, resp.status,
+                resp.body ? resp.body : "");
+    cn_http_response_clear(&resp);
+    return to;
+}
+
 /* Asks every replica for its status; returns the leader id or 0. */
 static uint32_t find_leader(void)
 {
@@ -219,7 +367,8 @@ int main(int argc, char **argv)
         if (!strcmp(a, "--help")) {
             printf("usage: meta-torture --replicas URL,... --secret S [--clients N] [--keys K] "
                    "[--seconds T] [--kill-leader-at S --pids ID=PID,...] "
-                   "[--failover-limit MS] [--bucket B]\n");
+                   "[--failover-limit MS] [--bucket B] [--transfer-every MS] "
+                   "[--pinned-readers N]\n");
             return 0;
         }
         if (!v) {
@@ -245,12 +394,17 @@ int main(int argc, char **argv)
             failover_limit_ms = atoll(v);
         else if (!strcmp(a, "--bucket"))
             bucket = v;
+        else if (!strcmp(a, "--transfer-every"))
+            transfer_every_ms = atoll(v);
+        else if (!strcmp(a, "--pinned-readers"))
+            pinned_readers = atoi(v);
         else {
             fprintf(stderr, "meta-torture: unknown option %s\n", a);
             return 2;
         }
     }
-    if (!n_replicas || !secret || n_clients < 1 || n_clients > 256 || n_keys < 1) {
+    if (!n_replicas || !secret || n_clients < 1 || n_clients > 256 || n_keys < 1 ||
+        pinned_readers < 0 || (size_t)pinned_readers * n_replicas > 256) {
         fprintf(stderr, "meta-torture: --replicas and --secret are required (see --help)\n");
         return 2;
     }
@@ -275,11 +429,41 @@ int main(int argc, char **argv)
     }
     free(res);
 
-    pthread_t th[256];
+    /* The transfers' credentials: the admin role, from the same secret. */
+    struct cn_auth *admin = NULL;
+    struct cn_http_client *admin_http = NULL;
+    if (transfer_every_ms > 0) {
+        struct cn_http_client_opts ao = {.timeout_ms = 5000};
+        if (cn_auth_new_from_text(secret, strlen(secret), CN_ROLE_ADMIN, 0, &admin) != 0 ||
+            (ao.auth = admin, cn_http_client_new(&ao, &admin_http)) != 0) {
+            fprintf(stderr, "meta-torture: admin credentials\n");
+            return 2;
+        }
+    }
+    pthread_t th[256], pth[256];
+    size_t n_pinned = (size_t)pinned_readers * n_replicas;
     for (int i = 0; i < n_clients; i++)
         pthread_create(&th[i], NULL, client_main, (void *)(uintptr_t)i);
-    uint32_t killed = 0;
+    for (size_t i = 0; i < n_pinned; i++)
+        pthread_create(&pth[i], NULL, pinned_main, (void *)(uintptr_t)i);
+    pthread_t probe;
+    if (n_pinned)
+        pthread_create(&probe, NULL, probe_main, NULL);
+    uint32_t killed = 0, transfers = 0;
+    uint64_t next_transfer_us = transfer_every_ms > 0 ? (uint64_t)transfer_every_ms * 1000 : 0;
     while (now_us() < (uint64_t)(seconds * 1e6)) {
+        if (next_transfer_us && now_us() >= next_transfer_us &&
+            now_us() + 500000 < (uint64_t)(seconds * 1e6)) {
+            uint32_t from = find_leader();
+            atomic_store(&last_from, from);
+            uint32_t to = transfer_leader(admin_http, from);
+            if (to) {
+                transfers++;
+                printf("transfer %u: leader %u -> %u at %.2f s\n", transfers, from, to,
+                       (double)now_us() / 1e6);
+            }
+            next_transfer_us = now_us() + (uint64_t)transfer_every_ms * 1000;
+        }
         if (kill_at >= 0 && !killed && now_us() >= (uint64_t)(kill_at * 1e6)) {
             uint32_t leader = find_leader();
             for (size_t i = 0; i < n_pids; i++) {
@@ -301,6 +485,12 @@ int main(int argc, char **argv)
     atomic_store(&stop, 1);
     for (int i = 0; i < n_clients; i++)
         pthread_join(th[i], NULL);
+    for (size_t i = 0; i < n_pinned; i++)
+        pthread_join(pth[i], NULL);
+    if (n_pinned)
+        pthread_join(probe, NULL);
+    cn_http_client_free(admin_http);
+    cn_auth_free(admin);
 
     int failed = 0;
     unsigned n = atomic_load(&n_ops);
@@ -317,6 +507,16 @@ int main(int argc, char **argv)
     }
     printf("history: %u operations (%u puts, %u gets, %u with unknown outcome)\n", n, puts, gets,
            unknown);
+    if (n_pinned)
+        printf("pinned readers: %u reads answered, %u refused or failed\n",
+               atomic_load(&pinned_reads), atomic_load(&pinned_refused));
+    if (transfer_every_ms > 0) {
+        printf("transfers: %u\n", transfers);
+        if (transfers == 0) {
+            fprintf(stderr, "no leadership transfer happened\n");
+            failed = 1;
+        }
+    }
 
     /* Final reads: every key once more, appended to the history so the
      * checker also proves acknowledged writes survived. */

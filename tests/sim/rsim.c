@@ -324,6 +324,13 @@ static int is_member(const struct paxos_membership *m, uint32_t id)
 }
 
 /* As the daemon: out of the membership after being in it is removed. */
+/* The core gives up its lease: lease reads stop first (md_server.c). */
+static void rio_lease_lost(void *ctx)
+{
+    struct rs_node *nd = ctx;
+    md_readgate_revoke(&nd->gate);
+}
+
 static void rio_membership_changed(void *ctx, const struct paxos_membership *m)
 {
     struct rs_node *nd = ctx;
@@ -370,9 +377,11 @@ static void node_open(struct rsim *s, struct rs_node *nd)
                                .send_snapshot = rio_send_snapshot,
                                .fatal = rio_fatal,
                                .random = rio_random,
-                               .membership_changed = rio_membership_changed};
+                               .membership_changed = rio_membership_changed,
+                               .lease_lost = rio_lease_lost};
     const char *what = "";
     nd->dead = 0;
+    md_readgate_init(&nd->gate); /* a new process */
     rc = md_replica_open(&cfg, nd->store, &io, rs_node_now(s, nd), &nd->rep, &what);
     if (rc != 0) {
         rs_fail(s, "replica %u cannot start from its store: %s (%s)", nd->id, what,
@@ -491,6 +500,8 @@ void rs_after(struct rsim *s, struct rs_node *nd)
         node_crash(s, nd, 1);
         return;
     }
+    /* as cairn-meta's core thread after each round (md_server.c) */
+    md_readgate_publish(&nd->gate, md_replica_lease_read_until(nd->rep));
     hand_off_persist(s, nd);
     const struct paxos_status *st = &nd->st;
     uint64_t sm_applied = md_sm_applied_index(md_replica_sm(nd->rep));

@@ -53,6 +53,8 @@ struct rsim_result {
     uint64_t changes;           /* membership changes committed by the operator */
     uint64_t transfers;
     uint64_t lease_attacks; /* worst-case clock + partition events aimed at a lease */
+    uint64_t local_reads;   /* reads answered off the core under the lease (md_readgate) */
+    uint64_t local_retries; /* of those, confirmed too late: done through the core */
 };
 
 void rsim_opts_default(struct rsim_opts *o, uint64_t seed, uint32_t replicas, uint64_t steps);

@@ -1,7 +1,8 @@
 /* The replica simulator's clients: S3-style object operations in one bucket
- * as real state-machine commands (md_cmd.h) and linearizable reads
- * (md_replica_read, then md_query on the replica's store, as the daemon's
- * read handler does), retried across failover with the same (client, seq);
+ * as real state-machine commands (md_cmd.h) and linearizable reads (as the
+ * daemon's read handler does: under the lease, md_query on the replica's
+ * store checked by its md_readgate; otherwise md_replica_read, then md_query),
+ * retried across failover with the same (client, seq);
  * their history for the linearizability check. See rsim.h. */
 #include "rsim_int.h"
 
@@ -67,7 +68,9 @@ static void reply(struct rsim *s, const struct rs_reply *q)
     rs_push(s, &e);
 }
 
-void rs_node_request(struct rsim *s, struct rs_node *nd, const struct rs_event *e)
+/* A read through the core: md_replica_read, then the query once read_done
+ * says so (rs_read_done). */
+static void read_through_core(struct rsim *s, struct rs_node *nd, const struct rs_event *e)
 {
     struct rs_token *t = calloc(1, sizeof(*t));
     if (!t)
@@ -75,17 +78,52 @@ void rs_node_request(struct rsim *s, struct rs_node *nd, const struct rs_event *
     t->client = e->from;
     t->kind = e->kind;
     t->op = e->x;
-    uint64_t now = rs_node_now(s, nd);
-    if (is_read(e->kind)) {
-        t->query = malloc(e->len);
-        if (!t->query)
+    t->query = malloc(e->len);
+    if (!t->query)
+        abort();
+    memcpy(t->query, e->buf, e->len);
+    t->query_len = e->len;
+    md_replica_read(nd->rep, t, rs_node_now(s, nd));
+    rs_after(s, nd);
+}
+
+void rs_node_request(struct rsim *s, struct rs_node *nd, const struct rs_event *e)
+{
+    struct md_readgate_ticket tk;
+    if (is_read(e->kind) && md_readgate_enter(&nd->gate, rs_node_now(s, nd), &tk)) {
+        /* cairn-meta's lease path: the HTTP thread reads the store itself,
+         * no core call, then confirms (rs_node_query): a little later, and
+         * now and then much later (a thread descheduled past the lease) */
+        uint64_t delay = rs_rnd(s, 50) == 0 ? rs_rnd(s, 1500) : rs_rnd(s, 4);
+        struct rs_event q = {.time = s->now + delay,
+                             .type = EV_QUERY,
+                             .node = nd->id,
+                             .inc = nd->inc,
+                             .from = e->from,
+                             .x = e->x,
+                             .kind = e->kind,
+                             .len = e->len,
+                             .lease_local = 1,
+                             .tk = tk};
+        q.buf = malloc(e->len);
+        if (!q.buf)
             abort();
-        memcpy(t->query, e->buf, e->len);
-        t->query_len = e->len;
-        md_replica_read(nd->rep, t, now);
-    } else {
-        md_replica_submit(nd->rep, s->clients[e->from].client_id, e->x, e->buf, e->len, t, now);
+        memcpy(q.buf, e->buf, e->len);
+        rs_push(s, &q);
+        return;
     }
+    if (is_read(e->kind)) {
+        read_through_core(s, nd, e);
+        return;
+    }
+    struct rs_token *t = calloc(1, sizeof(*t));
+    if (!t)
+        abort();
+    t->client = e->from;
+    t->kind = e->kind;
+    t->op = e->x;
+    md_replica_submit(nd->rep, s->clients[e->from].client_id, e->x, e->buf, e->len, t,
+                      rs_node_now(s, nd));
     rs_after(s, nd);
 }
 
@@ -194,6 +232,16 @@ void rs_node_query(struct rsim *s, struct rs_node *nd, const struct rs_event *e)
     uint8_t *out = NULL;
     size_t outlen = 0;
     int rc = md_query(nd->store, e->buf, e->len, &out, &outlen);
+    if (e->lease_local) {
+        /* read through the store snapshot; only a confirmed read is answered */
+        if (!md_readgate_confirm(&nd->gate, &e->tk, rs_node_now(s, nd))) {
+            free(out);
+            s->r->local_retries++;
+            read_through_core(s, nd, e);
+            return;
+        }
+        s->r->local_reads++;
+    }
     Md__QueryResult *r = rc == 0 ? md_query_result_decode(out, outlen) : NULL;
     free(out);
     if (!r) {

@@ -5,6 +5,7 @@
 #define CAIRN_RSIM_INT_H
 
 #include "lincheck.h"
+#include "md_readgate.h"
 #include "md_replica.h"
 #include "md_store.h"
 #include "paxos.h"
@@ -67,6 +68,9 @@ struct rs_event {
     int damaged;   /* EV_SNAP_RECV: the stream was damaged on purpose */
     uint32_t kind; /* EV_CREQ, EV_QUERY: the operation (enum lc_bkind, RS_OP_*) */
     struct rs_reply rep;
+    /* EV_QUERY of a read taken on the lease path: the ticket to confirm */
+    int lease_local;
+    struct md_readgate_ticket tk;
 };
 
 struct rsim;
@@ -96,6 +100,9 @@ struct rs_node {
     uint64_t paused_until;
     uint64_t applied_seen;
     struct paxos_status st; /* as of its last round */
+    /* the daemon's lease-read gate: published after each round, revoked by
+     * lease_lost; reads check it as cairn-meta's HTTP threads do */
+    struct md_readgate gate;
 };
 
 /* One client operation; hist is the lincheck record. */

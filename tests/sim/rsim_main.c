@@ -84,7 +84,7 @@ int main(int argc, char **argv)
     cn_log_set_level(verbose ? CN_LOG_INFO : CN_LOG_OFF);
     double t0 = now_s();
     uint64_t failed = 0, ops = 0, elections = 0, crashes = 0, disks = 0, snaps = 0, refused = 0,
-             events = 0, changes = 0, transfers = 0, attacks = 0;
+             events = 0, changes = 0, transfers = 0, attacks = 0, local = 0, local_retries = 0;
     for (uint64_t k = 0; k < seeds; k++) {
         uint64_t sd = first + k;
         uint32_t rep = replicas ? replicas : (sd % 2 ? 5 : 3);
@@ -103,6 +103,8 @@ int main(int argc, char **argv)
         changes += r.changes;
         transfers += r.transfers;
         attacks += r.lease_attacks;
+        local += r.local_reads;
+        local_retries += r.local_retries;
         events += r.steps;
         if (trace_hash)
             printf("trace-hash %016" PRIx64 "\n", r.trace_hash);
@@ -128,8 +130,9 @@ int main(int argc, char **argv)
                " events, %" PRIu64 " client ops, %" PRIu64 " leaderships, %" PRIu64
                " crashes (%" PRIu64 " disk failures), %" PRIu64 " snapshots (+%" PRIu64
                " damaged ones refused), %" PRIu64 " membership changes, %" PRIu64
-               " transfers, %" PRIu64 " lease attacks; %.1f s\n",
+               " transfers, %" PRIu64 " lease attacks, %" PRIu64 " reads off the core (+%" PRIu64
+               " confirmed too late); %.1f s\n",
                seeds, first, first + seeds - 1, failed, events, ops, elections, crashes, disks,
-               snaps, refused, changes, transfers, attacks, now_s() - t0);
+               snaps, refused, changes, transfers, attacks, local, local_retries, now_s() - t0);
     return failed ? 1 : 0;
 }

@@ -34,6 +34,10 @@ struct hnode {
     uint32_t snap_req[HN]; /* send_snapshot calls per target */
     uint64_t reads_ok, reads_failed;
     uint32_t rejects;
+    /* what a driver serving lease reads itself would hold: the core's
+     * paxos_lease_read_until after each step, cleared by lease_lost */
+    uint64_t published;
+    uint32_t lease_lost;
     /* durable store (what a restart gets back) and what was applied per slot */
     uint64_t dpromised;
     struct {
@@ -64,6 +68,11 @@ static void h_send(struct paxos_io *io, uint32_t to, const struct paxos_msg *m)
     struct hnode *nd = io->data;
     ck_assert_uint_lt(m->type, sizeof(H.sent_by_type) / sizeof(H.sent_by_type[0]));
     H.sent_by_type[m->type]++;
+    /* Publish before act: nothing that lets another replica lead leaves a
+     * replica whose driver may still serve reads on its lease. */
+    if (m->type == PAXOS_MSG_TIMEOUT_NOW || (m->type == PAXOS_MSG_PROMISE && m->ok))
+        ck_assert_msg(nd->published <= H.now, "replica %u sends %s with lease reads published",
+                      nd->idx + 1, paxos_msg_type_name(m->type));
     if (H.qlen >= HQ)
         return;
     struct hmsg *q = &H.q[H.qlen++];
@@ -135,6 +144,13 @@ static void h_snap(struct paxos_io *io, uint32_t to)
     nd->snap_req[to - 1]++;
 }
 
+static void h_lease_lost(struct paxos_io *io)
+{
+    struct hnode *nd = io->data;
+    nd->published = 0;
+    nd->lease_lost++;
+}
+
 static uint64_t h_random(struct paxos_io *io)
 {
     H.rng = H.rng * 6364136223846793005ull + 1442695040888963407ull;
@@ -172,14 +188,7 @@ static void h_init_voters(uint32_t n, uint32_t voters, uint32_t window)
     for (uint32_t i = 0; i < n; i++) {
         struct hnode *nd = &H.nodes[i];
         nd->idx = i;
-        nd->io = (struct paxos_io){.data = nd,
-                                   .send = h_send,
-                                   .persist = h_persist,
-                                   .apply = h_apply,
-                                   .reject = h_reject,
-                                   .read_done = h_read_done,
-                                   .send_snapshot = h_snap,
-                                   .random = h_random};
+        h_node_io(nd);
         struct paxos_config cfg;
         paxos_config_init(&cfg, i + 1, voters, ids);
         cfg.heartbeat_ms = 50;
@@ -199,7 +208,8 @@ static void h_node_io(struct hnode *nd)
                                .reject = h_reject,
                                .read_done = h_read_done,
                                .send_snapshot = h_snap,
-                               .random = h_random};
+                               .random = h_random,
+                               .lease_lost = h_lease_lost};
 }
 
 /* Crash and restart replica i from its durable store, with a state machine
@@ -915,6 +925,66 @@ START_TEST(test_transfer_drops_lease)
 }
 END_TEST
 
+static void h_publish(void)
+{
+    for (uint32_t i = 0; i < H.n; i++)
+        H.nodes[i].published = paxos_lease_read_until(H.nodes[i].px);
+}
+
+/* paxos_lease_read_until is the lease path's own decision: whenever it lies
+ * ahead, a read arriving now is released at once; it is never further than a
+ * lease ahead and only a leader has it. Through elections, a leader cut off
+ * (it steps down: lease_lost) and a transfer (lease_lost before TIMEOUT_NOW;
+ * h_send checks no vote or TIMEOUT_NOW leaves a replica still publishing). */
+START_TEST(test_lease_read_until)
+{
+    H.lease_ms = 300;
+    h_init(3, 4);
+    H.lease_ms = 0;
+    uint64_t read_id = 100, served = 0;
+    int cut = -1;
+    for (int step = 0; step < 400; step++) {
+        if (step == 150) {
+            cut = h_leader();
+            ck_assert_int_ge(cut, 0);
+            h_isolate((uint32_t)cut, true);
+        }
+        if (step == 250) {
+            h_isolate((uint32_t)cut, false);
+        }
+        h_run(10);
+        h_publish();
+        for (uint32_t i = 0; i < H.n; i++) {
+            struct hnode *nd = &H.nodes[i];
+            if (nd->published <= H.now)
+                continue;
+            ck_assert_int_eq(h_status(i).role, PAXOS_LEADER);
+            ck_assert_uint_le(nd->published, H.now + 300);
+            uint64_t ok = nd->reads_ok;
+            uint32_t hint;
+            ck_assert_int_eq(paxos_read(nd->px, read_id++, H.now, &hint), 0);
+            ck_assert_uint_eq(nd->reads_ok, ok + 1); /* released at once */
+            served++;
+        }
+    }
+    ck_assert_uint_gt(served, 200);
+    ck_assert_uint_ge(H.nodes[cut].lease_lost, 1); /* it stepped down while cut off */
+    ck_assert_uint_eq(H.nodes[cut].published, 0);
+    int l = h_leader();
+    ck_assert_int_ge(l, 0);
+    ck_assert_uint_gt(H.nodes[l].published, H.now);
+    uint32_t lost = H.nodes[l].lease_lost, chosen = 0;
+    ck_assert_int_eq(paxos_transfer(H.nodes[l].px, 0, H.now, &chosen), 0);
+    ck_assert_uint_eq(H.nodes[l].lease_lost, lost + 1);
+    ck_assert_uint_eq(paxos_lease_read_until(H.nodes[l].px), 0);
+    h_run(300);
+    h_publish();
+    ck_assert_int_ne(h_leader(), l);
+    ck_assert_uint_eq(H.nodes[l].published, 0);
+    h_fini();
+}
+END_TEST
+
 /* A follower behind the trim point is caught up by snapshot. */
 START_TEST(test_trim_and_snapshot)
 {
@@ -1190,6 +1260,7 @@ int main(void)
     tcase_add_test(tc, test_leadership_transfer);
     tcase_add_test(tc, test_transfer_refused_when_behind);
     tcase_add_test(tc, test_transfer_drops_lease);
+    tcase_add_test(tc, test_lease_read_until);
     suite_add_tcase(s, tc);
     TCase *tl = tcase_create("lincheck");
     tcase_add_test(tl, test_lincheck_planted_stale_read);
