@@ -180,6 +180,9 @@ static const struct op_entry command_ops[] = {
     /* the metadata leader's own lifecycle worker commits these in-process:
      * no daemon sends them */
     {MD__COMMAND__OP_LIFECYCLE_EXPIRE, 0},
+    /* the bulk loader (`cairn load`, issue #16): records with no data path
+     * behind them, so the operator's tools only, never the gateway */
+    {MD__COMMAND__OP_LOAD_OBJECTS, 0},
 };
 
 static const struct op_entry query_ops[] = {

@@ -100,6 +100,8 @@ static int dispatch(struct exec *x, const Md__Command *c)
         return sm_cmd_put_bucket_lifecycle(x, c->put_bucket_lifecycle);
     case MD__COMMAND__OP_LIFECYCLE_EXPIRE:
         return sm_cmd_lifecycle_expire(x, c->lifecycle_expire);
+    case MD__COMMAND__OP_LOAD_OBJECTS:
+        return sm_cmd_load_objects(x, c->load_objects);
     default:
         return sm_refuse(x, CAIRN_E_UNSUPPORTED, MD__REASON__R_UNKNOWN_COMMAND, "unknown command");
     }

@@ -214,6 +214,7 @@ int sm_cmd_delete_bucket(struct exec *x, const Md__DeleteBucket *c);
 int sm_cmd_delete_object(struct exec *x, const Md__DeleteObject *c);
 int sm_cmd_delete_objects(struct exec *x, const Md__DeleteObjects *c);
 int sm_cmd_put_object(struct exec *x, const Md__PutObject *c);
+int sm_cmd_load_objects(struct exec *x, const Md__LoadObjects *c);
 int sm_cmd_update_attrs(struct exec *x, const Md__UpdateAttrs *c);
 int sm_load_object(struct exec *x, const struct md_key *k, Md__ObjectRecord **out);
 /* The bucket must exist and the key be valid (else REFUSED); then loads the
