@@ -26,8 +26,10 @@
 #
 # It prints a table per step, a summary, and last the line
 #   worst cost ratio R
-# R = the largest (CPU per operation at N) / (the same at the first step) over
-# every operation and data set, CPU = gateway + all replicas (client excluded).
+# R = the largest (CPU per operation at N) / (the same at the first step that
+# did the same work: for a listing, the first whose pages held as many
+# entries) over every operation and data set, CPU = gateway + all replicas
+# (client excluded).
 # Latency ratios are printed too but not in R: on a shared machine they follow
 # the neighbours' load more than the object count.
 # Binaries from $CAIRN_BUILD (default ./build); BENCH_TMP: the temp dir's
@@ -140,7 +142,8 @@ for step in "${steps[@]}"; do
   echo "load: $((2 * add)) objects in $(( (t1 - t0) / 1000 )) s ($(( 2 * add * 1000 / (t1 - t0 + 1) )) objects/s)"
   loaded=$step
   wait_quiet
-  printf '%-7s %-11s %9s %9s %10s   %s\n' set op "p50 ms" "p99 ms" "CPU us/op" "per daemon (us/op, beyond idle)"
+  printf '%-7s %-11s %9s %9s %10s %8s   %s\n' set op "p50 ms" "p99 ms" "CPU us/op" listed \
+    "per daemon (us/op, beyond idle)"
   for layout in one spread; do
     if [ "$layout" = one ]; then bk=scale-one; nb=1; else bk=scale-b; nb=$B; fi
     for op in put get head delete list-first list-deep list-delim; do
@@ -152,8 +155,9 @@ for step in "${steps[@]}"; do
       per="$(grep -o '[a-z0-9]*_us=[^ ]*' <<<"$line" | grep -v '^client_us' | tr '\n' ' ')"
       tot="$(grep -o '[a-z0-9]*_us=[^ ]*' <<<"$line" | grep -v '^client_us' | cut -d= -f2 |
         awk '{ s += $1 } END { printf "%.1f", s }')"
-      printf '%-7s %-11s %9s %9s %10s   %s\n' "$layout" "$op" "$p50" "$p99" "$tot" "$per"
-      echo "$step $layout $op $p50 $p99 $tot" >>"$RES"
+      ent="$(sed -n 's/.* entries=\([^ ]*\).*/\1/p' <<<"$line")"
+      printf '%-7s %-11s %9s %9s %10s %8s   %s\n' "$layout" "$op" "$p50" "$p99" "$tot" "$ent" "$per"
+      echo "$step $layout $op $p50 $p99 $tot $ent" >>"$RES"
     done
   done
   # disk and memory
@@ -206,26 +210,38 @@ for step in "${steps[@]}"; do
 done
 
 echo
-echo "== summary: cost at $N / cost at ${steps[0]} objects per data set"
-first="${steps[0]}"
-awk -v a="$first" -v z="$N" '
+echo "== summary: cost at $N objects per data set / cost at the first step that did the same work"
+# The same work: a listing returns as many entries (a spread bucket holds 1
+# object at 10^3 but 1000 at 10^6: its pages only fill up later); the other
+# operations compare with the first step.
+awk -v z="$N" '
   $2 == "catchup" || $2 == "restart" { next }
-  $1 == a { p50a[$2 " " $3] = $4; cpua[$2 " " $3] = $6 }
-  $1 == z { p50z[$2 " " $3] = $4; cpuz[$2 " " $3] = $6; order[++n] = $2 " " $3 }
+  {
+    k = $2 " " $3
+    if ($1 == z) { p50z[k] = $4; cpuz[k] = $6; entz[k] = $7; order[++n] = k }
+    else if (!(k in nb)) { nb[k] = 0 }
+    i = ++nb[k]; st[k, i] = $1; p50[k, i] = $4; cpu[k, i] = $6; ent[k, i] = $7
+  }
   END {
     worst = 0
-    printf "%-20s %12s %12s %8s %12s %12s %8s\n", "set op", "CPU us@" a, "CPU us@" z, "ratio",
-      "p50 ms@" a, "p50 ms@" z, "ratio"
-    for (i = 1; i <= n; i++) {
-      k = order[i]
-      r = cpua[k] > 0 ? cpuz[k] / cpua[k] : 0
-      l = p50a[k] > 0 ? p50z[k] / p50a[k] : 0
-      printf "%-20s %12.1f %12.1f %8.2f %12.3f %12.3f %8.2f\n", k, cpua[k], cpuz[k], r, p50a[k], p50z[k], l
+    printf "%-18s %9s %11s %11s %7s %10s %10s %7s\n", "set op", "base step", "CPU us@base", "CPU us@" z,
+      "ratio", "p50@base", "p50@" z, "ratio"
+    for (j = 1; j <= n; j++) {
+      k = order[j]; b = 0
+      for (i = 1; i <= nb[k] && !b; i++) {
+        e = ent[k, i]; d = e - entz[k]; if (d < 0) d = -d
+        if (d <= 0.05 * entz[k] + 0.5) b = i
+      }
+      if (!b || st[k, b] == z) { printf "%-18s %9s (no earlier step returned as many entries)\n", k, "-"; continue }
+      r = cpu[k, b] > 0 ? cpuz[k] / cpu[k, b] : 0
+      l = p50[k, b] > 0 ? p50z[k] / p50[k, b] : 0
+      printf "%-18s %9s %11.1f %11.1f %7.2f %10.3f %10.3f %7.2f\n", k, st[k, b], cpu[k, b], cpuz[k], r,
+        p50[k, b], p50z[k], l
       if (r > worst) { worst = r; wk = k }
-      if (l > lworst) lworst = l
+      if (l > lworst) { lworst = l; lk = k }
     }
-    printf "worst latency ratio %.2f (not in R)\n", lworst
-    printf "worst CPU ratio is %s\n", wk
+    printf "worst latency ratio %.2f (%s; not in R)\n", lworst, lk
+    printf "worst CPU ratio: %s\n", wk
     printf "worst cost ratio %.2f\n", worst
   }' "$RES" >"$TMP/summary"
 grep -v '^worst cost ratio' "$TMP/summary"

@@ -18,10 +18,11 @@
  *   list-delim the same with delimiter '/' (256 common prefixes)
  * Before the run it measures each NAME=PID process's idle CPU for 1 s, and
  * prints per operation the CPU each used beyond that idle rate:
- *   OP n=COUNT errors=E p50_ms=.. p99_ms=.. NAME_us=.. ... client_us=..
+ *   OP n=COUNT errors=E p50_ms=.. p99_ms=.. NAME_us=.. ... client_us=.. entries=..
+ * (entries: keys and common prefixes a listing returned, on average).
  * Exit status 1 when an operation failed or a GET returned wrong bytes.
  * Credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* memmem */
 #include "cli_load.h"
 #include "cn_util.h"
 
@@ -34,8 +35,20 @@
 
 #define MAX_PIDS 16
 
+/* Occurrences of needle in b's bytes. */
+static size_t count_of(const struct body *b, const char *needle)
+{
+    size_t n = 0, nl = strlen(needle);
+    const uint8_t *p = b->buf, *end = b->buf + b->len;
+    while (p < end && (p = memmem(p, (size_t)(end - p), needle, nl))) {
+        n++;
+        p += nl;
+    }
+    return n;
+}
+
 struct body {
-    uint8_t buf[256 * 1024];
+    uint8_t buf[8 << 20];
     size_t len;
     int overflow;
 };
@@ -146,6 +159,7 @@ int main(int argc, char **argv)
     int64_t *lat = calloc((size_t)count, sizeof(*lat));
     uint64_t rng = 0x9e3779b97f4a7c15ull;
     int errors = 0;
+    uint64_t entries = 0; /* keys and common prefixes listed */
     for (int i = 0; i < npids; i++)
         c0[i] = cn_proc_cpu_us(pids[i]);
     c0[npids] = cn_proc_cpu_us(0);
@@ -205,6 +219,8 @@ int main(int argc, char **argv)
             cli_load_data(i, want);
             bad = body.overflow || body.len != len || memcmp(body.buf, want, len) != 0;
         }
+        if (!bad && !strncmp(op, "list-", 5))
+            entries += count_of(&body, "<Contents>") + count_of(&body, "<CommonPrefixes>");
         if (bad && errors++ < 5)
             fprintf(stderr, "s3ops: %s: curl %d HTTP %ld%s\n", url, cr, code,
                     cr == CURLE_OK && code / 100 == 2 ? " (wrong bytes)" : "");
@@ -225,7 +241,8 @@ int main(int argc, char **argv)
         double used = (double)(c1[i] - c0[i]) - idle_rate * (double)(t1 - t0);
         printf(" %s_us=%.1f", names[i], (used > 0 ? used : 0) / count);
     }
-    printf(" client_us=%.1f\n", (double)(c1[npids] - c0[npids]) / count);
+    printf(" client_us=%.1f entries=%.0f\n", (double)(c1[npids] - c0[npids]) / count,
+           (double)entries / count);
     curl_slist_free_all(put_hdrs);
     curl_easy_cleanup(h);
     curl_global_cleanup();
