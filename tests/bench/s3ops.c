@@ -22,7 +22,6 @@
  * (entries: keys and common prefixes a listing returned, on average).
  * Exit status 1 when an operation failed or a GET returned wrong bytes.
  * Credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION. */
-#define _GNU_SOURCE /* memmem */
 #include "cli_load.h"
 #include "cn_util.h"
 
@@ -35,6 +34,12 @@
 
 #define MAX_PIDS 16
 
+struct body {
+    uint8_t buf[8 << 20];
+    size_t len;
+    int overflow;
+};
+
 /* Occurrences of needle in b's bytes. */
 static size_t count_of(const struct body *b, const char *needle)
 {
@@ -46,12 +51,6 @@ static size_t count_of(const struct body *b, const char *needle)
     }
     return n;
 }
-
-struct body {
-    uint8_t buf[8 << 20];
-    size_t len;
-    int overflow;
-};
 
 static size_t sink(char *p, size_t s, size_t n, void *u)
 {
