@@ -167,17 +167,23 @@ for step in "${steps[@]}"; do
   echo "gateway: RSS $(( $(rss_kb "$(pid_of gateway)") / 1024 )) MiB"
   # a new empty replica catches up (snapshot)
   victim="$(meta_names | grep -v "^$(leader_name)\$" | tail -n 1)"
+  sent0="$(cat "$C"/logs/meta*.log | grep -c "sent a snapshot" || true)"
   t0=$(now_ms)
   new="$("$ROOT/scripts/cluster.sh" replace "$victim" --dir "$C" 2>"$TMP/replace.log")" ||
     { echo "replace failed:" >&2; cat "$TMP/replace.log" >&2; exit 1; }
   t1=$(now_ms)
-  snap="$( (grep -h "sent a snapshot" "$C"/logs/meta*.log || true) | tail -n 1 |
-    sed -n 's/.*(\([0-9]*\) bytes).*/\1/p')"
+  # this replace's snapshots only (the logs hold the earlier steps'); a
+  # sender that gave up (e.g. stalled while the receiver installed) is counted
+  snap="$( (cat "$C"/logs/meta*.log | grep -h "sent a snapshot" || true) | tail -n +$((sent0 + 1)) |
+    tail -n 1 | sed -n 's/.*(\([0-9]*\) bytes).*/\1/p')"
+  failed="$(grep -h "snapshot to replica ${new#meta} failed" "$C"/logs/meta*.log | wc -l || true)"
   inst="$( (grep -h "installed a snapshot" "$C/logs/$new.log" || true) | tail -n 1 | cut -d' ' -f1)"
   inst_ms=""
   [ -n "$inst" ] && inst_ms=$(( $(date -d "$inst" +%s%3N) - t0 ))
   if [ -n "$snap" ]; then
     how="snapshot $snap bytes ($(( snap / 1048576 )) MiB) installed after ${inst_ms:-?} ms"
+  elif [ -n "$inst" ]; then
+    how="a snapshot installed after ${inst_ms} ms (its sender gave up: $failed failed sends)"
   else
     how="no snapshot (the log was not trimmed: caught up from it)"
   fi
@@ -186,7 +192,10 @@ for step in "${steps[@]}"; do
   # leader restart
   lead="$(leader_name)"
   commit="$(cairn_ meta status | awk '$4 == "leader" { print $5 }')"
-  "$ROOT/scripts/cluster.sh" stop "$lead" --dir "$C" >/dev/null
+  lpid="$(pid_of "$lead")"
+  "$ROOT/scripts/cluster.sh" stop "$lead" --dir "$C" >/dev/null || true
+  # every thread gone (its LevelDB lock with it) before the start
+  for _ in $(seq 600); do [ -e "/proc/$lpid" ] || break; sleep 0.1; done
   t0=$(now_ms)
   "$ROOT/scripts/cluster.sh" start "$lead" --dir "$C" >/dev/null
   lurl="http://127.0.0.1:$(( $(cat "$C/base-port") + ${lead#meta} ))"
