@@ -51,39 +51,14 @@ static const struct cn_config_option bench_options[] = {
 
 #define MAX_CPU_PIDS 16
 
-/* CPU time (user + system) of process pid (0 = this one) in microseconds, or
- * -1 when /proc cannot tell. */
-static int64_t proc_cpu_us(long pid)
-{
-    char path[64], buf[1024];
-    if (pid)
-        snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-    else
-        snprintf(path, sizeof(path), "/proc/self/stat");
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-    unsigned long long ut = 0, st = 0;
-    /* after ')': state (field 3) ... utime is field 14, stime 15 */
-    if (!p ||
-        sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return -1;
-    long hz = sysconf(_SC_CLK_TCK);
-    return (int64_t)((ut + st) * 1000000ull / (unsigned long long)(hz > 0 ? hz : 100));
-}
-
 /* The CPU of every --cpu-pids process (slot i) and of this one (slot n). */
 static void cpu_sample(int64_t *out)
 {
     for (size_t i = 0; i < bconf.cpu_pids.n && i < MAX_CPU_PIDS; i++) {
         const char *eq = strchr(bconf.cpu_pids.items[i], '=');
-        out[i] = proc_cpu_us(strtol(eq ? eq + 1 : bconf.cpu_pids.items[i], NULL, 10));
+        out[i] = cn_proc_cpu_us(strtol(eq ? eq + 1 : bconf.cpu_pids.items[i], NULL, 10));
     }
-    out[bconf.cpu_pids.n < MAX_CPU_PIDS ? bconf.cpu_pids.n : MAX_CPU_PIDS] = proc_cpu_us(0);
+    out[bconf.cpu_pids.n < MAX_CPU_PIDS ? bconf.cpu_pids.n : MAX_CPU_PIDS] = cn_proc_cpu_us(0);
 }
 
 /* Prints the CPU per operation between two samples. */

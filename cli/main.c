@@ -11,6 +11,7 @@
 #include "cli_drain.h"
 #include "cli_global.h"
 #include "cli_keys.h"
+#include "cli_load.h"
 #include "cli_locate.h"
 #include "cli_packed.h"
 #include "cli_quota.h"
@@ -58,6 +59,8 @@ static const struct command commands[] = {
      "the key file of one role, from the cluster secret (instead of the secret itself)"},
     {"bench", "meta [options]", cli_bench,
      "commits/s and latency of the metadata group, next to one fdatasync"},
+    {"load", "[--objects N] [--buckets B] [options]", cli_load,
+     "bulk-load N synthetic small objects (up to 1000 a Paxos slot; admin key)"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -270,7 +270,13 @@ int cn_http_server_new(const struct cn_http_server_opts *opts, struct cn_http_se
     s->opts.tls_cert_pem = s->tls_cert;
     s->opts.tls_key_pem = s->tls_key;
     pthread_mutex_init(&s->conns_mu, NULL);
-    pthread_cond_init(&s->reaper_cv, NULL);
+    /* reaper_main waits until a CLOCK_MONOTONIC deadline: a cv on the
+     * default (realtime) clock takes it as long past and never sleeps. */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->reaper_cv, &ca);
+    pthread_condattr_destroy(&ca);
     s->conns.next = s->conns.prev = &s->conns;
     if (!s->opts.conn_timeout_s)
         s->opts.conn_timeout_s = DEFAULT_CONN_TIMEOUT_S;

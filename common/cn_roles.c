@@ -185,6 +185,9 @@ static const struct op_entry command_ops[] = {
     {MD__COMMAND__OP_OPEN_GROUP, GATEWAY},
     {MD__COMMAND__OP_COMMIT_PACKED, GATEWAY},
     {MD__COMMAND__OP_SEAL_GROUP, GATEWAY},
+    /* the bulk loader (`cairn load`, issue #16): records with no data path
+     * behind them, so the operator's tools only, never the gateway */
+    {MD__COMMAND__OP_LOAD_OBJECTS, 0},
 };
 
 static const struct op_entry query_ops[] = {

@@ -61,6 +61,29 @@ void cn_sleep_ms(int64_t ms)
     }
 }
 
+int64_t cn_proc_cpu_us(long pid)
+{
+    char path[64], buf[1024];
+    if (pid)
+        snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    else
+        snprintf(path, sizeof(path), "/proc/self/stat");
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    unsigned long long ut = 0, st = 0;
+    /* after ')': state (field 3) ... utime is field 14, stime 15 */
+    if (!p ||
+        sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    long hz = sysconf(_SC_CLK_TCK);
+    return (int64_t)((ut + st) * 1000000ull / (unsigned long long)(hz > 0 ? hz : 100));
+}
+
 char *cn_hex_encode(const void *data, size_t len, char *out)
 {
     static const char digits[] = "0123456789abcdef";

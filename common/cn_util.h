@@ -30,6 +30,10 @@ struct timespec cn_deadline_us(clockid_t clock, int64_t us);
 struct timespec cn_deadline_ms(clockid_t clock, int64_t ms);
 /* Sleeps for ms milliseconds (restarts after signals). */
 void cn_sleep_ms(int64_t ms);
+/* CPU time (user + system, all threads) process pid (0 = this one) has used,
+ * in microseconds, from /proc/PID/stat; -1 when /proc cannot tell (no such
+ * process, not Linux). Benchmarks take it before and after a run. */
+int64_t cn_proc_cpu_us(long pid);
 
 /* Writes 2*len lowercase hex digits and a NUL to out (out must hold
  * 2*len+1 bytes). Returns out. */

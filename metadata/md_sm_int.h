@@ -224,6 +224,7 @@ int sm_cmd_put_object(struct exec *x, const Md__PutObject *c);
 /* PutObject of a record whose extents the caller has already validated
  * (CommitPacked's packed extents); otherwise as sm_cmd_put_object. */
 int sm_put_object_checked(struct exec *x, const Md__PutObject *c);
+int sm_cmd_load_objects(struct exec *x, const Md__LoadObjects *c);
 int sm_cmd_update_attrs(struct exec *x, const Md__UpdateAttrs *c);
 int sm_load_object(struct exec *x, const struct md_key *k, Md__ObjectRecord **out);
 /* The bucket must exist and the key be valid (else REFUSED); then loads the

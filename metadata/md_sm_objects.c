@@ -4,6 +4,7 @@
 
 #include "cn_error.h"
 #include "cn_util.h"
+#include "md_cmd_load.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,6 +252,34 @@ int sm_cmd_put_object(struct exec *x, const Md__PutObject *c)
 int sm_put_object_checked(struct exec *x, const Md__PutObject *c)
 {
     return put_object(x, c, 1);
+}
+
+/* LoadObjects: each object through sm_cmd_put_object, all or nothing (a
+ * refusal returns REFUSED and apply_one rolls the whole slot's command back). */
+int sm_cmd_load_objects(struct exec *x, const Md__LoadObjects *c)
+{
+    if (c->n_objects > MD_LOAD_MAX_OBJECTS ||
+        md__load_objects__get_packed_size(c) > MD_LOAD_MAX_BYTES)
+        return sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_LOAD_TOO_LARGE,
+                         "more than 1000 objects or 60 KiB in one load");
+    int rc = sm_need_bucket(x, c->bucket);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < c->n_objects; i++) {
+        Md__PutObject p = MD__PUT_OBJECT__INIT;
+        p.bucket = c->bucket;
+        p.key = c->objects[i]->key;
+        p.record = c->objects[i]->record;
+        rc = sm_cmd_put_object(x, &p);
+        if (rc) {
+            x->res->count = i;
+            return rc;
+        }
+    }
+    x->res->etag = (char *)""; /* not the last object's */
+    x->res->version_id = (char *)"";
+    x->res->count = c->n_objects;
+    return 0;
 }
 
 int sm_cmd_delete_object(struct exec *x, const Md__DeleteObject *c)

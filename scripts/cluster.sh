@@ -224,9 +224,16 @@ _cluster_proc() {
 }
 
 # _cluster_runs PID: that process exists and is not a zombie (a child of a
-# shell that has not reaped it yet, or of an init that reaps late).
+# shell that has not reaped it yet, or of an init that reaps late). A killed
+# multi-threaded daemon's main thread turns Z while its other threads are
+# still exiting and holding its files (a LevelDB LOCK that a restart then
+# cannot take): it runs until only the main thread is left.
 _cluster_runs() {
-  _cluster_proc "$1" && [ "$_CLUSTER_STATE" != Z ] && [ "$_CLUSTER_STATE" != X ]
+  _cluster_proc "$1" || return 1
+  case "$_CLUSTER_STATE" in
+    Z|X) local t=(/proc/"$1"/task/*); [ "${#t[@]}" -gt 1 ] && [ -e "${t[1]}" ] ;;
+    *) return 0 ;;
+  esac
 }
 
 # cluster_pid NAME: prints NAME's pid and succeeds if that process runs (and

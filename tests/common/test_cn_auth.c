@@ -580,6 +580,10 @@ START_TEST(test_roles_table)
     ck_assert(cn_roles_query_allowed(CN_ROLE_GATEWAY, MD__QUERY__Q_GET_ACCESS_KEY));
     ck_assert(!cn_roles_command_allowed(CN_ROLE_GATEWAY, 9999));
     ck_assert(!cn_roles_command_allowed(CN_ROLE_NONE, MD__COMMAND__OP_NOOP));
+    /* the bulk loader: the operator's tools only */
+    ck_assert(cn_roles_command_allowed(CN_ROLE_ADMIN, MD__COMMAND__OP_LOAD_OBJECTS));
+    ck_assert(!cn_roles_command_allowed(CN_ROLE_GATEWAY, MD__COMMAND__OP_LOAD_OBJECTS));
+    ck_assert(!cn_roles_command_allowed(CN_ROLE_CHUNK, MD__COMMAND__OP_LOAD_OBJECTS));
 
     /* every operation of the schema is classified (a new one must be) */
     const ProtobufCFieldDescriptor *f = md__command__descriptor.fields;

@@ -148,6 +148,21 @@ START_TEST(test_signals)
 }
 END_TEST
 
+START_TEST(test_proc_cpu)
+{
+    int64_t a = cn_proc_cpu_us(0), b = cn_proc_cpu_us((long)getpid());
+    ck_assert_int_ge(a, 0);
+    ck_assert_int_ge(b, a);
+    volatile uint64_t x = 1;
+    int64_t t0 = cn_mono_us();
+    while (cn_mono_us() - t0 < 200000) /* 0.2 s of CPU (or less on a busy machine) */
+        for (int i = 0; i < 100000; i++)
+            x = x * 6364136223846793005ull + 1;
+    ck_assert_int_gt(cn_proc_cpu_us(0), a); /* clock ticks of 10 ms at most */
+    ck_assert_int_eq(cn_proc_cpu_us(999999999), -1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cn_util");
@@ -158,6 +173,7 @@ int main(void)
     tcase_add_test(tc, test_files);
     tcase_add_test(tc, test_clocks);
     tcase_add_test(tc, test_signals);
+    tcase_add_test(tc, test_proc_cpu);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

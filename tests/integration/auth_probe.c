@@ -17,6 +17,9 @@
  *       another).
  *   auth-probe create-bucket NAME OUT
  *       writes an md.Command creating bucket NAME to OUT.
+ *   auth-probe load-objects BUCKET KEY OUT
+ *       writes an md.Command loading one 5-byte object BUCKET/KEY
+ *       ("probe") with LoadObjects (the bulk loader's command) to OUT.
  *   auth-probe hb-reply-delete GROUP_HEX INDEX OUT
  *       writes a cl.HeartbeatReply ordering fragment INDEX of group
  *       GROUP_HEX deleted to OUT.
@@ -27,6 +30,7 @@
 #include "cn_util.h"
 #include "cn_wire.h"
 #include "md_cmd.h"
+#include "md_cmd_load.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,6 +187,24 @@ static int cmd_create_bucket(int argc, char **argv)
     return rc < 0 ? die("create-bucket", rc) : 0;
 }
 
+static int cmd_load_objects(int argc, char **argv)
+{
+    if (argc != 5)
+        return die("load-objects BUCKET KEY OUT", 0);
+    struct md_load_object o = {.key = argv[3],
+                               .data = "probe",
+                               .len = 5,
+                               .etag = "0f1e4f4b5c1e3b1b2fb1b4d0e0b6f0c1",
+                               .mtime_ms = cn_wall_ms()};
+    uint8_t *cmd = NULL;
+    size_t len = 0;
+    int rc = md_cmd_load_objects(1, 1, argv[2], NULL, &o, 1, &cmd, &len);
+    if (rc == 0)
+        rc = write_file(argv[4], cmd, len, "", 0);
+    free(cmd);
+    return rc < 0 ? die("load-objects", rc) : 0;
+}
+
 static int cmd_hb_reply(int argc, char **argv)
 {
     if (argc != 5)
@@ -216,6 +238,8 @@ int main(int argc, char **argv)
         return cmd_sign_response(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "create-bucket") == 0)
         return cmd_create_bucket(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "load-objects") == 0)
+        return cmd_load_objects(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "hb-reply-delete") == 0)
         return cmd_hb_reply(argc, argv);
     fprintf(stderr,

@@ -8,6 +8,7 @@
 #include "md_check.h"
 #include "md_place.h"
 #include "md_snap.h"
+#include "md_cmd_load.h"
 #include "md_cmd_ver.h"
 #include "cn_error.h"
 
@@ -55,7 +56,7 @@ static void random_command(uint64_t client, uint64_t seq, uint8_t **c, size_t *l
         snprintf(vid, sizeof(vid), "null");
     else
         md_version_id_format(1 + rnd(60), 0, vid);
-    switch (rnd(32)) {
+    switch (rnd(33)) {
     case 29:
     case 26: { /* packed groups (issue #17): ids 55..66, half of them in the ordinary pool */
         make_group(&g[0], 55 + rnd(12), 2, 1, 0, cs[0]);
@@ -126,6 +127,18 @@ static void random_command(uint64_t client, uint64_t seq, uint8_t **c, size_t *l
                     : md_cmd_put_object_legal_hold(client, seq, bucket, key, rnd(2) ? vid : NULL,
                                                    (int)rnd(2), c, l);
         break;
+    case 32: { /* the bulk loader: 1-3 inline objects, sometimes a bad key (all refused) */
+        struct md_load_object lo[3];
+        size_t n = 1 + rnd(3);
+        for (size_t i = 0; i < n; i++)
+            lo[i] = (struct md_load_object){.key = rnd(12) ? KEYS[rnd(7)] : "",
+                                            .data = "loaded",
+                                            .len = rnd(7),
+                                            .etag = "ld",
+                                            .mtime_ms = (int64_t)rnd(6)};
+        rc = md_cmd_load_objects(client, seq, bucket, NULL, lo, n, c, l);
+        break;
+    }
     case 25:
         rc = md_cmd_put_object_lock_config(client, seq, bucket, (int)rnd(3), (uint32_t)rnd(2),
                                            (uint32_t)rnd(2), c, l);

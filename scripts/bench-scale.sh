@@ -1,0 +1,258 @@
+#!/usr/bin/env bash
+# scripts/bench-scale.sh: does the cost of an S3 operation stay flat from 10^3
+# to N objects (issue #16)? Not a test.
+#
+#   scripts/bench-scale.sh [--objects N] [--buckets B] [--ops K] [--steps LIST]
+#
+# Starts its own cluster (scripts/cluster.sh up --base-port auto, 3 cairn-meta,
+# no chunkserver: every object is small and inline, a gateway) in a temp dir,
+# and loads with `cairn load` (LoadObjects, up to ~400 objects a Paxos slot)
+# two data sets side by side: "one" (every object in bucket scale-one) and
+# "spread" (over B buckets scale-b-0000 .., default 1000), each to 10^3,
+# 10^5, 10^6 and N objects (default 10^7; --steps overrides the list, N last;
+# the cluster then holds twice the count). At each step, after the replicas'
+# LevelDB compactions went quiet, it measures for each data set with
+# cairn-s3ops (one client, one kept-alive connection, SigV4 by libcurl;
+# K operations each, default 1000, lists K/4): PUT, GET (bytes checked),
+# HEAD, DELETE, ListObjectsV2 first page, a page from start-after=80/
+# (half-way) and a delimiter listing: median and p99 latency and the CPU each
+# daemon used per operation beyond its idle rate (/proc/PID/stat, as
+# `cairn bench meta --cpu-pids` reads it). Then the LevelDB size on disk and
+# RSS of each replica, the gateway's RSS; a replica replaced by an empty one
+# (scripts/cluster.sh replace: wiped disk, joins, catches up by snapshot):
+# snapshot bytes (the leader's log) and time to install, time until it is a
+# caught-up voter; and the leader killed (-9) and started again: time until
+# a PUT succeeds again and until the restarted replica is caught up.
+#
+# It prints a table per step, a summary, and last the line
+#   worst cost ratio R
+# R = the largest (CPU per operation at N) / (the same at the first step that
+# did the same work: for a listing, the first whose pages held as many
+# entries) over every operation and data set, CPU = gateway + all replicas
+# (client excluded).
+# Latency ratios are printed too but not in R: on a shared machine they follow
+# the neighbours' load more than the object count.
+# Binaries from $CAIRN_BUILD (default ./build); BENCH_TMP: the temp dir's
+# parent (default /tmp); BENCH_KEEP=1 keeps the cluster dir (logs).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export CAIRN_BUILD="${CAIRN_BUILD:-$ROOT/build}"
+CLI="$CAIRN_BUILD/cli/cairn"
+S3OPS="$CAIRN_BUILD/tests/bench/cairn-s3ops"
+N=10000000
+B=1000
+OPS=1000
+STEPS=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --objects) N="$2"; shift 2 ;;
+    --buckets) B="$2"; shift 2 ;;
+    --ops) OPS="$2"; shift 2 ;;
+    --steps) STEPS="$2"; shift 2 ;;
+    -h|--help) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench-scale.sh: unknown option $1 (--help)" >&2; exit 2 ;;
+  esac
+done
+[ -n "$STEPS" ] || STEPS="1000 100000 1000000 $N"
+# steps below N, ascending, then N
+steps=()
+for s in $STEPS; do [ "$s" -lt "$N" ] && steps+=("$s"); done
+steps+=("$N")
+LISTOPS=$(( OPS / 4 > 10 ? OPS / 4 : 10 ))
+for b in "$CLI" "$S3OPS"; do
+  [ -x "$b" ] || { echo "bench-scale.sh: $b missing (build first)" >&2; exit 1; }
+done
+
+TMP="$(mktemp -d "${BENCH_TMP:-/tmp}/cairn-bench-scale.XXXXXX")"
+C="$TMP/cluster"
+cleanup() {
+  "$ROOT/scripts/cluster.sh" down --dir "$C" >/dev/null 2>&1 || true
+  if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+
+"$ROOT/scripts/cluster.sh" up --dir "$C" --base-port auto --chunkservers 0 >"$TMP/up.log" 2>&1 ||
+  { cat "$TMP/up.log" >&2; exit 1; }
+# shellcheck disable=SC1091
+. "$C/cluster.env"
+export CAIRN_SECRET
+CAIRN_SECRET="$(cat "$C/secret")"
+
+cairn_() { "$CLI" --meta "$(meta_urls)" "$@"; }
+# the running replicas' URLs and names (replace renames one)
+meta_names() { "$ROOT/scripts/cluster.sh" pids --dir "$C" | awk '$1 ~ /^meta/ { print $1 }'; }
+meta_urls() {
+  local n u=""
+  for n in $(ls "$C/cmd" | grep -E '^meta[0-9]+$'); do
+    u="$u${u:+,}http://127.0.0.1:$(( $(cat "$C/base-port") + ${n#meta} ))"
+  done
+  echo "$u"
+}
+pid_of() { cat "$C/pids/$1.pid"; }
+cpu_pids() {
+  local p n
+  p="gateway=$(pid_of gateway)"
+  for n in $(meta_names); do p="$p,$n=$(pid_of "$n")"; done
+  echo "$p"
+}
+rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo "?"; }
+cpu_ticks() { # total utime+stime ticks of the replicas
+  local t=0 n s
+  for n in $(meta_names); do
+    s="$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$(pid_of "$n")/stat" 2>/dev/null || echo 0)"
+    t=$((t + s))
+  done
+  echo "$t"
+}
+# Waits (at most 300 s) until the replicas use less than a tenth of a core over
+# 2 s: LevelDB compactions after a load would count against the operations.
+wait_quiet() {
+  local start=$SECONDS a b hz
+  hz="$(getconf CLK_TCK)"
+  while [ $((SECONDS - start)) -lt 300 ]; do
+    a="$(cpu_ticks)"; sleep 2; b="$(cpu_ticks)"
+    [ $(( (b - a) * 10 )) -lt $(( hz * 2 )) ] && { echo "quiet after $((SECONDS - start)) s"; return 0; }
+  done
+  echo "still busy after 300 s (measuring anyway)"
+}
+leader_name() {
+  local url
+  url="$(cairn_ meta status | awk '$4 == "leader" { print $2 }')"
+  echo "meta$(( ${url##*:} - $(cat "$C/base-port") ))"
+}
+now_ms() { date +%s%3N; }
+
+RES="$TMP/results"   # step layout op p50 p99 cpu_total(us) details...
+: >"$RES"
+loaded=0
+echo "cairn bench-scale, $(date -u '+%Y-%m-%d %H:%M UTC'), daemons $CAIRN_BUILD, steps ${steps[*]}," \
+  "buckets $B, $OPS ops ($LISTOPS lists) per measurement, $(nproc) cores," \
+  "load average $(cut -d' ' -f1-3 /proc/loadavg)"
+for step in "${steps[@]}"; do
+  add=$((step - loaded))
+  echo
+  echo "== $step objects per data set (the cluster holds $((2 * step)))"
+  t0=$(now_ms)
+  cairn_ load --bucket scale-one --buckets 1 --start "$loaded" --objects "$add" --clients 4 |
+    tail -n 1
+  cairn_ load --bucket scale-b --buckets "$B" --start "$loaded" --objects "$add" --clients 4 |
+    tail -n 1
+  t1=$(now_ms)
+  echo "load: $((2 * add)) objects in $(( (t1 - t0) / 1000 )) s ($(( 2 * add * 1000 / (t1 - t0 + 1) )) objects/s)"
+  loaded=$step
+  wait_quiet
+  printf '%-7s %-11s %9s %9s %10s %8s   %s\n' set op "p50 ms" "p99 ms" "CPU us/op" listed \
+    "per daemon (us/op, beyond idle)"
+  for layout in one spread; do
+    if [ "$layout" = one ]; then bk=scale-one; nb=1; else bk=scale-b; nb=$B; fi
+    for op in put get head delete list-first list-deep list-delim; do
+      case "$op" in list-*) k=$LISTOPS ;; *) k=$OPS ;; esac
+      line="$("$S3OPS" "$S3_ENDPOINT" "$bk" "$nb" "$step" "$op" "$k" "$(cpu_pids)" 2>"$TMP/s3ops.err")" ||
+        { echo "cairn-s3ops $op failed:" >&2; cat "$TMP/s3ops.err" >&2; echo "$line" >&2; exit 1; }
+      p50="$(sed -n 's/.* p50_ms=\([^ ]*\).*/\1/p' <<<"$line")"
+      p99="$(sed -n 's/.* p99_ms=\([^ ]*\).*/\1/p' <<<"$line")"
+      per="$(grep -o '[a-z0-9]*_us=[^ ]*' <<<"$line" | grep -v '^client_us' | tr '\n' ' ')"
+      tot="$(grep -o '[a-z0-9]*_us=[^ ]*' <<<"$line" | grep -v '^client_us' | cut -d= -f2 |
+        awk '{ s += $1 } END { printf "%.1f", s }')"
+      ent="$(sed -n 's/.* entries=\([^ ]*\).*/\1/p' <<<"$line")"
+      printf '%-7s %-11s %9s %9s %10s %8s   %s\n' "$layout" "$op" "$p50" "$p99" "$tot" "$ent" "$per"
+      echo "$step $layout $op $p50 $p99 $tot $ent" >>"$RES"
+    done
+  done
+  # disk and memory
+  for n in $(meta_names); do
+    echo "$n: LevelDB $(du -sm "$C/$n" | cut -f1) MiB, RSS $(( $(rss_kb "$(pid_of "$n")") / 1024 )) MiB"
+  done
+  echo "gateway: RSS $(( $(rss_kb "$(pid_of gateway)") / 1024 )) MiB"
+  # a new empty replica catches up (snapshot)
+  victim="$(meta_names | grep -v "^$(leader_name)\$" | tail -n 1)"
+  sent0="$(cat "$C"/logs/meta*.log | grep -c "sent a snapshot" || true)"
+  t0=$(now_ms)
+  new="$("$ROOT/scripts/cluster.sh" replace "$victim" --dir "$C" 2>"$TMP/replace.log")" ||
+    { echo "replace failed:" >&2; cat "$TMP/replace.log" >&2; exit 1; }
+  t1=$(now_ms)
+  # this replace's snapshots only (the logs hold the earlier steps'); a
+  # sender that gave up (e.g. stalled while the receiver installed) is counted
+  snap="$( (cat "$C"/logs/meta*.log | grep -h "sent a snapshot" || true) | tail -n +$((sent0 + 1)) |
+    tail -n 1 | sed -n 's/.*(\([0-9]*\) bytes).*/\1/p')"
+  failed="$(grep -h "snapshot to replica ${new#meta} failed" "$C"/logs/meta*.log | wc -l || true)"
+  inst="$( (grep -h "installed a snapshot" "$C/logs/$new.log" || true) | tail -n 1 | cut -d' ' -f1)"
+  inst_ms=""
+  [ -n "$inst" ] && inst_ms=$(( $(date -d "$inst" +%s%3N) - t0 ))
+  if [ -n "$snap" ]; then
+    how="snapshot $snap bytes ($(( snap / 1048576 )) MiB) installed after ${inst_ms:-?} ms"
+  elif [ -n "$inst" ]; then
+    how="a snapshot installed after ${inst_ms} ms (its sender gave up: $failed failed sends)"
+  else
+    how="no snapshot (the log was not trimmed: caught up from it)"
+  fi
+  echo "replace $victim by empty $new: $how, caught-up voter after $((t1 - t0)) ms"
+  echo "$step catchup - - - $((t1 - t0))" >>"$RES"
+  # leader restart
+  lead="$(leader_name)"
+  commit="$(cairn_ meta status | awk '$4 == "leader" { print $5 }')"
+  lpid="$(pid_of "$lead")"
+  "$ROOT/scripts/cluster.sh" stop "$lead" --dir "$C" >/dev/null || true
+  # every thread gone (its LevelDB lock with it) before the start
+  for _ in $(seq 600); do [ -e "/proc/$lpid" ] || break; sleep 0.1; done
+  t0=$(now_ms)
+  "$ROOT/scripts/cluster.sh" start "$lead" --dir "$C" >/dev/null
+  lurl="http://127.0.0.1:$(( $(cat "$C/base-port") + ${lead#meta} ))"
+  served="" caught=""
+  while [ $(( $(now_ms) - t0 )) -lt 120000 ]; do
+    if [ -z "$served" ] && curl -sf -o /dev/null --aws-sigv4 "aws:amz:us-east-1:s3" \
+      -u "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+      -T /dev/null "$S3_ENDPOINT/scale-one/zz/restart-probe"; then
+      served=$(( $(now_ms) - t0 ))
+    fi
+    if [ -z "$caught" ] && cairn_ meta status 2>/dev/null |
+      awk -v u="$lurl" -v c="$commit" '$2 == u && $6 >= c && $7 == 0 { ok = 1 } END { exit !ok }'; then
+      caught=$(( $(now_ms) - t0 ))
+    fi
+    [ -n "$served" ] && [ -n "$caught" ] && break
+    sleep 0.05
+  done
+  echo "leader $lead killed and started: PUTs served again after ${served:-?} ms," \
+    "it is caught up (slot $commit) after ${caught:-?} ms"
+  echo "$step restart - - - ${caught:-999999}" >>"$RES"
+done
+
+echo
+echo "== summary: cost at $N objects per data set / cost at the first step that did the same work"
+# The same work: a listing returns as many entries (a spread bucket holds 1
+# object at 10^3 but 1000 at 10^6: its pages only fill up later); the other
+# operations compare with the first step.
+awk -v z="$N" '
+  $2 == "catchup" || $2 == "restart" { next }
+  {
+    k = $2 " " $3
+    if ($1 == z) { p50z[k] = $4; cpuz[k] = $6; entz[k] = $7; order[++n] = k }
+    else if (!(k in nb)) { nb[k] = 0 }
+    i = ++nb[k]; st[k, i] = $1; p50[k, i] = $4; cpu[k, i] = $6; ent[k, i] = $7
+  }
+  END {
+    worst = 0
+    printf "%-18s %9s %11s %11s %7s %10s %10s %7s\n", "set op", "base step", "CPU us@base", "CPU us@" z,
+      "ratio", "p50@base", "p50@" z, "ratio"
+    for (j = 1; j <= n; j++) {
+      k = order[j]; b = 0
+      for (i = 1; i <= nb[k] && !b; i++) {
+        e = ent[k, i]; d = e - entz[k]; if (d < 0) d = -d
+        if (d <= 0.05 * entz[k] + 0.5) b = i
+      }
+      if (!b || st[k, b] == z) { printf "%-18s %9s (no earlier step returned as many entries)\n", k, "-"; continue }
+      r = cpu[k, b] > 0 ? cpuz[k] / cpu[k, b] : 0
+      l = p50[k, b] > 0 ? p50z[k] / p50[k, b] : 0
+      printf "%-18s %9s %11.1f %11.1f %7.2f %10.3f %10.3f %7.2f\n", k, st[k, b], cpu[k, b], cpuz[k], r,
+        p50[k, b], p50z[k], l
+      if (r > worst) { worst = r; wk = k }
+      if (l > lworst) { lworst = l; lk = k }
+    }
+    printf "worst latency ratio %.2f (%s; not in R)\n", lworst, lk
+    printf "worst CPU ratio: %s\n", wk
+    printf "worst cost ratio %.2f\n", worst
+  }' "$RES" >"$TMP/summary"
+grep -v '^worst cost ratio' "$TMP/summary"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+grep '^worst cost ratio' "$TMP/summary"
