@@ -1170,6 +1170,10 @@ static int open_store(struct md_server *s)
     struct md_store_options so;
     md_store_options_default(&so);
     so.sync = 0; /* syncs are explicit: one per persist round, and before trims */
+    /* A fixed block cache (LevelDB's own default is 8 MiB): the hot index
+     * blocks of a store of 10^7 objects stay in memory, and memory stays
+     * bounded however many objects there are (docs/performance.md, Scale). */
+    so.cache_bytes = 32u << 20;
     int rc = md_store_open_leveldb(path, &so, &s->store);
     if (rc != 0) {
         CN_ERROR(LOG,
