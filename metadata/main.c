@@ -24,7 +24,8 @@ static struct {
     int64_t heartbeat_ms, election_ms, request_timeout_ms, clock_drift_ppm;
     char *lease;
     bool lease_reads_local;
-    int64_t trim_every, trim_keep, window, suspect_after_ms, down_after_ms, out_after_ms;
+    int64_t trim_every, trim_keep, trim_bytes, window, suspect_after_ms, down_after_ms,
+        out_after_ms;
     int64_t repair_concurrency, repair_bandwidth, repair_scan_ms, garbage_grace_ms;
     int64_t lifecycle_day_ms, lifecycle_scan_ms, packed_idle_ms;
     char *log_level;
@@ -82,6 +83,11 @@ static const struct cn_config_option options[] = {
                          &conf.request_timeout_ms),
     CN_CONF_OPT_INT("trim-every", "10000", 1, 100000000,
                     "trim the Paxos log after this many applied slots", &conf.trim_every),
+    CN_CONF_OPT_SIZE("trim-bytes", "64M", 0, INT64_C(1) << 40,
+                     "also trim the Paxos log once this many bytes of commands were applied "
+                     "since the last trim (the untrimmed log is held in memory; 0 = by slots "
+                     "only)",
+                     &conf.trim_bytes),
     CN_CONF_OPT_INT("trim-keep", "1000", 0, 100000000,
                     "slots kept in the log behind the applied one (lagging replicas catch up "
                     "from the log; further behind, by snapshot)",
@@ -294,6 +300,7 @@ int main(int argc, char **argv)
     cfg.lease_reads_core_only = !conf.lease_reads_local;
     cfg.trim_every = (uint64_t)conf.trim_every;
     cfg.trim_keep = (uint64_t)conf.trim_keep;
+    cfg.trim_bytes = (uint64_t)conf.trim_bytes;
     cfg.request_timeout_ms = (uint64_t)conf.request_timeout_ms;
     cfg.window = (uint32_t)conf.window;
     cfg.suspect_after_ms = (uint64_t)conf.suspect_after_ms;

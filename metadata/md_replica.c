@@ -41,6 +41,7 @@ struct md_replica {
     struct pending_read *reads;
     uint64_t next_read_id;
     uint64_t last_trim;
+    uint64_t bytes_since_trim; /* command bytes applied since last_trim */
     uint32_t last_role;
     uint64_t now_ms; /* the latest time an event brought */
     struct md_replica_counters counters;
@@ -113,6 +114,7 @@ static void io_apply(struct paxos_io *io, uint64_t slot, const struct paxos_cmd 
     for (uint32_t i = 0; i < n; i++) {
         cmdv[i] = cmds[i].data;
         lens[i] = cmds[i].len;
+        r->bytes_since_trim += cmds[i].len;
     }
     int rc = md_sm_apply_slot(r->sm, slot, n, cmdv, lens, NULL, results, rlens);
     if (rc == CAIRN_E_RANGE) /* applied before a restart: the store is ahead of the log */
@@ -376,7 +378,9 @@ void md_replica_persisted(struct md_replica *r, uint64_t seq, uint64_t now_ms)
 static void maybe_trim(struct md_replica *r)
 {
     uint64_t applied = md_sm_applied_index(r->sm);
-    if (r->cfg.trim_every == 0 || applied < r->last_trim + r->cfg.trim_every)
+    int by_slots = r->cfg.trim_every != 0 && applied >= r->last_trim + r->cfg.trim_every;
+    int by_bytes = r->cfg.trim_bytes != 0 && r->bytes_since_trim >= r->cfg.trim_bytes;
+    if (!by_slots && !by_bytes)
         return;
     if (applied <= r->cfg.trim_keep)
         return;
@@ -389,6 +393,7 @@ static void maybe_trim(struct md_replica *r)
     }
     paxos_trim(r->px, applied - r->cfg.trim_keep);
     r->last_trim = applied;
+    r->bytes_since_trim = 0;
 }
 
 /* Leader: a learner that has caught up becomes a voter (one change at a

@@ -49,6 +49,9 @@ struct md_replica_config {
     uint32_t window;     /* 0 = the core's default */
     uint64_t trim_every; /* trim after this many applied slots (0 = never) */
     uint64_t trim_keep;  /* slots kept behind the applied one */
+    uint64_t trim_bytes; /* also trim once this many command bytes were applied since the
+                          * last trim (0 = by slots only): the log's values are held in
+                          * memory until trimmed, so this bounds it for big commands */
 };
 
 struct md_replica_io {

@@ -1189,7 +1189,8 @@ static int open_store(struct md_server *s)
                                        .lease_ms = s->cfg.lease_ms,
                                        .window = s->cfg.window,
                                        .trim_every = s->cfg.trim_every,
-                                       .trim_keep = s->cfg.trim_keep};
+                                       .trim_keep = s->cfg.trim_keep,
+                                       .trim_bytes = s->cfg.trim_bytes};
     memcpy(rc_cfg.peer_ids, s->cfg.peer_ids, s->cfg.n_peers * sizeof(uint32_t));
     if ((rc = identity(s, &rc_cfg)) != 0)
         return rc;

@@ -1113,6 +1113,10 @@ bool rsim_run(const struct rsim_opts *o, struct rsim_result *r)
                                              .window = 1 + (uint32_t)rs_rnd(s, 6),
                                              .trim_every = 2 + rs_rnd(s, 12),
                                              .trim_keep = rs_rnd(s, 4)};
+    /* a third of the seeds also trim by applied command bytes (the daemon's
+     * --trim-bytes), so trims come between the slot-count ones */
+    if (rs_rnd(s, 3) == 0)
+        s->base_cfg.trim_bytes = 64 + rs_rnd(s, 4096);
     for (uint32_t i = 0; i < s->n_init; i++)
         s->base_cfg.peer_ids[i] = i + 1;
     /* clock steps of up to 15 ms in half the seeds; the daemon's leader lease
