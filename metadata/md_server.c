@@ -877,7 +877,12 @@ static void *snap_main(void *arg)
     struct cn_http_client_opts o = {.auth = s->cfg.auth,
                                     .connect_timeout_ms = 500,
                                     .timeout_ms = MD_SNAPSHOT_TIMEOUT,
-                                    .stall_timeout_ms = 10000};
+                                    /* the receiver answers once it has installed
+                                     * the snapshot, and no byte moves meanwhile:
+                                     * a shorter stall bound gave up on every
+                                     * snapshot whose install took longer (5 resends
+                                     * of ~500 MB at 6x10^6 objects) */
+                                    .stall_timeout_ms = MD_SNAPSHOT_TIMEOUT};
     struct cn_http_client *c = NULL;
     if (cn_http_client_new(&o, &c) != 0)
         return NULL;

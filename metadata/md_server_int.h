@@ -17,13 +17,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MD_LOG              "meta"
-#define MD_MAX_MSG_BODY     (64u << 20) /* largest POST /paxos/msg accepted */
-#define MD_MAX_CMD_BODY     (8u << 20)  /* largest command or query accepted */
-#define MD_SNAPSHOT_TIMEOUT (120000)    /* ms: sending or installing one snapshot */
-#define MD_MAX_TRACKED_CS   4096
-#define MD_URL_MAX          256
-#define MD_MAX_SEEDS        (2 * MD_MAX_PEERS)
+#define MD_LOG          "meta"
+#define MD_MAX_MSG_BODY (64u << 20) /* largest POST /paxos/msg accepted */
+#define MD_MAX_CMD_BODY (8u << 20)  /* largest command or query accepted */
+#define MD_SNAPSHOT_TIMEOUT                                                                        \
+    (600000) /* ms: sending or installing one snapshot (a store of                                 \
+              * 10^7 objects is ~1 GB to write into LevelDB) */
+#define MD_MAX_TRACKED_CS 4096
+#define MD_URL_MAX        256
+#define MD_MAX_SEEDS      (2 * MD_MAX_PEERS)
 
 struct cn_http_server;
 struct cn_http_req;
