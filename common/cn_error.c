@@ -21,6 +21,7 @@ static const char *const messages[] = {
     [17] = "not empty",
     [18] = "shutting down",
     [19] = "not supported",
+    [20] = "conflicts with the current state",
 };
 
 const char *cairn_strerror(int err)

@@ -26,7 +26,8 @@ enum cairn_error {
     CAIRN_E_NOTEMPTY = -17,    /* container still holds items */
     CAIRN_E_SHUTDOWN = -18,    /* the component is shutting down */
     CAIRN_E_UNSUPPORTED = -19, /* not implemented or not supported */
-    CAIRN_E__LAST = -20,
+    CAIRN_E_CONFLICT = -20, /* the request does not match the current state (a length, a state) */
+    CAIRN_E__LAST = -21,
 };
 
 /* Returns a static, human-readable string for a CAIRN_E* code (or 0). Never

@@ -131,6 +131,7 @@ unsigned cn_http_status_for_error(int err)
     case CAIRN_E_NOTFOUND:
         return 404;
     case CAIRN_E_EXISTS:
+    case CAIRN_E_CONFLICT:
         return 409;
     case CAIRN_E_INVAL:
     case CAIRN_E_PROTO:

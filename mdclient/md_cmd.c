@@ -1,5 +1,6 @@
 #include "md_cmd.h"
 #include "md_cmd_ver.h"
+#include "md_cmd_int.h"
 #include "cn_util.h"
 #include "cn_error.h"
 
@@ -17,18 +18,6 @@ static int pack_cmd(uint64_t client_id, uint64_t seq, Md__Command *c, uint8_t **
     c->seq = seq;
     return cn_pb_pack(&c->base, out, outlen);
 }
-
-/* Protobuf views of caller descriptions, valid while the descs live. */
-struct conv {
-    Md__ChunkGroup *groups;
-    Md__Extent *ext;
-    Md__Extent **ext_ptrs;
-    Md__ChunkGroup **group_ptrs;
-    Md__MetaEntry *meta;
-    Md__MetaEntry **meta_ptrs;
-    Md__Tag *tags;
-    Md__Tag **tag_ptrs;
-};
 
 static void conv_free(struct conv *cv)
 {
@@ -179,50 +168,68 @@ int md_cmd_delete_bucket(uint64_t client_id, uint64_t seq, const char *bucket, u
     return pack_cmd(client_id, seq, &c, out, outlen);
 }
 
+int md_obj_view_init(struct md_obj_view *v, const struct md_object_desc *obj)
+{
+    memset(v, 0, sizeof(*v));
+    if (!obj)
+        return CAIRN_E_INVAL;
+    md__object_record__init(&v->rec);
+    int rc = conv_attrs(&v->cv, &obj->attrs, &v->attrs);
+    if (!rc && !obj->has_inline)
+        rc = conv_groups(&v->cv, obj->groups, obj->n_groups);
+    if (rc) {
+        conv_free(&v->cv);
+        return rc;
+    }
+    Md__ObjectRecord *rec = &v->rec;
+    rec->size = obj->size;
+    rec->etag = S(obj->etag);
+    rec->mtime_ms = obj->mtime_ms;
+    rec->attrs = &v->attrs;
+    rec->owner = S(obj->owner.user);
+    rec->owner_id = S(obj->owner.id);
+    rec->acl = (ProtobufCBinaryData){obj->owner.acl_len, (uint8_t *)obj->owner.acl};
+    rec->lock_mode = (Md__LockMode)obj->lock.mode;
+    rec->retain_until_ms = obj->lock.retain_until_ms;
+    rec->legal_hold = obj->lock.legal_hold != 0;
+    if (obj->has_inline) {
+        rec->has_inline = 1;
+        rec->inline_data.data = (uint8_t *)obj->inline_data;
+        rec->inline_data.len = obj->inline_len;
+    } else {
+        rec->n_extents = obj->n_groups;
+        rec->extents = v->cv.ext_ptrs;
+    }
+    return 0;
+}
+
+void md_obj_view_free(struct md_obj_view *v)
+{
+    conv_free(&v->cv);
+    memset(v, 0, sizeof(*v));
+}
+
 int md_cmd_put_object(uint64_t client_id, uint64_t seq, const char *bucket, const char *key,
                       const struct md_object_desc *obj, enum md_cond cond, const char *if_match,
                       uint8_t **out, size_t *outlen)
 {
     if (!bucket || !key || !obj)
         return CAIRN_E_INVAL;
-    struct conv cv = {0};
-    Md__ObjectAttrs attrs;
-    Md__ObjectRecord rec = MD__OBJECT_RECORD__INIT;
-    int rc = conv_attrs(&cv, &obj->attrs, &attrs);
-    if (!rc && !obj->has_inline)
-        rc = conv_groups(&cv, obj->groups, obj->n_groups);
+    struct md_obj_view v;
+    int rc = md_obj_view_init(&v, obj);
     if (rc)
-        goto out;
-    rec.size = obj->size;
-    rec.etag = S(obj->etag);
-    rec.mtime_ms = obj->mtime_ms;
-    rec.attrs = &attrs;
-    rec.owner = S(obj->owner.user);
-    rec.owner_id = S(obj->owner.id);
-    rec.acl = (ProtobufCBinaryData){obj->owner.acl_len, (uint8_t *)obj->owner.acl};
-    rec.lock_mode = (Md__LockMode)obj->lock.mode;
-    rec.retain_until_ms = obj->lock.retain_until_ms;
-    rec.legal_hold = obj->lock.legal_hold != 0;
-    if (obj->has_inline) {
-        rec.has_inline = 1;
-        rec.inline_data.data = (uint8_t *)obj->inline_data;
-        rec.inline_data.len = obj->inline_len;
-    } else {
-        rec.n_extents = obj->n_groups;
-        rec.extents = cv.ext_ptrs;
-    }
+        return rc;
     Md__PutObject p = MD__PUT_OBJECT__INIT;
     p.bucket = S(bucket);
     p.key = S(key);
-    p.record = &rec;
+    p.record = &v.rec;
     p.cond = (Md__Cond)cond;
     p.if_match = S(if_match);
     Md__Command c = MD__COMMAND__INIT;
     c.op_case = MD__COMMAND__OP_PUT_OBJECT;
     c.put_object = &p;
     rc = pack_cmd(client_id, seq, &c, out, outlen);
-out:
-    conv_free(&cv);
+    md_obj_view_free(&v);
     return rc;
 }
 

@@ -248,6 +248,46 @@ int md_cmd_lifecycle_expire_version(uint64_t client_id, uint64_t seq, const char
                                     const char *key, const char *version_id, int expired_marker,
                                     int64_t now_ms, int64_t day_ms, uint8_t **out, size_t *outlen);
 
+/* ---- packed groups (issue #17, docs/metadata.md "Packed groups") ---- */
+
+/* One object of a CommitPacked batch: obj's fields as for md_cmd_put_object
+ * except has_inline/groups (unused); its bytes are [group_offset,
+ * group_offset + obj.size) of the group's data. */
+struct md_packed_desc {
+    const char *bucket, *key;
+    struct md_object_desc obj;
+    uint64_t group_offset;
+    enum md_cond cond;
+    const char *if_match;
+};
+
+/* OpenGroup: records g (id, k, m, unit, fragment_cs[k+m]; data_length is
+ * ignored and recorded as 0) as a new open packed group appended to by writer
+ * (a name for status and logs). The state machine refuses a bad geometry
+ * (CAIRN_E_INVAL) and a taken id (CAIRN_E_EXISTS). */
+int md_cmd_open_group(uint64_t client_id, uint64_t seq, const struct md_group_desc *g,
+                      int64_t now_ms, const char *writer, const char *storage_class, uint8_t **out,
+                      size_t *outlen);
+/* CommitPacked: the open group g (id, k, m and unit are used) grew from
+ * old_length (its committed length) to new_length; objs[n] are put as
+ * PutObject would, each decided on its own (Result.keys[i]). The group's
+ * state is checked by the state machine: CAIRN_E_CONFLICT with
+ * R_GROUP_NOT_OPEN (sealed or unknown) or R_LENGTH_MISMATCH. */
+int md_cmd_commit_packed(uint64_t client_id, uint64_t seq, const struct md_group_desc *g,
+                         uint64_t old_length, uint64_t new_length,
+                         const struct md_packed_desc *objs, size_t n, int64_t now_ms, uint8_t **out,
+                         size_t *outlen);
+/* SealGroup at length (the committed length); fragments_sealed: every
+ * chunkserver holding a fragment confirmed it sealed. */
+int md_cmd_seal_group(uint64_t client_id, uint64_t seq, const uint8_t group_id[16], uint64_t length,
+                      int fragments_sealed, int64_t now_ms, uint8_t **out, size_t *outlen);
+/* ListPackedQ: packed groups with ids after start_after (start_after_len 0:
+ * from the first), at most limit (0: a default page), open ones only if
+ * open_only. Returns the packed query (malloc'ed, free() it; *len its size)
+ * or NULL (bad arguments, no memory). */
+uint8_t *md_q_list_packed(const uint8_t *start_after, size_t start_after_len, uint32_t limit,
+                          int open_only, size_t *len);
+
 /* Unpacks a packed md.Result (free with md_result_free). NULL on bad bytes. */
 Md__Result *md_result_decode(const void *buf, size_t len);
 void md_result_free(Md__Result *r);
