@@ -180,6 +180,11 @@ static const struct op_entry command_ops[] = {
     /* the metadata leader's own lifecycle worker commits these in-process:
      * no daemon sends them */
     {MD__COMMAND__OP_LIFECYCLE_EXPIRE, 0},
+    /* packed groups (issue #17): the gateway's packer opens, appends to and
+     * seals its groups; the leader's sealing worker seals idle ones */
+    {MD__COMMAND__OP_OPEN_GROUP, GATEWAY},
+    {MD__COMMAND__OP_COMMIT_PACKED, GATEWAY},
+    {MD__COMMAND__OP_SEAL_GROUP, GATEWAY},
 };
 
 static const struct op_entry query_ops[] = {
@@ -200,6 +205,7 @@ static const struct op_entry query_ops[] = {
     {MD__QUERY__Q_LIST_USERS, GATEWAY},
     {MD__QUERY__Q_LIST_REPLICAS, GATEWAY | CHUNK},
     {MD__QUERY__Q_LIST_VERSIONS, GATEWAY},
+    {MD__QUERY__Q_LIST_PACKED, GATEWAY},
 };
 
 static const struct op_entry *op_find(const struct op_entry *t, size_t n, uint32_t op)

@@ -23,6 +23,17 @@ struct checker {
     /* the previous noncurrent version's "bucket 0 key" (first of each key) */
     unsigned char prev_name[MD_MKEY_MAX];
     size_t prev_len;
+    /* what the records' packed extents add up to, per group (issue #17) */
+    struct packed_use *packed;
+    size_t n_packed, cap_packed;
+    size_t packed_matched; /* entries that found their group's record */
+};
+
+struct packed_use {
+    uint8_t id[16];
+    uint32_t k, m, unit;
+    uint64_t bytes, extents;
+    uint64_t end; /* the highest byte any extent reaches */
 };
 
 static int violation(struct checker *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -50,6 +61,48 @@ static int exists(struct checker *c, const struct md_key *k)
     return rc == CAIRN_E_NOTFOUND ? 0 : rc;
 }
 
+/* A packed extent of the record at rkey: stored as id, k, m, unit only,
+ * starting on a stripe; counted for its group (check_packed). */
+static int note_packed(struct checker *c, const unsigned char *rkey, size_t rklen,
+                       const Md__Extent *e)
+{
+    const Md__ChunkGroup *g = e->group;
+    if (e->length == 0 || g->unit == 0 || g->n_fragment_cs != 0 || g->data_length != 0 ||
+        e->group_offset % ((uint64_t)g->k * g->unit) != 0 ||
+        e->length > UINT64_MAX - e->group_offset)
+        return violation(c, "record %.*s: packed extent malformed", (int)rklen, rkey);
+    struct packed_use *u = NULL;
+    for (size_t i = c->n_packed; i-- > 0;)
+        if (memcmp(c->packed[i].id, g->id.data, 16) == 0) {
+            u = &c->packed[i];
+            break;
+        }
+    if (!u) {
+        if (c->n_packed == c->cap_packed) {
+            size_t cap = c->cap_packed ? 2 * c->cap_packed : 16;
+            struct packed_use *np = realloc(c->packed, cap * sizeof(*np));
+            if (!np)
+                return CAIRN_E_NOMEM;
+            c->packed = np;
+            c->cap_packed = cap;
+        }
+        u = &c->packed[c->n_packed++];
+        memset(u, 0, sizeof(*u));
+        memcpy(u->id, g->id.data, 16);
+        u->k = g->k;
+        u->m = g->m;
+        u->unit = g->unit;
+    } else if (u->k != g->k || u->m != g->m || u->unit != g->unit) {
+        return violation(c, "record %.*s: packed extent's geometry differs from another's",
+                         (int)rklen, rkey);
+    }
+    u->bytes += e->length;
+    u->extents++;
+    if (e->group_offset + e->length > u->end)
+        u->end = e->group_offset + e->length;
+    return 0;
+}
+
 /* The groups of one record (object or part) at rkey. */
 static int check_extents(struct checker *c, const unsigned char *rkey, size_t rklen,
                          Md__Extent *const *ext, size_t n, uint64_t size)
@@ -57,11 +110,19 @@ static int check_extents(struct checker *c, const unsigned char *rkey, size_t rk
     uint64_t off = 0;
     for (size_t i = 0; i < n; i++) {
         const Md__ChunkGroup *g = ext[i] ? ext[i]->group : NULL;
-        if (!g || g->id.len != 16 || g->n_fragment_cs != (size_t)g->k + g->m || g->k == 0)
+        if (!g || g->id.len != 16 || g->k == 0 ||
+            (!ext[i]->packed && g->n_fragment_cs != (size_t)g->k + g->m))
             return violation(c, "record %.*s: extent %zu malformed", (int)rklen, rkey, i);
         if (ext[i]->offset != off)
             return violation(c, "record %.*s: extent %zu at %" PRIu64 ", expected %" PRIu64,
                              (int)rklen, rkey, i, ext[i]->offset, off);
+        if (ext[i]->packed) {
+            int rc = note_packed(c, rkey, rklen, ext[i]);
+            if (rc)
+                return rc;
+            off += ext[i]->length;
+            continue;
+        }
         off += g->data_length;
         c->live_groups++;
         struct md_key k;
@@ -322,6 +383,82 @@ static int check_part(struct checker *c, const unsigned char *k, size_t kl, cons
             rc = check_extents(c, k, kl, p->extents, p->n_extents, p->size);
     }
     md__part_record__free_unpacked(p, NULL);
+    return rc;
+}
+
+/* A packed group's record ("SP" id): a locator naming it, its fragments
+ * indexed, its committed length whole stripes covering every extent that
+ * names it, its live counts what those extents add up to, and not sealed
+ * with nothing live (that goes to garbage). */
+static int check_packed(struct checker *c, const unsigned char *k, size_t kl, const void *v,
+                        size_t vl)
+{
+    if (kl != 18)
+        return violation(c, "packed group key malformed");
+    Md__PackedGroup *pg = md__packed_group__unpack(NULL, vl, v);
+    if (!pg)
+        return violation(c, "packed group undecodable");
+    int rc = 0;
+    const Md__ChunkGroup *g = pg->group;
+    if (!g || g->id.len != 16 || memcmp(g->id.data, k + 2, 16) != 0 || g->k == 0 || g->unit == 0 ||
+        g->n_fragment_cs != (size_t)g->k + g->m || g->data_length % ((uint64_t)g->k * g->unit) != 0)
+        rc = violation(c, "packed group %02x%02x..: malformed", k[2], k[3]);
+    if (!rc && pg->state == MD__PACKED_STATE__PACKED_SEALED && pg->live_extents == 0)
+        rc = violation(c, "packed group %02x%02x..: sealed with nothing live", k[2], k[3]);
+    const struct packed_use *u = NULL;
+    for (size_t i = 0; !rc && i < c->n_packed; i++)
+        if (memcmp(c->packed[i].id, k + 2, 16) == 0)
+            u = &c->packed[i];
+    if (!rc && u) {
+        c->packed_matched++;
+        if (u->k != g->k || u->m != g->m || u->unit != g->unit)
+            rc = violation(c, "packed group %02x%02x..: an extent names another geometry", k[2],
+                           k[3]);
+        else if (u->end > g->data_length)
+            rc = violation(c, "packed group %02x%02x..: an extent past the committed length", k[2],
+                           k[3]);
+    }
+    if (!rc && (pg->live_bytes != (u ? u->bytes : 0) || pg->live_extents != (u ? u->extents : 0)))
+        rc = violation(c,
+                       "packed group %02x%02x..: live %" PRIu64 " bytes in %" PRIu64
+                       " extents, records hold %" PRIu64 " in %" PRIu64,
+                       k[2], k[3], pg->live_bytes, pg->live_extents, u ? u->bytes : 0,
+                       u ? u->extents : 0);
+    if (!rc) {
+        struct md_key lk;
+        md_key_start(&lk, MD_K_LOCATOR);
+        md_key_bytes(&lk, k + 2, 16);
+        void *lv;
+        size_t lvl;
+        rc = md_txn_get(&c->txn, lk.b, lk.n, &lv, &lvl);
+        if (rc == CAIRN_E_NOTFOUND)
+            rc = violation(c, "packed group %02x%02x..: no locator", k[2], k[3]);
+        if (!rc) {
+            Md__GroupLocator *loc = md__group_locator__unpack(NULL, lvl, lv);
+            free(lv);
+            int same = loc && loc->record_key.len == kl && memcmp(loc->record_key.data, k, kl) == 0;
+            if (loc)
+                md__group_locator__free_unpacked(loc, NULL);
+            if (!same)
+                rc = violation(c, "packed group %02x%02x..: locator names another record", k[2],
+                               k[3]);
+            c->live_groups++;
+        }
+    }
+    for (size_t f = 0; !rc && f < g->n_fragment_cs; f++) {
+        struct md_key fk;
+        md_key_start(&fk, MD_K_FRAGMENT);
+        md_key_be64(&fk, g->fragment_cs[f]);
+        md_key_bytes(&fk, g->id.data, 16);
+        md_key_be32(&fk, (uint32_t)f);
+        rc = exists(c, &fk);
+        rc = rc < 0 ? rc
+                    : (rc ? 0
+                          : violation(c, "packed group %02x%02x..: fragment %zu not indexed", k[2],
+                                      k[3], f));
+        c->live_fragments++;
+    }
+    md__packed_group__free_unpacked(pg, NULL);
     return rc;
 }
 
@@ -601,6 +738,7 @@ int md_sm_check(struct md_store *store, char *why, size_t why_len)
     if ((rc = each(&c, MD_K_OBJECT, check_object)) ||
         (rc = each(&c, MD_K_VERSION, check_version)) ||
         (rc = each(&c, MD_K_NULLVER, check_nullver)) || (rc = each(&c, MD_K_PART, check_part)) ||
+        (rc = each(&c, MD_K_PACKED, check_packed)) ||
         (rc = each(&c, MD_K_LOCATOR, check_locator)) ||
         (rc = each(&c, MD_K_FRAGMENT, check_fragment)) ||
         (rc = each(&c, MD_K_GARBAGE, check_garbage)) ||
@@ -611,6 +749,10 @@ int md_sm_check(struct md_store *store, char *why, size_t why_len)
         goto out;
     if (c.null_refs) {
         rc = violation(&c, "null version reference count differs from noncurrent null versions");
+        goto out;
+    }
+    if (c.packed_matched != c.n_packed) {
+        rc = violation(&c, "a packed extent names a group with no record");
         goto out;
     }
     if (c.live_groups) {
@@ -637,6 +779,7 @@ int md_sm_check(struct md_store *store, char *why, size_t why_len)
 out:
     if (info)
         md__store_info__free_unpacked(info, NULL);
+    free(c.packed);
     md_txn_destroy(&c.txn);
     return rc;
 }

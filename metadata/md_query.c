@@ -600,6 +600,8 @@ static int q_get_group(struct qctx *c, const Md__GetGroupQ *q)
             return rc == CAIRN_E_NOTFOUND ? CAIRN_E_CORRUPT : rc;
         ext = p->extents;
         n = p->n_extents;
+    } else if (k.b[1] == MD_K_PACKED) {
+        return mq_packed_group_info(c, &k, &loc->record_key, q->group_id.data);
     } else {
         return CAIRN_E_CORRUPT;
     }
@@ -866,8 +868,12 @@ static int run_query(struct qctx *c, const Md__Query *q)
 {
     struct md_key pre;
     switch (q->q_case) {
-    case MD__QUERY__Q_GET_OBJECT:
-        return q_get_object(c, q->get_object);
+    case MD__QUERY__Q_GET_OBJECT: {
+        int rc = q_get_object(c, q->get_object);
+        /* whoever reads the object (GET, HEAD, a copy's source) gets its
+         * packed extents' locations */
+        return rc ? rc : mq_fill_packed(c, c->r->object);
+    }
     case MD__QUERY__Q_HEAD_BUCKET:
         return q_head_bucket(c, q->head_bucket);
     case MD__QUERY__Q_LIST_BUCKETS:
@@ -912,6 +918,8 @@ static int run_query(struct qctx *c, const Md__Query *q)
         return q_state_info(c);
     case MD__QUERY__Q_LIST_VERSIONS:
         return mq_list_versions(c, q->list_versions);
+    case MD__QUERY__Q_LIST_PACKED:
+        return mq_list_packed(c, q->list_packed);
     default:
         return qfail(c, CAIRN_E_UNSUPPORTED, MD__REASON__R_UNKNOWN_COMMAND);
     }

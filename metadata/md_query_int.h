@@ -69,4 +69,14 @@ int mq_get_version(struct qctx *c, const Md__GetObjectQ *q);
 int mq_current_marker(struct qctx *c, const char *bucket, const char *key);
 int mq_list_versions(struct qctx *c, const Md__ListVersionsQ *q);
 
+/* ---- md_query_packed.c (issue #17) ---- */
+
+/* Fills each packed extent of o (unpacked with the default allocator) with
+ * its group's locations and committed length from the group's record. */
+int mq_fill_packed(struct qctx *c, Md__ObjectRecord *o);
+/* GetGroup of a packed group whose locator names rkey (its bytes rk). */
+int mq_packed_group_info(struct qctx *c, const struct md_key *rkey, const ProtobufCBinaryData *rk,
+                         const uint8_t *gid);
+int mq_list_packed(struct qctx *c, const Md__ListPackedQ *q);
+
 #endif

@@ -100,6 +100,12 @@ static int dispatch(struct exec *x, const Md__Command *c)
         return sm_cmd_put_bucket_lifecycle(x, c->put_bucket_lifecycle);
     case MD__COMMAND__OP_LIFECYCLE_EXPIRE:
         return sm_cmd_lifecycle_expire(x, c->lifecycle_expire);
+    case MD__COMMAND__OP_OPEN_GROUP:
+        return sm_cmd_open_group(x, c->open_group);
+    case MD__COMMAND__OP_COMMIT_PACKED:
+        return sm_cmd_commit_packed(x, c->commit_packed);
+    case MD__COMMAND__OP_SEAL_GROUP:
+        return sm_cmd_seal_group(x, c->seal_group);
     default:
         return sm_refuse(x, CAIRN_E_UNSUPPORTED, MD__REASON__R_UNKNOWN_COMMAND, "unknown command");
     }

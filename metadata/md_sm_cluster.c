@@ -66,13 +66,15 @@ int sm_cmd_set_cs_state(struct exec *x, const Md__SetChunkserverState *c)
     return rc;
 }
 
-/* Finds the group gid in the record at rkey. On success *obj or *part holds
- * the unpacked owner (the other NULL) and *g points into it. */
+/* Finds the group gid in the record at rkey. On success *obj, *part or
+ * *packed holds the unpacked owner (the others NULL) and *g points into it. */
 static int find_group(struct exec *x, const uint8_t *gid, struct md_key *rkey,
-                      Md__ObjectRecord **obj, Md__PartRecord **part, Md__ChunkGroup **g)
+                      Md__ObjectRecord **obj, Md__PartRecord **part, Md__PackedGroup **packed,
+                      Md__ChunkGroup **g)
 {
     *obj = NULL;
     *part = NULL;
+    *packed = NULL;
     struct md_key k;
     key_locator(&k, gid);
     Md__GroupLocator *loc;
@@ -100,6 +102,15 @@ static int find_group(struct exec *x, const uint8_t *gid, struct md_key *rkey,
             return rc == CAIRN_E_NOTFOUND ? CAIRN_E_CORRUPT : rc;
         ext = (*part)->extents;
         n = (*part)->n_extents;
+    } else if (rkey->b[1] == MD_K_PACKED) {
+        /* a packed group: its own record holds the locations */
+        if ((rc = unpack_as(x, rkey, packed_group, packed)))
+            return rc == CAIRN_E_NOTFOUND ? CAIRN_E_CORRUPT : rc;
+        if (!(*packed)->group || (*packed)->group->id.len != 16 ||
+            memcmp((*packed)->group->id.data, gid, 16) != 0)
+            return CAIRN_E_CORRUPT;
+        *g = (*packed)->group;
+        return 0;
     } else {
         return CAIRN_E_CORRUPT;
     }
@@ -119,8 +130,9 @@ int sm_cmd_move_fragment(struct exec *x, const Md__MoveFragment *c)
     struct md_key rkey, k;
     Md__ObjectRecord *obj;
     Md__PartRecord *part;
+    Md__PackedGroup *packed;
     Md__ChunkGroup *g = NULL;
-    int rc = find_group(x, c->group_id.data, &rkey, &obj, &part, &g);
+    int rc = find_group(x, c->group_id.data, &rkey, &obj, &part, &packed, &g);
     if (rc)
         goto out;
     if (c->index >= g->n_fragment_cs) {
@@ -160,12 +172,14 @@ int sm_cmd_move_fragment(struct exec *x, const Md__MoveFragment *c)
     if ((rc = md_txn_put(x->txn, k.b, k.n, "", 0)))
         goto out;
     g->fragment_cs[c->index] = c->new_cs;
-    rc = obj ? put_msg(x, &rkey, obj) : put_msg(x, &rkey, part);
+    rc = obj ? put_msg(x, &rkey, obj) : part ? put_msg(x, &rkey, part) : put_msg(x, &rkey, packed);
 out:
     if (obj)
         free_msg(obj);
     if (part)
         free_msg(part);
+    if (packed)
+        free_msg(packed);
     return rc;
 }
 

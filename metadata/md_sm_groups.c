@@ -39,7 +39,9 @@ int sm_valid_extents(const struct md_sm *sm, Md__Extent *const *ext, size_t n, u
 {
     uint64_t off = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!ext[i] || !valid_live_group(sm, ext[i]->group) || ext[i]->offset != off)
+        /* packed extents come only through CommitPacked, which checks them */
+        if (!ext[i] || ext[i]->packed || !valid_live_group(sm, ext[i]->group) ||
+            ext[i]->offset != off)
             return 0;
         if (ext[i]->group->data_length > UINT64_MAX - off)
             return 0;
@@ -49,11 +51,19 @@ int sm_valid_extents(const struct md_sm *sm, Md__Extent *const *ext, size_t n, u
 }
 
 /* Records that the groups of ext live in the record at record_key: locator and
- * per-chunkserver fragment keys. Refuses a group id already in use. */
+ * per-chunkserver fragment keys. Refuses a group id already in use. A packed
+ * extent's group is indexed by its own record ("SP"): it only gains a live
+ * extent. */
 int sm_index_groups(struct exec *x, Md__Extent *const *ext, size_t n,
                     const struct md_key *record_key)
 {
     for (size_t i = 0; i < n; i++) {
+        if (ext[i]->packed) {
+            int rc = sm_packed_hold(x, ext[i]);
+            if (rc)
+                return rc;
+            continue;
+        }
         const Md__ChunkGroup *g = ext[i]->group;
         struct md_key k;
         key_locator(&k, g->id.data);
@@ -82,11 +92,14 @@ int sm_index_groups(struct exec *x, Md__Extent *const *ext, size_t n,
     return 0;
 }
 
-/* Points the locators of ext's groups at a new owning record. */
+/* Points the locators of ext's groups at a new owning record (a packed
+ * group's locator names its own record and stays). */
 int sm_relocate_groups(struct exec *x, Md__Extent *const *ext, size_t n,
                        const struct md_key *record_key)
 {
     for (size_t i = 0; i < n; i++) {
+        if (ext[i]->packed)
+            continue;
         struct md_key k;
         key_locator(&k, ext[i]->group->id.data);
         Md__GroupLocator loc = MD__GROUP_LOCATOR__INIT;
@@ -124,10 +137,20 @@ int sm_garbage_append(struct exec *x, Md__ChunkGroup *g, int never_live)
     return rc;
 }
 
-/* The groups of ext stop being live: index entries go, garbage entries come. */
+/* The data of a record (its extents ext[n]) is no longer referenced: every
+ * path that drops a record's data (delete, overwrite, version delete,
+ * lifecycle, multipart parts) comes here. A group of its own stops being
+ * live: index entries go, garbage entries come. A packed extent leaves a
+ * hole in its group (sm_packed_release). */
 int sm_retire_groups(struct exec *x, Md__Extent *const *ext, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
+        if (ext[i]->packed) {
+            int rc = sm_packed_release(x, ext[i]);
+            if (rc)
+                return rc;
+            continue;
+        }
         Md__ChunkGroup *g = ext[i]->group;
         if (!g || g->id.len != 16)
             continue;

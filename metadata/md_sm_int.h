@@ -137,6 +137,13 @@ static inline void key_locator(struct md_key *k, const uint8_t *gid)
     md_key_bytes(k, gid, 16);
 }
 
+/* "SP" group id: a packed group's record (issue #17); its locator names it. */
+static inline void key_packed(struct md_key *k, const uint8_t *gid)
+{
+    md_key_start(k, MD_K_PACKED);
+    md_key_bytes(k, gid, 16);
+}
+
 static inline void key_fragment(struct md_key *k, uint64_t cs, const uint8_t *gid, uint32_t idx)
 {
     md_key_start(k, MD_K_FRAGMENT);
@@ -214,6 +221,9 @@ int sm_cmd_delete_bucket(struct exec *x, const Md__DeleteBucket *c);
 int sm_cmd_delete_object(struct exec *x, const Md__DeleteObject *c);
 int sm_cmd_delete_objects(struct exec *x, const Md__DeleteObjects *c);
 int sm_cmd_put_object(struct exec *x, const Md__PutObject *c);
+/* PutObject of a record whose extents the caller has already validated
+ * (CommitPacked's packed extents); otherwise as sm_cmd_put_object. */
+int sm_put_object_checked(struct exec *x, const Md__PutObject *c);
 int sm_cmd_update_attrs(struct exec *x, const Md__UpdateAttrs *c);
 int sm_load_object(struct exec *x, const struct md_key *k, Md__ObjectRecord **out);
 /* The bucket must exist and the key be valid (else REFUSED); then loads the
@@ -252,6 +262,19 @@ int sm_cmd_move_fragment(struct exec *x, const Md__MoveFragment *c);
 int sm_cmd_register_cs(struct exec *x, const Md__RegisterChunkserver *c);
 int sm_cmd_set_cs_state(struct exec *x, const Md__SetChunkserverState *c);
 int sm_cmd_set_replica(struct exec *x, const Md__SetReplica *c);
+
+/* ---- packed groups (md_sm_packed.c, issue #17) ---- */
+
+int sm_cmd_open_group(struct exec *x, const Md__OpenGroup *c);
+int sm_cmd_commit_packed(struct exec *x, const Md__CommitPacked *c);
+int sm_cmd_seal_group(struct exec *x, const Md__SealGroup *c);
+/* A record's packed extent e became live: its group's live bytes and
+ * extents grow. CAIRN_E_CORRUPT if the group has no record. */
+int sm_packed_hold(struct exec *x, const Md__Extent *e);
+/* A record's packed extent e is no longer referenced: its group's live
+ * bytes and extents shrink; a sealed group left with no live extent goes to
+ * the garbage list and its record, locator and fragment keys go. */
+int sm_packed_release(struct exec *x, const Md__Extent *e);
 
 /* ---- versions and object lock (md_sm_versions.c, md_sm_lock.c) ---- */
 
