@@ -173,7 +173,7 @@ static const struct cn_config_option options[] = {
                      "max bytes of one fragment of a packed group; it is sealed when full (0: "
                      "--group-fragment)",
                      &conf.pack_group_fragment),
-    CN_CONF_OPT_INT("pack-lanes", "2", 1, 8,
+    CN_CONF_OPT_INT("pack-lanes", "4", 1, 8,
                     "open packed groups per scheme, each with a batch in flight (one collects "
                     "while another appends)",
                     &conf.pack_lanes),
