@@ -17,7 +17,8 @@
 # with each daemon's CPU per operation), BENCH_ONLY=packed (only the packed-size
 # phases of issue #17: 1 MiB x 8 clients and 64 KiB x 32 clients, PUT and GET,
 # each next to its baseline: the same objects stored a chunk group each, sent
-# chunked, which the packer does not take), PACK_SECS (5). Client: curl
+# chunked, which the packer does not take), PACK_SECS (5), PACK_FILES (10000:
+# objects of 64 KiB after which the fragment files are counted). Client: curl
 # --aws-sigv4 with UNSIGNED-PAYLOAD for the streams, cairn-s3load (libcurl
 # multi, SigV4; every GET body verified) for the small and packed sizes.
 set -euo pipefail
@@ -38,7 +39,7 @@ KEEP=0
 for a in "$@"; do
   case "$a" in
     --keep) KEEP=1 ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown argument: $a (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -227,6 +228,20 @@ if [ -z "$ONLY" ] || [ "$ONLY" = packed ]; then
       printf '  CPU per packed GET: %s\n' "$(cpu_per_op "$C1" "$C2" "$(echo "$PG" | sed -n 's/.* \([0-9]*\) ok.*/\1/p')")"
     fi
   done
+  # fragment files per chunkserver after PACK_FILES (10,000) objects of 64 KiB
+  # (issue #17: <= 100), counted in the data dirs of the cluster bench.sh started
+  if [ "$OWN_CLUSTER" = 1 ]; then
+    pkeys=$(((${PACK_FILES:-10000} + 31) / 32))
+    "${S3[@]}" -X PUT "$S3_ENDPOINT/$BUCKET-files" -o /dev/null
+    FP="$("$LOAD" "$S3_ENDPOINT" "$BUCKET-files" put 65536 32 1 "$pkeys" 2>&1 || true)"
+    fmax=0
+    for d in "$TMP"/cluster/chunk*/frags; do
+      n=$(find "$d" -type f | wc -l)
+      [ "$n" -gt "$fmax" ] && fmax=$n
+    done
+    printf '%-44s %8s      target <= 100 %s   [%s]\n' "fragment files per chunkserver (max)" "$fmax" \
+      "$(verdict "$fmax" 100 le)" "$((pkeys * 32)) objects of 64 KiB more; ${FP#*: }"
+  fi
   PM="$(curl -s "$S3_ENDPOINT/metrics")"
   printf '  packer: %s objects in %s batches (%s per batch), %s padding bytes, %s fallbacks\n' \
     "$(echo "$PM" | awk '$1 == "cairn_gw_packed_objects_total" { print $2 }')" \

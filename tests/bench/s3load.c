@@ -183,7 +183,7 @@ int main(int argc, char **argv)
             cw = cpu();
             okw = ok;
         }
-        int stop = t - t0 >= secs;
+        int stop = t - t0 >= secs, rearmed = 0;
         while ((msg = curl_multi_info_read(m, &q))) {
             if (msg->msg != CURLMSG_DONE)
                 continue;
@@ -204,10 +204,12 @@ int main(int argc, char **argv)
             curl_multi_remove_handle(m, c->h);
             /* A PUT phase writes every one of its keys at least once, so
              * the GET phase after it reads only bodies it wrote. */
-            if (!stop || (g_put && c->n < g_keys))
+            if (!stop || (g_put && c->n < g_keys)) {
                 arm(m, c);
+                rearmed = 1;
+            }
         }
-        if (stop && running == 0)
+        if (stop && running == 0 && !rearmed)
             break;
         curl_multi_poll(m, NULL, 0, 100, NULL);
     }
