@@ -7,15 +7,24 @@
 
 #include <stdio.h>
 
-/* One chunk group of the object at offset, a line per fragment; cl (may be
+/* One chunk group of the object (extent e), a line per fragment; cl (may be
  * NULL) gives the chunkservers' addresses and states. */
-static void print_group(const Md__ChunkGroup *cg, uint64_t offset, const Md__QueryResult *cl)
+static void print_group(const Md__Extent *e, const Md__QueryResult *cl)
 {
+    const Md__ChunkGroup *cg = e->group;
+    uint64_t offset = e->offset;
     char gid[33] = "";
     if (cg->id.len == 16)
         cn_hex_encode(cg->id.data, 16, gid);
-    printf("group %s  bytes %llu..%llu  %u+%u unit %u\n", gid, (unsigned long long)offset,
-           (unsigned long long)(offset + cg->data_length), cg->k, cg->m, cg->unit);
+    if (e->packed)
+        printf("packed group %s  bytes %llu..%llu at group offset %llu (group holds %llu)  "
+               "%u+%u unit %u\n",
+               gid, (unsigned long long)offset, (unsigned long long)(offset + e->length),
+               (unsigned long long)e->group_offset, (unsigned long long)cg->data_length, cg->k,
+               cg->m, cg->unit);
+    else
+        printf("group %s  bytes %llu..%llu  %u+%u unit %u\n", gid, (unsigned long long)offset,
+               (unsigned long long)(offset + cg->data_length), cg->k, cg->m, cg->unit);
     for (size_t f = 0; f < cg->n_fragment_cs; f++) {
         const char *addr = "-", *state = "";
         for (size_t j = 0; cl && j < cl->n_chunkservers; j++)
@@ -76,7 +85,7 @@ int cli_locate(struct cli_global *g, int argc, char **argv)
     } else {
         printf("%zu chunk group(s)\n", ob->n_extents);
         for (size_t i = 0; i < ob->n_extents; i++)
-            print_group(ob->extents[i]->group, ob->extents[i]->offset, cl);
+            print_group(ob->extents[i], cl);
     }
     if (cl)
         md__query_result__free_unpacked(cl, NULL);

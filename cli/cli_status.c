@@ -3,6 +3,7 @@
 #include "cli_cluster.h"
 #include "cli_format.h"
 #include "cli_meta.h"
+#include "cli_packed.h"
 #include "md_client.h"
 #include "cn_error.h"
 #include "cn_http_client.h"
@@ -90,6 +91,20 @@ static void cluster_view(struct cli_global *g)
             printf("every known group is fully redundant\n");
     }
     cli_cluster_release(&cl);
+    /* Packed groups (issue #17): their space, live and dead. */
+    struct cli_packed_totals pt;
+    if (cli_packed_totals_get(g, &pt) == 0 && pt.open + pt.sealed > 0) {
+        char db[32], lb[32], xb[32];
+        cli_human(pt.data_bytes, db, sizeof(db));
+        cli_human(pt.live_bytes, lb, sizeof(lb));
+        cli_human(pt.data_bytes > pt.live_bytes ? pt.data_bytes - pt.live_bytes : 0, xb,
+                  sizeof(xb));
+        printf("packed: %llu open, %llu sealed group(s) (%llu sealing); %s of data, %s live in "
+               "%llu object(s), %s dead\n",
+               (unsigned long long)pt.open, (unsigned long long)pt.sealed,
+               (unsigned long long)pt.unsealed_fragments, db, lb,
+               (unsigned long long)pt.live_objects, xb);
+    }
 }
 
 /* ,"usage":{...},"quota":{...} of a user or bucket record. */
@@ -209,6 +224,16 @@ static int status_json(struct cli_global *g, struct cn_http_client *h)
                late == 0 && r->degraded == 0 && r->unrecoverable == 0 ? "true" : "false");
     }
     cli_cluster_release(&cl);
+    struct cli_packed_totals pt;
+    if (cli_packed_totals_get(g, &pt) == 0)
+        printf(
+            ",\"packed\":{\"open\":%llu,\"sealed\":%llu,\"sealing\":%llu,\"data_bytes\":%llu,"
+            "\"live_bytes\":%llu,\"dead_bytes\":%llu,\"live_objects\":%llu}",
+            (unsigned long long)pt.open, (unsigned long long)pt.sealed,
+            (unsigned long long)pt.unsealed_fragments, (unsigned long long)pt.data_bytes,
+            (unsigned long long)pt.live_bytes,
+            (unsigned long long)(pt.data_bytes > pt.live_bytes ? pt.data_bytes - pt.live_bytes : 0),
+            (unsigned long long)pt.live_objects);
     tenants_json(g);
     printf(",\"leader_known\":%s}\n", with_leader * 2 > g->n_replicas ? "true" : "false");
     return with_leader * 2 > g->n_replicas ? CLI_EXIT_OK : CLI_EXIT_FAILED;
@@ -244,7 +269,8 @@ int cli_status(struct cli_global *g, int argc, char **argv)
         fputs("usage: cairn status [--json]\n"
               "Metadata replicas (the group's members when its leader answers, else the\n"
               "--meta list: role, leader, commit, applied), chunkservers (state,\n"
-              "liveness, space, labels) and the repair queue; --json for scripts.\n"
+              "liveness, space, labels), the repair queue and the packed groups' live and\n"
+              "dead bytes (cairn packed lists them); --json for scripts.\n"
               "Exit status 0 when a majority of replicas knows a leader.\n",
               stdout);
         return CLI_EXIT_OK;

@@ -12,6 +12,7 @@
 #include "cli_global.h"
 #include "cli_keys.h"
 #include "cli_locate.h"
+#include "cli_packed.h"
 #include "cli_quota.h"
 #include "cli_repair.h"
 #include "cli_replicas.h"
@@ -37,6 +38,8 @@ static const struct command commands[] = {
      "metadata replicas, chunkservers (state, liveness, space), repair queue"},
     {"state-hash", "", cli_state_hash, "applied slot and state hash of the first --meta replica"},
     {"locate", "BUCKET KEY", cli_locate, "chunk groups of an object and where each fragment is"},
+    {"packed", "[--open] [--json]", cli_packed,
+     "packed chunk groups: state, length, live and dead bytes, writer"},
     {"repair", "[GROUP | --bucket B [--key K]] [--wait]", cli_repair,
      "rescan now, or repair one group or a bucket's damaged groups first; --wait follows it"},
     {"scrub", "[--deep] [--wait]", cli_scrub,

@@ -25,7 +25,7 @@ int md_cmd_open_group(uint64_t client_id, uint64_t seq, const struct md_group_de
                       int64_t now_ms, const char *writer, const char *storage_class, uint8_t **out,
                       size_t *outlen)
 {
-    if (!g || !g->fragment_cs || !g->k)
+    if (!g || (!g->fragment_cs && g->k + g->m))
         return CAIRN_E_INVAL;
     Md__ChunkGroup cg = MD__CHUNK_GROUP__INIT;
     cg.id = (ProtobufCBinaryData){16, (uint8_t *)g->id};

@@ -25,7 +25,7 @@ static struct {
     char *lease;
     int64_t trim_every, trim_keep, window, suspect_after_ms, down_after_ms, out_after_ms;
     int64_t repair_concurrency, repair_bandwidth, repair_scan_ms, garbage_grace_ms;
-    int64_t lifecycle_day_ms, lifecycle_scan_ms;
+    int64_t lifecycle_day_ms, lifecycle_scan_ms, packed_idle_ms;
     char *log_level;
     struct cn_auth_daemon_config auth;
     struct cn_tls_config tls;
@@ -108,6 +108,10 @@ static const struct cn_config_option options[] = {
                          "TEST KNOB: the length of a lifecycle \"day\" (Expiration Days, "
                          "AbortIncompleteMultipartUpload); never change it in production",
                          &conf.lifecycle_day_ms),
+    CN_CONF_OPT_DURATION("packed-idle", "60s", 100, 86400000,
+                         "an open packed group (issue #17) whose gateway committed nothing "
+                         "for this long is sealed by the leader, and its fragments with it",
+                         &conf.packed_idle_ms),
     CN_CONF_OPT_DURATION("garbage-grace", "1h", 0, 7 * 86400000LL,
                          "fragments of deleted or overwritten objects are deleted this long "
                          "after the change, so that a GET that began before it can finish "
@@ -294,6 +298,7 @@ int main(int argc, char **argv)
     cfg.repair_scan_ms = (uint64_t)conf.repair_scan_ms;
     cfg.lifecycle_day_ms = (uint64_t)conf.lifecycle_day_ms;
     cfg.lifecycle_scan_ms = (uint64_t)conf.lifecycle_scan_ms;
+    cfg.packed_idle_ms = (uint64_t)conf.packed_idle_ms;
     cfg.garbage_grace_ms = (uint64_t)conf.garbage_grace_ms;
     cfg.replay_entries = (size_t)conf.auth.replay_entries;
 

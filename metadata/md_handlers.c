@@ -12,6 +12,7 @@
 #include "md_place.h"
 #include "md_query.h"
 #include "md_lifecycle.h"
+#include "md_sealer.h"
 #include "md_repair.h"
 #include "md_sm.h"
 #include "meta.pb-c.h"
@@ -769,6 +770,26 @@ static int metrics_end(struct cn_http_req *req, void *cls)
         metric_u64(f, "cairn_lifecycle_aborted_uploads_total", "counter",
                    "Multipart uploads this replica aborted under lifecycle rules (as leader).",
                    aborted);
+    }
+    if (s->sealer) {
+        /* What this replica's packed-group sealer did while it led. */
+        struct md_sealer_stats ss;
+        md_sealer_get_stats(s->sealer, &ss);
+        metric_u64(f, "cairn_packed_idle_sealed_total", "counter",
+                   "Open packed groups this replica sealed because their writer went idle.",
+                   ss.idle_sealed);
+        metric_u64(f, "cairn_packed_groups_finished_total", "counter",
+                   "Sealed packed groups whose fragments this replica had sealed on the "
+                   "chunkservers.",
+                   ss.groups_finished);
+        metric_u64(f, "cairn_packed_fragments_sealed_total", "counter",
+                   "Packed-group fragments sealed on chunkservers.", ss.fragments_sealed);
+        metric_u64(f, "cairn_packed_fragments_skipped_total", "counter",
+                   "Packed-group fragments left to repair (chunkserver down or retired).",
+                   ss.fragments_skipped);
+        metric_u64(f, "cairn_packed_seal_failures_total", "counter",
+                   "Fragment seal requests that failed (retried, or left to repair).",
+                   ss.seal_failures);
     }
     int rc;
     if (fclose(f) != 0)

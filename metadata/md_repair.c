@@ -639,6 +639,14 @@ static int evaluate(struct md_repair_planner *p, struct md_store *store, struct 
         md_query_result_free(qr);
         return CAIRN_E_CORRUPT;
     }
+    if (qr->group->packed && qr->group->packed->state == MD__PACKED_STATE__PACKED_OPEN) {
+        /* An open packed group still grows: a fragment rebuilt now would
+         * stop at today's length. Its writer seals it (or the leader's
+         * sealer once it idles), and a later scan finds it sealed. */
+        entry_remove(p, entry_find(p, gid));
+        md_query_result_free(qr);
+        return 1;
+    }
     uint32_t n = (uint32_t)g->n_fragment_cs;
     /* damage reports that no longer match the location are stale */
     for (size_t i = p->n_dmg; i-- > 0;) {

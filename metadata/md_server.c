@@ -15,6 +15,7 @@
 #include "md_cmd.h"
 #include "md_repair.h"
 #include "md_lifecycle.h"
+#include "md_sealer.h"
 #include "md_snap.h"
 #include "md_sm.h"
 #include "md_store.h"
@@ -958,6 +959,48 @@ static int start_lifecycle(struct md_server *s)
     return rc;
 }
 
+/* ----------------------------------------------------------------- sealer --
+ * The packed-group sealing worker (md_sealer.h): seals groups whose writer
+ * went idle and has the chunkservers seal the fragments of sealed groups. */
+static int sealer_cs_alive(void *ctx, uint64_t id)
+{
+    uint64_t free_bytes = 0;
+    return md_server_cs_alive(ctx, id, &free_bytes);
+}
+
+static void sealer_damage(void *ctx, const uint8_t group_id[16], uint32_t index, uint64_t cs)
+{
+    struct md_server *s = ctx;
+    if (s->repair)
+        md_repair_report_damage(s->repair, group_id, index, cs);
+}
+
+static int start_sealer(struct md_server *s)
+{
+    struct md_sealer_opts so;
+    md_sealer_opts_default(&so);
+    so.store = s->store;
+    so.auth = s->cfg.auth;
+    if (s->cfg.packed_idle_ms)
+        so.idle_ms = (int64_t)s->cfg.packed_idle_ms;
+    /* look often enough that a group idles at most half as long again */
+    so.scan_ms = so.idle_ms / 2 < 100 ? 100 : so.idle_ms / 2 > 5000 ? 5000 : so.idle_ms / 2;
+    so.is_leader = repair_is_leader;
+    so.commit = repair_commit;
+    so.now_ms = lifecycle_now;
+    so.cs_alive = sealer_cs_alive;
+    so.report_damage = sealer_damage;
+    so.ctx = s;
+    int rc = md_sealer_new(&so, &s->sealer);
+    if (rc == 0 && (rc = md_sealer_start(s->sealer)) != 0) {
+        md_sealer_free(s->sealer);
+        s->sealer = NULL;
+    }
+    if (rc != 0)
+        CN_ERROR(LOG, "cannot start the packed-group sealer: %s", cairn_strerror(rc));
+    return rc;
+}
+
 /* ----------------------------------------------------------- start / stop -- */
 
 /* Parses a /v1/members body: members into m, their URLs into the seeds,
@@ -1244,7 +1287,8 @@ int md_server_start(const struct md_server_config *cfg, struct md_server **out)
         CN_ERROR(LOG, "cannot listen on %s:%u: %s", s->bind_addr, cfg->port, cairn_strerror(rc));
         goto err;
     }
-    if ((rc = start_repair(s)) != 0 || (rc = start_lifecycle(s)) != 0)
+    if ((rc = start_repair(s)) != 0 || (rc = start_lifecycle(s)) != 0 ||
+        (rc = start_sealer(s)) != 0)
         goto err;
     CN_INFO(LOG, "replica %u serving on %s:%u (%u replicas)", cfg->id, s->bind_addr,
             cn_http_server_port(s->http), cfg->n_peers);
@@ -1291,6 +1335,8 @@ void md_server_stop(struct md_server *s)
         return;
     /* Repair first, while the core can still answer its commits; then the
      * HTTP server, so no handler waits on a stopped core. */
+    md_sealer_free(s->sealer); /* it reports damage to repair: before it */
+    s->sealer = NULL;
     md_repair_stop(s->repair);
     md_lifecycle_stop(s->lifecycle);
     if (s->http)

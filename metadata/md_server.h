@@ -82,6 +82,8 @@ struct md_server_config {
     uint64_t repair_scan_ms;         /* pause between full repair scans (0 = 10000) */
     uint64_t lifecycle_day_ms;       /* a lifecycle "day" (0 = 86400000; shorter: tests) */
     uint64_t lifecycle_scan_ms;      /* pause between lifecycle passes (0 = 60000) */
+    uint64_t packed_idle_ms;         /* an open packed group whose writer committed
+                                        nothing for this long is sealed (0 = 60000) */
     uint64_t garbage_grace_ms;       /* garbage is handed to chunkservers this long after
                                         this replica applied the change that made it (a GET
                                         that began before it may still read it); groups no

@@ -55,7 +55,44 @@ static void random_command(uint64_t client, uint64_t seq, uint8_t **c, size_t *l
         snprintf(vid, sizeof(vid), "null");
     else
         md_version_id_format(1 + rnd(60), 0, vid);
-    switch (rnd(26)) {
+    switch (rnd(32)) {
+    case 29:
+    case 26: { /* packed groups (issue #17): ids 55..66, half of them in the ordinary pool */
+        make_group(&g[0], 55 + rnd(12), 2, 1, 0, cs[0]);
+        g[0].unit = 4096;
+        for (int i = 0; i < 3; i++)
+            cs[0][i] = 100 + (uint64_t)i * 2 + rnd(2);
+        rc = md_cmd_open_group(client, seq, &g[0], 1, "w", "", c, l);
+        break;
+    }
+    case 30:
+    case 31:
+    case 27: { /* a batch at a guessed committed length: often refused */
+        make_group(&g[0], 55 + rnd(12), 2, 1, 0, cs[0]);
+        g[0].unit = 4096;
+        const uint64_t stripe = 2 * 4096;
+        uint64_t old = rnd(3) * stripe;
+        struct md_packed_desc d[2];
+        size_t n = 1 + rnd(2);
+        for (size_t i = 0; i < n; i++) {
+            memset(&d[i], 0, sizeof(d[i]));
+            d[i].bucket = rnd(4) ? bucket : "bkt";
+            d[i].key = KEYS[rnd(7)];
+            d[i].group_offset = old + i * stripe;
+            d[i].obj.size = 1 + rnd(stripe);
+            d[i].obj.etag = "pk";
+            d[i].obj.mtime_ms = (int64_t)rnd(5);
+            d[i].cond = (enum md_cond)rnd(3);
+            d[i].if_match = rnd(2) ? "pk" : "*";
+        }
+        rc = md_cmd_commit_packed(client, seq, &g[0], old, old + (n + rnd(2)) * stripe, d, n, 2, c,
+                                  l);
+        break;
+    }
+    case 28:
+        make_group(&g[0], 55 + rnd(12), 2, 1, 0, cs[0]);
+        rc = md_cmd_seal_group(client, seq, g[0].id, rnd(3) * 2 * 4096, (int)rnd(2), 3, c, l);
+        break;
     case 19:
         rc = md_cmd_put_bucket_versioning(client, seq, bucket, (int)rnd(3), c, l);
         break;
@@ -216,7 +253,7 @@ static void random_command(uint64_t client, uint64_t seq, uint8_t **c, size_t *l
         break;
     }
     case 13: {
-        make_group(&g[0], 1 + rnd(60), 2, 1, MIB, cs[0]);
+        make_group(&g[0], 1 + rnd(66), 2, 1, MIB, cs[0]); /* packed ones too */
         uint64_t old = rnd(3) ? 100 + rnd(6) : 0, nw = rnd(4) ? 100 + rnd(8) : 0;
         rc = md_cmd_move_fragment(client, seq, g[0].id, (uint32_t)rnd(4), old, nw, c, l);
         break;
@@ -255,7 +292,7 @@ START_TEST(test_random_streams)
     env = getenv("CAIRN_MD_RANDOM_SEED");
     if (env && *env)
         first = last_seed = strtoull(env, NULL, 10);
-    uint64_t versions_seen = 0;
+    uint64_t versions_seen = 0, packed_live_seen = 0;
     for (uint64_t seed = first; seed <= last_seed; seed++) {
         rng = seed * 1000003;
         struct tsm a, b;
@@ -382,6 +419,20 @@ START_TEST(test_random_streams)
             versions_seen++;
         }
         md_iter_free(it);
+        /* packed groups holding objects ("SP" records with live extents) */
+        ck_assert_int_eq(md_store_iter_new(a.ts.store, &it), 0);
+        for (md_iter_seek(it, "SP", 2); md_iter_valid(it); md_iter_next(it)) {
+            size_t kl, vl;
+            const unsigned char *k = md_iter_key(it, &kl);
+            if (kl < 2 || k[0] != 'S' || k[1] != 'P')
+                break;
+            const void *v = md_iter_value(it, &vl);
+            Md__PackedGroup *pg = md__packed_group__unpack(NULL, vl, v);
+            ck_assert_ptr_nonnull(pg);
+            packed_live_seen += pg->live_extents;
+            md__packed_group__free_unpacked(pg, NULL);
+        }
+        md_iter_free(it);
         for (int i = 0; i < CLIENTS; i++) {
             free(last[i].cmd);
             free(last[i].result);
@@ -390,16 +441,18 @@ START_TEST(test_random_streams)
         tsm_close(&b);
     }
     /* the streams reach versioned buckets, not only refusals */
-    if (last_seed - first >= 5)
+    if (last_seed - first >= 5) {
         ck_assert_uint_gt(versions_seen, 0);
+        ck_assert_uint_gt(packed_live_seen, 0); /* CommitPacked batches landed */
+    }
 }
 END_TEST
 
 /* The checker is not vacuous: damage of each kind is reported. */
 START_TEST(test_checker_catches_damage)
 {
-    const char *const victims[] = {"Sx", "Sf", "Sa", "Sh", "SI"};
-    for (int v = 0; v < 5; v++) {
+    const char *const victims[] = {"Sx", "Sf", "Sa", "Sh", "SI", "SP"};
+    for (int v = 0; v < 6; v++) {
         struct tsm t;
         tsm_open(&t, _i);
         uint8_t *c;
@@ -415,6 +468,16 @@ START_TEST(test_checker_catches_damage)
         make_group(&g, 2, 4, 2, MIB, cs);
         ck_assert_int_eq(md_cmd_put_object(1, 3, "bkt", "a", &o, 0, NULL, &c, &l), 0);
         ck_assert_int_eq(tsm_run(&t, c, l), 0); /* garbage for group 1 */
+        /* a packed group holding one object */
+        make_group(&g, 3, 4, 2, 0, cs);
+        g.unit = 4096;
+        ck_assert_int_eq(md_cmd_open_group(1, 4, &g, 1, "w", "", &c, &l), 0);
+        ck_assert_int_eq(tsm_run(&t, c, l), 0);
+        struct md_packed_desc pd = {.bucket = "bkt", .key = "p"};
+        pd.obj.size = 100;
+        pd.obj.etag = "e";
+        ck_assert_int_eq(md_cmd_commit_packed(1, 5, &g, 0, 4 * 4096, &pd, 1, 2, &c, &l), 0);
+        ck_assert_int_eq(tsm_run(&t, c, l), 0);
         ck_assert_int_eq(md_sm_check(t.ts.store, NULL, 0), 0);
         /* delete the first key of the victim kind */
         struct md_iter *it;

@@ -301,6 +301,56 @@ START_TEST(test_lost_fragment)
 }
 END_TEST
 
+/* A packed group (issue #17) is repaired like any other once sealed, at
+ * its committed length, and the move lands in its own record; while open
+ * (still growing) it waits. */
+START_TEST(test_packed_group)
+{
+    struct fx f;
+    fx_init(&f, 0, NULL);
+    fx_register_all(&f);
+    uint64_t cs[6] = {1, 2, 3, 4, 5, 6};
+    struct md_group_desc g = {.k = K, .m = M, .unit = 4096, .fragment_cs = cs};
+    gid_of(g.id, 77);
+    uint8_t *c;
+    size_t l;
+    ck_assert_int_eq(md_cmd_open_group(1, 0, &g, 1000, "gw", "", &c, &l), 0);
+    ck_assert_int_eq(fx_apply(&f, c, l), 0);
+    struct md_packed_desc d = {.bucket = "bkt", .key = "p", .group_offset = 0};
+    d.obj.size = 3 * K * 4096 - 10;
+    d.obj.etag = "e";
+    ck_assert_int_eq(md_cmd_commit_packed(1, 0, &g, 0, 3 * K * 4096, &d, 1, 2000, &c, &l), 0);
+    ck_assert_int_eq(fx_apply(&f, c, l), 0);
+    struct md_repair_planner *p = fx_planner(&f, 0, 3);
+    struct md_repair_task t;
+    f.now += 20000; /* cs 3 out */
+    fx_heartbeat_all(&f);
+    f.last_seen[3] = f.now - 20000;
+    fx_pass(&f, p);
+    ck_assert_int_eq(fx_next(&f, p, &t), CAIRN_E_NOTFOUND); /* open: waits */
+    ck_assert_int_eq(md_cmd_seal_group(1, 0, g.id, 3 * K * 4096, 0, 3000, &c, &l), 0);
+    ck_assert_int_eq(fx_apply(&f, c, l), 0);
+    fx_pass(&f, p);
+    ck_assert_int_eq(fx_next(&f, p, &t), 0);
+    ck_assert_mem_eq(t.group_id, g.id, 16);
+    ck_assert_uint_eq(t.index, 2);
+    ck_assert_uint_eq(t.old_cs, 3);
+    ck_assert_uint_eq(t.data_length, 3 * K * 4096);
+    ck_assert_uint_eq(t.fragment_length, 3 * 4096);
+    check_task(&f, &t);
+    fx_move(&f, &t);
+    md_repair_plan_done(p, &t, 0, f.now);
+    ck_assert_uint_eq(fx_location(&f, g.id, 2), t.new_cs);
+    Md__QueryResult *qr;
+    ck_assert_int_eq(md_query_get_group(f.store, g.id, &qr), 0);
+    ck_assert_ptr_nonnull(qr->group->packed);
+    ck_assert_uint_eq(qr->group->packed->group->fragment_cs[2], t.new_cs);
+    md_query_result_free(qr);
+    md_repair_planner_free(p);
+    fx_free(&f);
+}
+END_TEST
+
 START_TEST(test_targets_distinct_hosts)
 {
     struct fx f;
@@ -1357,6 +1407,7 @@ static Suite *suite(void)
     Suite *s = suite_create("md_repair");
     TCase *tc = tcase_create("planner");
     tcase_add_test(tc, test_lost_fragment);
+    tcase_add_test(tc, test_packed_group);
     tcase_add_test(tc, test_drain);
     tcase_add_test(tc, test_targets_distinct_hosts);
     tcase_add_test(tc, test_order_most_at_risk_then_oldest);
