@@ -39,6 +39,7 @@ struct item {
     int64_t arrived_us;
     enum item_state state;
     int rc;
+    pthread_cond_t done; /* signalled when state becomes ITEM_DONE (stream's mu) */
     struct item *next;
 };
 
@@ -70,7 +71,6 @@ struct stream {
     uint64_t group_cap; /* data bytes of one group (whole stripes) */
     pthread_mutex_t mu;
     pthread_cond_t work; /* lanes: objects queued, or stop */
-    pthread_cond_t done; /* requests: their object is done */
     struct item *head, *tail;
     uint64_t queued_bytes;
     int collecting; /* a lane is gathering the next batch */
@@ -82,6 +82,7 @@ struct stream {
 struct gw_pack {
     struct gw_ctx *data;
     struct gw_pack_opts o;
+    pthread_condattr_t mono; /* CLOCK_MONOTONIC condition variables */
     char writer[128];
     pthread_mutex_t mu; /* guards streams */
     struct stream *streams[MAX_STREAMS];
@@ -337,7 +338,7 @@ static void lane_batch(struct lane *ln, struct item **items, size_t n)
 
 static void deadline_ts(struct timespec *ts, int64_t mono_us)
 {
-    /* The condition variables run on CLOCK_MONOTONIC (stream_new). */
+    /* The condition variables run on CLOCK_MONOTONIC (stream_new, p->mono). */
     ts->tv_sec = (time_t)(mono_us / 1000000);
     ts->tv_nsec = (long)(mono_us % 1000000) * 1000;
 }
@@ -395,9 +396,11 @@ static void *lane_main(void *arg)
         if (n > 0)
             lane_batch(ln, ln->batch, n);
         pthread_mutex_lock(&st->mu);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+            /* Only this batch's requests wake (not every waiting one). */
             ln->batch[i]->state = ITEM_DONE;
-        pthread_cond_broadcast(&st->done);
+            pthread_cond_signal(&ln->batch[i]->done);
+        }
     }
     pthread_mutex_unlock(&st->mu);
     lane_seal(ln, "shutdown");
@@ -424,7 +427,6 @@ static void stream_free(struct stream *st)
     }
     pthread_mutex_destroy(&st->mu);
     pthread_cond_destroy(&st->work);
-    pthread_cond_destroy(&st->done);
     free(st);
 }
 
@@ -452,7 +454,6 @@ static struct stream *stream_new(struct gw_pack *p, uint32_t k, uint32_t m, cons
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&st->mu, NULL);
     pthread_cond_init(&st->work, &ca);
-    pthread_cond_init(&st->done, &ca);
     pthread_condattr_destroy(&ca);
     st->n_lanes = p->o.lanes;
     size_t flen = (size_t)(st->batch_cap / k);
@@ -511,6 +512,8 @@ int gw_pack_new(struct gw_ctx *data, const struct gw_pack_opts *o, struct gw_pac
     snprintf(p->writer, sizeof(p->writer), "%s", o->writer ? o->writer : "");
     p->o.writer = p->writer;
     pthread_mutex_init(&p->mu, NULL);
+    pthread_condattr_init(&p->mono);
+    pthread_condattr_setclock(&p->mono, CLOCK_MONOTONIC);
     *out = p;
     return 0;
 }
@@ -522,6 +525,7 @@ void gw_pack_free(struct gw_pack *p)
     for (size_t i = 0; i < p->n_streams; i++)
         stream_free(p->streams[i]);
     pthread_mutex_destroy(&p->mu);
+    pthread_condattr_destroy(&p->mono);
     free(p);
 }
 
@@ -541,10 +545,12 @@ int gw_pack_put(struct gw_pack *p, const struct gw_pack_obj *o, struct gw_pack_r
     }
     struct item it = {.o = o, .res = res, .arrived_us = cn_mono_us(), .state = ITEM_QUEUED};
     it.padded = (o->desc.obj.size + st->sb - 1) / st->sb * st->sb;
+    pthread_cond_init(&it.done, &p->mono);
     pthread_mutex_lock(&st->mu);
     /* Bounded queue: a few batches per lane beyond the ones in flight. */
     if (st->stop || st->queued_bytes + it.padded > 4 * st->batch_cap * st->n_lanes) {
         pthread_mutex_unlock(&st->mu);
+        pthread_cond_destroy(&it.done);
         atomic_fetch_add(&p->fallbacks, 1);
         return CAIRN_E_BUSY;
     }
@@ -576,11 +582,12 @@ int gw_pack_put(struct gw_pack *p, const struct gw_pack_obj *o, struct gw_pack_r
         }
         struct timespec ts;
         deadline_ts(&ts, it.state == ITEM_QUEUED ? due : cn_mono_us() + 1000000);
-        pthread_cond_timedwait(&st->done, &st->mu, &ts);
+        pthread_cond_timedwait(&it.done, &st->mu, &ts);
     }
     if (rc == 0)
         rc = it.rc;
     pthread_mutex_unlock(&st->mu);
+    pthread_cond_destroy(&it.done);
     if (rc == CAIRN_E_UNAVAIL)
         atomic_fetch_add(&p->fallbacks, 1);
     return rc;
