@@ -51,7 +51,6 @@ struct lane {
     int started;
     uint8_t *frag[EC_MAX_FRAGS]; /* fragment-major batch: k data, m parity runs */
     size_t frag_cap;
-    uint64_t mem; /* forced onto the data-path budget */
     /* the lane's open group */
     int open;
     struct md_group_desc g;
@@ -77,6 +76,7 @@ struct stream {
     int stop;
     struct lane lanes[MAX_LANES];
     uint32_t n_lanes;
+    uint64_t mem; /* the lanes' buffers, taken from the data-path budget */
 };
 
 struct gw_pack {
@@ -87,6 +87,7 @@ struct gw_pack {
     pthread_mutex_t mu; /* guards streams */
     struct stream *streams[MAX_STREAMS];
     size_t n_streams;
+    int64_t refused_ms; /* cn_mono_ms() of the last stream the budget refused */
     atomic_uint_fast64_t objects, batches, bytes, padding, opened, sealed, append_failures, retries,
         fallbacks, queued;
 };
@@ -422,9 +423,9 @@ static void stream_free(struct stream *st)
         for (uint32_t f = 0; f < EC_MAX_FRAGS; f++)
             free(ln->frag[f]);
         free(ln->batch);
-        if (ln->mem)
-            gw_ctx_mem_give(st->p->data, ln->mem);
     }
+    if (st->mem)
+        gw_ctx_mem_give(st->p->data, st->mem);
     pthread_mutex_destroy(&st->mu);
     pthread_cond_destroy(&st->work);
     free(st);
@@ -457,6 +458,19 @@ static struct stream *stream_new(struct gw_pack *p, uint32_t k, uint32_t m, cons
     pthread_condattr_destroy(&ca);
     st->n_lanes = p->o.lanes;
     size_t flen = (size_t)(st->batch_cap / k);
+    /* The lanes' fragment buffers come from the data-path budget: a stream
+     * that does not fit is not made (its objects go the ordinary way). */
+    uint64_t mem = (uint64_t)st->n_lanes * (k + m) * flen;
+    if (gw_ctx_mem_take(p->data, mem) != 0) {
+        CN_WARN(LOG,
+                "no room in --data-memory for %u lane(s) of %u+%u (%" PRIu64 " bytes): not "
+                "packing that scheme for now",
+                st->n_lanes, k, m, mem);
+        st->n_lanes = 0;
+        stream_free(st);
+        return NULL;
+    }
+    st->mem = mem;
     for (uint32_t i = 0; i < st->n_lanes; i++) {
         struct lane *ln = &st->lanes[i];
         ln->st = st;
@@ -464,8 +478,6 @@ static struct stream *stream_new(struct gw_pack *p, uint32_t k, uint32_t m, cons
         /* at most one object per stripe of the batch */
         ln->batch_cap = (size_t)(st->batch_cap / st->sb);
         ln->batch = calloc(ln->batch_cap, sizeof(*ln->batch));
-        ln->mem = (uint64_t)(k + m) * flen;
-        gw_ctx_mem_force(p->data, ln->mem);
         int ok = ln->batch != NULL;
         for (uint32_t f = 0; f < k + m && ok; f++)
             ok = (ln->frag[f] = malloc(flen)) != NULL;
@@ -491,8 +503,14 @@ static struct stream *stream_get(struct gw_pack *p, uint32_t k, uint32_t m, cons
     for (size_t i = 0; i < p->n_streams && !st; i++)
         if (p->streams[i]->k == k && p->streams[i]->m == m && !strcmp(p->streams[i]->sc, sc))
             st = p->streams[i];
-    if (!st && p->n_streams < MAX_STREAMS && (st = stream_new(p, k, m, sc)) != NULL)
-        p->streams[p->n_streams++] = st;
+    /* A stream the budget refused is not tried again for a second. */
+    if (!st && p->n_streams < MAX_STREAMS &&
+        (p->refused_ms == 0 || cn_mono_ms() - p->refused_ms > 1000)) {
+        if ((st = stream_new(p, k, m, sc)) != NULL)
+            p->streams[p->n_streams++] = st;
+        else
+            p->refused_ms = cn_mono_ms();
+    }
     pthread_mutex_unlock(&p->mu);
     return st;
 }

@@ -26,8 +26,10 @@
  *
  * Threads: gw_pack_put from any request thread; everything else is the
  * lanes'. Memory: each lane holds (k+m)/k x --pack-batch bytes of fragment
- * buffers, forced onto the data-path budget while it exists; request bodies
- * are the caller's (already taken from the budget). */
+ * buffers, taken from the data-path budget when its scheme's lanes start (if
+ * they do not fit, that scheme is not packed: gw_pack_put says
+ * CAIRN_E_UNAVAIL); request bodies are the caller's (already taken from the
+ * budget). */
 #ifndef CAIRN_GW_PACK_H
 #define CAIRN_GW_PACK_H
 
