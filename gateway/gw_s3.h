@@ -9,7 +9,10 @@
  * subresource: buckets, listings, objects, multi-delete, copies and
  * multipart uploads (docs/gateway.md lists them). Object bodies stream: objects up to
  * inline_max bytes are kept in memory and stored in the metadata record;
- * larger ones go through gw_put_* as they arrive, never buffered whole.
+ * PutObject bodies of a known length up to the packer's limit (gw_pack.h)
+ * are buffered whole (from the data-path budget) and appended, many per
+ * batch, into packed groups; larger ones, and bodies of unknown length, go
+ * through gw_put_* as they arrive, never buffered whole.
  * Nothing stored changes before the body has been fully received and
  * verified (signed SHA-256, aws-chunked signatures, Content-MD5), and every
  * change is one command decided by the metadata state machine. GET streams

@@ -255,9 +255,6 @@ enum gw_s3err s3_put_begin(struct cn_http_req *req, struct s3_req *r)
     return GW_S3_OK;
 }
 
-/* The object r received (inline, or in groups already written), with the
- * attributes of its request, committed as r->t.bucket/r->t.key and counted.
- * When the commit fails the groups go to garbage collection at once. */
 /* The record of the object r received, with its request's attributes (the
  * caller s3_attrs_release()s ab once obj is used). */
 static enum gw_s3err new_object_desc(struct s3_req *r, const char *etag, struct s3_attrs *ab,
@@ -275,6 +272,9 @@ static enum gw_s3err new_object_desc(struct s3_req *r, const char *etag, struct 
     return GW_S3_OK;
 }
 
+/* The object r received (inline, or in groups already written), with the
+ * attributes of its request, committed as r->t.bucket/r->t.key and counted.
+ * When the commit fails the groups go to garbage collection at once. */
 enum gw_s3err s3_store_new_object(struct s3_req *r, const char *etag, int is_inline,
                                   const void *inline_data, size_t inline_len,
                                   const struct md_group_desc *groups, size_t n_groups)
