@@ -316,7 +316,9 @@ int gw_packed_place(struct gw_ctx *ctx, uint32_t k, uint32_t m, uint64_t *cs)
     if (k < 1 || k > EC_MAX_K || m < 1 || m > EC_MAX_M)
         return CAIRN_E_INVAL;
     struct md_placement pl[EC_MAX_FRAGS];
-    int rc = md_client_place(t->meta, n, n, NULL, 0, pl, &got);
+    /* min 1: with fewer than k+m alive the leader answers at once with what
+     * there is (asking for all k+m would wait for them until the timeout) */
+    int rc = md_client_place(t->meta, n, 1, NULL, 0, pl, &got);
     if (rc != 0)
         return rc;
     if (got < n)

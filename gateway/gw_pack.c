@@ -28,6 +28,10 @@
 /* A request waits at most this long for a lane to take its object (a
  * taken object is always waited for: every step of a batch is bounded). */
 #define QUEUE_TIMEOUT_MS 30000
+/* After a lane found no group to be had (fewer than k+m live chunkservers),
+ * objects go the ordinary way at once for this long before a lane asks
+ * again. */
+#define NO_GROUP_MS 1000
 
 enum item_state { ITEM_QUEUED, ITEM_TAKEN, ITEM_DONE };
 
@@ -77,6 +81,9 @@ struct stream {
     struct lane lanes[MAX_LANES];
     uint32_t n_lanes;
     uint64_t mem; /* the lanes' buffers, taken from the data-path budget */
+    /* cn_mono_ms() until which no group is sought after a lane found none
+     * (objects go the ordinary way at once; guarded by mu) */
+    int64_t no_group_until;
 };
 
 struct gw_pack {
@@ -300,8 +307,20 @@ static void lane_batch(struct lane *ln, struct item **items, size_t n)
             atomic_fetch_add(&p->retries, 1);
         if (ln->open && ln->length + blen > st->group_cap)
             lane_seal(ln, "full");
-        if (!ln->open && (rc = lane_open(ln)) != 0)
+        if (!ln->open && (rc = lane_open(ln)) != 0) {
+            /* No group (fewer than k+m live chunkservers, or the leader
+             * unreachable): nothing of the batch was written, so its objects
+             * go the ordinary way. */
+            CN_WARN(LOG,
+                    "no packed %u+%u group (%s): %zu object(s), and all for the next second, "
+                    "go the ordinary way",
+                    st->k, st->m, cairn_strerror(rc), n);
+            pthread_mutex_lock(&st->mu);
+            st->no_group_until = cn_mono_ms() + NO_GROUP_MS;
+            pthread_mutex_unlock(&st->mu);
+            rc = CAIRN_E_UNAVAIL;
             break;
+        }
         lane_layout(ln, items, n);
         const uint8_t *bodies[EC_MAX_FRAGS];
         for (uint32_t i = 0; i < st->k + st->m; i++)
@@ -565,6 +584,12 @@ int gw_pack_put(struct gw_pack *p, const struct gw_pack_obj *o, struct gw_pack_r
     it.padded = (o->desc.obj.size + st->sb - 1) / st->sb * st->sb;
     pthread_cond_init(&it.done, &p->mono);
     pthread_mutex_lock(&st->mu);
+    if (st->no_group_until && cn_mono_ms() < st->no_group_until) {
+        pthread_mutex_unlock(&st->mu);
+        pthread_cond_destroy(&it.done);
+        atomic_fetch_add(&p->fallbacks, 1);
+        return CAIRN_E_UNAVAIL; /* a lane just found no group to be had */
+    }
     /* Bounded queue: a few batches per lane beyond the ones in flight. */
     if (st->stop || st->queued_bytes + it.padded > 4 * st->batch_cap * st->n_lanes) {
         pthread_mutex_unlock(&st->mu);
