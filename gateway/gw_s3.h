@@ -9,7 +9,10 @@
  * subresource: buckets, listings, objects, multi-delete, copies and
  * multipart uploads (docs/gateway.md lists them). Object bodies stream: objects up to
  * inline_max bytes are kept in memory and stored in the metadata record;
- * larger ones go through gw_put_* as they arrive, never buffered whole.
+ * PutObject bodies of a known length up to the packer's limit (gw_pack.h)
+ * are buffered whole (from the data-path budget) and appended, many per
+ * batch, into packed groups; larger ones, and bodies of unknown length, go
+ * through gw_put_* as they arrive, never buffered whole.
  * Nothing stored changes before the body has been fully received and
  * verified (signed SHA-256, aws-chunked signatures, Content-MD5), and every
  * change is one command decided by the metadata state machine. GET streams
@@ -33,6 +36,7 @@ struct gw_s3;
 struct cn_http_server;
 
 struct gw_keycache;
+struct gw_pack;
 
 struct gw_s3_config {
     const char *region;          /* SigV4 region and GetBucketLocation; NULL = "us-east-1" */
@@ -51,6 +55,7 @@ struct gw_s3_config {
                                  request began is cut; 0 = never */
     int64_t anon_cache_ms;    /* anonymous refusals remembered this long (forgotten at
                                  any 2xx write through it); 0 = none */
+    struct gw_pack *pack;     /* the packer (borrowed; must outlive it); NULL = no packing */
 };
 
 /* Creates the S3 front end over data (borrowed; must outlive it). cfg is

@@ -14,9 +14,13 @@
 # Knobs (env): BIG (1G: single-stream object), PAR_N / PAR_SIZE (8 x 64M),
 # SMALL_CLIENTS (32), SMALL_SECS (5), RSS_N / RSS_SIZE (16 x 1G), BENCH_TMP
 # (temp dir, on the disk to measure), BENCH_ONLY=small (only the 4 KiB phases,
-# with each daemon's CPU per operation). Client: curl --aws-sigv4 with
-# UNSIGNED-PAYLOAD for the streams, cairn-s3load (libcurl multi, SigV4) for
-# 4 KiB objects.
+# with each daemon's CPU per operation), BENCH_ONLY=packed (only the packed-size
+# phases of issue #17: 1 MiB x 8 clients and 64 KiB x 32 clients, PUT and GET,
+# each next to its baseline: the same objects stored a chunk group each, sent
+# chunked, which the packer does not take), PACK_SECS (5), PACK_FILES (10000:
+# objects of 64 KiB after which the fragment files are counted). Client: curl
+# --aws-sigv4 with UNSIGNED-PAYLOAD for the streams, cairn-s3load (libcurl
+# multi, SigV4; every GET body verified) for the small and packed sizes.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,13 +31,15 @@ PAR_N="${PAR_N:-8}"
 PAR_SIZE="${PAR_SIZE:-64M}"
 SMALL_CLIENTS="${SMALL_CLIENTS:-32}"
 SMALL_SECS="${SMALL_SECS:-5}"
+PACK_SECS="${PACK_SECS:-5}"
+ONLY="${BENCH_ONLY:-}"
 RSS_N="${RSS_N:-16}"
 RSS_SIZE="${RSS_SIZE:-1G}"
 KEEP=0
 for a in "$@"; do
   case "$a" in
     --keep) KEEP=1 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown argument: $a (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -107,7 +113,7 @@ fi
 
 echo "cairn S3 benchmark, $(date -u "+%Y-%m-%d %H:%M UTC"), $(nproc) cores, endpoint $S3_ENDPOINT, load average $(cut -d" " -f1-3 /proc/loadavg) (other work on the box depresses every figure)"
 
-if [ "${BENCH_ONLY:-}" != small ]; then
+if [ -z "$ONLY" ]; then
 # ---- baselines ----
 HB="$("$CAIRN_BUILD/tests/common/cairn-httpbench" --size 1G --rounds 3 --no-auth)"
 RAW_PUT="$(echo "$HB" | awk '/^put/ { for (i=1;i<=NF;i++) if ($i ~ /^best_mbps=/) { sub(/.*=/,"",$i); print int($i) } }')"
@@ -175,6 +181,7 @@ printf '%-44s %8s MB/s  (aggregate, byte-exact)\n' "GET  $PAR_N x $PAR_SIZE, $PA
 fi
 
 # ---- 4 KiB objects (the GET phase reads keys 0..3 of each client, written by the PUT phase) ----
+if [ -z "$ONLY" ] || [ "$ONLY" = small ]; then
 C0="$(cpu_snap)"
 SP="$("$LOAD" "$S3_ENDPOINT" "$BUCKET" put 4096 "$SMALL_CLIENTS" "$SMALL_SECS" 64 || true)"
 C1="$(cpu_snap)"
@@ -188,9 +195,64 @@ if [ -n "$C0" ]; then
   printf '  CPU per PUT: %s\n' "$(cpu_per_op "$C0" "$C1" "$(echo "$SP" | sed -n 's/.* \([0-9]*\) ok.*/\1/p')")"
   printf '  CPU per GET: %s\n' "$(cpu_per_op "$C1" "$C2" "$(echo "$SG" | sed -n 's/.* \([0-9]*\) ok.*/\1/p')")"
 fi
+fi
+
+# ---- packed-size objects (issue #17): each size first stored a chunk group
+# each (chunked PUTs: the baseline, never packed), then packed (PUTs with a
+# Content-Length); each GET phase reads keys 0..15 of each client, written by
+# the PUT phase before it, and verifies every body ----
+rate_of() { echo "$1" | sed -n 's/.*: \([0-9]*\) req\/s.*/\1/p'; }
+if [ -z "$ONLY" ] || [ "$ONLY" = packed ]; then
+  for pcase in "1048576 8 400 1300" "65536 32 3000 6000"; do
+    read -r psize pcl pput pget <<<"$pcase"
+    plabel="$((psize / 1024)) KiB"
+    [ "$psize" -ge 1048576 ] && plabel="$((psize / 1048576)) MiB"
+    B0="$(cpu_snap)"
+    BP="$("$LOAD" "$S3_ENDPOINT" "$BUCKET" put-chunked "$psize" "$pcl" "$PACK_SECS" 16 || true)"
+    B1="$(cpu_snap)"
+    BG="$("$LOAD" "$S3_ENDPOINT" "$BUCKET" get "$psize" "$pcl" "$PACK_SECS" 16 || true)"
+    B2="$(cpu_snap)"
+    C0="$(cpu_snap)"
+    PP="$("$LOAD" "$S3_ENDPOINT" "$BUCKET" put "$psize" "$pcl" "$PACK_SECS" 16 || true)"
+    C1="$(cpu_snap)"
+    PG="$("$LOAD" "$S3_ENDPOINT" "$BUCKET" get "$psize" "$pcl" "$PACK_SECS" 16 || true)"
+    C2="$(cpu_snap)"
+    printf '%-44s %8s /s    (a chunk group each: chunked PUTs)   [%s]\n' "baseline: PUT $plabel, $pcl clients" "$(rate_of "$BP")" "${BP#*: }"
+    printf '%-44s %8s /s    (of those objects)   [%s]\n' "baseline: GET $plabel, $pcl clients" "$(rate_of "$BG")" "${BG#*: }"
+    printf '%-44s %8s /s    target >= %s %s   [%s]\n' "PUT  $plabel packed, $pcl clients" "$(rate_of "$PP")" "$pput" "$(verdict "$(rate_of "$PP")" "$pput")" "${PP#*: }"
+    printf '%-44s %8s /s    target >= %s %s   [%s]\n' "GET  $plabel packed, $pcl clients" "$(rate_of "$PG")" "$pget" "$(verdict "$(rate_of "$PG")" "$pget")" "${PG#*: }"
+    if [ -n "$C0" ]; then
+      printf '  CPU per baseline PUT: %s\n' "$(cpu_per_op "$B0" "$B1" "$(echo "$BP" | sed -n 's/.* \([0-9]*\) ok.*/\1/p')")"
+      printf '  CPU per baseline GET: %s\n' "$(cpu_per_op "$B1" "$B2" "$(echo "$BG" | sed -n 's/.* \([0-9]*\) ok.*/\1/p')")"
+      printf '  CPU per packed PUT: %s\n' "$(cpu_per_op "$C0" "$C1" "$(echo "$PP" | sed -n 's/.* \([0-9]*\) ok.*/\1/p')")"
+      printf '  CPU per packed GET: %s\n' "$(cpu_per_op "$C1" "$C2" "$(echo "$PG" | sed -n 's/.* \([0-9]*\) ok.*/\1/p')")"
+    fi
+  done
+  # fragment files per chunkserver after PACK_FILES (10,000) objects of 64 KiB
+  # (issue #17: <= 100), counted in the data dirs of the cluster bench.sh started
+  if [ "$OWN_CLUSTER" = 1 ]; then
+    pkeys=$(((${PACK_FILES:-10000} + 31) / 32))
+    "${S3[@]}" -X PUT "$S3_ENDPOINT/$BUCKET-files" -o /dev/null
+    FP="$("$LOAD" "$S3_ENDPOINT" "$BUCKET-files" put 65536 32 1 "$pkeys" 2>&1 || true)"
+    fmax=0
+    for d in "$TMP"/cluster/chunk*/frags; do
+      n=$(find "$d" -type f | wc -l)
+      [ "$n" -gt "$fmax" ] && fmax=$n
+    done
+    printf '%-44s %8s      target <= 100 %s   [%s]\n' "fragment files per chunkserver (max)" "$fmax" \
+      "$(verdict "$fmax" 100 le)" "$((pkeys * 32)) objects of 64 KiB more; ${FP#*: }"
+  fi
+  PM="$(curl -s "$S3_ENDPOINT/metrics")"
+  printf '  packer: %s objects in %s batches (%s per batch), %s padding bytes, %s fallbacks\n' \
+    "$(echo "$PM" | awk '$1 == "cairn_gw_packed_objects_total" { print $2 }')" \
+    "$(echo "$PM" | awk '$1 == "cairn_gw_packed_batches_total" { print $2 }')" \
+    "$(echo "$PM" | awk '$1 == "cairn_gw_packed_objects_per_batch" { print $2 }')" \
+    "$(echo "$PM" | awk '$1 == "cairn_gw_packed_padding_bytes_total" { print $2 }')" \
+    "$(echo "$PM" | awk '$1 == "cairn_gw_packed_fallbacks_total" { print $2 }')"
+fi
 
 # ---- gateway peak RSS under concurrent big uploads ----
-if [ "${BENCH_ONLY:-}" != small ] && [ -n "${GW_PID:-}" ] && [ -r "/proc/$GW_PID/status" ]; then
+if [ -z "$ONLY" ] && [ -n "${GW_PID:-}" ] && [ -r "/proc/$GW_PID/status" ]; then
   head -c "$(bytes "$RSS_SIZE")" "$TMP/big" >"$TMP/rss" 2>/dev/null || true
   [ "$(stat -c %s "$TMP/rss")" = "$(bytes "$RSS_SIZE")" ] ||
     head -c "$(bytes "$RSS_SIZE")" /dev/urandom >"$TMP/rss"
@@ -212,7 +274,7 @@ if [ "${BENCH_ONLY:-}" != small ] && [ -n "${GW_PID:-}" ] && [ -r "/proc/$GW_PID
   RSSM=$((hwm / 1024))
   printf '%-44s %8s MiB   target <= 256 %s   (%s MB/s aggregate, %d failed; VmHWM before: %s MiB)\n' \
     "gateway VmHWM, $RSS_N x $RSS_SIZE concurrent PUTs" "$RSSM" "$(verdict "$RSSM" 256 le)" "$AGG" "$fails" "$((hwm0 / 1024))"
-elif [ "${BENCH_ONLY:-}" != small ]; then
+elif [ -z "$ONLY" ]; then
   echo "gateway VmHWM: skipped (no gateway pid; set BENCH_GW_PID)"
 fi
 "${S3[@]}" -X GET "$S3_ENDPOINT/$BUCKET?list-type=2" -o /dev/null || true
