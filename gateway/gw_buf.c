@@ -73,6 +73,11 @@ static int reserve(struct gw_buf *b, size_t extra)
     return 0;
 }
 
+int gw_buf_reserve(struct gw_buf *b, size_t extra)
+{
+    return reserve(b, extra);
+}
+
 void gw_buf_append(struct gw_buf *b, const void *data, size_t len)
 {
     if (reserve(b, len))

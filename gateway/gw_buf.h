@@ -27,6 +27,10 @@ void gw_buf_init(struct gw_buf *b, size_t max);
 void gw_buf_free(struct gw_buf *b);
 /* Empties the buffer (keeps its storage) and clears the sticky error. */
 void gw_buf_reset(struct gw_buf *b);
+/* Allocates room for extra more bytes now (a body of known length, taken in
+ * one allocation rather than grown). Returns 0 or sets and returns the
+ * buffer's error. */
+int gw_buf_reserve(struct gw_buf *b, size_t extra);
 /* 0, or the sticky CAIRN_E_* of the first failed append. */
 int gw_buf_error(const struct gw_buf *b);
 /* Hands the content to the caller (who frees it) and leaves the buffer empty.

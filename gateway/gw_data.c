@@ -300,6 +300,94 @@ static void fragment_target(const uint8_t gid[16], uint32_t index,
     cn_wire_fragment_target(out, CN_WIRE_FRAGMENT_TARGET_MAX, gid, index);
 }
 
+/* -------------------------------------------------------- packed groups -- */
+
+ec_codec *gw_ctx_codec(struct gw_ctx *ctx, uint32_t k, uint32_t m)
+{
+    return codec_for(ctx, k, m);
+}
+
+int gw_packed_place(struct gw_ctx *ctx, uint32_t k, uint32_t m, uint64_t *cs)
+{
+    struct tls_res *t = tls_get(ctx);
+    if (!t)
+        return CAIRN_E_NOMEM;
+    uint32_t n = k + m, got = 0;
+    if (k < 1 || k > EC_MAX_K || m < 1 || m > EC_MAX_M)
+        return CAIRN_E_INVAL;
+    struct md_placement pl[EC_MAX_FRAGS];
+    int rc = md_client_place(t->meta, n, n, NULL, 0, pl, &got);
+    if (rc != 0)
+        return rc;
+    if (got < n)
+        return CAIRN_E_UNAVAIL; /* an append needs every fragment's chunkserver */
+    for (uint32_t i = 0; i < n; i++) {
+        addr_remember(ctx, pl[i].id, pl[i].address);
+        cs[i] = pl[i].id;
+    }
+    return 0;
+}
+
+int gw_packed_append(struct gw_ctx *ctx, const struct md_group_desc *g, uint64_t frag_off,
+                     const uint8_t *const *bodies, size_t frag_len, int64_t timeout_ms)
+{
+    struct tls_res *t = tls_get(ctx);
+    if (!t)
+        return CAIRN_E_NOMEM;
+    uint32_t n = g->k + g->m;
+    if (n > EC_MAX_FRAGS || frag_len == 0 || frag_len % g->unit || frag_off % g->unit)
+        return CAIRN_E_INVAL;
+    struct cn_http_request reqs[EC_MAX_FRAGS];
+    struct cn_http_response resps[EC_MAX_FRAGS];
+    int errs[EC_MAX_FRAGS];
+    char urls[EC_MAX_FRAGS][ADDR_LEN + 8], targets[EC_MAX_FRAGS][CN_WIRE_FRAGMENT_TARGET_MAX + 32];
+    char hk[32], hm[32], hu[40], crcs[EC_MAX_FRAGS][48];
+    const char *hdrs[EC_MAX_FRAGS][5];
+    snprintf(hk, sizeof(hk), CN_HDR_K ": %u", g->k);
+    snprintf(hm, sizeof(hm), CN_HDR_M ": %u", g->m);
+    snprintf(hu, sizeof(hu), CN_HDR_UNIT ": %u", g->unit);
+    memset(resps, 0, sizeof(resps));
+    for (uint32_t i = 0; i < n; i++) {
+        if (g->fragment_cs[i] == 0 || cs_url(ctx, g->fragment_cs[i], urls[i]) != 0)
+            return CAIRN_E_UNAVAIL;
+        char base[CN_WIRE_FRAGMENT_TARGET_MAX];
+        fragment_target(g->id, i, base);
+        snprintf(targets[i], sizeof(targets[i]), "%s?append=%" PRIu64, base, frag_off);
+        snprintf(crcs[i], sizeof(crcs[i]), CN_HDR_DATA_CRC ": %08x",
+                 ec_crc32c(bodies[i], frag_len));
+        hdrs[i][0] = hk;
+        hdrs[i][1] = hm;
+        hdrs[i][2] = hu;
+        hdrs[i][3] = crcs[i];
+        hdrs[i][4] = NULL;
+        reqs[i] = (struct cn_http_request){.method = "POST",
+                                           .base_url = urls[i],
+                                           .target = targets[i],
+                                           .headers = hdrs[i],
+                                           .body = bodies[i],
+                                           .body_len = frag_len,
+                                           .timeout_ms = timeout_ms};
+    }
+    int rc = cn_http_fanout_run(t->fanout, reqs, n, resps, errs);
+    if (rc != 0)
+        return rc;
+    uint32_t ok = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (errs[i] == 0 && resps[i].status == 200) {
+            ok++;
+        } else {
+            ctx->frag_errors++;
+            const char *len = cn_http_response_header(&resps[i], CN_HDR_OPEN_LENGTH);
+            CN_WARN(LOG, "append of fragment %u at %" PRIu64 " to %s failed (%s, HTTP %d%s%s)", i,
+                    frag_off, urls[i], cairn_strerror(errs[i]), resps[i].status,
+                    len ? ", acknowledged length " : "", len ? len : "");
+        }
+        cs_answered(ctx, g->fragment_cs[i], resps[i].status != 0);
+        cn_http_response_clear(&resps[i]);
+    }
+    return ok == n ? 0 : CAIRN_E_UNAVAIL;
+}
+
 /* ------------------------------------------------------------------ PUT -- */
 
 struct stream_hdrs {
@@ -730,6 +818,10 @@ void gw_put_free(struct gw_put *p)
 
 struct get_group {
     uint64_t offset; /* object offset of the group's first byte */
+    uint64_t span;   /* object bytes the extent holds (data_length unless packed) */
+    int packed;      /* a packed extent: object bytes [offset, offset + span) are group
+                        data [group_offset, group_offset + span) */
+    uint64_t group_offset;
     uint8_t id[16];
     uint32_t k, m, unit;
     uint64_t data_length;
@@ -750,6 +842,10 @@ struct gw_get {
     size_t out_len, out_pos, out_cap;
     uint8_t *units[EC_MAX_FRAGS]; /* degraded reads: one stripe unit per fragment */
     size_t unit_cap;
+    /* Packed extents: fragment ranges of one round (k+m runs of whole units,
+     * fragment after fragment), scattered into out. */
+    uint8_t *stage;
+    size_t stage_cap;
     uint64_t mem;       /* stripe buffers taken from the budget */
     uint64_t units_mem; /* decode units forced onto it */
 
@@ -796,7 +892,7 @@ int gw_get_open(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t off, u
     g->groups = calloc(g->n_groups ? g->n_groups : 1, sizeof(*g->groups));
     if (!g->groups)
         goto err_nomem;
-    size_t max_stripe = 0;
+    size_t max_stripe = 0, stage = 0;
     for (size_t i = 0; i < rec->n_extents; i++) {
         const Md__Extent *e = rec->extents[i];
         const Md__ChunkGroup *cg = e->group;
@@ -804,24 +900,46 @@ int gw_get_open(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t off, u
             cg->m > EC_MAX_M || cg->unit == 0 || cg->n_fragment_cs != cg->k + cg->m)
             goto err_inval;
         struct get_group *gg = &g->groups[i];
+        size_t sb = (size_t)cg->k * cg->unit;
         gg->offset = e->offset;
+        gg->span = cg->data_length;
+        if (e->packed) {
+            /* Whole stripes of a group whose committed length the query
+             * filled in; objects start on a stripe. */
+            if (e->length == 0 || e->group_offset % sb != 0 || e->group_offset > cg->data_length ||
+                e->length > cg->data_length - e->group_offset)
+                goto err_inval;
+            gg->packed = 1;
+            gg->group_offset = e->group_offset;
+            gg->span = e->length;
+            /* A round: up to GW_PACKED_READ_ROUND object bytes, which span at
+             * most round / sb + 2 stripes, of every fragment (degraded). */
+            size_t round = len < GW_PACKED_READ_ROUND ? (size_t)len : GW_PACKED_READ_ROUND;
+            if (round > max_stripe)
+                max_stripe = round;
+            size_t st = (size_t)(cg->k + cg->m) * (round / sb + 2) * cg->unit;
+            if (st > stage)
+                stage = st;
+        }
         memcpy(gg->id, cg->id.data, 16);
         gg->k = cg->k;
         gg->m = cg->m;
         gg->unit = cg->unit;
         gg->data_length = cg->data_length;
         memcpy(gg->cs, cg->fragment_cs, sizeof(uint64_t) * (cg->k + cg->m));
-        size_t sb = (size_t)cg->k * cg->unit;
         if (sb > max_stripe)
             max_stripe = sb;
     }
     g->out_cap = max_stripe;
-    g->mem = len > max_stripe ? 2 * (uint64_t)max_stripe : max_stripe;
+    g->stage_cap = stage;
+    g->mem = (len > max_stripe ? 2 * (uint64_t)max_stripe : max_stripe) + stage;
     if (gw_ctx_mem_take(ctx, g->mem) != 0) {
         g->mem = 0;
         gw_get_close(g);
         return CAIRN_E_BUSY;
     }
+    if (stage && !(g->stage = malloc(stage)))
+        goto err_nomem;
     if (len > max_stripe) {
         /* Read ahead: fetching stripe s+1 overlaps sending stripe s. */
         g->slot[0] = malloc(max_stripe);
@@ -870,6 +988,7 @@ void gw_get_close(struct gw_get *g)
     free(g->inline_data);
     free(g->groups);
     free(g->out);
+    free(g->stage);
     for (int i = 0; i < EC_MAX_FRAGS; i++)
         free(g->units[i]);
     if (g->mem || g->units_mem)
@@ -1066,16 +1185,121 @@ static int degraded_stripe(struct gw_get *g, struct get_group *gg, uint64_t s, u
     return 0;
 }
 
+/* 1 if fragment f's unit of stripe s holds a byte of group data [a, b). */
+static int unit_needed(const struct get_group *gg, uint64_t s, uint32_t f, uint64_t a, uint64_t b)
+{
+    uint64_t u0 = s * gg->k * gg->unit + (uint64_t)f * gg->unit;
+    return u0 < b && u0 + gg->unit > a;
+}
+
+/* Fills g->out with the next round of a packed extent: up to out_cap object
+ * bytes, fetched as ONE range of whole units per data fragment covering
+ * every stripe the round spans (packed units are small: stripe by stripe
+ * would be a request per few KiB), then scattered. A fragment that fails is
+ * read around: the same range of other fragments, the lost runs decoded in
+ * one pass (the code is bytewise, so k runs of units decode like k units). */
+static int fill_packed(struct gw_get *g, struct get_group *gg)
+{
+    uint32_t k = gg->k, n_frags = gg->k + gg->m, unit = gg->unit;
+    uint64_t sb = (uint64_t)k * unit;
+    uint64_t stop = gg->offset + gg->span;
+    if (g->end < stop)
+        stop = g->end;
+    if (stop - g->pos > g->out_cap)
+        stop = g->pos + g->out_cap;
+    uint64_t a = gg->group_offset + (g->pos - gg->offset), b = a + (stop - g->pos);
+    uint64_t s0 = a / sb, s1 = (b - 1) / sb, ns = s1 - s0 + 1;
+    size_t flen = (size_t)(ns * unit);
+    if ((size_t)n_frags * flen > g->stage_cap)
+        return CAIRN_E_INVAL; /* cannot happen: out_cap bounds the round */
+
+    uint32_t frag[EC_MAX_FRAGS] = {0};
+    uint64_t off[EC_MAX_FRAGS] = {0};
+    struct fetch fs[EC_MAX_FRAGS];
+    uint64_t need = 0, lost = 0;
+    size_t c = 0;
+    for (uint32_t f = 0; f < k; f++) {
+        if (!(ns >= 3 || unit_needed(gg, s0, f, a, b) || unit_needed(gg, s1, f, a, b)))
+            continue;
+        need |= 1ull << f;
+        frag[c] = f;
+        off[c] = s0 * unit;
+        fs[c] = (struct fetch){.dst = g->stage + (size_t)f * flen, .len = flen};
+        c++;
+    }
+    fetch_ranges(g, gg, frag, off, fs, c, 0);
+    for (size_t i = 0; i < c; i++)
+        if (fs[i].failed)
+            lost |= 1ull << frag[i];
+    if (lost) {
+        uint64_t present = need & ~lost, tried = need | gg->bad;
+        int force = 0;
+        while ((uint32_t)__builtin_popcountll(present) < k) {
+            size_t want = k - (uint32_t)__builtin_popcountll(present);
+            c = 0;
+            for (uint32_t i = 0; i < n_frags && c < want; i++) {
+                if (tried & (1ull << i))
+                    continue;
+                tried |= 1ull << i;
+                frag[c] = i;
+                off[c] = s0 * unit;
+                fs[c] = (struct fetch){.dst = g->stage + (size_t)i * flen, .len = flen};
+                c++;
+            }
+            if (c == 0 && (gg->skipped & ~present)) {
+                /* Out of fragments: ask the skipped chunkservers after all. */
+                tried &= ~gg->skipped;
+                gg->bad &= ~gg->skipped;
+                gg->skipped = 0;
+                force = 1;
+                continue;
+            }
+            if (c == 0)
+                return CAIRN_E_ERASURES; /* more than m fragments lost */
+            fetch_ranges(g, gg, frag, off, fs, c, force);
+            for (size_t i = 0; i < c; i++)
+                if (!fs[i].failed)
+                    present |= 1ull << frag[i];
+        }
+        ec_codec *codec = codec_for(g->ctx, k, gg->m);
+        if (!codec)
+            return CAIRN_E_NOMEM;
+        uint8_t *runs[EC_MAX_FRAGS];
+        for (uint32_t i = 0; i < n_frags; i++)
+            runs[i] = g->stage + (size_t)i * flen;
+        int rc = ec_decode(codec, flen, runs, present, lost);
+        if (rc)
+            return rc;
+        g->ctx->degraded += ns;
+        g->ctx->decodes += (uint64_t)__builtin_popcountll(lost);
+    }
+    for (uint64_t s = s0; s <= s1; s++)
+        for (uint32_t f = 0; f < k; f++) {
+            uint64_t u0 = s * sb + (uint64_t)f * unit, u1 = u0 + unit;
+            uint64_t lo = u0 > a ? u0 : a, hi = u1 < b ? u1 : b;
+            if (lo >= hi)
+                continue;
+            memcpy(g->out + (lo - a), g->stage + (size_t)f * flen + (s - s0) * unit + (lo - u0),
+                   (size_t)(hi - lo));
+        }
+    g->out_len = (size_t)(b - a);
+    g->out_pos = 0;
+    g->pos = stop;
+    return 0;
+}
+
 /* Fills g->out with the next stripe's worth of the requested range. */
 static int fill(struct gw_get *g)
 {
     size_t gi = 0;
-    while (gi < g->n_groups && !(g->pos >= g->groups[gi].offset &&
-                                 g->pos < g->groups[gi].offset + g->groups[gi].data_length))
+    while (gi < g->n_groups &&
+           !(g->pos >= g->groups[gi].offset && g->pos < g->groups[gi].offset + g->groups[gi].span))
         gi++;
     if (gi == g->n_groups)
         return CAIRN_E_CORRUPT; /* extents do not cover the object */
     struct get_group *gg = &g->groups[gi];
+    if (gg->packed)
+        return fill_packed(g, gg);
     ec_layout l = group_layout(gg);
     uint64_t in_group = g->pos - gg->offset;
     uint64_t sb = (uint64_t)gg->k * gg->unit;

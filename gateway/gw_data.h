@@ -29,6 +29,7 @@
 #ifndef CAIRN_GW_DATA_H
 #define CAIRN_GW_DATA_H
 
+#include "ec_codec.h"
 #include "ec_layout.h"
 #include "md_cmd.h"
 #include "meta.pb-c.h"
@@ -94,6 +95,26 @@ void gw_ctx_mem_force(struct gw_ctx *ctx, uint64_t bytes);
 /* Gives back bytes taken with gw_ctx_mem_take or gw_ctx_mem_force. */
 void gw_ctx_mem_give(struct gw_ctx *ctx, uint64_t bytes);
 
+/* ---- Packed groups (issue #17; gw_pack batches into them) ---- */
+
+/* The shared codec for k+m (created on first use, owned by ctx; its encode is
+ * read-only, so any thread). NULL for a bad k/m or out of memory. */
+ec_codec *gw_ctx_codec(struct gw_ctx *ctx, uint32_t k, uint32_t m);
+/* Asks the leader for k+m chunkservers on distinct hosts for a new packed
+ * group, into cs[0..k+m) (an append needs every one: fewer is
+ * CAIRN_E_UNAVAIL). Returns 0 or an md_client_place error. Any thread. */
+int gw_packed_place(struct gw_ctx *ctx, uint32_t k, uint32_t m, uint64_t *cs);
+/* Appends bodies[i] (frag_len bytes each: whole units of fragment i, the
+ * fragment-major form of whole stripes) at fragment offset frag_off (the
+ * group's committed length / k) to every fragment of packed group g, on its
+ * k+m chunkservers in parallel (POST ?append=, with the body's CRC32C), each
+ * request bounded by timeout_ms (0: the fragment timeout). Returns 0 only
+ * when all k+m acknowledged the append durable; CAIRN_E_UNAVAIL otherwise
+ * (some may hold it: nothing past the committed length is ever read, and the
+ * caller seals the group there). Borrowed arguments; any thread. */
+int gw_packed_append(struct gw_ctx *ctx, const struct md_group_desc *g, uint64_t frag_off,
+                     const uint8_t *const *bodies, size_t frag_len, int64_t timeout_ms);
+
 /* ---- PUT ---- */
 
 /* Starts an upload of exactly size bytes laid out by l. Returns 0,
@@ -125,6 +146,14 @@ int gw_put_finish(struct gw_put *p, uint8_t md5[16], const struct md_group_desc 
 void gw_put_free(struct gw_put *p);
 
 /* ---- GET ---- */
+
+/* Packed extents (issue #17: many small objects appended, stripe-aligned,
+ * into one packed group) are read in rounds of at most this many object
+ * bytes: per round ONE ranged request per data fragment covering every
+ * stripe the round spans (whole units), scattered into place; a degraded
+ * round fetches the same range from other fragments and decodes only those
+ * stripes. A ranged read fetches only the stripes its range spans. */
+#define GW_PACKED_READ_ROUND (1u << 20)
 
 /* Opens a reader over bytes [off, off+len) of the object described by rec
  * (copied), taking its stripe buffers from the budget. Returns 0,

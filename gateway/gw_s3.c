@@ -479,6 +479,8 @@ static void s3_done(struct cn_http_req *req, int ok, void *cls)
     if (r->md5)
         EVP_MD_CTX_free(r->md5);
     gw_buf_free(&r->body);
+    if (r->pack_mem)
+        gw_ctx_mem_give(s3->data, r->pack_mem);
     if (r->have_meta)
         gw_meta_free(&r->meta);
     if (r->have_q)
@@ -542,6 +544,7 @@ int gw_s3_new(const struct gw_s3_config *cfg, struct gw_ctx *data, struct gw_s3 
         return CAIRN_E_NOMEM;
     }
     s3->data = data;
+    s3->pack = cfg->pack;
     *out = s3;
     return 0;
 }

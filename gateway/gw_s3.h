@@ -33,6 +33,7 @@ struct gw_s3;
 struct cn_http_server;
 
 struct gw_keycache;
+struct gw_pack;
 
 struct gw_s3_config {
     const char *region;          /* SigV4 region and GetBucketLocation; NULL = "us-east-1" */
@@ -51,6 +52,7 @@ struct gw_s3_config {
                                  request began is cut; 0 = never */
     int64_t anon_cache_ms;    /* anonymous refusals remembered this long (forgotten at
                                  any 2xx write through it); 0 = none */
+    struct gw_pack *pack;     /* the packer (borrowed; must outlive it); NULL = no packing */
 };
 
 /* Creates the S3 front end over data (borrowed; must outlive it). cfg is

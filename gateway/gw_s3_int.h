@@ -147,6 +147,7 @@ struct gw_s3 {
     atomic_uint_fast64_t gets_cut; /* GetObject bodies cut by it */
     struct gw_ctx *data;
     struct gw_keycache *keys; /* NULL: every key is read */
+    struct gw_pack *pack;     /* NULL: nothing is packed */
     /* anonymous requests refused lately (anon_gen, op, bucket, key -> S3
      * error), so a flood of them costs one metadata read per anon_cache_ms
      * each; NULL: none (gw_s3_authz.c) */
@@ -214,6 +215,9 @@ struct s3_req {
     struct gw_stream_put *sput; /* streamed sink of a body of unknown length
                                    (Transfer-Encoding: chunked) */
     struct gw_checksum *cks;    /* x-amz-checksum-<alg> sent as a header */
+    int packed;                 /* PutObject bound for the packer: body buffered whole in
+                                   body (gw_pack.h) */
+    uint64_t pack_mem;          /* bytes of that buffer taken from the data-path budget */
     const char *cks_expected;
 
     /* PutObject */

@@ -5,6 +5,7 @@
 #include "gw_s3_int.h"
 
 #include "cn_error.h"
+#include "gw_pack.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -99,6 +100,54 @@ int s3_metrics_end(struct cn_http_req *req, void *cls)
                   (uint64_t)s3->bytes_in, (uint64_t)s3->bytes_out, (uint64_t)s3->objects_put,
                   (uint64_t)s3->objects_inline, ds.degraded_reads, ds.decodes, ds.fragment_errors,
                   ds.short_groups, ds.mem_used, ds.mem_peak, ds.mem_limit, ds.mem_refused);
+    if (s3->pack) {
+        struct gw_pack_stats ps;
+        gw_pack_stats(s3->pack, &ps);
+        gw_buf_printf(
+            &b,
+            "# HELP cairn_gw_packed_objects_total Objects committed in packed groups.\n"
+            "# TYPE cairn_gw_packed_objects_total counter\n"
+            "cairn_gw_packed_objects_total %" PRIu64 "\n"
+            "# HELP cairn_gw_packed_batches_total Packed batches committed (one append per "
+            "fragment, one CommitPacked each).\n"
+            "# TYPE cairn_gw_packed_batches_total counter\n"
+            "cairn_gw_packed_batches_total %" PRIu64 "\n"
+            "# HELP cairn_gw_packed_objects_per_batch Objects per committed batch, on "
+            "average since start.\n"
+            "# TYPE cairn_gw_packed_objects_per_batch gauge\n"
+            "cairn_gw_packed_objects_per_batch %.2f\n"
+            "# HELP cairn_gw_packed_bytes_total Object bytes in committed packed batches.\n"
+            "# TYPE cairn_gw_packed_bytes_total counter\n"
+            "cairn_gw_packed_bytes_total %" PRIu64 "\n"
+            "# HELP cairn_gw_packed_padding_bytes_total Zero bytes appended to end packed "
+            "objects on whole stripes.\n"
+            "# TYPE cairn_gw_packed_padding_bytes_total counter\n"
+            "cairn_gw_packed_padding_bytes_total %" PRIu64 "\n"
+            "# HELP cairn_gw_packed_groups_opened_total Packed groups opened.\n"
+            "# TYPE cairn_gw_packed_groups_opened_total counter\n"
+            "cairn_gw_packed_groups_opened_total %" PRIu64 "\n"
+            "# HELP cairn_gw_packed_groups_sealed_total Packed groups this gateway sealed "
+            "(full, idle, after a failed append, at shutdown).\n"
+            "# TYPE cairn_gw_packed_groups_sealed_total counter\n"
+            "cairn_gw_packed_groups_sealed_total %" PRIu64 "\n"
+            "# HELP cairn_gw_packed_append_failures_total Batches whose append did not reach "
+            "all k+m chunkservers.\n"
+            "# TYPE cairn_gw_packed_append_failures_total counter\n"
+            "cairn_gw_packed_append_failures_total %" PRIu64 "\n"
+            "# HELP cairn_gw_packed_retries_total Batches retried in a new packed group.\n"
+            "# TYPE cairn_gw_packed_retries_total counter\n"
+            "cairn_gw_packed_retries_total %" PRIu64 "\n"
+            "# HELP cairn_gw_packed_fallbacks_total Objects the packer handed back to the "
+            "ordinary path (no group, queue full).\n"
+            "# TYPE cairn_gw_packed_fallbacks_total counter\n"
+            "cairn_gw_packed_fallbacks_total %" PRIu64 "\n"
+            "# HELP cairn_gw_packed_queued Objects waiting for a packer lane now.\n"
+            "# TYPE cairn_gw_packed_queued gauge\n"
+            "cairn_gw_packed_queued %" PRIu64 "\n",
+            ps.objects, ps.batches, ps.batches ? (double)ps.objects / (double)ps.batches : 0.0,
+            ps.bytes, ps.padding, ps.groups_opened, ps.groups_sealed, ps.append_failures,
+            ps.retries, ps.fallbacks, ps.queued);
+    }
     if (s3->keys) {
         struct gw_keycache_stats ks;
         gw_keycache_stats(s3->keys, &ks);
@@ -133,8 +182,8 @@ int s3_metrics_end(struct cn_http_req *req, void *cls)
                       "# HELP cairn_gw_auth_keys Access keys in the gateway's copy.\n"
                       "# TYPE cairn_gw_auth_keys gauge\n"
                       "cairn_gw_auth_keys %" PRIu64 "\n",
-                      ks.hits, ks.unknown, ks.key_reads, ks.folded, ks.refreshes, ks.forced, ks.refresh_fails,
-                      ks.keys);
+                      ks.hits, ks.unknown, ks.key_reads, ks.folded, ks.refreshes, ks.forced,
+                      ks.refresh_fails, ks.keys);
     }
     struct cn_http_server_counters hc = {0};
     for (size_t i = 0; i < s3->n_srvs; i++) {

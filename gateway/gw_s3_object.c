@@ -8,6 +8,7 @@
 #include "cn_error.h"
 #include "cn_log.h"
 #include "cn_util.h"
+#include "gw_pack.h"
 #include "gw_xml.h"
 
 #include <stdio.h>
@@ -96,18 +97,24 @@ enum md_cond s3_write_cond(struct s3_req *r, char *if_match, size_t cap)
     return MD_COND_NONE;
 }
 
+/* What every new version r writes carries: owned by the writer, with the
+ * ACL its headers asked for and its object lock. */
+static void object_owned(struct s3_req *r, struct md_object_desc *obj)
+{
+    s3_owner_of(r, &obj->owner);
+    obj->owner.acl = r->new_acl;
+    obj->owner.acl_len = r->new_acl_len;
+    obj->lock = r->lock;
+}
+
 enum gw_s3err s3_commit_object(struct s3_req *r, const char *bucket, const char *key,
                                const struct md_object_desc *obj)
 {
     char if_match[128];
     enum md_cond cond = s3_write_cond(r, if_match, sizeof(if_match));
-    /* Owned by the writer, with the ACL its headers asked for. */
     struct md_object_desc owned = *obj;
     r->commit_tried = 1;
-    s3_owner_of(r, &owned.owner);
-    owned.owner.acl = r->new_acl;
-    owned.owner.acl_len = r->new_acl_len;
-    owned.lock = r->lock;
+    object_owned(r, &owned);
     struct s3_md_cmd c;
     int rc = s3_md_cmd_start(r, &c);
     if (rc == 0)
@@ -221,12 +228,24 @@ enum gw_s3err s3_put_begin(struct cn_http_req *req, struct s3_req *r)
             (b->quota->max_objects && !old && objects > b->quota->max_objects))
             return GW_S3_QUOTA_EXCEEDED;
     }
-    if (!part && (uint64_t)r->expect <= s3->inline_max) {
+    int packed = !part && (uint64_t)r->expect > s3->inline_max &&
+                 gw_pack_accepts(s3->pack, (uint64_t)r->expect);
+    if (!part && ((uint64_t)r->expect <= s3->inline_max || packed)) {
+        /* Buffered whole: an inline object, or one for the packer (whose
+         * buffer is taken from the data-path budget). */
+        if (packed) {
+            if (gw_ctx_mem_take(s3->data, (uint64_t)r->expect) != 0)
+                return GW_S3_SLOW_DOWN;
+            r->pack_mem = (uint64_t)r->expect;
+            r->packed = 1;
+        }
         r->md5 = EVP_MD_CTX_new();
         if (!r->md5 || EVP_DigestInit_ex(r->md5, EVP_md5(), NULL) != 1)
             return GW_S3_INTERNAL_ERROR;
         r->body_max = (size_t)r->expect;
         gw_buf_init(&r->body, r->body_max ? r->body_max : 1);
+        if (packed && gw_buf_reserve(&r->body, r->body_max) != 0)
+            return GW_S3_INTERNAL_ERROR;
     } else {
         ec_layout l = {.k = r->k, .m = r->m, .unit = s3->unit, .frag_max = s3->group_fragment};
         int rc = gw_put_begin(s3->data, &l, (uint64_t)r->expect, &r->put);
@@ -239,25 +258,37 @@ enum gw_s3err s3_put_begin(struct cn_http_req *req, struct s3_req *r)
 /* The object r received (inline, or in groups already written), with the
  * attributes of its request, committed as r->t.bucket/r->t.key and counted.
  * When the commit fails the groups go to garbage collection at once. */
+/* The record of the object r received, with its request's attributes (the
+ * caller s3_attrs_release()s ab once obj is used). */
+static enum gw_s3err new_object_desc(struct s3_req *r, const char *etag, struct s3_attrs *ab,
+                                     struct md_object_desc *obj)
+{
+    enum gw_s3err e = s3_attrs_from_request(r, ab);
+    if (e != GW_S3_OK)
+        return e;
+    *obj = (struct md_object_desc){
+        .size = r->received,
+        .etag = etag,
+        .mtime_ms = cn_wall_ms(),
+        .attrs = ab->a,
+    };
+    return GW_S3_OK;
+}
+
 enum gw_s3err s3_store_new_object(struct s3_req *r, const char *etag, int is_inline,
                                   const void *inline_data, size_t inline_len,
                                   const struct md_group_desc *groups, size_t n_groups)
 {
     struct s3_attrs ab;
-    enum gw_s3err e = s3_attrs_from_request(r, &ab);
+    struct md_object_desc obj;
+    enum gw_s3err e = new_object_desc(r, etag, &ab, &obj);
     if (e != GW_S3_OK)
         return e;
-    struct md_object_desc obj = {
-        .size = r->received,
-        .etag = etag,
-        .mtime_ms = cn_wall_ms(),
-        .attrs = ab.a,
-        .has_inline = is_inline,
-        .inline_data = inline_data,
-        .inline_len = inline_len,
-        .groups = groups,
-        .n_groups = n_groups,
-    };
+    obj.has_inline = is_inline;
+    obj.inline_data = inline_data;
+    obj.inline_len = inline_len;
+    obj.groups = groups;
+    obj.n_groups = n_groups;
     e = s3_commit_object(r, r->t.bucket, r->t.key, &obj);
     s3_attrs_release(&ab);
     if (e != GW_S3_OK) {
@@ -267,6 +298,64 @@ enum gw_s3err s3_store_new_object(struct s3_req *r, const char *etag, int is_inl
     atomic_fetch_add(&r->s3->objects_put, 1);
     if (is_inline)
         atomic_fetch_add(&r->s3->objects_inline, 1);
+    return GW_S3_OK;
+}
+
+/* A buffered body the packer handed back (no live group, its queue full):
+ * written and committed the ordinary way, a chunk group of its own. */
+static enum gw_s3err store_unpacked(struct s3_req *r, const char *etag)
+{
+    struct gw_s3 *s3 = r->s3;
+    ec_layout l = {.k = r->k, .m = r->m, .unit = s3->unit, .frag_max = s3->group_fragment};
+    uint8_t md5[16];
+    const struct md_group_desc *groups = NULL;
+    size_t n_groups = 0;
+    int rc = gw_put_begin(s3->data, &l, r->received, &r->put);
+    if (rc == 0)
+        rc = gw_put_write(r->put, r->body.data, r->body.len);
+    if (rc == 0)
+        rc = gw_put_finish(r->put, md5, &groups, &n_groups);
+    if (rc != 0) {
+        CN_WARN(S3_LOG, "PutObject %s/%s (not packed): %s", r->t.bucket, r->t.key,
+                cairn_strerror(rc));
+        return s3_sink_error(r, rc);
+    }
+    return s3_store_new_object(r, etag, 0, NULL, 0, groups, n_groups);
+}
+
+/* PutObject of a body bound for the packer (r->packed, buffered whole in
+ * r->body): the record s3_store_new_object would commit, with the same
+ * owner, ACL, lock and write condition, goes in a CommitPacked batch. */
+static enum gw_s3err store_packed(struct s3_req *r, const char *etag)
+{
+    struct s3_attrs ab;
+    struct gw_pack_obj po;
+    memset(&po, 0, sizeof(po));
+    enum gw_s3err e = new_object_desc(r, etag, &ab, &po.desc.obj);
+    if (e != GW_S3_OK)
+        return e;
+    object_owned(r, &po.desc.obj);
+    char if_match[128];
+    po.desc.cond = s3_write_cond(r, if_match, sizeof(if_match));
+    po.desc.if_match = if_match;
+    po.desc.bucket = r->t.bucket;
+    po.desc.key = r->t.key;
+    po.data = r->body.data;
+    po.k = r->k;
+    po.m = r->m;
+    po.storage_class = ab.a.storage_class;
+    struct gw_pack_result res;
+    int rc = gw_pack_put(r->s3->pack, &po, &res);
+    s3_attrs_release(&ab);
+    if (rc == CAIRN_E_UNAVAIL || rc == CAIRN_E_BUSY)
+        return store_unpacked(r, etag);
+    if (rc != 0)
+        return s3_md_err(rc, MD__REASON__R_NONE, NULL);
+    if (res.status != 0)
+        return s3_md_err(res.status, res.reason,
+                         po.desc.cond != MD_COND_NONE ? &s3_md_if_cond : NULL);
+    snprintf(r->version_id, sizeof(r->version_id), "%s", res.version_id);
+    atomic_fetch_add(&r->s3->objects_put, 1);
     return GW_S3_OK;
 }
 
@@ -280,7 +369,7 @@ int s3_op_put_object(struct cn_http_req *req, struct s3_req *r)
     /* Stored in the record: the buffered body of a small object. */
     const void *inline_data = r->body.data;
     size_t inline_len = r->body.len;
-    int is_inline = !r->put && !r->sput;
+    int is_inline = !r->put && !r->sput && !r->packed;
     if (r->sput && r->op == OP_PUT_OBJECT &&
         gw_stream_put_buffered(r->sput, &inline_data, &inline_len) &&
         inline_len <= r->s3->inline_max) {
@@ -315,7 +404,10 @@ int s3_op_put_object(struct cn_http_req *req, struct s3_req *r)
         return s3_respond(req, r, 200, NULL, NULL, 0);
     }
 
-    e = s3_store_new_object(r, etag, is_inline, inline_data, inline_len, groups, n_groups);
+    if (r->packed)
+        e = store_packed(r, etag);
+    else
+        e = s3_store_new_object(r, etag, is_inline, inline_data, inline_len, groups, n_groups);
     if (e != GW_S3_OK)
         return s3_error(req, r, e, NULL);
     if (r->version_id[0])

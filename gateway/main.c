@@ -4,8 +4,9 @@
  *   1. signals blocked (every thread inherits the mask), configuration, log level
  *   2. libxml2 and libcurl process-wide initialisation (before any thread)
  *   3. the cluster secret (internal calls to metadata and chunkservers)
- *   4. the data path context (gw_data), then the S3 front end (gw_s3) and the
- *      status page (gw_status, GET /_cairn/status)
+ *   4. the data path context (gw_data), the packer (gw_pack, over gw_data), then
+ *      the S3 front end (gw_s3, using both) and the status page (gw_status,
+ *      GET /_cairn/status)
  *   5. the HTTP server, last (the status route is registered before the S3
  *      catch-all route, which would take its path)
  * and shutdown runs it backwards on SIGINT or SIGTERM. */
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cn_auth.h"
 #include "cn_config.h"
@@ -25,6 +27,7 @@
 #include "cn_util.h"
 #include "gw_data.h"
 #include "gw_keycache.h"
+#include "gw_pack.h"
 #include "gw_s3.h"
 #include "gw_status.h"
 #include "gw_xml.h"
@@ -58,6 +61,13 @@ static struct {
     int64_t auth_refresh_ms;
     int64_t anon_cache_ms;
     int64_t max_get_ms;
+    int64_t pack_max;
+    int64_t pack_unit;
+    int64_t pack_wait_ms;
+    int64_t pack_batch;
+    int64_t pack_idle_ms;
+    int64_t pack_group_fragment;
+    int64_t pack_lanes;
 } conf;
 
 static const struct cn_config_option options[] = {
@@ -139,6 +149,34 @@ static const struct cn_config_option options[] = {
                          "is cut (clients resume with Range); keep it below the metadata "
                          "service's --garbage-grace, which it protects (0: never)",
                          &conf.max_get_ms),
+    CN_CONF_OPT_SIZE("pack-max", "4M", 0, 16 << 20,
+                     "objects above --inline-max and up to this size (with a known "
+                     "Content-Length) are appended, many per batch, into packed chunk groups "
+                     "instead of a group each (0: off)",
+                     &conf.pack_max),
+    CN_CONF_OPT_SIZE("pack-unit", "4K", 512, 64 << 10,
+                     "stripe unit of packed groups (divides 64K); each packed object is padded "
+                     "to whole stripes of K x this",
+                     &conf.pack_unit),
+    CN_CONF_OPT_DURATION("pack-wait", "2ms", 0, 1000,
+                         "a packed batch waits at most this long for more objects after its "
+                         "first",
+                         &conf.pack_wait_ms),
+    CN_CONF_OPT_SIZE("pack-batch", "8M", 64 << 10, 16 << 20,
+                     "max object bytes of one packed batch (one append per fragment, one "
+                     "metadata commit); at least --pack-max",
+                     &conf.pack_batch),
+    CN_CONF_OPT_DURATION("pack-idle", "5s", 100, 3600 * 1000,
+                         "an open packed group without appends this long is sealed",
+                         &conf.pack_idle_ms),
+    CN_CONF_OPT_SIZE("pack-group-fragment", "0", 0, INT64_C(1) << 40,
+                     "max bytes of one fragment of a packed group; it is sealed when full (0: "
+                     "--group-fragment)",
+                     &conf.pack_group_fragment),
+    CN_CONF_OPT_INT("pack-lanes", "2", 1, 8,
+                    "open packed groups per scheme, each with a batch in flight (one collects "
+                    "while another appends)",
+                    &conf.pack_lanes),
     CN_CONF_OPT_DURATION("sigv4-max-skew", "15m", 1000, 7 * 24 * 3600 * 1000LL,
                          "accepted clock difference of SigV4-signed client requests",
                          &conf.sigv4_max_skew_ms),
@@ -322,6 +360,7 @@ int main(int argc, char **argv)
     struct cn_auth *auth = NULL;
     struct gw_ctx *data = NULL;
     struct gw_s3 *s3 = NULL;
+    struct gw_pack *pack = NULL;
     struct gw_keycache *keys = NULL;
     struct gw_status *status = NULL;
     struct cn_http_server *srv = NULL, *plain = NULL;
@@ -341,6 +380,29 @@ int main(int argc, char **argv)
     if (rc != 0) {
         CN_ERROR(MOD, "data path: %s", cairn_strerror(rc));
         goto err_after_auth;
+    }
+    if (conf.pack_max > 0 && conf.pack_batch < conf.pack_max) {
+        CN_ERROR(MOD, "--pack-batch must be at least --pack-max");
+        goto err_after_data;
+    }
+    char writer[128];
+    char host[64] = "";
+    gethostname(host, sizeof(host) - 1);
+    snprintf(writer, sizeof(writer), "%s/%d", host, (int)getpid());
+    struct gw_pack_opts popts = {
+        .max = (uint64_t)conf.pack_max,
+        .unit = (uint32_t)conf.pack_unit,
+        .wait_us = conf.pack_wait_ms * 1000,
+        .batch_max = (uint64_t)conf.pack_batch,
+        .idle_ms = conf.pack_idle_ms,
+        .group_fragment =
+            (uint64_t)(conf.pack_group_fragment ? conf.pack_group_fragment : conf.group_fragment),
+        .lanes = (uint32_t)conf.pack_lanes,
+        .writer = writer};
+    rc = gw_pack_new(data, &popts, &pack);
+    if (rc != 0) {
+        CN_ERROR(MOD, "packer: %s (check --pack-unit: it divides 64K)", cairn_strerror(rc));
+        goto err_after_data;
     }
     struct gw_keycache_opts kopts = {
         .data = data, .root_ak = ak, .root_sk = sk, .refresh_ms = conf.auth_refresh_ms};
@@ -362,7 +424,8 @@ int main(int argc, char **argv)
                                 .max_skew_s = (conf.sigv4_max_skew_ms + 999) / 1000,
                                 .keys = keys,
                                 .anon_cache_ms = conf.anon_cache_ms,
-                                .max_get_ms = conf.max_get_ms};
+                                .max_get_ms = conf.max_get_ms,
+                                .pack = pack};
     rc = gw_s3_new(&scfg, data, &s3);
     if (rc != 0) {
         CN_ERROR(MOD, "S3 front end: %s (check --default-scheme, --unit, --group-fragment)",
@@ -426,6 +489,7 @@ err_after_s3:
     gw_s3_free(s3);
 err_after_data:
     gw_keycache_free(keys);
+    gw_pack_free(pack); /* after the servers: no request is waiting in it */
     gw_ctx_free(data);
 err_after_auth:
     cn_auth_free(auth);

@@ -6,6 +6,9 @@
  * (CURLOPT_AWS_SIGV4; uploads send x-amz-content-sha256: UNSIGNED-PAYLOAD).
  * Prints one line: op, clients, requests/s, errors, and the client's own CPU
  * seconds per wall second (to show whether the client limits the rate).
+ * Every body starts with its key's name (then a fixed pattern), and every
+ * GET is verified byte for byte against it: a wrong, short or long body
+ * counts as an error.
  *
  * Usage: cairn-s3load ENDPOINT BUCKET put|get SIZE CLIENTS SECONDS [KEYS]
  * Credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION. */
@@ -24,7 +27,11 @@ struct client {
     CURL *h;
     struct curl_slist *hdrs;
     char url[512];
+    char stamp[64]; /* the key's name: the first bytes of its body */
+    size_t stamp_len;
     size_t sent;
+    size_t got; /* GET: body bytes received so far */
+    int bad;    /* GET: a byte differed */
     uint64_t n;
     int id;
 };
@@ -35,11 +42,21 @@ static size_t g_size;
 static char *g_body;
 static unsigned g_keys = 64;
 
+/* Byte i of client c's current object. */
+static char body_byte(const struct client *c, size_t i)
+{
+    return i < c->stamp_len ? c->stamp[i] : g_body[i];
+}
+
 static size_t sink(char *p, size_t s, size_t n, void *u)
 {
-    (void)p;
-    (void)u;
-    return s * n;
+    struct client *c = u;
+    size_t len = s * n;
+    for (size_t i = 0; i < len && !c->bad; i++)
+        if (c->got + i >= g_size || p[i] != body_byte(c, c->got + i))
+            c->bad = 1;
+    c->got += len;
+    return len;
 }
 
 static size_t src(char *buf, size_t s, size_t n, void *u)
@@ -49,6 +66,8 @@ static size_t src(char *buf, size_t s, size_t n, void *u)
     if (want > left)
         want = left;
     memcpy(buf, g_body + c->sent, want);
+    for (size_t i = c->sent; i < c->stamp_len && i < c->sent + want; i++)
+        buf[i - c->sent] = c->stamp[i];
     c->sent += want;
     return want;
 }
@@ -72,8 +91,13 @@ static void arm(CURLM *m, struct client *c)
 {
     snprintf(c->url, sizeof(c->url), "%s/%s/s3load-%d-%llu", g_endpoint, g_bucket, c->id,
              (unsigned long long)(c->n % g_keys));
+    snprintf(c->stamp, sizeof(c->stamp), "s3load-%d-%llu/", c->id,
+             (unsigned long long)(c->n % g_keys));
+    c->stamp_len = strlen(c->stamp) < g_size ? strlen(c->stamp) : g_size;
     c->n++;
     c->sent = 0;
+    c->got = 0;
+    c->bad = 0;
     curl_easy_setopt(c->h, CURLOPT_URL, c->url);
     if (g_put) {
         curl_easy_setopt(c->h, CURLOPT_UPLOAD, 1L);
@@ -120,6 +144,7 @@ int main(int argc, char **argv)
         curl_easy_setopt(c->h, CURLOPT_USERPWD, userpwd);
         curl_easy_setopt(c->h, CURLOPT_AWS_SIGV4, sigv4);
         curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, sink);
+        curl_easy_setopt(c->h, CURLOPT_WRITEDATA, c);
         curl_easy_setopt(c->h, CURLOPT_TIMEOUT, 30L);
         curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
         if (g_put) {
@@ -158,12 +183,13 @@ int main(int argc, char **argv)
             curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
             long code = 0;
             curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &code);
-            if (msg->data.result == CURLE_OK && code / 100 == 2)
+            int verified = g_put || (!c->bad && c->got == g_size);
+            if (msg->data.result == CURLE_OK && code / 100 == 2 && verified)
                 ok++;
             else {
                 if (err < 5)
-                    fprintf(stderr, "s3load: %s: curl %d HTTP %ld\n", c->url, msg->data.result,
-                            code);
+                    fprintf(stderr, "s3load: %s: curl %d HTTP %ld%s\n", c->url, msg->data.result,
+                            code, verified ? "" : " (body differs)");
                 err++;
             }
             curl_multi_remove_handle(m, c->h);
@@ -176,9 +202,9 @@ int main(int argc, char **argv)
     }
     double t1 = now(), c1 = cpu();
     double rate = (double)(ok - okw) / (t1 - tw);
-    printf("%s %zu B x %d clients: %.0f req/s, %llu ok, %llu errors, client CPU %.2f s/s\n",
-           g_put ? "PUT" : "GET", g_size, nc, rate, (unsigned long long)ok, (unsigned long long)err,
-           (c1 - cw) / (t1 - tw));
+    printf("%s %zu B x %d clients: %.0f req/s, %llu ok%s, %llu errors, client CPU %.2f s/s\n",
+           g_put ? "PUT" : "GET", g_size, nc, rate, (unsigned long long)ok,
+           g_put ? "" : " (verified)", (unsigned long long)err, (c1 - cw) / (t1 - tw));
     for (int i = 0; i < nc; i++) {
         curl_easy_cleanup(cl[i].h);
         curl_slist_free_all(cl[i].hdrs);

@@ -10,7 +10,10 @@
 #     are placed on the hosts left with the last parity fragments missing;
 #   - with m = 2 chunkservers dead every object still reads back exactly
 #     (degraded reads decode);
-#   - with 3 dead, a read fails; it never returns wrong bytes.
+#   - with 3 dead, a read fails; it never returns wrong bytes;
+#   - packed groups (issue #17): objects appended in batches into one group
+#     (gw_packed_append) read back whole and in ranges through packed extents,
+#     and decoded with 2 of 4+2 chunkservers dead.
 source "$(dirname "$0")/lib.sh"
 
 TOOL="$CAIRN_BUILD/tests/integration/ec-path-tool"
@@ -50,6 +53,12 @@ check_all() { # every object reads back byte-exact
 }
 check_all "all up"
 
+echo "== packed group: batches appended to all k+m, read back whole and in ranges"
+tool --scheme 4+2 --unit 4096 packed-write "$TEST_DIR/packed.state" 42 || fail "packed appends"
+tool packed-verify "$TEST_DIR/packed.state" | tee "$TEST_DIR/packed.out" || fail "packed reads"
+grep -q "^degraded 0 " "$TEST_DIR/packed.out" || fail "packed reads decoded with every chunkserver up"
+tool --scheme 3+2 --unit 16384 packed-write "$TEST_DIR/packed32.state" 7 || fail "packed 3+2"
+
 echo "== random ranges"
 /usr/bin/python3 - "$TEST_DIR/big" > "$TEST_DIR/ranges" <<'PY'
 import os, random, sys
@@ -83,6 +92,10 @@ tool get bucket1 after "$TEST_DIR/out.after" && cmp -s "$TEST_DIR/odd" "$TEST_DI
 echo "== m = 2 chunkservers dead: degraded reads"
 cluster_kill chunk2
 check_all "two chunkservers down"
+tool packed-verify "$TEST_DIR/packed32.state" >/dev/null || fail "degraded 3+2 packed reads"
+tool packed-verify "$TEST_DIR/packed.state" > "$TEST_DIR/packed.out" || fail "degraded packed reads"
+# 4+2 on 6 chunkservers: two of its fragments are gone, so stripes were decoded.
+grep -q "^degraded 0 " "$TEST_DIR/packed.out" && fail "packed: no stripe was decoded"
 
 echo "== 3 dead: reads fail, never wrong bytes"
 cluster_kill chunk3

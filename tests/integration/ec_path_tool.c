@@ -8,6 +8,13 @@
  *   ec-path-tool delete OPTS BUCKET KEY      delete the object (its groups become garbage)
  *   ec-path-tool put-nocommit OPTS BUCKET KEY FILE  write the fragments, commit nothing (a
  *                                            gateway dying mid-upload); prints the group ids
+ *   ec-path-tool packed-write OPTS STATE SEED   append objects of many sizes (pseudo-random
+ *                                            bytes from SEED) in batches into a packed group
+ *                                            (gw_packed_append; no metadata record) and save
+ *                                            the group and where each object went in STATE
+ *   ec-path-tool packed-verify OPTS STATE     read every object of STATE back whole and in
+ *                                            ranges through gw_get with packed extents, and
+ *                                            compare; prints the degraded stripes it decoded
  *
  * OPTS: --meta URLS --cluster-secret-file F [--scheme K+M] [--unit BYTES]
  *       [--frag-max BYTES]. Exit 0 on success, 1 on failure. */
@@ -17,6 +24,7 @@
 #include "gw_data.h"
 #include "md_client.h"
 #include "md_cmd.h"
+#include "ec_codec.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -206,6 +214,151 @@ static int do_info(struct gw_ctx *ctx, const char *bucket, const char *key)
     return 0;
 }
 
+/* ---- packed groups: appends and reads without the metadata half ---- */
+
+#define PK_OBJECTS 12
+static const uint64_t pk_sizes[PK_OBJECTS] = {17408, 100,     65536, 65537, 1048576 + 3, 300001,
+                                              16384, 4194304, 24577, 1,     2097152,     777777};
+
+static uint8_t pk_byte(uint64_t seed, size_t obj, uint64_t i)
+{
+    uint64_t x = (seed + obj * 0x9E3779B97F4A7C15ull) ^ (i * 0xBF58476D1CE4E5B9ull);
+    x ^= x >> 31;
+    x *= 0x94D049BB133111EBull;
+    return (uint8_t)(x >> 29);
+}
+
+static int do_packed_write(struct gw_ctx *ctx, const char *state, uint64_t seed)
+{
+    uint32_t k = layout.k, m = layout.m, unit = layout.unit, n = k + m;
+    uint64_t cs[EC_MAX_FRAGS], sb = (uint64_t)k * unit, goff[PK_OBJECTS], len = 0;
+    int rc = gw_packed_place(ctx, k, m, cs);
+    if (rc)
+        return die("place", rc);
+    struct md_group_desc g = {.k = k, .m = m, .unit = unit, .fragment_cs = cs};
+    cn_random_bytes(g.id, 16);
+    ec_codec *codec = gw_ctx_codec(ctx, k, m);
+    /* Three batches: objects 0-3, 4-7, 8-11, each padded to whole stripes. */
+    for (size_t b = 0; b < 3; b++) {
+        uint64_t blen = 0;
+        for (size_t o = b * 4; o < b * 4 + 4; o++)
+            blen += (pk_sizes[o] + sb - 1) / sb * sb;
+        size_t flen = (size_t)(blen / k);
+        uint8_t *frag[EC_MAX_FRAGS];
+        for (uint32_t i = 0; i < n; i++)
+            frag[i] = calloc(1, flen);
+        uint64_t at = 0; /* batch data offset */
+        for (size_t o = b * 4; o < b * 4 + 4; o++) {
+            goff[o] = len + at;
+            for (uint64_t i = 0; i < pk_sizes[o]; i++) {
+                uint64_t d = at + i, s = d / sb, f = (d % sb) / unit;
+                frag[f][s * unit + d % unit] = pk_byte(seed, o, i);
+            }
+            at += (pk_sizes[o] + sb - 1) / sb * sb;
+        }
+        if ((rc = ec_encode(codec, flen, (const uint8_t *const *)frag, frag + k)) != 0)
+            return die("encode", rc);
+        rc = gw_packed_append(ctx, &g, len / k, (const uint8_t *const *)frag, flen, 0);
+        for (uint32_t i = 0; i < n; i++)
+            free(frag[i]);
+        if (rc)
+            return die("append", rc);
+        len += blen;
+    }
+    FILE *f = fopen(state, "w");
+    char gid[33];
+    cn_hex_encode(g.id, 16, gid);
+    fprintf(f, "%s %u %u %u %" PRIu64 " %" PRIu64 "\n", gid, k, m, unit, len, seed);
+    for (uint32_t i = 0; i < n; i++)
+        fprintf(f, "%" PRIu64 "\n", cs[i]);
+    for (size_t o = 0; o < PK_OBJECTS; o++)
+        fprintf(f, "%" PRIu64 "\n", goff[o]);
+    fclose(f);
+    return 0;
+}
+
+/* Reads [off, off + len) of packed object o and compares it. */
+static int pk_check(struct gw_ctx *ctx, const Md__ObjectRecord *rec, size_t o, uint64_t seed,
+                    uint64_t off, uint64_t len)
+{
+    struct gw_get *g;
+    int rc = gw_get_open(ctx, rec, off, len, &g);
+    if (rc)
+        return die("get open", rc);
+    static uint8_t buf[300000];
+    ssize_t got;
+    uint64_t pos = off;
+    while ((got = gw_get_read(g, buf, sizeof(buf))) > 0) {
+        for (ssize_t i = 0; i < got; i++)
+            if (buf[i] != pk_byte(seed, o, pos + (uint64_t)i)) {
+                fprintf(stderr, "ec-path-tool: object %zu byte %" PRIu64 " differs\n", o,
+                        pos + (uint64_t)i);
+                gw_get_close(g);
+                return 1;
+            }
+        pos += (uint64_t)got;
+    }
+    gw_get_close(g);
+    if (got < 0)
+        return die("get read", (int)got);
+    if (pos != off + len) {
+        fprintf(stderr, "ec-path-tool: object %zu: short read\n", o);
+        return 1;
+    }
+    return 0;
+}
+
+static int do_packed_verify(struct gw_ctx *ctx, const char *state)
+{
+    FILE *f = fopen(state, "r");
+    char gid[33];
+    uint32_t k, m, unit;
+    uint64_t len, seed, cs[EC_MAX_FRAGS], goff[PK_OBJECTS];
+    if (!f || fscanf(f, "%32s %u %u %u %" SCNu64 " %" SCNu64, gid, &k, &m, &unit, &len, &seed) != 6)
+        return die(state, CAIRN_E_IO);
+    for (uint32_t i = 0; i < k + m; i++)
+        if (fscanf(f, "%" SCNu64, &cs[i]) != 1)
+            return die(state, CAIRN_E_IO);
+    for (size_t o = 0; o < PK_OBJECTS; o++)
+        if (fscanf(f, "%" SCNu64, &goff[o]) != 1)
+            return die(state, CAIRN_E_IO);
+    fclose(f);
+    uint8_t id[16];
+    cn_hex_decode(gid, id, 16);
+    Md__ChunkGroup cg = MD__CHUNK_GROUP__INIT;
+    cg.id = (ProtobufCBinaryData){16, id};
+    cg.k = k;
+    cg.m = m;
+    cg.unit = unit;
+    cg.data_length = len;
+    cg.n_fragment_cs = k + m;
+    cg.fragment_cs = cs;
+    srand((unsigned)seed);
+    for (size_t o = 0; o < PK_OBJECTS; o++) {
+        Md__Extent e = MD__EXTENT__INIT, *ep = &e;
+        e.group = &cg;
+        e.packed = 1;
+        e.group_offset = goff[o];
+        e.length = pk_sizes[o];
+        Md__ObjectRecord rec = MD__OBJECT_RECORD__INIT;
+        rec.size = pk_sizes[o];
+        rec.n_extents = 1;
+        rec.extents = &ep;
+        if (pk_check(ctx, &rec, o, seed, 0, rec.size))
+            return 1;
+        for (int r = 0; r < 6; r++) { /* ranges: edges and random */
+            uint64_t off = r == 0 ? 0 : r == 1 ? rec.size - 1 : (uint64_t)rand() % rec.size;
+            uint64_t l = r < 2 ? 1 : 1 + (uint64_t)rand() % (rec.size - off);
+            if (pk_check(ctx, &rec, o, seed, off, l))
+                return 1;
+        }
+    }
+    struct gw_data_stats st;
+    gw_ctx_stats(ctx, &st);
+    printf("degraded %" PRIu64 " decodes %" PRIu64 "\n", st.degraded_reads, st.decodes);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *secret_file = NULL;
@@ -228,7 +381,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (argc - i < 3 || !secret_file || !n_meta) {
+    if (argc - i < 2 || !secret_file || !n_meta) {
         fprintf(stderr,
                 "usage: ec-path-tool put|get|info|delete --meta URLS --cluster-secret-file F "
                 "[--scheme K+M] [--unit N] [--frag-max N] BUCKET KEY [FILE|OUT [OFF "
@@ -256,6 +409,12 @@ int main(int argc, char **argv)
         rc = do_get(ctx, argv[i + 1], argv[i + 2], argv[i + 3], argc - i - 4, argv + i + 4);
     else if (!strcmp(op, "delete"))
         rc = do_delete(ctx, argv[i + 1], argv[i + 2]);
+    else if (!strcmp(op, "packed-write") && argc - i >= 3)
+        rc = do_packed_write(ctx, argv[i + 1], strtoull(argv[i + 2], NULL, 10));
+    else if (!strcmp(op, "packed-verify"))
+        rc = do_packed_verify(ctx, argv[i + 1]);
+    else if (argc - i < 3)
+        rc = 2;
     else if (!strcmp(op, "info"))
         rc = do_info(ctx, argv[i + 1], argv[i + 2]);
     else
