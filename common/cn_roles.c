@@ -185,6 +185,8 @@ static const struct op_entry command_ops[] = {
     {MD__COMMAND__OP_OPEN_GROUP, GATEWAY},
     {MD__COMMAND__OP_COMMIT_PACKED, GATEWAY},
     {MD__COMMAND__OP_SEAL_GROUP, GATEWAY},
+    /* the leader's compactor commits it in-process: no daemon sends it */
+    {MD__COMMAND__OP_COMPACT_GROUP, 0},
 };
 
 static const struct op_entry query_ops[] = {
