@@ -55,6 +55,8 @@ static const struct cn_roles_route cluster_routes[] = {
      * writes; the metadata leader seals groups their writer left open */
     {"POST", CN_ROUTE_CS_FRAGMENT, 1, CN_ROLE_CHUNK, GATEWAY | META | ADMIN},
     {"POST", CN_ROUTE_CS_REBUILD, 0, CN_ROLE_CHUNK, META | ADMIN},
+    /* packed-group compaction: the metadata leader's compactor */
+    {"POST", CN_ROUTE_CS_COMPACT, 0, CN_ROLE_CHUNK, META | ADMIN},
     {"POST", CN_ROUTE_CS_SCRUB, 0, CN_ROLE_CHUNK, ADMIN},
     {"GET", CN_ROUTE_CS_STATUS, 0, CN_ROLE_CHUNK, ADMIN},
     {"GET", CN_ROUTE_CS_INVENTORY, 0, CN_ROLE_CHUNK, ADMIN},

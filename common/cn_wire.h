@@ -52,6 +52,10 @@
 #define CN_ARG_CS_SEAL       "seal"
 /* POST chunk.RebuildRequest: pull k peers' fragments, store the lost one */
 #define CN_ROUTE_CS_REBUILD "/v1/rebuild"
+/* POST chunk.CompactRequest (the metadata leader's compactor): write a
+ * fragment of a new packed group from ranges of this chunkserver's own
+ * fragment of the old one; answers its data CRC */
+#define CN_ROUTE_CS_COMPACT "/v1/compact"
 /* GET: "key value" lines (id, capacity, free space, inventory, scrub) */
 #define CN_ROUTE_CS_STATUS "/v1/admin/status"
 /* GET: every committed fragment, "<group hex> <index>" lines (streamed) */
