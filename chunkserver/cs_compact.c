@@ -5,6 +5,7 @@
 
 #include "chunk.pb-c.h"
 #include "cn_error.h"
+#include "cn_util.h"
 
 /* Bytes read from the old fragment and written to the new one at a time. */
 #define COMPACT_CHUNK (1u << 20)
@@ -52,6 +53,7 @@ int cs_compact_parse(const void *body, size_t len, cs_compact_req *out)
     out->meta.k = (uint16_t)msg->k;
     out->meta.m = (uint16_t)msg->m;
     out->meta.unit = msg->unit;
+    out->rate = msg->rate_bytes_per_s;
     out->ranges = calloc(msg->n_ranges, sizeof(*out->ranges));
     if (out->ranges == NULL) {
         rc = CAIRN_E_NOMEM;
@@ -123,6 +125,8 @@ int cs_compact_run(cs_store *s, const cs_compact_req *r, uint32_t *data_crc,
     cs_put *p;
     if ((rc = cs_store_put_begin(s, &r->meta, &p)) != 0)
         goto err_after_buf;
+    int64_t start_us = cn_mono_us();
+    uint64_t done = 0;
     for (size_t i = 0; rc == 0 && i < r->n_ranges; i++) {
         uint64_t at = r->ranges[i].offset, end = at + r->ranges[i].length;
         while (rc == 0 && at < end) {
@@ -134,6 +138,14 @@ int cs_compact_run(cs_store *s, const cs_compact_req *r, uint32_t *data_crc,
             if (rc == 0)
                 rc = cs_put_write(p, buf, n);
             at += n;
+            done += n;
+            if (r->rate) {
+                /* where the copy may be by now at r->rate */
+                int64_t due_us = (int64_t)((double)done * 1e6 / (double)r->rate);
+                int64_t ahead_us = due_us - (cn_mono_us() - start_us);
+                if (ahead_us > 0)
+                    cn_sleep_ms(ahead_us / 1000 + 1);
+            }
         }
     }
     if (rc != 0) {

@@ -24,6 +24,7 @@ typedef struct cs_compact_req {
     uint8_t new_group[CS_GROUP_ID_LEN];
     uint8_t old_group[CS_GROUP_ID_LEN];
     cs_frag_meta meta; /* the new fragment: new group, index, k, m, unit, data_len = total */
+    uint64_t rate;     /* bytes/s the copy keeps under (0: unpaced) */
     size_t n_ranges;
     cs_compact_range *ranges; /* malloc'ed: cs_compact_req_free */
 } cs_compact_req;
@@ -40,7 +41,9 @@ void cs_compact_req_free(cs_compact_req *r);
 /* Writes the new fragment of r into s from the sealed old fragment
  * (old_group, index), every block read checked against its CRC, through an
  * ordinary put (a retry finding the same fragment answers CS_PUT_IDENTICAL).
- * Blocking, on the calling thread. Returns 0 with *data_crc and *put;
+ * Blocking, on the calling thread; with r->rate it sleeps between its 1 MiB
+ * pieces so the copy averages at most r->rate bytes/s (the leader's
+ * --compact-rate shared by the group's chunkservers). Returns 0 with *data_crc and *put;
  * CAIRN_E_NOTFOUND (no old fragment); CAIRN_E_CORRUPT (the old fragment
  * fails a CRC: *bad_old is set, it wants repair); CAIRN_E_PRECOND (the old
  * fragment is still open, or has another k, m, unit, or a range lies past

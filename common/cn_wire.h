@@ -32,6 +32,9 @@
 #define CN_ROUTE_MD_REPAIR_DAMAGE "/v1/repair/damage"
 /* GET: chunkservers and the repair queue, one line each (leader) */
 #define CN_ROUTE_MD_CLUSTER "/v1/cluster"
+/* POST [?below=PERCENT] (leader): a compaction pass over the packed groups
+ * now, with another threshold; answers "compacted N" */
+#define CN_ROUTE_MD_COMPACT "/v1/packed/compact"
 /* GET: "name value" lines; ?hash=1 adds the state hash */
 #define CN_ROUTE_MD_STATUS      "/v1/status"
 #define CN_QUERY_MD_STATUS_HASH "hash=1"
