@@ -12,6 +12,7 @@
 #include "cn_error.h"
 #include "md_check.h"
 #include "md_cmd_ver.h"
+#include "md_compact.h"
 #include "md_txn.h"
 
 #include <check.h>
@@ -592,6 +593,216 @@ START_TEST(test_compact_retry)
 }
 END_TEST
 
+/* ---- the leader's compactor (md_compact) with fake chunkservers --------- */
+
+struct fake {
+    struct tsm *t;
+    int64_t now;
+    int leader;
+    uint64_t dead;           /* a chunkserver not heartbeating */
+    int fail_index, fail_rc; /* the copy of this fragment answers fail_rc */
+    int copies, deletes, damaged;
+    uint32_t k, m, unit;
+    uint64_t ranges[64]; /* the last copy's ranges, as (offset, length) pairs */
+    size_t n_ranges;
+    uint64_t rate;
+    uint8_t new_id[16];
+};
+
+static int f_leader(void *ctx)
+{
+    return ((struct fake *)ctx)->leader;
+}
+
+static int f_commit(void *ctx, uint64_t client_id, uint64_t seq, const uint8_t *cmd, size_t len)
+{
+    (void)client_id;
+    (void)seq;
+    struct fake *f = ctx;
+    uint8_t *copy = malloc(len);
+    memcpy(copy, cmd, len);
+    return tsm_run(f->t, copy, len);
+}
+
+static int64_t f_now(void *ctx)
+{
+    return ((struct fake *)ctx)->now;
+}
+
+static int f_alive(void *ctx, uint64_t id)
+{
+    return id != ((struct fake *)ctx)->dead;
+}
+
+static void f_damage(void *ctx, const uint8_t g[16], uint32_t index, uint64_t cs)
+{
+    (void)g;
+    (void)index;
+    (void)cs;
+    ((struct fake *)ctx)->damaged++;
+}
+
+static void f_copy(void *ctx, const uint8_t new_id[16], const uint8_t old_id[16], uint32_t k,
+                   uint32_t m, uint32_t unit, const struct md_compact_copy *c, size_t n, int *rcs)
+{
+    (void)old_id;
+    struct fake *f = ctx;
+    ck_assert_uint_eq(n, k + m);
+    f->k = k;
+    f->m = m;
+    f->unit = unit;
+    memcpy(f->new_id, new_id, 16);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_uint_eq(c[i].index, i);
+        ck_assert_str_eq(c[i].address, "127.0.0.1:1");
+        rcs[i] = (int)i == f->fail_index ? f->fail_rc : 0;
+        f->copies++;
+    }
+    ck_assert_uint_le(c[0].n_ranges, 32);
+    f->n_ranges = c[0].n_ranges;
+    memcpy(f->ranges, c[0].range, 2 * c[0].n_ranges * sizeof(uint64_t));
+    f->rate = c[0].rate;
+}
+
+static void f_del(void *ctx, const char *address, const uint8_t id[16], uint32_t index)
+{
+    (void)address;
+    (void)index;
+    struct fake *f = ctx;
+    ck_assert_mem_eq(id, f->new_id, 16);
+    f->deletes++;
+}
+
+static struct md_compact *new_compactor(struct fake *f)
+{
+    struct md_compact_opts o;
+    md_compact_opts_default(&o);
+    o.store = f->t->ts.store;
+    o.min_dead = 2 * STRIPE;
+    o.rate_bytes_s = 3000;
+    o.retry_ms = 60000;
+    o.is_leader = f_leader;
+    o.commit = f_commit;
+    o.now_ms = f_now;
+    o.cs_alive = f_alive;
+    o.report_damage = f_damage;
+    o.copy_fragments = f_copy;
+    o.del_fragment = f_del;
+    o.ctx = f;
+    struct md_compact *w;
+    ck_assert_int_eq(md_compact_new(&o, &w), 0);
+    return w;
+}
+
+/* Ten objects in a sealed group, the given ones deleted. */
+static void ten_objects(struct tsm *t, struct md_group_desc *g, uint64_t cs[3], uint64_t n,
+                        const char *prefix, const int *gone, size_t n_gone, uint64_t *offs,
+                        uint64_t *sizes)
+{
+    pgroup(g, n, cs, 0);
+    open_group(t, g);
+    char names[10][16];
+    const char *np[10];
+    for (int i = 0; i < 10; i++) {
+        snprintf(names[i], sizeof(names[i]), "%s%d", prefix, i);
+        np[i] = names[i];
+        sizes[i] = 1000 + (uint64_t)i * 3000; /* 1000 .. 28000: 1..4 stripes */
+    }
+    uint64_t len = commit(t, g, 0, np, sizes, 10, offs);
+    seal(t, g, len);
+    for (size_t i = 0; i < n_gone; i++)
+        ck_assert_int_eq(del(t, names[gone[i]]), 0);
+}
+
+START_TEST(test_compactor)
+{
+    struct tsm t;
+    setup(&t, _i);
+    struct fake f = {.t = &t, .now = 10000, .leader = 1, .fail_index = -1};
+    struct md_compact *w = new_compactor(&f);
+    struct md_group_desc g, h;
+    uint64_t cs[3], hcs[3], offs[10], sizes[10], hoffs[10], hsizes[10];
+    int gone[] = {0, 1, 2, 4, 5, 6, 7, 9}; /* 3 and 8 stay */
+    ten_objects(&t, &g, cs, 70, "a", gone, 8, offs, sizes);
+    /* a second group, mostly live: left alone */
+    int few[] = {0};
+    ten_objects(&t, &h, hcs, 71, "b", few, 1, hoffs, hsizes);
+    uint64_t n;
+    /* not leading: nothing */
+    f.leader = 0;
+    ck_assert_int_eq(md_compact_now(w, 0, &n), CAIRN_E_NOTLEADER);
+    f.leader = 1;
+    /* a chunkserver of the group is down: later */
+    f.dead = 101;
+    ck_assert_int_eq(md_compact_now(w, 0, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(f.copies, 0);
+    struct md_compact_stats st;
+    md_compact_get_stats(w, &st);
+    ck_assert_uint_eq(st.packed_groups, 2);
+    ck_assert_uint_eq(st.candidates, 1);
+    uint64_t live = sizes[3] + sizes[8];
+    for (int i = 1; i < 10; i++)
+        live += hsizes[i];
+    ck_assert_uint_eq(st.live_bytes, live);
+    f.dead = 0;
+    /* a copy fails: the written fragments are deleted, the group waits */
+    f.fail_index = 1;
+    f.fail_rc = CAIRN_E_IO;
+    ck_assert_int_eq(md_compact_now(w, 0, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(f.copies, 3);
+    ck_assert_int_eq(f.deletes, 2 + 1); /* the two written, and the failed one's maybe-partial */
+    md_compact_get_stats(w, &st);
+    ck_assert_uint_eq(st.failures, 1);
+    f.fail_index = -1;
+    ck_assert_int_eq(md_compact_now(w, 0, &n), 0);
+    ck_assert_uint_eq(n, 0); /* skipped until retry_ms passed */
+    ck_assert_int_eq(f.copies, 3);
+    /* a damaged old fragment is reported */
+    f.now += 60001;
+    f.fail_index = 2;
+    f.fail_rc = CAIRN_E_CORRUPT;
+    ck_assert_int_eq(md_compact_now(w, 0, &n), 0);
+    ck_assert_int_eq(f.damaged, 1);
+    ck_assert_int_eq(f.deletes, 3 + 2); /* not on the damaged one: nothing stored there */
+    /* and then it goes through */
+    f.now += 60001;
+    f.fail_index = -1;
+    ck_assert_int_eq(md_compact_now(w, 0, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    check_invariants(&t);
+    /* the copy named the old fragments' ranges of objects 3 and 8, packed */
+    ck_assert_uint_eq(f.k, 2);
+    ck_assert_uint_eq(f.n_ranges, 2);
+    ck_assert_uint_eq(f.ranges[0], offs[3] / 2);
+    ck_assert_uint_eq(f.ranges[1], (sizes[3] + STRIPE - 1) / STRIPE * STRIPE / 2);
+    ck_assert_uint_eq(f.ranges[2], offs[8] / 2);
+    ck_assert_uint_eq(f.ranges[3], (sizes[8] + STRIPE - 1) / STRIPE * STRIPE / 2);
+    ck_assert_uint_eq(f.rate, 1000); /* 3000 B/s over 3 chunkservers */
+    struct md_group_desc nw = g;
+    memcpy(nw.id, f.new_id, 16);
+    names_group(&t, "a3", NULL, &nw, 0, sizes[3]);
+    names_group(&t, "a8", NULL, &nw, (sizes[3] + STRIPE - 1) / STRIPE * STRIPE, sizes[8]);
+    uint64_t lb, le;
+    ck_assert(!packed_live(&t, &g, &lb, &le)); /* the old one is garbage */
+    ck_assert(packed_live(&t, &nw, &lb, &le));
+    ck_assert_uint_eq(lb, sizes[3] + sizes[8]);
+    md_compact_get_stats(w, &st);
+    ck_assert_uint_eq(st.groups_compacted, 1);
+    ck_assert_uint_eq(st.bytes_rewritten, 3 * (f.ranges[1] + f.ranges[3]));
+    /* the next pass finds nothing below the threshold; with another one,
+     * the mostly live group goes too */
+    ck_assert_int_eq(md_compact_now(w, 0, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(md_compact_now(w, 1.0, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    check_invariants(&t);
+    md_compact_free(w);
+    tsm_close(&t);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("md_compact");
@@ -601,6 +812,7 @@ int main(void)
     tcase_add_loop_test(tc, test_compact_versions_and_all_gone, 0, BACKEND_COUNT);
     tcase_add_loop_test(tc, test_compact_refusals, 0, BACKEND_COUNT);
     tcase_add_loop_test(tc, test_compact_retry, 0, BACKEND_COUNT);
+    tcase_add_loop_test(tc, test_compactor, 0, BACKEND_COUNT);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
