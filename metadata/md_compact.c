@@ -232,22 +232,27 @@ static int plan(struct md_compact *w, const Md__ChunkGroup *g, struct md_compact
         const void *rk = md_iter_value(it, &vl);
         void *rv;
         size_t rvl;
+        /* The iterator and this read are not one snapshot: a record deleted
+         * or replaced meanwhile is not live here any more (CompactGroup
+         * decides again from the index as it is then). */
         rc = md_store_get(w->o.store, rk, vl, &rv, &rvl);
+        if (rc == CAIRN_E_NOTFOUND) {
+            rc = 0;
+            continue;
+        }
         if (rc)
             break;
         Md__ObjectRecord *rec = md__object_record__unpack(NULL, rvl, rv);
         free(rv);
         const Md__Extent *e = rec && rec->n_extents == 1 ? rec->extents[0] : NULL;
-        if (!e || !e->packed || !e->group || e->group->id.len != 16 ||
-            memcmp(e->group->id.data, g->id.data, 16) != 0 || e->group_offset != off ||
-            e->length == 0) {
-            if (rec)
-                md__object_record__free_unpacked(rec, NULL);
-            rc = CAIRN_E_CORRUPT;
-            break;
-        }
-        uint64_t len = e->length;
-        md__object_record__free_unpacked(rec, NULL);
+        uint64_t len = 0;
+        if (e && e->packed && e->group && e->group->id.len == 16 &&
+            memcmp(e->group->id.data, g->id.data, 16) == 0 && e->group_offset == off)
+            len = e->length;
+        if (rec)
+            md__object_record__free_unpacked(rec, NULL);
+        if (len == 0)
+            continue;
         if (cnt == COMPACT_MOVES_MAX) {
             rc = CAIRN_E_RANGE;
             break;
@@ -451,7 +456,10 @@ static int compact_group(struct md_compact *w, const Md__PackedGroup *pg, int *d
     uint64_t new_len;
     int rc = plan(w, g, &mv, &n, &new_len);
     if (rc == CAIRN_E_RANGE || rc == CAIRN_E_CORRUPT) {
-        CN_WARN(LOG, "%s: cannot plan (%s): skipped for now", hex, cairn_strerror(rc));
+        CN_WARN(LOG,
+                "%s: cannot plan (%s: too many live extents, or a malformed index key): "
+                "skipped for now",
+                hex, cairn_strerror(rc));
         skip_for_a_while(w, g->id.data);
         return 0;
     }
@@ -477,6 +485,8 @@ static int compact_group(struct md_compact *w, const Md__PackedGroup *pg, int *d
         return rc;
     }
     uint64_t per_cs = w->o.rate_bytes_s / nf;
+    if (w->o.rate_bytes_s && per_cs == 0)
+        per_cs = 1; /* a budget below one byte/s each is still a budget */
     uint64_t frag_len = new_len / g->k;
     struct md_compact_copy c[CN_HTTP_FANOUT_MAX];
     int rcs[CN_HTTP_FANOUT_MAX];
