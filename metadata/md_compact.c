@@ -469,6 +469,17 @@ static int compact_group(struct md_compact *w, const Md__PackedGroup *pg, int *d
         free(mv);
         return 0; /* everything went since the scan */
     }
+    /* Dead bytes counted from the record include each object's padding to
+     * whole stripes, which a compaction keeps: what it would give back is
+     * the old length less the new one. */
+    uint64_t reclaim = g->data_length > new_len ? g->data_length - new_len : 0;
+    if (reclaim == 0 || reclaim < w->o.min_dead) {
+        CN_DEBUG(LOG, "%s: only %" PRIu64 " bytes to reclaim (padding): skipped for now", hex,
+                 reclaim);
+        free(mv);
+        skip_for_a_while(w, g->id.data);
+        return 0;
+    }
     uint64_t *ranges = calloc(2 * n, sizeof(*ranges));
     if (!ranges) {
         free(mv);

@@ -20,8 +20,11 @@
  *       3. CompactGroup is committed: every record still naming a moved
  *          extent names the new group; the old group goes to the garbage list
  *          (after --garbage-grace, so GETs in flight still read it).
- *     A group with a fragment on a chunkserver that is down, retired or
- *     unknown is left for later (repair first). If a copy fails, the new
+ *     A group whose moves would give back less than min_dead (its dead
+ *     bytes are mostly its objects' padding to whole stripes, which a
+ *     compaction keeps) waits retry_ms. A group with a fragment on a
+ *     chunkserver that is down, retired or unknown is left for later
+ *     (repair first). If a copy fails, the new
  *     fragments written are deleted (best effort; what a delete misses is an
  *     orphan, collected by the chunkservers' orphan scan) and the group is
  *     skipped for retry_ms; an old fragment the chunkserver finds damaged is

@@ -1,10 +1,11 @@
 """Compaction of packed groups through boto3 (s3_compact_test.sh).
 
 usage: s3_compact.py PHASE ENDPOINT STATE_DIR [ARGS]
-  write    N (ARGS) objects of 16 KiB..300 KiB into bucket "cmp" by 8 threads
-           (they are packed); their seeds and sizes to STATE_DIR/objects.json.
-  delete   deletes 9 of every 10 objects (keeps every tenth), 8 threads;
-           the survivors stay in objects.json.
+  write    N [MAX_KIB] (ARGS) objects of 16 KiB..MAX_KIB (default 300) KiB
+           into bucket "cmp" by 8 threads (they are packed); their seeds and
+           sizes to STATE_DIR/objects.json.
+  delete   [EVERY]: keeps every EVERY-th object (default 10: deletes 9 of
+           10), 8 threads; the survivors stay in objects.json.
   verify   every object of objects.json exact (md5), with ranged GETs of
            each; every deleted one 404.
   load     GETs of the survivors by 4 threads until STATE_DIR/stop exists;
@@ -62,8 +63,9 @@ def write():
     s3 = client()
     s3.create_bucket(Bucket=BUCKET)
     n = int(args[0])
+    top = int(args[1]) if len(args) > 1 else 300
     rnd = random.Random(17)
-    objs = {"k%04d" % i: (1000 + i, rnd.randrange(16 * KiB, 300 * KiB)) for i in range(n)}
+    objs = {"k%05d" % i: (1000 + i, rnd.randrange(16 * KiB, top * KiB)) for i in range(n)}
 
     def put(key):
         seed, size = objs[key]
@@ -80,7 +82,8 @@ def delete():
     s3 = client()
     o = json.load(open(OBJS))
     keys = sorted(o["live"])
-    gone = [k for i, k in enumerate(keys) if i % 10 != 0]
+    every = int(args[0]) if args else 10
+    gone = [k for i, k in enumerate(keys) if i % every != 0]
     with cf.ThreadPoolExecutor(8) as ex:
         list(ex.map(lambda k: s3.delete_object(Bucket=BUCKET, Key=k), gone))
     for k in gone:

@@ -33,8 +33,8 @@ jfield() { $PY -c "import json,sys; d=json.load(sys.stdin); print(d$1)"; }
 step "240 packed objects, then 9 of every 10 deleted"
 drive write 240
 before=$(frag_bytes)
-old=$(group_of k0000)
-echo "fragment bytes on disk: $before; k0000 in group $old ($(files_of "$old") files)"
+old=$(group_of k00000)
+echo "fragment bytes on disk: $before; k00000 in group $old ($(files_of "$old") files)"
 [ "$(files_of "$old")" = 6 ] || fail "group $old should have 6 fragment files"
 drive delete
 [ "$(frag_bytes)" -ge "$before" ] || fail "deleting packed objects should free nothing by itself"
@@ -81,8 +81,8 @@ echo "last compaction: $rate fragment bytes/s (budget 8 MiB/s)"
 grep "compacted into" "$CDIR"/logs/meta*.log | sed 's/^.*compact: //' || true
 
 step "space returned: the old groups' fragments go"
-new=$(group_of k0000)
-[ "$new" != "$old" ] || fail "k0000 is still in group $old"
+new=$(group_of k00000)
+[ "$new" != "$old" ] || fail "k00000 is still in group $old"
 gone_old() { [ "$(files_of "$old")" = 0 ]; }
 wait_for 30 gone_old || fail "group $old still has $(files_of "$old") fragment files"
 [ "$(files_of "$new")" = 6 ] || fail "new group $new has $(files_of "$new") fragment files"
