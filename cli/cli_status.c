@@ -89,8 +89,9 @@ static void cluster_view(struct cli_global *g)
         else if (r->degraded == 0 && r->unrecoverable == 0)
             printf("every known group is fully redundant\n");
     }
-    if (cl.has_packed) {
-        /* packed groups: live vs dead bytes, and the compactor */
+    if (cl.has_packed && (cl.packed_groups || cl.compact_groups || cl.compact_failures)) {
+        /* packed groups: live vs dead bytes, and the compactor (a cluster that
+         * packs nothing gets no such lines) */
         unsigned long long dead =
             cl.packed_data > cl.packed_live ? cl.packed_data - cl.packed_live : 0;
         char data[32], live[32], deadh[32], rw[32], rec[32], rate[32];
