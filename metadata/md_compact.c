@@ -625,6 +625,9 @@ static int pass(struct md_compact *w, double below, uint64_t *compacted)
         int done;
         rc = compact_group(w, v[i].pg, &done);
         acted += (size_t)done;
+        pthread_mutex_lock(&w->st_mu);
+        w->st.candidates -= done && w->st.candidates > 0;
+        pthread_mutex_unlock(&w->st_mu);
     }
     if (rc && rc != CAIRN_E_SHUTDOWN)
         CN_INFO(LOG, "pass stopped: %s", cairn_strerror(rc));

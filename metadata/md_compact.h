@@ -87,7 +87,8 @@ struct md_compact_opts {
 };
 
 struct md_compact_stats {
-    /* as of the last pass (the leader's view of the packed groups) */
+    /* as of the last pass (the leader's view of the packed groups);
+     * candidates: groups it found to compact, less those it has compacted */
     uint64_t packed_groups, open_groups, data_bytes, live_bytes, candidates;
     /* cumulative, this replica */
     uint64_t groups_compacted;
