@@ -13,6 +13,7 @@
 #include "cn_util.h"
 #include "cn_wire.h"
 #include "cs_hist.h"
+#include "cs_compact.h"
 #include "cs_rebuild.h"
 #include "ec_crc.h"
 
@@ -28,10 +29,13 @@ enum op {
     OP_METRICS,
     OP_APPEND,
     OP_SEAL,
+    OP_COMPACT,
     OP__COUNT
 };
 static const char *const op_names[OP__COUNT] = {"put",   "get",     "head",   "delete", "rebuild",
-                                                "admin", "metrics", "append", "seal"};
+                                                "admin", "metrics", "append", "seal",   "compact"};
+/* Compactions (POST /v1/compact) running at once; more are 503. */
+#define MAX_COMPACTIONS 2
 /* Bodies of appends held in memory at once, over all requests. */
 #define APPEND_MEMORY (256u << 20)
 enum status_class { SC_2XX, SC_4XX, SC_5XX, SC_ABORTED, SC__COUNT };
@@ -52,6 +56,8 @@ struct cs_server {
     atomic_uint_fast64_t corrupt_reads;
     atomic_uint_fast64_t nospace;
     atomic_uint_fast64_t rebuild_bytes;
+    atomic_uint compactions_running;
+    atomic_uint_fast64_t compact_bytes; /* fragment bytes written by compactions */
     atomic_uint_fast64_t append_memory; /* bytes of append bodies held now */
     cs_hist put_hist;
     cs_hist get_hist;
@@ -636,6 +642,62 @@ static int rebuild_end(struct cn_http_req *req, void *cls)
     return cn_http_respond(req, st->status, NULL, NULL, 0);
 }
 
+/* ------------------------------------------------------------ COMPACT -- */
+
+static int compact_begin(struct cn_http_req *req, void *cls)
+{
+    req_state *st = state_new(req, cls, OP_COMPACT);
+    if (st == NULL)
+        return CAIRN_E_NOMEM;
+    return cn_http_req_buffer_body(req, CS_COMPACT_BODY_MAX);
+}
+
+static int compact_end(struct cn_http_req *req, void *cls)
+{
+    cs_server *srv = cls;
+    req_state *st = cn_http_req_data(req);
+    size_t len = 0;
+    const void *body = cn_http_req_body(req, &len);
+    cs_compact_req cr;
+    int rc = cs_compact_parse(body, len, &cr);
+    if (rc == CAIRN_E_NOMEM)
+        return respond_err(req, st, rc, "compact");
+    if (rc != 0)
+        return respond_text(req, st, 400, "bad CompactRequest");
+    if (atomic_fetch_add(&srv->compactions_running, 1) >= MAX_COMPACTIONS) {
+        atomic_fetch_sub(&srv->compactions_running, 1);
+        cs_compact_req_free(&cr);
+        return respond_err(req, st, CAIRN_E_BUSY, "compact");
+    }
+    uint32_t crc = 0;
+    enum cs_put_result put = CS_PUT_CREATED;
+    int bad_old = 0;
+    rc = cs_compact_run(srv->store, &cr, &crc, &put, &bad_old);
+    atomic_fetch_sub(&srv->compactions_running, 1);
+    if (bad_old)
+        note_damage(srv, cr.old_group, cr.meta.index, UINT64_MAX);
+    if (rc == 0)
+        atomic_fetch_add(&srv->compact_bytes, cr.meta.data_len);
+    uint64_t frag_len = cr.meta.data_len;
+    cs_compact_req_free(&cr);
+    if (rc == CAIRN_E_PRECOND) {
+        cn_http_resp_header(req, CN_HDR_ERROR, "old-fragment");
+        return respond_text(req, st, 409,
+                            "the old fragment is open, of another scheme, or shorter than a range");
+    }
+    if (rc != 0)
+        return respond_err(req, st, rc, "compact");
+    char v[24];
+    cn_wire_crc_format(crc, v);
+    cn_http_resp_header(req, CN_HDR_DATA_CRC, v);
+    snprintf(v, sizeof(v), "%" PRIu64, frag_len);
+    cn_http_resp_header(req, CN_HDR_OPEN_LENGTH, v);
+    static const char *const names[] = {"created", "identical", "replaced"};
+    cn_http_resp_header(req, CN_HDR_PUT_RESULT, names[put]);
+    st->status = put == CS_PUT_CREATED ? 201 : 200;
+    return cn_http_respond(req, st->status, NULL, NULL, 0);
+}
+
 /* -------------------------------------------------------------- ADMIN -- */
 
 static int respond_memstream(struct cn_http_req *req, req_state *st, const char *type, char *buf,
@@ -819,6 +881,9 @@ static int metrics_begin(struct cn_http_req *req, void *cls)
            (double)atomic_load(&srv->nospace));
     metric(out, "cairn_chunk_rebuild_fetched_bytes_total", "counter",
            "Bytes pulled from peers by rebuilds.", (double)atomic_load(&srv->rebuild_bytes));
+    metric(out, "cairn_chunk_compact_written_bytes_total", "counter",
+           "Fragment bytes written by packed-group compactions (POST /v1/compact).",
+           (double)atomic_load(&srv->compact_bytes));
     cs_hist_render(&srv->put_hist, "cairn_chunk_put_seconds", "Latency of successful puts.", out);
     cs_hist_render(&srv->get_hist, "cairn_chunk_get_seconds",
                    "Latency of successful verified (buffered) gets.", out);
@@ -904,7 +969,7 @@ int cs_server_new(cs_store *store, cs_damage *damage, cs_scrub *scrub, const cs_
         .conn_timeout_s = opts->conn_timeout_s,
         .conn_memory_limit = opts->conn_memory,
         .max_connections = opts->max_connections,
-        .max_buffered_body = 64 * 1024,
+        .max_buffered_body = CS_COMPACT_BODY_MAX, /* the largest route's; rebuild asks 64 KiB */
     };
     int rc = cn_http_server_new(&hopts, &srv->http);
     if (rc != 0) {
@@ -916,6 +981,7 @@ int cs_server_new(cs_store *store, cs_damage *damage, cs_scrub *scrub, const cs_
     const struct cn_http_handler post_h = {post_begin, post_body, post_end, on_done};
     const struct cn_http_handler del_h = {delete_begin, NULL, never_end, on_done};
     const struct cn_http_handler reb_h = {rebuild_begin, NULL, rebuild_end, on_done};
+    const struct cn_http_handler compact_h = {compact_begin, NULL, compact_end, on_done};
     const struct cn_http_handler status_h = {status_begin, NULL, never_end, on_done};
     const struct cn_http_handler scrub_h = {scrub_begin, NULL, never_end, on_done};
     const struct cn_http_handler damaged_h = {damaged_begin, NULL, never_end, on_done};
@@ -931,6 +997,8 @@ int cs_server_new(cs_store *store, cs_damage *damage, cs_scrub *scrub, const cs_
             0 ||
         (rc = cn_http_server_route(srv->http, "POST", CN_ROUTE_CS_REBUILD, CN_HTTP_ROUTE_EXACT,
                                    &reb_h, srv)) != 0 ||
+        (rc = cn_http_server_route(srv->http, "POST", CN_ROUTE_CS_COMPACT, CN_HTTP_ROUTE_EXACT,
+                                   &compact_h, srv)) != 0 ||
         (rc = cn_http_server_route(srv->http, "POST", CN_ROUTE_CS_SCRUB, CN_HTTP_ROUTE_EXACT,
                                    &scrub_h, srv)) != 0 ||
         (rc = cn_http_server_route(srv->http, "GET", CN_ROUTE_CS_STATUS, CN_HTTP_ROUTE_EXACT,

@@ -50,6 +50,13 @@ int cli_cluster_parse(char *body, struct cli_cluster *out)
             out->nodes[out->n_nodes++] = nd;
         } else if (parse_repair(line, &out->repair)) {
             out->has_repair = 1;
+        } else if (sscanf(line, "packed %llu %llu %llu %llu", &out->packed_groups,
+                          &out->packed_open, &out->packed_data, &out->packed_live) == 4) {
+            out->has_packed = 1;
+        } else if (sscanf(line, "compact %llu %llu %llu %llu %llu %llu %32s",
+                          &out->compact_candidates, &out->compact_groups, &out->compact_rewritten,
+                          &out->compact_reclaimed, &out->compact_failures, &out->compact_rate,
+                          out->compact_running) == 7) {
         } else {
             (void)sscanf(line, "timers %lld %lld %lld", &out->suspect_after_ms, &out->down_after_ms,
                          &out->out_after_ms);

@@ -33,6 +33,13 @@ struct cli_cluster {
     size_t n_nodes;
     struct cli_repair_stats repair;
     int has_repair; /* 1 when the body held a repair line */
+    /* packed groups (issue #17) as of the compactor's last pass, and what it
+     * did: has_packed when the body held its lines */
+    int has_packed;
+    unsigned long long packed_groups, packed_open, packed_data, packed_live;
+    unsigned long long compact_candidates, compact_groups, compact_rewritten, compact_reclaimed,
+        compact_failures, compact_rate;
+    char compact_running[33]; /* the group being compacted, or "-" */
     /* The leader's thresholds (ms; 0 when it did not say): heartbeats this
      * late make a chunkserver suspect, then down, then out. */
     long long suspect_after_ms, down_after_ms, out_after_ms;

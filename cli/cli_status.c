@@ -90,6 +90,27 @@ static void cluster_view(struct cli_global *g)
         else if (r->degraded == 0 && r->unrecoverable == 0)
             printf("every known group is fully redundant\n");
     }
+    if (cl.has_packed && (cl.packed_groups || cl.compact_groups || cl.compact_failures)) {
+        /* packed groups: live vs dead bytes, and the compactor (a cluster that
+         * packs nothing gets no such lines) */
+        unsigned long long dead =
+            cl.packed_data > cl.packed_live ? cl.packed_data - cl.packed_live : 0;
+        char data[32], live[32], deadh[32], rw[32], rec[32], rate[32];
+        cli_human(cl.packed_data, data, sizeof(data));
+        cli_human(cl.packed_live, live, sizeof(live));
+        cli_human(dead, deadh, sizeof(deadh));
+        cli_human(cl.compact_rewritten, rw, sizeof(rw));
+        cli_human(cl.compact_reclaimed, rec, sizeof(rec));
+        cli_human(cl.compact_rate, rate, sizeof(rate));
+        printf("packed groups: %llu (%llu open), data %s, live %s, dead %s (%.0f%% dead)\n",
+               cl.packed_groups, cl.packed_open, data, live, deadh,
+               cl.packed_data ? 100.0 * (double)dead / (double)cl.packed_data : 0.0);
+        printf("compaction: %llu group(s) compacted, %s rewritten, %s reclaimed, %llu failed; "
+               "%llu candidate(s)%s%s; last %s/s\n",
+               cl.compact_groups, rw, rec, cl.compact_failures, cl.compact_candidates,
+               strcmp(cl.compact_running, "-") ? ", compacting " : "",
+               strcmp(cl.compact_running, "-") ? cl.compact_running : "", rate);
+    }
     cli_cluster_release(&cl);
     /* Packed groups (issue #17): their space, live and dead. */
     struct cli_packed_totals pt;
@@ -223,6 +244,14 @@ static int status_json(struct cli_global *g, struct cn_http_client *h)
                r->degraded, r->queued, r->in_flight, r->done, r->failed, r->bytes, r->unrecoverable,
                late == 0 && r->degraded == 0 && r->unrecoverable == 0 ? "true" : "false");
     }
+    if (cl.has_packed)
+        printf(",\"packed\":{\"groups\":%llu,\"open\":%llu,\"data_bytes\":%llu,"
+               "\"live_bytes\":%llu},\"compaction\":{\"candidates\":%llu,\"compacted\":%llu,"
+               "\"rewritten_bytes\":%llu,\"reclaimed_bytes\":%llu,\"failures\":%llu,"
+               "\"last_rate_bytes_s\":%llu,\"running\":\"%s\"}",
+               cl.packed_groups, cl.packed_open, cl.packed_data, cl.packed_live,
+               cl.compact_candidates, cl.compact_groups, cl.compact_rewritten, cl.compact_reclaimed,
+               cl.compact_failures, cl.compact_rate, cl.compact_running);
     cli_cluster_release(&cl);
     struct cli_packed_totals pt;
     if (cli_packed_totals_get(g, &pt) == 0)

@@ -8,6 +8,7 @@
  * usage with --help. Exit status: enum cli_exit (0 done, 1 failed, 2 bad
  * command line). */
 #include "cli_bench.h"
+#include "cli_compact.h"
 #include "cli_drain.h"
 #include "cli_global.h"
 #include "cli_keys.h"
@@ -45,6 +46,8 @@ static const struct command commands[] = {
      "rescan now, or repair one group or a bucket's damaged groups first; --wait follows it"},
     {"scrub", "[--deep] [--wait]", cli_scrub,
      "check every fragment's CRCs and presence; --deep also re-encodes and compares parity"},
+    {"compact", "[--below PERCENT]", cli_compact,
+     "rewrite packed groups with little left live in them now (the leader's compactor)"},
     {"drain", "ID [--no-wait]", cli_drain,
      "move every fragment off chunkserver ID, then retire it"},
     {"user", "create NAME | list | delete NAME", cli_user,

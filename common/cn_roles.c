@@ -44,6 +44,7 @@ static const struct cn_roles_route cluster_routes[] = {
     {"POST", CN_ROUTE_MD_REPAIR_DAMAGE, 0, CN_ROLE_META, CHUNK | GATEWAY | ADMIN},
     {"POST", CN_ROUTE_MD_REPAIR, 0, CN_ROLE_META, ADMIN},
     {"GET", CN_ROUTE_MD_CLUSTER, 0, CN_ROLE_META, GATEWAY | ADMIN},
+    {"POST", CN_ROUTE_MD_COMPACT, 0, CN_ROLE_META, ADMIN},
     {"GET", CN_ROUTE_MD_STATUS, 0, CN_ROLE_META, META | GATEWAY | CHUNK | ADMIN},
     {"GET", CN_ROUTE_MD_MEMBERS, 0, CN_ROLE_META, META | GATEWAY | CHUNK | ADMIN},
     {"POST", CN_ROUTE_MD_CHANGE, 0, CN_ROLE_META, ADMIN},
@@ -55,6 +56,8 @@ static const struct cn_roles_route cluster_routes[] = {
      * writes; the metadata leader seals groups their writer left open */
     {"POST", CN_ROUTE_CS_FRAGMENT, 1, CN_ROLE_CHUNK, GATEWAY | META | ADMIN},
     {"POST", CN_ROUTE_CS_REBUILD, 0, CN_ROLE_CHUNK, META | ADMIN},
+    /* packed-group compaction: the metadata leader's compactor */
+    {"POST", CN_ROUTE_CS_COMPACT, 0, CN_ROLE_CHUNK, META | ADMIN},
     {"POST", CN_ROUTE_CS_SCRUB, 0, CN_ROLE_CHUNK, ADMIN},
     {"GET", CN_ROUTE_CS_STATUS, 0, CN_ROLE_CHUNK, ADMIN},
     {"GET", CN_ROUTE_CS_INVENTORY, 0, CN_ROLE_CHUNK, ADMIN},
@@ -185,6 +188,8 @@ static const struct op_entry command_ops[] = {
     {MD__COMMAND__OP_OPEN_GROUP, GATEWAY},
     {MD__COMMAND__OP_COMMIT_PACKED, GATEWAY},
     {MD__COMMAND__OP_SEAL_GROUP, GATEWAY},
+    /* the leader's compactor commits it in-process: no daemon sends it */
+    {MD__COMMAND__OP_COMPACT_GROUP, 0},
     /* the bulk loader (`cairn load`, issue #16): records with no data path
      * behind them, so the operator's tools only, never the gateway */
     {MD__COMMAND__OP_LOAD_OBJECTS, 0},

@@ -32,6 +32,9 @@
 #define CN_ROUTE_MD_REPAIR_DAMAGE "/v1/repair/damage"
 /* GET: chunkservers and the repair queue, one line each (leader) */
 #define CN_ROUTE_MD_CLUSTER "/v1/cluster"
+/* POST [?below=PERCENT] (leader): a compaction pass over the packed groups
+ * now, with another threshold; answers "compacted N" */
+#define CN_ROUTE_MD_COMPACT "/v1/packed/compact"
 /* GET: "name value" lines; ?hash=1 adds the state hash */
 #define CN_ROUTE_MD_STATUS      "/v1/status"
 #define CN_QUERY_MD_STATUS_HASH "hash=1"
@@ -52,6 +55,10 @@
 #define CN_ARG_CS_SEAL       "seal"
 /* POST chunk.RebuildRequest: pull k peers' fragments, store the lost one */
 #define CN_ROUTE_CS_REBUILD "/v1/rebuild"
+/* POST chunk.CompactRequest (the metadata leader's compactor): write a
+ * fragment of a new packed group from ranges of this chunkserver's own
+ * fragment of the old one; answers its data CRC */
+#define CN_ROUTE_CS_COMPACT "/v1/compact"
 /* GET: "key value" lines (id, capacity, free space, inventory, scrub) */
 #define CN_ROUTE_CS_STATUS "/v1/admin/status"
 /* GET: every committed fragment, "<group hex> <index>" lines (streamed) */

@@ -439,6 +439,26 @@ int md_client_repair(struct md_client *c, const uint8_t *group_id)
     return post_empty(c, target);
 }
 
+int md_client_compact(struct md_client *c, unsigned below_pct, uint64_t *compacted)
+{
+    if (!c || below_pct > 100 || !compacted)
+        return CAIRN_E_INVAL;
+    char target[64];
+    if (below_pct)
+        snprintf(target, sizeof(target), "%s?below=%u", CN_ROUTE_MD_COMPACT, below_pct);
+    else
+        snprintf(target, sizeof(target), "%s", CN_ROUTE_MD_COMPACT);
+    uint8_t *res = NULL;
+    size_t rlen = 0;
+    int rc = call(c, "POST", target, NULL, "", 0, &res, &rlen);
+    unsigned long long n = 0;
+    if (rc == 0 && (!res || sscanf((const char *)res, "compacted %llu", &n) != 1))
+        rc = CAIRN_E_PROTO;
+    free(res);
+    *compacted = n;
+    return rc;
+}
+
 int md_client_cluster(struct md_client *c, char **body, size_t *len)
 {
     if (!c)

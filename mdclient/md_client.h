@@ -100,6 +100,11 @@ int md_client_report_damage(struct md_client *c, const uint8_t group_id[16], uin
  * group first. Errors as md_client_read. */
 int md_client_repair(struct md_client *c, const uint8_t *group_id);
 
+/* Asks the leader for a packed-group compaction pass now (below_pct 0: its
+ * --compact-below; else groups less live than below_pct %), answered when
+ * the pass ends: *compacted groups. Errors as md_client_read. */
+int md_client_compact(struct md_client *c, unsigned below_pct, uint64_t *compacted);
+
 /* The leader's chunkserver and repair-queue lines (docs/operations.md). On
  * success *body is malloc'ed and NUL-terminated. Errors as md_client_read. */
 int md_client_cluster(struct md_client *c, char **body, size_t *len);

@@ -281,6 +281,16 @@ int md_cmd_commit_packed(uint64_t client_id, uint64_t seq, const struct md_group
  * chunkserver holding a fragment confirmed it sealed. */
 int md_cmd_seal_group(uint64_t client_id, uint64_t seq, const uint8_t group_id[16], uint64_t length,
                       int fragments_sealed, int64_t now_ms, uint8_t **out, size_t *outlen);
+/* One live extent a compaction carries (meta.proto CompactMove). */
+struct md_compact_move {
+    uint64_t old_offset, new_offset, length;
+};
+/* CompactGroup: the live extents of sealed packed group old_id (moves[n])
+ * now also live in the new sealed group g (same k, m, unit; its fragments
+ * written and sealed at g->data_length / k). Borrowed arguments. */
+int md_cmd_compact_group(uint64_t client_id, uint64_t seq, const uint8_t old_id[16],
+                         const struct md_group_desc *g, const struct md_compact_move *moves,
+                         size_t n, int64_t now_ms, uint8_t **out, size_t *outlen);
 /* ListPackedQ: packed groups with ids after start_after (start_after_len 0:
  * from the first), at most limit (0: a default page), open ones only if
  * open_only. Returns the packed query (malloc'ed, free() it; *len its size)

@@ -139,6 +139,48 @@ int md_cmd_seal_group(uint64_t client_id, uint64_t seq, const uint8_t group_id[1
     return pack_cmd(client_id, seq, &c, out, outlen);
 }
 
+int md_cmd_compact_group(uint64_t client_id, uint64_t seq, const uint8_t old_id[16],
+                         const struct md_group_desc *g, const struct md_compact_move *moves,
+                         size_t n, int64_t now_ms, uint8_t **out, size_t *outlen)
+{
+    if (!old_id || !g || (n && !moves) || (!g->fragment_cs && g->k + g->m))
+        return CAIRN_E_INVAL;
+    Md__CompactMove *mv = calloc(n ? n : 1, sizeof(*mv));
+    Md__CompactMove **mvp = calloc(n ? n : 1, sizeof(*mvp));
+    int rc = CAIRN_E_NOMEM;
+    if (!mv || !mvp)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        md__compact_move__init(&mv[i]);
+        mv[i].old_offset = moves[i].old_offset;
+        mv[i].new_offset = moves[i].new_offset;
+        mv[i].length = moves[i].length;
+        mvp[i] = &mv[i];
+    }
+    Md__ChunkGroup cg = MD__CHUNK_GROUP__INIT;
+    cg.id = (ProtobufCBinaryData){16, (uint8_t *)g->id};
+    cg.k = g->k;
+    cg.m = g->m;
+    cg.unit = g->unit;
+    cg.data_length = g->data_length;
+    cg.n_fragment_cs = (size_t)g->k + g->m;
+    cg.fragment_cs = (uint64_t *)g->fragment_cs;
+    Md__CompactGroup cc = MD__COMPACT_GROUP__INIT;
+    cc.old_group_id = (ProtobufCBinaryData){16, (uint8_t *)old_id};
+    cc.group = &cg;
+    cc.n_moves = n;
+    cc.moves = mvp;
+    cc.now_ms = now_ms;
+    Md__Command c = MD__COMMAND__INIT;
+    c.op_case = MD__COMMAND__OP_COMPACT_GROUP;
+    c.compact_group = &cc;
+    rc = pack_cmd(client_id, seq, &c, out, outlen);
+out:
+    free(mv);
+    free(mvp);
+    return rc;
+}
+
 uint8_t *md_q_list_packed(const uint8_t *start_after, size_t start_after_len, uint32_t limit,
                           int open_only, size_t *len)
 {

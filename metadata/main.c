@@ -28,6 +28,7 @@ static struct {
         out_after_ms;
     int64_t repair_concurrency, repair_bandwidth, repair_scan_ms, garbage_grace_ms;
     int64_t lifecycle_day_ms, lifecycle_scan_ms, packed_idle_ms;
+    int64_t compact_below, compact_rate, compact_min_dead, compact_scan_ms;
     char *log_level;
     struct cn_auth_daemon_config auth;
     struct cn_tls_config tls;
@@ -123,6 +124,20 @@ static const struct cn_config_option options[] = {
                          "an open packed group (issue #17) whose gateway committed nothing "
                          "for this long is sealed by the leader, and its fragments with it",
                          &conf.packed_idle_ms),
+    CN_CONF_OPT_INT("compact-below", "50", 1, 100,
+                    "a sealed packed group whose live bytes are below this percentage of its "
+                    "data is rewritten by the leader's compactor (issue #17)",
+                    &conf.compact_below),
+    CN_CONF_OPT_SIZE("compact-rate", "32MiB", 0, 1LL << 40,
+                     "compaction budget: fragment bytes written per second by all "
+                     "chunkservers together (0 = unpaced)",
+                     &conf.compact_rate),
+    CN_CONF_OPT_SIZE("compact-min-dead", "1MiB", 0, 1LL << 40,
+                     "a packed group is compacted only with at least this many dead bytes",
+                     &conf.compact_min_dead),
+    CN_CONF_OPT_DURATION("compact-interval", "30s", 100, 86400000,
+                         "pause between the compactor's passes over the packed groups",
+                         &conf.compact_scan_ms),
     CN_CONF_OPT_DURATION("garbage-grace", "1h", 0, 7 * 86400000LL,
                          "fragments of deleted or overwritten objects are deleted this long "
                          "after the change, so that a GET that began before it can finish "
@@ -312,6 +327,10 @@ int main(int argc, char **argv)
     cfg.lifecycle_day_ms = (uint64_t)conf.lifecycle_day_ms;
     cfg.lifecycle_scan_ms = (uint64_t)conf.lifecycle_scan_ms;
     cfg.packed_idle_ms = (uint64_t)conf.packed_idle_ms;
+    cfg.compact_below_pct = (uint32_t)conf.compact_below;
+    cfg.compact_rate = (uint64_t)conf.compact_rate;
+    cfg.compact_min_dead = (uint64_t)conf.compact_min_dead;
+    cfg.compact_scan_ms = (uint64_t)conf.compact_scan_ms;
     cfg.garbage_grace_ms = (uint64_t)conf.garbage_grace_ms;
     cfg.replay_entries = (size_t)conf.auth.replay_entries;
 

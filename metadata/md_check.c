@@ -27,6 +27,7 @@ struct checker {
     struct packed_use *packed;
     size_t n_packed, cap_packed;
     size_t packed_matched; /* entries that found their group's record */
+    uint64_t packed_index; /* "SE" entries the records' packed extents call for */
 };
 
 struct packed_use {
@@ -100,6 +101,39 @@ static int note_packed(struct checker *c, const unsigned char *rkey, size_t rkle
     u->extents++;
     if (e->group_offset + e->length > u->end)
         u->end = e->group_offset + e->length;
+    /* the compactor's reverse index names this record at this offset */
+    struct md_key ik;
+    md_key_start(&ik, MD_K_PACKIDX);
+    md_key_bytes(&ik, g->id.data, 16);
+    md_key_be64(&ik, e->group_offset);
+    void *v;
+    size_t vl;
+    int rc = md_txn_get(&c->txn, ik.b, ik.n, &v, &vl);
+    if (rc == CAIRN_E_NOTFOUND)
+        return violation(c, "record %.*s: packed extent not in the \"SE\" index", (int)rklen, rkey);
+    if (rc)
+        return rc;
+    int same = vl == rklen && memcmp(v, rkey, rklen) == 0;
+    free(v);
+    if (!same)
+        return violation(c, "record %.*s: \"SE\" index of its packed extent names another record",
+                         (int)rklen, rkey);
+    c->packed_index++;
+    return 0;
+}
+
+/* An "SE" entry: group id and offset; each one a record's packed extent
+ * called for (counted against packed_index after the scan). */
+static int check_packidx(struct checker *c, const unsigned char *k, size_t kl, const void *v,
+                         size_t vl)
+{
+    (void)v;
+    if (kl != 2 + 16 + 8 || vl == 0)
+        return violation(c, "\"SE\" key malformed");
+    if (c->packed_index == 0)
+        return violation(c, "\"SE\" entry %02x%02x..+%" PRIu64 " names no record's extent", k[2],
+                         k[3], md_get_be64(k + 18));
+    c->packed_index--;
     return 0;
 }
 
@@ -739,6 +773,7 @@ int md_sm_check(struct md_store *store, char *why, size_t why_len)
         (rc = each(&c, MD_K_VERSION, check_version)) ||
         (rc = each(&c, MD_K_NULLVER, check_nullver)) || (rc = each(&c, MD_K_PART, check_part)) ||
         (rc = each(&c, MD_K_PACKED, check_packed)) ||
+        (rc = each(&c, MD_K_PACKIDX, check_packidx)) ||
         (rc = each(&c, MD_K_LOCATOR, check_locator)) ||
         (rc = each(&c, MD_K_FRAGMENT, check_fragment)) ||
         (rc = each(&c, MD_K_GARBAGE, check_garbage)) ||
@@ -749,6 +784,10 @@ int md_sm_check(struct md_store *store, char *why, size_t why_len)
         goto out;
     if (c.null_refs) {
         rc = violation(&c, "null version reference count differs from noncurrent null versions");
+        goto out;
+    }
+    if (c.packed_index) {
+        rc = violation(&c, "two packed extents start at one offset of a group (\"SE\" entries)");
         goto out;
     }
     if (c.packed_matched != c.n_packed) {

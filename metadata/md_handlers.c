@@ -12,6 +12,7 @@
 #include "md_place.h"
 #include "md_query.h"
 #include "md_lifecycle.h"
+#include "md_compact.h"
 #include "md_sealer.h"
 #include "md_repair.h"
 #include "md_sm.h"
@@ -530,6 +531,28 @@ static int repair_end(struct cn_http_req *req, void *cls)
     return cn_http_respond(req, 202, NULL, NULL, 0);
 }
 
+/* POST /v1/packed/compact[?below=PERCENT] (leader only): a compaction pass
+ * now (`cairn compact`), answered when it ends: "compacted N". */
+static int compact_end(struct cn_http_req *req, void *cls)
+{
+    struct md_server *s = cls;
+    if (s->leader_since_ms < 0 || !s->compact)
+        return md_respond_not_leader(req, s, md_server_known_leader(s));
+    uint64_t pct = 0;
+    const char *below = cn_http_req_arg(req, "below");
+    if (below && (cn_parse_u64(below, 100, &pct) || pct == 0))
+        return cn_http_respond_error(req, 400, "below must be 1..100 (percent live)");
+    uint64_t n = 0;
+    int rc = md_compact_now(s->compact, pct / 100.0, &n);
+    if (rc == CAIRN_E_NOTLEADER)
+        return md_respond_not_leader(req, s, md_server_known_leader(s));
+    if (rc != 0)
+        return cn_http_respond_error(req, cn_http_status_for_error(rc), cairn_strerror(rc));
+    char out[64];
+    int len = snprintf(out, sizeof(out), "compacted %" PRIu64 "\n", n);
+    return cn_http_respond(req, 200, "text/plain", out, (size_t)len);
+}
+
 /* GET /v1/cluster (leader only): one line per chunkserver with its replicated
  * state and the leader's view of its liveness, then the repair queue. For
  * `cairn status`. */
@@ -597,6 +620,23 @@ static int cluster_end(struct cn_http_req *req, void *cls)
             " %" PRIu64 "\n",
             rs.degraded_groups, rs.queued_groups, rs.in_flight, rs.tasks_done, rs.tasks_failed,
             rs.bytes_rebuilt, rs.unrecoverable);
+    if (s->compact) {
+        /* packed groups as of the compactor's last pass, and what it did:
+         * "packed GROUPS OPEN DATA_BYTES LIVE_BYTES" and "compact CANDIDATES
+         * COMPACTED REWRITTEN RECLAIMED FAILURES LAST_RATE RUNNING" */
+        struct md_compact_stats cs;
+        md_compact_get_stats(s->compact, &cs);
+        char cur[33] = "-";
+        if (cs.running)
+            cn_hex_encode(cs.current, 16, cur);
+        fprintf(f, "packed %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", cs.packed_groups,
+                cs.open_groups, cs.data_bytes, cs.live_bytes);
+        fprintf(f,
+                "compact %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+                " %s\n",
+                cs.candidates, cs.groups_compacted, cs.bytes_rewritten, cs.bytes_reclaimed,
+                cs.failures, cs.last_rate_bytes_s, cur);
+    }
     fclose(f);
     md_query_result_free(r);
     rc = out ? cn_http_respond(req, 200, "text/plain", out, outlen) : CAIRN_E_NOMEM;
@@ -835,6 +875,28 @@ static int metrics_end(struct cn_http_req *req, void *cls)
                    "Fragment seal requests that failed (retried, or left to repair).",
                    ss.seal_failures);
     }
+    if (s->compact) {
+        /* What this replica's compactor did while it led, and the packed
+         * groups as of its last pass. */
+        struct md_compact_stats cs;
+        md_compact_get_stats(s->compact, &cs);
+        metric_u64(f, "cairn_compact_groups_total", "counter",
+                   "Packed groups this replica compacted (as leader).", cs.groups_compacted);
+        metric_u64(f, "cairn_compact_rewritten_bytes_total", "counter",
+                   "Fragment bytes chunkservers wrote for compactions.", cs.bytes_rewritten);
+        metric_u64(f, "cairn_compact_reclaimed_bytes_total", "counter",
+                   "Fragment bytes of compacted groups handed to garbage, less their "
+                   "replacements.",
+                   cs.bytes_reclaimed);
+        metric_u64(f, "cairn_compact_failures_total", "counter",
+                   "Compactions abandoned (a copy failed or the commit was refused).", cs.failures);
+        metric_u64(f, "cairn_packed_data_bytes", "gauge",
+                   "Data bytes of all packed groups (as of the last compaction pass).",
+                   cs.data_bytes);
+        metric_u64(f, "cairn_packed_live_bytes", "gauge",
+                   "Live object bytes in packed groups (as of the last compaction pass).",
+                   cs.live_bytes);
+    }
     int rc;
     if (fclose(f) != 0)
         rc = cn_http_respond_error(req, 500, NULL);
@@ -855,6 +917,7 @@ int md_handlers_register(struct md_server *s)
     const struct cn_http_handler place = {.begin = client_begin, .end = place_end};
     const struct cn_http_handler repair = {.begin = client_begin, .end = repair_end};
     const struct cn_http_handler cluster = {.begin = client_begin, .end = cluster_end};
+    const struct cn_http_handler compact = {.begin = client_begin, .end = compact_end};
     const struct cn_http_handler heartbeat = {.begin = client_buffer_begin, .end = heartbeat_end};
     const struct cn_http_handler metrics = {.end = metrics_end};
     int rc = 0;
@@ -881,6 +944,9 @@ int md_handlers_register(struct md_server *s)
     rc = rc ? rc
             : cn_http_server_route(s->http, "GET", CN_ROUTE_MD_CLUSTER, CN_HTTP_ROUTE_EXACT,
                                    &cluster, s);
+    rc = rc ? rc
+            : cn_http_server_route(s->http, "POST", CN_ROUTE_MD_COMPACT, CN_HTTP_ROUTE_EXACT,
+                                   &compact, s);
     rc = rc ? rc
             : cn_http_server_route(s->http, "GET", CN_ROUTE_METRICS,
                                    CN_HTTP_ROUTE_EXACT | CN_HTTP_ROUTE_PUBLIC, &metrics, s);

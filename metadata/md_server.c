@@ -15,6 +15,7 @@
 #include "md_cmd.h"
 #include "md_repair.h"
 #include "md_lifecycle.h"
+#include "md_compact.h"
 #include "md_sealer.h"
 #include "md_snap.h"
 #include "md_sm.h"
@@ -1033,6 +1034,38 @@ static int start_sealer(struct md_server *s)
     return rc;
 }
 
+/* ---------------------------------------------------------------- compact --
+ * The packed-group compactor (md_compact.h): rewrites sealed groups whose
+ * live fraction fell below --compact-below. */
+static int start_compact(struct md_server *s)
+{
+    struct md_compact_opts co;
+    md_compact_opts_default(&co);
+    co.store = s->store;
+    co.auth = s->cfg.auth;
+    if (s->cfg.compact_below_pct)
+        co.below = s->cfg.compact_below_pct / 100.0;
+    co.rate_bytes_s = s->cfg.compact_rate;
+    co.min_dead = s->cfg.compact_min_dead;
+    if (s->cfg.compact_scan_ms)
+        co.scan_ms = (int64_t)s->cfg.compact_scan_ms;
+    co.retry_ms = 10 * co.scan_ms;
+    co.is_leader = repair_is_leader;
+    co.commit = repair_commit;
+    co.now_ms = lifecycle_now;
+    co.cs_alive = sealer_cs_alive;
+    co.report_damage = sealer_damage;
+    co.ctx = s;
+    int rc = md_compact_new(&co, &s->compact);
+    if (rc == 0 && (rc = md_compact_start(s->compact)) != 0) {
+        md_compact_free(s->compact);
+        s->compact = NULL;
+    }
+    if (rc != 0)
+        CN_ERROR(LOG, "cannot start the packed-group compactor: %s", cairn_strerror(rc));
+    return rc;
+}
+
 /* ----------------------------------------------------------- start / stop -- */
 
 /* Parses a /v1/members body: members into m, their URLs into the seeds,
@@ -1327,7 +1360,7 @@ int md_server_start(const struct md_server_config *cfg, struct md_server **out)
         goto err;
     }
     if ((rc = start_repair(s)) != 0 || (rc = start_lifecycle(s)) != 0 ||
-        (rc = start_sealer(s)) != 0)
+        (rc = start_sealer(s)) != 0 || (rc = start_compact(s)) != 0)
         goto err;
     CN_INFO(LOG, "replica %u serving on %s:%u (%u replicas)", cfg->id, s->bind_addr,
             cn_http_server_port(s->http), cfg->n_peers);
@@ -1376,6 +1409,8 @@ void md_server_stop(struct md_server *s)
      * HTTP server, so no handler waits on a stopped core. */
     md_sealer_free(s->sealer); /* it reports damage to repair: before it */
     s->sealer = NULL;
+    md_compact_free(s->compact); /* as the sealer; waits for a compaction asked over HTTP */
+    s->compact = NULL;
     md_repair_stop(s->repair);
     md_lifecycle_stop(s->lifecycle);
     if (s->http)

@@ -87,6 +87,12 @@ struct md_server_config {
     uint64_t lifecycle_scan_ms;      /* pause between lifecycle passes (0 = 60000) */
     uint64_t packed_idle_ms;         /* an open packed group whose writer committed
                                         nothing for this long is sealed (0 = 60000) */
+    uint32_t compact_below_pct;      /* packed groups less live than this % are
+                                        compacted (0 = 50) */
+    uint64_t compact_rate;           /* compaction's fragment bytes/s, all chunkservers
+                                        together (0 = unpaced) */
+    uint64_t compact_min_dead;       /* dead bytes a group needs to be compacted */
+    uint64_t compact_scan_ms;        /* pause between compaction passes (0 = 30000) */
     uint64_t garbage_grace_ms;       /* garbage is handed to chunkservers this long after
                                         this replica applied the change that made it (a GET
                                         that began before it may still read it); groups no

@@ -106,6 +106,8 @@ static int dispatch(struct exec *x, const Md__Command *c)
         return sm_cmd_commit_packed(x, c->commit_packed);
     case MD__COMMAND__OP_SEAL_GROUP:
         return sm_cmd_seal_group(x, c->seal_group);
+    case MD__COMMAND__OP_COMPACT_GROUP:
+        return sm_cmd_compact_group(x, c->compact_group);
     case MD__COMMAND__OP_LOAD_OBJECTS:
         return sm_cmd_load_objects(x, c->load_objects);
     default:

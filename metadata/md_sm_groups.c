@@ -59,7 +59,7 @@ int sm_index_groups(struct exec *x, Md__Extent *const *ext, size_t n,
 {
     for (size_t i = 0; i < n; i++) {
         if (ext[i]->packed) {
-            int rc = sm_packed_hold(x, ext[i]);
+            int rc = sm_packed_hold(x, ext[i], record_key);
             if (rc)
                 return rc;
             continue;
@@ -93,13 +93,18 @@ int sm_index_groups(struct exec *x, Md__Extent *const *ext, size_t n,
 }
 
 /* Points the locators of ext's groups at a new owning record (a packed
- * group's locator names its own record and stays). */
+ * group's locator names its own record and stays; its "SE" index entry
+ * follows the record). */
 int sm_relocate_groups(struct exec *x, Md__Extent *const *ext, size_t n,
                        const struct md_key *record_key)
 {
     for (size_t i = 0; i < n; i++) {
-        if (ext[i]->packed)
+        if (ext[i]->packed) {
+            int rc = sm_packed_relocate(x, ext[i], record_key);
+            if (rc)
+                return rc;
             continue;
+        }
         struct md_key k;
         key_locator(&k, ext[i]->group->id.data);
         Md__GroupLocator loc = MD__GROUP_LOCATOR__INIT;

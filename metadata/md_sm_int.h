@@ -144,6 +144,15 @@ static inline void key_packed(struct md_key *k, const uint8_t *gid)
     md_key_bytes(k, gid, 16);
 }
 
+/* "SE" group id, be64 group_offset: which record's packed extent starts
+ * at group_offset of the packed group (the compactor's reverse index). */
+static inline void key_packidx(struct md_key *k, const uint8_t *gid, uint64_t group_offset)
+{
+    md_key_start(k, MD_K_PACKIDX);
+    md_key_bytes(k, gid, 16);
+    md_key_be64(k, group_offset);
+}
+
 static inline void key_fragment(struct md_key *k, uint64_t cs, const uint8_t *gid, uint32_t idx)
 {
     md_key_start(k, MD_K_FRAGMENT);
@@ -269,12 +278,18 @@ int sm_cmd_set_replica(struct exec *x, const Md__SetReplica *c);
 int sm_cmd_open_group(struct exec *x, const Md__OpenGroup *c);
 int sm_cmd_commit_packed(struct exec *x, const Md__CommitPacked *c);
 int sm_cmd_seal_group(struct exec *x, const Md__SealGroup *c);
-/* A record's packed extent e became live: its group's live bytes and
- * extents grow. CAIRN_E_CORRUPT if the group has no record. */
-int sm_packed_hold(struct exec *x, const Md__Extent *e);
+int sm_cmd_compact_group(struct exec *x, const Md__CompactGroup *c);
+/* A record's packed extent e became live in the record at record_key: its
+ * group's live bytes and extents grow and the "SE" index names record_key
+ * at e's offset. CAIRN_E_CORRUPT if the group has no record. */
+int sm_packed_hold(struct exec *x, const Md__Extent *e, const struct md_key *record_key);
+/* The record holding packed extent e moved to record_key (a version
+ * becoming noncurrent or current again): the "SE" index follows it. */
+int sm_packed_relocate(struct exec *x, const Md__Extent *e, const struct md_key *record_key);
 /* A record's packed extent e is no longer referenced: its group's live
- * bytes and extents shrink; a sealed group left with no live extent goes to
- * the garbage list and its record, locator and fragment keys go. */
+ * bytes and extents shrink and its "SE" entry goes; a sealed group left
+ * with no live extent goes to the garbage list and its record, locator and
+ * fragment keys go. */
 int sm_packed_release(struct exec *x, const Md__Extent *e);
 
 /* ---- versions and object lock (md_sm_versions.c, md_sm_lock.c) ---- */

@@ -62,7 +62,15 @@ static int retire_packed(struct exec *x, Md__PackedGroup *pg)
     return rc;
 }
 
-int sm_packed_hold(struct exec *x, const Md__Extent *e)
+/* Points the "SE" entry of packed extent e at record_key. */
+static int put_packidx(struct exec *x, const Md__Extent *e, const struct md_key *record_key)
+{
+    struct md_key k;
+    key_packidx(&k, e->group->id.data, e->group_offset);
+    return md_txn_put(x->txn, k.b, k.n, record_key->b, record_key->n);
+}
+
+int sm_packed_hold(struct exec *x, const Md__Extent *e, const struct md_key *record_key)
 {
     if (!e->group || e->group->id.len != 16)
         return CAIRN_E_CORRUPT;
@@ -74,7 +82,16 @@ int sm_packed_hold(struct exec *x, const Md__Extent *e)
     pg->live_extents++;
     rc = store_packed(x, pg);
     free_msg(pg);
+    if (!rc)
+        rc = put_packidx(x, e, record_key);
     return rc;
+}
+
+int sm_packed_relocate(struct exec *x, const Md__Extent *e, const struct md_key *record_key)
+{
+    if (!e->group || e->group->id.len != 16)
+        return CAIRN_E_CORRUPT;
+    return put_packidx(x, e, record_key);
 }
 
 int sm_packed_release(struct exec *x, const Md__Extent *e)
@@ -89,12 +106,15 @@ int sm_packed_release(struct exec *x, const Md__Extent *e)
         free_msg(pg);
         return CAIRN_E_CORRUPT; /* a record named more than the group counted */
     }
+    struct md_key k;
+    key_packidx(&k, e->group->id.data, e->group_offset);
     pg->live_bytes -= e->length;
     pg->live_extents--;
-    if (pg->state == MD__PACKED_STATE__PACKED_SEALED && pg->live_extents == 0)
-        rc = retire_packed(x, pg);
-    else
-        rc = store_packed(x, pg);
+    rc = md_txn_del(x->txn, k.b, k.n);
+    if (!rc)
+        rc = pg->state == MD__PACKED_STATE__PACKED_SEALED && pg->live_extents == 0
+                 ? retire_packed(x, pg)
+                 : store_packed(x, pg);
     free_msg(pg);
     return rc;
 }
@@ -350,5 +370,197 @@ int sm_cmd_seal_group(struct exec *x, const Md__SealGroup *c)
         rc = pg->live_extents == 0 ? retire_packed(x, pg) : store_packed(x, pg);
     }
     free_msg(pg);
+    return rc;
+}
+
+/* -------------------------------------------------------- CompactGroup -- */
+
+/* Most moves one CompactGroup may carry (a group's live extents). */
+#define COMPACT_MOVES_MAX 100000
+
+/* The moves of c are stripe-aligned, non-empty, inside the old group's
+ * length (old_len) and the new one's, and overlap nowhere on either side:
+ * 1, else 0 (the leader's bug, not a race: the whole command is refused). */
+static int valid_moves(const Md__CompactGroup *c, uint64_t stripe, uint64_t old_len,
+                       uint64_t new_len, int *nomem)
+{
+    size_t n = c->n_moves;
+    *nomem = 0;
+    struct span *a = calloc(n ? n : 1, sizeof(*a)), *b = calloc(n ? n : 1, sizeof(*b));
+    if (!a || !b) {
+        free(a);
+        free(b);
+        *nomem = 1;
+        return 0;
+    }
+    int ok = 1;
+    for (size_t i = 0; ok && i < n; i++) {
+        const Md__CompactMove *mv = c->moves[i];
+        ok = mv && mv->length > 0 && mv->old_offset % stripe == 0 && mv->new_offset % stripe == 0 &&
+             mv->old_offset <= old_len && mv->length <= old_len - mv->old_offset &&
+             mv->new_offset <= new_len && mv->length <= new_len - mv->new_offset;
+        if (ok) {
+            a[i] = (struct span){mv->old_offset, mv->old_offset + mv->length};
+            b[i] = (struct span){mv->new_offset, mv->new_offset + mv->length};
+        }
+    }
+    if (ok && n > 1) {
+        qsort(a, n, sizeof(*a), span_cmp);
+        qsort(b, n, sizeof(*b), span_cmp);
+        for (size_t i = 1; ok && i < n; i++)
+            ok = a[i].start >= a[i - 1].end && b[i].start >= b[i - 1].end;
+    }
+    free(a);
+    free(b);
+    return ok;
+}
+
+/* Moves one extent if the "SE" index still names a record at the move's
+ * old offset: the record's extent names the new group at new_offset, the
+ * index follows, the live counts move from old to nw. *moved is set when
+ * it did; a move whose object went is nothing (dead bytes in nw). */
+static int move_extent(struct exec *x, const Md__CompactMove *mv, Md__PackedGroup *old,
+                       Md__PackedGroup *nw, int *moved)
+{
+    *moved = 0;
+    struct md_key ik;
+    key_packidx(&ik, old->group->id.data, mv->old_offset);
+    void *v;
+    size_t vl;
+    int rc = md_txn_get(x->txn, ik.b, ik.n, &v, &vl);
+    if (rc == CAIRN_E_NOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    struct md_key rk;
+    if (vl == 0 || vl > sizeof(rk.b)) {
+        free(v);
+        return CAIRN_E_CORRUPT;
+    }
+    rk.n = vl;
+    memcpy(rk.b, v, vl);
+    free(v);
+    Md__ObjectRecord *rec;
+    if ((rc = unpack_as(x, &rk, object_record, &rec)))
+        return rc == CAIRN_E_NOTFOUND ? CAIRN_E_CORRUPT : rc;
+    Md__Extent *e = rec->n_extents == 1 ? rec->extents[0] : NULL;
+    if (!e || !e->packed || !e->group || e->group->id.len != 16 ||
+        memcmp(e->group->id.data, old->group->id.data, 16) != 0 ||
+        e->group_offset != mv->old_offset) {
+        free_msg(rec);
+        return CAIRN_E_CORRUPT; /* the index names a record that does not name it */
+    }
+    if (e->length != mv->length) {
+        free_msg(rec);
+        return sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT,
+                         "a move's length is not its extent's");
+    }
+    /* same 16 bytes, in place: the unpacked record owns its id buffer */
+    memcpy(e->group->id.data, nw->group->id.data, 16);
+    e->group_offset = mv->new_offset;
+    rc = put_msg(x, &rk, rec);
+    if (!rc)
+        rc = md_txn_del(x->txn, ik.b, ik.n);
+    if (!rc)
+        rc = put_packidx(x, e, &rk);
+    free_msg(rec);
+    if (rc)
+        return rc;
+    old->live_bytes -= mv->length;
+    old->live_extents--;
+    nw->live_bytes += mv->length;
+    nw->live_extents++;
+    *moved = 1;
+    return 0;
+}
+
+/* Records the new group of c (sealed, fragments sealed, nothing live yet):
+ * its record, its locator and its fragment keys, as OpenGroup does. */
+static int record_new_group(struct exec *x, const Md__CompactGroup *c, const Md__PackedGroup *old,
+                            Md__PackedGroup **out)
+{
+    Md__ChunkGroup *g = c->group;
+    struct md_key k;
+    key_locator(&k, g->id.data);
+    void *v;
+    size_t vl;
+    int rc = md_txn_get(x->txn, k.b, k.n, &v, &vl);
+    if (rc == 0) {
+        free(v);
+        return sm_refuse(x, CAIRN_E_EXISTS, MD__REASON__R_INVALID_ARGUMENT,
+                         "chunk group id already in use");
+    }
+    if (rc != CAIRN_E_NOTFOUND)
+        return rc;
+    Md__PackedGroup pg = MD__PACKED_GROUP__INIT;
+    pg.group = g;
+    pg.state = MD__PACKED_STATE__PACKED_SEALED;
+    pg.fragments_sealed = 1;
+    pg.opened_ms = c->now_ms;
+    pg.appended_ms = c->now_ms;
+    pg.writer = "compactor";
+    pg.storage_class = old->storage_class;
+    struct md_key pk;
+    key_packed(&pk, g->id.data);
+    if ((rc = put_msg(x, &pk, &pg)))
+        return rc;
+    Md__GroupLocator loc = MD__GROUP_LOCATOR__INIT;
+    loc.record_key.data = pk.b;
+    loc.record_key.len = pk.n;
+    if ((rc = put_msg(x, &k, &loc)))
+        return rc;
+    for (size_t f = 0; f < g->n_fragment_cs; f++) {
+        key_fragment(&k, g->fragment_cs[f], g->id.data, (uint32_t)f);
+        if ((rc = md_txn_put(x->txn, k.b, k.n, "", 0)))
+            return rc;
+    }
+    return load_packed(x, g->id.data, out);
+}
+
+int sm_cmd_compact_group(struct exec *x, const Md__CompactGroup *c)
+{
+    Md__ChunkGroup *g = c->group;
+    if (c->old_group_id.len != 16 || !valid_packed_geometry(x->sm, g) || g->data_length == 0 ||
+        g->data_length % ((uint64_t)g->k * g->unit) != 0 || c->n_moves > COMPACT_MOVES_MAX ||
+        memcmp(c->old_group_id.data, g->id.data, 16) == 0)
+        return sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT,
+                         "bad compaction (group geometry, length, ids)");
+    Md__PackedGroup *old;
+    int rc = load_packed(x, c->old_group_id.data, &old);
+    if (rc == CAIRN_E_NOTFOUND)
+        return sm_refuse(x, CAIRN_E_NOTFOUND, MD__REASON__R_NO_SUCH_GROUP, "no such packed group");
+    if (rc)
+        return rc;
+    Md__PackedGroup *nw = NULL;
+    int nomem = 0;
+    if (old->state != MD__PACKED_STATE__PACKED_SEALED)
+        rc = sm_refuse(x, CAIRN_E_CONFLICT, MD__REASON__R_GROUP_NOT_SEALED,
+                       "compaction of a group not sealed");
+    else if (old->group->k != g->k || old->group->m != g->m || old->group->unit != g->unit)
+        rc = sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT,
+                       "the new group's geometry is not the old one's");
+    else if (!valid_moves(c, (uint64_t)g->k * g->unit, old->group->data_length, g->data_length,
+                          &nomem))
+        rc = nomem ? CAIRN_E_NOMEM
+                   : sm_refuse(x, CAIRN_E_INVAL, MD__REASON__R_INVALID_ARGUMENT,
+                               "bad move (alignment, range, overlap)");
+    if (!rc)
+        rc = record_new_group(x, c, old, &nw);
+    uint64_t moved = 0;
+    for (size_t i = 0; !rc && i < c->n_moves; i++) {
+        int one;
+        rc = move_extent(x, c->moves[i], old, nw, &one);
+        moved += (uint64_t)one;
+    }
+    /* either group may be left with nothing live: sealed, it is garbage */
+    if (!rc)
+        rc = nw->live_extents == 0 ? retire_packed(x, nw) : store_packed(x, nw);
+    if (!rc)
+        rc = old->live_extents == 0 ? retire_packed(x, old) : store_packed(x, old);
+    if (!rc)
+        x->res->count = moved;
+    if (nw)
+        free_msg(nw);
+    free_msg(old);
     return rc;
 }

@@ -46,6 +46,7 @@
     'V'                  /* "SV" bucket 0 key 0 be64 ~vseq       -> ObjectRecord (noncurrent       \
                             versions and delete markers, newest first) */
 #define MD_K_PACKED  'P' /* "SP" group id(16)                    -> PackedGroup */
+#define MD_K_PACKIDX 'E' /* "SE" group id(16) be64 offset       -> record key (packed extent) */
 #define MD_K_NULLVER 'N' /* "SN" bucket 0 key                    -> NullVersionRef */
 #define MD_K_MEMBERS 'M' /* "SM"                                 -> MembershipRecord */
 #define MD_K_REMOVED                                                                               \

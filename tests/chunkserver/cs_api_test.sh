@@ -264,5 +264,21 @@ start_cs a "$WORK/a"
 tc a get "$GP" 1 "$WORK/out" 2>/dev/null && cmp "$WORK/out" "$WORK/p12" ||
     fail "sealed fragment after restart"
 [ -z "$(ls "$WORK/a/frags/${GP:0:2}/${GP:2:2}/" | grep -E '\.(open|crc)$')" ] || fail "open files left after the seal"
+
+echo "== compaction: a new fragment from ranges of the sealed one (POST /v1/compact)"
+GN=5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e
+got=$(tc a compact "$GN" "$GP" 1 4 2 $U $((8 * U)):$((4 * U)) 0:$((2 * U)) 2>&1) ||
+    fail "compact: $got"
+echo "$got" | grep -q "^status 201" && echo "$got" | grep -q "X-Cairn-Put-Result: created" ||
+    fail "compact: $got"
+{ tail -c +$((8 * U + 1)) "$WORK/p12"; head -c $((2 * U)) "$WORK/p12"; } >"$WORK/pc"
+crc=$("$TC" - - crc "$WORK/pc")
+echo "$got" | grep -qi "X-Cairn-Data-CRC32C: $crc" || fail "compacted CRC (want $crc): $got"
+tc a get "$GN" 1 "$WORK/out" 2>/dev/null && cmp "$WORK/out" "$WORK/pc" || fail "compacted fragment"
+expect_status 200 a compact "$GN" "$GP" 1 4 2 $U $((8 * U)):$((4 * U)) 0:$((2 * U)) # a retry
+expect_status 404 a compact 6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e "$GP" 2 4 2 $U 0:$U  # no old fragment 2
+expect_status 409 a compact 6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e "$GP" 1 4 2 $U $((11 * U)):$((2 * U))
+expect_status 400 a compact 6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e "$GP" 1 4 2 $U 0:$((2 * U)) $U:$U
+expect_status 400 a compact "$GP" "$GP" 1 4 2 $U 0:$U                                 # same group
 stop_all
 echo PASS

@@ -8,6 +8,8 @@
  *   cs_testclient ADDR SECRET_FILE append GROUP INDEX K M UNIT OFFSET FILE [FROM LEN]
  *                                    (FILE's bytes [FROM, FROM+LEN), default all)
  *   cs_testclient ADDR SECRET_FILE seal GROUP INDEX LENGTH
+ *   cs_testclient ADDR SECRET_FILE compact NEWGROUP OLDGROUP INDEX K M UNIT OFF:LEN...
+ *                                    (POST /v1/compact: the ranges of OLDGROUP's fragment)
  *   cs_testclient ADDR SECRET_FILE raw METHOD TARGET        (body to stdout)
  *   cs_testclient - - mkfrags K M LEN SEED OUT_PREFIX      (OUT_PREFIX.<i>, encoded)
  *   cs_testclient - - crc FILE                              (CRC32C as 8 hex digits)
@@ -374,6 +376,39 @@ int main(int argc, char **argv)
         uint8_t *body = malloc(blen);
         chunk__rebuild_request__pack(&msg, body);
         snprintf(target, sizeof(target), "%s", CN_ROUTE_CS_REBUILD);
+        req.method = "POST";
+        req.body = body;
+        req.body_len = blen;
+        rc = cn_http_client_do(client, &req, &resp);
+        free(body);
+        result = finish(rc, &resp);
+    } else if (strcmp(cmd, "compact") == 0 && argc >= 11) {
+        Chunk__CompactRequest msg = CHUNK__COMPACT_REQUEST__INIT;
+        uint8_t ng[16], og[16];
+        for (int i = 0; i < 16; i++) {
+            sscanf(argv[4] + 2 * i, "%2hhx", &ng[i]);
+            sscanf(argv[5] + 2 * i, "%2hhx", &og[i]);
+        }
+        msg.new_group_id = (ProtobufCBinaryData){16, ng};
+        msg.old_group_id = (ProtobufCBinaryData){16, og};
+        msg.index = (uint32_t)atoi(argv[6]);
+        msg.k = (uint32_t)atoi(argv[7]);
+        msg.m = (uint32_t)atoi(argv[8]);
+        msg.unit = (uint32_t)atoi(argv[9]);
+        Chunk__FragmentRange rs[32], *rsp[32];
+        size_t n = 0;
+        for (int i = 10; i < argc && n < 32; i++, n++) {
+            chunk__fragment_range__init(&rs[n]);
+            if (sscanf(argv[i], "%" SCNu64 ":%" SCNu64, &rs[n].offset, &rs[n].length) != 2)
+                goto out;
+            rsp[n] = &rs[n];
+        }
+        msg.n_ranges = n;
+        msg.ranges = rsp;
+        size_t blen = chunk__compact_request__get_packed_size(&msg);
+        uint8_t *body = malloc(blen);
+        chunk__compact_request__pack(&msg, body);
+        snprintf(target, sizeof(target), "%s", CN_ROUTE_CS_COMPACT);
         req.method = "POST";
         req.body = body;
         req.body_len = blen;
