@@ -28,6 +28,10 @@
 /* A request waits at most this long for a lane to take its object (a
  * taken object is always waited for: every step of a batch is bounded). */
 #define QUEUE_TIMEOUT_MS 30000
+/* Most bytes of one CommitPacked: a Paxos slot holds at most 64 KiB
+ * (paxos_config.max_batch_bytes), and a command that does not fit is refused
+ * whole. A batch stops taking objects before its records would pass this. */
+#define CMD_MAX (48u << 10)
 /* After a lane found no group to be had (fewer than k+m live chunkservers),
  * objects go the ordinary way at once for this long before a lane asks
  * again. */
@@ -39,7 +43,8 @@ enum item_state { ITEM_QUEUED, ITEM_TAKEN, ITEM_DONE };
 struct item {
     const struct gw_pack_obj *o;
     struct gw_pack_result *res;
-    uint64_t padded; /* o's size rounded up to whole stripes */
+    uint64_t padded;  /* o's size rounded up to whole stripes */
+    size_t cmd_bytes; /* its share of a CommitPacked (a one-object command's length) */
     int64_t arrived_us;
     enum item_state state;
     int rc;
@@ -397,9 +402,10 @@ static void *lane_main(void *arg)
             deadline_ts(&ts, due);
             pthread_cond_timedwait(&st->work, &st->mu, &ts);
         }
-        size_t n = 0;
+        size_t n = 0, cmd = 0;
         uint64_t blen = 0;
-        while (st->head && n < ln->batch_cap && blen + st->head->padded <= st->batch_cap) {
+        while (st->head && n < ln->batch_cap && blen + st->head->padded <= st->batch_cap &&
+               cmd + st->head->cmd_bytes <= CMD_MAX) {
             struct item *it = st->head;
             st->head = it->next;
             if (!st->head)
@@ -408,6 +414,7 @@ static void *lane_main(void *arg)
             st->queued_bytes -= it->padded;
             atomic_fetch_sub(&p->queued, 1);
             blen += it->padded;
+            cmd += it->cmd_bytes;
             ln->batch[n++] = it;
         }
         st->collecting = 0;
@@ -582,6 +589,18 @@ int gw_pack_put(struct gw_pack *p, const struct gw_pack_obj *o, struct gw_pack_r
     }
     struct item it = {.o = o, .res = res, .arrived_us = cn_mono_us(), .state = ITEM_QUEUED};
     it.padded = (o->desc.obj.size + st->sb - 1) / st->sb * st->sb;
+    /* Its record's size in a CommitPacked: measured by encoding it alone
+     * (a few hundred bytes; kilobytes with large metadata, tags or ACLs). */
+    struct md_group_desc g = {.k = o->k, .m = o->m, .unit = p->o.unit};
+    struct md_packed_desc d = o->desc;
+    uint8_t *c = NULL;
+    if (md_cmd_commit_packed(1, 1, &g, 0, it.padded, &d, 1, 0, &c, &it.cmd_bytes) != 0)
+        it.cmd_bytes = CMD_MAX + 1;
+    free(c);
+    if (it.cmd_bytes > CMD_MAX) {
+        atomic_fetch_add(&p->fallbacks, 1);
+        return CAIRN_E_UNAVAIL; /* a record too large to batch: the ordinary way */
+    }
     pthread_cond_init(&it.done, &p->mono);
     pthread_mutex_lock(&st->mu);
     if (st->no_group_until && cn_mono_ms() < st->no_group_until) {
