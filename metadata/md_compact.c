@@ -8,6 +8,7 @@
 #include "cn_util.h"
 #include "cn_wire.h"
 #include "md_cmd.h"
+#include "md_sealer.h"
 #include "md_txn.h"
 #include "meta.pb-c.h"
 
@@ -288,31 +289,6 @@ static int plan(struct md_compact *w, const Md__ChunkGroup *g, struct md_compact
 
 /* ---- talking to chunkservers ------------------------------------------------ */
 
-/* The address of chunkserver id if fragments there can be copied (known,
- * not retired, heartbeating). */
-static int cs_usable(struct md_compact *w, uint64_t id, char *addr, size_t cap)
-{
-    if (!id)
-        return 0;
-    struct md_key k;
-    md_key_start(&k, MD_K_CS);
-    md_key_be64(&k, id);
-    void *v;
-    size_t vl;
-    if (md_store_get(w->o.store, k.b, k.n, &v, &vl) != 0)
-        return 0;
-    Md__ChunkserverRecord *r = md__chunkserver_record__unpack(NULL, vl, v);
-    free(v);
-    if (!r)
-        return 0;
-    int ok = r->state != MD__CHUNKSERVER_STATE__CS_RETIRED && r->address && r->address[0] &&
-             w->o.cs_alive(w->o.ctx, id);
-    if (ok)
-        snprintf(addr, cap, "%s", r->address);
-    md__chunkserver_record__free_unpacked(r, NULL);
-    return ok;
-}
-
 /* The CompactRequest of copy c. */
 static int pack_request(const uint8_t new_id[16], const uint8_t old_id[16], uint32_t k, uint32_t m,
                         uint32_t unit, const struct md_compact_copy *c, uint8_t **out, size_t *len)
@@ -447,7 +423,8 @@ static int compact_group(struct md_compact *w, const Md__PackedGroup *pg, int *d
         return 0;
     char addr[CN_HTTP_FANOUT_MAX][256];
     for (size_t f = 0; f < nf; f++)
-        if (!cs_usable(w, g->fragment_cs[f], addr[f], sizeof(addr[f]))) {
+        if (!md_cs_usable(w->o.store, g->fragment_cs[f], w->o.cs_alive, w->o.ctx, addr[f],
+                          sizeof(addr[f]))) {
             CN_DEBUG(LOG, "%s: fragment %zu's chunkserver is not up: later", hex, f);
             return 0;
         }

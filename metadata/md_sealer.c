@@ -202,9 +202,8 @@ static int http_seal(struct md_sealer *w, const char *address, const uint8_t gid
     return rc;
 }
 
-/* The chunkserver record of id: its address, and whether fragments there
- * can be sealed (known, not retired, heartbeating). */
-static int cs_usable(struct md_sealer *w, uint64_t id, char *addr, size_t cap)
+int md_cs_usable(struct md_store *store, uint64_t id, int (*alive)(void *ctx, uint64_t id),
+                 void *ctx, char *addr, size_t cap)
 {
     if (!id)
         return 0;
@@ -213,14 +212,14 @@ static int cs_usable(struct md_sealer *w, uint64_t id, char *addr, size_t cap)
     md_key_be64(&k, id);
     void *v;
     size_t vl;
-    if (md_store_get(w->o.store, k.b, k.n, &v, &vl) != 0)
+    if (md_store_get(store, k.b, k.n, &v, &vl) != 0)
         return 0;
     Md__ChunkserverRecord *r = md__chunkserver_record__unpack(NULL, vl, v);
     free(v);
     if (!r)
         return 0;
     int ok = r->state != MD__CHUNKSERVER_STATE__CS_RETIRED && r->address && r->address[0] &&
-             w->o.cs_alive(w->o.ctx, id);
+             alive(ctx, id);
     if (ok)
         snprintf(addr, cap, "%s", r->address);
     md__chunkserver_record__free_unpacked(r, NULL);
@@ -237,7 +236,7 @@ static int seal_fragments(struct md_sealer *w, const Md__PackedGroup *pg, const 
     for (size_t f = 0; f < g->n_fragment_cs && !stopping(w); f++) {
         uint64_t cs = g->fragment_cs[f];
         char addr[256];
-        if (!cs_usable(w, cs, addr, sizeof(addr))) {
+        if (!md_cs_usable(w->o.store, cs, w->o.cs_alive, w->o.ctx, addr, sizeof(addr))) {
             atomic_fetch_add(&w->fragments_skipped, 1);
             CN_DEBUG(LOG,
                      "%s/%zu: chunkserver %016" PRIx64 " down, retired or unknown: left to "

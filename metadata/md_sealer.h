@@ -100,4 +100,11 @@ void md_sealer_free(struct md_sealer *w);
 /* Cumulative counters (any thread). */
 void md_sealer_get_stats(struct md_sealer *w, struct md_sealer_stats *st);
 
+/* The chunkserver record of id in store: 1 with its address in addr[cap]
+ * when fragments there can be acted on (known, not retired, and alive(ctx,
+ * id) says it heartbeats), else 0. Shared by the leader's workers that talk
+ * to chunkservers (the sealer, the compactor). */
+int md_cs_usable(struct md_store *store, uint64_t id, int (*alive)(void *ctx, uint64_t id),
+                 void *ctx, char *addr, size_t cap);
+
 #endif
