@@ -39,6 +39,23 @@ void *arena_alloc(struct arena *a, size_t size)
     return arena_track(a, p, 0) ? NULL : p;
 }
 
+int arena_reserve(struct arena *a, void *arrp, size_t n, size_t *cap, size_t elem, size_t first)
+{
+    if (n < *cap)
+        return 0;
+    size_t ncap = *cap ? 2 * *cap : first;
+    void *na = arena_alloc(a, ncap * elem);
+    if (!na)
+        return CAIRN_E_NOMEM;
+    void *old;
+    memcpy(&old, arrp, sizeof(old));
+    if (n)
+        memcpy(na, old, n * elem);
+    memcpy(arrp, &na, sizeof(na));
+    *cap = ncap;
+    return 0;
+}
+
 char *arena_strndup(struct arena *a, const void *s, size_t n)
 {
     char *p = arena_alloc(a, n + 1);
@@ -456,18 +473,9 @@ static int q_list_parts(struct qctx *c, const Md__ListPartsQ *q)
         summary->extents = NULL;
         summary->base.n_unknown_fields = 0;
         summary->base.unknown_fields = NULL;
-        if (r->n_parts == cap) {
-            size_t ncap = cap ? 2 * cap : 16;
-            Md__PartRecord **np = arena_alloc(&c->arena, ncap * sizeof(*np));
-            if (!np) {
-                rc = CAIRN_E_NOMEM;
-                break;
-            }
-            if (r->n_parts)
-                memcpy(np, r->parts, r->n_parts * sizeof(*np));
-            r->parts = np;
-            cap = ncap;
-        }
+        if ((rc = arena_reserve(&c->arena, &r->parts, r->n_parts, &cap, sizeof(*r->parts), 16)) !=
+            0)
+            break;
         r->parts[r->n_parts++] = summary;
         r->next_part_number_marker = p->part_number;
     }
@@ -505,18 +513,8 @@ static int scan_msgs(struct qctx *c, const struct md_key *pre, const struct md_k
             rc = c->arena.nomem ? CAIRN_E_NOMEM : CAIRN_E_CORRUPT;
             break;
         }
-        if (*n == cap) {
-            size_t ncap = cap ? 2 * cap : 16;
-            void **na = arena_alloc(&c->arena, ncap * sizeof(*na));
-            if (!na) {
-                rc = CAIRN_E_NOMEM;
-                break;
-            }
-            if (*n)
-                memcpy(na, *arr, *n * sizeof(*na));
-            *arr = na;
-            cap = ncap;
-        }
+        if ((rc = arena_reserve(&c->arena, arr, *n, &cap, sizeof(**arr), 16)) != 0)
+            break;
         (*arr)[(*n)++] = m;
     }
     if (!rc)
@@ -660,18 +658,9 @@ static int q_fragments_on(struct qctx *c, const Md__FragmentsOnQ *q)
         f->group_id.data = gid;
         f->group_id.len = 16;
         f->index = md_get_be32(key + pre.n + 16);
-        if (c->r->n_fragments == cap) {
-            size_t ncap = cap ? 2 * cap : 64;
-            Md__FragmentRef **na = arena_alloc(&c->arena, ncap * sizeof(*na));
-            if (!na) {
-                rc = CAIRN_E_NOMEM;
-                break;
-            }
-            if (c->r->n_fragments)
-                memcpy(na, c->r->fragments, c->r->n_fragments * sizeof(*na));
-            c->r->fragments = na;
-            cap = ncap;
-        }
+        if ((rc = arena_reserve(&c->arena, &c->r->fragments, c->r->n_fragments, &cap,
+                                sizeof(*c->r->fragments), 64)) != 0)
+            break;
         c->r->fragments[c->r->n_fragments++] = f;
     }
     if (!rc)
@@ -713,18 +702,9 @@ static int q_garbage_for(struct qctx *c, const Md__ListGarbageQ *q)
                 rc = CAIRN_E_CORRUPT; /* the index names a missing entry */
             break;
         }
-        if (c->r->n_garbage == cap) {
-            size_t ncap = cap ? 2 * cap : 64;
-            Md__GarbageRecord **na = arena_alloc(&c->arena, ncap * sizeof(*na));
-            if (!na) {
-                rc = CAIRN_E_NOMEM;
-                break;
-            }
-            if (c->r->n_garbage)
-                memcpy(na, c->r->garbage, c->r->n_garbage * sizeof(*na));
-            c->r->garbage = na;
-            cap = ncap;
-        }
+        if ((rc = arena_reserve(&c->arena, &c->r->garbage, c->r->n_garbage, &cap,
+                                sizeof(*c->r->garbage), 64)) != 0)
+            break;
         c->r->garbage[c->r->n_garbage++] = g;
     }
     if (!rc)
@@ -833,18 +813,9 @@ static int q_list_buckets(struct qctx *c, const Md__ListBucketsQ *q)
             rc = CAIRN_E_CORRUPT; /* the index names a bucket that is not there */
             break;
         }
-        if (rc == 0 && c->r->n_buckets == cap) {
-            size_t ncap = cap ? 2 * cap : 16;
-            Md__BucketRecord **na = arena_alloc(&c->arena, ncap * sizeof(*na));
-            if (!na) {
-                rc = CAIRN_E_NOMEM;
-                break;
-            }
-            if (c->r->n_buckets)
-                memcpy(na, c->r->buckets, c->r->n_buckets * sizeof(*na));
-            c->r->buckets = na;
-            cap = ncap;
-        }
+        if (rc == 0 && (rc = arena_reserve(&c->arena, &c->r->buckets, c->r->n_buckets, &cap,
+                                           sizeof(*c->r->buckets), 16)) != 0)
+            break;
         if (rc == 0)
             c->r->buckets[c->r->n_buckets++] = b;
     }

@@ -44,6 +44,10 @@ struct qctx {
 
 /* Allocations tracked by the arena (NULL and a->nomem set when out of memory). */
 void *arena_alloc(struct arena *a, size_t size);
+/* Makes room for one more element in the array *arrp points to (n elements
+ * of elem bytes used, *cap allocated), growing it in the arena (first
+ * elements, then doubling). 0 or CAIRN_E_NOMEM (the array is unchanged). */
+int arena_reserve(struct arena *a, void *arrp, size_t n, size_t *cap, size_t elem, size_t first);
 char *arena_strndup(struct arena *a, const void *s, size_t n);
 /* Unpacks a message into the arena; NULL for undecodable bytes (a->nomem
  * says whether memory ran out). */

@@ -105,18 +105,9 @@ int mq_list_packed(struct qctx *c, const Md__ListPackedQ *q)
             c->r->truncated = 1;
             break;
         }
-        if (c->r->n_packed == cap) {
-            size_t ncap = cap ? 2 * cap : 16;
-            Md__PackedGroup **na = arena_alloc(&c->arena, ncap * sizeof(*na));
-            if (!na) {
-                rc = CAIRN_E_NOMEM;
-                break;
-            }
-            if (c->r->n_packed)
-                memcpy(na, c->r->packed, c->r->n_packed * sizeof(*na));
-            c->r->packed = na;
-            cap = ncap;
-        }
+        if ((rc = arena_reserve(&c->arena, &c->r->packed, c->r->n_packed, &cap,
+                                sizeof(*c->r->packed), 16)) != 0)
+            break;
         c->r->packed[c->r->n_packed++] = pg;
     }
     if (!rc)
