@@ -92,11 +92,38 @@ static int64_t unchanged_for(struct md_sealer *w, const Md__ChunkGroup *g, int64
     return now - e->since;
 }
 
-/* 1 if pg needs this worker at now: sealed with fragments not confirmed, or
- * open and idle -- its last commit older than idle_ms by its writer's clock
- * (appended_ms) AND its length unchanged for idle_ms by this worker's, so a
- * writer whose clock lags is not taken for gone (a new leader therefore
- * waits idle_ms before its first idle seal). */
+/* 1 if a fragment of g lies on a chunkserver being drained (or already
+ * retired): its open group must be sealed, or repair -- which leaves open
+ * groups alone -- could never move that fragment while a writer keeps
+ * appending. The writer's next commit is then refused and it opens a new
+ * group, placed off the draining chunkserver. */
+static int on_draining(struct md_sealer *w, const Md__ChunkGroup *g)
+{
+    for (size_t f = 0; f < g->n_fragment_cs; f++) {
+        struct md_key k;
+        md_key_start(&k, MD_K_CS);
+        md_key_be64(&k, g->fragment_cs[f]);
+        void *v;
+        size_t vl;
+        if (md_store_get(w->o.store, k.b, k.n, &v, &vl) != 0)
+            continue;
+        Md__ChunkserverRecord *r = md__chunkserver_record__unpack(NULL, vl, v);
+        free(v);
+        int leaving = r && (r->state == MD__CHUNKSERVER_STATE__CS_DRAINING ||
+                            r->state == MD__CHUNKSERVER_STATE__CS_RETIRED);
+        if (r)
+            md__chunkserver_record__free_unpacked(r, NULL);
+        if (leaving)
+            return 1;
+    }
+    return 0;
+}
+
+/* 1 if pg needs this worker at now: sealed with fragments not confirmed,
+ * open with a fragment on a chunkserver being drained, or open and idle -- its last commit older
+ * than idle_ms by its writer's clock (appended_ms) AND its length unchanged for idle_ms by this
+ * worker's, so a writer whose clock lags is not taken for gone (a new leader therefore waits
+ * idle_ms before its first idle seal). */
 static int wanted(struct md_sealer *w, const Md__PackedGroup *pg, int64_t now)
 {
     if (!pg->group || pg->group->id.len != 16 || pg->group->k == 0)
@@ -105,7 +132,7 @@ static int wanted(struct md_sealer *w, const Md__PackedGroup *pg, int64_t now)
         return !pg->fragments_sealed;
     int64_t last = pg->appended_ms > pg->opened_ms ? pg->appended_ms : pg->opened_ms;
     int64_t still = unchanged_for(w, pg->group, now);
-    return now - last >= w->o.idle_ms && still >= w->o.idle_ms;
+    return (now - last >= w->o.idle_ms && still >= w->o.idle_ms) || on_draining(w, pg->group);
 }
 
 /* The packed groups needing work, at most max, into *out (free each with
@@ -297,8 +324,9 @@ static int act(struct md_sealer *w, Md__PackedGroup *pg)
         if (rc)
             return rc;
         atomic_fetch_add(&w->idle_sealed, 1);
-        CN_INFO(LOG, "%s: sealed at %" PRIu64 " bytes, idle since %" PRId64 " ms (writer %s)", hex,
-                pg->group->data_length,
+        CN_INFO(LOG,
+                "%s: sealed at %" PRIu64 " bytes, last appended %" PRId64 " ms ago (writer %s)",
+                hex, pg->group->data_length,
                 w->o.now_ms(w->o.ctx) -
                     (pg->appended_ms > pg->opened_ms ? pg->appended_ms : pg->opened_ms),
                 pg->writer ? pg->writer : "");

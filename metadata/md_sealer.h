@@ -67,7 +67,7 @@ struct md_sealer_opts {
 };
 
 struct md_sealer_stats {
-    uint64_t idle_sealed;       /* open groups sealed for idleness */
+    uint64_t idle_sealed;       /* open groups sealed: idle, or on a draining chunkserver */
     uint64_t groups_finished;   /* groups whose fragments were all sealed */
     uint64_t fragments_sealed;  /* fragments sealed on chunkservers */
     uint64_t fragments_skipped; /* on a chunkserver down, retired or unknown */
