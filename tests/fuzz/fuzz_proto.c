@@ -1,7 +1,8 @@
 /* Harness proto: every protobuf message Cairn decodes from the network or
  * from disk (the .proto files of common/proto, through protobuf-c), and the decoders
  * built on them: gw_acl_unpack (md.Acl), md_result_decode,
- * md_query_result_decode, cs_rebuild_parse (chunk.RebuildRequest) and the
+ * md_query_result_decode, cs_rebuild_parse (chunk.RebuildRequest),
+ * cs_compact_parse (chunk.CompactRequest) and the
  * Paxos slot value (paxos_value_decode / paxos_value_membership).
  *
  * Input: one byte choosing the message type (modulo the table below), then
@@ -17,6 +18,7 @@
 #include "meta.pb-c.h"
 #include "paxos.pb-c.h"
 
+#include "cs_compact.h"
 #include "cs_rebuild.h"
 #include "gw_acl.h"
 #include "md_cmd.h"
@@ -53,7 +55,13 @@ static const ProtobufCMessageDescriptor *const types[] = {
     &md__acl__descriptor,
 };
 #define N_TYPES (sizeof(types) / sizeof(types[0]))
-/* Index N_TYPES: the raw Paxos slot value (Px.Entry.value). */
+/* Index N_TYPES: the raw Paxos slot value (Px.Entry.value). Types added
+ * since follow it, so the corpus's first bytes keep their meaning. */
+static const ProtobufCMessageDescriptor *const more_types[] = {
+    &chunk__compact_request__descriptor, /* N_TYPES + 1: metadata -> chunkserver (issue #17) */
+    &md__packed_group__descriptor,       /* N_TYPES + 2: a packed group's record */
+};
+#define N_MORE (sizeof(more_types) / sizeof(more_types[0]))
 
 static uint8_t *pack(const ProtobufCMessage *m, size_t *len)
 {
@@ -154,14 +162,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    size_t which = data[0] % (N_TYPES + 1);
+    size_t which = data[0] % (N_TYPES + 1 + N_MORE);
     data++;
     size--;
     if (which == N_TYPES) {
         slot_value(data, size);
         return 0;
     }
-    const ProtobufCMessageDescriptor *d = types[which];
+    const ProtobufCMessageDescriptor *d =
+        which < N_TYPES ? types[which] : more_types[which - N_TYPES - 1];
     round_trip(d, data, size);
     if (d == &md__acl__descriptor) {
         struct gw_acl *acl = NULL, *back = NULL;
@@ -190,6 +199,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (cs_rebuild_parse(data, size, &req) == 0) {
             fuzz_check(cs_frag_meta_check(&req.meta) == 0, "rebuild of an invalid fragment");
             fuzz_check(req.n_sources <= EC_MAX_FRAGS, "%zu sources", req.n_sources);
+        }
+    } else if (d == &chunk__compact_request__descriptor) {
+        cs_compact_req req;
+        if (cs_compact_parse(data, size, &req) == 0) {
+            fuzz_check(cs_frag_meta_check(&req.meta) == 0, "compaction into an invalid fragment");
+            fuzz_check(req.n_ranges >= 1 && req.n_ranges <= CS_COMPACT_RANGES_MAX, "%zu ranges",
+                       req.n_ranges);
+            uint64_t total = 0;
+            for (size_t i = 0; i < req.n_ranges; i++) {
+                fuzz_check(req.ranges[i].length > 0 && req.ranges[i].length % req.meta.unit == 0 &&
+                               req.ranges[i].offset % req.meta.unit == 0,
+                           "range %zu not whole units", i);
+                total += req.ranges[i].length;
+            }
+            fuzz_check(total == req.meta.data_len, "ranges add to %llu, fragment %llu",
+                       (unsigned long long)total, (unsigned long long)req.meta.data_len);
+            cs_compact_req_free(&req);
         }
     }
     return 0;
