@@ -41,8 +41,9 @@ export AWS_CONFIG_FILE="$TEST_DIR/single.conf"
 AWS=(/usr/bin/aws --endpoint-url "$S3_ENDPOINT" --cli-read-timeout 60)
 B=gwkill
 
-# Fragment files on the chunkservers' disks (committed fragments only).
-frag_files() { find "$CDIR"/chunk*/frags -type f -name '*.[0-9]*' | wc -l; }
+# Fragment files on the chunkservers' disks (committed fragments only; an
+# open fragment of a packed group is its data file, not its .crc file).
+frag_files() { find "$CDIR"/chunk*/frags -type f -name '*.[0-9]*' ! -name '*.crc' | wc -l; }
 # Fragments the committed objects' records place on a chunkserver.
 needed() {
   local k n=0 c

@@ -25,7 +25,8 @@ PY=/usr/bin/python3
 DRIVER="$CAIRN_SRC/tests/integration/s3_compact.py"
 drive() { $PY "$DRIVER" "$1" "$S3_ENDPOINT" "$TEST_DIR" "${@:2}"; }
 frag_bytes() { find "$CDIR"/chunk*/frags -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }'; }
-group_of() { cairn locate cmp "$1" | awk '/^group / { print $2; exit }'; }
+# `cairn locate` names a packed extent's group as "packed group ID ..."
+group_of() { cairn locate cmp "$1" | awk '/^packed group / { print $3; exit } /^group / { print $2; exit }'; }
 files_of() { find "$CDIR"/chunk*/frags -type f -name "$1.*" ! -name '*.open' ! -name '*.crc' | wc -l; }
 open_of() { find "$CDIR"/chunk*/frags -type f -name "$1.*.open" | wc -l; }
 status_json() { cairn status --json; }
