@@ -93,13 +93,16 @@ static int64_t unchanged_for(struct md_sealer *w, const Md__ChunkGroup *g, int64
 }
 
 /* 1 if a fragment of g lies on a chunkserver being drained (or already
- * retired): its open group must be sealed, or repair -- which leaves open
- * groups alone -- could never move that fragment while a writer keeps
- * appending. The writer's next commit is then refused and it opens a new
- * group, placed off the draining chunkserver. */
-static int on_draining(struct md_sealer *w, const Md__ChunkGroup *g)
+ * retired) or not heartbeating: its open group must be sealed, or repair --
+ * which leaves open groups alone -- could not move or rebuild that fragment
+ * while a writer keeps appending (or until the writer's idle seal). The
+ * writer's next commit is then refused and it opens a new group, placed off
+ * that chunkserver. */
+static int on_leaving(struct md_sealer *w, const Md__ChunkGroup *g)
 {
     for (size_t f = 0; f < g->n_fragment_cs; f++) {
+        if (!w->o.cs_alive(w->o.ctx, g->fragment_cs[f]))
+            return 1;
         struct md_key k;
         md_key_start(&k, MD_K_CS);
         md_key_be64(&k, g->fragment_cs[f]);
@@ -120,9 +123,9 @@ static int on_draining(struct md_sealer *w, const Md__ChunkGroup *g)
 }
 
 /* 1 if pg needs this worker at now: sealed with fragments not confirmed,
- * open with a fragment on a chunkserver being drained, or open and idle -- its last commit older
- * than idle_ms by its writer's clock (appended_ms) AND its length unchanged for idle_ms by this
- * worker's, so a writer whose clock lags is not taken for gone (a new leader therefore waits
+ * open with a fragment on a chunkserver being drained or down, or open and idle -- its last commit
+ * older than idle_ms by its writer's clock (appended_ms) AND its length unchanged for idle_ms by
+ * this worker's, so a writer whose clock lags is not taken for gone (a new leader therefore waits
  * idle_ms before its first idle seal). */
 static int wanted(struct md_sealer *w, const Md__PackedGroup *pg, int64_t now)
 {
@@ -132,7 +135,7 @@ static int wanted(struct md_sealer *w, const Md__PackedGroup *pg, int64_t now)
         return !pg->fragments_sealed;
     int64_t last = pg->appended_ms > pg->opened_ms ? pg->appended_ms : pg->opened_ms;
     int64_t still = unchanged_for(w, pg->group, now);
-    return (now - last >= w->o.idle_ms && still >= w->o.idle_ms) || on_draining(w, pg->group);
+    return (now - last >= w->o.idle_ms && still >= w->o.idle_ms) || on_leaving(w, pg->group);
 }
 
 /* The packed groups needing work, at most max, into *out (free each with

@@ -134,10 +134,10 @@ T_WRITE=$((SECONDS - t))
 step "wrote $N objects, $((TOTAL / 1048576)) MiB in $T_WRITE s"
 while read -r k; do rm -f "$DATA/$k"; done < "$DATA/big.keys"
 
-frag_files() { # frag_files N...: fragment files on those chunkservers' disks
-  local dirs=() i
+frag_files() { # frag_files N...: fragments on those chunkservers' disks (an open
+  local dirs=() i #    packed fragment is its data file, not its .crc file)
   for i in "$@"; do dirs+=("$CDIR/chunk$i/frags"); done
-  find "${dirs[@]}" -type f -name '*.[0-9]*' | wc -l
+  find "${dirs[@]}" -type f -name '*.[0-9]*' ! -name '*.crc' | wc -l
 }
 NFRAG=$(frag_files 1 2 3 4 5 6 7 8)
 echo "fragment files on the 8 chunkservers: $NFRAG ($((NFRAG / 6)) erasure-coded 4+2 groups)"

@@ -766,7 +766,7 @@ START_TEST(test_sealer)
 {
     struct tsm t;
     setup(&t, _i);
-    struct fake f = {.t = &t, .now = 5000, .leader = 1, .dead = 101, .fail_index = -1};
+    struct fake f = {.t = &t, .now = 5000, .leader = 1, .dead = 0, .fail_index = -1};
     struct md_sealer *w = new_sealer(&f);
     struct md_group_desc g1, g2;
     uint64_t cs1[3], cs2[3];
@@ -795,6 +795,7 @@ START_TEST(test_sealer)
     /* both idle: g2 (nothing in it) is sealed into garbage; g1 is sealed,
      * then its fragments on 100 and 102 (101 is down: left to repair) */
     f.leader = 1;
+    f.dead = 101;
     ck_assert_int_eq(md_sealer_pass(w), 0);
     Md__QueryResult *gr = get_group(&t, &g2);
     ck_assert_int_eq(gr->status, CAIRN_E_NOTFOUND);
@@ -860,6 +861,27 @@ START_TEST(test_sealer)
     ck_assert_uint_eq(ss.idle_sealed, 3);
     ck_assert_uint_eq(ss.groups_finished, 3);
     ck_assert_uint_eq(ss.fragments_skipped, 1);
+
+    /* a fresh open group with a fragment on a chunkserver that stopped
+     * heartbeating is sealed at once (repair leaves open groups alone), and
+     * its other fragments sealed; not before the chunkserver is gone */
+    struct md_group_desc g5;
+    uint64_t cs5[3];
+    pgroup(&g5, 65, cs5);
+    ck_assert_int_eq(open_group(&t, &g5), 0);
+    d = obj("bkt", "s5", 0, 100);
+    md_result_free(commit(&t, &g5, 0, STRIPE, &d, 1));
+    f.now = 1000; /* appended just now by every clock */
+    ck_assert_int_eq(md_sealer_pass(w), 0);
+    packed_state(&t, &g5, &len, &lb, &le, &st);
+    ck_assert_int_eq(st, MD__PACKED_STATE__PACKED_OPEN);
+    f.dead = cs5[1];
+    f.calls = 0;
+    ck_assert_int_eq(md_sealer_pass(w), 0);
+    packed_state(&t, &g5, &len, &lb, &le, &st);
+    ck_assert_int_eq(st, MD__PACKED_STATE__PACKED_SEALED);
+    ck_assert(fragments_sealed(&t, &g5));
+    ck_assert_int_eq(f.calls, 2); /* the live two; the dead one is repair's */
     check_invariants(&t);
     md_sealer_free(w);
     tsm_close(&t);
