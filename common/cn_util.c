@@ -52,6 +52,17 @@ int64_t cn_wall_ms(void)
     return clock_ns(CLOCK_REALTIME) / 1000000;
 }
 
+int cn_wait_unless_stopped(pthread_mutex_t *mu, pthread_cond_t *cv, const int *stop, int64_t ms)
+{
+    struct timespec ts = cn_deadline_ms(CLOCK_MONOTONIC, ms);
+    pthread_mutex_lock(mu);
+    while (!*stop && pthread_cond_timedwait(cv, mu, &ts) == 0) {
+    }
+    int s = *stop;
+    pthread_mutex_unlock(mu);
+    return s;
+}
+
 void cn_sleep_ms(int64_t ms)
 {
     if (ms <= 0)

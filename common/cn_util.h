@@ -5,6 +5,7 @@
 #define CAIRN_CN_UTIL_H
 
 #include <protobuf-c/protobuf-c.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -28,6 +29,10 @@ int64_t cn_wall_ms(void);
 struct timespec cn_deadline_us(clockid_t clock, int64_t us);
 /* The same, `ms` milliseconds from now. */
 struct timespec cn_deadline_ms(clockid_t clock, int64_t ms);
+/* A background worker's pause: waits on cv (its clock CLOCK_MONOTONIC, mu
+ * unlocked on entry) for ms milliseconds or until *stop is set (read under
+ * mu; whoever sets it broadcasts cv). Returns *stop. */
+int cn_wait_unless_stopped(pthread_mutex_t *mu, pthread_cond_t *cv, const int *stop, int64_t ms);
 /* Sleeps for ms milliseconds (restarts after signals). */
 void cn_sleep_ms(int64_t ms);
 /* CPU time (user + system, all threads) process pid (0 = this one) has used,

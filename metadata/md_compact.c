@@ -641,20 +641,7 @@ static void *worker_main(void *arg)
     for (;;) {
         if (w->o.is_leader(w->o.ctx))
             pass(w, w->o.below, NULL);
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += w->o.scan_ms / 1000;
-        ts.tv_nsec += (w->o.scan_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_mutex_lock(&w->mu);
-        while (!w->stop && pthread_cond_timedwait(&w->cv, &w->mu, &ts) == 0) {
-        }
-        int s = w->stop;
-        pthread_mutex_unlock(&w->mu);
-        if (s)
+        if (cn_wait_unless_stopped(&w->mu, &w->cv, &w->stop, w->o.scan_ms))
             break;
     }
     return NULL;
