@@ -1,5 +1,6 @@
 #define _XOPEN_SOURCE 700
 #include "md_test_util.h"
+#include "md_check.h"
 
 #include <check.h>
 #include <ftw.h>
@@ -122,4 +123,37 @@ void make_group(struct md_group_desc *g, uint64_t n, uint32_t k, uint32_t m, uin
     for (uint32_t i = 0; i < k + m; i++)
         cs_storage[i] = 100 + i;
     g->fragment_cs = cs_storage;
+}
+
+void tsm_check(struct tsm *t)
+{
+    char err[256] = "";
+    ck_assert_msg(md_sm_check(t->ts.store, err, sizeof(err)) == 0, "%s", err);
+}
+
+Md__QueryResult *tsm_query(struct tsm *t, uint8_t *q, size_t ql)
+{
+    uint8_t *out;
+    size_t ol;
+    ck_assert_ptr_nonnull(q);
+    ck_assert_int_eq(md_query(t->ts.store, q, ql, &out, &ol), 0);
+    free(q);
+    Md__QueryResult *r = md_query_result_decode(out, ol);
+    free(out);
+    ck_assert_ptr_nonnull(r);
+    return r;
+}
+
+void tsm_open_packed(struct tsm *t, int backend, uint64_t first, uint64_t last)
+{
+    tsm_open(t, backend);
+    uint8_t *c;
+    size_t l;
+    ck_assert_int_eq(md_cmd_create_bucket(t->client, tsm_seq(t), "bkt", "", "", 0, 1, &c, &l), 0);
+    ck_assert_int_eq(tsm_run(t, c, l), 0);
+    for (uint64_t id = first; id <= last; id++) {
+        struct md_cs_desc cs = {.id = id, .address = "127.0.0.1:1", .capacity = 1 << 30};
+        ck_assert_int_eq(md_cmd_register_cs(t->client, tsm_seq(t), &cs, 1, &c, &l), 0);
+        ck_assert_int_eq(tsm_run(t, c, l), 0);
+    }
 }

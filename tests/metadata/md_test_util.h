@@ -48,6 +48,15 @@ int tsm_run(struct tsm *t, uint8_t *cmd, size_t len);
 /* Next request id of the tsm's client. */
 uint64_t tsm_seq(struct tsm *t);
 
+/* Aborts the test unless md_sm_check finds the store consistent. */
+void tsm_check(struct tsm *t);
+/* Runs the packed query q (consumed) against the store; the decoded answer
+ * (free with md_query_result_free). Aborts the test on a query error. */
+Md__QueryResult *tsm_query(struct tsm *t, uint8_t *q, size_t ql);
+/* Packed-group tests: tsm_open, bucket "bkt", chunkservers first..last
+ * registered at 127.0.0.1:1. */
+void tsm_open_packed(struct tsm *t, int backend, uint64_t first, uint64_t last);
+
 /* A group descriptor with a deterministic id derived from n. */
 void make_group(struct md_group_desc *g, uint64_t n, uint32_t k, uint32_t m, uint64_t len,
                 uint64_t *cs_storage);

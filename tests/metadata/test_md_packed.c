@@ -25,21 +25,12 @@
 
 static void check_invariants(struct tsm *t)
 {
-    char err[256] = "";
-    ck_assert_msg(md_sm_check(t->ts.store, err, sizeof(err)) == 0, "%s", err);
+    tsm_check(t);
 }
 
 static Md__QueryResult *query(struct tsm *t, uint8_t *q, size_t ql)
 {
-    uint8_t *out;
-    size_t ol;
-    ck_assert_ptr_nonnull(q);
-    ck_assert_int_eq(md_query(t->ts.store, q, ql, &out, &ol), 0);
-    free(q);
-    Md__QueryResult *r = md_query_result_decode(out, ol);
-    free(out);
-    ck_assert_ptr_nonnull(r);
-    return r;
+    return tsm_query(t, q, ql);
 }
 
 static void built(int rc)
@@ -58,16 +49,7 @@ static void pgroup(struct md_group_desc *g, uint64_t n, uint64_t cs[3])
 
 static void setup(struct tsm *t, int backend)
 {
-    tsm_open(t, backend);
-    uint8_t *c;
-    size_t l;
-    ck_assert_int_eq(
-        run(t, md_cmd_create_bucket(t->client, tsm_seq(t), "bkt", "", "", 0, 1, &c, &l), c, l), 0);
-    for (uint64_t id = 100; id <= 104; id++) {
-        struct md_cs_desc cs = {.id = id, .address = "127.0.0.1:1", .capacity = 1 << 30};
-        ck_assert_int_eq(run(t, md_cmd_register_cs(t->client, tsm_seq(t), &cs, 1, &c, &l), c, l),
-                         0);
-    }
+    tsm_open_packed(t, backend, 100, 104);
 }
 
 static int open_group(struct tsm *t, const struct md_group_desc *g)
