@@ -418,25 +418,23 @@ err_after_alloc:
 }
 
 int cs_frag_reader_open_table(const cs_io *io, int fd, const cs_frag_meta *meta, uint32_t block,
-                              const uint32_t *table, cs_frag_reader **out)
+                              uint32_t *table, cs_frag_reader **out)
 {
-    if (block == 0 || block > EC_CRC_BLOCK || EC_CRC_BLOCK % block != 0)
+    if (block == 0 || block > EC_CRC_BLOCK || EC_CRC_BLOCK % block != 0) {
+        free(table);
         return CAIRN_E_INVAL;
+    }
     cs_frag_reader *r = calloc(1, sizeof(*r));
-    if (r == NULL)
+    if (r == NULL) {
+        free(table);
         return CAIRN_E_NOMEM;
+    }
     r->meta = *meta;
     r->meta.data_crc = 0;
     r->block = block;
     r->open = true;
     r->blocks = (meta->data_len + block - 1) / block;
-    r->table = malloc(r->blocks > 0 ? r->blocks * 4 : 4);
-    if (r->table == NULL) {
-        free(r);
-        return CAIRN_E_NOMEM;
-    }
-    if (r->blocks)
-        memcpy(r->table, table, r->blocks * 4);
+    r->table = table; /* the caller read it for this reader: no second copy */
     r->table_crc = ec_crc32c(r->table, r->blocks * 4);
     r->io = io;
     r->fd = fd;

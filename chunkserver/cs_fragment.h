@@ -127,11 +127,12 @@ int cs_frag_reader_open(const cs_io *io, int fd, cs_frag_reader **out);
 /* A reader over an open fragment (cs_store's append files): data at offset
  * CS_FRAG_HEADER_LEN of fd, meta->data_len bytes of it, checked against
  * table (host order, one CRC32C per block of `block` bytes, which divides
- * EC_CRC_BLOCK; copied). Owns fd on success as cs_frag_reader_open does.
+ * EC_CRC_BLOCK; malloc'ed, owned by the reader from this call on, freed on
+ * failure too). Owns fd on success as cs_frag_reader_open does.
  * The table CRC it reports is that of this table, not of a sealed file's.
  * Returns 0, CAIRN_E_INVAL, CAIRN_E_NOMEM. */
 int cs_frag_reader_open_table(const cs_io *io, int fd, const cs_frag_meta *meta, uint32_t block,
-                              const uint32_t *table, cs_frag_reader **out);
+                              uint32_t *table, cs_frag_reader **out);
 /* Whether r reads an open fragment (its meta's data_crc is then 0: unknown). */
 bool cs_frag_reader_is_open(const cs_frag_reader *r);
 const cs_frag_meta *cs_frag_reader_meta(const cs_frag_reader *r);

@@ -437,6 +437,7 @@ int cs_store_open_reader(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uint
         goto out;
     }
     rc = cs_frag_reader_open_table(s->io, data_fd, &st.meta, st.meta.unit, table, out);
+    table = NULL; /* the reader's now (freed by it on failure) */
     if (rc != 0)
         s->io->close(s->io, data_fd);
 out:
