@@ -7,12 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *S(const char *s)
-{
-    return (char *)(s ? s : "");
-}
+#define S(s)     md_cmd_str(s)
+#define pack_cmd md_cmd_pack
 
-static int pack_cmd(uint64_t client_id, uint64_t seq, Md__Command *c, uint8_t **out, size_t *outlen)
+int md_cmd_pack(uint64_t client_id, uint64_t seq, Md__Command *c, uint8_t **out, size_t *outlen)
 {
     c->client_id = client_id;
     c->seq = seq;

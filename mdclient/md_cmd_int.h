@@ -7,6 +7,16 @@
 
 #include "md_cmd.h"
 
+/* A protobuf string field for s (NULL: the empty string; never freed). */
+static inline char *md_cmd_str(const char *s)
+{
+    return (char *)(s ? s : "");
+}
+
+/* Numbers c as request (client_id, seq) and encodes it into *out (malloc'ed)
+ * / *outlen. Returns 0 or CAIRN_E_NOMEM. (md_cmd.c) */
+int md_cmd_pack(uint64_t client_id, uint64_t seq, Md__Command *c, uint8_t **out, size_t *outlen);
+
 /* Protobuf views of caller descriptions, valid while the descs live. */
 struct conv {
     Md__ChunkGroup *groups;

@@ -1,4 +1,5 @@
 #include "md_cmd_load.h"
+#include "md_cmd_int.h"
 
 #include "cn_error.h"
 #include "cn_util.h"
@@ -6,10 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *S(const char *s)
-{
-    return (char *)(s ? s : "");
-}
+#define S(s) md_cmd_str(s)
 
 /* The record of objs[i] (attrs and owner shared by every record). */
 static void fill_record(Md__ObjectRecord *rec, Md__ObjectAttrs *attrs,

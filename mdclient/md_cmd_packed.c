@@ -9,17 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *S(const char *s)
-{
-    return (char *)(s ? s : "");
-}
+#define S(s) md_cmd_str(s)
 
-static int pack_cmd(uint64_t client_id, uint64_t seq, Md__Command *c, uint8_t **out, size_t *outlen)
-{
-    c->client_id = client_id;
-    c->seq = seq;
-    return cn_pb_pack(&c->base, out, outlen);
-}
+#define pack_cmd md_cmd_pack
 
 int md_cmd_open_group(uint64_t client_id, uint64_t seq, const struct md_group_desc *g,
                       int64_t now_ms, const char *writer, const char *storage_class, uint8_t **out,

@@ -1,4 +1,5 @@
 #include "md_cmd_ver.h"
+#include "md_cmd_int.h"
 #include "cn_error.h"
 #include "cn_util.h"
 
@@ -6,17 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *S(const char *s)
-{
-    return (char *)(s ? s : "");
-}
+#define S(s) md_cmd_str(s)
 
-static int pack_cmd(uint64_t client_id, uint64_t seq, Md__Command *c, uint8_t **out, size_t *outlen)
-{
-    c->client_id = client_id;
-    c->seq = seq;
-    return cn_pb_pack(&c->base, out, outlen);
-}
+#define pack_cmd md_cmd_pack
 
 void md_version_id_format(uint64_t vseq, int is_null, char out[MD_VERSION_ID_CAP])
 {
