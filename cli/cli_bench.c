@@ -4,6 +4,7 @@
 #include "cn_config.h"
 #include "cn_error.h"
 #include "cn_util.h"
+#include "md_batch.h"
 #include "md_client.h"
 #include "md_cmd.h"
 
@@ -26,7 +27,10 @@ static struct {
     char *bucket;
     struct cn_config_list cpu_pids;
     int64_t payload;
+    int64_t batch;
 } bconf;
+
+static struct md_batcher *batcher; /* the run's, when --batch > 0 */
 
 static const struct cn_config_option bench_options[] = {
     CN_CONF_OPT_LIST("clients", "1,16,64,256", "concurrent clients, one run per count",
@@ -43,6 +47,11 @@ static const struct cn_config_option bench_options[] = {
                      "inline object bytes in each committed PutObject (the S3 gateway keeps "
                      "objects up to 16 KiB inline)",
                      &bconf.payload),
+    CN_CONF_OPT_INT("batch", "4", 0, 64,
+                    "metadata batches in flight, as the gateway's --meta-batch: the clients' "
+                    "commands and reads go to the leader together, several per request "
+                    "(0: one request each)",
+                    &bconf.batch),
     CN_CONF_OPT_LIST("cpu-pids", "",
                      "NAME=PID of local daemons (e.g. meta1=1234): after each run, print the CPU "
                      "time each used per operation (from /proc), and this client's",
@@ -110,7 +119,7 @@ static int cmp_u32(const void *a, const void *b)
 
 static struct md_client *client_for(struct cli_global *g)
 {
-    return cli_meta_client(g, 10000);
+    return cli_meta_client_batched(g, 10000, batcher);
 }
 
 static void *worker_main(void *arg)
@@ -180,6 +189,11 @@ static int run(struct cli_global *g, int n, int reads, const char *label)
         ws[i] = (struct worker){.g = g, .id = reads ? i : i, .reads = reads, .stop = &stop};
         ws[i].lat_us = malloc(MAX_SAMPLES_PER_THREAD * sizeof(uint32_t));
     }
+    struct md_batcher_opts bo = {.max_inflight = (unsigned)bconf.batch};
+    if (bconf.batch > 0 && md_batcher_new(&bo, &batcher) != 0) {
+        free(ws);
+        return 1;
+    }
     int64_t cpu0[MAX_CPU_PIDS + 1], cpu1[MAX_CPU_PIDS + 1];
     cpu_sample(cpu0);
     int64_t t0 = cn_mono_us();
@@ -210,6 +224,16 @@ static int run(struct cli_global *g, int n, int reads, const char *label)
     printf("%-8s %8d %12.0f %10.2f %10.2f %8" PRIu64 "\n", label, n, (double)ops / secs, p50, p99,
            errors);
     cpu_print(cpu0, cpu1, ops);
+    if (batcher) {
+        struct md_batcher_stats bs;
+        md_batcher_stats(batcher, &bs);
+        printf("         batches: %" PRIu64 " carrying %" PRIu64 " requests (%.1f each), %" PRIu64
+               " sent alone, %" PRIu64 " sent again alone\n",
+               bs.batches, bs.items, bs.batches ? (double)bs.items / (double)bs.batches : 0.0,
+               bs.alone, bs.again);
+        md_batcher_free(batcher);
+        batcher = NULL;
+    }
     fflush(stdout);
     free(all);
     free(ws);

@@ -114,10 +114,17 @@ int cli_global_load(struct cli_global *g, int argc, char **argv, int *next)
 
 struct md_client *cli_meta_client(struct cli_global *g, int64_t timeout_ms)
 {
+    return cli_meta_client_batched(g, timeout_ms, NULL);
+}
+
+struct md_client *cli_meta_client_batched(struct cli_global *g, int64_t timeout_ms,
+                                          struct md_batcher *batcher)
+{
     struct md_client_opts o = {.replicas = (const char *const *)g->replicas,
                                .n_replicas = g->n_replicas,
                                .auth = g->auth,
-                               .timeout_ms = timeout_ms};
+                               .timeout_ms = timeout_ms,
+                               .batcher = batcher};
     struct md_client *c = NULL;
     return md_client_new(&o, &c) == 0 ? c : NULL;
 }

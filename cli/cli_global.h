@@ -43,6 +43,11 @@ void cli_global_release(struct cli_global *g);
 
 /* A metadata client for g's replicas (free with md_client_free), or NULL. */
 struct md_client *cli_meta_client(struct cli_global *g, int64_t timeout_ms);
+/* The same, its commands and reads sent in batches with those of the other
+ * clients of batcher (md_batch.h; borrowed, outlives the client). */
+struct md_batcher;
+struct md_client *cli_meta_client_batched(struct cli_global *g, int64_t timeout_ms,
+                                          struct md_batcher *batcher);
 /* Replaces g->replicas with the metadata group's members as its leader says
  * (replicas come and go: --meta only needs to reach one). Returns 0, or the
  * error (g unchanged: no leader answered). */

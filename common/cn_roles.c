@@ -39,6 +39,7 @@ static const struct cn_roles_route cluster_routes[] = {
     /* cairn-meta: clients (the op in the body is checked again below) */
     {"POST", CN_ROUTE_MD_CMD, 0, CN_ROLE_META, META | GATEWAY | CHUNK | ADMIN},
     {"POST", CN_ROUTE_MD_READ, 0, CN_ROLE_META, META | GATEWAY | CHUNK | ADMIN},
+    {"POST", CN_ROUTE_MD_BATCH, 0, CN_ROLE_META, META | GATEWAY | CHUNK | ADMIN},
     {"GET", CN_ROUTE_MD_PLACE, 0, CN_ROLE_META, GATEWAY | ADMIN},
     {"POST", CN_ROUTE_MD_HEARTBEAT, 0, CN_ROLE_META, CHUNK},
     {"POST", CN_ROUTE_MD_REPAIR_DAMAGE, 0, CN_ROLE_META, CHUNK | GATEWAY | ADMIN},

@@ -22,6 +22,8 @@
 #define CN_ROUTE_MD_CMD "/v1/cmd"
 /* POST packed md.Query -> packed md.QueryResult (linearizable) */
 #define CN_ROUTE_MD_READ "/v1/read"
+/* POST: md.Batch of commands and queries -> md.BatchResult (meta.proto) */
+#define CN_ROUTE_MD_BATCH "/v1/batch"
 /* GET ?count=N[&min=M][&exclude=ID,...] -> "ID ADDRESS" lines (leader) */
 #define CN_ROUTE_MD_PLACE "/v1/place"
 /* POST cl.Heartbeat -> cl.HeartbeatReply (leader) */

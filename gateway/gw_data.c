@@ -7,6 +7,7 @@
 #include "cn_util.h"
 #include "ec_codec.h"
 #include "ec_crc.h"
+#include "md_batch.h"
 #include "md_client.h"
 
 #include <inttypes.h>
@@ -32,7 +33,8 @@ struct cs_addr {
 };
 
 struct gw_ctx {
-    struct md_view *view; /* the metadata group, shared by every thread's client */
+    struct md_view *view;       /* the metadata group, shared by every thread's client */
+    struct md_batcher *batcher; /* NULL: every metadata request goes alone */
     const struct cn_auth *auth;
     uint32_t quorum_extra;
     int64_t frag_timeout_ms;
@@ -74,7 +76,8 @@ static struct tls_res *tls_get(struct gw_ctx *ctx)
     t = calloc(1, sizeof(*t));
     if (!t)
         return NULL;
-    struct md_client_opts mo = {.view = ctx->view, .auth = ctx->auth, .timeout_ms = 15000};
+    struct md_client_opts mo = {
+        .view = ctx->view, .auth = ctx->auth, .timeout_ms = 15000, .batcher = ctx->batcher};
     struct cn_http_client_opts ho = {.auth = ctx->auth,
                                      .connect_timeout_ms = 1000,
                                      .timeout_ms = ctx->frag_timeout_ms,
@@ -100,6 +103,14 @@ int gw_ctx_new(const struct gw_ctx_opts *o, struct gw_ctx **out)
         free(ctx);
         return CAIRN_E_NOMEM;
     }
+    if (o->meta_batch) {
+        struct md_batcher_opts bo = {.max_inflight = o->meta_batch};
+        if (md_batcher_new(&bo, &ctx->batcher) != 0) {
+            md_view_free(ctx->view);
+            free(ctx);
+            return CAIRN_E_NOMEM;
+        }
+    }
     ctx->auth = o->auth;
     ctx->quorum_extra = o->write_quorum_extra;
     ctx->frag_timeout_ms = o->fragment_timeout_ms > 0 ? o->fragment_timeout_ms : 10000;
@@ -124,6 +135,7 @@ void gw_ctx_free(struct gw_ctx *ctx)
         for (int m = 0; m <= EC_MAX_M; m++)
             ec_codec_free(ctx->codecs[k][m]);
     md_view_free(ctx->view);
+    md_batcher_free(ctx->batcher);
     pthread_mutex_destroy(&ctx->mu);
     free(ctx);
 }
@@ -158,6 +170,13 @@ void gw_ctx_stats(struct gw_ctx *ctx, struct gw_data_stats *out)
     out->mem_used = atomic_load(&ctx->mem_used);
     out->mem_peak = atomic_load(&ctx->mem_peak);
     out->mem_refused = atomic_load(&ctx->mem_refused);
+    struct md_batcher_stats bs = {0};
+    if (ctx->batcher)
+        md_batcher_stats(ctx->batcher, &bs);
+    out->md_batches = bs.batches;
+    out->md_batch_items = bs.items;
+    out->md_alone = bs.alone;
+    out->md_again = bs.again;
 }
 
 static void mem_note_peak(struct gw_ctx *ctx, uint64_t used)

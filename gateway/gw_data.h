@@ -50,6 +50,7 @@ struct gw_ctx_opts {
     uint32_t write_quorum_extra; /* a group needs k + this many fragments (default 1) */
     int64_t fragment_timeout_ms; /* one chunkserver request; 0 = 10000 */
     uint64_t memory_budget;      /* bytes of data-path buffers at once; 0 = unlimited */
+    uint32_t meta_batch;         /* metadata batches in flight (md_batch.h); 0 = none */
 };
 
 int gw_ctx_new(const struct gw_ctx_opts *opts, struct gw_ctx **out);
@@ -76,6 +77,10 @@ struct gw_data_stats {
     uint64_t mem_used;        /* bytes of it taken now */
     uint64_t mem_peak;        /* most ever taken at once */
     uint64_t mem_refused;     /* requests refused because it was exhausted */
+    uint64_t md_batches;      /* metadata batches sent (md_batcher_stats) */
+    uint64_t md_batch_items;  /* the commands and reads they carried */
+    uint64_t md_alone;        /* metadata requests sent alone */
+    uint64_t md_again;        /* batched items the leader did not do, sent again alone */
 };
 void gw_ctx_stats(struct gw_ctx *ctx, struct gw_data_stats *out);
 

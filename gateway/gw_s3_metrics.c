@@ -100,6 +100,24 @@ int s3_metrics_end(struct cn_http_req *req, void *cls)
                   (uint64_t)s3->bytes_in, (uint64_t)s3->bytes_out, (uint64_t)s3->objects_put,
                   (uint64_t)s3->objects_inline, ds.degraded_reads, ds.decodes, ds.fragment_errors,
                   ds.short_groups, ds.mem_used, ds.mem_peak, ds.mem_limit, ds.mem_refused);
+    gw_buf_printf(&b,
+                  "# HELP cairn_gw_meta_batches_total Metadata batches sent (--meta-batch): "
+                  "several requests' commands and reads in one request to the leader.\n"
+                  "# TYPE cairn_gw_meta_batches_total counter\n"
+                  "cairn_gw_meta_batches_total %" PRIu64 "\n"
+                  "# HELP cairn_gw_meta_batch_items_total Metadata commands and reads sent in "
+                  "batches.\n"
+                  "# TYPE cairn_gw_meta_batch_items_total counter\n"
+                  "cairn_gw_meta_batch_items_total %" PRIu64 "\n"
+                  "# HELP cairn_gw_meta_alone_total Metadata requests the batcher sent alone "
+                  "(nothing else was waiting).\n"
+                  "# TYPE cairn_gw_meta_alone_total counter\n"
+                  "cairn_gw_meta_alone_total %" PRIu64 "\n"
+                  "# HELP cairn_gw_meta_batch_again_total Batched metadata requests the leader "
+                  "did not do (a leader change, a timeout), sent again alone.\n"
+                  "# TYPE cairn_gw_meta_batch_again_total counter\n"
+                  "cairn_gw_meta_batch_again_total %" PRIu64 "\n",
+                  ds.md_batches, ds.md_batch_items, ds.md_alone, ds.md_again);
     if (s3->pack) {
         struct gw_pack_stats ps;
         gw_pack_stats(s3->pack, &ps);

@@ -68,6 +68,7 @@ static struct {
     int64_t pack_idle_ms;
     int64_t pack_group_fragment;
     int64_t pack_lanes;
+    int64_t meta_batch;
 } conf;
 
 static const struct cn_config_option options[] = {
@@ -177,6 +178,11 @@ static const struct cn_config_option options[] = {
                     "open packed groups per scheme, each with a batch in flight (one collects "
                     "while another appends)",
                     &conf.pack_lanes),
+    CN_CONF_OPT_INT("meta-batch", "4", 0, 64,
+                    "metadata batches in flight: requests of all client connections go to the "
+                    "metadata leader together, several per HTTP request and Paxos slot, while "
+                    "this many batches are being answered (0: one request each)",
+                    &conf.meta_batch),
     CN_CONF_OPT_DURATION("sigv4-max-skew", "15m", 1000, 7 * 24 * 3600 * 1000LL,
                          "accepted clock difference of SigV4-signed client requests",
                          &conf.sigv4_max_skew_ms),
@@ -375,7 +381,8 @@ int main(int argc, char **argv)
                                 .auth = auth,
                                 .write_quorum_extra = (uint32_t)conf.write_quorum_extra,
                                 .fragment_timeout_ms = conf.fragment_timeout_ms,
-                                .memory_budget = (uint64_t)conf.data_memory};
+                                .memory_budget = (uint64_t)conf.data_memory,
+                                .meta_batch = (uint32_t)conf.meta_batch};
     rc = gw_ctx_new(&dopts, &data);
     if (rc != 0) {
         CN_ERROR(MOD, "data path: %s", cairn_strerror(rc));

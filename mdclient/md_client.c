@@ -6,6 +6,7 @@
 #include "cn_log.h"
 #include "cn_util.h"
 #include "md_cmd.h"
+#include "md_client_int.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -33,6 +34,7 @@ struct md_client {
     struct md_view *view;
     uint64_t view_seen;  /* the view's version this client's list reflects */
     uint64_t members_fp; /* CN_HDR_MEMBERS of the membership the list reflects */
+    struct md_batcher *batcher;
 };
 
 static void free_urls(char **urls, size_t n)
@@ -141,6 +143,7 @@ int md_client_new(const struct md_client_opts *o, struct md_client **out)
     if (!c)
         return CAIRN_E_NOMEM;
     c->view = o->view;
+    c->batcher = o->batcher;
     if (o->n_replicas) {
         if (copy_urls(c->replicas, (char *const *)o->replicas, o->n_replicas) != 0)
             goto err;
@@ -356,16 +359,46 @@ static int call(struct md_client *c, const char *method, const char *target,
     return last == CAIRN_E_NOMEM ? last : CAIRN_E_TIMEOUT;
 }
 
+int md_client_send_one(struct md_client *c, int query, uint64_t client_id, uint64_t seq,
+                       const void *body, size_t len, uint8_t **result, size_t *result_len)
+{
+    if (query) {
+        const char *headers[] = {"Content-Type: application/x-protobuf", NULL};
+        return call(c, "POST", CN_ROUTE_MD_READ, headers, body, len, result, result_len);
+    }
+    char h1[48], h2[48];
+    snprintf(h1, sizeof(h1), CN_HDR_CLIENT ": %" PRIu64, client_id);
+    snprintf(h2, sizeof(h2), CN_HDR_SEQ ": %" PRIu64, seq);
+    const char *headers[] = {h1, h2, "Content-Type: application/x-protobuf", NULL};
+    return call(c, "POST", CN_ROUTE_MD_CMD, headers, body, len, result, result_len);
+}
+
+int md_client_send_batch(struct md_client *c, const void *body, size_t len, uint8_t **result,
+                         size_t *result_len)
+{
+    const char *headers[] = {"Content-Type: application/x-protobuf", NULL};
+    return call(c, "POST", CN_ROUTE_MD_BATCH, headers, body, len, result, result_len);
+}
+
+/* Through the batcher when there is one; alone when there is none or the
+ * batch did not do it. */
+static int send_item(struct md_client *c, int query, uint64_t seq, const void *body, size_t len,
+                     uint8_t **result, size_t *result_len)
+{
+    if (c->batcher) {
+        int rc = md_batcher_run(c->batcher, c, query, c->id, seq, body, len, result, result_len);
+        if (rc != MD_BATCH_AGAIN)
+            return rc;
+    }
+    return md_client_send_one(c, query, c->id, seq, body, len, result, result_len);
+}
+
 int md_client_command(struct md_client *c, uint64_t seq, const void *cmd, size_t len,
                       uint8_t **result, size_t *result_len)
 {
     if (!c || !cmd || len == 0 || seq == 0)
         return CAIRN_E_INVAL;
-    char h1[48], h2[48];
-    snprintf(h1, sizeof(h1), CN_HDR_CLIENT ": %" PRIu64, c->id);
-    snprintf(h2, sizeof(h2), CN_HDR_SEQ ": %" PRIu64, seq);
-    const char *headers[] = {h1, h2, "Content-Type: application/x-protobuf", NULL};
-    return call(c, "POST", CN_ROUTE_MD_CMD, headers, cmd, len, result, result_len);
+    return send_item(c, 0, seq, cmd, len, result, result_len);
 }
 
 int md_client_read(struct md_client *c, const void *query, size_t len, uint8_t **result,
@@ -373,8 +406,7 @@ int md_client_read(struct md_client *c, const void *query, size_t len, uint8_t *
 {
     if (!c || (!query && len))
         return CAIRN_E_INVAL;
-    const char *headers[] = {"Content-Type: application/x-protobuf", NULL};
-    return call(c, "POST", CN_ROUTE_MD_READ, headers, query, len, result, result_len);
+    return send_item(c, 1, 0, query, len, result, result_len);
 }
 
 static int post(struct md_client *c, const char *target, const void *body, size_t len,

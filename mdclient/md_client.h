@@ -23,6 +23,7 @@
 struct cn_auth;
 struct md_client;
 struct md_view;
+struct md_batcher;
 
 #define MD_CLIENT_MAX_REPLICAS 16
 
@@ -43,6 +44,8 @@ struct md_client_opts {
     int64_t timeout_ms;         /* one operation, retries included; 0 = 15000 */
     int64_t attempt_timeout_ms; /* one HTTP attempt; 0 = 5000 */
     uint64_t client_id;         /* 0 = a random id */
+    struct md_batcher *batcher; /* optional, borrowed (md_batch.h): commands and reads go
+                                 * to the leader in batches with other clients' */
 };
 
 /* Creates a client. Returns 0, CAIRN_E_INVAL or CAIRN_E_NOMEM. */

@@ -50,7 +50,7 @@ static int respond_status(struct cn_http_req *req, struct md_server *s, int stat
  * clients notice a change of members while the leader they talk to stays.
  * Commands and reads add it when they answer (what they waited for may
  * have applied a change), the others when they begin. */
-static int members_header(struct cn_http_req *req, struct md_server *s)
+int md_members_header(struct cn_http_req *req, struct md_server *s)
 {
     struct paxos_membership m;
     pthread_mutex_lock(&s->st_mu);
@@ -63,7 +63,7 @@ static int members_header(struct cn_http_req *req, struct md_server *s)
 
 static int client_begin(struct cn_http_req *req, void *cls)
 {
-    return members_header(req, cls);
+    return md_members_header(req, cls);
 }
 
 static int buffer_begin(struct cn_http_req *req, void *cls)
@@ -74,7 +74,7 @@ static int buffer_begin(struct cn_http_req *req, void *cls)
 
 static int client_buffer_begin(struct cn_http_req *req, void *cls)
 {
-    int rc = members_header(req, cls);
+    int rc = md_members_header(req, cls);
     return rc ? rc : buffer_begin(req, cls);
 }
 
@@ -165,35 +165,44 @@ static int msg_end(struct cn_http_req *req, void *cls)
     return cn_http_respond(req, 204, NULL, NULL, 0);
 }
 
-/* Roles other than meta and admin may submit only some operations through
- * POST /v1/cmd and /v1/read (cn_roles.h): 0 when the sender may, else the
- * answer (400 or 403) is sent and 1 returned. */
-static int op_refused(struct cn_http_req *req, const void *body, size_t len, int command)
+int md_op_check(enum cn_role role, const void *body, size_t len, int command, char *why,
+                size_t why_len)
 {
-    enum cn_role role = cn_http_req_role(req);
     if (role == CN_ROLE_META || role == CN_ROLE_ADMIN || role == CN_ROLE_LEGACY)
         return 0;
     uint32_t op;
     if (command) {
         Md__Command *c = md__command__unpack(NULL, len, body);
         if (!c)
-            return cn_http_respond_error(req, 400, "malformed command"), 1;
+            return snprintf(why, why_len, "malformed command"), CAIRN_E_PROTO;
         op = (uint32_t)c->op_case;
         md__command__free_unpacked(c, NULL);
     } else {
         Md__Query *q = md__query__unpack(NULL, len, body);
         if (!q)
-            return cn_http_respond_error(req, 400, "malformed query"), 1;
+            return snprintf(why, why_len, "malformed query"), CAIRN_E_PROTO;
         op = (uint32_t)q->q_case;
         md__query__free_unpacked(q, NULL);
     }
     if (command ? cn_roles_command_allowed(role, op) : cn_roles_query_allowed(role, op))
         return 0;
-    char why[128];
-    snprintf(why, sizeof(why), "role %s may not submit %s %u", cn_role_name(role),
+    snprintf(why, why_len, "role %s may not submit %s %u", cn_role_name(role),
              command ? "command op" : "query", op);
-    CN_WARN(LOG, "req %s: %s", cn_http_req_id(req), why);
-    cn_http_respond_error(req, 403, why);
+    return CAIRN_E_AUTH;
+}
+
+/* Roles other than meta and admin may submit only some operations through
+ * POST /v1/cmd and /v1/read (cn_roles.h): 0 when the sender may, else the
+ * answer (400 or 403) is sent and 1 returned. */
+static int op_refused(struct cn_http_req *req, const void *body, size_t len, int command)
+{
+    char why[128];
+    int rc = md_op_check(cn_http_req_role(req), body, len, command, why, sizeof(why));
+    if (rc == 0)
+        return 0;
+    if (rc == CAIRN_E_AUTH)
+        CN_WARN(LOG, "req %s: %s", cn_http_req_id(req), why);
+    cn_http_respond_error(req, rc == CAIRN_E_AUTH ? 403 : 400, why);
     return 1;
 }
 
@@ -220,7 +229,7 @@ static int cmd_end(struct cn_http_req *req, void *cls)
             cn_http_respond_error(req, 504, "command not applied in time; retry with the same seq");
     else if (w->status != 0)
         rc = respond_status(req, s, w->status, w->leader);
-    else if ((rc = members_header(req, s)) == 0)
+    else if ((rc = md_members_header(req, s)) == 0)
         rc = cn_http_respond(req, 200, "application/x-protobuf", w->result, w->result_len);
     md_waiter_put(w);
     return rc;
@@ -233,7 +242,7 @@ static int respond_query(struct cn_http_req *req, struct md_server *s, uint8_t *
     s->m_reads++;
     if (qrc != 0)
         return cn_http_respond_error(req, 500, cairn_strerror(qrc));
-    int rc = members_header(req, s);
+    int rc = md_members_header(req, s);
     return rc ? rc : cn_http_respond(req, 200, "application/x-protobuf", out, outlen);
 }
 
@@ -804,6 +813,12 @@ static int metrics_end(struct cn_http_req *req, void *cls)
                (uint64_t)s->m_msgs_recv);
     metric_u64(f, "cairn_meta_reads_total", "counter", "Linearizable reads served.",
                (uint64_t)s->m_reads);
+    metric_u64(f, "cairn_meta_batches_total", "counter",
+               "POST /v1/batch requests answered (each carries several clients' commands and "
+               "reads).",
+               (uint64_t)s->m_batches);
+    metric_u64(f, "cairn_meta_batch_items_total", "counter",
+               "Commands and reads that arrived in batches.", (uint64_t)s->m_batch_items);
     cn_metrics_family(f, "cairn_meta_reads_path_total", "counter",
                       "Linearizable reads served, by path: lease (on the HTTP thread under the "
                       "leader lease) or core (confirmed by the core thread).");
@@ -950,5 +965,6 @@ int md_handlers_register(struct md_server *s)
     rc = rc ? rc
             : cn_http_server_route(s->http, "GET", CN_ROUTE_METRICS,
                                    CN_HTTP_ROUTE_EXACT | CN_HTTP_ROUTE_PUBLIC, &metrics, s);
+    rc = rc ? rc : md_batch_register(s);
     return rc ? rc : md_membership_register(s);
 }

@@ -24,6 +24,9 @@
  *                         X-Cairn-Leader(-Url) when not the leader, 503 busy
  *   POST /v1/read         packed md.Query -> 200 packed md.QueryResult
  *                         (linearizable: read index), or 421 as above
+ *   POST /v1/batch        leader only: packed md.Batch (several clients' commands
+ *                         and queries) -> 200 packed md.BatchResult, one answer per
+ *                         item (md_batch_serve.c; mdclient/md_batch.h)
  *   GET  /v1/place?count=N[&min=M][&exclude=ID,...]  leader only: N (or at least M)
  *                         chunkservers on distinct hosts for a
  *                         new chunk group, one "ID ADDRESS" line each

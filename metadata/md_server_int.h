@@ -4,6 +4,7 @@
 #define CAIRN_MD_SERVER_INT_H
 
 #include "cn_metrics.h"
+#include "cn_roles.h"
 #include "md_live.h"
 #include "md_plog.h"
 #include "md_readgate.h"
@@ -170,6 +171,8 @@ struct md_server {
     /* reads answered on the HTTP thread under the lease / through the core;
      * fast-path attempts whose confirm failed (done again through the core) */
     atomic_uint_fast64_t m_reads_lease_local, m_reads_core, m_reads_lease_retried;
+    /* POST /v1/batch requests and the items they carried */
+    atomic_uint_fast64_t m_batches, m_batch_items;
     cn_hist commit_hist; /* leader: proposed -> committed and applied, per command */
 };
 
@@ -215,6 +218,15 @@ int md_handlers_register(struct md_server *s);
 int md_membership_register(struct md_server *s);
 /* md_handlers.c: a 421 naming the leader (and its URL when known). */
 int md_respond_not_leader(struct cn_http_req *req, struct md_server *s, uint32_t leader);
+/* md_handlers.c: the membership's fingerprint header on a client answer. */
+int md_members_header(struct cn_http_req *req, struct md_server *s);
+/* md_handlers.c: whether role may submit the packed command (command 1) or
+ * query (0) body[len]: 0 yes; CAIRN_E_PROTO when it does not decode;
+ * CAIRN_E_AUTH when the role may not (why[why_len] says which op). */
+int md_op_check(enum cn_role role, const void *body, size_t len, int command, char *why,
+                size_t why_len);
+/* md_batch_serve.c: POST /v1/batch. */
+int md_batch_register(struct md_server *s);
 /* md_membership.c: a fingerprint of m (the same on every replica for the same
  * members and roles; never 0). */
 uint64_t md_members_fingerprint(const struct paxos_membership *m);

@@ -2,7 +2,8 @@
  * from disk (the .proto files of common/proto, through protobuf-c), and the decoders
  * built on them: gw_acl_unpack (md.Acl), md_result_decode,
  * md_query_result_decode, cs_rebuild_parse (chunk.RebuildRequest),
- * cs_compact_parse (chunk.CompactRequest) and the
+ * cs_compact_parse (chunk.CompactRequest), md.Batch / md.BatchResult (the
+ * batched client requests and their answers) and the
  * Paxos slot value (paxos_value_decode / paxos_value_membership).
  *
  * Input: one byte choosing the message type (modulo the table below), then
@@ -60,6 +61,8 @@ static const ProtobufCMessageDescriptor *const types[] = {
 static const ProtobufCMessageDescriptor *const more_types[] = {
     &chunk__compact_request__descriptor, /* N_TYPES + 1: metadata -> chunkserver (issue #17) */
     &md__packed_group__descriptor,       /* N_TYPES + 2: a packed group's record */
+    &md__batch__descriptor,              /* N_TYPES + 3: client -> metadata leader (/v1/batch) */
+    &md__batch_result__descriptor,       /* N_TYPES + 4: its answer (mdclient/md_batch.c) */
 };
 #define N_MORE (sizeof(more_types) / sizeof(more_types[0]))
 

@@ -459,6 +459,40 @@ static void cluster(void)
     uint8_t member[] = {2, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0};
     put_proto(22, "slot-membership", member, sizeof(member));
 
+    /* A batch (POST /v1/batch) of two commands and a query, and an answer. */
+    uint8_t *hq = NULL;
+    size_t hql = 0;
+    must(md_q_head_bucket("photos", &hq, &hql), "head bucket query");
+    Md__BatchItem bi[3], *bip[3];
+    for (size_t i = 0; i < 3; i++) {
+        md__batch_item__init(&bi[i]);
+        bip[i] = &bi[i];
+    }
+    for (size_t i = 0; i < 2; i++) {
+        bi[i].client_id = 7;
+        bi[i].seq = i + 1;
+        bi[i].body.data = (uint8_t *)fc[i].data;
+        bi[i].body.len = fc[i].len;
+    }
+    bi[2].query = 1;
+    bi[2].body.data = hq;
+    bi[2].body.len = hql;
+    Md__Batch batch = MD__BATCH__INIT;
+    batch.n_items = 3;
+    batch.items = bip;
+    put_message(25, "batch", &batch.base);
+    Md__BatchItemResult br[2], *brp[2] = {&br[0], &br[1]};
+    md__batch_item_result__init(&br[0]);
+    md__batch_item_result__init(&br[1]);
+    br[0].body.data = value; /* any bytes: the owner decodes them */
+    br[0].body.len = 16;
+    br[1].status = -13; /* CAIRN_E_NOTLEADER */
+    Md__BatchResult bres = MD__BATCH_RESULT__INIT;
+    bres.n_items = 2;
+    bres.items = brp;
+    put_message(26, "batch-result", &bres.base);
+    free(hq);
+
     Px__Entry e = PX__ENTRY__INIT, *ep = &e;
     e.slot = 42;
     e.ballot = (3ull << 32) | 1;

@@ -37,6 +37,16 @@ grep -q PASSED "$TEST_DIR/t1.out" || fail "history across leader transfers"
 T=$(awk '/^transfers:/ { print $2 }' "$TEST_DIR/t1.out")
 [ "${T:-0}" -ge 5 ] || fail "only ${T:-0} transfers happened"
 
+step "1b. batched commands and reads (--batch, as the gateway sends) while leadership moves"
+"$TORTURE" --replicas "$URLS" --secret "$SECRET" --clients 16 --keys 4 --seconds 6 \
+  --pinned-readers 1 --transfer-every 500 --batch 2 --bucket batch | tee "$TEST_DIR/t1b.out"
+grep -q PASSED "$TEST_DIR/t1b.out" || fail "batched history across leader transfers"
+B=$(awk '/^batches:/ { print $2 }' "$TEST_DIR/t1b.out")
+[ "${B:-0}" -ge 10 ] || fail "only ${B:-0} batches were sent by 16 clients"
+SERVED=$(sum_metric cairn_meta_batches_total)
+[ "$SERVED" -ge 1 ] || fail "no replica counted a batch"
+echo "batches: $B sent, $SERVED answered by the replicas"
+
 step "2. both read paths counted"
 LEASE=$(sum_metric 'cairn_meta_reads_path_total{path="lease"}')
 CORE=$(sum_metric 'cairn_meta_reads_path_total{path="core"}')
@@ -55,6 +65,11 @@ wait_for 10 "$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET_FILE" status
 "$TORTURE" --replicas "$URLS" --secret "$SECRET" --clients 4 --keys 4 --seconds 2 \
   --bucket core | tee "$TEST_DIR/t3.out"
 grep -q PASSED "$TEST_DIR/t3.out" || fail "history with reads through the core"
+# Batched reads confirmed by the core (one confirmation for a batch's reads).
+"$TORTURE" --replicas "$URLS" --secret "$SECRET" --clients 12 --keys 4 --seconds 2 \
+  --batch 2 --bucket corebatch | tee "$TEST_DIR/t3b.out"
+grep -q PASSED "$TEST_DIR/t3b.out" || fail "batched history with reads through the core"
+[ "$(awk '/^batches:/ { print $2 }' "$TEST_DIR/t3b.out")" -ge 1 ] || fail "no batch in the core run"
 LEASE=$(sum_metric 'cairn_meta_reads_path_total{path="lease"}')
 [ "$LEASE" -eq 0 ] || fail "$LEASE reads on the lease path with --lease-reads-local=false"
 echo "meta_lease_read: all checks passed"

@@ -17,13 +17,17 @@
  * usage: meta-torture --replicas URL,URL,URL --secret S [--clients N]
  *        [--keys K] [--seconds T] [--kill-leader-at S --pids ID=PID,...]
  *        [--failover-limit MS] [--bucket B] [--transfer-every MS]
- *        [--pinned-readers N] */
+ *        [--pinned-readers N] [--batch N]
+ * With --batch N the clients (not the pinned readers) share an md_batcher with
+ * N batches in flight, as the gateway's do: the history then checks batched
+ * commands and reads through the same kills and transfers. */
 #include "cn_auth.h"
 #include "cn_error.h"
 #include "cn_http_client.h"
 #include "cn_util.h"
 #include "cn_wire.h"
 #include "lincheck.h"
+#include "md_batch.h"
 #include "md_client.h"
 #include "md_cmd.h"
 
@@ -51,7 +55,9 @@ static int64_t failover_limit_ms = 3000;
 static int64_t transfer_every_ms = 0;
 static int pinned_readers = 0;
 static atomic_uint pinned_reads, pinned_refused;
-static atomic_uint last_from; /* the replica the last transfer took leadership from */
+static int batch_inflight = 0;
+static struct md_batcher *batcher; /* the clients', with --batch */
+static atomic_uint last_from;      /* the replica the last transfer took leadership from */
 
 static struct lc_op *ops;
 static atomic_uint n_ops;
@@ -66,7 +72,8 @@ static struct md_client *new_client(void)
                                .n_replicas = n_replicas,
                                .auth = auth,
                                .timeout_ms = 8000,
-                               .attempt_timeout_ms = 1500};
+                               .attempt_timeout_ms = 1500,
+                               .batcher = batcher};
     struct md_client *c = NULL;
     if (md_client_new(&o, &c) != 0) {
         fprintf(stderr, "md_client_new failed\n");
@@ -368,7 +375,7 @@ int main(int argc, char **argv)
             printf("usage: meta-torture --replicas URL,... --secret S [--clients N] [--keys K] "
                    "[--seconds T] [--kill-leader-at S --pids ID=PID,...] "
                    "[--failover-limit MS] [--bucket B] [--transfer-every MS] "
-                   "[--pinned-readers N]\n");
+                   "[--pinned-readers N] [--batch N]\n");
             return 0;
         }
         if (!v) {
@@ -398,6 +405,8 @@ int main(int argc, char **argv)
             transfer_every_ms = atoll(v);
         else if (!strcmp(a, "--pinned-readers"))
             pinned_readers = atoi(v);
+        else if (!strcmp(a, "--batch"))
+            batch_inflight = atoi(v);
         else {
             fprintf(stderr, "meta-torture: unknown option %s\n", a);
             return 2;
@@ -410,6 +419,11 @@ int main(int argc, char **argv)
     }
     if (cn_auth_new_from_text(secret, strlen(secret), CN_ROLE_GATEWAY, 0, &auth) != 0) {
         fprintf(stderr, "meta-torture: bad secret\n");
+        return 2;
+    }
+    struct md_batcher_opts bo = {.max_inflight = (unsigned)batch_inflight};
+    if (batch_inflight > 0 && md_batcher_new(&bo, &batcher) != 0) {
+        fprintf(stderr, "meta-torture: --batch %d\n", batch_inflight);
         return 2;
     }
     ops = calloc(MAX_OPS, sizeof(*ops));
@@ -507,6 +521,13 @@ int main(int argc, char **argv)
     }
     printf("history: %u operations (%u puts, %u gets, %u with unknown outcome)\n", n, puts, gets,
            unknown);
+    if (batcher) {
+        struct md_batcher_stats bs;
+        md_batcher_stats(batcher, &bs);
+        printf("batches: %" PRIu64 " carrying %" PRIu64 " requests, %" PRIu64 " alone, %" PRIu64
+               " again\n",
+               bs.batches, bs.items, bs.alone, bs.again);
+    }
     if (n_pinned)
         printf("pinned readers: %u reads answered, %u refused or failed\n",
                atomic_load(&pinned_reads), atomic_load(&pinned_refused));

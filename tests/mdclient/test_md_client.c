@@ -3,17 +3,22 @@
  * in this process on 127.0.0.1 (md_server, LevelDB in a temporary directory):
  * leader discovery from a follower, a retried command applied once, the
  * typed calls (place, heartbeat, cluster, repair, damage), failover, a
- * refused secret and a deadline with nobody listening. */
+ * refused secret, a deadline with nobody listening, and clients sharing a
+ * batcher (md_batch.h): concurrent commands and reads in batches, each
+ * applied once and answered to its own caller, a refused item among
+ * accepted ones. */
 #include "cn_auth.h"
 #include "cn_error.h"
 #include "cn_util.h"
 #include "cluster.pb-c.h"
+#include "md_batch.h"
 #include "md_client.h"
 #include "md_cmd.h"
 #include "md_server.h"
 
 #include <arpa/inet.h>
 #include <check.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,6 +116,7 @@ static char dirs[N][48];
 static struct cn_auth *auth;       /* the replicas' (meta) */
 static struct cn_auth *admin_auth; /* the clients': the operator's CLI may call everything */
 static struct cn_auth *chunk_auth; /* heartbeats come from chunkservers only */
+static struct cn_auth *gw_auth;    /* a gateway: only some commands */
 
 /* n ports that are free now (bound by the kernel, then released). */
 static void free_ports(uint16_t *ports, int n)
@@ -158,6 +164,7 @@ static void group_up(void)
     ck_assert_int_eq(cn_auth_new(secret, strlen(secret), CN_ROLE_META, 0, &auth), 0);
     ck_assert_int_eq(cn_auth_new(secret, strlen(secret), CN_ROLE_ADMIN, 0, &admin_auth), 0);
     ck_assert_int_eq(cn_auth_new(secret, strlen(secret), CN_ROLE_CHUNK, 0, &chunk_auth), 0);
+    ck_assert_int_eq(cn_auth_new(secret, strlen(secret), CN_ROLE_GATEWAY, 0, &gw_auth), 0);
     free_ports(ports, N);
     for (int i = 0; i < N; i++) {
         snprintf(urls[i], sizeof(urls[i]), "http://127.0.0.1:%u", ports[i]);
@@ -180,7 +187,8 @@ static void group_down(void)
     cn_auth_free(auth);
     cn_auth_free(admin_auth);
     cn_auth_free(chunk_auth);
-    auth = admin_auth = chunk_auth = NULL;
+    cn_auth_free(gw_auth);
+    auth = admin_auth = chunk_auth = gw_auth = NULL;
 }
 
 static struct md_client *client(const char *const *replicas, size_t n, int64_t timeout_ms,
@@ -475,6 +483,146 @@ START_TEST(nobody_listening_times_out)
 }
 END_TEST
 
+/* ------------------------------------------------------------- batches -- */
+
+#define BATCH_THREADS 12
+#define BATCH_ROUNDS  15
+
+struct batch_worker {
+    pthread_t th;
+    int id;
+    struct md_batcher *batcher; /* shared by the workers of one role */
+    int failures;               /* checks that did not hold (asserts stay on the main thread) */
+    int refused;                /* forbidden commands answered CAIRN_E_INVAL */
+};
+
+static struct md_client *batched_client(const struct cn_auth *a, struct md_batcher *batcher)
+{
+    const char *list[N] = {urls[0], urls[1], urls[2]};
+    struct md_client_opts o = {.replicas = list,
+                               .n_replicas = N,
+                               .auth = a,
+                               .timeout_ms = 15000,
+                               .attempt_timeout_ms = 3000,
+                               .batcher = batcher};
+    struct md_client *c = NULL;
+    return md_client_new(&o, &c) == 0 ? c : NULL;
+}
+
+/* The owner a HEAD of bucket reads ("" when none; CAIRN_E_* on failure). */
+static int head_owner(struct md_client *c, const char *bucket, char *owner, size_t len)
+{
+    uint8_t *q = NULL, *res = NULL;
+    size_t qlen, rlen;
+    if (md_q_head_bucket(bucket, &q, &qlen) != 0)
+        return CAIRN_E_NOMEM;
+    int rc = md_client_read(c, q, qlen, &res, &rlen);
+    free(q);
+    if (rc != 0)
+        return rc;
+    Md__QueryResult *qr = md_query_result_decode(res, rlen);
+    free(res);
+    if (!qr)
+        return CAIRN_E_PROTO;
+    snprintf(owner, len, "%s", qr->status == 0 && qr->bucket ? qr->bucket->owner : "");
+    md__query_result__free_unpacked(qr, NULL);
+    return 0;
+}
+
+/* Each round: a bucket of this worker's (its owner names worker and round),
+ * the same command again with the same seq (applied once: 0, not "exists"),
+ * a read of it, and every third round (gateway workers) a command the
+ * gateway's role may not submit. */
+static void *batch_worker_main(void *arg)
+{
+    struct batch_worker *w = arg;
+    int gw = w->id % 3 == 0;
+    struct md_client *c = batched_client(gw ? gw_auth : admin_auth, w->batcher);
+    if (!c) {
+        w->failures++;
+        return NULL;
+    }
+    for (int r = 0; r < BATCH_ROUNDS; r++) {
+        char name[32], owner[32], got[32];
+        snprintf(name, sizeof(name), "bw%d-%d", w->id, r);
+        snprintf(owner, sizeof(owner), "owner-%d-%d", w->id, r);
+        uint64_t seq = md_client_next_seq(c);
+        for (int again = 0; again < 2; again++) {
+            uint8_t *cmd = NULL;
+            size_t len = 0;
+            md_cmd_create_bucket(md_client_id(c), seq, name, owner, "", 0, 1, &cmd, &len);
+            w->failures += run(c, seq, cmd, len, NULL) != 0;
+        }
+        w->failures += head_owner(c, name, got, sizeof(got)) != 0 || strcmp(got, owner) != 0;
+        if (gw && r % 3 == 0) {
+            struct md_cs_desc d = {.id = 900 + (uint64_t)w->id,
+                                   .address = "127.0.0.1:1",
+                                   .host = "h",
+                                   .capacity = 1,
+                                   .free = 1};
+            uint64_t s2 = md_client_next_seq(c);
+            uint8_t *cmd = NULL;
+            size_t len = 0;
+            md_cmd_register_cs(md_client_id(c), s2, &d, 1, &cmd, &len);
+            int rc = run(c, s2, cmd, len, NULL);
+            w->refused += rc == CAIRN_E_INVAL;
+            w->failures += rc != CAIRN_E_INVAL;
+        }
+    }
+    md_client_free(c);
+    return NULL;
+}
+
+START_TEST(batched_clients)
+{
+    group_up();
+    /* Every worker shares one batcher per role (a batch goes out with its
+     * sender's credentials); one batch in flight makes the others queue. */
+    struct md_batcher_opts bo = {.max_inflight = 1, .max_items = 8};
+    struct md_batcher *admin_b = NULL, *gw_b = NULL;
+    ck_assert_int_eq(md_batcher_new(&bo, &admin_b), 0);
+    ck_assert_int_eq(md_batcher_new(&bo, &gw_b), 0);
+    struct batch_worker ws[BATCH_THREADS];
+    for (int i = 0; i < BATCH_THREADS; i++) {
+        ws[i] = (struct batch_worker){.id = i, .batcher = i % 3 == 0 ? gw_b : admin_b};
+        ck_assert_int_eq(pthread_create(&ws[i].th, NULL, batch_worker_main, &ws[i]), 0);
+    }
+    int failures = 0, refused = 0;
+    for (int i = 0; i < BATCH_THREADS; i++) {
+        pthread_join(ws[i].th, NULL);
+        failures += ws[i].failures;
+        refused += ws[i].refused;
+    }
+    ck_assert_int_eq(failures, 0);
+    ck_assert_int_eq(refused, 4 * ((BATCH_ROUNDS + 2) / 3)); /* workers 0, 3, 6, 9 */
+    struct md_batcher_stats as, gs;
+    md_batcher_stats(admin_b, &as);
+    md_batcher_stats(gw_b, &gs);
+    /* Every request went out, and some of them together. */
+    ck_assert_uint_eq(as.items + as.alone, 8 * BATCH_ROUNDS * 3);
+    ck_assert_uint_ge(as.batches + gs.batches, 1);
+    ck_assert_uint_eq(as.again + gs.again, 0);
+
+    /* Nothing refused was applied: no chunkserver registered. */
+    const char *list[N] = {urls[0], urls[1], urls[2]};
+    struct md_client *c = client(list, N, 10000, admin_auth);
+    uint8_t *q = NULL, *res = NULL;
+    size_t qlen, rlen;
+    ck_assert_int_eq(md_q_list_chunkservers(&q, &qlen), 0);
+    ck_assert_int_eq(md_client_read(c, q, qlen, &res, &rlen), 0);
+    free(q);
+    Md__QueryResult *qr = md_query_result_decode(res, rlen);
+    free(res);
+    ck_assert_ptr_nonnull(qr);
+    ck_assert_uint_eq(qr->n_chunkservers, 0);
+    md__query_result__free_unpacked(qr, NULL);
+    md_client_free(c);
+    md_batcher_free(admin_b);
+    md_batcher_free(gw_b);
+    group_down();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("mdclient");
@@ -491,6 +639,7 @@ static Suite *suite(void)
     tcase_add_test(t, clients_follow_the_members);
     tcase_add_test(t, wrong_secret_is_refused);
     tcase_add_test(t, nobody_listening_times_out);
+    tcase_add_test(t, batched_clients);
     suite_add_tcase(s, t);
     return s;
 }
