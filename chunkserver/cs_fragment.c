@@ -365,7 +365,9 @@ struct cs_frag_reader {
     uint32_t block; /* CRC block size: EC_CRC_BLOCK, or the unit of an open fragment */
     bool open;      /* an open fragment's reader (cs_frag_reader_open_table) */
     uint64_t blocks;
-    uint32_t *table; /* host order */
+    uint32_t *table;    /* sealed: the whole table, host order; open: NULL */
+    int table_fd;       /* open: the CRC table's file, read per range; else -1 */
+    uint64_t table_off; /* open: offset of entry 0 in table_fd */
 };
 
 int cs_frag_reader_open(const cs_io *io, int fd, cs_frag_reader **out)
@@ -406,6 +408,7 @@ int cs_frag_reader_open(const cs_io *io, int fd, cs_frag_reader **out)
         r->table[b] = cs_le_get_u32(table_bytes + 4 * b);
     r->io = io;
     r->fd = fd;
+    r->table_fd = -1;
     r->block = EC_CRC_BLOCK;
     *out = r;
     return 0;
@@ -417,27 +420,25 @@ err_after_alloc:
     return rc;
 }
 
-int cs_frag_reader_open_table(const cs_io *io, int fd, const cs_frag_meta *meta, uint32_t block,
-                              uint32_t *table, cs_frag_reader **out)
+int cs_frag_reader_open_table(const cs_io *io, int data_fd, const cs_frag_meta *meta,
+                              uint32_t block, int table_fd, uint64_t table_off,
+                              cs_frag_reader **out)
 {
-    if (block == 0 || block > EC_CRC_BLOCK || EC_CRC_BLOCK % block != 0) {
-        free(table);
+    if (block == 0 || block > EC_CRC_BLOCK || EC_CRC_BLOCK % block != 0 || table_fd < 0)
         return CAIRN_E_INVAL;
-    }
     cs_frag_reader *r = calloc(1, sizeof(*r));
-    if (r == NULL) {
-        free(table);
+    if (r == NULL)
         return CAIRN_E_NOMEM;
-    }
     r->meta = *meta;
     r->meta.data_crc = 0;
     r->block = block;
     r->open = true;
     r->blocks = (meta->data_len + block - 1) / block;
-    r->table = table; /* the caller read it for this reader: no second copy */
-    r->table_crc = ec_crc32c(r->table, r->blocks * 4);
+    r->table_crc = 0; /* unknown: the table is read per range, never whole */
+    r->table_fd = table_fd;
+    r->table_off = table_off;
     r->io = io;
-    r->fd = fd;
+    r->fd = data_fd;
     *out = r;
     return 0;
 }
@@ -464,15 +465,51 @@ static uint64_t block_len(const cs_frag_reader *r, uint64_t b)
     return left < r->block ? left : r->block;
 }
 
+/* Entries a stack buffer holds: a read of up to this many blocks of an open
+ * fragment allocates nothing for its CRCs. */
+#define CRC_STACK_ENTRIES 64
+
+/* The CRCs of blocks [first, first + n), all < r->blocks. A sealed reader's
+ * are in its table (*out points into it; buf unused); an open reader's are
+ * read into buf (n entries) from the table file, only those. Returns 0,
+ * CAIRN_E_CORRUPT (the table file ends before them), CAIRN_E_IO. */
+static int block_crcs(const cs_frag_reader *r, uint64_t first, uint64_t n, uint32_t *buf,
+                      const uint32_t **out)
+{
+    if (!r->open) {
+        *out = r->table + first;
+        return 0;
+    }
+    int rc = cs_io_read_all(r->io, r->table_fd, buf, (size_t)n * 4, r->table_off + first * 4);
+    if (rc != 0)
+        return rc == CAIRN_E_CORRUPT ? CAIRN_E_CORRUPT : CAIRN_E_IO;
+    const uint8_t *raw = (const uint8_t *)buf;
+    for (uint64_t i = 0; i < n; i++)
+        buf[i] = cs_le_get_u32(raw + 4 * i); /* in place: entry i is bytes 4i..4i+3 */
+    *out = buf;
+    return 0;
+}
+
+/* Reads block b whole into scratch and checks it against crc. */
+static int check_block(cs_frag_reader *r, uint64_t b, uint32_t crc, void *scratch)
+{
+    size_t blen = (size_t)block_len(r, b);
+    int rc = cs_io_read_all(r->io, r->fd, scratch, blen, CS_FRAG_HEADER_LEN + b * r->block);
+    if (rc != 0)
+        return rc;
+    return ec_crc32c(scratch, blen) == crc ? 0 : CAIRN_E_CORRUPT;
+}
+
 int cs_frag_reader_verify_block(cs_frag_reader *r, uint64_t block, void *scratch)
 {
     if (block >= r->blocks)
         return CAIRN_E_RANGE;
-    size_t blen = (size_t)block_len(r, block);
-    int rc = cs_io_read_all(r->io, r->fd, scratch, blen, CS_FRAG_HEADER_LEN + block * r->block);
+    uint32_t one;
+    const uint32_t *crc;
+    int rc = block_crcs(r, block, 1, &one, &crc);
     if (rc != 0)
         return rc;
-    return ec_crc32c(scratch, blen) == r->table[block] ? 0 : CAIRN_E_CORRUPT;
+    return check_block(r, block, *crc, scratch);
 }
 
 int cs_frag_reader_read(cs_frag_reader *r, uint64_t off, size_t len, void *buf, uint64_t *bad_block)
@@ -485,7 +522,22 @@ int cs_frag_reader_read(cs_frag_reader *r, uint64_t off, size_t len, void *buf, 
     uint8_t *scratch = NULL;
     uint64_t end = off + len;
     uint64_t pos = off;
-    int rc = 0;
+    /* The CRCs of exactly the blocks the range touches. */
+    uint64_t first = off / r->block;
+    uint64_t n = (end - 1) / r->block - first + 1;
+    uint32_t stack_crcs[CRC_STACK_ENTRIES];
+    uint32_t *heap_crcs = NULL;
+    uint32_t *crc_buf = stack_crcs;
+    if (r->open && n > CRC_STACK_ENTRIES) {
+        heap_crcs = malloc((size_t)n * 4);
+        if (heap_crcs == NULL)
+            return CAIRN_E_NOMEM;
+        crc_buf = heap_crcs;
+    }
+    const uint32_t *crcs; /* crcs[i]: the CRC of block first + i */
+    int rc = block_crcs(r, first, n, crc_buf, &crcs);
+    if (rc != 0)
+        goto out;
     while (pos < end) {
         uint64_t b = pos / r->block;
         uint64_t bstart = b * r->block;
@@ -504,7 +556,7 @@ int cs_frag_reader_read(cs_frag_reader *r, uint64_t off, size_t len, void *buf, 
                 goto out;
             for (uint64_t i = 0; i < nblocks; i++) {
                 size_t l = (size_t)block_len(r, b + i);
-                if (ec_crc32c(at + i * r->block, l) != r->table[b + i]) {
+                if (ec_crc32c(at + i * r->block, l) != crcs[b + i - first]) {
                     if (bad_block)
                         *bad_block = b + i;
                     rc = CAIRN_E_CORRUPT;
@@ -521,7 +573,7 @@ int cs_frag_reader_read(cs_frag_reader *r, uint64_t off, size_t len, void *buf, 
                     goto out;
                 }
             }
-            rc = cs_frag_reader_verify_block(r, b, scratch);
+            rc = check_block(r, b, crcs[b - first], scratch);
             if (rc != 0) {
                 if (rc == CAIRN_E_CORRUPT && bad_block)
                     *bad_block = b;
@@ -536,6 +588,7 @@ int cs_frag_reader_read(cs_frag_reader *r, uint64_t off, size_t len, void *buf, 
     }
 out:
     free(scratch);
+    free(heap_crcs);
     return rc;
 }
 
@@ -544,6 +597,8 @@ void cs_frag_reader_close(cs_frag_reader *r)
     if (r == NULL)
         return;
     r->io->close(r->io, r->fd);
+    if (r->table_fd >= 0)
+        r->io->close(r->io, r->table_fd);
     free(r->table);
     free(r);
 }

@@ -125,29 +125,41 @@ typedef struct cs_frag_reader cs_frag_reader;
  * CAIRN_E_IO; CAIRN_E_NOMEM. */
 int cs_frag_reader_open(const cs_io *io, int fd, cs_frag_reader **out);
 /* A reader over an open fragment (cs_store's append files): data at offset
- * CS_FRAG_HEADER_LEN of fd, meta->data_len bytes of it, checked against
- * table (host order, one CRC32C per block of `block` bytes, which divides
- * EC_CRC_BLOCK; malloc'ed, owned by the reader from this call on, freed on
- * failure too). Owns fd on success as cs_frag_reader_open does.
- * The table CRC it reports is that of this table, not of a sealed file's.
+ * CS_FRAG_HEADER_LEN of data_fd, meta->data_len bytes of it, checked against
+ * the CRC table in table_fd: one little-endian CRC32C u32 per block of
+ * `block` bytes (which divides EC_CRC_BLOCK), entry 0 at table_off. The
+ * caller has checked that the table holds an entry for every block of
+ * data_len; the entries are never rewritten while the reader lives (an open
+ * fragment only grows). Nothing of the table is read here: each read and
+ * verify_block preads just the entries of the blocks it touches, and a
+ * table found shorter then is CAIRN_E_CORRUPT. On success the reader owns
+ * both descriptors (closed by cs_frag_reader_close); on failure the caller
+ * keeps them. io is borrowed and must outlive the reader. Its table CRC is 0
+ * (unknown, like its data_crc: the table is never read whole).
  * Returns 0, CAIRN_E_INVAL, CAIRN_E_NOMEM. */
-int cs_frag_reader_open_table(const cs_io *io, int fd, const cs_frag_meta *meta, uint32_t block,
-                              uint32_t *table, cs_frag_reader **out);
-/* Whether r reads an open fragment (its meta's data_crc is then 0: unknown). */
+int cs_frag_reader_open_table(const cs_io *io, int data_fd, const cs_frag_meta *meta,
+                              uint32_t block, int table_fd, uint64_t table_off,
+                              cs_frag_reader **out);
+/* Whether r reads an open fragment (its meta's data_crc and its table CRC
+ * are then 0: unknown). */
 bool cs_frag_reader_is_open(const cs_frag_reader *r);
 const cs_frag_meta *cs_frag_reader_meta(const cs_frag_reader *r);
-/* Table CRC, which together with the meta identifies the content exactly. */
+/* Table CRC, which together with the meta identifies the content exactly
+ * (a sealed fragment's; 0 for an open fragment's reader). */
 uint32_t cs_frag_reader_table_crc(const cs_frag_reader *r);
 /* Reads data bytes [off, off+len) into buf. Every block touched is read whole
  * and checked before success is returned; on any error the contents of buf
  * are unspecified and must not be used. Returns 0;
  * CAIRN_E_RANGE if the range passes the end; CAIRN_E_CORRUPT (and *bad_block,
- * if not NULL, is the first bad block index); CAIRN_E_IO; CAIRN_E_NOMEM. */
+ * if not NULL, is the first bad block index; left as it was when an open
+ * fragment's CRC table is too short for the range); CAIRN_E_IO;
+ * CAIRN_E_NOMEM. */
 int cs_frag_reader_read(cs_frag_reader *r, uint64_t off, size_t len, void *buf,
                         uint64_t *bad_block);
 /* Checks one block into scratch (EC_CRC_BLOCK bytes; a block of an open
  * fragment is smaller). Returns 0,
- * CAIRN_E_CORRUPT, CAIRN_E_RANGE, CAIRN_E_IO. For the scrubber. */
+ * CAIRN_E_CORRUPT (bad data, or an open fragment's table too short),
+ * CAIRN_E_RANGE, CAIRN_E_IO. For the scrubber. */
 int cs_frag_reader_verify_block(cs_frag_reader *r, uint64_t block, void *scratch);
 void cs_frag_reader_close(cs_frag_reader *r);
 

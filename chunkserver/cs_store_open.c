@@ -415,33 +415,29 @@ int cs_store_open_reader(cs_store *s, const uint8_t group[CS_GROUP_ID_LEN], uint
     if (rc != 0)
         return rc == CAIRN_E_NOTFOUND ? CAIRN_E_NOTFOUND : CAIRN_E_IO;
     struct open_state st;
-    uint32_t *table = NULL;
+    /* state_read caps the length at the entries the CRC file holds: the
+     * reader reads those it needs, per range, never the whole table (a
+     * small GET of a large open fragment would read and copy it all). */
     rc = state_read(s, crc_fd, data_path, &st);
     if (rc != 0)
-        goto out;
+        goto err_after_crc;
     if (memcmp(st.meta.group, group, CS_GROUP_ID_LEN) != 0 || st.meta.index != index) {
         rc = CAIRN_E_CORRUPT;
-        goto out;
+        goto err_after_crc;
     }
-    uint64_t units = st.meta.data_len / st.meta.unit;
-    table = malloc(units ? units * 4 : 4);
-    if (table == NULL) {
-        rc = CAIRN_E_NOMEM;
-        goto out;
-    }
-    if ((rc = entries_read(s, crc_fd, 0, units, table)) != 0)
-        goto out;
     rc = s->io->open(s->io, data_path, CS_IO_READ, &data_fd);
     if (rc != 0) {
         rc = rc == CAIRN_E_NOTFOUND ? CAIRN_E_NOTFOUND : CAIRN_E_IO;
-        goto out;
+        goto err_after_crc;
     }
-    rc = cs_frag_reader_open_table(s->io, data_fd, &st.meta, st.meta.unit, table, out);
-    table = NULL; /* the reader's now (freed by it on failure) */
+    rc = cs_frag_reader_open_table(s->io, data_fd, &st.meta, st.meta.unit, crc_fd, OPN_TABLE, out);
     if (rc != 0)
-        s->io->close(s->io, data_fd);
-out:
-    free(table);
+        goto err_after_data;
+    return 0; /* both descriptors are the reader's now */
+
+err_after_data:
+    s->io->close(s->io, data_fd);
+err_after_crc:
     s->io->close(s->io, crc_fd);
     return rc;
 }

@@ -20,6 +20,7 @@ static void usage(FILE *out)
                  "       cairn meta add URL [--wait]\n"
                  "       cairn meta remove ID\n"
                  "       cairn meta replace OLD_ID URL [--wait]\n"
+                 "       cairn meta transfer [--to ID]\n"
                  "The metadata group's members, changed one at a time through the Paxos log.\n"
                  "add: the replica at URL (started with `cairn-meta --join MEMBER_URL --url URL`\n"
                  "and an empty --data-dir) joins as a learner, catches up by snapshot and log,\n"
@@ -27,7 +28,10 @@ static void usage(FILE *out)
                  "left that answer would not be a majority; removing the leader makes it step\n"
                  "down. replace: add, wait until the new replica votes, then remove the old\n"
                  "(on the old replica's own URL, a rebuilt machine: remove first, then add).\n"
-                 "status: every member's role and how far behind the leader it is.\n");
+                 "status: every member's role and how far behind the leader it is.\n"
+                 "transfer: the leader hands leadership to voter ID (without --to: to the voter\n"
+                 "furthest along the log) and steps down; prints `leader OLD -> NEW`. The\n"
+                 "members do not change. For maintenance of the leader's machine.\n");
 }
 
 struct member {
@@ -297,17 +301,87 @@ static int meta_replace(struct cli_global *gl, struct md_client *c, unsigned old
     return rc == CLI_EXIT_OK ? meta_remove(c, old_id) : rc;
 }
 
+/* Hands leadership from the leader to voter `to` (0: the server's choice)
+ * and follows the group until it names the successor as its leader. */
+static int meta_transfer(struct md_client *c, unsigned to)
+{
+    struct group g;
+    int rc = read_members(c, &g);
+    if (rc != 0) {
+        fprintf(stderr, "cairn meta transfer: %s\n", cairn_strerror(rc));
+        return CLI_EXIT_FAILED;
+    }
+    if (to) {
+        const struct member *m = NULL;
+        for (size_t i = 0; i < g.n; i++)
+            if (g.m[i].id == to)
+                m = &g.m[i];
+        if (!m) {
+            fprintf(stderr, "cairn meta transfer: replica %u is not a member (cairn meta status)\n",
+                    to);
+            return CLI_EXIT_FAILED;
+        }
+        if (strcmp(m->kind, "voter") != 0) {
+            fprintf(stderr, "cairn meta transfer: replica %u is a learner: only a voter can lead\n",
+                    to);
+            return CLI_EXIT_FAILED;
+        }
+        if (to == g.leader) {
+            printf("leader %u already (nothing to do)\n", to);
+            return CLI_EXIT_OK;
+        }
+    }
+    unsigned old = g.leader;
+    uint32_t successor = 0;
+    char why[512];
+    rc = md_client_transfer(c, to, &successor, why, sizeof(why));
+    if (rc != 0) {
+        char *nl = strchr(why, '\n');
+        if (nl)
+            *nl = '\0';
+        fprintf(stderr, "cairn meta transfer: %s\n",
+                why[0]                  ? why
+                : rc == CAIRN_E_TIMEOUT ? "no answer in time: leadership may or may not have "
+                                          "moved (cairn meta status shows it)"
+                                        : cairn_strerror(rc));
+        return CLI_EXIT_FAILED;
+    }
+    /* The old leader answered once it stopped leading: wait until the group
+     * names the successor (its first commit makes it known to all). */
+    int64_t end = cn_mono_ms() + 10000;
+    for (;;) {
+        if (read_members(c, &g) == 0 && g.leader == successor)
+            break;
+        if (cn_mono_ms() > end) {
+            fprintf(stderr,
+                    "cairn meta transfer: replica %u stepped down for replica %u, but the "
+                    "group does not name %u its leader yet (cairn meta status)\n",
+                    old, successor, successor);
+            return CLI_EXIT_FAILED;
+        }
+        cn_sleep_ms(100);
+    }
+    const char *url = "";
+    for (size_t i = 0; i < g.n; i++)
+        if (g.m[i].id == successor)
+            url = g.m[i].url;
+    printf("leader %u -> %u (%s)\n", old, successor, url);
+    return CLI_EXIT_OK;
+}
+
 int cli_meta_group(struct cli_global *g, int argc, char **argv)
 {
     if (g->help || argc < 2) {
         usage(g->help ? stdout : stderr);
         return g->help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     }
-    const char *sub = argv[1], *args[2] = {NULL, NULL};
+    const char *sub = argv[1], *args[2] = {NULL, NULL}, *to_arg = NULL;
     int wait = 0, json = 0, nargs = 0, bad = 0;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--wait"))
             wait = 1;
+        else if (!strcmp(argv[i], "--to") && i + 1 < argc && !to_arg)
+            to_arg = argv[++i];
         else if (!strcmp(argv[i], "--json"))
             json = 1;
         else if (argv[i][0] != '-' && nargs < 2)
@@ -317,16 +391,31 @@ int cli_meta_group(struct cli_global *g, int argc, char **argv)
     }
     char *end = NULL;
     unsigned long id = 0;
-    int want = !strcmp(sub, "status")    ? 0
-               : !strcmp(sub, "add")     ? 1
-               : !strcmp(sub, "remove")  ? 1
-               : !strcmp(sub, "replace") ? 2
-                                         : -1;
+    int want = !strcmp(sub, "status")     ? 0
+               : !strcmp(sub, "add")      ? 1
+               : !strcmp(sub, "remove")   ? 1
+               : !strcmp(sub, "replace")  ? 2
+               : !strcmp(sub, "transfer") ? 0
+                                          : -1;
     if (want == 1 && !strcmp(sub, "remove") && args[0])
         id = strtoul(args[0], &end, 10);
     if (want == 2 && args[0])
         id = strtoul(args[0], &end, 10);
+    int transfer = !strcmp(sub, "transfer");
+    unsigned long to = 0;
+    if (to_arg && transfer) {
+        char *to_end = NULL;
+        to = strtoul(to_arg, &to_end, 10);
+        if (to_arg[0] < '0' || to_arg[0] > '9' || *to_end || to == 0 || to > 65535) {
+            fprintf(stderr,
+                    "cairn meta transfer: --to needs a replica id, a number from 1 to 65535 "
+                    "(cairn meta status lists them), not '%s'\n",
+                    to_arg);
+            return CLI_EXIT_USAGE;
+        }
+    }
     if (bad || want < 0 || nargs != want || (json && want) || (wait && !strcmp(sub, "remove")) ||
+        (to_arg && !transfer) || (transfer && (json || wait)) ||
         ((!strcmp(sub, "remove") || want == 2) && (!end || *end || id == 0 || id > 65535))) {
         fprintf(stderr, "cairn meta: unknown or incomplete command (see cairn meta --help)\n");
         return CLI_EXIT_USAGE;
@@ -335,7 +424,9 @@ int cli_meta_group(struct cli_global *g, int argc, char **argv)
     if (!c)
         return CLI_EXIT_FAILED;
     int rc;
-    if (want == 0) {
+    if (transfer) {
+        rc = meta_transfer(c, (unsigned)to);
+    } else if (want == 0) {
         rc = meta_status(g, c, json);
     } else if (!strcmp(sub, "add")) {
         rc = meta_add(g, c, args[0], wait, NULL);

@@ -1,4 +1,5 @@
-/* cairn meta: the metadata group's members (status, add, remove, replace). */
+/* cairn meta: the metadata group's members (status, add, remove, replace)
+ * and its leadership (transfer). */
 #ifndef CAIRN_CLI_REPLICAS_H
 #define CAIRN_CLI_REPLICAS_H
 

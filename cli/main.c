@@ -56,8 +56,11 @@ static const struct command commands[] = {
      "S3 access keys (each belongs to a user)"},
     {"quota", "set|show (--user U | --bucket B) [--max-bytes SIZE] [--max-objects N]", cli_quota,
      "byte and object limits of a user or a bucket, and their usage"},
-    {"meta", "status [--json] | add URL [--wait] | remove ID | replace OLD_ID URL [--wait]",
-     cli_meta_group, "the metadata replicas: members, and adding, removing or replacing one"},
+    {"meta",
+     "status [--json] | add URL [--wait] | remove ID | replace OLD_ID URL [--wait] | "
+     "transfer [--to ID]",
+     cli_meta_group,
+     "the metadata replicas: members, adding, removing or replacing one, handing leadership on"},
     {"role-key", "meta|chunk|gateway|admin", cli_role_key,
      "the key file of one role, from the cluster secret (instead of the secret itself)"},
     {"bench", "meta [options]", cli_bench,

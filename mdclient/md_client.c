@@ -562,6 +562,44 @@ int md_client_members(struct md_client *c, struct md_members *out)
     return n ? 0 : CAIRN_E_PROTO;
 }
 
+/* POSTs target (a CN_ROUTE_MD_CHANGE request) to the leader, following
+ * its hints (421) and trying the next replica when one does not answer,
+ * until the client's timeout. Not through call(): a refusal (4xx) carries
+ * the reason to show. 0 with *resp holding the answer (any status but a
+ * hint; the caller clears it), or CAIRN_E_TIMEOUT. */
+static int change_post(struct md_client *c, const char *target, struct cn_http_response *resp)
+{
+    int64_t deadline = cn_mono_ms() + c->timeout_ms;
+    for (;;) {
+        const char *headers[] = {"Content-Type: text/plain", NULL};
+        struct cn_http_request req = {.method = "POST",
+                                      .base_url = c->replicas[c->leader],
+                                      .target = target,
+                                      .headers = headers,
+                                      .body = "",
+                                      .body_len = 0,
+                                      .resp_max = 64 << 10,
+                                      .timeout_ms = c->timeout_ms};
+        memset(resp, 0, sizeof(*resp));
+        int rc = cn_http_client_do(c->http, &req, resp);
+        if (rc == 0 && resp->status == 421 && cn_mono_ms() < deadline) {
+            if (!follow_hint(c, resp))
+                cn_sleep_ms(100);
+            cn_http_response_clear(resp);
+            continue;
+        }
+        if (rc != 0) {
+            cn_http_response_clear(resp);
+            if (cn_mono_ms() >= deadline)
+                return CAIRN_E_TIMEOUT;
+            c->leader = (c->leader + 1) % c->n;
+            cn_sleep_ms(100);
+            continue;
+        }
+        return 0;
+    }
+}
+
 int md_client_change(struct md_client *c, const char *url, uint32_t *id, char *why, size_t why_len)
 {
     char target[CN_WIRE_TARGET_MAX + 256];
@@ -579,46 +617,52 @@ int md_client_change(struct md_client *c, const char *url, uint32_t *id, char *w
     } else {
         snprintf(target, sizeof(target), CN_ROUTE_MD_CHANGE "?op=remove&id=%u", *id);
     }
-    /* Not through call(): a refusal (4xx) carries the reason to show. */
-    int64_t deadline = cn_mono_ms() + c->timeout_ms;
-    for (;;) {
-        const char *headers[] = {"Content-Type: text/plain", NULL};
-        struct cn_http_request req = {.method = "POST",
-                                      .base_url = c->replicas[c->leader],
-                                      .target = target,
-                                      .headers = headers,
-                                      .body = "",
-                                      .body_len = 0,
-                                      .resp_max = 64 << 10,
-                                      .timeout_ms = c->timeout_ms};
-        struct cn_http_response resp = {0};
-        int rc = cn_http_client_do(c->http, &req, &resp);
-        if (rc == 0 && resp.status == 421 && cn_mono_ms() < deadline) {
-            if (!follow_hint(c, &resp))
-                cn_sleep_ms(100);
-            cn_http_response_clear(&resp);
-            continue;
-        }
-        if (rc != 0) {
-            cn_http_response_clear(&resp);
-            if (cn_mono_ms() >= deadline)
-                return CAIRN_E_TIMEOUT;
-            c->leader = (c->leader + 1) % c->n;
-            cn_sleep_ms(100);
-            continue;
-        }
-        if (why && why_len && resp.body)
-            snprintf(why, why_len, "%s", resp.body);
-        int st = resp.status;
-        if (st == 200 && url && (!resp.body || sscanf(resp.body, "id %u", id) != 1))
-            st = 502;
-        cn_http_response_clear(&resp);
-        return st == 200   ? 0
-               : st == 503 ? CAIRN_E_BUSY
-               : st == 409 ? (url ? CAIRN_E_EXISTS : CAIRN_E_UNAVAIL)
-               : st == 404 ? CAIRN_E_NOTFOUND
-               : st == 400 ? CAIRN_E_INVAL
-               : st == 401 ? CAIRN_E_AUTH
-                           : CAIRN_E_PROTO;
-    }
+    struct cn_http_response resp;
+    int rc = change_post(c, target, &resp);
+    if (rc != 0)
+        return rc;
+    if (why && why_len && resp.body)
+        snprintf(why, why_len, "%s", resp.body);
+    int st = resp.status;
+    if (st == 200 && url && (!resp.body || sscanf(resp.body, "id %u", id) != 1))
+        st = 502;
+    cn_http_response_clear(&resp);
+    return st == 200   ? 0
+           : st == 503 ? CAIRN_E_BUSY
+           : st == 409 ? (url ? CAIRN_E_EXISTS : CAIRN_E_UNAVAIL)
+           : st == 404 ? CAIRN_E_NOTFOUND
+           : st == 400 ? CAIRN_E_INVAL
+           : st == 401 ? CAIRN_E_AUTH
+                       : CAIRN_E_PROTO;
+}
+
+int md_client_transfer(struct md_client *c, uint32_t to, uint32_t *leader, char *why,
+                       size_t why_len)
+{
+    char target[CN_WIRE_TARGET_MAX + 64];
+    if (why && why_len)
+        why[0] = '\0';
+    if (!c || !leader)
+        return CAIRN_E_INVAL;
+    if (to)
+        snprintf(target, sizeof(target), CN_ROUTE_MD_CHANGE "?op=transfer&id=%u", to);
+    else
+        snprintf(target, sizeof(target), CN_ROUTE_MD_CHANGE "?op=transfer");
+    struct cn_http_response resp;
+    int rc = change_post(c, target, &resp);
+    if (rc != 0)
+        return rc;
+    if (why && why_len && resp.body)
+        snprintf(why, why_len, "%s", resp.body);
+    int st = resp.status;
+    /* "leader N\n", and "already\n" when N already led. */
+    if (st == 200 && (!resp.body || sscanf(resp.body, "leader %u", leader) != 1 || *leader == 0))
+        st = 502;
+    cn_http_response_clear(&resp);
+    return st == 200   ? 0
+           : st == 503 ? CAIRN_E_BUSY
+           : st == 404 ? CAIRN_E_NOTFOUND
+           : st == 400 ? CAIRN_E_INVAL
+           : st == 401 ? CAIRN_E_AUTH
+                       : CAIRN_E_PROTO;
 }

@@ -152,6 +152,20 @@ int md_client_members(struct md_client *c, struct md_members *out);
  * time), or the errors of md_client_read. */
 int md_client_change(struct md_client *c, const char *url, uint32_t *id, char *why, size_t why_len);
 
+/* Asks the leader to hand leadership to voter `to` (0: the voter furthest
+ * along the log) and answers once it no longer leads; the group's
+ * membership is unchanged. *leader receives the successor's id (when `to`
+ * already leads: `to`, and why then contains "already"). why (why_len
+ * bytes, may be NULL) receives the leader's answer or reason for a refusal.
+ * An answer lost on the way is asked again of the next replica; with to 0
+ * that may hand leadership on twice (the last successor is in *leader).
+ * Returns 0, CAIRN_E_NOTFOUND (no live voter with that id, or none caught
+ * up), CAIRN_E_INVAL (not a replica id), CAIRN_E_BUSY, CAIRN_E_AUTH,
+ * CAIRN_E_TIMEOUT (no answer in time), CAIRN_E_PROTO (the successor did not
+ * take over in time, or an answer not understood). */
+int md_client_transfer(struct md_client *c, uint32_t to, uint32_t *leader, char *why,
+                       size_t why_len);
+
 /* Base URL of the replica believed to be the leader now. */
 const char *md_client_leader(const struct md_client *c);
 

@@ -511,6 +511,245 @@ START_TEST(eio_during_append)
 }
 END_TEST
 
+/* A cs_io that counts the bytes asked of pread and passes every call on to
+ * the fault-injecting file system: what a read of an open fragment costs. */
+typedef struct counting_io {
+    cs_io io; /* first: the callbacks get &counting_io.io */
+    const cs_io *inner;
+    uint64_t pread_bytes;
+} counting_io;
+
+static int counting_pread(const cs_io *io, int fd, void *buf, size_t len, uint64_t off,
+                          size_t *done)
+{
+    counting_io *c = (counting_io *)io;
+    c->pread_bytes += len;
+    return c->inner->pread(c->inner, fd, buf, len, off, done);
+}
+
+static void counting_init(counting_io *c, const cs_io *inner)
+{
+    c->io = *inner; /* same impl: every other call goes straight through */
+    c->io.pread = counting_pread;
+    c->inner = inner;
+    c->pread_bytes = 0;
+}
+
+/* Reads [off, off + len) through r, compares it with data, and returns the
+ * bytes pread asked for on the way (data and CRC entries). */
+static uint64_t read_cost(counting_io *c, cs_frag_reader *r, uint64_t off, size_t len)
+{
+    uint8_t *buf = malloc(len);
+    ck_assert_ptr_nonnull(buf);
+    c->pread_bytes = 0;
+    ck_assert_int_eq(cs_frag_reader_read(r, off, len, buf, NULL), 0);
+    ck_assert_mem_eq(buf, data + off, len);
+    free(buf);
+    return c->pread_bytes;
+}
+
+/* A ranged read of an open fragment preads the CRC entries of the blocks it
+ * touches and nothing else of the table; every block it returns is still
+ * checked, so damage to an entry in the range fails it and damage outside
+ * does not (until a read covers it); a table cut short under an open
+ * reader is corruption, not a shorter answer. */
+START_TEST(open_reads_fetch_only_their_crcs)
+{
+    cs_io_fault *fs;
+    ck_assert_int_eq(cs_io_fault_new(CAPACITY, 11, &fs), 0);
+    counting_io c;
+    counting_init(&c, cs_io_fault_io(fs));
+    cs_store_opts o = {.io = &c.io, .dir = DIR_A, .durable = true};
+    cs_store *s;
+    ck_assert_int_eq(cs_store_open(&o, &s), 0);
+    cs_frag_meta m = meta_of(8);
+    uint64_t len;
+    ck_assert_int_eq(cs_store_append(s, &m, 0, data, MAXLEN, &len), 0);
+
+    cs_frag_reader *r;
+    c.pread_bytes = 0;
+    ck_assert_int_eq(cs_store_open_fragment(s, m.group, m.index, &r), 0);
+    ck_assert_uint_le(c.pread_bytes, 128); /* the CRC file's header and slots */
+    ck_assert(cs_frag_reader_is_open(r));
+    ck_assert_uint_eq(cs_frag_reader_table_crc(r), 0);
+    ck_assert_uint_eq(cs_frag_reader_meta(r)->data_len, MAXLEN);
+    /* One block at block boundaries: that block and its one entry. */
+    ck_assert_uint_eq(read_cost(&c, r, 5 * UNIT, UNIT), UNIT + 4);
+    ck_assert_uint_eq(read_cost(&c, r, 0, UNIT), UNIT + 4);
+    ck_assert_uint_eq(read_cost(&c, r, MAXLEN - UNIT, UNIT), UNIT + 4);
+    /* Spanning blocks 3..7, the first and last partly: five blocks, read
+     * whole, and five entries. */
+    ck_assert_uint_eq(read_cost(&c, r, 3 * UNIT + 100, 4 * UNIT - 83), 5 * UNIT + 5 * 4);
+    ck_assert_uint_eq(read_cost(&c, r, 2 * UNIT, 3 * UNIT), 3 * UNIT + 3 * 4);
+    /* Inside one block, and the tail of the last block. */
+    ck_assert_uint_eq(read_cost(&c, r, 7 * UNIT + 1, 10), UNIT + 4);
+    ck_assert_uint_eq(read_cost(&c, r, MAXLEN - 100, 100), UNIT + 4);
+    ck_assert_uint_eq(read_cost(&c, r, MAXLEN - UNIT - 1, 2), 2 * UNIT + 2 * 4);
+    /* Everything: the whole table once. */
+    ck_assert_uint_eq(read_cost(&c, r, 0, MAXLEN), MAXLEN + (MAXLEN / UNIT) * 4);
+    /* Nothing past the committed length. */
+    uint8_t buf[2 * UNIT];
+    ck_assert_int_eq(cs_frag_reader_read(r, MAXLEN - 3, 4, buf, NULL), CAIRN_E_RANGE);
+    ck_assert_int_eq(cs_frag_reader_read(r, MAXLEN + 1, 0, buf, NULL), CAIRN_E_RANGE);
+    uint8_t *scratch = malloc(UNIT);
+    ck_assert_ptr_nonnull(scratch);
+    ck_assert_int_eq(cs_frag_reader_verify_block(r, MAXLEN / UNIT, scratch), CAIRN_E_RANGE);
+    ck_assert_int_eq(cs_frag_reader_verify_block(r, 39, scratch), 0);
+
+    /* The CRC entry of unit 20 damaged (under the open reader: its reads
+     * fetch the entries they check, so they see it). */
+    char crc_path[256];
+    open_file(DIR_A, &m, ".crc", crc_path);
+    ck_assert_int_eq(cs_io_fault_flip(fs, crc_path, 128 + 20 * 4 + 2, 5), 0);
+    uint64_t bad = 0;
+    for (int fresh = 0; fresh < 2; fresh++) {
+        if (fresh) { /* and a reader opened after the damage */
+            cs_frag_reader_close(r);
+            ck_assert_int_eq(cs_store_open_fragment(s, m.group, m.index, &r), 0);
+        }
+        /* Ranges beside it, up to its edges, are intact. */
+        read_cost(&c, r, 19 * UNIT, UNIT);
+        read_cost(&c, r, 21 * UNIT, UNIT);
+        read_cost(&c, r, 0, 20 * UNIT);
+        read_cost(&c, r, 21 * UNIT, MAXLEN - 21 * UNIT);
+        ck_assert_int_eq(cs_frag_reader_verify_block(r, 19, scratch), 0);
+        /* Ranges covering it are not. */
+        static const uint64_t from[] = {20 * UNIT, 20 * UNIT + 5, 18 * UNIT + 7, 0, 19 * UNIT};
+        static const uint64_t n[] = {UNIT, 10, 3 * UNIT, MAXLEN, UNIT + 1};
+        for (int i = 0; i < 5; i++) {
+            uint8_t *big = malloc(MAXLEN);
+            ck_assert_ptr_nonnull(big);
+            bad = 0;
+            ck_assert_int_eq(cs_frag_reader_read(r, from[i], n[i], big, &bad), CAIRN_E_CORRUPT);
+            ck_assert_uint_eq(bad, 20);
+            free(big);
+        }
+        ck_assert_int_eq(cs_frag_reader_verify_block(r, 20, scratch), CAIRN_E_CORRUPT);
+    }
+
+    /* The table cut to 30 entries under the open reader (which may read 40):
+     * entries it no longer finds are corruption of the whole fragment (no
+     * block named), the others still read. */
+    size_t crc_len;
+    uint8_t *crc_file = file_bytes(&(world){.fs = fs, .io = &c.io}, crc_path, &crc_len);
+    ck_assert_uint_eq(crc_len, 128 + (MAXLEN / UNIT) * 4);
+    int fd;
+    ck_assert_int_eq(c.io.open(&c.io, crc_path, CS_IO_WRITE | CS_IO_TRUNC, &fd), 0);
+    ck_assert_int_eq(cs_io_write_all(&c.io, fd, crc_file, 128 + 30 * 4, 0), 0);
+    c.io.close(&c.io, fd);
+    free(crc_file);
+    read_cost(&c, r, 29 * UNIT, UNIT);
+    bad = UINT64_MAX;
+    ck_assert_int_eq(cs_frag_reader_read(r, 29 * UNIT, 2 * UNIT, buf, &bad), CAIRN_E_CORRUPT);
+    ck_assert_uint_eq(bad, UINT64_MAX);
+    ck_assert_int_eq(cs_frag_reader_read(r, 35 * UNIT, 10, buf, &bad), CAIRN_E_CORRUPT);
+    ck_assert_uint_eq(bad, UINT64_MAX);
+    ck_assert_int_eq(cs_frag_reader_verify_block(r, 35, scratch), CAIRN_E_CORRUPT);
+    cs_frag_reader_close(r);
+    /* A reader opened now takes the length the CRCs cover (a crash's
+     * leftover, never acknowledged past it) and reads nothing beyond. */
+    ck_assert_int_eq(cs_store_open_fragment(s, m.group, m.index, &r), 0);
+    ck_assert_uint_eq(cs_frag_reader_meta(r)->data_len, 30 * UNIT);
+    ck_assert_int_eq(cs_frag_reader_read(r, 30 * UNIT, 1, buf, NULL), CAIRN_E_RANGE);
+    read_cost(&c, r, 29 * UNIT + 9, UNIT - 9);
+    cs_frag_reader_close(r);
+    free(scratch);
+    ck_assert_uint_eq(cs_io_fault_open_files(fs), 1); /* the lock file */
+    cs_store_free(s);
+    cs_io_fault_free(fs);
+}
+END_TEST
+
+/* Small units: a read of more blocks than the reader's stack buffer holds
+ * fetches its entries into the heap, the same slice. */
+START_TEST(open_reads_of_many_small_units)
+{
+    cs_io_fault *fs;
+    ck_assert_int_eq(cs_io_fault_new(CAPACITY, 12, &fs), 0);
+    counting_io c;
+    counting_init(&c, cs_io_fault_io(fs));
+    cs_store_opts o = {.io = &c.io, .dir = DIR_A, .durable = false};
+    cs_store *s;
+    ck_assert_int_eq(cs_store_open(&o, &s), 0);
+    cs_frag_meta m = meta_of(9);
+    m.unit = 512;
+    uint64_t len;
+    ck_assert_int_eq(cs_store_append(s, &m, 0, data, MAXLEN, &len), 0);
+    cs_frag_reader *r;
+    ck_assert_int_eq(cs_store_open_fragment(s, m.group, m.index, &r), 0);
+    ck_assert_uint_eq(read_cost(&c, r, 512 * 3 + 1, 512 * 200), 512 * 201 + 201 * 4);
+    ck_assert_uint_eq(read_cost(&c, r, 0, MAXLEN), MAXLEN + (MAXLEN / 512) * 4);
+    char crc_path[256];
+    open_file(DIR_A, &m, ".crc", crc_path);
+    ck_assert_int_eq(cs_io_fault_flip(fs, crc_path, 128 + 250 * 4, 0), 0);
+    read_cost(&c, r, 0, 250 * 512);
+    uint8_t *buf = malloc(MAXLEN);
+    ck_assert_ptr_nonnull(buf);
+    uint64_t bad = 0;
+    ck_assert_int_eq(cs_frag_reader_read(r, 100 * 512, 200 * 512, buf, &bad), CAIRN_E_CORRUPT);
+    ck_assert_uint_eq(bad, 250);
+    free(buf);
+    cs_frag_reader_close(r);
+    cs_store_free(s);
+    cs_io_fault_free(fs);
+}
+END_TEST
+
+/* cs_frag_reader_open_table by itself: a short last block, a table at any
+ * offset, and the arguments it refuses (the caller keeps its descriptors). */
+START_TEST(open_table_reader_short_last_block)
+{
+    cs_io_fault *fs;
+    ck_assert_int_eq(cs_io_fault_new(CAPACITY, 13, &fs), 0);
+    const cs_io *io = cs_io_fault_io(fs);
+    const uint64_t dlen = 5 * UNIT + 1000, blocks = 6, toff = 16;
+    int dfd, tfd;
+    ck_assert_int_eq(io->open(io, "/d", CS_IO_READ | CS_IO_WRITE | CS_IO_CREATE, &dfd), 0);
+    ck_assert_int_eq(io->open(io, "/t", CS_IO_READ | CS_IO_WRITE | CS_IO_CREATE, &tfd), 0);
+    uint8_t zero[CS_FRAG_HEADER_LEN] = {0};
+    ck_assert_int_eq(cs_io_write_all(io, dfd, zero, sizeof(zero), 0), 0);
+    ck_assert_int_eq(cs_io_write_all(io, dfd, data, dlen, CS_FRAG_HEADER_LEN), 0);
+    uint8_t table[16 + 6 * 4] = {0};
+    for (uint64_t b = 0; b < blocks; b++) {
+        uint64_t l = b + 1 < blocks ? UNIT : dlen - b * UNIT;
+        cs_le_put_u32(table + toff + 4 * b, ec_crc32c(data + b * UNIT, l));
+    }
+    ck_assert_int_eq(cs_io_write_all(io, tfd, table, sizeof(table), 0), 0);
+    cs_frag_meta m = meta_of(10);
+    m.data_len = dlen;
+    cs_frag_reader *r;
+    ck_assert_int_eq(cs_frag_reader_open_table(io, dfd, &m, 3000, tfd, toff, &r), CAIRN_E_INVAL);
+    ck_assert_int_eq(cs_frag_reader_open_table(io, dfd, &m, UNIT, -1, toff, &r), CAIRN_E_INVAL);
+    ck_assert_uint_eq(cs_io_fault_open_files(fs), 2); /* still the caller's */
+    ck_assert_int_eq(cs_frag_reader_open_table(io, dfd, &m, UNIT, tfd, toff, &r), 0);
+    uint8_t buf[2 * UNIT];
+    static const uint64_t from[] = {5 * UNIT, 5 * UNIT + 10, 4 * UNIT + 5, dlen - 1, 4 * UNIT};
+    static const uint64_t n[] = {1000, 20, UNIT + 995, 1, UNIT + 1000};
+    for (int i = 0; i < 5; i++) {
+        memset(buf, 0, sizeof(buf));
+        ck_assert_int_eq(cs_frag_reader_read(r, from[i], n[i], buf, NULL), 0);
+        ck_assert_mem_eq(buf, data + from[i], n[i]);
+    }
+    ck_assert_int_eq(cs_frag_reader_read(r, dlen - 1, 2, buf, NULL), CAIRN_E_RANGE);
+    uint8_t *scratch = malloc(UNIT);
+    ck_assert_ptr_nonnull(scratch);
+    ck_assert_int_eq(cs_frag_reader_verify_block(r, 5, scratch), 0);
+    ck_assert_int_eq(cs_frag_reader_verify_block(r, 6, scratch), CAIRN_E_RANGE);
+    /* A flipped data bit in the short block. */
+    ck_assert_int_eq(cs_io_fault_flip(fs, "/d", CS_FRAG_HEADER_LEN + 5 * UNIT + 999, 1), 0);
+    uint64_t bad = 0;
+    ck_assert_int_eq(cs_frag_reader_read(r, 5 * UNIT + 998, 1, buf, &bad), CAIRN_E_CORRUPT);
+    ck_assert_uint_eq(bad, 5);
+    ck_assert_int_eq(cs_frag_reader_verify_block(r, 5, scratch), CAIRN_E_CORRUPT);
+    ck_assert_int_eq(cs_frag_reader_read(r, 3 * UNIT, 2 * UNIT, buf, NULL), 0);
+    ck_assert_mem_eq(buf, data + 3 * UNIT, 2 * UNIT);
+    free(scratch);
+    cs_frag_reader_close(r);
+    ck_assert_uint_eq(cs_io_fault_open_files(fs), 0);
+    cs_io_fault_free(fs);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("cs_store_open");
@@ -521,6 +760,9 @@ static Suite *suite(void)
     tcase_add_test(tc, append_and_seal_errors);
     tcase_add_test(tc, seal_shorter_and_delete);
     tcase_add_test(tc, damage_caught_before_and_at_seal);
+    tcase_add_test(tc, open_reads_fetch_only_their_crcs);
+    tcase_add_test(tc, open_reads_of_many_small_units);
+    tcase_add_test(tc, open_table_reader_short_last_block);
     tcase_add_test(tc, crash_during_first_append);
     tcase_add_test(tc, crash_during_append);
     tcase_add_test(tc, crash_during_seal);

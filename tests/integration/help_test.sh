@@ -32,7 +32,7 @@ done
 mapfile -t listed < <("$B/cli/cairn" --help | awk '/^  [a-z]/ {print $1}')
 [ "${#listed[@]}" -ge 10 ] || fail "cairn --help lists only ${#listed[@]} commands"
 for c in "${listed[@]}" "repair --bucket b" "scrub --deep" "keys create" "user create" \
-         "quota set" "bench meta"; do
+         "quota set" "bench meta" "meta transfer"; do
   # shellcheck disable=SC2086
   check_help "cairn $c --help" "$B/cli/cairn" $c --help
 done

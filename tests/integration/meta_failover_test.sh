@@ -3,6 +3,10 @@
 #  1. kill -9 the leader under a stream of writes: a new leader commits within
 #     3 s, no acknowledged write is lost, the history is linearizable;
 #  2. the killed replica restarts and catches up;
+#  2b. `cairn meta transfer` hands leadership to a named voter, then to the
+#     server's choice; `cairn status` and the replicas' metrics show it moved;
+#     a bad, unknown or already-leading id is refused or answered as such,
+#     and so is a dead one (in 3, the leader then stays);
 #  3. a follower is killed, the log is trimmed past it, and on restart it
 #     catches up by snapshot: every replica then holds the identical state;
 #  4. the old leader is killed again, so the snapshot-restored replica must be
@@ -46,10 +50,42 @@ commit_of_leader() { field "$(leader_id)" cairn_meta_commit_index; }
 caught_up() { [ "$(field "$KILLED" cairn_meta_applied_index)" -ge "$(commit_of_leader)" ]; }
 wait_for 20 caught_up
 
+echo "== 2b. cairn meta transfer"
+cairn_() { "$CAIRN" --meta "$URLS" --cluster-secret-file "$SECRET_FILE" "$@"; }
+"$CAIRN" meta transfer --help | grep -q 'cairn meta transfer \[--to ID\]' || fail "no usage for transfer"
+set +e
+cairn_ meta transfer --to two >/dev/null 2>"$TEST_DIR/err"; rc=$?
+set -e
+[ "$rc" = 2 ] && grep -q "needs a replica id" "$TEST_DIR/err" || fail "--to two: exit $rc, $(cat "$TEST_DIR/err")"
+cairn_ meta transfer --to 9 >/dev/null 2>"$TEST_DIR/err" && fail "a transfer to replica 9 succeeded"
+grep -q "replica 9 is not a member" "$TEST_DIR/err" || fail "--to 9: $(cat "$TEST_DIR/err")"
+status_leader() { cairn_ status | awk '$3 == "leader" { print $2 }'; }
+L=$(leader_id)
+T=$(( L % 3 + 1 ))
+cairn_ meta transfer --to "$T" >"$TEST_DIR/tr1.out" || fail "cairn meta transfer --to $T"
+cat "$TEST_DIR/tr1.out"
+grep -qx "leader $L -> $T (http://127.0.0.1:$(cluster_port meta "$T"))" "$TEST_DIR/tr1.out" ||
+  fail "transfer printed: $(cat "$TEST_DIR/tr1.out")"
+[ "$(status_leader)" = "$T" ] || fail "cairn status shows leader '$(status_leader)', not $T"
+[ "$(leader_id)" = "$T" ] || fail "replica $T's metrics do not say it leads"
+cairn_ meta transfer --to "$T" | grep -qx "leader $T already (nothing to do)" || fail "transfer to the leader"
+cairn_ meta transfer >"$TEST_DIR/tr2.out" || fail "cairn meta transfer (no --to)"
+cat "$TEST_DIR/tr2.out"
+N=$(sed -n "s/^leader $T -> \([0-9]*\) (.*)$/\1/p" "$TEST_DIR/tr2.out")
+[ -n "$N" ] && [ "$N" != "$T" ] || fail "transfer without --to printed: $(cat "$TEST_DIR/tr2.out")"
+[ "$(status_leader)" = "$N" ] || fail "cairn status shows leader '$(status_leader)', not $N"
+"$TORTURE" --replicas "$URLS" --secret "$SECRET" --clients 4 --keys 4 --seconds 1 \
+  --bucket transferred | tee "$TEST_DIR/t2b.out"
+grep -q PASSED "$TEST_DIR/t2b.out" || fail "history after the transfers"
+
 echo "== 3. a follower misses more than the log keeps; it catches up by snapshot"
 L=$(leader_id)
 F=$(( L % 3 + 1 ))
 cluster_kill "meta$F"
+# Leadership is not handed to a dead voter: refused, and the leader stays.
+cairn_ meta transfer --to "$F" >/dev/null 2>"$TEST_DIR/err" && fail "handed leadership to dead replica $F"
+cat "$TEST_DIR/err"
+[ "$(leader_id)" = "$L" ] || fail "leader $(leader_id) after a refused transfer, not $L"
 "$TORTURE" --replicas "$URLS" --secret "$SECRET" --clients 8 --keys 6 --seconds 4 \
   --bucket snap | tee "$TEST_DIR/t3.out"
 grep -q PASSED "$TEST_DIR/t3.out" || fail "history with a follower down"

@@ -445,6 +445,46 @@ START_TEST(clients_follow_the_members)
 }
 END_TEST
 
+/* Leadership handed on: to a named voter, to the leader itself (answered
+ * "already"), to nobody in particular (another voter), and to an id that is
+ * no member (refused). The members' view names each successor. */
+START_TEST(transfer_hands_leadership_on)
+{
+    group_up();
+    const char *list[N] = {urls[0], urls[1], urls[2]};
+    struct md_client *c = client(list, N, 15000, admin_auth);
+    ck_assert_int_eq(create_bucket(c, md_client_next_seq(c), "transfer", NULL), 0);
+    struct md_members ms;
+    ck_assert_int_eq(md_client_members(c, &ms), 0);
+    uint32_t old = ms.leader, to = old % N + 1, got = 0;
+    ck_assert_uint_ne(old, 0);
+    char why[128];
+    ck_assert_int_eq(md_client_transfer(c, to, &got, why, sizeof(why)), 0);
+    ck_assert_uint_eq(got, to);
+    ck_assert_ptr_null(strstr(why, "already"));
+    int64_t end = cn_mono_ms() + 5000;
+    while ((md_client_members(c, &ms) != 0 || ms.leader != to) && cn_mono_ms() < end)
+        cn_sleep_ms(50);
+    ck_assert_uint_eq(ms.leader, to);
+    ck_assert_int_eq(create_bucket(c, md_client_next_seq(c), "transfer-2", NULL), 0);
+    ck_assert_str_eq(md_client_leader(c), urls[to - 1]);
+    got = 0;
+    ck_assert_int_eq(md_client_transfer(c, to, &got, why, sizeof(why)), 0);
+    ck_assert_uint_eq(got, to);
+    ck_assert_ptr_nonnull(strstr(why, "already"));
+    got = 0;
+    ck_assert_int_eq(md_client_transfer(c, 0, &got, NULL, 0), 0);
+    ck_assert_uint_ne(got, to);
+    ck_assert_uint_ge(got, 1);
+    ck_assert_uint_le(got, N);
+    ck_assert_int_eq(md_client_transfer(c, 77, &got, why, sizeof(why)), CAIRN_E_NOTFOUND);
+    ck_assert_ptr_nonnull(strstr(why, "no live voter"));
+    ck_assert_int_eq(create_bucket(c, md_client_next_seq(c), "transfer-3", NULL), 0);
+    md_client_free(c);
+    group_down();
+}
+END_TEST
+
 START_TEST(wrong_secret_is_refused)
 {
     group_up();
@@ -637,6 +677,7 @@ static Suite *suite(void)
     tcase_add_test(t, typed_calls_and_failover);
     tcase_add_test(t, members_parse);
     tcase_add_test(t, clients_follow_the_members);
+    tcase_add_test(t, transfer_hands_leadership_on);
     tcase_add_test(t, wrong_secret_is_refused);
     tcase_add_test(t, nobody_listening_times_out);
     tcase_add_test(t, batched_clients);
