@@ -47,7 +47,7 @@ static const struct cn_config_option bench_options[] = {
                      "inline object bytes in each committed PutObject (the S3 gateway keeps "
                      "objects up to 16 KiB inline)",
                      &bconf.payload),
-    CN_CONF_OPT_INT("batch", "4", 0, 64,
+    CN_CONF_OPT_INT("batch", "2", 0, 64,
                     "metadata batches in flight, as the gateway's --meta-batch: the clients' "
                     "commands and reads go to the leader together, several per request "
                     "(0: one request each)",

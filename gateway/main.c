@@ -178,7 +178,7 @@ static const struct cn_config_option options[] = {
                     "open packed groups per scheme, each with a batch in flight (one collects "
                     "while another appends)",
                     &conf.pack_lanes),
-    CN_CONF_OPT_INT("meta-batch", "4", 0, 64,
+    CN_CONF_OPT_INT("meta-batch", "2", 0, 64,
                     "metadata batches in flight: requests of all client connections go to the "
                     "metadata leader together, several per HTTP request and Paxos slot, while "
                     "this many batches are being answered (0: one request each)",

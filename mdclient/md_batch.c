@@ -44,7 +44,7 @@ int md_batcher_new(const struct md_batcher_opts *o, struct md_batcher **out)
     struct md_batcher *b = calloc(1, sizeof(*b));
     if (!b)
         return CAIRN_E_NOMEM;
-    b->max_inflight = o && o->max_inflight ? o->max_inflight : 4;
+    b->max_inflight = o && o->max_inflight ? o->max_inflight : 2;
     b->max_items = o && o->max_items ? o->max_items : 128;
     b->max_bytes = o && o->max_bytes ? o->max_bytes : (1u << 20);
     pthread_mutex_init(&b->mu, NULL);

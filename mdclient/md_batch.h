@@ -24,7 +24,7 @@
 struct md_batcher;
 
 struct md_batcher_opts {
-    unsigned max_inflight; /* batches on the wire at once; 0 = 4 */
+    unsigned max_inflight; /* batches on the wire at once; 0 = 2 */
     unsigned max_items;    /* items per batch (at most 1024); 0 = 128 */
     size_t max_bytes;      /* item bytes per batch; 0 = 1 MiB (a bigger item goes alone) */
 };
