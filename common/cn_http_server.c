@@ -688,9 +688,14 @@ int cn_http_respond_stream(struct cn_http_req *req, unsigned status, const char 
     }
     /* The reader's contract matches MHD_ContentReaderCallback exactly
      * (CN_HTTP_READER_* == MHD_CONTENT_READER_*). */
+    /* libmicrohttpd allocates (and zeroes) the block with each response: a
+     * short body gets a block of its own size, not 256 KiB (an mmap, a memset
+     * and an munmap per small GET otherwise). */
+    size_t block = req->srv->opts.response_block_size;
+    if (size >= 0 && (uint64_t)size < block)
+        block = size < 4096 ? 4096 : (size_t)size;
     struct MHD_Response *resp = MHD_create_response_from_callback(
-        size < 0 ? MHD_SIZE_UNKNOWN : (uint64_t)size, req->srv->opts.response_block_size, reader,
-        cls, free_cls);
+        size < 0 ? MHD_SIZE_UNKNOWN : (uint64_t)size, block, reader, cls, free_cls);
     if (!resp) {
         if (free_cls)
             free_cls(cls);
