@@ -159,6 +159,44 @@ START_TEST(test_canonical_request_get_vanilla)
 }
 END_TEST
 
+/* Signing keys are remembered per thread (four HMACs each): whatever the
+ * order, each input gets its own key, never a neighbour's, including inputs
+ * that differ in one part only or only in where the parts split, and after
+ * more distinct inputs than the memo holds. */
+START_TEST(test_signing_key_memo)
+{
+    const char *in[][4] = {
+        {"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20120215", "us-east-1", "iam"},
+        {"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20120216", "us-east-1", "iam"},
+        {"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20120215", "us-east-2", "iam"},
+        {"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20120215", "us-east-1", "s3"},
+        {"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEZ", "20120215", "us-east-1", "iam"},
+        {"ab", "c", "us-east-1", "s3"},
+        {"a", "bc", "us-east-1", "s3"}};
+    enum { N_IN = sizeof(in) / sizeof(in[0]) };
+    unsigned char first[N_IN][32], again[32];
+    for (int i = 0; i < N_IN; i++)
+        ck_assert_int_eq(gw_sigv4_signing_key(in[i][0], in[i][1], in[i][2], in[i][3], first[i]), 0);
+    for (int i = 0; i < N_IN; i++)
+        for (int j = i + 1; j < N_IN; j++)
+            ck_assert(memcmp(first[i], first[j], 32) != 0);
+    char hex[65];
+    cn_hex_encode(first[0], 32, hex);
+    ck_assert_str_eq(hex, "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d");
+    for (int round = 0; round < 3; round++)
+        for (int k = 0; k < N_IN; k++) {
+            int i = round == 1 ? N_IN - 1 - k : (k * 3) % N_IN;
+            ck_assert_int_eq(gw_sigv4_signing_key(in[i][0], in[i][1], in[i][2], in[i][3], again),
+                             0);
+            ck_assert(memcmp(again, first[i], 32) == 0);
+            /* The same input twice in a row: from the memo. */
+            ck_assert_int_eq(gw_sigv4_signing_key(in[i][0], in[i][1], in[i][2], in[i][3], again),
+                             0);
+            ck_assert(memcmp(again, first[i], 32) == 0);
+        }
+}
+END_TEST
+
 START_TEST(test_canonical_forms)
 {
     /* Header values trimmed and collapsed, repeated headers joined; query
@@ -1501,6 +1539,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_suite_vectors);
     tcase_add_test(tc, test_canonical_request_get_vanilla);
     tcase_add_test(tc, test_canonical_forms);
+    tcase_add_test(tc, test_signing_key_memo);
     tcase_add_test(tc, test_s3_get_object_range);
     tcase_add_test(tc, test_s3_put_object);
     tcase_add_test(tc, test_s3_lifecycle_and_list);
