@@ -24,6 +24,7 @@ static struct {
     int64_t heartbeat_ms, election_ms, request_timeout_ms, clock_drift_ppm;
     char *lease;
     bool lease_reads_local;
+    int64_t store_write_buffer;
     int64_t trim_every, trim_keep, trim_bytes, window, suspect_after_ms, down_after_ms,
         out_after_ms;
     int64_t repair_concurrency, repair_bandwidth, repair_scan_ms, garbage_grace_ms;
@@ -82,6 +83,12 @@ static const struct cn_config_option options[] = {
     CN_CONF_OPT_DURATION("request-timeout", "10s", 100, 600000,
                          "how long a client command or read waits to be applied",
                          &conf.request_timeout_ms),
+    CN_CONF_OPT_SIZE("store-write-buffer", "32M", 1 << 20, INT64_C(1) << 30,
+                     "LevelDB memtable of the replica's store: writes (Paxos log and state) "
+                     "collect in memory up to this before a table is written; at 4 MiB "
+                     "(LevelDB's default) small-object commits cost ~40% more CPU in table "
+                     "writes and compactions. Up to twice this is held in memory",
+                     &conf.store_write_buffer),
     CN_CONF_OPT_INT("trim-every", "10000", 1, 100000000,
                     "trim the Paxos log after this many applied slots", &conf.trim_every),
     CN_CONF_OPT_SIZE("trim-bytes", "64M", 0, INT64_C(1) << 40,
@@ -316,6 +323,7 @@ int main(int argc, char **argv)
     cfg.trim_every = (uint64_t)conf.trim_every;
     cfg.trim_keep = (uint64_t)conf.trim_keep;
     cfg.trim_bytes = (uint64_t)conf.trim_bytes;
+    cfg.store_write_buffer = (uint64_t)conf.store_write_buffer;
     cfg.request_timeout_ms = (uint64_t)conf.request_timeout_ms;
     cfg.window = (uint32_t)conf.window;
     cfg.suspect_after_ms = (uint64_t)conf.suspect_after_ms;

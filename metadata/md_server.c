@@ -1212,6 +1212,7 @@ static int open_store(struct md_server *s)
      * blocks of a store of 10^7 objects stay in memory, and memory stays
      * bounded however many objects there are (docs/performance.md, Scale). */
     so.cache_bytes = 32u << 20;
+    so.write_buffer = (size_t)s->cfg.store_write_buffer;
     int rc = md_store_open_leveldb(path, &so, &s->store);
     if (rc != 0) {
         CN_ERROR(LOG,

@@ -297,6 +297,8 @@ int md_store_open_leveldb(const char *path, const struct md_store_options *opt,
         s->cache = leveldb_cache_create_lru(opt->cache_bytes);
         leveldb_options_set_cache(s->options, s->cache);
     }
+    if (opt->write_buffer)
+        leveldb_options_set_write_buffer_size(s->options, opt->write_buffer);
     /* A Bloom filter per table (10 bits a key, ~1% false positives): a
      * lookup of a key that is not there -- every PUT of a new object, every
      * first read of a version or locator -- reads one block instead of one

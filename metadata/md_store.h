@@ -24,6 +24,7 @@ struct md_store_options {
     int sync;              /* LevelDB: fsync every write (durable when it returns) */
     int create_if_missing; /* LevelDB: create an empty store when the path has none */
     size_t cache_bytes;    /* LevelDB block cache; 0 = LevelDB's default */
+    size_t write_buffer;   /* LevelDB memtable bytes; 0 = LevelDB's default (4 MiB) */
 };
 
 /* Fills opt with the defaults: sync on, create_if_missing on, default cache. */
