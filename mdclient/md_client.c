@@ -600,6 +600,48 @@ static int change_post(struct md_client *c, const char *target, struct cn_http_r
     }
 }
 
+/* POST target (a membership change) and the answer's status: 200 only when
+ * its body is "WORD N" (word "id", "leader") with N > 0 into *out, else 502;
+ * the body goes to why. Returns 0 with *status, or change_post's error. */
+static int change_answer(struct md_client *c, const char *target, const char *word, uint32_t *out,
+                         char *why, size_t why_len, int *status)
+{
+    if (why && why_len)
+        why[0] = '\0';
+    struct cn_http_response resp;
+    int rc = change_post(c, target, &resp);
+    if (rc != 0)
+        return rc;
+    if (why && why_len && resp.body)
+        snprintf(why, why_len, "%s", resp.body);
+    *status = resp.status;
+    if (*status == 200 && word) {
+        size_t wl = strlen(word);
+        char *end = NULL;
+        unsigned long v = 0;
+        if (resp.body && strncmp(resp.body, word, wl) == 0 && resp.body[wl] == ' ')
+            v = strtoul(resp.body + wl + 1, &end, 10);
+        if (v == 0 || v > UINT32_MAX || end == resp.body + wl + 1)
+            *status = 502;
+        else
+            *out = (uint32_t)v;
+    }
+    cn_http_response_clear(&resp);
+    return 0;
+}
+
+/* The error for a change's HTTP status (409 as conflict409). */
+static int change_status(int st, int conflict409)
+{
+    return st == 200   ? 0
+           : st == 503 ? CAIRN_E_BUSY
+           : st == 409 ? conflict409
+           : st == 404 ? CAIRN_E_NOTFOUND
+           : st == 400 ? CAIRN_E_INVAL
+           : st == 401 ? CAIRN_E_AUTH
+                       : CAIRN_E_PROTO;
+}
+
 int md_client_change(struct md_client *c, const char *url, uint32_t *id, char *why, size_t why_len)
 {
     char target[CN_WIRE_TARGET_MAX + 256];
@@ -617,23 +659,9 @@ int md_client_change(struct md_client *c, const char *url, uint32_t *id, char *w
     } else {
         snprintf(target, sizeof(target), CN_ROUTE_MD_CHANGE "?op=remove&id=%u", *id);
     }
-    struct cn_http_response resp;
-    int rc = change_post(c, target, &resp);
-    if (rc != 0)
-        return rc;
-    if (why && why_len && resp.body)
-        snprintf(why, why_len, "%s", resp.body);
-    int st = resp.status;
-    if (st == 200 && url && (!resp.body || sscanf(resp.body, "id %u", id) != 1))
-        st = 502;
-    cn_http_response_clear(&resp);
-    return st == 200   ? 0
-           : st == 503 ? CAIRN_E_BUSY
-           : st == 409 ? (url ? CAIRN_E_EXISTS : CAIRN_E_UNAVAIL)
-           : st == 404 ? CAIRN_E_NOTFOUND
-           : st == 400 ? CAIRN_E_INVAL
-           : st == 401 ? CAIRN_E_AUTH
-                       : CAIRN_E_PROTO;
+    int st = 0;
+    int rc = change_answer(c, target, url ? "id" : NULL, id, why, why_len, &st);
+    return rc ? rc : change_status(st, url ? CAIRN_E_EXISTS : CAIRN_E_UNAVAIL);
 }
 
 int md_client_transfer(struct md_client *c, uint32_t to, uint32_t *leader, char *why,
@@ -648,21 +676,8 @@ int md_client_transfer(struct md_client *c, uint32_t to, uint32_t *leader, char 
         snprintf(target, sizeof(target), CN_ROUTE_MD_CHANGE "?op=transfer&id=%u", to);
     else
         snprintf(target, sizeof(target), CN_ROUTE_MD_CHANGE "?op=transfer");
-    struct cn_http_response resp;
-    int rc = change_post(c, target, &resp);
-    if (rc != 0)
-        return rc;
-    if (why && why_len && resp.body)
-        snprintf(why, why_len, "%s", resp.body);
-    int st = resp.status;
     /* "leader N\n", and "already\n" when N already led. */
-    if (st == 200 && (!resp.body || sscanf(resp.body, "leader %u", leader) != 1 || *leader == 0))
-        st = 502;
-    cn_http_response_clear(&resp);
-    return st == 200   ? 0
-           : st == 503 ? CAIRN_E_BUSY
-           : st == 404 ? CAIRN_E_NOTFOUND
-           : st == 400 ? CAIRN_E_INVAL
-           : st == 401 ? CAIRN_E_AUTH
-                       : CAIRN_E_PROTO;
+    int st = 0;
+    int rc = change_answer(c, target, "leader", leader, why, why_len, &st);
+    return rc ? rc : change_status(st, CAIRN_E_PROTO);
 }
