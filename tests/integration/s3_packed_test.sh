@@ -52,7 +52,9 @@ writer_acks() { grep -c '^ack ' "$TEST_DIR/writer.log" 2>/dev/null || echo 0; }
 has_acks() { [ "$(writer_acks)" -ge "$1" ]; }
 start_writer() {
   rm -f "$TEST_DIR/stop"
-  drive writer 2>>"$TEST_DIR/writer.err" &
+  # python itself in the background (not a subshell running it), so that the
+  # teardown's kill of $PIDS stops it when a step fails
+  $PY "$DRIVER" writer "$S3_ENDPOINT" "$TEST_DIR" 2>>"$TEST_DIR/writer.err" &
   WRITER=$!
   PIDS+=("$WRITER")
 }
