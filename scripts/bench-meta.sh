@@ -43,7 +43,8 @@ grep -h "leader lease" "$TMP"/cluster/logs/meta1.log | head -1 || true
 "$CLI" --meta "$CAIRN_META" --cluster-secret-file "$TMP/cluster/secret" bench meta \
   --fsync-dir "$TMP/cluster/meta1" --cpu-pids "$pids" "$@"
 # How each replica answered reads (lease on the HTTP thread, or through the
-# core) and how often leadership moved: a lease lost under load shows here.
+# core), how often leadership moved (a lease lost under load shows here), the
+# batches it answered (--batch) and how many commands its slots carried.
 i=0
 for url in ${CAIRN_META//,/ }; do
   i=$((i + 1))
@@ -51,6 +52,10 @@ for url in ${CAIRN_META//,/ }; do
     $1 ~ /^cairn_meta_reads_path_total/ { sub(/.*path="/, "", $1); sub(/".*/, "", $1); p[$1] = $2 }
     $1 == "cairn_meta_reads_lease_retried_total" { r = $2 }
     $1 == "cairn_meta_leader_changes_total" { c = $2 }
-    END { printf "%s: reads lease %d core %d retried %d, leader changes seen %d\n", n, p["lease"], p["core"], r, c }'
+    $1 == "cairn_meta_batches_total" { b = $2 }
+    $1 == "cairn_meta_batch_items_total" { bi = $2 }
+    $1 == "cairn_meta_slots_applied_total" { sl = $2 }
+    $1 == "cairn_meta_commands_applied_total" { cm = $2 }
+    END { printf "%s: reads lease %d core %d retried %d, leader changes seen %d, batches %d (%d items), commands %d in %d slots\n", n, p["lease"], p["core"], r, c, b, bi, cm, sl }'
 done
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

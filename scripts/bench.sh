@@ -195,6 +195,11 @@ if [ -n "$C0" ]; then
   printf '  CPU per PUT: %s\n' "$(cpu_per_op "$C0" "$C1" "$(echo "$SP" | sed -n 's/.* \([0-9]*\) ok.*/\1/p')")"
   printf '  CPU per GET: %s\n' "$(cpu_per_op "$C1" "$C2" "$(echo "$SG" | sed -n 's/.* \([0-9]*\) ok.*/\1/p')")"
 fi
+# How the gateway sent its metadata requests (--meta-batch): in batches, or alone.
+curl -s "$S3_ENDPOINT/metrics" | awk '
+  $1 == "cairn_gw_meta_batches_total" { b = $2 } $1 == "cairn_gw_meta_batch_items_total" { i = $2 }
+  $1 == "cairn_gw_meta_alone_total" { a = $2 } $1 == "cairn_gw_meta_batch_again_total" { g = $2 }
+  END { if (b + a > 0) printf "  metadata requests so far: %d in %d batches, %d alone, %d sent again\n", i, b, a, g }'
 fi
 
 # ---- packed-size objects (issue #17): each size first stored a chunk group
