@@ -177,7 +177,9 @@ static int wait_voter(struct cli_global *gl, struct md_client *c, unsigned id, i
                            lag);
                     return CLI_EXIT_OK;
                 }
-                if (m->reachable && m->says_id != id) {
+                /* 0: a joining process the leader has not admitted yet (it
+                 * learns its id then): wait for it. */
+                if (m->reachable && m->says_id != 0 && m->says_id != id) {
                     fprintf(stderr,
                             "%scairn meta: %s answers as replica %u, not %u: that process "
                             "has another replica's data. Stop it and start cairn-meta there "
