@@ -10,7 +10,8 @@
 #  3. 3 -> 5 (two replicas added with cairn meta add --wait), two of the five
 #     killed: writes continue; 5 -> 3 (the dead two removed);
 #  4. a removed replica that comes back is refused by the others and says so
-#     in its log; its /v1/status says "removed";
+#     in its log; its /v1/status says "removed"; `cairn meta add --wait` of its
+#     URL says that another replica's process answers there;
 #  4b. the leader is killed while it adds a replica: the change completed or
 #     is cleanly absent (then added again), and the group goes on;
 #  5. the load stops: the counter holds every acknowledged increment exactly
@@ -111,6 +112,21 @@ says_removed() { [ "$(role7)" = removed ]; }
 wait_for 15 says_removed || fail "meta7 says it is '$(role7)', not removed"
 cairn_ meta status | grep >/dev/null "$(meta_url meta7)" && fail "meta7 listed again"
 cairn_ status | grep >/dev/null "$(meta_url meta7)" && fail "cairn status shows meta7"
+advances 10
+
+step "4a. cairn meta add of a URL where another replica's process answers: told so"
+# meta7's old process (replica 7's data) still serves its URL: the replica
+# added for that URL would never join, and --wait says why instead of waiting.
+if cairn_ meta add "$(meta_url meta7)" --wait >"$TEST_DIR/add7b.out" 2>&1; then
+  fail "cairn meta add --wait succeeded with replica 7's process at the URL"
+fi
+grep -q "answers as replica 7, not .*another replica's data" "$TEST_DIR/add7b.out" ||
+  fail "no wrong-process message: $(cat "$TEST_DIR/add7b.out")"
+nid=$(id_of meta7)
+[ -n "$nid" ] || fail "the add did not record a learner for meta7's URL"
+cairn_ meta remove "$nid" | grep >/dev/null "removed replica $nid" || fail "cairn meta remove $nid"
+[ -z "$(id_of meta7)" ] || fail "meta7's URL is still a member"
+[ "$(voters)" = 3 ] || fail "$(voters) voters after removing the learner"
 advances 10
 
 step "4b. the leader killed in the middle of an add"
