@@ -13,19 +13,6 @@
 #define ID_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define ID_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 
-static Md__QueryResult *query(struct tsm *t, uint8_t *q, size_t ql)
-{
-    uint8_t *out;
-    size_t ol;
-    ck_assert_ptr_nonnull(q);
-    ck_assert_int_eq(md_query(t->ts.store, q, ql, &out, &ol), 0);
-    free(q);
-    Md__QueryResult *r = md_query_result_decode(out, ol);
-    free(out);
-    ck_assert_ptr_nonnull(r);
-    return r;
-}
-
 static int run_reason(struct tsm *t, uint8_t *c, size_t l, int *reason)
 {
     Md__Result *r = tsm_apply(t, c, l);
@@ -89,7 +76,7 @@ static Md__QueryResult *head_bucket(struct tsm *t, const char *b)
     uint8_t *q;
     size_t ql;
     ck_assert_int_eq(md_q_head_bucket(b, &q, &ql), 0);
-    return query(t, q, ql);
+    return tsm_query(t, q, ql);
 }
 
 static Md__QueryResult *get_user(struct tsm *t, const char *name)
@@ -97,7 +84,7 @@ static Md__QueryResult *get_user(struct tsm *t, const char *name)
     uint8_t *q;
     size_t ql;
     ck_assert_int_eq(md_q_get_user(name, &q, &ql), 0);
-    return query(t, q, ql);
+    return tsm_query(t, q, ql);
 }
 
 static void expect_usage(struct tsm *t, const char *b, const char *u, uint64_t bb, uint64_t bo,
@@ -143,7 +130,7 @@ START_TEST(test_users)
     uint8_t *q;
     size_t ql;
     ck_assert_int_eq(md_q_list_users(&q, &ql), 0);
-    r = query(&t, q, ql);
+    r = tsm_query(&t, q, ql);
     ck_assert_uint_eq(r->n_users, 2);
     ck_assert_str_eq(r->users[0]->name, "alice");
     md_query_result_free(r);
@@ -173,7 +160,7 @@ START_TEST(test_keys_belong_to_users)
     ck_assert_int_eq(run_reason(&t, c, l, &reason), CAIRN_E_NOTFOUND);
     ck_assert_int_eq(reason, MD__REASON__R_NO_SUCH_USER);
     ck_assert_int_eq(md_q_get_access_key("AK2", &q, &ql), 0);
-    r = query(&t, q, ql);
+    r = tsm_query(&t, q, ql);
     ck_assert_int_eq(r->status, CAIRN_E_NOTFOUND);
     md_query_result_free(r);
     /* A second key of the same user keeps the user as it was. */
@@ -185,7 +172,7 @@ START_TEST(test_keys_belong_to_users)
     ck_assert_int_eq(md_cmd_set_key_state(t.client, tsm_seq(&t), "AK1", 1, &c, &l), 0);
     ck_assert_int_eq(tsm_run(&t, c, l), 0);
     ck_assert_int_eq(md_q_get_access_key("AK1", &q, &ql), 0);
-    r = query(&t, q, ql);
+    r = tsm_query(&t, q, ql);
     ck_assert_int_eq(r->status, 0);
     ck_assert(r->access_key->disabled);
     ck_assert_ptr_nonnull(r->user);
@@ -204,7 +191,7 @@ START_TEST(test_keys_belong_to_users)
         0);
     ck_assert_int_eq(tsm_run(&t, c, l), 0);
     ck_assert_int_eq(md_q_list_access_keys_of("alice", &q, &ql), 0);
-    r = query(&t, q, ql);
+    r = tsm_query(&t, q, ql);
     ck_assert_uint_eq(r->n_access_keys, 2);
     ck_assert(!r->access_keys[0]->disabled);
     md_query_result_free(r);
@@ -230,14 +217,14 @@ START_TEST(test_caller_key_rides_on_queries)
     ck_assert_int_eq(bucket(&t, "bkt", "alice"), 0);
     /* without the field: nothing about the caller */
     ck_assert_int_eq(md_q_head_bucket("bkt", &q, &ql), 0);
-    Md__QueryResult *r = query(&t, q, ql);
+    Md__QueryResult *r = tsm_query(&t, q, ql);
     ck_assert(!r->caller_checked);
     ck_assert_ptr_null(r->caller);
     md_query_result_free(r);
     /* with it: the key and its user beside the bucket */
     ck_assert_int_eq(md_q_head_bucket("bkt", &q, &ql), 0);
     ck_assert_int_eq(md_q_with_caller("AK1", &q, &ql), 0);
-    r = query(&t, q, ql);
+    r = tsm_query(&t, q, ql);
     ck_assert_int_eq(r->status, 0);
     ck_assert_ptr_nonnull(r->bucket);
     ck_assert(r->caller_checked);
@@ -248,7 +235,7 @@ START_TEST(test_caller_key_rides_on_queries)
     /* a failed query (no such key in the bucket) still carries it */
     ck_assert_int_eq(md_q_get_object_and_bucket("bkt", "nokey", &q, &ql), 0);
     ck_assert_int_eq(md_q_with_caller("AK1", &q, &ql), 0);
-    r = query(&t, q, ql);
+    r = tsm_query(&t, q, ql);
     ck_assert_int_eq(r->status, CAIRN_E_NOTFOUND);
     ck_assert(r->caller_checked);
     ck_assert_ptr_nonnull(r->caller);
@@ -258,7 +245,7 @@ START_TEST(test_caller_key_rides_on_queries)
     ck_assert_int_eq(tsm_run(&t, c, l), 0);
     ck_assert_int_eq(md_q_head_bucket("bkt", &q, &ql), 0);
     ck_assert_int_eq(md_q_with_caller("AK1", &q, &ql), 0);
-    r = query(&t, q, ql);
+    r = tsm_query(&t, q, ql);
     ck_assert(r->caller->disabled);
     md_query_result_free(r);
     /* unknown and malformed keys: checked, absent */
@@ -266,7 +253,7 @@ START_TEST(test_caller_key_rides_on_queries)
     for (size_t i = 0; i < 2; i++) {
         ck_assert_int_eq(md_q_head_bucket("bkt", &q, &ql), 0);
         ck_assert_int_eq(md_q_with_caller(bad[i], &q, &ql), 0);
-        r = query(&t, q, ql);
+        r = tsm_query(&t, q, ql);
         ck_assert_int_eq(r->status, 0);
         ck_assert(r->caller_checked);
         ck_assert_ptr_null(r->caller);
@@ -298,17 +285,17 @@ START_TEST(test_ownership_and_user_deletion)
     ck_assert_int_eq(bucket(&t, "bob-1", "bob"), 0);
     ck_assert_int_eq(bucket(&t, "bad-owner", "no way"), CAIRN_E_INVAL);
     ck_assert_int_eq(md_q_list_buckets_of("alice", &q, &ql), 0);
-    Md__QueryResult *r = query(&t, q, ql);
+    Md__QueryResult *r = tsm_query(&t, q, ql);
     ck_assert_uint_eq(r->n_buckets, 2);
     ck_assert_str_eq(r->buckets[0]->name, "alice-1");
     ck_assert_str_eq(r->buckets[1]->name, "alice-2");
     md_query_result_free(r);
     ck_assert_int_eq(md_q_list_buckets_of("carol", &q, &ql), 0);
-    r = query(&t, q, ql);
+    r = tsm_query(&t, q, ql);
     ck_assert_uint_eq(r->n_buckets, 0);
     md_query_result_free(r);
     ck_assert_int_eq(md_q_list_buckets(&q, &ql), 0);
-    r = query(&t, q, ql);
+    r = tsm_query(&t, q, ql);
     ck_assert_uint_eq(r->n_buckets, 3);
     md_query_result_free(r);
     /* A user with buckets is not deleted. */
@@ -322,14 +309,14 @@ START_TEST(test_ownership_and_user_deletion)
         ck_assert_int_eq(tsm_run(&t, c, l), 0);
     }
     ck_assert_int_eq(md_q_list_buckets_of("alice", &q, &ql), 0);
-    r = query(&t, q, ql);
+    r = tsm_query(&t, q, ql);
     ck_assert_uint_eq(r->n_buckets, 0);
     md_query_result_free(r);
     /* Now it is, with its keys. */
     ck_assert_int_eq(md_cmd_delete_user(t.client, tsm_seq(&t), "alice", &c, &l), 0);
     ck_assert_int_eq(tsm_run(&t, c, l), 0);
     ck_assert_int_eq(md_q_get_access_key("AKA", &q, &ql), 0);
-    r = query(&t, q, ql);
+    r = tsm_query(&t, q, ql);
     ck_assert_int_eq(r->reason, MD__REASON__R_NO_SUCH_ACCESS_KEY);
     md_query_result_free(r);
     ck_assert_int_eq(md_cmd_delete_user(t.client, tsm_seq(&t), "alice", &c, &l), 0);
@@ -361,7 +348,7 @@ START_TEST(test_quotas_and_usage)
     uint8_t *q;
     size_t ql;
     ck_assert_int_eq(md_q_get_object("bk1", "k3", &q, &ql), 0);
-    Md__QueryResult *r = query(&t, q, ql);
+    Md__QueryResult *r = tsm_query(&t, q, ql);
     ck_assert_int_eq(r->reason, MD__REASON__R_NO_SUCH_KEY);
     md_query_result_free(r);
     expect_usage(&t, "bk1", "alice", 8, 2, 11, 3);
@@ -429,7 +416,7 @@ START_TEST(test_acl_and_policy_storage)
 
     /* One read: the object and its bucket (ACLs and policy) together. */
     ck_assert_int_eq(md_q_get_object_and_bucket("bk1", "k", &q, &ql), 0);
-    Md__QueryResult *r = query(&t, q, ql);
+    Md__QueryResult *r = tsm_query(&t, q, ql);
     ck_assert_int_eq(r->status, 0);
     ck_assert_uint_eq(r->object->acl.len, 2);
     ck_assert_uint_eq(r->bucket->acl.len, sizeof(acl));
@@ -437,19 +424,19 @@ START_TEST(test_acl_and_policy_storage)
     ck_assert_str_eq(r->bucket->policy, "{\"Version\":1}");
     md_query_result_free(r);
     ck_assert_int_eq(md_q_get_object_and_bucket("bk1", "missing", &q, &ql), 0);
-    r = query(&t, q, ql);
+    r = tsm_query(&t, q, ql);
     ck_assert_int_eq(r->reason, MD__REASON__R_NO_SUCH_KEY);
     ck_assert_ptr_nonnull(r->bucket);
     ck_assert_ptr_null(r->object);
     md_query_result_free(r);
     ck_assert_int_eq(md_q_get_object_and_bucket("nob", "k", &q, &ql), 0);
-    r = query(&t, q, ql);
+    r = tsm_query(&t, q, ql);
     ck_assert_int_eq(r->reason, MD__REASON__R_NO_SUCH_BUCKET);
     ck_assert_ptr_null(r->bucket);
     md_query_result_free(r);
     /* The plain GetObject carries no bucket. */
     ck_assert_int_eq(md_q_get_object("bk1", "k", &q, &ql), 0);
-    r = query(&t, q, ql);
+    r = tsm_query(&t, q, ql);
     ck_assert_ptr_null(r->bucket);
     md_query_result_free(r);
     /* Deleting the policy. */

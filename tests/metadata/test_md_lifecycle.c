@@ -21,26 +21,13 @@
 
 #define DAY 1000 /* a test "day" of one second */
 
-static Md__QueryResult *query(struct tsm *t, uint8_t *q, size_t ql)
-{
-    uint8_t *out;
-    size_t ol;
-    ck_assert_ptr_nonnull(q);
-    ck_assert_int_eq(md_query(t->ts.store, q, ql, &out, &ol), 0);
-    free(q);
-    Md__QueryResult *r = md_query_result_decode(out, ol);
-    free(out);
-    ck_assert_ptr_nonnull(r);
-    return r;
-}
-
 /* 1 if bucket/key exists. */
 static int exists(struct tsm *t, const char *b, const char *k)
 {
     uint8_t *q;
     size_t ql;
     ck_assert_int_eq(md_q_get_object_and_bucket(b, k, &q, &ql), 0);
-    Md__QueryResult *r = query(t, q, ql);
+    Md__QueryResult *r = tsm_query(t, q, ql);
     int e = r->object != NULL;
     md_query_result_free(r);
     return e;
@@ -51,7 +38,7 @@ static uint64_t bucket_objects(struct tsm *t, const char *b)
     uint8_t *q;
     size_t ql;
     ck_assert_int_eq(md_q_get_object_and_bucket(b, "x", &q, &ql), 0);
-    Md__QueryResult *r = query(t, q, ql);
+    Md__QueryResult *r = tsm_query(t, q, ql);
     ck_assert_ptr_nonnull(r->bucket);
     uint64_t n = r->bucket->usage ? r->bucket->usage->objects : 0;
     md_query_result_free(r);
@@ -433,7 +420,7 @@ START_TEST(test_config_replaced_whole)
     uint8_t *q;
     size_t ql;
     ck_assert_int_eq(md_q_get_object_and_bucket("bkt", "x", &q, &ql), 0);
-    Md__QueryResult *r = query(&t, q, ql);
+    Md__QueryResult *r = tsm_query(&t, q, ql);
     ck_assert_ptr_nonnull(r->bucket->lifecycle);
     ck_assert_uint_eq(r->bucket->lifecycle->n_rules, 1);
     ck_assert_str_eq(r->bucket->lifecycle->rules[0]->id, "b");
@@ -447,7 +434,7 @@ START_TEST(test_config_replaced_whole)
     ck_assert_int_eq(set_rules(&t, "bkt", badr, 1), CAIRN_E_INVAL);
     ck_assert_int_eq(set_rules(&t, "bkt", NULL, 0), 0);
     ck_assert_int_eq(md_q_get_object_and_bucket("bkt", "x", &q, &ql), 0);
-    r = query(&t, q, ql);
+    r = tsm_query(&t, q, ql);
     ck_assert_ptr_null(r->bucket->lifecycle);
     md_query_result_free(r);
     check_invariants(&t);

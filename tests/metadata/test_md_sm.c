@@ -94,25 +94,12 @@ static int del_obj(struct tsm *t, const char *b, const char *k, enum md_cond con
 }
 
 /* Runs a packed query; the caller frees the result. */
-static Md__QueryResult *query(struct tsm *t, uint8_t *q, size_t ql)
-{
-    uint8_t *out;
-    size_t ol;
-    ck_assert_ptr_nonnull(q);
-    ck_assert_int_eq(md_query(t->ts.store, q, ql, &out, &ol), 0);
-    free(q);
-    Md__QueryResult *r = md_query_result_decode(out, ol);
-    free(out);
-    ck_assert_ptr_nonnull(r);
-    return r;
-}
-
 static Md__QueryResult *get_object(struct tsm *t, const char *b, const char *k)
 {
     uint8_t *q;
     size_t ql;
     ck_assert_int_eq(md_q_get_object(b, k, &q, &ql), 0);
-    return query(t, q, ql);
+    return tsm_query(t, q, ql);
 }
 
 static int object_status(struct tsm *t, const char *b, const char *k)
@@ -128,7 +115,7 @@ static size_t garbage_count(struct tsm *t)
     uint8_t *q;
     size_t ql;
     ck_assert_int_eq(md_q_list_garbage(0, 0, &q, &ql), 0);
-    Md__QueryResult *r = query(t, q, ql);
+    Md__QueryResult *r = tsm_query(t, q, ql);
     size_t n = r->n_garbage;
     md_query_result_free(r);
     return n;
@@ -182,7 +169,7 @@ START_TEST(test_buckets)
     uint8_t *q;
     size_t ql;
     ck_assert_int_eq(md_q_list_buckets(&q, &ql), 0);
-    Md__QueryResult *qr = query(&t, q, ql);
+    Md__QueryResult *qr = tsm_query(&t, q, ql);
     ck_assert_uint_eq(qr->n_buckets, 2);
     ck_assert_str_eq(qr->buckets[0]->name, "docs");
     ck_assert_str_eq(qr->buckets[1]->name, "photos");
@@ -190,7 +177,7 @@ START_TEST(test_buckets)
     md_query_result_free(qr);
 
     ck_assert_int_eq(md_q_head_bucket("docs", &q, &ql), 0);
-    qr = query(&t, q, ql);
+    qr = tsm_query(&t, q, ql);
     ck_assert_int_eq(qr->status, 0);
     ck_assert_str_eq(qr->bucket->name, "docs");
     md_query_result_free(qr);
@@ -215,7 +202,7 @@ START_TEST(test_buckets)
     ck_assert_int_eq(delete_bucket(&t, "pho", NULL), 0);
 
     ck_assert_int_eq(md_q_head_bucket("docs", &q, &ql), 0);
-    qr = query(&t, q, ql);
+    qr = tsm_query(&t, q, ql);
     ck_assert_int_eq(qr->status, CAIRN_E_NOTFOUND);
     md_query_result_free(qr);
     ck_assert_int_eq(put_inline(&t, "docs", "a", "x", MD_COND_NONE, NULL), CAIRN_E_NOTFOUND);
@@ -613,7 +600,7 @@ START_TEST(test_multipart)
     uint8_t *q;
     size_t ql;
     ck_assert_int_eq(md_q_list_parts("bkt", "mp", "U1", 0, 2, &q, &ql), 0);
-    Md__QueryResult *r = query(&t, q, ql);
+    Md__QueryResult *r = tsm_query(&t, q, ql);
     ck_assert_int_eq(r->status, 0);
     ck_assert_uint_eq(r->list_parts->n_parts, 2);
     ck_assert_int_eq(r->list_parts->truncated, 1);
@@ -623,13 +610,13 @@ START_TEST(test_multipart)
     ck_assert_str_eq(r->list_parts->upload->owner, "alice");
     md_query_result_free(r);
     ck_assert_int_eq(md_q_list_parts("bkt", "mp", "U1", 2, 10, &q, &ql), 0);
-    r = query(&t, q, ql);
+    r = tsm_query(&t, q, ql);
     ck_assert_uint_eq(r->list_parts->n_parts, 1);
     ck_assert_uint_eq(r->list_parts->parts[0]->part_number, 3);
     ck_assert_int_eq(r->list_parts->truncated, 0);
     md_query_result_free(r);
     ck_assert_int_eq(md_q_list_uploads("bkt", "", "", "", "", 10, &q, &ql), 0);
-    r = query(&t, q, ql);
+    r = tsm_query(&t, q, ql);
     ck_assert_uint_eq(r->list_uploads->n_uploads, 1);
     ck_assert_str_eq(r->list_uploads->uploads[0]->upload_id, "U1");
     md_query_result_free(r);
@@ -704,7 +691,7 @@ START_TEST(test_multipart)
     ck_assert_int_eq(md_query_get_group(t.ts.store, g.id, &gr), CAIRN_E_NOTFOUND);
     /* the upload is gone */
     ck_assert_int_eq(md_q_list_parts("bkt", "mp", "U1", 0, 10, &q, &ql), 0);
-    r = query(&t, q, ql);
+    r = tsm_query(&t, q, ql);
     ck_assert_int_eq(r->reason, MD__REASON__R_NO_SUCH_UPLOAD);
     md_query_result_free(r);
 
@@ -782,7 +769,7 @@ START_TEST(test_multipart_copies_and_replay)
     uint8_t *q;
     size_t ql;
     ck_assert_int_eq(md_q_list_parts("bkt", "mp", "UC", 0, 10, &q, &ql), 0);
-    Md__QueryResult *r = query(&t, q, ql);
+    Md__QueryResult *r = tsm_query(&t, q, ql);
     ck_assert_uint_eq(r->list_parts->n_parts, 1);
     ck_assert_str_eq(r->list_parts->parts[0]->etag, E2);
     md_query_result_free(r);
@@ -921,7 +908,7 @@ static Md__QueryResult *fragments_on(struct tsm *t, uint64_t cs)
     uint8_t *q;
     size_t ql;
     ck_assert_int_eq(md_q_fragments_on(cs, NULL, 0, 0, &q, &ql), 0);
-    return query(t, q, ql);
+    return tsm_query(t, q, ql);
 }
 
 START_TEST(test_move_fragment)
@@ -975,14 +962,14 @@ START_TEST(test_move_fragment)
     size_t ql;
     make_group(&g, 1, 4, 2, MIB, cs);
     ck_assert_int_eq(md_q_fragments_on(100, NULL, 0, 1, &q, &ql), 0);
-    r = query(&t, q, ql);
+    r = tsm_query(&t, q, ql);
     ck_assert_uint_eq(r->n_fragments, 1);
     ck_assert_int_eq(r->truncated, 1);
     uint8_t after[16];
     memcpy(after, r->fragments[0]->group_id.data, 16);
     md_query_result_free(r);
     ck_assert_int_eq(md_q_fragments_on(100, after, 0, 1, &q, &ql), 0);
-    r = query(&t, q, ql);
+    r = tsm_query(&t, q, ql);
     ck_assert_uint_eq(r->n_fragments, 1);
     ck_assert(memcmp(r->fragments[0]->group_id.data, after, 16) != 0);
     md_query_result_free(r);
@@ -1037,7 +1024,7 @@ START_TEST(test_garbage)
     uint8_t *q;
     size_t ql;
     ck_assert_int_eq(md_q_list_garbage(0, 0, &q, &ql), 0);
-    Md__QueryResult *r = query(&t, q, ql);
+    Md__QueryResult *r = tsm_query(&t, q, ql);
     ck_assert_uint_eq(r->n_garbage, 1);
     uint64_t seq = r->garbage[0]->seq;
     ck_assert_uint_eq(r->garbage[0]->group->fragment_cs[0], 100);
@@ -1049,12 +1036,12 @@ START_TEST(test_garbage)
 
     /* what chunkserver 103 must delete, through the per-chunkserver index */
     ck_assert_int_eq(md_q_list_garbage_for(103, 0, 0, &q, &ql), 0);
-    r = query(&t, q, ql);
+    r = tsm_query(&t, q, ql);
     ck_assert_uint_eq(r->n_garbage, 1);
     ck_assert_uint_eq(r->garbage[0]->seq, seq);
     md_query_result_free(r);
     ck_assert_int_eq(md_q_list_garbage_for(999, 0, 0, &q, &ql), 0);
-    r = query(&t, q, ql);
+    r = tsm_query(&t, q, ql);
     ck_assert_uint_eq(r->n_garbage, 0);
     md_query_result_free(r);
 
@@ -1071,17 +1058,17 @@ START_TEST(test_garbage)
     ck_assert_uint_eq(res->count, 5);
     md_result_free(res);
     ck_assert_int_eq(md_q_list_garbage(0, 0, &q, &ql), 0);
-    r = query(&t, q, ql);
+    r = tsm_query(&t, q, ql);
     ck_assert_uint_eq(r->n_garbage, 1);
     ck_assert_uint_eq(r->garbage[0]->group->fragment_cs[0], 0);
     ck_assert_uint_eq(r->garbage[0]->group->fragment_cs[5], 105);
     md_query_result_free(r);
     ck_assert_int_eq(md_q_list_garbage_for(103, 0, 0, &q, &ql), 0);
-    r = query(&t, q, ql);
+    r = tsm_query(&t, q, ql);
     ck_assert_uint_eq(r->n_garbage, 0); /* 103 acknowledged */
     md_query_result_free(r);
     ck_assert_int_eq(md_q_list_garbage_for(105, 0, 0, &q, &ql), 0);
-    r = query(&t, q, ql);
+    r = tsm_query(&t, q, ql);
     ck_assert_uint_eq(r->n_garbage, 1);
     md_query_result_free(r);
     ck_assert_int_eq(md_cmd_garbage_ack(t.client, tsm_seq(&t), seqs + 5, css + 5, 1, &c, &l), 0);
@@ -1100,7 +1087,7 @@ START_TEST(test_garbage)
     ck_assert_uint_eq(res->count, 1);
     md_result_free(res);
     ck_assert_int_eq(md_q_list_garbage(0, 0, &q, &ql), 0);
-    r = query(&t, q, ql);
+    r = tsm_query(&t, q, ql);
     ck_assert_uint_eq(r->n_garbage, 1);
     ck_assert(memcmp(r->garbage[0]->group->id.data, g[1].id, 16) == 0);
     ck_assert_uint_gt(r->garbage[0]->seq, seq);
@@ -1132,12 +1119,12 @@ START_TEST(test_access_keys)
     uint8_t *q;
     size_t ql;
     ck_assert_int_eq(md_q_get_access_key("AKIA1", &q, &ql), 0);
-    Md__QueryResult *r = query(&t, q, ql);
+    Md__QueryResult *r = tsm_query(&t, q, ql);
     ck_assert_str_eq(r->access_key->secret, "s3cr3t");
     ck_assert_int_eq(r->access_key->admin, 1);
     md_query_result_free(r);
     ck_assert_int_eq(md_q_list_access_keys(&q, &ql), 0);
-    r = query(&t, q, ql);
+    r = tsm_query(&t, q, ql);
     ck_assert_uint_eq(r->n_access_keys, 2);
     ck_assert_str_eq(r->access_keys[0]->key_id, "AKIA0");
     md_query_result_free(r);
@@ -1146,7 +1133,7 @@ START_TEST(test_access_keys)
     ck_assert_int_eq(md_cmd_delete_access_key(t.client, tsm_seq(&t), "AKIA1", &c, &l), 0);
     ck_assert_int_eq(tsm_run(&t, c, l), CAIRN_E_NOTFOUND);
     ck_assert_int_eq(md_q_get_access_key("AKIA1", &q, &ql), 0);
-    r = query(&t, q, ql);
+    r = tsm_query(&t, q, ql);
     ck_assert_int_eq(r->reason, MD__REASON__R_NO_SUCH_ACCESS_KEY);
     md_query_result_free(r);
     tsm_close(&t);
@@ -1359,7 +1346,7 @@ START_TEST(test_reopen_recovers)
     uint8_t *q;
     size_t ql;
     ck_assert_int_eq(md_q_list_garbage(0, 0, &q, &ql), 0);
-    Md__QueryResult *r = query(&t, q, ql);
+    Md__QueryResult *r = tsm_query(&t, q, ql);
     ck_assert_uint_eq(r->n_garbage, 3);
     ck_assert_uint_eq(r->garbage[2]->seq, 3);
     md_query_result_free(r);

@@ -13,25 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static Md__QueryResult *query(struct tsm *t, uint8_t *q, size_t ql)
-{
-    uint8_t *out;
-    size_t ol;
-    ck_assert_ptr_nonnull(q);
-    ck_assert_int_eq(md_query(t->ts.store, q, ql, &out, &ol), 0);
-    free(q);
-    Md__QueryResult *r = md_query_result_decode(out, ol);
-    free(out);
-    ck_assert_ptr_nonnull(r);
-    return r;
-}
-
 static Md__QueryResult *get_object(struct tsm *t, const char *b, const char *k)
 {
     uint8_t *q;
     size_t ql;
     ck_assert_int_eq(md_q_get_object_and_bucket(b, k, &q, &ql), 0);
-    return query(t, q, ql);
+    return tsm_query(t, q, ql);
 }
 
 static int bucket(struct tsm *t, const char *b)
@@ -142,7 +129,7 @@ static Md__QueryResult *get_version(struct tsm *t, const char *b, const char *k,
     uint8_t *q;
     size_t ql;
     ck_assert_int_eq(md_q_get_version(b, k, vid, 0, &q, &ql), 0);
-    return query(t, q, ql);
+    return tsm_query(t, q, ql);
 }
 
 static int tag_version(struct tsm *t, const char *b, const char *k, const char *vid,

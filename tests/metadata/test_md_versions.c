@@ -33,19 +33,6 @@ static void check_ok(struct tsm *t)
         ck_abort_msg("md_sm_check: %s", why);
 }
 
-static Md__QueryResult *query(struct tsm *t, uint8_t *q, size_t ql)
-{
-    uint8_t *out;
-    size_t ol;
-    ck_assert_ptr_nonnull(q);
-    ck_assert_int_eq(md_query(t->ts.store, q, ql, &out, &ol), 0);
-    free(q);
-    Md__QueryResult *r = md_query_result_decode(out, ol);
-    free(out);
-    ck_assert_ptr_nonnull(r);
-    return r;
-}
-
 static void create_bucket(struct tsm *t, const char *b, int lock)
 {
     struct md_owner_desc o = {.user = "alice", .id = "id-alice"};
@@ -133,7 +120,7 @@ static Md__QueryResult *get(struct tsm *t, const char *b, const char *k, const c
     uint8_t *q;
     size_t ql;
     ck_assert_int_eq(md_q_get_version(b, k, vid, 0, &q, &ql), 0);
-    return query(t, q, ql);
+    return tsm_query(t, q, ql);
 }
 
 /* The version id of the object GET returns (latest when vid is NULL), or
@@ -157,7 +144,7 @@ static Md__QueryResult *list_versions(struct tsm *t, const char *b, const char *
     uint8_t *q;
     size_t ql;
     ck_assert_int_eq(md_q_list_versions(b, prefix, delim, km, vm, max, &q, &ql), 0);
-    return query(t, q, ql);
+    return tsm_query(t, q, ql);
 }
 
 static size_t garbage_count(struct tsm *t)
@@ -165,7 +152,7 @@ static size_t garbage_count(struct tsm *t)
     uint8_t *q;
     size_t ql;
     ck_assert_int_eq(md_q_list_garbage(0, 0, &q, &ql), 0);
-    Md__QueryResult *r = query(t, q, ql);
+    Md__QueryResult *r = tsm_query(t, q, ql);
     size_t n = r->n_garbage;
     md_query_result_free(r);
     return n;
@@ -176,7 +163,7 @@ static void usage_of(struct tsm *t, const char *b, uint64_t *bytes, uint64_t *ob
     uint8_t *q;
     size_t ql;
     ck_assert_int_eq(md_q_head_bucket(b, &q, &ql), 0);
-    Md__QueryResult *r = query(t, q, ql);
+    Md__QueryResult *r = tsm_query(t, q, ql);
     ck_assert_int_eq(r->status, 0);
     *bytes = r->bucket->usage ? r->bucket->usage->bytes : 0;
     *objects = r->bucket->usage ? r->bucket->usage->objects : 0;
@@ -265,7 +252,7 @@ START_TEST(test_versions_and_markers)
     uint8_t *q;
     size_t ql;
     ck_assert_int_eq(md_q_list_objects("vbk", "", "", "", 100, &q, &ql), 0);
-    r = query(&t, q, ql);
+    r = tsm_query(&t, q, ql);
     ck_assert_uint_eq(r->list_objects->n_entries, 0); /* ListObjects shows no marker */
     md_query_result_free(r);
     usage_of(&t, "vbk", &bytes, &objects);
