@@ -36,6 +36,7 @@ struct item_out {
     uint8_t *body; /* a query's answer (malloc'ed) */
     size_t len;
     char why[96]; /* a refusal's reason */
+    int ran;      /* a query run_queries answered (or found no room for) */
 };
 
 /* Checks each item and hands the commands to the core thread (all of them
@@ -64,74 +65,63 @@ static void submit_commands(struct md_server *s, enum cn_role role, const Md__Ba
     }
 }
 
-/* Runs the batch's queries (those not refused) against the store. */
-static void run_queries(struct md_server *s, const Md__Batch *b, struct item_out *out)
+/* The batch's queries (those not refused), for md_read_linearizable. */
+struct batch_reads {
+    struct md_server *s;
+    const Md__Batch *b;
+    struct item_out *out;
+};
+
+static int pending_query(const struct batch_reads *br, size_t i)
 {
+    return br->b->items[i]->query && br->out[i].status == 0;
+}
+
+/* Runs them against the store. */
+static void run_queries(void *ctx)
+{
+    struct batch_reads *br = ctx;
     size_t held = 0;
-    for (size_t i = 0; i < b->n_items; i++) {
-        const Md__BatchItem *it = b->items[i];
-        struct item_out *o = &out[i];
-        if (!it->query || o->status != 0)
+    for (size_t i = 0; i < br->b->n_items; i++) {
+        struct item_out *o = &br->out[i];
+        if (!pending_query(br, i))
             continue;
+        o->ran = 1;
         if (held > BATCH_MAX_ANSWER) {
             o->status = CAIRN_E_BUSY;
             continue;
         }
-        o->status = md_query(s->store, it->body.data, it->body.len, &o->body, &o->len);
+        const Md__BatchItem *it = br->b->items[i];
+        o->status = md_query(br->s->store, it->body.data, it->body.len, &o->body, &o->len);
         held += o->len;
     }
 }
 
-static void drop_answers(const Md__Batch *b, struct item_out *out)
+/* Throws their answers away (the lease ticket did not confirm): they are
+ * run again once the core confirms. Refused queries stay refused. */
+static void drop_answers(void *ctx)
 {
-    for (size_t i = 0; i < b->n_items; i++)
-        if (b->items[i]->query && out[i].status == 0) {
-            free(out[i].body);
-            out[i].body = NULL;
-            out[i].len = 0;
+    struct batch_reads *br = ctx;
+    for (size_t i = 0; i < br->b->n_items; i++)
+        if (br->out[i].ran) {
+            free(br->out[i].body);
+            br->out[i] = (struct item_out){0};
         }
 }
 
-/* Answers the queries: under one lease ticket on this thread, else after one
- * confirmation by the core thread (read index or lease), as read_end does for
- * one read. */
+/* Answers the queries as one linearizable read (md_read_linearizable). */
 static void answer_queries(struct md_server *s, const Md__Batch *b, struct item_out *out)
 {
+    struct batch_reads br = {.s = s, .b = b, .out = out};
     size_t n = 0;
     for (size_t i = 0; i < b->n_items; i++)
-        n += b->items[i]->query && out[i].status == 0;
+        n += pending_query(&br, i);
     if (n == 0)
         return;
-    struct md_readgate_ticket t;
-    if (!s->cfg.lease_reads_core_only && md_readgate_enter(&s->rgate, md_server_now(), &t)) {
-        run_queries(s, b, out);
-        if (md_readgate_confirm(&s->rgate, &t, md_server_now())) {
-            s->m_reads_lease_local += n;
-            s->m_reads += n;
-            return;
-        }
-        drop_answers(b, out);
-        s->m_reads_lease_retried += n;
-    }
-    struct md_event *e = md_event_waited(MD_EV_READ, 0);
-    int status = CAIRN_E_NOMEM;
-    struct md_waiter *w = e ? e->w : NULL;
-    if (e) {
-        md_server_post(s, e);
-        if (!md_waiter_wait(w, (int64_t)s->cfg.request_timeout_ms))
-            status = CAIRN_E_TIMEOUT;
-        else
-            status = w->status;
-        md_waiter_put(w);
-    }
-    if (status == 0) {
-        run_queries(s, b, out);
-        s->m_reads_core += n;
-        s->m_reads += n;
-        return;
-    }
-    for (size_t i = 0; i < b->n_items; i++)
-        if (b->items[i]->query && out[i].status == 0)
+    uint32_t leader;
+    int status = md_read_linearizable(s, n, run_queries, drop_answers, &br, &leader);
+    for (size_t i = 0; status != 0 && i < b->n_items; i++)
+        if (pending_query(&br, i))
             out[i].status = status;
 }
 

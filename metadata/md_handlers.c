@@ -235,70 +235,89 @@ static int cmd_end(struct cn_http_req *req, void *cls)
     return rc;
 }
 
-/* Runs the query and answers 200 with its result (or 500). */
-static int respond_query(struct cn_http_req *req, struct md_server *s, uint8_t *out, size_t outlen,
-                         int qrc)
+int md_read_linearizable(struct md_server *s, size_t n, void (*run)(void *ctx),
+                         void (*drop)(void *ctx), void *ctx, uint32_t *leader)
 {
-    s->m_reads++;
-    if (qrc != 0)
-        return cn_http_respond_error(req, 500, cairn_strerror(qrc));
-    int rc = md_members_header(req, s);
-    return rc ? rc : cn_http_respond(req, 200, "application/x-protobuf", out, outlen);
-}
-
-/* The lease path on this thread (md_readgate.h): 1 when answered (*rc set),
- * 0 when the read must go through the core. md_query reads through one store
- * snapshot, taken after the ticket: confirmed, it is the read's instant. */
-static int read_under_lease(struct cn_http_req *req, struct md_server *s, const void *body,
-                            size_t len, int *rc)
-{
+    *leader = 0;
+    /* The lease path on this thread (md_readgate.h): run reads through one
+     * store snapshot, taken after the ticket: confirmed, it is the reads'
+     * instant. */
     struct md_readgate_ticket t;
-    if (s->cfg.lease_reads_core_only || !md_readgate_enter(&s->rgate, md_server_now(), &t))
-        return 0;
-    uint8_t *out = NULL;
-    size_t outlen = 0;
-    int qrc = md_query(s->store, body, len, &out, &outlen);
-    if (!md_readgate_confirm(&s->rgate, &t, md_server_now())) {
-        free(out);
-        s->m_reads_lease_retried++;
-        return 0;
+    if (!s->cfg.lease_reads_core_only && md_readgate_enter(&s->rgate, md_server_now(), &t)) {
+        run(ctx);
+        if (md_readgate_confirm(&s->rgate, &t, md_server_now())) {
+            s->m_reads_lease_local += n;
+            s->m_reads += n;
+            return 0;
+        }
+        drop(ctx);
+        s->m_reads_lease_retried += n;
     }
-    s->m_reads_lease_local++;
-    *rc = respond_query(req, s, out, outlen, qrc);
-    free(out);
-    return 1;
-}
-
-/* POST /v1/read: answered here while the leader's lease holds, else once the
- * core confirms it (read index or lease, paxos_read). */
-static int read_end(struct cn_http_req *req, void *cls)
-{
-    struct md_server *s = cls;
-    size_t len;
-    const void *body = cn_http_req_body(req, &len);
-    if (op_refused(req, body, len, 0))
-        return 0;
-    int rc;
-    if (read_under_lease(req, s, body, len, &rc))
-        return rc;
+    /* Through the core: read index, or the lease (paxos_read). */
     struct md_event *e = md_event_waited(MD_EV_READ, 0);
     if (!e)
         return CAIRN_E_NOMEM;
     struct md_waiter *w = e->w;
     md_server_post(s, e);
-    if (!md_waiter_wait(w, (int64_t)s->cfg.request_timeout_ms)) {
-        rc = cn_http_respond_error(req, 504, "read not confirmed in time");
-    } else if (w->status != 0) {
-        rc = respond_status(req, s, w->status, w->leader);
-    } else {
-        uint8_t *out = NULL;
-        size_t outlen = 0;
-        int qrc = md_query(s->store, body, len, &out, &outlen);
-        s->m_reads_core++;
-        rc = respond_query(req, s, out, outlen, qrc);
-        free(out);
+    int status = CAIRN_E_TIMEOUT;
+    if (md_waiter_wait(w, (int64_t)s->cfg.request_timeout_ms)) {
+        status = w->status;
+        *leader = w->leader;
     }
     md_waiter_put(w);
+    if (status != 0)
+        return status;
+    run(ctx);
+    s->m_reads_core += n;
+    s->m_reads += n;
+    return 0;
+}
+
+/* One /v1/read query and its answer. */
+struct one_read {
+    struct md_server *s;
+    const void *body;
+    size_t len;
+    uint8_t *out;
+    size_t outlen;
+    int qrc;
+};
+
+static void one_read_run(void *ctx)
+{
+    struct one_read *r = ctx;
+    r->qrc = md_query(r->s->store, r->body, r->len, &r->out, &r->outlen);
+}
+
+static void one_read_drop(void *ctx)
+{
+    struct one_read *r = ctx;
+    free(r->out);
+    r->out = NULL;
+    r->outlen = 0;
+}
+
+/* POST /v1/read: answered here while the leader's lease holds, else once the
+ * core confirms it (md_read_linearizable). */
+static int read_end(struct cn_http_req *req, void *cls)
+{
+    struct md_server *s = cls;
+    struct one_read r = {.s = s};
+    r.body = cn_http_req_body(req, &r.len);
+    if (op_refused(req, r.body, r.len, 0))
+        return 0;
+    uint32_t leader;
+    int status = md_read_linearizable(s, 1, one_read_run, one_read_drop, &r, &leader);
+    int rc;
+    if (status == CAIRN_E_TIMEOUT)
+        rc = cn_http_respond_error(req, 504, "read not confirmed in time");
+    else if (status != 0)
+        rc = respond_status(req, s, status, leader);
+    else if (r.qrc != 0)
+        rc = cn_http_respond_error(req, 500, cairn_strerror(r.qrc));
+    else if ((rc = md_members_header(req, s)) == 0)
+        rc = cn_http_respond(req, 200, "application/x-protobuf", r.out, r.outlen);
+    free(r.out);
     return rc;
 }
 

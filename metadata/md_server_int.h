@@ -225,6 +225,15 @@ int md_members_header(struct cn_http_req *req, struct md_server *s);
  * CAIRN_E_AUTH when the role may not (why[why_len] says which op). */
 int md_op_check(enum cn_role role, const void *body, size_t len, int command, char *why,
                 size_t why_len);
+/* md_handlers.c: a linearizable read of n queries. run(ctx) reads the store
+ * (through one snapshot per query): on this thread under the leader lease
+ * (md_readgate.h; when the ticket does not confirm, drop(ctx) throws the
+ * answers away and the read goes on below), else after one confirmation by
+ * the core thread (read index or lease). Returns 0 when run's answers stand,
+ * else the status (CAIRN_E_TIMEOUT: not confirmed in time; with
+ * CAIRN_E_NOTLEADER *leader is the hint). Counts the reads by path. */
+int md_read_linearizable(struct md_server *s, size_t n, void (*run)(void *ctx),
+                         void (*drop)(void *ctx), void *ctx, uint32_t *leader);
 /* md_batch_serve.c: POST /v1/batch. */
 int md_batch_register(struct md_server *s);
 /* md_membership.c: a fingerprint of m (the same on every replica for the same
