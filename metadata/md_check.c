@@ -357,6 +357,16 @@ static int check_object(struct checker *c, const unsigned char *k, size_t kl, co
     int rc = exists(c, &bk);
     if (rc <= 0)
         return rc < 0 ? rc : violation(c, "object %.*s in a missing bucket", (int)kl, k);
+    /* Its top-level name ("SD": the key, or the key through its first '/'). */
+    struct md_key tk;
+    md_key_start(&tk, MD_K_TOPNAME);
+    const unsigned char *name = z + 1;
+    size_t nlen = kl - (size_t)(name - k);
+    const unsigned char *slash = memchr(name, '/', nlen);
+    md_key_bytes(&tk, k + 2,
+                 (size_t)(name - (k + 2)) + (slash ? (size_t)(slash - name) + 1 : nlen));
+    if ((rc = exists(c, &tk)) <= 0)
+        return rc < 0 ? rc : violation(c, "object %.*s: no top-level name entry", (int)kl, k);
     Md__ObjectRecord *o = md__object_record__unpack(NULL, vl, v);
     if (!o)
         return violation(c, "object %.*s undecodable", (int)kl, k);
@@ -373,6 +383,34 @@ static int check_object(struct checker *c, const unsigned char *k, size_t kl, co
         rc = check_extents(c, k, kl, o->extents, o->n_extents, o->size);
     md__object_record__free_unpacked(o, NULL);
     return rc;
+}
+
+/* A top-level name ("SD" bucket 0 name) has its object, or, ending in '/',
+ * at least one object under it. */
+static int check_topname(struct checker *c, const unsigned char *k, size_t kl, const void *v,
+                         size_t vl)
+{
+    (void)v;
+    (void)vl;
+    if (kl < 4 || !memchr(k + 2, 0, kl - 3))
+        return violation(c, "top-level name %.*s: bad key", (int)kl, k);
+    struct md_key ok;
+    md_key_start(&ok, MD_K_OBJECT);
+    md_key_bytes(&ok, k + 2, kl - 2);
+    if (k[kl - 1] != '/') {
+        int rc = exists(c, &ok);
+        return rc <= 0
+                   ? rc < 0 ? rc : violation(c, "top-level name %.*s: no such object", (int)kl, k)
+                   : 0;
+    }
+    struct md_titer *it = NULL;
+    const unsigned char *first;
+    size_t fl;
+    int rc = first_under(c, &ok, &it, &first, &fl);
+    md_titer_free(it);
+    if (rc)
+        return rc;
+    return first ? 0 : violation(c, "top-level name %.*s: no object under it", (int)kl, k);
 }
 
 /* 1 if the part record p fits its key k[kl]: "Sp" bucket 0 key 0 upload 0
@@ -770,6 +808,7 @@ int md_sm_check(struct md_store *store, char *why, size_t why_len)
         goto out;
     }
     if ((rc = each(&c, MD_K_OBJECT, check_object)) ||
+        (rc = each(&c, MD_K_TOPNAME, check_topname)) ||
         (rc = each(&c, MD_K_VERSION, check_version)) ||
         (rc = each(&c, MD_K_NULLVER, check_nullver)) || (rc = each(&c, MD_K_PART, check_part)) ||
         (rc = each(&c, MD_K_PACKED, check_packed)) ||

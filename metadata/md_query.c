@@ -3,6 +3,7 @@
 #include "md_sm.h"
 #include "md_txn.h"
 #include "cn_error.h"
+#include "cn_log.h"
 #include "cn_util.h"
 
 #include <stdlib.h>
@@ -208,6 +209,92 @@ static int run_lister(struct qctx *c, struct lister *l)
     return rc;
 }
 
+/* A delimiter-"/" listing of the objects of bucket under a prefix without '/'
+ * (S3's top-level listing), from the top-level names index ("SD",
+ * md_sm_topnames.c) instead of the object keys: each common prefix is one
+ * index entry, so none is seeked past; an entry without '/' is an object,
+ * read with an object iterator that follows along (a seek only where a run of
+ * objects starts after a common prefix). Entries, marker, max and truncation
+ * as run_lister. */
+static int run_topnames(struct qctx *c, struct lister *l, const char *bucket)
+{
+    struct md_key tbase, obase, start, ok;
+    md_key_start(&tbase, MD_K_TOPNAME);
+    md_key_str(&tbase, bucket);
+    md_key_byte(&tbase, 0);
+    md_key_start(&obase, MD_K_OBJECT);
+    md_key_str(&obase, bucket);
+    md_key_byte(&obase, 0);
+    start = tbase;
+    if (strcmp(l->marker, l->prefix) >= 0) {
+        md_key_str(&start, l->marker);
+        md_key_byte(&start, 0); /* the least key greater than the marker */
+    } else {
+        md_key_str(&start, l->prefix);
+    }
+    size_t plen = strlen(l->prefix), mlen = strlen(l->marker);
+    struct md_iter *ti, *oi;
+    int rc = md_snapshot_iter_new(c->txn.snap, &ti);
+    if (rc)
+        return rc;
+    if ((rc = md_snapshot_iter_new(c->txn.snap, &oi))) {
+        md_iter_free(ti);
+        return rc;
+    }
+    int positioned = 0;
+    for (md_iter_seek(ti, start.b, start.n); md_iter_valid(ti); md_iter_next(ti)) {
+        size_t kl;
+        const unsigned char *k = md_iter_key(ti, &kl);
+        if (kl < tbase.n + plen || memcmp(k, tbase.b, tbase.n) != 0 ||
+            memcmp(k + tbase.n, l->prefix, plen) != 0)
+            break;
+        const unsigned char *name = k + tbase.n;
+        size_t nlen = kl - tbase.n;
+        if (md_key_cmp(name, nlen, l->marker, mlen) <= 0)
+            continue;
+        if (l->count == l->max) {
+            l->truncated = 1;
+            break;
+        }
+        if (name[nlen - 1] == '/') {
+            if ((rc = l->on_prefix(c, name, nlen)))
+                break;
+            l->count++;
+            positioned = 0;
+            continue;
+        }
+        ok = obase;
+        md_key_bytes(&ok, name, nlen);
+        size_t okl = 0;
+        const unsigned char *okey = positioned && md_iter_valid(oi) ? md_iter_key(oi, &okl) : NULL;
+        if (!okey || okl != ok.n || memcmp(okey, ok.b, ok.n) != 0) {
+            md_iter_seek(oi, ok.b, ok.n);
+            okey = md_iter_valid(oi) ? md_iter_key(oi, &okl) : NULL;
+            if (!okey || okl != ok.n || memcmp(okey, ok.b, ok.n) != 0) {
+                rc = md_iter_status(oi);
+                if (!rc) {
+                    CN_ERROR("md", "top-level name %.*s of bucket %s has no object", (int)nlen,
+                             (const char *)name, bucket);
+                    rc = CAIRN_E_CORRUPT;
+                }
+                break;
+            }
+        }
+        size_t vl;
+        const void *v = md_iter_value(oi, &vl);
+        if ((rc = l->on_name(c, name, nlen, v, vl)))
+            break;
+        l->count++;
+        md_iter_next(oi);
+        positioned = 1;
+    }
+    if (!rc)
+        rc = md_iter_status(ti);
+    md_iter_free(oi);
+    md_iter_free(ti);
+    return rc;
+}
+
 /* ---------------------------------------------------------- handlers -- */
 
 static int add_common_prefix(struct qctx *c, char ***arr, size_t *n, size_t *cap,
@@ -316,7 +403,12 @@ static int q_list_objects(struct qctx *c, const Md__ListObjectsQ *q)
                        .max = clamp_max(q->max_keys, MD_LIST_MAX),
                        .on_name = lo_name,
                        .on_prefix = lo_prefix};
-    rc = run_lister(c, &l);
+    /* S3's usual top-level listing goes through the index of first
+     * components; any other delimiter or a prefix holding '/' walks the keys. */
+    if (strcmp(q->delimiter, "/") == 0 && !strchr(q->prefix, '/'))
+        rc = run_topnames(c, &l, q->bucket);
+    else
+        rc = run_lister(c, &l);
     c->list_state = NULL;
     if (rc)
         return rc;

@@ -306,9 +306,27 @@ static int load_info(struct md_sm *sm, int init_if_empty)
     }
     if (rc)
         goto out;
-    if (info->format != MD_SM_FORMAT) {
-        CN_ERROR("md", "store format %u, this build reads %u", info->format, MD_SM_FORMAT);
+    if (info->format < MD_SM_FORMAT_MIN || info->format > MD_SM_FORMAT) {
+        CN_ERROR("md", "store format %u, this build reads %u to %u", info->format, MD_SM_FORMAT_MIN,
+                 MD_SM_FORMAT);
         rc = CAIRN_E_CORRUPT;
+    } else if (info->format < MD_SM_FORMAT) {
+        /* Format 1 -> 2: the top-level names index. The format is written
+         * only after the whole index: a build cut short is done again. */
+        CN_INFO("md", "store format %u: building the top-level names index", info->format);
+        struct md_txn w;
+        if ((rc = topnames_build(sm->store)) == 0 && (rc = md_txn_init(&w, sm->store)) == 0) {
+            info->format = MD_SM_FORMAT;
+            if ((rc = md_txn_put_msg(&w, &k, &info->base)) == 0 &&
+                (rc = md_store_write(sm->store, w.batch)) == 0)
+                rc = md_store_sync(sm->store);
+            md_txn_destroy(&w);
+        }
+        md__store_info__free_unpacked(info, NULL);
+        if (rc)
+            goto out;
+        md_txn_destroy(&t);
+        return load_info(sm, init_if_empty);
     } else {
         sm->applied_index = info->applied_index;
         sm->next_garbage_seq = info->next_garbage_seq;
@@ -386,6 +404,8 @@ int md_sm_apply_slot(struct md_sm *sm, uint64_t index, size_t n, const void *con
         if ((rc = apply_one(&x, cmds[done], cmd_lens[done], &results[done], &result_lens[done])))
             goto err;
     }
+    if ((rc = topnames_update(&t)))
+        goto err;
     Md__StoreInfo info = MD__STORE_INFO__INIT;
     info.format = MD_SM_FORMAT;
     info.applied_index = index;

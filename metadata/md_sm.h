@@ -30,8 +30,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* On-disk format of the state-machine keys; stored in the StoreInfo record. */
-#define MD_SM_FORMAT 1
+/* On-disk format of the state-machine keys; stored in the StoreInfo record.
+ * 2: the top-level names index ("SD") exists. A store (or snapshot) of format
+ * MD_SM_FORMAT_MIN..MD_SM_FORMAT is read; an older one is brought up to date
+ * when it is opened (the index is built). */
+#define MD_SM_FORMAT     2
+#define MD_SM_FORMAT_MIN 1
 
 /* Every state-machine key begins with this byte. */
 #define MD_SM_KEY_PREFIX 'S'

@@ -46,6 +46,17 @@ struct exec {
 #define free_msg(m)        protobuf_c_message_free_unpacked((ProtobufCMessage *)(m), NULL)
 #define put_msg(x, key, m) md_txn_put_msg((x)->txn, (key), (const ProtobufCMessage *)(m))
 
+/* ---- the top-level names index (md_sm_topnames.c) ---- */
+
+/* Adds or removes the "SD" entries of every object key the transaction wrote
+ * or deleted (run once per slot, after its commands, before the write).
+ * Returns 0 or an error (CAIRN_E_NOMEM, the store's, CAIRN_E_CORRUPT). */
+int topnames_update(struct md_txn *t);
+/* Builds the index of a store that has none (format 1) from its objects, in
+ * batches written as it goes (idempotent: an interrupted build is redone).
+ * Returns 0 or the store's error. */
+int topnames_build(struct md_store *store);
+
 /* ---- keys (docs/metadata.md) ---- */
 
 static inline void key_bucket(struct md_key *k, const char *bucket)

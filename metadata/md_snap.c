@@ -95,6 +95,7 @@ int md_snap_write(struct md_store *store, md_snap_write_fn write, void *ctx,
     struct md_key ik;
     md_key_start(&ik, MD_K_INFO);
     uint64_t applied = 0;
+    uint32_t format = MD_SM_FORMAT;
     md_iter_seek(it, ik.b, ik.n);
     if (md_iter_valid(it)) {
         size_t kl, vl;
@@ -107,12 +108,13 @@ int md_snap_write(struct md_store *store, md_snap_write_fn write, void *ctx,
                 goto out;
             }
             applied = info->applied_index;
+            format = info->format;
             md__store_info__free_unpacked(info, NULL);
         }
     }
     unsigned char hdr[20];
     memcpy(hdr, SNAP_MAGIC, 8);
-    put_be32(hdr + 8, MD_SM_FORMAT);
+    put_be32(hdr + 8, format);
     put_be64(hdr + 12, applied);
     if ((rc = wbuf_add(&w, hdr, sizeof(hdr))) || (rc = emit_frame(&w, FRAME_HEADER, write, ctx)))
         goto out;
@@ -187,6 +189,7 @@ struct md_snap_loader {
     int seen_header, seen_end, failed, verified;
     int seen_info; /* the stream's StoreInfo record, checked against the header */
     uint64_t applied, count;
+    uint32_t format;         /* the header's state format */
     unsigned char *last_key; /* to check strict key order */
     size_t last_len;
     struct wbuf staged; /* STAGE + the current record's key */
@@ -390,13 +393,14 @@ static int bad(struct md_snap_loader *l, const char *why)
     return CAIRN_E_CORRUPT;
 }
 
-/* The stream's StoreInfo must be this build's format at the header's index. */
+/* The stream's StoreInfo must be the header's format at the header's index
+ * (an older format is brought up to date when the state machine reloads). */
 static int check_info(struct md_snap_loader *l, const unsigned char *v, size_t vl)
 {
     Md__StoreInfo *info = md__store_info__unpack(NULL, vl, v);
     if (!info)
         return bad(l, "undecodable store info");
-    int ok = info->format == MD_SM_FORMAT && info->applied_index == l->applied;
+    int ok = info->format == l->format && info->applied_index == l->applied;
     md__store_info__free_unpacked(info, NULL);
     l->seen_info = 1;
     return ok ? 0 : bad(l, "store info differs from the header");
@@ -464,7 +468,8 @@ static int load_frame(struct md_snap_loader *l, unsigned char type, const unsign
     if (type == FRAME_HEADER) {
         if (l->seen_header || len != 20 || memcmp(p, SNAP_MAGIC, 8) != 0)
             return bad(l, "bad header");
-        if (be32(p + 8) != MD_SM_FORMAT)
+        l->format = be32(p + 8);
+        if (l->format < MD_SM_FORMAT_MIN || l->format > MD_SM_FORMAT)
             return bad(l, "unknown state format");
         l->applied = be64(p + 12);
         l->seen_header = 1;

@@ -49,6 +49,7 @@
 #define MD_K_PACKIDX 'E' /* "SE" group id(16) be64 offset       -> record key (packed extent) */
 #define MD_K_NULLVER 'N' /* "SN" bucket 0 key                    -> NullVersionRef */
 #define MD_K_MEMBERS 'M' /* "SM"                                 -> MembershipRecord */
+#define MD_K_TOPNAME 'D' /* "SD" bucket 0 name                   -> (empty): top-level names */
 #define MD_K_REMOVED                                                                               \
     'X' /* "SX" be32 id                         -> MembershipRecord (the                           \
                                                  change that removed it) */

@@ -20,6 +20,8 @@
 #include "md_check.h"
 #include "md_snap.h"
 #include "md_sm.h"
+#include "md_txn.h"
+#include "meta.pb-c.h"
 
 #include "cn_error.h"
 #include "ec_crc.h"
@@ -125,6 +127,23 @@ static int load(struct md_store *store, const uint8_t *s, size_t len, size_t pie
     return md_snap_load_finish(l, 0, applied);
 }
 
+/* The format in the store's StoreInfo record ("SI"); MD_SM_FORMAT when there
+ * is none or it does not decode (md_sm_open refuses those). */
+static uint32_t stored_format(struct md_store *store)
+{
+    static const unsigned char key[2] = {MD_SM_KEY_PREFIX, MD_K_INFO};
+    void *v;
+    size_t vl;
+    if (md_store_get(store, key, sizeof(key), &v, &vl) != 0)
+        return MD_SM_FORMAT;
+    Md__StoreInfo *info = md__store_info__unpack(NULL, vl, v);
+    free(v);
+    uint32_t f = info ? info->format : MD_SM_FORMAT;
+    if (info)
+        md__store_info__free_unpacked(info, NULL);
+    return f;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const size_t pieces[] = {0, 1, 2, 3, 9, 64, 4096, 65536};
@@ -158,7 +177,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                        memcmp(hash, s + len - 32, 32) == 0,
                    "loaded state differs from the stream's hash");
         /* What the replica does next (md_replica.c): the state machine
-         * opens over it at the stream's applied index, changing nothing. */
+         * opens over it at the stream's applied index, changing nothing --
+         * unless the stream is of an older format, which it brings up to
+         * date (then md_sm_check below must still hold). */
+        uint32_t format = stored_format(store);
         struct md_sm *sm;
         int orc = md_sm_open(store, NULL, &sm);
         fuzz_check(orc == 0, "md_sm_open of a loaded snapshot: %d", orc);
@@ -167,8 +189,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    (unsigned long long)md_sm_applied_index(sm));
         md_sm_free(sm);
         uint8_t after[32];
-        fuzz_check(md_sm_state_hash(store, after) == 0 && memcmp(hash, after, 32) == 0,
+        fuzz_check(md_sm_state_hash(store, after) == 0 &&
+                       (format < MD_SM_FORMAT || memcmp(hash, after, 32) == 0),
                    "md_sm_open changed a loaded state");
+        memcpy(hash, after, 32);
         char why[256];
         md_sm_check(store, why, sizeof(why));
 

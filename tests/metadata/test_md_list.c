@@ -2,7 +2,9 @@
  * pagination, the one-seek skip of common prefixes (counted), and
  * ListMultipartUploads. Both backends. */
 #include "md_test_util.h"
+#include "md_check.h"
 #include "md_place.h"
+#include "meta.pb-c.h"
 #include "cn_error.h"
 
 #include <check.h>
@@ -145,6 +147,94 @@ static char *random_string(uint64_t *rng, size_t maxlen)
     return s;
 }
 
+/* queries random listings of the sorted keys[n], each checked against the
+ * reference, every tenth also paginated to the end with pages of 3. */
+static void random_queries(struct tsm *t, char **keys, size_t n, uint64_t *rngp, int queries)
+{
+    uint64_t rng = *rngp;
+    for (int qn = 0; qn < queries; qn++) {
+        const char *delims[] = {"", "/", "-", "a/", "\xc3\xa9"};
+        const char *delim = delims[md_place_rand(&rng) % 5];
+        char prefix[32] = "", marker[32] = "";
+        uint64_t pick = md_place_rand(&rng) % 4;
+        if (pick && n) { /* a prefix of a real key */
+            const char *k = keys[md_place_rand(&rng) % n];
+            size_t pl = md_place_rand(&rng) % (strlen(k) + 1);
+            memcpy(prefix, k, pl);
+            prefix[pl] = 0;
+        }
+        pick = md_place_rand(&rng) % 4;
+        if (pick == 1 && n) {
+            strcpy(marker, keys[md_place_rand(&rng) % n]);
+        } else if (pick == 2) {
+            char *s = random_string(&rng, 5);
+            snprintf(marker, sizeof(marker), "%s", s);
+            free(s);
+        } else if (pick == 3) { /* a marker inside or at a common prefix */
+            snprintf(marker, sizeof(marker), "%s%s", prefix, delim);
+        }
+        uint32_t max = (uint32_t)(md_place_rand(&rng) % 12);
+        free(check_listing(t, keys, n, prefix, delim, marker, max));
+        /* and a full pagination with a small page */
+        if (qn % 10 == 0) {
+            char *m = strdup(marker);
+            struct ref all;
+            reference(keys, n, prefix, delim, marker, n + 1, &all);
+            size_t seen = 0;
+            for (;;) {
+                char *next = check_listing(t, keys, n, prefix, delim, m, 3);
+                struct ref page;
+                reference(keys, n, prefix, delim, m, 3, &page);
+                seen += page.n;
+                ref_free(&page);
+                free(m);
+                if (!next)
+                    break;
+                m = next;
+            }
+            ck_assert_uint_eq(seen, all.n);
+            ref_free(&all);
+        }
+    }
+    *rngp = rng;
+}
+
+/* Deletes about half of keys[*n], several deletes per slot (so one slot may
+ * empty a common prefix or take some of its keys), keeping the rest sorted. */
+static void delete_some(struct tsm *t, char **keys, size_t *n, uint64_t *rng)
+{
+    size_t kept = 0, m = 0;
+    uint8_t *cmds[8], *res[8];
+    size_t lens[8], rl[8];
+    size_t per = 1 + md_place_rand(rng) % 8;
+    for (size_t i = 0; i <= *n; i++) {
+        if (m && (m == per || i == *n)) {
+            ck_assert_int_eq(md_sm_apply_slot(t->sm, ++t->index, m, (const void *const *)cmds, lens,
+                                              NULL, res, rl),
+                             0);
+            for (size_t j = 0; j < m; j++) {
+                ck_assert_int_eq(md_result_status(res[j], rl[j], NULL), 0);
+                free(res[j]);
+                free(cmds[j]);
+            }
+            m = 0;
+            per = 1 + md_place_rand(rng) % 8;
+        }
+        if (i == *n)
+            break;
+        if (md_place_rand(rng) % 2) {
+            keys[kept++] = keys[i];
+            continue;
+        }
+        ck_assert_int_eq(md_cmd_delete_object(t->client, tsm_seq(t), "bkt", keys[i], MD_COND_NONE,
+                                              NULL, &cmds[m], &lens[m]),
+                         0);
+        m++;
+        free(keys[i]);
+    }
+    *n = kept;
+}
+
 START_TEST(test_random_against_reference)
 {
     uint64_t rng = 777 + (uint64_t)_i;
@@ -174,50 +264,16 @@ START_TEST(test_random_against_reference)
         char *other[] = {"a", "a/b", "zz"};
         put_keys(&t, "bkt0", other, 3);
         qsort(keys, n, sizeof(char *), cmp_str);
-        for (int qn = 0; qn < 120; qn++) {
-            const char *delims[] = {"", "/", "-", "a/", "\xc3\xa9"};
-            const char *delim = delims[md_place_rand(&rng) % 5];
-            char prefix[32] = "", marker[32] = "";
-            uint64_t pick = md_place_rand(&rng) % 4;
-            if (pick) { /* a prefix of a real key */
-                const char *k = keys[md_place_rand(&rng) % n];
-                size_t pl = md_place_rand(&rng) % (strlen(k) + 1);
-                memcpy(prefix, k, pl);
-                prefix[pl] = 0;
-            }
-            pick = md_place_rand(&rng) % 4;
-            if (pick == 1) {
-                strcpy(marker, keys[md_place_rand(&rng) % n]);
-            } else if (pick == 2) {
-                char *s = random_string(&rng, 5);
-                snprintf(marker, sizeof(marker), "%s", s);
-                free(s);
-            } else if (pick == 3) { /* a marker inside or at a common prefix */
-                snprintf(marker, sizeof(marker), "%s%s", prefix, delim);
-            }
-            uint32_t max = (uint32_t)(md_place_rand(&rng) % 12);
-            free(check_listing(&t, keys, n, prefix, delim, marker, max));
-            /* and a full pagination with a small page */
-            if (qn % 10 == 0) {
-                char *m = strdup(marker);
-                struct ref all;
-                reference(keys, n, prefix, delim, marker, n + 1, &all);
-                size_t seen = 0;
-                for (;;) {
-                    char *next = check_listing(&t, keys, n, prefix, delim, m, 3);
-                    struct ref page;
-                    reference(keys, n, prefix, delim, m, 3, &page);
-                    seen += page.n;
-                    ref_free(&page);
-                    free(m);
-                    if (!next)
-                        break;
-                    m = next;
-                }
-                ck_assert_uint_eq(seen, all.n);
-                ref_free(&all);
-            }
-        }
+        random_queries(&t, keys, n, &rng, 120);
+        /* deletes take names and whole common prefixes away (the top-level
+         * names index follows: md_sm_check, and the same listings again) */
+        delete_some(&t, keys, &n, &rng);
+        tsm_check(&t);
+        random_queries(&t, keys, n, &rng, 60);
+        delete_some(&t, keys, &n, &rng);
+        delete_some(&t, keys, &n, &rng);
+        tsm_check(&t);
+        random_queries(&t, keys, n, &rng, 40);
         for (size_t i = 0; i < n; i++)
             free(keys[i]);
         free(keys);
@@ -291,6 +347,139 @@ START_TEST(test_common_prefix_skipped_with_one_seek)
     ck_assert_int_eq(md_query_list_objects(t.ts.store, "bkt", "", "", longmarker, 1, &r),
                      CAIRN_E_INVAL);
     for (size_t i = 0; i < n + 2; i++)
+        free(keys[i]);
+    free(keys);
+    tsm_close(&t);
+}
+END_TEST
+
+/* Lists "" with delimiter "/" and checks it against keys[n] (sorted); returns
+ * the iterator seeks and steps the listing took. */
+static void top_listing(struct tsm *t, char **sorted, size_t n, uint64_t *seeks, uint64_t *steps)
+{
+    uint64_t s0, n0, s1, n1;
+    md_store_iter_stats(t->ts.store, &s0, &n0);
+    free(check_listing(t, sorted, n, "", "/", "", 1000));
+    md_store_iter_stats(t->ts.store, &s1, &n1);
+    *seeks = s1 - s0;
+    *steps = n1 - n0;
+}
+
+START_TEST(test_top_level_listing_from_index)
+{
+    struct tsm t;
+    tsm_open(&t, _i);
+    uint8_t *c;
+    size_t l;
+    ck_assert_int_eq(md_cmd_create_bucket(1, 0, "bkt", "", "", 0, 0, &c, &l), 0);
+    ck_assert_int_eq(tsm_run(&t, c, l), 0);
+    /* 300 common prefixes of 4 keys each (one two levels deep), and three
+     * names between and around them */
+    size_t n = 0;
+    char **keys = calloc(1203, sizeof(char *));
+    for (unsigned d = 0; d < 300; d++)
+        for (unsigned f = 0; f < 4; f++) {
+            keys[n] = malloc(32);
+            snprintf(keys[n++], 32, f == 3 ? "d%03u/sub/f" : "d%03u/f%u", d, f);
+        }
+    keys[n++] = strdup("a");
+    keys[n++] = strdup("d150");
+    keys[n++] = strdup("zz");
+    put_keys(&t, "bkt", keys, n);
+    qsort(keys, n, sizeof(char *), cmp_str);
+    uint64_t seeks, steps;
+    top_listing(&t, keys, n, &seeks, &steps);
+    /* 303 entries from the index: one seek into it, one into the objects
+     * per run of names after a common prefix ("d150", "zz") and the first */
+    ck_assert_uint_le(seeks, 4);
+    ck_assert_uint_le(steps, 310);
+
+    /* Emptying a common prefix takes it out; a key left two levels down
+     * keeps it. One slot deletes all four of d000/, another three of d001/. */
+    uint8_t *cmds[4], *res[4];
+    size_t lens[4], rl[4];
+    for (int round = 0; round < 2; round++) {
+        size_t m = round ? 3 : 4;
+        for (size_t j = 0; j < m; j++) {
+            char k[32];
+            snprintf(k, sizeof(k), j == 3 ? "d%03d/sub/f" : "d%03d/f%zu", round, j);
+            ck_assert_int_eq(md_cmd_delete_object(t.client, tsm_seq(&t), "bkt", k, MD_COND_NONE,
+                                                  NULL, &cmds[j], &lens[j]),
+                             0);
+        }
+        ck_assert_int_eq(
+            md_sm_apply_slot(t.sm, ++t.index, m, (const void *const *)cmds, lens, NULL, res, rl),
+            0);
+        for (size_t j = 0; j < m; j++) {
+            ck_assert_int_eq(md_result_status(res[j], rl[j], NULL), 0);
+            free(res[j]);
+            free(cmds[j]);
+        }
+    }
+    tsm_check(&t);
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(keys[i], "d000/", 5) == 0 || (strncmp(keys[i], "d001/f", 6) == 0)) {
+            free(keys[i]);
+            continue;
+        }
+        keys[kept++] = keys[i];
+    }
+    n = kept;
+    top_listing(&t, keys, n, &seeks, &steps);
+    Md__QueryResult *r;
+    ck_assert_int_eq(md_query_list_objects(t.ts.store, "bkt", "", "/", "", 2, &r), 0);
+    ck_assert_uint_eq(r->list_objects->n_entries, 1);
+    ck_assert_str_eq(r->list_objects->entries[0]->key, "a");
+    ck_assert_uint_eq(r->list_objects->n_common_prefixes, 1);
+    ck_assert_str_eq(r->list_objects->common_prefixes[0], "d001/");
+    md_query_result_free(r);
+
+    /* A store written before the index (format 1: no "SD" keys, and a stale
+     * one left by a build cut short) gets it built when it is opened. */
+    struct md_batch *b = md_batch_new();
+    struct md_iter *it;
+    ck_assert_int_eq(md_store_iter_new(t.ts.store, &it), 0);
+    const unsigned char sd[2] = {'S', 'D'};
+    for (md_iter_seek(it, sd, 2); md_iter_valid(it); md_iter_next(it)) {
+        size_t kl;
+        const unsigned char *k = md_iter_key(it, &kl);
+        if (kl < 2 || memcmp(k, sd, 2) != 0)
+            break;
+        ck_assert_int_eq(md_batch_del(b, k, kl), 0);
+    }
+    md_iter_free(it);
+    const char ghost[] = "SDbkt\0ghost/";
+    ck_assert_int_eq(md_batch_put(b, ghost, sizeof(ghost) - 1, "", 0), 0);
+    const unsigned char si[2] = {'S', 'I'};
+    void *v;
+    size_t vl;
+    ck_assert_int_eq(md_store_get(t.ts.store, si, 2, &v, &vl), 0);
+    Md__StoreInfo *info = md__store_info__unpack(NULL, vl, v);
+    free(v);
+    ck_assert_ptr_nonnull(info);
+    info->format = 1;
+    uint8_t buf[256];
+    size_t il = md__store_info__pack(info, buf);
+    md__store_info__free_unpacked(info, NULL);
+    ck_assert_int_eq(md_batch_put(b, si, 2, buf, il), 0);
+    ck_assert_int_eq(md_store_write(t.ts.store, b), 0);
+    md_batch_free(b);
+    char why[256];
+    ck_assert_int_ne(md_sm_check(t.ts.store, why, sizeof(why)), 0);
+    md_sm_free(t.sm);
+    tstore_reopen(&t.ts);
+    ck_assert_int_eq(md_sm_open(t.ts.store, NULL, &t.sm), 0);
+    ck_assert_uint_eq(md_sm_applied_index(t.sm), t.index);
+    tsm_check(&t); /* format 2, every object named, no ghost */
+    ck_assert_int_eq(md_store_get(t.ts.store, ghost, sizeof(ghost) - 1, &v, &vl), CAIRN_E_NOTFOUND);
+    top_listing(&t, keys, n, &seeks, &steps);
+    ck_assert_uint_le(seeks, 4);
+    /* and the index keeps up with writes after the build */
+    char *more[] = {"d000/back", "b"};
+    put_keys(&t, "bkt", more, 2);
+    tsm_check(&t);
+    for (size_t i = 0; i < n; i++)
         free(keys[i]);
     free(keys);
     tsm_close(&t);
@@ -373,6 +562,7 @@ int main(void)
     TCase *tc = tcase_create("both backends");
     tcase_add_loop_test(tc, test_random_against_reference, 0, BACKEND_COUNT);
     tcase_add_loop_test(tc, test_common_prefix_skipped_with_one_seek, 0, BACKEND_COUNT);
+    tcase_add_loop_test(tc, test_top_level_listing_from_index, 0, BACKEND_COUNT);
     tcase_add_loop_test(tc, test_list_uploads, 0, BACKEND_COUNT);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
