@@ -52,6 +52,10 @@ struct md_replica_config {
     uint64_t trim_bytes; /* also trim once this many command bytes were applied since the
                           * last trim (0 = by slots only): the log's values are held in
                           * memory until trimmed, so this bounds it for big commands */
+    /* Where the Paxos log lives: a directory of segment files (md_plog_open_dir,
+     * borrowed string), or NULL: in the store beside the state machine. */
+    const char *plog_dir;
+    uint64_t plog_segment_bytes; /* 0 = MD_PLOG_SEGMENT_BYTES */
 };
 
 struct md_replica_io {

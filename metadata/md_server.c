@@ -1207,7 +1207,7 @@ static int open_store(struct md_server *s)
     snprintf(path, sizeof(path), "%s/db", s->data_dir);
     struct md_store_options so;
     md_store_options_default(&so);
-    so.sync = 0; /* syncs are explicit: one per persist round, and before trims */
+    so.sync = 0; /* syncs are explicit: before the Paxos log (plog/) trims, and snapshots */
     /* A fixed block cache (LevelDB's own default is 8 MiB): the hot index
      * blocks of a store of 10^7 objects stay in memory, and memory stays
      * bounded however many objects there are (docs/performance.md, Scale). */
@@ -1221,7 +1221,10 @@ static int open_store(struct md_server *s)
                  path, cairn_strerror(rc));
         return rc;
     }
+    char plog_dir[4096];
+    snprintf(plog_dir, sizeof(plog_dir), "%s/plog", s->data_dir);
     struct md_replica_config rc_cfg = {.id = s->cfg.id,
+                                       .plog_dir = plog_dir,
                                        .n_peers = s->cfg.n_peers,
                                        .heartbeat_ms = s->cfg.heartbeat_ms,
                                        .election_ms = s->cfg.election_ms,
