@@ -48,8 +48,10 @@ struct md_plog {
     struct plog_seg *segs; /* oldest first; the last is the active one */
     size_t n_segs, cap_segs;
     uint64_t promised; /* the promise the file holds */
-    uint8_t *buf;      /* a batch's encoded records */
+    uint8_t *buf;      /* a batch's encoded frames */
     size_t buf_len, buf_cap;
+    size_t frame_at; /* where the open frame starts in buf */
+    int frame_open;
 };
 
 static void log_key(uint64_t slot, uint8_t key[LOG_KEY_LEN])
@@ -349,22 +351,36 @@ int md_plog_write(struct md_plog *pl, struct md_plog_batch *recs, uint64_t *max_
 /* ------------------------------------------------------------- file log -- */
 
 /* Segment files: SEG_PREFIX + 16 hex digits of the id + SEG_SUFFIX, ids
- * increasing. A segment is SEG_MAGIC then records:
- *   magic u16 (REC_MAGIC) | type u8 | len u32 | crc32c u32 | payload[len]
- * (big-endian; the CRC covers the first 7 header bytes and the payload). */
+ * increasing. A segment is SEG_MAGIC then frames, one (or more, for a huge
+ * batch) per md_plog_write, so only the last frame can be torn:
+ *   frame = magic u16 (FRAME_MAGIC) | len u32 | crc32c u32 | items[len]
+ *   item  = type u8 | len u32 | payload[len]
+ * big-endian; the CRC covers the frame's first 6 bytes and its items.
+ * Items: PROMISE be64 ballot (the latest wins); TRIM be64 slot (entries up to
+ * it are dropped); ENTRY be64 slot | be64 ballot | value. */
 #define SEG_PREFIX "seg-"
 #define SEG_SUFFIX ".plog"
 static const char SEG_MAGIC[8] = {'C', 'N', 'P', 'L', 'O', 'G', '1', '\n'};
-#define REC_MAGIC       0xC41Eu
-#define REC_HDR         11
-#define REC_MAX_PAYLOAD (256u << 20)
+#define FRAME_MAGIC 0xC41Eu
+#define FRAME_HDR   10
+#define FRAME_SPLIT (16u << 20) /* a frame is closed once its items pass this */
+#define FRAME_MAX   (1u << 30)
+#define ITEM_HDR    5
 
-enum { REC_PROMISE = 1, REC_ENTRY = 2, REC_TRIM = 3 };
+enum { ITEM_PROMISE = 1, ITEM_ENTRY = 2, ITEM_TRIM = 3 };
 
 static void put_be64(uint8_t *p, uint64_t v)
 {
     for (int i = 0; i < 8; i++)
         p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
 }
 
 static uint64_t get_be64(const uint8_t *p)
@@ -400,39 +416,52 @@ static int buf_reserve(struct md_plog *pl, size_t more)
     return 0;
 }
 
-/* Appends one framed record (payload = head[0..hlen) + tail[0..tlen)). */
-static int buf_record(struct md_plog *pl, uint8_t type, const uint8_t *head, size_t hlen,
-                      const void *tail, size_t tlen)
+/* Closes the open frame in pl->buf (if any): its length and CRC. */
+static void frame_end(struct md_plog *pl)
 {
-    int rc = buf_reserve(pl, REC_HDR + hlen + tlen);
+    if (!pl->frame_open)
+        return;
+    uint8_t *h = pl->buf + pl->frame_at;
+    uint32_t len = (uint32_t)(pl->buf_len - pl->frame_at - FRAME_HDR);
+    put_be32(h + 2, len);
+    put_be32(h + 6, ec_crc32c_update(ec_crc32c(h, 6), h + FRAME_HDR, len));
+    pl->frame_open = 0;
+}
+
+/* Appends one item (payload = head[0..hlen) + tail[0..tlen)) to the open
+ * frame, opening one when none is (or the open one is full). */
+static int buf_item(struct md_plog *pl, uint8_t type, const uint8_t *head, size_t hlen,
+                    const void *tail, size_t tlen)
+{
+    if (hlen + tlen > FRAME_MAX - ITEM_HDR)
+        return CAIRN_E_RANGE;
+    if (pl->frame_open && pl->buf_len - pl->frame_at + ITEM_HDR + hlen + tlen > FRAME_SPLIT)
+        frame_end(pl);
+    int rc = buf_reserve(pl, FRAME_HDR + ITEM_HDR + hlen + tlen);
     if (rc)
         return rc;
+    if (!pl->frame_open) {
+        pl->frame_at = pl->buf_len;
+        pl->buf[pl->buf_len] = (uint8_t)(FRAME_MAGIC >> 8);
+        pl->buf[pl->buf_len + 1] = (uint8_t)FRAME_MAGIC;
+        pl->buf_len += FRAME_HDR;
+        pl->frame_open = 1;
+    }
     uint8_t *h = pl->buf + pl->buf_len;
-    uint32_t len = (uint32_t)(hlen + tlen);
-    h[0] = (uint8_t)(REC_MAGIC >> 8);
-    h[1] = (uint8_t)REC_MAGIC;
-    h[2] = type;
-    h[3] = (uint8_t)(len >> 24);
-    h[4] = (uint8_t)(len >> 16);
-    h[5] = (uint8_t)(len >> 8);
-    h[6] = (uint8_t)len;
-    memcpy(h + REC_HDR, head, hlen);
+    h[0] = type;
+    put_be32(h + 1, (uint32_t)(hlen + tlen));
+    memcpy(h + ITEM_HDR, head, hlen);
     if (tlen)
-        memcpy(h + REC_HDR + hlen, tail, tlen);
-    uint32_t crc = ec_crc32c_update(ec_crc32c(h, 7), h + REC_HDR, len);
-    h[7] = (uint8_t)(crc >> 24);
-    h[8] = (uint8_t)(crc >> 16);
-    h[9] = (uint8_t)(crc >> 8);
-    h[10] = (uint8_t)crc;
-    pl->buf_len += REC_HDR + len;
+        memcpy(h + ITEM_HDR + hlen, tail, tlen);
+    pl->buf_len += ITEM_HDR + hlen + tlen;
     return 0;
 }
 
-static int buf_u64_record(struct md_plog *pl, uint8_t type, uint64_t v)
+static int buf_u64_item(struct md_plog *pl, uint8_t type, uint64_t v)
 {
     uint8_t p[8];
     put_be64(p, v);
-    return buf_record(pl, type, p, sizeof(p), NULL, 0);
+    return buf_item(pl, type, p, sizeof(p), NULL, 0);
 }
 
 static int buf_entry(struct md_plog *pl, const struct paxos_entry *e)
@@ -440,24 +469,20 @@ static int buf_entry(struct md_plog *pl, const struct paxos_entry *e)
     uint8_t p[16];
     put_be64(p, e->slot);
     put_be64(p + 8, e->ballot);
-    return buf_record(pl, REC_ENTRY, p, sizeof(p), e->data, e->len);
+    return buf_item(pl, ITEM_ENTRY, p, sizeof(p), e->data, e->len);
 }
 
-/* The length of the valid record at buf[off..n), or 0 when there is none. */
-static size_t rec_valid(const uint8_t *buf, size_t n, size_t off)
+/* The length of the whole, checksummed frame at buf[off..n), or 0. */
+static size_t frame_valid(const uint8_t *buf, size_t n, size_t off)
 {
-    if (n - off < REC_HDR || get_be32(buf + off) >> 16 != REC_MAGIC)
+    if (n - off < FRAME_HDR || buf[off] != (uint8_t)(FRAME_MAGIC >> 8) ||
+        buf[off + 1] != (uint8_t)FRAME_MAGIC)
         return 0;
-    uint8_t type = buf[off + 2];
-    uint32_t len = get_be32(buf + off + 3);
-    if (type < REC_PROMISE || type > REC_TRIM || len > REC_MAX_PAYLOAD || len > n - off - REC_HDR)
+    uint32_t len = get_be32(buf + off + 2);
+    if (len > FRAME_MAX || len > n - off - FRAME_HDR)
         return 0;
-    uint32_t crc = ec_crc32c_update(ec_crc32c(buf + off, 7), buf + off + REC_HDR, len);
-    if (crc != get_be32(buf + off + 7))
-        return 0;
-    if ((type == REC_PROMISE || type == REC_TRIM) ? len != 8 : len < 16)
-        return 0;
-    return REC_HDR + len;
+    uint32_t crc = ec_crc32c_update(ec_crc32c(buf + off, 6), buf + off + FRAME_HDR, len);
+    return crc == get_be32(buf + off + 6) ? FRAME_HDR + len : 0;
 }
 
 /* ---- the restored log, edited while the segments are replayed ---- */
@@ -595,7 +620,41 @@ static int read_file(const char *path, uint8_t **out, size_t *len)
     return 0;
 }
 
-/* Replays segment i into rs. A bad record in the last segment with nothing
+/* Applies the items of one frame (segment i) to rs. */
+static int replay_items(struct md_plog *pl, size_t i, struct md_plog_restored *rs, const uint8_t *p,
+                        size_t n)
+{
+    int rc = 0;
+    for (size_t off = 0; rc == 0 && off < n;) {
+        if (n - off < ITEM_HDR)
+            return CAIRN_E_CORRUPT;
+        uint8_t type = p[off];
+        uint32_t len = get_be32(p + off + 1);
+        const uint8_t *v = p + off + ITEM_HDR;
+        if (len > n - off - ITEM_HDR)
+            return CAIRN_E_CORRUPT;
+        if (type == ITEM_PROMISE && len == 8) {
+            rs->promised = get_be64(v);
+        } else if (type == ITEM_TRIM && len == 8) {
+            if (get_be64(v) > pl->log_base) {
+                pl->log_base = get_be64(v);
+                rs_trim(rs, pl->log_base);
+            }
+        } else if (type == ITEM_ENTRY && len >= 16) {
+            uint64_t slot = get_be64(v);
+            if (slot > pl->segs[i].max_slot)
+                pl->segs[i].max_slot = slot;
+            if (slot > pl->log_base)
+                rc = rs_set(rs, slot, get_be64(v + 8), v + 16, len - 16);
+        } else {
+            return CAIRN_E_CORRUPT;
+        }
+        off += ITEM_HDR + len;
+    }
+    return rc;
+}
+
+/* Replays segment i into rs. A bad frame in the last segment with nothing
  * valid after it is a torn tail: *keep is where the file must be cut (else
  * the file's length). A bad record anywhere else is CAIRN_E_CORRUPT. */
 static int replay_segment(struct md_plog *pl, size_t i, struct md_plog_restored *rs, size_t *keep)
@@ -621,36 +680,20 @@ static int replay_segment(struct md_plog *pl, size_t i, struct md_plog_restored 
         return 0;
     }
     while (rc == 0 && off < n) {
-        size_t rl = rec_valid(buf, n, off);
-        if (rl == 0)
+        size_t fl = frame_valid(buf, n, off);
+        if (fl == 0)
             break;
-        const uint8_t *p = buf + off + REC_HDR;
-        uint32_t len = (uint32_t)(rl - REC_HDR);
-        switch (buf[off + 2]) {
-        case REC_PROMISE:
-            rs->promised = get_be64(p);
-            break;
-        case REC_TRIM:
-            if (get_be64(p) > pl->log_base) {
-                pl->log_base = get_be64(p);
-                rs_trim(rs, pl->log_base);
-            }
-            break;
-        default: {
-            uint64_t slot = get_be64(p);
-            if (slot > pl->segs[i].max_slot)
-                pl->segs[i].max_slot = slot;
-            if (slot > pl->log_base)
-                rc = rs_set(rs, slot, get_be64(p + 8), p + 16, len - 16);
-        }
-        }
-        off += rl;
+        rc = replay_items(pl, i, rs, buf + off + FRAME_HDR, fl - FRAME_HDR);
+        if (rc == CAIRN_E_CORRUPT)
+            CN_ERROR(LOG, "%s: a malformed item in the frame at offset %zu", path, off);
+        off += fl;
     }
     if (rc == 0 && off < n) {
-        /* A torn tail has no valid record after the bad one. */
+        /* Each write is synced before the next one starts: a torn frame
+         * has no valid frame after it. */
         int later = 0;
-        for (size_t o = off + 1; !later && last && o + REC_HDR <= n; o++)
-            later = rec_valid(buf, n, o) != 0;
+        for (size_t o = off + 1; !later && last && o + FRAME_HDR <= n; o++)
+            later = frame_valid(buf, n, o) != 0;
         if (!last || later) {
             CN_ERROR(LOG, "%s: damaged record at offset %zu (%s)", path, off,
                      last ? "valid records follow it" : "not the last segment");
@@ -677,14 +720,16 @@ static int new_segment(struct md_plog *pl, uint64_t id)
         return CAIRN_E_IO;
     }
     pl->buf_len = 0;
+    pl->frame_open = 0;
     int rc = buf_reserve(pl, sizeof(SEG_MAGIC));
     if (rc == 0) {
         memcpy(pl->buf, SEG_MAGIC, sizeof(SEG_MAGIC));
         pl->buf_len = sizeof(SEG_MAGIC);
-        rc = buf_u64_record(pl, REC_PROMISE, pl->promised);
+        rc = buf_u64_item(pl, ITEM_PROMISE, pl->promised);
     }
     if (rc == 0)
-        rc = buf_u64_record(pl, REC_TRIM, pl->log_base);
+        rc = buf_u64_item(pl, ITEM_TRIM, pl->log_base);
+    frame_end(pl);
     if (rc == 0)
         rc = cn_write_all(fd, pl->buf, pl->buf_len);
     if (rc == 0)
@@ -751,6 +796,7 @@ static int migrate_from_store(struct md_plog *pl, const struct md_plog_restored 
         if (rc == 0 && old->entries[i].slot > pl->segs[0].max_slot)
             pl->segs[0].max_slot = old->entries[i].slot;
         if (rc == 0 && (pl->buf_len >= (4u << 20) || i + 1 == old->n_entries)) {
+            frame_end(pl);
             rc = cn_write_all(pl->fd, pl->buf, pl->buf_len);
             pl->active_size += pl->buf_len;
             pl->buf_len = 0;
@@ -879,14 +925,15 @@ static int file_write(struct md_plog *pl, struct md_plog_batch *recs, uint64_t *
     uint64_t top = 0;
     struct plog_seg *act = rc == 0 ? &pl->segs[pl->n_segs - 1] : NULL;
     pl->buf_len = 0;
+    pl->frame_open = 0;
     for (size_t i = 0; rc == 0 && i < recs->n; i++) {
         const struct md_plog_rec *r = &recs->recs[i];
         if (r->promised != pl->promised) {
-            rc = buf_u64_record(pl, REC_PROMISE, r->promised);
+            rc = buf_u64_item(pl, ITEM_PROMISE, r->promised);
             pl->promised = r->promised;
         }
         if (rc == 0 && r->trim_through > pl->log_base) {
-            rc = buf_u64_record(pl, REC_TRIM, r->trim_through);
+            rc = buf_u64_item(pl, ITEM_TRIM, r->trim_through);
             pl->log_base = r->trim_through;
             trimmed = 1;
         }
@@ -899,6 +946,7 @@ static int file_write(struct md_plog *pl, struct md_plog_batch *recs, uint64_t *
             top = r->seq;
     }
     md_plog_batch_clear(recs);
+    frame_end(pl);
     if (rc == 0 && pl->buf_len)
         rc = cn_write_all(pl->fd, pl->buf, pl->buf_len);
     pl->active_size += pl->buf_len;

@@ -1232,16 +1232,17 @@ static int open_store(struct md_server *s)
                                        .window = s->cfg.window,
                                        .trim_every = s->cfg.trim_every,
                                        .trim_keep = s->cfg.trim_keep,
-                                       .trim_bytes = s->cfg.trim_bytes};
+                                       .trim_bytes = s->cfg.trim_bytes,
+                                       .plog_segment_bytes = s->cfg.plog_segment_bytes};
     memcpy(rc_cfg.peer_ids, s->cfg.peer_ids, s->cfg.n_peers * sizeof(uint32_t));
     if ((rc = identity(s, &rc_cfg)) != 0)
         return rc;
     if (md_sm_removed(s->store, rc_cfg.id) == 1) {
         atomic_store(&s->removed, 1);
         CN_WARN(LOG,
-                "replica %u was removed from the group: it serves nothing; wipe %s to reuse "
-                "this machine (cairn-meta --join)",
-                rc_cfg.id, path);
+                "replica %u was removed from the group: it serves nothing; wipe %s (db and "
+                "plog) to reuse this machine (cairn-meta --join)",
+                rc_cfg.id, s->data_dir);
     }
     struct md_replica_io io = {.ctx = s,
                                .send = rio_send,
