@@ -52,6 +52,10 @@ struct md_plog {
     size_t buf_len, buf_cap;
     size_t frame_at; /* where the open frame starts in buf */
     int frame_open;
+    uint64_t write_no;  /* the last write that reached the file */
+    uint64_t cur_write; /* the write being encoded */
+    size_t frame_split; /* frames close past this many bytes */
+    int write_done;     /* replay: the last frame read ended its write */
 };
 
 static void log_key(uint64_t slot, uint8_t key[LOG_KEY_LEN])
@@ -351,21 +355,26 @@ int md_plog_write(struct md_plog *pl, struct md_plog_batch *recs, uint64_t *max_
 /* ------------------------------------------------------------- file log -- */
 
 /* Segment files: SEG_PREFIX + 16 hex digits of the id + SEG_SUFFIX, ids
- * increasing. A segment is SEG_MAGIC then frames, one (or more, for a huge
- * batch) per md_plog_write, so only the last frame can be torn:
- *   frame = magic u16 (FRAME_MAGIC) | len u32 | crc32c u32 | items[len]
- *   item  = type u8 | len u32 | payload[len]
- * big-endian; the CRC covers the frame's first 6 bytes and its items.
+ * increasing. A segment is SEG_MAGIC then frames. Each md_plog_write is one
+ * numbered write (one or more frames, the last flagged), synced before the
+ * next starts: only the frames of the last write can be torn.
+ *   frame = magic u16 (FRAME_MAGIC) | flags u8 (FRAME_LAST: the write's last
+ *           frame) | write be64 | len be32 | crc32c be32 | items[len]
+ *   item  = type u8 | len be32 | payload[len]
+ * big-endian; the CRC covers the frame's first 15 bytes and its items.
  * Items: PROMISE be64 ballot (the latest wins); TRIM be64 slot (entries up to
- * it are dropped); ENTRY be64 slot | be64 ballot | value. */
+ * it are dropped); ENTRY be64 slot | be64 ballot | value. A new segment's
+ * first frame starts with the log's promise and trim point. */
 #define SEG_PREFIX "seg-"
 #define SEG_SUFFIX ".plog"
 static const char SEG_MAGIC[8] = {'C', 'N', 'P', 'L', 'O', 'G', '1', '\n'};
 #define FRAME_MAGIC 0xC41Eu
-#define FRAME_HDR   10
-#define FRAME_SPLIT (16u << 20) /* a frame is closed once its items pass this */
-#define FRAME_MAX   (1u << 30)
-#define ITEM_HDR    5
+#define FRAME_HDR   19
+#define FRAME_LAST  1u
+#define FRAME_SPLIT (16u << 20) /* a frame is closed once its items pass this, */
+                                /* or a quarter of the segment size */
+#define FRAME_MAX (1u << 30)
+#define ITEM_HDR  5
 
 enum { ITEM_PROMISE = 1, ITEM_ENTRY = 2, ITEM_TRIM = 3 };
 
@@ -416,16 +425,25 @@ static int buf_reserve(struct md_plog *pl, size_t more)
     return 0;
 }
 
-/* Closes the open frame in pl->buf (if any): its length and CRC. */
-static void frame_end(struct md_plog *pl)
+/* Closes the open frame in pl->buf (if any): flags, length and CRC. */
+static void frame_end(struct md_plog *pl, int last)
 {
     if (!pl->frame_open)
         return;
     uint8_t *h = pl->buf + pl->frame_at;
     uint32_t len = (uint32_t)(pl->buf_len - pl->frame_at - FRAME_HDR);
-    put_be32(h + 2, len);
-    put_be32(h + 6, ec_crc32c_update(ec_crc32c(h, 6), h + FRAME_HDR, len));
+    h[2] = last ? FRAME_LAST : 0;
+    put_be32(h + 11, len);
+    put_be32(h + 15, ec_crc32c_update(ec_crc32c(h, 15), h + FRAME_HDR, len));
     pl->frame_open = 0;
+}
+
+/* Starts the next write: pl->buf empty, the next write number. */
+static void write_begin(struct md_plog *pl)
+{
+    pl->buf_len = 0;
+    pl->frame_open = 0;
+    pl->cur_write = pl->write_no + 1;
 }
 
 /* Appends one item (payload = head[0..hlen) + tail[0..tlen)) to the open
@@ -435,8 +453,8 @@ static int buf_item(struct md_plog *pl, uint8_t type, const uint8_t *head, size_
 {
     if (hlen + tlen > FRAME_MAX - ITEM_HDR)
         return CAIRN_E_RANGE;
-    if (pl->frame_open && pl->buf_len - pl->frame_at + ITEM_HDR + hlen + tlen > FRAME_SPLIT)
-        frame_end(pl);
+    if (pl->frame_open && pl->buf_len - pl->frame_at + ITEM_HDR + hlen + tlen > pl->frame_split)
+        frame_end(pl, 0);
     int rc = buf_reserve(pl, FRAME_HDR + ITEM_HDR + hlen + tlen);
     if (rc)
         return rc;
@@ -444,6 +462,7 @@ static int buf_item(struct md_plog *pl, uint8_t type, const uint8_t *head, size_
         pl->frame_at = pl->buf_len;
         pl->buf[pl->buf_len] = (uint8_t)(FRAME_MAGIC >> 8);
         pl->buf[pl->buf_len + 1] = (uint8_t)FRAME_MAGIC;
+        put_be64(pl->buf + pl->buf_len + 3, pl->cur_write);
         pl->buf_len += FRAME_HDR;
         pl->frame_open = 1;
     }
@@ -478,11 +497,11 @@ static size_t frame_valid(const uint8_t *buf, size_t n, size_t off)
     if (n - off < FRAME_HDR || buf[off] != (uint8_t)(FRAME_MAGIC >> 8) ||
         buf[off + 1] != (uint8_t)FRAME_MAGIC)
         return 0;
-    uint32_t len = get_be32(buf + off + 2);
+    uint32_t len = get_be32(buf + off + 11);
     if (len > FRAME_MAX || len > n - off - FRAME_HDR)
         return 0;
-    uint32_t crc = ec_crc32c_update(ec_crc32c(buf + off, 6), buf + off + FRAME_HDR, len);
-    return crc == get_be32(buf + off + 6) ? FRAME_HDR + len : 0;
+    uint32_t crc = ec_crc32c_update(ec_crc32c(buf + off, 15), buf + off + FRAME_HDR, len);
+    return crc == get_be32(buf + off + 15) ? FRAME_HDR + len : 0;
 }
 
 /* ---- the restored log, edited while the segments are replayed ---- */
@@ -686,14 +705,18 @@ static int replay_segment(struct md_plog *pl, size_t i, struct md_plog_restored 
         rc = replay_items(pl, i, rs, buf + off + FRAME_HDR, fl - FRAME_HDR);
         if (rc == CAIRN_E_CORRUPT)
             CN_ERROR(LOG, "%s: a malformed item in the frame at offset %zu", path, off);
+        pl->write_no = get_be64(buf + off + 3);
+        pl->write_done = (buf[off + 2] & FRAME_LAST) != 0;
         off += fl;
     }
     if (rc == 0 && off < n) {
-        /* Each write is synced before the next one starts: a torn frame
-         * has no valid frame after it. */
+        /* Each write is synced before the next one starts: a valid frame
+         * of a later write than the damaged one proves it was synced. The
+         * damaged frame belongs to the write after the last whole one. */
+        uint64_t torn_write = pl->write_no + (pl->write_done ? 1 : 0);
         int later = 0;
         for (size_t o = off + 1; !later && last && o + FRAME_HDR <= n; o++)
-            later = frame_valid(buf, n, o) != 0;
+            later = frame_valid(buf, n, o) != 0 && get_be64(buf + o + 3) > torn_write;
         if (!last || later) {
             CN_ERROR(LOG, "%s: damaged record at offset %zu (%s)", path, off,
                      last ? "valid records follow it" : "not the last segment");
@@ -707,9 +730,10 @@ static int replay_segment(struct md_plog *pl, size_t i, struct md_plog_restored 
     return rc;
 }
 
-/* Creates segment id holding its magic and the log's current promise and
- * trim point (so older segments may be deleted), as the active segment. The
- * caller syncs it with the batch that follows, then the directory. */
+/* Creates segment id as the active segment, and puts its magic and the
+ * log's current promise and trim point (so older segments may be deleted)
+ * into pl->buf, which must be empty (write_begin): the caller writes them
+ * with what follows, syncs, then syncs the directory. */
 static int new_segment(struct md_plog *pl, uint64_t id)
 {
     char path[4096];
@@ -719,8 +743,6 @@ static int new_segment(struct md_plog *pl, uint64_t id)
         CN_ERROR(LOG, "cannot create %s: %s", path, strerror(errno));
         return CAIRN_E_IO;
     }
-    pl->buf_len = 0;
-    pl->frame_open = 0;
     int rc = buf_reserve(pl, sizeof(SEG_MAGIC));
     if (rc == 0) {
         memcpy(pl->buf, SEG_MAGIC, sizeof(SEG_MAGIC));
@@ -729,9 +751,6 @@ static int new_segment(struct md_plog *pl, uint64_t id)
     }
     if (rc == 0)
         rc = buf_u64_item(pl, ITEM_TRIM, pl->log_base);
-    frame_end(pl);
-    if (rc == 0)
-        rc = cn_write_all(fd, pl->buf, pl->buf_len);
     if (rc == 0)
         rc = segs_push(pl, id);
     if (rc) {
@@ -742,9 +761,21 @@ static int new_segment(struct md_plog *pl, uint64_t id)
     if (pl->fd >= 0)
         close(pl->fd);
     pl->fd = fd;
-    pl->active_size = pl->buf_len;
-    pl->buf_len = 0;
+    pl->active_size = 0;
     return 0;
+}
+
+/* Writes pl->buf (closing its open frame, the write's last when last) to
+ * the active segment; pl->buf is empty afterwards. */
+static int write_flush(struct md_plog *pl, int last)
+{
+    frame_end(pl, last);
+    int rc = pl->buf_len ? cn_write_all(pl->fd, pl->buf, pl->buf_len) : 0;
+    if (rc == 0 && pl->buf_len)
+        pl->write_no = pl->cur_write;
+    pl->active_size += pl->buf_len;
+    pl->buf_len = 0;
+    return rc;
 }
 
 /* fdatasync of the active segment (and the directory when new_file). */
@@ -790,18 +821,17 @@ static int drop_trimmed(struct md_plog *pl)
 static int migrate_from_store(struct md_plog *pl, const struct md_plog_restored *old)
 {
     pl->promised = old->promised;
+    write_begin(pl);
     int rc = new_segment(pl, 1);
     for (uint32_t i = 0; rc == 0 && i < old->n_entries; i++) {
         rc = buf_entry(pl, &old->entries[i]);
         if (rc == 0 && old->entries[i].slot > pl->segs[0].max_slot)
             pl->segs[0].max_slot = old->entries[i].slot;
-        if (rc == 0 && (pl->buf_len >= (4u << 20) || i + 1 == old->n_entries)) {
-            frame_end(pl);
-            rc = cn_write_all(pl->fd, pl->buf, pl->buf_len);
-            pl->active_size += pl->buf_len;
-            pl->buf_len = 0;
-        }
+        if (rc == 0 && pl->buf_len >= (4u << 20)) /* one write, several frames */
+            rc = write_flush(pl, 0);
     }
+    if (rc == 0)
+        rc = write_flush(pl, 1);
     if (rc == 0)
         rc = sync_active(pl, 1);
     if (rc == 0)
@@ -827,6 +857,16 @@ static int clear_store_log(struct md_store *store, const struct md_plog_restored
         rc = md_store_sync(store);
     md_batch_free(b);
     return rc;
+}
+
+/* Creates segment id holding only the promise and trim point, synced. */
+static int fresh_segment(struct md_plog *pl, uint64_t id)
+{
+    write_begin(pl);
+    int rc = new_segment(pl, id);
+    if (rc == 0)
+        rc = write_flush(pl, 1);
+    return rc ? rc : sync_active(pl, 1);
 }
 
 static int file_open(struct md_plog *pl, uint64_t applied, struct md_plog_restored *rs)
@@ -867,15 +907,11 @@ static int file_open(struct md_plog *pl, uint64_t applied, struct md_plog_restor
         if (rc == 0 && keep == 0) {
             /* The last segment was created and never written: recreate. */
             pl->n_segs--;
-            rc = new_segment(pl, pl->segs[pl->n_segs].id);
-            if (rc == 0)
-                rc = sync_active(pl, 1);
+            rc = fresh_segment(pl, pl->segs[pl->n_segs].id);
         }
     } else if (rc == 0) {
         pl->promised = 0;
-        rc = new_segment(pl, 1);
-        if (rc == 0)
-            rc = sync_active(pl, 1);
+        rc = fresh_segment(pl, 1);
     }
     /* The migration is complete once the file holds the log: only then are
      * the store's keys dropped (a crash in between migrates again, or here
@@ -902,7 +938,9 @@ int md_plog_open_dir(struct md_store *store, const char *dir, uint64_t segment_b
         return CAIRN_E_NOMEM;
     pl->store = store;
     pl->fd = -1;
+    pl->write_done = 1; /* (no write yet: the first is whole) */
     pl->segment_bytes = segment_bytes ? segment_bytes : MD_PLOG_SEGMENT_BYTES;
+    pl->frame_split = pl->segment_bytes / 4 < FRAME_SPLIT ? pl->segment_bytes / 4 : FRAME_SPLIT;
     pl->dir = strdup(dir);
     int rc = pl->dir ? file_open(pl, applied, rs) : CAIRN_E_NOMEM;
     if (rc != 0) {
@@ -918,14 +956,13 @@ static int file_write(struct md_plog *pl, struct md_plog_batch *recs, uint64_t *
                       int64_t *sync_us)
 {
     int rc = 0, new_file = 0, trimmed = 0;
+    write_begin(pl);
     if (pl->active_size >= pl->segment_bytes) {
         rc = new_segment(pl, pl->segs[pl->n_segs - 1].id + 1);
         new_file = 1;
     }
     uint64_t top = 0;
     struct plog_seg *act = rc == 0 ? &pl->segs[pl->n_segs - 1] : NULL;
-    pl->buf_len = 0;
-    pl->frame_open = 0;
     for (size_t i = 0; rc == 0 && i < recs->n; i++) {
         const struct md_plog_rec *r = &recs->recs[i];
         if (r->promised != pl->promised) {
@@ -946,10 +983,9 @@ static int file_write(struct md_plog *pl, struct md_plog_batch *recs, uint64_t *
             top = r->seq;
     }
     md_plog_batch_clear(recs);
-    frame_end(pl);
-    if (rc == 0 && pl->buf_len)
-        rc = cn_write_all(pl->fd, pl->buf, pl->buf_len);
-    pl->active_size += pl->buf_len;
+    int wrote = pl->buf_len > 0; /* (nothing changed: nothing to sync) */
+    if (rc == 0)
+        rc = write_flush(pl, 1);
     pl->buf_len = 0;
     if (pl->buf_cap > (16u << 20)) { /* one huge batch: do not keep its buffer */
         free(pl->buf);
@@ -957,7 +993,7 @@ static int file_write(struct md_plog *pl, struct md_plog_batch *recs, uint64_t *
         pl->buf_cap = 0;
     }
     int64_t t0 = cn_mono_us();
-    if (rc == 0)
+    if (rc == 0 && wrote)
         rc = sync_active(pl, new_file);
     if (sync_us)
         *sync_us = cn_mono_us() - t0;

@@ -199,6 +199,40 @@ START_TEST(test_torn_tail_is_cut_off)
 }
 END_TEST
 
+START_TEST(test_torn_write_of_several_frames_is_cut_off)
+{
+    /* Segments of 4 KiB: frames close at 1 KiB, so a write of 40 entries
+     * (~2.5 KiB) is several frames; the first one damaged and the others
+     * whole is still one torn write. */
+    struct fx f;
+    fx_init(&f);
+    ck_assert_int_eq(fx_open(&f, 4096, 0), 0);
+    write_rec(&f, 3, 0, 1, 2);
+    char seg[600];
+    seg_file(&f, 0, seg, sizeof(seg));
+    off_t good = file_size(seg);
+    write_rec(&f, 3, 0, 3, 42);
+    ck_assert_int_gt(file_size(seg) - good, 2048);
+    poke(seg, good + 40, 0x10);
+    ck_assert_int_eq(fx_open(&f, 4096, 0), 0);
+    expect_entries(&f, 1, 2);
+    ck_assert_int_eq(file_size(seg), good);
+    /* The same damage with a later write after it: refused. */
+    write_rec(&f, 3, 0, 3, 42);
+    write_rec(&f, 3, 0, 43, 43);
+    poke(seg, good + 40, 0x10);
+    ck_assert_int_eq(fx_open(&f, 4096, 0), CAIRN_E_CORRUPT);
+    /* Damage in the second frame of that write (its first one whole), a
+     * later write after it: refused too. */
+    poke(seg, good + 40, 0x10);
+    ck_assert_int_eq(fx_open(&f, 4096, 0), 0);
+    expect_entries(&f, 1, 43);
+    poke(seg, good + 1500, 0x10);
+    ck_assert_int_eq(fx_open(&f, 4096, 0), CAIRN_E_CORRUPT);
+    fx_done(&f);
+}
+END_TEST
+
 START_TEST(test_damage_before_the_tail_is_refused)
 {
     struct fx f;
@@ -335,6 +369,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("file");
     tcase_add_test(tc, test_promise_and_entries_survive_restart);
     tcase_add_test(tc, test_torn_tail_is_cut_off);
+    tcase_add_test(tc, test_torn_write_of_several_frames_is_cut_off);
     tcase_add_test(tc, test_damage_before_the_tail_is_refused);
     tcase_add_test(tc, test_damage_in_an_older_segment_is_refused);
     tcase_add_test(tc, test_trim_deletes_segments_after_syncing_the_store);
