@@ -557,6 +557,8 @@ static int rs_set(struct md_plog_restored *rs, uint64_t slot, uint64_t ballot, c
 static void rs_trim(struct md_plog_restored *rs, uint64_t through)
 {
     uint32_t n = rs_lower(rs, through + 1);
+    if (n == 0)
+        return;
     for (uint32_t i = 0; i < n; i++)
         free(rs->blobs[i]);
     memmove(rs->entries, rs->entries + n, (rs->n_entries - n) * sizeof(*rs->entries));

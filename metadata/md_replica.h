@@ -1,8 +1,9 @@
 /* md_replica: one metadata replica's logic, single-threaded and without
  * sockets, threads or clocks of its own — the Paxos core (paxos.h), the
- * state machine applied to the replica's store (md_sm.h), the Paxos log kept
- * in that store (md_plog.h), the commands and reads waiting for an outcome,
- * log trimming and snapshot installation.
+ * state machine applied to the replica's store (md_sm.h), the Paxos log
+ * (md_plog.h: segment files in cfg.plog_dir, else in that store), the
+ * commands and reads waiting for an outcome, log trimming (the store synced
+ * first: its writes are not synced one by one) and snapshot installation.
  *
  * The daemon (md_server.c) wraps it in threads and HTTP: it feeds events in
  * (messages, commands, reads, ticks, "persisted", snapshots) from one thread
