@@ -367,6 +367,7 @@ int md_plog_write(struct md_plog *pl, struct md_plog_batch *recs, uint64_t *max_
  * first frame starts with the log's promise and trim point. */
 #define SEG_PREFIX "seg-"
 #define SEG_SUFFIX ".plog"
+#define SEG_TMP    ".tmp" /* a segment being moved from the store, not yet whole */
 static const char SEG_MAGIC[8] = {'C', 'N', 'P', 'L', 'O', 'G', '1', '\n'};
 #define FRAME_MAGIC 0xC41Eu
 #define FRAME_HDR   19
@@ -600,6 +601,16 @@ static int list_segments(struct md_plog *pl)
     struct dirent *de;
     while (rc == 0 && (de = readdir(d)) != NULL) {
         size_t nl = strlen(de->d_name), pl_len = strlen(SEG_PREFIX), sl = strlen(SEG_SUFFIX);
+        if (nl == pl_len + 16 + sl + strlen(SEG_TMP) &&
+            strncmp(de->d_name, SEG_PREFIX, pl_len) == 0 &&
+            strcmp(de->d_name + nl - strlen(SEG_TMP), SEG_TMP) == 0) {
+            /* An interrupted move from the store: the keys are still there. */
+            char path[4096];
+            snprintf(path, sizeof(path), "%s/%s", pl->dir, de->d_name);
+            if (unlink(path) != 0)
+                rc = CAIRN_E_IO;
+            continue;
+        }
         if (nl != pl_len + 16 + sl || strncmp(de->d_name, SEG_PREFIX, pl_len) != 0 ||
             strcmp(de->d_name + pl_len + 16, SEG_SUFFIX) != 0)
             continue;
@@ -732,14 +743,17 @@ static int replay_segment(struct md_plog *pl, size_t i, struct md_plog_restored 
     return rc;
 }
 
-/* Creates segment id as the active segment, and puts its magic and the
+/* Creates segment id (with tmp: under its name + SEG_TMP, for the caller to
+ * rename once whole) as the active segment, and puts its magic and the
  * log's current promise and trim point (so older segments may be deleted)
  * into pl->buf, which must be empty (write_begin): the caller writes them
  * with what follows, syncs, then syncs the directory. */
-static int new_segment(struct md_plog *pl, uint64_t id)
+static int new_segment(struct md_plog *pl, uint64_t id, int tmp)
 {
     char path[4096];
     seg_path(pl, id, path, sizeof(path));
+    if (tmp)
+        strncat(path, SEG_TMP, sizeof(path) - strlen(path) - 1);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         CN_ERROR(LOG, "cannot create %s: %s", path, strerror(errno));
@@ -819,12 +833,14 @@ static int drop_trimmed(struct md_plog *pl)
 }
 
 /* Moves a log kept in the store (an older Cairn) into the file log: written
- * whole and synced as the first segment, then the store's keys deleted. */
+ * whole and synced under a temporary name, then renamed to the first segment
+ * (so a crash in between leaves no segment, and the move starts over); the
+ * caller then deletes the store's keys. */
 static int migrate_from_store(struct md_plog *pl, const struct md_plog_restored *old)
 {
     pl->promised = old->promised;
     write_begin(pl);
-    int rc = new_segment(pl, 1);
+    int rc = new_segment(pl, 1, 1);
     for (uint32_t i = 0; rc == 0 && i < old->n_entries; i++) {
         rc = buf_entry(pl, &old->entries[i]);
         if (rc == 0 && old->entries[i].slot > pl->segs[0].max_slot)
@@ -834,8 +850,18 @@ static int migrate_from_store(struct md_plog *pl, const struct md_plog_restored 
     }
     if (rc == 0)
         rc = write_flush(pl, 1);
+    if (rc == 0 && fdatasync(pl->fd) != 0)
+        rc = CAIRN_E_IO;
+    char tmp[4096], path[4096];
+    seg_path(pl, 1, path, sizeof(path));
+    seg_path(pl, 1, tmp, sizeof(tmp) - strlen(SEG_TMP));
+    strcat(tmp, SEG_TMP);
+    if (rc == 0 && rename(tmp, path) != 0) {
+        CN_ERROR(LOG, "cannot rename %s: %s", tmp, strerror(errno));
+        rc = CAIRN_E_IO;
+    }
     if (rc == 0)
-        rc = sync_active(pl, 1);
+        rc = cn_fsync_dir(pl->dir);
     if (rc == 0)
         CN_INFO(LOG, "Paxos log moved from the store to %s: %u entries", pl->dir, old->n_entries);
     return rc;
@@ -865,7 +891,7 @@ static int clear_store_log(struct md_store *store, const struct md_plog_restored
 static int fresh_segment(struct md_plog *pl, uint64_t id)
 {
     write_begin(pl);
-    int rc = new_segment(pl, id);
+    int rc = new_segment(pl, id, 0);
     if (rc == 0)
         rc = write_flush(pl, 1);
     return rc ? rc : sync_active(pl, 1);
@@ -960,7 +986,7 @@ static int file_write(struct md_plog *pl, struct md_plog_batch *recs, uint64_t *
     int rc = 0, new_file = 0, trimmed = 0;
     write_begin(pl);
     if (pl->active_size >= pl->segment_bytes) {
-        rc = new_segment(pl, pl->segs[pl->n_segs - 1].id + 1);
+        rc = new_segment(pl, pl->segs[pl->n_segs - 1].id + 1, 0);
         new_file = 1;
     }
     uint64_t top = 0;

@@ -338,7 +338,17 @@ START_TEST(test_log_in_the_store_moves_to_files)
     f.pl = keep;
     md_plog_free(old);
     ck_assert_uint_eq(store_log_keys(f.store), 11); /* "Pp" and slots 5..14 */
+    /* A move that crashed before its segment was whole left a temporary
+     * file: it is thrown away and the move starts over from the keys. */
+    char tmp[600];
+    ck_assert_int_eq(mkdir(f.plog, 0755), 0);
+    snprintf(tmp, sizeof(tmp), "%s/seg-0000000000000001.plog.tmp", f.plog);
+    FILE *fp = fopen(tmp, "w");
+    ck_assert_ptr_nonnull(fp);
+    fputs("CNPLOG1\nhalf a segment", fp);
+    fclose(fp);
     ck_assert_int_eq(fx_open(&f, 0, 4), 0);
+    ck_assert_int_eq(access(tmp, F_OK), -1);
     ck_assert_uint_eq(f.rs.promised, 11);
     expect_entries(&f, 5, 14);
     ck_assert_uint_eq(store_log_keys(f.store), 0);
