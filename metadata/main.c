@@ -25,8 +25,8 @@ static struct {
     char *lease;
     bool lease_reads_local;
     int64_t store_write_buffer;
-    int64_t trim_every, trim_keep, trim_bytes, window, suspect_after_ms, down_after_ms,
-        out_after_ms;
+    int64_t trim_every, trim_keep, trim_bytes, plog_segment, window, suspect_after_ms,
+        down_after_ms, out_after_ms;
     int64_t repair_concurrency, repair_bandwidth, repair_scan_ms, garbage_grace_ms;
     int64_t lifecycle_day_ms, lifecycle_scan_ms, packed_idle_ms;
     int64_t compact_below, compact_rate, compact_min_dead, compact_scan_ms;
@@ -84,7 +84,7 @@ static const struct cn_config_option options[] = {
                          "how long a client command or read waits to be applied",
                          &conf.request_timeout_ms),
     CN_CONF_OPT_SIZE("store-write-buffer", "32M", 1 << 20, INT64_C(1) << 30,
-                     "LevelDB memtable of the replica's store: writes (Paxos log and state) "
+                     "LevelDB memtable of the replica's store: state machine writes "
                      "collect in memory up to this before a table is written; at 4 MiB "
                      "(LevelDB's default) small-object commits cost ~40% more CPU in table "
                      "writes and compactions. Up to twice this is held in memory",
@@ -96,6 +96,11 @@ static const struct cn_config_option options[] = {
                      "since the last trim (the untrimmed log is held in memory; 0 = by slots "
                      "only)",
                      &conf.trim_bytes),
+    CN_CONF_OPT_SIZE("plog-segment", "64M", 64 << 10, INT64_C(1) << 32,
+                     "the Paxos log (DATA_DIR/plog) starts a new segment file once the "
+                     "current one holds this much; a segment is deleted once a trim covers "
+                     "everything in it",
+                     &conf.plog_segment),
     CN_CONF_OPT_INT("trim-keep", "1000", 0, 100000000,
                     "slots kept in the log behind the applied one (lagging replicas catch up "
                     "from the log; further behind, by snapshot)",
@@ -323,6 +328,7 @@ int main(int argc, char **argv)
     cfg.trim_every = (uint64_t)conf.trim_every;
     cfg.trim_keep = (uint64_t)conf.trim_keep;
     cfg.trim_bytes = (uint64_t)conf.trim_bytes;
+    cfg.plog_segment_bytes = (uint64_t)conf.plog_segment;
     cfg.store_write_buffer = (uint64_t)conf.store_write_buffer;
     cfg.request_timeout_ms = (uint64_t)conf.request_timeout_ms;
     cfg.window = (uint32_t)conf.window;

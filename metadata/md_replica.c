@@ -209,6 +209,7 @@ int md_replica_open(const struct md_replica_config *cfg, struct md_store *store,
     if (!r)
         return CAIRN_E_NOMEM;
     r->cfg = *cfg;
+    r->cfg.plog_dir = NULL; /* borrowed for the open only */
     r->io = *io;
     r->store = store;
     struct md_sm_options smo;
@@ -224,7 +225,10 @@ int md_replica_open(const struct md_replica_config *cfg, struct md_store *store,
         goto err;
     }
     struct md_plog_restored lr;
-    if ((rc = md_plog_open(store, md_sm_applied_index(r->sm), &r->plog, &lr)) != 0) {
+    rc = cfg->plog_dir ? md_plog_open_dir(store, cfg->plog_dir, cfg->plog_segment_bytes,
+                                          md_sm_applied_index(r->sm), &r->plog, &lr)
+                       : md_plog_open(store, md_sm_applied_index(r->sm), &r->plog, &lr);
+    if (rc != 0) {
         *what = "the Paxos log is damaged";
         goto err;
     }

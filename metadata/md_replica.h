@@ -1,8 +1,9 @@
 /* md_replica: one metadata replica's logic, single-threaded and without
  * sockets, threads or clocks of its own — the Paxos core (paxos.h), the
- * state machine applied to the replica's store (md_sm.h), the Paxos log kept
- * in that store (md_plog.h), the commands and reads waiting for an outcome,
- * log trimming and snapshot installation.
+ * state machine applied to the replica's store (md_sm.h), the Paxos log
+ * (md_plog.h: segment files in cfg.plog_dir, else in that store), the
+ * commands and reads waiting for an outcome, log trimming (the store synced
+ * first: its writes are not synced one by one) and snapshot installation.
  *
  * The daemon (md_server.c) wraps it in threads and HTTP: it feeds events in
  * (messages, commands, reads, ticks, "persisted", snapshots) from one thread
@@ -52,6 +53,10 @@ struct md_replica_config {
     uint64_t trim_bytes; /* also trim once this many command bytes were applied since the
                           * last trim (0 = by slots only): the log's values are held in
                           * memory until trimmed, so this bounds it for big commands */
+    /* Where the Paxos log lives: a directory of segment files (md_plog_open_dir,
+     * borrowed string), or NULL: in the store beside the state machine. */
+    const char *plog_dir;
+    uint64_t plog_segment_bytes; /* 0 = MD_PLOG_SEGMENT_BYTES */
 };
 
 struct md_replica_io {

@@ -1207,7 +1207,7 @@ static int open_store(struct md_server *s)
     snprintf(path, sizeof(path), "%s/db", s->data_dir);
     struct md_store_options so;
     md_store_options_default(&so);
-    so.sync = 0; /* syncs are explicit: one per persist round, and before trims */
+    so.sync = 0; /* syncs are explicit: before the Paxos log (plog/) trims, and snapshots */
     /* A fixed block cache (LevelDB's own default is 8 MiB): the hot index
      * blocks of a store of 10^7 objects stay in memory, and memory stays
      * bounded however many objects there are (docs/performance.md, Scale). */
@@ -1221,7 +1221,10 @@ static int open_store(struct md_server *s)
                  path, cairn_strerror(rc));
         return rc;
     }
+    char plog_dir[4096];
+    snprintf(plog_dir, sizeof(plog_dir), "%s/plog", s->data_dir);
     struct md_replica_config rc_cfg = {.id = s->cfg.id,
+                                       .plog_dir = plog_dir,
                                        .n_peers = s->cfg.n_peers,
                                        .heartbeat_ms = s->cfg.heartbeat_ms,
                                        .election_ms = s->cfg.election_ms,
@@ -1229,16 +1232,17 @@ static int open_store(struct md_server *s)
                                        .window = s->cfg.window,
                                        .trim_every = s->cfg.trim_every,
                                        .trim_keep = s->cfg.trim_keep,
-                                       .trim_bytes = s->cfg.trim_bytes};
+                                       .trim_bytes = s->cfg.trim_bytes,
+                                       .plog_segment_bytes = s->cfg.plog_segment_bytes};
     memcpy(rc_cfg.peer_ids, s->cfg.peer_ids, s->cfg.n_peers * sizeof(uint32_t));
     if ((rc = identity(s, &rc_cfg)) != 0)
         return rc;
     if (md_sm_removed(s->store, rc_cfg.id) == 1) {
         atomic_store(&s->removed, 1);
         CN_WARN(LOG,
-                "replica %u was removed from the group: it serves nothing; wipe %s to reuse "
-                "this machine (cairn-meta --join)",
-                rc_cfg.id, path);
+                "replica %u was removed from the group: it serves nothing; wipe %s (db and "
+                "plog) to reuse this machine (cairn-meta --join)",
+                rc_cfg.id, s->data_dir);
     }
     struct md_replica_io io = {.ctx = s,
                                .send = rio_send,

@@ -75,6 +75,7 @@ struct md_server_config {
     uint64_t trim_every;             /* trim the log after this many applied slots */
     uint64_t trim_keep;              /* slots kept in the log behind the applied one */
     uint64_t trim_bytes;             /* ... or after this many command bytes were applied */
+    uint64_t plog_segment_bytes;     /* Paxos log segment file size (0 = the default) */
     uint64_t store_write_buffer;     /* LevelDB memtable bytes; 0 = LevelDB's default */
     uint64_t request_timeout_ms;     /* how long /v1/cmd and /v1/read wait */
     uint32_t window;                 /* Paxos pipeline window (slots in flight) */

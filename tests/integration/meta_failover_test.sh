@@ -17,7 +17,7 @@ source "$(dirname "$0")/lib.sh"
 CAIRN="$CAIRN_BUILD/cli/cairn"
 TORTURE="$CAIRN_BUILD/tests/integration/meta-torture"
 
-CAIRN_META_OPTS="--trim-every 200 --trim-keep 20" cluster_up 0 --no-gateway
+CAIRN_META_OPTS="--trim-every 200 --trim-keep 20 --plog-segment 64K" cluster_up 0 --no-gateway
 SECRET_FILE="$CDIR/secret"
 SECRET="$(cat "$SECRET_FILE")"
 URLS="$(cluster_meta_urls)"
