@@ -820,6 +820,10 @@ static int metrics_end(struct cn_http_req *req, void *cls)
                    "Leader: command proposed to committed and applied.");
     metric_u64(f, "cairn_meta_fsyncs_total", "counter", "Paxos log fsyncs (group commits).",
                (uint64_t)s->m_fsyncs);
+    metric_u64(f, "cairn_meta_store_syncs_total", "counter",
+               "Syncs of the state machine's store by the persist thread (at most one per "
+               "10 ms: its writes are not covered by the Paxos log's fsyncs).",
+               (uint64_t)s->m_store_syncs);
     cn_metrics_family(f, "cairn_meta_fsync_seconds_total", "counter",
                       "Time spent in Paxos log fsyncs.");
     cn_metrics_double(f, "cairn_meta_fsync_seconds_total", NULL, (double)s->m_fsync_us / 1e6);

@@ -168,6 +168,7 @@ struct md_server {
     /* metrics */
     atomic_uint_fast64_t m_leader_changes, m_fsyncs, m_fsync_us, m_msgs_sent, m_msgs_dropped,
         m_msgs_recv, m_snap_sent, m_reads;
+    atomic_uint_fast64_t m_store_syncs; /* the state store's syncs by the persist thread */
     /* reads answered on the HTTP thread under the lease / through the core;
      * fast-path attempts whose confirm failed (done again through the core) */
     atomic_uint_fast64_t m_reads_lease_local, m_reads_core, m_reads_lease_retried;

@@ -277,6 +277,10 @@ for i in 1 2 3; do
   done
   # Every replica has seen a leader elected at least once.
   [ "$(val "meta$i.0" cairn_meta_leader_changes_total)" -ge 1 ] || fail "meta$i: no leader change seen"
+  # The log was written (chunkservers registered) and the state store synced
+  # beside it: the Paxos log's fsyncs do not cover LevelDB (plog/).
+  [ "$(val "meta$i.0" cairn_meta_fsyncs_total)" -ge 1 ] || fail "meta$i: no Paxos log fsync"
+  [ "$(val "meta$i.0" cairn_meta_store_syncs_total)" -ge 1 ] || fail "meta$i: state store never synced"
 done
 for i in $(seq "$NCHUNK"); do
   for s in cairn_chunk_fsync_seconds_count 'cairn_chunk_fsync_seconds_bucket{le="0.001"}' \
