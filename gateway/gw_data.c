@@ -46,7 +46,7 @@ struct gw_ctx {
     struct cs_addr addrs[MAX_CS];
     size_t n_addrs;
 
-    atomic_uint_fast64_t degraded, decodes, frag_errors, short_groups;
+    atomic_uint_fast64_t degraded, decodes, frag_errors, short_groups, direct_fills;
 
     /* the data-path memory budget (gw_ctx_mem_take) */
     uint64_t mem_limit; /* 0 = unlimited */
@@ -166,6 +166,7 @@ void gw_ctx_stats(struct gw_ctx *ctx, struct gw_data_stats *out)
     out->decodes = ctx->decodes;
     out->fragment_errors = ctx->frag_errors;
     out->short_groups = ctx->short_groups;
+    out->direct_fills = ctx->direct_fills;
     out->mem_limit = ctx->mem_limit;
     out->mem_used = atomic_load(&ctx->mem_used);
     out->mem_peak = atomic_load(&ctx->mem_peak);
@@ -869,6 +870,12 @@ struct gw_get {
     size_t stage_cap;
     uint64_t mem;       /* stripe buffers taken from the budget */
     uint64_t units_mem; /* decode units forced onto it */
+    /* Direct reads (gw_get_open_direct): no read-ahead; a read whose buffer
+     * holds the whole next stripe (or packed round) has the fragments
+     * written straight into it, out is only for smaller reads (allocated
+     * then, block bytes, freed once drained). */
+    int direct;
+    size_t block; /* gw_get_block() */
 
     /* Read-ahead for ranges longer than one stripe: a helper thread fills
      * two stripe buffers in turn (g->pos and the fetch state are then its
@@ -888,8 +895,8 @@ struct gw_get {
 
 static void *ahead_main(void *arg);
 
-int gw_get_open(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t off, uint64_t len,
-                struct gw_get **out)
+static int get_open(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t off, uint64_t len,
+                    int direct, struct gw_get **out)
 {
     if (!ctx || !rec || off > rec->size || len > rec->size - off)
         return CAIRN_E_INVAL;
@@ -953,7 +960,14 @@ int gw_get_open(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t off, u
     }
     g->out_cap = max_stripe;
     g->stage_cap = stage;
-    g->mem = (len > max_stripe ? 2 * (uint64_t)max_stripe : max_stripe) + stage;
+    g->block = len < max_stripe ? (size_t)len : max_stripe;
+    g->direct = direct;
+    /* Direct: the reader's block and out (for reads shorter than a stripe),
+     * each block bytes; the same bound as the two read-ahead slots. */
+    if (direct)
+        g->mem = 2 * (uint64_t)g->block + stage;
+    else
+        g->mem = (len > max_stripe ? 2 * (uint64_t)max_stripe : max_stripe) + stage;
     if (gw_ctx_mem_take(ctx, g->mem) != 0) {
         g->mem = 0;
         gw_get_close(g);
@@ -961,6 +975,10 @@ int gw_get_open(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t off, u
     }
     if (stage && !(g->stage = malloc(stage)))
         goto err_nomem;
+    if (direct) {
+        *out = g;
+        return 0;
+    }
     if (len > max_stripe) {
         /* Read ahead: fetching stripe s+1 overlaps sending stripe s. */
         g->slot[0] = malloc(max_stripe);
@@ -989,6 +1007,25 @@ err_inval:
 err_nomem:
     gw_get_close(g);
     return CAIRN_E_NOMEM;
+}
+
+int gw_get_open(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t off, uint64_t len,
+                struct gw_get **out)
+{
+    return get_open(ctx, rec, off, len, 0, out);
+}
+
+int gw_get_open_direct(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t off, uint64_t len,
+                       struct gw_get **out)
+{
+    return get_open(ctx, rec, off, len, 1, out);
+}
+
+size_t gw_get_block(const struct gw_get *g)
+{
+    if (g->inline_data)
+        return (size_t)(g->end - g->pos) ? (size_t)(g->end - g->pos) : 1;
+    return g->block ? g->block : 1;
 }
 
 void gw_get_close(struct gw_get *g)
@@ -1206,6 +1243,36 @@ static int degraded_stripe(struct gw_get *g, struct get_group *gg, uint64_t s, u
     return 0;
 }
 
+/* The group holding object byte g->pos, or NULL if the extents do not
+ * cover it. */
+static struct get_group *group_at(struct gw_get *g)
+{
+    for (size_t gi = 0; gi < g->n_groups; gi++)
+        if (g->pos >= g->groups[gi].offset && g->pos < g->groups[gi].offset + g->groups[gi].span)
+            return &g->groups[gi];
+    return NULL;
+}
+
+/* Where the next fill() of group gg stops: the end of the stripe (or packed
+ * round) holding g->pos, or of the range. */
+static uint64_t fill_stop(const struct gw_get *g, const struct get_group *gg)
+{
+    uint64_t stop;
+    if (gg->packed) {
+        stop = gg->offset + gg->span;
+        if (g->end < stop)
+            stop = g->end;
+        if (stop - g->pos > g->out_cap)
+            stop = g->pos + g->out_cap;
+        return stop;
+    }
+    ec_layout l = group_layout(gg);
+    uint64_t sb = (uint64_t)gg->k * gg->unit;
+    uint64_t s = (g->pos - gg->offset) / sb;
+    stop = gg->offset + s * sb + ec_layout_stripe_data_len(&l, gg->data_length, s);
+    return g->end < stop ? g->end : stop;
+}
+
 /* 1 if fragment f's unit of stripe s holds a byte of group data [a, b). */
 static int unit_needed(const struct get_group *gg, uint64_t s, uint32_t f, uint64_t a, uint64_t b)
 {
@@ -1223,11 +1290,7 @@ static int fill_packed(struct gw_get *g, struct get_group *gg)
 {
     uint32_t k = gg->k, n_frags = gg->k + gg->m, unit = gg->unit;
     uint64_t sb = (uint64_t)k * unit;
-    uint64_t stop = gg->offset + gg->span;
-    if (g->end < stop)
-        stop = g->end;
-    if (stop - g->pos > g->out_cap)
-        stop = g->pos + g->out_cap;
+    uint64_t stop = fill_stop(g, gg);
     uint64_t a = gg->group_offset + (g->pos - gg->offset), b = a + (stop - g->pos);
     uint64_t s0 = a / sb, s1 = (b - 1) / sb, ns = s1 - s0 + 1;
     size_t flen = (size_t)(ns * unit);
@@ -1309,24 +1372,20 @@ static int fill_packed(struct gw_get *g, struct get_group *gg)
     return 0;
 }
 
-/* Fills g->out with the next stripe's worth of the requested range. */
+/* Fills g->out with the next stripe's worth of the requested range: the
+ * fragments' bytes are written straight to their places in object order. */
 static int fill(struct gw_get *g)
 {
-    size_t gi = 0;
-    while (gi < g->n_groups &&
-           !(g->pos >= g->groups[gi].offset && g->pos < g->groups[gi].offset + g->groups[gi].span))
-        gi++;
-    if (gi == g->n_groups)
+    struct get_group *gg = group_at(g);
+    if (!gg)
         return CAIRN_E_CORRUPT; /* extents do not cover the object */
-    struct get_group *gg = &g->groups[gi];
     if (gg->packed)
         return fill_packed(g, gg);
     ec_layout l = group_layout(gg);
     uint64_t in_group = g->pos - gg->offset;
     uint64_t sb = (uint64_t)gg->k * gg->unit;
     uint64_t s = in_group / sb;
-    uint64_t stripe_end = gg->offset + s * sb + ec_layout_stripe_data_len(&l, gg->data_length, s);
-    uint64_t stop = g->end < stripe_end ? g->end : stripe_end;
+    uint64_t stop = fill_stop(g, gg);
     uint32_t su = ec_layout_stripe_unit(&l, gg->data_length, s);
 
     ec_piece pieces[EC_MAX_K];
@@ -1420,6 +1479,37 @@ static ssize_t ahead_read(struct gw_get *g, void *buf, size_t max)
     return (ssize_t)n;
 }
 
+/* A direct reader's read with nothing buffered: the next fill goes straight
+ * into buf when it fits (one copy of each byte, from the fragment responses
+ * to the caller), else into out, allocated for it. */
+static ssize_t direct_read(struct gw_get *g, void *buf, size_t max)
+{
+    struct get_group *gg = group_at(g);
+    if (!gg)
+        return CAIRN_E_CORRUPT; /* extents do not cover the object */
+    uint64_t want = fill_stop(g, gg) - g->pos;
+    if (want <= max) {
+        g->out = buf;
+        int rc = fill(g);
+        size_t n = g->out_len;
+        g->out = NULL;
+        g->out_len = g->out_pos = 0;
+        if (rc)
+            return rc;
+        g->ctx->direct_fills++;
+        return (ssize_t)n;
+    }
+    if (!(g->out = malloc(g->block)))
+        return CAIRN_E_NOMEM;
+    int rc = fill(g);
+    if (rc)
+        return rc;
+    size_t n = g->out_len < max ? g->out_len : max;
+    memcpy(buf, g->out, n);
+    g->out_pos = n;
+    return (ssize_t)n;
+}
+
 ssize_t gw_get_read(struct gw_get *g, void *buf, size_t max)
 {
     if (g->ahead)
@@ -1433,6 +1523,8 @@ ssize_t gw_get_read(struct gw_get *g, void *buf, size_t max)
     if (g->out_pos == g->out_len) {
         if (g->pos >= g->end)
             return 0;
+        if (g->direct)
+            return direct_read(g, buf, max);
         int rc = fill(g);
         if (rc)
             return rc;
@@ -1440,5 +1532,9 @@ ssize_t gw_get_read(struct gw_get *g, void *buf, size_t max)
     size_t n = g->out_len - g->out_pos < max ? g->out_len - g->out_pos : max;
     memcpy(buf, g->out + g->out_pos, n);
     g->out_pos += n;
+    if (g->direct && g->out_pos == g->out_len) {
+        free(g->out); /* drained: direct reads need it no more */
+        g->out = NULL;
+    }
     return (ssize_t)n;
 }
