@@ -46,7 +46,8 @@ struct gw_ctx {
     struct cs_addr addrs[MAX_CS];
     size_t n_addrs;
 
-    atomic_uint_fast64_t degraded, decodes, frag_errors, short_groups, direct_fills;
+    atomic_uint_fast64_t degraded, decodes, frag_errors, short_groups, direct_fills,
+        prefetch_redone;
 
     /* the data-path memory budget (gw_ctx_mem_take) */
     uint64_t mem_limit; /* 0 = unlimited */
@@ -167,6 +168,7 @@ void gw_ctx_stats(struct gw_ctx *ctx, struct gw_data_stats *out)
     out->fragment_errors = ctx->frag_errors;
     out->short_groups = ctx->short_groups;
     out->direct_fills = ctx->direct_fills;
+    out->prefetch_redone = ctx->prefetch_redone;
     out->mem_limit = ctx->mem_limit;
     out->mem_used = atomic_load(&ctx->mem_used);
     out->mem_peak = atomic_load(&ctx->mem_peak);
@@ -1545,8 +1547,10 @@ static int fill_prefetched(struct gw_get *g)
     memset(resps, 0, sizeof(resps));
     plan_arm(g, p);
     int rc = cn_http_fanout_wait(g->pf_fanout, resps, errs);
-    if (fetch_check(g, p->gg, p->frag, p->fs, &g->pf_round, rc, resps, errs, 1) > 0)
+    if (fetch_check(g, p->gg, p->frag, p->fs, &g->pf_round, rc, resps, errs, 1) > 0) {
+        g->ctx->prefetch_redone++;
         fetch_ranges(g, p->gg, p->frag, p->off, p->fs, p->n, 0);
+    }
     return plan_finish(g, p);
 }
 

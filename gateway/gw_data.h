@@ -76,6 +76,8 @@ struct gw_data_stats {
     uint64_t short_groups;    /* groups committed with fewer than k+m fragments */
     uint64_t direct_fills;    /* GET stripes (or packed rounds) written straight into the
                                  reader's buffer (gw_get_open_direct) */
+    uint64_t prefetch_redone; /* of those, prefetched stripes fetched again (an answer failed,
+                                 or timed out while the reader was slow) */
     uint64_t mem_limit;       /* the data-path memory budget (0: unlimited) */
     uint64_t mem_used;        /* bytes of it taken now */
     uint64_t mem_peak;        /* most ever taken at once */

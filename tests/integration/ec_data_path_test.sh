@@ -8,7 +8,8 @@
 #   - all of it (whole objects, ranges across units, stripes and groups,
 #     packed, degraded) also through the direct reader the S3 GET uses
 #     (gw_get_open_direct: fragments written straight into the caller's
-#     buffer in object order);
+#     buffer in object order, the next stripe prefetched), and a slow direct
+#     reader whose prefetched answers time out reads them again, not degraded;
 #   - a PUT while a chunkserver is dead still commits (write quorum k+1) and
 #     records the missing fragment; once the leader calls it down, new groups
 #     are placed on the hosts left with the last parity fragments missing;
@@ -76,6 +77,15 @@ check_ranges() { # $1: what; ranges of big, both readers
   done < "$TEST_DIR/ranges"
 }
 check_all "all up"
+
+echo "== a slow direct reader: prefetched answers that time out are fetched again, not decoded"
+# odd is 2 stripes: the second is prefetched after the first read and read
+# 4 s later, past the 3 s fragment timeout
+tool --direct 1 --fragment-timeout 3000 --read-delay 2000 get bucket1 odd "$TEST_DIR/out.slow" \
+  > "$TEST_DIR/slow.out" || fail "slow direct get"
+cmp -s "$TEST_DIR/odd" "$TEST_DIR/out.slow" || fail "slow direct get differs"
+grep -qx "direct [0-9]* redone [1-9][0-9]* degraded 0 errors 0" "$TEST_DIR/slow.out" \
+  || fail "slow direct get: $(cat "$TEST_DIR/slow.out") (want the prefetch redone, nothing degraded)"
 
 echo "== packed group: batches appended to all k+m, read back whole and in ranges"
 tool --scheme 4+2 --unit 4096 packed-write "$TEST_DIR/packed.state" 42 || fail "packed appends"

@@ -19,7 +19,11 @@
  * OPTS: --meta URLS --cluster-secret-file F [--scheme K+M] [--unit BYTES]
  *       [--frag-max BYTES] [--direct 1]. --direct 1: get and packed-verify read
  *       through gw_get_open_direct (a short read, then gw_get_block() reads;
- *       get prints "direct N", the stripes written straight into the buffer).
+ *       get prints "direct N redone R degraded D errors E": the stripes written
+ *       straight into the buffer, the prefetched ones among them fetched again,
+ *       the stripes decoded, the fragment reads that failed). --fragment-timeout
+ *       MS (default 20000), --read-delay MS: get sleeps after each read (a slow
+ *       reader).
  *       Exit 0 on success, 1 on failure. */
 #include "cn_auth.h"
 #include "cn_error.h"
@@ -34,11 +38,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static char *meta[16];
 static size_t n_meta;
 static ec_layout layout = {4, 2, 1 << 20, 64u << 20};
-static int direct; /* --direct 1: readers from gw_get_open_direct */
+static int direct;                      /* --direct 1: readers from gw_get_open_direct */
+static int64_t frag_timeout_ms = 20000; /* --fragment-timeout (loaded CI machines) */
+static int read_delay_ms;               /* --read-delay: a slow reader */
 
 /* Opens a reader the way --direct says. */
 static int get_open(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t off, uint64_t len,
@@ -182,6 +189,8 @@ static int do_get(struct gw_ctx *ctx, const char *bucket, const char *key, const
     while (buf && (n = gw_get_read(g, buf, read_size(g, total))) > 0) {
         fwrite(buf, 1, (size_t)n, f);
         total += (uint64_t)n;
+        if (read_delay_ms > 0)
+            usleep((useconds_t)read_delay_ms * 1000);
     }
     free(buf);
     fclose(f);
@@ -196,7 +205,8 @@ static int do_get(struct gw_ctx *ctx, const char *bucket, const char *key, const
     if (direct) {
         struct gw_data_stats st;
         gw_ctx_stats(ctx, &st);
-        printf("direct %" PRIu64 "\n", st.direct_fills);
+        printf("direct %" PRIu64 " redone %" PRIu64 " degraded %" PRIu64 " errors %" PRIu64 "\n",
+               st.direct_fills, st.prefetch_redone, st.degraded_reads, st.fragment_errors);
     }
     return 0;
 }
@@ -410,6 +420,10 @@ int main(int argc, char **argv)
             layout.unit = (uint32_t)strtoul(argv[i + 1], NULL, 10);
         } else if (!strcmp(argv[i], "--direct")) {
             direct = atoi(argv[i + 1]);
+        } else if (!strcmp(argv[i], "--fragment-timeout")) {
+            frag_timeout_ms = strtoll(argv[i + 1], NULL, 10);
+        } else if (!strcmp(argv[i], "--read-delay")) {
+            read_delay_ms = atoi(argv[i + 1]);
         } else if (!strcmp(argv[i], "--frag-max")) {
             layout.frag_max = strtoull(argv[i + 1], NULL, 10);
         } else {
@@ -420,7 +434,8 @@ int main(int argc, char **argv)
     if (argc - i < 2 || !secret_file || !n_meta) {
         fprintf(stderr,
                 "usage: ec-path-tool put|get|info|delete --meta URLS --cluster-secret-file F "
-                "[--scheme K+M] [--unit N] [--frag-max N] [--direct 1] BUCKET KEY [FILE|OUT [OFF "
+                "[--scheme K+M] [--unit N] [--frag-max N] [--direct 1] [--fragment-timeout MS] "
+                "[--read-delay MS] BUCKET KEY [FILE|OUT [OFF "
                 "LEN]]\n");
         return 2;
     }
@@ -431,7 +446,7 @@ int main(int argc, char **argv)
                             .n_meta = n_meta,
                             .auth = auth,
                             .write_quorum_extra = 1,
-                            .fragment_timeout_ms = 20000}; /* loaded CI machines */
+                            .fragment_timeout_ms = frag_timeout_ms};
     struct gw_ctx *ctx;
     if (gw_ctx_new(&o, &ctx) != 0)
         return die("context", CAIRN_E_NOMEM);
