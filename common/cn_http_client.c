@@ -862,6 +862,8 @@ int cn_http_fanout_run(struct cn_http_fanout *f, const struct cn_http_request *r
 
 int cn_http_fanout_start(struct cn_http_fanout *f, const struct cn_http_request *reqs, size_t n)
 {
+    if (f->round != 0)
+        return CAIRN_E_INVAL; /* another round's, left as it is */
     int rc = start_round(f, reqs, n, 0);
     if (rc < 0) {
         if (f->round != 0)

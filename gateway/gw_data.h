@@ -20,7 +20,8 @@
  * one stripe is read ahead by a helper thread per reader (its own fragment
  * connections): stripe s+1 is fetched while stripe s is sent, through two
  * stripe buffers. A direct reader (gw_get_open_direct, the S3 GET) has no
- * helper: each stripe is fetched straight into the caller's buffer.
+ * helper: each stripe is fetched straight into the caller's buffer, and the
+ * next stripe's requests are sent when a read ends (prefetch).
  *
  * Threads: a gw_ctx is shared by every request thread; gw_put / gw_get
  * objects belong to one request (one thread at a time). Each thread has ONE
@@ -178,7 +179,12 @@ int gw_get_open(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t off, u
  * of each byte in the gateway instead of two. Shorter reads work as with
  * gw_get_open, through a stripe buffer allocated for them and freed once
  * drained. The budget taken is twice gw_get_block() (the caller's block
- * and that buffer) plus packed staging, no more than gw_get_open's. */
+ * and that buffer) plus packed staging, no more than gw_get_open's.
+ * When a read ends, the next stripe's fragment requests are sent on the
+ * calling thread's fan-out handle and read by the next read (a prefetch
+ * answer that failed or timed out is fetched again, not read around): read
+ * and close a direct reader on one thread, and use that thread's fan-out for
+ * nothing else in between (an S3 GET: the connection's thread). */
 int gw_get_open_direct(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t off, uint64_t len,
                        struct gw_get **out);
 /* The read size that always takes the direct path of a reader from
