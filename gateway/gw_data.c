@@ -951,6 +951,7 @@ static int get_open(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t of
         if (!g->inline_data)
             goto err_nomem;
         memcpy(g->inline_data, rec->inline_data.data, rec->size);
+        g->block = len ? (size_t)len : 1;
         *out = g;
         return 0;
     }
@@ -1061,8 +1062,6 @@ int gw_get_open_direct(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t
 
 size_t gw_get_block(const struct gw_get *g)
 {
-    if (g->inline_data)
-        return (size_t)(g->end - g->pos) ? (size_t)(g->end - g->pos) : 1;
     return g->block ? g->block : 1;
 }
 

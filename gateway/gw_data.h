@@ -188,8 +188,8 @@ int gw_get_open(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t off, u
 int gw_get_open_direct(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t off, uint64_t len,
                        struct gw_get **out);
 /* The read size that always takes the direct path of a reader from
- * gw_get_open_direct: the largest stripe or packed round, at most the range
- * (>= 1). */
+ * gw_get_open_direct: the largest stripe or packed round, at most the
+ * range's length (whatever has been read; >= 1). */
 size_t gw_get_block(const struct gw_get *g);
 /* Writes up to max next bytes into buf. Returns the count (> 0), 0 at the
  * end, or a negative CAIRN_E_* (CAIRN_E_ERASURES: a stripe lost more than m
