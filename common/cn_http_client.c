@@ -860,6 +860,42 @@ int cn_http_fanout_run(struct cn_http_fanout *f, const struct cn_http_request *r
     return 0;
 }
 
+int cn_http_fanout_start(struct cn_http_fanout *f, const struct cn_http_request *reqs, size_t n)
+{
+    if (f->round != 0)
+        return CAIRN_E_INVAL; /* another round's, left as it is */
+    int rc = start_round(f, reqs, n, 0);
+    if (rc < 0) {
+        if (f->round != 0)
+            round_reset(f);
+        return rc;
+    }
+    multi_step(f, 0);
+    return 0;
+}
+
+int cn_http_fanout_wait(struct cn_http_fanout *f, struct cn_http_response *resps, int *errs)
+{
+    if (f->round != 1)
+        return CAIRN_E_INVAL;
+    for (;;) {
+        int pending = 0;
+        for (size_t i = 0; i < f->n; i++)
+            pending += !f->s[i].done;
+        if (!pending)
+            break;
+        multi_step(f, 100);
+    }
+    collect(f, resps, errs);
+    return 0;
+}
+
+void cn_http_fanout_abort(struct cn_http_fanout *f)
+{
+    if (f && f->round != 0)
+        round_reset(f);
+}
+
 int cn_http_fanout_begin(struct cn_http_fanout *f, const struct cn_http_request *reqs, size_t n)
 {
     int rc = start_round(f, reqs, n, 1);

@@ -162,6 +162,21 @@ void cn_http_fanout_free(struct cn_http_fanout *f);
 int cn_http_fanout_run(struct cn_http_fanout *f, const struct cn_http_request *reqs, size_t n,
                        struct cn_http_response *resps, int *errs);
 
+/* cn_http_fanout_run in two halves, so the servers work while the caller does
+ * something else: start sends the requests as far as the sockets take them at
+ * once and returns; nothing is read (responses wait in the sockets) until
+ * cn_http_fanout_wait, which runs them to the end and fills resps[0..n-1] and
+ * errs[0..n-1] as run does (a writer called before then may fail its
+ * transfer). reqs (and what they point to) must stay valid until wait or
+ * abort, and the fanout is not used otherwise meanwhile. start returns 0,
+ * CAIRN_E_INVAL (n too large, a round in progress) or CAIRN_E_NOMEM (nothing
+ * started); wait returns 0 or CAIRN_E_INVAL (no round started). */
+int cn_http_fanout_start(struct cn_http_fanout *f, const struct cn_http_request *reqs, size_t n);
+int cn_http_fanout_wait(struct cn_http_fanout *f, struct cn_http_response *resps, int *errs);
+/* Abandons a started (or push) round: its transfers end, their connections
+ * close. No round: nothing. NULL is fine. */
+void cn_http_fanout_abort(struct cn_http_fanout *f);
+
 /* Starts a push-style round of n streaming uploads (requests are copied; their
  * strings must stay valid until finish). Returns 0, CAIRN_E_INVAL or
  * CAIRN_E_NOMEM. */

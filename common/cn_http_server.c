@@ -681,6 +681,13 @@ int cn_http_respond_stream(struct cn_http_req *req, unsigned status, const char 
                            int64_t size, cn_http_reader_fn reader, void *cls,
                            void (*free_cls)(void *cls))
 {
+    return cn_http_respond_stream_block(req, status, content_type, size, 0, reader, cls, free_cls);
+}
+
+int cn_http_respond_stream_block(struct cn_http_req *req, unsigned status, const char *content_type,
+                                 int64_t size, size_t block, cn_http_reader_fn reader, void *cls,
+                                 void (*free_cls)(void *cls))
+{
     if (req->responded || !reader || size < -1) {
         if (free_cls)
             free_cls(cls);
@@ -691,7 +698,8 @@ int cn_http_respond_stream(struct cn_http_req *req, unsigned status, const char 
     /* libmicrohttpd allocates (and zeroes) the block with each response: a
      * short body gets a block of its own size, not 256 KiB (an mmap, a memset
      * and an munmap per small GET otherwise). */
-    size_t block = req->srv->opts.response_block_size;
+    if (!block)
+        block = req->srv->opts.response_block_size;
     if (size >= 0 && (uint64_t)size < block)
         block = size < 4096 ? 4096 : (size_t)size;
     struct MHD_Response *resp = MHD_create_response_from_callback(

@@ -259,6 +259,13 @@ typedef ssize_t (*cn_http_reader_fn)(void *cls, uint64_t pos, char *buf, size_t 
 int cn_http_respond_stream(struct cn_http_req *req, unsigned status, const char *content_type,
                            int64_t size, cn_http_reader_fn reader, void *cls,
                            void (*free_cls)(void *cls));
+/* cn_http_respond_stream with the reader's block (max) of block bytes
+ * instead of the server's response_block_size (0 = that; never more than
+ * size): a reader that fills whole blocks in place (gw_get_open_direct)
+ * saves a copy. The block is allocated with the response. */
+int cn_http_respond_stream_block(struct cn_http_req *req, unsigned status, const char *content_type,
+                                 int64_t size, size_t block, cn_http_reader_fn reader, void *cls,
+                                 void (*free_cls)(void *cls));
 
 /* Before the respond call: the answer's body is not covered by its
  * signature ("Body=unsigned"), e.g. fragment data whose integrity the

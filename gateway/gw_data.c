@@ -46,7 +46,8 @@ struct gw_ctx {
     struct cs_addr addrs[MAX_CS];
     size_t n_addrs;
 
-    atomic_uint_fast64_t degraded, decodes, frag_errors, short_groups;
+    atomic_uint_fast64_t degraded, decodes, frag_errors, short_groups, direct_fills,
+        prefetch_redone;
 
     /* the data-path memory budget (gw_ctx_mem_take) */
     uint64_t mem_limit; /* 0 = unlimited */
@@ -166,6 +167,8 @@ void gw_ctx_stats(struct gw_ctx *ctx, struct gw_data_stats *out)
     out->decodes = ctx->decodes;
     out->fragment_errors = ctx->frag_errors;
     out->short_groups = ctx->short_groups;
+    out->direct_fills = ctx->direct_fills;
+    out->prefetch_redone = ctx->prefetch_redone;
     out->mem_limit = ctx->mem_limit;
     out->mem_used = atomic_load(&ctx->mem_used);
     out->mem_peak = atomic_load(&ctx->mem_peak);
@@ -851,6 +854,36 @@ struct get_group {
     uint64_t skipped; /* of those, fragments on chunkservers not asked (not answering lately) */
 };
 
+struct fetch {
+    uint8_t *dst; /* where the bytes go */
+    size_t len;
+    size_t got;
+    int failed;
+};
+
+/* The requests of one fetch round, kept while they are out (a prefetch
+ * outlives the call that started it). */
+struct fetch_round {
+    struct cn_http_request reqs[EC_MAX_FRAGS];
+    char urls[EC_MAX_FRAGS][ADDR_LEN + 8], targets[EC_MAX_FRAGS][CN_WIRE_FRAGMENT_TARGET_MAX],
+        ranges[EC_MAX_FRAGS][80];
+    const char *hdrs[EC_MAX_FRAGS][2];
+    size_t idx[EC_MAX_FRAGS], nreq;
+};
+
+/* One stripe's fill: the pieces of object bytes [pos, stop) and where they
+ * go (fs[i].dst NULL until armed). */
+struct stripe_plan {
+    struct get_group *gg;
+    uint64_t pos, s, stop;
+    uint32_t su;
+    size_t n;
+    ec_piece pieces[EC_MAX_K];
+    struct fetch fs[EC_MAX_K];
+    uint32_t frag[EC_MAX_K];
+    uint64_t off[EC_MAX_K];
+};
+
 struct gw_get {
     struct gw_ctx *ctx;
     uint64_t pos, end;
@@ -869,6 +902,18 @@ struct gw_get {
     size_t stage_cap;
     uint64_t mem;       /* stripe buffers taken from the budget */
     uint64_t units_mem; /* decode units forced onto it */
+    /* Direct reads (gw_get_open_direct): no read-ahead; a read whose buffer
+     * holds the whole next stripe (or packed round) has the fragments
+     * written straight into it, out is only for smaller reads (allocated
+     * then, block bytes, freed once drained). */
+    int direct;
+    size_t block; /* gw_get_block() */
+    /* ... and the next stripe's requests, sent before the read that takes
+     * them (prefetch_start). */
+    int pf_on;
+    struct cn_http_fanout *pf_fanout;
+    struct stripe_plan pf;
+    struct fetch_round pf_round;
 
     /* Read-ahead for ranges longer than one stripe: a helper thread fills
      * two stripe buffers in turn (g->pos and the fetch state are then its
@@ -888,8 +933,8 @@ struct gw_get {
 
 static void *ahead_main(void *arg);
 
-int gw_get_open(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t off, uint64_t len,
-                struct gw_get **out)
+static int get_open(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t off, uint64_t len,
+                    int direct, struct gw_get **out)
 {
     if (!ctx || !rec || off > rec->size || len > rec->size - off)
         return CAIRN_E_INVAL;
@@ -906,6 +951,7 @@ int gw_get_open(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t off, u
         if (!g->inline_data)
             goto err_nomem;
         memcpy(g->inline_data, rec->inline_data.data, rec->size);
+        g->block = len ? (size_t)len : 1;
         *out = g;
         return 0;
     }
@@ -953,7 +999,14 @@ int gw_get_open(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t off, u
     }
     g->out_cap = max_stripe;
     g->stage_cap = stage;
-    g->mem = (len > max_stripe ? 2 * (uint64_t)max_stripe : max_stripe) + stage;
+    g->block = len < max_stripe ? (size_t)len : max_stripe;
+    g->direct = direct;
+    /* Direct: the reader's block and out (for reads shorter than a stripe),
+     * each block bytes; the same bound as the two read-ahead slots. */
+    if (direct)
+        g->mem = 2 * (uint64_t)g->block + stage;
+    else
+        g->mem = (len > max_stripe ? 2 * (uint64_t)max_stripe : max_stripe) + stage;
     if (gw_ctx_mem_take(ctx, g->mem) != 0) {
         g->mem = 0;
         gw_get_close(g);
@@ -961,6 +1014,10 @@ int gw_get_open(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t off, u
     }
     if (stage && !(g->stage = malloc(stage)))
         goto err_nomem;
+    if (direct) {
+        *out = g;
+        return 0;
+    }
     if (len > max_stripe) {
         /* Read ahead: fetching stripe s+1 overlaps sending stripe s. */
         g->slot[0] = malloc(max_stripe);
@@ -991,10 +1048,29 @@ err_nomem:
     return CAIRN_E_NOMEM;
 }
 
+int gw_get_open(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t off, uint64_t len,
+                struct gw_get **out)
+{
+    return get_open(ctx, rec, off, len, 0, out);
+}
+
+int gw_get_open_direct(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t off, uint64_t len,
+                       struct gw_get **out)
+{
+    return get_open(ctx, rec, off, len, 1, out);
+}
+
+size_t gw_get_block(const struct gw_get *g)
+{
+    return g->block ? g->block : 1;
+}
+
 void gw_get_close(struct gw_get *g)
 {
     if (!g)
         return;
+    if (g->pf_on)
+        cn_http_fanout_abort(g->pf_fanout);
     if (g->ahead) {
         pthread_mutex_lock(&g->mu);
         g->stop = 1;
@@ -1026,16 +1102,11 @@ static ec_layout group_layout(const struct get_group *gg)
     return l;
 }
 
-struct fetch {
-    uint8_t *dst; /* where the bytes go */
-    size_t len;
-    size_t got;
-    int failed;
-};
-
 static int fetch_writer(void *cls, const void *data, size_t len)
 {
     struct fetch *f = cls;
+    if (!f->dst)
+        return CAIRN_E_BUSY; /* a prefetch answered before its read came */
     if (f->got + len > f->len)
         return CAIRN_E_PROTO;
     memcpy(f->dst + f->got, data, len);
@@ -1056,27 +1127,19 @@ static void report_damage(struct gw_ctx *ctx, const struct get_group *gg, uint32
         CN_WARN(LOG, "could not report a damaged fragment to the leader: %s", cairn_strerror(rc));
 }
 
-/* Fetches n fragment ranges in parallel into their destinations. Sets
- * fetch[i].failed for every one that did not arrive whole and verified.
- * Unless force, fragments on a chunkserver that did not answer lately are
- * not asked (failed, and recorded in gg->skipped). */
-static void fetch_ranges(struct gw_get *g, struct get_group *gg, const uint32_t *frag,
-                         const uint64_t *off, struct fetch *fs, size_t n, int force)
+/* Sets up the requests of fetch_ranges in r; the fragments not to ask
+ * (failed before, no address, unless force a chunkserver not answering
+ * lately) are failed at once and recorded in gg->bad (and gg->skipped). */
+static void fetch_prepare(struct gw_get *g, struct get_group *gg, const uint32_t *frag,
+                          const uint64_t *off, struct fetch *fs, size_t n, int force,
+                          struct fetch_round *r)
 {
-    struct tls_res *t = tls_get(g->ctx);
-    struct cn_http_request reqs[EC_MAX_FRAGS];
-    struct cn_http_response resps[EC_MAX_FRAGS];
-    int errs[EC_MAX_FRAGS];
-    char urls[EC_MAX_FRAGS][ADDR_LEN + 8], targets[EC_MAX_FRAGS][CN_WIRE_FRAGMENT_TARGET_MAX],
-        ranges[EC_MAX_FRAGS][80];
-    const char *hdrs[EC_MAX_FRAGS][2];
-    size_t idx[EC_MAX_FRAGS], nreq = 0;
-    memset(resps, 0, sizeof(resps));
+    r->nreq = 0;
     for (size_t i = 0; i < n; i++) {
         fs[i].got = 0;
         fs[i].failed = 0;
-        if (!t || (gg->bad & (1ull << frag[i])) || gg->cs[frag[i]] == 0 ||
-            cs_url(g->ctx, gg->cs[frag[i]], urls[i]) != 0) {
+        if ((gg->bad & (1ull << frag[i])) || gg->cs[frag[i]] == 0 ||
+            cs_url(g->ctx, gg->cs[frag[i]], r->urls[i]) != 0) {
             fs[i].failed = 1;
             gg->bad |= 1ull << frag[i];
             continue;
@@ -1087,47 +1150,92 @@ static void fetch_ranges(struct gw_get *g, struct get_group *gg, const uint32_t 
             gg->skipped |= 1ull << frag[i];
             continue;
         }
-        fragment_target(gg->id, frag[i], targets[i]);
-        snprintf(ranges[i], sizeof(ranges[i]), "Range: bytes=%" PRIu64 "-%" PRIu64, off[i],
+        fragment_target(gg->id, frag[i], r->targets[i]);
+        snprintf(r->ranges[i], sizeof(r->ranges[i]), "Range: bytes=%" PRIu64 "-%" PRIu64, off[i],
                  off[i] + fs[i].len - 1);
-        hdrs[i][0] = ranges[i];
-        hdrs[i][1] = NULL;
-        reqs[nreq] = (struct cn_http_request){.method = "GET",
-                                              .base_url = urls[i],
-                                              .target = targets[i],
-                                              .headers = hdrs[i],
-                                              .resp_writer = fetch_writer,
-                                              .resp_cls = &fs[i],
-                                              /* data: the signed CRC header covers it */
-                                              .resp_body_unsigned_ok = 1};
-        idx[nreq++] = i;
+        r->hdrs[i][0] = r->ranges[i];
+        r->hdrs[i][1] = NULL;
+        r->reqs[r->nreq] = (struct cn_http_request){.method = "GET",
+                                                    .base_url = r->urls[i],
+                                                    .target = r->targets[i],
+                                                    .headers = r->hdrs[i],
+                                                    .resp_writer = fetch_writer,
+                                                    .resp_cls = &fs[i],
+                                                    /* data: the signed CRC header covers it */
+                                                    .resp_body_unsigned_ok = 1};
+        r->idx[r->nreq++] = i;
     }
-    if (nreq > 0 && cn_http_fanout_run(t->fanout, reqs, nreq, resps, errs) != 0) {
-        for (size_t r = 0; r < nreq; r++)
-            fs[idx[r]].failed = 1;
-        nreq = 0;
+}
+
+/* Checks the answers of r's requests (rc: the fan-out's) and sets
+ * fs[i].failed for every one that did not arrive whole and verified. With
+ * tentative (a prefetch), a failure is only counted in the return value:
+ * nothing is recorded or reported, the caller fetches the stripe again.
+ * Returns the number of requests that failed. */
+static size_t fetch_check(struct gw_get *g, struct get_group *gg, const uint32_t *frag,
+                          struct fetch *fs, struct fetch_round *r, int rc,
+                          struct cn_http_response *resps, const int *errs, int tentative)
+{
+    size_t failed = 0;
+    if (rc != 0) {
+        for (size_t q = 0; q < r->nreq; q++)
+            fs[r->idx[q]].failed = 1;
+        return r->nreq;
     }
-    for (size_t r = 0; r < nreq; r++) {
-        struct fetch *f = &fs[idx[r]];
+    for (size_t q = 0; q < r->nreq; q++) {
+        size_t i = r->idx[q];
+        struct fetch *f = &fs[i];
         int good =
-            errs[r] == 0 && (resps[r].status == 206 || resps[r].status == 200) && f->got == f->len;
-        cs_answered(g->ctx, gg->cs[frag[idx[r]]], resps[r].status != 0);
-        const char *crc = good ? cn_http_response_header(&resps[r], CN_HDR_RANGE_CRC) : NULL;
+            errs[q] == 0 && (resps[q].status == 206 || resps[q].status == 200) && f->got == f->len;
+        const char *crc = good ? cn_http_response_header(&resps[q], CN_HDR_RANGE_CRC) : NULL;
         uint32_t sent;
         if (good && crc && (cn_wire_crc_parse(crc, &sent) || sent != ec_crc32c(f->dst, f->len)))
             good = 0; /* damaged in flight */
         if (!good) {
-            /* Logged once per fragment and read; later stripes skip it. */
             f->failed = 1;
-            g->ctx->frag_errors++;
-            gg->bad |= 1ull << frag[idx[r]];
-            CN_WARN(LOG, "fragment %u read from %s failed (%s, HTTP %d): reading around it",
-                    frag[idx[r]], urls[idx[r]], cairn_strerror(errs[r]), resps[r].status);
-            if (errs[r] == 0 && resps[r].status != 0)
-                report_damage(g->ctx, gg, frag[idx[r]]);
+            failed++;
         }
-        cn_http_response_clear(&resps[r]);
+        if (tentative && good)
+            cs_answered(g->ctx, gg->cs[frag[i]], 1);
+        if (!tentative) {
+            cs_answered(g->ctx, gg->cs[frag[i]], resps[q].status != 0);
+            if (!good) {
+                /* Logged once per fragment and read; later stripes skip it. */
+                g->ctx->frag_errors++;
+                gg->bad |= 1ull << frag[i];
+                CN_WARN(LOG, "fragment %u read from %s failed (%s, HTTP %d): reading around it",
+                        frag[i], r->urls[i], cairn_strerror(errs[q]), resps[q].status);
+                if (errs[q] == 0 && resps[q].status != 0)
+                    report_damage(g->ctx, gg, frag[i]);
+            }
+        }
+        cn_http_response_clear(&resps[q]);
     }
+    return failed;
+}
+
+/* Fetches n fragment ranges in parallel into their destinations. Sets
+ * fetch[i].failed for every one that did not arrive whole and verified.
+ * Unless force, fragments on a chunkserver that did not answer lately are
+ * not asked (failed, and recorded in gg->skipped). */
+static void fetch_ranges(struct gw_get *g, struct get_group *gg, const uint32_t *frag,
+                         const uint64_t *off, struct fetch *fs, size_t n, int force)
+{
+    struct tls_res *t = tls_get(g->ctx);
+    struct fetch_round r;
+    struct cn_http_response resps[EC_MAX_FRAGS];
+    int errs[EC_MAX_FRAGS];
+    memset(resps, 0, sizeof(resps));
+    if (!t) {
+        for (size_t i = 0; i < n; i++) {
+            fs[i].failed = 1;
+            gg->bad |= 1ull << frag[i];
+        }
+        return;
+    }
+    fetch_prepare(g, gg, frag, off, fs, n, force, &r);
+    int rc = r.nreq > 0 ? cn_http_fanout_run(t->fanout, r.reqs, r.nreq, resps, errs) : 0;
+    fetch_check(g, gg, frag, fs, &r, rc, resps, errs, 0);
 }
 
 /* Rebuilds the units of stripe s that the failed pieces need, then copies
@@ -1206,6 +1314,36 @@ static int degraded_stripe(struct gw_get *g, struct get_group *gg, uint64_t s, u
     return 0;
 }
 
+/* The group holding object byte g->pos, or NULL if the extents do not
+ * cover it. */
+static struct get_group *group_at(struct gw_get *g)
+{
+    for (size_t gi = 0; gi < g->n_groups; gi++)
+        if (g->pos >= g->groups[gi].offset && g->pos < g->groups[gi].offset + g->groups[gi].span)
+            return &g->groups[gi];
+    return NULL;
+}
+
+/* Where the next fill() of group gg stops: the end of the stripe (or packed
+ * round) holding g->pos, or of the range. */
+static uint64_t fill_stop(const struct gw_get *g, const struct get_group *gg)
+{
+    uint64_t stop;
+    if (gg->packed) {
+        stop = gg->offset + gg->span;
+        if (g->end < stop)
+            stop = g->end;
+        if (stop - g->pos > g->out_cap)
+            stop = g->pos + g->out_cap;
+        return stop;
+    }
+    ec_layout l = group_layout(gg);
+    uint64_t sb = (uint64_t)gg->k * gg->unit;
+    uint64_t s = (g->pos - gg->offset) / sb;
+    stop = gg->offset + s * sb + ec_layout_stripe_data_len(&l, gg->data_length, s);
+    return g->end < stop ? g->end : stop;
+}
+
 /* 1 if fragment f's unit of stripe s holds a byte of group data [a, b). */
 static int unit_needed(const struct get_group *gg, uint64_t s, uint32_t f, uint64_t a, uint64_t b)
 {
@@ -1223,11 +1361,7 @@ static int fill_packed(struct gw_get *g, struct get_group *gg)
 {
     uint32_t k = gg->k, n_frags = gg->k + gg->m, unit = gg->unit;
     uint64_t sb = (uint64_t)k * unit;
-    uint64_t stop = gg->offset + gg->span;
-    if (g->end < stop)
-        stop = g->end;
-    if (stop - g->pos > g->out_cap)
-        stop = g->pos + g->out_cap;
+    uint64_t stop = fill_stop(g, gg);
     uint64_t a = gg->group_offset + (g->pos - gg->offset), b = a + (stop - g->pos);
     uint64_t s0 = a / sb, s1 = (b - 1) / sb, ns = s1 - s0 + 1;
     size_t flen = (size_t)(ns * unit);
@@ -1309,55 +1443,114 @@ static int fill_packed(struct gw_get *g, struct get_group *gg)
     return 0;
 }
 
-/* Fills g->out with the next stripe's worth of the requested range. */
-static int fill(struct gw_get *g)
+/* Plans the fill at g->pos of (unpacked) group gg. */
+static void plan_stripe(const struct gw_get *g, struct get_group *gg, struct stripe_plan *p)
 {
-    size_t gi = 0;
-    while (gi < g->n_groups &&
-           !(g->pos >= g->groups[gi].offset && g->pos < g->groups[gi].offset + g->groups[gi].span))
-        gi++;
-    if (gi == g->n_groups)
-        return CAIRN_E_CORRUPT; /* extents do not cover the object */
-    struct get_group *gg = &g->groups[gi];
-    if (gg->packed)
-        return fill_packed(g, gg);
     ec_layout l = group_layout(gg);
-    uint64_t in_group = g->pos - gg->offset;
     uint64_t sb = (uint64_t)gg->k * gg->unit;
-    uint64_t s = in_group / sb;
-    uint64_t stripe_end = gg->offset + s * sb + ec_layout_stripe_data_len(&l, gg->data_length, s);
-    uint64_t stop = g->end < stripe_end ? g->end : stripe_end;
-    uint32_t su = ec_layout_stripe_unit(&l, gg->data_length, s);
-
-    ec_piece pieces[EC_MAX_K];
-    struct fetch fs[EC_MAX_K];
-    uint32_t frag[EC_MAX_K];
-    uint64_t off[EC_MAX_K];
-    size_t n = 0;
+    p->gg = gg;
+    p->pos = g->pos;
+    p->s = (g->pos - gg->offset) / sb;
+    p->stop = fill_stop(g, gg);
+    p->su = ec_layout_stripe_unit(&l, gg->data_length, p->s);
+    p->n = 0;
     ec_range_iter it;
-    ec_range_iter_init(&it, &l, gg->data_length, in_group, stop - g->pos);
-    while (n < EC_MAX_K && ec_range_iter_next(&it, &pieces[n])) {
-        pieces[n].obj_off += gg->offset;
-        frag[n] = pieces[n].frag;
-        off[n] = pieces[n].frag_off;
-        fs[n] = (struct fetch){.dst = g->out + (pieces[n].obj_off - g->pos),
-                               .len = (size_t)pieces[n].len};
-        n++;
+    ec_range_iter_init(&it, &l, gg->data_length, g->pos - gg->offset, p->stop - g->pos);
+    while (p->n < EC_MAX_K && ec_range_iter_next(&it, &p->pieces[p->n])) {
+        ec_piece *pc = &p->pieces[p->n];
+        pc->obj_off += gg->offset;
+        p->frag[p->n] = pc->frag;
+        p->off[p->n] = pc->frag_off;
+        p->fs[p->n] = (struct fetch){.dst = NULL, .len = (size_t)pc->len};
+        p->n++;
     }
-    fetch_ranges(g, gg, frag, off, fs, n, 0);
+}
+
+/* Points the plan's pieces at their places in g->out (object order). */
+static void plan_arm(struct gw_get *g, struct stripe_plan *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        p->fs[i].dst = g->out + (p->pieces[i].obj_off - p->pos);
+}
+
+/* After the plan's fetch: decodes the pieces that failed, then hands the
+ * stripe to the reader. */
+static int plan_finish(struct gw_get *g, struct stripe_plan *p)
+{
     uint64_t lost = 0;
-    for (size_t i = 0; i < n; i++)
-        if (fs[i].failed)
-            lost |= 1ull << frag[i];
+    for (size_t i = 0; i < p->n; i++)
+        if (p->fs[i].failed)
+            lost |= 1ull << p->frag[i];
     if (lost) {
-        int rc = degraded_stripe(g, gg, s, su, lost, pieces, fs, n, g->pos);
+        int rc = degraded_stripe(g, p->gg, p->s, p->su, lost, p->pieces, p->fs, p->n, p->pos);
         if (rc)
             return rc;
     }
-    g->out_len = (size_t)(stop - g->pos);
+    g->out_len = (size_t)(p->stop - p->pos);
     g->out_pos = 0;
-    g->pos = stop;
+    g->pos = p->stop;
     return 0;
+}
+
+/* Fills g->out with the next stripe's worth of the requested range: the
+ * fragments' bytes are written straight to their places in object order. */
+static int fill(struct gw_get *g)
+{
+    struct get_group *gg = group_at(g);
+    if (!gg)
+        return CAIRN_E_CORRUPT; /* extents do not cover the object */
+    if (gg->packed)
+        return fill_packed(g, gg);
+    struct stripe_plan p;
+    plan_stripe(g, gg, &p);
+    plan_arm(g, &p);
+    fetch_ranges(g, gg, p.frag, p.off, p.fs, p.n, 0);
+    return plan_finish(g, &p);
+}
+
+/* Direct readers: sends the requests of the next stripe (unpacked groups)
+ * when a read has its bytes, so the chunkservers read, checksum and send it
+ * while the caller sends this one; its answers wait in the sockets until
+ * fill_prefetched. Nothing is started when it cannot be (the read then
+ * fetches as usual). */
+static void prefetch_start(struct gw_get *g)
+{
+    if (g->pos >= g->end)
+        return;
+    struct get_group *gg = group_at(g);
+    struct tls_res *t = tls_get(g->ctx);
+    if (!gg || gg->packed || !t)
+        return;
+    plan_stripe(g, gg, &g->pf);
+    fetch_prepare(g, gg, g->pf.frag, g->pf.off, g->pf.fs, g->pf.n, 0, &g->pf_round);
+    if (g->pf_round.nreq == 0 ||
+        cn_http_fanout_start(t->fanout, g->pf_round.reqs, g->pf_round.nreq) != 0)
+        return;
+    g->pf_fanout = t->fanout;
+    g->pf_on = 1;
+}
+
+/* fill() for a stripe prefetch_start sent: its answers are read straight
+ * into g->out. One that failed (or timed out while the caller was slow to
+ * read) counts for nothing: the stripe is fetched again as fill() would. */
+static int fill_prefetched(struct gw_get *g)
+{
+    struct stripe_plan *p = &g->pf;
+    g->pf_on = 0;
+    if (p->pos != g->pos) { /* cannot happen: only reads move g->pos */
+        cn_http_fanout_abort(g->pf_fanout);
+        return fill(g);
+    }
+    struct cn_http_response resps[EC_MAX_FRAGS];
+    int errs[EC_MAX_FRAGS];
+    memset(resps, 0, sizeof(resps));
+    plan_arm(g, p);
+    int rc = cn_http_fanout_wait(g->pf_fanout, resps, errs);
+    if (fetch_check(g, p->gg, p->frag, p->fs, &g->pf_round, rc, resps, errs, 1) > 0) {
+        g->ctx->prefetch_redone++;
+        fetch_ranges(g, p->gg, p->frag, p->off, p->fs, p->n, 0);
+    }
+    return plan_finish(g, p);
 }
 
 /* The read-ahead helper: fills the slots in turn until the range ends, an
@@ -1420,6 +1613,39 @@ static ssize_t ahead_read(struct gw_get *g, void *buf, size_t max)
     return (ssize_t)n;
 }
 
+/* A direct reader's read with nothing buffered: the next fill goes straight
+ * into buf when it fits (one copy of each byte, from the fragment responses
+ * to the caller), else into out, allocated for it. */
+static ssize_t direct_read(struct gw_get *g, void *buf, size_t max)
+{
+    struct get_group *gg = group_at(g);
+    if (!gg)
+        return CAIRN_E_CORRUPT; /* extents do not cover the object */
+    uint64_t want = fill_stop(g, gg) - g->pos;
+    if (want <= max) {
+        g->out = buf;
+        int rc = g->pf_on ? fill_prefetched(g) : fill(g);
+        size_t n = g->out_len;
+        g->out = NULL;
+        g->out_len = g->out_pos = 0;
+        if (rc)
+            return rc;
+        g->ctx->direct_fills++;
+        prefetch_start(g);
+        return (ssize_t)n;
+    }
+    if (!(g->out = malloc(g->block)))
+        return CAIRN_E_NOMEM;
+    int rc = g->pf_on ? fill_prefetched(g) : fill(g);
+    if (rc)
+        return rc;
+    prefetch_start(g);
+    size_t n = g->out_len < max ? g->out_len : max;
+    memcpy(buf, g->out, n);
+    g->out_pos = n;
+    return (ssize_t)n;
+}
+
 ssize_t gw_get_read(struct gw_get *g, void *buf, size_t max)
 {
     if (g->ahead)
@@ -1433,6 +1659,8 @@ ssize_t gw_get_read(struct gw_get *g, void *buf, size_t max)
     if (g->out_pos == g->out_len) {
         if (g->pos >= g->end)
             return 0;
+        if (g->direct)
+            return direct_read(g, buf, max);
         int rc = fill(g);
         if (rc)
             return rc;
@@ -1440,5 +1668,9 @@ ssize_t gw_get_read(struct gw_get *g, void *buf, size_t max)
     size_t n = g->out_len - g->out_pos < max ? g->out_len - g->out_pos : max;
     memcpy(buf, g->out + g->out_pos, n);
     g->out_pos += n;
+    if (g->direct && g->out_pos == g->out_len) {
+        free(g->out); /* drained: direct reads need it no more */
+        g->out = NULL;
+    }
     return (ssize_t)n;
 }

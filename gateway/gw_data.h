@@ -19,7 +19,9 @@
  * from the other fragments and the lost ones decoded. A range longer than
  * one stripe is read ahead by a helper thread per reader (its own fragment
  * connections): stripe s+1 is fetched while stripe s is sent, through two
- * stripe buffers.
+ * stripe buffers. A direct reader (gw_get_open_direct, the S3 GET) has no
+ * helper: each stripe is fetched straight into the caller's buffer, and the
+ * next stripe's requests are sent when a read ends (prefetch).
  *
  * Threads: a gw_ctx is shared by every request thread; gw_put / gw_get
  * objects belong to one request (one thread at a time). Each thread has ONE
@@ -73,6 +75,10 @@ struct gw_data_stats {
     uint64_t decodes;         /* fragments rebuilt by decoding */
     uint64_t fragment_errors; /* fragment reads or writes that failed */
     uint64_t short_groups;    /* groups committed with fewer than k+m fragments */
+    uint64_t direct_fills;    /* GET stripes (or packed rounds) written straight into the
+                                 reader's buffer (gw_get_open_direct) */
+    uint64_t prefetch_redone; /* of those, prefetched stripes fetched again (an answer failed,
+                                 or timed out while the reader was slow) */
     uint64_t mem_limit;       /* the data-path memory budget (0: unlimited) */
     uint64_t mem_used;        /* bytes of it taken now */
     uint64_t mem_peak;        /* most ever taken at once */
@@ -165,6 +171,26 @@ void gw_put_free(struct gw_put *p);
  * CAIRN_E_BUSY (the budget is exhausted), CAIRN_E_INVAL or CAIRN_E_NOMEM. */
 int gw_get_open(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t off, uint64_t len,
                 struct gw_get **out);
+/* Like gw_get_open, for a reader that reads with buffers of gw_get_block()
+ * bytes (a streamed response's block): no read-ahead thread and no stripe
+ * buffers. A read whose max holds the next stripe's bytes (or packed
+ * round's; never more than gw_get_block()) has the fragment responses
+ * written straight into buf in object order, decoded pieces too: one copy
+ * of each byte in the gateway instead of two. Shorter reads work as with
+ * gw_get_open, through a stripe buffer allocated for them and freed once
+ * drained. The budget taken is twice gw_get_block() (the caller's block
+ * and that buffer) plus packed staging, no more than gw_get_open's.
+ * When a read ends, the next stripe's fragment requests are sent on the
+ * calling thread's fan-out handle and read by the next read (a prefetch
+ * answer that failed or timed out is fetched again, not read around): read
+ * and close a direct reader on one thread, and use that thread's fan-out for
+ * nothing else in between (an S3 GET: the connection's thread). */
+int gw_get_open_direct(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t off, uint64_t len,
+                       struct gw_get **out);
+/* The read size that always takes the direct path of a reader from
+ * gw_get_open_direct: the largest stripe or packed round, at most the
+ * range's length (whatever has been read; >= 1). */
+size_t gw_get_block(const struct gw_get *g);
 /* Writes up to max next bytes into buf. Returns the count (> 0), 0 at the
  * end, or a negative CAIRN_E_* (CAIRN_E_ERASURES: a stripe lost more than m
  * fragments; CAIRN_E_UNAVAIL: too few chunkservers answered). */

@@ -670,7 +670,9 @@ int s3_op_get_object(struct cn_http_req *req, struct s3_req *r)
     if (r->s3->max_get_ms > 0)
         gs->deadline_us = r->start_us + r->s3->max_get_ms * 1000;
     snprintf(gs->what, sizeof(gs->what), "%.40s/%.50s", r->t.bucket, r->t.key);
-    rc = gw_get_open(r->s3->data, rec, off, len, &gs->g);
+    /* Direct: each stripe's fragments land in the response's block, which
+     * is a stripe long (one copy of each byte instead of two). */
+    rc = gw_get_open_direct(r->s3->data, rec, off, len, &gs->g);
     s3_md_query_free(res);
     if (rc == 0) {
         /* Read ahead so a lost object gives an error status, not a short 200. */
@@ -704,8 +706,8 @@ int s3_op_get_object(struct cn_http_req *req, struct s3_req *r)
                                                : NULL);
     }
     r->status = status;
-    return cn_http_respond_stream(req, status, ctype, (int64_t)len, get_reader, gs,
-                                  get_stream_free);
+    return cn_http_respond_stream_block(req, status, ctype, (int64_t)len, gw_get_block(gs->g),
+                                        get_reader, gs, get_stream_free);
 }
 
 /* ---- DeleteObject, DeleteObjects -------------------------------------- */

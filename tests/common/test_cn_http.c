@@ -1058,6 +1058,62 @@ START_TEST(test_fanout_run)
 }
 END_TEST
 
+/* fanout_start / _wait (the gateway's GET prefetch): streamed GETs sent,
+ * left while the caller does something else, then read whole; an abandoned
+ * round (abort) leaves the handle usable; wait without a round is refused. */
+START_TEST(test_fanout_start_wait)
+{
+    struct cn_http_client_opts o = {.auth = auth, .roles = &test_roles};
+    struct cn_http_fanout *f;
+    ck_assert_int_eq(cn_http_fanout_new(&o, &f), 0);
+    enum { N = 4 };
+    struct cn_http_request q[N];
+    struct cn_http_response r[N];
+    struct hasher h[N];
+    int errs[N];
+    char targets[N][96];
+    ck_assert_int_eq(cn_http_fanout_wait(f, r, errs), CAIRN_E_INVAL);
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < N; i++) {
+            snprintf(targets[i], sizeof(targets[i]), "/source?seed=%d&n=%d", 40 + i,
+                     1048576 + 7 * i);
+            h[i] = (struct hasher){EVP_MD_CTX_new(), 0};
+            EVP_DigestInit_ex(h[i].ctx, EVP_sha256(), NULL);
+            q[i] = (struct cn_http_request){.method = "GET",
+                                            .base_url = base_url,
+                                            .target = targets[i],
+                                            .resp_writer = hash_write,
+                                            .resp_cls = &h[i],
+                                            .resp_body_unsigned_ok = 1};
+        }
+        ck_assert_int_eq(cn_http_fanout_start(f, q, N), 0);
+        ck_assert_int_eq(cn_http_fanout_start(f, q, N), CAIRN_E_INVAL); /* one round at a time */
+        usleep(100 * 1000); /* the server answers meanwhile */
+        if (round == 1) {
+            cn_http_fanout_abort(f);
+        } else {
+            ck_assert_int_eq(cn_http_fanout_wait(f, r, errs), 0);
+            for (int i = 0; i < N; i++) {
+                ck_assert_int_eq(errs[i], 0);
+                ck_assert_int_eq(r[i].status, 200);
+                ck_assert_uint_eq(h[i].bytes, 1048576 + 7 * i);
+                unsigned char md[32];
+                char got[65], want[65];
+                EVP_DigestFinal_ex(h[i].ctx, md, NULL);
+                cn_hex_encode(md, 32, got);
+                pattern_sha(40 + (uint32_t)i, 0, 1048576 + 7 * (uint64_t)i, want);
+                ck_assert_str_eq(got, want);
+                cn_http_response_clear(&r[i]);
+            }
+        }
+        for (int i = 0; i < N; i++)
+            EVP_MD_CTX_free(h[i].ctx);
+    }
+    cn_http_fanout_abort(f); /* no round: nothing */
+    cn_http_fanout_free(f);
+}
+END_TEST
+
 /* The gateway's pattern: k+m streamed uploads pushed piece by piece from one
  * thread; one target is dead and must not stop the others. */
 START_TEST(test_fanout_push)
@@ -1303,6 +1359,7 @@ int main(void)
     tcase_add_test(tc, test_timeouts_and_errors);
     tcase_add_test(tc, test_concurrent_clients);
     tcase_add_test(tc, test_fanout_run);
+    tcase_add_test(tc, test_fanout_start_wait);
     tcase_add_test(tc, test_fanout_push);
     tcase_add_test(tc, test_fanout_push_target_dies);
     tcase_add_test(tc, test_fanout_drop);

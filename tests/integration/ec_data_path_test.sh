@@ -5,6 +5,11 @@
 #   - objects of awkward sizes round-trip (short last stripe, exact stripe
 #     multiples, several chunk groups, another scheme);
 #   - random ranges read only what they ask for, correctly;
+#   - all of it (whole objects, ranges across units, stripes and groups,
+#     packed, degraded) also through the direct reader the S3 GET uses
+#     (gw_get_open_direct: fragments written straight into the caller's
+#     buffer in object order, the next stripe prefetched), and a slow direct
+#     reader whose prefetched answers time out reads them again, not degraded;
 #   - a PUT while a chunkserver is dead still commits (write quorum k+1) and
 #     records the missing fragment; once the leader calls it down, new groups
 #     are placed on the hosts left with the last parity fragments missing;
@@ -43,21 +48,52 @@ tool --scheme 3+2 --unit 65536 put bucket1 s32 "$TEST_DIR/odd"
 [ "$(tool put bucket1 big2 "$TEST_DIR/big" | cut -d' ' -f1)" = "$(md5sum < "$TEST_DIR/big" | cut -c1-32)" ] \
   || fail "ETag is not the MD5 of the body"
 
-check_all() { # every object reads back byte-exact
+check_all() { # every object reads back byte-exact, through both kinds of reader
   local k f
   for k in tiny short exact odd big s32; do
     f=$k; [ "$k" = s32 ] && f=odd
     tool get bucket1 "$k" "$TEST_DIR/out.$k" || fail "get $k ($1)"
     cmp -s "$TEST_DIR/$f" "$TEST_DIR/out.$k" || fail "$k differs ($1)"
+    tool --direct 1 get bucket1 "$k" "$TEST_DIR/out.$k" > "$TEST_DIR/direct.out" \
+      || fail "direct get $k ($1)"
+    cmp -s "$TEST_DIR/$f" "$TEST_DIR/out.$k" || fail "$k differs, direct reader ($1)"
   done
+  # big: the first stripe goes through the stripe buffer (a short first
+  # read), every later one straight into the reader's buffer
+  awk '$1 == "direct" && $2 >= 9 { ok = 1 } END { exit !ok }' "$TEST_DIR/direct.out" \
+    || fail "direct get of big ($1): $(cat "$TEST_DIR/direct.out"), not 10 of its 11 stripes direct"
+}
+
+check_ranges() { # $1: what; ranges of big, both readers
+  local off len d
+  while read -r off len; do
+    for d in 0 1; do
+      tool --direct $d get bucket1 big "$TEST_DIR/range" "$off" "$len" >/dev/null \
+        || fail "range $off+$len (direct $d, $1)"
+      [ "$(stat -c %s "$TEST_DIR/range")" = "$len" ] || fail "range $off+$len: wrong length (direct $d, $1)"
+      cmp -s -i "$off:0" -n "$len" "$TEST_DIR/big" "$TEST_DIR/range" \
+        || fail "range $off+$len differs (direct $d, $1)"
+    done
+  done < "$TEST_DIR/ranges"
 }
 check_all "all up"
+
+echo "== a slow direct reader: prefetched answers that time out are fetched again, not decoded"
+# odd is 2 stripes: the second is prefetched after the first read and read
+# 4 s later, past the 3 s fragment timeout
+tool --direct 1 --fragment-timeout 3000 --read-delay 2000 get bucket1 odd "$TEST_DIR/out.slow" \
+  > "$TEST_DIR/slow.out" || fail "slow direct get"
+cmp -s "$TEST_DIR/odd" "$TEST_DIR/out.slow" || fail "slow direct get differs"
+grep -qx "direct [0-9]* redone [1-9][0-9]* degraded 0 errors 0" "$TEST_DIR/slow.out" \
+  || fail "slow direct get: $(cat "$TEST_DIR/slow.out") (want the prefetch redone, nothing degraded)"
 
 echo "== packed group: batches appended to all k+m, read back whole and in ranges"
 tool --scheme 4+2 --unit 4096 packed-write "$TEST_DIR/packed.state" 42 || fail "packed appends"
 tool packed-verify "$TEST_DIR/packed.state" | tee "$TEST_DIR/packed.out" || fail "packed reads"
 grep -q "^degraded 0 " "$TEST_DIR/packed.out" || fail "packed reads decoded with every chunkserver up"
 tool --scheme 3+2 --unit 16384 packed-write "$TEST_DIR/packed32.state" 7 || fail "packed 3+2"
+tool --direct 1 packed-verify "$TEST_DIR/packed.state" >/dev/null || fail "packed reads, direct reader"
+tool --direct 1 packed-verify "$TEST_DIR/packed32.state" >/dev/null || fail "packed 3+2 reads, direct reader"
 
 echo "== random ranges"
 /usr/bin/python3 - "$TEST_DIR/big" > "$TEST_DIR/ranges" <<'PY'
@@ -67,12 +103,13 @@ for _ in range(25):
     off = random.randrange(size); ln = random.randrange(1, min(size - off, 9_000_000) + 1)
     print(off, ln)
 print(0, 1); print(size - 1, 1); print(4194304 * 4 - 5, 10)   # edges, a group boundary
+# across a unit (fragment) boundary, a stripe boundary, from mid-unit over
+# several stripes and units, a group's last bytes into the next, odd tails
+U, S = 1048576, 4194304
+print(U - 3, 7); print(S - 5, 10); print(3 * U + 17, 2 * S + 1000); print(U + 1, S)
+print(4 * S - 100001, 300003); print(S + 1, 5 * S - 1); print(size - S - 3, S + 3)
 PY
-while read -r off len; do
-  tool get bucket1 big "$TEST_DIR/range" "$off" "$len" || fail "range $off+$len"
-  [ "$(stat -c %s "$TEST_DIR/range")" = "$len" ] || fail "range $off+$len: wrong length"
-  cmp -s -i "$off:0" -n "$len" "$TEST_DIR/big" "$TEST_DIR/range" || fail "range $off+$len differs"
-done < "$TEST_DIR/ranges"
+check_ranges "all up"
 
 echo "== a put while one chunkserver is dead commits with k+1..k+m-1 fragments"
 cluster_kill chunk1
@@ -92,7 +129,12 @@ tool get bucket1 after "$TEST_DIR/out.after" && cmp -s "$TEST_DIR/odd" "$TEST_DI
 echo "== m = 2 chunkservers dead: degraded reads"
 cluster_kill chunk2
 check_all "two chunkservers down"
+check_ranges "two chunkservers down"
 tool packed-verify "$TEST_DIR/packed32.state" >/dev/null || fail "degraded 3+2 packed reads"
+tool --direct 1 packed-verify "$TEST_DIR/packed32.state" >/dev/null \
+  || fail "degraded 3+2 packed reads, direct reader"
+tool --direct 1 packed-verify "$TEST_DIR/packed.state" >/dev/null \
+  || fail "degraded packed reads, direct reader"
 tool packed-verify "$TEST_DIR/packed.state" > "$TEST_DIR/packed.out" || fail "degraded packed reads"
 # 4+2 on 6 chunkservers: two of its fragments are gone. Unless both were its
 # parity fragments (placement is random: 1 time in 15), stripes were decoded.

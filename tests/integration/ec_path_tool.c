@@ -17,7 +17,14 @@
  *                                            compare; prints the degraded stripes it decoded
  *
  * OPTS: --meta URLS --cluster-secret-file F [--scheme K+M] [--unit BYTES]
- *       [--frag-max BYTES]. Exit 0 on success, 1 on failure. */
+ *       [--frag-max BYTES] [--direct 1]. --direct 1: get and packed-verify read
+ *       through gw_get_open_direct (a short read, then gw_get_block() reads;
+ *       get prints "direct N redone R degraded D errors E": the stripes written
+ *       straight into the buffer, the prefetched ones among them fetched again,
+ *       the stripes decoded, the fragment reads that failed). --fragment-timeout
+ *       MS (default 20000), --read-delay MS: get sleeps after each read (a slow
+ *       reader).
+ *       Exit 0 on success, 1 on failure. */
 #include "cn_auth.h"
 #include "cn_error.h"
 #include "cn_util.h"
@@ -31,10 +38,31 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static char *meta[16];
 static size_t n_meta;
 static ec_layout layout = {4, 2, 1 << 20, 64u << 20};
+static int direct;                      /* --direct 1: readers from gw_get_open_direct */
+static int64_t frag_timeout_ms = 20000; /* --fragment-timeout (loaded CI machines) */
+static int read_delay_ms;               /* --read-delay: a slow reader */
+
+/* Opens a reader the way --direct says. */
+static int get_open(struct gw_ctx *ctx, const Md__ObjectRecord *rec, uint64_t off, uint64_t len,
+                    struct gw_get **g)
+{
+    return direct ? gw_get_open_direct(ctx, rec, off, len, g) : gw_get_open(ctx, rec, off, len, g);
+}
+
+/* The next read's size: 300000 (a multiple of nothing) for a plain reader;
+ * for a direct one an odd short read first (as the S3 GET's pre-read: the
+ * rest of that stripe comes through the stripe buffer), then its blocks. */
+static size_t read_size(const struct gw_get *g, uint64_t done)
+{
+    if (!direct)
+        return 300000;
+    return done == 0 ? 100001 : gw_get_block(g);
+}
 
 static int die(const char *what, int rc)
 {
@@ -150,17 +178,21 @@ static int do_get(struct gw_ctx *ctx, const char *bucket, const char *key, const
         len = strtoull(argv[1], NULL, 10);
     }
     struct gw_get *g;
-    int rc = gw_get_open(ctx, rec, off, len, &g);
+    int rc = get_open(ctx, rec, off, len, &g);
     if (rc)
         return die("get open", rc);
     FILE *f = fopen(out, "wb");
-    static uint8_t buf[300000]; /* not a multiple of anything on purpose */
-    ssize_t n;
+    size_t cap = direct && gw_get_block(g) > 300000 ? gw_get_block(g) : 300000;
+    uint8_t *buf = malloc(cap);
+    ssize_t n = CAIRN_E_NOMEM;
     uint64_t total = 0;
-    while ((n = gw_get_read(g, buf, sizeof(buf))) > 0) {
+    while (buf && (n = gw_get_read(g, buf, read_size(g, total))) > 0) {
         fwrite(buf, 1, (size_t)n, f);
         total += (uint64_t)n;
+        if (read_delay_ms > 0)
+            usleep((useconds_t)read_delay_ms * 1000);
     }
+    free(buf);
     fclose(f);
     gw_get_close(g);
     md__query_result__free_unpacked(holder, NULL);
@@ -169,6 +201,12 @@ static int do_get(struct gw_ctx *ctx, const char *bucket, const char *key, const
     if (total != len) {
         fprintf(stderr, "ec-path-tool: short read %" PRIu64 " of %" PRIu64 "\n", total, len);
         return 1;
+    }
+    if (direct) {
+        struct gw_data_stats st;
+        gw_ctx_stats(ctx, &st);
+        printf("direct %" PRIu64 " redone %" PRIu64 " degraded %" PRIu64 " errors %" PRIu64 "\n",
+               st.direct_fills, st.prefetch_redone, st.degraded_reads, st.fragment_errors);
     }
     return 0;
 }
@@ -282,22 +320,28 @@ static int pk_check(struct gw_ctx *ctx, const Md__ObjectRecord *rec, size_t o, u
                     uint64_t off, uint64_t len)
 {
     struct gw_get *g;
-    int rc = gw_get_open(ctx, rec, off, len, &g);
+    int rc = get_open(ctx, rec, off, len, &g);
     if (rc)
         return die("get open", rc);
-    static uint8_t buf[300000];
+    uint8_t *buf = malloc(direct && gw_get_block(g) > 300000 ? gw_get_block(g) : 300000);
+    if (!buf) {
+        gw_get_close(g);
+        return die("get buffer", CAIRN_E_NOMEM);
+    }
     ssize_t got;
     uint64_t pos = off;
-    while ((got = gw_get_read(g, buf, sizeof(buf))) > 0) {
+    while ((got = gw_get_read(g, buf, read_size(g, pos - off))) > 0) {
         for (ssize_t i = 0; i < got; i++)
             if (buf[i] != pk_byte(seed, o, pos + (uint64_t)i)) {
                 fprintf(stderr, "ec-path-tool: object %zu byte %" PRIu64 " differs\n", o,
                         pos + (uint64_t)i);
+                free(buf);
                 gw_get_close(g);
                 return 1;
             }
         pos += (uint64_t)got;
     }
+    free(buf);
     gw_get_close(g);
     if (got < 0)
         return die("get read", (int)got);
@@ -374,6 +418,12 @@ int main(int argc, char **argv)
             sscanf(argv[i + 1], "%u+%u", &layout.k, &layout.m);
         } else if (!strcmp(argv[i], "--unit")) {
             layout.unit = (uint32_t)strtoul(argv[i + 1], NULL, 10);
+        } else if (!strcmp(argv[i], "--direct")) {
+            direct = atoi(argv[i + 1]);
+        } else if (!strcmp(argv[i], "--fragment-timeout")) {
+            frag_timeout_ms = strtoll(argv[i + 1], NULL, 10);
+        } else if (!strcmp(argv[i], "--read-delay")) {
+            read_delay_ms = atoi(argv[i + 1]);
         } else if (!strcmp(argv[i], "--frag-max")) {
             layout.frag_max = strtoull(argv[i + 1], NULL, 10);
         } else {
@@ -384,7 +434,8 @@ int main(int argc, char **argv)
     if (argc - i < 2 || !secret_file || !n_meta) {
         fprintf(stderr,
                 "usage: ec-path-tool put|get|info|delete --meta URLS --cluster-secret-file F "
-                "[--scheme K+M] [--unit N] [--frag-max N] BUCKET KEY [FILE|OUT [OFF "
+                "[--scheme K+M] [--unit N] [--frag-max N] [--direct 1] [--fragment-timeout MS] "
+                "[--read-delay MS] BUCKET KEY [FILE|OUT [OFF "
                 "LEN]]\n");
         return 2;
     }
@@ -395,7 +446,7 @@ int main(int argc, char **argv)
                             .n_meta = n_meta,
                             .auth = auth,
                             .write_quorum_extra = 1,
-                            .fragment_timeout_ms = 20000}; /* loaded CI machines */
+                            .fragment_timeout_ms = frag_timeout_ms};
     struct gw_ctx *ctx;
     if (gw_ctx_new(&o, &ctx) != 0)
         return die("context", CAIRN_E_NOMEM);
