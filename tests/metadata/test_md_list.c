@@ -44,6 +44,16 @@ static void put_keys(struct tsm *t, const char *bucket, char **keys, size_t n)
     free(rl);
 }
 
+/* A state machine of the backend with the bucket "bkt". */
+static void open_with_bucket(struct tsm *t, int backend)
+{
+    tsm_open(t, backend);
+    uint8_t *c;
+    size_t l;
+    ck_assert_int_eq(md_cmd_create_bucket(1, 0, "bkt", "", "", 0, 0, &c, &l), 0);
+    ck_assert_int_eq(tsm_run(t, c, l), 0);
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -285,11 +295,7 @@ END_TEST
 START_TEST(test_common_prefix_skipped_with_one_seek)
 {
     struct tsm t;
-    tsm_open(&t, _i);
-    uint8_t *c;
-    size_t l;
-    ck_assert_int_eq(md_cmd_create_bucket(1, 0, "bkt", "", "", 0, 0, &c, &l), 0);
-    ck_assert_int_eq(tsm_run(&t, c, l), 0);
+    open_with_bucket(&t, _i);
     size_t n = 3000;
     char **keys = calloc(n + 2, sizeof(char *));
     for (size_t i = 0; i < n; i++) {
@@ -368,11 +374,7 @@ static void top_listing(struct tsm *t, char **sorted, size_t n, uint64_t *seeks,
 START_TEST(test_top_level_listing_from_index)
 {
     struct tsm t;
-    tsm_open(&t, _i);
-    uint8_t *c;
-    size_t l;
-    ck_assert_int_eq(md_cmd_create_bucket(1, 0, "bkt", "", "", 0, 0, &c, &l), 0);
-    ck_assert_int_eq(tsm_run(&t, c, l), 0);
+    open_with_bucket(&t, _i);
     /* 300 common prefixes of 4 keys each (one two levels deep), and three
      * names between and around them */
     size_t n = 0;
@@ -510,11 +512,7 @@ static Md__QueryResult *list_uploads(struct tsm *t, const char *prefix, const ch
 START_TEST(test_list_uploads)
 {
     struct tsm t;
-    tsm_open(&t, _i);
-    uint8_t *c;
-    size_t l;
-    ck_assert_int_eq(md_cmd_create_bucket(1, 0, "bkt", "", "", 0, 0, &c, &l), 0);
-    ck_assert_int_eq(tsm_run(&t, c, l), 0);
+    open_with_bucket(&t, _i);
     create_upload(&t, "a/1", "u1");
     create_upload(&t, "a/1", "u2");
     create_upload(&t, "a/2", "u1");
