@@ -145,6 +145,7 @@ enum backend { BACKEND_MEM, BACKEND_LEVELDB };
 struct md_store {
     enum backend kind;
     atomic_uint_fast64_t seeks, nexts; /* iterators may run on several threads */
+    atomic_uint_fast64_t write_ops;    /* puts and deletes of the batches written */
     /* memory */
     struct md_tree tree;
     /* memory, crash model: roots as of the last sync and after each write
@@ -465,6 +466,7 @@ static int ldb_write(struct md_store *s, const struct md_batch *b, const leveldb
 
 int md_store_write(struct md_store *s, const struct md_batch *b)
 {
+    atomic_fetch_add_explicit(&s->write_ops, md_batch_count(b), memory_order_relaxed);
     if (s->kind == BACKEND_MEM)
         return mem_write(s, b);
     return ldb_write(s, b, s->wopt);
@@ -488,6 +490,11 @@ int md_store_sync(struct md_store *s)
     int rc = ldb_write(s, &empty, wo);
     leveldb_writeoptions_destroy(wo);
     return rc;
+}
+
+uint64_t md_store_write_ops(const struct md_store *s)
+{
+    return atomic_load_explicit(&s->write_ops, memory_order_relaxed);
 }
 
 void md_store_iter_stats(const struct md_store *s, uint64_t *seeks, uint64_t *nexts)

@@ -104,6 +104,10 @@ int md_snapshot_iter_new(struct md_snapshot *snap, struct md_iter **out);
 /* Counters of iterator positioning calls (seeks, nexts) on this store since it
  * was opened: how tests prove a listing skipped instead of scanning. */
 void md_store_iter_stats(const struct md_store *s, uint64_t *seeks, uint64_t *nexts);
+/* Puts and deletes written by md_store_write since the store was opened (every
+ * op of every batch, whether or not it changed anything): how tests prove a
+ * command wrote only what changed. */
+uint64_t md_store_write_ops(const struct md_store *s);
 
 /* ---- write batches (backend independent) ---- */
 

@@ -97,6 +97,10 @@ cpu_pids() {
   echo "$p"
 }
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo "?"; }
+# The anonymous part of the RSS (heap, memtables, block cache, the Paxos log in
+# memory): the rest is LevelDB's table files, which it maps (mmap) to read
+# them, i.e. the page cache, shared and given back under memory pressure.
+anon_kb() { awk '/^RssAnon/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo "?"; }
 cpu_ticks() { # total utime+stime ticks of the replicas
   local t=0 n s
   for n in $(meta_names); do
@@ -162,20 +166,21 @@ for step in "${steps[@]}"; do
   done
   # disk and memory
   for n in $(meta_names); do
-    echo "$n: LevelDB $(du -sm "$C/$n" | cut -f1) MiB, RSS $(( $(rss_kb "$(pid_of "$n")") / 1024 )) MiB"
+    echo "$n: data dir (LevelDB, plog/) $(du -sm "$C/$n" | cut -f1) MiB, RSS $(( $(rss_kb "$(pid_of "$n")") / 1024 )) MiB" \
+      "(anonymous $(( $(anon_kb "$(pid_of "$n")") / 1024 )) MiB)"
   done
   echo "gateway: RSS $(( $(rss_kb "$(pid_of gateway)") / 1024 )) MiB"
   # a new empty replica catches up (snapshot)
   victim="$(meta_names | grep -v "^$(leader_name)\$" | tail -n 1)"
-  sent0="$(cat "$C"/logs/meta*.log | grep -c "sent a snapshot" || true)"
   t0=$(now_ms)
   new="$("$ROOT/scripts/cluster.sh" replace "$victim" --dir "$C" 2>"$TMP/replace.log")" ||
     { echo "replace failed:" >&2; cat "$TMP/replace.log" >&2; exit 1; }
   t1=$(now_ms)
-  # this replace's snapshots only (the logs hold the earlier steps'); a
-  # sender that gave up (e.g. stalled while the receiver installed) is counted
-  snap="$( (cat "$C"/logs/meta*.log | grep -h "sent a snapshot" || true) | tail -n +$((sent0 + 1)) |
-    tail -n 1 | sed -n 's/.*(\([0-9]*\) bytes).*/\1/p')"
+  # the snapshots sent to this replica (a new id each time: the logs hold the
+  # earlier steps' too, in whichever replica led then); a sender that gave up
+  # (e.g. stalled while the receiver installed) is counted
+  snap="$( (grep -h "sent a snapshot .* to replica ${new#meta}\$" "$C"/logs/meta*.log || true) |
+    sort | tail -n 1 | sed -n 's/.*(\([0-9]*\) bytes).*/\1/p')"
   failed="$(grep -h "snapshot to replica ${new#meta} failed" "$C"/logs/meta*.log | wc -l || true)"
   inst="$( (grep -h "installed a snapshot" "$C/logs/$new.log" || true) | tail -n 1 | cut -d' ' -f1)"
   inst_ms=""

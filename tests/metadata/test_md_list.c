@@ -477,6 +477,22 @@ START_TEST(test_top_level_listing_from_index)
     ck_assert_int_eq(md_store_get(t.ts.store, ghost, sizeof(ghost) - 1, &v, &vl), CAIRN_E_NOTFOUND);
     top_listing(&t, keys, n, &seeks, &steps);
     ck_assert_uint_le(seeks, 4);
+    /* The index is written only where it changes: a new key under an existing
+     * prefix writes one op less than a new key under a new prefix, and a
+     * rewritten name no more than a rewritten key under a prefix. A blind
+     * rewrite per slot would pile up versions of a busy prefix's entry in
+     * LevelDB's memtable for every listing to step over. */
+    char *k1[] = {"d005/new"}, *k2[] = {"e/new"}, *k3[] = {"d005/f1"}, *k4[] = {"a"};
+    uint64_t w[5];
+    char **ks[4] = {k1, k2, k3, k4};
+    w[0] = md_store_write_ops(t.ts.store);
+    for (int i = 0; i < 4; i++) {
+        put_keys(&t, "bkt", ks[i], 1);
+        w[i + 1] = md_store_write_ops(t.ts.store);
+    }
+    ck_assert_uint_eq(w[2] - w[1], w[1] - w[0] + 1); /* new prefix: one index entry */
+    ck_assert_uint_eq(w[4] - w[3], w[3] - w[2]);     /* rewrites: none */
+    tsm_check(&t);
     /* and the index keeps up with writes after the build */
     char *more[] = {"d000/back", "b"};
     put_keys(&t, "bkt", more, 2);
