@@ -484,6 +484,11 @@ static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *conn)
     return req_alloc(cls, uri);
 }
 
+/* libmicrohttpd's format and arguments (clang's -Wformat-nonliteral wants
+ * the attribute to accept the vsnprintf). */
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
     struct cn_http_server *srv = cls;
