@@ -157,15 +157,19 @@ int topnames_build(struct md_store *store)
         rc = md_store_write(store, b);
     md_batch_clear(b);
     md_key_start(&pre, MD_K_OBJECT);
-    uint64_t objects = 0, entries = 0;
+    uint64_t objects = 0, entries = 0, malformed = 0;
     for (md_iter_seek(it, pre.b, pre.n); !rc && md_iter_valid(it); md_iter_next(it)) {
         size_t kl;
         const unsigned char *k = md_iter_key(it, &kl);
         if (kl < pre.n || memcmp(k, pre.b, pre.n) != 0)
             break;
         objects++;
-        if ((rc = topname_of(k, kl, &tk)))
-            break;
+        if (topname_of(k, kl, &tk)) {
+            /* An object key no command writes (no bucket separator): it has
+             * no name to index; md_check reports such a store. */
+            malformed++;
+            continue;
+        }
         if (tk.n == last.n && memcmp(tk.b, last.b, tk.n) == 0)
             continue;
         last = tk;
@@ -187,5 +191,8 @@ int topnames_build(struct md_store *store)
     if (!rc)
         CN_INFO("md", "top-level names index built: %llu objects, %llu entries",
                 (unsigned long long)objects, (unsigned long long)entries);
+    if (!rc && malformed)
+        CN_WARN("md", "top-level names index: %llu malformed object keys left out",
+                (unsigned long long)malformed);
     return rc;
 }
