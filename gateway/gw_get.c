@@ -413,6 +413,47 @@ static void fetch_ranges(struct gw_get *g, struct get_group *gg, const uint32_t 
     fetch_check(g, gg, frag, fs, &r, rc, resps, errs, 0);
 }
 
+/* Reads around failures: fetches [at, at + len) of the fragments of gg not in
+ * tried, fragment i into dst[i], a few at a time, until k are in *present
+ * (which it extends); once out of fragments, asks the chunkservers skipped as
+ * unanswering after all. Returns 0 or CAIRN_E_ERASURES (more than m lost). */
+static int fetch_until_k(struct gw_get *g, struct get_group *gg, uint64_t at, size_t len,
+                         uint8_t *const *dst, uint64_t tried, uint64_t *present)
+{
+    uint32_t n = gg->k + gg->m;
+    int force = 0;
+    while ((uint32_t)__builtin_popcountll(*present) < gg->k) {
+        uint32_t frag[EC_MAX_FRAGS];
+        uint64_t off[EC_MAX_FRAGS];
+        struct fetch fs[EC_MAX_FRAGS];
+        size_t want = gg->k - (uint32_t)__builtin_popcountll(*present), c = 0;
+        for (uint32_t i = 0; i < n && c < want; i++) {
+            if (tried & (1ull << i))
+                continue;
+            tried |= 1ull << i;
+            frag[c] = i;
+            off[c] = at;
+            fs[c] = (struct fetch){.dst = dst[i], .len = len};
+            c++;
+        }
+        if (c == 0 && (gg->skipped & ~*present)) {
+            /* Out of fragments: ask the skipped chunkservers after all. */
+            tried &= ~gg->skipped;
+            gg->bad &= ~gg->skipped;
+            gg->skipped = 0;
+            force = 1;
+            continue;
+        }
+        if (c == 0)
+            return CAIRN_E_ERASURES; /* more than m fragments lost */
+        fetch_ranges(g, gg, frag, off, fs, c, force);
+        for (size_t i = 0; i < c; i++)
+            if (!fs[i].failed)
+                *present |= 1ull << frag[i];
+    }
+    return 0;
+}
+
 /* Rebuilds the units of stripe s that the failed pieces need, then copies
  * those pieces out. lost = data fragments whose pieces failed. */
 static int degraded_stripe(struct gw_get *g, struct get_group *gg, uint64_t s, uint32_t su,
@@ -440,41 +481,13 @@ static int degraded_stripe(struct gw_get *g, struct get_group *gg, uint64_t s, u
     /* Fetch whole units from every fragment not known lost, data first,
      * until k have arrived. */
     uint64_t present = 0;
-    uint64_t tried = lost | gg->bad;
-    int force = 0;
-    while ((uint32_t)__builtin_popcountll(present) < gg->k) {
-        uint32_t frag[EC_MAX_FRAGS];
-        uint64_t off[EC_MAX_FRAGS];
-        struct fetch fs2[EC_MAX_FRAGS];
-        size_t want = gg->k - (uint32_t)__builtin_popcountll(present), c = 0;
-        for (uint32_t i = 0; i < n && c < want; i++) {
-            if (tried & (1ull << i))
-                continue;
-            tried |= 1ull << i;
-            frag[c] = i;
-            off[c] = s * gg->unit;
-            fs2[c] = (struct fetch){.dst = g->units[i], .len = su};
-            c++;
-        }
-        if (c == 0 && (gg->skipped & ~present)) {
-            /* Out of fragments: ask the skipped chunkservers after all. */
-            tried &= ~gg->skipped;
-            gg->bad &= ~gg->skipped;
-            gg->skipped = 0;
-            force = 1;
-            continue;
-        }
-        if (c == 0)
-            return CAIRN_E_ERASURES; /* more than m fragments lost */
-        fetch_ranges(g, gg, frag, off, fs2, c, force);
-        for (size_t i = 0; i < c; i++)
-            if (!fs2[i].failed)
-                present |= 1ull << frag[i];
-    }
+    int rc = fetch_until_k(g, gg, s * gg->unit, su, g->units, lost | gg->bad, &present);
+    if (rc)
+        return rc;
     ec_codec *codec = gw_ctx_codec(g->ctx, gg->k, gg->m);
     if (!codec)
         return CAIRN_E_NOMEM;
-    int rc = ec_decode(codec, su, g->units, present, lost);
+    rc = ec_decode(codec, su, g->units, present, lost);
     if (rc)
         return rc;
     g->ctx->degraded++;
@@ -562,42 +575,17 @@ static int fill_packed(struct gw_get *g, struct get_group *gg)
         if (fs[i].failed)
             lost |= 1ull << frag[i];
     if (lost) {
-        uint64_t present = need & ~lost, tried = need | gg->bad;
-        int force = 0;
-        while ((uint32_t)__builtin_popcountll(present) < k) {
-            size_t want = k - (uint32_t)__builtin_popcountll(present);
-            c = 0;
-            for (uint32_t i = 0; i < n_frags && c < want; i++) {
-                if (tried & (1ull << i))
-                    continue;
-                tried |= 1ull << i;
-                frag[c] = i;
-                off[c] = s0 * unit;
-                fs[c] = (struct fetch){.dst = g->stage + (size_t)i * flen, .len = flen};
-                c++;
-            }
-            if (c == 0 && (gg->skipped & ~present)) {
-                /* Out of fragments: ask the skipped chunkservers after all. */
-                tried &= ~gg->skipped;
-                gg->bad &= ~gg->skipped;
-                gg->skipped = 0;
-                force = 1;
-                continue;
-            }
-            if (c == 0)
-                return CAIRN_E_ERASURES; /* more than m fragments lost */
-            fetch_ranges(g, gg, frag, off, fs, c, force);
-            for (size_t i = 0; i < c; i++)
-                if (!fs[i].failed)
-                    present |= 1ull << frag[i];
-        }
-        ec_codec *codec = gw_ctx_codec(g->ctx, k, gg->m);
-        if (!codec)
-            return CAIRN_E_NOMEM;
         uint8_t *runs[EC_MAX_FRAGS];
         for (uint32_t i = 0; i < n_frags; i++)
             runs[i] = g->stage + (size_t)i * flen;
-        int rc = ec_decode(codec, flen, runs, present, lost);
+        uint64_t present = need & ~lost;
+        int rc = fetch_until_k(g, gg, s0 * unit, flen, runs, need | gg->bad, &present);
+        if (rc)
+            return rc;
+        ec_codec *codec = gw_ctx_codec(g->ctx, k, gg->m);
+        if (!codec)
+            return CAIRN_E_NOMEM;
+        rc = ec_decode(codec, flen, runs, present, lost);
         if (rc)
             return rc;
         g->ctx->degraded += ns;
