@@ -1,4 +1,5 @@
 #include "md_plog.h"
+#include "md_txn.h"
 
 #include "cn_error.h"
 #include "cn_log.h"
@@ -379,33 +380,6 @@ static const char SEG_MAGIC[8] = {'C', 'N', 'P', 'L', 'O', 'G', '1', '\n'};
 
 enum { ITEM_PROMISE = 1, ITEM_ENTRY = 2, ITEM_TRIM = 3 };
 
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static void seg_path(const struct md_plog *pl, uint64_t id, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/" SEG_PREFIX "%016" PRIx64 SEG_SUFFIX, pl->dir, id);
@@ -434,8 +408,8 @@ static void frame_end(struct md_plog *pl, int last)
     uint8_t *h = pl->buf + pl->frame_at;
     uint32_t len = (uint32_t)(pl->buf_len - pl->frame_at - FRAME_HDR);
     h[2] = last ? FRAME_LAST : 0;
-    put_be32(h + 11, len);
-    put_be32(h + 15, ec_crc32c_update(ec_crc32c(h, 15), h + FRAME_HDR, len));
+    md_put_be32(h + 11, len);
+    md_put_be32(h + 15, ec_crc32c_update(ec_crc32c(h, 15), h + FRAME_HDR, len));
     pl->frame_open = 0;
 }
 
@@ -463,13 +437,13 @@ static int buf_item(struct md_plog *pl, uint8_t type, const uint8_t *head, size_
         pl->frame_at = pl->buf_len;
         pl->buf[pl->buf_len] = (uint8_t)(FRAME_MAGIC >> 8);
         pl->buf[pl->buf_len + 1] = (uint8_t)FRAME_MAGIC;
-        put_be64(pl->buf + pl->buf_len + 3, pl->cur_write);
+        md_put_be64(pl->buf + pl->buf_len + 3, pl->cur_write);
         pl->buf_len += FRAME_HDR;
         pl->frame_open = 1;
     }
     uint8_t *h = pl->buf + pl->buf_len;
     h[0] = type;
-    put_be32(h + 1, (uint32_t)(hlen + tlen));
+    md_put_be32(h + 1, (uint32_t)(hlen + tlen));
     memcpy(h + ITEM_HDR, head, hlen);
     if (tlen)
         memcpy(h + ITEM_HDR + hlen, tail, tlen);
@@ -480,15 +454,15 @@ static int buf_item(struct md_plog *pl, uint8_t type, const uint8_t *head, size_
 static int buf_u64_item(struct md_plog *pl, uint8_t type, uint64_t v)
 {
     uint8_t p[8];
-    put_be64(p, v);
+    md_put_be64(p, v);
     return buf_item(pl, type, p, sizeof(p), NULL, 0);
 }
 
 static int buf_entry(struct md_plog *pl, const struct paxos_entry *e)
 {
     uint8_t p[16];
-    put_be64(p, e->slot);
-    put_be64(p + 8, e->ballot);
+    md_put_be64(p, e->slot);
+    md_put_be64(p + 8, e->ballot);
     return buf_item(pl, ITEM_ENTRY, p, sizeof(p), e->data, e->len);
 }
 
@@ -498,11 +472,11 @@ static size_t frame_valid(const uint8_t *buf, size_t n, size_t off)
     if (n - off < FRAME_HDR || buf[off] != (uint8_t)(FRAME_MAGIC >> 8) ||
         buf[off + 1] != (uint8_t)FRAME_MAGIC)
         return 0;
-    uint32_t len = get_be32(buf + off + 11);
+    uint32_t len = md_get_be32(buf + off + 11);
     if (len > FRAME_MAX || len > n - off - FRAME_HDR)
         return 0;
     uint32_t crc = ec_crc32c_update(ec_crc32c(buf + off, 15), buf + off + FRAME_HDR, len);
-    return crc == get_be32(buf + off + 15) ? FRAME_HDR + len : 0;
+    return crc == md_get_be32(buf + off + 15) ? FRAME_HDR + len : 0;
 }
 
 /* ---- the restored log, edited while the segments are replayed ---- */
@@ -661,23 +635,23 @@ static int replay_items(struct md_plog *pl, size_t i, struct md_plog_restored *r
         if (n - off < ITEM_HDR)
             return CAIRN_E_CORRUPT;
         uint8_t type = p[off];
-        uint32_t len = get_be32(p + off + 1);
+        uint32_t len = md_get_be32(p + off + 1);
         const uint8_t *v = p + off + ITEM_HDR;
         if (len > n - off - ITEM_HDR)
             return CAIRN_E_CORRUPT;
         if (type == ITEM_PROMISE && len == 8) {
-            rs->promised = get_be64(v);
+            rs->promised = md_get_be64(v);
         } else if (type == ITEM_TRIM && len == 8) {
-            if (get_be64(v) > pl->log_base) {
-                pl->log_base = get_be64(v);
+            if (md_get_be64(v) > pl->log_base) {
+                pl->log_base = md_get_be64(v);
                 rs_trim(rs, pl->log_base);
             }
         } else if (type == ITEM_ENTRY && len >= 16) {
-            uint64_t slot = get_be64(v);
+            uint64_t slot = md_get_be64(v);
             if (slot > pl->segs[i].max_slot)
                 pl->segs[i].max_slot = slot;
             if (slot > pl->log_base)
-                rc = rs_set(rs, slot, get_be64(v + 8), v + 16, len - 16);
+                rc = rs_set(rs, slot, md_get_be64(v + 8), v + 16, len - 16);
         } else {
             return CAIRN_E_CORRUPT;
         }
@@ -718,7 +692,7 @@ static int replay_segment(struct md_plog *pl, size_t i, struct md_plog_restored 
         rc = replay_items(pl, i, rs, buf + off + FRAME_HDR, fl - FRAME_HDR);
         if (rc == CAIRN_E_CORRUPT)
             CN_ERROR(LOG, "%s: a malformed item in the frame at offset %zu", path, off);
-        pl->write_no = get_be64(buf + off + 3);
+        pl->write_no = md_get_be64(buf + off + 3);
         pl->write_done = (buf[off + 2] & FRAME_LAST) != 0;
         off += fl;
     }
@@ -729,7 +703,7 @@ static int replay_segment(struct md_plog *pl, size_t i, struct md_plog_restored 
         uint64_t torn_write = pl->write_no + (pl->write_done ? 1 : 0);
         int later = 0;
         for (size_t o = off + 1; !later && last && o + FRAME_HDR <= n; o++)
-            later = frame_valid(buf, n, o) != 0 && get_be64(buf + o + 3) > torn_write;
+            later = frame_valid(buf, n, o) != 0 && md_get_be64(buf + o + 3) > torn_write;
         if (!last || later) {
             CN_ERROR(LOG, "%s: damaged record at offset %zu (%s)", path, off,
                      last ? "valid records follow it" : "not the last segment");

@@ -16,27 +16,13 @@
 #define FRAME_TARGET  (256u << 10)
 #define SNAP_MAGIC    "CAIRNSNP"
 
-static void put_be32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
-static void put_be64(unsigned char *p, uint64_t v)
-{
-    put_be32(p, (uint32_t)(v >> 32));
-    put_be32(p + 4, (uint32_t)v);
-}
-
 /* The same digest md_sm_state_hash computes, fed record by record. */
 static int hash_record(EVP_MD_CTX *h, const void *k, size_t kl, const void *v, size_t vl)
 {
     unsigned char len[4];
-    put_be32(len, (uint32_t)kl);
+    md_put_be32(len, (uint32_t)kl);
     int ok = EVP_DigestUpdate(h, len, 4) && EVP_DigestUpdate(h, k, kl);
-    put_be32(len, (uint32_t)vl);
+    md_put_be32(len, (uint32_t)vl);
     ok = ok && EVP_DigestUpdate(h, len, 4) && (vl == 0 || EVP_DigestUpdate(h, v, vl));
     return ok ? 0 : CAIRN_E_IO;
 }
@@ -70,8 +56,8 @@ static int emit_frame(struct wbuf *w, unsigned char type, md_snap_write_fn write
 {
     size_t len = w->n - 9;
     w->p[0] = type;
-    put_be32(w->p + 1, (uint32_t)len);
-    put_be32(w->p + 5, ec_crc32c(w->p + 9, len));
+    md_put_be32(w->p + 1, (uint32_t)len);
+    md_put_be32(w->p + 5, ec_crc32c(w->p + 9, len));
     int rc = write(ctx, w->p, w->n);
     w->n = 9;
     return rc;
@@ -114,8 +100,8 @@ int md_snap_write(struct md_store *store, md_snap_write_fn write, void *ctx,
     }
     unsigned char hdr[20];
     memcpy(hdr, SNAP_MAGIC, 8);
-    put_be32(hdr + 8, format);
-    put_be64(hdr + 12, applied);
+    md_put_be32(hdr + 8, format);
+    md_put_be64(hdr + 12, applied);
     if ((rc = wbuf_add(&w, hdr, sizeof(hdr))) || (rc = emit_frame(&w, FRAME_HEADER, write, ctx)))
         goto out;
     uint64_t count = 0;
@@ -127,10 +113,10 @@ int md_snap_write(struct md_store *store, md_snap_write_fn write, void *ctx,
             break;
         const void *v = md_iter_value(it, &vl);
         unsigned char len[4];
-        put_be32(len, (uint32_t)kl);
+        md_put_be32(len, (uint32_t)kl);
         if ((rc = wbuf_add(&w, len, 4)) || (rc = wbuf_add(&w, k, kl)))
             goto out;
-        put_be32(len, (uint32_t)vl);
+        md_put_be32(len, (uint32_t)vl);
         if ((rc = wbuf_add(&w, len, 4)) || (vl && (rc = wbuf_add(&w, v, vl))))
             goto out;
         if ((rc = hash_record(h, k, kl, v, vl)))
@@ -145,7 +131,7 @@ int md_snap_write(struct md_store *store, md_snap_write_fn write, void *ctx,
         goto out;
     unsigned char end[8 + 32];
     unsigned dlen = 0;
-    put_be64(end, count);
+    md_put_be64(end, count);
     if (!EVP_DigestFinal_ex(h, end + 8, &dlen)) {
         rc = CAIRN_E_IO;
         goto out;
@@ -376,16 +362,6 @@ err:
     return rc;
 }
 
-static uint32_t be32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t be64(const unsigned char *p)
-{
-    return (uint64_t)be32(p) << 32 | be32(p + 4);
-}
-
 static int bad(struct md_snap_loader *l, const char *why)
 {
     CN_WARN("md", "snapshot stream rejected: %s", why);
@@ -415,13 +391,13 @@ static int load_records(struct md_snap_loader *l, const unsigned char *p, size_t
     while (off < len) {
         if (len - off < 4)
             return bad(l, "truncated record");
-        size_t kl = be32(p + off);
+        size_t kl = md_get_be32(p + off);
         off += 4;
         if (len - off < kl + 4)
             return bad(l, "truncated record");
         const unsigned char *k = p + off;
         off += kl;
-        size_t vl = be32(p + off);
+        size_t vl = md_get_be32(p + off);
         off += 4;
         if (len - off < vl)
             return bad(l, "truncated record");
@@ -468,10 +444,10 @@ static int load_frame(struct md_snap_loader *l, unsigned char type, const unsign
     if (type == FRAME_HEADER) {
         if (l->seen_header || len != 20 || memcmp(p, SNAP_MAGIC, 8) != 0)
             return bad(l, "bad header");
-        l->format = be32(p + 8);
+        l->format = md_get_be32(p + 8);
         if (l->format < MD_SM_FORMAT_MIN || l->format > MD_SM_FORMAT)
             return bad(l, "unknown state format");
-        l->applied = be64(p + 12);
+        l->applied = md_get_be64(p + 12);
         l->seen_header = 1;
         return 0;
     }
@@ -486,7 +462,7 @@ static int load_frame(struct md_snap_loader *l, unsigned char type, const unsign
         unsigned dlen = 0;
         if (!EVP_DigestFinal_ex(l->hash, digest, &dlen))
             return CAIRN_E_IO;
-        if (be64(p) != l->count)
+        if (md_get_be64(p) != l->count)
             return bad(l, "record count differs");
         if (memcmp(digest, p + 8, 32) != 0)
             return bad(l, "state hash differs");
@@ -507,7 +483,7 @@ int md_snap_load_feed(struct md_snap_loader *l, const void *buf, size_t len)
         if (l->in.n < 9) {
             need = 9 - l->in.n;
         } else {
-            size_t plen = be32(l->in.p + 1);
+            size_t plen = md_get_be32(l->in.p + 1);
             if (plen > MD_SNAP_MAX_FRAME)
                 return bad(l, "frame too large");
             need = 9 + plen - l->in.n;
@@ -519,12 +495,12 @@ int md_snap_load_feed(struct md_snap_loader *l, const void *buf, size_t len)
         len -= take;
         if (l->in.n < 9)
             continue;
-        size_t plen = be32(l->in.p + 1);
+        size_t plen = md_get_be32(l->in.p + 1);
         if (plen > MD_SNAP_MAX_FRAME)
             return bad(l, "frame too large");
         if (l->in.n < 9 + plen)
             continue;
-        if (ec_crc32c(l->in.p + 9, plen) != be32(l->in.p + 5))
+        if (ec_crc32c(l->in.p + 9, plen) != md_get_be32(l->in.p + 5))
             return bad(l, "frame checksum mismatch");
         int rc = load_frame(l, l->in.p[0], l->in.p + 9, plen);
         l->in.n = 0;

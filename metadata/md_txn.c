@@ -56,6 +56,20 @@ uint64_t md_get_be64(const unsigned char *p)
     return (uint64_t)md_get_be32(p) << 32 | md_get_be32(p + 4);
 }
 
+void md_put_be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+void md_put_be64(unsigned char *p, uint64_t v)
+{
+    md_put_be32(p, (uint32_t)(v >> 32));
+    md_put_be32(p + 4, (uint32_t)v);
+}
+
 int md_key_prefix_end(struct md_key *k)
 {
     while (k->n && k->b[k->n - 1] == 0xff)

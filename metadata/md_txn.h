@@ -67,6 +67,8 @@ void md_key_be32(struct md_key *k, uint32_t v);
 void md_key_be64(struct md_key *k, uint64_t v);
 uint32_t md_get_be32(const unsigned char *p);
 uint64_t md_get_be64(const unsigned char *p);
+void md_put_be32(unsigned char *p, uint32_t v);
+void md_put_be64(unsigned char *p, uint64_t v);
 /* Smallest key greater than every key beginning with k (k grows by nothing:
  * trailing 0xff bytes are dropped and the last byte incremented). Returns 0,
  * or CAIRN_E_RANGE when no such key exists (k is all 0xff). */
