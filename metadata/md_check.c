@@ -1,5 +1,6 @@
 #include "md_check.h"
 #include "md_sm.h"
+#include "md_sm_int.h"
 #include "md_txn.h"
 #include "meta.pb-c.h"
 #include "cn_error.h"
@@ -359,12 +360,7 @@ static int check_object(struct checker *c, const unsigned char *k, size_t kl, co
         return rc < 0 ? rc : violation(c, "object %.*s in a missing bucket", (int)kl, k);
     /* Its top-level name ("SD": the key, or the key through its first '/'). */
     struct md_key tk;
-    md_key_start(&tk, MD_K_TOPNAME);
-    const unsigned char *name = z + 1;
-    size_t nlen = kl - (size_t)(name - k);
-    const unsigned char *slash = memchr(name, '/', nlen);
-    md_key_bytes(&tk, k + 2,
-                 (size_t)(name - (k + 2)) + (slash ? (size_t)(slash - name) + 1 : nlen));
+    topname_of(k, kl, &tk); /* cannot fail: z is the separator */
     if ((rc = exists(c, &tk)) <= 0)
         return rc < 0 ? rc : violation(c, "object %.*s: no top-level name entry", (int)kl, k);
     Md__ObjectRecord *o = md__object_record__unpack(NULL, vl, v);

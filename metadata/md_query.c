@@ -209,6 +209,20 @@ static int run_lister(struct qctx *c, struct lister *l)
     return rc;
 }
 
+/* The first key a listing of names under base may list: base + the least
+ * name greater than marker, or base + prefix when that comes later. */
+static void list_start(struct md_key *start, const struct md_key *base, const char *prefix,
+                       const char *marker)
+{
+    *start = *base;
+    if (strcmp(marker, prefix) >= 0) {
+        md_key_str(start, marker);
+        md_key_byte(start, 0); /* the least key greater than the marker */
+    } else {
+        md_key_str(start, prefix);
+    }
+}
+
 /* A delimiter-"/" listing of the objects of bucket under a prefix without '/'
  * (S3's top-level listing), from the top-level names index ("SD",
  * md_sm_topnames.c) instead of the object keys: each common prefix is one
@@ -225,13 +239,7 @@ static int run_topnames(struct qctx *c, struct lister *l, const char *bucket)
     md_key_start(&obase, MD_K_OBJECT);
     md_key_str(&obase, bucket);
     md_key_byte(&obase, 0);
-    start = tbase;
-    if (strcmp(l->marker, l->prefix) >= 0) {
-        md_key_str(&start, l->marker);
-        md_key_byte(&start, 0); /* the least key greater than the marker */
-    } else {
-        md_key_str(&start, l->prefix);
-    }
+    list_start(&start, &tbase, l->prefix, l->marker);
     size_t plen = strlen(l->prefix), mlen = strlen(l->marker);
     struct md_iter *ti, *oi;
     int rc = md_snapshot_iter_new(c->txn.snap, &ti);
@@ -388,13 +396,7 @@ static int q_list_objects(struct qctx *c, const Md__ListObjectsQ *q)
     md_key_start(&base, MD_K_OBJECT);
     md_key_str(&base, q->bucket);
     md_key_byte(&base, 0);
-    start = base;
-    if (strcmp(q->marker, q->prefix) >= 0) {
-        md_key_str(&start, q->marker);
-        md_key_byte(&start, 0); /* the least key greater than the marker */
-    } else {
-        md_key_str(&start, q->prefix);
-    }
+    list_start(&start, &base, q->prefix, q->marker);
     struct lister l = {.base = &base,
                        .prefix = q->prefix,
                        .delim = q->delimiter,

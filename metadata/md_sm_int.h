@@ -1,5 +1,6 @@
-/* Private to the state machine's files (md_sm*.c): the execution context of
- * one command, the key encoding, and the handlers each file provides. A
+/* Private to the state machine's files (md_sm*.c; md_check.c, which checks
+ * their invariants, uses the key encoding): the execution context of one
+ * command, the key encoding, and the handlers each file provides. A
  * handler returns 0 (applied), REFUSED (a logical failure recorded in
  * x->res, nothing changed) or a negative CAIRN_E_* (an internal failure: the
  * whole slot fails). */
@@ -52,6 +53,9 @@ struct exec {
  * or deleted (run once per slot, after its commands, before the write).
  * Returns 0 or an error (CAIRN_E_NOMEM, the store's, CAIRN_E_CORRUPT). */
 int topnames_update(struct md_txn *t);
+/* The index key of the object key ok ("So" bucket 0 name) into *tk.
+ * Returns 0, or CAIRN_E_CORRUPT for an object key without a bucket separator. */
+int topname_of(const unsigned char *ok, size_t okl, struct md_key *tk);
 /* Builds the index of a store that has none (format 1) from its objects, in
  * batches written as it goes (idempotent: an interrupted build is redone).
  * Returns 0 or the store's error. */

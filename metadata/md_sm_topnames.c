@@ -20,9 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The index key of the object key ok ("So" bucket 0 name) into *tk.
- * Returns 0, or CAIRN_E_CORRUPT for an object key without a bucket separator. */
-static int topname_of(const unsigned char *ok, size_t okl, struct md_key *tk)
+int topname_of(const unsigned char *ok, size_t okl, struct md_key *tk)
 {
     if (okl < 3)
         return CAIRN_E_CORRUPT;
