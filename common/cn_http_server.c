@@ -31,6 +31,12 @@
 #define DEFAULT_RESP_BLOCK      (256 * 1024)
 #define MAX_REQUEST_ID          64
 #define DEFAULT_REPLAY_ENTRIES  262144
+/* A request refused on its headers whose declared body is at most this long
+ * (and not held back behind Expect: 100-continue) is answered once its body
+ * has been read and dropped: answered at once, the connection closes with
+ * unread bytes in its receive queue, the kernel resets it, and a client
+ * still sending its body may see the reset instead of the answer. */
+#define REFUSED_DRAIN_MAX (4 << 20)
 
 struct route {
     char *method; /* NULL = any */
@@ -1221,6 +1227,19 @@ static void final_call(struct cn_http_req *req)
         fail(req, CAIRN_E_IO);
 }
 
+/* 1 if req, answered on its headers, should have its body read (and dropped)
+ * before the answer goes out: a declared body of at most REFUSED_DRAIN_MAX
+ * that the client sends without waiting for 100 Continue. Larger bodies are
+ * not worth reading for a refusal: the answer goes out at once and the
+ * connection closes. */
+static int drains_refused_body(const struct cn_http_req *req)
+{
+    if (req->content_length <= 0 || req->content_length > REFUSED_DRAIN_MAX)
+        return 0;
+    const char *expect = cn_http_req_header(req, MHD_HTTP_HEADER_EXPECT);
+    return !(expect && strcasecmp(expect, "100-continue") == 0);
+}
+
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_data_size, void **con_cls)
@@ -1238,9 +1257,9 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         req->started = 1;
         conn_deadline(srv, conn, 0, 0); /* the headers are in */
         first_call(req, conn, url, method);
-        if (req->responded)
+        if (req->responded && !drains_refused_body(req))
             return queue(req);
-        return MHD_YES;
+        return MHD_YES; /* a refused request's body is dropped as it comes */
     }
     if (*upload_data_size > 0) {
         if (!req->stopped)
