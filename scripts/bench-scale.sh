@@ -3,6 +3,7 @@
 # to N objects (issue #16)? Not a test.
 #
 #   scripts/bench-scale.sh [--objects N] [--buckets B] [--ops K] [--steps LIST]
+#                          [--rounds M]
 #
 # Starts its own cluster (scripts/cluster.sh up --base-port auto, 3 cairn-meta,
 # no chunkserver: every object is small and inline, a gateway) in a temp dir,
@@ -17,7 +18,10 @@
 # HEAD, DELETE, ListObjectsV2 first page, a page from start-after=80/
 # (half-way) and a delimiter listing: median and p99 latency and the CPU each
 # daemon used per operation beyond its idle rate (/proc/PID/stat, as
-# `cairn bench meta --cpu-pids` reads it). Then the LevelDB size on disk and
+# `cairn bench meta --cpu-pids` reads it). The sequence runs M times (default
+# 3; --rounds): each figure is the median round, and the range of the rounds'
+# CPU is printed beside it (one round's CPU per operation swings by a third
+# on a shared box, as the gateway's, whose work does not depend on N, shows). Then the LevelDB size on disk and
 # RSS of each replica, the gateway's RSS; a replica replaced by an empty one
 # (scripts/cluster.sh replace: wiped disk, joins, catches up by snapshot):
 # snapshot bytes (the leader's log) and time to install, time until it is a
@@ -29,7 +33,9 @@
 # R = the largest (CPU per operation at N) / (the same at the first step that
 # did the same work: for a listing, the first whose pages held as many
 # entries) over every operation and data set, CPU = gateway + all replicas
-# (client excluded).
+# (client excluded), each the median of the M rounds. The summary also gives
+# the gateway's own ratio, a control: its work per operation is the same at
+# every N, so how far it strays from 1 is the noise of the box.
 # Latency ratios are printed too but not in R: on a shared machine they follow
 # the neighbours' load more than the object count.
 # Binaries from $CAIRN_BUILD (default ./build); BENCH_TMP: the temp dir's
@@ -43,6 +49,7 @@ S3OPS="$CAIRN_BUILD/tests/bench/cairn-s3ops"
 N=10000000
 B=1000
 OPS=1000
+ROUNDS=3
 STEPS=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -50,7 +57,8 @@ while [ $# -gt 0 ]; do
     --buckets) B="$2"; shift 2 ;;
     --ops) OPS="$2"; shift 2 ;;
     --steps) STEPS="$2"; shift 2 ;;
-    -h|--help) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --rounds) ROUNDS="$2"; shift 2 ;;
+    -h|--help) sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-scale.sh: unknown option $1 (--help)" >&2; exit 2 ;;
   esac
 done
@@ -131,7 +139,7 @@ RES="$TMP/results"   # step layout op p50 p99 cpu_total(us) details...
 : >"$RES"
 loaded=0
 echo "cairn bench-scale, $(date -u '+%Y-%m-%d %H:%M UTC'), daemons $CAIRN_BUILD, steps ${steps[*]}," \
-  "buckets $B, $OPS ops ($LISTOPS lists) per measurement, $(nproc) cores," \
+  "buckets $B, $OPS ops ($LISTOPS lists) per measurement, $ROUNDS rounds, $(nproc) cores," \
   "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for step in "${steps[@]}"; do
   add=$((step - loaded))
@@ -146,22 +154,39 @@ for step in "${steps[@]}"; do
   echo "load: $((2 * add)) objects in $(( (t1 - t0) / 1000 )) s ($(( 2 * add * 1000 / (t1 - t0 + 1) )) objects/s)"
   loaded=$step
   wait_quiet
-  printf '%-7s %-11s %9s %9s %10s %8s   %s\n' set op "p50 ms" "p99 ms" "CPU us/op" listed \
-    "per daemon (us/op, beyond idle)"
+  : >"$TMP/rounds"
+  for round in $(seq "$ROUNDS"); do
+    for layout in one spread; do
+      if [ "$layout" = one ]; then bk=scale-one; nb=1; else bk=scale-b; nb=$B; fi
+      for op in put get head delete list-first list-deep list-delim; do
+        case "$op" in list-*) k=$LISTOPS ;; *) k=$OPS ;; esac
+        line="$("$S3OPS" "$S3_ENDPOINT" "$bk" "$nb" "$step" "$op" "$k" "$(cpu_pids)" 2>"$TMP/s3ops.err")" ||
+          { echo "cairn-s3ops $op failed:" >&2; cat "$TMP/s3ops.err" >&2; echo "$line" >&2; exit 1; }
+        p50="$(sed -n 's/.* p50_ms=\([^ ]*\).*/\1/p' <<<"$line")"
+        p99="$(sed -n 's/.* p99_ms=\([^ ]*\).*/\1/p' <<<"$line")"
+        per="$(grep -o '[a-z0-9]*_us=[^ ]*' <<<"$line" | grep -v '^client_us' | tr '\n' ' ')"
+        tot="$(grep -o '[a-z0-9]*_us=[^ ]*' <<<"$line" | grep -v '^client_us' | cut -d= -f2 |
+          awk '{ s += $1 } END { printf "%.1f", s }')"
+        gw="$(sed -n 's/.* gateway_us=\([^ ]*\).*/\1/p' <<<"$line")"
+        ent="$(sed -n 's/.* entries=\([^ ]*\).*/\1/p' <<<"$line")"
+        echo "$layout $op $p50 $p99 $tot $ent $gw $per" >>"$TMP/rounds"
+      done
+    done
+  done
+  # each operation's median round by CPU (its latencies with it), and the
+  # range of the rounds' CPU
+  printf '%-7s %-11s %9s %9s %10s %15s %8s   %s\n' set op "p50 ms" "p99 ms" "CPU us/op" \
+    "rounds' range" listed "per daemon (us/op, beyond idle)"
   for layout in one spread; do
-    if [ "$layout" = one ]; then bk=scale-one; nb=1; else bk=scale-b; nb=$B; fi
     for op in put get head delete list-first list-deep list-delim; do
-      case "$op" in list-*) k=$LISTOPS ;; *) k=$OPS ;; esac
-      line="$("$S3OPS" "$S3_ENDPOINT" "$bk" "$nb" "$step" "$op" "$k" "$(cpu_pids)" 2>"$TMP/s3ops.err")" ||
-        { echo "cairn-s3ops $op failed:" >&2; cat "$TMP/s3ops.err" >&2; echo "$line" >&2; exit 1; }
-      p50="$(sed -n 's/.* p50_ms=\([^ ]*\).*/\1/p' <<<"$line")"
-      p99="$(sed -n 's/.* p99_ms=\([^ ]*\).*/\1/p' <<<"$line")"
-      per="$(grep -o '[a-z0-9]*_us=[^ ]*' <<<"$line" | grep -v '^client_us' | tr '\n' ' ')"
-      tot="$(grep -o '[a-z0-9]*_us=[^ ]*' <<<"$line" | grep -v '^client_us' | cut -d= -f2 |
-        awk '{ s += $1 } END { printf "%.1f", s }')"
-      ent="$(sed -n 's/.* entries=\([^ ]*\).*/\1/p' <<<"$line")"
-      printf '%-7s %-11s %9s %9s %10s %8s   %s\n' "$layout" "$op" "$p50" "$p99" "$tot" "$ent" "$per"
-      echo "$step $layout $op $p50 $p99 $tot $ent" >>"$RES"
+      awk -v l="$layout" -v o="$op" '$1 == l && $2 == o' "$TMP/rounds" | sort -n -k5,5 >"$TMP/op"
+      n="$(wc -l <"$TMP/op")"
+      med="$(sed -n "$(( (n + 1) / 2 ))p" "$TMP/op")"
+      range="$(awk 'NR == 1 { lo = $5 } { hi = $5 } END { printf "%.0f-%.0f", lo, hi }' "$TMP/op")"
+      read -r _ _ p50 p99 tot ent gw per <<<"$med"
+      printf '%-7s %-11s %9s %9s %10s %15s %8s   %s\n' "$layout" "$op" "$p50" "$p99" "$tot" "$range" \
+        "$ent" "$per"
+      echo "$step $layout $op $p50 $p99 $tot $ent $gw" >>"$RES"
     done
   done
   # disk and memory
@@ -232,14 +257,15 @@ awk -v z="$N" '
   $2 == "catchup" || $2 == "restart" { next }
   {
     k = $2 " " $3
-    if ($1 == z) { p50z[k] = $4; cpuz[k] = $6; entz[k] = $7; order[++n] = k }
+    if ($1 == z) { p50z[k] = $4; cpuz[k] = $6; entz[k] = $7; gwz[k] = $8; order[++n] = k }
     else if (!(k in nb)) { nb[k] = 0 }
-    i = ++nb[k]; st[k, i] = $1; p50[k, i] = $4; cpu[k, i] = $6; ent[k, i] = $7
+    i = ++nb[k]; st[k, i] = $1; p50[k, i] = $4; cpu[k, i] = $6; ent[k, i] = $7; gw[k, i] = $8
   }
   END {
     worst = 0
-    printf "%-18s %9s %11s %11s %7s %10s %10s %7s\n", "set op", "base step", "CPU us@base", "CPU us@" z,
-      "ratio", "p50@base", "p50@" z, "ratio"
+    printf "%-18s %9s %11s %11s %7s %10s %10s %7s %9s\n", "set op", "base step", "CPU us@base", "CPU us@" z,
+      "ratio", "p50@base", "p50@" z, "ratio", "gw ratio"
+    glo = 1e9; ghi = 0
     for (j = 1; j <= n; j++) {
       k = order[j]; b = 0
       for (i = 1; i <= nb[k] && !b; i++) {
@@ -249,12 +275,16 @@ awk -v z="$N" '
       if (!b || st[k, b] == z) { printf "%-18s %9s (no earlier step returned as many entries)\n", k, "-"; continue }
       r = cpu[k, b] > 0 ? cpuz[k] / cpu[k, b] : 0
       l = p50[k, b] > 0 ? p50z[k] / p50[k, b] : 0
-      printf "%-18s %9s %11.1f %11.1f %7.2f %10.3f %10.3f %7.2f\n", k, st[k, b], cpu[k, b], cpuz[k], r,
-        p50[k, b], p50z[k], l
+      g = gw[k, b] > 0 ? gwz[k] / gw[k, b] : 0
+      if (g > 0 && g < glo) glo = g
+      if (g > ghi) ghi = g
+      printf "%-18s %9s %11.1f %11.1f %7.2f %10.3f %10.3f %7.2f %9.2f\n", k, st[k, b], cpu[k, b], cpuz[k], r,
+        p50[k, b], p50z[k], l, g
       if (r > worst) { worst = r; wk = k }
       if (l > lworst) { lworst = l; lk = k }
     }
     printf "worst latency ratio %.2f (%s; not in R)\n", lworst, lk
+    printf "gateway ratios %.2f to %.2f (the control: its work per operation does not change with N)\n", glo, ghi
     printf "worst CPU ratio: %s\n", wk
     printf "worst cost ratio %.2f\n", worst
   }' "$RES" >"$TMP/summary"
