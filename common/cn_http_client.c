@@ -792,6 +792,9 @@ void cn_http_fanout_free(struct cn_http_fanout *f)
 
 /* Sets up and adds n transfers. On failure the set-up ones fail with the
  * error; returns 0 or CAIRN_E_NOMEM for a missing handle. */
+/* Starts a round of n streams. Refuses (CAIRN_E_INVAL, CAIRN_E_NOMEM) before
+ * it changes anything: a round in progress, bad arguments, no handle. A
+ * stream that cannot be set up is failed in the round (done, its error). */
 static int start_round(struct cn_http_fanout *f, const struct cn_http_request *reqs, size_t n,
                        int push)
 {
@@ -841,13 +844,11 @@ static void collect(struct cn_http_fanout *f, struct cn_http_response *resps, in
 int cn_http_fanout_run(struct cn_http_fanout *f, const struct cn_http_request *reqs, size_t n,
                        struct cn_http_response *resps, int *errs)
 {
+    /* refused before any stream is touched (another round's are left as
+     * they are) */
     int rc = start_round(f, reqs, n, 0);
-    if (rc < 0) {
-        if (f->round == 0)
-            return rc;
-        collect(f, resps, errs);
+    if (rc < 0)
         return rc;
-    }
     for (;;) {
         int pending = 0;
         for (size_t i = 0; i < n; i++)
@@ -862,14 +863,9 @@ int cn_http_fanout_run(struct cn_http_fanout *f, const struct cn_http_request *r
 
 int cn_http_fanout_start(struct cn_http_fanout *f, const struct cn_http_request *reqs, size_t n)
 {
-    if (f->round != 0)
-        return CAIRN_E_INVAL; /* another round's, left as it is */
     int rc = start_round(f, reqs, n, 0);
-    if (rc < 0) {
-        if (f->round != 0)
-            round_reset(f);
-        return rc;
-    }
+    if (rc < 0)
+        return rc; /* another round's streams are left as they are */
     multi_step(f, 0);
     return 0;
 }
@@ -899,11 +895,10 @@ void cn_http_fanout_abort(struct cn_http_fanout *f)
 int cn_http_fanout_begin(struct cn_http_fanout *f, const struct cn_http_request *reqs, size_t n)
 {
     int rc = start_round(f, reqs, n, 1);
-    if (rc < 0 && f->round != 0)
-        round_reset(f);
-    if (rc == 0)
-        multi_step(f, 0);
-    return rc;
+    if (rc < 0)
+        return rc; /* another round's streams are left as they are */
+    multi_step(f, 0);
+    return 0;
 }
 
 static int live(const struct stream *st)

@@ -158,7 +158,8 @@ void cn_http_fanout_free(struct cn_http_fanout *f);
 /* Runs reqs[0..n-1] concurrently. resps[0..n-1] and errs[0..n-1] receive each
  * request's response and result (as cn_http_client_do() would return). The
  * caller clears every resps[i]. Returns 0, or CAIRN_E_INVAL (n too large, a
- * round in progress). */
+ * round in progress: refused, that round is left as it is) or CAIRN_E_NOMEM
+ * (nothing started; resps and errs untouched). */
 int cn_http_fanout_run(struct cn_http_fanout *f, const struct cn_http_request *reqs, size_t n,
                        struct cn_http_response *resps, int *errs);
 
@@ -178,8 +179,9 @@ int cn_http_fanout_wait(struct cn_http_fanout *f, struct cn_http_response *resps
 void cn_http_fanout_abort(struct cn_http_fanout *f);
 
 /* Starts a push-style round of n streaming uploads (requests are copied; their
- * strings must stay valid until finish). Returns 0, CAIRN_E_INVAL or
- * CAIRN_E_NOMEM. */
+ * strings must stay valid until finish). Returns 0, CAIRN_E_INVAL (n too
+ * large, a round in progress: refused, that round is left as it is) or
+ * CAIRN_E_NOMEM (nothing started). */
 int cn_http_fanout_begin(struct cn_http_fanout *f, const struct cn_http_request *reqs, size_t n);
 
 /* Hands bufs[i][0..lens[i]) to stream i for every i < n (lens[i] may be 0; a

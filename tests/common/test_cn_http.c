@@ -1136,7 +1136,11 @@ START_TEST(test_fanout_start_wait)
                                             .resp_body_unsigned_ok = 1};
         }
         ck_assert_int_eq(cn_http_fanout_start(f, q, N), 0);
-        ck_assert_int_eq(cn_http_fanout_start(f, q, N), CAIRN_E_INVAL); /* one round at a time */
+        /* one round at a time: every way of starting another is refused and
+         * leaves this one running */
+        ck_assert_int_eq(cn_http_fanout_start(f, q, N), CAIRN_E_INVAL);
+        ck_assert_int_eq(cn_http_fanout_begin(f, q, N), CAIRN_E_INVAL);
+        ck_assert_int_eq(cn_http_fanout_run(f, q, N, NULL, NULL), CAIRN_E_INVAL);
         usleep(100 * 1000); /* the server answers meanwhile */
         if (round == 1) {
             cn_http_fanout_abort(f);
