@@ -81,6 +81,14 @@ int s3_metrics_end(struct cn_http_req *req, void *cls)
                   "fragments.\n"
                   "# TYPE cairn_gw_short_groups_total counter\n"
                   "cairn_gw_short_groups_total %" PRIu64 "\n"
+                  "# HELP cairn_gw_get_direct_fills_total GET stripes (or packed rounds) "
+                  "written straight into the response block.\n"
+                  "# TYPE cairn_gw_get_direct_fills_total counter\n"
+                  "cairn_gw_get_direct_fills_total %" PRIu64 "\n"
+                  "# HELP cairn_gw_get_prefetch_redone_total Prefetched GET stripes fetched "
+                  "again (an answer failed, or timed out behind a slow client).\n"
+                  "# TYPE cairn_gw_get_prefetch_redone_total counter\n"
+                  "cairn_gw_get_prefetch_redone_total %" PRIu64 "\n"
                   "# HELP cairn_gw_data_memory_bytes Data-path buffer bytes taken from the "
                   "budget now.\n"
                   "# TYPE cairn_gw_data_memory_bytes gauge\n"
@@ -99,7 +107,8 @@ int s3_metrics_end(struct cn_http_req *req, void *cls)
                   "cairn_gw_data_memory_refused_total %" PRIu64 "\n",
                   (uint64_t)s3->bytes_in, (uint64_t)s3->bytes_out, (uint64_t)s3->objects_put,
                   (uint64_t)s3->objects_inline, ds.degraded_reads, ds.decodes, ds.fragment_errors,
-                  ds.short_groups, ds.mem_used, ds.mem_peak, ds.mem_limit, ds.mem_refused);
+                  ds.short_groups, ds.direct_fills, ds.prefetch_redone, ds.mem_used, ds.mem_peak,
+                  ds.mem_limit, ds.mem_refused);
     gw_buf_printf(&b,
                   "# HELP cairn_gw_meta_batches_total Metadata batches sent (--meta-batch): "
                   "several requests' commands and reads in one request to the leader.\n"

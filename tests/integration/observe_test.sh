@@ -267,7 +267,8 @@ scrape_all .0
 for s in 'cairn_gw_requests_total{op="PutObject"}' 'cairn_gw_request_seconds_count{op="GetObject"}' \
          'cairn_gw_request_seconds_bucket{le="0.005",op="ListObjectsV2"}' \
          cairn_gw_bytes_in_total cairn_gw_bytes_out_total cairn_gw_degraded_reads_total \
-         cairn_gw_decodes_total; do val gw.0 "$s" >/dev/null; done
+         cairn_gw_decodes_total cairn_gw_get_direct_fills_total \
+         cairn_gw_get_prefetch_redone_total; do val gw.0 "$s" >/dev/null; done
 for i in 1 2 3; do
   for s in cairn_meta_is_leader cairn_meta_leader cairn_meta_leader_changes_total \
            cairn_meta_commit_seconds_count 'cairn_meta_commit_seconds_bucket{le="+Inf"}' \
@@ -412,6 +413,11 @@ same "$TEST_DIR/big" "$TEST_DIR/big.degraded"
 scrape_all .2
 grew gw.1 gw.2 cairn_gw_degraded_reads_total 1
 grew gw.1 gw.2 cairn_gw_decodes_total 1
+# 5 MB is two stripes: the first goes through a stripe buffer (read before
+# the status line), the second straight into the response block (prefetched
+# around the stopped chunkserver: nothing to fetch again; ec_data_path checks
+# the prefetch_redone counter with a slow reader)
+grew gw.1 gw.2 cairn_gw_get_direct_fills_total 1
 page_shows_down() { # ... and the groups it holds degraded
   curl -s --max-time 10 -u "$AK:$SK" "$STATUS" > "$TEST_DIR/poll.html" &&
     row "$DOWN_ID" "$TEST_DIR/poll.html" | grep >/dev/null 'data-liveness="down"' &&
