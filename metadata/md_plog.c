@@ -998,7 +998,7 @@ static int file_write(struct md_plog *pl, struct md_plog_batch *recs, uint64_t *
     if (rc == 0 && wrote)
         rc = sync_active(pl, new_file);
     if (sync_us)
-        *sync_us = cn_mono_us() - t0;
+        *sync_us = wrote ? cn_mono_us() - t0 : -1;
     if (rc == 0 && (trimmed || new_file))
         rc = drop_trimmed(pl);
     if (rc == 0)

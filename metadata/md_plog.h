@@ -85,7 +85,8 @@ int md_plog_batch_move(struct md_plog_batch *to, struct md_plog_batch *from);
  * segment. On success *max_seq is the highest record seq written. Returns 0,
  * CAIRN_E_IO / CAIRN_E_NOSPACE (files) or the store's error: the caller must
  * not report anything durable then (the daemon stops). *sync_us gets the
- * sync's duration. */
+ * sync's duration, or -1 when the batch changed nothing in a file log (the
+ * same promise, no trim, no entry) and nothing was synced. */
 int md_plog_write(struct md_plog *pl, struct md_plog_batch *b, uint64_t *max_seq, int64_t *sync_us);
 
 /* ---- identity of a replica that joined an existing group ----

@@ -460,8 +460,10 @@ static void *persist_main(void *arg)
             store_synced = now;
             s->m_store_syncs++;
         }
-        s->m_fsyncs++;
-        s->m_fsync_us += (uint64_t)sync_us;
+        if (sync_us >= 0) { /* (a batch that changed nothing synced nothing) */
+            s->m_fsyncs++;
+            s->m_fsync_us += (uint64_t)sync_us;
+        }
         struct md_event *e = calloc(1, sizeof(*e));
         if (!e)
             fatal_store(CAIRN_E_NOMEM, "event");
