@@ -790,8 +790,6 @@ void cn_http_fanout_free(struct cn_http_fanout *f)
     free(f);
 }
 
-/* Sets up and adds n transfers. On failure the set-up ones fail with the
- * error; returns 0 or CAIRN_E_NOMEM for a missing handle. */
 /* Starts a round of n streams. Refuses (CAIRN_E_INVAL, CAIRN_E_NOMEM) before
  * it changes anything: a round in progress, bad arguments, no handle. A
  * stream that cannot be set up is failed in the round (done, its error). */
