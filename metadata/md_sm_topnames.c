@@ -38,8 +38,19 @@ int topname_of(const unsigned char *ok, size_t okl, struct md_key *tk)
 }
 
 /* 1 if some current object lies under the directory entry tk (its object-key
- * prefix), seen through the transaction; 0 if none; or an error. */
-static int dir_has_objects(struct md_txn *t, struct md_titer **it, const struct md_key *tk)
+ * prefix), seen through the transaction; 0 if none; or an error. last is the
+ * largest object key under tk that the slot deleted: the first look is just
+ * past it, and only when nothing follows there does a second one start at the
+ * directory's beginning. A seek lands on the first live key at or after its
+ * target, stepping (inside LevelDB) over every deleted key on the way, and
+ * deleted keys stay in the store until compaction drops them: looking from
+ * the directory's beginning every time made deleting a directory's objects in
+ * key order (aws s3 rm --recursive, one DeleteObjects after another) step
+ * over all the earlier deletions again for each slot, quadratic in the
+ * directory's size. (Deleting in reverse key order still takes the second
+ * look every time.) */
+static int dir_has_objects(struct md_txn *t, struct md_titer **it, const struct md_key *tk,
+                           const struct md_key *last)
 {
     struct md_key pre;
     md_key_start(&pre, MD_K_OBJECT);
@@ -47,8 +58,15 @@ static int dir_has_objects(struct md_txn *t, struct md_titer **it, const struct 
     int rc;
     if (!*it && (rc = md_titer_new(t, it)))
         return rc;
-    md_titer_seek(*it, pre.b, pre.n);
-    int found = md_titer_has_prefix(*it, pre.b, pre.n);
+    int found = 0;
+    if (last->n) {
+        md_titer_seek(*it, last->b, last->n); /* (deleted: not shown, the next is) */
+        found = md_titer_has_prefix(*it, pre.b, pre.n);
+    }
+    if (!found && !md_titer_status(*it)) {
+        md_titer_seek(*it, pre.b, pre.n);
+        found = md_titer_has_prefix(*it, pre.b, pre.n);
+    }
     rc = md_titer_status(*it);
     return rc ? rc : found;
 }
@@ -59,7 +77,8 @@ static int dir_has_objects(struct md_txn *t, struct md_titer **it, const struct 
  * directory's entry by every slot would pile up versions of the one key in
  * LevelDB's memtable, which every listing then steps over (measured: a
  * 256-prefix listing 0.5 -> 5.3 ms after 10^5 PUTs). */
-static int settle(struct md_txn *t, struct md_titer **it, const struct md_key *tk, int any_put)
+static int settle(struct md_txn *t, struct md_titer **it, const struct md_key *tk, int any_put,
+                  const struct md_key *last)
 {
     void *v;
     size_t vl;
@@ -74,7 +93,7 @@ static int settle(struct md_txn *t, struct md_titer **it, const struct md_key *t
     if (!present)
         return 0;
     if (tk->b[tk->n - 1] == '/') {
-        int has = dir_has_objects(t, it, tk);
+        int has = dir_has_objects(t, it, tk, last);
         if (has < 0)
             return has;
         if (has)
@@ -94,7 +113,7 @@ int topnames_update(struct md_txn *t)
      * index writes below make new roots and never disturb it. */
     md_tree_iter_init(&oi, t->overlay.root);
     struct md_titer *it = NULL;
-    struct md_key cur, tk;
+    struct md_key cur, tk, last; /* last: cur's largest object key in the slot */
     int have = 0, any_put = 0;
     int rc = md_tree_iter_seek(&oi, pre.b, pre.n);
     while (!rc && md_tree_iter_valid(&oi)) {
@@ -107,7 +126,7 @@ int topnames_update(struct md_txn *t)
         if ((rc = topname_of(k, kl, &tk)))
             break;
         if (have && (tk.n != cur.n || memcmp(tk.b, cur.b, tk.n) != 0)) {
-            if ((rc = settle(t, &it, &cur, any_put)))
+            if ((rc = settle(t, &it, &cur, any_put, &last)))
                 break;
             have = 0;
         }
@@ -117,10 +136,14 @@ int topnames_update(struct md_txn *t)
             any_put = 0;
         }
         any_put |= !tomb;
+        /* keys come in order: the latest is the largest (none kept if it
+         * could not be a key the state machine makes) */
+        last.n = kl <= sizeof(last.b) ? kl : 0;
+        memcpy(last.b, k, last.n);
         rc = md_tree_iter_next(&oi);
     }
     if (!rc && have)
-        rc = settle(t, &it, &cur, any_put);
+        rc = settle(t, &it, &cur, any_put, &last);
     md_tree_iter_destroy(&oi);
     md_titer_free(it);
     return rc;
