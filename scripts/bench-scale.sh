@@ -3,7 +3,7 @@
 # to N objects (issue #16)? Not a test.
 #
 #   scripts/bench-scale.sh [--objects N] [--buckets B] [--ops K] [--steps LIST]
-#                          [--rounds M]
+#                          [--rounds M] [--warmup W]
 #
 # Starts its own cluster (scripts/cluster.sh up --base-port auto, 3 cairn-meta,
 # no chunkserver: every object is small and inline, a gateway) in a temp dir,
@@ -12,13 +12,16 @@
 # "spread" (over B buckets scale-b-0000 .., default 1000), each to 10^3,
 # 10^5, 10^6 and N objects (default 10^7; --steps overrides the list, N last;
 # the cluster then holds twice the count). At each step, after the replicas'
-# LevelDB compactions went quiet, it measures for each data set with
+# LevelDB compactions went quiet and W GETs (default 2000; --warmup) of each
+# data set warmed the replicas up (their cost printed, not in R), it
+# measures for each data set with
 # cairn-s3ops (one client, one kept-alive connection, SigV4 by libcurl;
 # K operations each, default 1000, lists K/4): PUT, GET (bytes checked),
 # HEAD, DELETE, ListObjectsV2 first page, a page from start-after=80/
 # (half-way) and a delimiter listing: median and p99 latency and the CPU each
 # daemon used per operation beyond its idle rate (/proc/PID/stat, as
-# `cairn bench meta --cpu-pids` reads it). The sequence runs M times (default
+# `cairn bench meta --cpu-pids` reads it); GET and HEAD read other random
+# keys in each round. The sequence runs M times (default
 # 3; --rounds): each figure is the median round, and the range of the rounds'
 # CPU is printed beside it (one round's CPU per operation swings by a third
 # on a shared box, as the gateway's, whose work does not depend on N, shows). Then the LevelDB size on disk and
@@ -50,6 +53,7 @@ N=10000000
 B=1000
 OPS=1000
 ROUNDS=3
+WARMUP=2000
 STEPS=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -58,7 +62,8 @@ while [ $# -gt 0 ]; do
     --ops) OPS="$2"; shift 2 ;;
     --steps) STEPS="$2"; shift 2 ;;
     --rounds) ROUNDS="$2"; shift 2 ;;
-    -h|--help) sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --warmup) WARMUP="$2"; shift 2 ;;
+    -h|--help) sed -n '2,45p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-scale.sh: unknown option $1 (--help)" >&2; exit 2 ;;
   esac
 done
@@ -154,13 +159,28 @@ for step in "${steps[@]}"; do
   echo "load: $((2 * add)) objects in $(( (t1 - t0) / 1000 )) s ($(( 2 * add * 1000 / (t1 - t0 + 1) )) objects/s)"
   loaded=$step
   wait_quiet
+  # Warm-up, not measured in R but printed: the first few thousand reads
+  # after a load cost the leader up to twice what later ones do (measured at
+  # 10^7: 275 then 110-160 us per GET), whatever keys they read.
+  for layout in one spread; do
+    if [ "$layout" = one ]; then bk=scale-one; nb=1; else bk=scale-b; nb=$B; fi
+    line="$(CAIRN_S3OPS_SEED=999 "$S3OPS" "$S3_ENDPOINT" "$bk" "$nb" "$step" get "$WARMUP" "$(cpu_pids)" \
+      2>"$TMP/s3ops.err")" || { echo "cairn-s3ops warm-up failed:" >&2; cat "$TMP/s3ops.err" >&2; exit 1; }
+    echo "warm-up $layout: $WARMUP GETs, $(grep -o '[a-z0-9]*_us=[^ ]*' <<<"$line" | grep -v '^client_us' |
+      tr '\n' ' ')"
+  done
+  wait_quiet
   : >"$TMP/rounds"
   for round in $(seq "$ROUNDS"); do
     for layout in one spread; do
       if [ "$layout" = one ]; then bk=scale-one; nb=1; else bk=scale-b; nb=$B; fi
       for op in put get head delete list-first list-deep list-delim; do
         case "$op" in list-*) k=$LISTOPS ;; *) k=$OPS ;; esac
-        line="$("$S3OPS" "$S3_ENDPOINT" "$bk" "$nb" "$step" "$op" "$k" "$(cpu_pids)" 2>"$TMP/s3ops.err")" ||
+        # each round and each of GET and HEAD reads other keys: the same keys
+        # again would find their blocks in LevelDB's cache
+        [ "$op" = head ] && seed=$((10 * round + 1)) || seed=$((10 * round))
+        line="$(CAIRN_S3OPS_SEED=$seed "$S3OPS" "$S3_ENDPOINT" "$bk" "$nb" "$step" "$op" "$k" \
+          "$(cpu_pids)" 2>"$TMP/s3ops.err")" ||
           { echo "cairn-s3ops $op failed:" >&2; cat "$TMP/s3ops.err" >&2; echo "$line" >&2; exit 1; }
         p50="$(sed -n 's/.* p50_ms=\([^ ]*\).*/\1/p' <<<"$line")"
         p99="$(sed -n 's/.* p99_ms=\([^ ]*\).*/\1/p' <<<"$line")"

@@ -11,7 +11,9 @@
  * says). OP, COUNT times:
  *   put        a new 64-byte object zz/put-N (bucket N % BUCKETS)
  *   delete     the objects put made, in the same order
- *   get, head  object i (pseudo-random, seeded) of the loaded ones; get checks
+ *   get, head  object i (pseudo-random from the seed: $CAIRN_S3OPS_SEED, a
+ *              number, default 0; the same seed reads the same objects, whose
+ *              blocks are then cached) of the loaded ones; get checks
  *              every byte against what cairn load wrote
  *   list-first ListObjectsV2, max-keys 1000, the bucket's first page
  *   list-deep  the same from start-after=80/ (half-way through the keyspace)
@@ -156,7 +158,11 @@ int main(int argc, char **argv)
         idle1[i] = cn_proc_cpu_us(pids[i]);
 
     int64_t *lat = calloc((size_t)count, sizeof(*lat));
-    uint64_t rng = 0x9e3779b97f4a7c15ull;
+    const char *seed_env = getenv("CAIRN_S3OPS_SEED");
+    uint64_t seed = seed_env ? strtoull(seed_env, NULL, 10) : 0;
+    uint64_t rng = 0x9e3779b97f4a7c15ull ^ (seed * 0xbf58476d1ce4e5b9ull);
+    if (rng == 0) /* xorshift never leaves 0 */
+        rng = 0x9e3779b97f4a7c15ull;
     int errors = 0;
     uint64_t entries = 0; /* keys and common prefixes listed */
     for (int i = 0; i < npids; i++)
