@@ -1257,9 +1257,16 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         req->started = 1;
         conn_deadline(srv, conn, 0, 0); /* the headers are in */
         first_call(req, conn, url, method);
-        if (req->responded && !drains_refused_body(req))
+        if (!req->responded)
+            return MHD_YES;
+        if (!drains_refused_body(req))
             return queue(req);
-        return MHD_YES; /* a refused request's body is dropped as it comes */
+        /* The refused body is dropped as it comes, and must come within the
+         * header deadline: waiting for it must not hold a connection (and
+         * its thread) longer than a client that never finishes its headers
+         * could. */
+        conn_deadline(srv, conn, srv->opts.header_timeout_ms, 0);
+        return MHD_YES;
     }
     if (*upload_data_size > 0) {
         if (!req->stopped)

@@ -7,12 +7,17 @@
 #include "cn_http_server.h"
 #include "cn_util.h"
 
+#include <arpa/inet.h>
 #include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -804,6 +809,53 @@ START_TEST(test_server_drops_stalled_upload)
 }
 END_TEST
 
+/* A refused request whose short body never comes: with a header deadline,
+ * the server waits for it no longer than for headers (it closes the
+ * connection and counts a header timeout), not for the connection timeout. */
+START_TEST(test_refused_body_within_header_deadline)
+{
+    struct cn_http_server *s2;
+    struct cn_http_server_opts o = {.port = 0,
+                                    .auth = srv_auth,
+                                    .roles = &test_roles,
+                                    .header_timeout_ms = 500,
+                                    .conn_timeout_s = 30};
+    ck_assert_int_eq(cn_http_server_new(&o, &s2), 0);
+    ck_assert_int_eq(cn_http_server_route(s2, "PUT", "/sink", 0, &sink_h, NULL), 0);
+    ck_assert_int_eq(cn_http_server_start(s2), 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(cn_http_server_port(s2))};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    /* unsigned: refused on its headers; 100 of the 100000 bytes it declares */
+    char req[512];
+    int n = snprintf(req, sizeof(req),
+                     "PUT /sink/x HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nContent-Length: 100000\r\n\r\n",
+                     cn_http_server_port(s2));
+    char body[100];
+    memset(body, 'b', sizeof(body));
+    ck_assert_int_eq(send(fd, req, (size_t)n, 0), n);
+    ck_assert_int_eq(send(fd, body, sizeof(body), 0), (ssize_t)sizeof(body));
+    struct timeval tv = {.tv_sec = 10};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    int64_t t0 = cn_mono_ms();
+    char buf[4096];
+    ssize_t r;
+    while ((r = recv(fd, buf, sizeof(buf), 0)) > 0)
+        ;
+    int64_t waited = cn_mono_ms() - t0;
+    close(fd);
+    struct cn_http_server_counters c;
+    cn_http_server_counters(s2, &c);
+    cn_http_server_free(s2);
+    ck_assert_msg(r == 0 || errno == ECONNRESET, "connection not closed (%zd, %s)", r,
+                  strerror(errno));
+    ck_assert_uint_eq(c.header_timeouts, 1);
+    ck_assert_int_lt(waited, 9000);
+}
+END_TEST
+
 /* An idle server with a header deadline sleeps: its reaper waits on a
  * CLOCK_MONOTONIC deadline, and a cv on another clock made it spin (17-45%
  * of a core in an idle cairn-gateway). */
@@ -1405,6 +1457,7 @@ int main(void)
     tcase_add_test(tc, test_compat_v1);
     tcase_add_test(tc, test_unauthenticated_upload_refused_early);
     tcase_add_test(tc, test_refused_short_body_read_first);
+    tcase_add_test(tc, test_refused_body_within_header_deadline);
     tcase_add_test(tc, test_server_drops_stalled_upload);
     tcase_add_test(tc, test_idle_server_sleeps);
     tcase_add_test(tc, test_streaming_upload);
