@@ -21,10 +21,11 @@
 # (half-way) and a delimiter listing: median and p99 latency and the CPU each
 # daemon used per operation beyond its idle rate (/proc/PID/stat, as
 # `cairn bench meta --cpu-pids` reads it); GET and HEAD read other random
-# keys in each round. The sequence runs M times (default
-# 3; --rounds): each figure is the median round, and the range of the rounds'
-# CPU is printed beside it (one round's CPU per operation swings by a third
-# on a shared box, as the gateway's, whose work does not depend on N, shows). Then the LevelDB size on disk and
+# keys in each round. The sequence runs M times (default 3; --rounds): each
+# figure is the median round, and the range of the rounds' CPU is printed
+# beside it (one round's CPU per operation swings by a third on a shared box,
+# as the gateway's, whose work does not depend on N, shows). Then the LevelDB
+# size on disk and
 # RSS of each replica, the gateway's RSS; a replica replaced by an empty one
 # (scripts/cluster.sh replace: wiped disk, joins, catches up by snapshot):
 # snapshot bytes (the leader's log) and time to install, time until it is a
@@ -63,7 +64,7 @@ while [ $# -gt 0 ]; do
     --steps) STEPS="$2"; shift 2 ;;
     --rounds) ROUNDS="$2"; shift 2 ;;
     --warmup) WARMUP="$2"; shift 2 ;;
-    -h|--help) sed -n '2,45p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,46p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-scale.sh: unknown option $1 (--help)" >&2; exit 2 ;;
   esac
 done
