@@ -49,7 +49,7 @@ grep -q "longer than the safe bound 442ms" "$err" ||
   fail "cairn-meta --lease 443ms: $(head -c 300 "$err")"
 echo "ok  cairn-meta --lease above the bound refused"
 
-for s in cluster.sh bench.sh mount.sh bench-rebuild.sh bench-meta.sh; do
+for s in cluster.sh bench.sh mount.sh bench-rebuild.sh bench-meta.sh bench-scale.sh; do
   [ -f "$CAIRN_SRC/scripts/$s" ] || continue
   WANT="$s" check_help "scripts/$s --help" bash "$CAIRN_SRC/scripts/$s" --help
 done
