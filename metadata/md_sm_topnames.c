@@ -50,7 +50,7 @@ int topname_of(const unsigned char *ok, size_t okl, struct md_key *tk)
  * directory's size. (Deleting in reverse key order still takes the second
  * look every time.) */
 static int dir_has_objects(struct md_txn *t, struct md_titer **it, const struct md_key *tk,
-                           const struct md_key *last)
+                           const unsigned char *last, size_t last_n)
 {
     struct md_key pre;
     md_key_start(&pre, MD_K_OBJECT);
@@ -59,8 +59,8 @@ static int dir_has_objects(struct md_txn *t, struct md_titer **it, const struct 
     if (!*it && (rc = md_titer_new(t, it)))
         return rc;
     int found = 0;
-    if (last->n) {
-        md_titer_seek(*it, last->b, last->n); /* (deleted: not shown, the next is) */
+    if (last_n) {
+        md_titer_seek(*it, last, last_n); /* (deleted: not shown, the next is) */
         found = md_titer_has_prefix(*it, pre.b, pre.n);
     }
     if (!found && !md_titer_status(*it)) {
@@ -78,7 +78,7 @@ static int dir_has_objects(struct md_txn *t, struct md_titer **it, const struct 
  * LevelDB's memtable, which every listing then steps over (measured: a
  * 256-prefix listing 0.5 -> 5.3 ms after 10^5 PUTs). */
 static int settle(struct md_txn *t, struct md_titer **it, const struct md_key *tk, int any_put,
-                  const struct md_key *last)
+                  const unsigned char *last, size_t last_n)
 {
     void *v;
     size_t vl;
@@ -93,7 +93,7 @@ static int settle(struct md_txn *t, struct md_titer **it, const struct md_key *t
     if (!present)
         return 0;
     if (tk->b[tk->n - 1] == '/') {
-        int has = dir_has_objects(t, it, tk, last);
+        int has = dir_has_objects(t, it, tk, last, last_n);
         if (has < 0)
             return has;
         if (has)
@@ -113,7 +113,11 @@ int topnames_update(struct md_txn *t)
      * index writes below make new roots and never disturb it. */
     md_tree_iter_init(&oi, t->overlay.root);
     struct md_titer *it = NULL;
-    struct md_key cur, tk, last; /* last: cur's largest object key in the slot */
+    struct md_key cur, tk;
+    /* cur's largest object key in the slot: it points into the overlay as
+     * the iterator holds it (alive until md_tree_iter_destroy) */
+    const unsigned char *last = NULL;
+    size_t last_n = 0;
     int have = 0, any_put = 0;
     int rc = md_tree_iter_seek(&oi, pre.b, pre.n);
     while (!rc && md_tree_iter_valid(&oi)) {
@@ -126,7 +130,7 @@ int topnames_update(struct md_txn *t)
         if ((rc = topname_of(k, kl, &tk)))
             break;
         if (have && (tk.n != cur.n || memcmp(tk.b, cur.b, tk.n) != 0)) {
-            if ((rc = settle(t, &it, &cur, any_put, &last)))
+            if ((rc = settle(t, &it, &cur, any_put, last, last_n)))
                 break;
             have = 0;
         }
@@ -136,14 +140,12 @@ int topnames_update(struct md_txn *t)
             any_put = 0;
         }
         any_put |= !tomb;
-        /* keys come in order: the latest is the largest (none kept if it
-         * could not be a key the state machine makes) */
-        last.n = kl <= sizeof(last.b) ? kl : 0;
-        memcpy(last.b, k, last.n);
+        last = k; /* keys come in order: the latest is the largest */
+        last_n = kl;
         rc = md_tree_iter_next(&oi);
     }
     if (!rc && have)
-        rc = settle(t, &it, &cur, any_put, &last);
+        rc = settle(t, &it, &cur, any_put, last, last_n);
     md_tree_iter_destroy(&oi);
     md_titer_free(it);
     return rc;
