@@ -21,6 +21,7 @@ static void usage(FILE *out)
                  "       cairn meta remove ID\n"
                  "       cairn meta replace OLD_ID URL [--wait]\n"
                  "       cairn meta transfer [--to ID]\n"
+                 "       cairn meta compact [ID]\n"
                  "The metadata group's members, changed one at a time through the Paxos log.\n"
                  "add: the replica at URL (started with `cairn-meta --join MEMBER_URL --url URL`\n"
                  "and an empty --data-dir) joins as a learner, catches up by snapshot and log,\n"
@@ -31,7 +32,13 @@ static void usage(FILE *out)
                  "status: every member's role and how far behind the leader it is.\n"
                  "transfer: the leader hands leadership to voter ID (without --to: to the voter\n"
                  "furthest along the log) and steps down; prints `leader OLD -> NEW`. The\n"
-                 "members do not change. For maintenance of the leader's machine.\n");
+                 "members do not change. For maintenance of the leader's machine.\n"
+                 "compact: each replica (or replica ID) in turn, followers first, compacts its\n"
+                 "LevelDB store down to the last level, and the time and the tables per level\n"
+                 "before and after are printed. After a bulk load (`cairn load`, a migration)\n"
+                 "a lookup then reads one table instead of one per overlapping level, and\n"
+                 "reads stop triggering LevelDB's own compactions on the leader. The replica\n"
+                 "serves meanwhile; it needs CPU, and up to the store's size in free disk.\n");
 }
 
 struct member {
@@ -371,6 +378,77 @@ static int meta_transfer(struct md_client *c, unsigned to)
     return CLI_EXIT_OK;
 }
 
+/* One replica's `cairn meta compact`: POST /v1/meta/compact-store there and
+ * print what its answer says. */
+static int compact_one(struct cli_global *gl, const struct member *m, int is_leader)
+{
+    printf("replica %u (%s, %s): compacting ...\n", m->id, m->url,
+           is_leader ? "leader" : "follower");
+    fflush(stdout);
+    /* a compaction of a large store takes minutes, and says nothing until done */
+    struct cn_http_client_opts o = {
+        .auth = gl->auth, .timeout_ms = 3600 * 1000, .stall_timeout_ms = 3600 * 1000};
+    struct cn_http_client *hc = NULL;
+    int rc = cn_http_client_new(&o, &hc);
+    struct cn_http_response resp = {0};
+    if (rc == 0) {
+        struct cn_http_request req = {
+            .method = "POST", .base_url = m->url, .target = CN_ROUTE_MD_STORE_COMPACT};
+        rc = cn_http_client_do(hc, &req, &resp);
+    }
+    cn_http_client_free(hc);
+    if (rc == 0 && resp.status != 200) {
+        fprintf(stderr, "cairn meta compact: replica %u: HTTP %d %s\n", m->id, resp.status,
+                resp.body ? resp.body : "");
+        cn_http_response_clear(&resp);
+        return CLI_EXIT_FAILED;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "cairn meta compact: replica %u: %s\n", m->id, cairn_strerror(rc));
+        cn_http_response_clear(&resp);
+        return CLI_EXIT_FAILED;
+    }
+    char ms[32] = "", bm[32] = "", am[32] = "", bf[128] = "", af[128] = "";
+    cn_kv_get(resp.body, "ms", ms, sizeof(ms));
+    cn_kv_get(resp.body, "before_mib", bm, sizeof(bm));
+    cn_kv_get(resp.body, "after_mib", am, sizeof(am));
+    cn_kv_get(resp.body, "before_files", bf, sizeof(bf));
+    cn_kv_get(resp.body, "after_files", af, sizeof(af));
+    cn_http_response_clear(&resp);
+    printf("replica %u: compacted in %.1f s, %s -> %s MiB of tables, tables per level %s -> %s\n",
+           m->id, strtod(ms, NULL) / 1000.0, bm, am, bf, af);
+    return CLI_EXIT_OK;
+}
+
+/* `cairn meta compact [ID]`: the followers one after another, then the
+ * leader (or only replica ID). */
+static int meta_compact(struct cli_global *gl, struct md_client *c, unsigned only)
+{
+    struct group g;
+    int rc = read_members(c, &g);
+    if (rc != 0) {
+        fprintf(stderr, "cairn meta compact: %s\n", cairn_strerror(rc));
+        return CLI_EXIT_FAILED;
+    }
+    int found = 0;
+    for (int leader_pass = 0; leader_pass < 2; leader_pass++) {
+        for (size_t i = 0; i < g.n; i++) {
+            const struct member *m = &g.m[i];
+            if ((m->id == g.leader) != leader_pass || (only && m->id != only))
+                continue;
+            found = 1;
+            if (compact_one(gl, m, m->id == g.leader) != CLI_EXIT_OK)
+                return CLI_EXIT_FAILED;
+        }
+    }
+    if (!found) {
+        fprintf(stderr, "cairn meta compact: replica %u is not a member (cairn meta status)\n",
+                only);
+        return CLI_EXIT_FAILED;
+    }
+    return CLI_EXIT_OK;
+}
+
 int cli_meta_group(struct cli_global *g, int argc, char **argv)
 {
     if (g->help || argc < 2) {
@@ -398,12 +476,31 @@ int cli_meta_group(struct cli_global *g, int argc, char **argv)
                : !strcmp(sub, "remove")   ? 1
                : !strcmp(sub, "replace")  ? 2
                : !strcmp(sub, "transfer") ? 0
+               : !strcmp(sub, "compact")  ? 3
                                           : -1;
     if (want == 1 && !strcmp(sub, "remove") && args[0])
         id = strtoul(args[0], &end, 10);
     if (want == 2 && args[0])
         id = strtoul(args[0], &end, 10);
     int transfer = !strcmp(sub, "transfer");
+    if (want == 3) {
+        /* compact [ID] */
+        if (nargs == 1)
+            id = strtoul(args[0], &end, 10);
+        if (bad || nargs > 1 || json || wait || to_arg ||
+            (nargs == 1 &&
+             (args[0][0] < '0' || args[0][0] > '9' || !end || *end || id == 0 || id > 65535))) {
+            fprintf(stderr, "cairn meta compact: takes at most a replica id, a number from 1 to "
+                            "65535 (cairn meta status lists them)\n");
+            return CLI_EXIT_USAGE;
+        }
+        struct md_client *c = cli_meta_client(g, 30000);
+        if (!c)
+            return CLI_EXIT_FAILED;
+        int rc = meta_compact(g, c, (unsigned)id);
+        md_client_free(c);
+        return rc;
+    }
     unsigned long to = 0;
     if (to_arg && transfer) {
         char *to_end = NULL;

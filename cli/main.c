@@ -58,9 +58,10 @@ static const struct command commands[] = {
      "byte and object limits of a user or a bucket, and their usage"},
     {"meta",
      "status [--json] | add URL [--wait] | remove ID | replace OLD_ID URL [--wait] | "
-     "transfer [--to ID]",
+     "transfer [--to ID] | compact [ID]",
      cli_meta_group,
-     "the metadata replicas: members, adding, removing or replacing one, handing leadership on"},
+     "the metadata replicas: members, adding, removing or replacing one, handing leadership on, "
+     "compacting their stores"},
     {"role-key", "meta|chunk|gateway|admin", cli_role_key,
      "the key file of one role, from the cluster secret (instead of the secret itself)"},
     {"bench", "meta [options]", cli_bench,

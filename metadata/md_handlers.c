@@ -581,6 +581,52 @@ static int compact_end(struct cn_http_req *req, void *cls)
     return cn_http_respond(req, 200, "text/plain", out, (size_t)len);
 }
 
+static void shape_line(FILE *f, const char *name, const struct md_store_shape *sh)
+{
+    fprintf(f, "%s_mib %" PRIu64 "\n%s_files ", name, sh->table_bytes >> 20, name);
+    for (int l = 0; l < MD_STORE_LEVELS; l++)
+        fprintf(f, "%s%" PRIu64, l ? "," : "", sh->files[l]);
+    fputc('\n', f);
+}
+
+/* POST /v1/meta/compact-store (any replica, its own store; `cairn meta
+ * compact`): LevelDB compacts everything down to its last level, answered
+ * when done with "ms", "before_mib"/"after_mib" and the table files per
+ * level before and after. One at a time per replica: 409 while one runs. */
+static int store_compact_end(struct cn_http_req *req, void *cls)
+{
+    struct md_server *s = cls;
+    int idle = 0;
+    if (!atomic_compare_exchange_strong(&s->store_compacting, &idle, 1))
+        return cn_http_respond_error(req, 409,
+                                     "a store compaction is already running on this replica");
+    struct md_store_shape before, after;
+    md_store_shape(s->store, &before);
+    CN_INFO(LOG, "store compaction: starting (%" PRIu64 " MiB of tables)",
+            before.table_bytes >> 20);
+    int64_t t0 = cn_mono_ms();
+    int rc = md_store_compact_all(s->store);
+    int64_t ms = cn_mono_ms() - t0;
+    md_store_shape(s->store, &after);
+    atomic_store(&s->store_compacting, 0);
+    CN_INFO(LOG, "store compaction: done in %" PRId64 " ms (%" PRIu64 " -> %" PRIu64 " MiB)", ms,
+            before.table_bytes >> 20, after.table_bytes >> 20);
+    if (rc != 0)
+        return cn_http_respond_error(req, cn_http_status_for_error(rc), cairn_strerror(rc));
+    char *out = NULL;
+    size_t outlen = 0;
+    FILE *f = open_memstream(&out, &outlen);
+    if (!f)
+        return cn_http_respond_error(req, 500, NULL);
+    fprintf(f, "ms %" PRId64 "\n", ms);
+    shape_line(f, "before", &before);
+    shape_line(f, "after", &after);
+    fclose(f);
+    rc = cn_http_respond(req, 200, "text/plain", out, outlen);
+    free(out);
+    return rc;
+}
+
 /* GET /v1/cluster (leader only): one line per chunkserver with its replicated
  * state and the leader's view of its liveness, then the repair queue. For
  * `cairn status`. */
@@ -956,6 +1002,7 @@ int md_handlers_register(struct md_server *s)
     const struct cn_http_handler repair = {.begin = client_begin, .end = repair_end};
     const struct cn_http_handler cluster = {.begin = client_begin, .end = cluster_end};
     const struct cn_http_handler compact = {.begin = client_begin, .end = compact_end};
+    const struct cn_http_handler store_compact = {.end = store_compact_end};
     const struct cn_http_handler heartbeat = {.begin = client_buffer_begin, .end = heartbeat_end};
     const struct cn_http_handler metrics = {.end = metrics_end};
     int rc = 0;
@@ -985,6 +1032,9 @@ int md_handlers_register(struct md_server *s)
     rc = rc ? rc
             : cn_http_server_route(s->http, "POST", CN_ROUTE_MD_COMPACT, CN_HTTP_ROUTE_EXACT,
                                    &compact, s);
+    rc = rc ? rc
+            : cn_http_server_route(s->http, "POST", CN_ROUTE_MD_STORE_COMPACT, CN_HTTP_ROUTE_EXACT,
+                                   &store_compact, s);
     rc = rc ? rc
             : cn_http_server_route(s->http, "GET", CN_ROUTE_METRICS,
                                    CN_HTTP_ROUTE_EXACT | CN_HTTP_ROUTE_PUBLIC, &metrics, s);

@@ -142,6 +142,7 @@ struct md_server {
     struct md_lifecycle *lifecycle; /* the leader's lifecycle worker */
     struct md_sealer *sealer;       /* the leader's packed-group sealing worker */
     struct md_compact *compact;     /* the leader's packed-group compactor */
+    atomic_int store_compacting;    /* a `cairn meta compact` runs on this store */
     atomic_int removed; /* the group removed this replica: it applied that, or a member said so */
     int was_member;     /* core: this replica has been in an applied membership */
     atomic_llong leader_since_ms; /* when this replica last became leader; -1 if not */

@@ -5,6 +5,7 @@
 
 #include <leveldb/c.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -501,6 +502,44 @@ void md_store_iter_stats(const struct md_store *s, uint64_t *seeks, uint64_t *ne
 {
     *seeks = atomic_load_explicit(&s->seeks, memory_order_relaxed);
     *nexts = atomic_load_explicit(&s->nexts, memory_order_relaxed);
+}
+
+void md_store_shape(struct md_store *s, struct md_store_shape *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (s->kind != BACKEND_LEVELDB)
+        return;
+    for (int l = 0; l < MD_STORE_LEVELS; l++) {
+        char prop[40];
+        snprintf(prop, sizeof(prop), "leveldb.num-files-at-level%d", l);
+        char *v = leveldb_property_value(s->db, prop);
+        if (v) {
+            out->files[l] = strtoull(v, NULL, 10);
+            leveldb_free(v);
+        }
+    }
+    /* "leveldb.stats": one row per non-empty level, "LEVEL FILES SIZE(MB) ..." */
+    char *st = leveldb_property_value(s->db, "leveldb.stats");
+    if (!st)
+        return;
+    for (char *line = st; line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        int level;
+        unsigned long long files;
+        double mb;
+        if (sscanf(line, " %d %llu %lf", &level, &files, &mb) == 3 && level >= 0 &&
+            level < MD_STORE_LEVELS)
+            out->table_bytes += (uint64_t)(mb * 1048576.0);
+    }
+    leveldb_free(st);
+}
+
+int md_store_compact_all(struct md_store *s)
+{
+    if (s->kind != BACKEND_LEVELDB)
+        return 0;
+    leveldb_compact_range(s->db, NULL, 0, NULL, 0);
+    return 0;
 }
 
 /* ----------------------------------------------------------- iterators -- */

@@ -109,6 +109,23 @@ void md_store_iter_stats(const struct md_store *s, uint64_t *seeks, uint64_t *ne
  * command wrote only what changed. */
 uint64_t md_store_write_ops(const struct md_store *s);
 
+/* The shape of a LevelDB store on disk: table files per level (levels[0..6])
+ * and their total bytes. The memory store has none (all zero). */
+#define MD_STORE_LEVELS 7
+struct md_store_shape {
+    uint64_t files[MD_STORE_LEVELS];
+    uint64_t table_bytes;
+};
+void md_store_shape(struct md_store *s, struct md_store_shape *out);
+
+/* Compacts the whole key range down to the last level (LevelDB's
+ * CompactRange over everything): after a bulk load, a lookup then consults
+ * one table per key instead of one in each overlapping level, and no longer
+ * triggers LevelDB's read-driven ("seek") compactions. Blocks the caller for
+ * as long as it takes; reads and writes go on meanwhile. The memory store
+ * returns 0 at once. */
+int md_store_compact_all(struct md_store *s);
+
 /* ---- write batches (backend independent) ---- */
 
 /* A new empty batch, or NULL when out of memory. */
