@@ -3,7 +3,7 @@
 # to N objects (issue #16)? Not a test.
 #
 #   scripts/bench-scale.sh [--objects N] [--buckets B] [--ops K] [--steps LIST]
-#                          [--rounds M] [--warmup W] [--no-compact]
+#                          [--rounds M] [--warmup W] [--no-compact] [--no-control]
 #
 # Starts its own cluster (scripts/cluster.sh up --base-port auto, 3 cairn-meta,
 # no chunkserver: every object is small and inline, a gateway) in a temp dir,
@@ -11,39 +11,44 @@
 # two data sets side by side: "one" (every object in bucket scale-one) and
 # "spread" (over B buckets scale-b-0000 .., default 1000), each to 10^3,
 # 10^5, 10^6 and N objects (default 10^7; --steps overrides the list, N last;
-# the cluster then holds twice the count). At each step, after `cairn meta
-# compact` (what docs/operations.md asks after a bulk load; its time is
-# printed; --no-compact skips it), after the replicas'
+# the cluster then holds twice the count). A second cluster, the control,
+# holds the first step's data sets throughout (--no-control: none).
+# At each step, after `cairn meta compact` (docs/operations.md: after a bulk
+# load; its time is printed; --no-compact skips it), after the replicas'
 # LevelDB compactions went quiet and W GETs (default 2000; --warmup) of each
 # data set warmed the replicas up (their cost printed, not in R), it
-# measures for each data set with
-# cairn-s3ops (one client, one kept-alive connection, SigV4 by libcurl;
-# K operations each, default 1000, lists K/4): PUT, GET (bytes checked),
-# HEAD, DELETE, ListObjectsV2 first page, a page from start-after=80/
-# (half-way) and a delimiter listing: median and p99 latency and the CPU each
-# daemon used per operation beyond its idle rate (/proc/PID/stat, as
-# `cairn bench meta --cpu-pids` reads it); GET and HEAD read other random
-# keys in each round. The sequence runs M times (default 3; --rounds): each
-# figure is the median round, and the range of the rounds' CPU is printed
-# beside it (one round's CPU per operation swings by a third on a shared box,
-# as the gateway's, whose work does not depend on N, shows). Then the LevelDB
-# size on disk and
-# RSS of each replica, the gateway's RSS; a replica replaced by an empty one
-# (scripts/cluster.sh replace: wiped disk, joins, catches up by snapshot):
-# snapshot bytes (the leader's log) and time to install, time until it is a
-# caught-up voter; and the leader killed (-9) and started again: time until
-# a PUT succeeds again and until the restarted replica is caught up.
+# measures for each data set with cairn-s3ops (one client, one kept-alive
+# connection, SigV4 by libcurl; K operations each, default 1000, lists K/4):
+# PUT, GET (bytes checked), HEAD, DELETE, ListObjectsV2 first page, a page
+# from start-after=80/ (half-way) and a delimiter listing: median and p99
+# latency and the CPU each daemon used per operation beyond its idle rate
+# (/proc/PID/stat, as `cairn bench meta --cpu-pids` reads it); each
+# operation runs on the control right after, with the same keys' pattern;
+# GET and HEAD read other random keys in each round. The sequence runs M
+# times (default 3; --rounds): each figure is the median round, and the
+# range of the rounds' CPU is printed beside it. Then the LevelDB size on
+# disk and RSS of each replica, the gateway's RSS; a replica replaced by an
+# empty one (scripts/cluster.sh replace: wiped disk, joins, catches up by
+# snapshot): snapshot bytes (the leader's log) and time to install, time
+# until it is a caught-up voter; and the leader killed (-9) and started
+# again: time until a PUT succeeds again and until the restarted replica is
+# caught up.
 #
 # It prints a table per step, a summary, and last the line
 #   worst cost ratio R
-# R = the largest (CPU per operation at N) / (the same at the first step that
-# did the same work: for a listing, the first whose pages held as many
-# entries) over every operation and data set, CPU = gateway + all replicas
-# (client excluded), each the median of the M rounds. The summary also gives
-# the gateway's own ratio, a control: its work per operation is the same at
-# every N, so how far it strays from 1 is the noise of the box.
-# Latency ratios are printed too but not in R: on a shared machine they follow
-# the neighbours' load more than the object count.
+# R = the largest (CPU per operation at N) / (the same on the control,
+# measured in the same minutes) over every operation and data set whose
+# work the control does too; for the others (the spread set's listings,
+# which fill their pages only at 10^6) the ratio to the first step that did
+# the same work, measured earlier. CPU = gateway + all replicas (client
+# excluded), each the median of the M rounds. Why a control: one round's
+# CPU per operation swings by a third, and the box's speed drifts between
+# steps an hour apart (at 10^7 the gateway, whose work does not depend on N,
+# once cost 1.2-1.8x its first-step figure). The summary prints both
+# ratios, the gateway's serial ratios, and the method's noise: the two
+# clusters' ratios at the first step, where they hold the same data.
+# Latency ratios are printed too but not in R: on a shared machine they
+# follow the neighbours' load more than the object count.
 # Binaries from $CAIRN_BUILD (default ./build); BENCH_TMP: the temp dir's
 # parent (default /tmp); BENCH_KEEP=1 keeps the cluster dir (logs).
 set -euo pipefail
@@ -58,6 +63,7 @@ OPS=1000
 ROUNDS=3
 WARMUP=2000
 COMPACT=1
+CONTROL=1
 STEPS=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -68,7 +74,8 @@ while [ $# -gt 0 ]; do
     --rounds) ROUNDS="$2"; shift 2 ;;
     --warmup) WARMUP="$2"; shift 2 ;;
     --no-compact) COMPACT=0; shift ;;
-    -h|--help) sed -n '2,48p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --no-control) CONTROL=0; shift ;;
+    -h|--help) sed -n '2,53p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-scale.sh: unknown option $1 (--help)" >&2; exit 2 ;;
   esac
 done
@@ -84,8 +91,10 @@ done
 
 TMP="$(mktemp -d "${BENCH_TMP:-/tmp}/cairn-bench-scale.XXXXXX")"
 C="$TMP/cluster"
+CC="$TMP/control"
 cleanup() {
   "$ROOT/scripts/cluster.sh" down --dir "$C" >/dev/null 2>&1 || true
+  "$ROOT/scripts/cluster.sh" down --dir "$CC" >/dev/null 2>&1 || true
   if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
@@ -98,6 +107,24 @@ export CAIRN_SECRET
 CAIRN_SECRET="$(cat "$C/secret")"
 
 cairn_() { "$CLI" --meta "$(meta_urls)" "$@"; }
+BASE="${steps[0]}"
+if [ "$CONTROL" = 1 ]; then
+  # the control: a second cluster that keeps the first step's data sets, measured
+  # in the same minutes as every step's (each operation on the measured cluster,
+  # then on it), so a box that got slower or faster between steps shows in both
+  "$ROOT/scripts/cluster.sh" up --dir "$CC" --base-port auto --chunkservers 0 >"$TMP/up-control.log" 2>&1 ||
+    { cat "$TMP/up-control.log" >&2; exit 1; }
+  (
+    # shellcheck disable=SC1091
+    . "$CC/cluster.env"
+    CAIRN_SECRET="$(cat "$CC/secret")" "$CLI" --meta "$CAIRN_META" load --bucket scale-one --buckets 1 \
+      --objects "$BASE" --clients 4 >/dev/null &&
+      CAIRN_SECRET="$(cat "$CC/secret")" "$CLI" --meta "$CAIRN_META" load --bucket scale-b --buckets "$B" \
+        --objects "$BASE" --clients 4 >/dev/null &&
+      { [ "$COMPACT" = 0 ] || CAIRN_SECRET="$(cat "$CC/secret")" "$CLI" --meta "$CAIRN_META" meta compact \
+        >/dev/null; }
+  ) || { echo "bench-scale.sh: loading the control cluster failed" >&2; exit 1; }
+fi
 # the running replicas' URLs and names (replace renames one)
 meta_names() { "$ROOT/scripts/cluster.sh" pids --dir "$C" | awk '$1 ~ /^meta/ { print $1 }'; }
 meta_urls() {
@@ -113,6 +140,46 @@ cpu_pids() {
   p="gateway=$(pid_of gateway)"
   for n in $(meta_names); do p="$p,$n=$(pid_of "$n")"; done
   echo "$p"
+}
+# The control cluster's: it never changes members
+ctl_pids() {
+  local p n
+  p="gateway=$(cat "$CC/pids/gateway.pid")"
+  for n in meta1 meta2 meta3; do p="$p,$n=$(cat "$CC/pids/$n.pid")"; done
+  echo "$p"
+}
+# s3op ENV NOBJ PIDS layout op count seed: one cairn-s3ops run against the
+# cluster of ENV (its cluster.env), whose data sets hold NOBJ objects each;
+# prints its line
+s3op() {
+  local env="$1" nobj="$2" pids="$3" layout="$4" op="$5" k="$6" seed="$7" bk nb
+  if [ "$layout" = one ]; then bk=scale-one; nb=1; else bk=scale-b; nb=$B; fi
+  ( # shellcheck disable=SC1090
+    . "$env"
+    CAIRN_S3OPS_SEED=$seed "$S3OPS" "$S3_ENDPOINT" "$bk" "$nb" "$nobj" "$op" "$k" "$pids" \
+      2>"$TMP/s3ops.err") ||
+    { echo "cairn-s3ops $op failed:" >&2; cat "$TMP/s3ops.err" >&2; return 1; }
+}
+# record LINE LAYOUT OP: "layout op p50 p99 cpu entries gateway per-daemon..."
+record() {
+  local line="$1" p50 p99 per tot gw ent
+  p50="$(sed -n 's/.* p50_ms=\([^ ]*\).*/\1/p' <<<"$line")"
+  p99="$(sed -n 's/.* p99_ms=\([^ ]*\).*/\1/p' <<<"$line")"
+  per="$(grep -o '[a-z0-9]*_us=[^ ]*' <<<"$line" | grep -v '^client_us' | tr '\n' ' ')"
+  tot="$(grep -o '[a-z0-9]*_us=[^ ]*' <<<"$line" | grep -v '^client_us' | cut -d= -f2 |
+    awk '{ s += $1 } END { printf "%.1f", s }')"
+  gw="$(sed -n 's/.* gateway_us=\([^ ]*\).*/\1/p' <<<"$line")"
+  ent="$(sed -n 's/.* entries=\([^ ]*\).*/\1/p' <<<"$line")"
+  echo "$2 $3 $p50 $p99 $tot $ent $gw $per"
+}
+# median FILE LAYOUT OP: the median round by CPU of FILE's records, then the
+# rounds' CPU range
+median() {
+  awk -v l="$2" -v o="$3" '$1 == l && $2 == o' "$1" | sort -n -k5,5 >"$TMP/op"
+  local n
+  n="$(wc -l <"$TMP/op")"
+  echo "$(sed -n "$(( (n + 1) / 2 ))p" "$TMP/op") $(awk 'NR == 1 { lo = $5 } { hi = $5 }
+    END { printf "%.0f-%.0f", lo, hi }' "$TMP/op")"
 }
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo "?"; }
 # The anonymous part of the RSS (heap, memtables, block cache, the Paxos log in
@@ -183,45 +250,44 @@ for step in "${steps[@]}"; do
       2>"$TMP/s3ops.err")" || { echo "cairn-s3ops warm-up failed:" >&2; cat "$TMP/s3ops.err" >&2; exit 1; }
     echo "warm-up $layout: $WARMUP GETs, $(grep -o '[a-z0-9]*_us=[^ ]*' <<<"$line" | grep -v '^client_us' |
       tr '\n' ' ')"
+    [ "$CONTROL" = 1 ] && { s3op "$CC/cluster.env" "$BASE" "$(ctl_pids)" "$layout" get "$WARMUP" 999 >/dev/null || exit 1; }
   done
   wait_quiet
   : >"$TMP/rounds"
+  : >"$TMP/ctl-rounds"
   for round in $(seq "$ROUNDS"); do
     for layout in one spread; do
-      if [ "$layout" = one ]; then bk=scale-one; nb=1; else bk=scale-b; nb=$B; fi
       for op in put get head delete list-first list-deep list-delim; do
         case "$op" in list-*) k=$LISTOPS ;; *) k=$OPS ;; esac
         # each round and each of GET and HEAD reads other keys: the same keys
         # again would find their blocks in LevelDB's cache
         [ "$op" = head ] && seed=$((10 * round + 1)) || seed=$((10 * round))
-        line="$(CAIRN_S3OPS_SEED=$seed "$S3OPS" "$S3_ENDPOINT" "$bk" "$nb" "$step" "$op" "$k" \
-          "$(cpu_pids)" 2>"$TMP/s3ops.err")" ||
-          { echo "cairn-s3ops $op failed:" >&2; cat "$TMP/s3ops.err" >&2; echo "$line" >&2; exit 1; }
-        p50="$(sed -n 's/.* p50_ms=\([^ ]*\).*/\1/p' <<<"$line")"
-        p99="$(sed -n 's/.* p99_ms=\([^ ]*\).*/\1/p' <<<"$line")"
-        per="$(grep -o '[a-z0-9]*_us=[^ ]*' <<<"$line" | grep -v '^client_us' | tr '\n' ' ')"
-        tot="$(grep -o '[a-z0-9]*_us=[^ ]*' <<<"$line" | grep -v '^client_us' | cut -d= -f2 |
-          awk '{ s += $1 } END { printf "%.1f", s }')"
-        gw="$(sed -n 's/.* gateway_us=\([^ ]*\).*/\1/p' <<<"$line")"
-        ent="$(sed -n 's/.* entries=\([^ ]*\).*/\1/p' <<<"$line")"
-        echo "$layout $op $p50 $p99 $tot $ent $gw $per" >>"$TMP/rounds"
+        line="$(s3op "$C/cluster.env" "$step" "$(cpu_pids)" "$layout" "$op" "$k" "$seed")" || exit 1
+        record "$line" "$layout" "$op" >>"$TMP/rounds"
+        if [ "$CONTROL" = 1 ]; then
+          line="$(s3op "$CC/cluster.env" "$BASE" "$(ctl_pids)" "$layout" "$op" "$k" "$seed")" || exit 1
+          record "$line" "$layout" "$op" >>"$TMP/ctl-rounds"
+        fi
       done
     done
   done
-  # each operation's median round by CPU (its latencies with it), and the
-  # range of the rounds' CPU
-  printf '%-7s %-11s %9s %9s %10s %15s %8s   %s\n' set op "p50 ms" "p99 ms" "CPU us/op" \
-    "rounds' range" listed "per daemon (us/op, beyond idle)"
+  # each operation's median round by CPU (its latencies with it), the range of
+  # the rounds' CPU, and the control's median CPU in the same minutes
+  printf '%-7s %-11s %9s %9s %10s %15s %8s %9s   %s\n' set op "p50 ms" "p99 ms" "CPU us/op" \
+    "rounds' range" listed "control" "per daemon (us/op, beyond idle)"
   for layout in one spread; do
     for op in put get head delete list-first list-deep list-delim; do
-      awk -v l="$layout" -v o="$op" '$1 == l && $2 == o' "$TMP/rounds" | sort -n -k5,5 >"$TMP/op"
-      n="$(wc -l <"$TMP/op")"
-      med="$(sed -n "$(( (n + 1) / 2 ))p" "$TMP/op")"
-      range="$(awk 'NR == 1 { lo = $5 } { hi = $5 } END { printf "%.0f-%.0f", lo, hi }' "$TMP/op")"
-      read -r _ _ p50 p99 tot ent gw per <<<"$med"
-      printf '%-7s %-11s %9s %9s %10s %15s %8s   %s\n' "$layout" "$op" "$p50" "$p99" "$tot" "$range" \
-        "$ent" "$per"
-      echo "$step $layout $op $p50 $p99 $tot $ent $gw" >>"$RES"
+      read -r _ _ p50 p99 tot ent gw per <<<"$(median "$TMP/rounds" "$layout" "$op")"
+      # (per is the rest of the line: the daemons, then the range)
+      range="${per##* }"
+      per="${per% *}"
+      ctot="-" cent="-"
+      if [ "$CONTROL" = 1 ]; then
+        read -r _ _ _ _ ctot cent _ <<<"$(median "$TMP/ctl-rounds" "$layout" "$op")"
+      fi
+      printf '%-7s %-11s %9s %9s %10s %15s %8s %9s   %s\n' "$layout" "$op" "$p50" "$p99" "$tot" "$range" \
+        "$ent" "$ctot" "$per"
+      echo "$step $layout $op $p50 $p99 $tot $ent $gw $ctot $cent" >>"$RES"
     done
   done
   # disk and memory
@@ -284,42 +350,59 @@ for step in "${steps[@]}"; do
 done
 
 echo
-echo "== summary: cost at $N objects per data set / cost at the first step that did the same work"
-# The same work: a listing returns as many entries (a spread bucket holds 1
-# object at 10^3 but 1000 at 10^6: its pages only fill up later); the other
-# operations compare with the first step.
-awk -v z="$N" '
+echo "== summary: cost at $N objects per data set / cost of the same work at the first step"
+# Two ratios per operation. "vs control": against the control cluster (the
+# first step's data, measured in the same minutes), for every operation whose
+# work there is the same (a listing that returns as many entries): R takes it.
+# "serial": against the first step that did the same work, measured earlier
+# (a spread bucket holds 1 object at 10^3 but 1000 at 10^6: its listings only
+# fill their pages later, and have no control): R takes it where there is no
+# control. At the first step both clusters hold the same data: their ratios
+# there are the noise of the method.
+awk -v z="$N" -v base="$BASE" '
   $2 == "catchup" || $2 == "restart" { next }
   {
     k = $2 " " $3
-    if ($1 == z) { p50z[k] = $4; cpuz[k] = $6; entz[k] = $7; gwz[k] = $8; order[++n] = k }
+    if ($1 == base && $9 != "-" && $9 > 0) {
+      f = $6 / $9; if (!nf++ || f < flo) flo = f; if (f > fhi) fhi = f
+    }
+    if ($1 == z) { p50z[k] = $4; cpuz[k] = $6; entz[k] = $7; gwz[k] = $8; ctlz[k] = $9; centz[k] = $10; order[++n] = k }
     else if (!(k in nb)) { nb[k] = 0 }
     i = ++nb[k]; st[k, i] = $1; p50[k, i] = $4; cpu[k, i] = $6; ent[k, i] = $7; gw[k, i] = $8
   }
+  function near(a, b,   d) { d = a - b; if (d < 0) d = -d; return d <= 0.05 * b + 0.5 }
   END {
     worst = 0
-    printf "%-18s %9s %11s %11s %7s %10s %10s %7s %9s\n", "set op", "base step", "CPU us@base", "CPU us@" z,
-      "ratio", "p50@base", "p50@" z, "ratio", "gw ratio"
+    printf "%-18s %9s %11s %11s %7s %11s %7s %7s %9s\n", "set op", "base step", "CPU us@base", "CPU us@" z,
+      "serial", "control us", "vs ctl", "p50 r", "gw ratio"
     glo = 1e9; ghi = 0
     for (j = 1; j <= n; j++) {
       k = order[j]; b = 0
-      for (i = 1; i <= nb[k] && !b; i++) {
-        e = ent[k, i]; d = e - entz[k]; if (d < 0) d = -d
-        if (d <= 0.05 * entz[k] + 0.5) b = i
+      for (i = 1; i <= nb[k] && !b; i++) if (near(ent[k, i], entz[k])) b = i
+      rs = "-"; l = 0; g = 0
+      if (b && st[k, b] != z) {
+        rs = cpu[k, b] > 0 ? cpuz[k] / cpu[k, b] : 0
+        l = p50[k, b] > 0 ? p50z[k] / p50[k, b] : 0
+        g = gw[k, b] > 0 ? gwz[k] / gw[k, b] : 0
+        if (g > 0 && g < glo) glo = g
+        if (g > ghi) ghi = g
       }
-      if (!b || st[k, b] == z) { printf "%-18s %9s (no earlier step returned as many entries)\n", k, "-"; continue }
-      r = cpu[k, b] > 0 ? cpuz[k] / cpu[k, b] : 0
-      l = p50[k, b] > 0 ? p50z[k] / p50[k, b] : 0
-      g = gw[k, b] > 0 ? gwz[k] / gw[k, b] : 0
-      if (g > 0 && g < glo) glo = g
-      if (g > ghi) ghi = g
-      printf "%-18s %9s %11.1f %11.1f %7.2f %10.3f %10.3f %7.2f %9.2f\n", k, st[k, b], cpu[k, b], cpuz[k], r,
-        p50[k, b], p50z[k], l, g
-      if (r > worst) { worst = r; wk = k }
+      rc = "-"
+      if (ctlz[k] != "-" && ctlz[k] > 0 && near(centz[k], entz[k])) rc = cpuz[k] / ctlz[k]
+      if (rs == "-" && rc == "-") { printf "%-18s %9s (no earlier step and no control did the same work)\n", k, "-"; continue }
+      r = rc != "-" ? rc : rs
+      printf "%-18s %9s %11s %11.1f %7s %11s %7s %7s %9s\n", k, b ? st[k, b] : "-",
+        b ? sprintf("%.1f", cpu[k, b]) : "-", cpuz[k], rs == "-" ? "-" : sprintf("%.2f", rs),
+        rc == "-" ? "-" : sprintf("%.1f", ctlz[k]), rc == "-" ? "-" : sprintf("%.2f", rc),
+        l ? sprintf("%.2f", l) : "-", g ? sprintf("%.2f", g) : "-"
+      if (r > worst) { worst = r; wk = k (rc != "-" ? ", vs control" : ", serial") }
       if (l > lworst) { lworst = l; lk = k }
     }
-    printf "worst latency ratio %.2f (%s; not in R)\n", lworst, lk
-    printf "gateway ratios %.2f to %.2f (the control: its work per operation does not change with N)\n", glo, ghi
+    printf "worst latency ratio %.2f (%s, serial; not in R)\n", lworst, lk
+    if (ghi > 0)
+      printf "gateway ratios %.2f to %.2f (serial: its work per operation does not change with N)\n", glo, ghi
+    if (nf)
+      printf "the method'"'"'s noise: at the first step the measured cluster cost %.2f to %.2f of the control\n", flo, fhi
     printf "worst CPU ratio: %s\n", wk
     printf "worst cost ratio %.2f\n", worst
   }' "$RES" >"$TMP/summary"
