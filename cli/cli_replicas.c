@@ -408,15 +408,17 @@ static int compact_one(struct cli_global *gl, const struct member *m, int is_lea
         cn_http_response_clear(&resp);
         return CLI_EXIT_FAILED;
     }
-    char ms[32] = "", bm[32] = "", am[32] = "", bf[128] = "", af[128] = "";
+    char ms[32] = "", bb[32] = "", ab[32] = "", bf[128] = "", af[128] = "";
     cn_kv_get(resp.body, "ms", ms, sizeof(ms));
-    cn_kv_get(resp.body, "before_mib", bm, sizeof(bm));
-    cn_kv_get(resp.body, "after_mib", am, sizeof(am));
+    cn_kv_get(resp.body, "before_bytes", bb, sizeof(bb));
+    cn_kv_get(resp.body, "after_bytes", ab, sizeof(ab));
     cn_kv_get(resp.body, "before_files", bf, sizeof(bf));
     cn_kv_get(resp.body, "after_files", af, sizeof(af));
     cn_http_response_clear(&resp);
-    printf("replica %u: compacted in %.1f s, %s -> %s MiB of tables, tables per level %s -> %s\n",
-           m->id, strtod(ms, NULL) / 1000.0, bm, am, bf, af);
+    printf(
+        "replica %u: compacted in %.1f s, %.1f -> %.1f MiB of tables, tables per level %s -> %s\n",
+        m->id, strtod(ms, NULL) / 1000.0, strtod(bb, NULL) / 1048576.0,
+        strtod(ab, NULL) / 1048576.0, bf, af);
     return CLI_EXIT_OK;
 }
 

@@ -47,7 +47,7 @@
  * answers "id N" */
 #define CN_ROUTE_MD_CHANGE "/v1/meta/change"
 /* POST (any replica): compact this replica's LevelDB store to its last level
- * now; answers "ms N", "before_mib N", "before_files L0,...,L6", "after_..." */
+ * now; answers "ms N", "before_bytes N", "before_files L0,...,L6", "after_..." */
 #define CN_ROUTE_MD_STORE_COMPACT "/v1/meta/compact-store"
 
 /* ---- chunkserver (cairn-chunk) ----------------------------------------- */

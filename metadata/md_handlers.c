@@ -583,7 +583,7 @@ static int compact_end(struct cn_http_req *req, void *cls)
 
 static void shape_line(FILE *f, const char *name, const struct md_store_shape *sh)
 {
-    fprintf(f, "%s_mib %" PRIu64 "\n%s_files ", name, sh->table_bytes >> 20, name);
+    fprintf(f, "%s_bytes %" PRIu64 "\n%s_files ", name, sh->table_bytes, name);
     for (int l = 0; l < MD_STORE_LEVELS; l++)
         fprintf(f, "%s%" PRIu64, l ? "," : "", sh->files[l]);
     fputc('\n', f);
@@ -591,7 +591,7 @@ static void shape_line(FILE *f, const char *name, const struct md_store_shape *s
 
 /* POST /v1/meta/compact-store (any replica, its own store; `cairn meta
  * compact`): LevelDB compacts everything down to its last level, answered
- * when done with "ms", "before_mib"/"after_mib" and the table files per
+ * when done with "ms", "before_bytes"/"after_bytes" and the table files per
  * level before and after. One at a time per replica: 409 while one runs. */
 static int store_compact_end(struct cn_http_req *req, void *cls)
 {

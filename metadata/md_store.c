@@ -5,9 +5,12 @@
 
 #include <leveldb/c.h>
 #include <stdatomic.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ------------------------------------------------------------- batches -- */
 
@@ -163,6 +166,7 @@ struct md_store {
     leveldb_filterpolicy_t *filter;
     leveldb_writeoptions_t *wopt;
     leveldb_readoptions_t *ropt;
+    char *path; /* its directory */
 };
 
 struct md_iter {
@@ -292,6 +296,10 @@ int md_store_open_leveldb(const char *path, const struct md_store_options *opt,
     if (!s)
         return CAIRN_E_NOMEM;
     s->kind = BACKEND_LEVELDB;
+    if (!(s->path = strdup(path))) {
+        free(s);
+        return CAIRN_E_NOMEM;
+    }
     s->options = leveldb_options_create();
     leveldb_options_set_create_if_missing(s->options, opt->create_if_missing ? 1 : 0);
     leveldb_options_set_paranoid_checks(s->options, 1);
@@ -346,6 +354,7 @@ void md_store_free(struct md_store *s)
             leveldb_cache_destroy(s->cache);
         if (s->filter)
             leveldb_filterpolicy_destroy(s->filter);
+        free(s->path);
     }
     free(s);
 }
@@ -518,20 +527,20 @@ void md_store_shape(struct md_store *s, struct md_store_shape *out)
             leveldb_free(v);
         }
     }
-    /* "leveldb.stats": one row per non-empty level, "LEVEL FILES SIZE(MB) ..." */
-    char *st = leveldb_property_value(s->db, "leveldb.stats");
-    if (!st)
+    /* the table files' sizes (".ldb"; ".sst" from older LevelDB) */
+    DIR *d = opendir(s->path);
+    if (!d)
         return;
-    for (char *line = st; line && *line;
-         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-        int level;
-        unsigned long long files;
-        double mb;
-        if (sscanf(line, " %d %llu %lf", &level, &files, &mb) == 3 && level >= 0 &&
-            level < MD_STORE_LEVELS)
-            out->table_bytes += (uint64_t)(mb * 1048576.0);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n < 5 || (strcmp(e->d_name + n - 4, ".ldb") && strcmp(e->d_name + n - 4, ".sst")))
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), e->d_name, &st, 0) == 0)
+            out->table_bytes += (uint64_t)st.st_size;
     }
-    leveldb_free(st);
+    closedir(d);
 }
 
 int md_store_compact_all(struct md_store *s)

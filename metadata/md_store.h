@@ -109,8 +109,9 @@ void md_store_iter_stats(const struct md_store *s, uint64_t *seeks, uint64_t *ne
  * command wrote only what changed. */
 uint64_t md_store_write_ops(const struct md_store *s);
 
-/* The shape of a LevelDB store on disk: table files per level (levels[0..6])
- * and their total bytes. The memory store has none (all zero). */
+/* The shape of a LevelDB store on disk: table files per level (files[0..6],
+ * LevelDB's num-files-at-level) and the bytes of all its table files. The
+ * memory store has none (all zero). */
 #define MD_STORE_LEVELS 7
 struct md_store_shape {
     uint64_t files[MD_STORE_LEVELS];
