@@ -24,7 +24,10 @@
 # latency and the CPU each daemon used per operation beyond its idle rate
 # (/proc/PID/stat, as `cairn bench meta --cpu-pids` reads it); each
 # operation runs on the control right after, with the same keys' pattern;
-# GET and HEAD read other random keys in each round. The sequence runs M
+# GET and HEAD read other random keys in each round, the listings run
+# first, and the small stores (the control, the first step's) are compacted
+# before each round, so no round's listing steps over the last round's
+# deleted keys. The sequence runs M
 # times (default 3; --rounds): each figure is the median round, and the
 # range of the rounds' CPU is printed beside it. Then the LevelDB size on
 # disk and RSS of each replica, the gateway's RSS; a replica replaced by an
@@ -75,7 +78,7 @@ while [ $# -gt 0 ]; do
     --warmup) WARMUP="$2"; shift 2 ;;
     --no-compact) COMPACT=0; shift ;;
     --no-control) CONTROL=0; shift ;;
-    -h|--help) sed -n '2,53p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,56p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-scale.sh: unknown option $1 (--help)" >&2; exit 2 ;;
   esac
 done
