@@ -432,15 +432,17 @@ static int meta_compact(struct cli_global *gl, struct md_client *c, unsigned onl
         fprintf(stderr, "cairn meta compact: %s\n", cairn_strerror(rc));
         return CLI_EXIT_FAILED;
     }
-    int found = 0;
+    int found = 0, failed = 0;
     for (int leader_pass = 0; leader_pass < 2; leader_pass++) {
         for (size_t i = 0; i < g.n; i++) {
             const struct member *m = &g.m[i];
             if ((m->id == g.leader) != leader_pass || (only && m->id != only))
                 continue;
             found = 1;
+            /* a replica that is down or refuses does not keep the others
+             * from being compacted; the exit status says it */
             if (compact_one(gl, m, m->id == g.leader) != CLI_EXIT_OK)
-                return CLI_EXIT_FAILED;
+                failed = 1;
         }
     }
     if (!found) {
@@ -448,7 +450,7 @@ static int meta_compact(struct cli_global *gl, struct md_client *c, unsigned onl
                 only);
         return CLI_EXIT_FAILED;
     }
-    return CLI_EXIT_OK;
+    return failed ? CLI_EXIT_FAILED : CLI_EXIT_OK;
 }
 
 int cli_meta_group(struct cli_global *g, int argc, char **argv)

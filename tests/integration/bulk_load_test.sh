@@ -11,7 +11,8 @@
 #     applied (auth-probe signs both);
 #   - `cairn meta compact` (after a bulk load, docs/operations.md) compacts
 #     each replica's store to one level, followers first; one replica by id;
-#     an unknown id and a gateway key are refused; the S3 checks run after it.
+#     an unknown id and a gateway key are refused; a replica that is down is
+#     reported and the others compacted (exit 1); the S3 checks run after it.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 cluster_up 0
@@ -87,7 +88,19 @@ args=()
 while IFS= read -r l; do args+=(-H "$l"); done <"$TEST_DIR/h"
 code="$(curl -s -o "$TEST_DIR/answer" -w '%{http_code}' -X POST "${args[@]}" "$first/v1/meta/compact-store")"
 [ "$code" = 403 ] || fail "gateway key, compact-store: HTTP $code, expected 403"
-echo "   3 replicas compacted (leader $leader_id last), one by id; unknown id and gateway key refused"
+# a replica that is down: reported, the others still compacted, exit 1
+down_id=""
+for id in 1 2 3; do [ "$id" != "$leader_id" ] && down_id=$id; done
+cluster_stop "meta$down_id"
+if "${CLI[@]}" meta compact >"$TEST_DIR/compact3.log" 2>"$TEST_DIR/err"; then
+  fail "cairn meta compact with replica $down_id down exited 0"
+fi
+grep -q "replica $down_id:" "$TEST_DIR/err" || fail "the down replica was not reported: $(cat "$TEST_DIR/err")"
+[ "$(grep -c "compacted in" "$TEST_DIR/compact3.log")" = 2 ] ||
+  fail "with replica $down_id down, not the 2 others compacted: $(cat "$TEST_DIR/compact3.log")"
+cluster_start "meta$down_id"
+echo "   3 replicas compacted (leader $leader_id last), one by id; unknown id and gateway key refused;"
+echo "   with replica $down_id down: the other 2 compacted, exit 1"
 
 step "S3 (boto3): counts, prefixes and bytes"
 python3 - "$S3_ENDPOINT" <<'PY' || fail "S3 checks"
