@@ -82,6 +82,17 @@ static int read_members(struct md_client *c, struct group *g)
     return g->n ? 0 : CAIRN_E_PROTO;
 }
 
+/* read_members, saying why not on stderr as "WHO: reason" (WHO: "cairn meta
+ * transfer" ...). Returns 0 or CLI_EXIT_FAILED. */
+static int members_or_say(struct md_client *c, struct group *g, const char *who)
+{
+    int rc = read_members(c, g);
+    if (rc == 0)
+        return 0;
+    fprintf(stderr, "%s: %s\n", who, cairn_strerror(rc));
+    return CLI_EXIT_FAILED;
+}
+
 /* Each member's own /v1/status, in parallel. */
 static void read_status(struct cli_global *gl, struct group *g)
 {
@@ -128,11 +139,9 @@ static unsigned long long leader_commit(const struct group *g)
 static int meta_status(struct cli_global *gl, struct md_client *c, int json)
 {
     struct group g;
-    int rc = read_members(c, &g);
-    if (rc != 0) {
-        fprintf(stderr, "cairn meta: %s\n", cairn_strerror(rc));
-        return CLI_EXIT_FAILED;
-    }
+    int rc = members_or_say(c, &g, "cairn meta");
+    if (rc != 0)
+        return rc;
     read_status(gl, &g);
     unsigned long long top = leader_commit(&g);
     if (json)
@@ -288,11 +297,9 @@ static int meta_replace(struct cli_global *gl, struct md_client *c, unsigned old
                         const char *url)
 {
     struct group g;
-    int rc = read_members(c, &g);
-    if (rc != 0) {
-        fprintf(stderr, "cairn meta replace: %s\n", cairn_strerror(rc));
-        return CLI_EXIT_FAILED;
-    }
+    int rc = members_or_say(c, &g, "cairn meta replace");
+    if (rc != 0)
+        return rc;
     const struct member *old = NULL;
     for (size_t i = 0; i < g.n; i++)
         if (g.m[i].id == old_id)
@@ -315,11 +322,9 @@ static int meta_replace(struct cli_global *gl, struct md_client *c, unsigned old
 static int meta_transfer(struct md_client *c, unsigned to)
 {
     struct group g;
-    int rc = read_members(c, &g);
-    if (rc != 0) {
-        fprintf(stderr, "cairn meta transfer: %s\n", cairn_strerror(rc));
-        return CLI_EXIT_FAILED;
-    }
+    int rc = members_or_say(c, &g, "cairn meta transfer");
+    if (rc != 0)
+        return rc;
     if (to) {
         const struct member *m = NULL;
         for (size_t i = 0; i < g.n; i++)
@@ -427,11 +432,9 @@ static int compact_one(struct cli_global *gl, const struct member *m, int is_lea
 static int meta_compact(struct cli_global *gl, struct md_client *c, unsigned only)
 {
     struct group g;
-    int rc = read_members(c, &g);
-    if (rc != 0) {
-        fprintf(stderr, "cairn meta compact: %s\n", cairn_strerror(rc));
-        return CLI_EXIT_FAILED;
-    }
+    int rc = members_or_say(c, &g, "cairn meta compact");
+    if (rc != 0)
+        return rc;
     int found = 0, failed = 0;
     for (int leader_pass = 0; leader_pass < 2; leader_pass++) {
         for (size_t i = 0; i < g.n; i++) {
