@@ -6,7 +6,6 @@
 #include <leveldb/c.h>
 #include <stdatomic.h>
 #include <dirent.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -241,19 +241,13 @@ for step in "${steps[@]}"; do
     t0=$(now_ms)
     cairn_ meta compact | grep -v 'compacting \.\.\.$' | sed 's/^/  /'
     echo "cairn meta compact: $(( ($(now_ms) - t0) / 1000 )) s"
-    # the control too: the deletes of the last step's rounds left a tombstone
-    # per key in its memtable, which its listings of 1000 keys (all it holds)
-    # would step over (measured: a first page at 6.5 ms against 3.9)
-    [ "$CONTROL" = 1 ] && { ctl_cairn meta compact >/dev/null || exit 1; }
   fi
   wait_quiet
   # Warm-up, not measured in R but printed: the first few thousand reads
   # after a load cost the leader up to twice what later ones do (measured at
   # 10^7: 275 then 110-160 us per GET), whatever keys they read.
   for layout in one spread; do
-    if [ "$layout" = one ]; then bk=scale-one; nb=1; else bk=scale-b; nb=$B; fi
-    line="$(CAIRN_S3OPS_SEED=999 "$S3OPS" "$S3_ENDPOINT" "$bk" "$nb" "$step" get "$WARMUP" "$(cpu_pids)" \
-      2>"$TMP/s3ops.err")" || { echo "cairn-s3ops warm-up failed:" >&2; cat "$TMP/s3ops.err" >&2; exit 1; }
+    line="$(s3op "$C/cluster.env" "$step" "$(cpu_pids)" "$layout" get "$WARMUP" 999)" || exit 1
     echo "warm-up $layout: $WARMUP GETs, $(grep -o '[a-z0-9]*_us=[^ ]*' <<<"$line" | grep -v '^client_us' |
       tr '\n' ' ')"
     [ "$CONTROL" = 1 ] && { s3op "$CC/cluster.env" "$BASE" "$(ctl_pids)" "$layout" get "$WARMUP" 999 >/dev/null || exit 1; }
@@ -265,10 +259,11 @@ for step in "${steps[@]}"; do
     # A round's deletes leave a tombstone per key (zz/put-N) until a
     # compaction drops it, and a listing that reaches zz/ steps over them: in
     # a bucket of 1000 keys (the first step's, the control's) a first page
-    # does, and cost 6.5 ms instead of 3.9 by the third round. So the small
-    # stores are compacted before each round (instant at that size), and the
-    # listings run first.
-    if [ "$COMPACT" = 1 ] && [ "$round" -gt 1 ]; then
+    # does, and cost 6.5 ms instead of 3.9 by the third round (the control
+    # carries them over from step to step too). So the small stores are
+    # compacted before each round (instant at that size), and the listings
+    # run first.
+    if [ "$COMPACT" = 1 ]; then
       [ "$step" = "$BASE" ] && cairn_ meta compact >/dev/null
       [ "$CONTROL" = 1 ] && { ctl_cairn meta compact >/dev/null || exit 1; }
     fi
