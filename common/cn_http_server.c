@@ -104,6 +104,7 @@ struct cn_http_req {
     int stopped;  /* no more body()/end(): discard the rest of the body */
     int rejected; /* body failed its signed tag */
     int end_reached;
+    int queue_next; /* answered on its headers, no body: queue on MHD's next call */
 
     /* authentication (the request-authentication path) */
     enum cn_role role;                      /* the sender's; CN_ROLE_NONE on a public route */
@@ -449,12 +450,13 @@ static void *reaper_main(void *arg)
         for (struct conn_track *t = srv->conns.next; t != &srv->conns; t = t->next) {
             if (t->shut || !t->deadline_ms || now < t->deadline_ms)
                 continue;
+            /* counted first: whoever sees the connection end sees it counted */
+            atomic_fetch_add(&srv->n_header_timeouts, 1);
             shutdown(t->fd, SHUT_RDWR);
             t->shut = 1;
             shut++;
         }
         if (shut) {
-            atomic_fetch_add(&srv->n_header_timeouts, shut);
             CN_INFO(srv->log_module, "closed %" PRIu64 " connection(s) past the header deadline",
                     shut);
         }
@@ -1240,6 +1242,15 @@ static int drains_refused_body(const struct cn_http_req *req)
     return !(expect && strcasecmp(expect, "100-continue") == 0);
 }
 
+/* 1 if req declares a body (Content-Length other than 0, or a
+ * Transfer-Encoding), which MHD reads before its next call. */
+static int has_body_coming(const struct cn_http_req *req)
+{
+    const char *cl = cn_http_req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return cn_http_req_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL ||
+           (cl != NULL && strcmp(cl, "0") != 0);
+}
+
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_data_size, void **con_cls)
@@ -1259,6 +1270,16 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         first_call(req, conn, url, method);
         if (!req->responded)
             return MHD_YES;
+        /* libmicrohttpd closes the connection after an answer queued on
+         * the headers, body or not: every GET a handler answers in begin()
+         * (a chunkserver's fragment reads) cost its client a new connection
+         * and the server a new thread. A request without a body is answered
+         * on MHD's next call instead, which comes at once and keeps the
+         * connection. */
+        if (!has_body_coming(req)) {
+            req->queue_next = 1;
+            return MHD_YES;
+        }
         if (!drains_refused_body(req))
             return queue(req);
         /* The refused body is dropped as it comes, and must come within the
@@ -1274,6 +1295,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (req->queue_next)
+        return queue(req);
     final_call(req);
     if (!req->responded)
         return MHD_NO; /* could not even build an error response: drop the connection */

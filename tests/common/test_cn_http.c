@@ -208,6 +208,28 @@ static int ok_end(struct cn_http_req *req, void *cls)
     return cn_http_respond(req, 200, "text/plain", "ok", 2);
 }
 
+/* GET /early?n=N&seed=S: answered in begin(), as a chunkserver answers a
+ * fragment GET (a streamed body of N bytes; n=0: a buffered "ok"); end()
+ * must not follow. */
+static int early_begin(struct cn_http_req *req, void *cls)
+{
+    const char *n_arg = cn_http_req_arg(req, "n");
+    const char *seed_arg = cn_http_req_arg(req, "seed");
+    uint64_t n = n_arg ? strtoull(n_arg, NULL, 10) : 0;
+    if (n == 0)
+        return cn_http_respond(req, 200, "text/plain", "ok", 2);
+    struct source *s = calloc(1, sizeof(*s));
+    s->seed = seed_arg ? (uint32_t)strtoul(seed_arg, NULL, 10) : 0;
+    return cn_http_respond_stream(req, 200, "application/octet-stream", (int64_t)n, source_read, s,
+                                  free);
+}
+
+static int early_end(struct cn_http_req *req, void *cls)
+{
+    atomic_fetch_add(&n_end_calls, 1);
+    return CAIRN_E_IO;
+}
+
 static const struct cn_http_handler sink_h = {sink_begin, sink_body, sink_end, sink_done};
 static const struct cn_http_handler echo_h = {echo_begin, NULL, echo_end, NULL};
 static const struct cn_http_handler source_h = {NULL, NULL, source_end, NULL};
@@ -215,6 +237,7 @@ static const struct cn_http_handler stall_h = {NULL, NULL, stall_end, NULL};
 static const struct cn_http_handler missing_h = {missing_begin, NULL, ok_end, NULL};
 static const struct cn_http_handler full_h = {NULL, full_body, ok_end, NULL};
 static const struct cn_http_handler ok_h = {NULL, NULL, ok_end, NULL};
+static const struct cn_http_handler early_h = {early_begin, NULL, early_end, NULL};
 
 static void setup(void)
 {
@@ -235,6 +258,7 @@ static void setup(void)
     ck_assert_int_eq(cn_http_server_route(srv, "POST", "/echo", 0, &echo_h, NULL), 0);
     ck_assert_int_eq(cn_http_server_route(srv, "GET", "/source", 0, &source_h, NULL), 0);
     ck_assert_int_eq(cn_http_server_route(srv, "GET", "/stall", 0, &stall_h, NULL), 0);
+    ck_assert_int_eq(cn_http_server_route(srv, "GET", "/early", 0, &early_h, NULL), 0);
     ck_assert_int_eq(cn_http_server_route(srv, NULL, "/missing", 0, &missing_h, NULL), 0);
     ck_assert_int_eq(cn_http_server_route(srv, "PUT", "/full", 0, &full_h, NULL), 0);
     ck_assert_int_eq(cn_http_server_route(srv, "GET", "/metrics",
@@ -759,6 +783,88 @@ START_TEST(test_refused_short_body_read_first)
     cn_http_client_free(good);
     cn_http_client_free(wrong);
     cn_auth_free(wrong_auth);
+}
+END_TEST
+
+/* Answers given on the headers of a request without a body (a streamed one,
+ * a buffered one, an error from begin(), a 401) keep the connection: the
+ * chunkservers answer every fragment GET that way, and libmicrohttpd closes
+ * a connection whose answer was queued on the headers. */
+START_TEST(test_answer_on_headers_keeps_connection)
+{
+    struct cn_http_client *c = new_client(auth, 5000);
+    struct cn_http_client *anon = new_client(NULL, 5000);
+    struct cn_http_server_counters c0, c1;
+    cn_http_server_counters(srv, &c0);
+    char target[64], want[20000];
+    for (int i = 0; i < 6; i++) {
+        uint64_t n = i % 3 == 2 ? 0 : 16384 + (uint64_t)i;
+        snprintf(target, sizeof(target), "/early?n=%llu&seed=%d", (unsigned long long)n, i);
+        /* a streamed answer's body is not signed, as fragment data's */
+        struct cn_http_request q = {
+            .method = "GET", .base_url = base_url, .target = target, .resp_body_unsigned_ok = 1};
+        struct cn_http_response r = {0};
+        ck_assert_int_eq(cn_http_client_do(c, &q, &r), 0);
+        ck_assert_int_eq(r.status, 200);
+        if (n == 0) {
+            ck_assert_uint_eq(r.body_len, 2);
+        } else {
+            pattern((uint32_t)i, 0, want, (size_t)n);
+            ck_assert_uint_eq(r.body_len, n);
+            ck_assert_int_eq(memcmp(r.body, want, (size_t)n), 0);
+        }
+        cn_http_response_clear(&r);
+        q.target = "/missing/x"; /* refused by begin() */
+        ck_assert_int_eq(cn_http_client_do(c, &q, &r), 0);
+        ck_assert_int_eq(r.status, 404);
+        cn_http_response_clear(&r);
+        q.target = "/early?n=1"; /* unsigned: 401 */
+        cn_http_client_do(anon, &q, &r);
+        ck_assert_int_eq(r.status, 401);
+        cn_http_response_clear(&r);
+    }
+    cn_http_server_counters(srv, &c1);
+    ck_assert_uint_eq(c1.accepted - c0.accepted, 2); /* one connection per client */
+    ck_assert_int_eq(atomic_load(&n_end_calls), 0);
+    cn_http_client_free(c);
+    cn_http_client_free(anon);
+}
+END_TEST
+
+/* A fan-out keeps a connection per stream across rounds. libcurl's default
+ * cache shrank as a round's handles were removed, so each round over more
+ * than four connections opened some anew. */
+START_TEST(test_fanout_keeps_connections)
+{
+    struct cn_http_client_opts o = {.auth = auth, .roles = &test_roles};
+    struct cn_http_fanout *f;
+    ck_assert_int_eq(cn_http_fanout_new(&o, &f), 0);
+    enum { N = 6, ROUNDS = 5 };
+    struct cn_http_request q[N];
+    struct cn_http_response r[N];
+    int errs[N];
+    char targets[N][64];
+    struct cn_http_server_counters c0, c1;
+    cn_http_server_counters(srv, &c0);
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int i = 0; i < N; i++) {
+            snprintf(targets[i], sizeof(targets[i]), "/early?n=%d&seed=%d", 100000 + i, i);
+            q[i] = (struct cn_http_request){.method = "GET",
+                                            .base_url = base_url,
+                                            .target = targets[i],
+                                            .resp_body_unsigned_ok = 1};
+        }
+        ck_assert_int_eq(cn_http_fanout_run(f, q, N, r, errs), 0);
+        for (int i = 0; i < N; i++) {
+            ck_assert_int_eq(errs[i], 0);
+            ck_assert_int_eq(r[i].status, 200);
+            ck_assert_uint_eq(r[i].body_len, 100000 + (size_t)i);
+            cn_http_response_clear(&r[i]);
+        }
+    }
+    cn_http_server_counters(srv, &c1);
+    ck_assert_uint_le(c1.accepted - c0.accepted, N);
+    cn_http_fanout_free(f);
 }
 END_TEST
 
@@ -1457,6 +1563,8 @@ int main(void)
     tcase_add_test(tc, test_compat_v1);
     tcase_add_test(tc, test_unauthenticated_upload_refused_early);
     tcase_add_test(tc, test_refused_short_body_read_first);
+    tcase_add_test(tc, test_answer_on_headers_keeps_connection);
+    tcase_add_test(tc, test_fanout_keeps_connections);
     tcase_add_test(tc, test_refused_body_within_header_deadline);
     tcase_add_test(tc, test_server_drops_stalled_upload);
     tcase_add_test(tc, test_idle_server_sleeps);
