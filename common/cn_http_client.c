@@ -25,6 +25,8 @@
 #define RECV_BUFFER_SIZE           (256L * 1024)
 #define UPLOAD_BUFFER_SIZE         (256L * 1024)
 #define MAX_IDLE_REUSE_S           30L
+/* idle connections a fan-out keeps (one per server it talks to) */
+#define FANOUT_CONN_CACHE 64
 /* A streamed body of a known size up to this goes without Expect:
  * 100-continue (no round trip before the body); larger ones keep it, so a
  * refused upload is not sent. */
@@ -56,6 +58,8 @@ struct xfer {
     uint64_t pushed;   /* body bytes handed to curl */
     uint64_t assigned; /* body bytes given to cn_http_fanout_write() */
     int eof, paused;
+    int start_round; /* a cn_http_fanout_start round: the writer may say LATER */
+    int wpaused;     /* the writer said LATER: the transfer holds its data */
     /* authentication: the exchange, the streamed request body's tag (its raw
      * bytes follow the body: Body=suffix), the answer's body tag */
     int authed;
@@ -192,10 +196,6 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
 {
     struct xfer *x = userp;
     size_t n = size * nmemb;
-    if (x->resp_mac.ctx && cn_auth_mac_update(&x->resp_mac, data, n) < 0) {
-        x->err = CAIRN_E_NOMEM;
-        return 0;
-    }
     if (x->body_state == 0) {
         long code = 0;
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
@@ -206,12 +206,23 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
     }
     if (x->body_state == 1) {
         int rc = x->req->resp_writer(x->req->resp_cls, data, n);
-        if (rc < 0) {
-            x->err = rc;
+        if (rc == CN_HTTP_WRITER_LATER && x->start_round) {
+            /* libcurl keeps data and hands it over again once unpaused
+             * (cn_http_fanout_wait): nothing of it is taken yet */
+            x->wpaused = 1;
+            return CURL_WRITEFUNC_PAUSE;
+        }
+        if (rc != 0) {
+            x->err = rc < 0 ? rc : CAIRN_E_INVAL;
             return 0;
         }
-        return n;
     }
+    if (x->resp_mac.ctx && cn_auth_mac_update(&x->resp_mac, data, n) < 0) {
+        x->err = CAIRN_E_NOMEM;
+        return 0;
+    }
+    if (x->body_state == 1)
+        return n;
     size_t limit = x->body_state == 3 ? ERROR_BODY_MAX : x->resp_limit;
     if (x->resp->body_len + n > limit) {
         if (x->body_state == 3) {
@@ -713,6 +724,11 @@ int cn_http_fanout_new(const struct cn_http_client_opts *opts, struct cn_http_fa
         free(f);
         return CAIRN_E_NOMEM;
     }
+    /* Keep a connection to each server the rounds talk to. libcurl's
+     * default cache is 4 per handle in the multi at the time, which falls as
+     * a round's handles are removed: rounds over more servers than that
+     * (six chunkservers for 4+2) closed and reopened connections all along. */
+    curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, (long)FANOUT_CONN_CACHE);
     *out = f;
     return 0;
 }
@@ -864,6 +880,10 @@ int cn_http_fanout_start(struct cn_http_fanout *f, const struct cn_http_request 
     int rc = start_round(f, reqs, n, 0);
     if (rc < 0)
         return rc; /* another round's streams are left as they are */
+    /* On a kept connection an answer can come back within this very step:
+     * its writer may hold it until _wait (CN_HTTP_WRITER_LATER). */
+    for (size_t i = 0; i < n; i++)
+        f->s[i].x.start_round = 1;
     multi_step(f, 0);
     return 0;
 }
@@ -872,6 +892,14 @@ int cn_http_fanout_wait(struct cn_http_fanout *f, struct cn_http_response *resps
 {
     if (f->round != 1)
         return CAIRN_E_INVAL;
+    for (size_t i = 0; i < f->n; i++) {
+        struct stream *st = &f->s[i];
+        st->x.start_round = 0; /* from now on the writers take what comes */
+        if (st->x.wpaused && !st->done) {
+            st->x.wpaused = 0;
+            curl_easy_pause(st->easy, CURLPAUSE_CONT); /* hands the held data over */
+        }
+    }
     for (;;) {
         int pending = 0;
         for (size_t i = 0; i < f->n; i++)

@@ -54,9 +54,13 @@ struct cn_http_client_opts {
  * return 0 at the end of the body, or a negative CAIRN_E_* code to abort. May
  * block (within the request's timeouts). */
 typedef ssize_t (*cn_http_body_reader_fn)(void *cls, char *buf, size_t max);
-/* Response body writer: consume data[len]; return 0 or a negative CAIRN_E_*
- * code to abort the request. */
+/* Response body writer: consume data[len]; return 0, a negative CAIRN_E_*
+ * code to abort the request, or CN_HTTP_WRITER_LATER (only in a fan-out
+ * round begun with cn_http_fanout_start) when it has no room yet: the
+ * transfer holds data[len] and reads no more until cn_http_fanout_wait, which
+ * hands it over again. */
 typedef int (*cn_http_body_writer_fn)(void *cls, const void *data, size_t len);
+#define CN_HTTP_WRITER_LATER 1
 
 struct cn_http_request {
     const char *method;         /* "GET", "PUT", "POST", "DELETE", "HEAD" */
@@ -165,13 +169,14 @@ int cn_http_fanout_run(struct cn_http_fanout *f, const struct cn_http_request *r
 
 /* cn_http_fanout_run in two halves, so the servers work while the caller does
  * something else: start sends the requests as far as the sockets take them at
- * once and returns; nothing is read (responses wait in the sockets) until
+ * once and returns; the responses wait in the sockets until
  * cn_http_fanout_wait, which runs them to the end and fills resps[0..n-1] and
- * errs[0..n-1] as run does (a writer called before then may fail its
- * transfer). reqs (and what they point to) must stay valid until wait or
- * abort, and the fanout is not used otherwise meanwhile. start returns 0,
- * CAIRN_E_INVAL (n too large, a round in progress) or CAIRN_E_NOMEM (nothing
- * started); wait returns 0 or CAIRN_E_INVAL (no round started). */
+ * errs[0..n-1] as run does. On a kept connection an answer can start to come
+ * within start: a writer with nowhere to put it yet returns
+ * CN_HTTP_WRITER_LATER and is handed the same bytes again in wait. reqs (and what they point to)
+ * must stay valid until wait or abort, and the fanout is not used otherwise meanwhile. start
+ * returns 0, CAIRN_E_INVAL (n too large, a round in progress) or CAIRN_E_NOMEM (nothing started);
+ * wait returns 0 or CAIRN_E_INVAL (no round started). */
 int cn_http_fanout_start(struct cn_http_fanout *f, const struct cn_http_request *reqs, size_t n);
 int cn_http_fanout_wait(struct cn_http_fanout *f, struct cn_http_response *resps, int *errs);
 /* Abandons a started (or push) round: its transfers end, their connections

@@ -281,7 +281,7 @@ static int fetch_writer(void *cls, const void *data, size_t len)
 {
     struct fetch *f = cls;
     if (!f->dst)
-        return CAIRN_E_BUSY; /* a prefetch answered before its read came */
+        return CN_HTTP_WRITER_LATER; /* a prefetch answered before its read came */
     if (f->got + len > f->len)
         return CAIRN_E_PROTO;
     memcpy(f->dst + f->got, data, len);
