@@ -422,6 +422,20 @@ START_TEST(test_auth_accept_refuse)
     ck_assert_int_eq(cn_http_client_do(anon, &q, &r), 0);
     ck_assert_str_eq(cn_http_response_header(&r, CN_HDR_REQUEST_ID), "trace-42");
     cn_http_response_clear(&r);
+    /* without one, each request gets its own: 16 hex digits */
+    char ids[8][32];
+    q.request_id = NULL;
+    for (int i = 0; i < 8; i++) {
+        ck_assert_int_eq(cn_http_client_do(anon, &q, &r), 0);
+        const char *id = cn_http_response_header(&r, CN_HDR_REQUEST_ID);
+        ck_assert_ptr_nonnull(id);
+        ck_assert_uint_eq(strlen(id), 16);
+        ck_assert_uint_eq(strspn(id, "0123456789abcdef"), 16);
+        snprintf(ids[i], sizeof(ids[i]), "%s", id);
+        for (int j = 0; j < i; j++)
+            ck_assert_str_ne(ids[i], ids[j]);
+        cn_http_response_clear(&r);
+    }
 
     cn_http_client_free(good);
     cn_http_client_free(anon);
