@@ -194,6 +194,20 @@ static int run(struct cli_global *g, int n, int reads, const char *label)
         free(ws);
         return 1;
     }
+    /* as the gateway: the batches go out on connections of their own */
+    struct md_client *senders[64];
+    unsigned n_senders = 0;
+    while (batcher && n_senders < (unsigned)bconf.batch &&
+           (senders[n_senders] = cli_meta_client(g, 10000)) != NULL)
+        n_senders++;
+    if (batcher && md_batcher_set_senders(batcher, senders, n_senders) != 0) {
+        for (unsigned i = 0; i < n_senders; i++)
+            md_client_free(senders[i]);
+        md_batcher_free(batcher);
+        batcher = NULL;
+        free(ws);
+        return 1;
+    }
     int64_t cpu0[MAX_CPU_PIDS + 1], cpu1[MAX_CPU_PIDS + 1];
     cpu_sample(cpu0);
     int64_t t0 = cn_mono_us();
@@ -234,6 +248,8 @@ static int run(struct cli_global *g, int n, int reads, const char *label)
         md_batcher_free(batcher);
         batcher = NULL;
     }
+    for (unsigned i = 0; i < n_senders; i++)
+        md_client_free(senders[i]);
     fflush(stdout);
     free(all);
     free(ws);

@@ -31,7 +31,10 @@ struct md_batcher {
     unsigned inflight;
     unsigned max_inflight, max_items;
     size_t max_bytes;
-    int64_t refused_until; /* cn_mono_ms: the leader refused batches; send alone */
+    int64_t refused_until;         /* cn_mono_ms: the leader refused batches; send alone */
+    struct md_client *senders[64]; /* md_batcher_set_senders: one per batch in flight */
+    unsigned n_senders;
+    uint64_t senders_busy; /* bit i: senders[i] carries a batch now */
     atomic_uint_fast64_t batches, items, alone, again;
 };
 
@@ -58,6 +61,34 @@ void md_batcher_free(struct md_batcher *b)
         return;
     pthread_mutex_destroy(&b->mu);
     free(b);
+}
+
+int md_batcher_set_senders(struct md_batcher *b, struct md_client *const *clients, unsigned n)
+{
+    if (!b || n > sizeof(b->senders) / sizeof(b->senders[0]) || (n && !clients))
+        return CAIRN_E_INVAL;
+    for (unsigned i = 0; i < n; i++)
+        if (!clients[i])
+            return CAIRN_E_INVAL;
+    pthread_mutex_lock(&b->mu);
+    for (unsigned i = 0; i < n; i++)
+        b->senders[i] = clients[i];
+    b->n_senders = n;
+    b->senders_busy = 0;
+    pthread_mutex_unlock(&b->mu);
+    return 0;
+}
+
+/* A free sender client (its bit set in senders_busy), or -1 (then the
+ * caller's own client sends). With mu held. */
+static int sender_take(struct md_batcher *b)
+{
+    for (unsigned i = 0; i < b->n_senders; i++)
+        if (!(b->senders_busy & (1ull << i))) {
+            b->senders_busy |= 1ull << i;
+            return (int)i;
+        }
+    return -1;
 }
 
 void md_batcher_stats(struct md_batcher *b, struct md_batcher_stats *out)
@@ -209,13 +240,16 @@ int md_batcher_run(struct md_batcher *b, struct md_client *c, int query, uint64_
             size_t n;
             struct item *list = take(b, &n);
             b->inflight++;
+            int slot = sender_take(b);
             /* More queued and a slot free: their oldest owner sends too. */
             if (b->head && b->inflight < b->max_inflight && b->head != &it)
                 pthread_cond_signal(&b->head->cv);
             pthread_mutex_unlock(&b->mu);
-            send_list(b, c, list, n);
+            send_list(b, slot >= 0 ? b->senders[slot] : c, list, n);
             pthread_mutex_lock(&b->mu);
             b->inflight--;
+            if (slot >= 0)
+                b->senders_busy &= ~(1ull << slot);
             for (struct item *x = list, *next; x; x = next) {
                 next = x->next;
                 x->done = 1;

@@ -858,6 +858,13 @@ static int metrics_end(struct cn_http_req *req, void *cls)
                st.applied);
     metric_u64(f, "cairn_meta_slots_applied_total", "counter", "Paxos slots applied.",
                ctr.slots_applied);
+    struct cn_http_server_counters hc = {0};
+    cn_http_server_counters(s->http, &hc);
+    metric_u64(f, "cairn_meta_connections_accepted_total", "counter",
+               "HTTP connections this replica accepted.", hc.accepted);
+    metric_u64(f, "cairn_meta_connections_open", "gauge",
+               "HTTP connections open now (each holds a thread; --max-connections bounds them).",
+               hc.open);
     metric_u64(f, "cairn_meta_commands_applied_total", "counter", "Commands applied.",
                ctr.commands_applied);
     metric_u64(f, "cairn_meta_leader_changes_total", "counter",

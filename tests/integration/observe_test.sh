@@ -10,6 +10,9 @@
 #     histograms and the byte counters, metadata commits grow the leader's
 #     Paxos commit-latency histogram, fragment writes grow the chunkservers'
 #     fsync histogram;
+#   - 48 concurrent S3 clients open no more than a few connections to the
+#     metadata leader (the gateway's batches go out on connections of their
+#     own: cairn_meta_connections_accepted_total);
 #   - GET /_cairn/status answers 401 without credentials or with a wrong
 #     secret, 403 for a wrong SigV4 signature or a key that is not an admin
 #     key, and 200 for the root key (HTTP Basic and SigV4) and a stored admin
@@ -334,6 +337,21 @@ for i in $(seq "$NCHUNK"); do
   grew "chunk$i.0" "chunk$i.1" cairn_chunk_put_seconds_count 0
 done
 [ "$synced" -ge 5 ] || fail "only $synced chunkservers' fsync histograms moved"
+
+step "48 concurrent S3 clients: the leader sees the gateway's batch connections, not one each"
+# Each client connection has a gateway thread; the batches of all of them go
+# out on the gateway's --meta-batch (2) connections of their own. Before,
+# every thread that ever sent a batch kept its own connection to the leader.
+LOAD="$CAIRN_BUILD/tests/bench/cairn-s3load"
+LURL="${META_URLS[$((LEADER - 1))]}"
+scrape lc.0 "$LURL"
+"$LOAD" "$EP" obs put 4096 48 2 96 > "$TEST_DIR/load.out" 2>&1 || { cat "$TEST_DIR/load.out"; fail "s3load put"; }
+"$LOAD" "$EP" obs get 4096 48 2 96 >> "$TEST_DIR/load.out" 2>&1 || { cat "$TEST_DIR/load.out"; fail "s3load get"; }
+grep -q " 0 errors" "$TEST_DIR/load.out" || { cat "$TEST_DIR/load.out"; fail "s3load saw errors"; }
+scrape lc.1 "$LURL"
+accepted=$(( $(val lc.1 cairn_meta_connections_accepted_total) - $(val lc.0 cairn_meta_connections_accepted_total) ))
+step "the leader accepted $accepted connection(s) meanwhile"
+[ "$accepted" -le 8 ] || fail "the leader accepted $accepted connections under 48 S3 clients (want <= 8)"
 
 step "status page: authentication"
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time 20 "$@"; }

@@ -622,6 +622,13 @@ START_TEST(batched_clients)
     struct md_batcher *admin_b = NULL, *gw_b = NULL;
     ck_assert_int_eq(md_batcher_new(&bo, &admin_b), 0);
     ck_assert_int_eq(md_batcher_new(&bo, &gw_b), 0);
+    /* The gateway role's batches go out on a client of their own (as in
+     * cairn-gateway), the admin role's on whichever worker sends them. */
+    struct md_client *gw_sender = batched_client(gw_auth, NULL);
+    ck_assert_ptr_nonnull(gw_sender);
+    ck_assert_int_eq(md_batcher_set_senders(gw_b, (struct md_client *const[]){NULL}, 1),
+                     CAIRN_E_INVAL);
+    ck_assert_int_eq(md_batcher_set_senders(gw_b, &gw_sender, 1), 0);
     struct batch_worker ws[BATCH_THREADS];
     for (int i = 0; i < BATCH_THREADS; i++) {
         ws[i] = (struct batch_worker){.id = i, .batcher = i % 3 == 0 ? gw_b : admin_b};
@@ -659,6 +666,7 @@ START_TEST(batched_clients)
     md_client_free(c);
     md_batcher_free(admin_b);
     md_batcher_free(gw_b);
+    md_client_free(gw_sender);
     group_down();
 }
 END_TEST
