@@ -189,20 +189,12 @@ static int run(struct cli_global *g, int n, int reads, const char *label)
         ws[i] = (struct worker){.g = g, .id = reads ? i : i, .reads = reads, .stop = &stop};
         ws[i].lat_us = malloc(MAX_SAMPLES_PER_THREAD * sizeof(uint32_t));
     }
-    struct md_batcher_opts bo = {.max_inflight = (unsigned)bconf.batch};
-    if (bconf.batch > 0 && md_batcher_new(&bo, &batcher) != 0) {
-        free(ws);
-        return 1;
-    }
     /* as the gateway: the batches go out on connections of their own */
-    struct md_client *senders[64];
-    unsigned n_senders = 0;
-    while (batcher && n_senders < (unsigned)bconf.batch &&
-           (senders[n_senders] = cli_meta_client(g, 10000)) != NULL)
-        n_senders++;
-    if (batcher && md_batcher_set_senders(batcher, senders, n_senders) != 0) {
-        for (unsigned i = 0; i < n_senders; i++)
-            md_client_free(senders[i]);
+    struct md_batcher_opts bo = {.max_inflight = (unsigned)bconf.batch};
+    struct md_client_opts so;
+    cli_meta_opts(g, 10000, &so);
+    if (bconf.batch > 0 && (md_batcher_new(&bo, &batcher) != 0 ||
+                            md_batcher_open_senders(batcher, &so, (unsigned)bconf.batch) != 0)) {
         md_batcher_free(batcher);
         batcher = NULL;
         free(ws);
@@ -248,8 +240,6 @@ static int run(struct cli_global *g, int n, int reads, const char *label)
         md_batcher_free(batcher);
         batcher = NULL;
     }
-    for (unsigned i = 0; i < n_senders; i++)
-        md_client_free(senders[i]);
     fflush(stdout);
     free(all);
     free(ws);

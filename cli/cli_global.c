@@ -117,14 +117,20 @@ struct md_client *cli_meta_client(struct cli_global *g, int64_t timeout_ms)
     return cli_meta_client_batched(g, timeout_ms, NULL);
 }
 
+void cli_meta_opts(struct cli_global *g, int64_t timeout_ms, struct md_client_opts *o)
+{
+    *o = (struct md_client_opts){.replicas = (const char *const *)g->replicas,
+                                 .n_replicas = g->n_replicas,
+                                 .auth = g->auth,
+                                 .timeout_ms = timeout_ms};
+}
+
 struct md_client *cli_meta_client_batched(struct cli_global *g, int64_t timeout_ms,
                                           struct md_batcher *batcher)
 {
-    struct md_client_opts o = {.replicas = (const char *const *)g->replicas,
-                               .n_replicas = g->n_replicas,
-                               .auth = g->auth,
-                               .timeout_ms = timeout_ms,
-                               .batcher = batcher};
+    struct md_client_opts o;
+    cli_meta_opts(g, timeout_ms, &o);
+    o.batcher = batcher;
     struct md_client *c = NULL;
     return md_client_new(&o, &c) == 0 ? c : NULL;
 }

@@ -41,6 +41,9 @@ typedef int cli_command_fn(struct cli_global *g, int argc, char **argv);
 int cli_global_load(struct cli_global *g, int argc, char **argv, int *next);
 void cli_global_release(struct cli_global *g);
 
+/* The options of a metadata client for g's replicas (pointing into g). */
+struct md_client_opts;
+void cli_meta_opts(struct cli_global *g, int64_t timeout_ms, struct md_client_opts *o);
 /* A metadata client for g's replicas (free with md_client_free), or NULL. */
 struct md_client *cli_meta_client(struct cli_global *g, int64_t timeout_ms);
 /* The same, its commands and reads sent in batches with those of the other

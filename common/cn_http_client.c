@@ -58,8 +58,8 @@ struct xfer {
     uint64_t pushed;   /* body bytes handed to curl */
     uint64_t assigned; /* body bytes given to cn_http_fanout_write() */
     int eof, paused;
-    int start_round; /* a cn_http_fanout_start round: the writer may say LATER */
-    int wpaused;     /* the writer said LATER: the transfer holds its data */
+    int may_hold; /* a cn_http_fanout_start round: the writer may say LATER */
+    int wpaused;  /* the writer said LATER: the transfer holds its data */
     /* authentication: the exchange, the streamed request body's tag (its raw
      * bytes follow the body: Body=suffix), the answer's body tag */
     int authed;
@@ -206,7 +206,7 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
     }
     if (x->body_state == 1) {
         int rc = x->req->resp_writer(x->req->resp_cls, data, n);
-        if (rc == CN_HTTP_WRITER_LATER && x->start_round) {
+        if (rc == CN_HTTP_WRITER_LATER && x->may_hold) {
             /* libcurl keeps data and hands it over again once unpaused
              * (cn_http_fanout_wait): nothing of it is taken yet */
             x->wpaused = 1;
@@ -883,7 +883,7 @@ int cn_http_fanout_start(struct cn_http_fanout *f, const struct cn_http_request 
     /* On a kept connection an answer can come back within this very step:
      * its writer may hold it until _wait (CN_HTTP_WRITER_LATER). */
     for (size_t i = 0; i < n; i++)
-        f->s[i].x.start_round = 1;
+        f->s[i].x.may_hold = 1;
     multi_step(f, 0);
     return 0;
 }
@@ -894,7 +894,7 @@ int cn_http_fanout_wait(struct cn_http_fanout *f, struct cn_http_response *resps
         return CAIRN_E_INVAL;
     for (size_t i = 0; i < f->n; i++) {
         struct stream *st = &f->s[i];
-        st->x.start_round = 0; /* from now on the writers take what comes */
+        st->x.may_hold = 0; /* from now on the writers take what comes */
         if (st->x.wpaused && !st->done) {
             st->x.wpaused = 0;
             curl_easy_pause(st->easy, CURLPAUSE_CONT); /* hands the held data over */

@@ -59,35 +59,18 @@ int gw_ctx_new(const struct gw_ctx_opts *o, struct gw_ctx **out)
         return CAIRN_E_NOMEM;
     /* The members the threads' clients learn and the leader they find are
      * shared: a thread made later starts from the group as it is now. */
-    if (md_view_new((const char *const *)o->meta_urls, o->n_meta, &ctx->view) != 0) {
-        free(ctx);
-        return CAIRN_E_NOMEM;
-    }
+    if (md_view_new((const char *const *)o->meta_urls, o->n_meta, &ctx->view) != 0)
+        goto err_nomem;
     ctx->auth = o->auth;
     if (o->meta_batch) {
         struct md_batcher_opts bo = {.max_inflight = o->meta_batch};
-        if (md_batcher_new(&bo, &ctx->batcher) != 0) {
-            md_view_free(ctx->view);
-            free(ctx);
-            return CAIRN_E_NOMEM;
-        }
         /* The batches go out on connections of their own, whichever thread
          * sends them: the leader sees meta_batch connections from this
          * gateway, not one per client connection. */
         struct md_client_opts mo = {.view = ctx->view, .auth = ctx->auth, .timeout_ms = 15000};
-        unsigned n = o->meta_batch < 64 ? o->meta_batch : 64;
-        for (; ctx->n_senders < n; ctx->n_senders++)
-            if (md_client_new(&mo, &ctx->senders[ctx->n_senders]) != 0)
-                break;
-        if (ctx->n_senders < n ||
-            md_batcher_set_senders(ctx->batcher, ctx->senders, ctx->n_senders) != 0) {
-            for (unsigned i = 0; i < ctx->n_senders; i++)
-                md_client_free(ctx->senders[i]);
-            md_batcher_free(ctx->batcher);
-            md_view_free(ctx->view);
-            free(ctx);
-            return CAIRN_E_NOMEM;
-        }
+        if (md_batcher_new(&bo, &ctx->batcher) != 0 ||
+            md_batcher_open_senders(ctx->batcher, &mo, o->meta_batch) != 0)
+            goto err_nomem;
     }
     ctx->quorum_extra = o->write_quorum_extra;
     ctx->frag_timeout_ms = o->fragment_timeout_ms > 0 ? o->fragment_timeout_ms : 10000;
@@ -96,6 +79,12 @@ int gw_ctx_new(const struct gw_ctx_opts *o, struct gw_ctx **out)
     pthread_key_create(&ctx->tls, tls_free);
     *out = ctx;
     return 0;
+
+err_nomem:
+    md_batcher_free(ctx->batcher); /* before the view: its senders use it */
+    md_view_free(ctx->view);
+    free(ctx);
+    return CAIRN_E_NOMEM;
 }
 
 void gw_ctx_free(struct gw_ctx *ctx)
@@ -111,10 +100,8 @@ void gw_ctx_free(struct gw_ctx *ctx)
     for (int k = 0; k <= EC_MAX_K; k++)
         for (int m = 0; m <= EC_MAX_M; m++)
             ec_codec_free(ctx->codecs[k][m]);
-    for (unsigned i = 0; i < ctx->n_senders; i++)
-        md_client_free(ctx->senders[i]);
+    md_batcher_free(ctx->batcher); /* before the view: its senders use it */
     md_view_free(ctx->view);
-    md_batcher_free(ctx->batcher);
     pthread_mutex_destroy(&ctx->mu);
     free(ctx);
 }

@@ -30,10 +30,8 @@ struct cs_addr {
 };
 
 struct gw_ctx {
-    struct md_view *view;          /* the metadata group, shared by every thread's client */
-    struct md_batcher *batcher;    /* NULL: every metadata request goes alone */
-    struct md_client *senders[64]; /* the batcher's: one connection per batch in flight */
-    unsigned n_senders;
+    struct md_view *view;       /* the metadata group, shared by every thread's client */
+    struct md_batcher *batcher; /* NULL: every metadata request goes alone */
     const struct cn_auth *auth;
     uint32_t quorum_extra;
     int64_t frag_timeout_ms;

@@ -1,4 +1,5 @@
 #include "md_batch.h"
+#include "md_client.h"
 #include "md_client_int.h"
 
 #include "cn_error.h"
@@ -32,7 +33,7 @@ struct md_batcher {
     unsigned max_inflight, max_items;
     size_t max_bytes;
     int64_t refused_until;         /* cn_mono_ms: the leader refused batches; send alone */
-    struct md_client *senders[64]; /* md_batcher_set_senders: one per batch in flight */
+    struct md_client *senders[64]; /* md_batcher_open_senders: one per batch in flight */
     unsigned n_senders;
     uint64_t senders_busy; /* bit i: senders[i] carries a batch now */
     atomic_uint_fast64_t batches, items, alone, again;
@@ -59,22 +60,30 @@ void md_batcher_free(struct md_batcher *b)
 {
     if (!b)
         return;
+    for (unsigned i = 0; i < b->n_senders; i++)
+        md_client_free(b->senders[i]);
     pthread_mutex_destroy(&b->mu);
     free(b);
 }
 
-int md_batcher_set_senders(struct md_batcher *b, struct md_client *const *clients, unsigned n)
+int md_batcher_open_senders(struct md_batcher *b, const struct md_client_opts *o, unsigned n)
 {
-    if (!b || n > sizeof(b->senders) / sizeof(b->senders[0]) || (n && !clients))
+    if (!b || !o || n > sizeof(b->senders) / sizeof(b->senders[0]) || b->n_senders)
         return CAIRN_E_INVAL;
-    for (unsigned i = 0; i < n; i++)
-        if (!clients[i])
-            return CAIRN_E_INVAL;
+    struct md_client_opts so = *o;
+    so.batcher = NULL;
+    struct md_client *c[sizeof(b->senders) / sizeof(b->senders[0])];
+    for (unsigned i = 0; i < n; i++) {
+        int rc = md_client_new(&so, &c[i]);
+        if (rc != 0) {
+            while (i > 0)
+                md_client_free(c[--i]);
+            return rc;
+        }
+    }
     pthread_mutex_lock(&b->mu);
-    for (unsigned i = 0; i < n; i++)
-        b->senders[i] = clients[i];
+    memcpy(b->senders, c, n * sizeof(c[0]));
     b->n_senders = n;
-    b->senders_busy = 0;
     pthread_mutex_unlock(&b->mu);
     return 0;
 }

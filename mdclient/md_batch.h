@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 struct md_batcher;
-struct md_client;
+struct md_client_opts;
 
 struct md_batcher_opts {
     unsigned max_inflight; /* batches on the wire at once; 0 = 2 */
@@ -34,17 +34,18 @@ struct md_batcher_opts {
 int md_batcher_new(const struct md_batcher_opts *o, struct md_batcher **out);
 void md_batcher_free(struct md_batcher *b);
 
-/* Gives the batcher n clients of its own (borrowed, n <= 64, without a
- * batcher themselves, with the credentials of the batcher's users: a batch
- * is signed by the client it goes out on) to send batches on, one per batch
- * in flight: the
- * batches of every thread then go out on these n connections, and a thread's
- * own md_client opens one only for what does not go through the batcher.
- * Without them each batch goes out on its sender's client, so every thread
- * that ever sent keeps a connection to the leader (a busy gateway: one per
- * client connection, up to the leader's --max-connections). Call before the
- * batcher is used. Returns 0 or CAIRN_E_INVAL. */
-int md_batcher_set_senders(struct md_batcher *b, struct md_client *const *clients, unsigned n);
+/* Opens n clients (n <= 64) from o for the batcher to send batches on, one
+ * per batch in flight (o->batcher is ignored; o's credentials must be those
+ * of the batcher's users: a batch is signed by the client it goes out on).
+ * The batches of every thread then go out on these n connections, and a
+ * thread's own md_client opens one only for what does not go through the
+ * batcher. Without them each batch goes out on its sender's client, so every
+ * thread that ever sent keeps a connection to the leader (a busy gateway: one
+ * per client connection, up to the leader's --max-connections). The batcher
+ * owns them (md_batcher_free); o->view, if any, must outlive it. Call once,
+ * before the batcher is used. Returns 0, CAIRN_E_INVAL or CAIRN_E_NOMEM
+ * (nothing kept). */
+int md_batcher_open_senders(struct md_batcher *b, const struct md_client_opts *o, unsigned n);
 
 struct md_batcher_stats {
     uint64_t batches; /* POST /v1/batch requests sent */

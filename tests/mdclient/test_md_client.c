@@ -624,11 +624,15 @@ START_TEST(batched_clients)
     ck_assert_int_eq(md_batcher_new(&bo, &gw_b), 0);
     /* The gateway role's batches go out on a client of their own (as in
      * cairn-gateway), the admin role's on whichever worker sends them. */
-    struct md_client *gw_sender = batched_client(gw_auth, NULL);
-    ck_assert_ptr_nonnull(gw_sender);
-    ck_assert_int_eq(md_batcher_set_senders(gw_b, (struct md_client *const[]){NULL}, 1),
-                     CAIRN_E_INVAL);
-    ck_assert_int_eq(md_batcher_set_senders(gw_b, &gw_sender, 1), 0);
+    const char *slist[N] = {urls[0], urls[1], urls[2]};
+    struct md_client_opts so = {.replicas = slist,
+                                .n_replicas = N,
+                                .auth = gw_auth,
+                                .timeout_ms = 15000,
+                                .attempt_timeout_ms = 3000};
+    ck_assert_int_eq(md_batcher_open_senders(gw_b, &so, 65), CAIRN_E_INVAL);
+    ck_assert_int_eq(md_batcher_open_senders(gw_b, &so, 1), 0);
+    ck_assert_int_eq(md_batcher_open_senders(gw_b, &so, 1), CAIRN_E_INVAL); /* once */
     struct batch_worker ws[BATCH_THREADS];
     for (int i = 0; i < BATCH_THREADS; i++) {
         ws[i] = (struct batch_worker){.id = i, .batcher = i % 3 == 0 ? gw_b : admin_b};
@@ -666,7 +670,6 @@ START_TEST(batched_clients)
     md_client_free(c);
     md_batcher_free(admin_b);
     md_batcher_free(gw_b);
-    md_client_free(gw_sender);
     group_down();
 }
 END_TEST
