@@ -9,6 +9,7 @@
 #include "ec_crc.h"
 #include "md_batch.h"
 #include "md_client.h"
+#include "md_pool.h"
 
 #include <inttypes.h>
 #include <openssl/evp.h>
@@ -37,7 +38,12 @@ struct tls_res *gw_tls_get(struct gw_ctx *ctx)
     if (!t)
         return NULL;
     struct md_client_opts mo = {
-        .view = ctx->view, .auth = ctx->auth, .timeout_ms = 15000, .batcher = ctx->batcher};
+        .view = ctx->view,
+        .auth = ctx->auth,
+        .timeout_ms = 15000,
+        .batcher = ctx->batcher,
+        .pool = ctx->side,
+    };
     struct cn_http_client_opts ho = {.auth = ctx->auth,
                                      .connect_timeout_ms = 1000,
                                      .timeout_ms = ctx->frag_timeout_ms,
@@ -68,8 +74,11 @@ int gw_ctx_new(const struct gw_ctx_opts *o, struct gw_ctx **out)
          * sends them: the leader sees meta_batch connections from this
          * gateway, not one per client connection. */
         struct md_client_opts mo = {.view = ctx->view, .auth = ctx->auth, .timeout_ms = 15000};
+        /* What does not go in a batch (placement, damage reports, a request
+         * sent again alone) goes out on GW_META_SIDE more. */
         if (md_batcher_new(&bo, &ctx->batcher) != 0 ||
-            md_batcher_open_senders(ctx->batcher, &mo, o->meta_batch) != 0)
+            md_batcher_open_senders(ctx->batcher, &mo, o->meta_batch) != 0 ||
+            md_pool_new(&mo, GW_META_SIDE, &ctx->side) != 0)
             goto err_nomem;
     }
     ctx->quorum_extra = o->write_quorum_extra;
@@ -81,6 +90,7 @@ int gw_ctx_new(const struct gw_ctx_opts *o, struct gw_ctx **out)
     return 0;
 
 err_nomem:
+    md_pool_free(ctx->side);
     md_batcher_free(ctx->batcher); /* before the view: its senders use it */
     md_view_free(ctx->view);
     free(ctx);
@@ -100,6 +110,7 @@ void gw_ctx_free(struct gw_ctx *ctx)
     for (int k = 0; k <= EC_MAX_K; k++)
         for (int m = 0; m <= EC_MAX_M; m++)
             ec_codec_free(ctx->codecs[k][m]);
+    md_pool_free(ctx->side);       /* after every thread's client, before the view */
     md_batcher_free(ctx->batcher); /* before the view: its senders use it */
     md_view_free(ctx->view);
     pthread_mutex_destroy(&ctx->mu);

@@ -22,6 +22,10 @@
  * skipped by reads for this long (they decode from the others); then one
  * read probes it again. */
 #define CS_SUSPECT_MS 5000
+/* Connections to the metadata leader for the requests that are not batched
+ * (placement of a new chunk group, damage reports, a request sent again
+ * alone): shared by every gateway thread, one call at a time each. */
+#define GW_META_SIDE 4
 
 struct cs_addr {
     uint64_t id;
@@ -32,6 +36,7 @@ struct cs_addr {
 struct gw_ctx {
     struct md_view *view;       /* the metadata group, shared by every thread's client */
     struct md_batcher *batcher; /* NULL: every metadata request goes alone */
+    struct md_pool *side;       /* with a batcher: the connections for what is not batched */
     const struct cn_auth *auth;
     uint32_t quorum_extra;
     int64_t frag_timeout_ms;

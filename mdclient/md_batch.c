@@ -1,6 +1,7 @@
 #include "md_batch.h"
 #include "md_client.h"
 #include "md_client_int.h"
+#include "md_pool.h"
 
 #include "cn_error.h"
 #include "cn_log.h"
@@ -32,10 +33,8 @@ struct md_batcher {
     unsigned inflight;
     unsigned max_inflight, max_items;
     size_t max_bytes;
-    int64_t refused_until;         /* cn_mono_ms: the leader refused batches; send alone */
-    struct md_client *senders[64]; /* md_batcher_open_senders: one per batch in flight */
-    unsigned n_senders;
-    uint64_t senders_busy; /* bit i: senders[i] carries a batch now */
+    int64_t refused_until;   /* cn_mono_ms: the leader refused batches; send alone */
+    struct md_pool *senders; /* md_batcher_open_senders: one per batch in flight */
     atomic_uint_fast64_t batches, items, alone, again;
 };
 
@@ -60,44 +59,23 @@ void md_batcher_free(struct md_batcher *b)
 {
     if (!b)
         return;
-    for (unsigned i = 0; i < b->n_senders; i++)
-        md_client_free(b->senders[i]);
+    md_pool_free(b->senders);
     pthread_mutex_destroy(&b->mu);
     free(b);
 }
 
 int md_batcher_open_senders(struct md_batcher *b, const struct md_client_opts *o, unsigned n)
 {
-    if (!b || !o || n > sizeof(b->senders) / sizeof(b->senders[0]) || b->n_senders)
+    if (!b || !o || n == 0 || n > MD_POOL_MAX || b->senders)
         return CAIRN_E_INVAL;
-    struct md_client_opts so = *o;
-    so.batcher = NULL;
-    struct md_client *c[sizeof(b->senders) / sizeof(b->senders[0])];
-    for (unsigned i = 0; i < n; i++) {
-        int rc = md_client_new(&so, &c[i]);
-        if (rc != 0) {
-            while (i > 0)
-                md_client_free(c[--i]);
-            return rc;
-        }
-    }
+    struct md_pool *p;
+    int rc = md_pool_new(o, n, &p);
+    if (rc != 0)
+        return rc;
     pthread_mutex_lock(&b->mu);
-    memcpy(b->senders, c, n * sizeof(c[0]));
-    b->n_senders = n;
+    b->senders = p;
     pthread_mutex_unlock(&b->mu);
     return 0;
-}
-
-/* A free sender client (its bit set in senders_busy), or -1 (then the
- * caller's own client sends). With mu held. */
-static int sender_take(struct md_batcher *b)
-{
-    for (unsigned i = 0; i < b->n_senders; i++)
-        if (!(b->senders_busy & (1ull << i))) {
-            b->senders_busy |= 1ull << i;
-            return (int)i;
-        }
-    return -1;
 }
 
 void md_batcher_stats(struct md_batcher *b, struct md_batcher_stats *out)
@@ -249,16 +227,18 @@ int md_batcher_run(struct md_batcher *b, struct md_client *c, int query, uint64_
             size_t n;
             struct item *list = take(b, &n);
             b->inflight++;
-            int slot = sender_take(b);
+            /* One of the batcher's own clients if one is free, else the
+             * caller's (which borrows from its pool, if it has one). */
+            struct md_client *sender = b->senders ? md_pool_try_take(b->senders) : NULL;
             /* More queued and a slot free: their oldest owner sends too. */
             if (b->head && b->inflight < b->max_inflight && b->head != &it)
                 pthread_cond_signal(&b->head->cv);
             pthread_mutex_unlock(&b->mu);
-            send_list(b, slot >= 0 ? b->senders[slot] : c, list, n);
+            send_list(b, sender ? sender : c, list, n);
+            if (sender)
+                md_pool_give(b->senders, sender);
             pthread_mutex_lock(&b->mu);
             b->inflight--;
-            if (slot >= 0)
-                b->senders_busy &= ~(1ull << slot);
             for (struct item *x = list, *next; x; x = next) {
                 next = x->next;
                 x->done = 1;

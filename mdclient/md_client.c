@@ -7,6 +7,7 @@
 #include "cn_util.h"
 #include "md_cmd.h"
 #include "md_client_int.h"
+#include "md_pool.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -35,6 +36,7 @@ struct md_client {
     uint64_t view_seen;  /* the view's version this client's list reflects */
     uint64_t members_fp; /* CN_HDR_MEMBERS of the membership the list reflects */
     struct md_batcher *batcher;
+    struct md_pool *pool;
 };
 
 static void free_urls(char **urls, size_t n)
@@ -144,6 +146,7 @@ int md_client_new(const struct md_client_opts *o, struct md_client **out)
         return CAIRN_E_NOMEM;
     c->view = o->view;
     c->batcher = o->batcher;
+    c->pool = o->pool;
     if (o->n_replicas) {
         if (copy_urls(c->replicas, (char *const *)o->replicas, o->n_replicas) != 0)
             goto err;
@@ -276,11 +279,10 @@ static int refresh_members(struct md_client *c, size_t start)
     return 0;
 }
 
-static int call(struct md_client *c, const char *method, const char *target,
-                const char *const *headers, const void *body, size_t len, uint8_t **result,
-                size_t *result_len)
+static int call_until(struct md_client *c, int64_t deadline, const char *method, const char *target,
+                      const char *const *headers, const void *body, size_t len, uint8_t **result,
+                      size_t *result_len)
 {
-    int64_t deadline = cn_mono_ms() + c->timeout_ms;
     int last = CAIRN_E_TIMEOUT, refreshed = 0;
     unsigned misses = 0;
     view_pull(c);
@@ -357,6 +359,23 @@ static int call(struct md_client *c, const char *method, const char *target,
     /* Whatever the last attempt saw (no leader, refused or dropped connections,
      * a slow answer), nobody applied it before the deadline. */
     return last == CAIRN_E_NOMEM ? last : CAIRN_E_TIMEOUT;
+}
+
+/* One request, retried until the client's deadline; on a client of the pool
+ * when it has one (waiting for one to be free counts against the deadline). */
+static int call(struct md_client *c, const char *method, const char *target,
+                const char *const *headers, const void *body, size_t len, uint8_t **result,
+                size_t *result_len)
+{
+    int64_t deadline = cn_mono_ms() + c->timeout_ms;
+    if (!c->pool)
+        return call_until(c, deadline, method, target, headers, body, len, result, result_len);
+    struct md_client *s = md_pool_take(c->pool, deadline);
+    if (!s)
+        return CAIRN_E_TIMEOUT; /* every pooled client was busy until the deadline */
+    int rc = call_until(s, deadline, method, target, headers, body, len, result, result_len);
+    md_pool_give(c->pool, s);
+    return rc;
 }
 
 int md_client_send_one(struct md_client *c, int query, uint64_t client_id, uint64_t seq,

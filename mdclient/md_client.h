@@ -24,6 +24,7 @@ struct cn_auth;
 struct md_client;
 struct md_view;
 struct md_batcher;
+struct md_pool;
 
 #define MD_CLIENT_MAX_REPLICAS 16
 
@@ -46,6 +47,11 @@ struct md_client_opts {
     uint64_t client_id;         /* 0 = a random id */
     struct md_batcher *batcher; /* optional, borrowed (md_batch.h): commands and reads go
                                  * to the leader in batches with other clients' */
+    struct md_pool *pool;       /* optional, borrowed (md_pool.h): what this client
+                                 * sends itself (a batch it sends for others, a
+                                 * request alone, placement, damage reports; not
+                                 * membership changes) goes out on a client borrowed
+                                 * from the pool, so it opens no connection of its own */
 };
 
 /* Creates a client. Returns 0, CAIRN_E_INVAL or CAIRN_E_NOMEM. */

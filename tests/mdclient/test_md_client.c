@@ -6,7 +6,7 @@
  * refused secret, a deadline with nobody listening, and clients sharing a
  * batcher (md_batch.h): concurrent commands and reads in batches, each
  * applied once and answered to its own caller, a refused item among
- * accepted ones. */
+ * accepted ones; and clients sending on a pool's (md_pool.h). */
 #include "cn_auth.h"
 #include "cn_error.h"
 #include "cn_util.h"
@@ -14,6 +14,7 @@
 #include "md_batch.h"
 #include "md_client.h"
 #include "md_cmd.h"
+#include "md_pool.h"
 #include "md_server.h"
 
 #include <arpa/inet.h>
@@ -532,11 +533,14 @@ struct batch_worker {
     pthread_t th;
     int id;
     struct md_batcher *batcher; /* shared by the workers of one role */
+    struct md_pool *pool;       /* or NULL: where the worker's client sends what it sends */
+    int gw;                     /* the gateway's credentials (else the admin's) */
     int failures;               /* checks that did not hold (asserts stay on the main thread) */
     int refused;                /* forbidden commands answered CAIRN_E_INVAL */
 };
 
-static struct md_client *batched_client(const struct cn_auth *a, struct md_batcher *batcher)
+static struct md_client *batched_client(const struct cn_auth *a, struct md_batcher *batcher,
+                                        struct md_pool *pool)
 {
     const char *list[N] = {urls[0], urls[1], urls[2]};
     struct md_client_opts o = {.replicas = list,
@@ -544,7 +548,8 @@ static struct md_client *batched_client(const struct cn_auth *a, struct md_batch
                                .auth = a,
                                .timeout_ms = 15000,
                                .attempt_timeout_ms = 3000,
-                               .batcher = batcher};
+                               .batcher = batcher,
+                               .pool = pool};
     struct md_client *c = NULL;
     return md_client_new(&o, &c) == 0 ? c : NULL;
 }
@@ -576,8 +581,8 @@ static int head_owner(struct md_client *c, const char *bucket, char *owner, size
 static void *batch_worker_main(void *arg)
 {
     struct batch_worker *w = arg;
-    int gw = w->id % 3 == 0;
-    struct md_client *c = batched_client(gw ? gw_auth : admin_auth, w->batcher);
+    int gw = w->gw;
+    struct md_client *c = batched_client(gw ? gw_auth : admin_auth, w->batcher, w->pool);
     if (!c) {
         w->failures++;
         return NULL;
@@ -635,7 +640,8 @@ START_TEST(batched_clients)
     ck_assert_int_eq(md_batcher_open_senders(gw_b, &so, 1), CAIRN_E_INVAL); /* once */
     struct batch_worker ws[BATCH_THREADS];
     for (int i = 0; i < BATCH_THREADS; i++) {
-        ws[i] = (struct batch_worker){.id = i, .batcher = i % 3 == 0 ? gw_b : admin_b};
+        ws[i] = (struct batch_worker){
+            .id = i, .gw = i % 3 == 0, .batcher = i % 3 == 0 ? gw_b : admin_b};
         ck_assert_int_eq(pthread_create(&ws[i].th, NULL, batch_worker_main, &ws[i]), 0);
     }
     int failures = 0, refused = 0;
@@ -674,6 +680,59 @@ START_TEST(batched_clients)
 }
 END_TEST
 
+/* A pool lends each client to one caller at a time, and a client with a pool
+ * sends everything on a borrowed one: concurrent workers whose commands and
+ * reads all go out on two connections, each applied once and answered. */
+START_TEST(pooled_clients)
+{
+    group_up();
+    const char *slist[N] = {urls[0], urls[1], urls[2]};
+    struct md_client_opts so = {.replicas = slist,
+                                .n_replicas = N,
+                                .auth = admin_auth,
+                                .timeout_ms = 15000,
+                                .attempt_timeout_ms = 3000};
+    struct md_pool *p = NULL;
+    ck_assert_int_eq(md_pool_new(&so, 0, &p), CAIRN_E_INVAL);
+    ck_assert_int_eq(md_pool_new(&so, MD_POOL_MAX + 1, &p), CAIRN_E_INVAL);
+    ck_assert_int_eq(md_pool_new(NULL, 2, &p), CAIRN_E_INVAL);
+    ck_assert_int_eq(md_pool_new(&so, 2, &p), 0);
+    ck_assert_uint_eq(md_pool_size(p), 2);
+
+    struct md_client *a = md_pool_try_take(p), *b = md_pool_try_take(p);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_ptr_ne(a, b);
+    ck_assert_ptr_null(md_pool_try_take(p));
+    int64_t t0 = cn_mono_ms();
+    ck_assert_ptr_null(md_pool_take(p, t0 + 150)); /* both lent: waits, then gives up */
+    ck_assert_int_ge(cn_mono_ms() - t0, 140);
+    md_pool_give(p, a);
+    ck_assert_ptr_eq(md_pool_take(p, cn_mono_ms() + 1000), a);
+    md_pool_give(p, a);
+    md_pool_give(p, b);
+
+    struct batch_worker ws[BATCH_THREADS];
+    for (int i = 0; i < BATCH_THREADS; i++) {
+        ws[i] = (struct batch_worker){.id = 100 + i, .pool = p};
+        ck_assert_int_eq(pthread_create(&ws[i].th, NULL, batch_worker_main, &ws[i]), 0);
+    }
+    int failures = 0;
+    for (int i = 0; i < BATCH_THREADS; i++) {
+        pthread_join(ws[i].th, NULL);
+        failures += ws[i].failures + ws[i].refused;
+    }
+    ck_assert_int_eq(failures, 0);
+    /* every client came back */
+    a = md_pool_try_take(p);
+    b = md_pool_try_take(p);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    md_pool_free(p);
+    group_down();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("mdclient");
@@ -692,6 +751,7 @@ static Suite *suite(void)
     tcase_add_test(t, wrong_secret_is_refused);
     tcase_add_test(t, nobody_listening_times_out);
     tcase_add_test(t, batched_clients);
+    tcase_add_test(t, pooled_clients);
     suite_add_tcase(s, t);
     return s;
 }
