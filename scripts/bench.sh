@@ -18,7 +18,8 @@
 # phases of issue #17: 1 MiB x 8 clients and 64 KiB x 32 clients, PUT and GET,
 # each next to its baseline: the same objects stored a chunk group each, sent
 # chunked, which the packer does not take), PACK_SECS (5), PACK_FILES (10000:
-# objects of 64 KiB after which the fragment files are counted). Client: curl
+# objects of 64 KiB after which the fragment files are counted), BENCH_SCHEME
+# (4+2: the gateway's scheme, for the disk baseline of the PUT). Client: curl
 # --aws-sigv4 with UNSIGNED-PAYLOAD for the streams, cairn-s3load (libcurl
 # multi, SigV4; every GET body verified) for the small and packed sizes.
 set -euo pipefail
@@ -35,6 +36,8 @@ PACK_SECS="${PACK_SECS:-5}"
 ONLY="${BENCH_ONLY:-}"
 RSS_N="${RSS_N:-16}"
 RSS_SIZE="${RSS_SIZE:-1G}"
+SCHEME="${BENCH_SCHEME:-4+2}" # the gateway's --default-scheme (its own cluster: the default)
+SCHEME_K="${SCHEME%+*}" SCHEME_M="${SCHEME#*+}"
 KEEP=0
 for a in "$@"; do
   case "$a" in
@@ -123,6 +126,21 @@ MD5="$(openssl speed -evp md5 -bytes 1048576 -seconds 2 2>/dev/null | awk '/^md5
 printf '%-44s %8s MB/s\n' "baseline: loopback HTTP PUT (null, best of 3)" "$RAW_PUT"
 printf '%-44s %8s MB/s\n' "baseline: loopback HTTP GET (null, best of 3)" "$RAW_GET"
 printf '%-44s %8s MB/s\n' "baseline: OpenSSL MD5 (EVP, 1 MiB blocks)" "$MD5"
+# The disk as a PUT of $BIG uses it: k+m files of $BIG/k each (its fragments,
+# one per chunkserver, all on this box's disk), written at once and each
+# fdatasync'ed; MB/s of object bytes. Virtual disks vary by 3x from one minute
+# to the next: read the PUT against this figure of the same run.
+DMB=$(($(bytes "$BIG") / SCHEME_K / 1048576)); [ "$DMB" -ge 1 ] || DMB=1
+t0=$(now)
+dpids=()
+for i in $(seq 1 $((SCHEME_K + SCHEME_M))); do
+  dd if=/dev/zero of="$TMP/disk$i" bs=1M count="$DMB" conv=fdatasync 2>/dev/null & dpids+=($!)
+done
+wait "${dpids[@]}"
+t1=$(now)
+rm -f "$TMP"/disk*
+DISK="$(mbps $((DMB * SCHEME_K * 1048576)) "$(echo "$t1 - $t0" | bc)")"
+printf '%-44s %8s MB/s\n' "baseline: disk, $SCHEME_K+$SCHEME_M fragments + fdatasync" "$DISK"
 
 # ---- single stream ----
 head -c "$(bytes "$BIG")" /dev/urandom >"$TMP/big"
@@ -147,6 +165,9 @@ GET1N="$(mbps "$BIGB" "$(echo "$t1 - $t0" | bc)")"
 PT=$(awk -v m="$MD5" 'BEGIN { printf "%.0f", 0.4 * m }')
 GT=$(awk -v r="$RAW_GET" 'BEGIN { printf "%.0f", 0.25 * r }')
 printf '%-44s %8s MB/s  target >= %s (40%% of MD5) %s\n' "PUT  1 x $BIG, one stream" "$PUT1" "$PT" "$(verdict "$PUT1" "$PT")"
+printf '  the PUT is %s%% of MD5 and %s%% of the disk baseline\n' \
+  "$(awk -v a="$PUT1" -v b="$MD5" 'BEGIN { printf "%.0f", 100 * a / b }')" \
+  "$(awk -v a="$PUT1" -v b="$DISK" 'BEGIN { printf "%.0f", (b > 0 ? 100 * a / b : 0) }')"
 printf '%-44s %8s MB/s  target >= %s (25%% of raw GET) %s\n' "GET  1 x $BIG, one stream (to /dev/null)" "$GET1N" "$GT" "$(verdict "$GET1N" "$GT")"
 printf '%-44s %8s MB/s  (byte-exact check, md5sum in the pipe)\n' "GET  1 x $BIG, one stream, piped to md5sum" "$GET1"
 "${S3[@]}" -X DELETE "$S3_ENDPOINT/$BUCKET/big" -o /dev/null
