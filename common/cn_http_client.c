@@ -498,7 +498,10 @@ static int xfer_setup(struct xfer *x, CURL *easy, const struct cn_http_client_op
     int rc;
     int body = push || has_body(req);
     int streamed = push || req->body_reader;
-    if (req->request_id && (rc = add_header(x, CN_HDR_REQUEST_ID, req->request_id)) < 0)
+    /* By default the id of the request this thread serves: one client
+     * request's lines can then be found in every daemon's log. */
+    const char *rid = req->request_id ? req->request_id : cn_log_request();
+    if (rid && *rid && (rc = add_header(x, CN_HDR_REQUEST_ID, rid)) < 0)
         return rc;
     for (const char *const *h = req->headers; h && *h; h++) {
         struct curl_slist *l = curl_slist_append(x->hdrs, *h);

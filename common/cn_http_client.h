@@ -68,7 +68,8 @@ struct cn_http_request {
     const char *target;         /* "/v1/fragment/ab?x=1": path and query exactly as
                                    they go on the wire (already %-encoded); signed */
     const char *const *headers; /* NULL-terminated "Name: value" strings, or NULL */
-    const char *request_id;     /* sent as X-Cairn-Request-Id if not NULL */
+    const char *request_id;     /* sent as X-Cairn-Request-Id; NULL: the id of the request
+                                   this thread serves (cn_log_request), if any; "": none */
 
     /* Request body: EITHER a buffer (body, body_len; body may be NULL when
      * body_len is 0) OR a reader (body_reader, body_cls, body_size: exact

@@ -941,6 +941,9 @@ static void first_call(struct cn_http_req *req, struct MHD_Connection *conn, con
         z ^= z >> 31;
         snprintf(req->id, sizeof(req->id), "%016" PRIx64, z);
     }
+    /* This connection's thread serves this request until completed_cb: its
+     * log lines and the requests it sends carry the id. */
+    cn_log_set_request(req->id);
     if (parse_content_length(cn_http_req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH),
                              &req->content_length) < 0) {
         fail(req, CAIRN_E_PROTO);
@@ -1224,6 +1227,7 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
         req->route->handler.done(req, ok, req->route->cls);
     }
     req_free(req);
+    cn_log_set_request(NULL);
 }
 
 static void stop_reaper(struct cn_http_server *srv)

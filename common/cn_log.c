@@ -12,6 +12,18 @@ static enum cn_log_level threshold = CN_LOG_INFO;
 
 static const char *const level_names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
 
+static __thread char thread_request[CN_LOG_REQUEST_MAX + 1];
+
+void cn_log_set_request(const char *id)
+{
+    snprintf(thread_request, sizeof(thread_request), "%s", id ? id : "");
+}
+
+const char *cn_log_request(void)
+{
+    return thread_request[0] ? thread_request : NULL;
+}
+
 void cn_log_set_level(enum cn_log_level level)
 {
     threshold = level;
@@ -56,6 +68,12 @@ void cn_log(enum cn_log_level level, const char *module, const char *fmt, ...)
     size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
     if (len > sizeof(line) - 2)
         len = sizeof(line) - 2;
+    if (thread_request[0] && len < sizeof(line) - 2) {
+        int r = snprintf(line + len, sizeof(line) - 1 - len, " req=%s", thread_request);
+        len += r < 0 ? 0 : (size_t)r;
+        if (len > sizeof(line) - 2)
+            len = sizeof(line) - 2;
+    }
     line[len++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w;

@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -186,7 +187,14 @@ static void send_list(struct md_batcher *b, struct md_client *c, struct item *li
     size_t rlen = 0;
     atomic_fetch_add(&b->batches, 1);
     atomic_fetch_add(&b->items, n);
+    /* A batch carries the requests of many: not the id of the one this
+     * thread serves (cn_log.h), which its log lines would otherwise carry. */
+    char rid[CN_LOG_REQUEST_MAX + 1] = "";
+    if (cn_log_request())
+        snprintf(rid, sizeof(rid), "%s", cn_log_request());
+    cn_log_set_request(NULL);
     int rc = md_client_send_batch(c, buf, len, &raw, &rlen);
+    cn_log_set_request(rid);
     free(buf);
     if (rc == 0)
         distribute(b, list, n, raw, rlen);

@@ -23,7 +23,9 @@
 #     (byte-exact) and bumps cairn_gw_degraded_reads_total and the page's
 #     counter; after it returns and another chunkserver is drained, the page
 #     shows the drained one retired, the fragments rebuilt and a measured
-#     rebuild rate. Screenshots are kept in $CAIRN_BUILD/artifacts/.
+#     rebuild rate. Screenshots are kept in $CAIRN_BUILD/artifacts/;
+#   - a GET that finds a damaged fragment: the chunkserver's and the gateway's
+#     log lines about it end with the x-amz-request-id the client got.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 NCHUNK=7
@@ -503,5 +505,27 @@ scrape "meta$LEADER.4" "${META_URLS[$((LEADER - 1))]}"
 [ "$(val "meta$LEADER.4" cairn_repair_rebuilt_bytes_total)" -ge 1 ] || fail "leader's metrics show no rebuilt bytes"
 chrome /dev/null --screenshot="$ART/observe-status-repair.png" || fail "chromium --screenshot failed"
 step "screenshot: $ART/observe-status-repair.png"
+
+step "one request's id in every daemon's log: the gateway's and the chunkserver's lines of a GET"
+# A fresh object, its fragment 0 damaged: the GET's answer is still exact (read
+# around it); the chunkserver that found the damage and the gateway that read
+# around it both log it with the id the client got as x-amz-request-id.
+head -c 6000000 /dev/urandom > "$TEST_DIR/rid.bin" # over 4 MiB: a chunk group of its own, not packed
+touch "$TEST_DIR/rid.mark"
+sleep 1
+"${PUT[@]}" -T "$TEST_DIR/rid.bin" "$EP/obs/rid" -o /dev/null
+FRAG="$(find "$CDIR"/chunk*/frags -type f -name '*.0' -newer "$TEST_DIR/rid.mark" | head -n 1)"
+[ -n "$FRAG" ] || fail "no fragment 0 of the new object"
+ORIG="$(od -An -tu1 -j 164 -N 1 "$FRAG" | tr -d ' ')"
+printf "\\$(printf '%03o' $(( (ORIG + 1) % 256 )))" | dd of="$FRAG" bs=1 seek=164 conv=notrunc 2>/dev/null
+"${S3[@]}" -D "$TEST_DIR/rid.hdr" "$EP/obs/rid" -o "$TEST_DIR/rid.out"
+same "$TEST_DIR/rid.bin" "$TEST_DIR/rid.out"
+RID="$(tr -d '\r' < "$TEST_DIR/rid.hdr" | awk 'tolower($1) == "x-amz-request-id:" { print $2 }')"
+[ -n "$RID" ] || fail "no x-amz-request-id"
+grep -h "req=$RID\$" "$CDIR"/logs/chunk*.log | grep -q "damaged" ||
+  fail "no chunkserver log line of request $RID says the fragment is damaged"
+grep "req=$RID\$" "$CDIR/logs/gateway.log" | grep -q "reading around it" ||
+  fail "no gateway log line of request $RID says it read around the fragment"
+step "request $RID: $(grep -h "req=$RID\$" "$CDIR"/logs/*.log | wc -l) log lines in $(grep -l "req=$RID\$" "$CDIR"/logs/*.log | wc -l) daemons' logs"
 
 step "done in $((SECONDS - T0)) s"
