@@ -4,8 +4,11 @@
  * for D seconds; each client repeatedly PUTs or GETs an object of S bytes
  * under BUCKET/PREFIX-<client>-<n % keys>, signed with SigV4 by libcurl
  * (CURLOPT_AWS_SIGV4; uploads send x-amz-content-sha256: UNSIGNED-PAYLOAD).
- * Prints one line: op, clients, requests/s, errors, and the client's own CPU
- * seconds per wall second (to show whether the client limits the rate).
+ * Prints one line: op, clients, requests/s, errors, the client's own CPU
+ * seconds per wall second (to show whether the client limits the rate), and
+ * the 50th and 99th percentile of the requests' latency after the warm-up
+ * (from handing the request to libcurl to its last byte, queueing in this
+ * client included).
  * Every body starts with its key's name (then a fixed pattern), and every
  * GET is verified byte for byte against it: a wrong, short or long body
  * counts as an error.
@@ -38,6 +41,7 @@ struct client {
     int bad;    /* GET: a byte differed */
     uint64_t n;
     int id;
+    double t_start; /* when arm() handed the request to libcurl */
 };
 
 static const char *g_endpoint, *g_bucket;
@@ -91,6 +95,29 @@ static double cpu(void)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
+/* Latencies (µs) of the requests that ended after the warm-up; at most
+ * MAX_LAT are kept (a 60 s run at 60,000/s). */
+#define MAX_LAT (4u << 20)
+static uint32_t *g_lat;
+static size_t g_nlat;
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The p-th percentile (0 < p < 100) of the kept latencies, in ms (sorted). */
+static double percentile_ms(double p)
+{
+    if (g_nlat == 0)
+        return 0;
+    size_t i = (size_t)(p / 100.0 * (double)g_nlat);
+    if (i >= g_nlat)
+        i = g_nlat - 1;
+    return g_lat[i] / 1000.0;
+}
+
 static void arm(CURLM *m, struct client *c)
 {
     snprintf(c->url, sizeof(c->url), "%s/%s/s3load-%d-%llu", g_endpoint, g_bucket, c->id,
@@ -102,6 +129,7 @@ static void arm(CURLM *m, struct client *c)
     c->sent = 0;
     c->got = 0;
     c->bad = 0;
+    c->t_start = now();
     curl_easy_setopt(c->h, CURLOPT_URL, c->url);
     if (g_put) {
         curl_easy_setopt(c->h, CURLOPT_UPLOAD, 1L);
@@ -138,6 +166,7 @@ int main(int argc, char **argv)
     snprintf(userpwd, sizeof(userpwd), "%s:%s", ak, sk);
     snprintf(sigv4, sizeof(sigv4), "aws:amz:%s:s3", region ? region : "us-east-1");
     g_body = malloc(g_size ? g_size : 1);
+    g_lat = malloc(MAX_LAT * sizeof(*g_lat)); /* untouched pages cost nothing */
     for (size_t i = 0; i < g_size; i++)
         g_body[i] = (char)(i * 131 + 7);
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -192,9 +221,11 @@ int main(int argc, char **argv)
             long code = 0;
             curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &code);
             int verified = g_put || (!c->bad && c->got == g_size);
-            if (msg->data.result == CURLE_OK && code / 100 == 2 && verified)
+            if (msg->data.result == CURLE_OK && code / 100 == 2 && verified) {
                 ok++;
-            else {
+                if (warmed && g_lat && g_nlat < MAX_LAT)
+                    g_lat[g_nlat++] = (uint32_t)((t - c->t_start) * 1e6);
+            } else {
                 if (err < 5)
                     fprintf(stderr, "s3load: %s: curl %d HTTP %ld%s (%zu of %zu bytes)\n", c->url,
                             msg->data.result, code, verified ? "" : " (body differs)", c->got,
@@ -215,9 +246,14 @@ int main(int argc, char **argv)
     }
     double t1 = now(), c1 = cpu();
     double rate = (double)(ok - okw) / (t1 - tw);
-    printf("%s %zu B x %d clients: %.0f req/s, %llu ok%s, %llu errors, client CPU %.2f s/s\n",
+    if (g_lat)
+        qsort(g_lat, g_nlat, sizeof(g_lat[0]), cmp_u32);
+    printf("%s %zu B x %d clients: %.0f req/s, %llu ok%s, %llu errors, client CPU %.2f s/s, "
+           "p50 %.1f ms, p99 %.1f ms\n",
            g_put ? "PUT" : "GET", g_size, nc, rate, (unsigned long long)ok,
-           g_put ? "" : " (verified)", (unsigned long long)err, (c1 - cw) / (t1 - tw));
+           g_put ? "" : " (verified)", (unsigned long long)err, (c1 - cw) / (t1 - tw),
+           percentile_ms(50), percentile_ms(99));
+    free(g_lat);
     for (int i = 0; i < nc; i++) {
         curl_easy_cleanup(cl[i].h);
         curl_slist_free_all(cl[i].hdrs);
