@@ -34,14 +34,16 @@ struct md_batcher_opts {
 int md_batcher_new(const struct md_batcher_opts *o, struct md_batcher **out);
 void md_batcher_free(struct md_batcher *b);
 
-/* Opens n clients (n <= 64) from o for the batcher to send batches on, one
+/* Opens n clients (1..MD_POOL_MAX = 64) from o for the batcher to send batches on, one
  * per batch in flight (o->batcher is ignored; o's credentials must be those
  * of the batcher's users: a batch is signed by the client it goes out on).
  * The batches of every thread then go out on these n connections, and a
  * thread's own md_client opens one only for what does not go through the
- * batcher. Without them each batch goes out on its sender's client, so every
- * thread that ever sent keeps a connection to the leader (a busy gateway: one
- * per client connection, up to the leader's --max-connections). The batcher
+ * batcher. Without them each batch goes out on its sender's client (or one
+ * that client borrows from its md_pool), so without a pool every thread that
+ * ever sent keeps a connection to the leader (a busy gateway: one per client
+ * connection, up to the leader's --max-connections). They are an md_pool
+ * (md_pool.h) of the batcher's own. The batcher
  * owns them (md_batcher_free); o->view, if any, must outlive it. Call once,
  * before the batcher is used. Returns 0, CAIRN_E_INVAL or CAIRN_E_NOMEM
  * (nothing kept). */
