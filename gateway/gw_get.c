@@ -378,14 +378,12 @@ static size_t fetch_check(struct gw_get *g, struct get_group *gg, const uint32_t
                 /* Logged once per fragment and read; later stripes skip it. */
                 g->ctx->frag_errors++;
                 gg->bad |= 1ull << frag[i];
-                if (errs[q] == 0 && resps[q].status / 100 != 2)
-                    CN_WARN(LOG, "fragment %u read from %s failed (HTTP %d): reading around it",
-                            frag[i], r->urls[i], resps[q].status);
-                else
-                    CN_WARN(LOG, "fragment %u read from %s failed (%s, HTTP %d): reading around it",
-                            frag[i], r->urls[i],
-                            errs[q] ? cairn_strerror(errs[q]) : "bad checksum or length",
-                            resps[q].status);
+                /* a transport error, a refusal, or a 2xx body that did not check */
+                const char *why = errs[q]                      ? cairn_strerror(errs[q])
+                                  : resps[q].status / 100 != 2 ? "refused"
+                                                               : "bad checksum or length";
+                CN_WARN(LOG, "fragment %u read from %s failed (%s, HTTP %d): reading around it",
+                        frag[i], r->urls[i], why, resps[q].status);
                 if (errs[q] == 0 && resps[q].status != 0)
                     report_damage(g->ctx, gg, frag[i]);
             }

@@ -64,6 +64,7 @@ mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / s / 1e6 }'; }
 verdict() { awk -v v="$1" -v t="$2" -v dir="${3:-ge}" 'BEGIN {
   ok = (dir == "ge") ? (v >= t) : (v <= t); print ok ? "PASS" : "BELOW" }'; }
 now() { date +%s.%N; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (b > 0 ? 100 * a / b : 0) }'; } # a as % of b
 # cpu_snap: "NAME TICKS" (user + system) for every daemon of the cluster this
 # script started (nothing for BENCH_CLUSTER_ENV).
 cpu_snap() {
@@ -165,9 +166,7 @@ GET1N="$(mbps "$BIGB" "$(echo "$t1 - $t0" | bc)")"
 PT=$(awk -v m="$MD5" 'BEGIN { printf "%.0f", 0.4 * m }')
 GT=$(awk -v r="$RAW_GET" 'BEGIN { printf "%.0f", 0.25 * r }')
 printf '%-44s %8s MB/s  target >= %s (40%% of MD5) %s\n' "PUT  1 x $BIG, one stream" "$PUT1" "$PT" "$(verdict "$PUT1" "$PT")"
-printf '  the PUT is %s%% of MD5 and %s%% of the disk baseline\n' \
-  "$(awk -v a="$PUT1" -v b="$MD5" 'BEGIN { printf "%.0f", 100 * a / b }')" \
-  "$(awk -v a="$PUT1" -v b="$DISK" 'BEGIN { printf "%.0f", (b > 0 ? 100 * a / b : 0) }')"
+printf '  the PUT is %s%% of MD5 and %s%% of the disk baseline\n' "$(pct "$PUT1" "$MD5")" "$(pct "$PUT1" "$DISK")"
 printf '%-44s %8s MB/s  target >= %s (25%% of raw GET) %s\n' "GET  1 x $BIG, one stream (to /dev/null)" "$GET1N" "$GT" "$(verdict "$GET1N" "$GT")"
 printf '%-44s %8s MB/s  (byte-exact check, md5sum in the pipe)\n' "GET  1 x $BIG, one stream, piped to md5sum" "$GET1"
 "${S3[@]}" -X DELETE "$S3_ENDPOINT/$BUCKET/big" -o /dev/null
